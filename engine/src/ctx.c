@@ -1,0 +1,129 @@
+/* ctx.c - the context: the model library, the last error message, and the
+ * small helpers every engine file uses. */
+#include "internal.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#ifndef NK_VERSION
+#define NK_VERSION "0.0.0"
+#endif
+
+const char *nk_version(void) { return NK_VERSION; }
+
+void *nk_xcalloc(size_t n, size_t size)
+{
+    if (n == 0)
+        n = 1;
+    return calloc(n, size);
+}
+
+char *nk_strdup(const char *s)
+{
+    if (!s)
+        return NULL;
+    size_t n = strlen(s) + 1;
+    char *d = malloc(n);
+    if (d)
+        memcpy(d, s, n);
+    return d;
+}
+
+double nk_now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+int nk_fail(nk_ctx *ctx, int code, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(ctx->err, sizeof ctx->err, fmt, ap);
+    va_end(ap);
+    return code;
+}
+
+nk_ctx *nk_ctx_new(void)
+{
+    nk_ctx *ctx = nk_xcalloc(1, sizeof *ctx);
+    if (!ctx)
+        return NULL;
+    if (nk_builtin_models(&ctx->models, &ctx->nmodels, ctx->err, sizeof ctx->err)) {
+        /* The built-in library is part of the program: a failure here is a
+         * bug, reported through a context with no models. */
+        ctx->models = NULL;
+        ctx->nmodels = 0;
+    }
+    return ctx;
+}
+
+void nk_ctx_free(nk_ctx *ctx)
+{
+    if (!ctx)
+        return;
+    for (int k = 0; k < ctx->nmodels; k++)
+        nk_model_free(ctx->models[k]);
+    free(ctx->models);
+    free(ctx);
+}
+
+const char *nk_errmsg(const nk_ctx *ctx) { return ctx->err; }
+
+int nk_model_count(const nk_ctx *ctx) { return ctx->nmodels; }
+
+const nk_model *nk_model_at(const nk_ctx *ctx, int i)
+{
+    return (i >= 0 && i < ctx->nmodels) ? ctx->models[i] : NULL;
+}
+
+const nk_model *nk_model_find(nk_ctx *ctx, const char *name)
+{
+    for (int k = 0; k < ctx->nmodels; k++)
+        if (!strcmp(ctx->models[k]->name, name))
+            return ctx->models[k];
+    const char *cand[256];
+    int n = 0;
+    for (int k = 0; k < ctx->nmodels && n < 256; k++)
+        cand[n++] = ctx->models[k]->name;
+    const char *s = nk_suggest(name, cand, n);
+    if (s)
+        nk_fail(ctx, NK_EINVAL, "unknown model '%s' (did you mean '%s'?)", name, s);
+    else
+        nk_fail(ctx, NK_EINVAL, "unknown model '%s' (nk.models() lists the models)", name);
+    return NULL;
+}
+
+int nk_model_define(nk_ctx *ctx, const nk_model_spec *spec)
+{
+    if (!spec->name || !*spec->name)
+        return nk_fail(ctx, NK_EINVAL, "a model needs a name");
+    for (const char *c = spec->name; *c; c++)
+        if (!((*c >= 'a' && *c <= 'z') || (*c >= 'A' && *c <= 'Z') || (*c >= '0' && *c <= '9') ||
+              *c == '_'))
+            return nk_fail(ctx, NK_EINVAL,
+                           "model name '%s' may contain only letters, digits and '_'", spec->name);
+    for (int k = 0; k < ctx->nmodels; k++)
+        if (!strcmp(ctx->models[k]->name, spec->name))
+            return nk_fail(ctx, NK_EINVAL, "a model called '%s' already exists", spec->name);
+    if (spec->kind && strcmp(spec->kind, "neuron") && strcmp(spec->kind, "synapse"))
+        return nk_fail(ctx, NK_EINVAL, "model kind must be 'neuron' or 'synapse', got '%s'",
+                       spec->kind);
+    if (spec->method && strcmp(spec->method, "euler") && strcmp(spec->method, "exponential_euler"))
+        return nk_fail(ctx, NK_EINVAL,
+                       "unknown method '%s' (expected 'euler' or 'exponential_euler')", spec->method);
+    nk_model *m = nk_model_parse(spec, ctx->err, sizeof ctx->err);
+    if (!m)
+        return NK_EPARSE;
+    nk_model **v = realloc(ctx->models, (size_t)(ctx->nmodels + 1) * sizeof *v);
+    if (!v) {
+        nk_model_free(m);
+        return nk_fail(ctx, NK_ENOMEM, "out of memory");
+    }
+    ctx->models = v;
+    ctx->models[ctx->nmodels++] = m;
+    return 0;
+}

@@ -1,0 +1,199 @@
+/* internal.h - libnk's private structures, shared by the engine's own files.
+ *
+ * Nothing here is seen by the Lua binding or the shell: they use nk/nk.h. */
+#ifndef NK_INTERNAL_H
+#define NK_INTERNAL_H
+
+#include "nk/nk.h"
+#include "expr.h"
+#include "rt/nk_kernel.h"
+
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define NK_ERRLEN 2048
+
+/* Random stream ids (16 bits, see rt/nk_philox.h): one per purpose and object,
+ * so that one object's numbers never depend on another's. */
+#define NK_STREAM_INIT 0x1000u    /* + population: initial values */
+#define NK_STREAM_CONN 0x2000u    /* + projection: connectivity */
+#define NK_STREAM_SOURCE 0x3000u  /* + source: stimulus noise */
+#define NK_STREAM_MODEL 0x4000u   /* + population: rand() in equations */
+
+/* ---- models ------------------------------------------------------------- */
+
+/* A neuron or synapse model, parsed once when defined. Immutable afterwards;
+ * owned by the context's library. */
+struct nk_model {
+    char *name;
+    int synapse;             /* 1 for a synapse model */
+    char *doc;
+    int nparams;
+    char **pname;
+    double *pdef;            /* default values */
+    char **punit;
+    int nstates;
+    char **sname;
+    char **sunit;
+    double *sinit;           /* initial value, or ... */
+    int *sinit_param;        /* ... the parameter it starts at (-1: sinit) */
+    nk_stmt_list eqs;        /* ODEs and named intermediates, in order */
+    nk_expr *threshold;      /* NULL: never fires */
+    nk_stmt_list reset;
+    nk_expr *refractory;     /* NULL: none; an expression of parameters, ms */
+    nk_stmt_list on_pre;     /* synapse: what a presynaptic spike does (w) */
+    nk_expr *current;        /* synapse: its contribution to the target's I */
+    char *method;            /* default solver */
+    char *describe;          /* the model written out, for print/help */
+};
+
+/* Parses a textual model description (the built-in library uses this form).
+ * Returns a new model or NULL with err filled. */
+typedef nk_model_spec nk_model_text;
+
+nk_model *nk_model_parse(const nk_model_text *t, char *err, size_t errlen);
+void nk_model_free(nk_model *m);
+int nk_model_state_index(const nk_model *m, const char *name);
+int nk_builtin_models(nk_model ***out, int *n, char *err, size_t errlen);
+/* Evaluates an expression of parameters (and dt) with the given values. */
+int nk_eval_param_expr(const nk_expr *e, const nk_model *m, const double *param,
+                       double dt, double *out, char *err, size_t errlen);
+
+/* ---- context ------------------------------------------------------------ */
+
+struct nk_ctx {
+    char err[NK_ERRLEN];
+    nk_model **models;
+    int nmodels;
+};
+
+/* Sets the context's message (printf-style); returns code. */
+int nk_fail(nk_ctx *ctx, int code, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+/* ---- network ------------------------------------------------------------ */
+
+typedef struct nk_receptor {
+    char *name;              /* e.g. "exc" */
+    const nk_model *syn;     /* the synapse model */
+    double *param;           /* its parameters */
+    void **state;            /* its state arrays, n each */
+    int64_t *ring;           /* ring buffer: ring_len slots x n, Q32.32 */
+} nk_receptor;
+
+typedef struct nk_pop {
+    char *name;
+    const nk_model *model;
+    char *method;
+    int64_t n;
+    double *param;           /* shared parameter values */
+    void **state;            /* model->nstates arrays of n reals */
+    int32_t *refr;           /* steps of refractoriness left */
+    int32_t refr_steps;      /* the refractory period in steps (set at build) */
+    nk_receptor *rx;
+    int nrx;
+    void *i_ext;             /* external current (real, pA) when a dc source targets it */
+    /* compiled code */
+    char *code;
+    void *dl;
+    nk_update_fn update;
+    void **kstate;           /* state arrays as the kernel sees them */
+    const int64_t **krx;
+    double *kparam;
+    /* spikes of the current step */
+    int64_t *spk;
+    int64_t nspk;
+    /* spike recording (when a spike monitor covers part of it) */
+    uint8_t *rec_mask;
+    int64_t *rec_step;
+    uint32_t *rec_id;
+    int64_t nrec, caprec;
+    int64_t nwritten;        /* how many are in the results file */
+    int h5idx;
+} nk_pop;
+
+typedef struct nk_proj {
+    nk_range pre, post;
+    int rx;                  /* receptor index on post */
+    int64_t nsyn;
+    int64_t *row;            /* CSR by presynaptic neuron (pre.hi - pre.lo + 1) */
+    uint32_t *col;           /* postsynaptic index within the post population */
+    float *w;                /* weight, synapse unit */
+    uint16_t *delay;         /* steps, >= 1 */
+    int max_delay;
+    char desc[256];
+} nk_proj;
+
+enum { NK_SRC_POISSON, NK_SRC_DC };
+
+typedef struct nk_source {
+    int kind;
+    nk_range target;
+    double rate, weight, amplitude, start, stop;
+    int rx;                  /* poisson: receptor index on the target */
+    int64_t wfix;            /* poisson: weight in Q32.32 */
+} nk_source;
+
+typedef struct nk_monitor {
+    nk_range target;
+    int64_t start_step;      /* first step recorded */
+} nk_monitor;
+
+struct nk_backend;
+
+struct nk_net {
+    nk_ctx *ctx;
+    const struct nk_backend *be;  /* chosen at creation */
+    double dt;
+    uint64_t seed;
+    nk_backend_kind backend_req;
+    int dbl;                 /* float64 state */
+    size_t real_size;
+    char *output;
+    int output_started;      /* the results file has been written at least once */
+    char **meta_key, **meta_val;
+    int nmeta;
+    int64_t step;
+    int built;               /* code and buffers match the description */
+    int ring_len;            /* slots in every ring buffer */
+    nk_pop *pops;
+    int npops;
+    nk_proj *projs;
+    int nprojs;
+    nk_source *srcs;
+    int nsrcs;
+    nk_monitor *mons;
+    int nmons;
+    double build_s, run_s;
+    struct nk_h5out *out;    /* open only during a run */
+};
+
+/* Receptor rx of population pop, ring slot for absolute step s. */
+static inline int64_t *nk_ring_slot(nk_pop *p, int rx, int ring_len, int64_t s)
+{
+    return p->rx[rx].ring + (size_t)(s % ring_len) * (size_t)p->n;
+}
+
+/* Build pieces (net.c / codegen.c / jit.c) */
+char *nk_codegen_pop(nk_net *net, int pop, char *err, size_t errlen);
+int nk_jit_load(const char *code, void **dl, nk_update_fn *fn, char *err,
+                size_t errlen);
+int nk_connect_build(nk_net *net, nk_proj *pj, const nk_conn_opts *o, char *err,
+                     size_t errlen);
+
+/* Fixed point conversions. */
+static inline int64_t nk_fix_from(double w)
+{
+    double s = w * NK_FIX_ONE;
+    return (int64_t)(s < 0 ? s - 0.5 : s + 0.5);
+}
+
+/* Memory helpers: abort-free, return NULL on failure. */
+void *nk_xcalloc(size_t n, size_t size);
+char *nk_strdup(const char *s);
+
+/* Time in seconds from a monotonic clock. */
+double nk_now(void);
+
+#endif

@@ -1,0 +1,194 @@
+/* jit.c - compiles generated C with the system compiler and loads it.
+ *
+ * Shared objects are cached by a hash of the source text, the compiler and
+ * its flags, under $XDG_CACHE_HOME/nkshell (or ~/.cache/nkshell), a directory
+ * created with mode 0700. A compile writes to a private temporary name and
+ * renames into place, so concurrent nkshell processes never see half a file.
+ * The compiler is the one found at configure time (NK_JIT_CC), or
+ * $NKSHELL_CC when set. */
+#include "internal.h"
+
+#include <dlfcn.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <spawn.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#ifndef NK_JIT_CC
+#define NK_JIT_CC "cc"
+#endif
+
+extern char **environ;
+
+static const char *const jit_flags[] = {"-O2", "-fPIC", "-shared", "-ffp-contract=off",
+                                        "-fno-math-errno", "-std=c11", "-w"};
+#define NFLAGS (sizeof jit_flags / sizeof *jit_flags)
+
+/* 64-bit FNV-1a, continued from h. */
+static uint64_t fnv1a(uint64_t h, const char *s, size_t n)
+{
+    for (size_t k = 0; k < n; k++) {
+        h ^= (unsigned char)s[k];
+        h *= 0x100000001b3ull;
+    }
+    return h;
+}
+
+static const char *jit_cc(void)
+{
+    const char *cc = getenv("NKSHELL_CC");
+    return (cc && *cc) ? cc : NK_JIT_CC;
+}
+
+/* mkdir -p with mode 0700 for each created component. */
+static int mkdirs(char *path)
+{
+    for (char *p = path + 1; *p; p++) {
+        if (*p != '/')
+            continue;
+        *p = 0;
+        int rc = mkdir(path, 0700);
+        *p = '/';
+        if (rc && errno != EEXIST)
+            return -1;
+    }
+    if (mkdir(path, 0700) && errno != EEXIST)
+        return -1;
+    return 0;
+}
+
+static int cache_dir(char *out, size_t len, char *err, size_t errlen)
+{
+    const char *x = getenv("XDG_CACHE_HOME");
+    const char *home = getenv("HOME");
+    if (x && *x)
+        snprintf(out, len, "%s/nkshell", x);
+    else if (home && *home)
+        snprintf(out, len, "%s/.cache/nkshell", home);
+    else
+        snprintf(out, len, "/tmp/nkshell-cache-%ld", (long)getuid());
+    if (mkdirs(out)) {
+        snprintf(err, errlen, "cannot create the code cache directory '%s': %s", out,
+                 strerror(errno));
+        return -1;
+    }
+    return 0;
+}
+
+/* Runs the compiler; on failure copies the start of its messages into err. */
+static int compile(const char *src, const char *so, const char *log, char *err, size_t errlen)
+{
+    const char *argv[NFLAGS + 8];
+    int k = 0;
+    argv[k++] = jit_cc();
+    for (size_t f = 0; f < NFLAGS; f++)
+        argv[k++] = jit_flags[f];
+    argv[k++] = "-o";
+    argv[k++] = so;
+    argv[k++] = src;
+    argv[k++] = "-lm";
+    argv[k] = NULL;
+
+    posix_spawn_file_actions_t fa;
+    posix_spawn_file_actions_init(&fa);
+    posix_spawn_file_actions_addopen(&fa, 1, log, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+    posix_spawn_file_actions_adddup2(&fa, 1, 2);
+    pid_t pid;
+    int rc = posix_spawnp(&pid, argv[0], &fa, NULL, (char *const *)argv, environ);
+    posix_spawn_file_actions_destroy(&fa);
+    if (rc) {
+        snprintf(err, errlen, "cannot run the C compiler '%s': %s (set NKSHELL_CC to a C compiler)",
+                 argv[0], strerror(rc));
+        return -1;
+    }
+    int status;
+    while (waitpid(pid, &status, 0) < 0) {
+        if (errno != EINTR) {
+            snprintf(err, errlen, "waiting for the C compiler: %s", strerror(errno));
+            return -1;
+        }
+    }
+    if (WIFEXITED(status) && WEXITSTATUS(status) == 0)
+        return 0;
+    char msg[1024] = "";
+    FILE *f = fopen(log, "r");
+    if (f) {
+        size_t n = fread(msg, 1, sizeof msg - 1, f);
+        msg[n] = 0;
+        fclose(f);
+    }
+    snprintf(err, errlen,
+             "generated code did not compile (this is a bug in nkshell; the source is kept at %s):\n%s",
+             src, msg);
+    return -1;
+}
+
+int nk_jit_load(const char *code, void **dl, nk_update_fn *fn, char *err, size_t errlen)
+{
+    char dir[1024];
+    if (cache_dir(dir, sizeof dir, err, errlen))
+        return NK_EIO;
+    const char *cc = jit_cc();
+    uint64_t h1 = 0xcbf29ce484222325ull, h2 = 0x84222325cbf29ce4ull;
+    h1 = fnv1a(h1, code, strlen(code));
+    h2 = fnv1a(h2, code, strlen(code));
+    h1 = fnv1a(h1, cc, strlen(cc) + 1);
+    h2 = fnv1a(h2, cc, strlen(cc) + 1);
+    for (size_t f = 0; f < NFLAGS; f++) {
+        h1 = fnv1a(h1, jit_flags[f], strlen(jit_flags[f]) + 1);
+        h2 = fnv1a(h2, jit_flags[f], strlen(jit_flags[f]) + 1);
+    }
+    char so[1200];
+    snprintf(so, sizeof so, "%s/nk-%016llx%016llx.so", dir, (unsigned long long)h1,
+             (unsigned long long)h2);
+    if (access(so, R_OK) != 0) {
+        char src[1200], tmp[1300], log[1300];
+        long pid = (long)getpid();
+        snprintf(src, sizeof src, "%s/nk-%016llx%016llx.c", dir, (unsigned long long)h1,
+                 (unsigned long long)h2);
+        snprintf(tmp, sizeof tmp, "%s.%ld.tmp", so, pid);
+        snprintf(log, sizeof log, "%s.%ld.log", so, pid);
+        char srctmp[1300];
+        snprintf(srctmp, sizeof srctmp, "%s.%ld.c", src, pid);
+        FILE *f = fopen(srctmp, "w");
+        if (!f || fputs(code, f) < 0 || fclose(f) != 0) {
+            snprintf(err, errlen, "cannot write '%s': %s", srctmp, strerror(errno));
+            return NK_EIO;
+        }
+        if (rename(srctmp, src)) {
+            snprintf(err, errlen, "cannot write '%s': %s", src, strerror(errno));
+            unlink(srctmp);
+            return NK_EIO;
+        }
+        if (compile(src, tmp, log, err, errlen)) {
+            unlink(tmp);
+            unlink(log);
+            return NK_ECOMPILE;
+        }
+        unlink(log);
+        if (rename(tmp, so)) {
+            snprintf(err, errlen, "cannot write '%s': %s", so, strerror(errno));
+            unlink(tmp);
+            return NK_EIO;
+        }
+    }
+    void *h = dlopen(so, RTLD_NOW | RTLD_LOCAL);
+    if (!h) {
+        snprintf(err, errlen, "cannot load generated code '%s': %s", so, dlerror());
+        return NK_ECOMPILE;
+    }
+    void *sym = dlsym(h, "nk_update");
+    if (!sym) {
+        snprintf(err, errlen, "generated code '%s' has no nk_update", so);
+        dlclose(h);
+        return NK_ECOMPILE;
+    }
+    *dl = h;
+    memcpy(fn, &sym, sizeof *fn);
+    return 0;
+}

@@ -1,0 +1,559 @@
+/* model.c - neuron and synapse models as equations, and the built-in library.
+ *
+ * A model is text: parameters with defaults and units, states with initial
+ * values, ODEs, a threshold, a reset, a refractory period and, for synapses,
+ * what a presynaptic spike does and the current the synapse feeds into its
+ * target. It is parsed once, checked (every name must resolve), and kept
+ * immutable; code is generated from it per population (codegen.c). */
+#include "internal.h"
+
+#include <ctype.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* The built-in library, written in the same form a user would write.
+ * Units: ms, mV, pA, pF, nS. The input current I (pA) of a neuron is the sum
+ * of its receptors' currents and of external (dc) sources. */
+static const nk_model_text builtin_text[] = {
+    {
+        .name = "lif",
+        .kind = "neuron",
+        .doc = "Leaky integrate-and-fire neuron, current-based (NEST's iaf_psc_*)",
+        .params = "tau_m = 10 ms; C_m = 250 pF; v_rest = -70 mV; v_reset = -70 mV;"
+                  "v_thresh = -55 mV; t_ref = 2 ms; I_e = 0 pA",
+        .states = "v = v_rest mV",
+        .equations = "dv/dt = (v_rest - v)/tau_m + (I + I_e)/C_m : mV (unless refractory)",
+        .threshold = "v > v_thresh",
+        .reset = "v = v_reset",
+        .refractory = "t_ref",
+        .method = "exponential_euler",
+    },
+    {
+        .name = "exp_curr",
+        .kind = "synapse",
+        .doc = "Exponentially decaying current synapse: a spike adds w (pA)",
+        .params = "tau_syn = 2 ms",
+        .states = "isyn = 0 pA",
+        .equations = "disyn/dt = -isyn/tau_syn : pA",
+        .on_pre = "isyn += w",
+        .current = "isyn",
+        .method = "exponential_euler",
+    },
+};
+
+/* ---- small string helpers ---------------------------------------------- */
+
+static const char *skip_ws(const char *s)
+{
+    while (*s && isspace((unsigned char)*s))
+        s++;
+    return s;
+}
+
+static int is_ident_start(int c) { return isalpha(c) || c == '_'; }
+static int is_ident(int c) { return isalnum(c) || c == '_'; }
+
+/* Parses one "name = value unit" declaration (value a number or an
+ * identifier). Fills name, value (when numeric) or ref (identifier), unit. */
+static int parse_decl(const char *s, char *name, size_t nlen, double *value,
+                      char *ref, size_t rlen, char *unit, size_t ulen)
+{
+    s = skip_ws(s);
+    size_t k = 0;
+    if (!is_ident_start((unsigned char)*s))
+        return -1;
+    while (is_ident((unsigned char)*s) && k + 1 < nlen)
+        name[k++] = *s++;
+    name[k] = 0;
+    s = skip_ws(s);
+    if (*s++ != '=')
+        return -1;
+    s = skip_ws(s);
+    ref[0] = 0;
+    if (is_ident_start((unsigned char)*s)) {
+        k = 0;
+        while (is_ident((unsigned char)*s) && k + 1 < rlen)
+            ref[k++] = *s++;
+        ref[k] = 0;
+        *value = 0;
+    } else {
+        char *end;
+        *value = strtod(s, &end);
+        if (end == s)
+            return -1;
+        s = end;
+    }
+    s = skip_ws(s);
+    k = 0;
+    while (*s && k + 1 < ulen)
+        unit[k++] = *s++;
+    while (k > 0 && isspace((unsigned char)unit[k - 1]))
+        k--;
+    unit[k] = 0;
+    return 0;
+}
+
+/* Splits s on ';' and calls fn on each non-blank piece. */
+static int each_decl(const char *s, int (*fn)(const char *piece, void *ud), void *ud)
+{
+    if (!s)
+        return 0;
+    char buf[256];
+    while (*s) {
+        const char *e = strchr(s, ';');
+        size_t len = e ? (size_t)(e - s) : strlen(s);
+        if (len >= sizeof buf)
+            return -1;
+        memcpy(buf, s, len);
+        buf[len] = 0;
+        if (*skip_ws(buf)) {
+            int rc = fn(buf, ud);
+            if (rc)
+                return rc;
+        }
+        if (!e)
+            break;
+        s = e + 1;
+    }
+    return 0;
+}
+
+static int count_piece(const char *piece, void *ud)
+{
+    (void)piece;
+    (*(int *)ud)++;
+    return 0;
+}
+
+typedef struct decl_ctx {
+    nk_model *m;
+    int states;      /* 0: params, 1: states */
+    char *err;
+    size_t errlen;
+} decl_ctx;
+
+static int add_piece(const char *piece, void *ud)
+{
+    decl_ctx *d = ud;
+    nk_model *m = d->m;
+    char name[64], ref[64], unit[32];
+    double v;
+    if (parse_decl(piece, name, sizeof name, &v, ref, sizeof ref, unit, sizeof unit)) {
+        snprintf(d->err, d->errlen, "malformed declaration '%s' (expected 'name = value unit')",
+                 piece);
+        return -1;
+    }
+    if (!d->states) {
+        if (ref[0]) {
+            snprintf(d->err, d->errlen, "parameter '%s' needs a numeric default", name);
+            return -1;
+        }
+        int i = m->nparams++;
+        m->pname[i] = nk_strdup(name);
+        m->pdef[i] = v;
+        m->punit[i] = nk_strdup(unit);
+        return (m->pname[i] && m->punit[i]) ? 0 : -1;
+    }
+    int i = m->nstates++;
+    m->sname[i] = nk_strdup(name);
+    m->sunit[i] = nk_strdup(unit);
+    m->sinit[i] = v;
+    m->sinit_param[i] = -1;
+    if (ref[0]) {
+        m->sinit_param[i] = nk_model_param_index(m, ref);
+        if (m->sinit_param[i] < 0) {
+            snprintf(d->err, d->errlen,
+                     "state '%s' starts at '%s', which is not a parameter", name, ref);
+            return -1;
+        }
+    }
+    return (m->sname[i] && m->sunit[i]) ? 0 : -1;
+}
+
+/* ---- name checks -------------------------------------------------------- */
+
+typedef struct names_ctx {
+    const nk_model *m;
+    const nk_stmt_list *eqs;   /* intermediates defined here are names too */
+    int allow_w;               /* on_pre: w is the weight */
+    int allow_post;            /* synapse: names of the target neuron resolve later */
+    const char *where;
+    char *err;
+    size_t errlen;
+} names_ctx;
+
+static const char *const builtin_names[] = {"t", "dt", "i", "pi", "e"};
+
+static int check_name(const char *name, int line, int col, void *ud)
+{
+    names_ctx *c = ud;
+    (void)line;
+    if (nk_model_param_index(c->m, name) >= 0 || nk_model_state_index(c->m, name) >= 0)
+        return 0;
+    for (size_t k = 0; k < sizeof builtin_names / sizeof *builtin_names; k++)
+        if (!strcmp(name, builtin_names[k]))
+            return 0;
+    if (!c->m->synapse && !strcmp(name, "I"))
+        return 0;
+    if (c->allow_w && !strcmp(name, "w"))
+        return 0;
+    if (c->eqs)
+        for (int k = 0; k < c->eqs->n; k++)
+            if (c->eqs->items[k].kind == NK_ST_ASSIGN && !strcmp(c->eqs->items[k].target, name))
+                return 0;
+    if (c->allow_post)
+        return 0;
+    /* Build the candidate list for a suggestion. */
+    const char *cand[96];
+    int n = 0;
+    for (int k = 0; k < c->m->nparams && n < 90; k++)
+        cand[n++] = c->m->pname[k];
+    for (int k = 0; k < c->m->nstates && n < 90; k++)
+        cand[n++] = c->m->sname[k];
+    const char *s = nk_suggest(name, cand, n);
+    snprintf(c->err, c->errlen, "model '%s': unknown name '%s' in %s (column %d)%s%s%s",
+             c->m->name, name, c->where, col, s ? " (did you mean '" : "", s ? s : "",
+             s ? "'?)" : "");
+    return -1;
+}
+
+static int check_stmts(const nk_stmt_list *l, names_ctx *c, int assign_to_state)
+{
+    for (int k = 0; k < l->n; k++) {
+        const nk_stmt *st = &l->items[k];
+        if (st->kind == NK_ST_ODE || assign_to_state) {
+            if (nk_model_state_index(c->m, st->target) < 0) {
+                snprintf(c->err, c->errlen,
+                         "model '%s': '%s' in %s is not a state variable (declare it in states)",
+                         c->m->name, st->target, c->where);
+                return -1;
+            }
+        }
+        if (nk_expr_walk_vars(st->rhs, check_name, c))
+            return -1;
+    }
+    return 0;
+}
+
+/* ---- building a model --------------------------------------------------- */
+
+static int describe(nk_model *m)
+{
+    size_t cap = 4096, len = 0;
+    char *out = malloc(cap);
+    if (!out)
+        return -1;
+#define ADD(...)                                                                 \
+    do {                                                                         \
+        int w_ = snprintf(out + len, cap - len, __VA_ARGS__);                    \
+        if (w_ < 0)                                                              \
+            break;                                                               \
+        if ((size_t)w_ >= cap - len) {                                           \
+            cap = (cap + (size_t)w_) * 2;                                        \
+            char *o_ = realloc(out, cap);                                        \
+            if (!o_) {                                                           \
+                free(out);                                                       \
+                return -1;                                                       \
+            }                                                                    \
+            out = o_;                                                            \
+            snprintf(out + len, cap - len, __VA_ARGS__);                         \
+        }                                                                        \
+        len += (size_t)w_;                                                       \
+    } while (0)
+    ADD("%s model '%s': %s\n", m->synapse ? "synapse" : "neuron", m->name, m->doc);
+    ADD("  equations:\n");
+    for (int k = 0; k < m->eqs.n; k++)
+        ADD("    %s\n", m->eqs.items[k].text);
+    if (m->threshold) {
+        char b[512];
+        nk_expr_to_str(m->threshold, b, sizeof b);
+        ADD("  threshold: %s\n", b);
+    }
+    for (int k = 0; k < m->reset.n; k++)
+        ADD("  %s %s\n", k ? "       " : "reset:", m->reset.items[k].text);
+    if (m->refractory) {
+        char b[512];
+        nk_expr_to_str(m->refractory, b, sizeof b);
+        ADD("  refractory: %s\n", b);
+    }
+    for (int k = 0; k < m->on_pre.n; k++)
+        ADD("  on_pre: %s\n", m->on_pre.items[k].text);
+    if (m->current) {
+        char b[512];
+        nk_expr_to_str(m->current, b, sizeof b);
+        ADD("  current into the target: %s\n", b);
+    }
+    ADD("  parameters:\n");
+    for (int k = 0; k < m->nparams; k++)
+        ADD("    %-10s = %-8g %s\n", m->pname[k], m->pdef[k], m->punit[k]);
+    ADD("  states:\n");
+    for (int k = 0; k < m->nstates; k++) {
+        if (m->sinit_param[k] >= 0)
+            ADD("    %-10s = %-8s %s\n", m->sname[k], m->pname[m->sinit_param[k]],
+                m->sunit[k]);
+        else
+            ADD("    %-10s = %-8g %s\n", m->sname[k], m->sinit[k], m->sunit[k]);
+    }
+    ADD("  method: %s", m->method);
+#undef ADD
+    m->describe = out;
+    return 0;
+}
+
+nk_model *nk_model_parse(const nk_model_text *t, char *err, size_t errlen)
+{
+    nk_model *m = nk_xcalloc(1, sizeof *m);
+    if (!m) {
+        snprintf(err, errlen, "out of memory");
+        return NULL;
+    }
+    m->name = nk_strdup(t->name);
+    m->doc = nk_strdup(t->doc ? t->doc : "");
+    m->synapse = t->kind && !strcmp(t->kind, "synapse");
+    m->method = nk_strdup(t->method ? t->method : "euler");
+    int np = 0, ns = 0;
+    if (each_decl(t->params, count_piece, &np) || each_decl(t->states, count_piece, &ns)) {
+        snprintf(err, errlen, "model '%s': a declaration is too long", t->name);
+        goto fail;
+    }
+    m->pname = nk_xcalloc((size_t)np + 1, sizeof *m->pname);
+    m->pdef = nk_xcalloc((size_t)np + 1, sizeof *m->pdef);
+    m->punit = nk_xcalloc((size_t)np + 1, sizeof *m->punit);
+    m->sname = nk_xcalloc((size_t)ns + 1, sizeof *m->sname);
+    m->sunit = nk_xcalloc((size_t)ns + 1, sizeof *m->sunit);
+    m->sinit = nk_xcalloc((size_t)ns + 1, sizeof *m->sinit);
+    m->sinit_param = nk_xcalloc((size_t)ns + 1, sizeof *m->sinit_param);
+    if (!m->name || !m->doc || !m->method || !m->pname || !m->pdef || !m->punit ||
+        !m->sname || !m->sunit || !m->sinit || !m->sinit_param) {
+        snprintf(err, errlen, "out of memory");
+        goto fail;
+    }
+    decl_ctx d = {m, 0, err, errlen};
+    if (each_decl(t->params, add_piece, &d))
+        goto fail;
+    d.states = 1;
+    if (each_decl(t->states, add_piece, &d))
+        goto fail;
+
+    char perr[1024];
+    if (t->equations && nk_stmts_parse(t->equations, &m->eqs, perr, sizeof perr)) {
+        snprintf(err, errlen, "model '%s': equations: %s", t->name, perr);
+        goto fail;
+    }
+    if (t->threshold && *skip_ws(t->threshold)) {
+        m->threshold = nk_expr_parse(t->threshold, perr, sizeof perr);
+        if (!m->threshold) {
+            snprintf(err, errlen, "model '%s': threshold: %s", t->name, perr);
+            goto fail;
+        }
+    }
+    if (t->reset && nk_stmts_parse(t->reset, &m->reset, perr, sizeof perr)) {
+        snprintf(err, errlen, "model '%s': reset: %s", t->name, perr);
+        goto fail;
+    }
+    if (t->refractory && *skip_ws(t->refractory)) {
+        m->refractory = nk_expr_parse(t->refractory, perr, sizeof perr);
+        if (!m->refractory) {
+            snprintf(err, errlen, "model '%s': refractory: %s", t->name, perr);
+            goto fail;
+        }
+    }
+    if (t->on_pre && nk_stmts_parse(t->on_pre, &m->on_pre, perr, sizeof perr)) {
+        snprintf(err, errlen, "model '%s': on_pre: %s", t->name, perr);
+        goto fail;
+    }
+    if (t->current && *skip_ws(t->current)) {
+        m->current = nk_expr_parse(t->current, perr, sizeof perr);
+        if (!m->current) {
+            snprintf(err, errlen, "model '%s': current: %s", t->name, perr);
+            goto fail;
+        }
+    }
+    if (m->synapse && (!m->current || m->on_pre.n == 0)) {
+        snprintf(err, errlen, "synapse model '%s' needs 'on_pre' and 'current'", t->name);
+        goto fail;
+    }
+
+    names_ctx c = {m, &m->eqs, 0, m->synapse, "equations", err, errlen};
+    if (check_stmts(&m->eqs, &c, 0))
+        goto fail;
+    for (int k = 0; k < m->eqs.n; k++) {
+        const nk_stmt *st = &m->eqs.items[k];
+        if (st->kind == NK_ST_ASSIGN && st->op != '=') {
+            snprintf(err, errlen, "model '%s': equations: '%s' (use '=' to name an expression)",
+                     t->name, st->text);
+            goto fail;
+        }
+    }
+    c.eqs = NULL;
+    c.where = "threshold";
+    if (m->threshold && nk_expr_walk_vars(m->threshold, check_name, &c))
+        goto fail;
+    c.where = "reset";
+    if (check_stmts(&m->reset, &c, 1))
+        goto fail;
+    c.where = "refractory";
+    if (m->refractory && nk_expr_walk_vars(m->refractory, check_name, &c))
+        goto fail;
+    c.where = "on_pre";
+    c.allow_w = 1;
+    if (check_stmts(&m->on_pre, &c, 1))
+        goto fail;
+    c.allow_w = 0;
+    c.where = "current";
+    if (m->current && nk_expr_walk_vars(m->current, check_name, &c))
+        goto fail;
+    if (describe(m)) {
+        snprintf(err, errlen, "out of memory");
+        goto fail;
+    }
+    return m;
+fail:
+    nk_model_free(m);
+    return NULL;
+}
+
+void nk_model_free(nk_model *m)
+{
+    if (!m)
+        return;
+    for (int k = 0; k < m->nparams; k++) {
+        free(m->pname[k]);
+        free(m->punit[k]);
+    }
+    for (int k = 0; k < m->nstates; k++) {
+        free(m->sname[k]);
+        free(m->sunit[k]);
+    }
+    free(m->pname);
+    free(m->pdef);
+    free(m->punit);
+    free(m->sname);
+    free(m->sunit);
+    free(m->sinit);
+    free(m->sinit_param);
+    nk_stmts_free(&m->eqs);
+    nk_stmts_free(&m->reset);
+    nk_stmts_free(&m->on_pre);
+    nk_expr_free(m->threshold);
+    nk_expr_free(m->refractory);
+    nk_expr_free(m->current);
+    free(m->name);
+    free(m->doc);
+    free(m->method);
+    free(m->describe);
+    free(m);
+}
+
+int nk_builtin_models(nk_model ***out, int *n, char *err, size_t errlen)
+{
+    int count = (int)(sizeof builtin_text / sizeof *builtin_text);
+    nk_model **v = nk_xcalloc((size_t)count, sizeof *v);
+    if (!v)
+        return NK_ENOMEM;
+    for (int k = 0; k < count; k++) {
+        v[k] = nk_model_parse(&builtin_text[k], err, errlen);
+        if (!v[k]) {
+            for (int j = 0; j < k; j++)
+                nk_model_free(v[j]);
+            free(v);
+            return NK_EPARSE;
+        }
+    }
+    *out = v;
+    *n = count;
+    return 0;
+}
+
+/* ---- evaluation of parameter expressions (refractory periods) ----------- */
+
+int nk_eval_param_expr(const nk_expr *e, const nk_model *m, const double *param,
+                       double dt, double *out, char *err, size_t errlen)
+{
+    double a[3] = {0, 0, 0};
+    for (int k = 0; k < e->nargs && k < 3; k++)
+        if (nk_eval_param_expr(e->args[k], m, param, dt, &a[k], err, errlen))
+            return -1;
+    switch (e->kind) {
+    case NK_EX_NUM:
+        *out = e->num;
+        return 0;
+    case NK_EX_VAR: {
+        int p = nk_model_param_index(m, e->name);
+        if (p >= 0) {
+            *out = param[p];
+            return 0;
+        }
+        if (!strcmp(e->name, "dt")) {
+            *out = dt;
+            return 0;
+        }
+        if (!strcmp(e->name, "pi")) {
+            *out = M_PI;
+            return 0;
+        }
+        snprintf(err, errlen, "'%s' is not a parameter of model '%s' (only parameters may appear here)",
+                 e->name, m->name);
+        return -1;
+    }
+    case NK_EX_NEG:
+        *out = -a[0];
+        return 0;
+    case NK_EX_BIN:
+        switch (e->op) {
+        case NK_OP_ADD: *out = a[0] + a[1]; return 0;
+        case NK_OP_SUB: *out = a[0] - a[1]; return 0;
+        case NK_OP_MUL: *out = a[0] * a[1]; return 0;
+        case NK_OP_DIV: *out = a[0] / a[1]; return 0;
+        case NK_OP_POW: *out = pow(a[0], a[1]); return 0;
+        default: break;
+        }
+        break;
+    case NK_EX_CALL:
+        if (!strcmp(e->name, "max") && e->nargs == 2) {
+            *out = a[0] > a[1] ? a[0] : a[1];
+            return 0;
+        }
+        if (!strcmp(e->name, "min") && e->nargs == 2) {
+            *out = a[0] < a[1] ? a[0] : a[1];
+            return 0;
+        }
+        break;
+    default:
+        break;
+    }
+    snprintf(err, errlen, "only arithmetic on parameters is allowed here (model '%s')", m->name);
+    return -1;
+}
+
+/* ---- public accessors ---------------------------------------------------- */
+
+int nk_model_param_index(const nk_model *m, const char *name)
+{
+    for (int k = 0; k < m->nparams; k++)
+        if (!strcmp(m->pname[k], name))
+            return k;
+    return -1;
+}
+
+int nk_model_state_index(const nk_model *m, const char *name)
+{
+    for (int k = 0; k < m->nstates; k++)
+        if (!strcmp(m->sname[k], name))
+            return k;
+    return -1;
+}
+
+const char *nk_model_name(const nk_model *m) { return m->name; }
+int nk_model_is_synapse(const nk_model *m) { return m->synapse; }
+const char *nk_model_doc(const nk_model *m) { return m->doc; }
+int nk_model_nparams(const nk_model *m) { return m->nparams; }
+const char *nk_model_param_name(const nk_model *m, int i) { return m->pname[i]; }
+double nk_model_param_default(const nk_model *m, int i) { return m->pdef[i]; }
+const char *nk_model_param_unit(const nk_model *m, int i) { return m->punit[i]; }
+int nk_model_nstates(const nk_model *m) { return m->nstates; }
+const char *nk_model_state_name(const nk_model *m, int i) { return m->sname[i]; }
+const char *nk_model_state_unit(const nk_model *m, int i) { return m->sunit[i]; }
+const char *nk_model_describe(const nk_model *m) { return m->describe; }

@@ -1,0 +1,903 @@
+/* net.c - the network description, recording, the results file and the run.
+ *
+ * Everything the user builds lives in one nk_net. The backend (chosen when
+ * the network is made) turns the description into code and buffers at the
+ * first run and after every change, and takes the steps; this file keeps the
+ * description, checks every argument before changing anything, and owns the
+ * results file: opened as NAME.h5.part at the start of a run, appended to
+ * about once a second of wall time, and closed and renamed to NAME.h5 at the
+ * end of the run (also when it stops early: Ctrl-C, divergence, an error). */
+#include "internal.h"
+#include "../backends/backend.h"
+#include "h5out.h"
+#include "rt/nk_philox.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* ---- helpers ------------------------------------------------------------- */
+
+static int grow(void **arr, int n, size_t size)
+{
+    void *p = realloc(*arr, (size_t)(n + 1) * size);
+    if (!p)
+        return -1;
+    *arr = p;
+    memset((char *)p + (size_t)n * size, 0, size);
+    return 0;
+}
+
+static void *state_alloc(nk_net *net, int64_t n)
+{
+    return nk_xcalloc((size_t)n, net->real_size);
+}
+
+static void state_fill(nk_net *net, void *arr, int64_t lo, int64_t hi, double v)
+{
+    for (int64_t i = lo; i < hi; i++) {
+        if (net->dbl)
+            ((double *)arr)[i] = v;
+        else
+            ((float *)arr)[i] = (float)v;
+    }
+}
+
+static double state_get(const nk_net *net, const void *arr, int64_t i)
+{
+    return net->dbl ? ((const double *)arr)[i] : (double)((const float *)arr)[i];
+}
+
+static int check_range(nk_net *net, nk_range r, const char *what)
+{
+    if (r.pop < 0 || r.pop >= net->npops)
+        return nk_fail(net->ctx, NK_EINVAL, "%s: no such population in this network", what);
+    int64_t n = net->pops[r.pop].n;
+    if (r.lo < 0 || r.hi > n || r.lo >= r.hi)
+        return nk_fail(net->ctx, NK_EINVAL,
+                       "%s: neurons %lld..%lld are not inside population '%s' (1..%lld)", what,
+                       (long long)r.lo + 1, (long long)r.hi, net->pops[r.pop].name,
+                       (long long)n);
+    return 0;
+}
+
+/* ---- networks -------------------------------------------------------------- */
+
+void nk_net_opts_init(nk_net_opts *o)
+{
+    memset(o, 0, sizeof *o);
+    o->dt = 0.1;
+    o->seed = 1;
+    o->backend = NK_BACKEND_AUTO;
+}
+
+nk_net *nk_net_new(nk_ctx *ctx, const nk_net_opts *o)
+{
+    nk_net_opts d;
+    if (!o) {
+        nk_net_opts_init(&d);
+        o = &d;
+    }
+    if (!(o->dt > 0) || !isfinite(o->dt)) {
+        nk_fail(ctx, NK_EINVAL, "dt must be a positive number of ms, got %g", o->dt);
+        return NULL;
+    }
+    const nk_backend *be = &nk_backend_cpu;
+    char err[1024];
+    if (o->backend == NK_BACKEND_CUDA) {
+        if (nk_backend_cuda.available(err, sizeof err)) {
+            nk_fail(ctx, NK_ENOTSUP, "%s", err);
+            return NULL;
+        }
+        be = &nk_backend_cuda;
+    } else if (o->backend == NK_BACKEND_AUTO && nk_backend_cuda.available(err, sizeof err) == 0) {
+        be = &nk_backend_cuda;
+    }
+    if (o->output && *o->output &&
+        nk_h5out_check_writable(o->output, err, sizeof err) != 0) {
+        nk_fail(ctx, NK_EIO, "output: %s", err);
+        return NULL;
+    }
+    nk_net *net = nk_xcalloc(1, sizeof *net);
+    if (!net) {
+        nk_fail(ctx, NK_ENOMEM, "out of memory");
+        return NULL;
+    }
+    net->ctx = ctx;
+    net->be = be;
+    net->dt = o->dt;
+    net->seed = o->seed;
+    net->backend_req = o->backend;
+    net->dbl = o->double_precision != 0;
+    net->real_size = net->dbl ? sizeof(double) : sizeof(float);
+    net->ring_len = 2;
+    if (o->output && *o->output) {
+        net->output = nk_strdup(o->output);
+        if (!net->output) {
+            free(net);
+            nk_fail(ctx, NK_ENOMEM, "out of memory");
+            return NULL;
+        }
+    }
+    return net;
+}
+
+static void pop_free(nk_pop *p)
+{
+    if (p->model)
+        for (int k = 0; k < p->model->nstates; k++)
+            free(p->state[k]);
+    free(p->state);
+    for (int r = 0; r < p->nrx; r++) {
+        nk_receptor *x = &p->rx[r];
+        for (int k = 0; k < x->syn->nstates; k++)
+            free(x->state[k]);
+        free(x->state);
+        free(x->param);
+        free(x->ring);
+        free(x->name);
+    }
+    free(p->rx);
+    free(p->name);
+    free(p->method);
+    free(p->param);
+    free(p->refr);
+    free(p->i_ext);
+    free(p->spk);
+    free(p->rec_mask);
+    free(p->rec_step);
+    free(p->rec_id);
+}
+
+void nk_net_free(nk_net *net)
+{
+    if (!net)
+        return;
+    net->be->release(net);
+    for (int k = 0; k < net->npops; k++)
+        pop_free(&net->pops[k]);
+    free(net->pops);
+    for (int k = 0; k < net->nprojs; k++) {
+        nk_proj *pj = &net->projs[k];
+        free(pj->row);
+        free(pj->col);
+        free(pj->w);
+        free(pj->delay);
+    }
+    free(net->projs);
+    free(net->srcs);
+    free(net->mons);
+    for (int k = 0; k < net->nmeta; k++) {
+        free(net->meta_key[k]);
+        free(net->meta_val[k]);
+    }
+    free(net->meta_key);
+    free(net->meta_val);
+    free(net->output);
+    free(net);
+}
+
+nk_ctx *nk_net_ctx(const nk_net *net) { return net->ctx; }
+double nk_net_dt(const nk_net *net) { return net->dt; }
+uint64_t nk_net_seed(const nk_net *net) { return net->seed; }
+int64_t nk_net_step(const nk_net *net) { return net->step; }
+double nk_net_time(const nk_net *net) { return (double)net->step * net->dt; }
+const char *nk_net_backend_name(const nk_net *net) { return net->be->name; }
+const char *nk_net_output(const nk_net *net) { return net->output; }
+
+int nk_net_set_meta(nk_net *net, const char *key, const char *value)
+{
+    for (int k = 0; k < net->nmeta; k++) {
+        if (!strcmp(net->meta_key[k], key)) {
+            char *v = nk_strdup(value);
+            if (!v)
+                return nk_fail(net->ctx, NK_ENOMEM, "out of memory");
+            free(net->meta_val[k]);
+            net->meta_val[k] = v;
+            return 0;
+        }
+    }
+    if (grow((void **)&net->meta_key, net->nmeta, sizeof(char *)) ||
+        grow((void **)&net->meta_val, net->nmeta, sizeof(char *)))
+        return nk_fail(net->ctx, NK_ENOMEM, "out of memory");
+    net->meta_key[net->nmeta] = nk_strdup(key);
+    net->meta_val[net->nmeta] = nk_strdup(value);
+    if (!net->meta_key[net->nmeta] || !net->meta_val[net->nmeta]) {
+        free(net->meta_key[net->nmeta]);
+        free(net->meta_val[net->nmeta]);
+        return nk_fail(net->ctx, NK_ENOMEM, "out of memory");
+    }
+    net->nmeta++;
+    return 0;
+}
+
+/* ---- populations ------------------------------------------------------------ */
+
+int nk_pop_find(const nk_net *net, const char *name)
+{
+    for (int k = 0; k < net->npops; k++)
+        if (!strcmp(net->pops[k].name, name))
+            return k;
+    return -1;
+}
+
+int nk_pop_add(nk_net *net, const char *model, int64_t n, const char *name,
+               const char *method)
+{
+    nk_ctx *ctx = net->ctx;
+    const nk_model *m = nk_model_find(ctx, model);
+    if (!m)
+        return NK_EINVAL;
+    if (m->synapse)
+        return nk_fail(ctx, NK_EINVAL,
+                       "'%s' is a synapse model; a population needs a neuron model", model);
+    if (n <= 0)
+        return nk_fail(ctx, NK_EINVAL, "population size must be a positive integer, got %lld",
+                       (long long)n);
+    if (n > (int64_t)UINT32_MAX)
+        return nk_fail(ctx, NK_EINVAL, "population size %lld is too large (at most %u)",
+                       (long long)n, UINT32_MAX);
+    char auto_name[32];
+    if (!name) {
+        snprintf(auto_name, sizeof auto_name, "pop%d", net->npops + 1);
+        name = auto_name;
+    }
+    if (!*name)
+        return nk_fail(ctx, NK_EINVAL, "population name must not be empty");
+    for (const char *c = name; *c; c++)
+        if (*c == '/' || *c == '.')
+            return nk_fail(ctx, NK_EINVAL,
+                           "population name '%s' may not contain '/' or '.' (it names an HDF5 group)",
+                           name);
+    if (nk_pop_find(net, name) >= 0)
+        return nk_fail(ctx, NK_EINVAL, "a population called '%s' already exists in this network",
+                       name);
+    if (method && strcmp(method, "euler") && strcmp(method, "exponential_euler"))
+        return nk_fail(ctx, NK_EINVAL,
+                       "unknown method '%s' (expected 'euler' or 'exponential_euler')", method);
+    if (grow((void **)&net->pops, net->npops, sizeof *net->pops))
+        return nk_fail(ctx, NK_ENOMEM, "out of memory");
+    nk_pop *p = &net->pops[net->npops];
+    p->model = m;
+    p->n = n;
+    p->h5idx = -1;
+    p->name = nk_strdup(name);
+    p->method = nk_strdup(method ? method : m->method);
+    p->param = nk_xcalloc((size_t)m->nparams, sizeof(double));
+    p->state = nk_xcalloc((size_t)m->nstates, sizeof(void *));
+    p->refr = nk_xcalloc((size_t)n, sizeof(int32_t));
+    p->spk = nk_xcalloc((size_t)n, sizeof(int64_t));
+    int ok = p->name && p->method && p->param && p->state && p->refr && p->spk;
+    for (int k = 0; ok && k < m->nstates; k++) {
+        p->state[k] = state_alloc(net, n);
+        ok = p->state[k] != NULL;
+    }
+    if (!ok) {
+        pop_free(p);
+        memset(p, 0, sizeof *p);
+        return nk_fail(ctx, NK_ENOMEM, "out of memory for population '%s' of %lld neurons", name,
+                       (long long)n);
+    }
+    memcpy(p->param, m->pdef, (size_t)m->nparams * sizeof(double));
+    for (int k = 0; k < m->nstates; k++) {
+        double v = m->sinit_param[k] >= 0 ? p->param[m->sinit_param[k]] : m->sinit[k];
+        state_fill(net, p->state[k], 0, n, v);
+    }
+    net->built = 0;
+    return net->npops++;
+}
+
+int nk_pop_count(const nk_net *net) { return net->npops; }
+const char *nk_pop_name(const nk_net *net, int pop) { return net->pops[pop].name; }
+int64_t nk_pop_size(const nk_net *net, int pop) { return net->pops[pop].n; }
+const nk_model *nk_pop_model(const nk_net *net, int pop) { return net->pops[pop].model; }
+
+static int unknown_name(nk_ctx *ctx, const char *name, const nk_model *m, int states)
+{
+    const char *cand[128] = {NULL};
+    int n = 0;
+    if (states)
+        for (int k = 0; k < m->nstates && n < 128; k++)
+            cand[n++] = m->sname[k];
+    else
+        for (int k = 0; k < m->nparams && n < 128; k++)
+            cand[n++] = m->pname[k];
+    const char *s = nk_suggest(name, cand, n);
+    if (s)
+        return nk_fail(ctx, NK_EINVAL, "unknown %s '%s' for model '%s' (did you mean '%s'?)",
+                       states ? "state variable" : "option", name, m->name, s);
+    char list[512] = "";
+    for (int k = 0; k < n; k++) {
+        size_t l = strlen(list);
+        snprintf(list + l, sizeof list - l, "%s%s", k ? ", " : "", cand[k]);
+    }
+    return nk_fail(ctx, NK_EINVAL, "unknown %s '%s' for model '%s' (expected one of: %s)",
+                   states ? "state variable" : "option", name, m->name, list);
+}
+
+int nk_pop_set_param(nk_net *net, int pop, const char *name, double value)
+{
+    nk_pop *p = &net->pops[pop];
+    int k = nk_model_param_index(p->model, name);
+    if (k < 0)
+        return unknown_name(net->ctx, name, p->model, 0);
+    if (!isfinite(value))
+        return nk_fail(net->ctx, NK_EINVAL, "parameter '%s' of model '%s' must be finite, got %g",
+                       name, p->model->name, value);
+    p->param[k] = value;
+    /* States that start at this parameter follow it until the first run. */
+    if (net->step == 0)
+        for (int s = 0; s < p->model->nstates; s++)
+            if (p->model->sinit_param[s] == k)
+                state_fill(net, p->state[s], 0, p->n, value);
+    net->built = 0;
+    return 0;
+}
+
+int nk_pop_get_param(const nk_net *net, int pop, const char *name, double *value)
+{
+    const nk_pop *p = &net->pops[pop];
+    int k = nk_model_param_index(p->model, name);
+    if (k < 0)
+        return unknown_name(net->ctx, name, p->model, 0);
+    *value = p->param[k];
+    return 0;
+}
+
+int nk_pop_set_state(nk_net *net, nk_range r, const char *var, double value)
+{
+    int rc = check_range(net, r, "init");
+    if (rc)
+        return rc;
+    nk_pop *p = &net->pops[r.pop];
+    int k = nk_model_state_index(p->model, var);
+    if (k < 0)
+        return unknown_name(net->ctx, var, p->model, 1);
+    if (!isfinite(value))
+        return nk_fail(net->ctx, NK_EINVAL, "initial value of '%s' must be finite, got %g", var,
+                       value);
+    state_fill(net, p->state[k], r.lo, r.hi, value);
+    return 0;
+}
+
+int nk_pop_set_state_uniform(nk_net *net, nk_range r, const char *var, double lo, double hi)
+{
+    int rc = check_range(net, r, "init");
+    if (rc)
+        return rc;
+    nk_pop *p = &net->pops[r.pop];
+    int k = nk_model_state_index(p->model, var);
+    if (k < 0)
+        return unknown_name(net->ctx, var, p->model, 1);
+    if (!isfinite(lo) || !isfinite(hi) || hi < lo)
+        return nk_fail(net->ctx, NK_EINVAL,
+                       "uniform(%g, %g) for '%s': expected finite bounds with low <= high", lo, hi,
+                       var);
+    /* Draw number k of neuron i: the same whatever else the network holds. */
+    for (int64_t i = r.lo; i < r.hi; i++) {
+        uint32_t out[4];
+        nk_rng_block(net->seed, NK_STREAM_INIT + (uint32_t)r.pop, 0, (uint32_t)i, (uint32_t)k, out);
+        double u = nk_u01(out[0]);
+        state_fill(net, p->state[k], i, i + 1, lo + (hi - lo) * u);
+    }
+    return 0;
+}
+
+int nk_pop_get_state(const nk_net *net, int pop, const char *var, int64_t i, double *value)
+{
+    const nk_pop *p = &net->pops[pop];
+    int k = nk_model_state_index(p->model, var);
+    if (k < 0)
+        return unknown_name(net->ctx, var, p->model, 1);
+    if (i < 0 || i >= p->n)
+        return nk_fail(net->ctx, NK_EINVAL, "neuron %lld is not in population '%s' (1..%lld)",
+                       (long long)i + 1, p->name, (long long)p->n);
+    *value = state_get(net, p->state[k], i);
+    return 0;
+}
+
+/* ---- receptors -------------------------------------------------------------- */
+
+/* Finds or creates receptor name on population pop with synapse model syn and
+ * the given parameters. A receptor is one synapse model instance shared by
+ * every projection and source that names it: an existing one is reused when
+ * the model is the same and every parameter given explicitly matches. */
+static int receptor_get(nk_net *net, int pop, const char *name, const char *synapse,
+                        const char *const *pnames, const double *pvals, int np)
+{
+    nk_ctx *ctx = net->ctx;
+    nk_pop *p = &net->pops[pop];
+    const nk_model *m = nk_model_find(ctx, synapse);
+    if (!m)
+        return NK_EINVAL;
+    if (!m->synapse)
+        return nk_fail(ctx, NK_EINVAL, "'%s' is a neuron model; 'synapse' needs a synapse model",
+                       synapse);
+    double *vals = nk_xcalloc((size_t)m->nparams, sizeof(double));
+    if (!vals)
+        return nk_fail(ctx, NK_ENOMEM, "out of memory");
+    memcpy(vals, m->pdef, (size_t)m->nparams * sizeof(double));
+    for (int k = 0; k < np; k++) {
+        int idx = nk_model_param_index(m, pnames[k]);
+        if (idx < 0) {
+            free(vals);
+            return unknown_name(ctx, pnames[k], m, 0);
+        }
+        if (!isfinite(pvals[k])) {
+            free(vals);
+            return nk_fail(ctx, NK_EINVAL, "parameter '%s' of synapse '%s' must be finite",
+                           pnames[k], synapse);
+        }
+        vals[idx] = pvals[k];
+    }
+    for (int r = 0; r < p->nrx; r++) {
+        nk_receptor *x = &p->rx[r];
+        if (strcmp(x->name, name))
+            continue;
+        if (x->syn != m) {
+            free(vals);
+            return nk_fail(ctx, NK_EINVAL,
+                           "receptor '%s' of population '%s' is a '%s' synapse; this asks for "
+                           "'%s' (give it another receptor name)",
+                           name, p->name, x->syn->name, m->name);
+        }
+        for (int j = 0; j < np; j++) {
+            int k = nk_model_param_index(m, pnames[j]);
+            if (x->param[k] != vals[k]) {
+                int rc = nk_fail(ctx, NK_EINVAL,
+                                 "receptor '%s' of population '%s' has %s = %g; this asks for %s = "
+                                 "%g (give it another receptor name)",
+                                 name, p->name, m->pname[k], x->param[k], m->pname[k], vals[k]);
+                free(vals);
+                return rc;
+            }
+        }
+        free(vals);
+        return r;
+    }
+    if (grow((void **)&p->rx, p->nrx, sizeof *p->rx)) {
+        free(vals);
+        return nk_fail(ctx, NK_ENOMEM, "out of memory");
+    }
+    nk_receptor *x = &p->rx[p->nrx];
+    x->name = nk_strdup(name);
+    x->syn = m;
+    x->param = vals;
+    x->state = nk_xcalloc((size_t)m->nstates, sizeof(void *));
+    int ok = x->name && x->state;
+    for (int k = 0; ok && k < m->nstates; k++) {
+        x->state[k] = state_alloc(net, p->n);
+        ok = x->state[k] != NULL;
+        if (ok)
+            state_fill(net, x->state[k], 0, p->n,
+                       m->sinit_param[k] >= 0 ? vals[m->sinit_param[k]] : m->sinit[k]);
+    }
+    if (!ok) {
+        if (x->state)
+            for (int k = 0; k < m->nstates; k++)
+                free(x->state[k]);
+        free(x->state);
+        free(x->name);
+        free(vals);
+        memset(x, 0, sizeof *x);
+        return nk_fail(ctx, NK_ENOMEM, "out of memory");
+    }
+    net->built = 0;
+    return p->nrx++;
+}
+
+/* ---- projections ------------------------------------------------------------- */
+
+void nk_conn_opts_init(nk_conn_opts *o)
+{
+    memset(o, 0, sizeof *o);
+    o->rule = NK_RULE_ALL_TO_ALL;
+    o->allow_autapses = 1;
+    o->allow_multapses = 1;
+    o->delay = -1; /* one step */
+    o->synapse = "exp_curr";
+}
+
+int nk_connect(nk_net *net, nk_range pre, nk_range post, const nk_conn_opts *o)
+{
+    nk_ctx *ctx = net->ctx;
+    int rc;
+    if ((rc = check_range(net, pre, "connect: source")) ||
+        (rc = check_range(net, post, "connect: target")))
+        return rc;
+    if (!isfinite(o->weight))
+        return nk_fail(ctx, NK_EINVAL, "weight must be a finite number, got %g", o->weight);
+    if (fabs(o->weight) > 1e6)
+        return nk_fail(ctx, NK_EINVAL,
+                       "weight %g is out of range (|weight| <= 1e6 in the synapse's unit)",
+                       o->weight);
+    if (o->rule == NK_RULE_BERNOULLI && !(o->p >= 0 && o->p <= 1))
+        return nk_fail(ctx, NK_EINVAL, "bernoulli: p must be in [0, 1], got %g", o->p);
+    if (o->rule == NK_RULE_FIXED_INDEGREE) {
+        if (o->indegree < 0)
+            return nk_fail(ctx, NK_EINVAL, "fixed_indegree: indegree must be >= 0, got %lld",
+                           (long long)o->indegree);
+        int64_t avail = pre.hi - pre.lo;
+        if (!o->allow_multapses && o->indegree > avail)
+            return nk_fail(ctx, NK_EINVAL,
+                           "fixed_indegree: indegree %lld is more than the %lld source neurons "
+                           "(allow_multapses = true permits repeats)",
+                           (long long)o->indegree, (long long)avail);
+    }
+    if (o->rule == NK_RULE_ONE_TO_ONE && pre.hi - pre.lo != post.hi - post.lo)
+        return nk_fail(ctx, NK_EINVAL,
+                       "one_to_one: source and target must have the same size, got %lld and %lld",
+                       (long long)(pre.hi - pre.lo), (long long)(post.hi - post.lo));
+    if (!(o->delay < 0) && !isfinite(o->delay))
+        return nk_fail(ctx, NK_EINVAL, "delay must be a finite number of ms, got %g", o->delay);
+    /* Delays are rounded to the nearest whole step, halves up (with a
+     * tolerance of 1e-9 steps, so 0.25 ms at dt 0.1 is 3 steps despite
+     * binary fractions), and never below one step. */
+    double q = o->delay / net->dt;
+    double dsteps = o->delay < 0 ? 1 : floor(q + 0.5 + 1e-9 * (q > 1 ? q : 1));
+    if (dsteps < 1)
+        dsteps = 1;
+    if (dsteps > 65535)
+        return nk_fail(ctx, NK_EINVAL, "delay %g ms is too long (at most %g ms at dt = %g ms)",
+                       o->delay, 65535 * net->dt, net->dt);
+    const char *rxname = o->receptor ? o->receptor : (o->weight < 0 ? "inh" : "exc");
+    int rx = receptor_get(net, post.pop, rxname, o->synapse ? o->synapse : "exp_curr",
+                          o->syn_param_names, o->syn_param_values, o->n_syn_params);
+    if (rx < 0)
+        return rx;
+    if (grow((void **)&net->projs, net->nprojs, sizeof *net->projs))
+        return nk_fail(ctx, NK_ENOMEM, "out of memory");
+    nk_proj *pj = &net->projs[net->nprojs];
+    pj->pre = pre;
+    pj->post = post;
+    pj->rx = rx;
+    pj->max_delay = (int)dsteps;
+    nk_conn_opts o2 = *o;
+    o2.delay = dsteps; /* in steps from here on */
+    char err[512];
+    rc = nk_connect_build(net, pj, &o2, err, sizeof err);
+    if (rc) {
+        free(pj->row);
+        free(pj->col);
+        free(pj->w);
+        free(pj->delay);
+        memset(pj, 0, sizeof *pj);
+        return nk_fail(ctx, rc, "connect: %s", err);
+    }
+    static const char *const rules[] = {"all_to_all", "one_to_one", "bernoulli", "fixed_indegree"};
+    snprintf(pj->desc, sizeof pj->desc,
+             "projection %s -> %s (%s, %s on receptor '%s'): %lld synapses, weight %g, delay %g ms",
+             net->pops[pre.pop].name, net->pops[post.pop].name, rules[o->rule],
+             net->pops[post.pop].rx[rx].syn->name, net->pops[post.pop].rx[rx].name,
+             (long long)pj->nsyn, o->weight, dsteps * net->dt);
+    if (pj->max_delay + 1 > net->ring_len)
+        net->built = 0;
+    return net->nprojs++;
+}
+
+int64_t nk_proj_nsyn(const nk_net *net, int proj) { return net->projs[proj].nsyn; }
+int nk_proj_count(const nk_net *net) { return net->nprojs; }
+const char *nk_proj_describe(nk_net *net, int proj) { return net->projs[proj].desc; }
+
+/* ---- sources -------------------------------------------------------------------- */
+
+void nk_source_opts_init(nk_source_opts *o)
+{
+    memset(o, 0, sizeof *o);
+    o->stop = INFINITY;
+    o->synapse = "exp_curr";
+}
+
+int nk_source_add(nk_net *net, const char *kind, nk_range target, const nk_source_opts *o)
+{
+    nk_ctx *ctx = net->ctx;
+    int rc = check_range(net, target, "source");
+    if (rc)
+        return rc;
+    int k;
+    if (!strcmp(kind, "poisson"))
+        k = NK_SRC_POISSON;
+    else if (!strcmp(kind, "dc"))
+        k = NK_SRC_DC;
+    else {
+        static const char *const kinds[] = {"poisson", "dc"};
+        const char *s = nk_suggest(kind, kinds, 2);
+        return nk_fail(ctx, NK_EINVAL, "unknown source kind '%s' (%s%s%s)", kind,
+                       s ? "did you mean '" : "expected 'poisson' or 'dc'", s ? s : "",
+                       s ? "'?" : "");
+    }
+    if (!(o->start >= 0) || isnan(o->stop) || o->stop < o->start)
+        return nk_fail(ctx, NK_EINVAL,
+                       "source: expected 0 <= start <= stop (ms), got start = %g, stop = %g",
+                       o->start, o->stop);
+    nk_source s = {.kind = k, .target = target, .start = o->start, .stop = o->stop};
+    if (k == NK_SRC_POISSON) {
+        if (!(o->rate >= 0) || !isfinite(o->rate))
+            return nk_fail(ctx, NK_EINVAL, "poisson: rate must be a finite number >= 0 Hz, got %g",
+                           o->rate);
+        if (!isfinite(o->weight) || fabs(o->weight) > 1e6)
+            return nk_fail(ctx, NK_EINVAL, "poisson: weight must be finite with |weight| <= 1e6, got %g",
+                           o->weight);
+        s.rate = o->rate;
+        s.weight = o->weight;
+        s.wfix = nk_fix_from(o->weight);
+        const char *rxname = o->receptor ? o->receptor : (o->weight < 0 ? "inh" : "exc");
+        s.rx = receptor_get(net, target.pop, rxname, o->synapse ? o->synapse : "exp_curr",
+                            o->syn_param_names, o->syn_param_values, o->n_syn_params);
+        if (s.rx < 0)
+            return s.rx;
+    } else {
+        if (!isfinite(o->amplitude))
+            return nk_fail(ctx, NK_EINVAL, "dc: amplitude must be a finite number of pA, got %g",
+                           o->amplitude);
+        s.amplitude = o->amplitude;
+        nk_pop *p = &net->pops[target.pop];
+        if (!p->i_ext) {
+            p->i_ext = state_alloc(net, p->n);
+            if (!p->i_ext)
+                return nk_fail(ctx, NK_ENOMEM, "out of memory");
+        }
+    }
+    if (grow((void **)&net->srcs, net->nsrcs, sizeof *net->srcs))
+        return nk_fail(ctx, NK_ENOMEM, "out of memory");
+    net->srcs[net->nsrcs] = s;
+    net->built = 0;
+    return net->nsrcs++;
+}
+
+/* ---- monitors -------------------------------------------------------------------- */
+
+int nk_monitor_add(nk_net *net, const char *kind, nk_range target)
+{
+    nk_ctx *ctx = net->ctx;
+    if (strcmp(kind, "spikes")) {
+        static const char *const kinds[] = {"spikes"};
+        const char *s = nk_suggest(kind, kinds, 1);
+        return nk_fail(ctx, NK_EINVAL, "unknown monitor kind '%s' (%s)", kind,
+                       s ? "did you mean 'spikes'?" : "expected 'spikes'");
+    }
+    int rc = check_range(net, target, "monitor");
+    if (rc)
+        return rc;
+    nk_pop *p = &net->pops[target.pop];
+    if (!p->rec_mask) {
+        p->rec_mask = nk_xcalloc((size_t)p->n, 1);
+        if (!p->rec_mask)
+            return nk_fail(ctx, NK_ENOMEM, "out of memory");
+    }
+    if (grow((void **)&net->mons, net->nmons, sizeof *net->mons))
+        return nk_fail(ctx, NK_ENOMEM, "out of memory");
+    memset(p->rec_mask + target.lo, 1, (size_t)(target.hi - target.lo));
+    net->mons[net->nmons].target = target;
+    net->mons[net->nmons].start_step = net->step;
+    return net->nmons++;
+}
+
+nk_range nk_monitor_target(const nk_net *net, int mon) { return net->mons[mon].target; }
+
+static int in_monitor(const nk_monitor *m, int64_t step, int64_t id)
+{
+    return step >= m->start_step && id >= m->target.lo && id < m->target.hi;
+}
+
+int64_t nk_monitor_count(const nk_net *net, int mon)
+{
+    const nk_monitor *m = &net->mons[mon];
+    const nk_pop *p = &net->pops[m->target.pop];
+    int64_t c = 0;
+    for (int64_t k = 0; k < p->nrec; k++)
+        c += in_monitor(m, p->rec_step[k], p->rec_id[k]);
+    return c;
+}
+
+int64_t nk_monitor_spikes(const nk_net *net, int mon, double *t_ms, int64_t *ids, int64_t cap)
+{
+    const nk_monitor *m = &net->mons[mon];
+    const nk_pop *p = &net->pops[m->target.pop];
+    int64_t c = 0;
+    for (int64_t k = 0; k < p->nrec && c < cap; k++) {
+        if (!in_monitor(m, p->rec_step[k], p->rec_id[k]))
+            continue;
+        if (t_ms)
+            t_ms[c] = (double)p->rec_step[k] * net->dt;
+        if (ids)
+            ids[c] = p->rec_id[k];
+        c++;
+    }
+    return c;
+}
+
+double nk_monitor_duration(const nk_net *net, int mon)
+{
+    return (double)(net->step - net->mons[mon].start_step) * net->dt;
+}
+
+double nk_monitor_rate(const nk_net *net, int mon)
+{
+    const nk_monitor *m = &net->mons[mon];
+    double dur_s = nk_monitor_duration(net, mon) / 1000.0;
+    if (dur_s <= 0)
+        return 0;
+    return (double)nk_monitor_count(net, mon) / ((double)(m->target.hi - m->target.lo) * dur_s);
+}
+
+/* ---- the results file --------------------------------------------------------------- */
+
+static int output_open(nk_net *net)
+{
+    char err[1024];
+    net->out = nk_h5out_open(net->output, net->output_started, err, sizeof err);
+    if (!net->out)
+        return nk_fail(net->ctx, NK_EIO, "%s", err);
+    int rc = 0;
+    for (int k = 0; !rc && k < net->npops; k++) {
+        nk_pop *p = &net->pops[k];
+        if (!p->rec_mask)
+            continue;
+        p->h5idx = nk_h5out_spikes(net->out, p->name, NK_H5_SORT_BY_TIME, err, sizeof err);
+        rc = p->h5idx < 0;
+    }
+    char models[8192] = "";
+    for (int k = 0; k < net->npops; k++) {
+        size_t l = strlen(models);
+        if (!strstr(models, net->pops[k].model->describe))
+            snprintf(models + l, sizeof models - l, "%s\n", net->pops[k].model->describe);
+        for (int r = 0; r < net->pops[k].nrx; r++) {
+            l = strlen(models);
+            if (!strstr(models, net->pops[k].rx[r].syn->describe))
+                snprintf(models + l, sizeof models - l, "%s\n", net->pops[k].rx[r].syn->describe);
+        }
+    }
+    rc = rc || nk_h5out_attr_str(net->out, "nkshell_version", nk_version(), err, sizeof err);
+    rc = rc || nk_h5out_attr_u64(net->out, "seed", net->seed, err, sizeof err);
+    rc = rc || nk_h5out_attr_double(net->out, "dt", net->dt, err, sizeof err);
+    rc = rc || nk_h5out_attr_str(net->out, "backend", net->be->name, err, sizeof err);
+    rc = rc || nk_h5out_attr_str(net->out, "precision", net->dbl ? "float64" : "float32", err,
+                                 sizeof err);
+    rc = rc || nk_h5out_attr_str(net->out, "models", models, err, sizeof err);
+    for (int k = 0; !rc && k < net->nmeta; k++)
+        rc = nk_h5out_attr_str(net->out, net->meta_key[k], net->meta_val[k], err, sizeof err);
+    rc = rc || nk_h5out_begin(net->out, err, sizeof err);
+    if (rc) {
+        nk_h5out_close(net->out, 0, NULL, 0);
+        net->out = NULL;
+        return nk_fail(net->ctx, NK_EIO, "%s", err);
+    }
+    net->output_started = 1;
+    return 0;
+}
+
+/* Appends the spikes recorded since the last write. */
+static int output_write(nk_net *net, int flush)
+{
+    char err[1024];
+    for (int k = 0; k < net->npops; k++) {
+        nk_pop *p = &net->pops[k];
+        if (p->h5idx < 0 || p->nwritten == p->nrec)
+            continue;
+        int64_t n = p->nrec - p->nwritten;
+        double *t = malloc((size_t)n * sizeof *t);
+        uint64_t *id = malloc((size_t)n * sizeof *id);
+        if (!t || !id) {
+            free(t);
+            free(id);
+            return nk_fail(net->ctx, NK_ENOMEM, "out of memory writing spikes");
+        }
+        for (int64_t j = 0; j < n; j++) {
+            t[j] = (double)p->rec_step[p->nwritten + j] * net->dt;
+            id[j] = p->rec_id[p->nwritten + j];
+        }
+        int rc = nk_h5out_append_spikes(net->out, p->h5idx, t, id, (size_t)n, err, sizeof err);
+        free(t);
+        free(id);
+        if (rc)
+            return nk_fail(net->ctx, NK_EIO, "%s", err);
+        p->nwritten = p->nrec;
+    }
+    if (flush && nk_h5out_flush(net->out, err, sizeof err))
+        return nk_fail(net->ctx, NK_EIO, "%s", err);
+    return 0;
+}
+
+static int output_close(nk_net *net, int rc_run)
+{
+    if (!net->out)
+        return rc_run;
+    char saved[NK_ERRLEN];
+    snprintf(saved, sizeof saved, "%s", net->ctx->err);
+    int rc = output_write(net, 0);
+    char err[1024];
+    int rc2 = nk_h5out_close(net->out, 1, err, sizeof err);
+    net->out = NULL;
+    for (int k = 0; k < net->npops; k++)
+        net->pops[k].h5idx = -1;
+    if (rc_run) {
+        snprintf(net->ctx->err, sizeof net->ctx->err, "%s", saved);
+        return rc_run;
+    }
+    if (rc)
+        return rc;
+    if (rc2)
+        return nk_fail(net->ctx, NK_EIO, "%s", err);
+    return 0;
+}
+
+/* ---- running ---------------------------------------------------------------------------- */
+
+int nk_net_build(nk_net *net)
+{
+    if (net->built)
+        return 0;
+    char err[NK_ERRLEN];
+    int rc = net->be->build(net, err, sizeof err);
+    if (rc)
+        return nk_fail(net->ctx, rc, "%s", err);
+    net->built = 1;
+    return 0;
+}
+
+const char *nk_pop_code(nk_net *net, int pop)
+{
+    if (nk_net_build(net))
+        return NULL;
+    return net->pops[pop].code;
+}
+
+void nk_run_timing(const nk_net *net, double *build_s, double *run_s)
+{
+    if (build_s)
+        *build_s = net->build_s;
+    if (run_s)
+        *run_s = net->run_s;
+}
+
+int nk_run(nk_net *net, double ms, const nk_run_opts *o)
+{
+    nk_run_opts none = {0};
+    if (!o)
+        o = &none;
+    if (!(ms >= 0) || !isfinite(ms))
+        return nk_fail(net->ctx, NK_EINVAL, "run: duration must be a finite number of ms >= 0, got %g",
+                       ms);
+    int64_t nsteps = (int64_t)floor(ms / net->dt + 0.5);
+    double t0 = nk_now();
+    net->build_s = net->run_s = 0;
+    int rc = nk_net_build(net);
+    if (rc)
+        return rc;
+    if (net->output && (rc = output_open(net)))
+        return rc;
+    double t1 = nk_now();
+    net->build_s = t1 - t0;
+    double last_flush = t1, last_progress = t1;
+    char err[NK_ERRLEN];
+    for (int64_t s = 0; s < nsteps; s++) {
+        if (o->interrupt && *o->interrupt) {
+            rc = nk_fail(net->ctx, NK_EINTR,
+                         "interrupted at t = %g ms; what was recorded until then is kept",
+                         nk_net_time(net));
+            break;
+        }
+        rc = net->be->step(net, err, sizeof err);
+        if (rc) {
+            nk_fail(net->ctx, rc, "%s", err);
+            break;
+        }
+        if ((s & 63) == 63 || s == nsteps - 1) {
+            double now = nk_now();
+            if (o->progress && (now - last_progress > 0.25 || s == nsteps - 1)) {
+                o->progress(o->ud, (double)(s + 1) * net->dt, (double)nsteps * net->dt);
+                last_progress = now;
+            }
+            if (net->out && now - last_flush > 1.0) {
+                if ((rc = output_write(net, 1)))
+                    break;
+                last_flush = now;
+            }
+        }
+    }
+    rc = output_close(net, rc);
+    net->run_s = nk_now() - t1;
+    return rc;
+}

@@ -1,0 +1,48 @@
+/* nk_kernel.h - the interface between the engine and generated model code.
+ *
+ * This header is embedded into every generated source file (and compiled into
+ * the engine), so both sides agree on one struct. Generated code is a set of
+ * stateless functions over the engine's arrays: it never allocates.
+ *
+ * For one population the engine calls
+ *     int nk_update(nk_kargs *a, int64_t i0, int64_t i1, int64_t *spk, int64_t *nspk);
+ * once per step over neurons [i0, i1). For each neuron it: adds the synaptic
+ * input arriving this step to each receptor (the synapse's on_pre statements,
+ * with w = the summed weight), integrates every state variable over one step
+ * from the values at the step's start, tests the threshold (outside the
+ * refractory period), applies the reset, and appends the neuron's index to spk
+ * when it fired. It returns 0, or -1 when a state variable became NaN or
+ * infinite (a->bad_index and a->bad_var say where; the neuron's state is left
+ * as it was at the start of the step).
+ */
+#ifndef NK_KERNEL_H
+#define NK_KERNEL_H
+
+#include <stdint.h>
+
+/* Q32.32 fixed point: synaptic input is summed as 64-bit integers so that the
+ * order of additions never changes the result. */
+#define NK_FIX_ONE 4294967296.0
+#define NK_FIX_INV (1.0 / 4294967296.0)
+
+typedef struct nk_kargs {
+    int64_t n;             /* neurons in the population */
+    int64_t step;          /* index of the step being taken */
+    double t;              /* ms at the start of the step */
+    double dt;             /* ms */
+    uint64_t seed;         /* network seed (for rand()/randn()) */
+    uint32_t stream;       /* this population's random stream */
+    int32_t refr_steps;    /* refractory period, in steps */
+    void **state;          /* state arrays (real), neuron's then each receptor's */
+    const double *param;   /* shared parameters, neuron's then each receptor's */
+    const int64_t **rx_in; /* per receptor: Q32.32 input arriving this step */
+    const void *i_ext;     /* external current (real, pA) or NULL */
+    int32_t *refr;         /* per neuron: steps of refractoriness left */
+    int64_t bad_index;     /* out: neuron whose state became non-finite */
+    int32_t bad_var;       /* out: index of that variable in state[] */
+} nk_kargs;
+
+typedef int (*nk_update_fn)(nk_kargs *a, int64_t i0, int64_t i1, int64_t *spk,
+                            int64_t *nspk);
+
+#endif

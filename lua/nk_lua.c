@@ -1,0 +1,1168 @@
+/* nk_lua.c - the `nk` Lua module: libnk seen from Lua.
+ *
+ * Objects: a network (userdata "nk.network", owns an nk_net), populations and
+ * slices of them ("nk.population": network reference + index + range),
+ * projections ("nk.projection") and monitors ("nk.monitor"). A child keeps its
+ * network alive through its user value; the network keeps the context alive
+ * the same way. Every entry point checks its arguments and raises an error
+ * naming the argument, the value and what was expected; option tables are
+ * checked for unknown keys ("did you mean"). Neuron indices are 1-based here
+ * and 0-based in the engine. */
+#include "nk_lua.h"
+
+#include "nk/nk.h"
+
+#include <lauxlib.h>
+#include <lualib.h>
+
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#define NET_MT "nk.network"
+#define POP_MT "nk.population"
+#define PROJ_MT "nk.projection"
+#define MON_MT "nk.monitor"
+#define CTX_MT "nk.context"
+#define DEFAULTS_KEY "nk.defaults"
+
+extern const char nk_src_prelude_lua[];
+
+volatile sig_atomic_t nk_lua_interrupted = 0;
+
+const char *nk_lua_version(void) { return nk_version(); }
+
+/* luaL_error with C's printf formats (lua_pushfstring knows neither %g nor
+ * %lld): the message gets the caller's "file:line:" like luaL_error's. */
+static int lerror(lua_State *L, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+static int lerror(lua_State *L, const char *fmt, ...)
+{
+    char msg[2048];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    luaL_where(L, 1);
+    lua_pushstring(L, msg);
+    lua_concat(L, 2);
+    return lua_error(L);
+}
+
+typedef struct lnet {
+    nk_net *net;
+} lnet;
+
+typedef struct lpop {
+    int pop;
+    int64_t lo, hi; /* 0-based [lo, hi) */
+} lpop;
+
+typedef struct lchild {
+    int idx;
+} lchild;
+
+/* ---- context ---------------------------------------------------------------- */
+
+static int ctx_gc(lua_State *L)
+{
+    nk_ctx **c = luaL_checkudata(L, 1, CTX_MT);
+    nk_ctx_free(*c);
+    *c = NULL;
+    return 0;
+}
+
+/* Pushes the state's context userdata (made once, kept in the registry). */
+static nk_ctx *push_ctx(lua_State *L)
+{
+    if (lua_getfield(L, LUA_REGISTRYINDEX, CTX_MT) == LUA_TUSERDATA)
+        return *(nk_ctx **)lua_touserdata(L, -1);
+    lua_pop(L, 1);
+    nk_ctx **c = lua_newuserdatauv(L, sizeof *c, 0);
+    *c = NULL;
+    luaL_setmetatable(L, CTX_MT);
+    *c = nk_ctx_new();
+    if (!*c)
+        lerror(L, "out of memory");
+    lua_pushvalue(L, -1);
+    lua_setfield(L, LUA_REGISTRYINDEX, CTX_MT);
+    return *c;
+}
+
+/* ---- option tables ------------------------------------------------------------ */
+
+/* Raises an error when table idx has a key not in allowed. */
+static void check_keys(lua_State *L, int idx, const char *fname, const char *const *allowed)
+{
+    idx = lua_absindex(L, idx);
+    lua_pushnil(L);
+    while (lua_next(L, idx)) {
+        lua_pop(L, 1);
+        if (lua_type(L, -1) != LUA_TSTRING) {
+            lerror(L, "%s: option names must be strings, got a %s key", fname,
+                       luaL_typename(L, -1));
+        }
+        const char *k = lua_tostring(L, -1);
+        int n = 0, found = 0;
+        while (allowed[n]) {
+            if (!strcmp(allowed[n], k))
+                found = 1;
+            n++;
+        }
+        if (!found) {
+            const char *s = nk_suggest(k, allowed, n);
+            for (int j = 0; !s && j < n && strlen(k) >= 2; j++)
+                if (!strncmp(allowed[j], k, strlen(k)))
+                    s = allowed[j];
+            if (s)
+                lerror(L, "unknown option '%s' for %s (did you mean '%s'?)", k, fname, s);
+            luaL_Buffer b;
+            luaL_buffinit(L, &b);
+            for (int j = 0; j < n; j++) {
+                if (j)
+                    luaL_addstring(&b, ", ");
+                luaL_addstring(&b, allowed[j]);
+            }
+            luaL_pushresult(&b);
+            lerror(L, "unknown option '%s' for %s (expected one of: %s)", k, fname,
+                       lua_tostring(L, -1));
+        }
+    }
+}
+
+/* Checks that argument arg is a table of options (or absent); returns 1 when
+ * present. */
+static int opt_table(lua_State *L, int arg, const char *fname, const char *const *allowed)
+{
+    if (lua_isnoneornil(L, arg))
+        return 0;
+    if (!lua_istable(L, arg))
+        lerror(L, "bad argument #%d to '%s' (table of options expected, got %s)", arg, fname,
+                   luaL_typename(L, arg));
+    check_keys(L, arg, fname, allowed);
+    return 1;
+}
+
+static double opt_number(lua_State *L, int t, const char *key, const char *fname, double def)
+{
+    if (t == 0)
+        return def;
+    lua_getfield(L, t, key);
+    double v = def;
+    if (!lua_isnil(L, -1)) {
+        if (!lua_isnumber(L, -1) || lua_type(L, -1) == LUA_TSTRING)
+            lerror(L, "option '%s' for %s must be a number, got %s", key, fname,
+                       luaL_typename(L, -1));
+        v = lua_tonumber(L, -1);
+    }
+    lua_pop(L, 1);
+    return v;
+}
+
+static int opt_bool(lua_State *L, int t, const char *key, const char *fname, int def)
+{
+    if (t == 0)
+        return def;
+    lua_getfield(L, t, key);
+    int v = def;
+    if (!lua_isnil(L, -1)) {
+        if (!lua_isboolean(L, -1))
+            lerror(L, "option '%s' for %s must be true or false, got %s", key, fname,
+                       luaL_typename(L, -1));
+        v = lua_toboolean(L, -1);
+    }
+    lua_pop(L, 1);
+    return v;
+}
+
+/* The string is kept alive by the option table, which is on the stack. */
+static const char *opt_string(lua_State *L, int t, const char *key, const char *fname,
+                              const char *def)
+{
+    if (t == 0)
+        return def;
+    lua_getfield(L, t, key);
+    const char *v = def;
+    if (!lua_isnil(L, -1)) {
+        if (lua_type(L, -1) != LUA_TSTRING)
+            lerror(L, "option '%s' for %s must be a string, got %s", key, fname,
+                       luaL_typename(L, -1));
+        v = lua_tostring(L, -1);
+    }
+    lua_pop(L, 1);
+    return v;
+}
+
+/* A number that must be an integer (n, seed, indegree). */
+static int64_t check_int(lua_State *L, int idx, const char *what)
+{
+    if (lua_type(L, idx) != LUA_TNUMBER)
+        lerror(L, "%s must be an integer, got %s", what, luaL_typename(L, idx));
+    lua_Integer v;
+    if (lua_isinteger(L, idx)) {
+        v = lua_tointeger(L, idx);
+    } else {
+        double d = lua_tonumber(L, idx);
+        if (d != floor(d) || !(fabs(d) < 9.2e18))
+            lerror(L, "%s must be an integer, got %g", what, d);
+        v = (lua_Integer)d;
+    }
+    return (int64_t)v;
+}
+
+/* ---- networks --------------------------------------------------------------------- */
+
+static lnet *check_net(lua_State *L, int idx)
+{
+    lnet *n = luaL_checkudata(L, idx, NET_MT);
+    if (!n->net)
+        lerror(L, "this network has been closed");
+    return n;
+}
+
+static int net_gc(lua_State *L)
+{
+    lnet *n = luaL_checkudata(L, 1, NET_MT);
+    nk_net_free(n->net);
+    n->net = NULL;
+    return 0;
+}
+
+/* Reads the calling script's text (for the results file's metadata). */
+static void record_script(lua_State *L, nk_net *net)
+{
+    lua_Debug ar;
+    for (int level = 1; lua_getstack(L, level, &ar); level++) {
+        if (!lua_getinfo(L, "S", &ar) || ar.source[0] != '@')
+            continue;
+        const char *path = ar.source + 1;
+        FILE *f = fopen(path, "rb");
+        if (!f)
+            return;
+        char *buf = malloc(1 << 20);
+        if (buf) {
+            size_t n = fread(buf, 1, (1 << 20) - 1, f);
+            buf[n] = 0;
+            nk_net_set_meta(net, "script", buf);
+            nk_net_set_meta(net, "script_path", path);
+            free(buf);
+        }
+        fclose(f);
+        return;
+    }
+}
+
+static const char *const network_opts[] = {"dt", "seed", "backend", "output", "precision", NULL};
+
+static int l_network(lua_State *L)
+{
+    int t = opt_table(L, 1, "nk.network", network_opts) ? 1 : 0;
+    nk_ctx *ctx = push_ctx(L); /* kept as the network's user value */
+    int ctx_idx = lua_gettop(L);
+    nk_net_opts o;
+    nk_net_opts_init(&o);
+    /* Command-line defaults. */
+    lua_getfield(L, LUA_REGISTRYINDEX, DEFAULTS_KEY);
+    int defs = lua_gettop(L);
+    const char *backend = "auto";
+    if (lua_istable(L, defs)) {
+        lua_getfield(L, defs, "seed");
+        if (lua_isinteger(L, -1))
+            o.seed = (uint64_t)lua_tointeger(L, -1);
+        lua_getfield(L, defs, "backend");
+        if (lua_type(L, -1) == LUA_TSTRING)
+            backend = lua_tostring(L, -1);
+    }
+    o.dt = opt_number(L, t, "dt", "nk.network", 0.1);
+    if (t) {
+        lua_getfield(L, t, "seed");
+        if (!lua_isnil(L, -1)) {
+            int64_t s = check_int(L, -1, "option 'seed' for nk.network");
+            if (s < 0)
+                lerror(L, "option 'seed' for nk.network must be >= 0, got %lld", (long long)s);
+            o.seed = (uint64_t)s;
+        }
+        lua_pop(L, 1);
+    }
+    backend = opt_string(L, t, "backend", "nk.network", backend);
+    if (!strcmp(backend, "cpu"))
+        o.backend = NK_BACKEND_CPU;
+    else if (!strcmp(backend, "cuda"))
+        o.backend = NK_BACKEND_CUDA;
+    else if (!strcmp(backend, "auto"))
+        o.backend = NK_BACKEND_AUTO;
+    else
+        lerror(L, "option 'backend' for nk.network: unknown backend '%s' (expected 'cpu', "
+                      "'cuda' or 'auto')",
+                   backend);
+    const char *prec = opt_string(L, t, "precision", "nk.network", "float");
+    if (!strcmp(prec, "double") || !strcmp(prec, "float64"))
+        o.double_precision = 1;
+    else if (strcmp(prec, "float") && strcmp(prec, "float32"))
+        lerror(L, "option 'precision' for nk.network: expected 'float' or 'double', got '%s'",
+                   prec);
+    o.output = opt_string(L, t, "output", "nk.network", NULL);
+
+    lnet *n = lua_newuserdatauv(L, sizeof *n, 1);
+    n->net = NULL;
+    luaL_setmetatable(L, NET_MT);
+    lua_pushvalue(L, ctx_idx);
+    lua_setiuservalue(L, -2, 1);
+    n->net = nk_net_new(ctx, &o);
+    if (!n->net)
+        lerror(L, "nk.network: %s", nk_errmsg(ctx));
+    record_script(L, n->net);
+    return 1;
+}
+
+/* Raises the context's last message, prefixed with the method's name. */
+static int fail(lua_State *L, nk_net *net, const char *what)
+{
+    return lerror(L, "%s: %s", what, nk_errmsg(nk_net_ctx(net)));
+}
+
+/* ---- populations -------------------------------------------------------------------- */
+
+static void push_pop(lua_State *L, int netidx, int pop, int64_t lo, int64_t hi)
+{
+    lpop *p = lua_newuserdatauv(L, sizeof *p, 1);
+    p->pop = pop;
+    p->lo = lo;
+    p->hi = hi;
+    luaL_setmetatable(L, POP_MT);
+    lua_pushvalue(L, netidx);
+    lua_setiuservalue(L, -2, 1);
+}
+
+/* The population argument arg as a range of network netidx; errors when it
+ * is not a population or belongs to another network. */
+static nk_range check_target(lua_State *L, int netidx, int arg, const char *fname)
+{
+    lpop *p = luaL_testudata(L, arg, POP_MT);
+    if (!p)
+        lerror(L, "bad argument #%d to '%s' (population expected, got %s)", arg - 1, fname,
+                   luaL_typename(L, arg));
+    lua_getiuservalue(L, arg, 1);
+    if (!lua_rawequal(L, -1, netidx))
+        lerror(L, "bad argument #%d to '%s' (population '%s' belongs to another network)",
+                   arg - 1, fname, nk_pop_name(check_net(L, -1)->net, p->pop));
+    lua_pop(L, 1);
+    nk_range r = {p->pop, p->lo, p->hi};
+    return r;
+}
+
+static const char *const pop_opts[] = {"name", "params", "init", "method", NULL};
+
+static int net_population(lua_State *L)
+{
+    lnet *n = check_net(L, 1);
+    if (lua_type(L, 2) != LUA_TSTRING)
+        return lerror(L, "bad argument #1 to 'population' (model name expected, got %s)",
+                      luaL_typename(L, 2));
+    const char *model = lua_tostring(L, 2);
+    int64_t size = check_int(L, 3, "population size");
+    int t = opt_table(L, 4, "net:population", pop_opts) ? 4 : 0;
+    const char *name = opt_string(L, t, "name", "net:population", NULL);
+    const char *method = opt_string(L, t, "method", "net:population", NULL);
+    /* Check params and init types before creating anything. */
+    if (t) {
+        lua_getfield(L, t, "params");
+        if (!lua_isnil(L, -1) && !lua_istable(L, -1))
+            lerror(L, "option 'params' for net:population must be a table, got %s",
+                       luaL_typename(L, -1));
+        lua_getfield(L, t, "init");
+        if (!lua_isnil(L, -1) && !lua_istable(L, -1))
+            lerror(L, "option 'init' for net:population must be a table, got %s",
+                       luaL_typename(L, -1));
+        lua_pop(L, 2);
+    }
+    int pop = nk_pop_add(n->net, model, size, name, method);
+    if (pop < 0)
+        return fail(L, n->net, "net:population");
+    /* From here on an error leaves the population in the network; that is
+     * harmless (it can be seen with print(net)) but keep the message clear. */
+    if (t) {
+        lua_getfield(L, t, "params");
+        if (lua_istable(L, -1)) {
+            lua_pushnil(L);
+            while (lua_next(L, -2)) {
+                if (lua_type(L, -2) != LUA_TSTRING)
+                    lerror(L, "net:population: parameter names must be strings");
+                const char *k = lua_tostring(L, -2);
+                if (lua_type(L, -1) != LUA_TNUMBER)
+                    lerror(L, "net:population: parameter '%s' must be a number, got %s", k,
+                               luaL_typename(L, -1));
+                if (nk_pop_set_param(n->net, pop, k, lua_tonumber(L, -1)))
+                    return fail(L, n->net, "net:population");
+                lua_pop(L, 1);
+            }
+        }
+        lua_pop(L, 1);
+        lua_getfield(L, t, "init");
+        if (lua_istable(L, -1)) {
+            nk_range all = {pop, 0, size};
+            lua_pushnil(L);
+            while (lua_next(L, -2)) {
+                if (lua_type(L, -2) != LUA_TSTRING)
+                    lerror(L, "net:population: init names must be strings");
+                const char *k = lua_tostring(L, -2);
+                int rc;
+                if (lua_type(L, -1) == LUA_TNUMBER) {
+                    rc = nk_pop_set_state(n->net, all, k, lua_tonumber(L, -1));
+                } else if (lua_istable(L, -1) && lua_getfield(L, -1, "kind") == LUA_TSTRING &&
+                           !strcmp(lua_tostring(L, -1), "uniform")) {
+                    lua_getfield(L, -2, "lo");
+                    lua_getfield(L, -3, "hi");
+                    rc = nk_pop_set_state_uniform(n->net, all, k, lua_tonumber(L, -2),
+                                                  lua_tonumber(L, -1));
+                    lua_pop(L, 3);
+                } else {
+                    return lerror(L,
+                                      "net:population: init value of '%s' must be a number or "
+                                      "nk.uniform(lo, hi), got %s",
+                                      k, luaL_typename(L, -1));
+                }
+                if (rc)
+                    return fail(L, n->net, "net:population");
+                lua_pop(L, 1);
+            }
+        }
+        lua_pop(L, 1);
+    }
+    push_pop(L, 1, pop, 0, size);
+    return 1;
+}
+
+static lpop *check_pop(lua_State *L, int idx, nk_net **net)
+{
+    lpop *p = luaL_checkudata(L, idx, POP_MT);
+    lua_getiuservalue(L, idx, 1);
+    *net = check_net(L, -1)->net;
+    lua_pop(L, 1);
+    return p;
+}
+
+static int pop_slice(lua_State *L)
+{
+    nk_net *net;
+    lpop *p = check_pop(L, 1, &net);
+    int64_t a = check_int(L, 2, "slice start");
+    int64_t b = lua_isnoneornil(L, 3) ? a : check_int(L, 3, "slice end");
+    int64_t n = p->hi - p->lo;
+    if (a < 1 || b > n || a > b)
+        return lerror(L, "slice(%lld, %lld): expected 1 <= first <= last <= %lld", (long long)a,
+                          (long long)b, (long long)n);
+    lua_getiuservalue(L, 1, 1);
+    push_pop(L, lua_gettop(L), p->pop, p->lo + a - 1, p->lo + b);
+    return 1;
+}
+
+static int pop_len(lua_State *L)
+{
+    nk_net *net;
+    lpop *p = check_pop(L, 1, &net);
+    lua_pushinteger(L, p->hi - p->lo);
+    return 1;
+}
+
+static int pop_tostring(lua_State *L)
+{
+    nk_net *net;
+    lpop *p = check_pop(L, 1, &net);
+    int64_t n = nk_pop_size(net, p->pop);
+    const char *model = nk_model_name(nk_pop_model(net, p->pop));
+    if (p->lo == 0 && p->hi == n)
+        lua_pushfstring(L, "population '%s': %I %s neurons", nk_pop_name(net, p->pop),
+                        (lua_Integer)n, model);
+    else
+        lua_pushfstring(L, "population '%s'[%I..%I]: %I of %I %s neurons", nk_pop_name(net, p->pop),
+                        (lua_Integer)p->lo + 1, (lua_Integer)p->hi, (lua_Integer)(p->hi - p->lo),
+                        (lua_Integer)n, model);
+    return 1;
+}
+
+/* pop:get(var, i): state variable var of neuron i (1-based, within the
+ * slice); pop:param(name): a parameter's value. */
+static int pop_get(lua_State *L)
+{
+    nk_net *net;
+    lpop *p = check_pop(L, 1, &net);
+    const char *var = luaL_checkstring(L, 2);
+    int64_t i = check_int(L, 3, "neuron index");
+    if (i < 1 || i > p->hi - p->lo)
+        return lerror(L, "pop:get: neuron %lld is outside 1..%lld", (long long)i,
+                          (long long)(p->hi - p->lo));
+    double v;
+    if (nk_pop_get_state(net, p->pop, var, p->lo + i - 1, &v))
+        return fail(L, net, "pop:get");
+    lua_pushnumber(L, v);
+    return 1;
+}
+
+static int pop_param(lua_State *L)
+{
+    nk_net *net;
+    lpop *p = check_pop(L, 1, &net);
+    const char *name = luaL_checkstring(L, 2);
+    double v;
+    if (nk_pop_get_param(net, p->pop, name, &v))
+        return fail(L, net, "pop:param");
+    lua_pushnumber(L, v);
+    return 1;
+}
+
+static int pop_index(lua_State *L)
+{
+    nk_net *net;
+    lpop *p = check_pop(L, 1, &net);
+    const char *k = luaL_checkstring(L, 2);
+    if (!strcmp(k, "name"))
+        lua_pushstring(L, nk_pop_name(net, p->pop));
+    else if (!strcmp(k, "size"))
+        lua_pushinteger(L, p->hi - p->lo);
+    else if (!strcmp(k, "model"))
+        lua_pushstring(L, nk_model_name(nk_pop_model(net, p->pop)));
+    else if (!strcmp(k, "first"))
+        lua_pushinteger(L, p->lo + 1);
+    else if (!strcmp(k, "last"))
+        lua_pushinteger(L, p->hi);
+    else if (luaL_getmetafield(L, 1, "methods") == LUA_TTABLE) {
+        lua_getfield(L, -1, k);
+        return 1;
+    } else
+        lua_pushnil(L);
+    return 1;
+}
+
+/* ---- projections ----------------------------------------------------------------------- */
+
+static const char *const connect_opts[] = {"rule",     "p",               "indegree",
+                                           "weight",   "delay",           "synapse",
+                                           "receptor", "params",          "allow_autapses",
+                                           "allow_multapses", NULL};
+
+/* Reads option 'params' (synapse parameters) of option table t into
+ * names/vals (at most 64; the names stay alive in the table). */
+static int syn_params(lua_State *L, int t, const char *fname, const char **names, double *vals)
+{
+    int np = 0;
+    if (!t)
+        return 0;
+    lua_getfield(L, t, "params");
+    if (!lua_isnil(L, -1)) {
+        if (!lua_istable(L, -1))
+            return lerror(L, "option 'params' for %s must be a table, got %s", fname,
+                          luaL_typename(L, -1));
+        lua_pushnil(L);
+        while (lua_next(L, -2)) {
+            if (lua_type(L, -2) != LUA_TSTRING || lua_type(L, -1) != LUA_TNUMBER)
+                return lerror(L, "%s: params must map names to numbers", fname);
+            if (np == 64)
+                return lerror(L, "%s: too many synapse parameters", fname);
+            names[np] = lua_tostring(L, -2);
+            vals[np++] = lua_tonumber(L, -1);
+            lua_pop(L, 1);
+        }
+    }
+    lua_pop(L, 1);
+    return np;
+}
+
+static int net_connect(lua_State *L)
+{
+    lnet *n = check_net(L, 1);
+    nk_range pre = check_target(L, 1, 2, "connect");
+    nk_range post = check_target(L, 1, 3, "connect");
+    int t = opt_table(L, 4, "net:connect", connect_opts) ? 4 : 0;
+    nk_conn_opts o;
+    nk_conn_opts_init(&o);
+    const char *rule = opt_string(L, t, "rule", "net:connect", "all_to_all");
+    static const char *const rules[] = {"all_to_all", "one_to_one", "bernoulli", "fixed_indegree",
+                                        NULL};
+    int r = 0;
+    while (rules[r] && strcmp(rules[r], rule))
+        r++;
+    if (!rules[r]) {
+        const char *s = nk_suggest(rule, rules, 4);
+        return lerror(L, "net:connect: unknown rule '%s' (%s%s%s)", rule,
+                          s ? "did you mean '" : "expected all_to_all, one_to_one, bernoulli or fixed_indegree",
+                          s ? s : "", s ? "'?" : "");
+    }
+    o.rule = (nk_rule)r;
+    if (t) {
+        lua_getfield(L, t, "p");
+        int has_p = !lua_isnil(L, -1);
+        lua_getfield(L, t, "indegree");
+        int has_k = !lua_isnil(L, -1);
+        lua_pop(L, 2);
+        if (o.rule == NK_RULE_BERNOULLI && !has_p)
+            return lerror(L, "net:connect: rule 'bernoulli' needs option 'p' (a probability)");
+        if (o.rule == NK_RULE_FIXED_INDEGREE && !has_k)
+            return lerror(L, "net:connect: rule 'fixed_indegree' needs option 'indegree'");
+        if (has_p && o.rule != NK_RULE_BERNOULLI)
+            return lerror(L, "net:connect: option 'p' belongs to rule 'bernoulli', not '%s'", rule);
+        if (has_k && o.rule != NK_RULE_FIXED_INDEGREE)
+            return lerror(L, "net:connect: option 'indegree' belongs to rule 'fixed_indegree', not '%s'",
+                              rule);
+    } else if (o.rule == NK_RULE_BERNOULLI || o.rule == NK_RULE_FIXED_INDEGREE) {
+        return lerror(L, "net:connect: rule '%s' needs option '%s'", rule,
+                          o.rule == NK_RULE_BERNOULLI ? "p" : "indegree");
+    }
+    o.p = opt_number(L, t, "p", "net:connect", 0);
+    if (t) {
+        lua_getfield(L, t, "indegree");
+        if (!lua_isnil(L, -1))
+            o.indegree = check_int(L, -1, "option 'indegree' for net:connect");
+        lua_pop(L, 1);
+    }
+    o.weight = opt_number(L, t, "weight", "net:connect", 0);
+    o.delay = opt_number(L, t, "delay", "net:connect", -1);
+    if (t) {
+        lua_getfield(L, t, "delay");
+        int has = !lua_isnil(L, -1);
+        lua_pop(L, 1);
+        if (has && !(o.delay >= 0))
+            return lerror(L, "net:connect: delay must be >= 0 ms, got %g", o.delay);
+    }
+    o.synapse = opt_string(L, t, "synapse", "net:connect", "exp_curr");
+    o.receptor = opt_string(L, t, "receptor", "net:connect", NULL);
+    o.allow_autapses = opt_bool(L, t, "allow_autapses", "net:connect", 1);
+    o.allow_multapses = opt_bool(L, t, "allow_multapses", "net:connect", 1);
+    const char *names[64];
+    double vals[64];
+    o.syn_param_names = names;
+    o.syn_param_values = vals;
+    o.n_syn_params = syn_params(L, t, "net:connect", names, vals);
+    int pj = nk_connect(n->net, pre, post, &o);
+    if (pj < 0)
+        return fail(L, n->net, "net:connect");
+    lchild *c = lua_newuserdatauv(L, sizeof *c, 1);
+    c->idx = pj;
+    luaL_setmetatable(L, PROJ_MT);
+    lua_pushvalue(L, 1);
+    lua_setiuservalue(L, -2, 1);
+    return 1;
+}
+
+static nk_net *child_net(lua_State *L, int idx, const char *mt, int *child)
+{
+    lchild *c = luaL_checkudata(L, idx, mt);
+    lua_getiuservalue(L, idx, 1);
+    nk_net *net = check_net(L, -1)->net;
+    lua_pop(L, 1);
+    *child = c->idx;
+    return net;
+}
+
+static int proj_tostring(lua_State *L)
+{
+    int k;
+    nk_net *net = child_net(L, 1, PROJ_MT, &k);
+    lua_pushstring(L, nk_proj_describe(net, k));
+    return 1;
+}
+
+static int proj_len(lua_State *L)
+{
+    int k;
+    nk_net *net = child_net(L, 1, PROJ_MT, &k);
+    lua_pushinteger(L, nk_proj_nsyn(net, k));
+    return 1;
+}
+
+/* ---- sources ------------------------------------------------------------------------------ */
+
+static const char *const poisson_opts[] = {"rate",     "weight", "synapse", "receptor",
+                                           "params",   "start",  "stop",    NULL};
+static const char *const dc_opts[] = {"amplitude", "start", "stop", NULL};
+
+static int net_source(lua_State *L)
+{
+    lnet *n = check_net(L, 1);
+    const char *kind = luaL_checkstring(L, 2);
+    nk_range target = check_target(L, 1, 3, "source");
+    int is_dc = !strcmp(kind, "dc");
+    int is_poisson = !strcmp(kind, "poisson");
+    nk_source_opts o;
+    nk_source_opts_init(&o);
+    const char *names[64];
+    double vals[64];
+    if (is_dc || is_poisson) {
+        char fname[64];
+        snprintf(fname, sizeof fname, "net:source('%s')", kind);
+        int t = opt_table(L, 4, fname, is_dc ? dc_opts : poisson_opts) ? 4 : 0;
+        o.start = opt_number(L, t, "start", fname, 0);
+        o.stop = opt_number(L, t, "stop", fname, INFINITY);
+        if (is_dc) {
+            o.amplitude = opt_number(L, t, "amplitude", fname, NAN);
+            if (isnan(o.amplitude))
+                return lerror(L, "%s needs option 'amplitude' (pA)", fname);
+        } else {
+            o.rate = opt_number(L, t, "rate", fname, NAN);
+            o.weight = opt_number(L, t, "weight", fname, NAN);
+            if (isnan(o.rate) || isnan(o.weight))
+                return lerror(L, "%s needs options 'rate' (Hz) and 'weight'", fname);
+            o.synapse = opt_string(L, t, "synapse", fname, "exp_curr");
+            o.receptor = opt_string(L, t, "receptor", fname, NULL);
+            o.syn_param_names = names;
+            o.syn_param_values = vals;
+            o.n_syn_params = syn_params(L, t, fname, names, vals);
+        }
+    }
+    int k = nk_source_add(n->net, kind, target, &o);
+    if (k < 0)
+        return fail(L, n->net, "net:source");
+    lua_pushinteger(L, k + 1);
+    return 1;
+}
+
+/* ---- monitors ------------------------------------------------------------------------------- */
+
+static const char *const monitor_opts[] = {NULL};
+
+static int net_monitor(lua_State *L)
+{
+    lnet *n = check_net(L, 1);
+    const char *kind = luaL_checkstring(L, 2);
+    nk_range target = check_target(L, 1, 3, "monitor");
+    opt_table(L, 4, "net:monitor", monitor_opts);
+    int k = nk_monitor_add(n->net, kind, target);
+    if (k < 0)
+        return fail(L, n->net, "net:monitor");
+    lchild *c = lua_newuserdatauv(L, sizeof *c, 1);
+    c->idx = k;
+    luaL_setmetatable(L, MON_MT);
+    lua_pushvalue(L, 1);
+    lua_setiuservalue(L, -2, 1);
+    return 1;
+}
+
+static int mon_count(lua_State *L)
+{
+    int k;
+    nk_net *net = child_net(L, 1, MON_MT, &k);
+    lua_pushinteger(L, nk_monitor_count(net, k));
+    return 1;
+}
+
+static int mon_rate(lua_State *L)
+{
+    int k;
+    nk_net *net = child_net(L, 1, MON_MT, &k);
+    lua_pushnumber(L, nk_monitor_rate(net, k));
+    return 1;
+}
+
+/* Pushes the recorded times (which = 0) or 1-based ids (which = 1). */
+static int mon_series(lua_State *L, int which)
+{
+    int k;
+    nk_net *net = child_net(L, 1, MON_MT, &k);
+    int64_t n = nk_monitor_count(net, k);
+    double *t = which == 0 ? malloc((size_t)(n ? n : 1) * sizeof *t) : NULL;
+    int64_t *ids = which == 1 ? malloc((size_t)(n ? n : 1) * sizeof *ids) : NULL;
+    if ((which == 0 && !t) || (which == 1 && !ids)) {
+        free(t);
+        free(ids);
+        return lerror(L, "out of memory reading %lld spikes", (long long)n);
+    }
+    nk_monitor_spikes(net, k, t, ids, n);
+    nk_range r = nk_monitor_target(net, k);
+    lua_createtable(L, (int)(n < 1 << 30 ? n : 0), 0);
+    for (int64_t j = 0; j < n; j++) {
+        if (which == 0)
+            lua_pushnumber(L, t[j]);
+        else
+            lua_pushinteger(L, ids[j] - r.lo + 1);
+        lua_rawseti(L, -2, (lua_Integer)j + 1);
+    }
+    free(t);
+    free(ids);
+    return 1;
+}
+
+static int mon_times(lua_State *L) { return mon_series(L, 0); }
+static int mon_ids(lua_State *L) { return mon_series(L, 1); }
+
+static int mon_tostring(lua_State *L)
+{
+    int k;
+    nk_net *net = child_net(L, 1, MON_MT, &k);
+    nk_range r = nk_monitor_target(net, k);
+    lua_pushfstring(L, "spike monitor on '%s'[%I..%I]: %I spikes in %f ms (%f Hz)",
+                    nk_pop_name(net, r.pop), (lua_Integer)r.lo + 1, (lua_Integer)r.hi,
+                    (lua_Integer)nk_monitor_count(net, k), nk_monitor_duration(net, k),
+                    nk_monitor_rate(net, k));
+    return 1;
+}
+
+/* ---- running ---------------------------------------------------------------------------------- */
+
+static void progress(void *ud, double done, double total)
+{
+    (void)ud;
+    int width = 30, fill = total > 0 ? (int)(width * done / total) : width;
+    fprintf(stderr, "\r[%.*s%*s] %5.1f%%  %g / %g ms", fill, "==============================",
+            width - fill, "", total > 0 ? 100.0 * done / total : 100.0, done, total);
+    if (done >= total)
+        fprintf(stderr, "\r%*s\r", 70, "");
+    fflush(stderr);
+}
+
+static const char *const run_opts[] = {"progress", NULL};
+
+static int net_run(lua_State *L)
+{
+    lnet *n = check_net(L, 1);
+    if (lua_type(L, 2) != LUA_TNUMBER)
+        return lerror(L, "bad argument #1 to 'run' (duration in ms expected, got %s)",
+                          luaL_typename(L, 2));
+    double ms = lua_tonumber(L, 2);
+    int t = opt_table(L, 3, "net:run", run_opts) ? 3 : 0;
+    int show = opt_bool(L, t, "progress", "net:run", isatty(2));
+    nk_run_opts o = {0};
+    o.progress = show ? progress : NULL;
+    o.interrupt = &nk_lua_interrupted;
+    int rc = nk_run(n->net, ms, &o);
+    if (rc == NK_EINTR)
+        nk_lua_interrupted = 0;
+    if (rc)
+        return fail(L, n->net, "net:run");
+    return 0;
+}
+
+static int net_timing(lua_State *L)
+{
+    lnet *n = check_net(L, 1);
+    double b, r;
+    nk_run_timing(n->net, &b, &r);
+    lua_pushnumber(L, b);
+    lua_pushnumber(L, r);
+    return 2;
+}
+
+static int net_code(lua_State *L)
+{
+    lnet *n = check_net(L, 1);
+    nk_range r = check_target(L, 1, 2, "code");
+    const char *code = nk_pop_code(n->net, r.pop);
+    if (!code)
+        return fail(L, n->net, "net:code");
+    lua_pushstring(L, code);
+    return 1;
+}
+
+static int net_close(lua_State *L)
+{
+    lnet *n = luaL_checkudata(L, 1, NET_MT);
+    nk_net_free(n->net);
+    n->net = NULL;
+    return 0;
+}
+
+static int net_tostring(lua_State *L)
+{
+    lnet *n = luaL_checkudata(L, 1, NET_MT);
+    if (!n->net) {
+        lua_pushliteral(L, "network (closed)");
+        return 1;
+    }
+    nk_net *net = n->net;
+    int64_t neurons = 0, syn = 0;
+    for (int k = 0; k < nk_pop_count(net); k++)
+        neurons += nk_pop_size(net, k);
+    for (int k = 0; k < nk_proj_count(net); k++)
+        syn += nk_proj_nsyn(net, k);
+    lua_pushfstring(L,
+                    "network: %d population%s (%I neurons), %d projection%s (%I synapses); "
+                    "dt %f ms, seed %I, backend %s, t = %f ms, output %s",
+                    nk_pop_count(net), nk_pop_count(net) == 1 ? "" : "s", (lua_Integer)neurons,
+                    nk_proj_count(net), nk_proj_count(net) == 1 ? "" : "s", (lua_Integer)syn,
+                    nk_net_dt(net), (lua_Integer)nk_net_seed(net), nk_net_backend_name(net),
+                    nk_net_time(net), nk_net_output(net) ? nk_net_output(net) : "none");
+    return 1;
+}
+
+static int net_index(lua_State *L)
+{
+    lnet *n = luaL_checkudata(L, 1, NET_MT);
+    const char *k = luaL_checkstring(L, 2);
+    if (n->net) {
+        if (!strcmp(k, "t")) {
+            lua_pushnumber(L, nk_net_time(n->net));
+            return 1;
+        }
+        if (!strcmp(k, "dt")) {
+            lua_pushnumber(L, nk_net_dt(n->net));
+            return 1;
+        }
+        if (!strcmp(k, "seed")) {
+            lua_pushinteger(L, (lua_Integer)nk_net_seed(n->net));
+            return 1;
+        }
+        if (!strcmp(k, "backend")) {
+            lua_pushstring(L, nk_net_backend_name(n->net));
+            return 1;
+        }
+        if (!strcmp(k, "output")) {
+            if (nk_net_output(n->net))
+                lua_pushstring(L, nk_net_output(n->net));
+            else
+                lua_pushnil(L);
+            return 1;
+        }
+    }
+    if (luaL_getmetafield(L, 1, "methods") == LUA_TTABLE) {
+        lua_getfield(L, -1, k);
+        return 1;
+    }
+    lua_pushnil(L);
+    return 1;
+}
+
+/* ---- module functions ------------------------------------------------------------------------ */
+
+static int l_models(lua_State *L)
+{
+    nk_ctx *ctx = push_ctx(L);
+    lua_newtable(L);
+    for (int k = 0; k < nk_model_count(ctx); k++) {
+        lua_pushstring(L, nk_model_name(nk_model_at(ctx, k)));
+        lua_rawseti(L, -2, k + 1);
+    }
+    return 1;
+}
+
+static int l_describe(lua_State *L)
+{
+    const char *name = luaL_checkstring(L, 1);
+    nk_ctx *ctx = push_ctx(L);
+    const nk_model *m = nk_model_find(ctx, name);
+    if (!m)
+        return lerror(L, "%s", nk_errmsg(ctx));
+    lua_pushstring(L, nk_model_describe(m));
+    return 1;
+}
+
+/* Builds "name = value unit; ..." from a table of declarations (sorted by
+ * name, so the text, and the generated code's hash, never depend on table
+ * order). Values: a number, a parameter name (states only), or {value,
+ * "unit"}. Leaves the string on the stack. */
+static const char *decl_text(lua_State *L, int t, const char *field, int states)
+{
+    lua_getfield(L, t, field);
+    if (lua_isnil(L, -1))
+        return NULL;
+    if (!lua_istable(L, -1))
+        lerror(L, "nk.model: '%s' must be a table of name = value, got %s", field,
+                   luaL_typename(L, -1));
+    int tbl = lua_gettop(L);
+    /* Collect and sort the names. */
+    lua_newtable(L);
+    int names = lua_gettop(L), n = 0;
+    lua_pushnil(L);
+    while (lua_next(L, tbl)) {
+        lua_pop(L, 1);
+        if (lua_type(L, -1) != LUA_TSTRING)
+            lerror(L, "nk.model: names in '%s' must be strings", field);
+        lua_pushvalue(L, -1);
+        lua_rawseti(L, names, ++n);
+    }
+    lua_getglobal(L, "table");
+    lua_getfield(L, -1, "sort");
+    lua_pushvalue(L, names);
+    lua_call(L, 1, 0);
+    lua_pop(L, 1);
+    luaL_Buffer b;
+    luaL_buffinit(L, &b);
+    for (int k = 1; k <= n; k++) {
+        int top = lua_gettop(L);
+        lua_rawgeti(L, names, k);
+        const char *name = lua_tostring(L, -1); /* kept alive by names */
+        lua_gettable(L, tbl);
+        int v = lua_gettop(L);
+        const char *unit = "";
+        if (lua_istable(L, v)) {
+            lua_rawgeti(L, v, 2);
+            if (lua_type(L, -1) == LUA_TSTRING)
+                unit = lua_tostring(L, -1); /* stays on the stack until settop */
+            lua_rawgeti(L, v, 1);
+            v = lua_gettop(L);
+        }
+        lua_rawgeti(L, names, k);
+        name = lua_tostring(L, -1);
+        char item[256];
+        if (lua_type(L, v) == LUA_TNUMBER)
+            snprintf(item, sizeof item, "%s = %.17g %s; ", name, lua_tonumber(L, v), unit);
+        else if (states && lua_type(L, v) == LUA_TSTRING)
+            snprintf(item, sizeof item, "%s = %s %s; ", name, lua_tostring(L, v), unit);
+        else
+            lerror(L, "nk.model: '%s' in '%s' must be a number%s or {value, \"unit\"}, got %s",
+                       name, field, states ? ", a parameter name" : "", luaL_typename(L, v));
+        lua_settop(L, top);
+        luaL_addstring(&b, item);
+    }
+    luaL_pushresult(&b);
+    return lua_tostring(L, -1);
+}
+
+/* A string option, or an array of strings joined by newlines. */
+static const char *text_field(lua_State *L, int t, const char *field)
+{
+    lua_getfield(L, t, field);
+    if (lua_isnil(L, -1))
+        return NULL;
+    if (lua_type(L, -1) == LUA_TNUMBER) {
+        lua_pushfstring(L, "%f", lua_tonumber(L, -1));
+        return lua_tostring(L, -1);
+    }
+    if (lua_type(L, -1) == LUA_TSTRING)
+        return lua_tostring(L, -1);
+    if (!lua_istable(L, -1))
+        lerror(L, "nk.model: '%s' must be a string or a list of strings, got %s", field,
+                   luaL_typename(L, -1));
+    int tbl = lua_gettop(L);
+    luaL_Buffer b;
+    luaL_buffinit(L, &b);
+    for (lua_Integer k = 1; lua_rawgeti(L, tbl, k) != LUA_TNIL; k++) {
+        if (lua_type(L, -1) != LUA_TSTRING)
+            lerror(L, "nk.model: '%s'[%d] must be a string", field, (int)k);
+        lua_pushliteral(L, "\n");
+        lua_concat(L, 2);
+        luaL_addvalue(&b);
+    }
+    lua_pop(L, 1);
+    luaL_pushresult(&b);
+    return lua_tostring(L, -1);
+}
+
+static const char *const model_opts[] = {"name", "kind", "doc", "params", "states", "equations",
+                                         "threshold", "reset", "refractory", "on_pre", "current",
+                                         "method", NULL};
+
+/* nk.model{...}: defines a model from its equations. */
+static int l_model(lua_State *L)
+{
+    luaL_checktype(L, 1, LUA_TTABLE);
+    luaL_checkstack(L, 48, "nk.model");
+    check_keys(L, 1, "nk.model", model_opts);
+    nk_model_spec s = {0};
+    s.name = opt_string(L, 1, "name", "nk.model", NULL);
+    if (!s.name)
+        return lerror(L, "nk.model: option 'name' is required");
+    s.kind = opt_string(L, 1, "kind", "nk.model", "neuron");
+    s.doc = opt_string(L, 1, "doc", "nk.model", "user-defined model");
+    s.method = opt_string(L, 1, "method", "nk.model", NULL);
+    s.params = decl_text(L, 1, "params", 0);
+    s.states = decl_text(L, 1, "states", 1);
+    s.equations = text_field(L, 1, "equations");
+    s.threshold = text_field(L, 1, "threshold");
+    s.reset = text_field(L, 1, "reset");
+    s.refractory = text_field(L, 1, "refractory");
+    s.on_pre = text_field(L, 1, "on_pre");
+    s.current = text_field(L, 1, "current");
+    nk_ctx *ctx = push_ctx(L);
+    if (nk_model_define(ctx, &s))
+        return lerror(L, "nk.model: %s", nk_errmsg(ctx));
+    lua_pushstring(L, s.name);
+    return 1;
+}
+
+void nk_lua_set_default(lua_State *L, const char *key, const char *value)
+{
+    if (lua_getfield(L, LUA_REGISTRYINDEX, DEFAULTS_KEY) != LUA_TTABLE) {
+        lua_pop(L, 1);
+        lua_newtable(L);
+        lua_pushvalue(L, -1);
+        lua_setfield(L, LUA_REGISTRYINDEX, DEFAULTS_KEY);
+    }
+    char *end;
+    if (!strcmp(key, "backend")) {
+        if (strcmp(value, "cpu") && strcmp(value, "cuda") && strcmp(value, "auto"))
+            lerror(L, "invalid value '%s' for --backend (expected cpu, cuda or auto)", value);
+        lua_pushstring(L, value);
+    } else if (!strcmp(key, "seed") || !strcmp(key, "threads")) {
+        long long v = strtoll(value, &end, 10);
+        if (!*value || *end || v < (strcmp(key, "seed") ? 1 : 0))
+            lerror(L, "invalid value '%s' for --%s (expected a %s integer)", value, key,
+                       strcmp(key, "seed") ? "positive" : "non-negative");
+        lua_pushinteger(L, (lua_Integer)v);
+    } else {
+        lerror(L, "unknown default '%s'", key);
+    }
+    lua_setfield(L, -2, key);
+    lua_pop(L, 1);
+}
+
+static void new_mt(lua_State *L, const char *name, const luaL_Reg *meta, const luaL_Reg *methods)
+{
+    luaL_newmetatable(L, name);
+    luaL_setfuncs(L, meta, 0);
+    if (methods) {
+        lua_newtable(L);
+        luaL_setfuncs(L, methods, 0);
+        lua_setfield(L, -2, "methods");
+    }
+    lua_pop(L, 1);
+}
+
+int luaopen_nk(lua_State *L)
+{
+    static const luaL_Reg ctx_meta[] = {{"__gc", ctx_gc}, {NULL, NULL}};
+    static const luaL_Reg net_meta[] = {{"__gc", net_gc},
+                                        {"__close", net_gc},
+                                        {"__tostring", net_tostring},
+                                        {"__index", net_index},
+                                        {NULL, NULL}};
+    static const luaL_Reg net_methods[] = {{"population", net_population},
+                                           {"connect", net_connect},
+                                           {"source", net_source},
+                                           {"monitor", net_monitor},
+                                           {"run", net_run},
+                                           {"timing", net_timing},
+                                           {"code", net_code},
+                                           {"close", net_close},
+                                           {NULL, NULL}};
+    static const luaL_Reg pop_meta[] = {{"__tostring", pop_tostring},
+                                        {"__len", pop_len},
+                                        {"__index", pop_index},
+                                        {NULL, NULL}};
+    static const luaL_Reg pop_methods[] = {
+        {"slice", pop_slice}, {"get", pop_get}, {"param", pop_param}, {NULL, NULL}};
+    static const luaL_Reg proj_meta[] = {
+        {"__tostring", proj_tostring}, {"__len", proj_len}, {NULL, NULL}};
+    static const luaL_Reg mon_meta[] = {{"__tostring", mon_tostring}, {NULL, NULL}};
+    static const luaL_Reg mon_methods[] = {{"count", mon_count},
+                                           {"times", mon_times},
+                                           {"ids", mon_ids},
+                                           {"rate", mon_rate},
+                                           {NULL, NULL}};
+    static const luaL_Reg funcs[] = {
+        {"network", l_network}, {"model", l_model}, {"models", l_models}, {"describe", l_describe}, {NULL, NULL}};
+
+    new_mt(L, CTX_MT, ctx_meta, NULL);
+    new_mt(L, NET_MT, net_meta, net_methods);
+    new_mt(L, POP_MT, pop_meta, pop_methods);
+    new_mt(L, PROJ_MT, proj_meta, NULL);
+    new_mt(L, MON_MT, mon_meta, mon_methods);
+    /* Monitors find their methods through __index = methods table. */
+    luaL_getmetatable(L, MON_MT);
+    lua_getfield(L, -1, "methods");
+    lua_setfield(L, -2, "__index");
+    lua_pop(L, 1);
+
+    push_ctx(L);
+    lua_pop(L, 1);
+    luaL_newlib(L, funcs);
+    lua_pushstring(L, nk_version());
+    lua_setfield(L, -2, "version");
+    /* The pure-Lua part. */
+    if (luaL_loadbuffer(L, nk_src_prelude_lua, strlen(nk_src_prelude_lua), "=nk.prelude"))
+        return lua_error(L);
+    lua_pushvalue(L, -2);
+    lua_call(L, 1, 0);
+    return 1;
+}

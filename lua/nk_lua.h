@@ -1,0 +1,29 @@
+/* nk_lua.h - the Lua binding of libnk: the `nk` module.
+ *
+ * The shell opens it into its Lua state; nothing else in the project touches
+ * Lua. Errors in nk functions are raised as Lua errors whose message names
+ * the argument, the value and what was expected. */
+#ifndef NK_LUA_H
+#define NK_LUA_H
+
+#include <lua.h>
+#include <signal.h>
+
+/* Pushes the nk table (also stored in package.loaded.nk by the caller). */
+int luaopen_nk(lua_State *L);
+
+/* nkshell's version, e.g. "0.1.0". */
+const char *nk_lua_version(void);
+
+/* Set to 1 by the shell's SIGINT handler. A running net:run() finishes its
+ * current step, keeps what was recorded, resets the flag to 0 and raises the
+ * Lua error "interrupted at t = ... ms ...". */
+extern volatile sig_atomic_t nk_lua_interrupted;
+
+/* Sets a default taken from the command line: "backend" (cpu, cuda or auto),
+ * "seed" (a non-negative integer) or "threads" (a positive integer). Raises a
+ * Lua error naming the value and what was expected when it is invalid, so
+ * call it protected. */
+void nk_lua_set_default(lua_State *L, const char *key, const char *value);
+
+#endif

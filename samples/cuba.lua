@@ -1,0 +1,47 @@
+-- samples/cuba.lua: the Vogels & Abbott (2005) current-based network (CUBA),
+-- with the parameters of Brian2's CUBA example converted to nkshell's units.
+--
+--   nkshell samples/cuba.lua [OUTPUT.h5] [DURATION_MS]
+--
+-- 4000 leaky integrate-and-fire neurons, 3200 excitatory and 800 inhibitory,
+-- each pair connected with probability 2 %, exponential current synapses
+-- (tau 5 ms excitatory, 10 ms inhibitory). Brian2 writes the synaptic input in
+-- mV (ge, gi) with dv/dt = (ge + gi - (v - El))/taum; here it is a current in
+-- pA through a membrane of C_m = 200 pF and tau_m = 20 ms (R = 100 MOhm), so
+-- Brian2's we = 1.62 mV is 16.2 pA and wi = -9 mV is -90 pA. The resting
+-- potential El = -49 mV lies above threshold (-50 mV): the network fires on
+-- its own. Delays are one step (Brian2's CUBA has none: its input acts from
+-- the next step, as one step of delay does here).
+
+local output = arg and arg[1] or "cuba.h5"
+local duration = tonumber(arg and arg[2]) or 1000
+
+local lif = {tau_m = 20, C_m = 200, v_rest = -49, v_reset = -60, v_thresh = -50, t_ref = 5}
+local init = {v = nk.uniform(-60, -50)}   -- Brian2: Vr + rand() * (Vt - Vr)
+
+local net = nk.network{dt = 0.1, output = output}   -- seed: 1, or --seed N
+local exc = net:population("lif", 3200, {name = "exc", params = lif, init = init})
+local inh = net:population("lif", 800, {name = "inh", params = lif, init = init})
+
+local e = {rule = "bernoulli", p = 0.02, weight = 16.2, delay = 0.1,
+           synapse = "exp_curr", receptor = "exc", params = {tau_syn = 5}}
+local i = {rule = "bernoulli", p = 0.02, weight = -90, delay = 0.1,
+           synapse = "exp_curr", receptor = "inh", params = {tau_syn = 10}}
+for _, post in ipairs{exc, inh} do
+  net:connect(exc, post, e)
+  net:connect(inh, post, i)
+end
+
+local sp_exc = net:monitor("spikes", exc)
+local sp_inh = net:monitor("spikes", inh)
+
+print(net)
+net:run(duration)
+local build_s, run_s = net:timing()
+
+print(string.format("simulated %g ms of %d neurons on the %s backend",
+                    duration, #exc + #inh, net.backend))
+print(string.format("  exc: %d spikes, %.2f Hz", sp_exc:count(), sp_exc:rate()))
+print(string.format("  inh: %d spikes, %.2f Hz", sp_inh:count(), sp_inh:rate()))
+print(string.format("  build %.3f s (code generation, compilation, buffers), run %.3f s", build_s, run_s))
+print("  results: " .. output)

@@ -1,0 +1,537 @@
+#!/usr/bin/env bash
+# tests/cli/run_cli_tests.sh - command-line tests for the nkshell executable.
+#
+# Usage: run_cli_tests.sh NKSHELL SRCDIR
+#   NKSHELL  path of the nkshell binary to test
+#   SRCDIR   source directory of the project (not needed by the current
+#            cases, accepted for symmetry with the other test suites)
+#
+# Prints "ok - NAME" or "not ok - NAME" (followed by a diff, each line
+# prefixed with "# ") per case and exits non-zero if any case failed.
+# Only nk features every build has are used: the module loads as the
+# table `nk` and the CLI defaults --backend/--threads/--seed.
+
+set -u
+
+if [ $# -lt 1 ]; then
+    echo "usage: $0 NKSHELL [SRCDIR]" >&2
+    exit 2
+fi
+
+NK=$1
+case $NK in /*) ;; *) NK=$PWD/$NK ;; esac
+SRCDIR=${2:-.}
+export LC_ALL=C
+unset LUA_INIT LUA_INIT_5_4
+
+WORK=$(mktemp -d "${TMPDIR:-/tmp}/nkshell-cli.XXXXXX") || exit 2
+trap 'rm -rf "$WORK"' EXIT
+export HOME=$WORK/home # the REPL writes its history there
+mkdir -p "$HOME"
+
+FAILED=0
+TOTAL=0
+CASE=
+CASE_LOG=
+
+# ---------------------------------------------------------------- helpers
+
+# begin NAME: starts a test case.
+begin() {
+    CASE=$1
+    CASE_LOG=
+    TOTAL=$((TOTAL + 1))
+}
+
+# fail MESSAGE: records a failed check for the current case.
+fail() {
+    CASE_LOG+="$1"$'\n'
+}
+
+# end_case: prints the verdict of the current case.
+end_case() {
+    if [ -z "$CASE_LOG" ]; then
+        echo "ok - $CASE"
+    else
+        echo "not ok - $CASE"
+        printf '%s' "$CASE_LOG" | sed 's/^/# /'
+        FAILED=$((FAILED + 1))
+    fi
+}
+
+# run [--in TEXT] [--dir DIR] -- CMD...: runs CMD with TEXT (or nothing)
+# on stdin, in DIR (default $WORK); sets RC, stdout in $WORK/out,
+# stderr in $WORK/err.
+run() {
+    local input= dir=$WORK
+    while [ $# -gt 0 ]; do
+        case $1 in
+        --in) input=$2; shift 2 ;;
+        --dir) dir=$2; shift 2 ;;
+        --) shift; break ;;
+        *) break ;;
+        esac
+    done
+    (cd "$dir" && printf '%s' "$input" | "$@") >"$WORK/out" 2>"$WORK/err"
+    RC=$?
+}
+
+# compare LABEL EXPECTED FILE: FILE must hold EXPECTED (a newline is
+# appended to a non-empty EXPECTED); records a diff otherwise.
+compare() {
+    local label=$1 expected=$2 file=$3 d
+    if [ -n "$expected" ]; then
+        printf '%s\n' "$expected" >"$WORK/expected"
+    else
+        : >"$WORK/expected"
+    fi
+    if ! d=$(diff -u --label "expected $label" --label "actual $label" \
+        "$WORK/expected" "$file"); then
+        fail "$d"
+    fi
+}
+
+# expect_rc N: checks the exit status.
+expect_rc() {
+    [ "$RC" -eq "$1" ] || fail "exit status: expected $1, got $RC"
+}
+
+# expect_out TEXT / expect_err TEXT: exact stdout / stderr.
+expect_out() { compare stdout "$1" "$WORK/out"; }
+expect_err() { compare stderr "$1" "$WORK/err"; }
+
+# expect_err_head TEXT: the first lines of stderr (as many as TEXT has).
+expect_err_head() {
+    local n
+    n=$(printf '%s\n' "$1" | wc -l)
+    head -n "$n" "$WORK/err" >"$WORK/err.head"
+    compare "stderr (first $n lines)" "$1" "$WORK/err.head"
+}
+
+# expect_traceback: stderr holds a "stack traceback:" block.
+expect_traceback() {
+    grep -qx 'stack traceback:' "$WORK/err" || fail "stderr has no 'stack traceback:' line"
+}
+
+# expect_out_has STRING: stdout contains STRING (fixed string).
+expect_out_has() {
+    grep -qF -e "$1" "$WORK/out" || fail "stdout does not contain '$1'"
+}
+
+# ------------------------------------------------------------------ cases
+
+USAGE_HINT="Try 'nkshell --help' for more information."
+
+begin "--version prints the version"
+run -- "$NK" --version
+expect_rc 0
+grep -qE '^nkshell [^ ]+$' "$WORK/out" && [ "$(wc -l <"$WORK/out")" -eq 1 ] ||
+    fail "stdout is not one line 'nkshell VERSION': $(cat "$WORK/out")"
+expect_err ""
+VERSION_LINE=$(cat "$WORK/out")
+end_case
+
+begin "-v is the same as --version"
+run -- "$NK" -v
+expect_rc 0
+expect_out "$VERSION_LINE"
+expect_err ""
+end_case
+
+begin "--help lists every option"
+run -- "$NK" --help
+expect_rc 0
+expect_err ""
+head -n 1 "$WORK/out" | grep -q '^Usage: nkshell' || fail "first line is not 'Usage: nkshell ...'"
+for opt in -e -i --backend --threads --seed -v --version -h --help --; do
+    grep -qE -e "^ +(-[a-z], )?$opt( |,|$)" "$WORK/out" || fail "option $opt is not listed"
+done
+end_case
+
+begin "-h is the same as --help"
+cp "$WORK/out" "$WORK/help.out"
+run -- "$NK" -h
+expect_rc 0
+cmp -s "$WORK/out" "$WORK/help.out" || fail "-h output differs from --help output"
+end_case
+
+begin "unknown option is a usage error"
+run -- "$NK" --foo
+expect_rc 2
+expect_out ""
+expect_err "nkshell: unknown option '--foo'
+$USAGE_HINT"
+end_case
+
+begin "unknown short option is a usage error"
+run -- "$NK" -x script.lua
+expect_rc 2
+expect_out ""
+expect_err "nkshell: unknown option '-x'
+$USAGE_HINT"
+end_case
+
+begin "-e without an argument is a usage error"
+run -- "$NK" -e
+expect_rc 2
+expect_out ""
+expect_err "nkshell: option '-e' needs an argument
+$USAGE_HINT"
+end_case
+
+begin "--backend without an argument is a usage error"
+run -- "$NK" --backend
+expect_rc 2
+expect_err "nkshell: option '--backend' needs an argument
+$USAGE_HINT"
+end_case
+
+begin "--backend=bogus is a usage error"
+run -- "$NK" --backend=bogus -e 'print("not run")'
+expect_rc 2
+expect_out ""
+expect_err "nkshell: invalid value 'bogus' for --backend (expected cpu, cuda or auto)
+$USAGE_HINT"
+end_case
+
+begin "--backend gpu (separate value) is a usage error"
+run -- "$NK" --backend gpu
+expect_rc 2
+expect_err "nkshell: invalid value 'gpu' for --backend (expected cpu, cuda or auto)
+$USAGE_HINT"
+end_case
+
+begin "--threads with a non-number is a usage error"
+run -- "$NK" --threads many
+expect_rc 2
+expect_err "nkshell: invalid value 'many' for --threads (expected a non-negative integer)
+$USAGE_HINT"
+end_case
+
+begin "--seed with a non-number is a usage error"
+run -- "$NK" --seed=-1
+expect_rc 2
+expect_err "nkshell: invalid value '-1' for --seed (expected a non-negative integer)
+$USAGE_HINT"
+end_case
+
+begin "valid --backend/--threads/--seed are accepted"
+run -- "$NK" --backend cpu --threads=2 --seed 42 -e 'print("ran")'
+expect_rc 0
+expect_out "ran"
+expect_err ""
+end_case
+
+begin "--backend=auto is accepted"
+run -- "$NK" --backend=auto -e 'print("ran")'
+expect_rc 0
+expect_out "ran"
+end_case
+
+begin "-e runs code"
+run -- "$NK" -e 'print(1+1)'
+expect_rc 0
+expect_out "2"
+expect_err ""
+end_case
+
+begin "several -e run in order"
+run -- "$NK" -e 'print("a")' -e 'x = 1' -e 'print("b", x)'
+expect_rc 0
+expect_out "a
+b	1"
+expect_err ""
+end_case
+
+begin "nk is a loaded module table"
+run -- "$NK" -e 'print(type(nk), package.loaded.nk == nk, require("nk") == nk)'
+expect_rc 0
+expect_out "table	true	true"
+end_case
+
+begin "-e runtime error exits 1 with message and traceback"
+run -- "$NK" -e "error('boom')"
+expect_rc 1
+expect_out ""
+expect_err_head "(command line):1: boom
+stack traceback:"
+end_case
+
+begin "-e error stops later -e code"
+run -- "$NK" -e 'print(1)' -e 'error("x")' -e 'print(3)'
+expect_rc 1
+expect_out "1"
+expect_err_head "(command line):1: x"
+end_case
+
+begin "-e syntax error exits 1"
+run -- "$NK" -e 'x = = 1'
+expect_rc 1
+expect_out ""
+expect_err "(command line):1: unexpected symbol near '='"
+end_case
+
+begin "error object with __tostring"
+run -- "$NK" -e 'error(setmetatable({}, {__tostring = function() return "custom" end}))'
+expect_rc 1
+expect_err_head "custom
+stack traceback:"
+end_case
+
+begin "error object without __tostring"
+run -- "$NK" -e 'error({})'
+expect_rc 1
+expect_err_head "(error object is a table value)"
+expect_traceback
+end_case
+
+begin "stdout is flushed before an error message"
+(cd "$WORK" && "$NK" -e 'io.write("out1\n")' -e 'error("err")' >"$WORK/out" 2>&1 </dev/null)
+RC=$?
+expect_rc 1
+head -n 2 "$WORK/out" >"$WORK/out.head"
+compare "combined output" "out1
+(command line):1: err" "$WORK/out.head"
+end_case
+
+begin "the Lua state is closed (finalizers run) after an error"
+run -- "$NK" -e 'keep = setmetatable({}, {__gc = function() print("closed") end})' -e 'error("x")'
+expect_rc 1
+expect_out "closed"
+end_case
+
+cat >"$WORK/args.lua" <<'EOF'
+print(arg[0], arg[1], arg[2], #arg, select('#', ...))
+local a, b = ...
+print(a, b)
+print(arg[-1])
+EOF
+
+begin "script gets arg table and ..."
+run -- "$NK" args.lua one two
+expect_rc 0
+expect_out "args.lua	one	two	2	2
+one	two
+$NK"
+expect_err ""
+end_case
+
+begin "arguments before FILE get negative indices in arg"
+run -- "$NK" -e 'x = 1' args.lua
+expect_rc 0
+expect_out "args.lua	nil	nil	0	0
+nil	nil
+x = 1"
+run -- "$NK" -e 'print(arg[-3], arg[-2])' args.lua
+expect_rc 0
+[ "$(head -n 1 "$WORK/out")" = "$NK	-e" ] || fail "arg[-3], arg[-2]: $(head -n 1 "$WORK/out")"
+end_case
+
+begin "-- ends options"
+run -- "$NK" -- args.lua -e --foo
+expect_rc 0
+expect_out "args.lua	-e	--foo	2	2
+-e	--foo
+--"
+end_case
+
+cat >"$WORK/rterr.lua" <<'EOF'
+print("start")
+local t = {}
+foo()
+print("not reached")
+EOF
+
+begin "script runtime error exits 1 with FILE:LINE message"
+run -- "$NK" rterr.lua
+expect_rc 1
+expect_out "start"
+expect_err_head "rterr.lua:3: attempt to call a nil value (global 'foo')
+stack traceback:"
+end_case
+
+begin "nonexistent script exits 1"
+run -- "$NK" nofile.lua
+expect_rc 1
+expect_out ""
+expect_err "cannot open nofile.lua: No such file or directory"
+end_case
+
+printf 'print("a")\nlocal x = 1\nx = 1 * * 2\n' >"$WORK/syntax.lua"
+
+begin "script with a syntax error exits 1"
+run -- "$NK" syntax.lua
+expect_rc 1
+expect_out ""
+expect_err "syntax.lua:3: unexpected symbol near '*'"
+end_case
+
+begin "-e runs before FILE"
+run -- "$NK" -e 'print("first")' args.lua z
+expect_rc 0
+expect_out "first
+args.lua	z	nil	1	1
+z	nil
+print(\"first\")"
+end_case
+
+begin "stdin that is not a terminal runs as a script"
+run --in 'print(42)
+' -- "$NK"
+expect_rc 0
+expect_out "42"
+expect_err ""
+end_case
+
+begin "script on stdin: runtime error exits 1"
+run --in 'print("x")
+error("e")
+' -- "$NK"
+expect_rc 1
+expect_out "x"
+expect_err_head "stdin:2: e
+stack traceback:"
+end_case
+
+begin "- reads the script from stdin, with arguments"
+run --in 'print(arg[0], ...)
+' -- "$NK" - a b
+expect_rc 0
+expect_out "-	a	b"
+run --in 'print(arg[-1])
+' -- "$NK" -
+expect_out "$NK"
+end_case
+
+begin "-e then - shares the state"
+run --in 'print(x)
+' -- "$NK" -e 'x = 3' -
+expect_rc 0
+expect_out "3"
+end_case
+
+begin "-e without FILE does not read stdin"
+run --in 'print("from stdin")
+' -- "$NK" -e 'print("e")'
+expect_rc 0
+expect_out "e"
+end_case
+
+REPL_INPUT='1+1
+x = 5
+x
+for i = 1, 3 do
+  print(i)
+end
+error("bad")
+print("after")
+1, nil, "s"
+setmetatable({}, {__tostring = function() return "OBJ" end})
+y = = 1
+local t = {
+  a = 1,
+}
+print("end")
+'
+
+begin "-i over piped stdin acts as a REPL"
+run --in "$REPL_INPUT" -- "$NK" -i
+expect_rc 0
+expect_out "2
+5
+1
+2
+3
+after
+1	nil	s
+OBJ
+end"
+expect_err_head "stdin:1: bad
+stack traceback:"
+grep -qxF "stdin:1: unexpected symbol near '='" "$WORK/err" ||
+    fail "stderr lacks the syntax error of 'y = = 1'"
+end_case
+
+begin "-i after -e and FILE keeps the state"
+run --in 'y
+z
+' -- "$NK" -e 'y = 7' -i args.lua q
+expect_rc 0
+expect_out "args.lua	q	nil	1	1
+q	nil
+-i
+7
+nil"
+end_case
+
+begin "-i: incomplete chunk at EOF is reported, exit 0"
+run --in 'if true then
+' -- "$NK" -i
+expect_rc 0
+expect_out ""
+expect_err "stdin:1: 'end' expected near <eof>"
+end_case
+
+begin "-i: empty input exits 0"
+run -- "$NK" -i
+expect_rc 0
+expect_out ""
+expect_err ""
+end_case
+
+begin "-i is not entered when the script fails"
+run --in '"never"
+' -- "$NK" -i -e 'error("stop")'
+expect_rc 1
+expect_out ""
+expect_err_head "(command line):1: stop"
+end_case
+
+# Interactive session on a pseudo-terminal (util-linux `script`).
+begin "REPL on a terminal (readline)"
+if ! command -v script >/dev/null 2>&1 ||
+    ! script -qec true /dev/null </dev/null >/dev/null 2>&1; then
+    echo "ok - $CASE # SKIP no working 'script' (util-linux)"
+else
+    rm -f "$HOME/.nkshell_history"
+    # Input arrives in steps so that Ctrl-C (\003) hits a running loop
+    # and a half-typed line rather than the start-up.
+    {
+        printf '1+1\nfor i = 1, 2 do\nprint("i=" .. i)\nend\nerror("oops")\n'
+        sleep 1
+        printf 'while true do end\n'
+        sleep 1
+        printf '\003'
+        sleep 1
+        printf 'half typed\003'
+        sleep 1
+        printf '"alive"\n'
+        sleep 1
+    } | (cd "$WORK" && timeout 30 script -qec "$NK" /dev/null) >"$WORK/tty.raw" 2>&1
+    RC=$?
+    # Drop carriage returns and bracketed-paste escapes.
+    tr -d '\r' <"$WORK/tty.raw" | sed 's/\x1b\[?2004[hl]//g' >"$WORK/tty.out"
+    expect_rc 0
+    grep -qE '^nkshell [^ ]+ \(Lua 5\.4\) — type help\(\) for help, Ctrl-D to quit$' "$WORK/tty.out" ||
+        fail "no banner"
+    for line in '2' 'i=1' 'i=2' 'stdin:1: oops' 'alive'; do
+        grep -qxF -e "$line" "$WORK/tty.out" || fail "terminal output lacks line '$line'"
+    done
+    grep -qF 'interrupted!' "$WORK/tty.out" || fail "Ctrl-C did not interrupt the loop"
+    if [ -z "$CASE_LOG" ]; then
+        hist=$HOME/.nkshell_history
+        if [ ! -f "$hist" ]; then
+            fail "no history file"
+        else
+            [ "$(stat -c %a "$hist")" = 600 ] || fail "history file mode is $(stat -c %a "$hist")"
+            grep -qxF 'print("i=" .. i)' "$hist" || fail "history lacks the loop body"
+            grep -qxF '"alive"' "$hist" || fail "history lacks '\"alive\"'"
+            grep -qF 'half typed' "$hist" && fail "a cancelled line went into the history"
+        fi
+    fi
+    [ -n "$CASE_LOG" ] && CASE_LOG+="terminal output:"$'\n'"$(cat "$WORK/tty.out")"$'\n'
+    end_case
+fi
+
+echo "# $((TOTAL - FAILED)) of $TOTAL cases passed"
+[ "$FAILED" -eq 0 ]

@@ -1,0 +1,122 @@
+-- Bad input gets a clear error naming what was wrong and what was expected,
+-- and the session (this script) goes on.
+local T = dofile((arg[0]:match("(.*/)") or "./") .. "check.lua")
+
+-- nk.network
+T.raises("dt must be a positive number of ms, got 0", nk.network, {dt = 0})
+T.raises("dt must be a positive number of ms, got -0.1", nk.network, {dt = -0.1})
+T.raises("option 'dt' for nk.network must be a number, got string", nk.network, {dt = "x"})
+T.raises("unknown option 'dtt' for nk.network (did you mean 'dt'?)", nk.network, {dtt = 0.1})
+T.raises("unknown option 'colour' for nk.network (expected one of: dt, seed, backend, output, precision)",
+         nk.network, {colour = 1})
+T.raises("unknown backend 'gpu' (expected 'cpu', 'cuda' or 'auto')", nk.network, {backend = "gpu"})
+T.raises("option 'seed' for nk.network must be an integer, got 1.5", nk.network, {seed = 1.5})
+T.raises("bad argument #1 to 'nk.network' (table of options expected, got number)", nk.network, 5)
+T.raises("the CUDA backend", nk.network, {backend = "cuda"})
+-- an output path that cannot be written is refused before anything runs
+T.raises("no-such-dir/x.h5", nk.network, {output = "no-such-dir/x.h5"})
+
+local net = nk.network{}
+-- populations
+T.raises("unknown model 'lfi' (did you mean 'lif'?)", net.population, net, "lfi", 10)
+T.raises("unknown model 'hodgkin' (nk.models() lists the models)", net.population, net, "hodgkin", 10)
+T.raises("population size must be a positive integer, got 0", net.population, net, "lif", 0)
+T.raises("population size must be a positive integer, got -5", net.population, net, "lif", -5)
+T.raises("population size must be an integer, got 2.5", net.population, net, "lif", 2.5)
+T.raises("population size must be an integer, got string", net.population, net, "lif", "ten")
+T.raises("bad argument #1 to 'population' (model name expected, got number)", net.population, net, 3, 10)
+T.raises("unknown option 'tau_mm' for model 'lif' (did you mean 'tau_m'?)",
+         net.population, net, "lif", 10, {params = {tau_mm = 20}})
+T.raises("unknown option 'parms' for net:population (did you mean 'params'?)",
+         net.population, net, "lif", 10, {parms = {}})
+T.raises("parameter 'tau_m' must be a number, got string",
+         net.population, net, "lif", 10, {params = {tau_m = "20"}})
+T.raises("unknown state variable 'u' for model 'lif'", net.population, net, "lif", 10,
+         {init = {u = 1}})
+T.raises("'exp_curr' is a synapse model; a population needs a neuron model",
+         net.population, net, "exp_curr", 10)
+T.raises("unknown method 'rk9'", net.population, net, "lif", 10, {method = "rk9"})
+local a = net:population("lif", 10, {name = "a"})
+T.raises("a population called 'a' already exists", net.population, net, "lif", 10, {name = "a"})
+T.raises("slice(0, 3): expected 1 <= first <= last <= 10", a.slice, a, 0, 3)
+T.raises("slice(3, 11): expected 1 <= first <= last <= 10", a.slice, a, 3, 11)
+
+-- connections
+T.raises("unknown rule 'bernouli' (did you mean 'bernoulli'?)", net.connect, net, a, a,
+         {rule = "bernouli", p = 0.1})
+T.raises("rule 'bernoulli' needs option 'p'", net.connect, net, a, a, {rule = "bernoulli"})
+T.raises("bernoulli: p must be in [0, 1], got 1.5", net.connect, net, a, a,
+         {rule = "bernoulli", p = 1.5})
+T.raises("rule 'fixed_indegree' needs option 'indegree'", net.connect, net, a, a,
+         {rule = "fixed_indegree"})
+T.raises("indegree 20 is more than the 10 source neurons", net.connect, net, a, a,
+         {rule = "fixed_indegree", indegree = 20, allow_multapses = false})
+T.raises("one_to_one: source and target must have the same size, got 10 and 3", net.connect,
+         net, a, a:slice(1, 3), {rule = "one_to_one"})
+T.raises("bad argument #2 to 'connect' (population expected, got string)", net.connect, net, a, "b")
+T.raises("unknown option 'tau_synn' for model 'exp_curr' (did you mean 'tau_syn'?)", net.connect,
+         net, a, a, {params = {tau_synn = 3}})
+T.raises("unknown model 'exp_cur' (did you mean 'exp_curr'?)", net.connect, net, a, a,
+         {synapse = "exp_cur"})
+T.raises("delay must be >= 0 ms, got -1", net.connect, net, a, a, {delay = -1})
+net:connect(a, a, {weight = 1, receptor = "exc", params = {tau_syn = 5}})
+T.raises("receptor 'exc' of population 'a' has tau_syn = 5; this asks for tau_syn = 10",
+         net.connect, net, a, a, {weight = 1, params = {tau_syn = 10}})
+
+-- sources
+T.raises("unknown source kind 'poison' (did you mean 'poisson'?)", net.source, net, "poison", a, {})
+T.raises("receptor 'exc' of population 'a' has tau_syn = 5; this asks for tau_syn = 1", net.source,
+         net, "poisson", a, {rate = 5, weight = 1, params = {tau_syn = 1}})
+T.raises("net:source('poisson') needs options 'rate' (Hz) and 'weight'", net.source, net, "poisson", a, {rate = 5})
+T.raises("poisson: rate must be a finite number >= 0 Hz, got -5", net.source, net, "poisson", a,
+         {rate = -5, weight = 1})
+T.raises("net:source('dc') needs option 'amplitude' (pA)", net.source, net, "dc", a, {})
+T.raises("unknown option 'amp' for net:source('dc') (did you mean 'amplitude'?)", net.source, net,
+         "dc", a, {amp = 5})
+T.raises("expected 0 <= start <= stop (ms), got start = 10, stop = 5", net.source, net, "dc", a,
+         {amplitude = 1, start = 10, stop = 5})
+
+-- monitors
+T.raises("unknown monitor kind 'spike' (did you mean 'spikes'?)", net.monitor, net, "spike", a)
+local other = nk.network{}
+local b = other:population("lif", 5, {name = "b"})
+T.raises("bad argument #2 to 'monitor' (population 'b' belongs to another network)", net.monitor,
+         net, "spikes", b)
+T.raises("bad argument #1 to 'connect' (population 'b' belongs to another network)", net.connect,
+         net, b, a)
+
+-- runs
+T.raises("bad argument #1 to 'run' (duration in ms expected, got string)", net.run, net, "10")
+T.raises("run: duration must be a finite number of ms >= 0, got -5", net.run, net, -5)
+T.raises("run: duration must be a finite number of ms >= 0, got inf", net.run, net, math.huge)
+
+-- models that do not parse: the message shows where
+local err = T.raises("column 26: expected ')' but found end of input", nk.model,
+                     {name = "bad", equations = "dv/dt = (v_rest - v/tau_m",
+                      params = {v_rest = -70, tau_m = 10}, states = {v = -70}})
+T.ok(err and err:find("^", 1, true), "the message draws a caret under the column")
+T.raises("unknown name 'tau_mm' in equations (column 14) (did you mean 'tau_m'?)", nk.model,
+         {name = "bad2", equations = "dv/dt = -v / tau_mm", params = {tau_m = 10}, states = {v = 0}})
+T.raises("a model called 'lif' already exists", nk.model, {name = "lif", equations = "dv/dt = 0",
+         states = {v = 0}})
+T.raises("'dv/dt' is not linear in 'v', so exponential_euler cannot integrate it",
+         function()
+           nk.model{name = "quad", equations = "dv/dt = v*v", states = {v = 1},
+                    method = "exponential_euler"}
+           local n = nk.network{}
+           n:population("quad", 1)
+           n:run(1)
+         end)
+
+-- a model that diverges stops the run with population, neuron, variable and step named
+nk.model{name = "blowup", equations = "dv/dt = v*v", states = {v = 1}, method = "euler"}
+local n3 = nk.network{dt = 0.1}
+local bp = n3:population("blowup", 4, {name = "bp"})
+T.raises("population 'bp': neuron 1 of 4: variable 'v' became NaN or infinite at step", n3.run, n3, 100)
+T.ok(n3.t > 0 and n3.t < 100, "the run stopped early and time stands where it stopped")
+
+-- after all that, the first network still works
+net:run(10)
+T.near(net.t, 10, 1e-9, "the session goes on after errors")
+
+T.done("errors")

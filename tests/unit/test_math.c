@@ -1,0 +1,527 @@
+/* test_math.c - accuracy and special-value tests for rt/nk_math.h.
+ *
+ * Every function is compared on dense sweeps and random points with glibc:
+ * against the long double (x87, 64-bit significand) functions, which act
+ * as a near-exact reference, and against glibc's double functions. The
+ * max error in ulps of the double result is printed per function; the
+ * test fails above 2 ulp (4 for pow and tan) against either reference.
+ * It also checks the IEEE special cases and that repeated calls return
+ * identical bits, and prints a checksum of all results so that builds
+ * with different flags (and the GPU) can be compared bit for bit. */
+#include <float.h>
+#include <math.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "check.h"
+#include "rt/nk_math.h"
+
+/* ---- helpers ----------------------------------------------------------- */
+
+static uint64_t rng_state = 0x9E3779B97F4A7C15ull;
+
+static uint64_t rnd64(void)
+{
+    /* splitmix64 */
+    uint64_t z = (rng_state += 0x9E3779B97F4A7C15ull);
+    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
+    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
+    return z ^ (z >> 31);
+}
+
+/* uniform in [a, b] */
+static double rnd_uniform(double a, double b)
+{
+    double u = (double)(rnd64() >> 11) * 0x1p-53;
+    return a + (b - a) * u;
+}
+
+/* log-uniform magnitude in [lo, hi] (lo > 0), random sign if sgn */
+static double rnd_logu(double lo, double hi, int sgn)
+{
+    double v = exp(rnd_uniform(log(lo), log(hi)));
+    if (sgn && (rnd64() & 1))
+        v = -v;
+    return v;
+}
+
+static uint64_t bits_of(double x)
+{
+    uint64_t u;
+    memcpy(&u, &x, sizeof u);
+    return u;
+}
+
+static uint64_t checksum = 1469598103934665603ull;
+
+static void mix(double x)
+{
+    uint64_t u = bits_of(x);
+    int i;
+    if (x != x)
+        u = 0x7ff8000000000000ull; /* any NaN */
+    for (i = 0; i < 8; i++) {
+        checksum ^= (u >> (8 * i)) & 0xff;
+        checksum *= 1099511628211ull;
+    }
+}
+
+/* error of got in ulps of the correctly rounded double of ref */
+static double ulp_err(double got, long double ref)
+{
+    double rd = (double)ref;
+    int e;
+    double ulp;
+    if (isnan(rd))
+        return isnan(got) ? 0.0 : 1e9;
+    if (isinf(rd)) {
+        if (got == rd)
+            return 0.0;
+        /* ref just beyond DBL_MAX: allow DBL_MAX */
+        if (fabsl(ref) < (long double)DBL_MAX * (1.0L + 0x1p-53L) &&
+            fabs(got) == DBL_MAX && (got > 0) == (rd > 0))
+            return 0.5;
+        return 1e9;
+    }
+    if (isinf(got) || isnan(got))
+        return 1e9;
+    if (fabs(rd) < DBL_MIN) {
+        ulp = 0x1p-1074;
+    } else {
+        frexp(rd, &e);
+        ulp = ldexp(1.0, e - 53);
+    }
+    return (double)(fabsl((long double)got - ref) / (long double)ulp);
+}
+
+typedef double (*fn1)(double);
+typedef long double (*fn1l)(long double);
+
+struct stat {
+    const char *name;
+    double max_ld, max_d; /* vs long double, vs glibc double */
+    double max_norm;      /* vs long double, normal results only */
+    double worst_x, worst_y;
+    long n;
+};
+
+static void record(struct stat *s, double x, double y, double got,
+                   long double refl, double refd)
+{
+    double e1 = ulp_err(got, refl), e2 = ulp_err(got, (long double)refd);
+    s->n++;
+    mix(got);
+    if (e1 > s->max_ld) {
+        s->max_ld = e1;
+        s->worst_x = x;
+        s->worst_y = y;
+    }
+    if (e2 > s->max_d)
+        s->max_d = e2;
+    if (fabs(got) >= DBL_MIN && e1 > s->max_norm)
+        s->max_norm = e1;
+}
+
+static void one1(struct stat *s, double (*f)(double), fn1 g, fn1l gl,
+                 double x)
+{
+    volatile double vx = x;
+    double a = f(vx), b = f(vx);
+    if (bits_of(a) != bits_of(b) && !(a != a && b != b)) {
+        fprintf(stderr, "%s: nondeterministic at %a\n", s->name, x);
+        CHECK(0);
+    }
+    record(s, x, 0.0, a, gl((long double)x), g(x));
+}
+
+static void report(struct stat *s, double limit)
+{
+    printf("  %-6s n=%-6ld max %.3f ulp (%.3f normal results only; %.0f vs "
+           "glibc double)  worst x=%.17g y=%.17g\n",
+           s->name, s->n, s->max_ld, s->max_norm, s->max_d, s->worst_x,
+           s->worst_y);
+#if LDBL_MANT_DIG < 64
+    limit += 2.0; /* no extended reference: glibc's own error counts */
+#endif
+    CHECK(s->max_ld <= limit);
+    /* glibc's double functions are themselves off by up to ~2 ulp (log10,
+     * sinh, cosh, tanh), so this is only a sanity bound */
+    CHECK(s->max_d <= limit + 2.0);
+}
+
+#ifndef NRAND
+#define NRAND 20000
+#endif
+#ifndef NSWEEP
+#define NSWEEP 10000
+#endif
+
+/* sweep [a,b] with n points plus n random points */
+static void sweep1(struct stat *s, double (*f)(double), fn1 g, fn1l gl,
+                   double a, double b, int n)
+{
+    int i;
+    for (i = 0; i <= n; i++)
+        one1(s, f, g, gl, a + (b - a) * ((double)i / n));
+    for (i = 0; i < n; i++)
+        one1(s, f, g, gl, rnd_uniform(a, b));
+}
+
+static void logsweep1(struct stat *s, double (*f)(double), fn1 g, fn1l gl,
+                      double lo, double hi, int sgn, int n)
+{
+    int i;
+    for (i = 0; i < n; i++)
+        one1(s, f, g, gl, rnd_logu(lo, hi, sgn));
+}
+
+/* ---- per-function tests ------------------------------------------------ */
+
+static void test_exp(void)
+{
+    struct stat s = {"exp", 0, 0, 0, 0, 0, 0};
+    int i;
+    sweep1(&s, nk_exp, exp, expl, -745.2, 709.9, NSWEEP);
+    sweep1(&s, nk_exp, exp, expl, -20, 20, NSWEEP);
+    sweep1(&s, nk_exp, exp, expl, -745.2, -700, 2000); /* subnormal */
+    sweep1(&s, nk_exp, exp, expl, 700, 709.79, 1000);
+    logsweep1(&s, nk_exp, exp, expl, 1e-300, 1, 1, 3000);
+    for (i = -1100; i <= 1100; i++)
+        one1(&s, nk_exp, exp, expl, i * 0.6931471805599453);
+    report(&s, 2.0);
+
+    CHECK(nk_exp(0.0) == 1.0);
+    CHECK(nk_exp(-0.0) == 1.0);
+    CHECK(nk_exp(1.0) == 2.718281828459045);
+    CHECK(isinf(nk_exp(710.0)) && nk_exp(710.0) > 0);
+    CHECK(nk_exp(709.78) < INFINITY && nk_exp(709.78) > 1e308);
+    CHECK(nk_exp(-750.0) == 0.0 && !signbit(nk_exp(-750.0)));
+    CHECK(nk_exp(-745.0) > 0.0); /* subnormal */
+    CHECK(nk_exp(-745.0) == exp(-745.0));
+    CHECK(isinf(nk_exp(INFINITY)));
+    CHECK(nk_exp(-INFINITY) == 0.0);
+    CHECK(isnan(nk_exp(NAN)));
+    CHECK(isinf(nk_exp(1e308)));
+    CHECK(nk_exp(-1e308) == 0.0);
+}
+
+static void test_expm1(void)
+{
+    struct stat s = {"expm1", 0, 0, 0, 0, 0, 0};
+    sweep1(&s, nk_expm1, expm1, expm1l, -40, 709.7, NSWEEP);
+    sweep1(&s, nk_expm1, expm1, expm1l, -1, 1, NSWEEP);
+    sweep1(&s, nk_expm1, expm1, expm1l, -0.36, 0.36, NSWEEP);
+    logsweep1(&s, nk_expm1, expm1, expm1l, 1e-310, 1, 1, NRAND);
+    report(&s, 2.0);
+
+    CHECK(nk_expm1(1e-10) == expm1(1e-10));
+    CHECK_NEAR(nk_expm1(1e-10) / 1.00000000005e-10, 1.0, 1e-15);
+    CHECK(nk_expm1(0.0) == 0.0 && !signbit(nk_expm1(0.0)));
+    CHECK(nk_expm1(-0.0) == 0.0 && signbit(nk_expm1(-0.0)));
+    CHECK(nk_expm1(-1000.0) == -1.0);
+    CHECK(nk_expm1(-INFINITY) == -1.0);
+    CHECK(isinf(nk_expm1(710.0)));
+    CHECK(isinf(nk_expm1(INFINITY)));
+    CHECK(isnan(nk_expm1(NAN)));
+    CHECK(nk_expm1(5e-324) == 5e-324);
+}
+
+static void test_log(void)
+{
+    struct stat s = {"log", 0, 0, 0, 0, 0, 0};
+    struct stat s10 = {"log10", 0, 0, 0, 0, 0, 0};
+    int i;
+    for (i = 0; i < NRAND; i++) {
+        /* random positive double bit patterns: all binades incl subnormal */
+        double x = nkm_from_bits(rnd64() % 0x7ff0000000000000ull);
+        one1(&s, nk_log, log, logl, x);
+        one1(&s10, nk_log10, log10, log10l, x);
+    }
+    sweep1(&s, nk_log, log, logl, 0.5, 2.0, NSWEEP);
+    sweep1(&s, nk_log, log, logl, 1 - 1e-6, 1 + 1e-6, 2000);
+    sweep1(&s, nk_log, log, logl, 1e-3, 1e3, 4000);
+    sweep1(&s10, nk_log10, log10, log10l, 0.5, 2.0, NSWEEP);
+    sweep1(&s10, nk_log10, log10, log10l, 1 - 1e-6, 1 + 1e-6, 2000);
+    sweep1(&s10, nk_log10, log10, log10l, 1e-3, 1e3, 4000);
+    report(&s, 2.0);
+    report(&s10, 2.0);
+
+    CHECK(nk_log(1.0) == 0.0 && !signbit(nk_log(1.0)));
+    CHECK(isinf(nk_log(0.0)) && nk_log(0.0) < 0);
+    CHECK(isinf(nk_log(-0.0)) && nk_log(-0.0) < 0);
+    CHECK(isnan(nk_log(-1.0)));
+    CHECK(isnan(nk_log(-INFINITY)));
+    CHECK(isinf(nk_log(INFINITY)) && nk_log(INFINITY) > 0);
+    CHECK(isnan(nk_log(NAN)));
+    CHECK(nk_log(2.718281828459045) == log(2.718281828459045));
+    CHECK(nk_log(5e-324) == log(5e-324));
+    CHECK(nk_log(DBL_MAX) == log(DBL_MAX));
+    for (i = -22; i <= 22; i++) {
+        char buf[32];
+        double p;
+        snprintf(buf, sizeof buf, "1e%d", i);
+        sscanf(buf, "%lf", &p);
+        if (i >= 0) /* exactly representable powers of ten */
+            CHECK(nk_log10(p) == (double)i);
+    }
+    CHECK(isinf(nk_log10(0.0)) && nk_log10(0.0) < 0);
+    CHECK(isnan(nk_log10(-2.0)));
+    CHECK(isinf(nk_log10(INFINITY)));
+}
+
+static void test_log1p(void)
+{
+    struct stat s = {"log1p", 0, 0, 0, 0, 0, 0};
+    sweep1(&s, nk_log1p, log1p, log1pl, -1 + 1e-15, 10, NSWEEP);
+    sweep1(&s, nk_log1p, log1p, log1pl, -0.5, 0.5, NSWEEP);
+    logsweep1(&s, nk_log1p, log1p, log1pl, 1e-310, 1, 1, NRAND);
+    logsweep1(&s, nk_log1p, log1p, log1pl, 1, 1e308, 0, 5000);
+    logsweep1(&s, nk_log1p, log1p, log1pl, 1e-17, 1e-3, 0, 2000);
+    {
+        int i;
+        for (i = 0; i < 2000; i++) /* near -1 */
+            one1(&s, nk_log1p, log1p, log1pl, -1 + rnd_logu(1e-16, 1e-2, 0));
+    }
+    report(&s, 2.0);
+
+    CHECK(nk_log1p(0.0) == 0.0 && !signbit(nk_log1p(0.0)));
+    CHECK(nk_log1p(-0.0) == 0.0 && signbit(nk_log1p(-0.0)));
+    CHECK(isinf(nk_log1p(-1.0)) && nk_log1p(-1.0) < 0);
+    CHECK(isnan(nk_log1p(-1.5)));
+    CHECK(isinf(nk_log1p(INFINITY)));
+    CHECK(isnan(nk_log1p(NAN)));
+    CHECK(nk_log1p(1e-10) == log1p(1e-10));
+}
+
+/* one pow sample */
+static void one_pow(struct stat *s, double x, double y)
+{
+    volatile double vx = x, vy = y;
+    double a = nk_pow(vx, vy), b = nk_pow(vx, vy);
+    if (bits_of(a) != bits_of(b) && !(a != a && b != b))
+        CHECK(0);
+    record(s, x, y, a, powl((long double)x, (long double)y), pow(x, y));
+}
+
+static void test_pow(void)
+{
+    struct stat s = {"pow", 0, 0, 0, 0, 0, 0};
+    int i;
+    for (i = 0; i < NRAND; i++) {
+        double x = rnd_logu(1e-10, 1e10, 0);
+        double y = rnd_uniform(-30, 30);
+        one_pow(&s, x, y);
+    }
+    for (i = 0; i < NRAND; i++) { /* anything whose result is finite */
+        double x = rnd_logu(1e-300, 1e300, 0);
+        double l = log(x);
+        double y = rnd_uniform(-740, 705) / l;
+        one_pow(&s, x, y);
+    }
+    for (i = 0; i < 5000; i++) { /* near overflow / underflow */
+        double x = rnd_logu(1.0001, 1e10, 0);
+        double t = (i & 1) ? rnd_uniform(700, 709.7) : rnd_uniform(-745, -700);
+        one_pow(&s, x, t / log(x));
+    }
+    for (i = 0; i < 5000; i++) { /* x near 1, large y */
+        double x = 1.0 + rnd_uniform(-1e-6, 1e-6);
+        double y = rnd_uniform(-1e8, 1e8);
+        one_pow(&s, x, y);
+    }
+    for (i = 0; i < 5000; i++) { /* negative x, integer y */
+        double x = -rnd_logu(0.01, 100, 0);
+        double y = (double)((int)rnd_uniform(-150, 150));
+        one_pow(&s, x, y);
+    }
+    for (i = 0; i < 3000; i++) { /* sqrt-two-ish: worst case of log */
+        double x = rnd_uniform(1.40, 1.42);
+        double y = rnd_uniform(-2100, 2000);
+        one_pow(&s, x, y);
+    }
+    report(&s, 4.0);
+
+    CHECK(nk_pow(2.0, 10.0) == 1024.0);
+    CHECK(nk_pow(2.0, -1074.0) == 5e-324);
+    CHECK(nk_pow(2.0, -1075.0) == 0.0);
+    CHECK(nk_pow(10.0, 22.0) == 1e22);
+    CHECK(nk_pow(3.0, 5.0) == 243.0);
+    CHECK(nk_pow(-2.0, 3.0) == -8.0);
+    CHECK(nk_pow(-2.0, 4.0) == 16.0);
+    CHECK(nk_pow(9.0, 0.5) == 3.0);
+    CHECK(nk_pow(0.0, 0.0) == 1.0);
+    CHECK(nk_pow(NAN, 0.0) == 1.0);
+    CHECK(nk_pow(1.0, NAN) == 1.0);
+    CHECK(isnan(nk_pow(NAN, 1.0)));
+    CHECK(isnan(nk_pow(2.0, NAN)));
+    CHECK(isnan(nk_pow(-2.0, 0.5)));
+    CHECK(nk_pow(-1.0, INFINITY) == 1.0);
+    CHECK(nk_pow(-1.0, -INFINITY) == 1.0);
+    CHECK(nk_pow(0.5, INFINITY) == 0.0);
+    CHECK(isinf(nk_pow(0.5, -INFINITY)));
+    CHECK(isinf(nk_pow(2.0, INFINITY)));
+    CHECK(nk_pow(2.0, -INFINITY) == 0.0);
+    CHECK(isinf(nk_pow(0.0, -1.0)) && nk_pow(0.0, -1.0) > 0);
+    CHECK(isinf(nk_pow(-0.0, -1.0)) && nk_pow(-0.0, -1.0) < 0);
+    CHECK(isinf(nk_pow(-0.0, -2.0)) && nk_pow(-0.0, -2.0) > 0);
+    CHECK(isinf(nk_pow(-0.0, -0.5)) && nk_pow(-0.0, -0.5) > 0);
+    CHECK(nk_pow(-0.0, 3.0) == 0.0 && signbit(nk_pow(-0.0, 3.0)));
+    CHECK(nk_pow(-0.0, 2.0) == 0.0 && !signbit(nk_pow(-0.0, 2.0)));
+    CHECK(nk_pow(-0.0, 0.5) == 0.0 && !signbit(nk_pow(-0.0, 0.5)));
+    CHECK(isinf(nk_pow(INFINITY, 0.5)) && nk_pow(INFINITY, 0.5) > 0);
+    CHECK(nk_pow(INFINITY, -0.5) == 0.0);
+    CHECK(isinf(nk_pow(-INFINITY, 3.0)) && nk_pow(-INFINITY, 3.0) < 0);
+    CHECK(isinf(nk_pow(-INFINITY, 2.0)) && nk_pow(-INFINITY, 2.0) > 0);
+    CHECK(nk_pow(-INFINITY, -3.0) == 0.0 && signbit(nk_pow(-INFINITY, -3.0)));
+    CHECK(nk_pow(-INFINITY, -2.0) == 0.0 && !signbit(nk_pow(-INFINITY, -2.0)));
+    CHECK(isinf(nk_pow(10.0, 400.0)));
+    CHECK(isinf(nk_pow(-10.0, 401.0)) && nk_pow(-10.0, 401.0) < 0);
+    CHECK(nk_pow(10.0, -400.0) == 0.0);
+    CHECK(nk_pow(-10.0, -401.0) == 0.0 && signbit(nk_pow(-10.0, -401.0)));
+    CHECK(nk_pow(-1.0, 1e300) == 1.0);
+    CHECK(isinf(nk_pow(1.0000001, 1e300)));
+    CHECK(nk_pow(0.9999999, 1e300) == 0.0);
+    CHECK(nk_pow(5e-324, 0.5) == pow(5e-324, 0.5));
+    CHECK(nk_pow(5e-324, -0.5) == pow(5e-324, -0.5));
+}
+
+static void test_trig(void)
+{
+    struct stat ss = {"sin", 0, 0, 0, 0, 0, 0};
+    struct stat sc = {"cos", 0, 0, 0, 0, 0, 0};
+    struct stat st = {"tan", 0, 0, 0, 0, 0, 0};
+    int i;
+    for (i = 0; i <= NSWEEP; i++) {
+        double x = -10 + 20.0 * i / NSWEEP;
+        one1(&ss, nk_sin, sin, sinl, x);
+        one1(&sc, nk_cos, cos, cosl, x);
+        one1(&st, nk_tan, tan, tanl, x);
+    }
+    for (i = 0; i < NRAND; i++) {
+        double x = rnd_uniform(-1e5, 1e5);
+        one1(&ss, nk_sin, sin, sinl, x);
+        one1(&sc, nk_cos, cos, cosl, x);
+        one1(&st, nk_tan, tan, tanl, x);
+    }
+    for (i = 0; i < 5000; i++) {
+        double x = rnd_logu(1e-12, 4, 1);
+        one1(&ss, nk_sin, sin, sinl, x);
+        one1(&sc, nk_cos, cos, cosl, x);
+        one1(&st, nk_tan, tan, tanl, x);
+    }
+    /* doubles nearest n pi/2 (and neighbours): hardest for reduction */
+    for (i = 1; i < 64000; i += 7) {
+        double x = (double)((long double)i * 1.5707963267948966192313216916L);
+        int d;
+        for (d = -1; d <= 1; d++) {
+            double xx = nextafter(x, d < 0 ? 0.0 : (d > 0 ? 1e9 : x));
+            one1(&ss, nk_sin, sin, sinl, xx);
+            one1(&sc, nk_cos, cos, cosl, xx);
+            one1(&st, nk_tan, tan, tanl, xx);
+        }
+    }
+    for (i = 0; i < 3000; i++) { /* large arguments, still accurate */
+        double x = rnd_logu(1e5, 6.7e9, 1);
+        double n = nearbyint((double)((long double)x / 1.5707963267948966192313216916L));
+        double xn = (double)((long double)n * 1.5707963267948966192313216916L);
+        one1(&ss, nk_sin, sin, sinl, x);
+        one1(&sc, nk_cos, cos, cosl, x);
+        one1(&st, nk_tan, tan, tanl, x);
+        one1(&ss, nk_sin, sin, sinl, xn);
+        one1(&sc, nk_cos, cos, cosl, xn);
+        one1(&st, nk_tan, tan, tanl, xn);
+    }
+    report(&ss, 2.0);
+    report(&sc, 2.0);
+    report(&st, 4.0);
+
+    CHECK(nk_sin(0.0) == 0.0 && !signbit(nk_sin(0.0)));
+    CHECK(nk_sin(-0.0) == 0.0 && signbit(nk_sin(-0.0)));
+    CHECK(nk_tan(-0.0) == 0.0 && signbit(nk_tan(-0.0)));
+    CHECK(nk_cos(0.0) == 1.0);
+    CHECK(isnan(nk_sin(INFINITY)) && isnan(nk_cos(-INFINITY)));
+    CHECK(isnan(nk_tan(INFINITY)) && isnan(nk_sin(NAN)));
+    CHECK(nk_sin(1e-300) == 1e-300);
+    /* huge arguments: not accurate, but finite, bounded, deterministic */
+    for (i = 0; i < 200; i++) {
+        double x = rnd_logu(6.7e9, 1e308, 1);
+        double s1 = nk_sin(x), c1 = nk_cos(x);
+        CHECK(s1 >= -1.0 && s1 <= 1.0 && c1 >= -1.0 && c1 <= 1.0);
+        CHECK(!isnan(nk_tan(x)));
+        mix(s1);
+        mix(c1);
+    }
+    CHECK(fabs(nk_sin(DBL_MAX)) <= 1.0);
+}
+
+static void test_hyp(void)
+{
+    struct stat ss = {"sinh", 0, 0, 0, 0, 0, 0};
+    struct stat sc = {"cosh", 0, 0, 0, 0, 0, 0};
+    struct stat st = {"tanh", 0, 0, 0, 0, 0, 0};
+    sweep1(&ss, nk_sinh, sinh, sinhl, -711, 711, NSWEEP);
+    sweep1(&ss, nk_sinh, sinh, sinhl, -2, 2, NSWEEP);
+    logsweep1(&ss, nk_sinh, sinh, sinhl, 1e-300, 30, 1, NRAND);
+    sweep1(&sc, nk_cosh, cosh, coshl, -711, 711, NSWEEP);
+    sweep1(&sc, nk_cosh, cosh, coshl, -2, 2, NSWEEP);
+    logsweep1(&sc, nk_cosh, cosh, coshl, 1e-300, 30, 1, NRAND);
+    sweep1(&st, nk_tanh, tanh, tanhl, -25, 25, NSWEEP);
+    sweep1(&st, nk_tanh, tanh, tanhl, -1, 1, NSWEEP);
+    logsweep1(&st, nk_tanh, tanh, tanhl, 1e-300, 30, 1, NRAND);
+    report(&ss, 2.0);
+    report(&sc, 2.0);
+    report(&st, 2.0);
+
+    CHECK(nk_sinh(-0.0) == 0.0 && signbit(nk_sinh(-0.0)));
+    CHECK(nk_tanh(-0.0) == 0.0 && signbit(nk_tanh(-0.0)));
+    CHECK(nk_cosh(0.0) == 1.0);
+    CHECK(isinf(nk_sinh(711.0)) && isinf(nk_cosh(-711.0)));
+    CHECK(isinf(nk_sinh(-711.0)) && nk_sinh(-711.0) < 0);
+    CHECK(nk_sinh(710.4) < INFINITY && nk_cosh(710.4) < INFINITY);
+    CHECK(nk_tanh(INFINITY) == 1.0 && nk_tanh(-INFINITY) == -1.0);
+    CHECK(nk_tanh(30.0) == 1.0);
+    CHECK(isnan(nk_sinh(NAN)) && isnan(nk_cosh(NAN)) && isnan(nk_tanh(NAN)));
+    CHECK(isinf(nk_cosh(INFINITY)) && isinf(nk_sinh(-INFINITY)));
+}
+
+static void test_misc(void)
+{
+    CHECK(nk_sqrt(2.0) == sqrt(2.0));
+    CHECK(isnan(nk_sqrt(-1.0)));
+    CHECK(nk_floor(-1.5) == -2.0 && nk_ceil(-1.5) == -1.0);
+    CHECK(nk_trunc(-1.7) == -1.0 && nk_trunc(1.7) == 1.0);
+    CHECK(nk_fabs(-3.0) == 3.0);
+    CHECK(nk_fmin(1.0, 2.0) == 1.0 && nk_fmax(1.0, 2.0) == 2.0);
+    CHECK(nk_fmin(NAN, 2.0) == 2.0 && nk_fmax(1.0, NAN) == 1.0);
+    CHECK(nk_fmin(2.0, NAN) == 2.0 && nk_fmax(NAN, 1.0) == 1.0);
+    CHECK(isnan(nk_fmin(NAN, NAN)) && isnan(nk_fmax(NAN, NAN)));
+    CHECK(nk_fmin(-INFINITY, 0.0) == -INFINITY && nk_fmax(-1.0, -2.0) == -1.0);
+    CHECK(signbit(nk_fmin(0.0, -0.0)) && signbit(nk_fmin(-0.0, 0.0)));
+    CHECK(!signbit(nk_fmax(0.0, -0.0)) && !signbit(nk_fmax(-0.0, 0.0)));
+    CHECK(nk_clip(5.0, 0.0, 1.0) == 1.0);
+    CHECK(nk_clip(-5.0, 0.0, 1.0) == 0.0);
+    CHECK(nk_clip(0.25, 0.0, 1.0) == 0.25);
+    CHECK(isnan(nk_clip(NAN, 0.0, 1.0)));
+    CHECK(nk_isfinite(1.0) && nk_isfinite(-DBL_MAX) && nk_isfinite(5e-324));
+    CHECK(!nk_isfinite(INFINITY) && !nk_isfinite(-INFINITY));
+    CHECK(!nk_isfinite(NAN));
+    CHECK(nk_sign(3.0) == 1.0 && nk_sign(-0.5) == -1.0);
+    CHECK(nk_sign(0.0) == 0.0 && signbit(nk_sign(-0.0)));
+    CHECK(isnan(nk_sign(NAN)));
+    CHECK(nk_sign(INFINITY) == 1.0 && nk_sign(-INFINITY) == -1.0);
+}
+
+int main(void)
+{
+    printf("nk_math accuracy (max error in ulps of the double result):\n");
+    test_exp();
+    test_expm1();
+    test_log();
+    test_log1p();
+    test_pow();
+    test_trig();
+    test_hyp();
+    test_misc();
+    printf("  checksum %016llx\n", (unsigned long long)checksum);
+    return check_finish("math");
+}
