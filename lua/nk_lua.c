@@ -28,6 +28,7 @@
 #define MON_MT "nk.monitor"
 #define CTX_MT "nk.context"
 #define DEFAULTS_KEY "nk.defaults"
+#define CTX_KEY "nk.context.instance" /* registry: the state's context */
 
 extern const char nk_src_prelude_lua[];
 
@@ -78,7 +79,7 @@ static int ctx_gc(lua_State *L)
 /* Pushes the state's context userdata (made once, kept in the registry). */
 static nk_ctx *push_ctx(lua_State *L)
 {
-    if (lua_getfield(L, LUA_REGISTRYINDEX, CTX_MT) == LUA_TUSERDATA)
+    if (lua_getfield(L, LUA_REGISTRYINDEX, CTX_KEY) == LUA_TUSERDATA)
         return *(nk_ctx **)lua_touserdata(L, -1);
     lua_pop(L, 1);
     nk_ctx **c = lua_newuserdatauv(L, sizeof *c, 0);
@@ -88,7 +89,7 @@ static nk_ctx *push_ctx(lua_State *L)
     if (!*c)
         lerror(L, "out of memory");
     lua_pushvalue(L, -1);
-    lua_setfield(L, LUA_REGISTRYINDEX, CTX_MT);
+    lua_setfield(L, LUA_REGISTRYINDEX, CTX_KEY);
     return *c;
 }
 

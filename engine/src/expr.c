@@ -1924,7 +1924,7 @@ static nk_expr *s_bin(nk_ex_op op, nk_expr *a, nk_expr *b, int line, int col)
             return mk2(op, b, a, line, col);
         break;
     case NK_OP_DIV:
-        if (is_num(a, 0)) {
+        if (is_num(a, 0) && b->kind != NK_EX_NUM) {
             nk_expr_free(a);
             nk_expr_free(b);
             return mk_num(0.0, line, col);
