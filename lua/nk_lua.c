@@ -828,6 +828,8 @@ static int net_run(lua_State *L)
     o.progress = show ? progress : NULL;
     o.interrupt = &nk_lua_interrupted;
     int rc = nk_run(n->net, ms, &o);
+    if (rc && show)
+        fputc('\n', stderr); /* end the progress line before the message */
     if (rc == NK_EINTR)
         nk_lua_interrupted = 0;
     if (rc)

@@ -1,0 +1,85 @@
+-- Nothing the user types may crash nkshell: every entry point, called with
+-- every kind of wrong argument, raises a Lua error or returns; the session
+-- goes on. (Run under AddressSanitizer in CI, this also checks memory.)
+local T = dofile((arg[0]:match("(.*/)") or "./") .. "check.lua")
+
+local net = nk.network{}
+local pop = net:population("lif", 10, {name = "p"})
+local mon = net:monitor("spikes", pop)
+local proj = net:connect(pop, pop, {weight = 1})
+local other = nk.network{}
+local opop = other:population("lif", 3)
+
+local values = {nil, true, false, 0, -1, 1.5, 1e300, -1e300, 0/0, math.huge, -math.huge,
+                math.maxinteger, math.mininteger, "", "lif", "p", "spikes", "poisson", "dc",
+                string.rep("x", 5000), "a\0b", {}, {1, 2, 3}, {rule = "bernoulli"},
+                {params = {tau_m = "x"}}, {init = {v = {}}}, {name = {}}, print,
+                coroutine.create(function() end), io.stdout, net, pop, mon, proj, opop,
+                nk.uniform(0, 1), setmetatable({}, {__index = function() error("boom") end})}
+local nvalues = 38
+
+local calls = {
+  {"nk.network", nk.network},
+  {"nk.model", nk.model},
+  {"nk.describe", nk.describe},
+  {"nk.uniform", nk.uniform},
+  {"net:population", function(a, b, c) return net:population(a, b, c) end},
+  {"net:connect", function(a, b, c) return net:connect(a, b, c) end},
+  {"net:source", function(a, b, c) return net:source(a, b, c) end},
+  {"net:monitor", function(a, b, c) return net:monitor(a, b, c) end},
+  {"net:run", function(a, b) return net:run(a, b) end},
+  {"net:code", function(a) return net:code(a) end},
+  {"net.population", function(a, b, c) return net.population(a, b, c) end},
+  {"pop:slice", function(a, b) return pop:slice(a, b) end},
+  {"pop:get", function(a, b) return pop:get(a, b) end},
+  {"pop:param", function(a) return pop:param(a) end},
+  {"pop.slice", function(a, b) return pop.slice(a, b) end},
+  {"mon.count", function(a) return mon.count(a) end},
+  {"mon.times", function(a) return mon.times(a) end},
+  {"tostring", tostring},
+}
+
+local n, errors = 0, 0
+for _, c in ipairs(calls) do
+  for i = 1, nvalues do
+    for j = 1, nvalues, 5 do
+      local ok = pcall(c[2], values[i], values[j], values[(i + j) % nvalues + 1])
+      n = n + 1
+      if not ok then errors = errors + 1 end
+    end
+  end
+end
+T.ok(n > 5000, "made " .. n .. " calls")
+T.ok(errors > n / 2, "most of them were refused with an error (" .. errors .. ")")
+
+-- option tables with every kind of value
+local keys = {"dt", "seed", "backend", "output", "precision", "name", "params", "init", "method",
+              "rule", "p", "indegree", "weight", "delay", "synapse", "receptor", "rate",
+              "amplitude", "start", "stop", "allow_autapses", "allow_multapses", "progress"}
+for _, k in ipairs(keys) do
+  for i = 1, nvalues do
+    local o = {[k] = values[i]}
+    pcall(nk.network, o)
+    pcall(net.population, net, "lif", 2, o)
+    pcall(net.connect, net, pop, pop, o)
+    pcall(net.source, net, "poisson", pop, o)
+    pcall(net.source, net, "dc", pop, o)
+  end
+end
+
+-- the network still answers: the fuzzing gave it sources like a dc current
+-- of 1e300 pA, so running it either works or stops with the divergence message
+local ok, err = pcall(net.run, net, 10)
+T.ok(ok or tostring(err):find("became NaN or infinite", 1, true), "run: " .. tostring(err))
+T.ok(type(mon:count()) == "number", "monitor still answers")
+local fresh = nk.network{}
+local fp = fresh:population("lif", 5, {params = {I_e = 400}})
+local fm = fresh:monitor("spikes", fp)
+fresh:run(50)
+T.ok(fm:count() > 0, "a new network runs normally afterwards")
+-- objects of a closed network refuse politely
+other:close()
+T.raises("closed", function() return #opop end)
+T.raises("closed", function() return other:run(1) end)
+collectgarbage()
+T.done("robust")
