@@ -326,10 +326,13 @@ static void lstop(lua_State *L, lua_Debug *ar)
 
 /* SIGINT handler while Lua code runs: asks the engine to stop and makes
  * the interpreter stop at the next hook event (cf. lua.c's laction). */
+static volatile sig_atomic_t g_sigterm; /* SIGTERM came while code ran */
+
 static void on_sigint_running(int sig)
 {
     int mask = LUA_MASKCALL | LUA_MASKRET | LUA_MASKLINE | LUA_MASKCOUNT;
-    (void)sig;
+    if (sig == SIGTERM)
+        g_sigterm = 1;
     nk_lua_interrupted = 1;
     lua_sethook(g_running_L, lstop, mask, 1);
 }
@@ -360,14 +363,31 @@ static int docall(ShellState *s, int narg, int nres)
 {
     lua_State *L = s->L;
     int base = lua_gettop(L) - narg; /* function index */
-    struct sigaction old;
+    struct sigaction old, old_term, sa;
     int status;
     lua_pushcfunction(L, msghandler);
     lua_insert(L, base);
     g_running_L = L;
     set_sigint(on_sigint_running, SA_RESTART, &old);
+    /* SIGTERM (a cluster job's time limit) stops a run as Ctrl-C does, so
+     * the results file is finished; the shell then leaves. */
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_sigint_running;
+    sa.sa_flags = SA_RESTART;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGTERM, &sa, &old_term);
     status = lua_pcall(L, narg, nres, base);
     sigaction(SIGINT, &old, NULL);
+    sigaction(SIGTERM, &old_term, NULL);
+    if (g_sigterm) {
+        if (status != LUA_OK) {
+            fflush(stdout);
+            fprintf(stderr, "%s\n", lua_tostring(L, -1) ? lua_tostring(L, -1) : "(error)");
+        }
+        fprintf(stderr, "nkshell: terminated (SIGTERM); results written so far are kept\n");
+        lua_close(L); /* finalizers close every results file */
+        exit(128 + SIGTERM);
+    }
     lua_sethook(L, NULL, 0, 0); /* a Ctrl-C that came too late */
     nk_lua_interrupted = 0;
     lua_remove(L, base);

@@ -60,5 +60,36 @@ if command -v h5dump >/dev/null; then
     && ok "another seed gives different spikes" || notok "another seed gives different spikes"
 fi
 
+# signals: SIGTERM and SIGINT stop a long batch run after the current step;
+# the results file is complete (renamed from .part) and holds the spikes
+cat >"$tmp/long.lua" <<'LUA'
+local net = nk.network{output = arg[1]}
+local p = net:population("lif", 2000, {name = "p", params = {I_e = 400}})
+net:monitor("spikes", p)
+print("running")
+io.stdout:flush()
+net:run(1e7)
+LUA
+for sig in TERM INT; do
+  out="$tmp/sig$sig.h5"
+  "$nkshell" "$tmp/long.lua" "$out" >"$tmp/sig.out" 2>"$tmp/sig.err" &
+  pid=$!
+  for _ in $(seq 100); do grep -q running "$tmp/sig.out" 2>/dev/null && break; sleep 0.1; done
+  sleep 0.5
+  kill -s "$sig" "$pid"
+  wait "$pid"
+  rc=$?
+  want=1; [ "$sig" = TERM ] && want=143
+  [ "$rc" = "$want" ] && ok "SIG$sig: exit status $want" || notok "SIG$sig: exit status $want (got $rc)"
+  grep -q "interrupted at t = " "$tmp/sig.err" && ok "SIG$sig: says where it stopped" \
+    || { notok "SIG$sig: says where it stopped"; cat "$tmp/sig.err"; }
+  [ -f "$out" ] && [ ! -e "$out.part" ] && ok "SIG$sig: the results file is complete" \
+    || notok "SIG$sig: the results file is complete"
+  if command -v h5dump >/dev/null; then
+    n=$(h5dump -H -d /spikes/p/node_ids "$out" 2>/dev/null | grep -o 'SIMPLE { ( [0-9]* )' | grep -o '[0-9]*')
+    [ -n "$n" ] && [ "$n" -gt 0 ] && ok "SIG$sig: it holds the spikes ($n)" || notok "SIG$sig: it holds the spikes"
+  fi
+done
+
 echo "samples: $fails failed"
 [ "$fails" -eq 0 ]
