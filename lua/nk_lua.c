@@ -20,6 +20,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #define NET_MT "nk.network"
@@ -928,6 +929,15 @@ static int net_index(lua_State *L)
 
 /* ---- module functions ------------------------------------------------------------------------ */
 
+/* nk.clock(): seconds on a monotonic wall clock (for timing in scripts). */
+static int l_clock(lua_State *L)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    lua_pushnumber(L, (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec);
+    return 1;
+}
+
 static int l_models(lua_State *L)
 {
     nk_ctx *ctx = push_ctx(L);
@@ -1144,7 +1154,7 @@ int luaopen_nk(lua_State *L)
                                            {"rate", mon_rate},
                                            {NULL, NULL}};
     static const luaL_Reg funcs[] = {
-        {"network", l_network}, {"model", l_model}, {"models", l_models}, {"describe", l_describe}, {NULL, NULL}};
+        {"network", l_network}, {"model", l_model}, {"models", l_models}, {"clock", l_clock}, {"describe", l_describe}, {NULL, NULL}};
 
     new_mt(L, CTX_MT, ctx_meta, NULL);
     new_mt(L, NET_MT, net_meta, net_methods);

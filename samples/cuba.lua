@@ -19,6 +19,7 @@ local duration = tonumber(arg and arg[2]) or 1000
 local lif = {tau_m = 20, C_m = 200, v_rest = -49, v_reset = -60, v_thresh = -50, t_ref = 5}
 local init = {v = nk.uniform(-60, -50)}   -- Brian2: Vr + rand() * (Vt - Vr)
 
+local t0 = nk.clock()
 local net = nk.network{dt = 0.1, output = output}   -- seed: 1, or --seed N
 local exc = net:population("lif", 3200, {name = "exc", params = lif, init = init})
 local inh = net:population("lif", 800, {name = "inh", params = lif, init = init})
@@ -35,6 +36,7 @@ end
 local sp_exc = net:monitor("spikes", exc)
 local sp_inh = net:monitor("spikes", inh)
 
+local construct_s = nk.clock() - t0
 print(net)
 net:run(duration)
 local build_s, run_s = net:timing()
@@ -43,5 +45,7 @@ print(string.format("simulated %g ms of %d neurons on the %s backend",
                     duration, #exc + #inh, net.backend))
 print(string.format("  exc: %d spikes, %.2f Hz", sp_exc:count(), sp_exc:rate()))
 print(string.format("  inh: %d spikes, %.2f Hz", sp_inh:count(), sp_inh:rate()))
-print(string.format("  build %.3f s (code generation, compilation, buffers), run %.3f s", build_s, run_s))
+print(string.format("  construction %.3f s (populations, connectivity)", construct_s))
+print(string.format("  build %.3f s (code generation, compilation, buffers, results file)", build_s))
+print(string.format("  run %.3f s (%.3f s per simulated second)", run_s, run_s / (duration / 1000)))
 print("  results: " .. output)

@@ -20,7 +20,8 @@ else
   notok "cuba.lua runs"; cat "$tmp/err"
 fi
 grep -q "exc: [0-9]* spikes" "$tmp/out" && ok "cuba prints the excitatory rate" || notok "cuba prints rates"
-grep -q "build .* s .*run .* s" "$tmp/out" && ok "cuba prints build and run times" || notok "cuba prints times"
+grep -q "construction .* s" "$tmp/out" && grep -q "build .* s" "$tmp/out" && grep -q "run .* s" "$tmp/out" \
+  && ok "cuba prints construction, build and run times" || notok "cuba prints times"
 [ -f "$tmp/a.h5" ] && [ ! -e "$tmp/a.h5.part" ] && ok "cuba writes a complete a.h5" || notok "cuba writes a.h5"
 
 if command -v h5dump >/dev/null; then
