@@ -488,6 +488,37 @@ expect_err_head "(command line):1: stop"
 end_case
 
 # Interactive session on a pseudo-terminal (util-linux `script`).
+# --- errors from nk in batch mode: exact first line, exit 1, no crash
+
+nk_error_case() { # NAME CODE EXPECTED-FIRST-LINE
+    begin "$1"
+    printf '%s\n' "$2" >"$WORK/bad.lua"
+    run -- "$NK" bad.lua
+    expect_rc 1
+    expect_err_head "$3"
+    expect_traceback
+    end_case
+}
+nk_error_case "nk: dt <= 0" 'local net = nk.network{dt = 0}' \
+    "bad.lua:1: nk.network: dt must be a positive number of ms, got 0"
+nk_error_case "nk: a typo in a model parameter" \
+    'local net = nk.network{}
+net:population("lif", 10, {params = {tau_mm = 20}})' \
+    "bad.lua:2: net:population: unknown option 'tau_mm' for model 'lif' (did you mean 'tau_m'?)"
+nk_error_case "nk: unknown model" 'nk.network{}:population("lfi", 10)' \
+    "bad.lua:1: net:population: unknown model 'lfi' (did you mean 'lif'?)"
+nk_error_case "nk: a zero-sized population" 'nk.network{}:population("lif", 0)' \
+    "bad.lua:1: net:population: population size must be a positive integer, got 0"
+nk_error_case "nk: a wrong argument type" 'nk.network{}:run("ten")' \
+    "bad.lua:1: bad argument #1 to 'run' (duration in ms expected, got string)"
+nk_error_case "nk: an output that cannot be written" 'nk.network{output = "nodir/x.h5"}' \
+    "bad.lua:1: nk.network: output: cannot create 'nodir/x.h5.part': No such file or directory"
+nk_error_case "nk: a monitor on another network's population" \
+    'local a, b = nk.network{}, nk.network{}
+local p = b:population("lif", 3, {name = "q"})
+a:monitor("spikes", p)' \
+    "bad.lua:3: bad argument #2 to 'monitor' (population 'q' belongs to another network)"
+
 begin "REPL on a terminal (readline)"
 if ! command -v script >/dev/null 2>&1 ||
     ! script -qec true /dev/null </dev/null >/dev/null 2>&1; then
