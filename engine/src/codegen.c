@@ -86,10 +86,10 @@ typedef struct scope {
     int no_intermediates;    /* names of intermediates are not allowed */
 } scope;
 
-static int resolve(const char *name, char *out, size_t outlen, void *ud)
+/* The built-in names, resolved after the model's own (a parameter called
+ * e is the parameter, not Euler's number). */
+static int resolve_builtin(const char *name, char *out, size_t outlen)
 {
-    scope *sc = ud;
-    const nk_model *nm = sc->pop->model;
     if (!strcmp(name, "t"))
         return snprintf(out, outlen, "nk_t") < 0;
     if (!strcmp(name, "dt"))
@@ -100,7 +100,14 @@ static int resolve(const char *name, char *out, size_t outlen, void *ud)
         return snprintf(out, outlen, "3.141592653589793") < 0;
     if (!strcmp(name, "e"))
         return snprintf(out, outlen, "2.718281828459045") < 0;
-    if (!strncmp(name, "nk_r", 4)) /* placeholders made by linear_coeff */
+    return 1;
+}
+
+static int resolve(const char *name, char *out, size_t outlen, void *ud)
+{
+    scope *sc = ud;
+    const nk_model *nm = sc->pop->model;
+    if (!strncmp(name, "nk_r", 4)) /* placeholders made by expand_rhs */
         return snprintf(out, outlen, "%s", name + 3) < 0;
     if (sc->rx >= 0) {
         const nk_receptor *r = &sc->pop->rx[sc->rx];
@@ -114,6 +121,8 @@ static int resolve(const char *name, char *out, size_t outlen, void *ud)
         for (int k = 0; k < m->eqs.n; k++)
             if (m->eqs.items[k].kind == NK_ST_ASSIGN && !strcmp(m->eqs.items[k].target, name))
                 return snprintf(out, outlen, "rx%d_%s", sc->rx, name) < 0;
+        if (!resolve_builtin(name, out, outlen))
+            return 0;
         /* The target neuron's states and parameters. */
         if (nk_model_state_index(nm, name) >= 0)
             return snprintf(out, outlen, "s_%s", name) < 0;
@@ -131,7 +140,7 @@ static int resolve(const char *name, char *out, size_t outlen, void *ud)
         for (int k = 0; k < nm->eqs.n; k++)
             if (nm->eqs.items[k].kind == NK_ST_ASSIGN && !strcmp(nm->eqs.items[k].target, name))
                 return snprintf(out, outlen, "x_%s", name) < 0;
-    return 1;
+    return resolve_builtin(name, out, outlen);
 }
 
 /* Writes e as C into b; on an unknown name fails with a message. */

@@ -145,6 +145,16 @@ static int add_piece(const char *piece, void *ud)
                  piece);
         return -1;
     }
+    if ((!m->synapse && !strcmp(name, "I")) || (m->synapse && !strcmp(name, "w"))) {
+        snprintf(d->err, d->errlen, "'%s' is reserved in a %s model (%s); choose another name",
+                 name, m->synapse ? "synapse" : "neuron",
+                 m->synapse ? "the weight in on_pre" : "the input current");
+        return -1;
+    }
+    if (nk_model_param_index(m, name) >= 0 || nk_model_state_index(m, name) >= 0) {
+        snprintf(d->err, d->errlen, "'%s' is declared twice", name);
+        return -1;
+    }
     if (!d->states) {
         if (ref[0]) {
             snprintf(d->err, d->errlen, "parameter '%s' needs a numeric default", name);

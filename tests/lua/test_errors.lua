@@ -108,6 +108,18 @@ T.raises("'dv/dt' is not linear in 'v', so exponential_euler cannot integrate it
            n:run(1)
          end)
 
+T.raises("'I' is reserved in a neuron model (the input current)", nk.model,
+         {name = "resI", equations = "dv/dt = -v", params = {I = 1}, states = {v = 0}})
+-- a model's own names come before the built-in constants (e, pi, t, i)
+nk.model{name = "withe", equations = "dv/dt = e - v", params = {e = 5}, states = {v = 0},
+         method = "euler"}
+do
+  local n = nk.network{precision = "double"}
+  local p = n:population("withe", 1)
+  n:run(100)
+  T.near(p:get("v", 1), 5, 1e-3, "parameter 'e' is the parameter, not Euler's number")
+end
+
 -- a model that diverges stops the run with population, neuron, variable and step named
 nk.model{name = "blowup", equations = "dv/dt = v*v", states = {v = 1}, method = "euler"}
 local n3 = nk.network{dt = 0.1}
