@@ -546,6 +546,17 @@ static const char *const connect_opts[] = {"rule",     "p",               "indeg
                                            "receptor", "params",          "allow_autapses",
                                            "allow_multapses", NULL};
 
+/* Pushes a child object (projection or monitor idx) of the network at
+ * stack index 1, which it keeps alive. */
+static void push_child(lua_State *L, int idx, const char *mt)
+{
+    lchild *c = lua_newuserdatauv(L, sizeof *c, 1);
+    c->idx = idx;
+    luaL_setmetatable(L, mt);
+    lua_pushvalue(L, 1);
+    lua_setiuservalue(L, -2, 1);
+}
+
 /* Reads option 'params' (synapse parameters) of option table t into
  * names/vals (at most 64; the names stay alive in the table). */
 static int syn_params(lua_State *L, int t, const char *fname, const char **names, double *vals)
@@ -641,11 +652,7 @@ static int net_connect(lua_State *L)
     int pj = nk_connect(n->net, pre, post, &o);
     if (pj < 0)
         return fail(L, n->net, "net:connect");
-    lchild *c = lua_newuserdatauv(L, sizeof *c, 1);
-    c->idx = pj;
-    luaL_setmetatable(L, PROJ_MT);
-    lua_pushvalue(L, 1);
-    lua_setiuservalue(L, -2, 1);
+    push_child(L, pj, PROJ_MT);
     return 1;
 }
 
@@ -734,11 +741,7 @@ static int net_monitor(lua_State *L)
     int k = nk_monitor_add(n->net, kind, target);
     if (k < 0)
         return fail(L, n->net, "net:monitor");
-    lchild *c = lua_newuserdatauv(L, sizeof *c, 1);
-    c->idx = k;
-    luaL_setmetatable(L, MON_MT);
-    lua_pushvalue(L, 1);
-    lua_setiuservalue(L, -2, 1);
+    push_child(L, k, MON_MT);
     return 1;
 }
 

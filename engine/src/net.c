@@ -345,15 +345,23 @@ int nk_pop_get_param(const nk_net *net, int pop, const char *name, double *value
     return 0;
 }
 
-int nk_pop_set_state(nk_net *net, nk_range r, const char *var, double value)
+/* Checks range r and state name var; sets *k to the variable's index. */
+static int state_target(nk_net *net, nk_range r, const char *var, int *k)
 {
     int rc = check_range(net, r, "init");
     if (rc)
         return rc;
+    const nk_model *m = net->pops[r.pop].model;
+    *k = nk_model_state_index(m, var);
+    return *k < 0 ? unknown_name(net->ctx, var, m, 1) : 0;
+}
+
+int nk_pop_set_state(nk_net *net, nk_range r, const char *var, double value)
+{
+    int k, rc = state_target(net, r, var, &k);
+    if (rc)
+        return rc;
     nk_pop *p = &net->pops[r.pop];
-    int k = nk_model_state_index(p->model, var);
-    if (k < 0)
-        return unknown_name(net->ctx, var, p->model, 1);
     if (!isfinite(value))
         return nk_fail(net->ctx, NK_EINVAL, "initial value of '%s' must be finite, got %g", var,
                        value);
@@ -363,13 +371,10 @@ int nk_pop_set_state(nk_net *net, nk_range r, const char *var, double value)
 
 int nk_pop_set_state_uniform(nk_net *net, nk_range r, const char *var, double lo, double hi)
 {
-    int rc = check_range(net, r, "init");
+    int k, rc = state_target(net, r, var, &k);
     if (rc)
         return rc;
     nk_pop *p = &net->pops[r.pop];
-    int k = nk_model_state_index(p->model, var);
-    if (k < 0)
-        return unknown_name(net->ctx, var, p->model, 1);
     if (!isfinite(lo) || !isfinite(hi) || hi < lo)
         return nk_fail(net->ctx, NK_EINVAL,
                        "uniform(%g, %g) for '%s': expected finite bounds with low <= high", lo, hi,
