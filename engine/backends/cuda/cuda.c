@@ -22,8 +22,8 @@ static int cuda_available(char *err, size_t errlen)
              n < 0 ? 0 : n, n == 1 ? "" : "s");
 #else
     snprintf(err, errlen,
-             "the CUDA backend is not built into this nkshell (nvcc was not found when it was "
-             "configured); use backend = \"cpu\"");
+             "the CUDA backend is not built into this nkshell (it was configured without a "
+             "usable nvcc); use backend = \"cpu\"");
 #endif
     return -7; /* NK_ENOTSUP */
 }
