@@ -369,70 +369,85 @@ static int net_population(lua_State *L)
     int t = opt_table(L, 4, "net:population", pop_opts) ? 4 : 0;
     const char *name = opt_string(L, t, "name", "net:population", NULL);
     const char *method = opt_string(L, t, "method", "net:population", NULL);
-    /* Check params and init types before creating anything. */
+    /* Check the types in params and init before creating anything. */
+    int params = 0, init = 0;
     if (t) {
         lua_getfield(L, t, "params");
         if (!lua_isnil(L, -1) && !lua_istable(L, -1))
-            lerror(L, "option 'params' for net:population must be a table, got %s",
-                       luaL_typename(L, -1));
+            return lerror(L, "option 'params' for net:population must be a table, got %s",
+                          luaL_typename(L, -1));
+        params = lua_istable(L, -1) ? lua_gettop(L) : 0;
         lua_getfield(L, t, "init");
         if (!lua_isnil(L, -1) && !lua_istable(L, -1))
-            lerror(L, "option 'init' for net:population must be a table, got %s",
-                       luaL_typename(L, -1));
-        lua_pop(L, 2);
+            return lerror(L, "option 'init' for net:population must be a table, got %s",
+                          luaL_typename(L, -1));
+        init = lua_istable(L, -1) ? lua_gettop(L) : 0;
+    }
+    for (int pass = 0; pass < 2; pass++) {
+        int tbl = pass ? init : params;
+        if (!tbl)
+            continue;
+        lua_pushnil(L);
+        while (lua_next(L, tbl)) {
+            if (lua_type(L, -2) != LUA_TSTRING)
+                return lerror(L, "net:population: %s names must be strings",
+                              pass ? "init" : "parameter");
+            const char *k = lua_tostring(L, -2);
+            int ok = lua_type(L, -1) == LUA_TNUMBER;
+            if (pass && !ok && lua_istable(L, -1)) {
+                lua_getfield(L, -1, "kind");
+                ok = lua_type(L, -1) == LUA_TSTRING && !strcmp(lua_tostring(L, -1), "uniform");
+                lua_pop(L, 1);
+            }
+            if (!ok)
+                return pass ? lerror(L,
+                                     "net:population: init value of '%s' must be a number or "
+                                     "nk.uniform(lo, hi), got %s",
+                                     k, luaL_typename(L, -1))
+                            : lerror(L, "net:population: parameter '%s' must be a number, got %s",
+                                     k, luaL_typename(L, -1));
+            lua_pop(L, 1);
+        }
     }
     int pop = nk_pop_add(n->net, model, size, name, method);
     if (pop < 0)
         return fail(L, n->net, "net:population");
-    /* From here on an error leaves the population in the network; that is
-     * harmless (it can be seen with print(net)) but keep the message clear. */
-    if (t) {
-        lua_getfield(L, t, "params");
-        if (lua_istable(L, -1)) {
-            lua_pushnil(L);
-            while (lua_next(L, -2)) {
-                if (lua_type(L, -2) != LUA_TSTRING)
-                    lerror(L, "net:population: parameter names must be strings");
-                const char *k = lua_tostring(L, -2);
-                if (lua_type(L, -1) != LUA_TNUMBER)
-                    lerror(L, "net:population: parameter '%s' must be a number, got %s", k,
-                               luaL_typename(L, -1));
-                if (nk_pop_set_param(n->net, pop, k, lua_tonumber(L, -1)))
-                    return fail(L, n->net, "net:population");
-                lua_pop(L, 1);
-            }
+    /* Values the engine refuses (unknown names, non-finite numbers) undo the
+     * population, so that the call can simply be repeated, corrected. */
+    int rc = 0;
+    if (params) {
+        lua_pushnil(L);
+        while (!rc && lua_next(L, params)) {
+            rc = nk_pop_set_param(n->net, pop, lua_tostring(L, -2), lua_tonumber(L, -1));
+            lua_pop(L, 1);
         }
-        lua_pop(L, 1);
-        lua_getfield(L, t, "init");
-        if (lua_istable(L, -1)) {
-            nk_range all = {pop, 0, size};
-            lua_pushnil(L);
-            while (lua_next(L, -2)) {
-                if (lua_type(L, -2) != LUA_TSTRING)
-                    lerror(L, "net:population: init names must be strings");
-                const char *k = lua_tostring(L, -2);
-                int rc;
-                if (lua_type(L, -1) == LUA_TNUMBER) {
-                    rc = nk_pop_set_state(n->net, all, k, lua_tonumber(L, -1));
-                } else if (lua_istable(L, -1) && lua_getfield(L, -1, "kind") == LUA_TSTRING &&
-                           !strcmp(lua_tostring(L, -1), "uniform")) {
-                    lua_getfield(L, -2, "lo");
-                    lua_getfield(L, -3, "hi");
-                    rc = nk_pop_set_state_uniform(n->net, all, k, lua_tonumber(L, -2),
-                                                  lua_tonumber(L, -1));
-                    lua_pop(L, 3);
-                } else {
-                    return lerror(L,
-                                      "net:population: init value of '%s' must be a number or "
-                                      "nk.uniform(lo, hi), got %s",
-                                      k, luaL_typename(L, -1));
-                }
-                if (rc)
-                    return fail(L, n->net, "net:population");
-                lua_pop(L, 1);
+        if (rc)
+            lua_pop(L, 1);
+    }
+    if (init && !rc) {
+        nk_range all = {pop, 0, size};
+        lua_pushnil(L);
+        while (!rc && lua_next(L, init)) {
+            const char *k = lua_tostring(L, -2);
+            if (lua_type(L, -1) == LUA_TNUMBER) {
+                rc = nk_pop_set_state(n->net, all, k, lua_tonumber(L, -1));
+            } else {
+                lua_getfield(L, -1, "lo");
+                lua_getfield(L, -2, "hi");
+                rc = nk_pop_set_state_uniform(n->net, all, k, lua_tonumber(L, -2),
+                                              lua_tonumber(L, -1));
+                lua_pop(L, 2);
             }
+            lua_pop(L, 1);
         }
-        lua_pop(L, 1);
+        if (rc)
+            lua_pop(L, 1);
+    }
+    if (rc) {
+        char msg[2048];
+        snprintf(msg, sizeof msg, "%s", nk_errmsg(nk_net_ctx(n->net)));
+        nk_pop_discard(n->net, pop);
+        return lerror(L, "net:population: %s", msg);
     }
     push_pop(L, 1, pop, 0, size);
     return 1;

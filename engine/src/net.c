@@ -288,6 +288,27 @@ int nk_pop_add(nk_net *net, const char *model, int64_t n, const char *name,
     return net->npops++;
 }
 
+int nk_pop_discard(nk_net *net, int pop)
+{
+    if (pop != net->npops - 1 || pop < 0)
+        return nk_fail(net->ctx, NK_EINVAL, "only the last population added can be discarded");
+    for (int k = 0; k < net->nprojs; k++)
+        if (net->projs[k].pre.pop == pop || net->projs[k].post.pop == pop)
+            return nk_fail(net->ctx, NK_EINVAL, "population is in use");
+    for (int k = 0; k < net->nsrcs; k++)
+        if (net->srcs[k].target.pop == pop)
+            return nk_fail(net->ctx, NK_EINVAL, "population is in use");
+    for (int k = 0; k < net->nmons; k++)
+        if (net->mons[k].target.pop == pop)
+            return nk_fail(net->ctx, NK_EINVAL, "population is in use");
+    net->be->release(net);
+    pop_free(&net->pops[pop]);
+    memset(&net->pops[pop], 0, sizeof net->pops[pop]);
+    net->npops--;
+    net->built = 0;
+    return 0;
+}
+
 int nk_pop_count(const nk_net *net) { return net->npops; }
 const char *nk_pop_name(const nk_net *net, int pop) { return net->pops[pop].name; }
 int64_t nk_pop_size(const nk_net *net, int pop) { return net->pops[pop].n; }
@@ -492,6 +513,23 @@ static int receptor_get(nk_net *net, int pop, const char *name, const char *syna
     return p->nrx++;
 }
 
+/* Removes receptors of population pop beyond the first keep (made by a call
+ * that then failed), so a failed call leaves the network as it was. */
+static void receptor_drop_new(nk_net *net, int pop, int keep)
+{
+    nk_pop *p = &net->pops[pop];
+    while (p->nrx > keep) {
+        nk_receptor *x = &p->rx[--p->nrx];
+        for (int k = 0; k < x->syn->nstates; k++)
+            free(x->state[k]);
+        free(x->state);
+        free(x->param);
+        free(x->ring);
+        free(x->name);
+        memset(x, 0, sizeof *x);
+    }
+}
+
 /* ---- projections ------------------------------------------------------------- */
 
 void nk_conn_opts_init(nk_conn_opts *o)
@@ -547,12 +585,15 @@ int nk_connect(nk_net *net, nk_range pre, nk_range post, const nk_conn_opts *o)
         return nk_fail(ctx, NK_EINVAL, "delay %g ms is too long (at most %g ms at dt = %g ms)",
                        o->delay, 65535 * net->dt, net->dt);
     const char *rxname = o->receptor ? o->receptor : (o->weight < 0 ? "inh" : "exc");
+    int nrx_before = net->pops[post.pop].nrx;
     int rx = receptor_get(net, post.pop, rxname, o->synapse ? o->synapse : "exp_curr",
                           o->syn_param_names, o->syn_param_values, o->n_syn_params);
     if (rx < 0)
         return rx;
-    if (grow((void **)&net->projs, net->nprojs, sizeof *net->projs))
+    if (grow((void **)&net->projs, net->nprojs, sizeof *net->projs)) {
+        receptor_drop_new(net, post.pop, nrx_before);
         return nk_fail(ctx, NK_ENOMEM, "out of memory");
+    }
     nk_proj *pj = &net->projs[net->nprojs];
     pj->pre = pre;
     pj->post = post;
@@ -568,6 +609,7 @@ int nk_connect(nk_net *net, nk_range pre, nk_range post, const nk_conn_opts *o)
         free(pj->w);
         free(pj->delay);
         memset(pj, 0, sizeof *pj);
+        receptor_drop_new(net, post.pop, nrx_before);
         return nk_fail(ctx, rc, "connect: %s", err);
     }
     static const char *const rules[] = {"all_to_all", "one_to_one", "bernoulli", "fixed_indegree"};

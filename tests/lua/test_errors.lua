@@ -27,6 +27,19 @@ T.raises("population size must be an integer, got string", net.population, net, 
 T.raises("bad argument #1 to 'population' (model name expected, got number)", net.population, net, 3, 10)
 T.raises("unknown option 'tau_mm' for model 'lif' (did you mean 'tau_m'?)",
          net.population, net, "lif", 10, {params = {tau_mm = 20}})
+-- a failed call leaves nothing behind: the corrected call works, same name
+T.raises("unknown option 'tau_mm' for model 'lif'", net.population, net, "lif", 10,
+         {name = "retry", params = {tau_mm = 20}})
+T.raises("unknown state variable 'vv' for model 'lif'", net.population, net, "lif", 10,
+         {name = "retry", init = {vv = nk.uniform(0, 1)}})
+T.eq(net:population("lif", 10, {name = "retry", params = {tau_m = 20}}).name, "retry",
+     "the corrected call succeeds with the same name")
+local rt = net:population("lif", 3, {name = "rtgt"})
+T.raises("indegree 3 is more than the 2 candidate sources", net.connect, net, rt, rt,
+         {rule = "fixed_indegree", indegree = 3, allow_multapses = false, allow_autapses = false,
+          params = {tau_syn = 7}})
+T.eq(#net:connect(rt, rt, {weight = 1, params = {tau_syn = 9}}), 9,
+     "a failed connect leaves no receptor behind (a different tau_syn is accepted)")
 T.raises("unknown option 'parms' for net:population (did you mean 'params'?)",
          net.population, net, "lif", 10, {parms = {}})
 T.raises("parameter 'tau_m' must be a number, got string",

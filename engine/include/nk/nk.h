@@ -150,6 +150,10 @@ typedef struct nk_range {
  * NULL for the model's default solver. Returns the population index. */
 int nk_pop_add(nk_net *net, const char *model, int64_t n, const char *name,
                const char *method);
+/* Removes population pop when it is the last one added and nothing refers
+ * to it yet (undoes a construction that failed half-way). Returns 0 or
+ * NK_EINVAL. */
+int nk_pop_discard(nk_net *net, int pop);
 int nk_pop_count(const nk_net *net);
 const char *nk_pop_name(const nk_net *net, int pop);
 int64_t nk_pop_size(const nk_net *net, int pop);
