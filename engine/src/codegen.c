@@ -160,7 +160,7 @@ static int emit_expr(sb *b, const nk_expr *e, scope *sc, char *err, size_t errle
             return 0;
         }
         free(buf);
-        if (cap > (1u << 24)) {
+        if (n != NK_EXPR_ENOSPC || cap > (1u << 24)) {
             char s[256];
             nk_expr_to_str(e, s, sizeof s);
             snprintf(err, errlen, "population '%s': cannot resolve a name in '%s'",

@@ -29,6 +29,13 @@ static char *dup_n(const char *s, size_t n)
     return r;
 }
 
+#if defined(__GNUC__)
+#define NK_PRINTF(f, a) __attribute__((format(printf, f, a)))
+#else
+#define NK_PRINTF(f, a)
+#endif
+
+static void set_err(char *err, size_t errlen, const char *fmt, ...) NK_PRINTF(3, 4);
 static void set_err(char *err, size_t errlen, const char *fmt, ...)
 {
     va_list ap;
@@ -294,8 +301,10 @@ static nk_expr *mk_call(const char *name, nk_expr **args, int n, int line, int c
     if (e)
         e->name = dup_n(name, strlen(name));
     if (!e || !e->name) {
-        if (e)
-            free(e->args), free(e);
+        if (e) {
+            free(e->args);
+            free(e);
+        }
         for (i = 0; i < n; i++)
             nk_expr_free(args[i]);
         return NULL;
@@ -538,9 +547,12 @@ int nk_src_error(const char *src, int line, int col, char *err, size_t errlen, c
 
     if (!err || errlen == 0)
         return NK_EXPR_ESYNTAX;
-    va_start(ap, fmt);
-    vsnprintf(msg, sizeof msg, fmt ? fmt : "", ap);
-    va_end(ap);
+    msg[0] = '\0';
+    if (fmt) {
+        va_start(ap, fmt);
+        vsnprintf(msg, sizeof msg, fmt, ap);
+        va_end(ap);
+    }
     if (!src) {
         set_err(err, errlen, "%s", msg);
         return NK_EXPR_ESYNTAX;
@@ -609,6 +621,7 @@ static void adv(const char *src, lpos *a, size_t n)
     }
 }
 
+static void perr_at(P *p, size_t pos, int line, const char *fmt, ...) NK_PRINTF(4, 5);
 static void perr_at(P *p, size_t pos, int line, const char *fmt, ...)
 {
     char msg[512];
@@ -710,48 +723,36 @@ static void lex(P *p)
             t.end = i;
             n = i - t.start;
             t.type = T_IDENT;
+            t.op = -1;
             if (n == 3 && memcmp(s + t.start, "and", 3) == 0)
-                t.type = T_OP, t.op = O_AND;
+                t.op = O_AND;
             else if (n == 2 && memcmp(s + t.start, "or", 2) == 0)
-                t.type = T_OP, t.op = O_OR;
+                t.op = O_OR;
             else if (n == 3 && memcmp(s + t.start, "not", 3) == 0)
-                t.type = T_OP, t.op = O_NOT;
+                t.op = O_NOT;
+            if (t.op >= 0)
+                t.type = T_OP;
         } else {
-            int n2 = i + 1 < e ? (unsigned char)s[i + 1] : 0;
+            /* two-character operators first, then single characters */
+            static const char two[][3] = {"+=", "-=", "*=", "/=", "**", "<=", ">=", "==", "!=", "&&", "||"};
+            static const int two_op[] = {O_ADDEQ, O_SUBEQ, O_MULEQ, O_DIVEQ, O_POW, O_LE, O_GE, O_EQ, O_NE, O_AND, O_OR};
+            static const char one[] = "+-*/^(),?:;<>=!";
+            static const int one_op[] = {O_PLUS, O_MINUS, O_STAR, O_SLASH, O_POW, O_LP, O_RP, O_COMMA,
+                                         O_QUEST, O_COLON, O_SEMI, O_LT, O_GT, O_ASSIGN, O_NOT};
             int len = 1, op = -1;
+            size_t k;
             t.type = T_OP;
-            switch (c) {
-            case '+': op = n2 == '=' ? (len = 2, O_ADDEQ) : O_PLUS; break;
-            case '-': op = n2 == '=' ? (len = 2, O_SUBEQ) : O_MINUS; break;
-            case '*':
-                if (n2 == '*')
-                    op = O_POW, len = 2;
-                else if (n2 == '=')
-                    op = O_MULEQ, len = 2;
-                else
-                    op = O_STAR;
-                break;
-            case '/': op = n2 == '=' ? (len = 2, O_DIVEQ) : O_SLASH; break;
-            case '^': op = O_POW; break;
-            case '(': op = O_LP; break;
-            case ')': op = O_RP; break;
-            case ',': op = O_COMMA; break;
-            case '?': op = O_QUEST; break;
-            case ':': op = O_COLON; break;
-            case ';': op = O_SEMI; break;
-            case '<': op = n2 == '=' ? (len = 2, O_LE) : O_LT; break;
-            case '>': op = n2 == '=' ? (len = 2, O_GE) : O_GT; break;
-            case '=': op = n2 == '=' ? (len = 2, O_EQ) : O_ASSIGN; break;
-            case '!': op = n2 == '=' ? (len = 2, O_NE) : O_NOT; break;
-            case '&':
-                if (n2 == '&')
-                    op = O_AND, len = 2;
-                break;
-            case '|':
-                if (n2 == '|')
-                    op = O_OR, len = 2;
-                break;
-            default: break;
+            if (i + 1 < e)
+                for (k = 0; k < sizeof two / sizeof two[0]; k++)
+                    if (s[i] == two[k][0] && s[i + 1] == two[k][1]) {
+                        op = two_op[k];
+                        len = 2;
+                        break;
+                    }
+            if (op < 0 && c != 0) {
+                const char *q = strchr(one, c);
+                if (q)
+                    op = one_op[q - one];
             }
             if (op < 0) {
                 size_t vl = utf8_valid_len((const unsigned char *)s + i, e - i);
@@ -787,6 +788,7 @@ static void tok_desc(const P *p, const token *t, char *buf, size_t n)
     snprintf(buf, n, "'%.*s%s'", (int)(len > 32 ? 32 : len), p->src + t->start, len > 32 ? "..." : "");
 }
 
+static void perr_tok(P *p, const token *t, const char *fmt, ...) NK_PRINTF(3, 4);
 static void perr_tok(P *p, const token *t, const char *fmt, ...)
 {
     char msg[512];
@@ -1816,7 +1818,7 @@ static nk_expr *s_not(nk_expr *a, int line, int col)
     if (!a)
         return NULL;
     if (a->kind == NK_EX_NUM) {
-        a->num = !a->num;
+        a->num = a->num == 0 ? 1.0 : 0.0;
         return a;
     }
     return mk1(NK_EX_NOT, a, line, col);
@@ -2144,12 +2146,12 @@ static void str_rec(W *w, const nk_expr *e, int minprec)
         int l, r;
         const nk_expr *a = e->nargs == 2 ? e->args[0] : NULL, *b = e->nargs == 2 ? e->args[1] : NULL;
         switch (pr) {
-        case PR_ADD: l = PR_ADD, r = PR_MUL; break;
-        case PR_MUL: l = PR_MUL, r = PR_NEG; break;
-        case PR_POW: l = PR_ATOM, r = PR_NEG; break;
-        case PR_AND: l = PR_AND, r = PR_NOT; break;
-        case PR_OR: l = PR_OR, r = PR_AND; break;
-        default: l = r = PR_ADD; break;
+        case PR_ADD: l = PR_ADD; r = PR_MUL; break;
+        case PR_MUL: l = PR_MUL; r = PR_NEG; break;
+        case PR_POW: l = PR_ATOM; r = PR_NEG; break;
+        case PR_AND: l = PR_AND; r = PR_NOT; break;
+        case PR_OR: l = PR_OR; r = PR_AND; break;
+        default: l = PR_ADD; r = PR_ADD; break;
         }
         str_rec(w, a, l);
         w_str(w, op_text(e->op, 0));

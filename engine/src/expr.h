@@ -12,10 +12,13 @@
  * or errlen 0 when the message is not wanted; long messages are truncated).
  * Every tree returned is owned by the caller and released with nk_expr_free();
  * trees passed in as const are never modified or retained. Numbers are read
- * and written independently of the C locale.
+ * and written independently of the C locale (the decimal point is looked up
+ * with localeconv(), so do not call setlocale() concurrently). No global
+ * state otherwise: safe to use from several threads on different data.
  *
- * Positions (line, col) are 1-based; col counts characters (UTF-8 code points)
- * from the start of the line within the string that was parsed.
+ * Positions (line, col) are 1-based; col counts characters (UTF-8 code points,
+ * a tab counts as one) from the start of the line within the string that was
+ * parsed.
  *
  * Limits: parenthesis/unary/conditional nesting deeper than NK_EXPR_MAX_DEPTH
  * gives "expression nested too deeply"; a tree taller than
@@ -113,8 +116,13 @@ nk_expr *nk_expr_call(const char *name, nk_expr **args, int nargs);
 
 /* ---- transformations ---------------------------------------------------- */
 
-/* Symbolic derivative d e / d var (see expr.c for the rules). The result is
- * simplified: a subtree not using var differentiates to the literal 0 and
+/* Symbolic derivative d e / d var. Rules: d(c) = 0 for any subtree not using
+ * var; d(var) = 1; sum, difference, negation; product rule (a term whose
+ * factor's derivative is 0 vanishes); quotient rule, d(a/b) = a'/b when only a
+ * uses var; a^n (n without var) -> n*a^(n-1)*a', c^b -> c^b*log(c)*b',
+ * a^b -> a^b*(b'*log(a) + b*a'/a) (pow() alike); chain rule for exp, expm1,
+ * log, log10 (1/(u*2.302585092994046)), log1p, sqrt, sin, cos, tan, tanh,
+ * sinh, cosh. The result is simplified: a subtree not using var differentiates to the literal 0 and
  * zero terms vanish, so the derivative of an expression linear in var (built
  * from +, -, unary -, products with one factor using var, and quotients whose
  * denominator does not use var) does not use var.
@@ -130,10 +138,12 @@ nk_expr *nk_expr_diff(const nk_expr *e, const char *var, char *err, size_t errle
 nk_expr *nk_expr_subst(const nk_expr *e, const char *name, const nk_expr *value);
 
 /* Returns a new simplified tree (the simplifier diff uses): folds 0+a, a+0,
- * a-0, 0-a, a*1, 1*a, a*0, 0*a, 0/a, a/1, a^1, a^0, 1^a, -(-a), -(number),
- * a+(-b), a-(-b), pulls negations out of products/quotients, puts a constant
- * factor first, and folds operators (and conditionals/not) on numbers when
- * the result is finite. Function calls are not evaluated. NULL on
+ * a-0, 0-a, a*1, 1*a, a*0, 0*a, 0/a (a not a number), a/1, a^1, a^0, 1^a,
+ * -(-a), -(number), a+(-b), a-(-b); moves negations out of products and
+ * quotients and into a leading constant factor (-(2*a) -> -2*a); puts a
+ * constant factor first (a*2 -> 2*a); folds operators, 'not' and conditionals
+ * on numbers when the result is finite (1/0 stays). Function calls are not
+ * evaluated. Exact for finite values (0*a -> 0 ignores a = inf/nan). NULL on
  * allocation failure. */
 nk_expr *nk_expr_simplify(const nk_expr *e);
 
@@ -145,10 +155,13 @@ nk_expr *nk_expr_simplify(const nk_expr *e);
  * text ")", a+b "((a)+(b))", -a "(-(a))", not a "(!(a))", comparisons and
  * logic as C operators (C int results), c?a:b "((c) ? (a) : (b))", functions
  * "nk_NAME(x, y)" (abs -> nk_fabs, min -> nk_fmin, max -> nk_fmax,
+ * unknown names in hand-built trees -> nk_NAME too,
  * rand() -> NK_RAND(), randn() -> NK_RANDN()), a^b -> "nk_pow(a, b)" except
  * constant exponent 1 -> a, 2 -> "((a)*(a))", 3 -> "((a)*(a)*(a))" (not when a
- * contains rand()/randn()); pow(a, b) is treated the same way. A non-finite
- * number (only possible in hand-built trees) is written (NAN), (HUGE_VAL) or
+ * contains rand()/randn()); pow(a, b) is treated the same way.
+ * A parsed "-2.5e-3" is NEG(2.5e-3) and comes out "(-(0.0025))"; after
+ * nk_expr_simplify it is the number -0.0025, "(-0.0025)". A non-finite number
+ * (only possible in hand-built trees) is written (NAN), (HUGE_VAL) or
  * (-HUGE_VAL).
  * var_fn(name, out, outlen, ud) writes the C spelling of a variable into
  * out[outlen] (outlen is 512) and returns 0, or nonzero for "unknown"; when
@@ -182,11 +195,17 @@ typedef struct nk_stmt {
 typedef struct nk_stmt_list { nk_stmt *items; int n; } nk_stmt_list;
 
 /* Parses a block of statements separated by newlines or ';' ('#' comments,
- * blank statements ignored):
+ * blank statements ignored; a newline always ends a statement, also inside
+ * parentheses):
  *   dX/dt = EXPR [: UNIT] [(FLAGS)]     (flags before or after the unit)
  *   X = EXPR [: UNIT] [(FLAGS)]
  *   X += EXPR, X -= EXPR, X *= EXPR, X /= EXPR
- * Known flags: ODE "unless refractory"; X = ... "constant over dt".
+ * UNIT is the text after ':' up to a trailing "(flags)" group or the end; it
+ * may contain parentheses ("metre/(second*kg)") but not : = , ; ? < > ! & | #.
+ * Known flags: ODE "unless refractory"; X = ... "constant over dt" (edit
+ * ODE_FLAGS/ASSIGN_FLAGS in expr.c to add more); flag text is normalised to
+ * single spaces. A 'NAME (words)' at the end of the right-hand side is taken
+ * as flags, not as a call, unless NAME is a known function.
  * Expression positions are relative to src (line within src, column within
  * that line). Fills *out (which need not be initialised) and returns 0; or
  * returns NK_EXPR_ESYNTAX / NK_EXPR_ENOMEM / NK_EXPR_EINVAL with a message in
