@@ -123,21 +123,27 @@ nk_net *nk_net_new(nk_ctx *ctx, const nk_net_opts *o)
     return net;
 }
 
+/* Frees what a receptor owns (a partly built one too) and clears it. */
+static void receptor_free(nk_receptor *x)
+{
+    if (x->state)
+        for (int k = 0; k < x->syn->nstates; k++)
+            free(x->state[k]);
+    free(x->state);
+    free(x->param);
+    free(x->ring);
+    free(x->name);
+    memset(x, 0, sizeof *x);
+}
+
 static void pop_free(nk_pop *p)
 {
     if (p->model)
         for (int k = 0; k < p->model->nstates; k++)
             free(p->state[k]);
     free(p->state);
-    for (int r = 0; r < p->nrx; r++) {
-        nk_receptor *x = &p->rx[r];
-        for (int k = 0; k < x->syn->nstates; k++)
-            free(x->state[k]);
-        free(x->state);
-        free(x->param);
-        free(x->ring);
-        free(x->name);
-    }
+    for (int r = 0; r < p->nrx; r++)
+        receptor_free(&p->rx[r]);
     free(p->rx);
     free(p->name);
     free(p->method);
@@ -500,13 +506,7 @@ static int receptor_get(nk_net *net, int pop, const char *name, const char *syna
                        m->sinit_param[k] >= 0 ? vals[m->sinit_param[k]] : m->sinit[k]);
     }
     if (!ok) {
-        if (x->state)
-            for (int k = 0; k < m->nstates; k++)
-                free(x->state[k]);
-        free(x->state);
-        free(x->name);
-        free(vals);
-        memset(x, 0, sizeof *x);
+        receptor_free(x); /* frees vals, now x->param */
         return nk_fail(ctx, NK_ENOMEM, "out of memory");
     }
     net->built = 0;
@@ -518,16 +518,8 @@ static int receptor_get(nk_net *net, int pop, const char *name, const char *syna
 static void receptor_drop_new(nk_net *net, int pop, int keep)
 {
     nk_pop *p = &net->pops[pop];
-    while (p->nrx > keep) {
-        nk_receptor *x = &p->rx[--p->nrx];
-        for (int k = 0; k < x->syn->nstates; k++)
-            free(x->state[k]);
-        free(x->state);
-        free(x->param);
-        free(x->ring);
-        free(x->name);
-        memset(x, 0, sizeof *x);
-    }
+    while (p->nrx > keep)
+        receptor_free(&p->rx[--p->nrx]);
 }
 
 /* ---- projections ------------------------------------------------------------- */
