@@ -538,7 +538,9 @@ else
         sleep 1
         printf '"alive"\n'
         sleep 1
-    } | (cd "$WORK" && timeout 30 script -qec "$NK" /dev/null) >"$WORK/tty.raw" 2>&1
+    # script(1) runs the command through $SHELL; exec so that no shell
+    # (dash exits on the Ctrl-C) stands between the terminal and nkshell.
+    } | (cd "$WORK" && SHELL=/bin/sh timeout 30 script -qec "exec '$NK'" /dev/null) >"$WORK/tty.raw" 2>&1
     RC=$?
     # Drop carriage returns and bracketed-paste escapes.
     tr -d '\r' <"$WORK/tty.raw" | sed 's/\x1b\[?2004[hl]//g' >"$WORK/tty.out"
