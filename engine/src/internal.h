@@ -56,6 +56,11 @@ nk_model *nk_model_parse(const nk_model_text *t, char *err, size_t errlen);
 void nk_model_free(nk_model *m);
 int nk_model_state_index(const nk_model *m, const char *name);
 int nk_builtin_models(nk_model ***out, int *n, char *err, size_t errlen);
+/* The built-in library (lib_neurons.c, lib_synapses.c). */
+extern const nk_model_text nk_lib_neurons[];
+extern const int nk_lib_nneurons;
+extern const nk_model_text nk_lib_synapses[];
+extern const int nk_lib_nsynapses;
 /* Evaluates an expression of parameters (and dt) with the given values. */
 int nk_eval_param_expr(const nk_expr *e, const nk_model *m, const double *param,
                        double dt, double *out, char *err, size_t errlen);

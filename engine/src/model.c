@@ -13,36 +13,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* The built-in library, written in the same form a user would write.
- * Units: ms, mV, pA, pF, nS. The input current I (pA) of a neuron is the sum
- * of its receptors' currents and of external (dc) sources. */
-static const nk_model_text builtin_text[] = {
-    {
-        .name = "lif",
-        .kind = "neuron",
-        .doc = "Leaky integrate-and-fire neuron, current-based (NEST's iaf_psc_*)",
-        .params = "tau_m = 10 ms; C_m = 250 pF; v_rest = -70 mV; v_reset = -70 mV;"
-                  "v_thresh = -55 mV; t_ref = 2 ms; I_e = 0 pA",
-        .states = "v = v_rest mV",
-        .equations = "dv/dt = (v_rest - v)/tau_m + (I + I_e)/C_m : mV (unless refractory)",
-        .threshold = "v > v_thresh",
-        .reset = "v = v_reset",
-        .refractory = "t_ref",
-        .method = "exponential_euler",
-    },
-    {
-        .name = "exp_curr",
-        .kind = "synapse",
-        .doc = "Exponentially decaying current synapse: a spike adds w (pA)",
-        .params = "tau_syn = 2 ms",
-        .states = "isyn = 0 pA",
-        .equations = "disyn/dt = -isyn/tau_syn : pA",
-        .on_pre = "isyn += w",
-        .current = "isyn",
-        .method = "exponential_euler",
-    },
-};
-
 /* ---- small string helpers ---------------------------------------------- */
 
 static const char *skip_ws(const char *s)
@@ -459,12 +429,14 @@ void nk_model_free(nk_model *m)
 
 int nk_builtin_models(nk_model ***out, int *n, char *err, size_t errlen)
 {
-    int count = (int)(sizeof builtin_text / sizeof *builtin_text);
+    int count = nk_lib_nneurons + nk_lib_nsynapses;
     nk_model **v = nk_xcalloc((size_t)count, sizeof *v);
     if (!v)
         return NK_ENOMEM;
     for (int k = 0; k < count; k++) {
-        v[k] = nk_model_parse(&builtin_text[k], err, errlen);
+        const nk_model_text *t = k < nk_lib_nneurons ? &nk_lib_neurons[k]
+                                                     : &nk_lib_synapses[k - nk_lib_nneurons];
+        v[k] = nk_model_parse(t, err, errlen);
         if (!v[k]) {
             for (int j = 0; j < k; j++)
                 nk_model_free(v[j]);

@@ -72,7 +72,7 @@ int nk_model_nparams(const nk_model *m);
 const char *nk_model_param_name(const nk_model *m, int i);
 double nk_model_param_default(const nk_model *m, int i);
 const char *nk_model_param_unit(const nk_model *m, int i);
-/* Index of parameter name, or -1. */
+/* Index of parameter name (or one of its aliases), or -1. */
 int nk_model_param_index(const nk_model *m, const char *name);
 int nk_model_nstates(const nk_model *m);
 const char *nk_model_state_name(const nk_model *m, int i);
@@ -80,20 +80,42 @@ const char *nk_model_state_unit(const nk_model *m, int i);
 /* The model written out as equations (for print and help). */
 const char *nk_model_describe(const nk_model *m);
 
-/* A model as text; the built-in library is written in this form too. */
+/* A model as text; the built-in library is written in this form too.
+ * docs/models.md is the full reference of the syntax. */
 typedef struct nk_model_spec {
     const char *name;
     const char *kind;        /* "neuron" (default) or "synapse" */
     const char *doc;
-    const char *params;      /* "tau_m = 10 ms; C_m = 250 pF" (name = default unit) */
-    const char *states;      /* "v = v_rest mV; w = 0 pA" (a number or a parameter) */
-    const char *equations;   /* "dv/dt = ... : mV (unless refractory)", one per line or ';' */
+    /* "tau_m = 10 ms (0, inf); C_m = 250 pF": name = default unit, and an
+     * optional allowed range, [ ] closed, ( ) open, inf for no bound. */
+    const char *params;
+    /* "v = v_rest mV; m = 0.05 [0, 1]": a number or a parameter, a unit, and
+     * optional bounds that clip the value after every step. */
+    const char *states;
+    const char *equations;   /* "dv/dt = ... : mV (unless refractory)", "x = expr", one per line or ';' */
     const char *threshold;   /* a condition, e.g. "v > v_thresh"; NULL: never fires */
     const char *reset;       /* statements, e.g. "v = v_reset; w += b" */
-    const char *refractory;  /* ms, an expression of parameters */
-    const char *on_pre;      /* synapse: what a spike does, with w the weight: "g += w" */
+    /* ms: an expression of parameters (one period for the population) or of
+     * states too (per neuron, evaluated at each spike) */
+    const char *refractory;
+    const char *on_pre;      /* synapse: what input does, with w the summed weight: "g += w" */
     const char *current;     /* synapse: its current into the target, pA: "g*(E - v)" */
-    const char *method;      /* default solver: "euler" or "exponential_euler" */
+    /* synapse: graded transmission. An expression of the presynaptic neuron's
+     * states (v_pre) and the synapse's parameters, evaluated every step; each
+     * connection sends weight * value, and on_pre runs every step with w the
+     * sum (zero included). NULL: spikes. */
+    const char *graded;
+    /* neuron: the receptors a connection without an explicit synapse gets,
+     * by the sign of its weight: "exc = exp_curr(tau_syn = tau_syn_ex);
+     * inh = exp_curr(tau_syn = tau_syn_in)" (values: expressions of this
+     * model's parameters) */
+    const char *receptors;
+    /* other names for parameters and states, e.g. NEST's: "V_m = v; E_L = v_rest" */
+    const char *aliases;
+    /* "euler", "midpoint", "heun", "rk4", "rk45", "exponential_euler" or "exact" */
+    const char *method;
+    double max_dt;           /* ms, > 0: sub-step when the network's dt is larger; 0: none */
+    int replace;             /* nk_model_define: replace a model of the same name */
 } nk_model_spec;
 
 /* Defines a model in ctx's library from spec (strings are copied). Errors:
