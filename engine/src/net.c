@@ -419,13 +419,33 @@ int nk_pop_set_state_uniform(nk_net *net, nk_range r, const char *var, double lo
 int nk_pop_get_state(const nk_net *net, int pop, const char *var, int64_t i, double *value)
 {
     const nk_pop *p = &net->pops[pop];
-    int k = nk_model_state_index(p->model, var);
-    if (k < 0)
-        return unknown_name(net->ctx, var, p->model, 1);
+    void *arr = NULL;
+    const char *dot = strchr(var, '.');
+    if (dot) {
+        /* "receptor.state": a state of one of the population's receptors. */
+        int r;
+        for (r = 0; r < p->nrx; r++)
+            if (strlen(p->rx[r].name) == (size_t)(dot - var) &&
+                !strncmp(p->rx[r].name, var, (size_t)(dot - var)))
+                break;
+        if (r == p->nrx)
+            return nk_fail(net->ctx, NK_EINVAL, "population '%s' has no receptor '%.*s'%s",
+                           p->name, (int)(dot - var), var,
+                           p->nrx ? "" : " (receptors are made by net:connect and net:source)");
+        int k = nk_model_state_index(p->rx[r].syn, dot + 1);
+        if (k < 0)
+            return unknown_name(net->ctx, dot + 1, p->rx[r].syn, 1);
+        arr = p->rx[r].state[k];
+    } else {
+        int k = nk_model_state_index(p->model, var);
+        if (k < 0)
+            return unknown_name(net->ctx, var, p->model, 1);
+        arr = p->state[k];
+    }
     if (i < 0 || i >= p->n)
         return nk_fail(net->ctx, NK_EINVAL, "neuron %lld is not in population '%s' (1..%lld)",
                        (long long)i + 1, p->name, (long long)p->n);
-    *value = state_get(net, p->state[k], i);
+    *value = state_get(net, arr, i);
     return 0;
 }
 
