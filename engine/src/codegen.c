@@ -261,6 +261,16 @@ typedef struct ode_ref {
     int hoisted;     /* coef is constant: its factor is computed once */
 } ode_ref;
 
+int nk_method_known(const char *m)
+{
+    static const char *const known[] = {"euler", "midpoint", "heun", "rk4", "rk45",
+                                        "exponential_euler", "exact"};
+    for (size_t k = 0; k < sizeof known / sizeof *known; k++)
+        if (!strcmp(m, known[k]))
+            return 1;
+    return 0;
+}
+
 static int method_known(const char *m)
 {
     return !strcmp(m, "euler") || !strcmp(m, "exponential_euler");

@@ -112,9 +112,9 @@ int nk_model_define(nk_ctx *ctx, const nk_model_spec *spec)
     if (spec->kind && strcmp(spec->kind, "neuron") && strcmp(spec->kind, "synapse"))
         return nk_fail(ctx, NK_EINVAL, "model kind must be 'neuron' or 'synapse', got '%s'",
                        spec->kind);
-    if (spec->method && strcmp(spec->method, "euler") && strcmp(spec->method, "exponential_euler"))
-        return nk_fail(ctx, NK_EINVAL,
-                       "unknown method '%s' (expected 'euler' or 'exponential_euler')", spec->method);
+    if (spec->method && !nk_method_known(spec->method))
+        return nk_fail(ctx, NK_EINVAL, "unknown method '%s' (expected %s)", spec->method,
+                       NK_METHODS);
     nk_model *m = nk_model_parse(spec, ctx->err, sizeof ctx->err);
     if (!m)
         return NK_EPARSE;

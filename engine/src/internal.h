@@ -65,6 +65,10 @@ extern const int nk_lib_nsynapses;
 int nk_eval_param_expr(const nk_expr *e, const nk_model *m, const double *param,
                        double dt, double *out, char *err, size_t errlen);
 
+/* The solvers (codegen.c). */
+#define NK_METHODS "euler, midpoint, heun, rk4, rk45, exponential_euler or exact"
+int nk_method_known(const char *method);
+
 /* ---- context ------------------------------------------------------------ */
 
 struct nk_ctx {
@@ -91,6 +95,7 @@ typedef struct nk_pop {
     char *name;
     const nk_model *model;
     char *method;
+    double rtol, atol;       /* rk45 tolerances */
     int64_t n;
     double *param;           /* shared parameter values */
     void **state;            /* model->nstates arrays of n reals */

@@ -270,6 +270,8 @@ int nk_pop_add(nk_net *net, const char *model, int64_t n, const char *name,
     p->h5idx = -1;
     p->name = nk_strdup(name);
     p->method = nk_strdup(method ? method : m->method);
+    p->rtol = 1e-6;
+    p->atol = 1e-6;
     p->param = nk_xcalloc((size_t)m->nparams, sizeof(double));
     p->state = nk_xcalloc((size_t)m->nstates, sizeof(void *));
     p->refr = nk_xcalloc((size_t)n, sizeof(int32_t));
@@ -292,6 +294,20 @@ int nk_pop_add(nk_net *net, const char *model, int64_t n, const char *name,
     }
     net->built = 0;
     return net->npops++;
+}
+
+int nk_pop_set_tolerance(nk_net *net, int pop, double rtol, double atol)
+{
+    if (pop < 0 || pop >= net->npops)
+        return nk_fail(net->ctx, NK_EINVAL, "no population %d", pop);
+    if (!(rtol > 0) || !(atol > 0) || !isfinite(rtol) || !isfinite(atol))
+        return nk_fail(net->ctx, NK_EINVAL,
+                       "rk45 tolerances must be positive and finite, got rtol = %g, atol = %g",
+                       rtol, atol);
+    net->pops[pop].rtol = rtol;
+    net->pops[pop].atol = atol;
+    net->built = 0;
+    return 0;
 }
 
 int nk_pop_discard(nk_net *net, int pop)

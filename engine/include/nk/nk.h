@@ -176,6 +176,10 @@ int nk_pop_add(nk_net *net, const char *model, int64_t n, const char *name,
  * to it yet (undoes a construction that failed half-way). Returns 0 or
  * NK_EINVAL. */
 int nk_pop_discard(nk_net *net, int pop);
+/* Tolerances of the adaptive rk45 solver for population pop: a step of the
+ * error-controlled integration is accepted when every state's error estimate
+ * is below atol + rtol*|value|. Defaults 1e-6 and 1e-6. Both must be > 0. */
+int nk_pop_set_tolerance(nk_net *net, int pop, double rtol, double atol);
 int nk_pop_count(const nk_net *net);
 const char *nk_pop_name(const nk_net *net, int pop);
 int64_t nk_pop_size(const nk_net *net, int pop);
