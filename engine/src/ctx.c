@@ -68,6 +68,9 @@ void nk_ctx_free(nk_ctx *ctx)
     for (int k = 0; k < ctx->nmodels; k++)
         nk_model_free(ctx->models[k]);
     free(ctx->models);
+    for (int k = 0; k < ctx->nretired; k++)
+        nk_model_free(ctx->retired[k]);
+    free(ctx->retired);
     free(ctx);
 }
 
@@ -106,9 +109,14 @@ int nk_model_define(nk_ctx *ctx, const nk_model_spec *spec)
               *c == '_'))
             return nk_fail(ctx, NK_EINVAL,
                            "model name '%s' may contain only letters, digits and '_'", spec->name);
+    int old = -1;
     for (int k = 0; k < ctx->nmodels; k++)
         if (!strcmp(ctx->models[k]->name, spec->name))
-            return nk_fail(ctx, NK_EINVAL, "a model called '%s' already exists", spec->name);
+            old = k;
+    if (old >= 0 && !spec->replace)
+        return nk_fail(ctx, NK_EINVAL,
+                       "a model called '%s' already exists (give replace = true to redefine it)",
+                       spec->name);
     if (spec->kind && strcmp(spec->kind, "neuron") && strcmp(spec->kind, "synapse"))
         return nk_fail(ctx, NK_EINVAL, "model kind must be 'neuron' or 'synapse', got '%s'",
                        spec->kind);
@@ -118,6 +126,20 @@ int nk_model_define(nk_ctx *ctx, const nk_model_spec *spec)
     nk_model *m = nk_model_parse(spec, ctx->err, sizeof ctx->err);
     if (!m)
         return NK_EPARSE;
+    if (old >= 0) {
+        /* Populations made before keep the definition they were made with:
+         * the old model stays alive in the retired list until the context
+         * goes. */
+        nk_model **r = realloc(ctx->retired, (size_t)(ctx->nretired + 1) * sizeof *r);
+        if (!r) {
+            nk_model_free(m);
+            return nk_fail(ctx, NK_ENOMEM, "out of memory");
+        }
+        ctx->retired = r;
+        ctx->retired[ctx->nretired++] = ctx->models[old];
+        ctx->models[old] = m;
+        return 0;
+    }
     nk_model **v = realloc(ctx->models, (size_t)(ctx->nmodels + 1) * sizeof *v);
     if (!v) {
         nk_model_free(m);

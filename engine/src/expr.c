@@ -399,7 +399,7 @@ static const fn_info FUNCS[] = {
     {"ceil", 1, "nk_ceil"},   {"sign", 1, "nk_sign"},     {"expm1", 1, "nk_expm1"},
     {"log1p", 1, "nk_log1p"}, {"pow", 2, "nk_pow"},       {"min", 2, "nk_fmin"},
     {"max", 2, "nk_fmax"},    {"clip", 3, "nk_clip"},     {"rand", 0, "NK_RAND"},
-    {"randn", 0, "NK_RANDN"},
+    {"randn", 0, "NK_RANDN"}, {"exprel", 1, "nk_exprel"},
 };
 #define NFUNCS ((int)(sizeof FUNCS / sizeof FUNCS[0]))
 

@@ -46,6 +46,25 @@ struct nk_model {
     nk_expr *current;        /* synapse: its contribution to the target's I */
     char *method;            /* default solver */
     char *describe;          /* the model written out, for print/help */
+    /* allowed ranges of parameters, bounds (clipping) of states */
+    double *plo, *phi;
+    unsigned char *plo_open, *phi_open;
+    double *slo, *shi;
+    int has_bounds;          /* some state has a finite bound */
+    int refr_cond;           /* refractory is a condition (refractory while true) */
+    int refr_per_neuron;     /* refractory period depends on states */
+    double max_dt;           /* ms; 0: no sub-stepping */
+    nk_expr *graded;         /* synapse: graded transmission from v_pre etc. */
+    int nalias;
+    char **alias_from, **alias_to;
+    int nrecept;             /* neuron: default receptors */
+    struct nk_model_recept {
+        char *name;          /* "exc" */
+        char *synapse;       /* "exp_cond" */
+        int nparams;
+        char **pname;        /* synapse parameter */
+        nk_expr **pval;      /* expression of the neuron's parameters */
+    } *recept;
 };
 
 /* Parses a textual model description (the built-in library uses this form).
@@ -55,6 +74,12 @@ typedef nk_model_spec nk_model_text;
 nk_model *nk_model_parse(const nk_model_text *t, char *err, size_t errlen);
 void nk_model_free(nk_model *m);
 int nk_model_state_index(const nk_model *m, const char *name);
+/* Canonical names only (no aliases): for code generation. */
+int nk_model_param_index0(const nk_model *m, const char *name);
+int nk_model_state_index0(const nk_model *m, const char *name);
+/* Checks value against parameter k's range; fills err and returns -1 when
+ * it is outside. */
+int nk_model_check_param(const nk_model *m, int k, double value, char *err, size_t errlen);
 int nk_builtin_models(nk_model ***out, int *n, char *err, size_t errlen);
 /* The built-in library (lib_neurons.c, lib_synapses.c). */
 extern const nk_model_text nk_lib_neurons[];
@@ -75,6 +100,8 @@ struct nk_ctx {
     char err[NK_ERRLEN];
     nk_model **models;
     int nmodels;
+    nk_model **retired;      /* replaced models, kept for the populations using them */
+    int nretired;
 };
 
 /* Sets the context's message (printf-style); returns code. */

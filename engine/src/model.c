@@ -25,43 +25,83 @@ static const char *skip_ws(const char *s)
 static int is_ident_start(int c) { return isalpha(c) || c == '_'; }
 static int is_ident(int c) { return isalnum(c) || c == '_'; }
 
-/* Parses one "name = value unit" declaration (value a number or an
- * identifier). Fills name, value (when numeric) or ref (identifier), unit. */
-static int parse_decl(const char *s, char *name, size_t nlen, double *value,
-                      char *ref, size_t rlen, char *unit, size_t ulen)
+/* Reads a number (strtod: also inf and -inf) at *s; advances *s. */
+static int read_num(const char **s, double *v)
 {
+    char *end;
+    *v = strtod(*s, &end);
+    if (end == *s)
+        return -1;
+    *s = end;
+    return 0;
+}
+
+typedef struct decl {
+    char name[64];
+    double value;
+    char ref[64];            /* the value is this identifier */
+    char unit[32];
+    int has_range;
+    double lo, hi;
+    int lo_open, hi_open;
+} decl;
+
+/* Parses one "name = value unit [lo, hi]" declaration (value a number or an
+ * identifier; the range optional, ( ) for open ends). */
+static int parse_decl(const char *s, decl *d)
+{
+    memset(d, 0, sizeof *d);
     s = skip_ws(s);
     size_t k = 0;
     if (!is_ident_start((unsigned char)*s))
         return -1;
-    while (is_ident((unsigned char)*s) && k + 1 < nlen)
-        name[k++] = *s++;
-    name[k] = 0;
+    while (is_ident((unsigned char)*s) && k + 1 < sizeof d->name)
+        d->name[k++] = *s++;
+    d->name[k] = 0;
+    if (is_ident((unsigned char)*s))
+        return -1;
     s = skip_ws(s);
     if (*s++ != '=')
         return -1;
     s = skip_ws(s);
-    ref[0] = 0;
-    if (is_ident_start((unsigned char)*s)) {
+    if (is_ident_start((unsigned char)*s) && strncmp(s, "inf", 3) != 0) {
         k = 0;
-        while (is_ident((unsigned char)*s) && k + 1 < rlen)
-            ref[k++] = *s++;
-        ref[k] = 0;
-        *value = 0;
-    } else {
-        char *end;
-        *value = strtod(s, &end);
-        if (end == s)
+        while (is_ident((unsigned char)*s) && k + 1 < sizeof d->ref)
+            d->ref[k++] = *s++;
+        d->ref[k] = 0;
+        if (is_ident((unsigned char)*s))
             return -1;
-        s = end;
+    } else if (read_num(&s, &d->value)) {
+        return -1;
     }
     s = skip_ws(s);
     k = 0;
-    while (*s && k + 1 < ulen)
-        unit[k++] = *s++;
-    while (k > 0 && isspace((unsigned char)unit[k - 1]))
+    while (*s && *s != '[' && *s != '(' && k + 1 < sizeof d->unit)
+        d->unit[k++] = *s++;
+    while (k > 0 && isspace((unsigned char)d->unit[k - 1]))
         k--;
-    unit[k] = 0;
+    d->unit[k] = 0;
+    if (*s == '[' || *s == '(') {
+        d->has_range = 1;
+        d->lo_open = *s++ == '(';
+        s = skip_ws(s);
+        if (read_num(&s, &d->lo))
+            return -2;
+        s = skip_ws(s);
+        if (*s++ != ',')
+            return -2;
+        s = skip_ws(s);
+        if (read_num(&s, &d->hi))
+            return -2;
+        s = skip_ws(s);
+        if (*s != ']' && *s != ')')
+            return -2;
+        d->hi_open = *s++ == ')';
+        if (isnan(d->lo) || isnan(d->hi) || d->lo > d->hi)
+            return -2;
+    }
+    if (*skip_ws(s))
+        return -1;
     return 0;
 }
 
@@ -70,7 +110,7 @@ static int each_decl(const char *s, int (*fn)(const char *piece, void *ud), void
 {
     if (!s)
         return 0;
-    char buf[256];
+    char buf[1024];
     while (*s) {
         const char *e = strchr(s, ';');
         size_t len = e ? (size_t)(e - s) : strlen(s);
@@ -108,48 +148,201 @@ static int add_piece(const char *piece, void *ud)
 {
     decl_ctx *d = ud;
     nk_model *m = d->m;
-    char name[64], ref[64], unit[32];
-    double v;
-    if (parse_decl(piece, name, sizeof name, &v, ref, sizeof ref, unit, sizeof unit)) {
-        snprintf(d->err, d->errlen, "malformed declaration '%s' (expected 'name = value unit')",
+    decl dc;
+    int prc = parse_decl(piece, &dc);
+    if (prc == -2) {
+        snprintf(d->err, d->errlen,
+                 "malformed range in '%s' (expected [lo, hi], ( ) for open ends, inf for none)",
                  piece);
         return -1;
     }
+    if (prc) {
+        snprintf(d->err, d->errlen,
+                 "malformed declaration '%s' (expected 'name = value unit', optionally [lo, hi])",
+                 piece);
+        return -1;
+    }
+    const char *name = dc.name;
     if ((!m->synapse && !strcmp(name, "I")) || (m->synapse && !strcmp(name, "w"))) {
         snprintf(d->err, d->errlen, "'%s' is reserved in a %s model (%s); choose another name",
                  name, m->synapse ? "synapse" : "neuron",
                  m->synapse ? "the weight in on_pre" : "the input current");
         return -1;
     }
-    if (nk_model_param_index(m, name) >= 0 || nk_model_state_index(m, name) >= 0) {
+    if (nk_expr_func_arity(name) >= 0) {
+        snprintf(d->err, d->errlen, "'%s' is the name of a function; choose another name", name);
+        return -1;
+    }
+    if (nk_model_param_index0(m, name) >= 0 || nk_model_state_index0(m, name) >= 0) {
         snprintf(d->err, d->errlen, "'%s' is declared twice", name);
         return -1;
     }
     if (!d->states) {
-        if (ref[0]) {
+        if (dc.ref[0]) {
             snprintf(d->err, d->errlen, "parameter '%s' needs a numeric default", name);
             return -1;
         }
         int i = m->nparams++;
         m->pname[i] = nk_strdup(name);
-        m->pdef[i] = v;
-        m->punit[i] = nk_strdup(unit);
-        return (m->pname[i] && m->punit[i]) ? 0 : -1;
+        m->pdef[i] = dc.value;
+        m->punit[i] = nk_strdup(dc.unit);
+        m->plo[i] = dc.has_range ? dc.lo : -INFINITY;
+        m->phi[i] = dc.has_range ? dc.hi : INFINITY;
+        m->plo_open[i] = (unsigned char)(dc.has_range && dc.lo_open);
+        m->phi_open[i] = (unsigned char)(dc.has_range && dc.hi_open);
+        if (!m->pname[i] || !m->punit[i])
+            return -1;
+        if (nk_model_check_param(m, i, dc.value, d->err, d->errlen)) {
+            char tmp[512];
+            snprintf(tmp, sizeof tmp, "the default of %s", d->err);
+            snprintf(d->err, d->errlen, "%s", tmp);
+            return -1;
+        }
+        return 0;
     }
     int i = m->nstates++;
     m->sname[i] = nk_strdup(name);
-    m->sunit[i] = nk_strdup(unit);
-    m->sinit[i] = v;
+    m->sunit[i] = nk_strdup(dc.unit);
+    m->sinit[i] = dc.value;
     m->sinit_param[i] = -1;
-    if (ref[0]) {
-        m->sinit_param[i] = nk_model_param_index(m, ref);
+    m->slo[i] = dc.has_range ? dc.lo : -INFINITY;
+    m->shi[i] = dc.has_range ? dc.hi : INFINITY;
+    if (dc.has_range && (isfinite(dc.lo) || isfinite(dc.hi)))
+        m->has_bounds = 1;
+    if (dc.ref[0]) {
+        m->sinit_param[i] = nk_model_param_index0(m, dc.ref);
         if (m->sinit_param[i] < 0) {
             snprintf(d->err, d->errlen,
-                     "state '%s' starts at '%s', which is not a parameter", name, ref);
+                     "state '%s' starts at '%s', which is not a parameter", name, dc.ref);
             return -1;
         }
     }
     return (m->sname[i] && m->sunit[i]) ? 0 : -1;
+}
+
+static int count_alias(const char *piece, void *ud)
+{
+    (void)piece;
+    (*(int *)ud)++;
+    return 0;
+}
+
+/* "V_m = v": another name for a parameter or state. */
+static int add_alias(const char *piece, void *ud)
+{
+    decl_ctx *d = ud;
+    nk_model *m = d->m;
+    decl dc;
+    if (parse_decl(piece, &dc) || !dc.ref[0] || dc.unit[0] || dc.has_range) {
+        snprintf(d->err, d->errlen, "malformed alias '%s' (expected 'other_name = name')", piece);
+        return -1;
+    }
+    if (nk_model_param_index0(m, dc.ref) < 0 && nk_model_state_index0(m, dc.ref) < 0) {
+        snprintf(d->err, d->errlen, "alias '%s' names '%s', which is not a parameter or state",
+                 dc.name, dc.ref);
+        return -1;
+    }
+    if (nk_model_param_index(m, dc.name) >= 0 || nk_model_state_index(m, dc.name) >= 0) {
+        snprintf(d->err, d->errlen, "alias '%s' is already a name of model '%s'", dc.name,
+                 m->name);
+        return -1;
+    }
+    int k = m->nalias++;
+    m->alias_from[k] = nk_strdup(dc.name);
+    m->alias_to[k] = nk_strdup(dc.ref);
+    return m->alias_from[k] && m->alias_to[k] ? 0 : -1;
+}
+
+/* "exc = exp_cond(tau_syn = tau_syn_ex, E_rev = E_ex)": a default receptor. */
+static int add_recept(const char *piece, void *ud)
+{
+    decl_ctx *d = ud;
+    nk_model *m = d->m;
+    const char *s = skip_ws(piece);
+    struct nk_model_recept *r = &m->recept[m->nrecept];
+    char name[64], syn[64];
+    int k = 0;
+    while (is_ident((unsigned char)*s) && k < 63)
+        name[k++] = *s++;
+    name[k] = 0;
+    s = skip_ws(s);
+    if (!k || *s++ != '=')
+        goto bad;
+    s = skip_ws(s);
+    k = 0;
+    while (is_ident((unsigned char)*s) && k < 63)
+        syn[k++] = *s++;
+    syn[k] = 0;
+    s = skip_ws(s);
+    if (!k || *s++ != '(')
+        goto bad;
+    const char *close = strrchr(s, ')');
+    if (!close || *skip_ws(close + 1))
+        goto bad;
+    r->name = nk_strdup(name);
+    r->synapse = nk_strdup(syn);
+    m->nrecept++;
+    /* Count the arguments (commas at depth 0). */
+    int nargs = 0, depth = 0, any = 0;
+    for (const char *c = s; c < close; c++) {
+        if (*c == '(')
+            depth++;
+        else if (*c == ')')
+            depth--;
+        else if (*c == ',' && depth == 0)
+            nargs++;
+        else if (!isspace((unsigned char)*c))
+            any = 1;
+    }
+    nargs += any;
+    r->pname = nk_xcalloc((size_t)nargs + 1, sizeof *r->pname);
+    r->pval = nk_xcalloc((size_t)nargs + 1, sizeof *r->pval);
+    if (!r->name || !r->synapse || !r->pname || !r->pval)
+        return -1;
+    while (any && s < close) {
+        const char *e = s;
+        depth = 0;
+        while (e < close && !(*e == ',' && depth == 0)) {
+            depth += *e == '(' ? 1 : *e == ')' ? -1 : 0;
+            e++;
+        }
+        const char *q = skip_ws(s);
+        k = 0;
+        char pn[64];
+        while (is_ident((unsigned char)*q) && k < 63)
+            pn[k++] = *q++;
+        pn[k] = 0;
+        q = skip_ws(q);
+        if (!k || *q++ != '=' || q > e)
+            goto bad;
+        char ex[512];
+        if ((size_t)(e - q) >= sizeof ex)
+            goto bad;
+        memcpy(ex, q, (size_t)(e - q));
+        ex[e - q] = 0;
+        char perr[512];
+        nk_expr *v = nk_expr_parse(ex, perr, sizeof perr);
+        if (!v) {
+            snprintf(d->err, d->errlen, "receptor '%s': parameter '%s': %s", name, pn, perr);
+            return -1;
+        }
+        r->pname[r->nparams] = nk_strdup(pn);
+        r->pval[r->nparams++] = v;
+        if (!r->pname[r->nparams - 1])
+            return -1;
+        char cerr[512];
+        double tmp;
+        if (nk_eval_param_expr(v, m, m->pdef, 0.1, &tmp, cerr, sizeof cerr)) {
+            snprintf(d->err, d->errlen, "receptor '%s': parameter '%s': %s", name, pn, cerr);
+            return -1;
+        }
+        s = e < close ? e + 1 : close;
+    }
+    return 0;
+bad:
+    snprintf(d->err, d->errlen,
+             "malformed receptor '%s' (expected 'name = synapse(param = expression, ...)')", piece);
+    return -1;
 }
 
 /* ---- name checks -------------------------------------------------------- */
@@ -159,6 +352,7 @@ typedef struct names_ctx {
     const nk_stmt_list *eqs;   /* intermediates defined here are names too */
     int allow_w;               /* on_pre: w is the weight */
     int allow_post;            /* synapse: names of the target neuron resolve later */
+    int allow_pre;             /* graded: NAME_pre, the presynaptic neuron's state */
     const char *where;
     char *err;
     size_t errlen;
@@ -183,8 +377,19 @@ static int check_name(const char *name, int line, int col, void *ud)
         for (int k = 0; k < c->eqs->n; k++)
             if (c->eqs->items[k].kind == NK_ST_ASSIGN && !strcmp(c->eqs->items[k].target, name))
                 return 0;
-    if (c->allow_post)
+    if (c->allow_pre) {
+        size_t l = strlen(name);
+        if (l > 4 && !strcmp(name + l - 4, "_pre"))
+            return 0;
+        if (nk_model_state_index0(c->m, name) >= 0) {
+            snprintf(c->err, c->errlen,
+                     "model '%s': graded: '%s' is a state of the synapse; graded depends on the "
+                     "presynaptic neuron's states, written NAME_pre (v_pre)", c->m->name, name);
+            return -1;
+        }
+    } else if (c->allow_post) {
         return 0;
+    }
     /* Build the candidate list for a suggestion. */
     const char *cand[96];
     int n = 0;
@@ -305,17 +510,49 @@ nk_model *nk_model_parse(const nk_model_text *t, char *err, size_t errlen)
     m->sunit = nk_xcalloc((size_t)ns + 1, sizeof *m->sunit);
     m->sinit = nk_xcalloc((size_t)ns + 1, sizeof *m->sinit);
     m->sinit_param = nk_xcalloc((size_t)ns + 1, sizeof *m->sinit_param);
+    m->plo = nk_xcalloc((size_t)np + 1, sizeof *m->plo);
+    m->phi = nk_xcalloc((size_t)np + 1, sizeof *m->phi);
+    m->plo_open = nk_xcalloc((size_t)np + 1, 1);
+    m->phi_open = nk_xcalloc((size_t)np + 1, 1);
+    m->slo = nk_xcalloc((size_t)ns + 1, sizeof *m->slo);
+    m->shi = nk_xcalloc((size_t)ns + 1, sizeof *m->shi);
+    int na = 0, nr = 0;
+    if (each_decl(t->aliases, count_alias, &na) || each_decl(t->receptors, count_alias, &nr)) {
+        snprintf(err, errlen, "model '%s': an alias or receptor is too long", t->name);
+        goto fail;
+    }
+    m->alias_from = nk_xcalloc((size_t)na + 1, sizeof *m->alias_from);
+    m->alias_to = nk_xcalloc((size_t)na + 1, sizeof *m->alias_to);
+    m->recept = nk_xcalloc((size_t)nr + 1, sizeof *m->recept);
     if (!m->name || !m->doc || !m->method || !m->pname || !m->pdef || !m->punit ||
-        !m->sname || !m->sunit || !m->sinit || !m->sinit_param) {
+        !m->sname || !m->sunit || !m->sinit || !m->sinit_param || !m->plo || !m->phi ||
+        !m->plo_open || !m->phi_open || !m->slo || !m->shi || !m->alias_from || !m->alias_to ||
+        !m->recept) {
         snprintf(err, errlen, "out of memory");
         goto fail;
     }
     decl_ctx d = {m, 0, err, errlen};
+    char derr[1024];
+    d.err = derr;
+    d.errlen = sizeof derr;
     if (each_decl(t->params, add_piece, &d))
-        goto fail;
+        goto fail_decl;
     d.states = 1;
     if (each_decl(t->states, add_piece, &d))
-        goto fail;
+        goto fail_decl;
+    if (each_decl(t->aliases, add_alias, &d))
+        goto fail_decl;
+    if (m->synapse && t->receptors && *skip_ws(t->receptors)) {
+        snprintf(derr, sizeof derr, "'receptors' belongs to neuron models");
+        goto fail_decl;
+    }
+    if (each_decl(t->receptors, add_recept, &d))
+        goto fail_decl;
+    if (!(t->max_dt >= 0) || !isfinite(t->max_dt)) {
+        snprintf(derr, sizeof derr, "max_dt must be a positive number of ms, got %g", t->max_dt);
+        goto fail_decl;
+    }
+    m->max_dt = t->max_dt;
 
     char perr[1024];
     if (t->equations && nk_stmts_parse(t->equations, &m->eqs, perr, sizeof perr)) {
@@ -344,6 +581,17 @@ nk_model *nk_model_parse(const nk_model_text *t, char *err, size_t errlen)
         snprintf(err, errlen, "model '%s': on_pre: %s", t->name, perr);
         goto fail;
     }
+    if (t->graded && *skip_ws(t->graded)) {
+        if (!m->synapse) {
+            snprintf(err, errlen, "model '%s': 'graded' belongs to synapse models", t->name);
+            goto fail;
+        }
+        m->graded = nk_expr_parse(t->graded, perr, sizeof perr);
+        if (!m->graded) {
+            snprintf(err, errlen, "model '%s': graded: %s", t->name, perr);
+            goto fail;
+        }
+    }
     if (t->current && *skip_ws(t->current)) {
         m->current = nk_expr_parse(t->current, perr, sizeof perr);
         if (!m->current) {
@@ -356,7 +604,8 @@ nk_model *nk_model_parse(const nk_model_text *t, char *err, size_t errlen)
         goto fail;
     }
 
-    names_ctx c = {m, &m->eqs, 0, m->synapse, "equations", err, errlen};
+    names_ctx c = {.m = m, .eqs = &m->eqs, .allow_post = m->synapse, .where = "equations",
+                   .err = err, .errlen = errlen};
     if (check_stmts(&m->eqs, &c, 0))
         goto fail;
     for (int k = 0; k < m->eqs.n; k++) {
@@ -377,11 +626,26 @@ nk_model *nk_model_parse(const nk_model_text *t, char *err, size_t errlen)
     c.where = "refractory";
     if (m->refractory && nk_expr_walk_vars(m->refractory, check_name, &c))
         goto fail;
+    if (m->refractory) {
+        m->refr_cond = nk_expr_is_boolean(m->refractory);
+        for (int k = 0; k < m->nstates && !m->refr_cond; k++)
+            if (nk_expr_uses(m->refractory, m->sname[k]))
+                m->refr_per_neuron = 1;
+    }
     c.where = "on_pre";
     c.allow_w = 1;
-    if (check_stmts(&m->on_pre, &c, 1))
+    /* A synapse's on_pre may also assign to the target neuron's states
+     * (delta: v += w); those are checked when the receptor is built. */
+    if (check_stmts(&m->on_pre, &c, !m->synapse))
         goto fail;
     c.allow_w = 0;
+    if (m->graded) {
+        c.where = "graded";
+        c.allow_pre = 1;
+        if (nk_expr_walk_vars(m->graded, check_name, &c))
+            goto fail;
+        c.allow_pre = 0;
+    }
     c.where = "current";
     if (m->current && nk_expr_walk_vars(m->current, check_name, &c))
         goto fail;
@@ -390,6 +654,8 @@ nk_model *nk_model_parse(const nk_model_text *t, char *err, size_t errlen)
         goto fail;
     }
     return m;
+fail_decl:
+    snprintf(err, errlen, "model '%s': %s", t->name, derr);
 fail:
     nk_model_free(m);
     return NULL;
@@ -420,6 +686,31 @@ void nk_model_free(nk_model *m)
     nk_expr_free(m->threshold);
     nk_expr_free(m->refractory);
     nk_expr_free(m->current);
+    nk_expr_free(m->graded);
+    for (int k = 0; k < m->nalias; k++) {
+        free(m->alias_from[k]);
+        free(m->alias_to[k]);
+    }
+    free(m->alias_from);
+    free(m->alias_to);
+    for (int k = 0; k < m->nrecept; k++) {
+        struct nk_model_recept *r = &m->recept[k];
+        for (int j = 0; j < r->nparams; j++) {
+            free(r->pname[j]);
+            nk_expr_free(r->pval[j]);
+        }
+        free(r->pname);
+        free(r->pval);
+        free(r->name);
+        free(r->synapse);
+    }
+    free(m->recept);
+    free(m->plo);
+    free(m->phi);
+    free(m->plo_open);
+    free(m->phi_open);
+    free(m->slo);
+    free(m->shi);
     free(m->name);
     free(m->doc);
     free(m->method);
@@ -512,7 +803,7 @@ int nk_eval_param_expr(const nk_expr *e, const nk_model *m, const double *param,
 
 /* ---- public accessors ---------------------------------------------------- */
 
-int nk_model_param_index(const nk_model *m, const char *name)
+int nk_model_param_index0(const nk_model *m, const char *name)
 {
     for (int k = 0; k < m->nparams; k++)
         if (!strcmp(m->pname[k], name))
@@ -520,11 +811,41 @@ int nk_model_param_index(const nk_model *m, const char *name)
     return -1;
 }
 
-int nk_model_state_index(const nk_model *m, const char *name)
+int nk_model_state_index0(const nk_model *m, const char *name)
 {
     for (int k = 0; k < m->nstates; k++)
         if (!strcmp(m->sname[k], name))
             return k;
+    return -1;
+}
+
+static const char *unalias(const nk_model *m, const char *name)
+{
+    for (int k = 0; k < m->nalias; k++)
+        if (!strcmp(m->alias_from[k], name))
+            return m->alias_to[k];
+    return name;
+}
+
+int nk_model_param_index(const nk_model *m, const char *name)
+{
+    return nk_model_param_index0(m, unalias(m, name));
+}
+
+int nk_model_state_index(const nk_model *m, const char *name)
+{
+    return nk_model_state_index0(m, unalias(m, name));
+}
+
+int nk_model_check_param(const nk_model *m, int k, double v, char *err, size_t errlen)
+{
+    int below = m->plo_open[k] ? !(v > m->plo[k]) : !(v >= m->plo[k]);
+    int above = m->phi_open[k] ? !(v < m->phi[k]) : !(v <= m->phi[k]);
+    if (!below && !above)
+        return 0;
+    snprintf(err, errlen, "parameter '%s' of model '%s' must be in %c%g, %g%c, got %g",
+             m->pname[k], m->name, m->plo_open[k] ? '(' : '[', m->plo[k], m->phi[k],
+             m->phi_open[k] ? ')' : ']', v);
     return -1;
 }
 

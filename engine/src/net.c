@@ -368,6 +368,9 @@ int nk_pop_set_param(nk_net *net, int pop, const char *name, double value)
     if (!isfinite(value))
         return nk_fail(net->ctx, NK_EINVAL, "parameter '%s' of model '%s' must be finite, got %g",
                        name, p->model->name, value);
+    char err[512];
+    if (nk_model_check_param(p->model, k, value, err, sizeof err))
+        return nk_fail(net->ctx, NK_EINVAL, "%s", err);
     p->param[k] = value;
     /* States that start at this parameter follow it until the first run. */
     if (net->step == 0)

@@ -492,6 +492,19 @@ NK_RT_FN double nk_log(double x)
     return h + l;
 }
 
+/* nk_exprel: (e^x - 1)/x, continuous at 0 where it is 1 (Brian2's
+ * exprel). Rate functions of HH-type models have removable singularities of
+ * the form x/(e^x - 1) = 1/exprel(x). */
+NK_RT_FN double nk_exprel(double x)
+{
+    if (x == 0.0)
+        return 1.0;
+    if (x > 709.0)
+        return nk_exp(x - nk_log(x));
+    return nk_expm1(x) / x;
+}
+
+
 /* nk_log1p: log(1 + x) with full relative precision near 0.
  * log1p(-1) = -inf, log1p(x < -1) = NaN, log1p(+inf) = +inf, sign of
  * zero kept.  Measured max error 0.50 ulp. */
