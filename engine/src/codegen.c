@@ -1,21 +1,33 @@
 /* codegen.c - C code generated per population from its model's equations.
  *
  * One population gives one function, nk_update (see rt/nk_kernel.h), over the
- * neuron model and every receptor (synapse model instance) on the population.
- * All arithmetic is done in double precision whatever the storage type; the
- * runtime headers (rt/nk_math.h, rt/nk_philox.h) are pasted in so the file is
+ * neuron model and every receptor (synapse model instance) on the population,
+ * plus one nk_graded_P per graded projection onto it. All arithmetic is done
+ * in double precision whatever the storage type; the runtime headers
+ * (rt/nk_math.h, rt/nk_philox.h) are pasted in so the file is
  * self-contained, and the same text will feed NVRTC for the CUDA backend.
+ *
+ * Every expression is first put in canonical form (canon()): each name is
+ * replaced by its name in the generated code, intermediates and the input
+ * current I are written out in full. The population's states, neuron's and
+ * receptors' together, form one ODE system that the chosen solver advances:
+ *   explicit Runge-Kutta (euler, midpoint, heun, rk4) from a tableau, with
+ *     max_dt sub-steps;
+ *   rk45: Dormand-Prince 5(4), error-controlled per neuron inside the step;
+ *   exponential_euler: x += f(x) (exp(B h) - 1)/B, B = df/dx;
+ *   exact: for a linear system x' = A x + b, x(h) = x + G f(x) with
+ *     G = int_0^h exp(A s) ds, computed here from the parameter values and
+ *     handed to the kernel as constants after the parameters (kextra).
  *
  * Names in the generated code:
  *   s_X        neuron state X            p_X     neuron parameter X
  *   rK_X       receptor K's state X      rpK_X   receptor K's parameter X
- *   x_X        neuron intermediate X     rxK_X   receptor K's intermediate
- *   nk_I       the neuron's input current (receptors + external), pA
- *   nk_w       on_pre: the summed weight arriving this step
- *   nk_t, nk_dt, i
+ *   nk_iext    external current (pA)     nk_w    on_pre: the summed weight
+ *   nk_t, nk_dt, i; nk_y0_J, nk_kS_J     solver temporaries of ODE J
  */
 #include "internal.h"
 
+#include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -77,190 +89,6 @@ static void sb_header(sb *b, const char *text)
     sb_printf(b, "\n");
 }
 
-/* ---- name resolution ------------------------------------------------------ */
-
-typedef struct scope {
-    nk_pop *pop;
-    int rx;                  /* -1: the neuron; else receptor index */
-    int in_on_pre;           /* w resolves */
-    int no_intermediates;    /* names of intermediates are not allowed */
-} scope;
-
-/* The built-in names, resolved after the model's own (a parameter called
- * e is the parameter, not Euler's number). */
-static int resolve_builtin(const char *name, char *out, size_t outlen)
-{
-    if (!strcmp(name, "t"))
-        return snprintf(out, outlen, "nk_t") < 0;
-    if (!strcmp(name, "dt"))
-        return snprintf(out, outlen, "nk_dt") < 0;
-    if (!strcmp(name, "i"))
-        return snprintf(out, outlen, "((double)i)") < 0;
-    if (!strcmp(name, "pi"))
-        return snprintf(out, outlen, "3.141592653589793") < 0;
-    if (!strcmp(name, "e"))
-        return snprintf(out, outlen, "2.718281828459045") < 0;
-    return 1;
-}
-
-static int resolve(const char *name, char *out, size_t outlen, void *ud)
-{
-    scope *sc = ud;
-    const nk_model *nm = sc->pop->model;
-    if (!strncmp(name, "nk_r", 4)) /* placeholders made by expand_rhs */
-        return snprintf(out, outlen, "%s", name + 3) < 0;
-    if (sc->rx >= 0) {
-        const nk_receptor *r = &sc->pop->rx[sc->rx];
-        const nk_model *m = r->syn;
-        if (sc->in_on_pre && !strcmp(name, "w"))
-            return snprintf(out, outlen, "nk_w") < 0;
-        if (nk_model_state_index(m, name) >= 0)
-            return snprintf(out, outlen, "r%d_%s", sc->rx, name) < 0;
-        if (nk_model_param_index(m, name) >= 0)
-            return snprintf(out, outlen, "rp%d_%s", sc->rx, name) < 0;
-        for (int k = 0; k < m->eqs.n; k++)
-            if (m->eqs.items[k].kind == NK_ST_ASSIGN && !strcmp(m->eqs.items[k].target, name))
-                return snprintf(out, outlen, "rx%d_%s", sc->rx, name) < 0;
-        if (!resolve_builtin(name, out, outlen))
-            return 0;
-        /* The target neuron's states and parameters. */
-        if (nk_model_state_index(nm, name) >= 0)
-            return snprintf(out, outlen, "s_%s", name) < 0;
-        if (nk_model_param_index(nm, name) >= 0)
-            return snprintf(out, outlen, "p_%s", name) < 0;
-        return 1;
-    }
-    if (!strcmp(name, "I"))
-        return snprintf(out, outlen, "nk_I") < 0;
-    if (nk_model_state_index(nm, name) >= 0)
-        return snprintf(out, outlen, "s_%s", name) < 0;
-    if (nk_model_param_index(nm, name) >= 0)
-        return snprintf(out, outlen, "p_%s", name) < 0;
-    if (!sc->no_intermediates)
-        for (int k = 0; k < nm->eqs.n; k++)
-            if (nm->eqs.items[k].kind == NK_ST_ASSIGN && !strcmp(nm->eqs.items[k].target, name))
-                return snprintf(out, outlen, "x_%s", name) < 0;
-    return resolve_builtin(name, out, outlen);
-}
-
-/* Writes e as C into b; on an unknown name fails with a message. */
-static int emit_expr(sb *b, const nk_expr *e, scope *sc, char *err, size_t errlen)
-{
-    size_t cap = 4096;
-    for (;;) {
-        char *buf = malloc(cap);
-        if (!buf) {
-            snprintf(err, errlen, "out of memory");
-            return -1;
-        }
-        int n = nk_expr_to_c(e, buf, cap, resolve, sc);
-        if (n >= 0) {
-            sb_printf(b, "%s", buf);
-            free(buf);
-            return 0;
-        }
-        free(buf);
-        if (n != NK_EXPR_ENOSPC || cap > (1u << 24)) {
-            char s[256];
-            nk_expr_to_str(e, s, sizeof s);
-            snprintf(err, errlen, "population '%s': cannot resolve a name in '%s'",
-                     sc->pop->name, s);
-            return -1;
-        }
-        cap *= 4;
-    }
-}
-
-static nk_expr *var_expr(const char *name);
-
-/* ---- solver support -------------------------------------------------------- */
-
-/* The right-hand side of an ODE with every intermediate (and, for the neuron,
- * the input current I) written out, so that its dependence on the variable is
- * visible to the differentiator. Receptor states appear as placeholders
- * nk_rK_X, which cannot collide with model names. */
-static nk_expr *expand_rhs(const nk_expr *rhs, nk_pop *pop, int rx)
-{
-    const nk_model *m = rx >= 0 ? pop->rx[rx].syn : pop->model;
-    nk_expr *e = nk_expr_clone(rhs);
-    /* Intermediates, latest first, so that one defined from another expands. */
-    for (int k = m->eqs.n - 1; e && k >= 0; k--) {
-        const nk_stmt *st = &m->eqs.items[k];
-        if (st->kind != NK_ST_ASSIGN)
-            continue;
-        nk_expr *n = nk_expr_subst(e, st->target, st->rhs);
-        nk_expr_free(e);
-        e = n;
-    }
-    if (rx < 0 && e && nk_expr_uses(e, "I")) {
-        /* I = sum of receptor currents (+ external current, a constant here). */
-        nk_expr *sum = var_expr("nk_iext");
-        for (int r = 0; sum && r < pop->nrx; r++) {
-            const nk_model *sm = pop->rx[r].syn;
-            nk_expr *cur = nk_expr_clone(sm->current);
-            for (int s = 0; cur && s < sm->nstates; s++) {
-                char ph[96];
-                snprintf(ph, sizeof ph, "nk_r%d_%s", r, sm->sname[s]);
-                nk_expr *phe = var_expr(ph);
-                nk_expr *n = phe ? nk_expr_subst(cur, sm->sname[s], phe) : NULL;
-                nk_expr_free(phe);
-                nk_expr_free(cur);
-                cur = n;
-            }
-            char tmp[64];
-            snprintf(tmp, sizeof tmp, "nk_acc + nk_cur");
-            char perr[256];
-            nk_expr *add = nk_expr_parse(tmp, perr, sizeof perr);
-            nk_expr *a1 = add ? nk_expr_subst(add, "nk_acc", sum) : NULL;
-            nk_expr *a2 = (a1 && cur) ? nk_expr_subst(a1, "nk_cur", cur) : NULL;
-            nk_expr_free(add);
-            nk_expr_free(a1);
-            nk_expr_free(cur);
-            nk_expr_free(sum);
-            sum = a2;
-        }
-        nk_expr *n = sum ? nk_expr_subst(e, "I", sum) : NULL;
-        nk_expr_free(sum);
-        nk_expr_free(e);
-        e = n;
-    }
-    return e;
-}
-
-/* A new VAR node for name (NULL when out of memory). */
-static nk_expr *var_expr(const char *name)
-{
-    char e[256];
-    return nk_expr_parse(name, e, sizeof e);
-}
-
-typedef struct hoist_ctx {
-    const nk_model *m;
-} hoist_ctx;
-
-/* Nonzero when name is not a parameter or constant (so the expression varies
- * per neuron or per step). */
-static int not_constant(const char *name, int line, int col, void *ud)
-{
-    hoist_ctx *h = ud;
-    (void)line;
-    (void)col;
-    if (nk_model_param_index(h->m, name) >= 0)
-        return 0;
-    if (!strcmp(name, "dt") || !strcmp(name, "pi") || !strcmp(name, "e"))
-        return 0;
-    return 1;
-}
-
-/* ---- the generator --------------------------------------------------------- */
-
-typedef struct ode_ref {
-    const nk_stmt *st;
-    int rx;          /* -1 neuron, else receptor */
-    nk_expr *coef;   /* exponential Euler: d rhs / d x (NULL: Euler step) */
-    int hoisted;     /* coef is constant: its factor is computed once */
-} ode_ref;
-
 int nk_method_known(const char *m)
 {
     static const char *const known[] = {"euler", "midpoint", "heun", "rk4", "rk45",
@@ -271,9 +99,812 @@ int nk_method_known(const char *m)
     return 0;
 }
 
-static int method_known(const char *m)
+/* ---- canonical form ---------------------------------------------------- */
+
+typedef struct canon_ctx {
+    nk_pop *pop;
+    int in_on_pre;           /* w is the arriving weight */
+    char *err;
+    size_t errlen;
+} canon_ctx;
+
+static int is_builtin(const char *name)
 {
-    return !strcmp(m, "euler") || !strcmp(m, "exponential_euler");
+    return !strcmp(name, "t") || !strcmp(name, "dt") || !strcmp(name, "i") ||
+           !strcmp(name, "pi") || !strcmp(name, "e");
+}
+
+static nk_expr *canon_rec(const nk_expr *e, canon_ctx *c, int rx, int depth);
+
+/* The neuron's input current: every receptor's current plus nk_iext. */
+static nk_expr *canon_I(canon_ctx *c, int depth)
+{
+    nk_expr *sum = nk_expr_var("nk_iext");
+    for (int r = 0; sum && r < c->pop->nrx; r++)
+        sum = nk_expr_bin(NK_OP_ADD, sum, canon_rec(c->pop->rx[r].syn->current, c, r, depth + 1));
+    return sum;
+}
+
+static nk_expr *named(const char *fmt, int rx, const char *name)
+{
+    char b[256];
+    if (rx >= 0)
+        snprintf(b, sizeof b, fmt, rx, name);
+    else
+        snprintf(b, sizeof b, fmt, name);
+    return nk_expr_var(b);
+}
+
+static nk_expr *canon_var(const char *name, canon_ctx *c, int rx, int depth)
+{
+    const nk_model *nm = c->pop->model;
+    const nk_model *m = rx >= 0 ? c->pop->rx[rx].syn : nm;
+    if (rx >= 0 && c->in_on_pre && !strcmp(name, "w"))
+        return nk_expr_var("nk_w");
+    if (nk_model_state_index0(m, name) >= 0)
+        return rx >= 0 ? named("r%d_%s", rx, name) : named("s_%s", -1, name);
+    if (nk_model_param_index0(m, name) >= 0)
+        return rx >= 0 ? named("rp%d_%s", rx, name) : named("p_%s", -1, name);
+    for (int k = 0; k < m->eqs.n; k++) {
+        const nk_stmt *st = &m->eqs.items[k];
+        if (st->kind == NK_ST_ASSIGN && !strcmp(st->target, name))
+            return canon_rec(st->rhs, c, rx, depth + 1);
+    }
+    if (rx < 0 && !strcmp(name, "I"))
+        return canon_I(c, depth);
+    if (is_builtin(name))
+        return nk_expr_var(name);
+    if (rx >= 0) {
+        /* The target neuron's states and parameters. */
+        if (nk_model_state_index0(nm, name) >= 0)
+            return named("s_%s", -1, name);
+        if (nk_model_param_index0(nm, name) >= 0)
+            return named("p_%s", -1, name);
+        snprintf(c->err, c->errlen,
+                 "population '%s': synapse '%s' (receptor '%s') uses '%s', which is not a name "
+                 "of the synapse or of neuron model '%s'",
+                 c->pop->name, m->name, c->pop->rx[rx].name, name, nm->name);
+        return NULL;
+    }
+    snprintf(c->err, c->errlen, "population '%s': model '%s' has no name '%s'", c->pop->name,
+             m->name, name);
+    return NULL;
+}
+
+static nk_expr *canon_rec(const nk_expr *e, canon_ctx *c, int rx, int depth)
+{
+    if (!e)
+        return NULL;
+    if (depth > 64) {
+        snprintf(c->err, c->errlen,
+                 "population '%s': intermediate expressions refer to each other in a cycle",
+                 c->pop->name);
+        return NULL;
+    }
+    switch (e->kind) {
+    case NK_EX_NUM:
+        return nk_expr_num(e->num);
+    case NK_EX_VAR:
+        return canon_var(e->name, c, rx, depth);
+    case NK_EX_NEG:
+        return nk_expr_neg(canon_rec(e->args[0], c, rx, depth));
+    case NK_EX_NOT:
+        return nk_expr_not(canon_rec(e->args[0], c, rx, depth));
+    case NK_EX_BIN:
+        return nk_expr_bin(e->op, canon_rec(e->args[0], c, rx, depth),
+                           canon_rec(e->args[1], c, rx, depth));
+    case NK_EX_COND:
+        return nk_expr_cond(canon_rec(e->args[0], c, rx, depth),
+                            canon_rec(e->args[1], c, rx, depth),
+                            canon_rec(e->args[2], c, rx, depth));
+    case NK_EX_CALL: {
+        nk_expr *a[8] = {NULL};
+        int n = e->nargs < 8 ? e->nargs : 8;
+        for (int k = 0; k < n; k++) {
+            a[k] = canon_rec(e->args[k], c, rx, depth);
+            if (!a[k]) {
+                for (int j = 0; j < k; j++)
+                    nk_expr_free(a[j]);
+                return NULL;
+            }
+        }
+        return nk_expr_call(e->name, a, n);
+    }
+    }
+    return NULL;
+}
+
+/* e of model scope rx (-1: the neuron) in canonical form; NULL with err set
+ * (or "out of memory"). */
+static nk_expr *canon(const nk_expr *e, nk_pop *pop, int rx, int in_on_pre, char *err,
+                      size_t errlen)
+{
+    canon_ctx c = {pop, in_on_pre, err, errlen};
+    if (errlen)
+        err[0] = 0;
+    nk_expr *r = canon_rec(e, &c, rx, 0);
+    if (!r && errlen && !err[0])
+        snprintf(err, errlen, "out of memory");
+    return r;
+}
+
+/* Emission of canonical trees: generated names pass through, built-ins map. */
+static int resolve_canon(const char *name, char *out, size_t outlen, void *ud)
+{
+    (void)ud;
+    const char *v = name;
+    if (!strcmp(name, "t"))
+        v = "nk_t";
+    else if (!strcmp(name, "dt"))
+        v = "nk_dt";
+    else if (!strcmp(name, "i"))
+        v = "((double)i)";
+    else if (!strcmp(name, "pi"))
+        v = "3.141592653589793";
+    else if (!strcmp(name, "e"))
+        v = "2.718281828459045";
+    return snprintf(out, outlen, "%s", v) < 0;
+}
+
+static int emit_with(sb *b, const nk_expr *e,
+                     int (*fn)(const char *, char *, size_t, void *), void *ud, char *err,
+                     size_t errlen)
+{
+    size_t cap = 4096;
+    for (;;) {
+        char *buf = malloc(cap);
+        if (!buf) {
+            snprintf(err, errlen, "out of memory");
+            return -1;
+        }
+        int n = nk_expr_to_c(e, buf, cap, fn, ud);
+        if (n >= 0) {
+            sb_printf(b, "%s", buf);
+            free(buf);
+            return 0;
+        }
+        free(buf);
+        if (n != NK_EXPR_ENOSPC || cap > (1u << 26)) {
+            snprintf(err, errlen, "cannot write an expression as C (%s)",
+                     n == NK_EXPR_ENOSPC ? "too long" : "a name did not resolve");
+            return -1;
+        }
+        cap *= 4;
+    }
+}
+
+static int emit(sb *b, const nk_expr *e, char *err, size_t errlen)
+{
+    return emit_with(b, e, resolve_canon, NULL, err, errlen);
+}
+
+/* Canonicalises and emits. */
+static int emit_canon(sb *b, const nk_expr *e, nk_pop *pop, int rx, int in_on_pre, char *err,
+                      size_t errlen)
+{
+    nk_expr *c = canon(e, pop, rx, in_on_pre, err, errlen);
+    if (!c)
+        return -1;
+    int rc = emit(b, c, err, errlen);
+    nk_expr_free(c);
+    return rc;
+}
+
+/* Nonzero when a canonical name varies per neuron or per step. */
+static int not_constant(const char *name, int line, int col, void *ud)
+{
+    (void)line;
+    (void)col;
+    (void)ud;
+    if (!strncmp(name, "p_", 2) || !strcmp(name, "dt") || !strcmp(name, "pi") ||
+        !strcmp(name, "e"))
+        return 0;
+    if (name[0] == 'r' && name[1] == 'p' && name[2] >= '0' && name[2] <= '9')
+        return 0;
+    return 1;
+}
+
+static int is_constant(const nk_expr *e)
+{
+    return nk_expr_walk_vars(e, not_constant, NULL) == 0 && !nk_expr_uses(e, "nk_rand");
+}
+
+static int has_random(const nk_expr *e)
+{
+    if (!e)
+        return 0;
+    if (e->kind == NK_EX_CALL && (!strcmp(e->name, "rand") || !strcmp(e->name, "randn")))
+        return 1;
+    for (int k = 0; k < e->nargs; k++)
+        if (has_random(e->args[k]))
+            return 1;
+    return 0;
+}
+
+/* Value of a constant canonical expression with the population's parameter
+ * values. */
+static int ceval(const nk_expr *e, nk_pop *pop, double h, double *out)
+{
+    double a[3] = {0, 0, 0};
+    if (e->kind != NK_EX_COND)
+        for (int k = 0; k < e->nargs && k < 3; k++)
+            if (ceval(e->args[k], pop, h, &a[k]))
+                return -1;
+    switch (e->kind) {
+    case NK_EX_NUM:
+        *out = e->num;
+        return 0;
+    case NK_EX_VAR: {
+        const char *n = e->name;
+        if (!strcmp(n, "dt")) {
+            *out = h;
+            return 0;
+        }
+        if (!strcmp(n, "pi")) {
+            *out = 3.141592653589793;
+            return 0;
+        }
+        if (!strcmp(n, "e")) {
+            *out = 2.718281828459045;
+            return 0;
+        }
+        if (!strncmp(n, "p_", 2)) {
+            int k = nk_model_param_index0(pop->model, n + 2);
+            if (k < 0)
+                return -1;
+            *out = pop->param[k];
+            return 0;
+        }
+        int r, off;
+        if (sscanf(n, "rp%d_%n", &r, &off) == 1 && r >= 0 && r < pop->nrx) {
+            int k = nk_model_param_index0(pop->rx[r].syn, n + off);
+            if (k < 0)
+                return -1;
+            *out = pop->rx[r].param[k];
+            return 0;
+        }
+        return -1;
+    }
+    case NK_EX_NEG:
+        *out = -a[0];
+        return 0;
+    case NK_EX_NOT:
+        *out = !a[0];
+        return 0;
+    case NK_EX_COND: {
+        double c;
+        if (ceval(e->args[0], pop, h, &c))
+            return -1;
+        return ceval(e->args[c != 0 ? 1 : 2], pop, h, out);
+    }
+    case NK_EX_BIN:
+        switch (e->op) {
+        case NK_OP_ADD: *out = a[0] + a[1]; return 0;
+        case NK_OP_SUB: *out = a[0] - a[1]; return 0;
+        case NK_OP_MUL: *out = a[0] * a[1]; return 0;
+        case NK_OP_DIV: *out = a[0] / a[1]; return 0;
+        case NK_OP_POW: *out = pow(a[0], a[1]); return 0;
+        case NK_OP_LT: *out = a[0] < a[1]; return 0;
+        case NK_OP_LE: *out = a[0] <= a[1]; return 0;
+        case NK_OP_GT: *out = a[0] > a[1]; return 0;
+        case NK_OP_GE: *out = a[0] >= a[1]; return 0;
+        case NK_OP_EQ: *out = a[0] == a[1]; return 0;
+        case NK_OP_NE: *out = a[0] != a[1]; return 0;
+        case NK_OP_AND: *out = a[0] != 0 && a[1] != 0; return 0;
+        case NK_OP_OR: *out = a[0] != 0 || a[1] != 0; return 0;
+        }
+        return -1;
+    case NK_EX_CALL: {
+        const char *f = e->name;
+        static const struct {
+            const char *n;
+            double (*f1)(double);
+        } f1[] = {{"exp", exp}, {"log", log}, {"log10", log10}, {"sqrt", sqrt}, {"sin", sin},
+                  {"cos", cos}, {"tan", tan}, {"tanh", tanh}, {"sinh", sinh}, {"cosh", cosh},
+                  {"abs", fabs}, {"floor", floor}, {"ceil", ceil}, {"expm1", expm1},
+                  {"log1p", log1p}};
+        for (size_t k = 0; k < sizeof f1 / sizeof *f1; k++)
+            if (!strcmp(f, f1[k].n)) {
+                *out = f1[k].f1(a[0]);
+                return 0;
+            }
+        if (!strcmp(f, "pow")) { *out = pow(a[0], a[1]); return 0; }
+        if (!strcmp(f, "min")) { *out = a[0] < a[1] ? a[0] : a[1]; return 0; }
+        if (!strcmp(f, "max")) { *out = a[0] > a[1] ? a[0] : a[1]; return 0; }
+        if (!strcmp(f, "sign")) { *out = (a[0] > 0) - (a[0] < 0); return 0; }
+        if (!strcmp(f, "clip")) { *out = a[0] < a[1] ? a[1] : a[0] > a[2] ? a[2] : a[0]; return 0; }
+        if (!strcmp(f, "exprel")) { *out = a[0] == 0 ? 1 : expm1(a[0]) / a[0]; return 0; }
+        return -1;
+    }
+    }
+    return -1;
+}
+
+/* ---- the ODE system -------------------------------------------------------- */
+
+typedef struct ode {
+    const nk_stmt *st;
+    int rx;              /* -1 neuron, else receptor */
+    char cname[160];     /* s_X or rK_X */
+    int kidx;            /* index in the kernel's state[] */
+    int frozen;          /* (unless refractory) */
+    nk_expr *rhs;        /* canonical */
+    nk_expr *coef;       /* exponential_euler: d rhs / d x, canonical */
+    int hoisted;         /* coef is constant */
+} ode;
+
+typedef struct sys {
+    nk_pop *pop;
+    ode *o;
+    int n;
+    const char *method;
+    int nsub;            /* sub-steps per step */
+} sys;
+
+static void sys_free(sys *y)
+{
+    for (int k = 0; k < y->n; k++) {
+        nk_expr_free(y->o[k].rhs);
+        nk_expr_free(y->o[k].coef);
+    }
+    free(y->o);
+}
+
+static int kernel_index(nk_pop *pop, int rx, int sidx)
+{
+    int idx = rx < 0 ? 0 : pop->model->nstates;
+    for (int r = 0; r < rx; r++)
+        idx += pop->rx[r].syn->nstates;
+    return idx + sidx;
+}
+
+static int sys_collect(sys *y, nk_net *net, nk_pop *pop, char *err, size_t errlen)
+{
+    int total = pop->model->eqs.n;
+    double max_dt = pop->model->max_dt;
+    for (int r = 0; r < pop->nrx; r++) {
+        total += pop->rx[r].syn->eqs.n;
+        double md = pop->rx[r].syn->max_dt;
+        if (md > 0 && (max_dt == 0 || md < max_dt))
+            max_dt = md;
+    }
+    y->pop = pop;
+    y->method = pop->method;
+    y->o = nk_xcalloc((size_t)total + 1, sizeof *y->o);
+    if (!y->o) {
+        snprintf(err, errlen, "out of memory");
+        return -1;
+    }
+    y->nsub = 1;
+    if (max_dt > 0 && net->dt > max_dt) {
+        double q = ceil(net->dt / max_dt - 1e-9);
+        if (q > 1e6) {
+            snprintf(err, errlen,
+                     "population '%s': max_dt %g ms needs %g sub-steps per step of %g ms "
+                     "(at most 1e6)", pop->name, max_dt, q, net->dt);
+            return -1;
+        }
+        y->nsub = (int)q;
+    }
+    for (int r = -1; r < pop->nrx; r++) {
+        const nk_model *m = r < 0 ? pop->model : pop->rx[r].syn;
+        for (int k = 0; k < m->eqs.n; k++) {
+            const nk_stmt *st = &m->eqs.items[k];
+            if (st->kind != NK_ST_ODE)
+                continue;
+            ode *o = &y->o[y->n++];
+            o->st = st;
+            o->rx = r;
+            if (r < 0)
+                snprintf(o->cname, sizeof o->cname, "s_%s", st->target);
+            else
+                snprintf(o->cname, sizeof o->cname, "r%d_%s", r, st->target);
+            o->kidx = kernel_index(pop, r, nk_model_state_index0(m, st->target));
+            for (int f = 0; f < st->nflags; f++)
+                if (!strcmp(st->flags[f], "unless refractory"))
+                    o->frozen = 1;
+            o->rhs = canon(st->rhs, pop, r, 0, err, errlen);
+            if (!o->rhs)
+                return -1;
+        }
+    }
+    return 0;
+}
+
+/* exponential_euler: the coefficient of each equation in its own variable. */
+static int sys_expeuler(sys *y, char *err, size_t errlen)
+{
+    for (int k = 0; k < y->n; k++) {
+        ode *o = &y->o[k];
+        char derr[512];
+        nk_expr *d = nk_expr_diff(o->rhs, o->cname, derr, sizeof derr);
+        if (!d) {
+            snprintf(err, errlen, "population '%s', method exponential_euler: 'd%s/dt': %s",
+                     y->pop->name, o->st->target, derr);
+            return -1;
+        }
+        nk_expr *ds = nk_expr_simplify(d);
+        nk_expr_free(d);
+        if (!ds) {
+            snprintf(err, errlen, "out of memory");
+            return -1;
+        }
+        if (nk_expr_uses(ds, o->cname)) {
+            nk_expr_free(ds);
+            snprintf(err, errlen,
+                     "population '%s': 'd%s/dt' is not linear in '%s', so exponential_euler "
+                     "cannot integrate it (use method = \"rk4\" or \"euler\")",
+                     y->pop->name, o->st->target, o->st->target);
+            return -1;
+        }
+        if (ds->kind == NK_EX_NUM && ds->num == 0) {
+            nk_expr_free(ds);
+            continue;
+        }
+        o->coef = ds;
+        o->hoisted = is_constant(ds);
+    }
+    return 0;
+}
+
+/* exact: G = int_0^h exp(A s) ds for the linear system (and Gr with the
+ * frozen rows zeroed, for refractory neurons), appended to extras. */
+static int mat_expint(int n, const double *A, double h, double *G)
+{
+    /* exp([[A h, I h], [0, 0]]) = [[exp(A h), G], [0, I]]: scaling and
+     * squaring with a Taylor series. */
+    int N = 2 * n;
+    double *M = calloc((size_t)N * N, sizeof *M), *E = calloc((size_t)N * N, sizeof *E);
+    double *T = calloc((size_t)N * N, sizeof *T), *U = calloc((size_t)N * N, sizeof *U);
+    if (!M || !E || !T || !U) {
+        free(M), free(E), free(T), free(U);
+        return -1;
+    }
+    double norm = 0;
+    for (int i = 0; i < n; i++) {
+        double row = h;
+        for (int j = 0; j < n; j++) {
+            M[i * N + j] = A[i * n + j] * h;
+            row += fabs(M[i * N + j]);
+        }
+        M[i * N + n + i] = h;
+        if (row > norm)
+            norm = row;
+    }
+    int sq = 0;
+    while (norm > 0.25 && sq < 60) {
+        norm /= 2;
+        sq++;
+    }
+    double scale = ldexp(1.0, -sq);
+    for (int k = 0; k < N * N; k++)
+        M[k] *= scale;
+    /* E = I + M + M^2/2 + ... */
+    for (int k = 0; k < N; k++)
+        E[k * N + k] = T[k * N + k] = 1;
+    for (int term = 1; term <= 24; term++) {
+        for (int i = 0; i < N; i++)
+            for (int j = 0; j < N; j++) {
+                double acc = 0;
+                for (int q = 0; q < N; q++)
+                    acc += T[i * N + q] * M[q * N + j];
+                U[i * N + j] = acc / term;
+            }
+        memcpy(T, U, (size_t)N * N * sizeof *T);
+        for (int k = 0; k < N * N; k++)
+            E[k] += T[k];
+    }
+    for (int s = 0; s < sq; s++) {
+        for (int i = 0; i < N; i++)
+            for (int j = 0; j < N; j++) {
+                double acc = 0;
+                for (int q = 0; q < N; q++)
+                    acc += E[i * N + q] * E[q * N + j];
+                U[i * N + j] = acc;
+            }
+        memcpy(E, U, (size_t)N * N * sizeof *E);
+    }
+    for (int i = 0; i < n; i++)
+        for (int j = 0; j < n; j++)
+            G[i * n + j] = E[i * N + n + j];
+    free(M), free(E), free(T), free(U);
+    return 0;
+}
+
+static int sys_exact(sys *y, double h, double **extra, int *nextra, char *err, size_t errlen)
+{
+    int n = y->n;
+    double *A = nk_xcalloc((size_t)n * n + 1, sizeof *A);
+    double *Ar = nk_xcalloc((size_t)n * n + 1, sizeof *Ar);
+    double *G = nk_xcalloc((size_t)2 * n * n + 1, sizeof *G);
+    if (!A || !Ar || !G) {
+        free(A), free(Ar), free(G);
+        snprintf(err, errlen, "out of memory");
+        return -1;
+    }
+    for (int i = 0; i < n; i++) {
+        ode *o = &y->o[i];
+        if (nk_expr_uses(o->rhs, "t") || has_random(o->rhs)) {
+            snprintf(err, errlen,
+                     "population '%s': method exact needs equations without t or random numbers "
+                     "('d%s/dt' has %s)", y->pop->name, o->st->target,
+                     has_random(o->rhs) ? "rand()/randn()" : "t");
+            goto fail;
+        }
+        for (int j = 0; j < n; j++) {
+            char derr[512];
+            nk_expr *d = nk_expr_diff(o->rhs, y->o[j].cname, derr, sizeof derr);
+            nk_expr *ds = d ? nk_expr_simplify(d) : NULL;
+            nk_expr_free(d);
+            if (!ds) {
+                snprintf(err, errlen, "population '%s', method exact: 'd%s/dt': %s", y->pop->name,
+                         o->st->target, d ? "out of memory" : derr);
+                goto fail;
+            }
+            double v;
+            int bad = !is_constant(ds) || ceval(ds, y->pop, h, &v) || !isfinite(v);
+            nk_expr_free(ds);
+            if (bad) {
+                snprintf(err, errlen,
+                         "population '%s': method exact needs a linear system with constant "
+                         "coefficients, but 'd%s/dt' depends on '%s' through a coefficient that "
+                         "varies (use exponential_euler or rk4)",
+                         y->pop->name, o->st->target, y->o[j].st->target);
+                goto fail;
+            }
+            A[i * n + j] = v;
+            Ar[i * n + j] = o->frozen ? 0 : v;
+        }
+    }
+    if (mat_expint(n, A, h, G) || mat_expint(n, Ar, h, G + (size_t)n * n)) {
+        snprintf(err, errlen, "out of memory");
+        goto fail;
+    }
+    for (int k = 0; k < 2 * n * n; k++)
+        if (!isfinite(G[k])) {
+            snprintf(err, errlen,
+                     "population '%s': method exact: the propagator overflows at dt = %g ms "
+                     "(the linear system grows too fast)", y->pop->name, h);
+            goto fail;
+        }
+    free(A);
+    free(Ar);
+    *extra = G;
+    *nextra = 2 * n * n;
+    return 0;
+fail:
+    free(A), free(Ar), free(G);
+    return -1;
+}
+
+/* ---- emission ---------------------------------------------------------------- */
+
+/* One evaluation of every derivative into nk_<k>_J, with states shadowed by
+ * y0 + h*sum(a_s * k_s) when nterms > 0. */
+static int emit_stage(sb *b, sys *y, const char *k, double c, int nterms, const double *a,
+                      const char *const *ks, char *err, size_t errlen)
+{
+    sb_printf(b, "            {\n");
+    if (nterms > 0) {
+        sb_printf(b, "                const double nk_t = nk_tt + %.17g * nk_h; (void)nk_t;\n", c);
+        for (int j = 0; j < y->n; j++) {
+            sb_printf(b, "                const double %s = nk_y0_%d + nk_h * (0.0", y->o[j].cname,
+                      j);
+            for (int q = 0; q < nterms; q++)
+                if (a[q] != 0)
+                    sb_printf(b, " + %.17g * nk_%s_%d", a[q], ks[q], j);
+            sb_printf(b, "); (void)%s;\n", y->o[j].cname);
+        }
+    } else {
+        sb_printf(b, "                const double nk_t = nk_tt; (void)nk_t;\n");
+    }
+    for (int j = 0; j < y->n; j++) {
+        sb_printf(b, "                nk_%s_%d = ", k, j);
+        if (y->o[j].frozen)
+            sb_printf(b, "nk_refractory ? 0.0 : ");
+        sb_printf(b, "(");
+        if (emit(b, y->o[j].rhs, err, errlen))
+            return -1;
+        sb_printf(b, ");\n");
+    }
+    sb_printf(b, "            }\n");
+    return 0;
+}
+
+typedef struct tableau {
+    const char *name;
+    int s;
+    double c[4];
+    double a[4][4];
+    double b[4];
+} tableau;
+
+static const tableau TABLEAUS[] = {
+    {"euler", 1, {0}, {{0}}, {1}},
+    {"midpoint", 2, {0, 0.5}, {{0}, {0.5}}, {0, 1}},
+    {"heun", 2, {0, 1}, {{0}, {1}}, {0.5, 0.5}},
+    {"rk4", 4, {0, 0.5, 0.5, 1}, {{0}, {0.5}, {0, 0.5}, {0, 0, 1}},
+     {1.0 / 6, 1.0 / 3, 1.0 / 3, 1.0 / 6}},
+};
+
+static const char *const KN[] = {"k1", "k2", "k3", "k4", "k5", "k6", "k7"};
+
+static int emit_rk(sb *b, sys *y, const tableau *tb, char *err, size_t errlen)
+{
+    for (int s = 0; s < tb->s; s++)
+        if (emit_stage(b, y, KN[s], tb->c[s], s, tb->a[s], KN, err, errlen))
+            return -1;
+    for (int j = 0; j < y->n; j++) {
+        sb_printf(b, "            %s = nk_y0_%d + nk_h * (0.0", y->o[j].cname, j);
+        for (int s = 0; s < tb->s; s++)
+            if (tb->b[s] != 0)
+                sb_printf(b, " + %.17g * nk_%s_%d", tb->b[s], KN[s], j);
+        sb_printf(b, ");\n");
+    }
+    return 0;
+}
+
+/* Dormand-Prince 5(4). */
+static const double DP_C[7] = {0, 1.0 / 5, 3.0 / 10, 4.0 / 5, 8.0 / 9, 1, 1};
+static const double DP_A[7][6] = {
+    {0},
+    {1.0 / 5},
+    {3.0 / 40, 9.0 / 40},
+    {44.0 / 45, -56.0 / 15, 32.0 / 9},
+    {19372.0 / 6561, -25360.0 / 2187, 64448.0 / 6561, -212.0 / 729},
+    {9017.0 / 3168, -355.0 / 33, 46732.0 / 5247, 49.0 / 176, -5103.0 / 18656},
+    {35.0 / 384, 0, 500.0 / 1113, 125.0 / 192, -2187.0 / 6784, 11.0 / 84},
+};
+static const double DP_E[7] = {71.0 / 57600,  0, -71.0 / 16695, 71.0 / 1920,
+                               -17253.0 / 339200, 22.0 / 525, -1.0 / 40};
+
+static int emit_rk45(sb *b, sys *y, char *err, size_t errlen)
+{
+    int n = y->n;
+    sb_printf(b, "        {\n");
+    sb_printf(b, "            double nk_rem = nk_dt, nk_h = nk_dt, nk_tt = nk_t;\n");
+    sb_printf(b, "            const double nk_hmin = nk_dt * 1e-9;\n");
+    sb_printf(b, "            int nk_tries = 0;\n");
+    sb_printf(b, "            while (nk_rem > 0.0) {\n");
+    sb_printf(b, "            if (nk_h >= nk_rem * 0.999999) nk_h = nk_rem;\n");
+    for (int j = 0; j < n; j++)
+        sb_printf(b, "            const double nk_y0_%d = %s;\n", j, y->o[j].cname);
+    sb_printf(b, "            double");
+    for (int j = 0; j < n; j++)
+        sb_printf(b, "%s nk_y5_%d", j ? "," : "", j);
+    sb_printf(b, ";\n");
+    for (int s = 0; s < 7; s++) {
+        sb_printf(b, "            double");
+        for (int j = 0; j < n; j++)
+            sb_printf(b, "%s nk_%s_%d", j ? "," : "", KN[s], j);
+        sb_printf(b, ";\n");
+    }
+    for (int s = 0; s < 7; s++)
+        if (emit_stage(b, y, KN[s], DP_C[s], s, DP_A[s], KN, err, errlen))
+            return -1;
+    sb_printf(b, "            double nk_en = 0.0;\n");
+    for (int j = 0; j < n; j++) {
+        sb_printf(b, "            {\n                const double y5 = nk_y0_%d + nk_h * (0.0", j);
+        for (int s = 0; s < 6; s++)
+            if (DP_A[6][s] != 0)
+                sb_printf(b, " + %.17g * nk_%s_%d", DP_A[6][s], KN[s], j);
+        sb_printf(b, ");\n                const double er = nk_h * (0.0");
+        for (int s = 0; s < 7; s++)
+            if (DP_E[s] != 0)
+                sb_printf(b, " + %.17g * nk_%s_%d", DP_E[s], KN[s], j);
+        sb_printf(b, ");\n");
+        sb_printf(b, "                const double sc = nk_atol + nk_rtol * nk_fmax(nk_fabs(nk_y0_%d), nk_fabs(y5));\n", j);
+        sb_printf(b, "                const double q = nk_fabs(er) / sc;\n");
+        sb_printf(b, "                if (!(q <= nk_en)) nk_en = q;\n");
+        sb_printf(b, "                nk_y5_%d = y5;\n            }\n", j);
+    }
+    sb_printf(b, "            if (!(nk_en == nk_en) || ++nk_tries > 1000000) {\n");
+    for (int j = 0; j < n; j++)
+        sb_printf(b, "                %s = nkm_nan();\n", y->o[j].cname);
+    sb_printf(b, "                break;\n            }\n");
+    sb_printf(b, "            if (nk_en <= 1.0 || nk_h <= nk_hmin) {\n");
+    for (int j = 0; j < n; j++)
+        sb_printf(b, "                %s = nk_y5_%d;\n", y->o[j].cname, j);
+    sb_printf(b, "                nk_tt += nk_h;\n                nk_rem -= nk_h;\n");
+    sb_printf(b, "                if (nk_rem < nk_dt * 1e-12) nk_rem = 0.0;\n            }\n");
+    sb_printf(b, "            double nk_fac = nk_en > 0.0 ? 0.9 * nk_pow(nk_en, -0.2) : 5.0;\n");
+    sb_printf(b, "            nk_h *= nk_fac < 0.2 ? 0.2 : nk_fac > 5.0 ? 5.0 : nk_fac;\n");
+    sb_printf(b, "            if (nk_h < nk_hmin) nk_h = nk_hmin;\n");
+    sb_printf(b, "            }\n        }\n");
+    return 0;
+}
+
+/* What one receptor's on_pre statement assigns to. */
+static int on_pre_target(nk_pop *pop, int r, const nk_stmt *st, char *out, size_t outlen,
+                         char *err, size_t errlen)
+{
+    const nk_model *m = pop->rx[r].syn;
+    if (nk_model_state_index0(m, st->target) >= 0)
+        return snprintf(out, outlen, "r%d_%s", r, st->target) < 0;
+    if (nk_model_state_index0(pop->model, st->target) >= 0)
+        return snprintf(out, outlen, "s_%s", st->target) < 0;
+    snprintf(err, errlen,
+             "population '%s': synapse '%s' (receptor '%s') assigns to '%s' in on_pre, which is "
+             "neither its state nor a state of neuron model '%s'",
+             pop->name, m->name, pop->rx[r].name, st->target, pop->model->name);
+    return -1;
+}
+
+static const char *opstr(char op)
+{
+    switch (op) {
+    case '+': return "+=";
+    case '-': return "-=";
+    case '*': return "*=";
+    case '/': return "/=";
+    default: return "=";
+    }
+}
+
+/* The graded function of projection P (its presynaptic states as NAME_pre). */
+typedef struct graded_scope {
+    const nk_model *pre, *syn;
+    int bad;
+    char badname[128];
+} graded_scope;
+
+static int resolve_graded(const char *name, char *out, size_t outlen, void *ud)
+{
+    graded_scope *g = ud;
+    size_t l = strlen(name);
+    if (l > 4 && !strcmp(name + l - 4, "_pre")) {
+        char base[128];
+        snprintf(base, sizeof base, "%.*s", (int)(l - 4), name);
+        if (nk_model_state_index0(g->pre, base) < 0) {
+            g->bad = 1;
+            snprintf(g->badname, sizeof g->badname, "%s", name);
+            return 1;
+        }
+        return snprintf(out, outlen, "((double)pa_%s[j])", base) < 0;
+    }
+    if (nk_model_param_index0(g->syn, name) >= 0)
+        return snprintf(out, outlen, "gp_%s", name) < 0;
+    if (!strcmp(name, "dt") || !strcmp(name, "pi") || !strcmp(name, "e"))
+        return resolve_canon(name, out, outlen, NULL);
+    g->bad = 1;
+    snprintf(g->badname, sizeof g->badname, "%s", name);
+    return 1;
+}
+
+static int emit_graded(sb *b, nk_net *net, int pi, char *err, size_t errlen)
+{
+    for (int k = 0; k < net->nprojs; k++) {
+        nk_proj *pj = &net->projs[k];
+        if (pj->post.pop != pi)
+            continue;
+        const nk_model *syn = net->pops[pi].rx[pj->rx].syn;
+        if (!syn->graded)
+            continue;
+        const nk_model *pre = net->pops[pj->pre.pop].model;
+        graded_scope g = {pre, syn, 0, ""};
+        sb_printf(b, "\nvoid nk_graded_%d(void *const *pre_state, const double *param, int64_t j0, int64_t j1, double *out)\n{\n", k);
+        for (int q = 0; q < syn->nparams; q++)
+            sb_printf(b, "    const double gp_%s = param[%d]; (void)gp_%s;\n", syn->pname[q], q,
+                      syn->pname[q]);
+        for (int q = 0; q < pre->nstates; q++)
+            sb_printf(b, "    const real *pa_%s = (const real *)pre_state[%d]; (void)pa_%s;\n",
+                      pre->sname[q], q, pre->sname[q]);
+        sb_printf(b, "    const double nk_dt = %.17g; (void)nk_dt;\n", net->dt);
+        sb_printf(b, "    for (int64_t j = j0; j < j1; j++)\n        out[j - j0] = ");
+        size_t before = b->len;
+        if (emit_with(b, syn->graded, resolve_graded, &g, err, errlen)) {
+            if (g.bad)
+                snprintf(err, errlen,
+                         "projection %s: graded synapse '%s' uses '%s', but the presynaptic "
+                         "model '%s' has no such state (NAME_pre names a presynaptic state) and "
+                         "the synapse no such parameter",
+                         pj->desc, syn->name, g.badname, pre->name);
+            return -1;
+        }
+        (void)before;
+        sb_printf(b, ";\n}\n");
+    }
+    return 0;
 }
 
 char *nk_codegen_pop(nk_net *net, int pi, char *err, size_t errlen)
@@ -281,66 +912,57 @@ char *nk_codegen_pop(nk_net *net, int pi, char *err, size_t errlen)
     nk_pop *pop = &net->pops[pi];
     const nk_model *nm = pop->model;
     sb b = {0};
-    ode_ref *odes = NULL;
-    int nodes = 0;
+    sys y = {0};
     int ok = 0;
+    double *extra = NULL;
+    int nextra = 0;
+    free(pop->kextra);
+    pop->kextra = NULL;
+    pop->nkextra = 0;
 
-    /* Collect every ODE with its solver coefficient. */
-    int total = nm->eqs.n;
-    for (int r = 0; r < pop->nrx; r++)
-        total += pop->rx[r].syn->eqs.n;
-    odes = nk_xcalloc((size_t)total + 1, sizeof *odes);
-    if (!odes) {
-        snprintf(err, errlen, "out of memory");
+    if (!nk_method_known(pop->method)) {
+        snprintf(err, errlen, "population '%s': unknown method '%s' (expected %s)", pop->name,
+                 pop->method, NK_METHODS);
         return NULL;
     }
-    for (int r = -1; r < pop->nrx; r++) {
-        const nk_model *m = r < 0 ? nm : pop->rx[r].syn;
-        const char *method = r < 0 ? pop->method : m->method;
-        if (!method_known(method)) {
-            snprintf(err, errlen,
-                     "unknown integration method '%s' for model '%s' (expected euler or exponential_euler)",
-                     method, m->name);
+    if (sys_collect(&y, net, pop, err, errlen))
+        goto done;
+    const char *method = y.method;
+    double h = net->dt / y.nsub;
+    int rk45 = !strcmp(method, "rk45");
+    int expeuler = !strcmp(method, "exponential_euler");
+    int exact = !strcmp(method, "exact");
+    const tableau *tb = NULL;
+    for (size_t k = 0; k < sizeof TABLEAUS / sizeof *TABLEAUS; k++)
+        if (!strcmp(method, TABLEAUS[k].name))
+            tb = &TABLEAUS[k];
+    if (expeuler && sys_expeuler(&y, err, errlen))
+        goto done;
+    /* Extras: rtol, atol, then the exact propagators. */
+    {
+        double *G = NULL;
+        int nG = 0;
+        if (exact && y.n > 0 && sys_exact(&y, h, &G, &nG, err, errlen))
+            goto done;
+        extra = nk_xcalloc((size_t)nG + 2, sizeof *extra);
+        if (!extra) {
+            free(G);
+            snprintf(err, errlen, "out of memory");
             goto done;
         }
-        for (int k = 0; k < m->eqs.n; k++) {
-            const nk_stmt *st = &m->eqs.items[k];
-            if (st->kind != NK_ST_ODE)
-                continue;
-            ode_ref *o = &odes[nodes++];
-            o->st = st;
-            o->rx = r;
-            if (!strcmp(method, "exponential_euler")) {
-                nk_expr *full = expand_rhs(st->rhs, pop, r);
-                char derr[512];
-                nk_expr *d = full ? nk_expr_diff(full, st->target, derr, sizeof derr) : NULL;
-                nk_expr_free(full);
-                if (!d) {
-                    snprintf(err, errlen, "model '%s', method exponential_euler: %s",
-                             m->name, full ? derr : "out of memory");
-                    goto done;
-                }
-                if (nk_expr_uses(d, st->target)) {
-                    nk_expr_free(d);
-                    snprintf(err, errlen,
-                             "model '%s': 'd%s/dt' is not linear in '%s', so exponential_euler "
-                             "cannot integrate it (use method = \"euler\")",
-                             m->name, st->target, st->target);
-                    goto done;
-                }
-                if (d->kind == NK_EX_NUM && d->num == 0) {
-                    nk_expr_free(d);
-                } else {
-                    hoist_ctx h = {m};
-                    o->coef = d;
-                    o->hoisted = nk_expr_walk_vars(d, not_constant, &h) == 0;
-                }
-            }
-        }
+        extra[0] = pop->rtol;
+        extra[1] = pop->atol;
+        if (nG)
+            memcpy(extra + 2, G, (size_t)nG * sizeof *G);
+        free(G);
+        nextra = nG + 2;
     }
+    int np = nm->nparams;
+    for (int r = 0; r < pop->nrx; r++)
+        np += pop->rx[r].syn->nparams;
 
-    sb_printf(&b, "/* generated by nkshell %s for population '%s' (model '%s'); do not edit */\n",
-              nk_version(), pop->name, nm->name);
+    sb_printf(&b, "/* generated by nkshell %s for population '%s' (model '%s', method %s, %d sub-step%s); do not edit */\n",
+              nk_version(), pop->name, nm->name, method, y.nsub, y.nsub > 1 ? "s" : "");
     sb_printf(&b, "#include <stdint.h>\n");
     sb_header(&b, nk_src_kernel_h);
     sb_header(&b, nk_src_math_h);
@@ -349,9 +971,10 @@ char *nk_codegen_pop(nk_net *net, int pi, char *err, size_t errlen)
     sb_printf(&b, "#define NK_RAND() nk_rng_uniform(&nk_rng_)\n");
     sb_printf(&b, "#define NK_RANDN() nk_rng_normal(&nk_rng_)\n\n");
     sb_printf(&b, "int nk_update(nk_kargs *a, int64_t i0, int64_t i1, int64_t *spk, int64_t *nspk)\n{\n");
-    sb_printf(&b, "    const double nk_t = a->t, nk_dt = a->dt;\n");
-    sb_printf(&b, "    (void)nk_t;\n");
-    /* Parameters. */
+    sb_printf(&b, "    const double nk_t = a->t, nk_dt = a->dt; (void)nk_t;\n");
+    sb_printf(&b, "    const double nk_h = nk_dt / %d; (void)nk_h;\n", y.nsub);
+    sb_printf(&b, "    const double *nk_x = a->param + %d; (void)nk_x;\n", np);
+    sb_printf(&b, "    const double nk_rtol = nk_x[0], nk_atol = nk_x[1]; (void)nk_rtol; (void)nk_atol;\n");
     int pk = 0;
     for (int k = 0; k < nm->nparams; k++)
         sb_printf(&b, "    const double p_%s = a->param[%d]; (void)p_%s;\n", nm->pname[k], pk++,
@@ -362,7 +985,6 @@ char *nk_codegen_pop(nk_net *net, int pi, char *err, size_t errlen)
             sb_printf(&b, "    const double rp%d_%s = a->param[%d]; (void)rp%d_%s;\n", r,
                       m->pname[k], pk++, r, m->pname[k]);
     }
-    /* State arrays. */
     int sk = 0;
     for (int k = 0; k < nm->nstates; k++)
         sb_printf(&b, "    real *a_%s = (real *)a->state[%d];\n", nm->sname[k], sk++);
@@ -375,19 +997,17 @@ char *nk_codegen_pop(nk_net *net, int pi, char *err, size_t errlen)
     sb_printf(&b, "    const real *iext = (const real *)a->i_ext;\n");
     sb_printf(&b, "    int32_t *refr = a->refr;\n");
     sb_printf(&b, "    int64_t ns = *nspk;\n");
-    /* Hoisted exponential-Euler factors: (exp(B dt) - 1) / B. */
-    for (int k = 0; k < nodes; k++) {
-        if (!odes[k].coef || !odes[k].hoisted)
+    /* Hoisted exponential-Euler factors: (exp(B h) - 1) / B. */
+    for (int k = 0; k < y.n; k++) {
+        if (!y.o[k].coef || !y.o[k].hoisted)
             continue;
-        scope sc = {pop, odes[k].rx, 0, 1};
         sb_printf(&b, "    const double nk_B%d = ", k);
-        if (emit_expr(&b, odes[k].coef, &sc, err, errlen))
+        if (emit(&b, y.o[k].coef, err, errlen))
             goto done;
-        sb_printf(&b, ";\n    const double nk_F%d = nk_B%d != 0.0 ? nk_expm1(nk_B%d * nk_dt) / nk_B%d : nk_dt;\n",
+        sb_printf(&b, ";\n    const double nk_F%d = nk_B%d != 0.0 ? nk_expm1(nk_B%d * nk_h) / nk_B%d : nk_h;\n",
                   k, k, k, k);
     }
     sb_printf(&b, "    for (int64_t i = i0; i < i1; i++) {\n");
-    /* Load. */
     for (int k = 0; k < nm->nstates; k++)
         sb_printf(&b, "        double s_%s = (double)a_%s[i];\n", nm->sname[k], nm->sname[k]);
     for (int r = 0; r < pop->nrx; r++) {
@@ -397,133 +1017,135 @@ char *nk_codegen_pop(nk_net *net, int pi, char *err, size_t errlen)
                       m->sname[k]);
     }
     sb_printf(&b, "        nk_rng nk_rng_; nk_rng_init(&nk_rng_, a->seed, a->stream, (uint64_t)a->step, (uint32_t)i); (void)nk_rng_;\n");
-    /* Synaptic input arriving this step: each receptor's on_pre with w = sum. */
+    sb_printf(&b, "        const double nk_iext = iext ? (double)iext[i] : 0.0; (void)nk_iext;\n");
+    /* Input arriving this step: each receptor's on_pre with w = the sum
+     * (every step for graded synapses). */
     for (int r = 0; r < pop->nrx; r++) {
         const nk_model *m = pop->rx[r].syn;
-        sb_printf(&b, "        if (in%d[i] != 0) {\n            const double nk_w = (double)in%d[i] * NK_FIX_INV;\n", r, r);
-        scope sc = {pop, r, 1, 0};
+        if (m->graded)
+            sb_printf(&b, "        {\n            const double nk_w = (double)in%d[i] * NK_FIX_INV;\n", r);
+        else
+            sb_printf(&b, "        if (in%d[i] != 0) {\n            const double nk_w = (double)in%d[i] * NK_FIX_INV;\n", r, r);
         for (int k = 0; k < m->on_pre.n; k++) {
             const nk_stmt *st = &m->on_pre.items[k];
-            sb_printf(&b, "            r%d_%s %s= ", r, st->target,
-                      st->op == '=' ? "" : (char[]){st->op, 0});
-            if (emit_expr(&b, st->rhs, &sc, err, errlen))
+            char target[160];
+            if (on_pre_target(pop, r, st, target, sizeof target, err, errlen))
+                goto done;
+            sb_printf(&b, "            %s %s ", target, opstr(st->op));
+            if (emit_canon(&b, st->rhs, pop, r, 1, err, errlen))
                 goto done;
             sb_printf(&b, ";\n");
         }
         sb_printf(&b, "        }\n");
     }
     /* Refractoriness. */
-    sb_printf(&b, "        int32_t rc = refr[i];\n        if (rc > 0) rc--;\n");
-    sb_printf(&b, "        const int nk_refractory = rc > 0; (void)nk_refractory;\n");
-    /* Receptor intermediates, then the input current. */
-    for (int r = 0; r < pop->nrx; r++) {
-        const nk_model *m = pop->rx[r].syn;
-        scope sc = {pop, r, 0, 0};
-        for (int k = 0; k < m->eqs.n; k++) {
-            const nk_stmt *st = &m->eqs.items[k];
-            if (st->kind != NK_ST_ASSIGN)
-                continue;
-            sb_printf(&b, "        const double rx%d_%s = ", r, st->target);
-            if (emit_expr(&b, st->rhs, &sc, err, errlen))
-                goto done;
-            sb_printf(&b, ";\n");
-        }
-    }
-    sb_printf(&b, "        const double nk_I = (iext ? (double)iext[i] : 0.0)");
-    for (int r = 0; r < pop->nrx; r++) {
-        scope sc = {pop, r, 0, 0};
-        sb_printf(&b, " + (");
-        if (emit_expr(&b, pop->rx[r].syn->current, &sc, err, errlen))
+    if (nm->refr_cond) {
+        sb_printf(&b, "        int32_t rc = 0;\n        int nk_refractory = 0;\n");
+        sb_printf(&b, "        if (refr[i] > 0) {\n            nk_refractory = (");
+        if (emit_canon(&b, nm->refractory, pop, -1, 0, err, errlen))
             goto done;
-        sb_printf(&b, ")");
+        sb_printf(&b, ") != 0;\n            rc = nk_refractory;\n        }\n");
+    } else {
+        sb_printf(&b, "        int32_t rc = refr[i];\n        if (rc > 0) rc--;\n");
+        sb_printf(&b, "        const int nk_refractory = rc > 0; (void)nk_refractory;\n");
     }
-    sb_printf(&b, ";\n        (void)nk_I;\n");
-    /* Neuron intermediates. */
-    {
-        scope sc = {pop, -1, 0, 0};
-        for (int k = 0; k < nm->eqs.n; k++) {
-            const nk_stmt *st = &nm->eqs.items[k];
-            if (st->kind != NK_ST_ASSIGN)
-                continue;
-            sb_printf(&b, "        const double x_%s = ", st->target);
-            if (emit_expr(&b, st->rhs, &sc, err, errlen))
+    /* Integration. */
+    if (y.n > 0) {
+        if (rk45) {
+            if (emit_rk45(&b, &y, err, errlen))
                 goto done;
-            sb_printf(&b, ";\n");
-        }
-    }
-    /* New values, all from the values at the start of the step. */
-    for (int k = 0; k < nodes; k++) {
-        ode_ref *o = &odes[k];
-        scope sc = {pop, o->rx, 0, 0};
-        char var[160];
-        if (o->rx < 0)
-            snprintf(var, sizeof var, "s_%s", o->st->target);
-        else
-            snprintf(var, sizeof var, "r%d_%s", o->rx, o->st->target);
-        sb_printf(&b, "        double n%d = ", k);
-        if (o->coef && !o->hoisted) {
-            scope sc2 = {pop, o->rx, 0, 1};
-            sb_printf(&b, "0.0;\n        {\n            const double nk_B = ");
-            if (emit_expr(&b, o->coef, &sc2, err, errlen))
-                goto done;
-            sb_printf(&b, ";\n            const double nk_F = nk_B != 0.0 ? nk_expm1(nk_B * nk_dt) / nk_B : nk_dt;\n");
-            sb_printf(&b, "            n%d = %s + (", k, var);
-            if (emit_expr(&b, o->st->rhs, &sc, err, errlen))
-                goto done;
-            sb_printf(&b, ") * nk_F;\n        }\n");
+            /* nk_y5_J are declared before the loop body (emit_rk45 uses them). */
         } else {
-            sb_printf(&b, "%s + (", var);
-            if (emit_expr(&b, o->st->rhs, &sc, err, errlen))
-                goto done;
-            if (o->coef)
-                sb_printf(&b, ") * nk_F%d;\n", k);
-            else
-                sb_printf(&b, ") * nk_dt;\n");
+            sb_printf(&b, "        for (int nk_sub = 0; nk_sub < %d; nk_sub++) {\n", y.nsub);
+            sb_printf(&b, "            const double nk_tt = nk_t + nk_sub * nk_h; (void)nk_tt;\n");
+            for (int j = 0; j < y.n; j++)
+                sb_printf(&b, "            const double nk_y0_%d = %s;\n", j, y.o[j].cname);
+            int nst = tb ? tb->s : 1;
+            for (int s = 0; s < nst; s++) {
+                sb_printf(&b, "            double");
+                for (int j = 0; j < y.n; j++)
+                    sb_printf(&b, "%s nk_%s_%d", j ? "," : "", KN[s], j);
+                sb_printf(&b, ";\n");
+            }
+            if (tb) {
+                if (emit_rk(&b, &y, tb, err, errlen))
+                    goto done;
+            } else if (expeuler) {
+                if (emit_stage(&b, &y, "k1", 0, 0, NULL, KN, err, errlen))
+                    goto done;
+                for (int j = 0; j < y.n; j++) {
+                    ode *o = &y.o[j];
+                    if (!o->coef) {
+                        sb_printf(&b, "            %s = nk_y0_%d + nk_h * nk_k1_%d;\n", o->cname, j, j);
+                    } else if (o->hoisted) {
+                        sb_printf(&b, "            %s = nk_y0_%d + nk_F%d * nk_k1_%d;\n", o->cname, j, j, j);
+                    } else {
+                        sb_printf(&b, "            {\n                const double nk_t = nk_tt; (void)nk_t;\n                const double nk_B = ");
+                        if (emit(&b, o->coef, err, errlen))
+                            goto done;
+                        sb_printf(&b, ";\n                const double nk_F = nk_B != 0.0 ? nk_expm1(nk_B * nk_h) / nk_B : nk_h;\n");
+                        sb_printf(&b, "                %s = nk_y0_%d + nk_F * nk_k1_%d;\n            }\n", o->cname, j, j);
+                    }
+                }
+            } else if (exact) {
+                if (emit_stage(&b, &y, "k1", 0, 0, NULL, KN, err, errlen))
+                    goto done;
+                int n = y.n;
+                sb_printf(&b, "            const double *nk_G = nk_x + 2 + (nk_refractory ? %d : 0);\n", n * n);
+                for (int j = 0; j < n; j++) {
+                    sb_printf(&b, "            %s = nk_y0_%d", y.o[j].cname, j);
+                    for (int q = 0; q < n; q++)
+                        sb_printf(&b, " + nk_G[%d] * nk_k1_%d", j * n + q, q);
+                    sb_printf(&b, ";\n");
+                }
+            }
+            sb_printf(&b, "        }\n");
         }
-        for (int f = 0; f < o->st->nflags; f++)
-            if (!strcmp(o->st->flags[f], "unless refractory"))
-                sb_printf(&b, "        if (nk_refractory) n%d = %s;\n", k, var);
     }
     /* Divergence check before anything is stored. */
-    for (int k = 0; k < nodes; k++) {
-        ode_ref *o = &odes[k];
-        int idx;
-        if (o->rx < 0) {
-            idx = nk_model_state_index(nm, o->st->target);
-        } else {
-            idx = nm->nstates;
-            for (int r = 0; r < o->rx; r++)
-                idx += pop->rx[r].syn->nstates;
-            idx += nk_model_state_index(pop->rx[o->rx].syn, o->st->target);
+    for (int k = 0; k < y.n; k++)
+        sb_printf(&b, "        if (!nk_isfinite(%s)) { a->bad_index = i; a->bad_var = %d; *nspk = ns; return -1; }\n",
+                  y.o[k].cname, y.o[k].kidx);
+    /* Bounds. */
+    for (int r = -1; r < pop->nrx; r++) {
+        const nk_model *m = r < 0 ? nm : pop->rx[r].syn;
+        for (int k = 0; k < m->nstates; k++) {
+            char cn[160];
+            if (r < 0)
+                snprintf(cn, sizeof cn, "s_%s", m->sname[k]);
+            else
+                snprintf(cn, sizeof cn, "r%d_%s", r, m->sname[k]);
+            if (isfinite(m->slo[k]))
+                sb_printf(&b, "        if (%s < %.17g) %s = %.17g;\n", cn, m->slo[k], cn, m->slo[k]);
+            if (isfinite(m->shi[k]))
+                sb_printf(&b, "        if (%s > %.17g) %s = %.17g;\n", cn, m->shi[k], cn, m->shi[k]);
         }
-        sb_printf(&b, "        if (!nk_isfinite(n%d)) { a->bad_index = i; a->bad_var = %d; *nspk = ns; return -1; }\n",
-                  k, idx);
-    }
-    for (int k = 0; k < nodes; k++) {
-        ode_ref *o = &odes[k];
-        if (o->rx < 0)
-            sb_printf(&b, "        s_%s = n%d;\n", o->st->target, k);
-        else
-            sb_printf(&b, "        r%d_%s = n%d;\n", o->rx, o->st->target, k);
     }
     /* Threshold and reset. */
     if (nm->threshold) {
-        scope sc = {pop, -1, 0, 1};
         sb_printf(&b, "        if (!nk_refractory && (");
-        if (emit_expr(&b, nm->threshold, &sc, err, errlen))
+        if (emit_canon(&b, nm->threshold, pop, -1, 0, err, errlen))
             goto done;
         sb_printf(&b, ")) {\n");
+        if (nm->refr_cond) {
+            sb_printf(&b, "            rc = 1;\n");
+        } else if (nm->refr_per_neuron) {
+            sb_printf(&b, "            {\n                const double nk_rf = (");
+            if (emit_canon(&b, nm->refractory, pop, -1, 0, err, errlen))
+                goto done;
+            sb_printf(&b, ") / nk_dt + 0.5;\n                rc = nk_rf > 1e9 ? 1000000000 : nk_rf >= 1.0 ? (int32_t)nk_rf : 0;\n            }\n");
+        } else {
+            sb_printf(&b, "            rc = a->refr_steps;\n");
+        }
         for (int k = 0; k < nm->reset.n; k++) {
             const nk_stmt *st = &nm->reset.items[k];
-            sb_printf(&b, "            s_%s %s= ", st->target,
-                      st->op == '=' ? "" : (char[]){st->op, 0});
-            if (emit_expr(&b, st->rhs, &sc, err, errlen))
+            sb_printf(&b, "            s_%s %s ", st->target, opstr(st->op));
+            if (emit_canon(&b, st->rhs, pop, -1, 0, err, errlen))
                 goto done;
             sb_printf(&b, ";\n");
         }
-        sb_printf(&b, "            rc = a->refr_steps;\n            spk[ns++] = i;\n        }\n");
+        sb_printf(&b, "            spk[ns++] = i;\n        }\n");
     }
-    /* Store. */
     for (int k = 0; k < nm->nstates; k++)
         sb_printf(&b, "        a_%s[i] = (real)s_%s;\n", nm->sname[k], nm->sname[k]);
     for (int r = 0; r < pop->nrx; r++) {
@@ -532,18 +1154,21 @@ char *nk_codegen_pop(nk_net *net, int pi, char *err, size_t errlen)
             sb_printf(&b, "        ar%d_%s[i] = (real)r%d_%s;\n", r, m->sname[k], r, m->sname[k]);
     }
     sb_printf(&b, "        refr[i] = rc;\n    }\n    *nspk = ns;\n    return 0;\n}\n");
+    if (emit_graded(&b, net, pi, err, errlen))
+        goto done;
     if (b.oom) {
         snprintf(err, errlen, "out of memory");
         goto done;
     }
     ok = 1;
 done:
-    for (int k = 0; k < nodes; k++)
-        nk_expr_free(odes[k].coef);
-    free(odes);
+    sys_free(&y);
     if (!ok) {
+        free(extra);
         free(b.s);
         return NULL;
     }
+    pop->kextra = extra;
+    pop->nkextra = nextra;
     return b.s;
 }

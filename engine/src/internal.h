@@ -138,6 +138,9 @@ typedef struct nk_pop {
     void **kstate;           /* state arrays as the kernel sees them */
     const int64_t **krx;
     double *kparam;
+    double *kextra;          /* constants computed by codegen (solver tables), */
+    int nkextra;             /* appended to kparam after the parameters */
+    int kparam_n;            /* parameters before the extras */
     /* spikes of the current step */
     int64_t *spk;
     int64_t nspk;
@@ -159,6 +162,8 @@ typedef struct nk_proj {
     float *w;                /* weight, synapse unit */
     uint16_t *delay;         /* steps, >= 1 */
     int max_delay;
+    nk_graded_fn graded;     /* graded transmission (set at build), else NULL */
+    double *gbuf;            /* graded: the value per presynaptic neuron */
     char desc[256];
 } nk_proj;
 

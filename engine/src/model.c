@@ -628,6 +628,8 @@ nk_model *nk_model_parse(const nk_model_text *t, char *err, size_t errlen)
         goto fail;
     if (m->refractory) {
         m->refr_cond = nk_expr_is_boolean(m->refractory);
+        m->refr_per_neuron = !m->refr_cond && (nk_expr_uses(m->refractory, "i") ||
+                                               nk_expr_uses(m->refractory, "t"));
         for (int k = 0; k < m->nstates && !m->refr_cond; k++)
             if (nk_expr_uses(m->refractory, m->sname[k]))
                 m->refr_per_neuron = 1;

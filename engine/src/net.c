@@ -259,9 +259,8 @@ int nk_pop_add(nk_net *net, const char *model, int64_t n, const char *name,
     if (nk_pop_find(net, name) >= 0)
         return nk_fail(ctx, NK_EINVAL, "a population called '%s' already exists in this network",
                        name);
-    if (method && strcmp(method, "euler") && strcmp(method, "exponential_euler"))
-        return nk_fail(ctx, NK_EINVAL,
-                       "unknown method '%s' (expected 'euler' or 'exponential_euler')", method);
+    if (method && !nk_method_known(method))
+        return nk_fail(ctx, NK_EINVAL, "unknown method '%s' (expected %s)", method, NK_METHODS);
     if (grow((void **)&net->pops, net->npops, sizeof *net->pops))
         return nk_fail(ctx, NK_ENOMEM, "out of memory");
     nk_pop *p = &net->pops[net->npops];

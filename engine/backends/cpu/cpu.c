@@ -32,10 +32,18 @@ static void release_pop(nk_pop *p)
     p->krx = NULL;
     free(p->kparam);
     p->kparam = NULL;
+    free(p->kextra);
+    p->kextra = NULL;
+    p->nkextra = 0;
 }
 
 static void cpu_release(nk_net *net)
 {
+    for (int k = 0; k < net->nprojs; k++) {
+        free(net->projs[k].gbuf);
+        net->projs[k].gbuf = NULL;
+        net->projs[k].graded = NULL;
+    }
     for (int k = 0; k < net->npops; k++)
         release_pop(&net->pops[k]);
 }
@@ -98,7 +106,8 @@ static int build_pop(nk_net *net, nk_pop *p, int pi, char *err, size_t errlen)
         np += p->rx[r].syn->nparams;
     }
     p->kstate = nk_xcalloc((size_t)ns, sizeof *p->kstate);
-    p->kparam = nk_xcalloc((size_t)np, sizeof *p->kparam);
+    p->kparam_n = np;
+    p->kparam = nk_xcalloc((size_t)np + (size_t)p->nkextra + 1, sizeof *p->kparam);
     p->krx = nk_xcalloc((size_t)p->nrx, sizeof *p->krx);
     if (!p->kstate || !p->kparam || !p->krx) {
         snprintf(err, errlen, "out of memory");
@@ -114,6 +123,25 @@ static int build_pop(nk_net *net, nk_pop *p, int pi, char *err, size_t errlen)
             p->kstate[s++] = p->rx[r].state[k];
         for (int k = 0; k < p->rx[r].syn->nparams; k++)
             p->kparam[q++] = p->rx[r].param[k];
+    }
+    for (int k = 0; k < p->nkextra; k++)
+        p->kparam[q++] = p->kextra[k];
+    /* Graded projections onto this population: their functions live here. */
+    for (int k = 0; k < net->nprojs; k++) {
+        nk_proj *pj = &net->projs[k];
+        if (pj->post.pop != pi || !p->rx[pj->rx].syn->graded)
+            continue;
+        char sym[64];
+        snprintf(sym, sizeof sym, "nk_graded_%d", k);
+        *(void **)&pj->graded = dlsym(p->dl, sym);
+        int64_t npre = pj->pre.hi - pj->pre.lo;
+        free(pj->gbuf);
+        pj->gbuf = nk_xcalloc((size_t)npre + 1, sizeof *pj->gbuf);
+        if (!pj->graded || !pj->gbuf) {
+            snprintf(err, errlen, "generated code for '%s' lacks %s (or out of memory)", p->name,
+                     sym);
+            return NK_ECOMPILE;
+        }
     }
     return 0;
 }
@@ -132,7 +160,7 @@ static int cpu_build(nk_net *net, char *err, size_t errlen)
 static int32_t refractory_steps(nk_net *net, nk_pop *p, char *err, size_t errlen, int *rc)
 {
     *rc = 0;
-    if (!p->model->refractory)
+    if (!p->model->refractory || p->model->refr_cond || p->model->refr_per_neuron)
         return 0;
     double ms;
     if (nk_eval_param_expr(p->model->refractory, p->model, p->param, net->dt, &ms, err, errlen)) {
@@ -241,6 +269,22 @@ static int cpu_step(nk_net *net, char *err, size_t errlen)
         nk_pop *post = &net->pops[pj->post.pop];
         int64_t *ring = post->rx[pj->rx].ring;
         size_t n = (size_t)post->n;
+        if (pj->graded) {
+            /* Every connection sends weight x the graded value of its
+             * presynaptic neuron's state after this step's update. */
+            nk_receptor *x = &post->rx[pj->rx];
+            pj->graded(pre->state, x->param, pj->pre.lo, pj->pre.hi, pj->gbuf);
+            for (int64_t a = 0; a < pj->pre.hi - pj->pre.lo; a++) {
+                double g = pj->gbuf[a];
+                if (g == 0)
+                    continue;
+                for (int64_t e = pj->row[a]; e < pj->row[a + 1]; e++) {
+                    size_t slot = (size_t)((s + pj->delay[e]) % L);
+                    ring[slot * n + pj->col[e]] += nk_fix_from((double)pj->w[e] * g);
+                }
+            }
+            continue;
+        }
         for (int64_t q = 0; q < pre->nspk; q++) {
             int64_t i = pre->spk[q];
             if (i < pj->pre.lo || i >= pj->pre.hi)

@@ -45,4 +45,14 @@ typedef struct nk_kargs {
 typedef int (*nk_update_fn)(nk_kargs *a, int64_t i0, int64_t i1, int64_t *spk,
                             int64_t *nspk);
 
+/* Graded transmission of projection P onto this population: the module also
+ * defines, for each such projection,
+ *     void nk_graded_P(void *const *pre_state, const double *param,
+ *                      int64_t j0, int64_t j1, double *out);
+ * which sets out[j - j0] to the synapse's graded expression for presynaptic
+ * neuron j in [j0, j1), from the presynaptic population's state arrays and
+ * the receptor's parameters. */
+typedef void (*nk_graded_fn)(void *const *pre_state, const double *param, int64_t j0,
+                             int64_t j1, double *out);
+
 #endif
