@@ -499,6 +499,11 @@ static int receptor_get(nk_net *net, int pop, const char *name, const char *syna
             return nk_fail(ctx, NK_EINVAL, "parameter '%s' of synapse '%s' must be finite",
                            pnames[k], synapse);
         }
+        char err[512];
+        if (nk_model_check_param(m, idx, pvals[k], err, sizeof err)) {
+            free(vals);
+            return nk_fail(ctx, NK_EINVAL, "%s", err);
+        }
         vals[idx] = pvals[k];
     }
     for (int r = 0; r < p->nrx; r++) {
@@ -551,6 +556,73 @@ static int receptor_get(nk_net *net, int pop, const char *name, const char *syna
     return p->nrx++;
 }
 
+/* The receptor a connection or source feeds: receptor (default by the
+ * weight's sign: "exc" when >= 0, else "inh") with synapse model synapse.
+ * Without a synapse: the receptor as it exists on the population, else the
+ * neuron model's default receptor of that name (its synapse and parameter
+ * values from the population's parameters), else exp_curr. */
+static int receptor_for(nk_net *net, int pop, const char *receptor, const char *synapse,
+                        double weight, const char *const *pnames, const double *pvals, int np)
+{
+    nk_pop *p = &net->pops[pop];
+    const nk_model *nm = p->model;
+    const char *rxname = receptor ? receptor : (weight < 0 ? "inh" : "exc");
+    if (synapse)
+        return receptor_get(net, pop, rxname, synapse, pnames, pvals, np);
+    for (int r = 0; r < p->nrx; r++)
+        if (!strcmp(p->rx[r].name, rxname))
+            return receptor_get(net, pop, rxname, p->rx[r].syn->name, pnames, pvals, np);
+    const struct nk_model_recept *d = NULL;
+    for (int k = 0; k < nm->nrecept; k++)
+        if (!strcmp(nm->recept[k].name, rxname))
+            d = &nm->recept[k];
+    if (!d) {
+        if (nm->nrecept > 0 && receptor) {
+            char list[256] = "";
+            for (int k = 0; k < nm->nrecept; k++) {
+                size_t l = strlen(list);
+                snprintf(list + l, sizeof list - l, "%s'%s'", k ? ", " : "", nm->recept[k].name);
+            }
+            return nk_fail(net->ctx, NK_EINVAL,
+                           "model '%s' has no default receptor '%s' (it has %s); give 'synapse' "
+                           "to make a new one", nm->name, rxname, list);
+        }
+        return receptor_get(net, pop, rxname, "exp_curr", pnames, pvals, np);
+    }
+    /* Defaults from the population's parameters, then what was given. */
+    int n = d->nparams + np;
+    const char **names = nk_xcalloc((size_t)n + 1, sizeof *names);
+    double *vals = nk_xcalloc((size_t)n + 1, sizeof *vals);
+    if (!names || !vals) {
+        free(names);
+        free(vals);
+        return nk_fail(net->ctx, NK_ENOMEM, "out of memory");
+    }
+    int q = 0;
+    for (int k = 0; k < d->nparams; k++) {
+        int given = 0;
+        for (int j = 0; j < np; j++)
+            given |= !strcmp(pnames[j], d->pname[k]);
+        if (given)
+            continue;
+        char err[512];
+        if (nk_eval_param_expr(d->pval[k], nm, p->param, net->dt, &vals[q], err, sizeof err)) {
+            free(names);
+            free(vals);
+            return nk_fail(net->ctx, NK_EINVAL, "default receptor '%s': %s", rxname, err);
+        }
+        names[q++] = d->pname[k];
+    }
+    for (int j = 0; j < np; j++) {
+        names[q] = pnames[j];
+        vals[q++] = pvals[j];
+    }
+    int rc = receptor_get(net, pop, rxname, d->synapse, names, vals, q);
+    free(names);
+    free(vals);
+    return rc;
+}
+
 /* Removes receptors of population pop beyond the first keep (made by a call
  * that then failed), so a failed call leaves the network as it was. */
 static void receptor_drop_new(nk_net *net, int pop, int keep)
@@ -569,7 +641,7 @@ void nk_conn_opts_init(nk_conn_opts *o)
     o->allow_autapses = 1;
     o->allow_multapses = 1;
     o->delay = -1; /* one step */
-    o->synapse = "exp_curr";
+    o->synapse = NULL; /* the target model's default receptors, else exp_curr */
 }
 
 int nk_connect(nk_net *net, nk_range pre, nk_range post, const nk_conn_opts *o)
@@ -614,10 +686,9 @@ int nk_connect(nk_net *net, nk_range pre, nk_range post, const nk_conn_opts *o)
     if (dsteps > 65535)
         return nk_fail(ctx, NK_EINVAL, "delay %g ms is too long (at most %g ms at dt = %g ms)",
                        o->delay, 65535 * net->dt, net->dt);
-    const char *rxname = o->receptor ? o->receptor : (o->weight < 0 ? "inh" : "exc");
     int nrx_before = net->pops[post.pop].nrx;
-    int rx = receptor_get(net, post.pop, rxname, o->synapse ? o->synapse : "exp_curr",
-                          o->syn_param_names, o->syn_param_values, o->n_syn_params);
+    int rx = receptor_for(net, post.pop, o->receptor, o->synapse, o->weight, o->syn_param_names,
+                          o->syn_param_values, o->n_syn_params);
     if (rx < 0)
         return rx;
     if (grow((void **)&net->projs, net->nprojs, sizeof *net->projs)) {
@@ -663,7 +734,7 @@ void nk_source_opts_init(nk_source_opts *o)
 {
     memset(o, 0, sizeof *o);
     o->stop = INFINITY;
-    o->synapse = "exp_curr";
+    o->synapse = NULL; /* the target model's default receptors, else exp_curr */
 }
 
 int nk_source_add(nk_net *net, const char *kind, nk_range target, const nk_source_opts *o)
@@ -699,8 +770,7 @@ int nk_source_add(nk_net *net, const char *kind, nk_range target, const nk_sourc
         s.rate = o->rate;
         s.weight = o->weight;
         s.wfix = nk_fix_from(o->weight);
-        const char *rxname = o->receptor ? o->receptor : (o->weight < 0 ? "inh" : "exc");
-        s.rx = receptor_get(net, target.pop, rxname, o->synapse ? o->synapse : "exp_curr",
+        s.rx = receptor_for(net, target.pop, o->receptor, o->synapse, o->weight,
                             o->syn_param_names, o->syn_param_values, o->n_syn_params);
         if (s.rx < 0)
             return s.rx;
