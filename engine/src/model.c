@@ -363,7 +363,6 @@ static const char *const builtin_names[] = {"t", "dt", "i", "pi", "e"};
 static int check_name(const char *name, int line, int col, void *ud)
 {
     names_ctx *c = ud;
-    (void)line;
     if (nk_model_param_index(c->m, name) >= 0 || nk_model_state_index(c->m, name) >= 0)
         return 0;
     for (size_t k = 0; k < sizeof builtin_names / sizeof *builtin_names; k++)
@@ -397,10 +396,30 @@ static int check_name(const char *name, int line, int col, void *ud)
         cand[n++] = c->m->pname[k];
     for (int k = 0; k < c->m->nstates && n < 90; k++)
         cand[n++] = c->m->sname[k];
+    if (c->eqs)
+        for (int k = 0; k < c->eqs->n && n < 90; k++)
+            if (c->eqs->items[k].kind == NK_ST_ASSIGN)
+                cand[n++] = c->eqs->items[k].target;
     const char *s = nk_suggest(name, cand, n);
-    snprintf(c->err, c->errlen, "model '%s': unknown name '%s' in %s (column %d)%s%s%s",
-             c->m->name, name, c->where, col, s ? " (did you mean '" : "", s ? s : "",
-             s ? "'?)" : "");
+    char where[64];
+    if (line > 1)
+        snprintf(where, sizeof where, "line %d, column %d", line, col);
+    else
+        snprintf(where, sizeof where, "column %d", col);
+    if (s) {
+        snprintf(c->err, c->errlen, "model '%s': unknown name '%s' in %s (%s) (did you mean '%s'?)",
+                 c->m->name, name, c->where, where, s);
+        return -1;
+    }
+    char list[768] = "";
+    for (int k = 0; k < n; k++) {
+        size_t l = strlen(list);
+        snprintf(list + l, sizeof list - l, "%s%s", k ? ", " : "", cand[k]);
+    }
+    snprintf(c->err, c->errlen,
+             "model '%s': unknown name '%s' in %s (%s); defined: %s%st, dt, i%s", c->m->name,
+             name, c->where, where, list, n ? ", " : "",
+             c->m->synapse ? (c->allow_w ? ", w" : "") : ", I");
     return -1;
 }
 
@@ -470,17 +489,51 @@ static int describe(nk_model *m)
         nk_expr_to_str(m->current, b, sizeof b);
         ADD("  current into the target: %s\n", b);
     }
+    if (m->graded) {
+        char b[512];
+        nk_expr_to_str(m->graded, b, sizeof b);
+        ADD("  graded (per connection, times its weight): %s\n", b);
+    }
     ADD("  parameters:\n");
-    for (int k = 0; k < m->nparams; k++)
-        ADD("    %-10s = %-8g %s\n", m->pname[k], m->pdef[k], m->punit[k]);
+    for (int k = 0; k < m->nparams; k++) {
+        char range[96] = "";
+        if (isfinite(m->plo[k]) || isfinite(m->phi[k]) || m->plo_open[k] || m->phi_open[k])
+            snprintf(range, sizeof range, "  in %c%g, %g%c", m->plo_open[k] ? '(' : '[',
+                     m->plo[k], m->phi[k], m->phi_open[k] ? ')' : ']');
+        ADD("    %-10s = %-8g %s%s\n", m->pname[k], m->pdef[k], m->punit[k], range);
+    }
     ADD("  states:\n");
     for (int k = 0; k < m->nstates; k++) {
+        char bounds[96] = "";
+        if (isfinite(m->slo[k]) || isfinite(m->shi[k]))
+            snprintf(bounds, sizeof bounds, "  clipped to [%g, %g]", m->slo[k], m->shi[k]);
         if (m->sinit_param[k] >= 0)
-            ADD("    %-10s = %-8s %s\n", m->sname[k], m->pname[m->sinit_param[k]],
-                m->sunit[k]);
+            ADD("    %-10s = %-8s %s%s\n", m->sname[k], m->pname[m->sinit_param[k]],
+                m->sunit[k], bounds);
         else
-            ADD("    %-10s = %-8g %s\n", m->sname[k], m->sinit[k], m->sunit[k]);
+            ADD("    %-10s = %-8g %s%s\n", m->sname[k], m->sinit[k], m->sunit[k], bounds);
     }
+    if (m->nalias) {
+        ADD("  aliases:");
+        for (int k = 0; k < m->nalias; k++)
+            ADD("%s %s = %s", k ? "," : "", m->alias_from[k], m->alias_to[k]);
+        ADD("\n");
+    }
+    if (m->nrecept)
+        ADD("  default receptors (a connection without 'synapse': exc for weight >= 0, inh "
+            "for weight < 0):\n");
+    for (int k = 0; k < m->nrecept; k++) {
+        const struct nk_model_recept *r = &m->recept[k];
+        ADD("    %s = %s(", r->name, r->synapse);
+        for (int j = 0; j < r->nparams; j++) {
+            char b[256];
+            nk_expr_to_str(r->pval[j], b, sizeof b);
+            ADD("%s%s = %s", j ? ", " : "", r->pname[j], b);
+        }
+        ADD(")\n");
+    }
+    if (m->max_dt > 0)
+        ADD("  max_dt: %g ms (sub-steps when dt is larger)\n", m->max_dt);
     ADD("  method: %s", m->method);
 #undef ADD
     m->describe = out;
