@@ -154,6 +154,8 @@ static nk_expr *canon_var(const char *name, canon_ctx *c, int rx, int depth)
         return canon_I(c, depth);
     if (is_builtin(name))
         return nk_expr_var(name);
+    if (!strcmp(name, "refractory"))
+        return nk_expr_var("nk_refractory");
     if (rx >= 0) {
         /* The target neuron's states and parameters. */
         if (nk_model_state_index0(nm, name) >= 0)
@@ -511,6 +513,23 @@ static int sys_collect(sys *y, nk_net *net, nk_pop *pop, char *err, size_t errle
     return 0;
 }
 
+/* Rewrites "'<cname>'" in msg as "'<name>'" (messages from the
+ * differentiator name generated variables). */
+static void plain_names(char *msg, size_t len, sys *y)
+{
+    for (int k = 0; k < y->n; k++) {
+        char from[170], to[170];
+        snprintf(from, sizeof from, "'%s'", y->o[k].cname);
+        snprintf(to, sizeof to, "'%s'", y->o[k].st->target);
+        char *at = strstr(msg, from);
+        if (!at)
+            continue;
+        char tail[1024];
+        snprintf(tail, sizeof tail, "%s", at + strlen(from));
+        snprintf(at, len - (size_t)(at - msg), "%s%s", to, tail);
+    }
+}
+
 /* exponential_euler: the coefficient of each equation in its own variable. */
 static int sys_expeuler(sys *y, char *err, size_t errlen)
 {
@@ -519,6 +538,7 @@ static int sys_expeuler(sys *y, char *err, size_t errlen)
         char derr[512];
         nk_expr *d = nk_expr_diff(o->rhs, o->cname, derr, sizeof derr);
         if (!d) {
+            plain_names(derr, sizeof derr, y);
             snprintf(err, errlen, "population '%s', method exponential_euler: 'd%s/dt': %s",
                      y->pop->name, o->st->target, derr);
             return -1;
@@ -529,14 +549,9 @@ static int sys_expeuler(sys *y, char *err, size_t errlen)
             snprintf(err, errlen, "out of memory");
             return -1;
         }
-        if (nk_expr_uses(ds, o->cname)) {
-            nk_expr_free(ds);
-            snprintf(err, errlen,
-                     "population '%s': 'd%s/dt' is not linear in '%s', so exponential_euler "
-                     "cannot integrate it (use method = \"rk4\" or \"euler\")",
-                     y->pop->name, o->st->target, o->st->target);
-            return -1;
-        }
+        /* Not linear in its own variable: B is then the local derivative at
+         * the step's start (exponential Rosenbrock-Euler), still first order
+         * and exact for the linear part. */
         if (ds->kind == NK_EX_NUM && ds->num == 0) {
             nk_expr_free(ds);
             continue;
@@ -637,6 +652,7 @@ static int sys_exact(sys *y, double h, double **extra, int *nextra, char *err, s
             nk_expr *ds = d ? nk_expr_simplify(d) : NULL;
             nk_expr_free(d);
             if (!ds) {
+                plain_names(derr, sizeof derr, y);
                 snprintf(err, errlen, "population '%s', method exact: 'd%s/dt': %s", y->pop->name,
                          o->st->target, d ? "out of memory" : derr);
                 goto fail;
@@ -1018,6 +1034,17 @@ char *nk_codegen_pop(nk_net *net, int pi, char *err, size_t errlen)
     }
     sb_printf(&b, "        nk_rng nk_rng_; nk_rng_init(&nk_rng_, a->seed, a->stream, (uint64_t)a->step, (uint32_t)i); (void)nk_rng_;\n");
     sb_printf(&b, "        const double nk_iext = iext ? (double)iext[i] : 0.0; (void)nk_iext;\n");
+    /* Refractoriness. */
+    if (nm->refr_cond) {
+        sb_printf(&b, "        int32_t rc = 0;\n        int nk_refractory = 0;\n");
+        sb_printf(&b, "        if (refr[i] > 0) {\n            nk_refractory = (");
+        if (emit_canon(&b, nm->refractory, pop, -1, 0, err, errlen))
+            goto done;
+        sb_printf(&b, ") != 0;\n            rc = nk_refractory;\n        }\n");
+    } else {
+        sb_printf(&b, "        int32_t rc = refr[i];\n        if (rc > 0) rc--;\n");
+        sb_printf(&b, "        const int nk_refractory = rc > 0; (void)nk_refractory;\n");
+    }
     /* Input arriving this step: each receptor's on_pre with w = the sum
      * (every step for graded synapses). */
     for (int r = 0; r < pop->nrx; r++) {
@@ -1037,17 +1064,6 @@ char *nk_codegen_pop(nk_net *net, int pi, char *err, size_t errlen)
             sb_printf(&b, ";\n");
         }
         sb_printf(&b, "        }\n");
-    }
-    /* Refractoriness. */
-    if (nm->refr_cond) {
-        sb_printf(&b, "        int32_t rc = 0;\n        int nk_refractory = 0;\n");
-        sb_printf(&b, "        if (refr[i] > 0) {\n            nk_refractory = (");
-        if (emit_canon(&b, nm->refractory, pop, -1, 0, err, errlen))
-            goto done;
-        sb_printf(&b, ") != 0;\n            rc = nk_refractory;\n        }\n");
-    } else {
-        sb_printf(&b, "        int32_t rc = refr[i];\n        if (rc > 0) rc--;\n");
-        sb_printf(&b, "        const int nk_refractory = rc > 0; (void)nk_refractory;\n");
     }
     /* Integration. */
     if (y.n > 0) {

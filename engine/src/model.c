@@ -358,7 +358,7 @@ typedef struct names_ctx {
     size_t errlen;
 } names_ctx;
 
-static const char *const builtin_names[] = {"t", "dt", "i", "pi", "e"};
+static const char *const builtin_names[] = {"t", "dt", "i", "pi", "e", "refractory"};
 
 static int check_name(const char *name, int line, int col, void *ud)
 {

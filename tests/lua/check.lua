@@ -4,7 +4,7 @@
 local M = {count = 0, failed = 0}
 
 local function where()
-  local info = debug.getinfo(3, "Sl")
+  local info = debug.getinfo(4, "Sl") -- where, fail, the check, its caller
   return string.format("%s:%d", info.short_src, info.currentline)
 end
 
