@@ -2,12 +2,13 @@
  *
  * Objects: a network (userdata "nk.network", owns an nk_net), populations and
  * slices of them ("nk.population": network reference + index + range),
- * projections ("nk.projection") and monitors ("nk.monitor"). A child keeps its
- * network alive through its user value; the network keeps the context alive
- * the same way. Every entry point checks its arguments and raises an error
- * naming the argument, the value and what was expected; option tables are
- * checked for unknown keys ("did you mean"). Neuron indices are 1-based here
- * and 0-based in the engine. */
+ * projections ("nk.projection"), monitors ("nk.monitor") and models
+ * ("nk.model": a handle on a model's name, accepted wherever a model name
+ * is). A child keeps its network alive through its user value; the network
+ * keeps the context alive the same way. Every entry point checks its
+ * arguments and raises an error naming the argument, the value and what was
+ * expected; option tables are checked for unknown keys ("did you mean").
+ * Neuron indices are 1-based here and 0-based in the engine. */
 #include "nk_lua.h"
 
 #include "nk/nk.h"
@@ -27,6 +28,7 @@
 #define POP_MT "nk.population"
 #define PROJ_MT "nk.projection"
 #define MON_MT "nk.monitor"
+#define MODEL_MT "nk.model"
 #define CTX_MT "nk.context"
 #define DEFAULTS_KEY "nk.defaults"
 #define CTX_KEY "nk.context.instance" /* registry: the state's context */
@@ -215,6 +217,127 @@ static int64_t check_int(lua_State *L, int idx, const char *what)
     return (int64_t)v;
 }
 
+/* ---- model objects ------------------------------------------------------------------ */
+
+/* A model object ("nk.model") is a handle: a userdata whose user value is the
+ * model's name. The model is looked up on every use, so the object follows a
+ * redefinition (replace = true) and never holds a pointer that could dangle. */
+static void push_model(lua_State *L, const char *name)
+{
+    lua_newuserdatauv(L, 1, 1);
+    luaL_setmetatable(L, MODEL_MT);
+    lua_pushstring(L, name);
+    lua_setiuservalue(L, -2, 1);
+}
+
+/* The model name at idx, given as a string or a model object; NULL for
+ * anything else. The string lives as long as the value at idx. */
+static const char *to_model_name(lua_State *L, int idx)
+{
+    if (lua_type(L, idx) == LUA_TSTRING)
+        return lua_tostring(L, idx);
+    if (luaL_testudata(L, idx, MODEL_MT)) {
+        lua_getiuservalue(L, idx, 1);
+        const char *s = lua_tostring(L, -1);
+        lua_pop(L, 1);
+        return s;
+    }
+    return NULL;
+}
+
+/* The model named (or held) by argument idx; raises "fname: unknown model
+ * 'x' (did you mean 'y'?)" when there is none. */
+static const nk_model *check_model(lua_State *L, int idx, const char *fname)
+{
+    const char *name = to_model_name(L, idx);
+    if (!name)
+        lerror(L, "bad argument #1 to '%s' (model name or nk.model object expected, got %s)",
+               fname, luaL_typename(L, idx));
+    nk_ctx *ctx = push_ctx(L);
+    lua_pop(L, 1); /* the registry keeps the context */
+    const nk_model *m = nk_model_find(ctx, name);
+    if (!m)
+        lerror(L, "%s: %s", fname, nk_errmsg(ctx));
+    return m;
+}
+
+/* A model option of table t (connect's and poisson's 'synapse'): a name or
+ * a model object. */
+static const char *opt_model(lua_State *L, int t, const char *key, const char *fname,
+                             const char *def)
+{
+    if (t == 0)
+        return def;
+    lua_getfield(L, t, key);
+    const char *v = def;
+    if (!lua_isnil(L, -1)) {
+        v = to_model_name(L, -1); /* kept alive by the option table */
+        if (!v)
+            lerror(L, "option '%s' for %s must be a model name or an nk.model object, got %s",
+                   key, fname, luaL_typename(L, -1));
+    }
+    lua_pop(L, 1);
+    return v;
+}
+
+static int model_tostring(lua_State *L)
+{
+    lua_pushstring(L, nk_model_describe(check_model(L, 1, "tostring")));
+    return 1;
+}
+
+static int model_eq(lua_State *L)
+{
+    const char *a = to_model_name(L, 1), *b = to_model_name(L, 2);
+    lua_pushboolean(L, a && b && lua_type(L, 1) == LUA_TUSERDATA &&
+                           lua_type(L, 2) == LUA_TUSERDATA && !strcmp(a, b));
+    return 1;
+}
+
+/* m.name, m.kind, m.doc, m.params (name -> {default =, unit =}), m.states
+ * (name -> {unit =}), m.description (the text print(m) shows). */
+static int model_index(lua_State *L)
+{
+    const nk_model *m = check_model(L, 1, "nk.model");
+    if (lua_type(L, 2) != LUA_TSTRING) {
+        lua_pushnil(L);
+        return 1;
+    }
+    const char *k = lua_tostring(L, 2);
+    if (!strcmp(k, "name")) {
+        lua_pushstring(L, nk_model_name(m));
+    } else if (!strcmp(k, "kind")) {
+        lua_pushstring(L, nk_model_is_synapse(m) ? "synapse" : "neuron");
+    } else if (!strcmp(k, "doc")) {
+        lua_pushstring(L, nk_model_doc(m));
+    } else if (!strcmp(k, "description")) {
+        lua_pushstring(L, nk_model_describe(m));
+    } else if (!strcmp(k, "params")) {
+        int n = nk_model_nparams(m);
+        lua_createtable(L, 0, n);
+        for (int i = 0; i < n; i++) {
+            lua_createtable(L, 0, 2);
+            lua_pushnumber(L, nk_model_param_default(m, i));
+            lua_setfield(L, -2, "default");
+            lua_pushstring(L, nk_model_param_unit(m, i));
+            lua_setfield(L, -2, "unit");
+            lua_setfield(L, -2, nk_model_param_name(m, i));
+        }
+    } else if (!strcmp(k, "states")) {
+        int n = nk_model_nstates(m);
+        lua_createtable(L, 0, n);
+        for (int i = 0; i < n; i++) {
+            lua_createtable(L, 0, 1);
+            lua_pushstring(L, nk_model_state_unit(m, i));
+            lua_setfield(L, -2, "unit");
+            lua_setfield(L, -2, nk_model_state_name(m, i));
+        }
+    } else {
+        lua_pushnil(L);
+    }
+    return 1;
+}
+
 /* ---- networks --------------------------------------------------------------------- */
 
 static lnet *check_net(lua_State *L, int idx)
@@ -356,19 +479,43 @@ static nk_range check_target(lua_State *L, int netidx, int arg, const char *fnam
     return r;
 }
 
-static const char *const pop_opts[] = {"name", "params", "init", "method", NULL};
+static const char *const pop_opts[] = {"name", "params", "init", "method", "rtol", "atol", NULL};
+
+/* The defaults of nk_pop_set_tolerance (nk.h), for a call that gives only
+ * one of rtol and atol. */
+#define RK45_RTOL_DEFAULT 1e-6
+#define RK45_ATOL_DEFAULT 1e-6
 
 static int net_population(lua_State *L)
 {
     lnet *n = check_net(L, 1);
-    if (lua_type(L, 2) != LUA_TSTRING)
+    const char *model = to_model_name(L, 2);
+    if (!model)
         return lerror(L, "bad argument #1 to 'population' (model name expected, got %s)",
                       luaL_typename(L, 2));
-    const char *model = lua_tostring(L, 2);
     int64_t size = check_int(L, 3, "population size");
     int t = opt_table(L, 4, "net:population", pop_opts) ? 4 : 0;
     const char *name = opt_string(L, t, "name", "net:population", NULL);
     const char *method = opt_string(L, t, "method", "net:population", NULL);
+    /* rk45's tolerances: accepted with every method, used by rk45. */
+    double rtol = opt_number(L, t, "rtol", "net:population", NAN);
+    double atol = opt_number(L, t, "atol", "net:population", NAN);
+    int has_tol = !isnan(rtol) || !isnan(atol);
+    if (t) {
+        static const char *const tk[] = {"rtol", "atol"};
+        for (int j = 0; j < 2; j++) {
+            lua_getfield(L, t, tk[j]);
+            double v = lua_tonumber(L, -1);
+            if (!lua_isnil(L, -1) && !(v > 0 && isfinite(v)))
+                return lerror(L, "option '%s' for net:population must be a positive number, got %g",
+                              tk[j], v);
+            lua_pop(L, 1);
+        }
+    }
+    if (isnan(rtol))
+        rtol = RK45_RTOL_DEFAULT;
+    if (isnan(atol))
+        atol = RK45_ATOL_DEFAULT;
     /* Check the types in params and init before creating anything. */
     int params = 0, init = 0;
     if (t) {
@@ -443,6 +590,8 @@ static int net_population(lua_State *L)
         if (rc)
             lua_pop(L, 1);
     }
+    if (!rc && has_tol)
+        rc = nk_pop_set_tolerance(n->net, pop, rtol, atol);
     if (rc) {
         char msg[2048];
         snprintf(msg, sizeof msg, "%s", nk_errmsg(nk_net_ctx(n->net)));
@@ -655,7 +804,7 @@ static int net_connect(lua_State *L)
         if (has && !(o.delay >= 0))
             return lerror(L, "net:connect: delay must be >= 0 ms, got %g", o.delay);
     }
-    o.synapse = opt_string(L, t, "synapse", "net:connect", "exp_curr");
+    o.synapse = opt_model(L, t, "synapse", "net:connect", NULL); /* NULL: the target's receptors */
     o.receptor = opt_string(L, t, "receptor", "net:connect", NULL);
     o.allow_autapses = opt_bool(L, t, "allow_autapses", "net:connect", 1);
     o.allow_multapses = opt_bool(L, t, "allow_multapses", "net:connect", 1);
@@ -729,7 +878,7 @@ static int net_source(lua_State *L)
             o.weight = opt_number(L, t, "weight", fname, NAN);
             if (isnan(o.rate) || isnan(o.weight))
                 return lerror(L, "%s needs options 'rate' (Hz) and 'weight'", fname);
-            o.synapse = opt_string(L, t, "synapse", fname, "exp_curr");
+            o.synapse = opt_model(L, t, "synapse", fname, NULL);
             o.receptor = opt_string(L, t, "receptor", fname, NULL);
             o.syn_param_names = names;
             o.syn_param_values = vals;
@@ -956,49 +1105,233 @@ static int l_clock(lua_State *L)
     return 1;
 }
 
+/* nk.models([kind]): the names of the models, all or of one kind. */
 static int l_models(lua_State *L)
 {
+    int want = -1; /* -1 all, 0 neurons, 1 synapses */
+    if (!lua_isnoneornil(L, 1)) {
+        const char *k = lua_type(L, 1) == LUA_TSTRING ? lua_tostring(L, 1) : NULL;
+        if (k && !strcmp(k, "neuron"))
+            want = 0;
+        else if (k && !strcmp(k, "synapse"))
+            want = 1;
+        else if (k)
+            return lerror(L, "nk.models: kind must be 'neuron' or 'synapse', got '%s'", k);
+        else
+            return lerror(L, "bad argument #1 to 'nk.models' ('neuron' or 'synapse' expected, "
+                             "got %s)",
+                          luaL_typename(L, 1));
+    }
     nk_ctx *ctx = push_ctx(L);
     lua_newtable(L);
+    int j = 0;
     for (int k = 0; k < nk_model_count(ctx); k++) {
-        lua_pushstring(L, nk_model_name(nk_model_at(ctx, k)));
-        lua_rawseti(L, -2, k + 1);
+        const nk_model *m = nk_model_at(ctx, k);
+        if (want >= 0 && (nk_model_is_synapse(m) != 0) != want)
+            continue;
+        lua_pushstring(L, nk_model_name(m));
+        lua_rawseti(L, -2, ++j);
     }
     return 1;
 }
 
+/* nk.describe(model): the model written out (what print(m) shows). */
 static int l_describe(lua_State *L)
 {
-    const char *name = luaL_checkstring(L, 1);
-    nk_ctx *ctx = push_ctx(L);
-    const nk_model *m = nk_model_find(ctx, name);
-    if (!m)
-        return lerror(L, "%s", nk_errmsg(ctx));
-    lua_pushstring(L, nk_model_describe(m));
+    lua_pushstring(L, nk_model_describe(check_model(L, 1, "nk.describe")));
     return 1;
 }
 
-/* Builds "name = value unit; ..." from a table of declarations (sorted by
- * name, so the text, and the generated code's hash, never depend on table
- * order). Values: a number, a parameter name (states only), or {value,
- * "unit"}. Leaves the string on the stack. */
-static const char *decl_text(lua_State *L, int t, const char *field, int states)
+static int is_name(const char *s)
 {
-    lua_getfield(L, t, field);
-    if (lua_isnil(L, -1))
-        return NULL;
-    if (!lua_istable(L, -1))
-        lerror(L, "nk.model: '%s' must be a table of name = value, got %s", field,
-                   luaL_typename(L, -1));
-    int tbl = lua_gettop(L);
-    /* Collect and sort the names. */
+    if (!(*s == '_' || (*s >= 'a' && *s <= 'z') || (*s >= 'A' && *s <= 'Z')))
+        return 0;
+    for (; *s; s++)
+        if (!(*s == '_' || (*s >= 'a' && *s <= 'z') || (*s >= 'A' && *s <= 'Z') ||
+              (*s >= '0' && *s <= '9')))
+            return 0;
+    return 1;
+}
+
+/* A number as the declaration syntax reads it: the shortest form that reads
+ * back exactly; inf and -inf for the infinities. */
+static void fmt_num(char *out, size_t n, double v)
+{
+    if (isinf(v)) {
+        snprintf(out, n, "%s", v > 0 ? "inf" : "-inf");
+        return;
+    }
+    for (int prec = 15; prec <= 17; prec++) {
+        snprintf(out, n, "%.*g", prec, v);
+        if (strtod(out, NULL) == v)
+            return;
+    }
+}
+
+/* Checks a range in the text syntax, "[lo, hi]" with ( ) for open ends and
+ * inf for none (as docs/models.md reads it). */
+static int range_text_ok(const char *s)
+{
+    char *end;
+    while (*s == ' ' || *s == '\t')
+        s++;
+    if (*s != '[' && *s != '(')
+        return 0;
+    double lo = strtod(++s, &end);
+    if (end == s)
+        return 0;
+    for (s = end; *s == ' ' || *s == '\t'; s++)
+        ;
+    if (*s++ != ',')
+        return 0;
+    double hi = strtod(s, &end);
+    if (end == s)
+        return 0;
+    for (s = end; *s == ' ' || *s == '\t'; s++)
+        ;
+    if (*s != ']' && *s != ')')
+        return 0;
+    for (s++; *s == ' ' || *s == '\t'; s++)
+        ;
+    return !*s && !isnan(lo) && !isnan(hi) && lo <= hi;
+}
+
+/* Appends to out the range (parameters) or bounds (states) at stack index
+ * idx: {lo, hi} (closed, math.huge for none) or the text "(0, inf]". what is
+ * "parameter" or "state", key "range" or "bounds". */
+static void range_text(lua_State *L, int idx, const char *what, const char *name, const char *key,
+                       char *out, size_t n)
+{
+    if (lua_type(L, idx) == LUA_TSTRING) {
+        const char *s = lua_tostring(L, idx);
+        if (!range_text_ok(s))
+            lerror(L, "nk.model: %s '%s': malformed %s \"%s\" (expected \"[lo, hi]\" with "
+                      "lo <= hi, ( ) for open ends and inf for no bound, or {lo, hi})",
+                   what, name, key, s);
+        snprintf(out, n, " %s", s);
+        return;
+    }
+    int ok = lua_istable(L, idx);
+    double v[2] = {0, 0};
+    if (ok) {
+        int count = 0;
+        lua_pushnil(L);
+        while (lua_next(L, idx)) {
+            count++;
+            lua_pop(L, 1);
+        }
+        ok = count == 2;
+        for (int j = 0; ok && j < 2; j++) {
+            ok = lua_rawgeti(L, idx, j + 1) == LUA_TNUMBER;
+            v[j] = lua_tonumber(L, -1);
+            lua_pop(L, 1);
+        }
+    }
+    if (!ok)
+        lerror(L, "nk.model: %s '%s': %s must be {lo, hi} (two numbers, math.huge for no "
+                  "bound) or a string like \"(0, inf]\", got %s",
+               what, name, key, lua_istable(L, idx) ? "another table" : luaL_typename(L, idx));
+    if (isnan(v[0]) || isnan(v[1]) || v[0] > v[1])
+        lerror(L, "nk.model: %s '%s': %s {%g, %g} needs lo <= hi", what, name, key, v[0], v[1]);
+    char a[40], b[40];
+    fmt_num(a, sizeof a, v[0]);
+    fmt_num(b, sizeof b, v[1]);
+    snprintf(out, n, " [%s, %s]", a, b);
+}
+
+/* One declaration "name = value unit [lo, hi]" from the Lua value at idx. */
+static void decl_item(lua_State *L, const char *name, int idx, int states, char *item, size_t n)
+{
+    const char *what = states ? "state" : "parameter";
+    const char *key = states ? "bounds" : "range";
+    const char *expected =
+        states ? "a number, a parameter's name or {value, \"unit\", bounds = {lo, hi}}"
+               : "a number or {value, \"unit\", range = {lo, hi}}";
+    char value[96] = "", unit[96] = "", range[160] = "";
+    int v = idx;
+    if (lua_istable(L, idx)) {
+        /* {value, "unit", range = ...}: check the keys first. */
+        lua_pushnil(L);
+        while (lua_next(L, idx)) {
+            lua_pop(L, 1);
+            if (lua_type(L, -1) == LUA_TSTRING) {
+                const char *k = lua_tostring(L, -1);
+                if (!strcmp(k, key))
+                    continue;
+                if (!strcmp(k, states ? "range" : "bounds"))
+                    lerror(L, "nk.model: %s '%s': a %s takes '%s', not '%s' (a %s takes '%s')",
+                           what, name, what, key, k, states ? "parameter" : "state", k);
+                const char *cand[] = {key};
+                const char *s = nk_suggest(k, cand, 1);
+                lerror(L, "nk.model: %s '%s': unknown key '%s'%s%s%s (expected %s)", what, name,
+                       k, s ? " (did you mean '" : "", s ? s : "", s ? "'?)" : "", expected);
+            }
+            if (!lua_isinteger(L, -1) || lua_tointeger(L, -1) < 1 || lua_tointeger(L, -1) > 2)
+                lerror(L, "nk.model: %s '%s' must be %s: it has more than a value and a unit",
+                       what, name, expected);
+        }
+        lua_rawgeti(L, idx, 2);
+        if (!lua_isnil(L, -1)) {
+            if (lua_type(L, -1) != LUA_TSTRING)
+                lerror(L, "nk.model: %s '%s': the unit must be a string, got %s", what, name,
+                       luaL_typename(L, -1));
+            const char *u = lua_tostring(L, -1);
+            if (strpbrk(u, ";=[]()\n") || strlen(u) >= 32)
+                lerror(L, "nk.model: %s '%s': malformed unit '%s' (a short name like \"mV\" "
+                          "or \"pA/pF\")",
+                       what, name, u);
+            snprintf(unit, sizeof unit, " %s", u);
+        }
+        lua_pop(L, 1);
+        lua_getfield(L, idx, key);
+        if (!lua_isnil(L, -1))
+            range_text(L, lua_gettop(L), what, name, key, range, sizeof range);
+        lua_pop(L, 1);
+        lua_rawgeti(L, idx, 1);
+        v = lua_gettop(L);
+        if (lua_isnil(L, v))
+            lerror(L, "nk.model: %s '%s' has no value: expected %s", what, name, expected);
+    }
+    if (lua_type(L, v) == LUA_TNUMBER) {
+        double x = lua_tonumber(L, v);
+        if (isnan(x))
+            lerror(L, "nk.model: %s '%s' is NaN", what, name);
+        fmt_num(value, sizeof value, x);
+    } else if (states && lua_type(L, v) == LUA_TSTRING) {
+        const char *p = lua_tostring(L, v);
+        if (!is_name(p) || strlen(p) >= 64)
+            lerror(L, "nk.model: state '%s' starts at '%s', which is not a parameter name", name,
+                   p);
+        snprintf(value, sizeof value, "%s", p);
+    } else {
+        lerror(L, "nk.model: %s '%s' must be %s, got %s", what, name, expected,
+               v == idx ? luaL_typename(L, v) : lua_type(L, v) == LUA_TSTRING
+                                                     ? "a string as its value"
+                                                     : luaL_typename(L, v));
+    }
+    if (v != idx)
+        lua_pop(L, 1);
+    if ((size_t)snprintf(item, n, "%s = %s%s%s; ", name, value, unit, range) >= n)
+        lerror(L, "nk.model: %s '%s': the declaration is too long", what, name);
+}
+
+/* Pushes a table's string keys, sorted (so the text, and the generated
+ * code's hash, never depend on table order); returns how many. Raises when a
+ * key is not a string that is a name. */
+static int sorted_names(lua_State *L, int tbl, const char *field)
+{
     lua_newtable(L);
     int names = lua_gettop(L), n = 0;
     lua_pushnil(L);
     while (lua_next(L, tbl)) {
         lua_pop(L, 1);
         if (lua_type(L, -1) != LUA_TSTRING)
-            lerror(L, "nk.model: names in '%s' must be strings", field);
+            lerror(L, "nk.model: '%s' must map names to values, got a %s key", field,
+                   luaL_typename(L, -1));
+        if (!is_name(lua_tostring(L, -1)) || lua_rawlen(L, -1) >= 64)
+            lerror(L, "nk.model: '%s' in '%s' is not a valid name (letters, digits and _, not "
+                      "starting with a digit)",
+                   lua_tostring(L, -1), field);
         lua_pushvalue(L, -1);
         lua_rawseti(L, names, ++n);
     }
@@ -1007,98 +1340,218 @@ static const char *decl_text(lua_State *L, int t, const char *field, int states)
     lua_pushvalue(L, names);
     lua_call(L, 1, 0);
     lua_pop(L, 1);
+    return n;
+}
+
+/* Builds "name = value unit [lo, hi]; ..." (docs/models.md) from field
+ * 'params' or 'states' of table t: a string is taken as it is; a table maps
+ * names to a number, a parameter name (states) or {value, "unit", range =
+ * {lo, hi}} (bounds = for states). Leaves the text on the stack. */
+static const char *decl_text(lua_State *L, int t, const char *field, int states)
+{
+    lua_getfield(L, t, field);
+    if (lua_isnil(L, -1))
+        return NULL;
+    if (lua_type(L, -1) == LUA_TSTRING)
+        return lua_tostring(L, -1);
+    if (!lua_istable(L, -1))
+        lerror(L, "nk.model: '%s' must be a table of name = value (or a string in the model "
+                  "syntax), got %s",
+               field, luaL_typename(L, -1));
+    int tbl = lua_gettop(L);
+    int n = sorted_names(L, tbl, field);
+    int names = lua_gettop(L);
     luaL_Buffer b;
     luaL_buffinit(L, &b);
     for (int k = 1; k <= n; k++) {
         int top = lua_gettop(L);
         lua_rawgeti(L, names, k);
         const char *name = lua_tostring(L, -1); /* kept alive by names */
-        lua_gettable(L, tbl);
-        int v = lua_gettop(L);
-        const char *unit = "";
-        if (lua_istable(L, v)) {
-            lua_rawgeti(L, v, 2);
-            if (lua_type(L, -1) == LUA_TSTRING)
-                unit = lua_tostring(L, -1); /* stays on the stack until settop */
-            lua_rawgeti(L, v, 1);
-            v = lua_gettop(L);
-        }
-        lua_rawgeti(L, names, k);
-        name = lua_tostring(L, -1);
-        char item[256];
-        if (lua_type(L, v) == LUA_TNUMBER)
-            snprintf(item, sizeof item, "%s = %.17g %s; ", name, lua_tonumber(L, v), unit);
-        else if (states && lua_type(L, v) == LUA_TSTRING)
-            snprintf(item, sizeof item, "%s = %s %s; ", name, lua_tostring(L, v), unit);
-        else
-            lerror(L, "nk.model: '%s' in '%s' must be a number%s or {value, \"unit\"}, got %s",
-                       name, field, states ? ", a parameter name" : "", luaL_typename(L, v));
+        lua_rawget(L, tbl);
+        char item[512];
+        decl_item(L, name, lua_gettop(L), states, item, sizeof item);
         lua_settop(L, top);
         luaL_addstring(&b, item);
     }
     luaL_pushresult(&b);
-    return lua_tostring(L, -1);
+    lua_replace(L, names);
+    return lua_tostring(L, names);
 }
 
-/* A string option, or an array of strings joined by newlines. */
-static const char *text_field(lua_State *L, int t, const char *field)
+/* A string field, or a list of strings joined by sep (equations, reset,
+ * on_pre). Leaves the text on the stack. */
+static const char *text_list(lua_State *L, int t, const char *field, const char *sep)
 {
     lua_getfield(L, t, field);
     if (lua_isnil(L, -1))
         return NULL;
-    if (lua_type(L, -1) == LUA_TNUMBER) {
-        lua_pushfstring(L, "%f", lua_tonumber(L, -1));
-        return lua_tostring(L, -1);
-    }
     if (lua_type(L, -1) == LUA_TSTRING)
         return lua_tostring(L, -1);
     if (!lua_istable(L, -1))
         lerror(L, "nk.model: '%s' must be a string or a list of strings, got %s", field,
-                   luaL_typename(L, -1));
+               luaL_typename(L, -1));
     int tbl = lua_gettop(L);
+    lua_Integer len = (lua_Integer)lua_rawlen(L, tbl), count = 0;
+    lua_pushnil(L);
+    while (lua_next(L, tbl)) {
+        lua_pop(L, 1);
+        count++;
+        if (!lua_isinteger(L, -1) || lua_tointeger(L, -1) < 1 || lua_tointeger(L, -1) > len)
+            lerror(L, "nk.model: '%s' must be a string or a list of strings (a table with "
+                      "keys 1..n), got a table with a %s key",
+                   field, luaL_typename(L, -1));
+    }
     luaL_Buffer b;
     luaL_buffinit(L, &b);
-    for (lua_Integer k = 1; lua_rawgeti(L, tbl, k) != LUA_TNIL; k++) {
-        if (lua_type(L, -1) != LUA_TSTRING)
-            lerror(L, "nk.model: '%s'[%d] must be a string", field, (int)k);
-        lua_pushliteral(L, "\n");
-        lua_concat(L, 2);
+    for (lua_Integer k = 1; k <= len; k++) {
+        if (lua_rawgeti(L, tbl, k) != LUA_TSTRING)
+            lerror(L, "nk.model: '%s'[%lld] must be a string, got %s", field, (long long)k,
+                   luaL_typename(L, -1));
+        if (k > 1) {
+            lua_pushstring(L, sep);
+            lua_insert(L, -2);
+            lua_concat(L, 2);
+        }
         luaL_addvalue(&b);
     }
-    lua_pop(L, 1);
     luaL_pushresult(&b);
     return lua_tostring(L, -1);
 }
 
-static const char *const model_opts[] = {"name", "kind", "doc", "params", "states", "equations",
-                                         "threshold", "reset", "refractory", "on_pre", "current",
-                                         "method", NULL};
+/* aliases and receptors: a string, or a table whose list part holds
+ * declarations ("V_m = v") and whose names map to right-hand sides
+ * (V_m = "v", exc = "exp_cond(tau_syn = tau_syn_ex)"); joined by "; ". */
+static const char *text_map(lua_State *L, int t, const char *field)
+{
+    lua_getfield(L, t, field);
+    if (lua_isnil(L, -1))
+        return NULL;
+    if (lua_type(L, -1) == LUA_TSTRING)
+        return lua_tostring(L, -1);
+    if (!lua_istable(L, -1))
+        lerror(L, "nk.model: '%s' must be a string or a table of name = \"...\", got %s", field,
+               luaL_typename(L, -1));
+    int tbl = lua_gettop(L);
+    /* Split the table: the list part into one, the named part into another. */
+    lua_newtable(L);
+    int named = lua_gettop(L);
+    lua_Integer len = (lua_Integer)lua_rawlen(L, tbl);
+    lua_pushnil(L);
+    while (lua_next(L, tbl)) {
+        if (lua_isinteger(L, -2) && lua_tointeger(L, -2) >= 1 && lua_tointeger(L, -2) <= len) {
+            lua_pop(L, 1);
+            continue;
+        }
+        if (lua_type(L, -1) != LUA_TSTRING)
+            lerror(L, "nk.model: '%s': the value of '%s' must be a string, got %s", field,
+                   lua_type(L, -2) == LUA_TSTRING ? lua_tostring(L, -2) : "?",
+                   luaL_typename(L, -1));
+        lua_pushvalue(L, -2);
+        lua_insert(L, -2);
+        lua_rawset(L, named);
+    }
+    int n = sorted_names(L, named, field);
+    int names = lua_gettop(L);
+    luaL_Buffer b;
+    luaL_buffinit(L, &b);
+    for (lua_Integer k = 1; k <= len; k++) {
+        if (lua_rawgeti(L, tbl, k) != LUA_TSTRING)
+            lerror(L, "nk.model: '%s'[%lld] must be a string, got %s", field, (long long)k,
+                   luaL_typename(L, -1));
+        luaL_addvalue(&b);
+        luaL_addstring(&b, "; ");
+    }
+    for (int k = 1; k <= n; k++) {
+        lua_rawgeti(L, names, k);
+        lua_pushliteral(L, " = ");
+        lua_rawgeti(L, names, k);
+        lua_rawget(L, named);
+        lua_pushliteral(L, "; ");
+        lua_concat(L, 4);
+        luaL_addvalue(&b);
+    }
+    luaL_pushresult(&b);
+    return lua_tostring(L, -1);
+}
 
-/* nk.model{...}: defines a model from its equations. */
+static const char *const model_opts[] = {
+    "name",    "kind",       "doc",    "params",  "states", "equations", "threshold",
+    "reset",   "refractory", "on_pre", "current", "graded", "receptors", "aliases",
+    "method",  "max_dt",     "replace", NULL};
+
+/* nk.model{...} defines a model from its equations (docs/models.md) and
+ * returns its object; nk.model("name") returns an existing model's. */
 static int l_model(lua_State *L)
 {
-    luaL_checktype(L, 1, LUA_TTABLE);
-    luaL_checkstack(L, 48, "nk.model");
+    if (lua_type(L, 1) == LUA_TSTRING || luaL_testudata(L, 1, MODEL_MT)) {
+        push_model(L, nk_model_name(check_model(L, 1, "nk.model")));
+        return 1;
+    }
+    if (!lua_istable(L, 1))
+        return lerror(L, "bad argument #1 to 'nk.model' (table of fields or model name "
+                         "expected, got %s)",
+                      luaL_typename(L, 1));
+    lua_settop(L, 1);
+    luaL_checkstack(L, 64, "nk.model");
     check_keys(L, 1, "nk.model", model_opts);
-    nk_model_spec s = {0};
+    nk_model_spec s;
+    memset(&s, 0, sizeof s);
     s.name = opt_string(L, 1, "name", "nk.model", NULL);
     if (!s.name)
         return lerror(L, "nk.model: option 'name' is required");
     s.kind = opt_string(L, 1, "kind", "nk.model", "neuron");
+    if (strcmp(s.kind, "neuron") && strcmp(s.kind, "synapse"))
+        return lerror(L, "nk.model: option 'kind' must be 'neuron' or 'synapse', got '%s'",
+                      s.kind);
     s.doc = opt_string(L, 1, "doc", "nk.model", "user-defined model");
     s.method = opt_string(L, 1, "method", "nk.model", NULL);
     s.params = decl_text(L, 1, "params", 0);
     s.states = decl_text(L, 1, "states", 1);
-    s.equations = text_field(L, 1, "equations");
-    s.threshold = text_field(L, 1, "threshold");
-    s.reset = text_field(L, 1, "reset");
-    s.refractory = text_field(L, 1, "refractory");
-    s.on_pre = text_field(L, 1, "on_pre");
-    s.current = text_field(L, 1, "current");
+    s.equations = text_list(L, 1, "equations", "\n");
+    s.threshold = opt_string(L, 1, "threshold", "nk.model", NULL);
+    s.reset = text_list(L, 1, "reset", "\n");
+    lua_getfield(L, 1, "refractory");
+    if (lua_type(L, -1) == LUA_TNUMBER) {
+        char num[40];
+        double r = lua_tonumber(L, -1);
+        if (!(r >= 0) || isinf(r))
+            return lerror(L, "nk.model: option 'refractory' must be a number of ms >= 0 or an "
+                             "expression, got %g",
+                          r);
+        fmt_num(num, sizeof num, r);
+        lua_pushstring(L, num);
+        s.refractory = lua_tostring(L, -1);
+    } else if (lua_type(L, -1) == LUA_TSTRING) {
+        s.refractory = lua_tostring(L, -1);
+    } else if (!lua_isnil(L, -1)) {
+        return lerror(L, "nk.model: option 'refractory' must be a number (ms) or an expression "
+                         "(a string), got %s",
+                      luaL_typename(L, -1));
+    }
+    s.on_pre = text_list(L, 1, "on_pre", "\n");
+    s.current = opt_string(L, 1, "current", "nk.model", NULL);
+    s.graded = opt_string(L, 1, "graded", "nk.model", NULL);
+    s.receptors = text_map(L, 1, "receptors");
+    s.aliases = text_map(L, 1, "aliases");
+    lua_getfield(L, 1, "max_dt");
+    if (!lua_isnil(L, -1)) {
+        double d = lua_tonumber(L, -1);
+        if (lua_type(L, -1) != LUA_TNUMBER || !(d > 0) || isinf(d))
+            return lerror(L, "nk.model: option 'max_dt' must be a positive number of ms, got %s",
+                          lua_type(L, -1) == LUA_TNUMBER ? lua_tostring(L, -1)
+                                                         : luaL_typename(L, -1));
+        s.max_dt = d;
+    }
+    lua_pop(L, 1);
+    s.replace = opt_bool(L, 1, "replace", "nk.model", 0);
     nk_ctx *ctx = push_ctx(L);
-    if (nk_model_define(ctx, &s))
-        return lerror(L, "nk.model: %s", nk_errmsg(ctx));
-    lua_pushstring(L, s.name);
+    if (nk_model_define(ctx, &s)) {
+        const char *msg = nk_errmsg(ctx);
+        int exists = !s.replace && strstr(msg, "already exists") && !strstr(msg, "replace");
+        return lerror(L, "nk.model: %s%s", msg,
+                      exists ? " (give replace = true to redefine it)" : "");
+    }
+    push_model(L, s.name);
     return 1;
 }
 
@@ -1171,14 +1624,20 @@ int luaopen_nk(lua_State *L)
                                            {"ids", mon_ids},
                                            {"rate", mon_rate},
                                            {NULL, NULL}};
-    static const luaL_Reg funcs[] = {
-        {"network", l_network}, {"model", l_model}, {"models", l_models}, {"clock", l_clock}, {"describe", l_describe}, {NULL, NULL}};
+    static const luaL_Reg model_meta[] = {{"__tostring", model_tostring},
+                                          {"__index", model_index},
+                                          {"__eq", model_eq},
+                                          {NULL, NULL}};
+    static const luaL_Reg funcs[] = {{"network", l_network}, {"model", l_model},
+                                     {"models", l_models},   {"clock", l_clock},
+                                     {"describe", l_describe}, {NULL, NULL}};
 
     new_mt(L, CTX_MT, ctx_meta, NULL);
     new_mt(L, NET_MT, net_meta, net_methods);
     new_mt(L, POP_MT, pop_meta, pop_methods);
     new_mt(L, PROJ_MT, proj_meta, NULL);
     new_mt(L, MON_MT, mon_meta, mon_methods);
+    new_mt(L, MODEL_MT, model_meta, NULL);
     /* Monitors find their methods through __index = methods table. */
     luaL_getmetatable(L, MON_MT);
     lua_getfield(L, -1, "methods");
@@ -1193,7 +1652,17 @@ int luaopen_nk(lua_State *L)
     /* The pure-Lua part. */
     if (luaL_loadbuffer(L, nk_src_prelude_lua, strlen(nk_src_prelude_lua), "=nk.prelude"))
         return lua_error(L);
+    /* Its arguments: the module, and the method tables (for help()). */
     lua_pushvalue(L, -2);
-    lua_call(L, 1, 0);
+    lua_createtable(L, 0, 3);
+    static const char *const mts[][2] = {
+        {"network", NET_MT}, {"population", POP_MT}, {"monitor", MON_MT}};
+    for (int k = 0; k < 3; k++) {
+        luaL_getmetatable(L, mts[k][1]);
+        lua_getfield(L, -1, "methods");
+        lua_setfield(L, -3, mts[k][0]);
+        lua_pop(L, 1);
+    }
+    lua_call(L, 2, 0);
     return 1;
 }

@@ -1,6 +1,7 @@
 -- prelude.lua: the pure-Lua part of the nk module, embedded into nkshell and
--- run when the module opens. It receives the nk table as its argument.
-local nk = ...
+-- run when the module opens. It receives the nk table and the method tables
+-- of networks, populations and monitors (for help()).
+local nk, methods = ...
 
 --- nk.uniform(lo, hi): a uniform distribution, for initial values
 --- (init = {v = nk.uniform(-60, -50)}). Draws come from the network's seed.
@@ -19,7 +20,9 @@ nk._dist_mt = {
   __tostring = function(d) return string.format("uniform(%g, %g)", d.lo, d.hi) end,
 }
 
-local help_text = [[
+-- ---- help -------------------------------------------------------------------
+
+local overview = [[
 nkshell: build and run spiking networks from Lua.
 
   net = nk.network{dt = 0.1, seed = 1, output = "run.h5"}
@@ -33,15 +36,185 @@ nkshell: build and run spiking networks from Lua.
   net:run(1000)                      -- ms
   print(sp:count(), sp:rate())       -- spikes, Hz; sp:times(), sp:ids()
 
-  nk.models()          list the models
-  nk.describe("lif")   a model's equations, parameters (defaults, units), states
-  Units: ms, mV, pA, pF, nS, Hz.  Neuron indices in Lua are 1-based.]]
+  Units: ms, mV, pA, pF, nS, Hz.  Neuron indices in Lua are 1-based.
 
---- help([name]): general help, or a model's description.
-function help(name)
-  if name == nil then
-    print(help_text)
+help(topic) for more, or help(f) for a function (help(nk.network)). Topics:
+  network      nk.network{...}: dt, seed, backend, output, precision
+  population   net:population(model, n, {...}), slices, pop:get, pop:param
+  connect      net:connect(pre, post, {...}): rules, weights, delays, synapses
+  source       net:source("poisson" | "dc", pop, {...})
+  monitor      net:monitor("spikes", pop): count, times, ids, rate
+  run          net:run(ms), net:timing(), net:code(pop), nk.clock()
+  model        nk.model{...}: define a model from its equations
+  models       every model with its one-line description
+  NAME         a model's equations, parameters, states and solver (help("lif"))]]
+
+local topics = {
+  network = [[
+net = nk.network{dt = 0.1, seed = 1, backend = "auto", output = "run.h5",
+                 precision = "float"}
+  dt         time step, ms (default 0.1)
+  seed       seeds every random number of the network (default 1, or --seed)
+  backend    "cpu", "cuda" or "auto" (default, or --backend)
+  output     results file (HDF5, SONATA layout); none by default
+  precision  "float" (float32 state, default) or "double"
+Fields: net.t, net.dt, net.seed, net.backend, net.output. print(net) summarizes;
+net:close() frees it. Methods: population, connect, source, monitor, run,
+timing, code, close (help("population"), ...).]],
+
+  population = [[
+pop = net:population(model, n, {name = "exc", params = {tau_m = 20},
+                                 init = {v = nk.uniform(-60, -50)},
+                                 method = "rk45", rtol = 1e-8, atol = 1e-9})
+  model      a model name or an nk.model object (help("models") lists them)
+  params     shared parameter values (help(model) lists them)
+  init       initial values: a number or nk.uniform(lo, hi)
+  method     the solver, instead of the model's: euler, midpoint, heun, rk4,
+             rk45, exponential_euler, exact
+  rtol, atol rk45's tolerances (default 1e-6 each)
+#pop, pop.name, pop.size, pop.model, pop.first, pop.last;
+pop:slice(a, b) (1-based, inclusive), pop:get(var, i), pop:param(name).]],
+
+  connect = [[
+proj = net:connect(pre, post, {rule = "bernoulli", p = 0.02, weight = 16.2,
+                               delay = 0.8, synapse = "exp_curr", receptor = "exc",
+                               params = {tau_syn = 5}})
+  rule       all_to_all (default), one_to_one, bernoulli (p), fixed_indegree
+             (indegree)
+  weight     in the synapse's unit (pA for current synapses)
+  delay      ms, rounded to whole steps, at least one step
+  synapse    a synapse model name or nk.model object (default exp_curr)
+  receptor   the synapse instance on the target this projection feeds
+             (default "exc" for weight >= 0, "inh" otherwise)
+  params     synapse parameters
+  allow_autapses, allow_multapses   true by default
+#proj is the number of synapses.]],
+
+  source = [[
+net:source("poisson", pop, {rate = 5, weight = 100, synapse = "exp_curr",
+                            receptor = "exc", params = {tau_syn = 5},
+                            start = 0, stop = math.huge})
+net:source("dc", pop, {amplitude = 300, start = 100, stop = 200})
+  poisson    an independent Poisson train of rate Hz per neuron
+  dc         a constant current of amplitude pA
+Both act for start <= t < stop (ms).]],
+
+  monitor = [[
+sp = net:monitor("spikes", pop)
+sp:count(), sp:times() (ms), sp:ids() (1-based within pop), sp:rate() (Hz).
+Records from the next step on.]],
+
+  run = [[
+net:run(ms [, {progress = true}])  runs on from where the last run stopped;
+                                   Ctrl-C stops it cleanly
+net:timing()                       build and run seconds of the last run
+net:code(pop)                      the C generated for a population
+nk.clock()                         a monotonic wall clock, seconds]],
+
+  model = [[
+m = nk.model{name = "myiaf", kind = "neuron", doc = "one line",
+             params = {tau = {10, "ms", range = "(0, inf]"}, vt = -50},
+             states = {v = {"v_rest", "mV"}, m = {0.05, bounds = {0, 1}}},
+             equations = {"dv/dt = ... : mV (unless refractory)", "y = ..."},
+             threshold = "v > vt", reset = "v = v_reset", refractory = 2,
+             method = "rk4", max_dt = 0.01, replace = false}
+Also: on_pre, current, graded (synapses), receptors, aliases (neurons).
+params/states may also be strings in the model syntax
+("tau = 10 ms (0, inf]"); docs/models.md is the reference.
+nk.model("lif") returns an existing model: m.name, m.kind, m.doc, m.params,
+m.states; print(m) shows its equations. Wherever a model name is accepted,
+the object is too. nk.models([kind]) lists the names.]],
+}
+
+local fn_topics = {
+  [nk.network] = "network", [nk.model] = "model", [nk.models] = "models",
+  [nk.describe] = "models", [nk.uniform] = "population", [nk.clock] = "run",
+}
+local method_topics = {
+  network = {population = "population", connect = "connect", source = "source",
+             monitor = "monitor", run = "run", timing = "run", code = "run",
+             close = "network"},
+  population = {slice = "population", get = "population", param = "population"},
+  monitor = {count = "monitor", times = "monitor", ids = "monitor", rate = "monitor"},
+}
+for kind, names in pairs(method_topics) do
+  local t = methods and methods[kind]
+  if t then
+    for name, topic in pairs(names) do
+      if t[name] then fn_topics[t[name]] = topic end
+    end
+  end
+end
+
+local function models_text()
+  local lines = {}
+  for _, kind in ipairs({"neuron", "synapse"}) do
+    lines[#lines + 1] = kind .. " models:"
+    for _, name in ipairs(nk.models(kind)) do
+      lines[#lines + 1] = string.format("  %-14s %s", name, nk.model(name).doc)
+    end
+  end
+  lines[#lines + 1] = 'help("NAME") shows a model; nk.model{...} defines one (help("model")).'
+  return table.concat(lines, "\n")
+end
+
+-- Edit distance, for "did you mean" among the topics.
+local function distance(a, b)
+  local prev = {}
+  for j = 0, #b do prev[j] = j end
+  for i = 1, #a do
+    local cur = {[0] = i}
+    for j = 1, #b do
+      local cost = a:sub(i, i) == b:sub(j, j) and 0 or 1
+      cur[j] = math.min(prev[j] + 1, cur[j - 1] + 1, prev[j - 1] + cost)
+    end
+    prev = cur
+  end
+  return prev[#b]
+end
+
+--- help([topic]): an overview and the topics; help("models"); help("lif") or
+--- help(nk.model("lif")): a model; help(nk.network): a function's topic.
+function help(what)
+  if what == nil then
+    print(overview)
+    return
+  end
+  local tw = type(what)
+  if tw == "function" then
+    local topic = fn_topics[what]
+    if not topic then
+      error("help: no help for this function (help() lists the topics)", 2)
+    end
+    what = topic
+  elseif tw == "userdata" and getmetatable(what) and getmetatable(what).__name == "nk.model" then
+    print(tostring(what))
+    return
+  elseif tw ~= "string" then
+    error(string.format("help: expected a topic, a model name, a model or a function, got %s",
+                        tw), 2)
+  end
+  if what == "models" then
+    print(models_text())
+  elseif topics[what] then
+    print(topics[what])
   else
-    print(nk.describe(name))
+    local ok, m = pcall(nk.model, what)
+    if ok then
+      print(tostring(m))
+      return
+    end
+    local best, bd = nil, 3
+    for name in pairs(topics) do
+      local d = distance(what, name)
+      if d < bd then best, bd = name, d end
+    end
+    local dm = distance(what, "models")
+    if dm < 3 and dm <= bd then best = "models" end
+    local hint = best and string.format(" (did you mean '%s'?)", best)
+      or (tostring(m):match("%(did you mean '[^']*'%?%)") and
+          " " .. tostring(m):match("%(did you mean '[^']*'%?%)"))
+      or " (help() lists the topics, help(\"models\") the models)"
+    error(string.format("help: no topic or model called '%s'%s", what, hint), 2)
   end
 end

@@ -476,7 +476,7 @@ static int describe(nk_model *m)
         ADD("  threshold: %s\n", b);
     }
     for (int k = 0; k < m->reset.n; k++)
-        ADD("  %s %s\n", k ? "       " : "reset:", m->reset.items[k].text);
+        ADD("  %s %s\n", k ? "      " : "reset:", m->reset.items[k].text);
     if (m->refractory) {
         char b[512];
         nk_expr_to_str(m->refractory, b, sizeof b);

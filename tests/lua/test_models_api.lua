@@ -1,6 +1,395 @@
--- test_models_api.lua (issue #3): filled in as the models land.
+-- test_models_api.lua (issue #3): the user-facing side of models: nk.model{…}
+-- with every field, model objects, nk.models(kind), help(), the rk45
+-- tolerances of a population, and the errors for bad input.
 local T = dofile((arg[0]:match("(.*/)") or "./") .. "check.lua")
-local names = {}
-for _, m in ipairs(nk.models()) do names[m] = true end
-T.ok(names.lif and names.exp_curr, "the library holds lif and exp_curr")
-T.done()
+
+-- help() prints; capture what it prints.
+local function printed(fn, ...)
+  local out, real = {}, print
+  print = function(...)
+    local parts = {}
+    for k = 1, select("#", ...) do parts[k] = tostring((select(k, ...))) end
+    out[#out + 1] = table.concat(parts, "\t")
+  end
+  local ok, err = pcall(fn, ...)
+  print = real
+  if not ok then error(err, 0) end
+  return table.concat(out, "\n")
+end
+
+local function has(list, x)
+  for _, v in ipairs(list) do if v == x then return true end end
+  return false
+end
+
+-- ---- nk.models ---------------------------------------------------------------
+local all, neurons, synapses = nk.models(), nk.models("neuron"), nk.models("synapse")
+T.ok(has(all, "lif") and has(all, "exp_curr"), "nk.models() lists lif and exp_curr")
+T.eq(type(all[1]), "string", "nk.models() returns names")
+T.ok(has(neurons, "lif") and not has(neurons, "exp_curr"), "nk.models('neuron') has lif only")
+T.ok(has(synapses, "exp_curr") and not has(synapses, "lif"), "nk.models('synapse') has exp_curr")
+T.eq(#neurons + #synapses, #all, "the two kinds make up the whole library")
+T.raises("kind must be 'neuron' or 'synapse', got 'neurons'", nk.models, "neurons")
+T.raises("'neuron' or 'synapse' expected, got number", nk.models, 1)
+
+-- ---- model objects -----------------------------------------------------------
+local lif = nk.model("lif")
+T.eq(type(lif), "userdata", "nk.model('lif') returns an object")
+T.eq(lif.name, "lif", "m.name")
+T.eq(lif.kind, "neuron", "m.kind")
+T.eq(nk.model("exp_curr").kind, "synapse", "m.kind of a synapse")
+T.ok(type(lif.doc) == "string" and #lif.doc > 0, "m.doc")
+T.eq(lif.params.tau_m.default, 10, "m.params.tau_m.default")
+T.eq(lif.params.tau_m.unit, "ms", "m.params.tau_m.unit")
+T.eq(lif.params.C_m.unit, "pF", "m.params.C_m.unit")
+T.eq(lif.states.v.unit, "mV", "m.states.v.unit")
+T.eq(lif.nosuchfield, nil, "an unknown field is nil")
+T.eq(tostring(lif), nk.describe("lif"), "tostring(m) is the model's description")
+T.ok(tostring(lif):find("dv/dt", 1, true), "tostring(m) shows the equations")
+T.eq(nk.describe(lif), nk.describe("lif"), "nk.describe takes an object")
+T.ok(nk.model(lif) == lif, "nk.model(object) gives the same model")
+T.ok(nk.model("lif") == lif, "two objects of one model are equal")
+T.ok(lif ~= nk.model("exp_curr"), "objects of different models differ")
+T.raises("unknown model 'exp_cur' (did you mean 'exp_curr'?)", nk.model, "exp_cur")
+T.raises("unknown model 'liff' (did you mean 'lif'?)", nk.describe, "liff")
+T.raises("table of fields or model name expected, got number", nk.model, 42)
+
+-- objects wherever a model name is accepted
+do
+  local net = nk.network{}
+  local p = net:population(lif, 5, {name = "p", params = {I_e = 400}})
+  T.eq(p.model, "lif", "net:population takes a model object")
+  local proj = net:connect(p, p, {weight = 1, synapse = nk.model("exp_curr")})
+  T.eq(#proj, 25, "net:connect takes a synapse object")
+  net:source("poisson", p, {rate = 10, weight = 1, synapse = nk.model("exp_curr")})
+  T.raises("option 'synapse' for net:connect must be a model name or an nk.model object, "
+           .. "got number",
+           net.connect, net, p, p, {synapse = 3})
+  T.raises("'lif' is a neuron model", net.connect, net, p, p, {synapse = lif, receptor = "x"})
+  net:run(5)
+  T.ok(net.t > 4.9, "a network built from objects runs")
+end
+
+-- ---- nk.model{…}: every field ------------------------------------------------
+local leak = nk.model{
+  name = "leaky_api", kind = "neuron", doc = "leaky test neuron",
+  params = {
+    tau = {10, "ms", range = "(0, inf]"},
+    gain = {2, "1", range = {0, 5}},
+    v_r = -1,
+    bias = {0, "mV/ms"},
+  },
+  states = {
+    v = {"v_r", "mV"},
+    m = {0.5, bounds = {0, 1}},
+    u = 0,
+  },
+  equations = {"dv/dt = -v/tau + gain*bias", "dm/dt = 1 : 1", "du/dt = I"},
+  threshold = "v > 100",
+  reset = {"v = v_r", "u = 0"},
+  refractory = 1.5,
+  method = "euler",
+  max_dt = 0.05,
+  aliases = {V_m = "v", tau_membrane = "tau"},
+  replace = false,
+}
+T.eq(leak.name, "leaky_api", "nk.model{…} returns the model's object")
+T.eq(leak.doc, "leaky test neuron", "doc")
+T.eq(leak.params.tau.unit, "ms", "a {value, unit} parameter keeps its unit")
+T.eq(leak.params.gain.default, 2, "a parameter with a range keeps its default")
+T.eq(leak.params.v_r.default, -1, "a plain number parameter")
+T.eq(leak.params.v_r.unit, "", "a plain number has no unit")
+T.eq(leak.states.v.unit, "mV", "a state's unit")
+T.ok(leak.states.m and leak.states.u, "every state is there")
+T.ok(tostring(leak):find("dm/dt = 1", 1, true), "equations from a list of strings")
+T.ok(tostring(leak):find("u = 0", 1, true), "reset from a list of strings")
+T.ok(tostring(leak):find("method: euler", 1, true), "method")
+T.ok(tostring(leak):find("1.5", 1, true), "refractory as a number")
+T.ok(has(nk.models("neuron"), "leaky_api"), "the model is listed")
+do
+  local net = nk.network{dt = 0.1}
+  local p = net:population(leak, 2, {params = {bias = 0}})
+  T.eq(p:get("v", 1), -1, "a state starts at a parameter")
+  T.eq(p:param("tau_membrane"), 10, "an alias names a parameter")
+  net:run(10)
+  T.eq(p:get("m", 1), 1, "bounds clip a state (dm/dt = 1 from 0.5 stays at 1)")
+  T.eq(p:get("V_m", 1), p:get("v", 1), "an alias names a state")
+  T.raises("parameter 'gain' of model 'leaky_api' must be in [0, 5], got 6", net.population, net,
+           leak, 1, {params = {gain = 6}})
+  T.raises("parameter 'tau' of model 'leaky_api' must be in (0, inf], got 0", net.population, net,
+           leak, 1, {params = {tau = 0}})
+end
+
+-- max_dt sub-steps: dv/dt = -v with euler and dt = 1 ms empties v in one
+-- step; sub-steps of 0.1 ms leave 0.9^10 of it.
+nk.model{name = "decay_api", equations = "dv/dt = -v", states = {v = 1}, method = "euler"}
+nk.model{name = "decay_sub_api", equations = "dv/dt = -v", states = {v = 1}, method = "euler",
+         max_dt = 0.1}
+do
+  local net = nk.network{dt = 1, precision = "double"}
+  local a = net:population("decay_api", 1)
+  local b = net:population("decay_sub_api", 1)
+  net:run(1)
+  T.near(a:get("v", 1), 0, 1e-12, "no sub-steps without max_dt")
+  T.near(b:get("v", 1), 0.9 ^ 10, 1e-9, "max_dt = 0.1 makes ten euler sub-steps")
+end
+
+-- params and states in the text syntax of docs/models.md
+local txt = nk.model{name = "text_api", params = "tau = 10 ms (0, inf]; k = 2",
+                     states = "x = 1 mV [0, 10]", equations = "dx/dt = k : mV"}
+T.eq(txt.params.tau.unit, "ms", "params as text")
+T.eq(txt.states.x.unit, "mV", "states as text")
+do
+  local net = nk.network{dt = 0.1, precision = "double"}
+  local p = net:population(txt, 1)
+  net:run(100)
+  T.near(p:get("x", 1), 10, 1e-9, "text bounds clip")
+end
+
+-- a synapse: on_pre as a list, current; connect with its object
+local syn = nk.model{name = "jump_api", kind = "synapse", doc = "test synapse",
+                     params = {tau = {2, "ms"}}, states = {s = {0, "pA"}},
+                     equations = "ds/dt = -s/tau : pA", on_pre = {"s += w", "s = s"},
+                     current = "s"}
+T.eq(syn.kind, "synapse", "kind = synapse")
+T.ok(has(nk.models("synapse"), "jump_api"), "a new synapse is listed among synapses")
+do
+  nk.model{name = "integ_api", equations = "dx/dt = I", states = {x = 0}, method = "euler"}
+  nk.model{name = "fire_api", equations = "dv/dt = 1", states = {v = 0}, threshold = "v > 0.05",
+           reset = "v = 0", method = "euler"}
+  local net = nk.network{dt = 0.1, precision = "double"}
+  local pre = net:population("fire_api", 1)
+  local post = net:population("integ_api", 1)
+  net:connect(pre, post, {synapse = syn, weight = 1})
+  net:run(20)
+  T.ok(post:get("x", 1) > 0, "a user synapse given as an object carries current")
+end
+
+-- graded transmission: each step the connection sends weight * v_pre
+do
+  nk.model{name = "graded_api", kind = "synapse", states = {g = 0}, on_pre = "g = w",
+           current = "g", graded = "v_pre"}
+  nk.model{name = "const_api", equations = "dv/dt = 0", states = {v = 3}, method = "euler"}
+  local net = nk.network{dt = 0.1, precision = "double"}
+  local pre = net:population("const_api", 1)
+  local post = net:population("integ_api", 1)
+  net:connect(pre, post, {synapse = "graded_api", weight = 2})
+  net:run(10)
+  local x = post:get("x", 1)
+  T.ok(x > 50 and x <= 60 + 1e-9, "graded: x grows by 6 per ms (got " .. x .. ")")
+end
+
+-- default receptors of a neuron
+do
+  nk.model{name = "recv_api", params = {tau_e = {3, "ms"}}, states = {x = 0},
+           equations = "dx/dt = I", method = "euler",
+           receptors = {exc = "exp_curr(tau_syn = tau_e)", inh = "exp_curr(tau_syn = 2*tau_e)"}}
+  local net = nk.network{dt = 0.1}
+  local pre = net:population("fire_api", 1)
+  local post = net:population("recv_api", 1)
+  net:connect(pre, post, {weight = 1})
+  net:run(5)
+  T.ok(post:get("x", 1) > 0, "a connection without synapse uses the neuron's receptors")
+  T.raises("receptor 'exc' of population 'pop2' has tau_syn = 3; this asks for tau_syn = 1",
+           net.connect, net, pre, post, {weight = 1, params = {tau_syn = 1}})
+end
+
+-- ---- bad input ----------------------------------------------------------------
+T.raises("option 'name' is required", nk.model, {equations = "dv/dt = 0"})
+T.raises("unknown option 'equation' for nk.model (did you mean 'equations'?)", nk.model,
+         {name = "b1", equation = "dv/dt = 0"})
+T.raises("unknown option 'colour' for nk.model (expected one of: name, kind", nk.model,
+         {name = "b1", colour = "red"})
+T.raises("option 'name' for nk.model must be a string, got number", nk.model, {name = 3})
+T.raises("option 'threshold' for nk.model must be a string, got boolean", nk.model,
+         {name = "b1", threshold = true})
+T.raises("option 'doc' for nk.model must be a string, got table", nk.model, {name = "b1", doc = {}})
+T.raises("option 'kind' must be 'neuron' or 'synapse', got 'neutron'", nk.model,
+         {name = "b1", kind = "neutron"})
+T.raises("option 'replace' for nk.model must be true or false, got string", nk.model,
+         {name = "b1", replace = "yes"})
+T.raises("option 'max_dt' must be a positive number of ms, got -1",
+         nk.model, {name = "b1", max_dt = -1})
+T.raises("option 'max_dt' must be a positive number of ms, got string", nk.model,
+         {name = "b1", max_dt = "0.1"})
+T.raises("option 'refractory' must be a number (ms) or an expression (a string), got table",
+         nk.model, {name = "b1", refractory = {}})
+T.raises("'params' must be a table of name = value (or a string in the model syntax), got number",
+         nk.model, {name = "b1", params = 5})
+T.raises("parameter 'a' must be a number or {value, \"unit\", range = {lo, hi}}, got boolean",
+         nk.model, {name = "b1", params = {a = true}})
+T.raises("parameter 'a' must be a number or {value, \"unit\", range = {lo, hi}}, got a string",
+         nk.model, {name = "b1", params = {a = {"x", "mV"}}})
+T.raises("parameter 'a' must be a number or {value, \"unit\", range = {lo, hi}}, got string",
+         nk.model, {name = "b1", params = {a = "v_rest"}})
+T.raises("parameter 'a' has no value", nk.model, {name = "b1", params = {a = {[2] = "mV"}}})
+T.raises("parameter 'a': unknown key 'rnage' (did you mean 'range'?)", nk.model,
+         {name = "b1", params = {a = {1, "ms", rnage = {0, 1}}}})
+T.raises("parameter 'a': a parameter takes 'range', not 'bounds'", nk.model,
+         {name = "b1", params = {a = {1, "ms", bounds = {0, 1}}}})
+T.raises("state 'v': a state takes 'bounds', not 'range'", nk.model,
+         {name = "b1", states = {v = {1, "mV", range = {0, 1}}}})
+T.raises("parameter 'a': the unit must be a string, got number", nk.model,
+         {name = "b1", params = {a = {1, 5}}})
+T.raises("it has more than a value and a unit",
+         nk.model, {name = "b1", params = {a = {1, "ms", "x"}}})
+T.raises("parameter 'a': malformed range \"(0, inf\"", nk.model,
+         {name = "b1", params = {a = {1, "ms", range = "(0, inf"}}})
+T.raises("parameter 'a': malformed range \"[5, 1]\"", nk.model,
+         {name = "b1", params = {a = {1, "ms", range = "[5, 1]"}}})
+T.raises("parameter 'a': malformed range \"0..1\"", nk.model,
+         {name = "b1", params = {a = {1, "ms", range = "0..1"}}})
+T.raises("parameter 'a': range must be {lo, hi}", nk.model,
+         {name = "b1", params = {a = {1, "ms", range = {0}}}})
+T.raises("parameter 'a': range {2, 1} needs lo <= hi", nk.model,
+         {name = "b1", params = {a = {1, "ms", range = {2, 1}}}})
+T.raises("state 'v': bounds must be {lo, hi}",
+         nk.model, {name = "b1", states = {v = {0, bounds = 1}}})
+T.raises("'params' must map names to values, got a number key",
+         nk.model, {name = "b1", params = {1, 2}})
+T.raises("'1a' in 'states' is not a valid name", nk.model, {name = "b1", states = {["1a"] = 0}})
+T.raises("state 'v' starts at 'v rest', which is not a parameter name", nk.model,
+         {name = "b1", states = {v = "v rest"}})
+T.raises("'equations' must be a string or a list of strings, got number", nk.model,
+         {name = "b1", equations = 5})
+T.raises("'equations'[2] must be a string, got number", nk.model,
+         {name = "b1", equations = {"dv/dt = 0", 7}, states = {v = 0}})
+T.raises("'equations' must be a string or a list of strings (a table with keys 1..n)", nk.model,
+         {name = "b1", equations = {v = "dv/dt = 0"}})
+T.raises("'reset' must be a string or a list of strings, got boolean", nk.model,
+         {name = "b1", reset = false})
+T.raises("'on_pre'[1] must be a string", nk.model, {name = "b1", kind = "synapse", on_pre = {{}}})
+T.raises("'aliases' must be a string or a table of name = \"...\", got number", nk.model,
+         {name = "b1", aliases = 1})
+T.raises("'aliases': the value of 'V_m' must be a string, got number", nk.model,
+         {name = "b1", aliases = {V_m = 1}})
+T.raises("bad argument #1 to 'nk.model' (table of fields or model name expected, got nil)",
+         nk.model, nil)
+-- the engine's own checks come through with the model's name
+T.raises("unknown method 'rk5'", nk.model, {name = "b1", equations = "dv/dt = 0", states = {v = 0},
+         method = "rk5"})
+T.raises("default of", nk.model, {name = "b1", params = {a = {9, "ms", range = {0, 5}}},
+         equations = "dv/dt = a", states = {v = 0}})
+T.ok(not has(nk.models(), "b1"), "no failed definition left a model behind")
+
+-- every field with every kind of value: errors, never a crash
+do
+  local values = {true, 0, -1, 0/0, math.huge, "", "x", "dv/dt = 0", string.rep("y", 3000), {},
+                  {1, 2}, {"a", 3}, {a = 1}, {a = {1, "ms", range = {0, 1}}},
+                  {a = {1, "ms", range = "(0"}}, {v = {1, bounds = "[0, 1]"}}, print, lif}
+  local fields = {"name", "kind", "doc", "params", "states", "equations", "threshold", "reset",
+                  "refractory", "on_pre", "current", "graded", "receptors", "aliases", "method",
+                  "max_dt", "replace"}
+  local n, refused = 0, 0
+  for _, f in ipairs(fields) do
+    for _, v in ipairs(values) do
+      local spec = {name = "fuzz_api", equations = "dv/dt = 0", states = {v = 0}, replace = true}
+      spec[f] = v
+      local ok = pcall(nk.model, spec)
+      n = n + 1
+      if not ok then refused = refused + 1 end
+    end
+  end
+  T.ok(refused > n / 2, "most fuzzed definitions are refused (" .. refused .. " of " .. n .. ")")
+  T.eq(nk.model("lif").name, "lif", "the library still answers after the fuzzing")
+end
+
+-- ---- replace ----------------------------------------------------------------------
+T.raises("a model called 'lif' already exists", nk.model, {name = "lif", equations = "dv/dt = 0",
+                                                    states = {v = 0}})
+T.raises("replace = true", nk.model, {name = "lif", equations = "dv/dt = 0", states = {v = 0}})
+do
+  local nmodels = #nk.models()
+  local before = nk.network{}
+  local old = before:population("lif", 1, {params = {I_e = 400}})
+  local newlif = nk.model{name = "lif", replace = true, doc = "replaced lif",
+                          params = {rate = {2, "mV/ms"}}, states = {v = {0, "mV"}},
+                          equations = "dv/dt = rate : mV", method = "euler"}
+  T.eq(newlif.doc, "replaced lif", "replace = true redefines a built-in")
+  T.eq(lif.doc, "replaced lif", "an older object follows the new definition")
+  T.eq(#nk.models(), nmodels, "replacing adds no name to the list")
+  local after = nk.network{dt = 0.1, precision = "double"}
+  local p = after:population("lif", 1)
+  T.eq(p:param("rate"), 2, "a network made afterwards uses the new definition")
+  after:run(10)
+  T.near(p:get("v", 1), 20, 1e-9, "and runs its equations")
+  T.raises("rate", old.param, old, "rate")
+  T.eq(old:param("tau_m"), 10, "a population made before keeps the old definition")
+  before:run(10)
+  T.ok(before.t > 9.9, "the older network still runs")
+end
+
+-- ---- help ---------------------------------------------------------------------------
+local h = printed(help)
+T.ok(h:find("Topics", 1, true) and h:find("models", 1, true) and h:find("population", 1, true),
+     "help() lists the topics")
+local hm = printed(help, "models")
+T.ok(hm:find("neuron models:", 1, true) and hm:find("synapse models:", 1, true),
+     "help('models') groups by kind")
+T.ok(hm:find("leaky test neuron", 1, true), "help('models') shows doc lines")
+T.ok(hm:find("neuron models:", 1, true) < hm:find("leaky_api", 1, true) and
+     hm:find("leaky_api", 1, true) < hm:find("synapse models:", 1, true),
+     "a neuron is listed among the neurons")
+T.ok(hm:find("synapse models:", 1, true) < hm:find("jump_api", 1, true),
+     "a synapse is listed among the synapses")
+local hx = printed(help, "exp_curr")
+T.eq(hx, nk.describe("exp_curr"), "help('exp_curr') prints the model's description")
+T.eq(printed(help, nk.model("exp_curr")), hx, "help(model object) prints the same")
+T.ok(hx:find("tau_syn", 1, true) and hx:find("ms", 1, true), "parameters with units")
+T.ok(hx:find("method:", 1, true), "the default solver")
+local hh = printed(help, "hh")
+T.eq(hh, tostring(nk.model("hh")), "help('hh') prints hh's description")
+T.ok(hh:find("dm/dt", 1, true) and hh:find("I_Na", 1, true), "help('hh'): equations")
+T.ok(hh:find("g_Na%s+= 120%s+nS") ~= nil, "help('hh'): a parameter with default and unit")
+T.ok(hh:find("[0, inf)", 1, true), "help('hh'): a parameter's range")
+T.ok(hh:find("method: rk4", 1, true), "help('hh'): the default solver")
+T.raises("unknown model 'hhh' (did you mean 'hh'?)", nk.model, "hhh")
+local hl = printed(help, leak)
+T.ok(hl:find("(0, inf]", 1, true) or hl:find("(0, inf)", 1, true), "help shows a parameter's range")
+T.ok(hl:find("[0, 1]", 1, true), "help shows a state's bounds")
+T.ok(printed(help, nk.network):find("precision", 1, true), "help(nk.network)")
+T.ok(printed(help, nk.model):find("replace", 1, true), "help(nk.model)")
+T.eq(printed(help, nk.models), hm, "help(nk.models) is help('models')")
+do
+  local net = nk.network{}
+  T.ok(printed(help, net.population):find("rtol", 1, true), "help(net.population)")
+  T.ok(printed(help, net.connect):find("fixed_indegree", 1, true), "help(net.connect)")
+end
+T.raises("no topic or model called 'modls' (did you mean 'models'?)", help, "modls")
+T.raises("no topic or model called 'exp_cur' (did you mean 'exp_curr'?)", help, "exp_cur")
+T.raises("no help for this function", help, print)
+T.raises("expected a topic, a model name, a model or a function, got number", help, 3)
+
+-- ---- rk45 tolerances ------------------------------------------------------------
+do
+  local net = nk.network{precision = "double"}
+  local a = net:population(leak, 1, {method = "rk45", rtol = 1e-8, atol = 1e-9})
+  T.eq(#a, 1, "rtol and atol are accepted with rk45")
+  local h = net:population(nk.model("hh"), 2, {method = "rk45", rtol = 1e-8, atol = 1e-9,
+                                               params = {I_e = 10}})
+  net:run(20)
+  T.ok(h:get("v", 1) == h:get("v", 1) and math.abs(h:get("v", 1)) < 200, "hh runs under rk45")
+  local b = net:population("decay_api", 1, {method = "euler", rtol = 1e-3})
+  T.eq(#b, 1, "and with any method (only rk45 uses them)")
+  T.raises("option 'rtol' for net:population must be a positive number, got -1",
+           net.population, net, "decay_api", 1, {rtol = -1})
+  T.raises("option 'atol' for net:population must be a positive number, got 0",
+           net.population, net, "decay_api", 1, {atol = 0})
+  T.raises("option 'atol' for net:population must be a number, got string",
+           net.population, net, "decay_api", 1, {atol = "1e-9"})
+  T.raises("unknown option 'rtoll' for net:population (did you mean 'rtol'?)",
+           net.population, net, "decay_api", 1, {rtoll = 1e-3})
+  T.eq(nk.network{}:population("decay_api", 1).name, "pop1", "refused calls left nothing behind")
+  -- tighter tolerances are closer to the exact exp(-t)
+  local function err(rtol)
+    local n = nk.network{dt = 1, precision = "double"}
+    local p = n:population("decay_api", 1, {method = "rk45", rtol = rtol, atol = rtol})
+    n:run(5)
+    return math.abs(p:get("v", 1) - math.exp(-5))
+  end
+  local loose, tight = err(1e-2), err(1e-10)
+  T.ok(tight < 1e-8, "rk45 with rtol = 1e-10 is within 1e-8 of exp(-5) (" .. tight .. ")")
+  T.ok(tight < loose, "tolerances reach the solver (" .. tight .. " < " .. loose .. ")")
+end
+
+T.done("models_api")

@@ -1,6 +1,173 @@
--- test_solvers.lua (issue #3): filled in as the models land.
+-- test_solvers.lua (issue #3): every solver's order of convergence, the exact
+-- solver on LIF, sub-stepping, bounds, refractoriness as a condition or per
+-- neuron, and the errors a solver gives for a system it cannot integrate.
 local T = dofile((arg[0]:match("(.*/)") or "./") .. "check.lua")
-local names = {}
-for _, m in ipairs(nk.models()) do names[m] = true end
-T.ok(names.lif and names.exp_curr, "the library holds lif and exp_curr")
-T.done()
+
+-- A linear test system with a known solution (time in ms):
+--   dx/dt = -x + y, dy/dt = -2 y, x(0) = 1, y(0) = 1
+--   y(t) = e^-2t, x(t) = 2 e^-t - e^-2t
+nk.model{name = "lin2", doc = "two coupled linear equations",
+         states = {x = 1, y = 1},
+         equations = "dx/dt = -x + y\ndy/dt = -2*y"}
+-- and a nonlinear, time-dependent one: dz/dt = -z^2 + cos(t), z(0) = 0,
+-- whose reference comes from the same solver at a tiny step.
+nk.model{name = "nonlin", doc = "nonlinear and forced", states = {z = 0},
+         equations = "dz/dt = -z*z + cos(t)"}
+
+local function final(model, method, dt, T_end, var, opts)
+  local net = nk.network{dt = dt, precision = "double"}
+  local o = {method = method}
+  for k, v in pairs(opts or {}) do o[k] = v end
+  local p = net:population(model, 1, o)
+  net:run(T_end)
+  return p:get(var, 1)
+end
+
+local Tend = 2
+local x_exact = 2 * math.exp(-Tend) - math.exp(-2 * Tend)
+local orders = {euler = 1, midpoint = 2, heun = 2, rk4 = 4, exponential_euler = 1}
+local report = {}
+for method, order in pairs(orders) do
+  local e1 = math.abs(final("lin2", method, 0.1, Tend, "x") - x_exact)
+  local e2 = math.abs(final("lin2", method, 0.05, Tend, "x") - x_exact)
+  local e3 = math.abs(final("lin2", method, 0.025, Tend, "x") - x_exact)
+  local p1, p2 = math.log(e1 / e2, 2), math.log(e2 / e3, 2)
+  report[#report + 1] = string.format("%-18s errors %.3e %.3e %.3e  observed order %.3f %.3f",
+                                      method, e1, e2, e3, p1, p2)
+  T.near(p2, order, 0.15, method .. ": order of convergence on a linear system")
+  -- and on the nonlinear forced equation (Richardson: compare with dt/8)
+  local z = {}
+  for k, dt in ipairs{0.1, 0.05, 0.025, 0.003125} do
+    z[k] = final("nonlin", method == "exponential_euler" and "euler" or method, dt, Tend, "z")
+  end
+  local n1, n2 = math.abs(z[1] - z[4]), math.abs(z[2] - z[4])
+  if method ~= "exponential_euler" then
+    T.near(math.log(n1 / n2, 2), order, 0.3, method .. ": order on a nonlinear equation")
+  end
+end
+table.sort(report)
+for _, line in ipairs(report) do print(line) end
+
+-- exact: linear with constant coefficients -> exact to rounding at any dt
+for _, dt in ipairs{0.5, 0.1} do
+  local e = math.abs(final("lin2", "exact", dt, Tend, "x") - x_exact)
+  print(string.format("exact              dt %.2f  error %.3e", dt, e))
+  T.ok(e < 1e-13, "exact: error at dt " .. dt .. " is rounding only, got " .. e)
+end
+
+-- rk45: error controlled by the tolerance, whatever dt
+for _, tol in ipairs{1e-4, 1e-8} do
+  local z = final("nonlin", "rk45", 0.5, Tend, "z", {rtol = tol, atol = tol})
+  local zref = final("nonlin", "rk4", 0.001, Tend, "z")
+  local e = math.abs(z - zref)
+  print(string.format("rk45 tol %.0e       dt 0.5   error %.3e", tol, e))
+  T.ok(e < 50 * tol, "rk45: error within the tolerance's reach, tol " .. tol .. ", got " .. e)
+end
+T.ok(math.abs(final("lin2", "rk45", 1, Tend, "x", {rtol = 1e-10, atol = 1e-12}) - x_exact) < 1e-8,
+     "rk45: one step of 1 ms integrated to 1e-8 by inner steps")
+
+-- LIF with exact integration: interspike interval within 1e-4 of 2 + 20 ln 5
+do
+  local net = nk.network{dt = 0.001, precision = "double"}
+  local p = net:population("lif", 1, {method = "exact",
+    params = {tau_m = 20, C_m = 200, v_rest = -70, v_reset = -70, v_thresh = -50, t_ref = 2,
+              I_e = 250}})
+  local m = net:monitor("spikes", p)
+  net:run(1000)
+  local t = m:times()
+  T.eq(#t, 29, "lif exact: spikes in 1 s")
+  local isi = (t[#t] - t[1]) / (#t - 1)
+  local want = 2 + 20 * math.log(5)
+  print(string.format("lif exact          dt 0.001 mean ISI %.6f ms, analytic %.6f, relative error %.2e",
+                      isi, want, math.abs(isi - want) / want))
+  T.ok(math.abs(isi - want) / want < 1e-4, "lif exact: ISI within 1e-4 relative")
+end
+
+-- exact with receptors: the whole population system (v and the synaptic current)
+do
+  local function trace(method, dt)
+    local net = nk.network{dt = dt, precision = "double"}
+    local src = net:population("lif", 1, {params = {I_e = 1e4}})
+    local p = net:population("lif", 1, {method = method, params = {v_thresh = 1e9}})
+    net:connect(src, p, {weight = 100, delay = 1, params = {tau_syn = 5}})
+    net:run(30)
+    return p:get("v", 1)
+  end
+  local ve, vr = trace("exact", 0.1), trace("rk4", 0.1)
+  T.near(ve, vr, 1e-6, "exact with an exp_curr receptor agrees with rk4")
+end
+
+-- max_dt: euler with sub-steps of 0.01 ms matches euler at dt 0.01 ms
+nk.model{name = "lin2sub", states = {x = 1, y = 1}, max_dt = 0.01,
+         equations = "dx/dt = -x + y\ndy/dt = -2*y"}
+do
+  local a = final("lin2sub", "euler", 0.1, Tend, "x")
+  local b = final("lin2", "euler", 0.01, Tend, "x")
+  local c = final("lin2", "euler", 0.1, Tend, "x")
+  T.near(a, b, 1e-12, "max_dt: ten sub-steps per step equal the smaller step")
+  T.ok(math.abs(c - x_exact) > 5 * math.abs(a - x_exact), "max_dt: sub-stepping is more accurate (first order: ten times)")
+end
+
+-- bounds clip after every step
+nk.model{name = "bounded", states = {q = {0.5, "1", bounds = {0, 1}}},
+         equations = "dq/dt = 1"}
+T.near(final("bounded", "euler", 0.1, 5, "q"), 1, 0, "a state bounded [0, 1] stops at 1")
+
+-- refractory as a condition: one spike per excursion above threshold
+nk.model{name = "osc", states = {x = 0}, params = {f = 0.05},
+         equations = "dx/dt = 2*pi*f*cos(2*pi*f*t)",
+         threshold = "x > 0.5", refractory = "x > 0.5", reset = ""}
+do
+  local net = nk.network{dt = 0.01, precision = "double"}
+  local p = net:population("osc", 1)
+  local m = net:monitor("spikes", p)
+  net:run(100) -- five periods of sin
+  T.eq(m:count(), 5, "refractory condition: one spike per crossing")
+  local t = m:times()
+  T.near(t[1], 1 / 0.05 / 12, 0.02, "refractory condition: first crossing at sin = 0.5")
+end
+
+-- refractory per neuron (depends on the neuron's index)
+nk.model{name = "tick", states = {x = 0}, equations = "dx/dt = 1",
+         threshold = "x > 0", reset = "x = 0", refractory = "1 + i"}
+do
+  local net = nk.network{dt = 0.1}
+  local p = net:population("tick", 3)
+  local m = net:monitor("spikes", p)
+  net:run(100)
+  local counts = {0, 0, 0}
+  for _, id in ipairs(m:ids()) do counts[id] = counts[id] + 1 end
+  T.ok(counts[1] > counts[2] and counts[2] > counts[3],
+       "per-neuron refractory: longer periods fire less (" .. table.concat(counts, " ") .. ")")
+  T.near(counts[1] / counts[3], 3, 0.2, "per-neuron refractory: 1 ms vs 3 ms periods")
+end
+
+-- what a solver cannot do is refused with the reason
+nk.model{name = "bilinear", states = {x = 1, y = 1},
+         equations = "dx/dt = -x*y; dy/dt = -y"}
+do
+  local net = nk.network{}
+  net:population("bilinear", 1, {method = "exact"})
+  T.raises("method exact needs a linear system with constant coefficients", net.run, net, 1)
+  -- exponential_euler linearises an equation nonlinear in its own variable:
+  -- dx/dt = -x^2, x(0) = 1 -> x(t) = 1/(1 + t); for one autonomous equation
+  -- this is exponential Rosenbrock-Euler, second order
+  nk.model{name = "quadratic", states = {x = 1}, equations = "dx/dt = -x*x"}
+  local q1 = math.abs(final("quadratic", "exponential_euler", 0.1, 2, "x") - 1 / 3)
+  local q2 = math.abs(final("quadratic", "exponential_euler", 0.05, 2, "x") - 1 / 3)
+  T.near(math.log(q1 / q2, 2), 2, 0.15, "exponential_euler on -x^2: second order")
+  T.ok(q1 < 0.01, "exponential_euler on -x^2: close to 1/(1 + t)")
+  local net3 = nk.network{}
+  T.raises("unknown method 'rk5' (expected euler, midpoint, heun, rk4, rk45, exponential_euler or exact)",
+           net3.population, net3, "lin2", 1, {method = "rk5"})
+end
+
+-- rand() in the equations is not allowed with exact
+nk.model{name = "noisy", states = {x = 0}, equations = "dx/dt = -x + randn()"}
+do
+  local net = nk.network{}
+  net:population("noisy", 1, {method = "exact"})
+  T.raises("rand()/randn()", net.run, net, 1)
+end
+
+T.done("solvers")
