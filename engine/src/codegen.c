@@ -911,7 +911,7 @@ static int emit_graded(sb *b, nk_net *net, int pi, char *err, size_t errlen)
         if (emit_with(b, syn->graded, resolve_graded, &g, err, errlen)) {
             if (g.bad)
                 snprintf(err, errlen,
-                         "projection %s: graded synapse '%s' uses '%s', but the presynaptic "
+                         "%s: graded synapse '%s' uses '%s', but the presynaptic "
                          "model '%s' has no such state (NAME_pre names a presynaptic state) and "
                          "the synapse no such parameter",
                          pj->desc, syn->name, g.badname, pre->name);
