@@ -907,7 +907,6 @@ static int emit_graded(sb *b, nk_net *net, int pi, char *err, size_t errlen)
                       pre->sname[q], q, pre->sname[q]);
         sb_printf(b, "    const double nk_dt = %.17g; (void)nk_dt;\n", net->dt);
         sb_printf(b, "    for (int64_t j = j0; j < j1; j++)\n        out[j - j0] = ");
-        size_t before = b->len;
         if (emit_with(b, syn->graded, resolve_graded, &g, err, errlen)) {
             if (g.bad)
                 snprintf(err, errlen,
@@ -917,7 +916,6 @@ static int emit_graded(sb *b, nk_net *net, int pi, char *err, size_t errlen)
                          pj->desc, syn->name, g.badname, pre->name);
             return -1;
         }
-        (void)before;
         sb_printf(b, ";\n}\n");
     }
     return 0;
