@@ -306,11 +306,6 @@ static int not_constant(const char *name, int line, int col, void *ud)
     return 1;
 }
 
-static int is_constant(const nk_expr *e)
-{
-    return nk_expr_walk_vars(e, not_constant, NULL) == 0 && !nk_expr_uses(e, "nk_rand");
-}
-
 static int has_random(const nk_expr *e)
 {
     if (!e)
@@ -323,103 +318,44 @@ static int has_random(const nk_expr *e)
     return 0;
 }
 
-/* Value of a constant canonical expression with the population's parameter
- * values. */
+/* Constant for every neuron and step: only parameters, dt and numbers. */
+static int is_constant(const nk_expr *e)
+{
+    return nk_expr_walk_vars(e, not_constant, NULL) == 0 && !has_random(e);
+}
+
+/* Values of the names in a constant canonical expression: the population's
+ * parameter values and the step h. */
+typedef struct const_env {
+    nk_pop *pop;
+    double h;
+} const_env;
+
+static int const_value(const char *n, double *out, void *ud)
+{
+    const_env *env = ud;
+    nk_pop *pop = env->pop;
+    int r, off, k = -1;
+    if (!strcmp(n, "dt"))
+        *out = env->h;
+    else if (!strcmp(n, "pi"))
+        *out = 3.141592653589793;
+    else if (!strcmp(n, "e"))
+        *out = 2.718281828459045;
+    else if (!strncmp(n, "p_", 2) && (k = nk_model_param_index0(pop->model, n + 2)) >= 0)
+        *out = pop->param[k];
+    else if (sscanf(n, "rp%d_%n", &r, &off) == 1 && r >= 0 && r < pop->nrx &&
+             (k = nk_model_param_index0(pop->rx[r].syn, n + off)) >= 0)
+        *out = pop->rx[r].param[k];
+    else
+        return -1;
+    return 0;
+}
+
 static int ceval(const nk_expr *e, nk_pop *pop, double h, double *out)
 {
-    double a[3] = {0, 0, 0};
-    if (e->kind != NK_EX_COND)
-        for (int k = 0; k < e->nargs && k < 3; k++)
-            if (ceval(e->args[k], pop, h, &a[k]))
-                return -1;
-    switch (e->kind) {
-    case NK_EX_NUM:
-        *out = e->num;
-        return 0;
-    case NK_EX_VAR: {
-        const char *n = e->name;
-        if (!strcmp(n, "dt")) {
-            *out = h;
-            return 0;
-        }
-        if (!strcmp(n, "pi")) {
-            *out = 3.141592653589793;
-            return 0;
-        }
-        if (!strcmp(n, "e")) {
-            *out = 2.718281828459045;
-            return 0;
-        }
-        if (!strncmp(n, "p_", 2)) {
-            int k = nk_model_param_index0(pop->model, n + 2);
-            if (k < 0)
-                return -1;
-            *out = pop->param[k];
-            return 0;
-        }
-        int r, off;
-        if (sscanf(n, "rp%d_%n", &r, &off) == 1 && r >= 0 && r < pop->nrx) {
-            int k = nk_model_param_index0(pop->rx[r].syn, n + off);
-            if (k < 0)
-                return -1;
-            *out = pop->rx[r].param[k];
-            return 0;
-        }
-        return -1;
-    }
-    case NK_EX_NEG:
-        *out = -a[0];
-        return 0;
-    case NK_EX_NOT:
-        *out = !a[0];
-        return 0;
-    case NK_EX_COND: {
-        double c;
-        if (ceval(e->args[0], pop, h, &c))
-            return -1;
-        return ceval(e->args[c != 0 ? 1 : 2], pop, h, out);
-    }
-    case NK_EX_BIN:
-        switch (e->op) {
-        case NK_OP_ADD: *out = a[0] + a[1]; return 0;
-        case NK_OP_SUB: *out = a[0] - a[1]; return 0;
-        case NK_OP_MUL: *out = a[0] * a[1]; return 0;
-        case NK_OP_DIV: *out = a[0] / a[1]; return 0;
-        case NK_OP_POW: *out = pow(a[0], a[1]); return 0;
-        case NK_OP_LT: *out = a[0] < a[1]; return 0;
-        case NK_OP_LE: *out = a[0] <= a[1]; return 0;
-        case NK_OP_GT: *out = a[0] > a[1]; return 0;
-        case NK_OP_GE: *out = a[0] >= a[1]; return 0;
-        case NK_OP_EQ: *out = a[0] == a[1]; return 0;
-        case NK_OP_NE: *out = a[0] != a[1]; return 0;
-        case NK_OP_AND: *out = a[0] != 0 && a[1] != 0; return 0;
-        case NK_OP_OR: *out = a[0] != 0 || a[1] != 0; return 0;
-        }
-        return -1;
-    case NK_EX_CALL: {
-        const char *f = e->name;
-        static const struct {
-            const char *n;
-            double (*f1)(double);
-        } f1[] = {{"exp", exp}, {"log", log}, {"log10", log10}, {"sqrt", sqrt}, {"sin", sin},
-                  {"cos", cos}, {"tan", tan}, {"tanh", tanh}, {"sinh", sinh}, {"cosh", cosh},
-                  {"abs", fabs}, {"floor", floor}, {"ceil", ceil}, {"expm1", expm1},
-                  {"log1p", log1p}};
-        for (size_t k = 0; k < sizeof f1 / sizeof *f1; k++)
-            if (!strcmp(f, f1[k].n)) {
-                *out = f1[k].f1(a[0]);
-                return 0;
-            }
-        if (!strcmp(f, "pow")) { *out = pow(a[0], a[1]); return 0; }
-        if (!strcmp(f, "min")) { *out = a[0] < a[1] ? a[0] : a[1]; return 0; }
-        if (!strcmp(f, "max")) { *out = a[0] > a[1] ? a[0] : a[1]; return 0; }
-        if (!strcmp(f, "sign")) { *out = (a[0] > 0) - (a[0] < 0); return 0; }
-        if (!strcmp(f, "clip")) { *out = a[0] < a[1] ? a[1] : a[0] > a[2] ? a[2] : a[0]; return 0; }
-        if (!strcmp(f, "exprel")) { *out = a[0] == 0 ? 1 : expm1(a[0]) / a[0]; return 0; }
-        return -1;
-    }
-    }
-    return -1;
+    const_env env = {pop, h};
+    return nk_expr_eval(e, const_value, &env, out, NULL, 0) ? -1 : 0;
 }
 
 /* ---- the ODE system -------------------------------------------------------- */

@@ -2638,3 +2638,82 @@ const char *nk_suggest(const char *name, const char *const *candidates, int n)
     free(row);
     return best;
 }
+
+/* ======================================================================
+ * numeric evaluation
+ * ====================================================================== */
+
+int nk_expr_eval(const nk_expr *e, int (*lookup)(const char *name, double *value, void *ud),
+                 void *ud, double *out, char *err, size_t errlen)
+{
+    double a[3] = {0, 0, 0};
+    int rc;
+    if (!e || !out)
+        return NK_EXPR_EINVAL;
+    if (e->kind == NK_EX_COND) {
+        double c;
+        if ((rc = nk_expr_eval(e->args[0], lookup, ud, &c, err, errlen)))
+            return rc;
+        return nk_expr_eval(e->args[c != 0 ? 1 : 2], lookup, ud, out, err, errlen);
+    }
+    for (int k = 0; k < e->nargs && k < 3; k++)
+        if ((rc = nk_expr_eval(e->args[k], lookup, ud, &a[k], err, errlen)))
+            return rc;
+    switch (e->kind) {
+    case NK_EX_NUM:
+        *out = e->num;
+        return 0;
+    case NK_EX_VAR:
+        return lookup(e->name, out, ud) ? NK_EXPR_EINVAL : 0;
+    case NK_EX_NEG:
+        *out = -a[0];
+        return 0;
+    case NK_EX_NOT:
+        *out = a[0] == 0;
+        return 0;
+    case NK_EX_BIN:
+        switch (e->op) {
+        case NK_OP_ADD: *out = a[0] + a[1]; return 0;
+        case NK_OP_SUB: *out = a[0] - a[1]; return 0;
+        case NK_OP_MUL: *out = a[0] * a[1]; return 0;
+        case NK_OP_DIV: *out = a[0] / a[1]; return 0;
+        case NK_OP_POW: *out = pow(a[0], a[1]); return 0;
+        case NK_OP_LT: *out = a[0] < a[1]; return 0;
+        case NK_OP_LE: *out = a[0] <= a[1]; return 0;
+        case NK_OP_GT: *out = a[0] > a[1]; return 0;
+        case NK_OP_GE: *out = a[0] >= a[1]; return 0;
+        case NK_OP_EQ: *out = a[0] == a[1]; return 0;
+        case NK_OP_NE: *out = a[0] != a[1]; return 0;
+        case NK_OP_AND: *out = a[0] != 0 && a[1] != 0; return 0;
+        case NK_OP_OR: *out = a[0] != 0 || a[1] != 0; return 0;
+        }
+        break;
+    case NK_EX_CALL: {
+        static const struct {
+            const char *n;
+            double (*f)(double);
+        } f1[] = {{"exp", exp},     {"log", log},     {"log10", log10}, {"sqrt", sqrt},
+                  {"sin", sin},     {"cos", cos},     {"tan", tan},     {"tanh", tanh},
+                  {"sinh", sinh},   {"cosh", cosh},   {"abs", fabs},    {"floor", floor},
+                  {"ceil", ceil},   {"expm1", expm1}, {"log1p", log1p}};
+        const char *f = e->name;
+        for (size_t k = 0; k < sizeof f1 / sizeof *f1; k++)
+            if (!strcmp(f, f1[k].n)) {
+                *out = f1[k].f(a[0]);
+                return 0;
+            }
+        if (!strcmp(f, "pow")) { *out = pow(a[0], a[1]); return 0; }
+        if (!strcmp(f, "min")) { *out = a[0] < a[1] ? a[0] : a[1]; return 0; }
+        if (!strcmp(f, "max")) { *out = a[0] > a[1] ? a[0] : a[1]; return 0; }
+        if (!strcmp(f, "sign")) { *out = (a[0] > 0) - (a[0] < 0); return 0; }
+        if (!strcmp(f, "clip")) { *out = a[0] < a[1] ? a[1] : a[0] > a[2] ? a[2] : a[0]; return 0; }
+        if (!strcmp(f, "exprel")) { *out = a[0] == 0 ? 1 : expm1(a[0]) / a[0]; return 0; }
+        if (err && errlen)
+            snprintf(err, errlen, "'%s()' cannot be evaluated here", f);
+        return NK_EXPR_ESYNTAX;
+    }
+    default:
+        break;
+    }
+    return NK_EXPR_EINVAL;
+}

@@ -224,6 +224,16 @@ void nk_stmts_free(nk_stmt_list *l);
  * NULL entries are skipped. Allocates nothing that outlives the call. */
 const char *nk_suggest(const char *name, const char *const *candidates, int n);
 
+/* Evaluates e numerically (libm functions; comparisons and logic give 0 or
+ * 1; a conditional evaluates only the branch it takes). lookup(name, &value,
+ * ud) gives each variable's value and returns 0, or nonzero when the name
+ * has none here: nk_expr_eval then returns NK_EXPR_EINVAL and writes nothing
+ * (the caller's lookup knows best what to say). A function it cannot
+ * evaluate (rand(), randn()) gives NK_EXPR_ESYNTAX with a message in err.
+ * Returns 0 on success. */
+int nk_expr_eval(const nk_expr *e, int (*lookup)(const char *name, double *value, void *ud),
+                 void *ud, double *out, char *err, size_t errlen);
+
 /* Formats a message that points at line:col of src in the style of the
  * parser ("[line L, ]column C: MESSAGE\n  <source line>\n  <caret>"; the
  * "line L, " part appears when src has several lines), so later stages can

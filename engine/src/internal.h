@@ -140,7 +140,6 @@ typedef struct nk_pop {
     double *kparam;
     double *kextra;          /* constants computed by codegen (solver tables), */
     int nkextra;             /* appended to kparam after the parameters */
-    int kparam_n;            /* parameters before the extras */
     /* spikes of the current step */
     int64_t *spk;
     int64_t nspk;

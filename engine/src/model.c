@@ -797,62 +797,45 @@ int nk_builtin_models(nk_model ***out, int *n, char *err, size_t errlen)
 
 /* ---- evaluation of parameter expressions (refractory periods) ----------- */
 
+typedef struct param_env {
+    const nk_model *m;
+    const double *param;
+    double dt;
+    const char *bad;
+} param_env;
+
+static int param_value(const char *name, double *v, void *ud)
+{
+    param_env *env = ud;
+    int p = nk_model_param_index(env->m, name);
+    if (p >= 0)
+        *v = env->param[p];
+    else if (!strcmp(name, "dt"))
+        *v = env->dt;
+    else if (!strcmp(name, "pi"))
+        *v = M_PI;
+    else if (!strcmp(name, "e"))
+        *v = M_E;
+    else {
+        env->bad = name;
+        return -1;
+    }
+    return 0;
+}
+
 int nk_eval_param_expr(const nk_expr *e, const nk_model *m, const double *param,
                        double dt, double *out, char *err, size_t errlen)
 {
-    double a[3] = {0, 0, 0};
-    for (int k = 0; k < e->nargs && k < 3; k++)
-        if (nk_eval_param_expr(e->args[k], m, param, dt, &a[k], err, errlen))
-            return -1;
-    switch (e->kind) {
-    case NK_EX_NUM:
-        *out = e->num;
+    param_env env = {m, param, dt, NULL};
+    char ferr[256] = "";
+    if (!nk_expr_eval(e, param_value, &env, out, ferr, sizeof ferr))
         return 0;
-    case NK_EX_VAR: {
-        int p = nk_model_param_index(m, e->name);
-        if (p >= 0) {
-            *out = param[p];
-            return 0;
-        }
-        if (!strcmp(e->name, "dt")) {
-            *out = dt;
-            return 0;
-        }
-        if (!strcmp(e->name, "pi")) {
-            *out = M_PI;
-            return 0;
-        }
-        snprintf(err, errlen, "'%s' is not a parameter of model '%s' (only parameters may appear here)",
-                 e->name, m->name);
-        return -1;
-    }
-    case NK_EX_NEG:
-        *out = -a[0];
-        return 0;
-    case NK_EX_BIN:
-        switch (e->op) {
-        case NK_OP_ADD: *out = a[0] + a[1]; return 0;
-        case NK_OP_SUB: *out = a[0] - a[1]; return 0;
-        case NK_OP_MUL: *out = a[0] * a[1]; return 0;
-        case NK_OP_DIV: *out = a[0] / a[1]; return 0;
-        case NK_OP_POW: *out = pow(a[0], a[1]); return 0;
-        default: break;
-        }
-        break;
-    case NK_EX_CALL:
-        if (!strcmp(e->name, "max") && e->nargs == 2) {
-            *out = a[0] > a[1] ? a[0] : a[1];
-            return 0;
-        }
-        if (!strcmp(e->name, "min") && e->nargs == 2) {
-            *out = a[0] < a[1] ? a[0] : a[1];
-            return 0;
-        }
-        break;
-    default:
-        break;
-    }
-    snprintf(err, errlen, "only arithmetic on parameters is allowed here (model '%s')", m->name);
+    if (env.bad)
+        snprintf(err, errlen,
+                 "'%s' is not a parameter of model '%s' (only parameters may appear here)",
+                 env.bad, m->name);
+    else
+        snprintf(err, errlen, "%s (model '%s': only parameters may appear here)", ferr, m->name);
     return -1;
 }
 

@@ -1113,6 +1113,50 @@ static void test_fuzz(void)
     CHECK(fd_checked > 200);
 }
 
+/* Variables for nk_expr_eval: x = 2, y = -3; anything else is unknown. */
+static int eval_lookup(const char *name, double *v, void *ud)
+{
+    int *calls = ud;
+    (*calls)++;
+    if (!strcmp(name, "x"))
+        *v = 2;
+    else if (!strcmp(name, "y"))
+        *v = -3;
+    else
+        return 1;
+    return 0;
+}
+
+static double eval_str(const char *src, int *rc)
+{
+    char err[256];
+    nk_expr *e = nk_expr_parse(src, err, sizeof err);
+    CHECK(e != NULL);
+    double v = -999;
+    int calls = 0;
+    *rc = e ? nk_expr_eval(e, eval_lookup, &calls, &v, err, sizeof err) : -99;
+    nk_expr_free(e);
+    return v;
+}
+
+static void test_eval(void)
+{
+    int rc;
+    CHECK_NEAR(eval_str("x^2 + 3*y - 1", &rc), -6, 0);
+    CHECK_EQ_INT(rc, 0);
+    CHECK_NEAR(eval_str("max(x, y) * min(x, y) + abs(y) + sign(y)", &rc), -4, 0);
+    CHECK_NEAR(eval_str("clip(10, y, x) + exprel(0) + exp(0)", &rc), 4, 0);
+    CHECK_NEAR(eval_str("x > y and not (x == y) or 0", &rc), 1, 0);
+    CHECK_NEAR(eval_str("exprel(1e-3)", &rc), expm1(1e-3) / 1e-3, 1e-15);
+    /* a conditional evaluates only the branch it takes */
+    CHECK_NEAR(eval_str("x > 0 ? y : unknown_name", &rc), -3, 0);
+    CHECK_EQ_INT(rc, 0);
+    eval_str("x < 0 ? y : unknown_name", &rc);
+    CHECK_EQ_INT(rc, NK_EXPR_EINVAL);
+    eval_str("x + rand()", &rc);
+    CHECK_EQ_INT(rc, NK_EXPR_ESYNTAX);
+}
+
 int main(void)
 {
     test_precedence();
@@ -1123,6 +1167,7 @@ int main(void)
     test_subst_simplify();
     test_to_c();
     test_suggest();
+    test_eval();
     test_limits();
     test_fuzz();
     return check_finish("expr");

@@ -106,7 +106,6 @@ static int build_pop(nk_net *net, nk_pop *p, int pi, char *err, size_t errlen)
         np += p->rx[r].syn->nparams;
     }
     p->kstate = nk_xcalloc((size_t)ns, sizeof *p->kstate);
-    p->kparam_n = np;
     p->kparam = nk_xcalloc((size_t)np + (size_t)p->nkextra + 1, sizeof *p->kparam);
     p->krx = nk_xcalloc((size_t)p->nrx, sizeof *p->krx);
     if (!p->kstate || !p->kparam || !p->krx) {
