@@ -1,131 +1,678 @@
 /* connect.c - connectivity rules, built into CSR by presynaptic neuron.
  *
- * Every rule draws from Philox with the network seed and the projection's
- * own stream, with the presynaptic (bernoulli) or postsynaptic
- * (fixed_indegree) neuron as the counter's index: the synapses of one neuron
- * never depend on how many threads build the others, nor on other
- * projections. Within a row, synapses are in increasing target order. */
+ * Determinism. Every rule draws from Philox with the network seed and the
+ * projection's own stream; the counter's index is the neuron that owns the
+ * draws (the presynaptic one, or the postsynaptic one for fixed_indegree)
+ * and its step field says what is drawn:
+ *
+ *     step 0  structure (which pairs connect)
+ *     step 1  weights, in row order, one row per presynaptic neuron
+ *     step 2  delays, likewise
+ *     step 3  fixed_total: the number of synapses of each source
+ *
+ * So the synapses of one neuron never depend on how many threads build the
+ * others, nor on other projections. Within a row, synapses are in
+ * increasing target order (a list keeps its own order among equal targets).
+ *
+ * Memory. Rules that go source by source (all but fixed_indegree and lists)
+ * append to the target array as they go; the other two count first and then
+ * fill, drawing the same numbers twice rather than holding (pre, post) pairs.
+ * A synapse costs 4 (target) + 4 (weight) + 2 (delay) bytes, plus 8 per
+ * source for the row index; a request whose estimate exceeds the memory
+ * available is refused before anything is allocated. */
 #include "internal.h"
 #include "rt/nk_philox.h"
 
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-/* A growing list of (pre, post) pairs, pre relative to the pre range. */
-typedef struct pairs {
-    uint32_t *pre, *post;
-    int64_t n, cap;
-} pairs;
+#define SYN_BYTES 10 /* col + w + delay */
 
-static int pairs_add(pairs *p, uint32_t a, uint32_t b)
+/* ---- expressions of the distance --------------------------------------------- */
+
+typedef struct dvars {
+    double d, dx, dy, dz;
+} dvars;
+
+static int dlookup(const char *name, double *v, void *ud)
 {
-    if (p->n == p->cap) {
-        int64_t nc = p->cap ? p->cap * 2 : 1024;
-        uint32_t *x = realloc(p->pre, (size_t)nc * sizeof *x);
-        if (!x)
-            return -1;
-        p->pre = x;
-        uint32_t *y = realloc(p->post, (size_t)nc * sizeof *y);
-        if (!y)
-            return -1;
-        p->post = y;
-        p->cap = nc;
-    }
-    p->pre[p->n] = a;
-    p->post[p->n] = b;
-    p->n++;
+    const dvars *x = ud;
+    if (!strcmp(name, "d"))
+        *v = x->d;
+    else if (!strcmp(name, "dx"))
+        *v = x->dx;
+    else if (!strcmp(name, "dy"))
+        *v = x->dy;
+    else if (!strcmp(name, "dz"))
+        *v = x->dz;
+    else if (!strcmp(name, "pi"))
+        *v = M_PI;
+    else
+        return -1;
     return 0;
 }
 
-/* Bernoulli: for each presynaptic neuron, the gaps between chosen targets are
- * geometric, so the cost is proportional to the synapses made. */
-static int rule_bernoulli(const nk_net *net, nk_proj *pj, uint32_t stream, double p, int autapses,
-                          pairs *out)
+typedef struct dctx {
+    const char *src;
+    char *err;
+    size_t errlen;
+    const char *what;
+} dctx;
+
+static int dcheck_var(const char *name, int line, int col, void *ud)
 {
-    int same = pj->pre.pop == pj->post.pop;
-    int64_t npre = pj->pre.hi - pj->pre.lo, npost = pj->post.hi - pj->post.lo;
-    if (p <= 0)
+    dctx *c = ud;
+    dvars probe = {0};
+    double v;
+    if (!dlookup(name, &v, &probe))
         return 0;
-    double lq = p < 1 ? nk_log1p(-p) : 0;
-    for (int64_t a = 0; a < npre; a++) {
-        int64_t self = pj->pre.lo + a;
+    char msg[512];
+    nk_src_error(c->src, line, col, msg, sizeof msg,
+                 "unknown name '%s' (an expression of the distance knows d, dx, dy, dz: um, "
+                 "target minus source)",
+                 name);
+    snprintf(c->err, c->errlen, "%s: %s", c->what, msg);
+    return -1;
+}
+
+/* Parses src as an expression of d; NULL with err filled. */
+static nk_expr *dexpr_parse(const char *src, const char *what, char *err, size_t errlen)
+{
+    char msg[512];
+    nk_expr *e = nk_expr_parse(src, msg, sizeof msg);
+    if (!e) {
+        snprintf(err, errlen, "%s: %s", what, msg);
+        return NULL;
+    }
+    dctx c = {src, err, errlen, what};
+    if (nk_expr_walk_vars(e, dcheck_var, &c)) {
+        nk_expr_free(e);
+        return NULL;
+    }
+    return e;
+}
+
+static int dexpr_eval(const nk_expr *e, const dvars *v, double *out, const char *what, char *err,
+                      size_t errlen)
+{
+    char msg[256];
+    if (nk_expr_eval(e, dlookup, (void *)v, out, msg, sizeof msg)) {
+        snprintf(err, errlen, "%s: %s", what, msg);
+        return -1;
+    }
+    return 0;
+}
+
+static void dist_of(const nk_net *net, const nk_proj *pj, int64_t a, uint32_t post, dvars *v)
+{
+    const double *p = net->pops[pj->pre.pop].pos + 3 * (pj->pre.lo + a);
+    const double *q = net->pops[pj->post.pop].pos + 3 * (int64_t)post;
+    v->dx = q[0] - p[0];
+    v->dy = q[1] - p[1];
+    v->dz = q[2] - p[2];
+    v->d = sqrt(v->dx * v->dx + v->dy * v->dy + v->dz * v->dz);
+}
+
+/* ---- the CSR under construction ------------------------------------------------- */
+
+typedef struct build {
+    const nk_net *net;
+    nk_proj *pj;
+    const nk_conn_opts *o;
+    const nk_list_src *ls;   /* list rule: edges from a file (else o's lists) */
+    uint32_t stream;
+    int64_t npre, npost;
+    int same;                /* pre and post are one population */
+    int autapses, multapses;
+    int64_t *row;            /* npre + 1 */
+    uint32_t *col;
+    float *w;                /* allocated once the count is known (lists: at once) */
+    uint16_t *delay;
+    int64_t n, cap;
+    int64_t limit;           /* synapses the memory available allows */
+    char *err;
+    size_t errlen;
+} build;
+
+static int too_many(build *b)
+{
+    snprintf(b->err, b->errlen,
+             "more than %lld synapses (%.1f GB at %d bytes each) would not fit in the memory "
+             "available",
+             (long long)b->limit, (double)b->limit * SYN_BYTES / 1e9, SYN_BYTES);
+    return -3;
+}
+
+/* Appends target post (index in its population) to the current row. */
+static int emit(build *b, uint32_t post)
+{
+    if (b->n == b->cap) {
+        if (b->n >= b->limit)
+            return too_many(b);
+        int64_t nc = b->cap ? b->cap + b->cap / 2 : 4096;
+        if (nc > b->limit)
+            nc = b->limit;
+        uint32_t *x = realloc(b->col, (size_t)nc * sizeof *x);
+        if (!x) {
+            snprintf(b->err, b->errlen, "out of memory at %lld synapses", (long long)b->n);
+            return -1;
+        }
+        b->col = x;
+        b->cap = nc;
+    }
+    b->col[b->n++] = post;
+    return 0;
+}
+
+static int cmp_u32(const void *a, const void *b)
+{
+    uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
+    return x < y ? -1 : x > y;
+}
+
+/* The target (index in post's population) that is source a itself, when
+ * autapses are excluded and it lies in the target range; else -1. */
+static int64_t excluded_self(const build *b, int64_t a)
+{
+    if (!b->same || b->autapses)
+        return -1;
+    int64_t s = b->pj->pre.lo + a;
+    return s >= b->pj->post.lo && s < b->pj->post.hi ? s : -1;
+}
+
+/* ---- rules that go source by source --------------------------------------------- */
+
+static int rule_all(build *b, int one)
+{
+    for (int64_t a = 0; a < b->npre; a++) {
+        b->row[a] = b->n;
+        int64_t self = excluded_self(b, a);
+        int64_t lo = one ? a : 0, hi = one ? a + 1 : b->npost;
+        for (int64_t j = lo; j < hi; j++) {
+            int64_t post = b->pj->post.lo + j;
+            if (post == self)
+                continue;
+            int rc = emit(b, (uint32_t)post);
+            if (rc)
+                return rc;
+        }
+    }
+    return 0;
+}
+
+/* Bernoulli: for each source the gaps between chosen targets are geometric,
+ * so the cost is proportional to the synapses made. */
+static int rule_bernoulli(build *b, double p)
+{
+    double lq = p < 1 ? log1p(-p) : 0;
+    for (int64_t a = 0; a < b->npre; a++) {
+        b->row[a] = b->n;
+        if (p <= 0)
+            continue;
+        int64_t self = excluded_self(b, a);
         nk_rng r;
-        nk_rng_init(&r, net->seed, stream, 0, (uint32_t)self);
+        nk_rng_init(&r, b->net->seed, b->stream, 0, (uint32_t)(b->pj->pre.lo + a));
         int64_t j = -1;
         for (;;) {
             if (p >= 1) {
                 j++;
             } else {
-                double gap = nk_floor(nk_log(nk_rng_uniform(&r)) / lq);
-                if (gap >= (double)npost)
+                double gap = floor(log(nk_rng_uniform(&r)) / lq);
+                if (gap >= (double)b->npost)
                     break;
                 j += (int64_t)gap + 1;
             }
-            if (j >= npost)
+            if (j >= b->npost)
                 break;
-            int64_t post = pj->post.lo + j;
-            if (same && !autapses && post == self)
+            int64_t post = b->pj->post.lo + j;
+            if (post == self)
                 continue;
-            if (pairs_add(out, (uint32_t)a, (uint32_t)post))
-                return -1;
+            int rc = emit(b, (uint32_t)post);
+            if (rc)
+                return rc;
         }
     }
     return 0;
 }
 
-/* fixed_indegree: each postsynaptic neuron draws K sources; without
- * multapses by Floyd's sampling (K distinct out of the candidates). */
-static int rule_indegree(const nk_net *net, nk_proj *pj, uint32_t stream, int64_t K,
-                         int autapses, int multapses, pairs *out, char *err, size_t errlen)
+/* K targets of source a drawn with r: uniformly with repeats, or K distinct
+ * ones by Floyd's algorithm (stamp: npost marks); emitted in target order. */
+static int draw_targets(build *b, int64_t a, int64_t K, nk_rng *r, uint32_t *stamp,
+                        uint32_t *tmp, const char *rule)
 {
-    int same = pj->pre.pop == pj->post.pop;
-    int64_t npre = pj->pre.hi - pj->pre.lo, npost = pj->post.hi - pj->post.lo;
-    uint32_t *stamp = NULL;
-    uint32_t *chosen = NULL;
-    if (!multapses) {
-        stamp = nk_xcalloc((size_t)npre, sizeof *stamp);
-        chosen = nk_xcalloc((size_t)K, sizeof *chosen);
-        if (!stamp || !chosen) {
-            free(stamp);
-            free(chosen);
-            return -1;
+    int64_t self = excluded_self(b, a);
+    int64_t skip = self >= 0 ? self - b->pj->post.lo : -1; /* index in the range */
+    int64_t ncand = b->npost - (skip >= 0);
+    if (K > 0 && ncand <= 0) {
+        snprintf(b->err, b->errlen, "%s: no target neuron left for source %lld", rule,
+                 (long long)(b->pj->pre.lo + a) + 1);
+        return -2;
+    }
+    if (!b->multapses && K > ncand) {
+        snprintf(b->err, b->errlen,
+                 "%s: %lld distinct targets asked of source %lld, which has %lld candidates "
+                 "(allow_multapses = true permits repeats)",
+                 rule, (long long)K, (long long)(b->pj->pre.lo + a) + 1, (long long)ncand);
+        return -2;
+    }
+    int64_t m = 0;
+    if (b->multapses) {
+        for (int64_t k = 0; k < K; k++) {
+            int64_t c = nk_rng_below(r, (uint32_t)ncand);
+            if (skip >= 0 && c >= skip)
+                c++;
+            tmp[m++] = (uint32_t)c;
+        }
+    } else {
+        uint32_t mark = (uint32_t)a + 1;
+        for (int64_t t = ncand - K; t < ncand; t++) {
+            int64_t c = nk_rng_below(r, (uint32_t)(t + 1));
+            int64_t cc = (skip >= 0 && c >= skip) ? c + 1 : c;
+            if (stamp[cc] == mark) {
+                c = t;
+                cc = (skip >= 0 && c >= skip) ? c + 1 : c;
+            }
+            stamp[cc] = mark;
+            tmp[m++] = (uint32_t)cc;
         }
     }
+    qsort(tmp, (size_t)m, sizeof *tmp, cmp_u32);
+    for (int64_t k = 0; k < m; k++) {
+        int rc = emit(b, (uint32_t)(b->pj->post.lo + tmp[k]));
+        if (rc)
+            return rc;
+    }
+    return 0;
+}
+
+/* fixed_outdegree (counts == NULL: K each) and fixed_total (counts[a]). */
+static int rule_outdegree(build *b, int64_t K, const int64_t *counts, const char *rule)
+{
+    int64_t kmax = K;
+    if (counts) {
+        kmax = 0;
+        for (int64_t a = 0; a < b->npre; a++)
+            if (counts[a] > kmax)
+                kmax = counts[a];
+    }
+    uint32_t *stamp = b->multapses ? NULL : nk_xcalloc((size_t)b->npost, sizeof *stamp);
+    uint32_t *tmp = nk_xcalloc((size_t)kmax + 1, sizeof *tmp);
+    if ((!b->multapses && !stamp) || !tmp) {
+        free(stamp);
+        free(tmp);
+        snprintf(b->err, b->errlen, "out of memory");
+        return -1;
+    }
     int rc = 0;
-    for (int64_t b = 0; b < npost && !rc; b++) {
-        int64_t post = pj->post.lo + b;
-        /* Candidates are the pre range less the neuron itself when autapses
-         * are excluded: index c maps past it. */
-        int64_t self = (same && !autapses && post >= pj->pre.lo && post < pj->pre.hi)
+    for (int64_t a = 0; a < b->npre && !rc; a++) {
+        b->row[a] = b->n;
+        nk_rng r;
+        nk_rng_init(&r, b->net->seed, b->stream, 0, (uint32_t)(b->pj->pre.lo + a));
+        rc = draw_targets(b, a, counts ? counts[a] : K, &r, stamp, tmp, rule);
+    }
+    free(stamp);
+    free(tmp);
+    return rc;
+}
+
+/* fixed_total: the number of synapses of each source is multinomial (drawn
+ * as a chain of binomials, source by source); without multapses a source
+ * takes at most its candidates and passes the rest on. */
+static int rule_total(build *b, int64_t N)
+{
+    int64_t *counts = nk_xcalloc((size_t)b->npre, sizeof *counts);
+    if (!counts) {
+        snprintf(b->err, b->errlen, "out of memory");
+        return -1;
+    }
+    int64_t left = N;
+    for (int64_t a = 0; a < b->npre && left > 0; a++) {
+        nk_rng r;
+        nk_rng_init(&r, b->net->seed, b->stream, 3, (uint32_t)(b->pj->pre.lo + a));
+        int64_t c = a == b->npre - 1 ? left
+                                     : nk_rng_binomial(&r, (uint32_t)left,
+                                                       1.0 / (double)(b->npre - a));
+        if (!b->multapses) {
+            int64_t ncand = b->npost - (excluded_self(b, a) >= 0);
+            if (c > ncand)
+                c = ncand;
+        }
+        counts[a] = c;
+        left -= c;
+    }
+    if (left > 0) {
+        free(counts);
+        snprintf(b->err, b->errlen,
+                 "fixed_total: %lld synapses are more than the distinct pairs available "
+                 "(allow_multapses = true permits repeats)",
+                 (long long)N);
+        return -2;
+    }
+    int rc = rule_outdegree(b, 0, counts, "fixed_total");
+    free(counts);
+    return rc;
+}
+
+static int need_positions(build *b, const char *rule)
+{
+    const nk_net *net = b->net;
+    for (int k = 0; k < 2; k++) {
+        const nk_pop *p = &net->pops[k ? b->pj->post.pop : b->pj->pre.pop];
+        if (!p->pos) {
+            snprintf(b->err, b->errlen,
+                     "%s needs positions: population '%s' has none (give it 'positions')", rule,
+                     p->name);
+            return -2;
+        }
+    }
+    return 0;
+}
+
+/* distance: each pair with probability p(d). */
+static int rule_distance(build *b, const char *src)
+{
+    int rc = need_positions(b, "rule 'distance'");
+    if (rc)
+        return rc;
+    nk_expr *e = dexpr_parse(src, "distance: p", b->err, b->errlen);
+    if (!e)
+        return -2;
+    for (int64_t a = 0; a < b->npre && !rc; a++) {
+        b->row[a] = b->n;
+        int64_t self = excluded_self(b, a);
+        nk_rng r;
+        nk_rng_init(&r, b->net->seed, b->stream, 0, (uint32_t)(b->pj->pre.lo + a));
+        for (int64_t j = 0; j < b->npost && !rc; j++) {
+            int64_t post = b->pj->post.lo + j;
+            if (post == self)
+                continue;
+            dvars v;
+            dist_of(b->net, b->pj, a, (uint32_t)post, &v);
+            double p;
+            if (dexpr_eval(e, &v, &p, "distance: p", b->err, b->errlen)) {
+                rc = -2;
+                break;
+            }
+            if (isnan(p)) {
+                snprintf(b->err, b->errlen, "distance: p = %s is NaN at d = %g um", src, v.d);
+                rc = -2;
+                break;
+            }
+            if (p >= 1 || (p > 0 && nk_rng_uniform(&r) < p))
+                rc = emit(b, (uint32_t)post);
+        }
+    }
+    nk_expr_free(e);
+    return rc;
+}
+
+/* ---- shapes ---------------------------------------------------------------------- */
+
+typedef struct shape {
+    int kind;                /* 0 sphere, 1 box, 2 cylinder, 3 cone */
+    double r, len, tan_a, half[3], u[3], off[3], p;
+    double reach;            /* radius of a ball around the reference point holding it */
+} shape;
+
+static int shape_inside(const shape *s, const double v[3])
+{
+    switch (s->kind) {
+    case 0:
+        return v[0] * v[0] + v[1] * v[1] + v[2] * v[2] <= s->r * s->r;
+    case 1:
+        return fabs(v[0]) <= s->half[0] && fabs(v[1]) <= s->half[1] && fabs(v[2]) <= s->half[2];
+    default: {
+        double t = v[0] * s->u[0] + v[1] * s->u[1] + v[2] * s->u[2];
+        if (t < 0 || t > s->len)
+            return 0;
+        double q[3] = {v[0] - t * s->u[0], v[1] - t * s->u[1], v[2] - t * s->u[2]};
+        double rr = s->kind == 2 ? s->r : t * s->tan_a;
+        return q[0] * q[0] + q[1] * q[1] + q[2] * q[2] <= rr * rr;
+    }
+    }
+}
+
+static int shape_setup(const nk_shape *in, shape *s, char *err, size_t errlen)
+{
+    memset(s, 0, sizeof *s);
+    const char *k = in->kind ? in->kind : "";
+    s->kind = !strcmp(k, "sphere") ? 0 : !strcmp(k, "box") ? 1 : !strcmp(k, "cylinder") ? 2
+              : !strcmp(k, "cone")                           ? 3
+                                                             : -1;
+    if (s->kind < 0) {
+        snprintf(err, errlen, "unknown shape '%s' (expected sphere, cone, box or cylinder)", k);
+        return -2;
+    }
+    s->p = in->p;
+    if (!(s->p >= 0 && s->p <= 1)) {
+        snprintf(err, errlen, "shape: p must be in [0, 1], got %g", in->p);
+        return -2;
+    }
+    for (int j = 0; j < 3; j++)
+        if (!isfinite(in->offset[j])) {
+            snprintf(err, errlen, "shape: offset must be finite (um)");
+            return -2;
+        }
+    memcpy(s->off, in->offset, sizeof s->off);
+    if (s->kind == 0 || s->kind == 2) {
+        if (!(in->radius > 0 && isfinite(in->radius))) {
+            snprintf(err, errlen, "%s: radius must be > 0 um, got %g", k, in->radius);
+            return -2;
+        }
+        s->r = in->radius;
+    }
+    if (s->kind == 1) {
+        for (int j = 0; j < 3; j++) {
+            if (!(in->size[j] >= 0 && isfinite(in->size[j]))) {
+                snprintf(err, errlen, "box: size must be >= 0 um, got %g", in->size[j]);
+                return -2;
+            }
+            s->half[j] = in->size[j] / 2;
+        }
+        s->reach = sqrt(s->half[0] * s->half[0] + s->half[1] * s->half[1] +
+                        s->half[2] * s->half[2]);
+    }
+    if (s->kind >= 2) {
+        if (!(in->length > 0 && isfinite(in->length))) {
+            snprintf(err, errlen, "%s: length (the range along the axis) must be > 0 um, got %g",
+                     k, in->length);
+            return -2;
+        }
+        s->len = in->length;
+        double n = sqrt(in->axis[0] * in->axis[0] + in->axis[1] * in->axis[1] +
+                        in->axis[2] * in->axis[2]);
+        if (!(n > 0) || !isfinite(n)) {
+            snprintf(err, errlen, "%s: axis must be a non-zero vector", k);
+            return -2;
+        }
+        for (int j = 0; j < 3; j++)
+            s->u[j] = in->axis[j] / n;
+    }
+    if (s->kind == 0)
+        s->reach = s->r;
+    if (s->kind == 2)
+        s->reach = sqrt(s->r * s->r + s->len * s->len);
+    if (s->kind == 3) {
+        if (!(in->angle > 0 && in->angle < 90)) {
+            snprintf(err, errlen, "cone: angle (half-angle, degrees) must be in (0, 90), got %g",
+                     in->angle);
+            return -2;
+        }
+        s->tan_a = tan(in->angle * M_PI / 180);
+        s->reach = s->len / cos(in->angle * M_PI / 180);
+    }
+    return 0;
+}
+
+/* A uniform grid of cells over the targets' positions; each cell lists its
+ * targets in increasing order. */
+typedef struct cells {
+    double lo[3], size;
+    int64_t dim[3];
+    int64_t *start;          /* ncells + 1 */
+    uint32_t *item;          /* target indices in the range */
+} cells;
+
+static int cells_build(cells *g, const double *pos, int64_t n, double reach)
+{
+    double hi[3];
+    for (int k = 0; k < 3; k++) {
+        g->lo[k] = INFINITY;
+        hi[k] = -INFINITY;
+    }
+    for (int64_t i = 0; i < n; i++)
+        for (int k = 0; k < 3; k++) {
+            double x = pos[3 * i + k];
+            if (x < g->lo[k])
+                g->lo[k] = x;
+            if (x > hi[k])
+                hi[k] = x;
+        }
+    /* cells about the size of the shape, at most ~2 M of them */
+    double ext = 0;
+    for (int k = 0; k < 3; k++)
+        if (hi[k] - g->lo[k] > ext)
+            ext = hi[k] - g->lo[k];
+    g->size = reach > 0 ? reach : 1;
+    if (g->size < ext / 128)
+        g->size = ext / 128;
+    if (!(g->size > 0))
+        g->size = 1;
+    int64_t ncells = 1;
+    for (int k = 0; k < 3; k++) {
+        g->dim[k] = (int64_t)((hi[k] - g->lo[k]) / g->size) + 1;
+        ncells *= g->dim[k];
+    }
+    g->start = nk_xcalloc((size_t)ncells + 1, sizeof *g->start);
+    g->item = nk_xcalloc((size_t)n + 1, sizeof *g->item);
+    int64_t *fill = nk_xcalloc((size_t)ncells + 1, sizeof *fill);
+    if (!g->start || !g->item || !fill) {
+        free(fill);
+        return -1;
+    }
+#define CELL_OF(i)                                                                          \
+    ((((int64_t)((pos[3 * (i) + 2] - g->lo[2]) / g->size)) * g->dim[1] +                    \
+      (int64_t)((pos[3 * (i) + 1] - g->lo[1]) / g->size)) * g->dim[0] +                     \
+     (int64_t)((pos[3 * (i)] - g->lo[0]) / g->size))
+    for (int64_t i = 0; i < n; i++)
+        g->start[CELL_OF(i) + 1]++;
+    for (int64_t c = 0; c < ncells; c++)
+        g->start[c + 1] += g->start[c];
+    for (int64_t i = 0; i < n; i++) {
+        int64_t c = CELL_OF(i);
+        g->item[g->start[c] + fill[c]++] = (uint32_t)i;
+    }
+#undef CELL_OF
+    free(fill);
+    return 0;
+}
+
+static int rule_shape(build *b, const nk_shape *in)
+{
+    int rc = need_positions(b, "rule 'shape'");
+    if (rc)
+        return rc;
+    shape s;
+    if (shape_setup(in, &s, b->err, b->errlen))
+        return -2;
+    const double *ppos = b->net->pops[b->pj->pre.pop].pos;
+    const double *qpos = b->net->pops[b->pj->post.pop].pos + 3 * b->pj->post.lo;
+    cells g = {0};
+    uint32_t *cand = nk_xcalloc((size_t)b->npost + 1, sizeof *cand);
+    if (!cand || cells_build(&g, qpos, b->npost, s.reach)) {
+        free(cand);
+        free(g.start);
+        free(g.item);
+        snprintf(b->err, b->errlen, "out of memory");
+        return -1;
+    }
+    for (int64_t a = 0; a < b->npre && !rc; a++) {
+        b->row[a] = b->n;
+        int64_t self = excluded_self(b, a);
+        const double *x = ppos + 3 * (b->pj->pre.lo + a);
+        double c[3] = {x[0] + s.off[0], x[1] + s.off[1], x[2] + s.off[2]};
+        int64_t lo[3], hi[3];
+        int empty = 0;
+        for (int k = 0; k < 3; k++) {
+            double l = floor((c[k] - s.reach - g.lo[k]) / g.size);
+            double h = floor((c[k] + s.reach - g.lo[k]) / g.size);
+            if (h < 0 || l > (double)(g.dim[k] - 1))
+                empty = 1;
+            lo[k] = l < 0 ? 0 : (int64_t)l;
+            hi[k] = h > (double)(g.dim[k] - 1) ? g.dim[k] - 1 : (int64_t)h;
+        }
+        if (empty)
+            continue;
+        int64_t m = 0;
+        for (int64_t z = lo[2]; z <= hi[2]; z++)
+            for (int64_t y = lo[1]; y <= hi[1]; y++)
+                for (int64_t xx = lo[0]; xx <= hi[0]; xx++) {
+                    int64_t cell = (z * g.dim[1] + y) * g.dim[0] + xx;
+                    for (int64_t e = g.start[cell]; e < g.start[cell + 1]; e++)
+                        cand[m++] = g.item[e];
+                }
+        qsort(cand, (size_t)m, sizeof *cand, cmp_u32);
+        nk_rng r;
+        nk_rng_init(&r, b->net->seed, b->stream, 0, (uint32_t)(b->pj->pre.lo + a));
+        for (int64_t k = 0; k < m && !rc; k++) {
+            int64_t post = b->pj->post.lo + cand[k];
+            if (post == self)
+                continue;
+            const double *q = qpos + 3 * (int64_t)cand[k];
+            double v[3] = {q[0] - c[0], q[1] - c[1], q[2] - c[2]};
+            if (!shape_inside(&s, v))
+                continue;
+            if (s.p >= 1 || nk_rng_uniform(&r) < s.p)
+                rc = emit(b, (uint32_t)post);
+        }
+    }
+    free(cand);
+    free(g.start);
+    free(g.item);
+    return rc;
+}
+
+/* ---- rules that count first, then fill ---------------------------------------------- */
+
+/* fixed_indegree: each target draws K sources; without multapses by Floyd's
+ * sampling. fill == NULL: count into row[a + 1]; else write col at fill[a]++
+ * (targets come in increasing order, so rows come out sorted). */
+static int indegree_pass(build *b, int64_t K, uint32_t *stamp, uint32_t *chosen, int64_t *fill)
+{
+    const nk_proj *pj = b->pj;
+    for (int64_t j = 0; j < b->npost; j++) {
+        int64_t post = pj->post.lo + j;
+        /* candidates: the pre range less the neuron itself when autapses are
+         * excluded: index c maps past it */
+        int64_t self = (b->same && !b->autapses && post >= pj->pre.lo && post < pj->pre.hi)
                            ? post - pj->pre.lo
                            : -1;
-        int64_t ncand = npre - (self >= 0);
+        int64_t ncand = b->npre - (self >= 0);
         if (K > 0 && ncand <= 0) {
-            snprintf(err, errlen, "fixed_indegree: no source neuron left for target %lld",
+            snprintf(b->err, b->errlen, "fixed_indegree: no source neuron left for target %lld",
                      (long long)post + 1);
-            rc = -2;
-            break;
+            return -2;
         }
-        if (!multapses && K > ncand) {
-            snprintf(err, errlen,
+        if (!b->multapses && K > ncand) {
+            snprintf(b->err, b->errlen,
                      "fixed_indegree: indegree %lld is more than the %lld candidate sources",
                      (long long)K, (long long)ncand);
-            rc = -2;
-            break;
+            return -2;
         }
         nk_rng r;
-        nk_rng_init(&r, net->seed, stream, 0, (uint32_t)post);
-        if (multapses) {
-            for (int64_t k = 0; k < K && !rc; k++) {
+        nk_rng_init(&r, b->net->seed, b->stream, 0, (uint32_t)post);
+        int64_t m = 0;
+        if (b->multapses) {
+            for (int64_t k = 0; k < K; k++) {
                 int64_t c = nk_rng_below(&r, (uint32_t)ncand);
                 if (self >= 0 && c >= self)
                     c++;
-                rc = pairs_add(out, (uint32_t)c, (uint32_t)post);
+                chosen[m++] = (uint32_t)c;
             }
         } else {
-            uint32_t mark = (uint32_t)b + 1;
-            int64_t m = 0;
+            uint32_t mark = (uint32_t)j + 1;
             for (int64_t t = ncand - K; t < ncand; t++) {
                 int64_t c = nk_rng_below(&r, (uint32_t)(t + 1));
                 int64_t cc = (self >= 0 && c >= self) ? c + 1 : c;
@@ -136,90 +683,479 @@ static int rule_indegree(const nk_net *net, nk_proj *pj, uint32_t stream, int64_
                 stamp[cc] = mark;
                 chosen[m++] = (uint32_t)cc;
             }
-            for (int64_t k = 0; k < m && !rc; k++)
-                rc = pairs_add(out, chosen[k], (uint32_t)post);
+        }
+        for (int64_t k = 0; k < m; k++) {
+            if (fill)
+                b->col[fill[chosen[k]]++] = (uint32_t)post;
+            else
+                b->row[chosen[k] + 1]++;
         }
     }
+    return 0;
+}
+
+/* Allocates col for n synapses, row already counted (row[a+1] = count). */
+static int counted(build *b)
+{
+    for (int64_t a = 0; a < b->npre; a++)
+        b->row[a + 1] += b->row[a];
+    b->n = b->row[b->npre];
+    if (b->n > b->limit)
+        return too_many(b);
+    b->col = malloc((size_t)(b->n ? b->n : 1) * sizeof *b->col);
+    if (!b->col) {
+        snprintf(b->err, b->errlen, "out of memory for %lld synapses", (long long)b->n);
+        return -1;
+    }
+    b->cap = b->n;
+    return 0;
+}
+
+static int rule_indegree(build *b, int64_t K)
+{
+    uint32_t *stamp = b->multapses ? NULL : nk_xcalloc((size_t)b->npre, sizeof *stamp);
+    uint32_t *chosen = nk_xcalloc((size_t)K + 1, sizeof *chosen);
+    int64_t *fill = NULL;
+    int rc = 0;
+    if ((!b->multapses && !stamp) || !chosen) {
+        rc = -1;
+        goto out;
+    }
+    if ((rc = indegree_pass(b, K, stamp, chosen, NULL)))
+        goto out;
+    if ((rc = counted(b)))
+        goto out;
+    fill = malloc((size_t)b->npre * sizeof *fill);
+    if (!fill) {
+        rc = -1;
+        goto out;
+    }
+    memcpy(fill, b->row, (size_t)b->npre * sizeof *fill);
+    if (stamp)
+        memset(stamp, 0, (size_t)b->npre * sizeof *stamp);
+    rc = indegree_pass(b, K, stamp, chosen, fill);
+out:
+    if (rc == -1)
+        snprintf(b->err, b->errlen, "out of memory");
     free(stamp);
     free(chosen);
+    free(fill);
     return rc;
 }
 
-int nk_connect_build(nk_net *net, nk_proj *pj, const nk_conn_opts *o, char *err, size_t errlen)
+/* ---- values -------------------------------------------------------------------------- */
+
+/* Delays: ms to whole steps, rounded to nearest with halves up (a tolerance
+ * of 1e-9 steps, so 0.25 ms at dt 0.1 is 3 steps despite binary fractions),
+ * never below one step. Returns the steps, or -1 when out of range. */
+static int delay_steps(double ms, double dt)
 {
-    uint32_t stream = NK_STREAM_CONN + (uint32_t)(pj - net->projs);
-    int same = pj->pre.pop == pj->post.pop;
-    int64_t npre = pj->pre.hi - pj->pre.lo, npost = pj->post.hi - pj->post.lo;
-    pairs pr = {0};
-    int rc = 0;
+    if (!(ms >= 0) || !isfinite(ms))
+        return -1;
+    double q = ms / dt;
+    double s = floor(q + 0.5 + 1e-9 * (q > 1 ? q : 1));
+    if (s < 1)
+        s = 1;
+    return s > 65535 ? -1 : (int)s;
+}
+
+static int check_weight(build *b, double w, int64_t a, uint32_t post)
+{
+    if (isfinite(w) && fabs(w) <= 1e6)
+        return 0;
+    snprintf(b->err, b->errlen,
+             "weight %g of synapse %lld -> %lld is out of range (a finite number, |weight| <= 1e6 "
+             "in the synapse's unit)",
+             w, (long long)(b->pj->pre.lo + a) + 1, (long long)post + 1);
+    return -2;
+}
+
+static int bad_delay(build *b, double ms, int64_t a, uint32_t post)
+{
+    snprintf(b->err, b->errlen,
+             "delay %g ms of synapse %lld -> %lld is out of range (expected 0 <= delay <= %g ms "
+             "at dt = %g ms)",
+             ms, (long long)(b->pj->pre.lo + a) + 1, (long long)post + 1,
+             65535 * b->net->dt, b->net->dt);
+    return -2;
+}
+
+/* One draw of d (not NK_DIST_CONST / EXPR). */
+static int draw_value(build *b, const nk_dist *d, nk_rng *r, double *out, const char *what)
+{
+    switch (d->kind) {
+    case NK_DIST_UNIFORM:
+        *out = d->a + (d->b - d->a) * nk_rng_uniform(r);
+        return 0;
+    case NK_DIST_NORMAL:
+    case NK_DIST_LOGNORMAL:
+        for (int tries = 0; tries < 1000; tries++) {
+            double x = d->a + d->b * nk_rng_normal(r);
+            if (d->kind == NK_DIST_LOGNORMAL)
+                x = exp(x);
+            if (x >= d->lo && x <= d->hi) {
+                *out = x;
+                return 0;
+            }
+        }
+        snprintf(b->err, b->errlen,
+                 "%s: 1000 draws of %s(%g, %g) all fell outside [%g, %g]; the range is too "
+                 "unlikely",
+                 what, d->kind == NK_DIST_NORMAL ? "normal" : "lognormal", d->a, d->b, d->lo,
+                 d->hi);
+        return -2;
+    default:
+        *out = d->a;
+        return 0;
+    }
+}
+
+/* Fills w (weights) or delays for rows without list values. */
+static int fill_values(build *b, int delays)
+{
+    const nk_dist *d = delays ? &b->o->ddist : &b->o->wdist;
+    const char *what = delays ? "delay" : "weight";
+    nk_expr *e = NULL;
+    if (d->kind == NK_DIST_EXPR) {
+        int rc = need_positions(b, delays ? "a delay that depends on d" : "a weight that depends on d");
+        if (rc)
+            return rc;
+        if (!d->expr) {
+            snprintf(b->err, b->errlen, "%s: the expression is missing", what);
+            return -2;
+        }
+        e = dexpr_parse(d->expr, what, b->err, b->errlen);
+        if (!e)
+            return -2;
+    }
+    int max_delay = 1, rc = 0;
+    for (int64_t a = 0; a < b->npre && !rc; a++) {
+        nk_rng r;
+        nk_rng_init(&r, b->net->seed, b->stream, delays ? 2 : 1, (uint32_t)(b->pj->pre.lo + a));
+        for (int64_t s = b->row[a]; s < b->row[a + 1] && !rc; s++) {
+            double x;
+            if (d->kind == NK_DIST_CONST) {
+                x = delays ? b->o->delay : b->o->weight; /* delay: already steps */
+            } else if (e) {
+                dvars v;
+                dist_of(b->net, b->pj, a, b->col[s], &v);
+                if (dexpr_eval(e, &v, &x, what, b->err, b->errlen)) {
+                    rc = -2;
+                    break;
+                }
+            } else if ((rc = draw_value(b, d, &r, &x, what))) {
+                break;
+            }
+            if (delays) {
+                int st = d->kind == NK_DIST_CONST ? (int)x : delay_steps(x, b->net->dt);
+                if (st < 0) {
+                    rc = bad_delay(b, x, a, b->col[s]);
+                    break;
+                }
+                b->delay[s] = (uint16_t)st;
+                if (st > max_delay)
+                    max_delay = st;
+            } else {
+                if ((rc = check_weight(b, x, a, b->col[s])))
+                    break;
+                b->w[s] = (float)x;
+            }
+        }
+    }
+    nk_expr_free(e);
+    if (delays && !rc)
+        b->pj->max_delay = max_delay;
+    return rc;
+}
+
+/* ---- lists ----------------------------------------------------------------------------- */
+
+typedef struct lsyn {
+    uint32_t col;
+    uint32_t k;              /* position in the row before sorting: keeps it stable */
+    float w;
+    uint16_t delay;
+} lsyn;
+
+static int cmp_lsyn(const void *a, const void *b)
+{
+    const lsyn *x = a, *y = b;
+    if (x->col != y->col)
+        return x->col < y->col ? -1 : 1;
+    return x->k < y->k ? -1 : x->k > y->k;
+}
+
+/* Pair k of the list: source a and target j (indices within the ranges) and
+ * its weight; returns 0 to skip it (an edge source's other sign or unknown
+ * ids), 1 to take it. */
+static int list_pair(const build *b, int64_t k, int64_t *a, int64_t *j, double *w)
+{
+    const nk_list_src *ls = b->ls;
+    if (!ls) {
+        *a = b->o->list_pre[k];
+        *j = b->o->list_post[k];
+        *w = b->o->list_w ? b->o->list_w[k] : b->o->weight;
+        return 1;
+    }
+    double x = ls->e->w[k];
+    if ((ls->sign < 0) != (x < 0))
+        return 0;
+    int64_t p = ls->map_pre[ls->e->pre[k]], q = ls->map_post[ls->e->post[k]];
+    if (p < 0 || q < 0)
+        return 0;
+    *a = p - b->pj->pre.lo;
+    *j = q - b->pj->post.lo;
+    *w = x * ls->scale;
+    return 1;
+}
+
+static int rule_list(build *b)
+{
+    const nk_conn_opts *o = b->o;
+    int64_t n = b->ls ? b->ls->e->n : o->nlist;
+    if (!b->ls && n > 0 && (!o->list_pre || !o->list_post)) {
+        snprintf(b->err, b->errlen, "list: the pre and post lists are missing");
+        return -2;
+    }
+    int has_w = b->ls || o->list_w;
+    for (int64_t k = 0; k < n; k++) {
+        int64_t a, j;
+        double w;
+        if (!list_pair(b, k, &a, &j, &w))
+            continue;
+        if (a < 0 || a >= b->npre) {
+            snprintf(b->err, b->errlen,
+                     "list: source %lld (pair %lld) is out of range: the source has %lld neurons "
+                     "(1..%lld)",
+                     (long long)a + 1, (long long)k + 1, (long long)b->npre, (long long)b->npre);
+            return -2;
+        }
+        if (j < 0 || j >= b->npost) {
+            snprintf(b->err, b->errlen,
+                     "list: target %lld (pair %lld) is out of range: the target has %lld neurons "
+                     "(1..%lld)",
+                     (long long)j + 1, (long long)k + 1, (long long)b->npost, (long long)b->npost);
+            return -2;
+        }
+        b->row[a + 1]++;
+    }
+    int rc = counted(b);
+    if (rc)
+        return rc;
+    n = b->n;
+    b->w = malloc((size_t)(n ? n : 1) * sizeof *b->w);
+    b->delay = malloc((size_t)(n ? n : 1) * sizeof *b->delay);
+    int64_t *fill = malloc((size_t)(b->npre ? b->npre : 1) * sizeof *fill);
+    if (!b->w || !b->delay || !fill) {
+        free(fill);
+        snprintf(b->err, b->errlen, "out of memory for %lld synapses", (long long)n);
+        return -1;
+    }
+    memcpy(fill, b->row, (size_t)b->npre * sizeof *fill);
+    int max_delay = 1;
+    for (int64_t k = 0; k < n && !rc; k++) {
+        int64_t a, j;
+        double w;
+        if (!list_pair(b, k, &a, &j, &w))
+            continue;
+        int64_t at = fill[a]++;
+        uint32_t post = (uint32_t)(b->pj->post.lo + j);
+        b->col[at] = post;
+        if (has_w && (rc = check_weight(b, w, a, post)))
+            break;
+        b->w[at] = (float)w;
+        int st = (int)o->delay;
+        if (!b->ls && o->list_delay) {
+            st = delay_steps(o->list_delay[k], b->net->dt);
+            if (st < 0) {
+                rc = bad_delay(b, o->list_delay[k], a, post);
+                break;
+            }
+        }
+        b->delay[at] = (uint16_t)st;
+        if (st > max_delay)
+            max_delay = st;
+    }
+    free(fill);
+    if (rc)
+        return rc;
+    b->pj->max_delay = max_delay;
+    /* Sort each row by target (stably). */
+    int64_t longest = 0;
+    for (int64_t a = 0; a < b->npre; a++)
+        if (b->row[a + 1] - b->row[a] > longest)
+            longest = b->row[a + 1] - b->row[a];
+    lsyn *tmp = malloc((size_t)(longest ? longest : 1) * sizeof *tmp);
+    if (!tmp) {
+        snprintf(b->err, b->errlen, "out of memory");
+        return -1;
+    }
+    for (int64_t a = 0; a < b->npre; a++) {
+        int64_t s0 = b->row[a], m = b->row[a + 1] - s0, sorted = 1;
+        for (int64_t k = 1; k < m && sorted; k++)
+            sorted = b->col[s0 + k - 1] <= b->col[s0 + k];
+        if (sorted)
+            continue;
+        for (int64_t k = 0; k < m; k++)
+            tmp[k] = (lsyn){b->col[s0 + k], (uint32_t)k, b->w[s0 + k], b->delay[s0 + k]};
+        qsort(tmp, (size_t)m, sizeof *tmp, cmp_lsyn);
+        for (int64_t k = 0; k < m; k++) {
+            b->col[s0 + k] = tmp[k].col;
+            b->w[s0 + k] = tmp[k].w;
+            b->delay[s0 + k] = tmp[k].delay;
+        }
+    }
+    free(tmp);
+    /* values the list does not give come from the distributions, per row */
+    if (!has_w && o->wdist.kind != NK_DIST_CONST && (rc = fill_values(b, 0)))
+        return rc;
+    if ((b->ls || !o->list_delay) && o->ddist.kind != NK_DIST_CONST && (rc = fill_values(b, 1)))
+        return rc;
+    return 0;
+}
+
+/* ---- the entry point ------------------------------------------------------------------- */
+
+static int64_t estimate(const nk_net *net, nk_range pre, nk_range post, const nk_conn_opts *o)
+{
+    (void)net;
+    double npre = (double)(pre.hi - pre.lo), npost = (double)(post.hi - post.lo);
+    double n;
     switch (o->rule) {
     case NK_RULE_ALL_TO_ALL:
-        for (int64_t a = 0; a < npre && !rc; a++)
-            for (int64_t b = 0; b < npost && !rc; b++) {
-                int64_t post = pj->post.lo + b;
-                if (same && !o->allow_autapses && post == pj->pre.lo + a)
-                    continue;
-                rc = pairs_add(&pr, (uint32_t)a, (uint32_t)post);
-            }
+        n = npre * npost;
         break;
     case NK_RULE_ONE_TO_ONE:
-        for (int64_t a = 0; a < npre && !rc; a++) {
-            int64_t post = pj->post.lo + a;
-            if (same && !o->allow_autapses && post == pj->pre.lo + a)
-                continue;
-            rc = pairs_add(&pr, (uint32_t)a, (uint32_t)post);
-        }
+        n = npre;
         break;
     case NK_RULE_BERNOULLI:
-        rc = rule_bernoulli(net, pj, stream, o->p, o->allow_autapses, &pr);
+        n = o->p * npre * npost;
         break;
     case NK_RULE_FIXED_INDEGREE:
-        rc = rule_indegree(net, pj, stream, o->indegree, o->allow_autapses, o->allow_multapses,
-                           &pr, err, errlen);
+        n = (double)o->indegree * npost;
+        break;
+    case NK_RULE_FIXED_OUTDEGREE:
+        n = (double)o->outdegree * npre;
+        break;
+    case NK_RULE_FIXED_TOTAL:
+        n = (double)o->total;
+        break;
+    case NK_RULE_LIST:
+        n = (double)o->nlist; /* an edge source: its own size, already in memory */
         break;
     default:
-        snprintf(err, errlen, "unknown rule");
-        rc = -2;
+        n = 0; /* distance, shape: found while building */
     }
-    if (rc) {
-        free(pr.pre);
-        free(pr.post);
-        if (rc == -1)
-            snprintf(err, errlen, "out of memory building the projection");
-        return rc == -1 ? NK_ENOMEM : NK_EINVAL;
-    }
-    /* Counting sort by presynaptic neuron (stable: keeps target order). */
-    pj->nsyn = pr.n;
-    pj->row = nk_xcalloc((size_t)npre + 1, sizeof *pj->row);
-    pj->col = nk_xcalloc((size_t)pr.n, sizeof *pj->col);
-    pj->w = nk_xcalloc((size_t)pr.n, sizeof *pj->w);
-    pj->delay = nk_xcalloc((size_t)pr.n, sizeof *pj->delay);
-    if (!pj->row || !pj->col || !pj->w || !pj->delay) {
-        free(pr.pre);
-        free(pr.post);
-        snprintf(err, errlen, "out of memory for %lld synapses", (long long)pr.n);
+    return n > 9e18 ? INT64_MAX : (int64_t)n;
+}
+
+int nk_connect_build(nk_net *net, nk_proj *pj, const nk_conn_opts *o, const nk_list_src *ls,
+                     char *err, size_t errlen)
+{
+    build b = {0};
+    b.ls = ls;
+    b.net = net;
+    b.pj = pj;
+    b.o = o;
+    b.stream = NK_STREAM_CONN + (uint32_t)(pj - net->projs);
+    b.npre = pj->pre.hi - pj->pre.lo;
+    b.npost = pj->post.hi - pj->post.lo;
+    b.same = pj->pre.pop == pj->post.pop;
+    b.autapses = o->allow_autapses;
+    b.multapses = o->allow_multapses;
+    b.err = err;
+    b.errlen = errlen;
+    int64_t avail = nk_mem_available();
+    b.limit = avail < 0 ? INT64_MAX : (avail - (b.npre + 1) * 8) / SYN_BYTES;
+    if (b.limit < 0)
+        b.limit = 0;
+    if (b.limit > (int64_t)UINT32_MAX * 16)
+        b.limit = (int64_t)UINT32_MAX * 16;
+    int64_t est = estimate(net, pj->pre, pj->post, o);
+    if (est > b.limit) {
+        snprintf(err, errlen,
+                 "this projection would have about %lld synapses, %.2f GB at %d bytes each, more "
+                 "than the %.2f GB of memory available",
+                 (long long)est, (double)est * SYN_BYTES / 1e9, SYN_BYTES,
+                 (double)avail / 1e9);
         return NK_ENOMEM;
     }
-    for (int64_t k = 0; k < pr.n; k++)
-        pj->row[pr.pre[k] + 1]++;
-    for (int64_t a = 0; a < npre; a++)
-        pj->row[a + 1] += pj->row[a];
-    int64_t *fill = nk_xcalloc((size_t)npre, sizeof *fill);
-    if (!fill) {
-        free(pr.pre);
-        free(pr.post);
+    b.row = nk_xcalloc((size_t)b.npre + 1, sizeof *b.row);
+    if (!b.row) {
         snprintf(err, errlen, "out of memory");
         return NK_ENOMEM;
     }
-    for (int64_t k = 0; k < pr.n; k++) {
-        uint32_t a = pr.pre[k];
-        int64_t at = pj->row[a] + fill[a]++;
-        pj->col[at] = pr.post[k];
-        pj->w[at] = (float)o->weight;
-        pj->delay[at] = (uint16_t)o->delay;
+    pj->max_delay = 1;
+    int rc;
+    int by_source = 1;
+    switch (o->rule) {
+    case NK_RULE_ALL_TO_ALL:
+        rc = rule_all(&b, 0);
+        break;
+    case NK_RULE_ONE_TO_ONE:
+        rc = rule_all(&b, 1);
+        break;
+    case NK_RULE_BERNOULLI:
+        rc = rule_bernoulli(&b, o->p);
+        break;
+    case NK_RULE_FIXED_OUTDEGREE:
+        rc = rule_outdegree(&b, o->outdegree, NULL, "fixed_outdegree");
+        break;
+    case NK_RULE_FIXED_TOTAL:
+        rc = rule_total(&b, o->total);
+        break;
+    case NK_RULE_DISTANCE:
+        rc = rule_distance(&b, o->p_expr ? o->p_expr : "");
+        break;
+    case NK_RULE_SHAPE:
+        rc = rule_shape(&b, &o->shape);
+        break;
+    case NK_RULE_FIXED_INDEGREE:
+        by_source = 0;
+        rc = rule_indegree(&b, o->indegree);
+        break;
+    case NK_RULE_LIST:
+        by_source = 0;
+        rc = rule_list(&b);
+        break;
+    default:
+        snprintf(err, errlen, "unknown rule %d", (int)o->rule);
+        rc = -2;
     }
-    free(fill);
-    free(pr.pre);
-    free(pr.post);
+    if (!rc && by_source) {
+        b.row[b.npre] = b.n;
+        /* give back what the growth left over */
+        if (b.cap > b.n) {
+            uint32_t *x = realloc(b.col, (size_t)(b.n ? b.n : 1) * sizeof *x);
+            if (x)
+                b.col = x;
+        }
+    }
+    if (!rc && !b.col)
+        b.col = malloc(sizeof *b.col);
+    if (!rc && !b.w) {
+        b.w = malloc((size_t)(b.n ? b.n : 1) * sizeof *b.w);
+        b.delay = malloc((size_t)(b.n ? b.n : 1) * sizeof *b.delay);
+        if (!b.col || !b.w || !b.delay) {
+            snprintf(err, errlen, "out of memory for %lld synapses", (long long)b.n);
+            rc = -1;
+        }
+        if (!rc)
+            rc = fill_values(&b, 0);
+        if (!rc)
+            rc = fill_values(&b, 1);
+    }
+    if (rc) {
+        free(b.row);
+        free(b.col);
+        free(b.w);
+        free(b.delay);
+        return rc == -1 || rc == -3 ? NK_ENOMEM : NK_EINVAL;
+    }
+    pj->nsyn = b.n;
+    pj->row = b.row;
+    pj->col = b.col;
+    pj->w = b.w;
+    pj->delay = b.delay;
     return 0;
 }

@@ -20,6 +20,7 @@
 #define NK_STREAM_CONN 0x2000u    /* + projection: connectivity */
 #define NK_STREAM_SOURCE 0x3000u  /* + source: stimulus noise */
 #define NK_STREAM_MODEL 0x4000u   /* + population: rand() in equations */
+#define NK_STREAM_POS 0x5000u     /* + population: random positions */
 
 /* ---- models ------------------------------------------------------------- */
 
@@ -131,6 +132,10 @@ typedef struct nk_pop {
     nk_receptor *rx;
     int nrx;
     void *i_ext;             /* external current (real, pA) when a dc source targets it */
+    double *pos;             /* positions, um: x, y, z per neuron (NULL: none) */
+    int64_t *ids;            /* external ids (NULL: none) ... */
+    int64_t *ids_sorted;     /* ... sorted, with */
+    int64_t *ids_at;         /* ... the neuron each one belongs to */
     /* compiled code */
     char *code;
     void *dl;
@@ -220,8 +225,23 @@ static inline int64_t *nk_ring_slot(nk_pop *p, int rx, int ring_len, int64_t s)
 char *nk_codegen_pop(nk_net *net, int pop, char *err, size_t errlen);
 int nk_jit_load(const char *code, void **dl, nk_update_fn *fn, char *err,
                 size_t errlen);
-int nk_connect_build(nk_net *net, nk_proj *pj, const nk_conn_opts *o, char *err,
-                     size_t errlen);
+/* The edges of an nk_edges taken as a list (nk_connect_edges): ends mapped
+ * through map_pre/map_post (index in e->ids -> neuron in the population, -1
+ * when absent: skipped), only edges of one sign, weights times scale. */
+typedef struct nk_list_src {
+    const nk_edges *e;
+    const int64_t *map_pre, *map_post;
+    int sign;                /* +1: w >= 0, -1: w < 0 */
+    double scale;
+} nk_list_src;
+
+int nk_connect_build(nk_net *net, nk_proj *pj, const nk_conn_opts *o, const nk_list_src *ls,
+                     char *err, size_t errlen);
+/* Removes the last projection (undoes part of a construction that failed). */
+void nk_proj_discard_last(nk_net *net);
+/* nk_connect with an edge source (o->rule NK_RULE_LIST, ls not NULL). */
+int nk_connect_ex(nk_net *net, nk_range pre, nk_range post, const nk_conn_opts *o,
+                  const nk_list_src *ls);
 
 /* Fixed point conversions. */
 static inline int64_t nk_fix_from(double w)

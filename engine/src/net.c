@@ -154,6 +154,10 @@ static void pop_free(nk_pop *p)
     free(p->rec_mask);
     free(p->rec_step);
     free(p->rec_id);
+    free(p->pos);
+    free(p->ids);
+    free(p->ids_sorted);
+    free(p->ids_at);
 }
 
 void nk_net_free(nk_net *net)
@@ -434,6 +438,22 @@ int nk_pop_set_state_uniform(nk_net *net, nk_range r, const char *var, double lo
     return 0;
 }
 
+int nk_pop_set_state_array(nk_net *net, nk_range r, const char *var, const double *values)
+{
+    int k, rc = state_target(net, r, var, &k);
+    if (rc)
+        return rc;
+    nk_pop *p = &net->pops[r.pop];
+    for (int64_t i = r.lo; i < r.hi; i++)
+        if (!isfinite(values[i - r.lo]))
+            return nk_fail(net->ctx, NK_EINVAL,
+                           "initial value of '%s' for neuron %lld must be finite, got %g", var,
+                           (long long)i + 1, values[i - r.lo]);
+    for (int64_t i = r.lo; i < r.hi; i++)
+        state_fill(net, p->state[k], i, i + 1, values[i - r.lo]);
+    return 0;
+}
+
 int nk_pop_get_state(const nk_net *net, int pop, const char *var, int64_t i, double *value)
 {
     const nk_pop *p = &net->pops[pop];
@@ -644,50 +664,178 @@ void nk_conn_opts_init(nk_conn_opts *o)
     o->synapse = NULL; /* the target model's default receptors, else exp_curr */
 }
 
+static const char *const rule_names[] = {"all_to_all",      "one_to_one",  "bernoulli",
+                                         "fixed_indegree",  "fixed_outdegree", "fixed_total",
+                                         "distance",        "shape",       "list"};
+
+/* Checks a distribution's numbers; what names it ("weight", "delay"). */
+static int check_dist(nk_ctx *ctx, const nk_dist *d, const char *what)
+{
+    switch (d->kind) {
+    case NK_DIST_CONST:
+        return 0;
+    case NK_DIST_UNIFORM:
+        if (!isfinite(d->a) || !isfinite(d->b) || d->b < d->a)
+            return nk_fail(ctx, NK_EINVAL,
+                           "%s: uniform needs finite low <= high, got [%g, %g)", what, d->a, d->b);
+        return 0;
+    case NK_DIST_NORMAL:
+    case NK_DIST_LOGNORMAL:
+        if (!isfinite(d->a) || !isfinite(d->b) || d->b < 0)
+            return nk_fail(ctx, NK_EINVAL,
+                           "%s: %s needs a finite mean and a standard deviation >= 0, got %g and %g",
+                           what, d->kind == NK_DIST_NORMAL ? "normal" : "lognormal", d->a, d->b);
+        if (isnan(d->lo) || isnan(d->hi) || d->hi < d->lo)
+            return nk_fail(ctx, NK_EINVAL, "%s: range [%g, %g] is empty", what, d->lo, d->hi);
+        return 0;
+    case NK_DIST_EXPR:
+        if (!d->expr || !*d->expr)
+            return nk_fail(ctx, NK_EINVAL, "%s: the expression of d is empty", what);
+        return 0;
+    }
+    return nk_fail(ctx, NK_EINVAL, "%s: unknown distribution %d", what, (int)d->kind);
+}
+
+/* The weight that decides the default receptor ("exc" for >= 0, "inh"
+ * otherwise): the constant, the distribution's centre, a list's common sign.
+ * Returns 0, or an error when a list mixes signs and no receptor is named. */
+static int sign_weight(nk_net *net, const nk_conn_opts *o, double *w)
+{
+    *w = o->weight;
+    const nk_dist *d = &o->wdist;
+    if (d->kind == NK_DIST_UNIFORM)
+        *w = 0.5 * (d->a + d->b);
+    else if (d->kind == NK_DIST_NORMAL)
+        *w = d->a;
+    else if (d->kind == NK_DIST_LOGNORMAL)
+        *w = 1;
+    else if (d->kind == NK_DIST_EXPR)
+        *w = 1; /* an expression of d names its sign through 'receptor' */
+    if (o->rule == NK_RULE_LIST && o->list_w && o->nlist > 0) {
+        int64_t pos = 0, neg = 0;
+        for (int64_t k = 0; k < o->nlist; k++) {
+            if (o->list_w[k] < 0)
+                neg++;
+            else
+                pos++;
+        }
+        if (pos && neg && !o->receptor)
+            return nk_fail(net->ctx, NK_EINVAL,
+                           "list: %lld weights are negative and %lld are not; name the 'receptor' "
+                           "or connect each sign on its own (the default receptor follows the "
+                           "sign)",
+                           (long long)neg, (long long)pos);
+        *w = neg ? -1 : 1;
+    }
+    return 0;
+}
+
 int nk_connect(nk_net *net, nk_range pre, nk_range post, const nk_conn_opts *o)
+{
+    return nk_connect_ex(net, pre, post, o, NULL);
+}
+
+int nk_connect_ex(nk_net *net, nk_range pre, nk_range post, const nk_conn_opts *o,
+                  const nk_list_src *ls)
 {
     nk_ctx *ctx = net->ctx;
     int rc;
     if ((rc = check_range(net, pre, "connect: source")) ||
         (rc = check_range(net, post, "connect: target")))
         return rc;
-    if (!isfinite(o->weight))
-        return nk_fail(ctx, NK_EINVAL, "weight must be a finite number, got %g", o->weight);
-    if (fabs(o->weight) > 1e6)
-        return nk_fail(ctx, NK_EINVAL,
-                       "weight %g is out of range (|weight| <= 1e6 in the synapse's unit)",
-                       o->weight);
-    if (o->rule == NK_RULE_BERNOULLI && !(o->p >= 0 && o->p <= 1))
-        return nk_fail(ctx, NK_EINVAL, "bernoulli: p must be in [0, 1], got %g", o->p);
-    if (o->rule == NK_RULE_FIXED_INDEGREE) {
-        if (o->indegree < 0)
+    if ((unsigned)o->rule > NK_RULE_LIST)
+        return nk_fail(ctx, NK_EINVAL, "connect: unknown rule %d", (int)o->rule);
+    const char *rule = rule_names[o->rule];
+    if (o->wdist.kind == NK_DIST_CONST) {
+        if (!isfinite(o->weight))
+            return nk_fail(ctx, NK_EINVAL, "weight must be a finite number, got %g", o->weight);
+        if (fabs(o->weight) > 1e6)
+            return nk_fail(ctx, NK_EINVAL,
+                           "weight %g is out of range (|weight| <= 1e6 in the synapse's unit)",
+                           o->weight);
+    }
+    if ((rc = check_dist(ctx, &o->wdist, "weight")) || (rc = check_dist(ctx, &o->ddist, "delay")))
+        return rc;
+    int64_t npre = pre.hi - pre.lo, npost = post.hi - post.lo;
+    switch (o->rule) {
+    case NK_RULE_BERNOULLI:
+        if (!(o->p >= 0 && o->p <= 1))
+            return nk_fail(ctx, NK_EINVAL, "bernoulli: p must be in [0, 1], got %g", o->p);
+        break;
+    case NK_RULE_FIXED_INDEGREE:
+        if (o->indegree < 0 || o->indegree > (int64_t)UINT32_MAX)
             return nk_fail(ctx, NK_EINVAL, "fixed_indegree: indegree must be >= 0, got %lld",
                            (long long)o->indegree);
-        int64_t avail = pre.hi - pre.lo;
-        if (!o->allow_multapses && o->indegree > avail)
+        if (!o->allow_multapses && o->indegree > npre)
             return nk_fail(ctx, NK_EINVAL,
                            "fixed_indegree: indegree %lld is more than the %lld source neurons "
                            "(allow_multapses = true permits repeats)",
-                           (long long)o->indegree, (long long)avail);
+                           (long long)o->indegree, (long long)npre);
+        break;
+    case NK_RULE_FIXED_OUTDEGREE:
+        if (o->outdegree < 0 || o->outdegree > (int64_t)UINT32_MAX)
+            return nk_fail(ctx, NK_EINVAL, "fixed_outdegree: outdegree must be >= 0, got %lld",
+                           (long long)o->outdegree);
+        if (!o->allow_multapses && o->outdegree > npost)
+            return nk_fail(ctx, NK_EINVAL,
+                           "fixed_outdegree: outdegree %lld is more than the %lld target neurons "
+                           "(allow_multapses = true permits repeats)",
+                           (long long)o->outdegree, (long long)npost);
+        break;
+    case NK_RULE_FIXED_TOTAL:
+        if (o->total < 0 || o->total > (int64_t)UINT32_MAX)
+            return nk_fail(ctx, NK_EINVAL, "fixed_total: total must be in [0, %u], got %lld",
+                           UINT32_MAX, (long long)o->total);
+        if (!o->allow_multapses && (double)o->total > (double)npre * (double)npost)
+            return nk_fail(ctx, NK_EINVAL,
+                           "fixed_total: %lld synapses are more than the %lld pairs "
+                           "(allow_multapses = true permits repeats)",
+                           (long long)o->total, (long long)(npre * npost));
+        break;
+    case NK_RULE_ONE_TO_ONE:
+        if (npre != npost)
+            return nk_fail(ctx, NK_EINVAL,
+                           "one_to_one: source and target must have the same size, got %lld and "
+                           "%lld",
+                           (long long)npre, (long long)npost);
+        break;
+    case NK_RULE_DISTANCE:
+        if (!o->p_expr || !*o->p_expr)
+            return nk_fail(ctx, NK_EINVAL,
+                           "distance: p must be an expression of d (um), e.g. "
+                           "\"0.3*exp(-d/100)\"");
+        break;
+    case NK_RULE_LIST:
+        if (!ls && (o->nlist < 0 || (o->nlist > 0 && (!o->list_pre || !o->list_post))))
+            return nk_fail(ctx, NK_EINVAL, "list: pre and post lists are missing");
+        break;
+    default:
+        break;
     }
-    if (o->rule == NK_RULE_ONE_TO_ONE && pre.hi - pre.lo != post.hi - post.lo)
-        return nk_fail(ctx, NK_EINVAL,
-                       "one_to_one: source and target must have the same size, got %lld and %lld",
-                       (long long)(pre.hi - pre.lo), (long long)(post.hi - post.lo));
-    if (!(o->delay < 0) && !isfinite(o->delay))
-        return nk_fail(ctx, NK_EINVAL, "delay must be a finite number of ms, got %g", o->delay);
-    /* Delays are rounded to the nearest whole step, halves up (with a
-     * tolerance of 1e-9 steps, so 0.25 ms at dt 0.1 is 3 steps despite
-     * binary fractions), and never below one step. */
-    double q = o->delay / net->dt;
-    double dsteps = o->delay < 0 ? 1 : floor(q + 0.5 + 1e-9 * (q > 1 ? q : 1));
-    if (dsteps < 1)
-        dsteps = 1;
-    if (dsteps > 65535)
-        return nk_fail(ctx, NK_EINVAL, "delay %g ms is too long (at most %g ms at dt = %g ms)",
-                       o->delay, 65535 * net->dt, net->dt);
+    double dsteps = 1;
+    if (o->ddist.kind == NK_DIST_CONST) {
+        if (!(o->delay < 0) && !isfinite(o->delay))
+            return nk_fail(ctx, NK_EINVAL, "delay must be a finite number of ms, got %g",
+                           o->delay);
+        /* Delays are rounded to the nearest whole step, halves up (with a
+         * tolerance of 1e-9 steps, so 0.25 ms at dt 0.1 is 3 steps despite
+         * binary fractions), and never below one step. */
+        double q = o->delay / net->dt;
+        dsteps = o->delay < 0 ? 1 : floor(q + 0.5 + 1e-9 * (q > 1 ? q : 1));
+        if (dsteps < 1)
+            dsteps = 1;
+        if (dsteps > 65535)
+            return nk_fail(ctx, NK_EINVAL,
+                           "delay %g ms is too long (at most %g ms at dt = %g ms)", o->delay,
+                           65535 * net->dt, net->dt);
+    }
+    double wsign;
+    if ((rc = sign_weight(net, o, &wsign)))
+        return rc;
+    if (ls)
+        wsign = ls->sign;
     int nrx_before = net->pops[post.pop].nrx;
-    int rx = receptor_for(net, post.pop, o->receptor, o->synapse, o->weight, o->syn_param_names,
+    int rx = receptor_for(net, post.pop, o->receptor, o->synapse, wsign, o->syn_param_names,
                           o->syn_param_values, o->n_syn_params);
     if (rx < 0)
         return rx;
@@ -696,29 +844,46 @@ int nk_connect(nk_net *net, nk_range pre, nk_range post, const nk_conn_opts *o)
         return nk_fail(ctx, NK_ENOMEM, "out of memory");
     }
     nk_proj *pj = &net->projs[net->nprojs];
+    memset(pj, 0, sizeof *pj);
     pj->pre = pre;
     pj->post = post;
     pj->rx = rx;
-    pj->max_delay = (int)dsteps;
     nk_conn_opts o2 = *o;
     o2.delay = dsteps; /* in steps from here on */
-    char err[512];
-    rc = nk_connect_build(net, pj, &o2, err, sizeof err);
+    char err[1024];
+    rc = nk_connect_build(net, pj, &o2, ls, err, sizeof err);
     if (rc) {
-        free(pj->row);
-        free(pj->col);
-        free(pj->w);
-        free(pj->delay);
         memset(pj, 0, sizeof *pj);
         receptor_drop_new(net, post.pop, nrx_before);
-        return nk_fail(ctx, rc, "connect: %s", err);
+        return nk_fail(ctx, rc, "connect (%s): %s", rule, err);
     }
-    static const char *const rules[] = {"all_to_all", "one_to_one", "bernoulli", "fixed_indegree"};
+    char wtxt[96], dtxt[96];
+    static const char *const dnames[] = {"", "uniform", "normal", "lognormal", ""};
+    if (ls)
+        snprintf(wtxt, sizeof wtxt, "weights %g x the file's", ls->scale);
+    else if (o->rule == NK_RULE_LIST && o->list_w)
+        snprintf(wtxt, sizeof wtxt, "weights from the list");
+    else if (o->wdist.kind == NK_DIST_CONST)
+        snprintf(wtxt, sizeof wtxt, "weight %g", o->weight);
+    else if (o->wdist.kind == NK_DIST_EXPR)
+        snprintf(wtxt, sizeof wtxt, "weight %.60s", o->wdist.expr);
+    else
+        snprintf(wtxt, sizeof wtxt, "weight %s(%g, %g)", dnames[o->wdist.kind], o->wdist.a,
+                 o->wdist.b);
+    if (o->rule == NK_RULE_LIST && o->list_delay)
+        snprintf(dtxt, sizeof dtxt, "delays from the list");
+    else if (o->ddist.kind == NK_DIST_CONST)
+        snprintf(dtxt, sizeof dtxt, "delay %g ms", dsteps * net->dt);
+    else if (o->ddist.kind == NK_DIST_EXPR)
+        snprintf(dtxt, sizeof dtxt, "delay %.60s ms", o->ddist.expr);
+    else
+        snprintf(dtxt, sizeof dtxt, "delay %s(%g, %g) ms", dnames[o->ddist.kind], o->ddist.a,
+                 o->ddist.b);
     snprintf(pj->desc, sizeof pj->desc,
-             "projection %s -> %s (%s, %s on receptor '%s'): %lld synapses, weight %g, delay %g ms",
-             net->pops[pre.pop].name, net->pops[post.pop].name, rules[o->rule],
+             "projection %s -> %s (%s, %s on receptor '%s'): %lld synapses, %s, %s",
+             net->pops[pre.pop].name, net->pops[post.pop].name, rule,
              net->pops[post.pop].rx[rx].syn->name, net->pops[post.pop].rx[rx].name,
-             (long long)pj->nsyn, o->weight, dsteps * net->dt);
+             (long long)pj->nsyn, wtxt, dtxt);
     if (pj->max_delay + 1 > net->ring_len)
         net->built = 0;
     return net->nprojs++;
@@ -727,6 +892,56 @@ int nk_connect(nk_net *net, nk_range pre, nk_range post, const nk_conn_opts *o)
 int64_t nk_proj_nsyn(const nk_net *net, int proj) { return net->projs[proj].nsyn; }
 int nk_proj_count(const nk_net *net) { return net->nprojs; }
 const char *nk_proj_describe(nk_net *net, int proj) { return net->projs[proj].desc; }
+
+void nk_proj_discard_last(nk_net *net)
+{
+    if (net->nprojs <= 0)
+        return;
+    nk_proj *pj = &net->projs[--net->nprojs];
+    free(pj->row);
+    free(pj->col);
+    free(pj->w);
+    free(pj->delay);
+    free(pj->gbuf);
+    memset(pj, 0, sizeof *pj);
+    net->built = 0;
+}
+
+int nk_proj_get(const nk_net *net, int proj, nk_proj_info *out)
+{
+    if (proj < 0 || proj >= net->nprojs)
+        return nk_fail(net->ctx, NK_EINVAL, "no projection %d in this network", proj);
+    const nk_proj *pj = &net->projs[proj];
+    const nk_receptor *x = &net->pops[pj->post.pop].rx[pj->rx];
+    memset(out, 0, sizeof *out);
+    out->pre = pj->pre;
+    out->post = pj->post;
+    out->receptor = x->name;
+    out->synapse = x->syn->name;
+    out->nparams = x->syn->nparams;
+    out->param_names = (const char *const *)x->syn->pname;
+    out->param_values = x->param;
+    out->nsyn = pj->nsyn;
+    out->row = pj->row;
+    out->col = pj->col;
+    out->w = pj->w;
+    out->delay = pj->delay;
+    return 0;
+}
+
+int64_t nk_mem_available(void)
+{
+    FILE *f = fopen("/proc/meminfo", "r");
+    if (!f)
+        return -1;
+    char line[256];
+    long long kb = -1;
+    while (fgets(line, sizeof line, f))
+        if (sscanf(line, "MemAvailable: %lld kB", &kb) == 1)
+            break;
+    fclose(f);
+    return kb < 0 ? -1 : (int64_t)kb * 1024;
+}
 
 /* ---- sources -------------------------------------------------------------------- */
 

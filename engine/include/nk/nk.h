@@ -197,6 +197,8 @@ int nk_pop_get_param(const nk_net *net, int pop, const char *name, double *value
 int nk_pop_set_state(nk_net *net, nk_range r, const char *var, double value);
 int nk_pop_set_state_uniform(nk_net *net, nk_range r, const char *var, double lo,
                              double hi);
+/* Sets var for neurons [r.lo, r.hi) from values[0 .. r.hi - r.lo). */
+int nk_pop_set_state_array(nk_net *net, nk_range r, const char *var, const double *values);
 /* Current value of state variable var of neuron i. */
 int nk_pop_get_state(const nk_net *net, int pop, const char *var, int64_t i,
                      double *value);
@@ -207,17 +209,66 @@ typedef enum {
     NK_RULE_ALL_TO_ALL = 0,
     NK_RULE_ONE_TO_ONE,
     NK_RULE_BERNOULLI,
-    NK_RULE_FIXED_INDEGREE
+    NK_RULE_FIXED_INDEGREE,
+    NK_RULE_FIXED_OUTDEGREE,
+    NK_RULE_FIXED_TOTAL,
+    NK_RULE_DISTANCE,        /* probability an expression of the distance d (um) */
+    NK_RULE_SHAPE,           /* BG-NES: targets inside a shape placed at each source */
+    NK_RULE_LIST             /* explicit (pre, post[, weight, delay]) lists */
 } nk_rule;
+
+/* A value per synapse: a constant, a distribution or an expression of the
+ * distance d (um) between the two neurons. Draws come from the network seed,
+ * the projection and the presynaptic neuron, so they do not depend on the
+ * thread count. */
+typedef enum {
+    NK_DIST_CONST = 0,       /* a */
+    NK_DIST_UNIFORM,         /* uniform in [a, b) */
+    NK_DIST_NORMAL,          /* mean a, standard deviation b, redrawn while outside [lo, hi] */
+    NK_DIST_LOGNORMAL,       /* exp(normal(a, b)): a and b are the log's mean and sd */
+    NK_DIST_EXPR             /* expression of d (um), e.g. "0.5 + d/300" */
+} nk_dist_kind;
+
+typedef struct nk_dist {
+    nk_dist_kind kind;
+    double a, b;
+    double lo, hi;           /* NK_DIST_NORMAL/LOGNORMAL: range (default -inf, inf) */
+    const char *expr;        /* NK_DIST_EXPR */
+} nk_dist;
+
+/* BG-NES's synapse generator: each presynaptic neuron connects to the
+ * neurons whose positions lie inside a shape placed at its own position plus
+ * offset, each with probability p. */
+typedef struct nk_shape {
+    const char *kind;        /* "sphere", "cone", "box" or "cylinder" */
+    double radius;           /* sphere; cylinder */
+    double length;           /* cone, cylinder: extent along the axis (the range) */
+    double angle;            /* cone: half-angle in degrees, (0, 90) */
+    double size[3];          /* box: edge lengths along x, y, z */
+    double axis[3];          /* cone, cylinder: direction (default +z) */
+    double offset[3];        /* um from the presynaptic neuron to the shape's
+                                centre (sphere, box), base (cylinder) or apex (cone) */
+    double p;                /* probability for each neuron inside (default 1) */
+} nk_shape;
 
 typedef struct nk_conn_opts {
     nk_rule rule;
     double p;                /* bernoulli: probability in [0, 1] */
     int64_t indegree;        /* fixed_indegree: K >= 0 */
+    int64_t outdegree;       /* fixed_outdegree: K >= 0 */
+    int64_t total;           /* fixed_total: N >= 0 */
+    const char *p_expr;      /* distance: probability as an expression of d (um) */
+    nk_shape shape;          /* shape */
+    /* list: nlist pairs, 0-based within the pre and post ranges; weights and
+     * delays (ms) per pair, either may be NULL for the constant/distribution */
+    const int64_t *list_pre, *list_post;
+    const double *list_w, *list_delay;
+    int64_t nlist;
     int allow_autapses;      /* default 1 (when pre and post are one population) */
     int allow_multapses;     /* default 1 (fixed_indegree) */
     double weight;           /* in the synapse's unit (pA for current synapses) */
     double delay;            /* ms; rounded to the nearest step, at least one step */
+    nk_dist wdist, ddist;    /* kind NK_DIST_CONST (the default): weight, delay above */
     const char *synapse;     /* synapse model (default "exp_curr") */
     const char *receptor;    /* receptor name on the target (default "exc" for
                                 weight >= 0, "inh" for weight < 0). An existing
@@ -238,6 +289,154 @@ int64_t nk_proj_nsyn(const nk_net *net, int proj);
 int nk_proj_count(const nk_net *net);
 /* Human-readable one-line summary. */
 const char *nk_proj_describe(nk_net *net, int proj);
+
+/* A projection as built: CSR by presynaptic neuron (row[a]..row[a+1] are the
+ * synapses of pre.lo + a; col is the target's index in post's population),
+ * weights in the synapse's unit, delays in steps. Arrays are the network's:
+ * valid until it changes. */
+typedef struct nk_proj_info {
+    nk_range pre, post;
+    const char *receptor;    /* receptor name on the target population */
+    const char *synapse;     /* its synapse model */
+    int nparams;             /* the receptor's parameter values */
+    const char *const *param_names;
+    const double *param_values;
+    int64_t nsyn;
+    const int64_t *row;
+    const uint32_t *col;
+    const float *w;
+    const uint16_t *delay;
+} nk_proj_info;
+int nk_proj_get(const nk_net *net, int proj, nk_proj_info *out);
+
+/* Bytes of memory available now (MemAvailable), or -1 when unknown. Requests
+ * whose estimate exceeds it are refused before allocating. */
+int64_t nk_mem_available(void);
+
+/* ---- connectome files --------------------------------------------------- */
+
+/* An edge list read from a file: the sorted distinct external ids (any
+ * int64) that appear, and per edge the positions of its two ends in ids and
+ * its weight (already signed). 12 bytes per edge. */
+typedef struct nk_edges {
+    int64_t n;               /* edges */
+    uint32_t *pre, *post;    /* ids[pre[k]] -> ids[post[k]] */
+    float *w;
+    int64_t nids;
+    int64_t *ids;            /* sorted distinct ids of pre and post (and of the node file) */
+} nk_edges;
+
+typedef struct nk_csv_opts {
+    const char *pre;         /* column name (header) or 1-based number as text; default:
+                                "pre_root_id", else "pre", "source", else column 1 */
+    const char *post;        /* likewise "post_root_id", "post", "target", column 2 */
+    const char *weight;      /* "syn_count", "weight", "w", column 3; NULL-or-"" and none
+                                present: weight 1 */
+    const char *sign;        /* column of a sign (+/-, 1/-1) or a neurotransmitter name */
+    const char *const *inhibitory; /* sign values meaning inhibitory (default GABA, GLUT,
+                                      "-", "-1", "inh", "inhibitory") */
+    int ninhibitory;
+    char delimiter;          /* 0: detect (tab, comma, space or ';') */
+    const char *nodes;       /* optional file of ids (first column, or "root_id"), so
+                                neurons without edges are included */
+} nk_csv_opts;
+
+void nk_csv_opts_init(nk_csv_opts *o);
+/* Reads a CSV/TSV edge list. NULL on error with the message on ctx naming the
+ * file, the line and what was expected. */
+nk_edges *nk_edges_read_csv(nk_ctx *ctx, const char *path, const nk_csv_opts *o);
+void nk_edges_free(nk_edges *e);
+
+/* External ids of the neurons of a population (distinct). With them,
+ * connectome files and ids map onto neurons. */
+int nk_pop_set_ids(nk_net *net, int pop, const int64_t *ids, int64_t n);
+const int64_t *nk_pop_ids(const nk_net *net, int pop);  /* NULL: none */
+/* Index of external id in the population, or -1. */
+int64_t nk_pop_index_of(const nk_net *net, int pop, int64_t id);
+
+/* Connects the edges between two populations that carry ids (pre and post
+ * may be the same). Edges are split by sign into an excitatory and an
+ * inhibitory projection (weights scaled by o->weight, which must be > 0;
+ * inhibitory ones keep their sign); proj[0] and proj[1] get their indices
+ * (-1 when none). Edges whose ids are not in the populations are an error
+ * naming the first, unless skip_unknown. */
+int nk_connect_edges(nk_net *net, int pre, int post, const nk_edges *e, const nk_conn_opts *o,
+                     int skip_unknown, int proj[2]);
+
+/* SONATA (nodes/edges HDF5 with node_types.csv and edge_types.csv). */
+/* Writes the whole network under dir (created when missing): nodes.h5,
+ * edges.h5, node_types.csv, edge_types.csv and circuit_config.json; the
+ * network's dt and seed, the models' names and parameters, positions,
+ * external ids and initial states travel too, so that nk_sonata_load into a
+ * network with the same dt gives an identical network. */
+int nk_save_model(nk_net *net, const char *dir);
+
+typedef struct nk_sonata_opts {
+    const char *const *nodes;       /* nodes HDF5 files */
+    int nnodes;
+    const char *const *node_types;  /* node_types.csv files */
+    int nnode_types;
+    const char *const *edges;       /* edges HDF5 files */
+    int nedges;
+    const char *const *edge_types;  /* edge_types.csv files */
+    int nedge_types;
+    const char *model;       /* neuron model for node types that name none (default "lif") */
+    const char *synapse;     /* synapse model for edge types that name none (NULL: the
+                                target's default receptors) */
+} nk_sonata_opts;
+
+/* Reads the network settings a directory written by nk_save_model holds
+ * (dt, seed) into opts; 0, or NK_EIO when it is not such a directory. */
+int nk_sonata_net_opts(nk_ctx *ctx, const char *dir, nk_net_opts *opts);
+/* Adds the SONATA network to net: one population per node population and
+ * node type, one projection per edge population, pair of populations, edge
+ * type and sign. dir may be a directory written by nk_save_model (then o may
+ * be NULL). */
+int nk_sonata_load(nk_net *net, const char *dir, const nk_sonata_opts *o);
+
+/* GEXF (Neurokernel's LPU files: the current format and legacy v0.1). */
+typedef struct nk_gexf_node {
+    char *id;                /* the node's id in the file */
+    char *cls;               /* its class ("LeakyIAF", "AlphaSynapse", "Port", ...) */
+    int pop;                 /* neuron: its population, else -1 */
+    int64_t index;           /* neuron: index in pop (0-based), else -1 */
+    char *selector;          /* port or neuron selector, else NULL */
+    int port_io;             /* port: 1 input, 2 output; else 0 */
+} nk_gexf_node;
+
+typedef struct nk_gexf_result {
+    int version;             /* 1: legacy v0.1 (synapses are edges), 2: current */
+    int64_t nnodes;
+    nk_gexf_node *nodes;
+    int64_t nsynapses;
+} nk_gexf_result;
+
+/* Adds the circuit in a GEXF file to net: neurons become populations (one per
+ * class and parameter set), synapses projections. *out (may be NULL) gets the
+ * node mapping; free it with nk_gexf_result_free. */
+int nk_load_gexf(nk_net *net, const char *path, nk_gexf_result **out);
+void nk_gexf_result_free(nk_gexf_result *r);
+
+/* ---- positions ---------------------------------------------------------- */
+
+/* Generated positions (um) for a population's neurons. Random layouts draw
+ * from the network seed and the population. */
+typedef struct nk_layout {
+    const char *kind;        /* "grid", "box", "sphere" or "cylinder" */
+    double center[3];
+    double size[3];          /* box: edge lengths; grid: spacing along x, y, z */
+    int64_t shape[3];        /* grid: neurons along x, y, z; their product is the size
+                                (zeros: a cube as near as possible, filled x first) */
+    double radius;           /* sphere, cylinder */
+    double height;           /* cylinder, along z */
+} nk_layout;
+
+void nk_layout_init(nk_layout *l);
+int nk_pop_layout(nk_net *net, int pop, const nk_layout *l);
+/* Explicit positions: 3*n values x, y, z per neuron, n the population size. */
+int nk_pop_set_positions(nk_net *net, int pop, const double *xyz, int64_t n);
+/* 3*n values, or NULL when the population has none. */
+const double *nk_pop_positions(const nk_net *net, int pop);
 
 /* ---- sources ------------------------------------------------------------ */
 
