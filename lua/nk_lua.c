@@ -17,6 +17,7 @@
 #include <lualib.h>
 
 #include <math.h>
+#include <stddef.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -479,7 +480,127 @@ static nk_range check_target(lua_State *L, int netidx, int arg, const char *fnam
     return r;
 }
 
-static const char *const pop_opts[] = {"name", "params", "init", "method", "rtol", "atol", NULL};
+static const char *const pop_opts[] = {"name", "params", "init",      "method",
+                                       "rtol", "atol",   "positions", "ids", NULL};
+
+#define EDGES_MT "nk.edges"
+
+typedef struct ledges {
+    nk_edges *e;
+} ledges;
+
+/* Positions as given from Lua: a layout table ({kind = "grid", ...}) or a
+ * list of {x, y, z}; read before anything is created. */
+typedef struct lplace {
+    int explicit_;
+    nk_layout layout;
+    double *xyz;             /* explicit: in a userdata on the stack (collected) */
+    int64_t n;
+} lplace;
+
+static const char *const layout_opts[] = {"kind", "center", "size", "spacing", "shape",
+                                          "radius", "height", NULL};
+
+static void layout_vec(lua_State *L, int idx, const char *key, double *v, int ints, int64_t *iv)
+{
+    lua_getfield(L, idx, key);
+    if (!lua_isnil(L, -1)) {
+        if (!lua_istable(L, -1) || luaL_len(L, -1) != 3)
+            lerror(L, "positions: '%s' must be a list of three numbers {x, y, z}", key);
+        for (int k = 0; k < 3; k++) {
+            lua_geti(L, -1, k + 1);
+            if (lua_type(L, -1) != LUA_TNUMBER)
+                lerror(L, "positions: '%s' must be a list of three numbers {x, y, z}", key);
+            if (ints)
+                iv[k] = check_int(L, -1, "a grid's shape");
+            else
+                v[k] = lua_tonumber(L, -1);
+            lua_pop(L, 1);
+        }
+    }
+    lua_pop(L, 1);
+}
+
+/* Reads the positions at idx into pl (a userdata may be left on the stack). */
+static void read_place(lua_State *L, int idx, lplace *pl)
+{
+    idx = lua_absindex(L, idx);
+    memset(pl, 0, sizeof *pl);
+    if (!lua_istable(L, idx))
+        lerror(L, "positions must be a layout ({kind = \"grid\" | \"box\" | \"sphere\" | "
+                  "\"cylinder\", ...}) or a list of {x, y, z} (um), got %s",
+               luaL_typename(L, idx));
+    lua_getfield(L, idx, "kind");
+    int layout = !lua_isnil(L, -1);
+    lua_pop(L, 1);
+    if (layout) {
+        check_keys(L, idx, "positions", layout_opts);
+        nk_layout_init(&pl->layout);
+        lua_getfield(L, idx, "kind");
+        pl->layout.kind = lua_tostring(L, -1); /* alive in the table */
+        lua_pop(L, 1);
+        layout_vec(L, idx, "center", pl->layout.center, 0, NULL);
+        layout_vec(L, idx, "size", pl->layout.size, 0, NULL);
+        layout_vec(L, idx, "spacing", pl->layout.size, 0, NULL);
+        layout_vec(L, idx, "shape", NULL, 1, pl->layout.shape);
+        lua_getfield(L, idx, "radius");
+        pl->layout.radius = lua_tonumber(L, -1);
+        lua_getfield(L, idx, "height");
+        pl->layout.height = lua_tonumber(L, -1);
+        lua_pop(L, 2);
+        return;
+    }
+    pl->explicit_ = 1;
+    pl->n = luaL_len(L, idx);
+    pl->xyz = lua_newuserdatauv(L, (size_t)(pl->n ? pl->n : 1) * 3 * sizeof(double), 0);
+    for (int64_t i = 0; i < pl->n; i++) {
+        lua_geti(L, idx, i + 1);
+        int ok = lua_istable(L, -1) && luaL_len(L, -1) == 3;
+        for (int k = 0; ok && k < 3; k++) {
+            lua_geti(L, -1, k + 1);
+            ok = lua_type(L, -1) == LUA_TNUMBER;
+            pl->xyz[3 * i + k] = lua_tonumber(L, -1);
+            lua_pop(L, 1);
+        }
+        lua_pop(L, 1);
+        if (!ok)
+            lerror(L, "positions: entry %lld must be {x, y, z}, three numbers (um)",
+                   (long long)i + 1);
+    }
+}
+
+static int apply_place(nk_net *net, int pop, const lplace *pl)
+{
+    return pl->explicit_ ? nk_pop_set_positions(net, pop, pl->xyz, pl->n)
+                         : nk_pop_layout(net, pop, &pl->layout);
+}
+
+/* External ids at idx: an edge list (its ids) or a list of integers. */
+static const int64_t *read_ids(lua_State *L, int idx, int64_t *n)
+{
+    idx = lua_absindex(L, idx);
+    ledges *le = luaL_testudata(L, idx, EDGES_MT);
+    if (le) {
+        if (!le->e)
+            lerror(L, "ids: this edge list has been freed");
+        *n = le->e->nids;
+        return le->e->ids;
+    }
+    if (!lua_istable(L, idx))
+        lerror(L, "ids must be an edge list (nk.read_edges) or a list of integers, got %s",
+               luaL_typename(L, idx));
+    *n = luaL_len(L, idx);
+    int64_t *ids = lua_newuserdatauv(L, (size_t)(*n ? *n : 1) * sizeof *ids, 0);
+    for (int64_t i = 0; i < *n; i++) {
+        lua_geti(L, idx, i + 1);
+        if (!lua_isinteger(L, -1))
+            lerror(L, "ids: entry %lld must be an integer, got %s", (long long)i + 1,
+                   luaL_typename(L, -1));
+        ids[i] = (int64_t)lua_tointeger(L, -1);
+        lua_pop(L, 1);
+    }
+    return ids;
+}
 
 /* The defaults of nk_pop_set_tolerance (nk.h), for a call that gives only
  * one of rtol and atol. */
@@ -556,6 +677,20 @@ static int net_population(lua_State *L)
             lua_pop(L, 1);
         }
     }
+    lplace place;
+    int has_place = 0;
+    const int64_t *ids = NULL;
+    int64_t nids = 0;
+    if (t) {
+        lua_getfield(L, t, "positions");
+        if (!lua_isnil(L, -1)) {
+            read_place(L, -1, &place);
+            has_place = 1;
+        }
+        lua_getfield(L, t, "ids");
+        if (!lua_isnil(L, -1))
+            ids = read_ids(L, -1, &nids);
+    }
     int pop = nk_pop_add(n->net, model, size, name, method);
     if (pop < 0)
         return fail(L, n->net, "net:population");
@@ -592,13 +727,18 @@ static int net_population(lua_State *L)
     }
     if (!rc && has_tol)
         rc = nk_pop_set_tolerance(n->net, pop, rtol, atol);
+    if (!rc && has_place)
+        rc = apply_place(n->net, pop, &place);
+    if (!rc && ids)
+        rc = nk_pop_set_ids(n->net, pop, ids, nids);
     if (rc) {
         char msg[2048];
         snprintf(msg, sizeof msg, "%s", nk_errmsg(nk_net_ctx(n->net)));
         nk_pop_discard(n->net, pop);
         return lerror(L, "net:population: %s", msg);
     }
-    push_pop(L, 1, pop, 0, size);
+    lua_pushvalue(L, 1);
+    push_pop(L, lua_gettop(L), pop, 0, size);
     return 1;
 }
 
@@ -680,6 +820,78 @@ static int pop_param(lua_State *L)
     return 1;
 }
 
+/* pop:place(positions): positions for the whole population (a layout or a
+ * list of {x, y, z}). */
+static int pop_place(lua_State *L)
+{
+    nk_net *net;
+    lpop *p = check_pop(L, 1, &net);
+    lplace pl;
+    read_place(L, 2, &pl);
+    if (apply_place(net, p->pop, &pl))
+        return fail(L, net, "pop:place");
+    lua_settop(L, 1);
+    return 1;
+}
+
+/* pop:positions(): {{x, y, z}, ...} of the neurons in the slice, or nil. */
+static int pop_positions(lua_State *L)
+{
+    nk_net *net;
+    lpop *p = check_pop(L, 1, &net);
+    const double *xyz = nk_pop_positions(net, p->pop);
+    if (!xyz) {
+        lua_pushnil(L);
+        return 1;
+    }
+    lua_createtable(L, (int)(p->hi - p->lo), 0);
+    for (int64_t i = p->lo; i < p->hi; i++) {
+        lua_createtable(L, 3, 0);
+        for (int k = 0; k < 3; k++) {
+            lua_pushnumber(L, xyz[3 * i + k]);
+            lua_rawseti(L, -2, k + 1);
+        }
+        lua_rawseti(L, -2, i - p->lo + 1);
+    }
+    return 1;
+}
+
+/* pop:ids(): the external ids of the neurons in the slice, or nil. */
+static int pop_ids(lua_State *L)
+{
+    nk_net *net;
+    lpop *p = check_pop(L, 1, &net);
+    const int64_t *ids = nk_pop_ids(net, p->pop);
+    if (!ids) {
+        lua_pushnil(L);
+        return 1;
+    }
+    lua_createtable(L, (int)(p->hi - p->lo), 0);
+    for (int64_t i = p->lo; i < p->hi; i++) {
+        lua_pushinteger(L, (lua_Integer)ids[i]);
+        lua_rawseti(L, -2, i - p->lo + 1);
+    }
+    return 1;
+}
+
+/* pop:index_of(id): the 1-based index (within the slice) of the neuron with
+ * external id id, or nil. */
+static int pop_index_of(lua_State *L)
+{
+    nk_net *net;
+    lpop *p = check_pop(L, 1, &net);
+    int64_t id = check_int(L, 2, "id");
+    if (!nk_pop_ids(net, p->pop))
+        return lerror(L, "pop:index_of: population '%s' has no ids (give 'ids' when creating it)",
+                      nk_pop_name(net, p->pop));
+    int64_t i = nk_pop_index_of(net, p->pop, id);
+    if (i < p->lo || i >= p->hi)
+        lua_pushnil(L);
+    else
+        lua_pushinteger(L, i - p->lo + 1);
+    return 1;
+}
+
 static int pop_index(lua_State *L)
 {
     nk_net *net;
@@ -704,11 +916,6 @@ static int pop_index(lua_State *L)
 }
 
 /* ---- projections ----------------------------------------------------------------------- */
-
-static const char *const connect_opts[] = {"rule",     "p",               "indegree",
-                                           "weight",   "delay",           "synapse",
-                                           "receptor", "params",          "allow_autapses",
-                                           "allow_multapses", NULL};
 
 /* Pushes a child object (projection or monitor idx) of the network at
  * stack index 1, which it keeps alive. */
@@ -748,60 +955,311 @@ static int syn_params(lua_State *L, int t, const char *fname, const char **names
     return np;
 }
 
+static const char *const connect_opts[] = {
+    "rule",     "p",         "indegree",       "outdegree",       "total",        "shape",
+    "pre",      "post",      "edges",          "skip_unknown",    "weight",       "delay",
+    "synapse",  "receptor",  "params",         "allow_autapses",  "allow_multapses", NULL};
+
+static const char *const rule_names[] = {"all_to_all",      "one_to_one",  "bernoulli",
+                                         "fixed_indegree",  "fixed_outdegree", "fixed_total",
+                                         "distance",        "shape",       "list",
+                                         "edges",           NULL};
+#define RULE_EDGES 9
+
+/* Reads option key of table t as a per-synapse value: a number, a
+ * distribution (nk.uniform, nk.normal, nk.lognormal) or a string (an
+ * expression of d). A plain list of numbers is left for the list rule:
+ * returns 1 then. */
+static int opt_value(lua_State *L, int t, const char *key, double def, double *num, nk_dist *d)
+{
+    memset(d, 0, sizeof *d);
+    d->kind = NK_DIST_CONST;
+    d->lo = -INFINITY;
+    d->hi = INFINITY;
+    *num = def;
+    if (!t)
+        return 0;
+    lua_getfield(L, t, key);
+    int type = lua_type(L, -1), list = 0;
+    if (type == LUA_TNUMBER) {
+        *num = lua_tonumber(L, -1);
+    } else if (type == LUA_TSTRING) {
+        d->kind = NK_DIST_EXPR;
+        d->expr = lua_tostring(L, -1); /* kept alive by the option table */
+    } else if (type == LUA_TTABLE) {
+        int tbl = lua_gettop(L);
+        lua_getfield(L, tbl, "kind");
+        const char *kind = lua_tostring(L, -1);
+        if (!kind) {
+            list = 1;
+        } else if (!strcmp(kind, "uniform")) {
+            d->kind = NK_DIST_UNIFORM;
+            lua_getfield(L, tbl, "lo");
+            lua_getfield(L, tbl, "hi");
+            d->a = lua_tonumber(L, -2);
+            d->b = lua_tonumber(L, -1);
+            lua_pop(L, 2);
+        } else if (!strcmp(kind, "normal") || !strcmp(kind, "lognormal")) {
+            d->kind = kind[0] == 'n' ? NK_DIST_NORMAL : NK_DIST_LOGNORMAL;
+            static const char *const f[] = {"mean", "sd", "min", "max"};
+            double v[4];
+            for (int k = 0; k < 4; k++) {
+                lua_getfield(L, tbl, f[k]);
+                v[k] = lua_isnil(L, -1) ? (k == 2 ? -INFINITY : k == 3 ? INFINITY : NAN)
+                                        : lua_tonumber(L, -1);
+                lua_pop(L, 1);
+            }
+            d->a = v[0];
+            d->b = v[1];
+            d->lo = v[2];
+            d->hi = v[3];
+        } else {
+            lerror(L, "option '%s' for net:connect: unknown distribution '%s' (expected "
+                      "nk.uniform, nk.normal or nk.lognormal)", key, kind);
+        }
+        lua_pop(L, 1);
+    } else if (type != LUA_TNIL) {
+        lerror(L, "option '%s' for net:connect must be a number, a distribution (nk.uniform, "
+                  "nk.normal, nk.lognormal), an expression of d (a string) or, with rule 'list', "
+                  "a list of numbers; got %s", key, luaL_typename(L, -1));
+    }
+    lua_pop(L, 1);
+    return list;
+}
+
+/* Reads the sequence at stack index idx into a new array of n numbers
+ * (freed by the caller); integers when ints (1-based -> 0-based). Raises
+ * an error naming the option and element that is wrong. */
+static void *read_list(lua_State *L, int idx, const char *key, int ints, int64_t *n)
+{
+    idx = lua_absindex(L, idx);
+    lua_Integer len = luaL_len(L, idx);
+    size_t sz = ints ? sizeof(int64_t) : sizeof(double);
+    void *out = malloc((size_t)(len ? len : 1) * sz);
+    if (!out)
+        lerror(L, "net:connect: out of memory for option '%s'", key);
+    for (lua_Integer k = 1; k <= len; k++) {
+        lua_geti(L, idx, k);
+        int ok = lua_type(L, -1) == LUA_TNUMBER;
+        double v = lua_tonumber(L, -1);
+        if (ok && ints)
+            ok = v == floor(v);
+        lua_pop(L, 1);
+        if (!ok) {
+            free(out);
+            lerror(L, "net:connect: option '%s' element %lld must be %s", key, (long long)k,
+                   ints ? "an integer (a 1-based neuron index)" : "a number");
+        }
+        if (ints)
+            ((int64_t *)out)[k - 1] = (int64_t)v - 1;
+        else
+            ((double *)out)[k - 1] = v;
+    }
+    *n = len;
+    return out;
+}
+
+static double shape_num(lua_State *L, int idx, const char *key, double def)
+{
+    lua_getfield(L, idx, key);
+    double v = def;
+    if (!lua_isnil(L, -1)) {
+        if (lua_type(L, -1) != LUA_TNUMBER)
+            lerror(L, "net:connect: shape option '%s' must be a number (um or degrees), got %s",
+                   key, luaL_typename(L, -1));
+        v = lua_tonumber(L, -1);
+    }
+    lua_pop(L, 1);
+    return v;
+}
+
+static void shape_vec(lua_State *L, int idx, const char *key, double *v)
+{
+    lua_getfield(L, idx, key);
+    if (!lua_isnil(L, -1)) {
+        if (!lua_istable(L, -1) || luaL_len(L, -1) != 3)
+            lerror(L, "net:connect: shape option '%s' must be a list of three numbers {x, y, z}",
+                   key);
+        for (int k = 0; k < 3; k++) {
+            lua_geti(L, -1, k + 1);
+            if (lua_type(L, -1) != LUA_TNUMBER)
+                lerror(L, "net:connect: shape option '%s' must be a list of three numbers", key);
+            v[k] = lua_tonumber(L, -1);
+            lua_pop(L, 1);
+        }
+    }
+    lua_pop(L, 1);
+}
+
+static const char *const shape_opts[] = {"kind", "radius", "length", "angle", "size",
+                                         "axis", "offset", NULL};
+
+static void read_shape(lua_State *L, int t, nk_shape *s)
+{
+    lua_getfield(L, t, "shape");
+    if (!lua_istable(L, -1))
+        lerror(L, "net:connect: rule 'shape' needs option 'shape', a table such as {kind = "
+                  "\"sphere\", radius = 100} (kinds: sphere, cone, box, cylinder)");
+    int idx = lua_gettop(L);
+    lua_geti(L, idx, 1);
+    int positional = lua_type(L, -1) == LUA_TSTRING;
+    lua_pop(L, 1);
+    if (positional) {
+        /* {"sphere", radius = 100}: a copy with kind = "sphere" */
+        lua_newtable(L);
+        lua_pushnil(L);
+        while (lua_next(L, idx)) {
+            if (lua_isinteger(L, -2) && lua_tointeger(L, -2) == 1)
+                lua_setfield(L, -3, "kind");
+            else {
+                lua_pushvalue(L, -2);
+                lua_insert(L, -2);
+                lua_settable(L, -4);
+            }
+        }
+        lua_replace(L, idx);
+        lua_pushvalue(L, idx);
+        lua_setfield(L, t, "shape"); /* keeps it alive: the strings are used later */
+    }
+    check_keys(L, idx, "net:connect shape", shape_opts);
+    lua_getfield(L, idx, "kind");
+    if (lua_type(L, -1) != LUA_TSTRING)
+        lerror(L, "net:connect: the shape needs a kind: sphere, cone, box or cylinder");
+    s->kind = lua_tostring(L, -1);
+    lua_pop(L, 1);
+    s->radius = shape_num(L, idx, "radius", 0);
+    s->length = shape_num(L, idx, "length", 0);
+    s->angle = shape_num(L, idx, "angle", 0);
+    s->axis[2] = 1;
+    shape_vec(L, idx, "size", s->size);
+    shape_vec(L, idx, "axis", s->axis);
+    shape_vec(L, idx, "offset", s->offset);
+    lua_pop(L, 1); /* the shape table stays alive in the options */
+}
+
+/* Frees the arrays of a list connection on every path out. */
+typedef struct conn_lists {
+    int64_t *pre, *post;
+    double *w, *delay;
+} conn_lists;
+
+static int conn_lists_gc(lua_State *L)
+{
+    conn_lists *c = lua_touserdata(L, 1); /* called by Lua's collector: the userdata */
+    free(c->pre);
+    free(c->post);
+    free(c->w);
+    free(c->delay);
+    memset(c, 0, sizeof *c);
+    return 0;
+}
+
 static int net_connect(lua_State *L)
 {
     lnet *n = check_net(L, 1);
     nk_range pre = check_target(L, 1, 2, "connect");
     nk_range post = check_target(L, 1, 3, "connect");
     int t = opt_table(L, 4, "net:connect", connect_opts) ? 4 : 0;
+    lua_settop(L, 4);
     nk_conn_opts o;
     nk_conn_opts_init(&o);
-    const char *rule = opt_string(L, t, "rule", "net:connect", "all_to_all");
-    static const char *const rules[] = {"all_to_all", "one_to_one", "bernoulli", "fixed_indegree",
-                                        NULL};
+    int nrules = (int)(sizeof rule_names / sizeof *rule_names) - 1;
+    const char *rule = opt_string(L, t, "rule", "net:connect", NULL);
+    if (!rule) {
+        /* implied by the options given: edges, lists, else all_to_all */
+        rule = "all_to_all";
+        if (t) {
+            lua_getfield(L, t, "edges");
+            lua_getfield(L, t, "pre");
+            rule = !lua_isnil(L, -2) ? "edges" : !lua_isnil(L, -1) ? "list" : rule;
+            lua_pop(L, 2);
+        }
+    }
     int r = 0;
-    while (rules[r] && strcmp(rules[r], rule))
+    while (rule_names[r] && strcmp(rule_names[r], rule))
         r++;
-    if (!rules[r]) {
-        const char *s = nk_suggest(rule, rules, 4);
-        return lerror(L, "net:connect: unknown rule '%s' (%s%s%s)", rule,
-                          s ? "did you mean '" : "expected all_to_all, one_to_one, bernoulli or fixed_indegree",
-                          s ? s : "", s ? "'?" : "");
+    if (!rule_names[r]) {
+        const char *s = nk_suggest(rule, rule_names, nrules);
+        return lerror(L,
+                      "net:connect: unknown rule '%s' (%s%s%s)", rule,
+                      s ? "did you mean '" : "expected all_to_all, one_to_one, bernoulli, "
+                                             "fixed_indegree, fixed_outdegree, fixed_total, "
+                                             "distance, shape, list or edges",
+                      s ? s : "", s ? "'?" : "");
     }
-    o.rule = (nk_rule)r;
-    if (t) {
+    /* Which options belong to which rule. */
+    static const struct {
+        const char *opt;
+        unsigned rules; /* bit r: rule r takes it */
+        unsigned needs; /* bit r: rule r needs it */
+    } owned[] = {
+        {"p", 1u << NK_RULE_BERNOULLI | 1u << NK_RULE_DISTANCE | 1u << NK_RULE_SHAPE,
+         1u << NK_RULE_BERNOULLI | 1u << NK_RULE_DISTANCE},
+        {"indegree", 1u << NK_RULE_FIXED_INDEGREE, 1u << NK_RULE_FIXED_INDEGREE},
+        {"outdegree", 1u << NK_RULE_FIXED_OUTDEGREE, 1u << NK_RULE_FIXED_OUTDEGREE},
+        {"total", 1u << NK_RULE_FIXED_TOTAL, 1u << NK_RULE_FIXED_TOTAL},
+        {"shape", 1u << NK_RULE_SHAPE, 1u << NK_RULE_SHAPE},
+        {"pre", 1u << NK_RULE_LIST, 1u << NK_RULE_LIST},
+        {"post", 1u << NK_RULE_LIST, 1u << NK_RULE_LIST},
+        {"edges", 1u << RULE_EDGES, 1u << RULE_EDGES},
+        {"skip_unknown", 1u << RULE_EDGES, 0},
+    };
+    for (size_t k = 0; k < sizeof owned / sizeof *owned; k++) {
+        int has = 0;
+        if (t) {
+            lua_getfield(L, t, owned[k].opt);
+            has = !lua_isnil(L, -1);
+            lua_pop(L, 1);
+        }
+        if (has && !(owned[k].rules >> r & 1u))
+            return lerror(L, "net:connect: option '%s' does not belong to rule '%s'",
+                          owned[k].opt, rule);
+        if (!has && (owned[k].needs >> r & 1u))
+            return lerror(L, "net:connect: rule '%s' needs option '%s'%s", rule, owned[k].opt,
+                          !strcmp(owned[k].opt, "p") && r == NK_RULE_DISTANCE
+                              ? " (an expression of the distance d in um, e.g. "
+                                "\"0.3*exp(-d/100)\")"
+                              : !strcmp(owned[k].opt, "p") ? " (a probability)" : "");
+    }
+    if (r == NK_RULE_DISTANCE) {
         lua_getfield(L, t, "p");
-        int has_p = !lua_isnil(L, -1);
-        lua_getfield(L, t, "indegree");
-        int has_k = !lua_isnil(L, -1);
-        lua_pop(L, 2);
-        if (o.rule == NK_RULE_BERNOULLI && !has_p)
-            return lerror(L, "net:connect: rule 'bernoulli' needs option 'p' (a probability)");
-        if (o.rule == NK_RULE_FIXED_INDEGREE && !has_k)
-            return lerror(L, "net:connect: rule 'fixed_indegree' needs option 'indegree'");
-        if (has_p && o.rule != NK_RULE_BERNOULLI)
-            return lerror(L, "net:connect: option 'p' belongs to rule 'bernoulli', not '%s'", rule);
-        if (has_k && o.rule != NK_RULE_FIXED_INDEGREE)
-            return lerror(L, "net:connect: option 'indegree' belongs to rule 'fixed_indegree', not '%s'",
-                              rule);
-    } else if (o.rule == NK_RULE_BERNOULLI || o.rule == NK_RULE_FIXED_INDEGREE) {
-        return lerror(L, "net:connect: rule '%s' needs option '%s'", rule,
-                          o.rule == NK_RULE_BERNOULLI ? "p" : "indegree");
+        if (lua_type(L, -1) != LUA_TSTRING)
+            return lerror(L, "net:connect: rule 'distance' takes p as an expression of d (um), "
+                             "e.g. \"0.3*exp(-d/100)\", got %s", luaL_typename(L, -1));
+        o.p_expr = lua_tostring(L, -1);
+        lua_pop(L, 1);
+    } else {
+        o.p = opt_number(L, t, "p", "net:connect", 1);
     }
-    o.p = opt_number(L, t, "p", "net:connect", 0);
-    if (t) {
-        lua_getfield(L, t, "indegree");
-        if (!lua_isnil(L, -1))
-            o.indegree = check_int(L, -1, "option 'indegree' for net:connect");
+    static const struct {
+        const char *key;
+        size_t off;
+    } ints[] = {{"indegree", offsetof(nk_conn_opts, indegree)},
+                {"outdegree", offsetof(nk_conn_opts, outdegree)},
+                {"total", offsetof(nk_conn_opts, total)}};
+    for (int k = 0; t && k < 3; k++) {
+        lua_getfield(L, t, ints[k].key);
+        if (!lua_isnil(L, -1)) {
+            char what[64];
+            snprintf(what, sizeof what, "option '%s' for net:connect", ints[k].key);
+            *(int64_t *)((char *)&o + ints[k].off) = check_int(L, -1, what);
+        }
         lua_pop(L, 1);
     }
-    o.weight = opt_number(L, t, "weight", "net:connect", 0);
-    o.delay = opt_number(L, t, "delay", "net:connect", -1);
-    if (t) {
+    if (r == NK_RULE_SHAPE)
+        read_shape(L, t, &o.shape);
+    o.shape.p = o.p;
+    int wlist = opt_value(L, t, "weight", r == RULE_EDGES ? 1 : 0, &o.weight, &o.wdist);
+    int dlist = opt_value(L, t, "delay", -1, &o.delay, &o.ddist);
+    if ((wlist || dlist) && r != NK_RULE_LIST)
+        return lerror(L, "net:connect: a list of %s belongs to rule 'list' (with 'pre' and "
+                         "'post'); for rule '%s' give a number, a distribution or an expression "
+                         "of d", wlist ? "weights" : "delays", rule);
+    if (o.ddist.kind == NK_DIST_CONST && t) {
         lua_getfield(L, t, "delay");
         int has = !lua_isnil(L, -1);
         lua_pop(L, 1);
-        if (has && !(o.delay >= 0))
+        if (has && !dlist && !(o.delay >= 0))
             return lerror(L, "net:connect: delay must be >= 0 ms, got %g", o.delay);
     }
     o.synapse = opt_model(L, t, "synapse", "net:connect", NULL); /* NULL: the target's receptors */
@@ -813,7 +1271,76 @@ static int net_connect(lua_State *L)
     o.syn_param_names = names;
     o.syn_param_values = vals;
     o.n_syn_params = syn_params(L, t, "net:connect", names, vals);
+    if (r == RULE_EDGES) {
+        lua_getfield(L, t, "edges");
+        ledges *le = luaL_testudata(L, -1, EDGES_MT);
+        if (!le || !le->e)
+            return lerror(L, "net:connect: option 'edges' must be an edge list from "
+                             "nk.read_edges, got %s", le ? "a freed one" : luaL_typename(L, -1));
+        if (pre.lo != 0 || pre.hi != nk_pop_size(n->net, pre.pop) || post.lo != 0 ||
+            post.hi != nk_pop_size(n->net, post.pop))
+            return lerror(L, "net:connect: rule 'edges' connects whole populations (their ids "
+                             "pick the neurons), not slices");
+        int skip = opt_bool(L, t, "skip_unknown", "net:connect", 0);
+        int proj[2];
+        if (nk_connect_edges(n->net, pre.pop, post.pop, le->e, &o, skip, proj))
+            return fail(L, n->net, "net:connect");
+        for (int k = 0; k < 2; k++) {
+            if (proj[k] >= 0)
+                push_child(L, proj[k], PROJ_MT);
+            else
+                lua_pushnil(L);
+        }
+        return 2;
+    }
+    o.rule = (nk_rule)r;
+    conn_lists *cl = lua_newuserdatauv(L, sizeof *cl, 0);
+    memset(cl, 0, sizeof *cl);
+    lua_createtable(L, 0, 1);
+    lua_pushcfunction(L, conn_lists_gc);
+    lua_setfield(L, -2, "__gc");
+    lua_setmetatable(L, -2);
+    if (r == NK_RULE_LIST) {
+        int64_t np, nq;
+        lua_getfield(L, t, "pre");
+        lua_getfield(L, t, "post");
+        if (!lua_istable(L, -2) || !lua_istable(L, -1))
+            return lerror(L, "net:connect: rule 'list' takes 'pre' and 'post' as lists of "
+                             "1-based neuron indices");
+        cl->pre = read_list(L, -2, "pre", 1, &np);
+        cl->post = read_list(L, -1, "post", 1, &nq);
+        lua_pop(L, 2);
+        if (np != nq)
+            return lerror(L, "net:connect: 'pre' has %lld entries and 'post' %lld; expected "
+                             "the same number", (long long)np, (long long)nq);
+        o.list_pre = cl->pre;
+        o.list_post = cl->post;
+        o.nlist = np;
+        static const char *const vk[] = {"weight", "delay"};
+        for (int k = 0; k < 2; k++) {
+            if (!(k ? dlist : wlist))
+                continue;
+            int64_t nv;
+            lua_getfield(L, t, vk[k]);
+            double *v = read_list(L, -1, vk[k], 0, &nv);
+            lua_pop(L, 1);
+            if (k)
+                cl->delay = v;
+            else
+                cl->w = v;
+            if (nv != np)
+                return lerror(L, "net:connect: '%s' has %lld entries for %lld pairs; expected "
+                                 "one per pair", vk[k], (long long)nv, (long long)np);
+        }
+        o.list_w = cl->w;
+        o.list_delay = cl->delay;
+    }
     int pj = nk_connect(n->net, pre, post, &o);
+    free(cl->pre);
+    free(cl->post);
+    free(cl->w);
+    free(cl->delay);
+    memset(cl, 0, sizeof *cl);
     if (pj < 0)
         return fail(L, n->net, "net:connect");
     push_child(L, pj, PROJ_MT);
@@ -843,6 +1370,416 @@ static int proj_len(lua_State *L)
     int k;
     nk_net *net = child_net(L, 1, PROJ_MT, &k);
     lua_pushinteger(L, nk_proj_nsyn(net, k));
+    return 1;
+}
+
+/* proj:synapses(): {pre = {...}, post = {...}, weight = {...}, delay = {...}},
+ * 1-based neuron indices in the two populations, weights in the synapse's
+ * unit, delays in ms; in CSR order (by source, then target). */
+static int proj_synapses(lua_State *L)
+{
+    int k;
+    nk_net *net = child_net(L, 1, PROJ_MT, &k);
+    nk_proj_info pi;
+    if (nk_proj_get(net, k, &pi))
+        return fail(L, net, "proj:synapses");
+    if (pi.nsyn > 50000000)
+        return lerror(L, "proj:synapses: %lld synapses are too many for Lua tables (at most 50 "
+                         "million)", (long long)pi.nsyn);
+    int n = (int)pi.nsyn;
+    lua_createtable(L, 0, 4);
+    static const char *const keys[] = {"pre", "post", "weight", "delay"};
+    for (int f = 0; f < 4; f++) {
+        lua_createtable(L, n, 0);
+        int64_t e = 0;
+        for (int64_t a = 0; a < pi.pre.hi - pi.pre.lo; a++)
+            for (; e < pi.row[a + 1]; e++) {
+                if (f == 0)
+                    lua_pushinteger(L, pi.pre.lo + a + 1);
+                else if (f == 1)
+                    lua_pushinteger(L, (lua_Integer)pi.col[e] + 1);
+                else if (f == 2)
+                    lua_pushnumber(L, pi.w[e]);
+                else
+                    lua_pushnumber(L, pi.delay[e] * nk_net_dt(net));
+                lua_rawseti(L, -2, e + 1);
+            }
+        lua_setfield(L, -2, keys[f]);
+    }
+    return 1;
+}
+
+/* proj.pre / proj.post (population objects), proj.synapse, proj.receptor,
+ * proj.params; methods. */
+static int proj_index(lua_State *L)
+{
+    int k;
+    nk_net *net = child_net(L, 1, PROJ_MT, &k);
+    const char *key = luaL_checkstring(L, 2);
+    nk_proj_info pi;
+    nk_proj_get(net, k, &pi);
+    if (!strcmp(key, "pre") || !strcmp(key, "post")) {
+        nk_range r = key[1] == 'r' ? pi.pre : pi.post;
+        lua_getiuservalue(L, 1, 1);
+        push_pop(L, lua_gettop(L), r.pop, r.lo, r.hi);
+    } else if (!strcmp(key, "synapse")) {
+        push_model(L, pi.synapse);
+    } else if (!strcmp(key, "receptor")) {
+        lua_pushstring(L, pi.receptor);
+    } else if (!strcmp(key, "params")) {
+        lua_createtable(L, 0, pi.nparams);
+        for (int j = 0; j < pi.nparams; j++) {
+            lua_pushnumber(L, pi.param_values[j]);
+            lua_setfield(L, -2, pi.param_names[j]);
+        }
+    } else if (luaL_getmetafield(L, 1, "methods") == LUA_TTABLE) {
+        lua_getfield(L, -1, key);
+    } else {
+        lua_pushnil(L);
+    }
+    return 1;
+}
+
+/* net:populations(), net:projections(): lists of the objects, in order. */
+static int net_populations(lua_State *L)
+{
+    lnet *n = check_net(L, 1);
+    int np = nk_pop_count(n->net);
+    lua_createtable(L, np, 0);
+    for (int k = 0; k < np; k++) {
+        push_pop(L, 1, k, 0, nk_pop_size(n->net, k));
+        lua_rawseti(L, -2, k + 1);
+    }
+    return 1;
+}
+
+static int net_projections(lua_State *L)
+{
+    lnet *n = check_net(L, 1);
+    int np = nk_proj_count(n->net);
+    lua_createtable(L, np, 0);
+    for (int k = 0; k < np; k++) {
+        push_child(L, k, PROJ_MT);
+        lua_rawseti(L, -2, k + 1);
+    }
+    return 1;
+}
+
+/* ---- connectome files ---------------------------------------------------------------------- */
+
+static const char *const read_edges_opts[] = {"pre",   "post",       "weight",    "sign",
+                                              "inhibitory", "delimiter", "nodes", NULL};
+
+/* nk.read_edges(path, {...}): an edge list object. */
+static int l_read_edges(lua_State *L)
+{
+    const char *path = luaL_checkstring(L, 1);
+    int t = opt_table(L, 2, "nk.read_edges", read_edges_opts) ? 2 : 0;
+    nk_csv_opts o;
+    nk_csv_opts_init(&o);
+    static const char *const cols[] = {"pre", "post", "weight", "sign"};
+    const char **dst[] = {&o.pre, &o.post, &o.weight, &o.sign};
+    char num[4][24];
+    for (int k = 0; t && k < 4; k++) {
+        lua_getfield(L, t, cols[k]);
+        if (lua_type(L, -1) == LUA_TNUMBER) {
+            snprintf(num[k], sizeof num[k], "%lld",
+                     (long long)check_int(L, -1, "a column number"));
+            *dst[k] = num[k];
+        } else if (!lua_isnil(L, -1)) {
+            if (lua_type(L, -1) != LUA_TSTRING)
+                return lerror(L, "option '%s' for nk.read_edges must be a column name or number, "
+                                 "got %s", cols[k], luaL_typename(L, -1));
+            *dst[k] = lua_tostring(L, -1);
+        }
+        lua_pop(L, 1);
+    }
+    const char *inh[64];
+    if (t) {
+        lua_getfield(L, t, "inhibitory");
+        if (!lua_isnil(L, -1)) {
+            if (!lua_istable(L, -1))
+                return lerror(L, "option 'inhibitory' for nk.read_edges must be a list of "
+                                 "strings (sign values meaning inhibitory)");
+            lua_Integer len = luaL_len(L, -1);
+            if (len > 64)
+                return lerror(L, "nk.read_edges: at most 64 inhibitory values");
+            for (lua_Integer k = 1; k <= len; k++) {
+                lua_geti(L, -1, k);
+                if (lua_type(L, -1) != LUA_TSTRING)
+                    return lerror(L, "option 'inhibitory' for nk.read_edges: entry %lld must be "
+                                     "a string", (long long)k);
+                inh[k - 1] = lua_tostring(L, -1);
+                lua_pop(L, 1);
+            }
+            o.inhibitory = inh;
+            o.ninhibitory = (int)len;
+        }
+        lua_pop(L, 1);
+    }
+    const char *delim = opt_string(L, t, "delimiter", "nk.read_edges", NULL);
+    if (delim) {
+        if (strlen(delim) != 1)
+            return lerror(L, "option 'delimiter' for nk.read_edges must be one character, got "
+                             "'%s'", delim);
+        o.delimiter = delim[0];
+    }
+    o.nodes = opt_string(L, t, "nodes", "nk.read_edges", NULL);
+    ledges *le = lua_newuserdatauv(L, sizeof *le, 0);
+    le->e = NULL;
+    luaL_setmetatable(L, EDGES_MT);
+    nk_ctx *ctx = push_ctx(L);
+    lua_pop(L, 1);
+    le->e = nk_edges_read_csv(ctx, path, &o);
+    if (!le->e)
+        return lerror(L, "nk.read_edges: %s", nk_errmsg(ctx));
+    return 1;
+}
+
+static ledges *check_edges(lua_State *L, int idx)
+{
+    ledges *le = luaL_checkudata(L, idx, EDGES_MT);
+    if (!le->e)
+        lerror(L, "this edge list has been freed");
+    return le;
+}
+
+static int edges_gc(lua_State *L)
+{
+    ledges *le = luaL_checkudata(L, 1, EDGES_MT);
+    nk_edges_free(le->e);
+    le->e = NULL;
+    return 0;
+}
+
+static int edges_len(lua_State *L)
+{
+    lua_pushinteger(L, check_edges(L, 1)->e->n);
+    return 1;
+}
+
+static int edges_tostring(lua_State *L)
+{
+    ledges *le = luaL_checkudata(L, 1, EDGES_MT);
+    if (!le->e) {
+        lua_pushliteral(L, "edge list (freed)");
+        return 1;
+    }
+    int64_t neg = 0;
+    for (int64_t k = 0; k < le->e->n; k++)
+        neg += le->e->w[k] < 0;
+    lua_pushfstring(L, "edge list: %I edges (%I inhibitory) between %I distinct ids",
+                    (lua_Integer)le->e->n, (lua_Integer)neg, (lua_Integer)le->e->nids);
+    return 1;
+}
+
+static int edges_ids(lua_State *L)
+{
+    nk_edges *e = check_edges(L, 1)->e;
+    lua_createtable(L, (int)e->nids, 0);
+    for (int64_t k = 0; k < e->nids; k++) {
+        lua_pushinteger(L, (lua_Integer)e->ids[k]);
+        lua_rawseti(L, -2, k + 1);
+    }
+    return 1;
+}
+
+/* E:get(k): pre id, post id, weight of edge k (1-based). */
+static int edges_get(lua_State *L)
+{
+    nk_edges *e = check_edges(L, 1)->e;
+    int64_t k = check_int(L, 2, "edge index");
+    if (k < 1 || k > e->n)
+        return lerror(L, "edges:get: edge %lld is outside 1..%lld", (long long)k,
+                      (long long)e->n);
+    lua_pushinteger(L, (lua_Integer)e->ids[e->pre[k - 1]]);
+    lua_pushinteger(L, (lua_Integer)e->ids[e->post[k - 1]]);
+    lua_pushnumber(L, e->w[k - 1]);
+    return 3;
+}
+
+static int edges_index(lua_State *L)
+{
+    const char *key = luaL_checkstring(L, 2);
+    if (!strcmp(key, "nids")) {
+        lua_pushinteger(L, check_edges(L, 1)->e->nids);
+        return 1;
+    }
+    if (!strcmp(key, "count")) {
+        lua_pushinteger(L, check_edges(L, 1)->e->n);
+        return 1;
+    }
+    if (luaL_getmetafield(L, 1, "methods") == LUA_TTABLE) {
+        lua_getfield(L, -1, key);
+        return 1;
+    }
+    lua_pushnil(L);
+    return 1;
+}
+
+/* nk.memory(): {rss = bytes, peak = bytes} of this process (Linux). */
+static int l_memory(lua_State *L)
+{
+    FILE *f = fopen("/proc/self/status", "r");
+    long long rss = -1, peak = -1;
+    if (f) {
+        char line[256];
+        while (fgets(line, sizeof line, f)) {
+            sscanf(line, "VmRSS: %lld kB", &rss);
+            sscanf(line, "VmHWM: %lld kB", &peak);
+        }
+        fclose(f);
+    }
+    lua_createtable(L, 0, 2);
+    lua_pushinteger(L, rss < 0 ? -1 : rss * 1024);
+    lua_setfield(L, -2, "rss");
+    lua_pushinteger(L, peak < 0 ? -1 : peak * 1024);
+    lua_setfield(L, -2, "peak");
+    return 1;
+}
+
+static int net_save_model(lua_State *L)
+{
+    lnet *n = check_net(L, 1);
+    const char *dir = luaL_checkstring(L, 2);
+    if (nk_save_model(n->net, dir))
+        return fail(L, n->net, "net:save_model");
+    return 0;
+}
+
+static const char *const sonata_opts[] = {"nodes", "node_types", "edges", "edge_types",
+                                          "model", "synapse",    NULL};
+
+/* A string or a list of strings at option key: fills up to 16 into out. */
+static int path_list(lua_State *L, int t, const char *key, const char **out)
+{
+    lua_getfield(L, t, key);
+    int n = 0;
+    if (lua_type(L, -1) == LUA_TSTRING) {
+        out[n++] = lua_tostring(L, -1);
+    } else if (lua_istable(L, -1)) {
+        lua_Integer len = luaL_len(L, -1);
+        if (len > 16)
+            lerror(L, "net:load_sonata: at most 16 files for '%s'", key);
+        for (lua_Integer k = 1; k <= len; k++) {
+            lua_geti(L, -1, k);
+            if (lua_type(L, -1) != LUA_TSTRING)
+                lerror(L, "net:load_sonata: '%s' entry %lld must be a path", key, (long long)k);
+            out[n++] = lua_tostring(L, -1);
+            lua_pop(L, 1);
+        }
+    } else if (!lua_isnil(L, -1)) {
+        lerror(L, "net:load_sonata: '%s' must be a path or a list of paths, got %s", key,
+               luaL_typename(L, -1));
+    }
+    lua_pop(L, 1); /* the strings stay alive in the option table */
+    return n;
+}
+
+/* net:load_sonata(dir) or net:load_sonata{nodes = ..., edges = ..., ...}. */
+static int net_load_sonata(lua_State *L)
+{
+    lnet *n = check_net(L, 1);
+    int before = nk_pop_count(n->net);
+    int rc;
+    if (lua_type(L, 2) == LUA_TSTRING) {
+        rc = nk_sonata_load(n->net, lua_tostring(L, 2), NULL);
+    } else {
+        opt_table(L, 2, "net:load_sonata", sonata_opts);
+        if (!lua_istable(L, 2))
+            return lerror(L, "bad argument #1 to 'load_sonata' (a directory written by "
+                             "net:save_model or a table {nodes = ..., edges = ...} expected)");
+        const char *nodes[16], *ntypes[16], *edges[16], *etypes[16];
+        nk_sonata_opts o;
+        memset(&o, 0, sizeof o);
+        o.nnodes = path_list(L, 2, "nodes", nodes);
+        o.nnode_types = path_list(L, 2, "node_types", ntypes);
+        o.nedges = path_list(L, 2, "edges", edges);
+        o.nedge_types = path_list(L, 2, "edge_types", etypes);
+        o.nodes = nodes;
+        o.node_types = ntypes;
+        o.edges = edges;
+        o.edge_types = etypes;
+        o.model = opt_model(L, 2, "model", "net:load_sonata", NULL);
+        o.synapse = opt_model(L, 2, "synapse", "net:load_sonata", NULL);
+        rc = nk_sonata_load(n->net, NULL, &o);
+    }
+    if (rc)
+        return fail(L, n->net, "net:load_sonata");
+    /* the populations made, by name */
+    lua_newtable(L);
+    for (int k = before; k < nk_pop_count(n->net); k++) {
+        push_pop(L, 1, k, 0, nk_pop_size(n->net, k));
+        lua_setfield(L, -2, nk_pop_name(n->net, k));
+    }
+    return 1;
+}
+
+/* nk._sonata_net_opts(dir): {dt = , seed = } saved by net:save_model. */
+static int l_sonata_net_opts(lua_State *L)
+{
+    const char *dir = luaL_checkstring(L, 1);
+    nk_ctx *ctx = push_ctx(L);
+    lua_pop(L, 1);
+    nk_net_opts o;
+    nk_net_opts_init(&o);
+    if (nk_sonata_net_opts(ctx, dir, &o))
+        return lerror(L, "nk.load_model: %s", nk_errmsg(ctx));
+    lua_createtable(L, 0, 2);
+    lua_pushnumber(L, o.dt);
+    lua_setfield(L, -2, "dt");
+    lua_pushinteger(L, (lua_Integer)o.seed);
+    lua_setfield(L, -2, "seed");
+    return 1;
+}
+
+/* net:load_gexf(path): {version = , nodes = {[id] = {class =, population =,
+ * index =, selector =, port =}}, synapses = N, populations = {...}}. */
+static int net_load_gexf(lua_State *L)
+{
+    lnet *n = check_net(L, 1);
+    const char *path = luaL_checkstring(L, 2);
+    int before = nk_pop_count(n->net);
+    nk_gexf_result *res = NULL;
+    if (nk_load_gexf(n->net, path, &res))
+        return fail(L, n->net, "net:load_gexf");
+    lua_createtable(L, 0, 4);
+    lua_pushinteger(L, res ? res->version : 0);
+    lua_setfield(L, -2, "version");
+    lua_pushinteger(L, res ? res->nsynapses : 0);
+    lua_setfield(L, -2, "synapses");
+    lua_newtable(L);
+    for (int64_t k = 0; res && k < res->nnodes; k++) {
+        const nk_gexf_node *nd = &res->nodes[k];
+        lua_createtable(L, 0, 5);
+        if (nd->cls) {
+            lua_pushstring(L, nd->cls);
+            lua_setfield(L, -2, "class");
+        }
+        if (nd->pop >= 0) {
+            push_pop(L, 1, nd->pop, 0, nk_pop_size(n->net, nd->pop));
+            lua_setfield(L, -2, "population");
+            lua_pushinteger(L, nd->index + 1);
+            lua_setfield(L, -2, "index");
+        }
+        if (nd->selector) {
+            lua_pushstring(L, nd->selector);
+            lua_setfield(L, -2, "selector");
+        }
+        if (nd->port_io) {
+            lua_pushstring(L, nd->port_io == 1 ? "in" : "out");
+            lua_setfield(L, -2, "port");
+        }
+        lua_setfield(L, -2, nd->id ? nd->id : "?");
+    }
+    lua_setfield(L, -2, "nodes");
+    nk_gexf_result_free(res);
+    lua_newtable(L);
+    for (int k = before; k < nk_pop_count(n->net); k++) {
+        push_pop(L, 1, k, 0, nk_pop_size(n->net, k));
+        lua_setfield(L, -2, nk_pop_name(n->net, k));
+    }
+    lua_setfield(L, -2, "populations");
     return 1;
 }
 
@@ -1609,15 +2546,33 @@ int luaopen_nk(lua_State *L)
                                            {"timing", net_timing},
                                            {"code", net_code},
                                            {"close", net_close},
+                                           {"populations", net_populations},
+                                           {"projections", net_projections},
+                                           {"save_model", net_save_model},
+                                           {"load_sonata", net_load_sonata},
+                                           {"load_gexf", net_load_gexf},
                                            {NULL, NULL}};
     static const luaL_Reg pop_meta[] = {{"__tostring", pop_tostring},
                                         {"__len", pop_len},
                                         {"__index", pop_index},
                                         {NULL, NULL}};
-    static const luaL_Reg pop_methods[] = {
-        {"slice", pop_slice}, {"get", pop_get}, {"param", pop_param}, {NULL, NULL}};
-    static const luaL_Reg proj_meta[] = {
-        {"__tostring", proj_tostring}, {"__len", proj_len}, {NULL, NULL}};
+    static const luaL_Reg pop_methods[] = {{"slice", pop_slice},         {"get", pop_get},
+                                           {"param", pop_param},         {"place", pop_place},
+                                           {"positions", pop_positions}, {"ids", pop_ids},
+                                           {"index_of", pop_index_of},   {NULL, NULL}};
+    static const luaL_Reg proj_meta[] = {{"__tostring", proj_tostring},
+                                         {"__len", proj_len},
+                                         {"__index", proj_index},
+                                         {NULL, NULL}};
+    static const luaL_Reg proj_methods[] = {{"synapses", proj_synapses}, {NULL, NULL}};
+    static const luaL_Reg edges_meta[] = {{"__gc", edges_gc},
+                                          {"__close", edges_gc},
+                                          {"__len", edges_len},
+                                          {"__tostring", edges_tostring},
+                                          {"__index", edges_index},
+                                          {NULL, NULL}};
+    static const luaL_Reg edges_methods[] = {
+        {"ids", edges_ids}, {"get", edges_get}, {"free", edges_gc}, {NULL, NULL}};
     static const luaL_Reg mon_meta[] = {{"__tostring", mon_tostring}, {NULL, NULL}};
     static const luaL_Reg mon_methods[] = {{"count", mon_count},
                                            {"times", mon_times},
@@ -1630,12 +2585,16 @@ int luaopen_nk(lua_State *L)
                                           {NULL, NULL}};
     static const luaL_Reg funcs[] = {{"network", l_network}, {"model", l_model},
                                      {"models", l_models},   {"clock", l_clock},
-                                     {"describe", l_describe}, {NULL, NULL}};
+                                     {"describe", l_describe}, {"read_edges", l_read_edges},
+                                     {"memory", l_memory},
+                                     {"_sonata_net_opts", l_sonata_net_opts},
+                                     {NULL, NULL}};
 
     new_mt(L, CTX_MT, ctx_meta, NULL);
     new_mt(L, NET_MT, net_meta, net_methods);
     new_mt(L, POP_MT, pop_meta, pop_methods);
-    new_mt(L, PROJ_MT, proj_meta, NULL);
+    new_mt(L, PROJ_MT, proj_meta, proj_methods);
+    new_mt(L, EDGES_MT, edges_meta, edges_methods);
     new_mt(L, MON_MT, mon_meta, mon_methods);
     new_mt(L, MODEL_MT, model_meta, NULL);
     /* Monitors find their methods through __index = methods table. */

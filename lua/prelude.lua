@@ -17,8 +17,60 @@ function nk.uniform(lo, hi)
 end
 
 nk._dist_mt = {
-  __tostring = function(d) return string.format("uniform(%g, %g)", d.lo, d.hi) end,
+  __tostring = function(d)
+    if d.kind == "uniform" then return string.format("uniform(%g, %g)", d.lo, d.hi) end
+    local s = string.format("%s(%g, %g", d.kind, d.mean, d.sd)
+    if d.min ~= -math.huge or d.max ~= math.huge then
+      s = s .. string.format(", %g, %g", d.min, d.max)
+    end
+    return s .. ")"
+  end,
 }
+
+local function normal_like(kind, what)
+  return function(mean, sd, min, max)
+    local fname = "nk." .. kind
+    if type(mean) ~= "number" or type(sd) ~= "number" then
+      error(string.format("%s(%s, sd[, min, max]): expected numbers, got %s and %s", fname,
+                          what, type(mean), type(sd)), 2)
+    end
+    if not (sd >= 0) then
+      error(string.format("%s(%g, %g): the standard deviation must be >= 0", fname, mean, sd), 2)
+    end
+    min, max = min or -math.huge, max or math.huge
+    if type(min) ~= "number" or type(max) ~= "number" or not (min <= max) then
+      error(string.format("%s: expected a range min <= max, got %s and %s", fname,
+                          tostring(min), tostring(max)), 2)
+    end
+    return setmetatable({kind = kind, mean = mean, sd = sd, min = min, max = max}, nk._dist_mt)
+  end
+end
+
+--- nk.normal(mean, sd[, min, max]): a normal distribution for weights and
+--- delays, redrawn while outside [min, max] (a clipped normal, as NEST's
+--- normal_clipped).
+nk.normal = normal_like("normal", "mean")
+--- nk.lognormal(mu, sigma[, min, max]): exp of a normal(mu, sigma) draw.
+nk.lognormal = normal_like("lognormal", "mu")
+
+--- nk.load_model(dir[, options]): a new network holding the model a
+--- net:save_model(dir) wrote, with its dt and seed (options are
+--- nk.network's: output, backend, precision; dt and seed override).
+function nk.load_model(dir, opts)
+  if type(dir) ~= "string" then
+    error("bad argument #1 to 'nk.load_model' (a directory written by net:save_model expected, got "
+          .. type(dir) .. ")", 2)
+  end
+  if opts ~= nil and type(opts) ~= "table" then
+    error("bad argument #2 to 'nk.load_model' (table of nk.network options expected, got "
+          .. type(opts) .. ")", 2)
+  end
+  local o = nk._sonata_net_opts(dir)
+  for k, v in pairs(opts or {}) do o[k] = v end
+  local net = nk.network(o)
+  net:load_sonata(dir)
+  return net
+end
 
 -- ---- help -------------------------------------------------------------------
 

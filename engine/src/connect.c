@@ -942,13 +942,13 @@ static int rule_list(build *b)
     int rc = counted(b);
     if (rc)
         return rc;
-    n = b->n;
-    b->w = malloc((size_t)(n ? n : 1) * sizeof *b->w);
-    b->delay = malloc((size_t)(n ? n : 1) * sizeof *b->delay);
+    int64_t nsyn = b->n;
+    b->w = malloc((size_t)(nsyn ? nsyn : 1) * sizeof *b->w);
+    b->delay = malloc((size_t)(nsyn ? nsyn : 1) * sizeof *b->delay);
     int64_t *fill = malloc((size_t)(b->npre ? b->npre : 1) * sizeof *fill);
     if (!b->w || !b->delay || !fill) {
         free(fill);
-        snprintf(b->err, b->errlen, "out of memory for %lld synapses", (long long)n);
+        snprintf(b->err, b->errlen, "out of memory for %lld synapses", (long long)nsyn);
         return -1;
     }
     memcpy(fill, b->row, (size_t)b->npre * sizeof *fill);

@@ -745,7 +745,7 @@ int nk_connect_ex(nk_net *net, nk_range pre, nk_range post, const nk_conn_opts *
         return rc;
     if ((unsigned)o->rule > NK_RULE_LIST)
         return nk_fail(ctx, NK_EINVAL, "connect: unknown rule %d", (int)o->rule);
-    const char *rule = rule_names[o->rule];
+    const char *rule = ls ? "edges" : rule_names[o->rule];
     if (o->wdist.kind == NK_DIST_CONST) {
         if (!isfinite(o->weight))
             return nk_fail(ctx, NK_EINVAL, "weight must be a finite number, got %g", o->weight);
