@@ -94,6 +94,8 @@ help(topic) for more, or help(f) for a function (help(nk.network)). Topics:
   network      nk.network{...}: dt, seed, backend, output, precision
   population   net:population(model, n, {...}), slices, pop:get, pop:param
   connect      net:connect(pre, post, {...}): rules, weights, delays, synapses
+  space        positions: grids, boxes, spheres, cylinders, lists
+  edges        connectome files: CSV edge lists, SONATA, GEXF
   source       net:source("poisson" | "dc", pop, {...})
   monitor      net:monitor("spikes", pop): count, times, ids, rate
   run          net:run(ms), net:timing(), net:code(pop), nk.clock()
@@ -112,7 +114,8 @@ net = nk.network{dt = 0.1, seed = 1, backend = "auto", output = "run.h5",
   precision  "float" (float32 state, default) or "double"
 Fields: net.t, net.dt, net.seed, net.backend, net.output. print(net) summarizes;
 net:close() frees it. Methods: population, connect, source, monitor, run,
-timing, code, close (help("population"), ...).]],
+timing, code, close, populations, projections, save_model, load_sonata,
+load_gexf (help("population"), ...).]],
 
   population = [[
 pop = net:population(model, n, {name = "exc", params = {tau_m = 20},
@@ -121,26 +124,71 @@ pop = net:population(model, n, {name = "exc", params = {tau_m = 20},
   model      a model name or an nk.model object (help("models") lists them)
   params     shared parameter values (help(model) lists them)
   init       initial values: a number or nk.uniform(lo, hi)
+  positions  where the neurons are, um (help("space"))
+  ids        external ids: a list of integers or an edge list (help("edges"))
   method     the solver, instead of the model's: euler, midpoint, heun, rk4,
              rk45, exponential_euler, exact
   rtol, atol rk45's tolerances (default 1e-6 each)
 #pop, pop.name, pop.size, pop.model, pop.first, pop.last;
-pop:slice(a, b) (1-based, inclusive), pop:get(var, i), pop:param(name).]],
+pop:slice(a, b) (1-based, inclusive), pop:get(var, i), pop:param(name),
+pop:place(positions), pop:positions(), pop:ids(), pop:index_of(id).]],
 
   connect = [[
 proj = net:connect(pre, post, {rule = "bernoulli", p = 0.02, weight = 16.2,
                                delay = 0.8, synapse = "exp_curr", receptor = "exc",
                                params = {tau_syn = 5}})
   rule       all_to_all (default), one_to_one, bernoulli (p), fixed_indegree
-             (indegree)
-  weight     in the synapse's unit (pA for current synapses)
-  delay      ms, rounded to whole steps, at least one step
+             (indegree), fixed_outdegree (outdegree), fixed_total (total),
+             distance (p = "0.3*exp(-d/100)", d in um), shape (shape = {...},
+             p), list (pre = {...}, post = {...}), edges (edges = E)
+  weight     in the synapse's unit (pA for current synapses): a number,
+             nk.uniform(lo, hi), nk.normal(mean, sd[, min, max]),
+             nk.lognormal(mu, sigma[, min, max]), an expression of d
+             ("2*exp(-d/50)"), or with rule list a list of numbers
+  delay      ms, likewise; rounded to the nearest step, at least one step
   synapse    a synapse model name or nk.model object (default exp_curr)
   receptor   the synapse instance on the target this projection feeds
              (default "exc" for weight >= 0, "inh" otherwise)
   params     synapse parameters
   allow_autapses, allow_multapses   true by default
-#proj is the number of synapses.]],
+shape = {kind = "sphere" | "box" | "cylinder" | "cone", radius = um,
+         length = um (along axis), angle = degrees (cone), size = {x, y, z}
+         (box), axis = {0, 0, 1}, offset = {x, y, z}}: each source connects
+         to the targets inside the shape placed at its position + offset.
+Rules distance and shape and expressions of d need positions (help("space")).
+Edge lists: E = nk.read_edges("conn.csv", {...}); help("edges").
+#proj is the number of synapses; proj:synapses() returns them as tables;
+proj.pre, proj.post, proj.synapse, proj.receptor, proj.params.]],
+
+  space = [[
+pop = net:population("lif", 1000, {positions = {kind = "box", size = {500, 500, 100}}})
+  grid       {kind = "grid", spacing = {10, 10, 10}, shape = {nx, ny, nz},
+             center = {0, 0, 0}} (shape defaults to a near-cube)
+  box        {kind = "box", size = {x, y, z}, center = {...}}: uniform inside
+  sphere     {kind = "sphere", radius = r, center = {...}}: uniform inside
+  cylinder   {kind = "cylinder", radius = r, height = h, center = {...}}
+             (axis along z)
+  a list     {{x, y, z}, ...}, one per neuron
+Positions are in um, random ones drawn from the network's seed.
+pop:place(positions) sets them later; pop:positions() returns them.]],
+
+  edges = [[
+E = nk.read_edges("connections.csv", {pre = "pre_root_id", post = "post_root_id",
+                  weight = "syn_count", sign = "nt_type", inhibitory = {"GABA", "GLUT"},
+                  nodes = "neurons.csv"})
+  CSV, TSV or blank-separated; a header names the columns (FlyWire's names
+  are the defaults), or without one columns are numbers (1, 2, 3).
+  sign       a +/- column or a neurotransmitter name; values in
+             'inhibitory' (default GABA, GLUT, -, -1, inh) make the weight
+             negative
+  nodes      a file of ids (root_id column) so neurons without edges exist
+#E edges, E.nids distinct ids, E:ids() (sorted), E:get(k), E:free().
+brain = net:population("lif", E.nids, {ids = E})   -- neuron k has id E:ids()[k]
+exc, inh = net:connect(brain, brain, {edges = E, weight = 0.5, delay = 1.8})
+  weight scales the file's weights; the two signs become two projections.
+brain:index_of(id) finds a neuron by id; brain:ids() lists them.
+SONATA: net:save_model(dir), nk.load_model(dir), net:load_sonata{...}.
+GEXF (Neurokernel): net:load_gexf(path).]],
 
   source = [[
 net:source("poisson", pop, {rate = 5, weight = 100, synapse = "exp_curr",
@@ -181,12 +229,16 @@ the object is too. nk.models([kind]) lists the names.]],
 local fn_topics = {
   [nk.network] = "network", [nk.model] = "model", [nk.models] = "models",
   [nk.describe] = "models", [nk.uniform] = "population", [nk.clock] = "run",
+  [nk.normal] = "connect", [nk.lognormal] = "connect", [nk.read_edges] = "edges",
+  [nk.load_model] = "edges",
 }
 local method_topics = {
   network = {population = "population", connect = "connect", source = "source",
              monitor = "monitor", run = "run", timing = "run", code = "run",
-             close = "network"},
-  population = {slice = "population", get = "population", param = "population"},
+             close = "network", populations = "network", projections = "network",
+             save_model = "edges", load_sonata = "edges", load_gexf = "edges"},
+  population = {slice = "population", get = "population", param = "population",
+                place = "space", positions = "space", ids = "edges", index_of = "edges"},
   monitor = {count = "monitor", times = "monitor", ids = "monitor", rate = "monitor"},
 }
 for kind, names in pairs(method_topics) do
