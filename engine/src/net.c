@@ -265,6 +265,14 @@ int nk_pop_add(nk_net *net, const char *model, int64_t n, const char *name,
                        name);
     if (method && !nk_method_known(method))
         return nk_fail(ctx, NK_EINVAL, "unknown method '%s' (expected %s)", method, NK_METHODS);
+    /* state arrays, refractory counters and the spike list, before allocating */
+    double bytes = (double)n * ((double)m->nstates * (double)net->real_size + 4 + 8);
+    int64_t avail = nk_mem_available();
+    if (avail >= 0 && bytes > (double)avail)
+        return nk_fail(ctx, NK_ENOMEM,
+                       "a population of %lld '%s' neurons needs about %.2f GB, more than the "
+                       "%.2f GB of memory available",
+                       (long long)n, model, bytes / 1e9, (double)avail / 1e9);
     if (grow((void **)&net->pops, net->npops, sizeof *net->pops))
         return nk_fail(ctx, NK_ENOMEM, "out of memory");
     nk_pop *p = &net->pops[net->npops];
