@@ -870,19 +870,47 @@ static int fill_values(build *b, int delays)
 
 /* ---- lists ----------------------------------------------------------------------------- */
 
-typedef struct lsyn {
-    uint32_t col;
-    uint32_t k;              /* position in the row before sorting: keeps it stable */
-    float w;
-    uint16_t delay;
-} lsyn;
-
-static int cmp_lsyn(const void *a, const void *b)
+/* Sorts keys (target << 32 | position in the row) in place: an inlined
+ * quicksort (median of three) with insertion sort for short runs. Keys are
+ * distinct, so the order is the stable one. */
+static void sort_keys(uint64_t *a, int64_t n)
 {
-    const lsyn *x = a, *y = b;
-    if (x->col != y->col)
-        return x->col < y->col ? -1 : 1;
-    return x->k < y->k ? -1 : x->k > y->k;
+    while (n > 24) {
+        uint64_t x = a[0], y = a[n / 2], z = a[n - 1];
+        uint64_t piv = x < y ? (y < z ? y : (x < z ? z : x)) : (x < z ? x : (y < z ? z : y));
+        int64_t i = 0, j = n - 1;
+        for (;;) {
+            while (a[i] < piv)
+                i++;
+            while (a[j] > piv)
+                j--;
+            if (i >= j)
+                break;
+            uint64_t t = a[i];
+            a[i] = a[j];
+            a[j] = t;
+            i++;
+            j--;
+        }
+        /* recurse into the smaller side, loop on the larger */
+        if (j + 1 < n - j - 1) {
+            sort_keys(a, j + 1);
+            a += j + 1;
+            n -= j + 1;
+        } else {
+            sort_keys(a + j + 1, n - j - 1);
+            n = j + 1;
+        }
+    }
+    for (int64_t i = 1; i < n; i++) {
+        uint64_t v = a[i];
+        int64_t j = i - 1;
+        while (j >= 0 && a[j] > v) {
+            a[j + 1] = a[j];
+            j--;
+        }
+        a[j + 1] = v;
+    }
 }
 
 /* Pair k of the list: source a and target j (indices within the ranges) and
@@ -985,8 +1013,13 @@ static int rule_list(build *b)
     for (int64_t a = 0; a < b->npre; a++)
         if (b->row[a + 1] - b->row[a] > longest)
             longest = b->row[a + 1] - b->row[a];
-    lsyn *tmp = malloc((size_t)(longest ? longest : 1) * sizeof *tmp);
-    if (!tmp) {
+    uint64_t *key = malloc((size_t)(longest ? longest : 1) * sizeof *key);
+    float *tw = malloc((size_t)(longest ? longest : 1) * sizeof *tw);
+    uint16_t *td = malloc((size_t)(longest ? longest : 1) * sizeof *td);
+    if (!key || !tw || !td) {
+        free(key);
+        free(tw);
+        free(td);
         snprintf(b->err, b->errlen, "out of memory");
         return -1;
     }
@@ -996,16 +1029,22 @@ static int rule_list(build *b)
             sorted = b->col[s0 + k - 1] <= b->col[s0 + k];
         if (sorted)
             continue;
-        for (int64_t k = 0; k < m; k++)
-            tmp[k] = (lsyn){b->col[s0 + k], (uint32_t)k, b->w[s0 + k], b->delay[s0 + k]};
-        qsort(tmp, (size_t)m, sizeof *tmp, cmp_lsyn);
         for (int64_t k = 0; k < m; k++) {
-            b->col[s0 + k] = tmp[k].col;
-            b->w[s0 + k] = tmp[k].w;
-            b->delay[s0 + k] = tmp[k].delay;
+            key[k] = (uint64_t)b->col[s0 + k] << 32 | (uint64_t)k;
+            tw[k] = b->w[s0 + k];
+            td[k] = b->delay[s0 + k];
+        }
+        sort_keys(key, m);
+        for (int64_t k = 0; k < m; k++) {
+            uint32_t from = (uint32_t)key[k];
+            b->col[s0 + k] = (uint32_t)(key[k] >> 32);
+            b->w[s0 + k] = tw[from];
+            b->delay[s0 + k] = td[from];
         }
     }
-    free(tmp);
+    free(key);
+    free(tw);
+    free(td);
     /* values the list does not give come from the distributions, per row */
     if (!has_w && o->wdist.kind != NK_DIST_CONST && (rc = fill_values(b, 0)))
         return rc;

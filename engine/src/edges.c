@@ -31,9 +31,13 @@ void nk_edges_free(nk_edges *e)
 
 /* ---- ids: int64 -> position of first appearance ------------------------------ */
 
+typedef struct idslot {
+    int64_t key;
+    uint32_t val;            /* position + 1; 0: empty slot */
+} idslot;
+
 typedef struct idmap {
-    int64_t *key;
-    uint32_t *val;           /* position + 1; 0: empty slot */
+    idslot *slot;
     uint64_t mask;
     int64_t n;
 } idmap;
@@ -50,26 +54,19 @@ static uint64_t mix(uint64_t x)
 static int idmap_grow(idmap *m)
 {
     uint64_t cap = m->mask ? (m->mask + 1) * 2 : 1 << 16;
-    int64_t *key = malloc(cap * sizeof *key);
-    uint32_t *val = calloc(cap, sizeof *val);
-    if (!key || !val) {
-        free(key);
-        free(val);
+    idslot *slot = calloc(cap, sizeof *slot);
+    if (!slot)
         return -1;
-    }
     for (uint64_t i = 0; m->mask && i <= m->mask; i++) {
-        if (!m->val[i])
+        if (!m->slot[i].val)
             continue;
-        uint64_t h = mix((uint64_t)m->key[i]) & (cap - 1);
-        while (val[h])
+        uint64_t h = mix((uint64_t)m->slot[i].key) & (cap - 1);
+        while (slot[h].val)
             h = (h + 1) & (cap - 1);
-        key[h] = m->key[i];
-        val[h] = m->val[i];
+        slot[h] = m->slot[i];
     }
-    free(m->key);
-    free(m->val);
-    m->key = key;
-    m->val = val;
+    free(m->slot);
+    m->slot = slot;
     m->mask = cap - 1;
     return 0;
 }
@@ -80,15 +77,15 @@ static int64_t idmap_get(idmap *m, int64_t id)
     if ((uint64_t)(m->n + 1) * 2 > m->mask + 1 && idmap_grow(m))
         return -1;
     uint64_t h = mix((uint64_t)id) & m->mask;
-    while (m->val[h]) {
-        if (m->key[h] == id)
-            return (int64_t)m->val[h] - 1;
+    while (m->slot[h].val) {
+        if (m->slot[h].key == id)
+            return (int64_t)m->slot[h].val - 1;
         h = (h + 1) & m->mask;
     }
     if (m->n >= (int64_t)UINT32_MAX - 1)
         return -1;
-    m->key[h] = id;
-    m->val[h] = (uint32_t)++m->n;
+    m->slot[h].key = id;
+    m->slot[h].val = (uint32_t)++m->n;
     return m->n - 1;
 }
 
@@ -238,14 +235,28 @@ static int parse_id(const char *s, int64_t *out)
     int neg = 0;
     if (*p == '-' || *p == '+')
         neg = *p++ == '-';
-    if (!isdigit((unsigned char)*p))
-        return -1;
+    const char *d0 = p;
     uint64_t v = 0;
-    for (; isdigit((unsigned char)*p); p++) {
-        unsigned d = (unsigned)(*p - '0');
-        if (v > (UINT64_MAX - d) / 10)
+    while ((unsigned)(*p - '0') < 10)
+        v = v * 10 + (unsigned)(*p++ - '0');
+    size_t nd = (size_t)(p - d0);
+    if (nd == 0)
+        return -1;
+    if (nd >= 19) {
+        /* may have wrapped: redo carefully */
+        while (*d0 == '0' && nd > 1) {
+            d0++;
+            nd--;
+        }
+        if (nd > 20)
             return -1;
-        v = v * 10 + d;
+        v = 0;
+        for (const char *q = d0; q < p; q++) {
+            unsigned dg = (unsigned)(*q - '0');
+            if (v > (UINT64_MAX - dg) / 10)
+                return -1;
+            v = v * 10 + dg;
+        }
     }
     /* "123.0" as written by some tools */
     if (*p == '.') {
@@ -265,6 +276,15 @@ static int parse_num(const char *s, double *out)
 {
     if (!*s)
         return -1;
+    /* the common case, a synapse count: a short run of digits */
+    const char *p = s;
+    uint64_t iv = 0;
+    while ((unsigned)(*p - '0') < 10 && p - s < 15)
+        iv = iv * 10 + (unsigned)(*p++ - '0');
+    if (!*p && p > s) {
+        *out = (double)iv;
+        return 0;
+    }
     char *end;
     errno = 0;
     double v = strtod(s, &end);
@@ -405,6 +425,33 @@ static int cmp_pair(const void *a, const void *b)
     return x[0] < y[0] ? -1 : x[0] > y[0];
 }
 
+/* Ids are looked up a batch at a time: the slots of the whole batch are
+ * prefetched first, so the cache misses of a table larger than the cache
+ * overlap instead of coming one after the other. */
+#define BATCH 4096
+
+static int map_batch(nk_ctx *ctx, const char *path, idmap *m, growing *g, const int64_t *ids,
+                     int nb)
+{
+    if ((uint64_t)(m->n + 2 * nb) * 2 > m->mask + 1) {
+        /* room for the whole batch first, so slots do not move under it */
+        while ((uint64_t)(m->n + 2 * nb) * 2 > m->mask + 1)
+            if (idmap_grow(m))
+                return nk_fail(ctx, NK_ENOMEM, "%s: out of memory for ids", path);
+    }
+    for (int k = 0; k < 2 * nb; k++)
+        __builtin_prefetch(&m->slot[mix((uint64_t)ids[k]) & m->mask]);
+    int64_t base = g->n - nb;
+    for (int k = 0; k < nb; k++) {
+        int64_t ia = idmap_get(m, ids[2 * k]), ib = idmap_get(m, ids[2 * k + 1]);
+        if (ia < 0 || ib < 0)
+            return nk_fail(ctx, NK_ENOMEM, "%s: out of memory for ids (or more than 2^32)", path);
+        g->pre[base + k] = (uint32_t)ia;
+        g->post[base + k] = (uint32_t)ib;
+    }
+    return 0;
+}
+
 nk_edges *nk_edges_read_csv(nk_ctx *ctx, const char *path, const nk_csv_opts *o)
 {
     nk_csv_opts defaults;
@@ -424,6 +471,10 @@ nk_edges *nk_edges_read_csv(nk_ctx *ctx, const char *path, const nk_csv_opts *o)
     char *field[MAXCOL], *line;
     int cpre = 0, cpost = 1, cw = 2, csign = -1, first = 1;
     const char *const *inh = o->inhibitory ? o->inhibitory : inh_default;
+    char last_sign[32] = {1, 0}; /* the last sign value seen, and what it meant */
+    int64_t batch[2 * BATCH];
+    int nb = 0;
+    int last_neg = 0;
     int ninh = o->inhibitory ? o->ninhibitory : (int)(sizeof inh_default / sizeof *inh_default);
     while ((line = next_line(&r, &rc))) {
         if (!*line || *line == '#')
@@ -524,30 +575,37 @@ nk_edges *nk_edges_read_csv(nk_ctx *ctx, const char *path, const nk_csv_opts *o)
         }
         if (csign >= 0) {
             const char *sv = field[csign];
-            int neg = 0;
-            double num;
-            if (!parse_num(sv, &num))
-                neg = num < 0;
-            for (int k = 0; k < ninh && !neg; k++)
-                neg = !strcasecmp(sv, inh[k]);
-            w = neg ? -fabs(w) : fabs(w);
-        }
-        int64_t ia = idmap_get(&m, a), ib = ia < 0 ? -1 : idmap_get(&m, b);
-        if (ia < 0 || ib < 0) {
-            rc = nk_fail(ctx, NK_ENOMEM, "%s:%lld: out of memory for ids", path,
-                         (long long)r.line);
-            break;
+            size_t len = strlen(sv);
+            if (len >= sizeof last_sign || strcmp(sv, last_sign)) {
+                double num;
+                last_neg = 0;
+                if (!parse_num(sv, &num))
+                    last_neg = num < 0;
+                for (int k = 0; k < ninh && !last_neg; k++)
+                    last_neg = !strcasecmp(sv, inh[k]);
+                if (len < sizeof last_sign)
+                    memcpy(last_sign, sv, len + 1);
+                else
+                    last_sign[0] = 1; /* matches no text: decide each time */
+            }
+            w = last_neg ? -fabs(w) : fabs(w);
         }
         if (g.n == g.cap && grow_edges(&g)) {
             rc = nk_fail(ctx, NK_ENOMEM, "%s:%lld: out of memory at %lld edges", path,
                          (long long)r.line, (long long)g.n);
             break;
         }
-        g.pre[g.n] = (uint32_t)ia;
-        g.post[g.n] = (uint32_t)ib;
-        g.w[g.n] = (float)w;
-        g.n++;
+        g.w[g.n++] = (float)w;
+        batch[2 * nb] = a;
+        batch[2 * nb + 1] = b;
+        if (++nb == BATCH) {
+            if ((rc = map_batch(ctx, path, &m, &g, batch, nb)))
+                break;
+            nb = 0;
+        }
     }
+    if (!rc && nb)
+        rc = map_batch(ctx, path, &m, &g, batch, nb);
     if (!rc && first)
         rc = nk_fail(ctx, NK_EINVAL, "%s: the file is empty (expected a header and edges)", path);
     reader_close(&r);
@@ -572,9 +630,9 @@ nk_edges *nk_edges_read_csv(nk_ctx *ctx, const char *path, const nk_csv_opts *o)
     }
     int64_t k = 0;
     for (uint64_t i = 0; m.mask && i <= m.mask; i++)
-        if (m.val[i]) {
-            pairs[2 * k] = m.key[i];
-            pairs[2 * k + 1] = (int64_t)m.val[i] - 1;
+        if (m.slot[i].val) {
+            pairs[2 * k] = m.slot[i].key;
+            pairs[2 * k + 1] = (int64_t)m.slot[i].val - 1;
             k++;
         }
     qsort(pairs, (size_t)m.n, 2 * sizeof *pairs, cmp_pair);
@@ -593,13 +651,11 @@ nk_edges *nk_edges_read_csv(nk_ctx *ctx, const char *path, const nk_csv_opts *o)
     e->pre = g.pre;
     e->post = g.post;
     e->w = g.w;
-    free(m.key);
-    free(m.val);
+    free(m.slot);
     return e;
 fail:
     (void)rc;
-    free(m.key);
-    free(m.val);
+    free(m.slot);
     free(g.pre);
     free(g.post);
     free(g.w);
