@@ -317,9 +317,58 @@ static int rule_outdegree(build *b, int64_t K, const int64_t *counts, const char
     return rc;
 }
 
-/* fixed_total: the number of synapses of each source is multinomial (drawn
- * as a chain of binomials, source by source); without multapses a source
- * takes at most its candidates and passes the rest on. */
+static double lchoose(double n, double k)
+{
+    return lgamma(n + 1) - lgamma(k + 1) - lgamma(n - k + 1);
+}
+
+/* A Hypergeometric(N, K, n) draw (successes among n drawn without
+ * replacement from N items of which K are successes), by inversion searching
+ * outward from the mode: about one standard deviation of steps. */
+static int64_t hypergeometric(nk_rng *r, int64_t N, int64_t K, int64_t n)
+{
+    int64_t lo = n - (N - K) > 0 ? n - (N - K) : 0, hi = n < K ? n : K;
+    if (lo >= hi)
+        return lo;
+    int64_t mode = (int64_t)floor(((double)n + 1) * ((double)K + 1) / ((double)N + 2));
+    if (mode < lo)
+        mode = lo;
+    if (mode > hi)
+        mode = hi;
+    double pm = exp(lchoose((double)K, (double)mode) + lchoose((double)(N - K), (double)(n - mode)) -
+                    lchoose((double)N, (double)n));
+    double u = nk_rng_uniform(r) - pm;
+    if (u <= 0)
+        return mode;
+    double pd = pm, pu = pm;
+    int64_t kd = mode, ku = mode;
+    for (;;) {
+        int moved = 0;
+        if (kd > lo) {
+            pd *= (double)kd * (double)(N - K - n + kd) / ((double)(K - kd + 1) * (double)(n - kd + 1));
+            kd--;
+            if ((u -= pd) <= 0)
+                return kd;
+            moved = 1;
+        }
+        if (ku < hi) {
+            pu *= (double)(K - ku) * (double)(n - ku) / ((double)(ku + 1) * (double)(N - K - n + ku + 1));
+            ku++;
+            if ((u -= pu) <= 0)
+                return ku;
+            moved = 1;
+        }
+        if (!moved)
+            return mode; /* what rounding left over */
+    }
+}
+
+/* fixed_total: the number of synapses of each source, drawn source by
+ * source. With multapses the counts are multinomial (a chain of binomials);
+ * without, the N pairs are distinct, and a source's count is hypergeometric:
+ * the draws left, from the pairs left, of which its candidates are its own.
+ * That never asks a source for more than it has, however close N is to all
+ * the pairs. */
 static int rule_total(build *b, int64_t N)
 {
     int64_t *counts = nk_xcalloc((size_t)b->npre, sizeof *counts);
@@ -327,28 +376,31 @@ static int rule_total(build *b, int64_t N)
         snprintf(b->err, b->errlen, "out of memory");
         return -1;
     }
+    int64_t pairs = 0;
+    for (int64_t a = 0; a < b->npre; a++)
+        pairs += b->npost - (excluded_self(b, a) >= 0);
+    if (!b->multapses && N > pairs) {
+        free(counts);
+        snprintf(b->err, b->errlen,
+                 "fixed_total: %lld synapses are more than the %lld distinct pairs "
+                 "(allow_multapses = true permits repeats)",
+                 (long long)N, (long long)pairs);
+        return -2;
+    }
     int64_t left = N;
     for (int64_t a = 0; a < b->npre && left > 0; a++) {
         nk_rng r;
         nk_rng_init(&r, b->net->seed, b->stream, 3, (uint32_t)(b->pj->pre.lo + a));
-        int64_t c = a == b->npre - 1 ? left
-                                     : nk_rng_binomial(&r, (uint32_t)left,
-                                                       1.0 / (double)(b->npre - a));
-        if (!b->multapses) {
-            int64_t ncand = b->npost - (excluded_self(b, a) >= 0);
-            if (c > ncand)
-                c = ncand;
-        }
+        int64_t ncand = b->npost - (excluded_self(b, a) >= 0);
+        int64_t c;
+        if (b->multapses)
+            c = a == b->npre - 1 ? left
+                                 : nk_rng_binomial(&r, (uint32_t)left, 1.0 / (double)(b->npre - a));
+        else
+            c = hypergeometric(&r, pairs, ncand, left);
         counts[a] = c;
         left -= c;
-    }
-    if (left > 0) {
-        free(counts);
-        snprintf(b->err, b->errlen,
-                 "fixed_total: %lld synapses are more than the distinct pairs available "
-                 "(allow_multapses = true permits repeats)",
-                 (long long)N);
-        return -2;
+        pairs -= ncand;
     }
     int rc = rule_outdegree(b, 0, counts, "fixed_total");
     free(counts);

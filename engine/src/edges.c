@@ -205,6 +205,34 @@ static int split(reader *r, char *line, char **field)
         for (;;) {
             if (n == MAXCOL)
                 break;
+            while (*p == ' ')
+                p++;
+            if (*p == '"') {
+                /* RFC 4180: a quoted field may hold the delimiter, and "" is a
+                 * quote; the field is unquoted in place */
+                char *out = p, *q = p + 1;
+                field[n++] = out;
+                for (;;) {
+                    if (!*q)
+                        break;
+                    if (*q == '"') {
+                        if (q[1] == '"') {
+                            *out++ = '"';
+                            q += 2;
+                            continue;
+                        }
+                        q++;
+                        break;
+                    }
+                    *out++ = *q++;
+                }
+                char *end = strchr(q, r->delim);
+                *out = 0;
+                if (!end)
+                    break;
+                p = end + 1;
+                continue;
+            }
             field[n++] = p;
             char *q = strchr(p, r->delim);
             if (!q)
@@ -220,7 +248,7 @@ static int split(reader *r, char *line, char **field)
         size_t l = strlen(s);
         while (l > 0 && s[l - 1] == ' ')
             s[--l] = 0;
-        if (l >= 2 && s[0] == '"' && s[l - 1] == '"') {
+        if (!r->delim && l >= 2 && s[0] == '"' && s[l - 1] == '"') {
             s[l - 1] = 0;
             s++;
         }
@@ -683,6 +711,10 @@ int nk_connect_edges(nk_net *net, int pre, int post, const nk_edges *e, const nk
                            "with ids = the edges)",
                            net->pops[pops[k]].name);
     }
+    if (o->wdist.kind != NK_DIST_CONST)
+        return nk_fail(ctx, NK_EINVAL,
+                       "connect: with an edge list, weight is a number that scales the file's "
+                       "weights (got a distribution or an expression)");
     if (!(o->weight > 0) || !isfinite(o->weight))
         return nk_fail(ctx, NK_EINVAL,
                        "connect: weight scales the file's weights and must be > 0, got %g",
