@@ -92,5 +92,17 @@ for sig in TERM INT; do
   fi
 done
 
+# flyscale: generates a small synthetic connectome, loads it by root id, runs
+if "$nkshell" "$src/samples/flyscale.lua" 100 >"$tmp/fly" 2>"$tmp/flyerr"; then
+  ok "flyscale.lua runs"
+else
+  notok "flyscale.lua runs"; cat "$tmp/flyerr"
+fi
+grep -q "^connectome: 5000 neurons, [0-9]* rows -> [0-9]* synapses" "$tmp/fly" \
+  && ok "flyscale loads the generated connectome" || notok "flyscale loads the connectome"
+rate=$(sed -n 's/.*driven (30 neurons, 150 Hz Poisson): \([0-9.]*\) Hz.*/\1/p' "$tmp/fly")
+awk -v r="${rate:-0}" 'BEGIN { exit !(r > 50 && r < 150) }' \
+  && ok "flyscale: the driven neurons fire (${rate} Hz)" || notok "flyscale: driven rate '${rate}'"
+
 echo "samples: $fails failed"
 [ "$fails" -eq 0 ]
