@@ -237,6 +237,34 @@ static int rule_bernoulli(build *b, double p)
     return 0;
 }
 
+/* K partners drawn with r among ncand candidates, written to out as indices
+ * 0..ncand (skip, when >= 0, is passed over): uniformly with repeats
+ * (multapses), or K distinct ones by Floyd's algorithm, stamp holding mark
+ * where an index was taken. Returns K. */
+static int64_t draw_partners(nk_rng *r, int64_t ncand, int64_t K, int64_t skip, int multapses,
+                             uint32_t *stamp, uint32_t mark, uint32_t *out)
+{
+    int64_t m = 0;
+    if (multapses) {
+        for (int64_t k = 0; k < K; k++) {
+            int64_t c = nk_rng_below(r, (uint32_t)ncand);
+            out[m++] = (uint32_t)(skip >= 0 && c >= skip ? c + 1 : c);
+        }
+        return m;
+    }
+    for (int64_t t = ncand - K; t < ncand; t++) {
+        int64_t c = nk_rng_below(r, (uint32_t)(t + 1));
+        int64_t cc = (skip >= 0 && c >= skip) ? c + 1 : c;
+        if (stamp[cc] == mark) {
+            c = t;
+            cc = (skip >= 0 && c >= skip) ? c + 1 : c;
+        }
+        stamp[cc] = mark;
+        out[m++] = (uint32_t)cc;
+    }
+    return m;
+}
+
 /* K targets of source a drawn with r: uniformly with repeats, or K distinct
  * ones by Floyd's algorithm (stamp: npost marks); emitted in target order. */
 static int draw_targets(build *b, int64_t a, int64_t K, nk_rng *r, uint32_t *stamp,
@@ -257,27 +285,7 @@ static int draw_targets(build *b, int64_t a, int64_t K, nk_rng *r, uint32_t *sta
                  rule, (long long)K, (long long)(b->pj->pre.lo + a) + 1, (long long)ncand);
         return -2;
     }
-    int64_t m = 0;
-    if (b->multapses) {
-        for (int64_t k = 0; k < K; k++) {
-            int64_t c = nk_rng_below(r, (uint32_t)ncand);
-            if (skip >= 0 && c >= skip)
-                c++;
-            tmp[m++] = (uint32_t)c;
-        }
-    } else {
-        uint32_t mark = (uint32_t)a + 1;
-        for (int64_t t = ncand - K; t < ncand; t++) {
-            int64_t c = nk_rng_below(r, (uint32_t)(t + 1));
-            int64_t cc = (skip >= 0 && c >= skip) ? c + 1 : c;
-            if (stamp[cc] == mark) {
-                c = t;
-                cc = (skip >= 0 && c >= skip) ? c + 1 : c;
-            }
-            stamp[cc] = mark;
-            tmp[m++] = (uint32_t)cc;
-        }
-    }
+    int64_t m = draw_partners(r, ncand, K, skip, b->multapses, stamp, (uint32_t)a + 1, tmp);
     qsort(tmp, (size_t)m, sizeof *tmp, cmp_u32);
     for (int64_t k = 0; k < m; k++) {
         int rc = emit(b, (uint32_t)(b->pj->post.lo + tmp[k]));
@@ -715,27 +723,7 @@ static int indegree_pass(build *b, int64_t K, uint32_t *stamp, uint32_t *chosen,
         }
         nk_rng r;
         nk_rng_init(&r, b->net->seed, b->stream, 0, (uint32_t)post);
-        int64_t m = 0;
-        if (b->multapses) {
-            for (int64_t k = 0; k < K; k++) {
-                int64_t c = nk_rng_below(&r, (uint32_t)ncand);
-                if (self >= 0 && c >= self)
-                    c++;
-                chosen[m++] = (uint32_t)c;
-            }
-        } else {
-            uint32_t mark = (uint32_t)j + 1;
-            for (int64_t t = ncand - K; t < ncand; t++) {
-                int64_t c = nk_rng_below(&r, (uint32_t)(t + 1));
-                int64_t cc = (self >= 0 && c >= self) ? c + 1 : c;
-                if (stamp[cc] == mark) {
-                    c = t;
-                    cc = (self >= 0 && c >= self) ? c + 1 : c;
-                }
-                stamp[cc] = mark;
-                chosen[m++] = (uint32_t)cc;
-            }
-        }
+        int64_t m = draw_partners(&r, ncand, K, self, b->multapses, stamp, (uint32_t)j + 1, chosen);
         for (int64_t k = 0; k < m; k++) {
             if (fill)
                 b->col[fill[chosen[k]]++] = (uint32_t)post;
