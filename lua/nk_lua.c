@@ -1715,7 +1715,7 @@ static int net_load_sonata(lua_State *L)
     return 1;
 }
 
-/* nk._sonata_net_opts(dir): {dt = , seed = } saved by net:save_model. */
+/* nk._sonata_net_opts(dir): {dt = , seed = , precision = } saved by net:save_model. */
 static int l_sonata_net_opts(lua_State *L)
 {
     const char *dir = luaL_checkstring(L, 1);
@@ -1725,11 +1725,13 @@ static int l_sonata_net_opts(lua_State *L)
     nk_net_opts_init(&o);
     if (nk_sonata_net_opts(ctx, dir, &o))
         return lerror(L, "nk.load_model: %s", nk_errmsg(ctx));
-    lua_createtable(L, 0, 2);
+    lua_createtable(L, 0, 3);
     lua_pushnumber(L, o.dt);
     lua_setfield(L, -2, "dt");
     lua_pushinteger(L, (lua_Integer)o.seed);
     lua_setfield(L, -2, "seed");
+    lua_pushstring(L, o.double_precision ? "double" : "float");
+    lua_setfield(L, -2, "precision");
     return 1;
 }
 
