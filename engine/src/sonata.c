@@ -3141,36 +3141,6 @@ static hid_t open_h5(nk_ctx *ctx, const char *file, int *rc)
     return fid;
 }
 
-static int ld_nodes_file(ld *L, int fi)
-{
-    const char *file = L->nodes[fi];
-    int rc = 0;
-    hid_t fid = open_h5(L->ctx, file, &rc);
-    if (fid < 0)
-        return rc;
-    hid_t nodes = H5I_INVALID_HID;
-    if (!h5_is_group(fid, "nodes")) {
-        rc = nk_fail(L->ctx, NK_EINVAL, "'%s': no group /nodes (expected SONATA nodes: "
-                                        "/nodes/<population>/node_type_id, ...)",
-                     file);
-    } else if ((nodes = H5Gopen2(fid, "nodes", H5P_DEFAULT)) < 0) {
-        h5why w;
-        rc = nk_fail(L->ctx, NK_EIO, "'%s': cannot open /nodes%s", file, h5_why(&w));
-    } else {
-        char **names;
-        int nn = h5_children(nodes, &names);
-        if (nn < 0)
-            rc = nk_fail(L->ctx, NK_EIO, "'%s': cannot list /nodes", file);
-        /* (an empty /nodes, as a saved empty network has, adds nothing) */
-        for (int k = 0; k < nn && !rc; k++)
-            if (h5_is_group(nodes, names[k]))
-                rc = ld_node_pop(L, fi, nodes, names[k]);
-        free_names(names, nn);
-    }
-    close_id(&nodes, H5Gclose);
-    H5Fclose(fid);
-    return rc;
-}
 
 /* ---- edges ------------------------------------------------------------------------ */
 
@@ -3631,32 +3601,35 @@ done:
     return rc;
 }
 
-static int ld_edges_file(ld *L, int fi)
+/* Opens SONATA file `file` and hands each population group under /group
+ * (group "nodes" or "edges") to fn; expect names the layout for the message
+ * when the group is missing. An empty group adds nothing (a saved empty
+ * network has one). */
+static int ld_each_pop(ld *L, int fi, const char *file, const char *group, const char *expect,
+                       int (*fn)(ld *, int, hid_t, const char *))
 {
-    const char *file = L->edges[fi];
     int rc = 0;
     hid_t fid = open_h5(L->ctx, file, &rc);
     if (fid < 0)
         return rc;
-    hid_t edges = H5I_INVALID_HID;
-    if (!h5_is_group(fid, "edges")) {
-        rc = nk_fail(L->ctx, NK_EINVAL, "'%s': no group /edges (expected SONATA edges: "
-                                        "/edges/<population>/source_node_id, ...)",
-                     file);
-    } else if ((edges = H5Gopen2(fid, "edges", H5P_DEFAULT)) < 0) {
+    hid_t g = H5I_INVALID_HID;
+    if (!h5_is_group(fid, group)) {
+        rc = nk_fail(L->ctx, NK_EINVAL, "'%s': no group /%s (expected SONATA %s: /%s/%s, ...)",
+                     file, group, group, group, expect);
+    } else if ((g = H5Gopen2(fid, group, H5P_DEFAULT)) < 0) {
         h5why w;
-        rc = nk_fail(L->ctx, NK_EIO, "'%s': cannot open /edges%s", file, h5_why(&w));
+        rc = nk_fail(L->ctx, NK_EIO, "'%s': cannot open /%s%s", file, group, h5_why(&w));
     } else {
         char **names;
-        int nn = h5_children(edges, &names);
+        int nn = h5_children(g, &names);
         if (nn < 0)
-            rc = nk_fail(L->ctx, NK_EIO, "'%s': cannot list /edges", file);
+            rc = nk_fail(L->ctx, NK_EIO, "'%s': cannot list /%s", file, group);
         for (int k = 0; k < nn && !rc; k++)
-            if (h5_is_group(edges, names[k]))
-                rc = ld_edge_pop(L, fi, edges, names[k]);
+            if (h5_is_group(g, names[k]))
+                rc = fn(L, fi, g, names[k]);
         free_names(names, nn);
     }
-    close_id(&edges, H5Gclose);
+    close_id(&g, H5Gclose);
     H5Fclose(fid);
     return rc;
 }
@@ -3848,9 +3821,9 @@ int nk_sonata_load(nk_net *net, const char *dir, const nk_sonata_opts *o)
     quiet_on(&q);
     int rc = ld_sources(&L, dir, o, 1);
     for (int k = 0; k < L.nnodes && !rc; k++)
-        rc = ld_nodes_file(&L, k);
+        rc = ld_each_pop(&L, k, L.nodes[k], "nodes", "<population>/node_type_id", ld_node_pop);
     for (int k = 0; k < L.nedges && !rc; k++)
-        rc = ld_edges_file(&L, k);
+        rc = ld_each_pop(&L, k, L.edges[k], "edges", "<population>/source_node_id", ld_edge_pop);
     rc = rc ? rc : ld_check_receptors(&L);
     rc = rc ? rc : ld_commit(&L);
     quiet_off(&q);
