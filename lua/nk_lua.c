@@ -10,6 +10,7 @@
  * expected; option tables are checked for unknown keys ("did you mean").
  * Neuron indices are 1-based here and 0-based in the engine. */
 #include "nk_lua.h"
+#include "nk_read.h"
 
 #include "nk/nk.h"
 
@@ -59,6 +60,8 @@ static int lerror(lua_State *L, const char *fmt, ...)
 
 typedef struct lnet {
     nk_net *net;
+    int64_t script_step;     /* the step the script's runs have asked for so far */
+    int resume_checked;      /* --resume was tried on this network's first run */
 } lnet;
 
 typedef struct lpop {
@@ -434,6 +437,8 @@ static int l_network(lua_State *L)
 
     lnet *n = lua_newuserdatauv(L, sizeof *n, 1);
     n->net = NULL;
+    n->script_step = 0;
+    n->resume_checked = 0;
     luaL_setmetatable(L, NET_MT);
     lua_pushvalue(L, ctx_idx);
     lua_setiuservalue(L, -2, 1);
@@ -1785,63 +1790,972 @@ static int net_load_gexf(lua_State *L)
     return 1;
 }
 
+/* ---- selections: pop:select{...}, net:region{...} ------------------------------------ */
+
+#define SEL_MT "nk.selection"
+#define SRC_MT "nk.source"
+
+typedef struct lsel {
+    int nparts;
+    nk_sel *parts;           /* malloc'd, idx lists malloc'd */
+} lsel;
+
+static int sel_gc(lua_State *L)
+{
+    lsel *s = luaL_checkudata(L, 1, SEL_MT);
+    nk_sel_free(s->parts, s->nparts);
+    s->parts = NULL;
+    s->nparts = 0;
+    return 0;
+}
+
+/* A new, empty selection of the network at netidx, on the stack. */
+static lsel *new_sel(lua_State *L, int netidx)
+{
+    netidx = lua_absindex(L, netidx);
+    lsel *s = lua_newuserdatauv(L, sizeof *s, 1);
+    s->nparts = 0;
+    s->parts = NULL;
+    luaL_setmetatable(L, SEL_MT);
+    lua_pushvalue(L, netidx);
+    lua_setiuservalue(L, -2, 1);
+    return s;
+}
+
+static int cmp_i64(const void *a, const void *b)
+{
+    int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
+    return (x > y) - (x < y);
+}
+
+/* pop:select{i, j, ...}: those neurons (1-based within the population or
+ * slice), in any order. */
+static int pop_select(lua_State *L)
+{
+    nk_net *net;
+    lpop *p = check_pop(L, 1, &net);
+    luaL_checktype(L, 2, LUA_TTABLE);
+    lua_Integer n = luaL_len(L, 2);
+    if (n < 1)
+        return lerror(L, "select: expected a non-empty list of neuron indices (1..%lld)",
+                      (long long)(p->hi - p->lo));
+    int64_t *idx = lua_newuserdatauv(L, (size_t)n * sizeof *idx, 0); /* collected */
+    for (lua_Integer k = 1; k <= n; k++) {
+        lua_geti(L, 2, k);
+        int64_t i = check_int(L, -1, "a neuron index");
+        lua_pop(L, 1);
+        if (i < 1 || i > p->hi - p->lo)
+            return lerror(L, "select: neuron %lld is not in '%s' (1..%lld)", (long long)i,
+                          nk_pop_name(net, p->pop), (long long)(p->hi - p->lo));
+        idx[k - 1] = p->lo + i - 1;
+    }
+    qsort(idx, (size_t)n, sizeof *idx, cmp_i64);
+    for (lua_Integer k = 1; k < n; k++)
+        if (idx[k] == idx[k - 1])
+            return lerror(L, "select: neuron %lld is listed twice", (long long)(idx[k] - p->lo + 1));
+    lua_getiuservalue(L, 1, 1);
+    lsel *s = new_sel(L, -1);
+    s->parts = calloc(1, sizeof *s->parts);
+    int64_t *own = malloc((size_t)n * sizeof *own);
+    if (!s->parts || !own) {
+        free(own);
+        return lerror(L, "out of memory");
+    }
+    memcpy(own, idx, (size_t)n * sizeof *own);
+    s->parts[0] = (nk_sel){.pop = p->pop, .lo = own[0], .hi = own[n - 1] + 1, .idx = own, .n = n};
+    s->nparts = 1;
+    return 1;
+}
+
+static const char *const region_opts[] = {"kind", "center", "radius", "size", "height",
+                                          "populations", NULL};
+
+static int net_region(lua_State *L)
+{
+    lnet *n = check_net(L, 1);
+    luaL_checktype(L, 2, LUA_TTABLE);
+    /* work on a copy: the caller's table stays as it was */
+    lua_newtable(L);
+    lua_pushnil(L);
+    while (lua_next(L, 2)) {
+        lua_pushvalue(L, -2);
+        lua_insert(L, -2);
+        lua_settable(L, -4);
+    }
+    lua_replace(L, 2);
+    lua_geti(L, 2, 1);
+    int positional = !lua_isnil(L, -1);
+    lua_pop(L, 1);
+    if (positional) {
+        /* {"sphere", radius = ...}: the shape's kind first */
+        lua_geti(L, 2, 1);
+        if (lua_type(L, -1) != LUA_TSTRING)
+            return lerror(L, "net:region: the first entry must be the shape's kind (sphere, box "
+                             "or cylinder)");
+        lua_setfield(L, 2, "kind");
+        lua_pushnil(L);
+        lua_seti(L, 2, 1);
+    }
+    opt_table(L, 2, "net:region", region_opts);
+    nk_region_spec r = {0};
+    r.kind = opt_string(L, 2, "kind", "net:region", NULL);
+    if (!r.kind)
+        return lerror(L, "net:region: needs a kind: sphere, box or cylinder");
+    layout_vec(L, 2, "center", r.center, 0, NULL);
+    layout_vec(L, 2, "size", r.size, 0, NULL);
+    r.radius = opt_number(L, 2, "radius", "net:region", 0);
+    r.height = opt_number(L, 2, "height", "net:region", 0);
+    int pops[256];
+    lua_getfield(L, 2, "populations");
+    if (!lua_isnil(L, -1)) {
+        if (!lua_istable(L, -1))
+            return lerror(L, "net:region: populations must be a list of populations");
+        lua_Integer np = luaL_len(L, -1);
+        if (np > 256)
+            return lerror(L, "net:region: at most 256 populations");
+        int t = lua_gettop(L);
+        for (lua_Integer k = 1; k <= np; k++) {
+            lua_geti(L, t, k);
+            pops[r.npops++] = check_target(L, 1, lua_gettop(L), "region").pop;
+            lua_pop(L, 1);
+        }
+        r.pops = pops;
+    }
+    lua_pop(L, 1);
+    nk_sel *parts = NULL;
+    int np = nk_region(n->net, &r, &parts);
+    if (np < 0)
+        return fail(L, n->net, "net:region");
+    lsel *s = new_sel(L, 1);
+    s->parts = parts;
+    s->nparts = np;
+    return 1;
+}
+
+static int64_t sel_total(const lsel *s)
+{
+    int64_t t = 0;
+    for (int k = 0; k < s->nparts; k++)
+        t += s->parts[k].n;
+    return t;
+}
+
+static int sel_len(lua_State *L)
+{
+    lsel *s = luaL_checkudata(L, 1, SEL_MT);
+    lua_pushinteger(L, (lua_Integer)sel_total(s));
+    return 1;
+}
+
+static nk_net *sel_net(lua_State *L, int idx)
+{
+    lua_getiuservalue(L, idx, 1);
+    nk_net *net = check_net(L, -1)->net;
+    lua_pop(L, 1);
+    return net;
+}
+
+static int sel_tostring(lua_State *L)
+{
+    lsel *s = luaL_checkudata(L, 1, SEL_MT);
+    nk_net *net = sel_net(L, 1);
+    luaL_Buffer b;
+    luaL_buffinit(L, &b);
+    lua_pushfstring(L, "selection: %I neurons", (lua_Integer)sel_total(s));
+    luaL_addvalue(&b);
+    for (int k = 0; k < s->nparts && k < 8; k++) {
+        lua_pushfstring(L, "%s %I of '%s'", k ? "," : ":", (lua_Integer)s->parts[k].n,
+                        nk_pop_name(net, s->parts[k].pop));
+        luaL_addvalue(&b);
+    }
+    if (s->nparts > 8)
+        luaL_addstring(&b, ", ...");
+    luaL_pushresult(&b);
+    return 1;
+}
+
+/* sel:neurons(): {population name = {1-based indices}}. */
+static int sel_neurons(lua_State *L)
+{
+    lsel *s = luaL_checkudata(L, 1, SEL_MT);
+    nk_net *net = sel_net(L, 1);
+    lua_createtable(L, 0, s->nparts);
+    for (int k = 0; k < s->nparts; k++) {
+        const nk_sel *p = &s->parts[k];
+        lua_createtable(L, (int)p->n, 0);
+        for (int64_t j = 0; j < p->n; j++) {
+            lua_pushinteger(L, (lua_Integer)(p->idx ? p->idx[j] : p->lo + j) + 1);
+            lua_rawseti(L, -2, (lua_Integer)j + 1);
+        }
+        lua_setfield(L, -2, nk_pop_name(net, p->pop));
+    }
+    return 1;
+}
+
+/* sel:parts(): one selection per population. */
+static int sel_parts(lua_State *L)
+{
+    lsel *s = luaL_checkudata(L, 1, SEL_MT);
+    lua_getiuservalue(L, 1, 1);
+    int netidx = lua_gettop(L);
+    lua_createtable(L, s->nparts, 0);
+    for (int k = 0; k < s->nparts; k++) {
+        lsel *c = new_sel(L, netidx);
+        c->parts = calloc(1, sizeof *c->parts);
+        int64_t *own = malloc((size_t)s->parts[k].n * sizeof *own);
+        if (!c->parts || !own) {
+            free(own);
+            return lerror(L, "out of memory");
+        }
+        c->parts[0] = s->parts[k];
+        for (int64_t j = 0; j < s->parts[k].n; j++)
+            own[j] = s->parts[k].idx ? s->parts[k].idx[j] : s->parts[k].lo + j;
+        c->parts[0].idx = own;
+        c->nparts = 1;
+        lua_rawseti(L, -2, k + 1);
+    }
+    return 1;
+}
+
+/* The target argument arg of a source or monitor: a population or slice, a
+ * selection, or the network itself (every neuron). Sets *nparts; the parts
+ * stay valid while the argument (or a temporary left on the stack) lives. */
+static const nk_sel *check_sel(lua_State *L, int netidx, int arg, const char *fname, int *nparts)
+{
+    lsel *s = luaL_testudata(L, arg, SEL_MT);
+    if (s) {
+        lua_getiuservalue(L, arg, 1);
+        if (!lua_rawequal(L, -1, netidx))
+            lerror(L, "bad argument #%d to '%s' (the selection belongs to another network)",
+                   arg - 1, fname);
+        lua_pop(L, 1);
+        *nparts = s->nparts;
+        return s->parts;
+    }
+    if (lua_rawequal(L, arg, netidx)) {
+        nk_net *net = check_net(L, netidx)->net;
+        int np = nk_pop_count(net);
+        nk_sel *all = lua_newuserdatauv(L, (size_t)(np ? np : 1) * sizeof *all, 0);
+        for (int k = 0; k < np; k++)
+            all[k] = (nk_sel){.pop = k, .lo = 0, .hi = nk_pop_size(net, k)};
+        *nparts = np;
+        return all;
+    }
+    if (!luaL_testudata(L, arg, POP_MT))
+        lerror(L, "bad argument #%d to '%s' (population, slice, selection or the network "
+                  "expected, got %s)", arg - 1, fname, luaL_typename(L, arg));
+    nk_range r = check_target(L, netidx, arg, fname);
+    nk_sel *one = lua_newuserdatauv(L, sizeof *one, 0);
+    *one = (nk_sel){.pop = r.pop, .lo = r.lo, .hi = r.hi};
+    *nparts = 1;
+    return one;
+}
+
+/* ---- Lua functions called from a run -------------------------------------------------- */
+
+/* The Lua state running nk_run (set by net_run): callbacks run on it. */
+static lua_State *run_L;
+
+typedef struct lfunc {
+    lua_State *L;            /* the main state: for unref */
+    int ref;
+} lfunc;
+
+static void lfunc_free(void *ud)
+{
+    lfunc *f = ud;
+    if (!f)
+        return;
+    luaL_unref(f->L, LUA_REGISTRYINDEX, f->ref);
+    free(f);
+}
+
+static lfunc *lfunc_new(lua_State *L, int idx)
+{
+    lfunc *f = malloc(sizeof *f);
+    if (!f)
+        lerror(L, "out of memory");
+    lua_rawgeti(L, LUA_REGISTRYINDEX, LUA_RIDX_MAINTHREAD);
+    f->L = lua_tothread(L, -1);
+    lua_pop(L, 1);
+    lua_pushvalue(L, idx);
+    f->ref = luaL_ref(L, LUA_REGISTRYINDEX);
+    return f;
+}
+
+static int traceback(lua_State *L)
+{
+    const char *msg = lua_tostring(L, 1);
+    if (!msg)
+        msg = lua_pushfstring(L, "(error object is a %s value)", luaL_typename(L, 1));
+    luaL_traceback(L, L, msg, 1);
+    return 1;
+}
+
+/* Calls the function with the arguments pushed by the caller (nargs), one
+ * result; on error copies the message and traceback into err. */
+static int lfunc_call(lua_State *L, lfunc *f, int nargs, char *err, size_t errlen)
+{
+    int base = lua_gettop(L) - nargs;
+    lua_pushcfunction(L, traceback);
+    lua_rawgeti(L, LUA_REGISTRYINDEX, f->ref);
+    lua_rotate(L, base + 1, 2); /* traceback, function, args */
+    if (lua_pcall(L, nargs, 1, base + 1)) {
+        snprintf(err, errlen, "%s", lua_tostring(L, -1) ? lua_tostring(L, -1) : "error");
+        lua_settop(L, base);
+        return -1;
+    }
+    lua_remove(L, base + 1); /* the traceback function; the result stays */
+    return 0;
+}
+
+static int source_cb(void *ud, double t, int64_t n, double *values, char *err, size_t errlen)
+{
+    lua_State *L = run_L;
+    if (!L) {
+        snprintf(err, errlen, "no Lua state to call the function in");
+        return -1;
+    }
+    int top = lua_gettop(L);
+    if (!lua_checkstack(L, 8)) {
+        snprintf(err, errlen, "Lua stack overflow");
+        return -1;
+    }
+    lua_pushnumber(L, t);
+    if (lfunc_call(L, ud, 1, err, errlen))
+        return -1;
+    int rc = 0;
+    if (lua_type(L, -1) == LUA_TNUMBER) {
+        double v = lua_tonumber(L, -1);
+        for (int64_t j = 0; j < n; j++)
+            values[j] = v;
+    } else if (lua_istable(L, -1)) {
+        if (luaL_len(L, -1) != n) {
+            snprintf(err, errlen, "the function returned %lld values, expected %lld (one per "
+                                  "target neuron) or one number for all",
+                     (long long)luaL_len(L, -1), (long long)n);
+            rc = -1;
+        }
+        for (int64_t j = 0; !rc && j < n; j++) {
+            lua_geti(L, -1, j + 1);
+            if (lua_type(L, -1) != LUA_TNUMBER) {
+                snprintf(err, errlen, "value %lld returned by the function is of type %s, "
+                                      "expected a number (pA)", (long long)j + 1,
+                         luaL_typename(L, -1));
+                rc = -1;
+            } else {
+                values[j] = lua_tonumber(L, -1);
+            }
+            lua_pop(L, 1);
+        }
+    } else {
+        snprintf(err, errlen, "the function returned a value of type %s; expected a number (pA, "
+                              "for every target neuron) or a list of %lld numbers",
+                 luaL_typename(L, -1), (long long)n);
+        rc = -1;
+    }
+    lua_settop(L, top);
+    return rc;
+}
+
+/* An output monitor's function: f(t, values) with values a list over the
+ * monitored neurons (one variable) or a table var -> list. */
+typedef struct lout {
+    lfunc f;
+    int nvars;
+    char **vars;
+    int64_t n;
+} lout;
+
+static void lout_free(void *ud)
+{
+    lout *o = ud;
+    if (!o)
+        return;
+    luaL_unref(o->f.L, LUA_REGISTRYINDEX, o->f.ref);
+    for (int k = 0; k < o->nvars; k++)
+        free(o->vars[k]);
+    free(o->vars);
+    free(o);
+}
+
+static int output_cb(void *ud, double t, int64_t ncols, const double *v, char *err, size_t errlen)
+{
+    lout *o = ud;
+    lua_State *L = run_L;
+    (void)ncols;
+    if (!L) {
+        snprintf(err, errlen, "no Lua state to call the function in");
+        return -1;
+    }
+    int top = lua_gettop(L);
+    if (!lua_checkstack(L, 8)) {
+        snprintf(err, errlen, "Lua stack overflow");
+        return -1;
+    }
+    lua_pushnumber(L, t);
+    if (o->nvars == 1) {
+        lua_createtable(L, (int)o->n, 0);
+        for (int64_t j = 0; j < o->n; j++) {
+            lua_pushnumber(L, v[j]);
+            lua_rawseti(L, -2, j + 1);
+        }
+    } else {
+        lua_createtable(L, 0, o->nvars);
+        for (int k = 0; k < o->nvars; k++) {
+            lua_createtable(L, (int)o->n, 0);
+            for (int64_t j = 0; j < o->n; j++) {
+                lua_pushnumber(L, v[j * o->nvars + k]);
+                lua_rawseti(L, -2, j + 1);
+            }
+            lua_setfield(L, -2, o->vars[k]);
+        }
+    }
+    int rc = lfunc_call(L, &o->f, 2, err, errlen);
+    lua_settop(L, top);
+    return rc;
+}
+
 /* ---- sources ------------------------------------------------------------------------------ */
 
-static const char *const poisson_opts[] = {"rate",     "weight", "synapse", "receptor",
-                                           "params",   "start",  "stop",    NULL};
-static const char *const dc_opts[] = {"amplitude", "start", "stop", NULL};
+static const char *const spike_src_opts[] = {"weight", "synapse", "receptor", "params",
+                                             "start",  "stop",    "rate",     "p",
+                                             "times",  NULL};
+static const char *const src_opts[][16] = {
+    /* dc */ {"amplitude", "start", "stop", NULL},
+    /* step */ {"times", "amplitudes", "start", "stop", NULL},
+    /* ramp */ {"from", "to", "start", "stop", NULL},
+    /* ac */ {"amplitude", "frequency", "phase", "offset", "start", "stop", NULL},
+    /* noise */ {"mean", "std", "interval", "start", "stop", NULL},
+    /* array */ {"values", "file", "dataset", "interval", "after", "start", "stop", NULL},
+    /* equation */ {"I", "start", "stop", NULL},
+    /* callback */ {"fn", "every", "start", "stop", NULL},
+    /* global */ {"I", "amplitude", "frequency", "phase", "offset", "start", "stop", NULL},
+};
+
+/* A list of numbers at t[key] into a userdata left on the stack. */
+static double *num_list(lua_State *L, int t, const char *key, const char *fname, int64_t *n)
+{
+    lua_getfield(L, t, key);
+    if (!lua_istable(L, -1))
+        lerror(L, "%s: option '%s' must be a list of numbers, got %s", fname, key,
+               luaL_typename(L, -1));
+    int li = lua_gettop(L);
+    lua_Integer len = luaL_len(L, li);
+    double *v = lua_newuserdatauv(L, (size_t)(len ? len : 1) * sizeof *v, 0);
+    for (lua_Integer k = 1; k <= len; k++) {
+        lua_geti(L, li, k);
+        if (lua_type(L, -1) != LUA_TNUMBER)
+            lerror(L, "%s: %s[%lld] must be a number, got %s", fname, key, (long long)k,
+                   luaL_typename(L, -1));
+        v[k - 1] = lua_tonumber(L, -1);
+        lua_pop(L, 1);
+    }
+    lua_remove(L, li); /* the userdata stays (it is now at the top) */
+    *n = len;
+    return v;
+}
+
+/* spike_times: times = {t, ...} (every target neuron gets them all) or
+ * {{t, ...}, {t, ...}, ...} (one list per target neuron). */
+static void spike_time_lists(lua_State *L, int t, const char *fname, int64_t ntarget,
+                             nk_source_opts *o)
+{
+    lua_getfield(L, t, "times");
+    if (!lua_istable(L, -1))
+        lerror(L, "%s: needs 'times': a list of spike times (ms) for every target neuron, or one "
+                  "list per target neuron", fname);
+    int li = lua_gettop(L);
+    lua_Integer len = luaL_len(L, li);
+    lua_geti(L, li, 1);
+    int nested = lua_istable(L, -1);
+    lua_pop(L, 1);
+    int64_t total = 0;
+    if (nested) {
+        if (len != ntarget)
+            lerror(L, "%s: 'times' has %lld lists, expected one per target neuron (%lld)", fname,
+                   (long long)len, (long long)ntarget);
+        for (lua_Integer k = 1; k <= len; k++) {
+            lua_geti(L, li, k);
+            if (!lua_istable(L, -1))
+                lerror(L, "%s: times[%lld] must be a list of times (ms)", fname, (long long)k);
+            total += luaL_len(L, -1);
+            lua_pop(L, 1);
+        }
+    } else {
+        total = len * ntarget;
+    }
+    double *tm = lua_newuserdatauv(L, (size_t)(total ? total : 1) * sizeof *tm, 0);
+    int64_t *nr = lua_newuserdatauv(L, (size_t)(total ? total : 1) * sizeof *nr, 0);
+    int64_t c = 0;
+    if (nested) {
+        for (lua_Integer k = 1; k <= len; k++) {
+            lua_geti(L, li, k);
+            lua_Integer m = luaL_len(L, -1);
+            for (lua_Integer q = 1; q <= m; q++) {
+                lua_geti(L, -1, q);
+                if (lua_type(L, -1) != LUA_TNUMBER)
+                    lerror(L, "%s: times[%lld][%lld] must be a number (ms), got %s", fname,
+                           (long long)k, (long long)q, luaL_typename(L, -1));
+                tm[c] = lua_tonumber(L, -1);
+                nr[c++] = k - 1;
+                lua_pop(L, 1);
+            }
+            lua_pop(L, 1);
+        }
+    } else {
+        for (lua_Integer q = 1; q <= len; q++) {
+            lua_geti(L, li, q);
+            if (lua_type(L, -1) != LUA_TNUMBER)
+                lerror(L, "%s: times[%lld] must be a number (ms), got %s", fname, (long long)q,
+                       luaL_typename(L, -1));
+            double v = lua_tonumber(L, -1);
+            lua_pop(L, 1);
+            for (int64_t j = 0; j < ntarget; j++) {
+                tm[c] = v;
+                nr[c++] = j;
+            }
+        }
+    }
+    o->times = tm;
+    o->neurons = nr;
+    o->ntimes = c;
+}
+
+/* array: values = {{row}, {row}, ...} or file = "in.h5" (dataset "/I/data" by
+ * default, Neurokernel's layout, else the option dataset). */
+
+static void array_values(lua_State *L, int t, const char *fname, nk_source_opts *o)
+{
+    const char *file = opt_string(L, t, "file", fname, NULL);
+    lua_getfield(L, t, "values");
+    int has_values = !lua_isnil(L, -1);
+    lua_pop(L, 1);
+    if (file && has_values)
+        lerror(L, "%s: give either 'values' or 'file', not both", fname);
+    if (file) {
+        const char *dset = opt_string(L, t, "dataset", fname, NULL);
+        double *v = NULL;
+        char err[1024];
+        if (nk_read_matrix(file, dset, &v, &o->rows, &o->cols, err, sizeof err))
+            lerror(L, "%s: %s", fname, err);
+        double *keep = lua_newuserdatauv(L, (size_t)(o->rows * o->cols) * sizeof *keep, 0);
+        memcpy(keep, v, (size_t)(o->rows * o->cols) * sizeof *keep);
+        free(v);
+        o->values = keep;
+        return;
+    }
+    if (!has_values)
+        lerror(L, "%s: needs 'values' (a list of rows, one per interval, each a list of one "
+                  "current per target neuron, pA) or 'file' (an HDF5 file)", fname);
+    lua_getfield(L, t, "values");
+    int vi = lua_gettop(L);
+    if (!lua_istable(L, vi))
+        lerror(L, "%s: 'values' must be a list of rows, got %s", fname, luaL_typename(L, vi));
+    lua_Integer rows = luaL_len(L, vi);
+    if (rows < 1)
+        lerror(L, "%s: 'values' is empty", fname);
+    lua_geti(L, vi, 1);
+    int nested = lua_istable(L, -1);
+    lua_Integer cols = nested ? luaL_len(L, -1) : 1;
+    lua_pop(L, 1);
+    if (cols < 1)
+        lerror(L, "%s: values[1] is empty", fname);
+    double *v = lua_newuserdatauv(L, (size_t)(rows * cols) * sizeof *v, 0);
+    for (lua_Integer r = 1; r <= rows; r++) {
+        lua_geti(L, vi, r);
+        if (nested) {
+            if (!lua_istable(L, -1) || luaL_len(L, -1) != cols)
+                lerror(L, "%s: values[%lld] must be a list of %lld numbers like values[1]", fname,
+                       (long long)r, (long long)cols);
+            for (lua_Integer c = 1; c <= cols; c++) {
+                lua_geti(L, -1, c);
+                if (lua_type(L, -1) != LUA_TNUMBER)
+                    lerror(L, "%s: values[%lld][%lld] must be a number, got %s", fname,
+                           (long long)r, (long long)c, luaL_typename(L, -1));
+                v[(r - 1) * cols + c - 1] = lua_tonumber(L, -1);
+                lua_pop(L, 1);
+            }
+        } else {
+            if (lua_type(L, -1) != LUA_TNUMBER)
+                lerror(L, "%s: values[%lld] must be a number (or every row a list), got %s",
+                       fname, (long long)r, luaL_typename(L, -1));
+            v[r - 1] = lua_tonumber(L, -1);
+        }
+        lua_pop(L, 1);
+    }
+    lua_remove(L, vi);
+    o->values = v;
+    o->rows = rows;
+    o->cols = cols;
+}
+
+typedef struct lsrc {
+    int idx;
+} lsrc;
 
 static int net_source(lua_State *L)
 {
     lnet *n = check_net(L, 1);
     const char *kind = luaL_checkstring(L, 2);
-    nk_range target = check_target(L, 1, 3, "source");
-    int is_dc = !strcmp(kind, "dc");
-    int is_poisson = !strcmp(kind, "poisson");
+    /* global: the target may be left out */
+    if (!strcmp(kind, "global") && (lua_isnoneornil(L, 3) || lua_istable(L, 3)) &&
+        lua_gettop(L) <= 3) {
+        lua_settop(L, 3);
+        lua_pushvalue(L, 1);
+        lua_insert(L, 3);
+    }
+    lua_settop(L, 4);
+    int nparts;
+    const nk_sel *parts = check_sel(L, 1, 3, "source", &nparts);
+    int64_t ntarget = 0;
+    for (int k = 0; k < nparts; k++)
+        ntarget += parts[k].idx ? parts[k].n : parts[k].hi - parts[k].lo;
+    int kind_k = -1;
+    for (int k = 0; nk_source_kinds[k]; k++)
+        if (!strcmp(kind, nk_source_kinds[k]))
+            kind_k = k;
+    if (kind_k < 0) {
+        nk_source_opts o;
+        nk_source_opts_init(&o);
+        if (nk_source_add_sel(n->net, kind, parts, nparts, &o) < 0)
+            return fail(L, n->net, "net:source");
+        return lerror(L, "net:source: unknown kind '%s'", kind);
+    }
+    char fname[64];
+    snprintf(fname, sizeof fname, "net:source('%s')", kind);
+    int spikes = !strcmp(kind, "poisson") || !strcmp(kind, "bernoulli") ||
+                 !strcmp(kind, "spike_times");
+    int t = opt_table(L, 4, fname, spikes ? spike_src_opts : src_opts[kind_k]) ? 4 : 0;
     nk_source_opts o;
     nk_source_opts_init(&o);
     const char *names[64];
     double vals[64];
-    if (is_dc || is_poisson) {
-        char fname[64];
-        snprintf(fname, sizeof fname, "net:source('%s')", kind);
-        int t = opt_table(L, 4, fname, is_dc ? dc_opts : poisson_opts) ? 4 : 0;
-        o.start = opt_number(L, t, "start", fname, 0);
-        o.stop = opt_number(L, t, "stop", fname, INFINITY);
-        if (is_dc) {
-            o.amplitude = opt_number(L, t, "amplitude", fname, NAN);
-            if (isnan(o.amplitude))
-                return lerror(L, "%s needs option 'amplitude' (pA)", fname);
-        } else {
+    o.start = opt_number(L, t, "start", fname, 0);
+    o.stop = opt_number(L, t, "stop", fname, INFINITY);
+    if (spikes) {
+        if (!t)
+            return lerror(L, "%s needs options (weight, ...)", fname);
+        lua_getfield(L, t, "rate");
+        int has_rate = !lua_isnil(L, -1);
+        lua_getfield(L, t, "p");
+        int has_p = !lua_isnil(L, -1);
+        lua_getfield(L, t, "times");
+        int has_times = !lua_isnil(L, -1);
+        lua_pop(L, 3);
+        if (!strcmp(kind, "poisson") && (has_p || has_times))
+            return lerror(L, "%s: a Poisson source takes 'rate' (Hz), not '%s'", fname,
+                          has_p ? "p" : "times");
+        if (!strcmp(kind, "bernoulli") && (has_rate || has_times))
+            return lerror(L, "%s: a Bernoulli source takes 'p' (per step), not '%s'", fname,
+                          has_rate ? "rate" : "times");
+        if (!strcmp(kind, "spike_times") && (has_rate || has_p))
+            return lerror(L, "%s: takes 'times', not '%s'", fname, has_rate ? "rate" : "p");
+        o.weight = opt_number(L, t, "weight", fname, NAN);
+        if (!strcmp(kind, "poisson")) {
             o.rate = opt_number(L, t, "rate", fname, NAN);
-            o.weight = opt_number(L, t, "weight", fname, NAN);
             if (isnan(o.rate) || isnan(o.weight))
                 return lerror(L, "%s needs options 'rate' (Hz) and 'weight'", fname);
-            o.synapse = opt_model(L, t, "synapse", fname, NULL);
-            o.receptor = opt_string(L, t, "receptor", fname, NULL);
-            o.syn_param_names = names;
-            o.syn_param_values = vals;
-            o.n_syn_params = syn_params(L, t, fname, names, vals);
         }
+        if (isnan(o.weight))
+            return lerror(L, "%s needs option 'weight' (per input spike, in the synapse's unit)",
+                          fname);
+        if (!strcmp(kind, "poisson")) {
+        } else if (!strcmp(kind, "bernoulli")) {
+            o.p = opt_number(L, t, "p", fname, NAN);
+            if (isnan(o.p))
+                return lerror(L, "%s needs option 'p' (the probability of an input spike per "
+                                 "step)", fname);
+        } else {
+            spike_time_lists(L, t, fname, ntarget, &o);
+        }
+        o.synapse = opt_model(L, t, "synapse", fname, NULL);
+        o.receptor = opt_string(L, t, "receptor", fname, NULL);
+        o.syn_param_names = names;
+        o.syn_param_values = vals;
+        o.n_syn_params = syn_params(L, t, fname, names, vals);
+    } else if (!strcmp(kind, "dc")) {
+        o.amplitude = opt_number(L, t, "amplitude", fname, NAN);
+        if (isnan(o.amplitude))
+            return lerror(L, "%s needs option 'amplitude' (pA)", fname);
+    } else if (!strcmp(kind, "step")) {
+        if (!t)
+            return lerror(L, "%s needs options 'times' (ms) and 'amplitudes' (pA)", fname);
+        int64_t nt = 0, na = 0;
+        o.times = num_list(L, t, "times", fname, &nt);
+        o.amplitudes = num_list(L, t, "amplitudes", fname, &na);
+        if (nt != na)
+            return lerror(L, "%s: 'times' has %lld entries and 'amplitudes' %lld; expected the "
+                             "same number", fname, (long long)nt, (long long)na);
+        o.ntimes = nt;
+    } else if (!strcmp(kind, "ramp")) {
+        o.from = opt_number(L, t, "from", fname, 0);
+        o.to = opt_number(L, t, "to", fname, NAN);
+        if (isnan(o.to))
+            return lerror(L, "%s needs options 'to' (pA at stop), 'stop' (ms) and optionally "
+                             "'from' (pA at start, default 0)", fname);
+    } else if (!strcmp(kind, "ac") || !strcmp(kind, "global")) {
+        o.amplitude = opt_number(L, t, "amplitude", fname, 0);
+        o.frequency = opt_number(L, t, "frequency", fname, 0);
+        o.phase = opt_number(L, t, "phase", fname, 0);
+        o.offset = opt_number(L, t, "offset", fname, 0);
+        if (!strcmp(kind, "global")) {
+            o.expr = opt_string(L, t, "I", fname, NULL);
+            lua_getfield(L, t ? t : 1, "amplitude");
+            int has_amp = t && !lua_isnil(L, -1);
+            lua_pop(L, 1);
+            if (o.expr && has_amp)
+                return lerror(L, "%s: give either 'I' (an expression of t) or the sine's "
+                                 "options (amplitude, frequency, phase, offset)", fname);
+            if (!o.expr && !has_amp)
+                return lerror(L, "%s needs 'I' (an expression of t, pA) or 'amplitude' and "
+                                 "'frequency' (a sine)", fname);
+        } else if (!t) {
+            return lerror(L, "%s needs options 'amplitude' (pA) and 'frequency' (Hz)", fname);
+        }
+    } else if (!strcmp(kind, "noise")) {
+        o.mean = opt_number(L, t, "mean", fname, 0);
+        o.std = opt_number(L, t, "std", fname, NAN);
+        o.interval = opt_number(L, t, "interval", fname, 0);
+        if (isnan(o.std))
+            return lerror(L, "%s needs option 'std' (pA) and optionally 'mean' (pA) and "
+                             "'interval' (ms)", fname);
+    } else if (!strcmp(kind, "array")) {
+        if (!t)
+            return lerror(L, "%s needs 'values' or 'file'", fname);
+        array_values(L, t, fname, &o);
+        o.interval = opt_number(L, t, "interval", fname, 0);
+        const char *after = opt_string(L, t, "after", fname, "zero");
+        if (strcmp(after, "zero") && strcmp(after, "hold"))
+            return lerror(L, "%s: 'after' must be \"zero\" or \"hold\", got \"%s\"", fname, after);
+        o.hold = !strcmp(after, "hold");
+    } else if (!strcmp(kind, "equation")) {
+        o.expr = opt_string(L, t, "I", fname, NULL);
+        if (!o.expr)
+            return lerror(L, "%s needs option 'I': the current (pA) as an expression of t, i, "
+                             "N, x, y, z", fname);
+    } else if (!strcmp(kind, "callback")) {
+        lua_getfield(L, t ? t : 1, "fn");
+        if (!t || !lua_isfunction(L, -1))
+            return lerror(L, "%s needs option 'fn': a function(t) returning the current (pA), "
+                             "one number or a list with one per target neuron", fname);
+        double every = opt_number(L, t, "every", fname, 1);
+        if (every != floor(every) || every < 1 || every > 1e9)
+            return lerror(L, "%s: 'every' must be a whole number of steps >= 1, got %g", fname,
+                          every);
+        o.every = (int)every;
+        o.fn = source_cb;
+        o.ud = lfunc_new(L, lua_gettop(L));
+        o.ud_free = lfunc_free;
+        lua_pop(L, 1);
     }
-    int k = nk_source_add(n->net, kind, target, &o);
+    int k = nk_source_add_sel(n->net, kind, parts, nparts, &o);
     if (k < 0)
         return fail(L, n->net, "net:source");
-    lua_pushinteger(L, k + 1);
+    lsrc *s = lua_newuserdatauv(L, sizeof *s, 1);
+    s->idx = k;
+    luaL_setmetatable(L, SRC_MT);
+    lua_pushvalue(L, 1);
+    lua_setiuservalue(L, -2, 1);
+    return 1;
+}
+
+static nk_net *check_src(lua_State *L, int idx, int *k)
+{
+    lsrc *s = luaL_checkudata(L, idx, SRC_MT);
+    lua_getiuservalue(L, idx, 1);
+    nk_net *net = check_net(L, -1)->net;
+    lua_pop(L, 1);
+    *k = s->idx;
+    return net;
+}
+
+/* src:set{rate = 10, stop = 500}: changes options between runs; all or
+ * nothing (a refused value puts back the ones set before it). */
+static int src_set(lua_State *L)
+{
+    int k;
+    nk_net *net = check_src(L, 1, &k);
+    luaL_checktype(L, 2, LUA_TTABLE);
+    const char *names[32];
+    double old[32];
+    int n = 0, rc = 0;
+    char msg[1024] = "";
+    lua_pushnil(L);
+    while (lua_next(L, 2)) {
+        if (lua_type(L, -2) != LUA_TSTRING || lua_type(L, -1) != LUA_TNUMBER) {
+            snprintf(msg, sizeof msg, "source:set: expected option names with numbers, e.g. "
+                                      "{rate = 10}");
+            rc = 1;
+        } else if (n == 32) {
+            snprintf(msg, sizeof msg, "source:set: too many options");
+            rc = 1;
+        } else if (nk_source_get(net, k, lua_tostring(L, -2), &old[n]) ||
+                   nk_source_set(net, k, lua_tostring(L, -2), lua_tonumber(L, -1))) {
+            snprintf(msg, sizeof msg, "source:set: %s", nk_errmsg(nk_net_ctx(net)));
+            rc = 1;
+        } else {
+            names[n++] = lua_tostring(L, -2); /* alive in the table */
+        }
+        lua_pop(L, 1);
+        if (rc) {
+            lua_pop(L, 1);
+            break;
+        }
+    }
+    if (rc) {
+        while (n-- > 0)
+            nk_source_set(net, k, names[n], old[n]);
+        return lerror(L, "%s", msg);
+    }
+    lua_settop(L, 1);
+    return 1;
+}
+
+static int src_remove(lua_State *L)
+{
+    int k;
+    nk_net *net = check_src(L, 1, &k);
+    if (nk_source_remove(net, k))
+        return fail(L, net, "source:remove");
+    return 0;
+}
+
+static int src_tostring(lua_State *L)
+{
+    int k;
+    nk_net *net = check_src(L, 1, &k);
+    lua_pushfstring(L, "source %d: %s", k + 1, nk_source_describe(net, k));
+    return 1;
+}
+
+static int src_index(lua_State *L)
+{
+    int k;
+    nk_net *net = check_src(L, 1, &k);
+    const char *key = luaL_checkstring(L, 2);
+    luaL_getmetatable(L, SRC_MT);
+    lua_getfield(L, -1, "methods");
+    if (lua_getfield(L, -1, key) != LUA_TNIL)
+        return 1;
+    if (!strcmp(key, "kind")) {
+        const char *kd = nk_source_kind(net, k);
+        if (kd)
+            lua_pushstring(L, kd);
+        else
+            lua_pushnil(L);
+        return 1;
+    }
+    if (!strcmp(key, "size")) {
+        lua_pushinteger(L, (lua_Integer)nk_source_size(net, k));
+        return 1;
+    }
+    double v;
+    if (nk_source_get(net, k, key, &v))
+        return fail(L, net, "source");
+    lua_pushnumber(L, v);
     return 1;
 }
 
 /* ---- monitors ------------------------------------------------------------------------------- */
 
-static const char *const monitor_opts[] = {NULL};
+static const char *const monitor_opts[][8] = {
+    /* spikes */ {NULL},
+    /* state */ {"vars", "every", "name", NULL},
+    /* rate */ {"bin", "name", NULL},
+    /* field */ {"var", "vars", "op", "every", "name", NULL},
+    /* output */ {"vars", "every", "fn", "name", NULL},
+};
 
 static int net_monitor(lua_State *L)
 {
     lnet *n = check_net(L, 1);
     const char *kind = luaL_checkstring(L, 2);
-    nk_range target = check_target(L, 1, 3, "monitor");
-    opt_table(L, 4, "net:monitor", monitor_opts);
-    int k = nk_monitor_add(n->net, kind, target);
+    lua_settop(L, 4);
+    int nparts;
+    const nk_sel *parts = check_sel(L, 1, 3, "monitor", &nparts);
+    if (nparts == 0)
+        return lerror(L, "net:monitor: the target holds no neurons");
+    if (nparts != 1)
+        return lerror(L, "net:monitor: a monitor watches one population; this target spans %d "
+                         "(use one monitor per population: sel:parts())", nparts);
+    int kk = -1;
+    for (int k = 0; nk_monitor_kinds[k]; k++)
+        if (!strcmp(kind, nk_monitor_kinds[k]))
+            kk = k;
+    nk_monitor_opts o;
+    nk_monitor_opts_init(&o);
+    const char *vars[64];
+    if (kk >= 0) {
+        char fname[64];
+        snprintf(fname, sizeof fname, "net:monitor('%s')", kind);
+        if (kk == 0 && lua_istable(L, 4)) {
+            lua_pushnil(L);
+            if (lua_next(L, 4))
+                return lerror(L, "%s takes no options (got '%s')", fname,
+                              lua_type(L, -2) == LUA_TSTRING ? lua_tostring(L, -2) : "?");
+        }
+        int t = opt_table(L, 4, fname, monitor_opts[kk]) ? 4 : 0;
+        double every = opt_number(L, t, "every", fname, 1);
+        if (every != floor(every) || every < 1 || every > 1e9)
+            return lerror(L, "%s: 'every' must be a whole number of steps >= 1, got %g", fname,
+                          every);
+        o.every = (int)every;
+        o.bin = opt_number(L, t, "bin", fname, 1.0);
+        o.op = opt_string(L, t, "op", fname, NULL);
+        o.name = opt_string(L, t, "name", fname, NULL);
+        if (t) {
+            lua_getfield(L, t, "vars");
+            if (lua_isnil(L, -1)) {
+                lua_pop(L, 1);
+                lua_getfield(L, t, "var");
+            }
+            if (lua_type(L, -1) == LUA_TSTRING) {
+                vars[o.nvars++] = lua_tostring(L, -1);
+            } else if (lua_istable(L, -1)) {
+                lua_Integer nv = luaL_len(L, -1);
+                if (nv > 64)
+                    return lerror(L, "%s: at most 64 variables", fname);
+                for (lua_Integer q = 1; q <= nv; q++) {
+                    lua_geti(L, -1, q);
+                    if (lua_type(L, -1) != LUA_TSTRING)
+                        return lerror(L, "%s: vars[%lld] must be a variable's name, got %s",
+                                      fname, (long long)q, luaL_typename(L, -1));
+                    vars[o.nvars++] = lua_tostring(L, -1);
+                    lua_pop(L, 1); /* the string stays alive in the table */
+                }
+            } else if (!lua_isnil(L, -1)) {
+                return lerror(L, "%s: 'vars' must be a name or a list of names, got %s", fname,
+                              luaL_typename(L, -1));
+            }
+            lua_pop(L, 1);
+            o.vars = vars;
+            if (kk == 4) {
+                lua_getfield(L, t, "fn");
+                if (!lua_isfunction(L, -1))
+                    return lerror(L, "%s needs option 'fn': a function(t, values) called with "
+                                     "the monitored values", fname);
+                lout *ou = calloc(1, sizeof *ou);
+                if (!ou)
+                    return lerror(L, "out of memory");
+                lua_rawgeti(L, LUA_REGISTRYINDEX, LUA_RIDX_MAINTHREAD);
+                ou->f.L = lua_tothread(L, -1);
+                lua_pop(L, 1);
+                ou->f.ref = luaL_ref(L, LUA_REGISTRYINDEX);
+                ou->nvars = o.nvars;
+                ou->n = parts[0].idx ? parts[0].n : parts[0].hi - parts[0].lo;
+                ou->vars = calloc((size_t)(o.nvars ? o.nvars : 1), sizeof *ou->vars);
+                for (int q = 0; ou->vars && q < o.nvars; q++)
+                    ou->vars[q] = strdup(vars[q]);
+                o.fn = output_cb;
+                o.ud = ou;
+                o.ud_free = lout_free;
+            }
+        } else if (kk == 4) {
+            return lerror(L, "%s needs options 'vars' and 'fn'", fname);
+        }
+    }
+    int k = nk_monitor_add_sel(n->net, kind, &parts[0], &o);
     if (k < 0)
         return fail(L, n->net, "net:monitor");
     push_child(L, k, MON_MT);
@@ -1864,11 +2778,29 @@ static int mon_rate(lua_State *L)
     return 1;
 }
 
+static int mon_is(nk_net *net, int k, const char *kind)
+{
+    return !strcmp(nk_monitor_kind(net, k), kind);
+}
+
 /* Pushes the recorded times (which = 0) or 1-based ids (which = 1). */
 static int mon_series(lua_State *L, int which)
 {
     int k;
     nk_net *net = child_net(L, 1, MON_MT, &k);
+    if (!mon_is(net, k, "spikes")) {
+        if (which == 1)
+            return lerror(L, "monitor:ids(): a %s monitor records no spikes (use neurons())",
+                          nk_monitor_kind(net, k));
+        double t0, step;
+        int64_t rows = nk_monitor_rows(net, k, NULL, NULL, &t0, &step);
+        lua_createtable(L, (int)rows, 0);
+        for (int64_t r = 0; r < rows; r++) {
+            lua_pushnumber(L, t0 + (double)r * step);
+            lua_rawseti(L, -2, (lua_Integer)r + 1);
+        }
+        return 1;
+    }
     int64_t n = nk_monitor_count(net, k);
     double *t = which == 0 ? malloc((size_t)(n ? n : 1) * sizeof *t) : NULL;
     int64_t *ids = which == 1 ? malloc((size_t)(n ? n : 1) * sizeof *ids) : NULL;
@@ -1884,9 +2816,10 @@ static int mon_series(lua_State *L, int which)
         if (which == 0)
             lua_pushnumber(L, t[j]);
         else
-            lua_pushinteger(L, ids[j] - r.lo + 1);
+            lua_pushinteger(L, ids[j] + 1);
         lua_rawseti(L, -2, (lua_Integer)j + 1);
     }
+    (void)r;
     free(t);
     free(ids);
     return 1;
@@ -1895,15 +2828,164 @@ static int mon_series(lua_State *L, int which)
 static int mon_times(lua_State *L) { return mon_series(L, 0); }
 static int mon_ids(lua_State *L) { return mon_series(L, 1); }
 
+/* The index of variable var in a sampled monitor (1 when it records one and
+ * var is nil). */
+static int mon_var(lua_State *L, nk_net *net, int k, int arg)
+{
+    const char *const *names, *const *units;
+    int nv = nk_monitor_vars(net, k, &names, &units);
+    if (nv == 0)
+        lerror(L, "a %s monitor has no variables", nk_monitor_kind(net, k));
+    if (lua_isnoneornil(L, arg)) {
+        if (nv == 1)
+            return 0;
+        lerror(L, "this monitor records %d variables: name one (%s, ...)", nv, names[0]);
+    }
+    const char *var = luaL_checkstring(L, arg);
+    for (int v = 0; v < nv; v++)
+        if (!strcmp(names[v], var))
+            return v;
+    luaL_Buffer b;
+    luaL_buffinit(L, &b);
+    for (int v = 0; v < nv; v++) {
+        if (v)
+            luaL_addstring(&b, ", ");
+        luaL_addstring(&b, names[v]);
+    }
+    luaL_pushresult(&b);
+    lerror(L, "this monitor does not record '%s' (it records: %s)", var, lua_tostring(L, -1));
+    return -1;
+}
+
+/* state/output: m:values([var]) -> rows, each a list over the monitored
+ * neurons; field/rate: m:values() -> a list over time. */
+static int mon_values(lua_State *L)
+{
+    int k;
+    nk_net *net = child_net(L, 1, MON_MT, &k);
+    if (mon_is(net, k, "spikes"))
+        return lerror(L, "monitor:values(): a spike monitor has times() and ids()");
+    int64_t ncols;
+    const double *d;
+    int64_t rows = nk_monitor_rows(net, k, &ncols, &d, NULL, NULL);
+    if (mon_is(net, k, "rate") || mon_is(net, k, "field")) {
+        lua_createtable(L, (int)rows, 0);
+        for (int64_t r = 0; r < rows; r++) {
+            lua_pushnumber(L, d[r]);
+            lua_rawseti(L, -2, (lua_Integer)r + 1);
+        }
+        return 1;
+    }
+    const char *const *names, *const *units;
+    int nv = nk_monitor_vars(net, k, &names, &units);
+    int v = mon_var(L, net, k, 2);
+    int64_t n = ncols / nv;
+    lua_createtable(L, (int)rows, 0);
+    for (int64_t r = 0; r < rows; r++) {
+        lua_createtable(L, (int)n, 0);
+        for (int64_t j = 0; j < n; j++) {
+            lua_pushnumber(L, d[r * ncols + j * nv + v]);
+            lua_rawseti(L, -2, (lua_Integer)j + 1);
+        }
+        lua_rawseti(L, -2, (lua_Integer)r + 1);
+    }
+    return 1;
+}
+
+/* m:trace([var,] j): the values of the j-th monitored neuron over time. */
+static int mon_trace(lua_State *L)
+{
+    int k;
+    nk_net *net = child_net(L, 1, MON_MT, &k);
+    if (!mon_is(net, k, "state") && !mon_is(net, k, "output"))
+        return lerror(L, "monitor:trace(): only state and output monitors have traces");
+    int v = 0, jarg = 2;
+    if (lua_type(L, 2) == LUA_TSTRING) {
+        v = mon_var(L, net, k, 2);
+        jarg = 3;
+    } else {
+        v = mon_var(L, net, k, 100);
+    }
+    int64_t ncols;
+    const double *d;
+    int64_t rows = nk_monitor_rows(net, k, &ncols, &d, NULL, NULL);
+    const char *const *names, *const *units;
+    int nv = nk_monitor_vars(net, k, &names, &units);
+    int64_t n = ncols / nv;
+    int64_t j = lua_isnoneornil(L, jarg) && n == 1 ? 1 : check_int(L, jarg, "neuron (1-based "
+                                                                           "within the monitor)");
+    if (j < 1 || j > n)
+        return lerror(L, "monitor:trace(): neuron %lld is not among the %lld monitored",
+                      (long long)j, (long long)n);
+    lua_createtable(L, (int)rows, 0);
+    for (int64_t r = 0; r < rows; r++) {
+        lua_pushnumber(L, d[r * ncols + (j - 1) * nv + v]);
+        lua_rawseti(L, -2, (lua_Integer)r + 1);
+    }
+    return 1;
+}
+
+/* m:neurons(): the monitored neurons, 1-based within the population. */
+static int mon_neurons(lua_State *L)
+{
+    int k;
+    nk_net *net = child_net(L, 1, MON_MT, &k);
+    const int64_t *idx;
+    int64_t lo;
+    int64_t n = nk_monitor_neurons(net, k, &idx, &lo);
+    lua_createtable(L, (int)n, 0);
+    for (int64_t j = 0; j < n; j++) {
+        lua_pushinteger(L, (lua_Integer)(idx ? idx[j] : lo + j) + 1);
+        lua_rawseti(L, -2, (lua_Integer)j + 1);
+    }
+    return 1;
+}
+
+static int mon_len(lua_State *L)
+{
+    int k;
+    nk_net *net = child_net(L, 1, MON_MT, &k);
+    if (mon_is(net, k, "spikes"))
+        lua_pushinteger(L, nk_monitor_count(net, k));
+    else
+        lua_pushinteger(L, nk_monitor_rows(net, k, NULL, NULL, NULL, NULL));
+    return 1;
+}
+
 static int mon_tostring(lua_State *L)
 {
     int k;
     nk_net *net = child_net(L, 1, MON_MT, &k);
     nk_range r = nk_monitor_target(net, k);
-    lua_pushfstring(L, "spike monitor on '%s'[%I..%I]: %I spikes in %f ms (%f Hz)",
-                    nk_pop_name(net, r.pop), (lua_Integer)r.lo + 1, (lua_Integer)r.hi,
-                    (lua_Integer)nk_monitor_count(net, k), nk_monitor_duration(net, k),
-                    nk_monitor_rate(net, k));
+    const int64_t *idx;
+    int64_t lo;
+    int64_t n = nk_monitor_neurons(net, k, &idx, &lo);
+    if (mon_is(net, k, "spikes")) {
+        lua_pushfstring(L, "spike monitor on %I neurons of '%s': %I spikes in %f ms (%f Hz)",
+                        (lua_Integer)n, nk_pop_name(net, r.pop),
+                        (lua_Integer)nk_monitor_count(net, k), nk_monitor_duration(net, k),
+                        nk_monitor_rate(net, k));
+        return 1;
+    }
+    double t0, step;
+    int64_t ncols;
+    int64_t rows = nk_monitor_rows(net, k, &ncols, NULL, &t0, &step);
+    const char *const *names, *const *units;
+    int nv = nk_monitor_vars(net, k, &names, &units);
+    luaL_Buffer b;
+    luaL_buffinit(L, &b);
+    lua_pushfstring(L, "%s monitor '%s' on %I neurons of '%s'", nk_monitor_kind(net, k),
+                    nk_monitor_name(net, k), (lua_Integer)n, nk_pop_name(net, r.pop));
+    luaL_addvalue(&b);
+    for (int v = 0; v < nv; v++) {
+        lua_pushfstring(L, "%s%s", v ? ", " : " (", names[v]);
+        luaL_addvalue(&b);
+    }
+    if (nv)
+        luaL_addstring(&b, ")");
+    lua_pushfstring(L, ": %I rows every %f ms from %f ms", (lua_Integer)rows, step, t0);
+    luaL_addvalue(&b);
+    luaL_pushresult(&b);
     return 1;
 }
 
@@ -1920,7 +3002,37 @@ static void progress(void *ud, double done, double total)
     fflush(stderr);
 }
 
-static const char *const run_opts[] = {"progress", NULL};
+static const char *const run_opts[] = {"progress", "checkpoint_every", "checkpoint", NULL};
+
+/* --resume CHECKPOINT: on a network's first run, load the checkpoint's state
+ * (refused when the script built a different network); runs the script asks
+ * for are then shortened or skipped so that it ends where it would have. */
+static int resume_first(lua_State *L, lnet *n)
+{
+    if (n->resume_checked)
+        return 0;
+    n->resume_checked = 1;
+    lua_getfield(L, LUA_REGISTRYINDEX, DEFAULTS_KEY);
+    if (!lua_istable(L, -1)) {
+        lua_pop(L, 1);
+        return 0;
+    }
+    lua_getfield(L, -1, "resume");
+    if (lua_type(L, -1) != LUA_TSTRING) {
+        lua_pop(L, 2);
+        return 0;
+    }
+    const char *path = lua_tostring(L, -1);
+    if (nk_checkpoint_apply(n->net, path))
+        return fail(L, n->net, "--resume");
+    if (isatty(2))
+        fprintf(stderr, "resumed from '%s' at t = %g ms\n", path, nk_net_time(n->net));
+    /* one checkpoint, one network */
+    lua_pushnil(L);
+    lua_setfield(L, -3, "resume");
+    lua_pop(L, 2);
+    return 0;
+}
 
 static int net_run(lua_State *L)
 {
@@ -1934,13 +3046,144 @@ static int net_run(lua_State *L)
     nk_run_opts o = {0};
     o.progress = show ? progress : NULL;
     o.interrupt = &nk_lua_interrupted;
-    int rc = nk_run(n->net, ms, &o);
+    o.checkpoint_every = opt_number(L, t, "checkpoint_every", "net:run", 0);
+    const char *ck = opt_string(L, t, "checkpoint", "net:run", NULL);
+    if (o.checkpoint_every != 0 && !ck) {
+        const char *out = nk_net_output(n->net);
+        size_t l = out ? strlen(out) : 0;
+        if (l > 3 && !strcmp(out + l - 3, ".h5"))
+            lua_pushfstring(L, "%s.ckpt.h5", lua_pushlstring(L, out, l - 3));
+        else
+            lua_pushfstring(L, "%s.ckpt.h5", out ? out : "nkshell");
+        ck = lua_tostring(L, -1);
+    }
+    o.checkpoint_path = ck;
+    if (!(ms >= 0) || !isfinite(ms))
+        return lerror(L, "net:run: duration must be a finite number of ms >= 0, got %g", ms);
+    resume_first(L, n);
+    /* Runs are counted in steps the script asked for; after --resume the
+     * network may already be past them. */
+    int64_t want = n->script_step + (int64_t)floor(ms / nk_net_dt(n->net) + 0.5);
+    int64_t now = nk_net_step(n->net);
+    if (n->script_step < now && want <= now) {
+        n->script_step = want;
+        return 0; /* done before the checkpoint */
+    }
+    double run_ms = n->script_step < now ? (double)(want - now) * nk_net_dt(n->net) : ms;
+    lua_State *saved = run_L;
+    run_L = L;
+    int rc = nk_run(n->net, run_ms, &o);
+    run_L = saved;
+    n->script_step = nk_net_step(n->net) > want ? nk_net_step(n->net) : want;
+    if (rc)
+        n->script_step = nk_net_step(n->net);
     if (rc && show)
         fputc('\n', stderr); /* end the progress line before the message */
     if (rc == NK_EINTR)
         nk_lua_interrupted = 0;
     if (rc)
         return fail(L, n->net, "net:run");
+    return 0;
+}
+
+static int net_checkpoint(lua_State *L)
+{
+    lnet *n = check_net(L, 1);
+    const char *path = luaL_checkstring(L, 2);
+    if (nk_checkpoint(n->net, path))
+        return fail(L, n->net, "net:checkpoint");
+    return 0;
+}
+
+static const char *const restore_opts[] = {"output", NULL};
+
+static int l_restore(lua_State *L)
+{
+    const char *path = luaL_checkstring(L, 1);
+    int t = opt_table(L, 2, "nk.restore", restore_opts) ? 2 : 0;
+    const char *output = opt_string(L, t, "output", "nk.restore", NULL);
+    nk_ctx *ctx = push_ctx(L);
+    int ctx_idx = lua_gettop(L);
+    lnet *n = lua_newuserdatauv(L, sizeof *n, 1);
+    n->net = NULL;
+    n->resume_checked = 1;
+    luaL_setmetatable(L, NET_MT);
+    lua_pushvalue(L, ctx_idx);
+    lua_setiuservalue(L, -2, 1);
+    n->net = nk_restore(ctx, path, output);
+    if (!n->net)
+        return lerror(L, "nk.restore: %s", nk_errmsg(ctx));
+    n->script_step = nk_net_step(n->net);
+    return 1;
+}
+
+/* net:sources(): the source objects, by index (removed ones included). */
+static int net_sources(lua_State *L)
+{
+    lnet *n = check_net(L, 1);
+    int ns = nk_source_count(n->net);
+    lua_createtable(L, ns, 0);
+    for (int k = 0; k < ns; k++) {
+        lsrc *s = lua_newuserdatauv(L, sizeof *s, 1);
+        s->idx = k;
+        luaL_setmetatable(L, SRC_MT);
+        lua_pushvalue(L, 1);
+        lua_setiuservalue(L, -2, 1);
+        lua_rawseti(L, -2, k + 1);
+    }
+    return 1;
+}
+
+/* net:monitors(): the monitor objects, by index. */
+static int net_monitors(lua_State *L)
+{
+    lnet *n = check_net(L, 1);
+    int nm = nk_monitor_count_all(n->net);
+    lua_createtable(L, nm, 0);
+    for (int k = 0; k < nm; k++) {
+        push_child(L, k, MON_MT);
+        lua_rawseti(L, -2, k + 1);
+    }
+    return 1;
+}
+
+static int src_set_fn(lua_State *L)
+{
+    int k;
+    nk_net *net = check_src(L, 1, &k);
+    luaL_checktype(L, 2, LUA_TFUNCTION);
+    lfunc *f = lfunc_new(L, 2);
+    if (nk_source_set_fn(net, k, source_cb, f, lfunc_free))
+        return fail(L, net, "source:set_fn");
+    return 0;
+}
+
+static int mon_set_fn(lua_State *L)
+{
+    int k;
+    nk_net *net = child_net(L, 1, MON_MT, &k);
+    luaL_checktype(L, 2, LUA_TFUNCTION);
+    if (strcmp(nk_monitor_kind(net, k), "output"))
+        return lerror(L, "monitor:set_fn: only an output monitor calls a function");
+    const char *const *names, *const *units;
+    int nv = nk_monitor_vars(net, k, &names, &units);
+    const int64_t *idx;
+    int64_t lo;
+    lout *ou = calloc(1, sizeof *ou);
+    if (!ou)
+        return lerror(L, "out of memory");
+    lua_rawgeti(L, LUA_REGISTRYINDEX, LUA_RIDX_MAINTHREAD);
+    ou->f.L = lua_tothread(L, -1);
+    lua_pop(L, 1);
+    lua_pushvalue(L, 2);
+    ou->f.ref = luaL_ref(L, LUA_REGISTRYINDEX);
+    ou->nvars = nv;
+    ou->n = nk_monitor_neurons(net, k, &idx, &lo);
+    ou->vars = calloc((size_t)(nv ? nv : 1), sizeof *ou->vars);
+    for (int q = 0; ou->vars && q < nv; q++)
+        ou->vars[q] = strdup(names[q]);
+    if (nk_monitor_set_fn(net, k, output_cb, ou, lout_free))
+        return fail(L, net, "monitor:set_fn");
     return 0;
 }
 
@@ -2507,6 +3750,10 @@ void nk_lua_set_default(lua_State *L, const char *key, const char *value)
         if (strcmp(value, "cpu") && strcmp(value, "cuda") && strcmp(value, "auto"))
             lerror(L, "invalid value '%s' for --backend (expected cpu, cuda or auto)", value);
         lua_pushstring(L, value);
+    } else if (!strcmp(key, "resume")) {
+        if (access(value, R_OK))
+            lerror(L, "--resume: cannot read the checkpoint '%s'", value);
+        lua_pushstring(L, value);
     } else if (!strcmp(key, "seed") || !strcmp(key, "threads")) {
         long long v = strtoll(value, &end, 10);
         if (!*value || *end || v < (strcmp(key, "seed") ? 1 : 0))
@@ -2553,6 +3800,10 @@ int luaopen_nk(lua_State *L)
                                            {"save_model", net_save_model},
                                            {"load_sonata", net_load_sonata},
                                            {"load_gexf", net_load_gexf},
+                                           {"region", net_region},
+                                           {"checkpoint", net_checkpoint},
+                                           {"sources", net_sources},
+                                           {"monitors", net_monitors},
                                            {NULL, NULL}};
     static const luaL_Reg pop_meta[] = {{"__tostring", pop_tostring},
                                         {"__len", pop_len},
@@ -2561,7 +3812,8 @@ int luaopen_nk(lua_State *L)
     static const luaL_Reg pop_methods[] = {{"slice", pop_slice},         {"get", pop_get},
                                            {"param", pop_param},         {"place", pop_place},
                                            {"positions", pop_positions}, {"ids", pop_ids},
-                                           {"index_of", pop_index_of},   {NULL, NULL}};
+                                           {"index_of", pop_index_of},   {"select", pop_select},
+                                           {NULL, NULL}};
     static const luaL_Reg proj_meta[] = {{"__tostring", proj_tostring},
                                          {"__len", proj_len},
                                          {"__index", proj_index},
@@ -2575,12 +3827,22 @@ int luaopen_nk(lua_State *L)
                                           {NULL, NULL}};
     static const luaL_Reg edges_methods[] = {
         {"ids", edges_ids}, {"get", edges_get}, {"free", edges_gc}, {NULL, NULL}};
-    static const luaL_Reg mon_meta[] = {{"__tostring", mon_tostring}, {NULL, NULL}};
-    static const luaL_Reg mon_methods[] = {{"count", mon_count},
-                                           {"times", mon_times},
-                                           {"ids", mon_ids},
-                                           {"rate", mon_rate},
-                                           {NULL, NULL}};
+    static const luaL_Reg mon_meta[] = {
+        {"__tostring", mon_tostring}, {"__len", mon_len}, {NULL, NULL}};
+    static const luaL_Reg mon_methods[] = {
+        {"count", mon_count},   {"times", mon_times},     {"ids", mon_ids},
+        {"rate", mon_rate},     {"values", mon_values},   {"trace", mon_trace},
+        {"neurons", mon_neurons}, {"set_fn", mon_set_fn}, {NULL, NULL}};
+    static const luaL_Reg sel_meta[] = {{"__gc", sel_gc},
+                                        {"__len", sel_len},
+                                        {"__tostring", sel_tostring},
+                                        {NULL, NULL}};
+    static const luaL_Reg sel_methods[] = {
+        {"neurons", sel_neurons}, {"parts", sel_parts}, {NULL, NULL}};
+    static const luaL_Reg src_meta[] = {
+        {"__tostring", src_tostring}, {"__index", src_index}, {NULL, NULL}};
+    static const luaL_Reg src_methods[] = {
+        {"set", src_set}, {"remove", src_remove}, {"set_fn", src_set_fn}, {NULL, NULL}};
     static const luaL_Reg model_meta[] = {{"__tostring", model_tostring},
                                           {"__index", model_index},
                                           {"__eq", model_eq},
@@ -2588,7 +3850,8 @@ int luaopen_nk(lua_State *L)
     static const luaL_Reg funcs[] = {{"network", l_network}, {"model", l_model},
                                      {"models", l_models},   {"clock", l_clock},
                                      {"describe", l_describe}, {"read_edges", l_read_edges},
-                                     {"memory", l_memory},
+                                     {"memory", l_memory},   {"restore", l_restore},
+                                     {"read", nk_lua_read},
                                      {"_sonata_net_opts", l_sonata_net_opts},
                                      {NULL, NULL}};
 
@@ -2598,6 +3861,12 @@ int luaopen_nk(lua_State *L)
     new_mt(L, PROJ_MT, proj_meta, proj_methods);
     new_mt(L, EDGES_MT, edges_meta, edges_methods);
     new_mt(L, MON_MT, mon_meta, mon_methods);
+    new_mt(L, SEL_MT, sel_meta, sel_methods);
+    new_mt(L, SRC_MT, src_meta, src_methods);
+    luaL_getmetatable(L, SEL_MT);
+    lua_getfield(L, -1, "methods");
+    lua_setfield(L, -2, "__index");
+    lua_pop(L, 1);
     new_mt(L, MODEL_MT, model_meta, NULL);
     /* Monitors find their methods through __index = methods table. */
     luaL_getmetatable(L, MON_MT);

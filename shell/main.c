@@ -61,6 +61,7 @@ typedef struct ValueOption {
 
 static bool valid_backend(const char *value);
 static bool valid_count(const char *value);
+static bool valid_path(const char *value);
 
 static const ValueOption value_options[] = {
     {"--backend", "backend", "NAME", "cpu, cuda or auto", valid_backend,
@@ -69,6 +70,8 @@ static const ValueOption value_options[] = {
      "default number of CPU worker threads"},
     {"--seed", "seed", "N", "a non-negative integer", valid_count,
      "default random seed"},
+    {"--resume", "resume", "CHECKPOINT", "a file name", valid_path,
+     "continue a batch run from a checkpoint (run the same script)"},
 };
 #define N_VALUE_OPTIONS (sizeof value_options / sizeof value_options[0])
 
@@ -199,6 +202,11 @@ static bool valid_backend(const char *value)
 {
     return strcmp(value, "cpu") == 0 || strcmp(value, "cuda") == 0 ||
            strcmp(value, "auto") == 0;
+}
+
+static bool valid_path(const char *value)
+{
+    return value[0] != 0;
 }
 
 /* True when value is a plain decimal number (range checks are nk's job). */

@@ -1122,3 +1122,86 @@ done:
     pop->nkextra = nextra;
     return b.s;
 }
+
+/* ---- equation sources ------------------------------------------------------- */
+
+typedef struct eq_ctx {
+    int64_t n;               /* population size */
+} eq_ctx;
+
+static int resolve_eq(const char *name, char *out, size_t outlen, void *ud)
+{
+    const eq_ctx *c = ud;
+    const char *v = NULL;
+    char num[64];
+    if (!strcmp(name, "t"))
+        v = "nk_t";
+    else if (!strcmp(name, "dt"))
+        v = "nk_dt";
+    else if (!strcmp(name, "i"))
+        v = "((double)(i + 1))";
+    else if (!strcmp(name, "N")) {
+        snprintf(num, sizeof num, "%lld.0", (long long)c->n);
+        v = num;
+    } else if (!strcmp(name, "x"))
+        v = "pos[3 * i]";
+    else if (!strcmp(name, "y"))
+        v = "pos[3 * i + 1]";
+    else if (!strcmp(name, "z"))
+        v = "pos[3 * i + 2]";
+    else if (!strcmp(name, "pi"))
+        v = "3.141592653589793";
+    else if (!strcmp(name, "e"))
+        v = "2.718281828459045";
+    if (!v)
+        return 1;
+    return snprintf(out, outlen, "%s", v) < 0;
+}
+
+/* For every equation source with a part on population pi, a function
+ *   void nk_eqsrc_K_Q(lo, hi, idx, n, t, step, seed, pos, iext)
+ * (K the source, Q the part) that adds the expression to iext[i]. The
+ * module's headers (math, Philox) come from nk_codegen_pop's text, which
+ * this is appended to. rand()/randn() draw from the source's stream, keyed
+ * by step and the neuron's index within the source. */
+int nk_codegen_eqsrc(nk_net *net, int pi, char **code, char *err, size_t errlen)
+{
+    sb b = {0};
+    *code = NULL;
+    eq_ctx c = {.n = net->pops[pi].n};
+    for (int k = 0; k < net->nsrcs; k++) {
+        nk_source *src = &net->srcs[k];
+        if (src->removed || src->kind != NK_SRC_EQUATION)
+            continue;
+        for (int q = 0; q < src->nparts; q++) {
+            if (src->parts[q].pop != pi)
+                continue;
+            sb_printf(&b, "\n/* equation source %d: I = %s */\n", k + 1, src->expr);
+            sb_printf(&b, "void nk_eqsrc_%d_%d(int64_t lo, int64_t hi, const int64_t *idx, "
+                          "int64_t n, double nk_t, int64_t step, uint64_t seed, "
+                          "const double *pos, void *iext_)\n{\n", k, q);
+            sb_printf(&b, "    const double nk_dt = %.17g; (void)nk_dt; (void)hi; (void)pos;\n",
+                      net->dt);
+            sb_printf(&b, "    real *iext = (real *)iext_;\n");
+            sb_printf(&b, "    for (int64_t j = 0; j < n; j++) {\n");
+            sb_printf(&b, "        const int64_t i = idx ? idx[j] : lo + j;\n");
+            sb_printf(&b, "        nk_rng nk_rng_;\n");
+            sb_printf(&b, "        nk_rng_init(&nk_rng_, seed, %uu, (uint64_t)step, "
+                          "(uint32_t)(%lld + j)); (void)nk_rng_;\n",
+                      NK_STREAM_SOURCE + (unsigned)k, (long long)src->parts[q].off);
+            sb_printf(&b, "        iext[i] += (real)(");
+            if (emit_with(&b, src->ex, resolve_eq, &c, err, errlen)) {
+                free(b.s);
+                return NK_EINVAL;
+            }
+            sb_printf(&b, ");\n    }\n}\n");
+        }
+    }
+    if (b.oom) {
+        free(b.s);
+        snprintf(err, errlen, "out of memory");
+        return NK_ENOMEM;
+    }
+    *code = b.s;
+    return 0;
+}

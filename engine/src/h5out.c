@@ -14,7 +14,15 @@
  * by a crash, so append mode never "recovers" (clears the flags of) a file
  * that another process, or another handle, is still writing. OFD locks do
  * not interact with flock() on local file systems, so SWMR readers are not
- * affected. Where F_OFD_SETLK is missing the check is skipped. */
+ * affected. Where F_OFD_SETLK is missing the check is skipped.
+ *
+ * Tables (reports' data and plain tables) buffer rows in the file's element
+ * type (float or double), about 1 MiB per table, a whole number of chunks
+ * when a chunk holds several rows, so full-buffer writes are chunk-aligned.
+ * Chunks hold whole rows (~256 KiB) unless a row is bigger; a row bigger
+ * than 4 MiB is split across column chunks. The report's time[1] is derived
+ * from the rows written (t0 + rows * step), never accumulated, so it can
+ * always be recomputed from the file (recovery does). */
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE
 #endif
@@ -23,11 +31,14 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <float.h>
 #include <hdf5.h>
+#include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -44,6 +55,13 @@
  * large however small the appends are. */
 #define NK_H5OUT_BUF ((size_t)65536)
 
+/* Tables (reports and plain datasets): target bytes per chunk when a row
+ * is small (a chunk then holds whole rows), the largest chunk when a row
+ * is enormous (then split across columns), and the write buffer size. */
+#define NK_H5OUT_TCHUNK ((size_t)256 << 10)
+#define NK_H5OUT_TCHUNK_MAX ((size_t)4 << 20)
+#define NK_H5OUT_TBUF ((size_t)1 << 20)
+
 #define SONATA_MAGIC 0x0A7Au
 
 struct pop {
@@ -57,6 +75,21 @@ struct pop {
     size_t nb;       /* elements in the buffers */
 };
 
+/* A report's data or a plain table: a float dataset growing by rows. */
+struct table {
+    char *name;      /* as declared (report group or dataset path), owned */
+    int report;      /* 1: NAME is a report group, d its data */
+    hid_t d;         /* the growing dataset */
+    hid_t time;      /* report: mapping/time, float64[3]; else invalid */
+    size_t ncols;    /* 0: 1-D */
+    size_t width;    /* values per row: ncols, or 1 for 1-D */
+    int f64;         /* element type in the file and the buffer */
+    hsize_t n;       /* rows in the dataset */
+    void *buf;       /* write buffer (float or double), cap rows, owned, allocated on first use */
+    size_t nb, cap;  /* rows buffered, buffer capacity in rows */
+    double t0, step; /* report: time axis (ms) */
+};
+
 struct nk_h5out {
     char *path;      /* owned */
     char *part;      /* path + ".part", owned */
@@ -67,6 +100,8 @@ struct nk_h5out {
     int failed;      /* a write failed: never rename to PATH */
     struct pop *pops;
     int npops, cap;
+    struct table *tabs;
+    int ntabs, tcap;
 };
 
 /* ---- messages ---------------------------------------------------------- */
@@ -82,9 +117,11 @@ static void set_err(char *err, size_t errlen, const char *fmt, ...)
     va_end(ap);
 }
 
-/* Description of the last failed HDF5 call inside a public function
- * (module state: like serial HDF5 itself, not thread-safe). */
-static char h5_last[320];
+/* Description of the last failed HDF5 call inside a public function. Per
+ * thread, like HDF5's error stacks (and its automatic error handler) in a
+ * thread-safe build, so handles used by different threads do not mix up
+ * their messages. */
+static _Thread_local char h5_last[320];
 
 /* Saved automatic error handler of the default error stack. */
 typedef struct {
@@ -117,7 +154,11 @@ struct inner {
     int got;
 };
 
-/* H5Ewalk2 callback: keeps the innermost (most specific) entry. */
+/* H5Ewalk2 callback: keeps the innermost (most specific) entry. A system
+ * call failure (the sec2 driver's "file write failed: time = ..., errno =
+ * 28, error message = 'No space left on device', ...", several lines long)
+ * is shortened to "No space left on device (file write failed)", so that
+ * the reason survives truncation. */
 static herr_t walk_cb(unsigned n, const H5E_error2_t *e, void *data)
 {
     struct inner *in = data;
@@ -127,10 +168,21 @@ static herr_t walk_cb(unsigned n, const H5E_error2_t *e, void *data)
     if (H5Eget_msg(e->min_num, NULL, minor, sizeof minor) < 0)
         minor[0] = '\0';
     const char *desc = e->desc ? e->desc : "";
-    if (minor[0] && desc[0])
+    const char *en = strstr(desc, "errno = ");
+    const char *colon = strchr(desc, ':');
+    int code = en ? atoi(en + 8) : 0;
+    if (code > 0 && colon) {
+        char buf[128];
+        const char *why = strerror_r(code, buf, sizeof buf); /* GNU variant */
+        snprintf(in->text, sizeof in->text, "%s (%.*s)", why, (int)(colon - desc), desc);
+    } else if (minor[0] && desc[0]) {
         snprintf(in->text, sizeof in->text, "%s (%s)", desc, minor);
-    else
+    } else {
         snprintf(in->text, sizeof in->text, "%s", desc[0] ? desc : minor);
+    }
+    for (char *c = in->text; *c; c++)
+        if (*c == '\n' || *c == '\r')
+            *c = ' ';
     in->got = 1;
     return 0;
 }
@@ -362,6 +414,37 @@ static int dset_len(hid_t d, hsize_t *n, int *unlimited)
     return rc;
 }
 
+/* Makes h->fid closable after a write failure. HDF5 1.10 cannot close a
+ * file whose last writes fail (a full disk): H5Fclose fails but frees the
+ * file's state anyway and leaves its ID behind, and at exit the library
+ * then crashes on it or prints "infinite loop closing library" (fixed in
+ * HDF5 1.14.1); the file also stays "open" for the rest of the process.
+ * So: if flushing fails, HDF5's remaining writes are diverted into an
+ * anonymous memory file (Linux memfd, put in place of the sec2 driver's
+ * descriptor with dup3) and thrown away at close. PATH.part then keeps
+ * what was written before, like after a crash, which append mode
+ * recovers. (Reads HDF5 might make during the close see zeros there; with
+ * metadata that HDF5 has evicted, the close can still fail.) Assumes
+ * errors off. */
+static void make_closable(nk_h5out *h)
+{
+    if (H5Fflush(h->fid, H5F_SCOPE_LOCAL) >= 0)
+        return;
+    forget();
+#ifdef MFD_CLOEXEC
+    void *vfd = NULL;
+    if (H5Fget_vfd_handle(h->fid, H5P_DEFAULT, &vfd) < 0 || !vfd) {
+        forget(); /* not the sec2 driver */
+        return;
+    }
+    int m = memfd_create("nk_h5out-discard", MFD_CLOEXEC);
+    if (m >= 0) {
+        (void)dup3(m, *(int *)vfd, O_CLOEXEC);
+        close(m);
+    }
+#endif
+}
+
 /* ---- check_writable ---------------------------------------------------- */
 
 int nk_h5out_check_writable(const char *path, char *err, size_t errlen)
@@ -418,6 +501,14 @@ static void destroy(nk_h5out *h)
         free(p->bi);
     }
     free(h->pops);
+    for (int i = 0; i < h->ntabs; i++) {
+        struct table *t = &h->tabs[i];
+        close_id(&t->d, H5Dclose);
+        close_id(&t->time, H5Dclose);
+        free(t->name);
+        free(t->buf);
+    }
+    free(h->tabs);
     close_id(&h->spikes, H5Gclose);
     close_id(&h->fid, H5Fclose);
     if (h->lockfd >= 0)
@@ -474,6 +565,107 @@ static herr_t reconcile_all(hid_t spikes)
         if ((size_t)len >= sizeof name)
             continue; /* not a name this module writes */
         if (reconcile_one(spikes, name) < 0)
+            return -1;
+    }
+    return 0;
+}
+
+/* Reads the float64[3] time dataset T (the report's mapping/time) into tv.
+ * Returns 0, or -1 when T has another shape or type or on error. */
+static int time_read(hid_t t, double tv[3])
+{
+    hid_t s = H5Dget_space(t), ft = H5Dget_type(t);
+    hsize_t dim = 0;
+    int ok = s >= 0 && ft >= 0 && H5Tget_class(ft) == H5T_FLOAT && H5Sget_simple_extent_ndims(s) == 1 &&
+             H5Sget_simple_extent_dims(s, &dim, NULL) == 1 && dim == 3;
+    if (ft >= 0)
+        H5Tclose(ft);
+    if (s >= 0)
+        H5Sclose(s);
+    if (!ok || H5Dread(t, H5T_NATIVE_DOUBLE, H5S_ALL, H5S_ALL, H5P_DEFAULT, tv) < 0)
+        return -1;
+    return 0;
+}
+
+/* Number of rows (first dimension) of dataset D, or -1. */
+static int64_t dset_rows(hid_t d)
+{
+    hid_t s = H5Dget_space(d);
+    if (s < 0)
+        return -1;
+    hsize_t dims[H5S_MAX_RANK];
+    int nd = H5Sget_simple_extent_ndims(s);
+    int64_t n = -1;
+    if (nd >= 1 && nd <= H5S_MAX_RANK && H5Sget_simple_extent_dims(s, dims, NULL) == nd)
+        n = (int64_t)dims[0];
+    H5Sclose(s);
+    return n;
+}
+
+/* Recovery: when group G looks like a report (a dataset "data" and a
+ * float[3] dataset "mapping/time" with a positive step), rewrites its
+ * time[1] as time[0] + rows * step. Anything else is left alone. Returns
+ * HDF5 status (-1 only when the write fails). */
+static herr_t fix_report_time(hid_t g)
+{
+    if (H5Lexists(g, "data", H5P_DEFAULT) <= 0 || H5Lexists(g, "mapping", H5P_DEFAULT) <= 0 ||
+        H5Lexists(g, "mapping/time", H5P_DEFAULT) <= 0) {
+        forget();
+        return 0;
+    }
+    hid_t d = H5Dopen2(g, "data", H5P_DEFAULT);
+    hid_t t = d >= 0 ? H5Dopen2(g, "mapping/time", H5P_DEFAULT) : H5I_INVALID_HID;
+    herr_t rc = 0;
+    double tv[3];
+    int64_t rows = d >= 0 ? dset_rows(d) : -1;
+    if (t >= 0 && rows >= 0 && time_read(t, tv) == 0 && tv[2] > 0 && isfinite(tv[0]) && isfinite(tv[2])) {
+        double stop = tv[0] + (double)rows * tv[2];
+        if (stop != tv[1]) {
+            tv[1] = stop;
+            rc = H5Dwrite(t, H5T_NATIVE_DOUBLE, H5S_ALL, H5S_ALL, H5P_DEFAULT, tv) < 0 ? -1 : 0;
+        }
+    }
+    if (rc == 0)
+        forget(); /* not a report of ours: not ours to repair */
+    if (t >= 0)
+        H5Dclose(t);
+    if (d >= 0)
+        H5Dclose(d);
+    return rc;
+}
+
+/* Recovery: fix_report_time on G and, through hard links, every group
+ * below it (to a depth of 16; names longer than 1 KiB are skipped).
+ * Returns HDF5 status. */
+static herr_t fix_report_times(hid_t g, int depth)
+{
+    if (fix_report_time(g) < 0)
+        return -1;
+    if (depth >= 16)
+        return 0;
+    H5G_info_t gi;
+    if (H5Gget_info(g, &gi) < 0)
+        return -1;
+    for (hsize_t i = 0; i < gi.nlinks; i++) {
+        char name[1024];
+        ssize_t len = H5Lget_name_by_idx(g, ".", H5_INDEX_NAME, H5_ITER_INC, i, name, sizeof name, H5P_DEFAULT);
+        if (len < 0)
+            return -1;
+        if ((size_t)len >= sizeof name)
+            continue;
+        H5L_info_t li;
+        if (H5Lget_info(g, name, &li, H5P_DEFAULT) < 0 || li.type != H5L_TYPE_HARD) {
+            forget();
+            continue;
+        }
+        hid_t o = H5Oopen(g, name, H5P_DEFAULT);
+        if (o < 0) {
+            forget();
+            continue;
+        }
+        herr_t rc = H5Iget_type(o) == H5I_GROUP ? fix_report_times(o, depth + 1) : 0;
+        H5Oclose(o);
+        if (rc < 0)
             return -1;
     }
     return 0;
@@ -575,6 +767,14 @@ static int open_existing(nk_h5out *h, int recovering, const char *shown, char *e
         if (recovering && reconcile_all(h->spikes) < 0)
             return h5fail(err, errlen, "cannot repair the spike datasets of '%s'", shown);
     }
+    if (recovering) {
+        hid_t root = H5Gopen2(h->fid, "/", H5P_DEFAULT);
+        herr_t rc = root < 0 ? -1 : fix_report_times(root, 0);
+        if (root >= 0)
+            H5Gclose(root);
+        if (rc < 0)
+            return h5fail(err, errlen, "cannot repair the report time axes of '%s'", shown);
+    }
     return 0;
 }
 
@@ -634,6 +834,8 @@ nk_h5out *nk_h5out_open(const char *path, int append, char *err, size_t errlen)
         /* Close HDF5, then undo the rename / remove the fresh file unless
          * another writer holds it (then it is theirs now). */
         close_id(&h->spikes, H5Gclose);
+        if (h->fid >= 0)
+            make_closable(h);
         close_id(&h->fid, H5Fclose);
         if (renamed && !busy)
             (void)rename(h->part, h->path);
@@ -876,6 +1078,625 @@ int nk_h5out_attr_u64(nk_h5out *h, const char *name, uint64_t value, char *err, 
     return eon(&es, 0);
 }
 
+/* ---- reports and tables: setup ---------------------------------------- */
+
+/* An absolute HDF5 path of '/'-separated names, none empty, "." or "..". */
+static int valid_abs_path(const char *s)
+{
+    if (!s || s[0] != '/' || !s[1])
+        return 0;
+    const char *c = s + 1;
+    for (;;) {
+        const char *e = strchr(c, '/');
+        size_t n = e ? (size_t)(e - c) : strlen(c);
+        if (n == 0 || (n == 1 && c[0] == '.') || (n == 2 && c[0] == '.' && c[1] == '.'))
+            return 0;
+        if (!e)
+            return 1;
+        c = e + 1;
+    }
+}
+
+/* Whether the object at absolute PATH exists: 1 yes, 0 no (PATH or one of
+ * its parents missing), -1 HDF5 error, -2 a parent exists but is not a
+ * group (its path is written into bad). */
+static int path_state(hid_t fid, const char *path, char *bad, size_t badlen)
+{
+    char *buf = dupstr(path);
+    if (!buf)
+        return -1;
+    int rc = 1;
+    for (size_t i = 1; rc == 1; i++) {
+        char c = buf[i];
+        if (c != '/' && c != '\0')
+            continue;
+        buf[i] = '\0';
+        htri_t ex = H5Lexists(fid, buf, H5P_DEFAULT);
+        if (ex <= 0) {
+            rc = ex < 0 ? -1 : 0;
+        } else if (c == '/') {
+            hid_t o = H5Oopen(fid, buf, H5P_DEFAULT);
+            if (o < 0) {
+                rc = -1;
+            } else {
+                if (H5Iget_type(o) != H5I_GROUP) {
+                    snprintf(bad, badlen, "%s", buf);
+                    rc = -2;
+                }
+                H5Oclose(o);
+            }
+        }
+        buf[i] = c;
+        if (c == '\0')
+            break;
+    }
+    free(buf);
+    return rc;
+}
+
+/* Link creation properties: missing parent groups are created, names are
+ * UTF-8. Caller closes. */
+static hid_t make_lcpl(void)
+{
+    hid_t l = H5Pcreate(H5P_LINK_CREATE);
+    if (l >= 0 && (H5Pset_create_intermediate_group(l, 1) < 0 || H5Pset_char_encoding(l, H5T_CSET_UTF8) < 0)) {
+        H5Pclose(l);
+        return H5I_INVALID_HID;
+    }
+    return l;
+}
+
+/* Chunk shape of a table of WIDTH values per row of ESIZE bytes: whole rows
+ * of about NK_H5OUT_TCHUNK bytes, one row of up to NK_H5OUT_TCHUNK_MAX, or a
+ * part of one row of NK_H5OUT_TCHUNK_MAX. chunk[1] is unused for 1-D. */
+static void table_chunk(size_t width, size_t esize, hsize_t chunk[2])
+{
+    size_t rb = width * esize;
+    chunk[1] = width;
+    if (rb <= NK_H5OUT_TCHUNK) {
+        chunk[0] = NK_H5OUT_TCHUNK / rb;
+    } else {
+        chunk[0] = 1;
+        if (rb > NK_H5OUT_TCHUNK_MAX)
+            chunk[1] = NK_H5OUT_TCHUNK_MAX / esize;
+    }
+}
+
+/* Sets t->cap: rows in about NK_H5OUT_TBUF bytes (at least 1), a whole
+ * number of CHUNK_ROWS when it holds at least that many, so that the
+ * writes of full buffers are chunk-aligned. */
+static void table_cap(struct table *t, hsize_t chunk_rows)
+{
+    size_t rb = t->width * (t->f64 ? 8 : 4);
+    size_t cap = NK_H5OUT_TBUF / rb;
+    if (cap == 0)
+        cap = 1;
+    if (chunk_rows > 0 && chunk_rows <= cap)
+        cap -= cap % (size_t)chunk_rows;
+    t->cap = cap;
+}
+
+/* Creates the empty growing dataset NAME (relative to LOC, or absolute) of
+ * table T (t->ncols, t->f64 set) and sets t->d and t->cap. Returns HDF5
+ * status. */
+static herr_t create_table_dset(hid_t loc, const char *name, struct table *t)
+{
+    int rank = t->ncols ? 2 : 1;
+    size_t esize = t->f64 ? 8 : 4;
+    hsize_t dims[2] = {0, t->ncols}, maxd[2] = {H5S_UNLIMITED, t->ncols}, chunk[2];
+    table_chunk(t->width, esize, chunk);
+    hid_t s = H5Screate_simple(rank, dims, maxd);
+    hid_t dcpl = H5Pcreate(H5P_DATASET_CREATE);
+    hid_t lcpl = make_lcpl();
+    if (s >= 0 && dcpl >= 0 && lcpl >= 0 && H5Pset_chunk(dcpl, rank, chunk) >= 0)
+        t->d = H5Dcreate2(loc, name, t->f64 ? H5T_IEEE_F64LE : H5T_IEEE_F32LE, s, lcpl, dcpl, H5P_DEFAULT);
+    if (lcpl >= 0)
+        H5Pclose(lcpl);
+    if (dcpl >= 0)
+        H5Pclose(dcpl);
+    if (s >= 0)
+        H5Sclose(s);
+    table_cap(t, chunk[0]);
+    t->n = 0;
+    return t->d < 0 ? -1 : 0;
+}
+
+/* The dataset path of table T for messages ("GROUP/data" for a report). */
+static void table_dset_name(const struct table *t, char *buf, size_t n)
+{
+    snprintf(buf, n, "%s%s", t->name, t->report ? "/data" : "");
+}
+
+/* Checks the existing dataset t->d of table T (t->ncols set): a chunked
+ * float32/64 dataset of rank 1 (ncols 0) or 2 with ncols columns and
+ * unlimited rows. Takes its rows (t->n), type (t->f64) and chunking
+ * (t->cap). Returns 0, NK_H5OUT_EINVAL (other width) or NK_H5OUT_EIO
+ * (other kind of dataset) with err filled. */
+static int check_table_dset(nk_h5out *h, struct table *t, char *err, size_t errlen)
+{
+    const char *kind = t->report ? "report" : "table";
+    char dn[1100];
+    table_dset_name(t, dn, sizeof dn);
+    hid_t ft = H5Dget_type(t->d), s = H5Dget_space(t->d), dcpl = H5Dget_create_plist(t->d);
+    int rc = 0;
+    hsize_t dims[2] = {0, 0}, maxd[2] = {0, 0}, chunk[2] = {0, 0};
+    int rank = s >= 0 ? H5Sget_simple_extent_ndims(s) : -1;
+    size_t esize = ft >= 0 ? H5Tget_size(ft) : 0;
+    if (ft < 0 || s < 0 || dcpl < 0 || rank < 0) {
+        rc = h5fail(err, errlen, "cannot inspect %s in '%s'", dn, h->part);
+    } else if (H5Tget_class(ft) != H5T_FLOAT || (esize != 4 && esize != 8)) {
+        set_err(err, errlen, "cannot append to %s %s in '%s': %s is not a float32 or float64 dataset", kind,
+                t->name, h->part, dn);
+        rc = NK_H5OUT_EIO;
+    } else if (rank < 1 || rank > 2 || H5Sget_simple_extent_dims(s, dims, maxd) != rank) {
+        set_err(err, errlen, "cannot append to %s %s in '%s': %s has %d dimensions", kind, t->name, h->part,
+                dn, rank);
+        rc = NK_H5OUT_EIO;
+    } else if ((rank == 1) != (t->ncols == 0) || (rank == 2 && dims[1] != t->ncols)) {
+        char have[48], want[48];
+        if (rank == 1)
+            snprintf(have, sizeof have, "is 1-D");
+        else
+            snprintf(have, sizeof have, "has %llu columns", (unsigned long long)dims[1]);
+        if (t->ncols == 0)
+            snprintf(want, sizeof want, "not 1-D");
+        else
+            snprintf(want, sizeof want, "not %zu", t->ncols);
+        set_err(err, errlen, "cannot append to %s %s in '%s': it %s, %s", kind, t->name, h->part, have, want);
+        rc = NK_H5OUT_EINVAL;
+    } else if (maxd[0] != H5S_UNLIMITED || H5Pget_layout(dcpl) != H5D_CHUNKED ||
+               H5Pget_chunk(dcpl, rank, chunk) != rank) {
+        forget();
+        set_err(err, errlen, "cannot append to %s %s in '%s': %s is not extendible", kind, t->name, h->part,
+                dn);
+        rc = NK_H5OUT_EIO;
+    } else {
+        t->n = dims[0];
+        t->f64 = esize == 8;
+        table_cap(t, chunk[0]);
+    }
+    if (dcpl >= 0)
+        H5Pclose(dcpl);
+    if (s >= 0)
+        H5Sclose(s);
+    if (ft >= 0)
+        H5Tclose(ft);
+    if (rc != 0)
+        forget();
+    return rc;
+}
+
+/* Index of the table declared as NAME, or -1. */
+static int find_table(const nk_h5out *h, const char *name)
+{
+    for (int i = 0; i < h->ntabs; i++)
+        if (strcmp(h->tabs[i].name, name) == 0)
+            return i;
+    return -1;
+}
+
+/* Room for one more table. Returns 0 or -1 (out of memory). */
+static int grow_tables(nk_h5out *h)
+{
+    if (h->ntabs < h->tcap)
+        return 0;
+    int cap = h->tcap ? 2 * h->tcap : 4;
+    struct table *nt = realloc(h->tabs, (size_t)cap * sizeof *nt);
+    if (!nt)
+        return -1;
+    h->tabs = nt;
+    h->tcap = cap;
+    return 0;
+}
+
+/* Checks and registers NAME for a new table: setup phase, valid path, not
+ * declared yet, room in the array. Returns 0 or NK_H5OUT_EINVAL /
+ * NK_H5OUT_EIO with err filled. */
+static int table_ok(nk_h5out *h, const char *kind, const char *name, char *err, size_t errlen)
+{
+    char what[64];
+    snprintf(what, sizeof what, "cannot add a %s", kind);
+    if (!setup_ok(h, what, err, errlen))
+        return NK_H5OUT_EINVAL;
+    if (!valid_abs_path(name)) {
+        set_err(err, errlen, "invalid %s path '%s' (expected an absolute path such as '/report/exc')", kind,
+                name ? name : "(null)");
+        return NK_H5OUT_EINVAL;
+    }
+    if (find_table(h, name) >= 0) {
+        set_err(err, errlen, "cannot add %s %s to '%s': it is already declared", kind, name, h->part);
+        return NK_H5OUT_EINVAL;
+    }
+    if (grow_tables(h) < 0) {
+        set_err(err, errlen, "cannot add %s %s: out of memory", kind, name);
+        return NK_H5OUT_EIO;
+    }
+    return 0;
+}
+
+/* Creates the fixed-size 1-D dataset NAME[n] of file type FTYPE in G from
+ * BUF (memory type MTYPE). Returns the open dataset or a negative id. */
+static hid_t make_fixed(hid_t g, const char *name, hid_t ftype, size_t n, hid_t mtype, const void *buf)
+{
+    hsize_t dim = n;
+    hid_t s = H5Screate_simple(1, &dim, NULL);
+    if (s < 0)
+        return H5I_INVALID_HID;
+    hid_t d = H5Dcreate2(g, name, ftype, s, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
+    H5Sclose(s);
+    if (d >= 0 && H5Dwrite(d, mtype, H5S_ALL, H5S_ALL, H5P_DEFAULT, buf) < 0) {
+        H5Dclose(d);
+        return H5I_INVALID_HID;
+    }
+    return d;
+}
+
+/* Compares the 1-D dataset NAME of G with WANT[n] (memory type MTYPE of
+ * ESIZE bytes). Returns 1 equal, 0 different (or another length), -1 on
+ * error. */
+static int same_array(hid_t g, const char *name, hid_t mtype, size_t esize, const void *want, size_t n)
+{
+    hid_t d = H5Dopen2(g, name, H5P_DEFAULT);
+    if (d < 0)
+        return -1;
+    int rc = -1;
+    hsize_t len = 0;
+    int unl;
+    if (dset_len(d, &len, &unl) == 0) {
+        if (len != n) {
+            rc = 0;
+        } else {
+            void *got = malloc(n * esize);
+            if (got && H5Dread(d, mtype, H5S_ALL, H5S_ALL, H5P_DEFAULT, got) >= 0)
+                rc = memcmp(got, want, n * esize) == 0;
+            free(got);
+        }
+    }
+    H5Dclose(d);
+    return rc;
+}
+
+/* The report's mapping in full (defaults filled in). */
+struct mapping {
+    const uint64_t *node_ids;
+    size_t nnodes;
+    const uint64_t *ip;  /* [nnodes + 1] */
+    const uint32_t *eid; /* [ncols] */
+};
+
+/* Creates report group T->name (t->ncols set) and its datasets; sets t->d,
+ * t->time. Returns 0 or NK_H5OUT_EIO with err filled. */
+static int create_report(nk_h5out *h, struct table *t, const struct mapping *m, const char *units,
+                         const char *variables, char *err, size_t errlen)
+{
+    hid_t lcpl = make_lcpl();
+    hid_t g = lcpl >= 0 ? H5Gcreate2(h->fid, t->name, lcpl, H5P_DEFAULT, H5P_DEFAULT) : H5I_INVALID_HID;
+    if (lcpl >= 0)
+        H5Pclose(lcpl);
+    if (g < 0)
+        return h5fail(err, errlen, "cannot create group %s in '%s'", t->name, h->part);
+    int rc = 0;
+    const char *what = NULL;
+    hid_t mg = H5I_INVALID_HID, d;
+    double tv[3] = {t->t0, t->t0, t->step};
+    if (create_table_dset(g, "data", t) < 0) {
+        what = "data";
+    } else if (units && put_string(t->d, "units", units) < 0) {
+        what = "data units";
+    } else if (variables && put_string(g, "variables", variables) < 0) {
+        what = "variables attribute";
+    } else if ((mg = H5Gcreate2(g, "mapping", H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT)) < 0) {
+        what = "mapping";
+    } else if ((d = make_fixed(mg, "node_ids", H5T_STD_U64LE, m->nnodes, H5T_NATIVE_UINT64, m->node_ids)) < 0 ||
+               H5Dclose(d) < 0) {
+        what = "mapping/node_ids";
+    } else if ((d = make_fixed(mg, "index_pointers", H5T_STD_U64LE, m->nnodes + 1, H5T_NATIVE_UINT64, m->ip)) <
+                   0 ||
+               H5Dclose(d) < 0) {
+        what = "mapping/index_pointers";
+    } else if ((d = make_fixed(mg, "element_ids", H5T_STD_U32LE, t->ncols, H5T_NATIVE_UINT32, m->eid)) < 0 ||
+               H5Dclose(d) < 0) {
+        what = "mapping/element_ids";
+    } else if ((t->time = make_fixed(mg, "time", H5T_IEEE_F64LE, 3, H5T_NATIVE_DOUBLE, tv)) < 0 ||
+               put_string(t->time, "units", "ms") < 0) {
+        what = "mapping/time";
+    }
+    if (what)
+        rc = h5fail(err, errlen, "cannot create %s/%s in '%s'", t->name, what, h->part);
+    if (mg >= 0)
+        H5Gclose(mg);
+    H5Gclose(g);
+    return rc;
+}
+
+/* Reopens the existing report group T->name (t->ncols, t->step set):
+ * checks its data width, step and mapping, takes t0 and the rows from the
+ * file and rewrites time[1]. Returns 0 or NK_H5OUT_EINVAL / NK_H5OUT_EIO
+ * with err filled. */
+static int reopen_report(nk_h5out *h, struct table *t, const struct mapping *m, const char *units,
+                         const char *variables, char *err, size_t errlen)
+{
+    hid_t g = H5Oopen(h->fid, t->name, H5P_DEFAULT);
+    if (g < 0)
+        return h5fail(err, errlen, "cannot open %s in '%s'", t->name, h->part);
+    int rc = 0;
+    double tv[3];
+    if (H5Iget_type(g) != H5I_GROUP || H5Lexists(g, "data", H5P_DEFAULT) <= 0 ||
+        H5Lexists(g, "mapping", H5P_DEFAULT) <= 0 || H5Lexists(g, "mapping/time", H5P_DEFAULT) <= 0) {
+        forget();
+        set_err(err, errlen, "cannot append to report %s in '%s': it exists but is not a report group "
+                             "(with data and mapping/time)",
+                t->name, h->part);
+        rc = NK_H5OUT_EIO;
+    } else if ((t->d = H5Dopen2(g, "data", H5P_DEFAULT)) < 0) {
+        rc = h5fail(err, errlen, "cannot open %s/data in '%s'", t->name, h->part);
+    } else if ((rc = check_table_dset(h, t, err, errlen)) != 0) {
+        /* err filled */
+    } else if ((t->time = H5Dopen2(g, "mapping/time", H5P_DEFAULT)) < 0) {
+        rc = h5fail(err, errlen, "cannot open %s/mapping/time in '%s'", t->name, h->part);
+    } else if (time_read(t->time, tv) < 0 || !(tv[2] > 0) || !isfinite(tv[0]) || !isfinite(tv[2])) {
+        forget();
+        set_err(err, errlen, "cannot append to report %s in '%s': mapping/time is not {start, stop, step}",
+                t->name, h->part);
+        rc = NK_H5OUT_EIO;
+    } else if (fabs(tv[2] - t->step) > 1e-9 * (tv[2] > t->step ? tv[2] : t->step)) {
+        set_err(err, errlen, "cannot append to report %s in '%s': it is sampled every %.17g ms, not %.17g ms",
+                t->name, h->part, tv[2], t->step);
+        rc = NK_H5OUT_EINVAL;
+    } else {
+        static const char *names[3] = {"mapping/node_ids", "mapping/index_pointers", "mapping/element_ids"};
+        hid_t types[3] = {H5T_NATIVE_UINT64, H5T_NATIVE_UINT64, H5T_NATIVE_UINT32};
+        size_t sizes[3] = {8, 8, 4}, lens[3] = {m->nnodes, m->nnodes + 1, t->ncols};
+        const void *want[3] = {m->node_ids, m->ip, m->eid};
+        for (int k = 0; k < 3 && rc == 0; k++) {
+            int same = same_array(g, names[k], types[k], sizes[k], want[k], lens[k]);
+            if (same < 0) {
+                rc = h5fail(err, errlen, "cannot read %s/%s in '%s'", t->name, names[k], h->part);
+            } else if (!same) {
+                set_err(err, errlen, "cannot append to report %s in '%s': its %s differ from the ones given",
+                        t->name, h->part, names[k]);
+                rc = NK_H5OUT_EINVAL;
+            }
+        }
+        t->t0 = tv[0];
+        t->step = tv[2];
+        tv[1] = t->t0 + (double)t->n * t->step;
+        if (rc == 0 && H5Dwrite(t->time, H5T_NATIVE_DOUBLE, H5S_ALL, H5S_ALL, H5P_DEFAULT, tv) < 0)
+            rc = h5fail(err, errlen, "cannot write %s/mapping/time in '%s'", t->name, h->part);
+        if (rc == 0 && units && put_string(t->d, "units", units) < 0)
+            rc = h5fail(err, errlen, "cannot set the units of %s/data in '%s'", t->name, h->part);
+        if (rc == 0 && variables && put_string(g, "variables", variables) < 0)
+            rc = h5fail(err, errlen, "cannot set the variables of %s in '%s'", t->name, h->part);
+    }
+    H5Oclose(g);
+    return rc;
+}
+
+/* Frees what a table that failed to be added holds. */
+static void drop_table(struct table *t)
+{
+    close_id(&t->d, H5Dclose);
+    close_id(&t->time, H5Dclose);
+    free(t->name);
+    free(t->buf);
+}
+
+/* Looks up T->name and creates or reopens it with CREATE / REOPEN (for a
+ * plain table, REOPEN may be NULL: open the dataset and check it). On
+ * success the table is added to h and its index returned. Assumes errors
+ * off; on failure frees t and returns the code with err filled. */
+static int add_table(nk_h5out *h, struct table *t, const struct mapping *m, const char *units,
+                     const char *variables, char *err, size_t errlen)
+{
+    char bad[1024] = "";
+    const char *kind = t->report ? "report" : "table";
+    int rc, st = path_state(h->fid, t->name, bad, sizeof bad);
+    if (st == -1) {
+        rc = h5fail(err, errlen, "cannot look up %s in '%s'", t->name, h->part);
+    } else if (st == -2) {
+        forget();
+        set_err(err, errlen, "cannot add %s %s to '%s': %s is not a group", kind, t->name, h->part, bad);
+        rc = NK_H5OUT_EINVAL;
+    } else if (t->report) {
+        rc = st ? reopen_report(h, t, m, units, variables, err, errlen)
+                : create_report(h, t, m, units, variables, err, errlen);
+    } else if (st == 0) {
+        rc = 0;
+        if (create_table_dset(h->fid, t->name, t) < 0)
+            rc = h5fail(err, errlen, "cannot create %s in '%s'", t->name, h->part);
+        else if (units && put_string(t->d, "units", units) < 0)
+            rc = h5fail(err, errlen, "cannot set the units of %s in '%s'", t->name, h->part);
+    } else {
+        hid_t o = H5Oopen(h->fid, t->name, H5P_DEFAULT);
+        if (o < 0) {
+            rc = h5fail(err, errlen, "cannot open %s in '%s'", t->name, h->part);
+        } else if (H5Iget_type(o) != H5I_DATASET) {
+            H5Oclose(o);
+            set_err(err, errlen, "cannot append to table %s in '%s': it exists but is not a dataset", t->name,
+                    h->part);
+            rc = NK_H5OUT_EIO;
+        } else {
+            t->d = o;
+            rc = check_table_dset(h, t, err, errlen);
+            if (rc == 0 && units && put_string(t->d, "units", units) < 0)
+                rc = h5fail(err, errlen, "cannot set the units of %s in '%s'", t->name, h->part);
+        }
+    }
+    if (rc != 0) {
+        drop_table(t);
+        forget();
+        return rc;
+    }
+    h->tabs[h->ntabs] = *t;
+    return h->ntabs++;
+}
+
+static struct table new_table(void)
+{
+    struct table t;
+    memset(&t, 0, sizeof t);
+    t.d = H5I_INVALID_HID;
+    t.time = H5I_INVALID_HID;
+    return t;
+}
+
+int nk_h5out_report(nk_h5out *h, const char *group, const uint64_t *node_ids, size_t nnodes,
+                    const uint64_t *index_pointers, const uint32_t *element_ids, size_t ncols, double t0,
+                    double step_ms, const char *units, const char *variables, char *err, size_t errlen)
+{
+    int rc = table_ok(h, "report", group, err, errlen);
+    if (rc)
+        return rc;
+    if (ncols == 0 || nnodes == 0 || !node_ids) {
+        set_err(err, errlen, "cannot add report %s: it needs at least one node and one column (got %zu and %zu)",
+                group, nnodes, ncols);
+        return NK_H5OUT_EINVAL;
+    }
+    if (!(step_ms > 0) || !isfinite(step_ms) || !isfinite(t0)) {
+        set_err(err, errlen, "cannot add report %s: invalid time axis (start %g ms, step %g ms)", group, t0,
+                step_ms);
+        return NK_H5OUT_EINVAL;
+    }
+    if (index_pointers) {
+        int ok = index_pointers[0] == 0 && index_pointers[nnodes] == ncols;
+        for (size_t k = 0; ok && k < nnodes; k++)
+            ok = index_pointers[k] <= index_pointers[k + 1];
+        if (!ok) {
+            set_err(err, errlen,
+                    "cannot add report %s: index_pointers must start at 0, not decrease and end at the "
+                    "number of columns (%zu)",
+                    group, ncols);
+            return NK_H5OUT_EINVAL;
+        }
+    } else if (nnodes != ncols) {
+        set_err(err, errlen,
+                "cannot add report %s: without index_pointers there must be one column per node (%zu nodes, "
+                "%zu columns)",
+                group, nnodes, ncols);
+        return NK_H5OUT_EINVAL;
+    }
+    uint64_t *ip = NULL;
+    uint32_t *eid = NULL;
+    struct table t = new_table();
+    if (!index_pointers && (ip = malloc((nnodes + 1) * sizeof *ip)))
+        for (size_t k = 0; k <= nnodes; k++)
+            ip[k] = k;
+    if (!element_ids)
+        eid = calloc(ncols, sizeof *eid);
+    t.name = dupstr(group);
+    if ((!index_pointers && !ip) || (!element_ids && !eid) || !t.name) {
+        free(ip);
+        free(eid);
+        free(t.name);
+        set_err(err, errlen, "cannot add report %s: out of memory", group);
+        return NK_H5OUT_EIO;
+    }
+    struct mapping m = {node_ids, nnodes, index_pointers ? index_pointers : ip, element_ids ? element_ids : eid};
+    t.report = 1;
+    t.ncols = ncols;
+    t.width = ncols;
+    t.t0 = t0;
+    t.step = step_ms;
+    esave es;
+    eoff(&es);
+    rc = add_table(h, &t, &m, units, variables, err, errlen);
+    free(ip);
+    free(eid);
+    return eon(&es, rc);
+}
+
+int nk_h5out_table(nk_h5out *h, const char *path, size_t ncols, int f64, const char *units, char *err,
+                   size_t errlen)
+{
+    int rc = table_ok(h, "table", path, err, errlen);
+    if (rc)
+        return rc;
+    struct table t = new_table();
+    if (!(t.name = dupstr(path))) {
+        set_err(err, errlen, "cannot add table %s: out of memory", path);
+        return NK_H5OUT_EIO;
+    }
+    t.ncols = ncols;
+    t.width = ncols ? ncols : 1;
+    t.f64 = f64 != 0;
+    esave es;
+    eoff(&es);
+    return eon(&es, add_table(h, &t, NULL, units, NULL, err, errlen));
+}
+
+/* Common checks of the object attribute setters; opens the object at PATH
+ * into *o (errors must be off). Returns 0 or NK_H5OUT_EINVAL /
+ * NK_H5OUT_EIO with err filled. */
+static int obj_open(nk_h5out *h, const char *path, const char *name, hid_t *o, char *err, size_t errlen)
+{
+    if (!setup_ok(h, "cannot set an attribute", err, errlen))
+        return NK_H5OUT_EINVAL;
+    int root = path && strcmp(path, "/") == 0;
+    if (!root && !valid_abs_path(path)) {
+        set_err(err, errlen, "cannot set an attribute: invalid object path '%s'", path ? path : "(null)");
+        return NK_H5OUT_EINVAL;
+    }
+    if (!name || !name[0] || (root && (strcmp(name, "magic") == 0 || strcmp(name, "version") == 0))) {
+        set_err(err, errlen, "invalid attribute name '%s' for %s", name ? name : "(null)", path);
+        return NK_H5OUT_EINVAL;
+    }
+    char bad[1024];
+    int st = root ? 1 : path_state(h->fid, path, bad, sizeof bad);
+    if (st == -1)
+        return h5fail(err, errlen, "cannot look up %s in '%s'", path, h->part);
+    if (st != 1) {
+        forget();
+        set_err(err, errlen, "cannot set attribute '%s' of %s in '%s': no such object", name, path, h->part);
+        return NK_H5OUT_EINVAL;
+    }
+    *o = H5Oopen(h->fid, path, H5P_DEFAULT);
+    if (*o < 0)
+        return h5fail(err, errlen, "cannot open %s in '%s'", path, h->part);
+    return 0;
+}
+
+int nk_h5out_obj_attr_str(nk_h5out *h, const char *path, const char *name, const char *value, char *err,
+                          size_t errlen)
+{
+    if (!value) {
+        set_err(err, errlen, "attribute '%s' of %s has no value", name ? name : "(null)", path ? path : "(null)");
+        return NK_H5OUT_EINVAL;
+    }
+    esave es;
+    eoff(&es);
+    hid_t o;
+    int rc = obj_open(h, path, name, &o, err, errlen);
+    if (rc)
+        return eon(&es, rc);
+    if (put_string(o, name, value) < 0)
+        rc = h5fail(err, errlen, "cannot write attribute '%s' of %s in '%s'", name, path, h->part);
+    H5Oclose(o);
+    return eon(&es, rc);
+}
+
+int nk_h5out_obj_attr_double(nk_h5out *h, const char *path, const char *name, const double *values, size_t n,
+                             char *err, size_t errlen)
+{
+    if (!values || n == 0) {
+        set_err(err, errlen, "attribute '%s' of %s has no value", name ? name : "(null)", path ? path : "(null)");
+        return NK_H5OUT_EINVAL;
+    }
+    esave es;
+    eoff(&es);
+    hid_t o;
+    int rc = obj_open(h, path, name, &o, err, errlen);
+    if (rc)
+        return eon(&es, rc);
+    hsize_t dim = n;
+    hid_t s = n == 1 ? H5Screate(H5S_SCALAR) : H5Screate_simple(1, &dim, NULL);
+    if (s < 0 || put_attr(o, name, H5T_IEEE_F64LE, s, H5T_NATIVE_DOUBLE, values) < 0)
+        rc = h5fail(err, errlen, "cannot write attribute '%s' of %s in '%s'", name, path, h->part);
+    if (s >= 0)
+        H5Sclose(s);
+    H5Oclose(o);
+    return eon(&es, rc);
+}
+
 /* ---- write phase ------------------------------------------------------- */
 
 int nk_h5out_begin(nk_h5out *h, char *err, size_t errlen)
@@ -1002,6 +1823,150 @@ int nk_h5out_append_spikes(nk_h5out *h, int idx, const double *t_ms, const uint6
     return eon(&es, 0);
 }
 
+/* ---- reports and tables: write phase ----------------------------------- */
+
+/* Appends m buffered rows BUF (t's element type) to table T. Returns 0 or
+ * NK_H5OUT_EIO (err filled, h marked failed). Assumes errors off. */
+static int write_rows(nk_h5out *h, struct table *t, const void *buf, size_t m, char *err, size_t errlen)
+{
+    if (m == 0)
+        return 0;
+    int rank = t->ncols ? 2 : 1;
+    hsize_t start[2] = {t->n, 0}, count[2] = {(hsize_t)m, t->ncols}, end[2] = {t->n + (hsize_t)m, t->ncols};
+    hid_t ms = H5I_INVALID_HID, fs = H5I_INVALID_HID;
+    int rc = 0;
+    const char *what = "extend";
+    if (H5Dset_extent(t->d, end) < 0) {
+        rc = -1;
+    } else {
+        what = "write";
+        ms = H5Screate_simple(rank, count, NULL);
+        fs = H5Dget_space(t->d);
+        if (ms < 0 || fs < 0 || H5Sselect_hyperslab(fs, H5S_SELECT_SET, start, NULL, count, NULL) < 0 ||
+            H5Dwrite(t->d, t->f64 ? H5T_NATIVE_DOUBLE : H5T_NATIVE_FLOAT, ms, fs, H5P_DEFAULT, buf) < 0)
+            rc = -1;
+    }
+    if (fs >= 0)
+        H5Sclose(fs);
+    if (ms >= 0)
+        H5Sclose(ms);
+    if (rc < 0) {
+        h->failed = 1;
+        char dn[1100];
+        table_dset_name(t, dn, sizeof dn);
+        return h5fail(err, errlen, "cannot %s the rows of %s in '%s'", what, dn, h->part);
+    }
+    t->n = end[0];
+    return 0;
+}
+
+/* Writes T's buffered rows. Returns 0 or NK_H5OUT_EIO. */
+static int drain_table(nk_h5out *h, struct table *t, char *err, size_t errlen)
+{
+    int rc = write_rows(h, t, t->buf, t->nb, err, errlen);
+    if (rc == 0)
+        t->nb = 0;
+    return rc;
+}
+
+/* Report T: writes time = {t0, t0 + rows * step, step} for the rows in the
+ * file. Returns 0 or NK_H5OUT_EIO (err filled, h marked failed). */
+static int write_time(nk_h5out *h, struct table *t, char *err, size_t errlen)
+{
+    if (!t->report)
+        return 0;
+    double tv[3] = {t->t0, t->t0 + (double)t->n * t->step, t->step};
+    if (H5Dwrite(t->time, H5T_NATIVE_DOUBLE, H5S_ALL, H5S_ALL, H5P_DEFAULT, tv) < 0) {
+        h->failed = 1;
+        return h5fail(err, errlen, "cannot write %s/mapping/time in '%s'", t->name, h->part);
+    }
+    return 0;
+}
+
+/* double -> float32 rounding to nearest, with magnitudes beyond float's
+ * range (after rounding) going to +-inf instead of being undefined. */
+static float to_f32(double v)
+{
+    static const double lim = (double)FLT_MAX + 0x1p103; /* FLT_MAX + half an ulp */
+    if (v >= lim)
+        return INFINITY;
+    if (v <= -lim)
+        return -INFINITY;
+    return (float)v;
+}
+
+int nk_h5out_append_rows(nk_h5out *h, int idx, const double *values, size_t nrows, char *err, size_t errlen)
+{
+    if (!h) {
+        set_err(err, errlen, "cannot append rows: no output file");
+        return NK_H5OUT_EINVAL;
+    }
+    if (!h->begun) {
+        set_err(err, errlen, "cannot append rows to '%s' before writing has begun", h->part);
+        return NK_H5OUT_EINVAL;
+    }
+    if (idx < 0 || idx >= h->ntabs) {
+        set_err(err, errlen, "cannot append rows to '%s': invalid table handle %d", h->part, idx);
+        return NK_H5OUT_EINVAL;
+    }
+    if (nrows > 0 && !values) {
+        set_err(err, errlen, "cannot append rows to '%s': no data given", h->part);
+        return NK_H5OUT_EINVAL;
+    }
+    if (h->failed)
+        return failed_msg(h, err, errlen);
+    if (nrows == 0)
+        return 0;
+    struct table *t = &h->tabs[idx];
+    size_t esize = t->f64 ? 8 : 4;
+    if (!t->buf && !(t->buf = malloc(t->cap * t->width * esize))) {
+        h->failed = 1;
+        set_err(err, errlen, "cannot append rows to %s in '%s': out of memory", t->name, h->part);
+        return NK_H5OUT_EIO;
+    }
+    esave es;
+    eoff(&es);
+    while (nrows > 0) {
+        size_t m = nrows < t->cap - t->nb ? nrows : t->cap - t->nb;
+        size_t nv = m * t->width, at = t->nb * t->width;
+        if (t->f64) {
+            memcpy((double *)t->buf + at, values, nv * sizeof *values);
+        } else {
+            float *f = (float *)t->buf + at;
+            for (size_t i = 0; i < nv; i++)
+                f[i] = to_f32(values[i]);
+        }
+        t->nb += m;
+        values += nv;
+        nrows -= m;
+        if (t->nb == t->cap && drain_table(h, t, err, errlen) < 0)
+            return eon(&es, NK_H5OUT_EIO);
+    }
+    return eon(&es, 0);
+}
+
+int64_t nk_h5out_rows(const nk_h5out *h, int idx)
+{
+    if (!h || idx < 0 || idx >= h->ntabs)
+        return NK_H5OUT_EINVAL;
+    return (int64_t)(h->tabs[idx].n + h->tabs[idx].nb);
+}
+
+int nk_h5out_nspikes(const nk_h5out *h) { return h ? h->npops : 0; }
+
+int nk_h5out_ntables(const nk_h5out *h) { return h ? h->ntabs : 0; }
+
+int64_t nk_h5out_width(const nk_h5out *h, int idx)
+{
+    if (!h || idx < 0 || idx >= h->ntabs)
+        return NK_H5OUT_EINVAL;
+    return (int64_t)h->tabs[idx].width;
+}
+
+int nk_h5out_writing(const nk_h5out *h) { return h && h->begun; }
+
+const char *nk_h5out_file(const nk_h5out *h) { return h ? h->part : NULL; }
+
 /* Writes buffers, flushes datasets and file, fsyncs. Assumes errors off.
  * Returns 0 or NK_H5OUT_EIO (h marked failed). */
 static int flush_all(nk_h5out *h, char *err, size_t errlen)
@@ -1013,6 +1978,15 @@ static int flush_all(nk_h5out *h, char *err, size_t errlen)
         if (H5Dflush(p->ts) < 0 || H5Dflush(p->ids) < 0) {
             h->failed = 1;
             return h5fail(err, errlen, "cannot flush /spikes/%s in '%s'", p->name, h->part);
+        }
+    }
+    for (int i = 0; i < h->ntabs; i++) {
+        struct table *t = &h->tabs[i];
+        if (drain_table(h, t, err, errlen) < 0 || write_time(h, t, err, errlen) < 0)
+            return NK_H5OUT_EIO;
+        if (H5Dflush(t->d) < 0 || (t->report && H5Dflush(t->time) < 0)) {
+            h->failed = 1;
+            return h5fail(err, errlen, "cannot flush %s in '%s'", t->name, h->part);
         }
     }
     if (H5Fflush(h->fid, H5F_SCOPE_LOCAL) < 0) {
@@ -1060,16 +2034,24 @@ int nk_h5out_close(nk_h5out *h, int complete, char *err, size_t errlen)
     } else if (!h->failed) {
         /* Best effort: keep what was appended; an error here is not
          * reported, the caller is already handling a failure. */
-        for (int i = 0; i < h->npops; i++)
-            if (drain(h, &h->pops[i], NULL, 0) < 0)
-                break;
+        for (int i = 0; i < h->npops && !h->failed; i++)
+            (void)drain(h, &h->pops[i], NULL, 0);
+        for (int i = 0; i < h->ntabs && !h->failed; i++)
+            if (drain_table(h, &h->tabs[i], NULL, 0) == 0)
+                (void)write_time(h, &h->tabs[i], NULL, 0);
         forget();
     }
+    if (h->failed)
+        make_closable(h);
     for (int i = 0; i < h->npops; i++) {
         struct pop *p = &h->pops[i];
         close_id(&p->ts, H5Dclose);
         close_id(&p->ids, H5Dclose);
         close_id(&p->grp, H5Gclose);
+    }
+    for (int i = 0; i < h->ntabs; i++) {
+        close_id(&h->tabs[i].d, H5Dclose);
+        close_id(&h->tabs[i].time, H5Dclose);
     }
     close_id(&h->spikes, H5Gclose);
     herr_t cr = H5Fclose(h->fid);
@@ -1092,4 +2074,51 @@ int nk_h5out_close(nk_h5out *h, int complete, char *err, size_t errlen)
     }
     destroy(h);
     return eon(&es, rc);
+}
+
+/* ---- cutting back (resuming from a checkpoint) ------------------------------------------- */
+
+int nk_h5out_truncate_spikes(nk_h5out *h, int idx, int64_t n, char *err, size_t errlen)
+{
+    if (!setup_ok(h, "truncate", err, errlen))
+        return NK_H5OUT_EINVAL;
+    if (idx < 0 || idx >= h->npops || n < 0) {
+        set_err(err, errlen, "truncate: invalid spike handle %d or length %lld", idx, (long long)n);
+        return NK_H5OUT_EINVAL;
+    }
+    struct pop *p = &h->pops[idx];
+    if ((hsize_t)n >= p->n)
+        return 0;
+    esave s;
+    eoff(&s);
+    hsize_t len = (hsize_t)n;
+    if (H5Dset_extent(p->ts, &len) < 0 || H5Dset_extent(p->ids, &len) < 0)
+        return eon(&s, h5fail(err, errlen, "cannot cut /spikes/%s of '%s' back to %lld spikes",
+                              p->name, h->part, (long long)n));
+    p->n = len;
+    return eon(&s, 0);
+}
+
+int nk_h5out_truncate_rows(nk_h5out *h, int idx, int64_t rows, char *err, size_t errlen)
+{
+    if (!setup_ok(h, "truncate", err, errlen))
+        return NK_H5OUT_EINVAL;
+    if (idx < 0 || idx >= h->ntabs || rows < 0) {
+        set_err(err, errlen, "truncate: invalid table handle %d or length %lld", idx,
+                (long long)rows);
+        return NK_H5OUT_EINVAL;
+    }
+    struct table *t = &h->tabs[idx];
+    if ((hsize_t)rows >= t->n)
+        return 0;
+    esave s;
+    eoff(&s);
+    hsize_t dims[2] = {(hsize_t)rows, t->ncols};
+    if (H5Dset_extent(t->d, dims) < 0)
+        return eon(&s, h5fail(err, errlen, "cannot cut %s of '%s' back to %lld rows", t->name,
+                              h->part, (long long)rows));
+    t->n = (hsize_t)rows;
+    if (t->report && write_time(h, t, err, errlen) < 0)
+        return eon(&s, NK_H5OUT_EIO);
+    return eon(&s, 0);
 }

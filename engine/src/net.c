@@ -10,6 +10,7 @@
 #include "internal.h"
 #include "../backends/backend.h"
 #include "h5out.h"
+#include "writer.h"
 #include "rt/nk_philox.h"
 
 #include <math.h>
@@ -48,6 +49,10 @@ static double state_get(const nk_net *net, const void *arr, int64_t i)
 {
     return net->dbl ? ((const double *)arr)[i] : (double)((const float *)arr)[i];
 }
+
+int nk_grow(void **arr, int n, size_t size) { return grow(arr, n, size); }
+void *nk_state_alloc(nk_net *net, int64_t n) { return state_alloc(net, n); }
+double nk_state_get(const nk_net *net, const void *arr, int64_t i) { return state_get(net, arr, i); }
 
 static int check_range(nk_net *net, nk_range r, const char *what)
 {
@@ -176,7 +181,11 @@ void nk_net_free(nk_net *net)
         free(pj->delay);
     }
     free(net->projs);
+    for (int k = 0; k < net->nsrcs; k++)
+        nk_source_free(&net->srcs[k]);
     free(net->srcs);
+    for (int k = 0; k < net->nmons; k++)
+        nk_monitor_free(&net->mons[k]);
     free(net->mons);
     for (int k = 0; k < net->nmeta; k++) {
         free(net->meta_key[k]);
@@ -329,8 +338,9 @@ int nk_pop_discard(nk_net *net, int pop)
         if (net->projs[k].pre.pop == pop || net->projs[k].post.pop == pop)
             return nk_fail(net->ctx, NK_EINVAL, "population is in use");
     for (int k = 0; k < net->nsrcs; k++)
-        if (net->srcs[k].target.pop == pop)
-            return nk_fail(net->ctx, NK_EINVAL, "population is in use");
+        for (int q = 0; q < net->srcs[k].nparts; q++)
+            if (net->srcs[k].parts[q].pop == pop)
+                return nk_fail(net->ctx, NK_EINVAL, "population is in use");
     for (int k = 0; k < net->nmons; k++)
         if (net->mons[k].target.pop == pop)
             return nk_fail(net->ctx, NK_EINVAL, "population is in use");
@@ -462,10 +472,9 @@ int nk_pop_set_state_array(nk_net *net, nk_range r, const char *var, const doubl
     return 0;
 }
 
-int nk_pop_get_state(const nk_net *net, int pop, const char *var, int64_t i, double *value)
+int nk_pop_var(nk_net *net, int pop, const char *var, void **arr, const char **unit)
 {
     const nk_pop *p = &net->pops[pop];
-    void *arr = NULL;
     const char *dot = strchr(var, '.');
     if (dot) {
         /* "receptor.state": a state of one of the population's receptors. */
@@ -481,13 +490,27 @@ int nk_pop_get_state(const nk_net *net, int pop, const char *var, int64_t i, dou
         int k = nk_model_state_index(p->rx[r].syn, dot + 1);
         if (k < 0)
             return unknown_name(net->ctx, dot + 1, p->rx[r].syn, 1);
-        arr = p->rx[r].state[k];
+        *arr = p->rx[r].state[k];
+        if (unit)
+            *unit = p->rx[r].syn->sunit[k];
     } else {
         int k = nk_model_state_index(p->model, var);
         if (k < 0)
             return unknown_name(net->ctx, var, p->model, 1);
-        arr = p->state[k];
+        *arr = p->state[k];
+        if (unit)
+            *unit = p->model->sunit[k];
     }
+    return 0;
+}
+
+int nk_pop_get_state(const nk_net *net, int pop, const char *var, int64_t i, double *value)
+{
+    void *arr;
+    int rc = nk_pop_var((nk_net *)net, pop, var, &arr, NULL);
+    if (rc)
+        return rc;
+    const nk_pop *p = &net->pops[pop];
     if (i < 0 || i >= p->n)
         return nk_fail(net->ctx, NK_EINVAL, "neuron %lld is not in population '%s' (1..%lld)",
                        (long long)i + 1, p->name, (long long)p->n);
@@ -501,7 +524,7 @@ int nk_pop_get_state(const nk_net *net, int pop, const char *var, int64_t i, dou
  * the given parameters. A receptor is one synapse model instance shared by
  * every projection and source that names it: an existing one is reused when
  * the model is the same and every parameter given explicitly matches. */
-static int receptor_get(nk_net *net, int pop, const char *name, const char *synapse,
+int nk_receptor_get(nk_net *net, int pop, const char *name, const char *synapse,
                         const char *const *pnames, const double *pvals, int np)
 {
     nk_ctx *ctx = net->ctx;
@@ -589,17 +612,17 @@ static int receptor_get(nk_net *net, int pop, const char *name, const char *syna
  * Without a synapse: the receptor as it exists on the population, else the
  * neuron model's default receptor of that name (its synapse and parameter
  * values from the population's parameters), else exp_curr. */
-static int receptor_for(nk_net *net, int pop, const char *receptor, const char *synapse,
+int nk_receptor_for(nk_net *net, int pop, const char *receptor, const char *synapse,
                         double weight, const char *const *pnames, const double *pvals, int np)
 {
     nk_pop *p = &net->pops[pop];
     const nk_model *nm = p->model;
     const char *rxname = receptor ? receptor : (weight < 0 ? "inh" : "exc");
     if (synapse)
-        return receptor_get(net, pop, rxname, synapse, pnames, pvals, np);
+        return nk_receptor_get(net, pop, rxname, synapse, pnames, pvals, np);
     for (int r = 0; r < p->nrx; r++)
         if (!strcmp(p->rx[r].name, rxname))
-            return receptor_get(net, pop, rxname, p->rx[r].syn->name, pnames, pvals, np);
+            return nk_receptor_get(net, pop, rxname, p->rx[r].syn->name, pnames, pvals, np);
     const struct nk_model_recept *d = NULL;
     for (int k = 0; k < nm->nrecept; k++)
         if (!strcmp(nm->recept[k].name, rxname))
@@ -615,7 +638,7 @@ static int receptor_for(nk_net *net, int pop, const char *receptor, const char *
                            "model '%s' has no default receptor '%s' (it has %s); give 'synapse' "
                            "to make a new one", nm->name, rxname, list);
         }
-        return receptor_get(net, pop, rxname, "exp_curr", pnames, pvals, np);
+        return nk_receptor_get(net, pop, rxname, "exp_curr", pnames, pvals, np);
     }
     /* Defaults from the population's parameters, then what was given. */
     int n = d->nparams + np;
@@ -645,7 +668,7 @@ static int receptor_for(nk_net *net, int pop, const char *receptor, const char *
         names[q] = pnames[j];
         vals[q++] = pvals[j];
     }
-    int rc = receptor_get(net, pop, rxname, d->synapse, names, vals, q);
+    int rc = nk_receptor_get(net, pop, rxname, d->synapse, names, vals, q);
     free(names);
     free(vals);
     return rc;
@@ -653,7 +676,7 @@ static int receptor_for(nk_net *net, int pop, const char *receptor, const char *
 
 /* Removes receptors of population pop beyond the first keep (made by a call
  * that then failed), so a failed call leaves the network as it was. */
-static void receptor_drop_new(nk_net *net, int pop, int keep)
+void nk_receptor_drop_new(nk_net *net, int pop, int keep)
 {
     nk_pop *p = &net->pops[pop];
     while (p->nrx > keep)
@@ -843,12 +866,12 @@ int nk_connect_ex(nk_net *net, nk_range pre, nk_range post, const nk_conn_opts *
     if (ls)
         wsign = ls->sign;
     int nrx_before = net->pops[post.pop].nrx;
-    int rx = receptor_for(net, post.pop, o->receptor, o->synapse, wsign, o->syn_param_names,
+    int rx = nk_receptor_for(net, post.pop, o->receptor, o->synapse, wsign, o->syn_param_names,
                           o->syn_param_values, o->n_syn_params);
     if (rx < 0)
         return rx;
     if (grow((void **)&net->projs, net->nprojs, sizeof *net->projs)) {
-        receptor_drop_new(net, post.pop, nrx_before);
+        nk_receptor_drop_new(net, post.pop, nrx_before);
         return nk_fail(ctx, NK_ENOMEM, "out of memory");
     }
     nk_proj *pj = &net->projs[net->nprojs];
@@ -862,7 +885,7 @@ int nk_connect_ex(nk_net *net, nk_range pre, nk_range post, const nk_conn_opts *
     rc = nk_connect_build(net, pj, &o2, ls, err, sizeof err);
     if (rc) {
         memset(pj, 0, sizeof *pj);
-        receptor_drop_new(net, post.pop, nrx_before);
+        nk_receptor_drop_new(net, post.pop, nrx_before);
         return nk_fail(ctx, rc, "connect (%s): %s", rule, err);
     }
     char wtxt[96], dtxt[96];
@@ -951,148 +974,73 @@ int64_t nk_mem_available(void)
     return kb < 0 ? -1 : (int64_t)kb * 1024;
 }
 
-/* ---- sources -------------------------------------------------------------------- */
-
-void nk_source_opts_init(nk_source_opts *o)
-{
-    memset(o, 0, sizeof *o);
-    o->stop = INFINITY;
-    o->synapse = NULL; /* the target model's default receptors, else exp_curr */
-}
-
-int nk_source_add(nk_net *net, const char *kind, nk_range target, const nk_source_opts *o)
-{
-    nk_ctx *ctx = net->ctx;
-    int rc = check_range(net, target, "source");
-    if (rc)
-        return rc;
-    int k;
-    if (!strcmp(kind, "poisson"))
-        k = NK_SRC_POISSON;
-    else if (!strcmp(kind, "dc"))
-        k = NK_SRC_DC;
-    else {
-        static const char *const kinds[] = {"poisson", "dc"};
-        const char *s = nk_suggest(kind, kinds, 2);
-        return nk_fail(ctx, NK_EINVAL, "unknown source kind '%s' (%s%s%s)", kind,
-                       s ? "did you mean '" : "expected 'poisson' or 'dc'", s ? s : "",
-                       s ? "'?" : "");
-    }
-    if (!(o->start >= 0) || isnan(o->stop) || o->stop < o->start)
-        return nk_fail(ctx, NK_EINVAL,
-                       "source: expected 0 <= start <= stop (ms), got start = %g, stop = %g",
-                       o->start, o->stop);
-    nk_source s = {.kind = k, .target = target, .start = o->start, .stop = o->stop};
-    if (k == NK_SRC_POISSON) {
-        if (!(o->rate >= 0) || !isfinite(o->rate))
-            return nk_fail(ctx, NK_EINVAL, "poisson: rate must be a finite number >= 0 Hz, got %g",
-                           o->rate);
-        if (!isfinite(o->weight) || fabs(o->weight) > 1e6)
-            return nk_fail(ctx, NK_EINVAL, "poisson: weight must be finite with |weight| <= 1e6, got %g",
-                           o->weight);
-        s.rate = o->rate;
-        s.weight = o->weight;
-        s.wfix = nk_fix_from(o->weight);
-        s.rx = receptor_for(net, target.pop, o->receptor, o->synapse, o->weight,
-                            o->syn_param_names, o->syn_param_values, o->n_syn_params);
-        if (s.rx < 0)
-            return s.rx;
-    } else {
-        if (!isfinite(o->amplitude))
-            return nk_fail(ctx, NK_EINVAL, "dc: amplitude must be a finite number of pA, got %g",
-                           o->amplitude);
-        s.amplitude = o->amplitude;
-        nk_pop *p = &net->pops[target.pop];
-        if (!p->i_ext) {
-            p->i_ext = state_alloc(net, p->n);
-            if (!p->i_ext)
-                return nk_fail(ctx, NK_ENOMEM, "out of memory");
-        }
-    }
-    if (grow((void **)&net->srcs, net->nsrcs, sizeof *net->srcs))
-        return nk_fail(ctx, NK_ENOMEM, "out of memory");
-    net->srcs[net->nsrcs] = s;
-    net->built = 0;
-    return net->nsrcs++;
-}
-
-/* ---- monitors -------------------------------------------------------------------- */
-
-int nk_monitor_add(nk_net *net, const char *kind, nk_range target)
-{
-    nk_ctx *ctx = net->ctx;
-    if (strcmp(kind, "spikes")) {
-        static const char *const kinds[] = {"spikes"};
-        const char *s = nk_suggest(kind, kinds, 1);
-        return nk_fail(ctx, NK_EINVAL, "unknown monitor kind '%s' (%s)", kind,
-                       s ? "did you mean 'spikes'?" : "expected 'spikes'");
-    }
-    int rc = check_range(net, target, "monitor");
-    if (rc)
-        return rc;
-    nk_pop *p = &net->pops[target.pop];
-    if (!p->rec_mask) {
-        p->rec_mask = nk_xcalloc((size_t)p->n, 1);
-        if (!p->rec_mask)
-            return nk_fail(ctx, NK_ENOMEM, "out of memory");
-    }
-    if (grow((void **)&net->mons, net->nmons, sizeof *net->mons))
-        return nk_fail(ctx, NK_ENOMEM, "out of memory");
-    memset(p->rec_mask + target.lo, 1, (size_t)(target.hi - target.lo));
-    net->mons[net->nmons].target = target;
-    net->mons[net->nmons].start_step = net->step;
-    return net->nmons++;
-}
-
-nk_range nk_monitor_target(const nk_net *net, int mon) { return net->mons[mon].target; }
-
-static int in_monitor(const nk_monitor *m, int64_t step, int64_t id)
-{
-    return step >= m->start_step && id >= m->target.lo && id < m->target.hi;
-}
-
-int64_t nk_monitor_count(const nk_net *net, int mon)
-{
-    const nk_monitor *m = &net->mons[mon];
-    const nk_pop *p = &net->pops[m->target.pop];
-    int64_t c = 0;
-    for (int64_t k = 0; k < p->nrec; k++)
-        c += in_monitor(m, p->rec_step[k], p->rec_id[k]);
-    return c;
-}
-
-int64_t nk_monitor_spikes(const nk_net *net, int mon, double *t_ms, int64_t *ids, int64_t cap)
-{
-    const nk_monitor *m = &net->mons[mon];
-    const nk_pop *p = &net->pops[m->target.pop];
-    int64_t c = 0;
-    for (int64_t k = 0; k < p->nrec && c < cap; k++) {
-        if (!in_monitor(m, p->rec_step[k], p->rec_id[k]))
-            continue;
-        if (t_ms)
-            t_ms[c] = (double)p->rec_step[k] * net->dt;
-        if (ids)
-            ids[c] = p->rec_id[k];
-        c++;
-    }
-    return c;
-}
-
-double nk_monitor_duration(const nk_net *net, int mon)
-{
-    return (double)(net->step - net->mons[mon].start_step) * net->dt;
-}
-
-double nk_monitor_rate(const nk_net *net, int mon)
-{
-    const nk_monitor *m = &net->mons[mon];
-    double dur_s = nk_monitor_duration(net, mon) / 1000.0;
-    if (dur_s <= 0)
-        return 0;
-    return (double)nk_monitor_count(net, mon) / ((double)(m->target.hi - m->target.lo) * dur_s);
-}
-
 /* ---- the results file --------------------------------------------------------------- */
+
+/* Declares a sampled monitor's dataset (setup phase); sets m->h5idx. */
+static int output_monitor(nk_net *net, nk_monitor *m, char *err, size_t errlen)
+{
+    char path[512];
+    double step = (m->kind == NK_MON_RATE ? m->bin_steps : m->every) * net->dt;
+    double t0 = (double)m->start_step * net->dt;
+    const char *pop = net->pops[m->target.pop].name;
+    if (m->kind == NK_MON_STATE || m->kind == NK_MON_OUTPUT) {
+        snprintf(path, sizeof path, "/%s/%s", m->kind == NK_MON_STATE ? "report" : "output",
+                 m->name);
+        size_t n = (size_t)m->n, nv = (size_t)m->nvars;
+        uint64_t *ids = malloc(n * sizeof *ids);
+        uint64_t *ptr = malloc((n + 1) * sizeof *ptr);
+        uint32_t *el = malloc(n * nv * sizeof *el);
+        char vars[1024] = "", units[1024] = "";
+        int same = 1;
+        for (int v = 0; v < m->nvars; v++) {
+            size_t l = strlen(vars);
+            snprintf(vars + l, sizeof vars - l, "%s%s", v ? "," : "", m->vname[v]);
+            l = strlen(units);
+            snprintf(units + l, sizeof units - l, "%s%s", v ? "," : "", m->vunit[v]);
+            same &= !strcmp(m->vunit[v], m->vunit[0]);
+        }
+        int rc = -1;
+        if (ids && ptr && el) {
+            for (size_t j = 0; j < n; j++) {
+                ids[j] = (uint64_t)nk_mon_at(m, (int64_t)j);
+                ptr[j] = j * nv;
+                for (size_t v = 0; v < nv; v++)
+                    el[j * nv + v] = (uint32_t)v;
+            }
+            ptr[n] = n * nv;
+            rc = nk_h5out_report(net->out, path, ids, n, ptr, el, n * nv, t0, step,
+                                 same ? m->vunit[0] : units, vars, err, errlen);
+        } else {
+            snprintf(err, errlen, "out of memory");
+        }
+        free(ids);
+        free(ptr);
+        free(el);
+        if (rc < 0)
+            return rc;
+        m->h5idx = rc;
+        if (nk_h5out_obj_attr_str(net->out, path, "population", pop, err, errlen))
+            return -1;
+        return 0;
+    }
+    snprintf(path, sizeof path, "/%s/%s", m->kind == NK_MON_RATE ? "rate" : "field", m->name);
+    int rc = nk_h5out_table(net->out, path, 0, 1, m->kind == NK_MON_RATE ? "Hz" : m->vunit[0],
+                            err, errlen);
+    if (rc < 0)
+        return rc;
+    m->h5idx = rc;
+    double tm[2] = {t0, step};
+    double nn = (double)m->n;
+    if (nk_h5out_obj_attr_str(net->out, path, "population", pop, err, errlen) ||
+        nk_h5out_obj_attr_double(net->out, path, "time", tm, 2, err, errlen) ||
+        nk_h5out_obj_attr_double(net->out, path, "neurons", &nn, 1, err, errlen))
+        return -1;
+    if (m->kind == NK_MON_FIELD &&
+        (nk_h5out_obj_attr_str(net->out, path, "variable", m->vname[0], err, errlen) ||
+         nk_h5out_obj_attr_str(net->out, path, "op", m->op_sum ? "sum" : "mean", err, errlen)))
+        return -1;
+    return 0;
+}
 
 static int output_open(nk_net *net)
 {
@@ -1108,6 +1056,33 @@ static int output_open(nk_net *net)
         p->h5idx = nk_h5out_spikes(net->out, p->name, NK_H5_SORT_BY_TIME, err, sizeof err);
         rc = p->h5idx < 0;
     }
+    for (int k = 0; !rc && k < net->nmons; k++) {
+        nk_monitor *m = &net->mons[k];
+        if (m->kind != NK_MON_SPIKES)
+            rc = output_monitor(net, m, err, sizeof err) < 0;
+    }
+    /* Resumed from a checkpoint: forget what the crashed run wrote after it. */
+    for (int k = 0; !rc && net->trunc_pending && k < net->npops; k++)
+        if (net->pops[k].h5idx >= 0)
+            rc = nk_h5out_truncate_spikes(net->out, net->pops[k].h5idx, net->pops[k].nwritten,
+                                          err, sizeof err) < 0;
+    for (int k = 0; !rc && net->trunc_pending && k < net->nmons; k++) {
+        nk_monitor *m = &net->mons[k];
+        if (m->h5idx < 0)
+            continue;
+        if (nk_h5out_rows(net->out, m->h5idx) < m->rows_out) {
+            snprintf(err, sizeof err,
+                     "'%s' holds %lld rows of monitor '%s'; the checkpoint says %lld were "
+                     "written: it is not the results file of the run that was checkpointed",
+                     net->output, (long long)nk_h5out_rows(net->out, m->h5idx), m->name,
+                     (long long)m->rows_out);
+            rc = 1;
+        } else {
+            rc = nk_h5out_truncate_rows(net->out, m->h5idx, m->rows_out, err, sizeof err) < 0;
+        }
+    }
+    if (!rc)
+        net->trunc_pending = 0;
     char models[8192] = "";
     for (int k = 0; k < net->npops; k++) {
         size_t l = strlen(models);
@@ -1129,19 +1104,32 @@ static int output_open(nk_net *net)
     for (int k = 0; !rc && k < net->nmeta; k++)
         rc = nk_h5out_attr_str(net->out, net->meta_key[k], net->meta_val[k], err, sizeof err);
     rc = rc || nk_h5out_begin(net->out, err, sizeof err);
+    if (!rc) {
+        net->writer = nk_writer_start(net->out, err, sizeof err);
+        rc = !net->writer;
+    }
     if (rc) {
         nk_h5out_close(net->out, 0, NULL, 0);
         net->out = NULL;
+        for (int k = 0; k < net->npops; k++)
+            net->pops[k].h5idx = -1;
+        for (int k = 0; k < net->nmons; k++)
+            net->mons[k].h5idx = -1;
         return nk_fail(net->ctx, NK_EIO, "%s", err);
     }
+    net->out = NULL; /* the writer owns it now */
     net->output_started = 1;
     return 0;
 }
 
-/* Appends the spikes recorded since the last write. */
-static int output_write(nk_net *net, int flush)
+/* Hands what was recorded since the last call to the writer thread (copies:
+ * the records stay in memory for the bindings); with flush, also asks it to
+ * flush the file. */
+int nk_output_write(nk_net *net, int flush)
 {
     char err[1024];
+    if (!net->writer)
+        return 0;
     for (int k = 0; k < net->npops; k++) {
         nk_pop *p = &net->pops[k];
         if (p->h5idx < 0 || p->nwritten == p->nrec)
@@ -1158,30 +1146,60 @@ static int output_write(nk_net *net, int flush)
             t[j] = (double)p->rec_step[p->nwritten + j] * net->dt;
             id[j] = p->rec_id[p->nwritten + j];
         }
-        int rc = nk_h5out_append_spikes(net->out, p->h5idx, t, id, (size_t)n, err, sizeof err);
-        free(t);
-        free(id);
-        if (rc)
-            return nk_fail(net->ctx, NK_EIO, "%s", err);
         p->nwritten = p->nrec;
+        if (nk_writer_spikes(net->writer, p->h5idx, t, id, (size_t)n))
+            goto failed;
     }
-    if (flush && nk_h5out_flush(net->out, err, sizeof err))
+    for (int k = 0; k < net->nmons; k++) {
+        nk_monitor *m = &net->mons[k];
+        if (m->h5idx < 0 || m->rows_out == m->rows)
+            continue;
+        int64_t n = m->rows - m->rows_out;
+        size_t cnt = (size_t)n * (size_t)m->ncols;
+        double *v = malloc(cnt * sizeof *v);
+        if (!v)
+            return nk_fail(net->ctx, NK_ENOMEM, "out of memory writing monitor '%s'", m->name);
+        memcpy(v, m->data + (size_t)m->rows_out * (size_t)m->ncols, cnt * sizeof *v);
+        m->rows_out = m->rows;
+        if (nk_writer_rows(net->writer, m->h5idx, v, (size_t)n))
+            goto failed;
+    }
+    if (flush && nk_writer_flush(net->writer))
+        goto failed;
+    return 0;
+failed:
+    nk_writer_error(net->writer, err, sizeof err);
+    return nk_fail(net->ctx, NK_EIO, "%s; what was recorded is kept in memory", err);
+}
+
+/* Everything handed over is in the file (for checkpoints). */
+int nk_output_sync(nk_net *net)
+{
+    if (!net->writer)
+        return 0;
+    int rc = nk_output_write(net, 1);
+    if (rc)
+        return rc;
+    char err[1024];
+    if (nk_writer_sync(net->writer, err, sizeof err))
         return nk_fail(net->ctx, NK_EIO, "%s", err);
     return 0;
 }
 
 static int output_close(nk_net *net, int rc_run)
 {
-    if (!net->out)
+    if (!net->writer)
         return rc_run;
     char saved[NK_ERRLEN];
     snprintf(saved, sizeof saved, "%s", net->ctx->err);
-    int rc = output_write(net, 0);
+    int rc = nk_output_write(net, 0);
     char err[1024];
-    int rc2 = nk_h5out_close(net->out, 1, err, sizeof err);
-    net->out = NULL;
+    int rc2 = nk_writer_finish(net->writer, 1, err, sizeof err);
+    net->writer = NULL;
     for (int k = 0; k < net->npops; k++)
         net->pops[k].h5idx = -1;
+    for (int k = 0; k < net->nmons; k++)
+        net->mons[k].h5idx = -1;
     if (rc_run) {
         snprintf(net->ctx->err, sizeof net->ctx->err, "%s", saved);
         return rc_run;
@@ -1231,6 +1249,17 @@ int nk_run(nk_net *net, double ms, const nk_run_opts *o)
         return nk_fail(net->ctx, NK_EINVAL, "run: duration must be a finite number of ms >= 0, got %g",
                        ms);
     int64_t nsteps = (int64_t)floor(ms / net->dt + 0.5);
+    if (isnan(o->checkpoint_every) || o->checkpoint_every < 0)
+        return nk_fail(net->ctx, NK_EINVAL,
+                       "run: checkpoint_every must be a number of ms >= 0, got %g",
+                       o->checkpoint_every);
+    if (o->checkpoint_every > 0) {
+        char e2[1024];
+        if (!o->checkpoint_path || !*o->checkpoint_path)
+            return nk_fail(net->ctx, NK_EINVAL, "run: checkpoint_every needs a checkpoint file");
+        if (nk_h5out_check_writable(o->checkpoint_path, e2, sizeof e2))
+            return nk_fail(net->ctx, NK_EIO, "run: checkpoint: %s", e2);
+    }
     double t0 = nk_now();
     net->build_s = net->run_s = 0;
     int rc = nk_net_build(net);
@@ -1241,6 +1270,12 @@ int nk_run(nk_net *net, double ms, const nk_run_opts *o)
     double t1 = nk_now();
     net->build_s = t1 - t0;
     double last_flush = t1, last_progress = t1;
+    int64_t step0 = net->step, ck_steps = 0;
+    if (o->checkpoint_every > 0) {
+        ck_steps = (int64_t)floor(o->checkpoint_every / net->dt + 0.5);
+        if (ck_steps < 1)
+            ck_steps = 1;
+    }
     char err[NK_ERRLEN];
     for (int64_t s = 0; s < nsteps; s++) {
         if (o->interrupt && *o->interrupt) {
@@ -1254,14 +1289,17 @@ int nk_run(nk_net *net, double ms, const nk_run_opts *o)
             nk_fail(net->ctx, rc, "%s", err);
             break;
         }
+        if (ck_steps > 0 && (net->step - step0) % ck_steps == 0 &&
+            (rc = nk_checkpoint(net, o->checkpoint_path)))
+            break;
         if ((s & 63) == 63 || s == nsteps - 1) {
             double now = nk_now();
             if (o->progress && (now - last_progress > 0.25 || s == nsteps - 1)) {
                 o->progress(o->ud, (double)(s + 1) * net->dt, (double)nsteps * net->dt);
                 last_progress = now;
             }
-            if (net->out && now - last_flush > 1.0) {
-                if ((rc = output_write(net, 1)))
+            if (net->writer && now - last_flush > 1.0) {
+                if ((rc = nk_output_write(net, 1)))
                     break;
                 last_flush = now;
             }

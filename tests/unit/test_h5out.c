@@ -3,10 +3,15 @@
  * Writes files into a fresh temporary directory (removed at the end) and
  * reads them back with the HDF5 C API: the SONATA layout and types, the
  * .part/rename protocol, append mode, recovery of a crashed .part, a SWMR
- * reader seeing flushed data while the writer is open, and error paths.
+ * reader seeing flushed data while the writer is open, and error paths;
+ * then the same for reports and tables (layout, types, chunk shapes,
+ * attributes on objects, float32 rounding, appending across runs with
+ * width / step / mapping checks, a crashed table writer, a stale time[1]),
+ * plus h5dump reading the result when it is installed.
  *
- * The SWMR reader and the crashing writer run as separate processes (this
- * program re-executed with --swmr-reader / --crash-writer), because HDF5
+ * The SWMR readers and the crashing writers run as separate processes (this
+ * program re-executed with --swmr-reader / --crash-writer / --swmr-tables /
+ * --crash-tables), because HDF5
  * will not open one file twice with different SWMR flags in one process. */
 #define _XOPEN_SOURCE 700
 
@@ -15,6 +20,7 @@
 #include "check.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <ftw.h>
 #include <hdf5.h>
 #include <spawn.h>
@@ -771,12 +777,682 @@ static void test_repair_and_damage(void)
     CHECK(!exists(part));
 }
 
+/* ---- reports and tables ------------------------------------------------ */
+
+/* Value of row r, column c of every table: exact in float32 for r < 10^5. */
+static double rval(size_t r, size_t c) { return (double)r * 10.0 + (double)c + 0.5; }
+
+/* Appends rows [first, first + n) of WIDTH columns to table idx, in
+ * appends of PER rows; returns the first failing rc or 0. */
+static int append_rowseq(nk_h5out *h, int idx, size_t width, size_t first, size_t n, size_t per, char *err,
+                         size_t errlen)
+{
+    double *v = malloc((per ? per : 1) * width * sizeof *v);
+    int rc = 0;
+    for (size_t r = first; r < first + n && rc == 0; r += per) {
+        size_t m = first + n - r < per ? first + n - r : per;
+        for (size_t i = 0; i < m; i++)
+            for (size_t c = 0; c < width; c++)
+                v[i * width + c] = rval(r + i, c);
+        rc = nk_h5out_append_rows(h, idx, v, m, err, errlen);
+    }
+    free(v);
+    return rc;
+}
+
+/* Reads dataset PATH of FID as doubles: returns its rows (or -1) and sets
+ * *cols (0 for 1-D) and *vals (caller frees). */
+static long long read_table(hid_t fid, const char *path, size_t *cols, double **vals)
+{
+    hid_t d = H5Dopen2(fid, path, H5P_DEFAULT);
+    if (d < 0)
+        return -1;
+    hid_t s = H5Dget_space(d);
+    hsize_t dims[2] = {0, 0};
+    int rank = H5Sget_simple_extent_ndims(s);
+    H5Sget_simple_extent_dims(s, dims, NULL);
+    H5Sclose(s);
+    *cols = rank == 2 ? (size_t)dims[1] : 0;
+    size_t nv = (size_t)dims[0] * (rank == 2 ? (size_t)dims[1] : 1);
+    *vals = malloc((nv ? nv : 1) * sizeof **vals);
+    long long n = (long long)dims[0];
+    if (nv > 0 && H5Dread(d, H5T_NATIVE_DOUBLE, H5S_ALL, H5S_ALL, H5P_DEFAULT, *vals) < 0)
+        n = -1;
+    H5Dclose(d);
+    return n;
+}
+
+/* Counts values of V (rows x width) that differ from rval(seq0 + row). */
+static size_t row_mismatches(const double *v, size_t rows, size_t width, size_t seq0)
+{
+    size_t bad = 0;
+    for (size_t r = 0; r < rows; r++)
+        for (size_t c = 0; c < width; c++)
+            if (v[r * width + c] != rval(seq0 + r, c))
+                bad++;
+    return bad;
+}
+
+/* Reads mapping/time of report GROUP into tv. */
+static int read_time(hid_t fid, const char *group, double tv[3])
+{
+    char name[256];
+    snprintf(name, sizeof name, "%s/mapping/time", group);
+    hid_t d = H5Dopen2(fid, name, H5P_DEFAULT);
+    if (d < 0)
+        return -1;
+    int rc = H5Dread(d, H5T_NATIVE_DOUBLE, H5S_ALL, H5S_ALL, H5P_DEFAULT, tv) < 0 ? -1 : 0;
+    H5Dclose(d);
+    return rc;
+}
+
+/* Chunk dims of dataset PATH (rank returned, -1 when not chunked). */
+static int chunk_of(hid_t fid, const char *path, hsize_t chunk[2])
+{
+    hid_t d = H5Dopen2(fid, path, H5P_DEFAULT);
+    if (d < 0)
+        return -1;
+    hid_t pl = H5Dget_create_plist(d);
+    int r = H5Pget_layout(pl) == H5D_CHUNKED ? H5Pget_chunk(pl, 2, chunk) : -1;
+    H5Pclose(pl);
+    H5Dclose(d);
+    return r;
+}
+
+static int type_is(hid_t fid, const char *path, hid_t t)
+{
+    hid_t d = H5Dopen2(fid, path, H5P_DEFAULT);
+    if (d < 0)
+        return 0;
+    hid_t ft = H5Dget_type(d);
+    int eq = H5Tequal(ft, t) > 0;
+    H5Tclose(ft);
+    H5Dclose(d);
+    return eq;
+}
+
+/* Runs the program argv[0] (looked up in PATH) with ARGV, its stdout to
+ * /dev/null; returns its exit status, -1 on failure to run, -2 when the
+ * program is not installed. */
+static int run_prog(char *const argv[])
+{
+    pid_t pid;
+    posix_spawn_file_actions_t fa;
+    posix_spawn_file_actions_init(&fa);
+    posix_spawn_file_actions_addopen(&fa, 1, "/dev/null", O_WRONLY, 0);
+    int rc = posix_spawnp(&pid, argv[0], &fa, NULL, argv, environ);
+    posix_spawn_file_actions_destroy(&fa);
+    if (rc == ENOENT)
+        return -2;
+    if (rc != 0)
+        return -1;
+    int st;
+    if (waitpid(pid, &st, 0) != pid)
+        return -1;
+    if (WIFEXITED(st) && WEXITSTATUS(st) == 127)
+        return -2; /* spawnp's child could not exec */
+    return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+}
+
+/* The report used by the table tests: 3 nodes with 1, 2 and 1 columns. */
+static const uint64_t rep_nodes[3] = {7, 3, 11};
+static const uint64_t rep_ip[4] = {0, 1, 3, 4};
+static const uint32_t rep_eids[4] = {0, 0, 1, 0};
+#define REP_COLS 4
+#define REP_T0 5.0
+#define REP_STEP 0.5
+#define BIG_COLS 1500000 /* 6 MB float32 rows: chunks split across columns */
+#define MID_COLS 100000  /* 400 KB rows: one row per chunk */
+
+/* SWMR reader of tables: checks /report/exc/data has N rows of the value
+ * sequence and /output/rate N rows (1-D), while the writer runs. */
+static int table_reader_main(const char *part, long long n)
+{
+    H5Eset_auto2(H5E_DEFAULT, NULL, NULL);
+    hid_t fid = H5Fopen(part, H5F_ACC_RDONLY | H5F_ACC_SWMR_READ, H5P_DEFAULT);
+    if (fid < 0)
+        return 2;
+    int rc = 0;
+    size_t cols = 0;
+    double *v = NULL;
+    long long got = read_table(fid, "/report/exc/data", &cols, &v);
+    if (got != n || cols != REP_COLS || row_mismatches(v, (size_t)n, REP_COLS, 0) != 0) {
+        fprintf(stderr, "table reader: report has %lld rows x %zu, expected %lld x %d\n", got, cols, n,
+                REP_COLS);
+        rc = 3;
+    }
+    free(v);
+    v = NULL;
+    got = read_table(fid, "/output/rate", &cols, &v);
+    if (got != n || cols != 0 || row_mismatches(v, (size_t)n, 1, 0) != 0) {
+        fprintf(stderr, "table reader: rate has %lld rows, expected %lld\n", got, n);
+        rc = 4;
+    }
+    free(v);
+    double tv[3] = {0, 0, 0};
+    if (read_time(fid, "/report/exc", tv) != 0 || tv[1] != REP_T0 + (double)n * REP_STEP) {
+        fprintf(stderr, "table reader: time[1] %g, expected %g\n", tv[1], REP_T0 + (double)n * REP_STEP);
+        rc = 5;
+    }
+    H5Fclose(fid);
+    H5close();
+    return rc;
+}
+
+/* Declares the report and the rate table on h; returns the first rc. */
+static int declare_two(nk_h5out *h, int *rep, int *rate, char *err, size_t errlen)
+{
+    *rep = nk_h5out_report(h, "/report/exc", rep_nodes, 3, rep_ip, rep_eids, REP_COLS, REP_T0, REP_STEP, "mV",
+                           "v,g_exc", err, errlen);
+    if (*rep < 0)
+        return *rep;
+    *rate = nk_h5out_table(h, "/output/rate", 0, 1, "Hz", err, errlen);
+    return *rate < 0 ? *rate : 0;
+}
+
+/* Crashing table writer: 20 flushed rows in the report and the rate
+ * table, NLOST more unflushed, then exit without closing. */
+static int crash_tables_main(const char *path, size_t nlost)
+{
+    char err[512];
+    nk_h5out *h = nk_h5out_open(path, 0, err, sizeof err);
+    int rep, rate;
+    if (!h || declare_two(h, &rep, &rate, err, sizeof err) != 0 || nk_h5out_begin(h, err, sizeof err) != 0 ||
+        append_rowseq(h, rep, REP_COLS, 0, 20, 3, err, sizeof err) != 0 ||
+        append_rowseq(h, rate, 1, 0, 20, 20, err, sizeof err) != 0 || nk_h5out_flush(h, err, sizeof err) != 0 ||
+        append_rowseq(h, rep, REP_COLS, 20, nlost, 1, err, sizeof err) != 0 ||
+        append_rowseq(h, rate, 1, 20, nlost, 1, err, sizeof err) != 0) {
+        fprintf(stderr, "crash writer: %s\n", err);
+        return 3;
+    }
+    _exit(0);
+}
+
+#define TR1 70000 /* report rows in the first run: more than one buffer (65536 rows of 4 floats) */
+
+static void test_tables(void)
+{
+    char err[512] = "";
+    char p[1024], part[1024];
+    pathf(p, sizeof p, "tab.h5");
+    pathf(part, sizeof part, "tab.h5.part");
+    nk_h5out *h = nk_h5out_open(p, 0, err, sizeof err);
+    CHECK(h != NULL);
+    if (!h)
+        return;
+    int rep, rate;
+    CHECK_EQ_INT(nk_h5out_spikes(h, "cortex", NK_H5_SORT_BY_TIME, err, sizeof err), 0);
+    CHECK_EQ_INT(declare_two(h, &rep, &rate, err, sizeof err), 0);
+    CHECK_EQ_INT(rep, 0);
+    CHECK_EQ_INT(rate, 1);
+    int mat = nk_h5out_table(h, "/output/mat", 3, 0, NULL, err, sizeof err);
+    CHECK_EQ_INT(mat, 2);
+    int deep = nk_h5out_table(h, "/deep/a/b/c", 0, 0, "1", err, sizeof err);
+    CHECK_EQ_INT(deep, 3);
+    int big = nk_h5out_table(h, "/output/big", BIG_COLS, 0, NULL, err, sizeof err);
+    CHECK_EQ_INT(big, 4);
+    int mid = nk_h5out_table(h, "/output/mid", MID_COLS, 1, NULL, err, sizeof err);
+    CHECK_EQ_INT(mid, 5);
+    /* A report without index_pointers / element_ids: one column per node. */
+    uint64_t inh_nodes[2] = {0, 1};
+    int inh = nk_h5out_report(h, "/report/inh", inh_nodes, 2, NULL, NULL, 2, 0.0, 0.1, NULL, NULL, err,
+                              sizeof err);
+    CHECK_EQ_INT(inh, 6);
+
+    /* Invalid declarations. */
+    static const char *badpaths[] = {"report/x", "/", "/a//b", "/a/./b", "/a/../b", "/a/", ""};
+    for (size_t i = 0; i < sizeof badpaths / sizeof *badpaths; i++) {
+        CHECK_EQ_INT(nk_h5out_table(h, badpaths[i], 0, 0, NULL, err, sizeof err), NK_H5OUT_EINVAL);
+        CHECK_EQ_INT(nk_h5out_report(h, badpaths[i], rep_nodes, 3, rep_ip, rep_eids, REP_COLS, 0, 1, NULL, NULL,
+                                     err, sizeof err),
+                     NK_H5OUT_EINVAL);
+    }
+    CHECK_EQ_INT(nk_h5out_table(h, NULL, 0, 0, NULL, err, sizeof err), NK_H5OUT_EINVAL);
+    err[0] = '\0';
+    CHECK_EQ_INT(nk_h5out_table(h, "/output/rate", 0, 1, NULL, err, sizeof err), NK_H5OUT_EINVAL);
+    CHECK(strstr(err, "already declared") != NULL);
+    CHECK_EQ_INT(nk_h5out_report(h, "/output/rate", rep_nodes, 3, rep_ip, rep_eids, REP_COLS, 0, 1, NULL, NULL,
+                                 err, sizeof err),
+                 NK_H5OUT_EINVAL);
+    err[0] = '\0';
+    CHECK_EQ_INT(nk_h5out_table(h, "/output/rate/x", 0, 0, NULL, err, sizeof err), NK_H5OUT_EINVAL);
+    CHECK(strstr(err, "/output/rate is not a group") != NULL);
+    CHECK_EQ_INT(nk_h5out_report(h, "/r/nocols", rep_nodes, 3, rep_ip, rep_eids, 0, 0, 1, NULL, NULL, err,
+                                 sizeof err),
+                 NK_H5OUT_EINVAL);
+    CHECK_EQ_INT(nk_h5out_report(h, "/r/nonodes", rep_nodes, 0, rep_ip, rep_eids, 4, 0, 1, NULL, NULL, err,
+                                 sizeof err),
+                 NK_H5OUT_EINVAL);
+    CHECK_EQ_INT(nk_h5out_report(h, "/r/step0", rep_nodes, 3, rep_ip, rep_eids, 4, 0, 0, NULL, NULL, err,
+                                 sizeof err),
+                 NK_H5OUT_EINVAL);
+    CHECK_EQ_INT(nk_h5out_report(h, "/r/stepnan", rep_nodes, 3, rep_ip, rep_eids, 4, 0, NAN, NULL, NULL, err,
+                                 sizeof err),
+                 NK_H5OUT_EINVAL);
+    uint64_t bad_ip[4] = {0, 2, 1, 4}, short_ip[4] = {0, 1, 2, 3};
+    CHECK_EQ_INT(nk_h5out_report(h, "/r/badip", rep_nodes, 3, bad_ip, rep_eids, 4, 0, 1, NULL, NULL, err,
+                                 sizeof err),
+                 NK_H5OUT_EINVAL);
+    CHECK_EQ_INT(nk_h5out_report(h, "/r/shortip", rep_nodes, 3, short_ip, rep_eids, 4, 0, 1, NULL, NULL, err,
+                                 sizeof err),
+                 NK_H5OUT_EINVAL);
+    CHECK_EQ_INT(nk_h5out_report(h, "/r/noip", rep_nodes, 3, NULL, NULL, 4, 0, 1, NULL, NULL, err, sizeof err),
+                 NK_H5OUT_EINVAL);
+    CHECK(H5Fis_hdf5(part) > 0);
+
+    /* Attributes on objects. */
+    double dt3[3] = {0.1, 0.2, 0.3}, one = 0.025;
+    CHECK_EQ_INT(nk_h5out_obj_attr_str(h, "/report/exc", "kind", "compartment", err, sizeof err), 0);
+    CHECK_EQ_INT(nk_h5out_obj_attr_str(h, "/report/exc", "kind", "soma", err, sizeof err), 0); /* replaced */
+    CHECK_EQ_INT(nk_h5out_obj_attr_double(h, "/output/rate", "dt", &one, 1, err, sizeof err), 0);
+    CHECK_EQ_INT(nk_h5out_obj_attr_double(h, "/report", "three", dt3, 3, err, sizeof err), 0);
+    CHECK_EQ_INT(nk_h5out_obj_attr_double(h, "/report/exc", "kind", dt3, 2, err, sizeof err), 0); /* type change */
+    CHECK_EQ_INT(nk_h5out_obj_attr_str(h, "/", "note", "root", err, sizeof err), 0);
+    CHECK_EQ_INT(nk_h5out_obj_attr_str(h, "/", "magic", "x", err, sizeof err), NK_H5OUT_EINVAL);
+    CHECK_EQ_INT(nk_h5out_obj_attr_str(h, "/output", "", "x", err, sizeof err), NK_H5OUT_EINVAL);
+    CHECK_EQ_INT(nk_h5out_obj_attr_str(h, "/output", "x", NULL, err, sizeof err), NK_H5OUT_EINVAL);
+    CHECK_EQ_INT(nk_h5out_obj_attr_double(h, "/output", "x", dt3, 0, err, sizeof err), NK_H5OUT_EINVAL);
+    err[0] = '\0';
+    CHECK_EQ_INT(nk_h5out_obj_attr_str(h, "/nope/x", "a", "b", err, sizeof err), NK_H5OUT_EINVAL);
+    CHECK(strstr(err, "no such object") != NULL);
+    CHECK_EQ_INT(nk_h5out_obj_attr_str(h, "relative", "a", "b", err, sizeof err), NK_H5OUT_EINVAL);
+
+    /* Before begin: no rows. */
+    CHECK_EQ_INT(append_rowseq(h, rep, REP_COLS, 0, 1, 1, err, sizeof err), NK_H5OUT_EINVAL);
+    CHECK_EQ_INT(nk_h5out_rows(h, rep), 0);
+    CHECK_EQ_INT(nk_h5out_rows(h, 99), NK_H5OUT_EINVAL);
+    CHECK_EQ_INT(nk_h5out_rows(NULL, 0), NK_H5OUT_EINVAL);
+    CHECK_EQ_INT(nk_h5out_ntables(h), 7);
+    CHECK_EQ_INT(nk_h5out_nspikes(h), 1);
+    CHECK_EQ_INT(nk_h5out_width(h, mat), 3);
+    CHECK_EQ_INT(nk_h5out_width(h, rate), 1);
+    CHECK_EQ_INT(nk_h5out_width(h, 7), NK_H5OUT_EINVAL);
+    CHECK(!nk_h5out_writing(h));
+    CHECK(nk_h5out_file(h) && strcmp(nk_h5out_file(h), part) == 0);
+
+    CHECK_EQ_INT(nk_h5out_begin(h, err, sizeof err), 0);
+    CHECK(nk_h5out_writing(h));
+    CHECK_EQ_INT(nk_h5out_table(h, "/late", 0, 0, NULL, err, sizeof err), NK_H5OUT_EINVAL);
+    CHECK_EQ_INT(nk_h5out_report(h, "/late", rep_nodes, 3, rep_ip, rep_eids, 4, 0, 1, NULL, NULL, err,
+                                 sizeof err),
+                 NK_H5OUT_EINVAL);
+    CHECK_EQ_INT(nk_h5out_obj_attr_str(h, "/report", "late", "x", err, sizeof err), NK_H5OUT_EINVAL);
+    err[0] = '\0';
+    CHECK_EQ_INT(append_rowseq(h, 7, 1, 0, 1, 1, err, sizeof err), NK_H5OUT_EINVAL);
+    CHECK(strstr(err, "invalid table handle 7") != NULL);
+    CHECK_EQ_INT(append_rowseq(h, -1, 1, 0, 1, 1, err, sizeof err), NK_H5OUT_EINVAL);
+    CHECK_EQ_INT(nk_h5out_append_rows(h, rep, NULL, 2, err, sizeof err), NK_H5OUT_EINVAL);
+    CHECK_EQ_INT(nk_h5out_append_rows(h, rep, NULL, 0, err, sizeof err), 0);
+
+    /* Many one-row appends, then batches that cross the buffer. */
+    CHECK_EQ_INT(append_rowseq(h, rep, REP_COLS, 0, 1000, 1, err, sizeof err), 0);
+    CHECK_EQ_INT(nk_h5out_rows(h, rep), 1000);
+    CHECK_EQ_INT(append_rowseq(h, rep, REP_COLS, 1000, TR1 - 1000, 7777, err, sizeof err), 0);
+    CHECK_EQ_INT(nk_h5out_rows(h, rep), TR1);
+    CHECK_EQ_INT(append_rowseq(h, rate, 1, 0, TR1, 1, err, sizeof err), 0);
+    CHECK_EQ_INT(append_rowseq(h, mat, 3, 0, 5, 2, err, sizeof err), 0);
+    CHECK_EQ_INT(append_rowseq(h, big, BIG_COLS, 0, 2, 1, err, sizeof err), 0);
+    CHECK_EQ_INT(append_rowseq(h, mid, MID_COLS, 0, 5, 2, err, sizeof err), 0);
+    CHECK_EQ_INT(append_rowseq(h, inh, 2, 0, 3, 3, err, sizeof err), 0);
+    double odd[4] = {1e300, -1e300, NAN, 3.0000001};
+    CHECK_EQ_INT(nk_h5out_append_rows(h, deep, odd, 4, err, sizeof err), 0);
+    CHECK_EQ_INT(nk_h5out_flush(h, err, sizeof err), 0);
+
+    /* A SWMR reader sees the flushed rows and time axis while writing. */
+    char nbuf[32];
+    snprintf(nbuf, sizeof nbuf, "%d", TR1);
+    CHECK_EQ_INT(run_self("--swmr-tables", part, nbuf), 0);
+    CHECK_EQ_INT(append_rowseq(h, rep, REP_COLS, TR1, 10, 10, err, sizeof err), 0);
+    CHECK_EQ_INT(append_rowseq(h, rate, 1, TR1, 10, 3, err, sizeof err), 0);
+    CHECK_EQ_INT(nk_h5out_flush(h, err, sizeof err), 0);
+    snprintf(nbuf, sizeof nbuf, "%d", TR1 + 10);
+    CHECK_EQ_INT(run_self("--swmr-tables", part, nbuf), 0);
+    CHECK_EQ_INT(append_rowseq(h, rep, REP_COLS, TR1 + 10, 5, 1, err, sizeof err), 0); /* buffered only */
+    CHECK_EQ_INT(nk_h5out_close(h, 1, err, sizeof err), 0);
+    CHECK(exists(p));
+    CHECK(!exists(part));
+
+    hid_t fid = H5Fopen(p, H5F_ACC_RDONLY, H5P_DEFAULT);
+    CHECK(fid >= 0);
+    if (fid < 0)
+        return;
+    size_t cols = 0;
+    double *v = NULL;
+    long long n = read_table(fid, "/report/exc/data", &cols, &v);
+    CHECK_EQ_INT(n, TR1 + 15);
+    CHECK_EQ_INT(cols, REP_COLS);
+    if (n == TR1 + 15 && cols == REP_COLS)
+        CHECK_EQ_INT(row_mismatches(v, (size_t)n, REP_COLS, 0), 0);
+    free(v);
+    n = read_table(fid, "/output/rate", &cols, &v);
+    CHECK_EQ_INT(n, TR1 + 10);
+    CHECK_EQ_INT(cols, 0);
+    if (n == TR1 + 10)
+        CHECK_EQ_INT(row_mismatches(v, (size_t)n, 1, 0), 0);
+    free(v);
+    n = read_table(fid, "/output/mat", &cols, &v);
+    CHECK_EQ_INT(n, 5);
+    CHECK_EQ_INT(cols, 3);
+    if (n == 5 && cols == 3)
+        CHECK_EQ_INT(row_mismatches(v, 5, 3, 0), 0);
+    free(v);
+    n = read_table(fid, "/output/big", &cols, &v);
+    CHECK_EQ_INT(n, 2);
+    CHECK_EQ_INT(cols, BIG_COLS);
+    if (n == 2 && cols == BIG_COLS)
+        CHECK_EQ_INT(row_mismatches(v, 2, BIG_COLS, 0), 0);
+    free(v);
+    n = read_table(fid, "/output/mid", &cols, &v);
+    CHECK_EQ_INT(n, 5);
+    if (n == 5 && cols == MID_COLS)
+        CHECK_EQ_INT(row_mismatches(v, 5, MID_COLS, 0), 0);
+    free(v);
+    n = read_table(fid, "/report/inh/data", &cols, &v);
+    CHECK_EQ_INT(n, 3);
+    if (n == 3 && cols == 2)
+        CHECK_EQ_INT(row_mismatches(v, 3, 2, 0), 0);
+    free(v);
+    n = read_table(fid, "/deep/a/b/c", &cols, &v);
+    CHECK_EQ_INT(n, 4);
+    if (n == 4) {
+        CHECK(isinf(v[0]) && v[0] > 0);
+        CHECK(isinf(v[1]) && v[1] < 0);
+        CHECK(isnan(v[2]));
+        CHECK(v[3] == (double)(float)3.0000001);
+    }
+    free(v);
+
+    /* Types, chunking, units, mapping, time. */
+    CHECK(type_is(fid, "/report/exc/data", H5T_IEEE_F32LE));
+    CHECK(type_is(fid, "/output/rate", H5T_IEEE_F64LE));
+    CHECK(type_is(fid, "/output/mat", H5T_IEEE_F32LE));
+    CHECK(type_is(fid, "/output/mid", H5T_IEEE_F64LE));
+    CHECK(type_is(fid, "/report/exc/mapping/node_ids", H5T_STD_U64LE));
+    CHECK(type_is(fid, "/report/exc/mapping/index_pointers", H5T_STD_U64LE));
+    CHECK(type_is(fid, "/report/exc/mapping/element_ids", H5T_STD_U32LE));
+    CHECK(type_is(fid, "/report/exc/mapping/time", H5T_IEEE_F64LE));
+    hsize_t ch[2] = {0, 0};
+    CHECK_EQ_INT(chunk_of(fid, "/report/exc/data", ch), 2);
+    CHECK_EQ_INT(ch[0], 16384); /* 256 KiB of 16-byte rows */
+    CHECK_EQ_INT(ch[1], REP_COLS);
+    CHECK_EQ_INT(chunk_of(fid, "/output/rate", ch), 1);
+    CHECK_EQ_INT(ch[0], 32768);
+    CHECK_EQ_INT(chunk_of(fid, "/output/mid", ch), 2);
+    CHECK_EQ_INT(ch[0], 1);
+    CHECK_EQ_INT(ch[1], MID_COLS);
+    CHECK_EQ_INT(chunk_of(fid, "/output/big", ch), 2);
+    CHECK_EQ_INT(ch[0], 1);
+    CHECK_EQ_INT(ch[1], 1048576); /* 4 MiB of float32 */
+    char s[64] = "";
+    hid_t d = H5Dopen2(fid, "/report/exc/data", H5P_DEFAULT);
+    CHECK_EQ_INT(read_str_attr(d, "units", s, sizeof s), 0);
+    CHECK(strcmp(s, "mV") == 0);
+    H5Dclose(d);
+    d = H5Dopen2(fid, "/report/exc/mapping/time", H5P_DEFAULT);
+    CHECK_EQ_INT(read_str_attr(d, "units", s, sizeof s), 0);
+    CHECK(strcmp(s, "ms") == 0);
+    H5Dclose(d);
+    d = H5Dopen2(fid, "/output/rate", H5P_DEFAULT);
+    CHECK_EQ_INT(read_str_attr(d, "units", s, sizeof s), 0);
+    CHECK(strcmp(s, "Hz") == 0);
+    double dtv = 0;
+    CHECK_EQ_INT(read_attr(d, "dt", H5T_NATIVE_DOUBLE, &dtv), 0);
+    CHECK_NEAR(dtv, 0.025, 0);
+    H5Dclose(d);
+    d = H5Dopen2(fid, "/output/mat", H5P_DEFAULT);
+    CHECK(H5Aexists(d, "units") == 0);
+    H5Dclose(d);
+    hid_t g = H5Gopen2(fid, "/report/exc", H5P_DEFAULT);
+    CHECK_EQ_INT(read_str_attr(g, "variables", s, sizeof s), 0);
+    CHECK(strcmp(s, "v,g_exc") == 0);
+    CHECK(attr_type_is(g, "kind", H5T_IEEE_F64LE));
+    H5Gclose(g);
+    g = H5Gopen2(fid, "/report", H5P_DEFAULT);
+    double got3[3] = {0, 0, 0};
+    CHECK_EQ_INT(read_attr(g, "three", H5T_NATIVE_DOUBLE, got3), 0);
+    CHECK(got3[0] == 0.1 && got3[1] == 0.2 && got3[2] == 0.3);
+    H5Gclose(g);
+    CHECK_EQ_INT(read_str_attr(fid, "note", s, sizeof s), 0);
+    CHECK(strcmp(s, "root") == 0);
+    uint64_t nodes[3] = {0, 0, 0}, ip[4] = {9, 9, 9, 9};
+    uint32_t eids[4] = {9, 9, 9, 9};
+    d = H5Dopen2(fid, "/report/exc/mapping/node_ids", H5P_DEFAULT);
+    CHECK(H5Dread(d, H5T_NATIVE_UINT64, H5S_ALL, H5S_ALL, H5P_DEFAULT, nodes) >= 0);
+    H5Dclose(d);
+    d = H5Dopen2(fid, "/report/exc/mapping/index_pointers", H5P_DEFAULT);
+    CHECK(H5Dread(d, H5T_NATIVE_UINT64, H5S_ALL, H5S_ALL, H5P_DEFAULT, ip) >= 0);
+    H5Dclose(d);
+    d = H5Dopen2(fid, "/report/exc/mapping/element_ids", H5P_DEFAULT);
+    CHECK(H5Dread(d, H5T_NATIVE_UINT32, H5S_ALL, H5S_ALL, H5P_DEFAULT, eids) >= 0);
+    H5Dclose(d);
+    CHECK(memcmp(nodes, rep_nodes, sizeof nodes) == 0);
+    CHECK(memcmp(ip, rep_ip, sizeof ip) == 0);
+    CHECK(memcmp(eids, rep_eids, sizeof eids) == 0);
+    d = H5Dopen2(fid, "/report/inh/mapping/index_pointers", H5P_DEFAULT);
+    CHECK(H5Dread(d, H5T_NATIVE_UINT64, H5S_ALL, H5S_ALL, H5P_DEFAULT, ip) >= 0);
+    H5Dclose(d);
+    CHECK(ip[0] == 0 && ip[1] == 1 && ip[2] == 2);
+    double tv[3] = {0, 0, 0};
+    CHECK_EQ_INT(read_time(fid, "/report/exc", tv), 0);
+    CHECK_NEAR(tv[0], REP_T0, 0);
+    CHECK_NEAR(tv[1], REP_T0 + (TR1 + 15) * REP_STEP, 0);
+    CHECK_NEAR(tv[2], REP_STEP, 0);
+    CHECK_EQ_INT(read_time(fid, "/report/inh", tv), 0);
+    CHECK_NEAR(tv[1], 3 * 0.1, 1e-15);
+    double *t = NULL;
+    uint64_t *id = NULL;
+    CHECK_EQ_INT(read_pop(fid, "cortex", &t, &id), 0); /* spikes still there, empty */
+    free(t);
+    free(id);
+    H5Fclose(fid);
+
+    /* h5dump reads the file: all headers, and two datasets (when it is
+     * installed). */
+    char *dump[] = {"h5dump", "-H", p, NULL};
+    int drc = run_prog(dump);
+    if (drc == -2) {
+        printf("h5dump not installed: skipping the h5dump check\n");
+    } else {
+        CHECK_EQ_INT(drc, 0);
+        char *dump2[] = {"h5dump", "-d", "/report/exc/mapping/time", "-d", "/output/mat", p, NULL};
+        CHECK_EQ_INT(run_prog(dump2), 0);
+    }
+}
+
+/* Second run on tab.h5: reports and tables are reopened and continue. */
+static void test_tables_append(void)
+{
+    char err[512] = "";
+    char p[1024], part[1024];
+    pathf(p, sizeof p, "tab.h5");
+    pathf(part, sizeof part, "tab.h5.part");
+
+    /* A stale time[1] in the complete file is recomputed on reopen. */
+    hid_t fid = H5Fopen(p, H5F_ACC_RDWR, H5P_DEFAULT);
+    CHECK(fid >= 0);
+    hid_t d = H5Dopen2(fid, "/report/exc/mapping/time", H5P_DEFAULT);
+    double stale[3] = {REP_T0, 1.0, REP_STEP};
+    CHECK(H5Dwrite(d, H5T_NATIVE_DOUBLE, H5S_ALL, H5S_ALL, H5P_DEFAULT, stale) >= 0);
+    H5Dclose(d);
+    H5Fclose(fid);
+
+    nk_h5out *h = nk_h5out_open(p, 1, err, sizeof err);
+    CHECK(h != NULL);
+    if (!h)
+        return;
+    /* Mismatches are refused and leave the handle usable. */
+    err[0] = '\0';
+    CHECK_EQ_INT(nk_h5out_table(h, "/output/mat", 5, 0, NULL, err, sizeof err), NK_H5OUT_EINVAL);
+    CHECK(strstr(err, "/output/mat") && strstr(err, "3 columns") && strstr(err, "not 5"));
+    err[0] = '\0';
+    CHECK_EQ_INT(nk_h5out_table(h, "/output/rate", 2, 1, NULL, err, sizeof err), NK_H5OUT_EINVAL);
+    CHECK(strstr(err, "/output/rate") && strstr(err, "1-D") && strstr(err, "not 2"));
+    CHECK_EQ_INT(nk_h5out_table(h, "/output/mat", 0, 0, NULL, err, sizeof err), NK_H5OUT_EINVAL);
+    err[0] = '\0';
+    CHECK_EQ_INT(nk_h5out_report(h, "/report/exc", rep_nodes, 3, rep_ip, rep_eids, REP_COLS, 0, 0.25, NULL,
+                                 NULL, err, sizeof err),
+                 NK_H5OUT_EINVAL);
+    CHECK(strstr(err, "sampled every 0.5 ms") != NULL);
+    uint64_t other_nodes[3] = {7, 3, 12};
+    err[0] = '\0';
+    CHECK_EQ_INT(nk_h5out_report(h, "/report/exc", other_nodes, 3, rep_ip, rep_eids, REP_COLS, 0, REP_STEP,
+                                 NULL, NULL, err, sizeof err),
+                 NK_H5OUT_EINVAL);
+    CHECK(strstr(err, "mapping/node_ids") != NULL);
+    uint64_t ip5[6] = {0, 1, 2, 3, 4, 5};
+    uint32_t e5[5] = {0, 0, 0, 0, 0};
+    uint64_t n5[5] = {1, 2, 3, 4, 5};
+    err[0] = '\0';
+    CHECK_EQ_INT(nk_h5out_report(h, "/report/exc", n5, 5, ip5, e5, 5, 0, REP_STEP, NULL, NULL, err, sizeof err),
+                 NK_H5OUT_EINVAL);
+    CHECK(strstr(err, "/report/exc") && strstr(err, "4 columns") && strstr(err, "not 5"));
+    CHECK_EQ_INT(nk_h5out_table(h, "/report/exc", 0, 0, NULL, err, sizeof err), NK_H5OUT_EIO);
+    CHECK_EQ_INT(nk_h5out_report(h, "/output/rate", rep_nodes, 3, rep_ip, rep_eids, REP_COLS, 0, 1, NULL, NULL,
+                                 err, sizeof err),
+                 NK_H5OUT_EIO);
+    CHECK_EQ_INT(nk_h5out_report(h, "/report", rep_nodes, 3, rep_ip, rep_eids, REP_COLS, 0, 1, NULL, NULL, err,
+                                 sizeof err),
+                 NK_H5OUT_EIO); /* a group, but not a report */
+
+    int rep = nk_h5out_report(h, "/report/exc", rep_nodes, 3, rep_ip, rep_eids, REP_COLS, 123.0, REP_STEP, NULL,
+                              "v", err, sizeof err);
+    CHECK_EQ_INT(rep, 0);
+    int rate = nk_h5out_table(h, "/output/rate", 0, 0 /* file keeps f64 */, "1/s", err, sizeof err);
+    CHECK_EQ_INT(rate, 1);
+    int mat = nk_h5out_table(h, "/output/mat", 3, 1, NULL, err, sizeof err);
+    CHECK_EQ_INT(mat, 2);
+    CHECK_EQ_INT(nk_h5out_rows(h, rep), TR1 + 15);
+    CHECK_EQ_INT(nk_h5out_rows(h, rate), TR1 + 10);
+    CHECK_EQ_INT(nk_h5out_rows(h, mat), 5);
+    CHECK_EQ_INT(nk_h5out_begin(h, err, sizeof err), 0);
+    CHECK_EQ_INT(append_rowseq(h, rep, REP_COLS, TR1 + 15, 20, 3, err, sizeof err), 0);
+    CHECK_EQ_INT(append_rowseq(h, rate, 1, TR1 + 10, 5, 5, err, sizeof err), 0);
+    CHECK_EQ_INT(append_rowseq(h, mat, 3, 5, 2, 1, err, sizeof err), 0);
+    CHECK_EQ_INT(nk_h5out_rows(h, rep), TR1 + 35);
+    CHECK_EQ_INT(nk_h5out_close(h, 1, err, sizeof err), 0);
+
+    fid = H5Fopen(p, H5F_ACC_RDONLY, H5P_DEFAULT);
+    CHECK(fid >= 0);
+    if (fid < 0)
+        return;
+    size_t cols;
+    double *v = NULL;
+    long long n = read_table(fid, "/report/exc/data", &cols, &v);
+    CHECK_EQ_INT(n, TR1 + 35);
+    if (n == TR1 + 35 && cols == REP_COLS)
+        CHECK_EQ_INT(row_mismatches(v, (size_t)n, REP_COLS, 0), 0);
+    free(v);
+    n = read_table(fid, "/output/rate", &cols, &v);
+    CHECK_EQ_INT(n, TR1 + 15);
+    if (n == TR1 + 15)
+        CHECK_EQ_INT(row_mismatches(v, (size_t)n, 1, 0), 0);
+    free(v);
+    n = read_table(fid, "/output/mat", &cols, &v);
+    CHECK_EQ_INT(n, 7);
+    if (n == 7 && cols == 3)
+        CHECK_EQ_INT(row_mismatches(v, 7, 3, 0), 0);
+    free(v);
+    n = read_table(fid, "/output/big", &cols, &v); /* not redeclared: kept */
+    CHECK_EQ_INT(n, 2);
+    free(v);
+    CHECK(type_is(fid, "/output/rate", H5T_IEEE_F64LE));
+    CHECK(type_is(fid, "/output/mat", H5T_IEEE_F32LE));
+    double tv[3];
+    CHECK_EQ_INT(read_time(fid, "/report/exc", tv), 0);
+    CHECK_NEAR(tv[0], REP_T0, 0); /* kept from the file, not 123 */
+    CHECK_NEAR(tv[1], REP_T0 + (TR1 + 35) * REP_STEP, 0);
+    CHECK_NEAR(tv[2], REP_STEP, 0);
+    char s[64] = "";
+    hid_t g = H5Gopen2(fid, "/report/exc", H5P_DEFAULT);
+    CHECK_EQ_INT(read_str_attr(g, "variables", s, sizeof s), 0);
+    CHECK(strcmp(s, "v") == 0);
+    H5Gclose(g);
+    d = H5Dopen2(fid, "/report/exc/data", H5P_DEFAULT);
+    CHECK_EQ_INT(read_str_attr(d, "units", s, sizeof s), 0); /* not given: kept */
+    CHECK(strcmp(s, "mV") == 0);
+    H5Dclose(d);
+    d = H5Dopen2(fid, "/output/rate", H5P_DEFAULT);
+    CHECK_EQ_INT(read_str_attr(d, "units", s, sizeof s), 0);
+    CHECK(strcmp(s, "1/s") == 0);
+    H5Dclose(d);
+    H5Fclose(fid);
+}
+
+/* A crashed table writer's .part: rows up to the last flush survive,
+ * time[1] is right; a stale time[1] in a .part is recomputed even when
+ * the report is not redeclared. */
+static void test_tables_crash(void)
+{
+    char err[512] = "";
+    char p[1024], part[1024];
+    pathf(p, sizeof p, "tcrash.h5");
+    pathf(part, sizeof part, "tcrash.h5.part");
+    CHECK_EQ_INT(run_self("--crash-tables", p, "7"), 0);
+    CHECK(exists(part));
+    CHECK(!exists(p));
+
+    nk_h5out *h = nk_h5out_open(p, 1, err, sizeof err);
+    CHECK(h != NULL);
+    if (!h) {
+        fprintf(stderr, "recover: %s\n", err);
+        return;
+    }
+    int rep, rate;
+    CHECK_EQ_INT(declare_two(h, &rep, &rate, err, sizeof err), 0);
+    CHECK_EQ_INT(nk_h5out_rows(h, rep), 20); /* the 7 unflushed rows are lost */
+    CHECK_EQ_INT(nk_h5out_rows(h, rate), 20);
+    CHECK_EQ_INT(nk_h5out_begin(h, err, sizeof err), 0);
+    CHECK_EQ_INT(append_rowseq(h, rep, REP_COLS, 20, 1, 1, err, sizeof err), 0);
+    CHECK_EQ_INT(append_rowseq(h, rate, 1, 20, 1, 1, err, sizeof err), 0);
+    CHECK_EQ_INT(nk_h5out_close(h, 0, err, sizeof err), 0); /* leave a .part again */
+    CHECK(exists(part));
+
+    /* Make time[1] stale in the .part, as a crash between a data flush and
+     * the time rewrite could, then recover without redeclaring. */
+    hid_t fid = H5Fopen(part, H5F_ACC_RDWR, H5P_DEFAULT);
+    CHECK(fid >= 0);
+    hid_t d = H5Dopen2(fid, "/report/exc/mapping/time", H5P_DEFAULT);
+    double stale[3] = {REP_T0, 99.0, REP_STEP};
+    CHECK(H5Dwrite(d, H5T_NATIVE_DOUBLE, H5S_ALL, H5S_ALL, H5P_DEFAULT, stale) >= 0);
+    H5Dclose(d);
+    H5Fclose(fid);
+    h = nk_h5out_open(p, 1, err, sizeof err);
+    CHECK(h != NULL);
+    if (h)
+        CHECK_EQ_INT(nk_h5out_close(h, 1, err, sizeof err), 0);
+
+    fid = H5Fopen(p, H5F_ACC_RDONLY, H5P_DEFAULT);
+    CHECK(fid >= 0);
+    if (fid < 0)
+        return;
+    size_t cols;
+    double *v = NULL;
+    long long n = read_table(fid, "/report/exc/data", &cols, &v);
+    CHECK_EQ_INT(n, 21);
+    if (n == 21 && cols == REP_COLS)
+        CHECK_EQ_INT(row_mismatches(v, 21, REP_COLS, 0), 0);
+    free(v);
+    n = read_table(fid, "/output/rate", &cols, &v);
+    CHECK_EQ_INT(n, 21);
+    if (n == 21)
+        CHECK_EQ_INT(row_mismatches(v, 21, 1, 0), 0);
+    free(v);
+    double tv[3];
+    CHECK_EQ_INT(read_time(fid, "/report/exc", tv), 0);
+    CHECK_NEAR(tv[1], REP_T0 + 21 * REP_STEP, 0);
+    H5Fclose(fid);
+}
+
 int main(int argc, char **argv)
 {
     if (argc == 4 && strcmp(argv[1], "--swmr-reader") == 0)
         return reader_main(argv[2], atoll(argv[3]));
     if (argc == 4 && strcmp(argv[1], "--crash-writer") == 0)
         return crash_main(argv[2], (size_t)atoll(argv[3]));
+    if (argc == 4 && strcmp(argv[1], "--swmr-tables") == 0)
+        return table_reader_main(argv[2], atoll(argv[3]));
+    if (argc == 4 && strcmp(argv[1], "--crash-tables") == 0)
+        return crash_tables_main(argv[2], (size_t)atoll(argv[3]));
 
     ssize_t len = readlink("/proc/self/exe", self_exe, sizeof self_exe - 1);
     if (len <= 0) {
@@ -799,6 +1475,9 @@ int main(int argc, char **argv)
     test_crash_recovery();
     test_incomplete_and_ambiguous();
     test_repair_and_damage();
+    test_tables();
+    test_tables_append();
+    test_tables_crash();
 
     if (getenv("KEEP_H5OUT_TMP"))
         printf("kept %s\n", tmpdir);

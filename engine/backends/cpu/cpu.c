@@ -97,9 +97,41 @@ static int build_pop(nk_net *net, nk_pop *p, int pi, char *err, size_t errlen)
     p->code = nk_codegen_pop(net, pi, err, errlen);
     if (!p->code)
         return NK_EINVAL;
+    /* Equation sources on this population are compiled with its code. */
+    char *eq = NULL;
+    if ((rc = nk_codegen_eqsrc(net, pi, &eq, err, errlen)))
+        return rc;
+    if (eq) {
+        size_t a = strlen(p->code), b = strlen(eq);
+        char *both = realloc(p->code, a + b + 1);
+        if (!both) {
+            free(eq);
+            snprintf(err, errlen, "out of memory");
+            return NK_ENOMEM;
+        }
+        memcpy(both + a, eq, b + 1);
+        p->code = both;
+        free(eq);
+    }
     rc = nk_jit_load(p->code, &p->dl, &p->update, err, errlen);
     if (rc)
         return rc;
+    for (int k = 0; k < net->nsrcs; k++) {
+        nk_source *src = &net->srcs[k];
+        if (src->removed || src->kind != NK_SRC_EQUATION)
+            continue;
+        for (int q = 0; q < src->nparts; q++) {
+            if (src->parts[q].pop != pi)
+                continue;
+            char sym[64];
+            snprintf(sym, sizeof sym, "nk_eqsrc_%d_%d", k, q);
+            *(void **)&src->parts[q].eq = dlsym(p->dl, sym);
+            if (!src->parts[q].eq) {
+                snprintf(err, errlen, "generated code for '%s' lacks %s", p->name, sym);
+                return NK_ECOMPILE;
+            }
+        }
+    }
     int ns = p->model->nstates, np = p->model->nparams;
     for (int r = 0; r < p->nrx; r++) {
         ns += p->rx[r].syn->nstates;
@@ -175,46 +207,20 @@ static int32_t refractory_steps(nk_net *net, nk_pop *p, char *err, size_t errlen
     return (int32_t)floor(ms / net->dt + 0.5);
 }
 
-static void sources(nk_net *net, int64_t s, double t)
-{
-    for (int k = 0; k < net->npops; k++) {
-        nk_pop *p = &net->pops[k];
-        if (p->i_ext)
-            memset(p->i_ext, 0, (size_t)p->n * net->real_size);
-    }
-    for (int k = 0; k < net->nsrcs; k++) {
-        nk_source *src = &net->srcs[k];
-        if (!(t >= src->start && t < src->stop))
-            continue;
-        nk_pop *p = &net->pops[src->target.pop];
-        if (src->kind == NK_SRC_DC) {
-            for (int64_t i = src->target.lo; i < src->target.hi; i++) {
-                if (net->dbl)
-                    ((double *)p->i_ext)[i] += src->amplitude;
-                else
-                    ((float *)p->i_ext)[i] += (float)src->amplitude;
-            }
-        } else {
-            double lambda = src->rate * net->dt * 1e-3;
-            int64_t *slot = nk_ring_slot(p, src->rx, net->ring_len, s);
-            for (int64_t i = src->target.lo; i < src->target.hi; i++) {
-                nk_rng r;
-                nk_rng_init(&r, net->seed, NK_STREAM_SOURCE + (uint32_t)k, (uint64_t)s, (uint32_t)i);
-                uint32_t c = nk_rng_poisson(&r, lambda);
-                slot[i] += (int64_t)c * src->wfix;
-            }
-        }
-    }
-}
-
 static int cpu_step(nk_net *net, char *err, size_t errlen)
 {
     int64_t s = net->step;
     double t = (double)s * net->dt;
     int L = net->ring_len;
 
+    /* 0. sampled monitors see the state at the start of the step */
+    int rc = nk_monitors_sample(net, s, err, errlen);
+    if (rc)
+        return rc;
+
     /* 1. sources */
-    sources(net, s, t);
+    if ((rc = nk_sources_apply(net, s, err, errlen)))
+        return rc;
 
     /* 2. update */
     for (int k = 0; k < net->npops; k++) {
@@ -324,6 +330,7 @@ static int cpu_step(nk_net *net, char *err, size_t errlen)
             p->nrec++;
         }
     }
+    nk_monitors_spikes(net, s);
     net->step = s + 1;
     return 0;
 }

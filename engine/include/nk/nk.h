@@ -438,31 +438,165 @@ int nk_pop_set_positions(nk_net *net, int pop, const double *xyz, int64_t n);
 /* 3*n values, or NULL when the population has none. */
 const double *nk_pop_positions(const nk_net *net, int pop);
 
+/* ---- selections ---------------------------------------------------------- */
+
+/* Some neurons of one population: the range [lo, hi), or, when idx is not
+ * NULL, the n listed neurons (0-based, ascending, distinct; lo and hi then
+ * ignored). Sources and monitors take a list of parts, one per population. */
+typedef struct nk_sel {
+    int pop;
+    int64_t lo, hi;
+    const int64_t *idx;
+    int64_t n;
+} nk_sel;
+
+/* A region of space (um) for nk_region. */
+typedef struct nk_region_spec {
+    const char *kind;        /* "sphere", "box", "cylinder" */
+    double center[3];
+    double radius;           /* sphere, cylinder */
+    double size[3];          /* box: edge lengths */
+    double height;           /* cylinder: along z */
+    const int *pops;         /* only these populations (NULL: every population with positions) */
+    int npops;
+} nk_region_spec;
+
+/* The neurons inside a region: *parts gets one part per population with at
+ * least one neuron inside (idx lists owned by the caller: free each part's
+ * idx, then the array, with nk_sel_free). Returns the number of parts (0 is
+ * allowed) or a negative code. Populations without positions are skipped,
+ * unless listed in pops (then it is an error). */
+int nk_region(nk_net *net, const nk_region_spec *r, nk_sel **parts);
+void nk_sel_free(nk_sel *parts, int nparts);
+
 /* ---- sources ------------------------------------------------------------ */
+
+/* Source kinds. Currents (pA, added to the target's external current I_ext):
+ *   dc          amplitude
+ *   step        times[k] (ms, ascending), amplitudes[k]: amplitude[k] from
+ *               times[k] on (0 before the first)
+ *   ramp        from (at start) to (at stop) linearly; stop must be finite
+ *   ac          offset + amplitude * sin(2 pi frequency t / 1000 + phase deg)
+ *   noise       mean + std * N(0,1), drawn per neuron every `interval` ms
+ *               (0: every step), held in between (NEST's noise_generator)
+ *   array       T x N values (N the target size, or 1 for all), one row per
+ *               `interval` ms (0: per step) from start; after the last row
+ *               hold it (hold = 1) or give 0
+ *   equation    an expression of t (ms), i (1-based index within the
+ *               population), N (its size), x, y, z (um), compiled with the
+ *               model code
+ *   callback    a function called every `every` steps that fills the values
+ *               (one per target neuron), held until the next call
+ *   global      every neuron of the network: the expression (of t only) when
+ *               given, else ac's options (a theta rhythm)
+ * Spike input (added to a receptor, like a projection):
+ *   poisson     rate (Hz) per neuron, weight per input spike
+ *   bernoulli   probability p per step per neuron, weight
+ *   spike_times input spikes at given times (ms) to given target neurons
+ * Every source is active for start <= t < stop. */
+typedef int (*nk_source_fn)(void *ud, double t_ms, int64_t n, double *values, char *err,
+                            size_t errlen);
 
 typedef struct nk_source_opts {
     double rate;           /* poisson: Hz, >= 0 */
-    double weight;         /* poisson: weight per input spike (synapse unit) */
-    double amplitude;      /* dc: pA */
+    double weight;         /* poisson, bernoulli, spike_times: per input spike */
+    double amplitude;      /* dc, ac: pA */
     double start, stop;    /* ms; active for start <= t < stop (default 0, inf) */
-    const char *synapse;   /* poisson: synapse model of the receptor */
-    const char *receptor;  /* poisson: receptor name (default by sign of weight) */
-    const char *const *syn_param_names; /* poisson: synapse parameters */
+    const char *synapse;   /* spike input: synapse model of the receptor */
+    const char *receptor;  /* spike input: receptor name (default by sign of weight) */
+    const char *const *syn_param_names; /* spike input: synapse parameters */
     const double *syn_param_values;
     int n_syn_params;
+    const double *times;   /* step: switch times; spike_times: spike times (ms) */
+    const double *amplitudes; /* step */
+    const int64_t *neurons;/* spike_times: target neuron of each time (0-based within
+                              the source's target, parts concatenated) */
+    int64_t ntimes;
+    double from, to;       /* ramp, pA */
+    double frequency, phase, offset; /* ac, global: Hz, degrees, pA */
+    double mean, std;      /* noise, pA */
+    double interval;       /* noise, array: ms (0: dt) */
+    double p;              /* bernoulli: per step */
+    const double *values;  /* array: rows x cols, row-major */
+    int64_t rows, cols;
+    int hold;              /* array: keep the last row after the end */
+    const char *expr;      /* equation, global: the current, pA */
+    nk_source_fn fn;       /* callback */
+    void *ud;
+    void (*ud_free)(void *ud);  /* called when the source is removed or the net freed
+                                   (also when nk_source_add fails) */
+    int every;             /* callback: steps between calls (default 1) */
 } nk_source_opts;
 
 void nk_source_opts_init(nk_source_opts *o);
-/* kind: "poisson" or "dc". Returns the source index. */
+/* Reads a numeric 1-D or 2-D dataset into *vals (malloc'd, row-major; free
+ * it). dataset NULL: Neurokernel's input layout (/I/data), else /array, else
+ * the file's only dataset. */
+int nk_read_matrix(const char *path, const char *dataset, double **vals, int64_t *rows,
+                   int64_t *cols, char *err, size_t errlen);
+/* The known kinds, NULL-terminated. */
+extern const char *const nk_source_kinds[];
+/* Adds a source on the neurons of parts (for "global", parts may be NULL).
+ * Returns the source index. */
+int nk_source_add_sel(nk_net *net, const char *kind, const nk_sel *parts, int nparts,
+                      const nk_source_opts *o);
+/* The same on one range. */
 int nk_source_add(nk_net *net, const char *kind, nk_range target,
                   const nk_source_opts *o);
+int nk_source_count(const nk_net *net);
+/* The kind of source k, or NULL when it was removed. */
+const char *nk_source_kind(const nk_net *net, int k);
+/* Neurons the source drives (all parts). */
+int64_t nk_source_size(const nk_net *net, int k);
+/* Changes a numeric option between runs: rate, weight, amplitude, start,
+ * stop, from, to, frequency, phase, offset, mean, std, p. */
+int nk_source_set(nk_net *net, int k, const char *name, double value);
+int nk_source_get(const nk_net *net, int k, const char *name, double *value);
+/* Removes source k (its index is not reused). */
+int nk_source_remove(nk_net *net, int k);
+/* A one-line description. */
+const char *nk_source_describe(nk_net *net, int k);
 
 /* ---- monitors ----------------------------------------------------------- */
 
-/* kind: "spikes". Records from the next step on. Returns the monitor index. */
+/* Monitor kinds:
+ *   spikes   every spike of the target
+ *   state    variables of the target every `every` steps (a SONATA report)
+ *   rate     the target's population rate (Hz) in bins of `bin` ms
+ *   field    the sum or mean of one variable over the target every `every` steps
+ *   output   like state, and a function is called with the values
+ * Sampled monitors (state, field, output) record at the start of each step
+ * whose index is a multiple of `every` (from the step they were added at),
+ * before that step's update: the first row is the state at that time. */
+typedef int (*nk_monitor_fn)(void *ud, double t_ms, int64_t ncols, const double *values,
+                             char *err, size_t errlen);
+
+typedef struct nk_monitor_opts {
+    const char *const *vars; /* state, output: variables ("v", "exc.g"); field: one */
+    int nvars;
+    int every;               /* steps between samples (default 1) */
+    double bin;              /* rate: bin width, ms (default 1; rounded to steps) */
+    const char *op;          /* field: "sum" or "mean" (default "mean") */
+    const char *name;        /* the group name in the results file (default: the
+                                population's, made unique) */
+    nk_monitor_fn fn;        /* output */
+    void *ud;
+    void (*ud_free)(void *ud);
+} nk_monitor_opts;
+
+void nk_monitor_opts_init(nk_monitor_opts *o);
+extern const char *const nk_monitor_kinds[];
+/* Records from the next step on. Returns the monitor index. */
+int nk_monitor_add_sel(nk_net *net, const char *kind, const nk_sel *target,
+                       const nk_monitor_opts *o);
 int nk_monitor_add(nk_net *net, const char *kind, nk_range target);
+int nk_monitor_count_all(const nk_net *net);
+const char *nk_monitor_kind(const nk_net *net, int mon);
+const char *nk_monitor_name(const nk_net *net, int mon);
 nk_range nk_monitor_target(const nk_net *net, int mon);
-/* Number of spikes recorded by the monitor. */
+/* The target's neurons (0-based within the population), n of them. */
+int64_t nk_monitor_neurons(const nk_net *net, int mon, const int64_t **idx, int64_t *lo);
+/* Spikes: number recorded by the monitor. */
 int64_t nk_monitor_count(const nk_net *net, int mon);
 /* Copies up to cap spikes (times in ms, 0-based ids within the population)
  * into the arrays (either may be NULL); returns how many were copied. */
@@ -472,6 +606,13 @@ int64_t nk_monitor_spikes(const nk_net *net, int mon, double *t_ms, int64_t *ids
 double nk_monitor_rate(const nk_net *net, int mon);
 /* Recorded duration, ms. */
 double nk_monitor_duration(const nk_net *net, int mon);
+/* Sampled monitors (state, field, output, rate): rows so far, values per
+ * row, the rows (row-major; valid until the next run), the time of row 0 and
+ * the time between rows (ms). Variables: names and units. */
+int64_t nk_monitor_rows(const nk_net *net, int mon, int64_t *ncols, const double **data,
+                        double *t0, double *step_ms);
+int nk_monitor_vars(const nk_net *net, int mon, const char *const **names,
+                    const char *const **units);
 
 /* ---- running ------------------------------------------------------------ */
 
@@ -483,6 +624,11 @@ typedef struct nk_run_opts {
     /* Polled between steps; when it becomes nonzero the run finishes the
      * current step, writes what was recorded and returns NK_EINTR. */
     volatile sig_atomic_t *interrupt;
+    /* Rolling checkpoints: every checkpoint_every ms of simulated time (0:
+     * none) the network is saved to checkpoint_path (each one replaces the
+     * last, atomically). */
+    double checkpoint_every;
+    const char *checkpoint_path;
 } nk_run_opts;
 
 /* Runs the network for ms of simulated time (rounded to whole steps),
@@ -492,6 +638,27 @@ typedef struct nk_run_opts {
  * neuron, variable and step) or another error; in every case what was
  * recorded so far is kept and written to the results file. */
 int nk_run(nk_net *net, double ms, const nk_run_opts *o);
+
+/* ---- checkpoints -------------------------------------------------------- */
+
+/* Saves the complete state (description, every variable, ring buffers,
+ * recorded data, step; random numbers are counter-based) to path (written
+ * as path.part, renamed when complete). During a run (from a callback) the
+ * results file is first brought up to date. */
+int nk_checkpoint(nk_net *net, const char *path);
+/* Loads a checkpoint's state into net, which must be built the same way
+ * (same populations, parameters, projections, sources, monitors, dt, seed);
+ * else refused with the first difference named. The results file is cut
+ * back to what it held at the checkpoint at the next run. */
+int nk_checkpoint_apply(nk_net *net, const char *path);
+/* A new network from a checkpoint (output: the results file, NULL: the
+ * checkpoint's). Callback sources and output monitors come back without
+ * their functions: attach them with nk_source_set_fn / nk_monitor_set_fn. */
+nk_net *nk_restore(nk_ctx *ctx, const char *path, const char *output);
+/* The simulated time (ms) a checkpoint was taken at, or -1 (message on ctx). */
+double nk_checkpoint_time(nk_ctx *ctx, const char *path);
+int nk_source_set_fn(nk_net *net, int k, nk_source_fn fn, void *ud, void (*ud_free)(void *));
+int nk_monitor_set_fn(nk_net *net, int mon, nk_monitor_fn fn, void *ud, void (*ud_free)(void *));
 
 /* Wall-clock seconds of the last nk_run: building (codegen, compile, setup)
  * and stepping. */

@@ -1,0 +1,129 @@
+/* h5in.c - reading input arrays from HDF5 files (array sources).
+ *
+ * Accepts a 1-D or 2-D numeric dataset. Without a dataset name it looks for
+ * Neurokernel's input-file layout: a group per input variable holding
+ * `data` (T x N) and `uids` (N), e.g. /I/data; then for a dataset `/array`
+ * (Neurokernel's older layout); else, if the file holds exactly one
+ * dataset, that one. */
+#include "internal.h"
+
+#include <hdf5.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+typedef struct found {
+    char path[512];
+    int count;
+} found;
+
+static herr_t visit(hid_t obj, const char *name, const H5O_info_t *info, void *ud)
+{
+    (void)obj;
+    found *f = ud;
+    if (info->type == H5O_TYPE_DATASET) {
+        if (!f->count)
+            snprintf(f->path, sizeof f->path, "/%s", name);
+        f->count++;
+    }
+    return 0;
+}
+
+int nk_read_matrix(const char *path, const char *dataset, double **vals, int64_t *rows,
+                   int64_t *cols, char *err, size_t errlen)
+{
+    *vals = NULL;
+    *rows = *cols = 0;
+    H5E_auto2_t fn;
+    void *fd;
+    H5Eget_auto2(H5E_DEFAULT, &fn, &fd);
+    H5Eset_auto2(H5E_DEFAULT, NULL, NULL);
+    int rc = NK_EIO;
+    hid_t f = -1, d = -1, sp = -1;
+    if (H5Fis_hdf5(path) <= 0) {
+        FILE *t = fopen(path, "rb");
+        if (t) {
+            fclose(t);
+            snprintf(err, errlen, "'%s' is not an HDF5 file", path);
+        } else {
+            snprintf(err, errlen, "cannot open '%s'", path);
+        }
+        goto done;
+    }
+    f = H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT);
+    if (f < 0) {
+        snprintf(err, errlen, "cannot open '%s' as HDF5", path);
+        goto done;
+    }
+    char name[512];
+    if (dataset) {
+        snprintf(name, sizeof name, "%s", dataset);
+    } else if (H5Lexists(f, "I", H5P_DEFAULT) > 0 && H5Lexists(f, "/I/data", H5P_DEFAULT) > 0) {
+        snprintf(name, sizeof name, "/I/data");
+    } else if (H5Lexists(f, "array", H5P_DEFAULT) > 0) {
+        snprintf(name, sizeof name, "/array");
+    } else {
+        found fo = {{0}, 0};
+        H5Ovisit(f, H5_INDEX_NAME, H5_ITER_NATIVE, visit, &fo);
+        if (fo.count != 1) {
+            snprintf(err, errlen,
+                     "'%s' holds %d datasets and none at /I/data (Neurokernel's layout) or "
+                     "/array; name one with the option dataset", path, fo.count);
+            goto done;
+        }
+        snprintf(name, sizeof name, "%s", fo.path);
+    }
+    if (H5Lexists(f, name, H5P_DEFAULT) <= 0 || (d = H5Dopen2(f, name, H5P_DEFAULT)) < 0) {
+        snprintf(err, errlen, "'%s' has no dataset '%s'", path, name);
+        rc = NK_EINVAL;
+        goto done;
+    }
+    hid_t ty = H5Dget_type(d);
+    H5T_class_t cl = H5Tget_class(ty);
+    H5Tclose(ty);
+    if (cl != H5T_FLOAT && cl != H5T_INTEGER) {
+        snprintf(err, errlen, "dataset '%s' of '%s' is not numeric", name, path);
+        rc = NK_EINVAL;
+        goto done;
+    }
+    sp = H5Dget_space(d);
+    int nd = H5Sget_simple_extent_ndims(sp);
+    hsize_t dims[2] = {0, 1};
+    if (nd < 1 || nd > 2) {
+        snprintf(err, errlen, "dataset '%s' of '%s' has %d dimensions; expected 1 (one value "
+                              "per step) or 2 (steps x neurons)", name, path, nd);
+        rc = NK_EINVAL;
+        goto done;
+    }
+    H5Sget_simple_extent_dims(sp, dims, NULL);
+    if (dims[0] == 0 || dims[1] == 0) {
+        snprintf(err, errlen, "dataset '%s' of '%s' is empty", name, path);
+        rc = NK_EINVAL;
+        goto done;
+    }
+    size_t n = (size_t)dims[0] * (size_t)dims[1];
+    double *v = malloc(n * sizeof *v);
+    if (!v) {
+        snprintf(err, errlen, "out of memory for %zu values of '%s'", n, name);
+        rc = NK_ENOMEM;
+        goto done;
+    }
+    if (H5Dread(d, H5T_NATIVE_DOUBLE, H5S_ALL, H5S_ALL, H5P_DEFAULT, v) < 0) {
+        free(v);
+        snprintf(err, errlen, "cannot read dataset '%s' of '%s'", name, path);
+        goto done;
+    }
+    *vals = v;
+    *rows = (int64_t)dims[0];
+    *cols = (int64_t)dims[1];
+    rc = 0;
+done:
+    if (sp >= 0)
+        H5Sclose(sp);
+    if (d >= 0)
+        H5Dclose(d);
+    if (f >= 0)
+        H5Fclose(f);
+    H5Eset_auto2(H5E_DEFAULT, fn, fd);
+    return rc;
+}
