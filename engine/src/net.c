@@ -368,14 +368,15 @@ static int unknown_name(nk_ctx *ctx, const char *name, const nk_model *m, int st
         for (int k = 0; k < m->nparams && n < 128; k++)
             cand[n++] = m->pname[k];
     const char *s = nk_suggest(name, cand, n);
-    if (s)
-        return nk_fail(ctx, NK_EINVAL, "unknown %s '%s' for model '%s' (did you mean '%s'?)",
-                       states ? "state variable" : "option", name, m->name, s);
     char list[512] = "";
     for (int k = 0; k < n; k++) {
         size_t l = strlen(list);
         snprintf(list + l, sizeof list - l, "%s%s", k ? ", " : "", cand[k]);
     }
+    if (s)
+        return nk_fail(ctx, NK_EINVAL,
+                       "unknown %s '%s' for model '%s' (did you mean '%s'?); it has: %s",
+                       states ? "state variable" : "option", name, m->name, s, list);
     return nk_fail(ctx, NK_EINVAL, "unknown %s '%s' for model '%s' (expected one of: %s)",
                    states ? "state variable" : "option", name, m->name, list);
 }
@@ -483,10 +484,16 @@ int nk_pop_var(nk_net *net, int pop, const char *var, void **arr, const char **u
             if (strlen(p->rx[r].name) == (size_t)(dot - var) &&
                 !strncmp(p->rx[r].name, var, (size_t)(dot - var)))
                 break;
-        if (r == p->nrx)
-            return nk_fail(net->ctx, NK_EINVAL, "population '%s' has no receptor '%.*s'%s",
-                           p->name, (int)(dot - var), var,
-                           p->nrx ? "" : " (receptors are made by net:connect and net:source)");
+        if (r == p->nrx) {
+            char have[512] = "";
+            for (int q = 0; q < p->nrx; q++) {
+                size_t l = strlen(have);
+                snprintf(have + l, sizeof have - l, "%s%s", q ? ", " : "", p->rx[q].name);
+            }
+            return nk_fail(net->ctx, NK_EINVAL, "population '%s' has no receptor '%.*s' (%s%s)",
+                           p->name, (int)(dot - var), var, p->nrx ? "it has: " : "",
+                           p->nrx ? have : "receptors are made by net:connect and net:source");
+        }
         int k = nk_model_state_index(p->rx[r].syn, dot + 1);
         if (k < 0)
             return unknown_name(net->ctx, dot + 1, p->rx[r].syn, 1);
