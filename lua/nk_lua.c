@@ -3211,6 +3211,8 @@ static int net_code(lua_State *L)
 static int net_close(lua_State *L)
 {
     lnet *n = luaL_checkudata(L, 1, NET_MT);
+    if (n->net && nk_net_running(n->net))
+        return lerror(L, "net:close: not while the network is running (from a callback)");
     nk_net_free(n->net);
     n->net = NULL;
     return 0;
@@ -3783,7 +3785,7 @@ int luaopen_nk(lua_State *L)
 {
     static const luaL_Reg ctx_meta[] = {{"__gc", ctx_gc}, {NULL, NULL}};
     static const luaL_Reg net_meta[] = {{"__gc", net_gc},
-                                        {"__close", net_gc},
+                                        {"__close", net_close},
                                         {"__tostring", net_tostring},
                                         {"__index", net_index},
                                         {NULL, NULL}};

@@ -727,6 +727,8 @@ static int ck_load_state(nk_net *net, ck *c, const char *path)
 
 int nk_checkpoint_apply(nk_net *net, const char *path)
 {
+    if (nk_busy(net, "restore"))
+        return NK_EINVAL;
     ck c;
     esave e;
     quiet(&e);
@@ -1082,6 +1084,9 @@ nk_net *nk_restore(nk_ctx *ctx, const char *path, const char *output)
     o.backend = (nk_backend_kind)backend;
     char *out = get_s(c.f, "output");
     o.output = output ? output : (out && *out ? out : NULL);
+    /* Another results file than the checkpointed run's: it starts afresh and
+     * receives everything the monitors hold, so there is nothing to cut back. */
+    int fresh_output = output && (!out || strcmp(output, out));
     net = nk_net_new(ctx, &o);
     free(out);
     if (!net)
@@ -1135,6 +1140,14 @@ nk_net *nk_restore(nk_ctx *ctx, const char *path, const char *output)
         goto out;
     }
     rc = ck_load_state(net, &c, path);
+    if (!rc && fresh_output) {
+        net->output_started = 0;
+        net->trunc_pending = 0;
+        for (int k = 0; k < net->npops; k++)
+            net->pops[k].nwritten = 0;
+        for (int k = 0; k < net->nmons; k++)
+            net->mons[k].rows_out = 0;
+    }
 out:
     if (rc && net) {
         nk_net_free(net);

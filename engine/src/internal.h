@@ -282,6 +282,7 @@ struct nk_net {
     double build_s, run_s;
     struct nk_h5out *out;    /* open only during a run (setup) ... */
     struct nk_writer *writer;/* ... then owned by the writer thread */
+    int running;             /* inside nk_run: the structure must not change */
     int trunc_pending;       /* restored: cut the results file to the checkpoint's counts */
 };
 
@@ -327,6 +328,9 @@ int nk_codegen_eqsrc(nk_net *net, int pi, char **code, char *err, size_t errlen)
 /* The state array of variable var ("v" or "receptor.state") of pop; its unit. */
 int nk_pop_var(nk_net *net, int pop, const char *var, void **arr, const char **unit);
 int nk_grow(void **arr, int n, size_t size);
+/* NK_EINVAL with a message when net is running (a callback tried to change
+ * the network's structure), else 0. */
+int nk_busy(nk_net *net, const char *what);
 int nk_receptor_get(nk_net *net, int pop, const char *name, const char *synapse,
                     const char *const *pnames, const double *pvals, int np);
 /* Removes population pop's receptors after the first keep (undoes a failed add). */

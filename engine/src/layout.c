@@ -36,6 +36,8 @@ static int store(nk_net *net, int pop, double *xyz)
 
 int nk_pop_set_positions(nk_net *net, int pop, const double *xyz, int64_t n)
 {
+    if (nk_busy(net, "positions"))
+        return NK_EINVAL;
     int rc = check_pop(net, pop);
     if (rc)
         return rc;
@@ -95,6 +97,8 @@ static int grid_shape(nk_net *net, const nk_pop *p, const nk_layout *l, int64_t 
 
 int nk_pop_layout(nk_net *net, int pop, const nk_layout *l)
 {
+    if (nk_busy(net, "positions"))
+        return NK_EINVAL;
     int rc = check_pop(net, pop);
     if (rc)
         return rc;

@@ -83,7 +83,10 @@ int nk_monitor_add_sel(nk_net *net, const char *kind, const nk_sel *t, const nk_
     nk_monitor m = {0};
     m.ud_free = o->ud_free;
     m.ud = o->ud;
-    int rc = kind_index(ctx, kind);
+    int rc = nk_busy(net, "monitor");
+    if (rc)
+        goto fail;
+    rc = kind_index(ctx, kind);
     if (rc < 0)
         goto fail;
     m.kind = rc;

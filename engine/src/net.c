@@ -51,6 +51,17 @@ static double state_get(const nk_net *net, const void *arr, int64_t i)
 }
 
 int nk_grow(void **arr, int n, size_t size) { return grow(arr, n, size); }
+
+int nk_busy(nk_net *net, const char *what)
+{
+    if (!net->running)
+        return 0;
+    (void)what;
+    return nk_fail(net->ctx, NK_EINVAL,
+                   "not while the network is running (a callback may read monitors, change "
+                   "sources with set and write checkpoints, but not change the network's "
+                   "structure or run it)");
+}
 void *nk_state_alloc(nk_net *net, int64_t n) { return state_alloc(net, n); }
 double nk_state_get(const nk_net *net, const void *arr, int64_t i) { return state_get(net, arr, i); }
 
@@ -201,6 +212,7 @@ nk_ctx *nk_net_ctx(const nk_net *net) { return net->ctx; }
 double nk_net_dt(const nk_net *net) { return net->dt; }
 uint64_t nk_net_seed(const nk_net *net) { return net->seed; }
 int64_t nk_net_step(const nk_net *net) { return net->step; }
+int nk_net_running(const nk_net *net) { return net->running; }
 double nk_net_time(const nk_net *net) { return (double)net->step * net->dt; }
 const char *nk_net_backend_name(const nk_net *net) { return net->be->name; }
 const char *nk_net_output(const nk_net *net) { return net->output; }
@@ -244,6 +256,8 @@ int nk_pop_find(const nk_net *net, const char *name)
 int nk_pop_add(nk_net *net, const char *model, int64_t n, const char *name,
                const char *method)
 {
+    if (nk_busy(net, "population"))
+        return NK_EINVAL;
     nk_ctx *ctx = net->ctx;
     const nk_model *m = nk_model_find(ctx, model);
     if (!m)
@@ -332,6 +346,8 @@ int nk_pop_set_tolerance(nk_net *net, int pop, double rtol, double atol)
 
 int nk_pop_discard(nk_net *net, int pop)
 {
+    if (nk_busy(net, "population"))
+        return NK_EINVAL;
     if (pop != net->npops - 1 || pop < 0)
         return nk_fail(net->ctx, NK_EINVAL, "only the last population added can be discarded");
     for (int k = 0; k < net->nprojs; k++)
@@ -383,6 +399,8 @@ static int unknown_name(nk_ctx *ctx, const char *name, const nk_model *m, int st
 
 int nk_pop_set_param(nk_net *net, int pop, const char *name, double value)
 {
+    if (nk_busy(net, "param"))
+        return NK_EINVAL;
     nk_pop *p = &net->pops[pop];
     int k = nk_model_param_index(p->model, name);
     if (k < 0)
@@ -776,6 +794,8 @@ int nk_connect(nk_net *net, nk_range pre, nk_range post, const nk_conn_opts *o)
 int nk_connect_ex(nk_net *net, nk_range pre, nk_range post, const nk_conn_opts *o,
                   const nk_list_src *ls)
 {
+    if (nk_busy(net, "connect"))
+        return NK_EINVAL;
     nk_ctx *ctx = net->ctx;
     int rc;
     if ((rc = check_range(net, pre, "connect: source")) ||
@@ -1249,6 +1269,8 @@ void nk_run_timing(const nk_net *net, double *build_s, double *run_s)
 
 int nk_run(nk_net *net, double ms, const nk_run_opts *o)
 {
+    if (nk_busy(net, "run"))
+        return NK_EINVAL;
     nk_run_opts none = {0};
     if (!o)
         o = &none;
@@ -1284,6 +1306,7 @@ int nk_run(nk_net *net, double ms, const nk_run_opts *o)
             ck_steps = 1;
     }
     char err[NK_ERRLEN];
+    net->running = 1;
     for (int64_t s = 0; s < nsteps; s++) {
         if (o->interrupt && *o->interrupt) {
             rc = nk_fail(net->ctx, NK_EINTR,
@@ -1312,6 +1335,7 @@ int nk_run(nk_net *net, double ms, const nk_run_opts *o)
             }
         }
     }
+    net->running = 0;
     rc = output_close(net, rc);
     net->run_s = nk_now() - t1;
     return rc;

@@ -502,6 +502,11 @@ int nk_source_add_sel(nk_net *net, const char *kind, const nk_sel *parts, int np
     nk_ctx *ctx = net->ctx;
     nk_source s = {0};
     int rc;
+    if (nk_busy(net, "source")) {
+        if (o->ud_free)
+            o->ud_free(o->ud);
+        return NK_EINVAL;
+    }
     s.ud_free = o->ud_free;
     s.ud = o->ud;
     s.fn = o->fn;
@@ -749,7 +754,9 @@ int nk_source_set_fn(nk_net *net, int k, nk_source_fn fn, void *ud, void (*ud_fr
 
 int nk_source_remove(nk_net *net, int k)
 {
-    int rc = source_ok(net, k);
+    int rc = nk_busy(net, "source:remove");
+    if (!rc)
+        rc = source_ok(net, k);
     if (rc)
         return rc;
     nk_source_free(&net->srcs[k]);

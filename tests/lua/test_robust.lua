@@ -81,5 +81,33 @@ T.ok(fm:count() > 0, "a new network runs normally afterwards")
 other:close()
 T.raises("closed", function() return #opop end)
 T.raises("closed", function() return other:run(1) end)
+
+-- a callback may not change the structure of the network that calls it, nor
+-- run or close it; the run stops with the reason and the network goes on
+do
+  local rnet = nk.network{}
+  local rp = rnet:population("lif", 5, {params = {I_e = 400}})
+  local rm = rnet:monitor("spikes", rp)
+  local tries = {
+    {"net:run: not while the network is running", function() rnet:run(1) end},
+    {"net:monitor: not while the network is running", function() rnet:monitor("spikes", rp) end},
+    {"net:population: not while the network is running", function() rnet:population("lif", 2) end},
+    {"net:connect: not while the network is running",
+     function() rnet:connect(rp, rp, {rule = "one_to_one", weight = 1}) end},
+    {"net:source: not while the network is running",
+     function() rnet:source("dc", rp, {amplitude = 1}) end},
+    {"net:close: not while the network is running", function() rnet:close() end},
+    {"net:close: not while the network is running", function() local x <close> = rnet end},
+  }
+  for _, c in ipairs(tries) do
+    local src = rnet:source("callback", rp, {fn = function() c[2](); return 0 end})
+    local t0 = rnet.t
+    T.raises(c[1], rnet.run, rnet, 5)
+    T.eq(rnet.t, t0, "the run stopped at its first step (" .. c[1] .. ")")
+    src:remove()
+  end
+  rnet:run(50)
+  T.ok(rm:count() > 0, "the network runs normally afterwards")
+end
 collectgarbage()
 T.done("robust")

@@ -638,6 +638,8 @@ typedef struct nk_run_opts {
  * neuron, variable and step) or another error; in every case what was
  * recorded so far is kept and written to the results file. */
 int nk_run(nk_net *net, double ms, const nk_run_opts *o);
+/* 1 while nk_run is stepping (callbacks then may not change the structure). */
+int nk_net_running(const nk_net *net);
 
 /* ---- checkpoints -------------------------------------------------------- */
 
