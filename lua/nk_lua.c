@@ -3095,6 +3095,16 @@ static int net_checkpoint(lua_State *L)
     return 0;
 }
 
+/* nk.recover(path): the .part of a run that died becomes a whole file. */
+static int l_recover(lua_State *L)
+{
+    const char *path = luaL_checkstring(L, 1);
+    nk_ctx *ctx = push_ctx(L);
+    if (nk_results_recover(ctx, path))
+        return lerror(L, "nk.recover: %s", nk_errmsg(ctx));
+    return 0;
+}
+
 static const char *const restore_opts[] = {"output", NULL};
 
 static int l_restore(lua_State *L)
@@ -3853,7 +3863,7 @@ int luaopen_nk(lua_State *L)
                                      {"models", l_models},   {"clock", l_clock},
                                      {"describe", l_describe}, {"read_edges", l_read_edges},
                                      {"memory", l_memory},   {"restore", l_restore},
-                                     {"read", nk_lua_read},
+                                     {"read", nk_lua_read},  {"recover", l_recover},
                                      {"_sonata_net_opts", l_sonata_net_opts},
                                      {NULL, NULL}};
 

@@ -436,7 +436,8 @@ static int ck_open(nk_ctx *ctx, const char *path, ck *c)
         return nk_fail(ctx, NK_EINVAL, "restore: '%s' is not an HDF5 file", path);
     c->f = H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT);
     if (c->f < 0)
-        return nk_fail(ctx, NK_EIO, "restore: cannot open '%s'", path);
+        return nk_fail(ctx, NK_EIO, "restore: cannot open '%s' (a damaged or truncated HDF5 "
+                                    "file?)", path);
     char *fmt = get_s(c->f, "format");
     int ok = fmt && !strcmp(fmt, CK_FORMAT);
     free(fmt);

@@ -1238,6 +1238,46 @@ static int output_close(nk_net *net, int rc_run)
     return 0;
 }
 
+/* The results file PATH of a run whose process died: PATH.part is made
+ * consistent (HDF5's "open for writing" marks cleared, datasets cut to
+ * their last flush, as nk_h5out_open's append mode does) and renamed to
+ * PATH, which h5dump and every HDF5 reader then open. */
+int nk_results_recover(nk_ctx *ctx, const char *path)
+{
+    char err[1024];
+    size_t l = path ? strlen(path) : 0;
+    if (!l)
+        return nk_fail(ctx, NK_EINVAL, "recover: needs the results file's name");
+    char *base = nk_strdup(path);
+    if (!base)
+        return nk_fail(ctx, NK_ENOMEM, "out of memory");
+    if (l > 5 && !strcmp(base + l - 5, ".part"))
+        base[l - 5] = 0; /* "run.h5.part" names the same file as "run.h5" */
+    size_t bl = strlen(base);
+    char *part = malloc(bl + 6);
+    if (!part) {
+        free(base);
+        return nk_fail(ctx, NK_ENOMEM, "out of memory");
+    }
+    snprintf(part, bl + 6, "%s.part", base);
+    FILE *f = fopen(part, "rb");
+    if (!f) {
+        int rc = nk_fail(ctx, NK_EIO, "recover: there is no '%s' (the file of a run that "
+                                      "stopped abnormally)", part);
+        free(base);
+        free(part);
+        return rc;
+    }
+    fclose(f);
+    nk_h5out *h = nk_h5out_open(base, 1, err, sizeof err);
+    int rc = 0;
+    if (!h || nk_h5out_close(h, 1, err, sizeof err))
+        rc = nk_fail(ctx, NK_EIO, "recover: %s", err);
+    free(base);
+    free(part);
+    return rc;
+}
+
 /* ---- running ---------------------------------------------------------------------------- */
 
 int nk_net_build(nk_net *net)

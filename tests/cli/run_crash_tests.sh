@@ -101,6 +101,20 @@ if command -v h5clear >/dev/null && command -v h5dump >/dev/null; then
   else
     notok "h5dump reads the killed run's file"; head -5 h
   fi
+  # nk.recover makes the .part whole: h5dump then reads it as it is
+  mkdir rec && cp run.h5.part rec/
+  if (cd rec && "$nkshell" -e 'nk.recover("run.h5")') && [ -f rec/run.h5 ] && [ ! -e rec/run.h5.part ] \
+     && h5dump -H rec/run.h5 >h2 2>&1 && grep -q 'DATASET "timestamps"' h2; then
+    ok "nk.recover turns the killed run's .part into run.h5, which h5dump reads"
+  else
+    notok "nk.recover turns the .part into a file h5dump reads"; head -5 h2
+  fi
+  if "$nkshell" -e 'nk.recover("'"$tmp"'/nothing.h5")' 2>e3; then
+    notok "nk.recover of a missing file fails"
+  else
+    grep -q "there is no '.*nothing.h5.part'" e3 && ok "nk.recover of a missing file says so" \
+      || { notok "nk.recover's message"; cat e3; }
+  fi
 else
   echo "ok - # SKIP h5dump/h5clear not installed"
 fi

@@ -641,6 +641,10 @@ int nk_run(nk_net *net, double ms, const nk_run_opts *o);
 /* 1 while nk_run is stepping (callbacks then may not change the structure). */
 int nk_net_running(const nk_net *net);
 
+/* Makes the results file of a run whose process died (PATH.part) whole
+ * again: cut to its last flush and renamed to PATH (path may name either). */
+int nk_results_recover(nk_ctx *ctx, const char *path);
+
 /* ---- checkpoints -------------------------------------------------------- */
 
 /* Saves the complete state (description, every variable, ring buffers,
