@@ -933,6 +933,17 @@ static void push_child(lua_State *L, int idx, const char *mt)
     lua_setiuservalue(L, -2, 1);
 }
 
+/* Pushes a list of the network's first n children of kind mt. */
+static int push_children(lua_State *L, int n, const char *mt)
+{
+    lua_createtable(L, n, 0);
+    for (int k = 0; k < n; k++) {
+        push_child(L, k, mt);
+        lua_rawseti(L, -2, k + 1);
+    }
+    return 1;
+}
+
 /* Reads option 'params' (synapse parameters) of option table t into
  * names/vals (at most 64; the names stay alive in the table). */
 static int syn_params(lua_State *L, int t, const char *fname, const char **names, double *vals)
@@ -1461,13 +1472,7 @@ static int net_populations(lua_State *L)
 static int net_projections(lua_State *L)
 {
     lnet *n = check_net(L, 1);
-    int np = nk_proj_count(n->net);
-    lua_createtable(L, np, 0);
-    for (int k = 0; k < np; k++) {
-        push_child(L, k, PROJ_MT);
-        lua_rawseti(L, -2, k + 1);
-    }
-    return 1;
+    return push_children(L, nk_proj_count(n->net), PROJ_MT);
 }
 
 /* ---- connectome files ---------------------------------------------------------------------- */
@@ -2394,6 +2399,16 @@ typedef struct lsrc {
     int idx;
 } lsrc;
 
+/* Pushes source k of the network at stack index 1, which it keeps alive. */
+static void push_src(lua_State *L, int k)
+{
+    lsrc *s = lua_newuserdatauv(L, sizeof *s, 1);
+    s->idx = k;
+    luaL_setmetatable(L, SRC_MT);
+    lua_pushvalue(L, 1);
+    lua_setiuservalue(L, -2, 1);
+}
+
 static int net_source(lua_State *L)
 {
     lnet *n = check_net(L, 1);
@@ -2552,11 +2567,7 @@ static int net_source(lua_State *L)
     int k = nk_source_add_sel(n->net, kind, parts, nparts, &o);
     if (k < 0)
         return fail(L, n->net, "net:source");
-    lsrc *s = lua_newuserdatauv(L, sizeof *s, 1);
-    s->idx = k;
-    luaL_setmetatable(L, SRC_MT);
-    lua_pushvalue(L, 1);
-    lua_setiuservalue(L, -2, 1);
+    push_src(L, k);
     return 1;
 }
 
@@ -3134,11 +3145,7 @@ static int net_sources(lua_State *L)
     int ns = nk_source_count(n->net);
     lua_createtable(L, ns, 0);
     for (int k = 0; k < ns; k++) {
-        lsrc *s = lua_newuserdatauv(L, sizeof *s, 1);
-        s->idx = k;
-        luaL_setmetatable(L, SRC_MT);
-        lua_pushvalue(L, 1);
-        lua_setiuservalue(L, -2, 1);
+        push_src(L, k);
         lua_rawseti(L, -2, k + 1);
     }
     return 1;
@@ -3148,13 +3155,7 @@ static int net_sources(lua_State *L)
 static int net_monitors(lua_State *L)
 {
     lnet *n = check_net(L, 1);
-    int nm = nk_monitor_count_all(n->net);
-    lua_createtable(L, nm, 0);
-    for (int k = 0; k < nm; k++) {
-        push_child(L, k, MON_MT);
-        lua_rawseti(L, -2, k + 1);
-    }
-    return 1;
+    return push_children(L, nk_monitor_count_all(n->net), MON_MT);
 }
 
 static int src_set_fn(lua_State *L)
