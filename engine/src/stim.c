@@ -809,9 +809,51 @@ static double sine_value(const nk_source *src, double t)
                                                   src->phase * M_PI / 180.0);
 }
 
+/* Calls a callback source's function when it is due; 0, or an error. */
+static int call_callback(nk_net *net, int k, int64_t s, double t, char *err, size_t errlen)
+{
+    nk_source *src = &net->srcs[k];
+    int64_t s0 = start_step(src, net->dt);
+    if (src->cb_called && (s - s0) % src->every != 0)
+        return 0;
+    if (!src->fn) {
+        snprintf(err, errlen,
+                 "callback source %d has no function (it came from a checkpoint, "
+                 "which cannot hold a Lua function): attach one with "
+                 "src:set_fn(f), or rerun the script with --resume", k + 1);
+        return NK_EINVAL;
+    }
+    char e2[NK_ERRLEN - 64];
+    e2[0] = 0;
+    if (src->fn(src->ud, t, src->ntotal, src->cb_vals, e2, sizeof e2)) {
+        snprintf(err, errlen, "callback source %d at t = %g ms: %s", k + 1, t, e2);
+        return NK_EINVAL;
+    }
+    src->cb_called = 1;
+    for (int64_t j = 0; j < src->ntotal; j++)
+        if (!isfinite(src->cb_vals[j])) {
+            snprintf(err, errlen,
+                     "callback source %d at t = %g ms: value %lld is %g (expected "
+                     "finite currents, pA)", k + 1, t, (long long)j + 1, src->cb_vals[j]);
+            return NK_EINVAL;
+        }
+    return 0;
+}
+
 int nk_sources_apply(nk_net *net, int64_t s, char *err, size_t errlen)
 {
     double t = (double)s * net->dt;
+    /* The functions first: one that fails stops the run before any source
+     * has added input, so the step can be run again from its start. */
+    for (int k = 0; k < net->nsrcs; k++) {
+        nk_source *src = &net->srcs[k];
+        if (src->removed || src->kind != NK_SRC_CALLBACK ||
+            !(t >= src->start - 1e-9 * net->dt && t < src->stop - 1e-9 * net->dt))
+            continue;
+        int rc = call_callback(net, k, s, t, err, errlen);
+        if (rc)
+            return rc;
+    }
     for (int k = 0; k < net->npops; k++) {
         nk_pop *p = &net->pops[k];
         if (p->i_ext)
@@ -920,31 +962,6 @@ int nk_sources_apply(nk_net *net, int64_t s, char *err, size_t errlen)
             }
             break;
         case NK_SRC_CALLBACK: {
-            int64_t s0 = start_step(src, net->dt);
-            if (!src->cb_called || (s - s0) % src->every == 0) {
-                if (!src->fn) {
-                    snprintf(err, errlen,
-                             "callback source %d has no function (it came from a checkpoint, "
-                             "which cannot hold a Lua function): attach one with "
-                             "src:set_fn(f), or rerun the script with --resume", k + 1);
-                    return NK_EINVAL;
-                }
-                char e2[NK_ERRLEN - 64];
-                e2[0] = 0;
-                if (src->fn(src->ud, t, src->ntotal, src->cb_vals, e2, sizeof e2)) {
-                    snprintf(err, errlen, "callback source %d at t = %g ms: %s", k + 1, t, e2);
-                    return NK_EINVAL;
-                }
-                src->cb_called = 1;
-                for (int64_t j = 0; j < src->ntotal; j++)
-                    if (!isfinite(src->cb_vals[j])) {
-                        snprintf(err, errlen,
-                                 "callback source %d at t = %g ms: value %lld is %g (expected "
-                                 "finite currents, pA)", k + 1, t, (long long)j + 1,
-                                 src->cb_vals[j]);
-                        return NK_EINVAL;
-                    }
-            }
             for (int q = 0; q < src->nparts; q++) {
                 nk_src_part *pt = &src->parts[q];
                 nk_pop *p = &net->pops[pt->pop];
