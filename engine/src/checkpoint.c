@@ -578,7 +578,8 @@ static int ck_compare(nk_net *net, ck *c, const char *path)
         nk_source *s = &net->srcs[k];
         if (removed != s->removed || (!removed && (kind != s->kind || ntotal != s->ntotal)))
             REFUSE("source %d differs (%s there, %s here)", k + 1,
-                   removed ? "removed" : (kind >= 0 && kind < NK_SRC_NKINDS ? nk_source_kinds[kind] : "?"),
+                   removed ? "removed"
+                           : (kind >= 0 && kind < NK_SRC_NKINDS ? nk_source_kinds[kind] : "?"),
                    s->removed ? "removed" : nk_source_kinds[s->kind]);
     }
     if (c->nmons != net->nmons)
