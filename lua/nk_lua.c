@@ -2821,7 +2821,6 @@ static int mon_series(lua_State *L, int which)
         return lerror(L, "out of memory reading %lld spikes", (long long)n);
     }
     nk_monitor_spikes(net, k, t, ids, n);
-    nk_range r = nk_monitor_target(net, k);
     lua_createtable(L, (int)(n < 1 << 30 ? n : 0), 0);
     for (int64_t j = 0; j < n; j++) {
         if (which == 0)
@@ -2830,7 +2829,6 @@ static int mon_series(lua_State *L, int which)
             lua_pushinteger(L, ids[j] + 1);
         lua_rawseti(L, -2, (lua_Integer)j + 1);
     }
-    (void)r;
     free(t);
     free(ids);
     return 1;

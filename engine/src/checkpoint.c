@@ -745,20 +745,6 @@ int nk_checkpoint_apply(nk_net *net, const char *path)
     return rc;
 }
 
-double nk_checkpoint_time(nk_ctx *ctx, const char *path)
-{
-    ck c;
-    esave e;
-    quiet(&e);
-    double t = -1;
-    if (!ck_open(ctx, path, &c) && get_d(c.f, "time", &t))
-        t = -1;
-    if (c.f >= 0)
-        H5Fclose(c.f);
-    loud(&e);
-    return t;
-}
-
 /* ---- building a network from a checkpoint ----------------------------------------- */
 
 static int build_pop(nk_net *net, hid_t g, char *err, size_t errlen)

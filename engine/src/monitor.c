@@ -341,11 +341,11 @@ double nk_monitor_rate(const nk_net *net, int mon)
     if (dur_s <= 0)
         return 0;
     if (m->kind == NK_MON_RATE) {
+        /* the mean of the complete bins */
         double sum = 0;
         for (int64_t r = 0; r < m->rows; r++)
             sum += m->data[r];
-        double full_s = (double)m->rows * m->bin_steps * net->dt / 1000.0;
-        return full_s > 0 ? sum * (m->bin_steps * net->dt / 1000.0) / full_s : 0;
+        return m->rows ? sum / (double)m->rows : 0;
     }
     return (double)nk_monitor_count(net, mon) / ((double)m->n * dur_s);
 }

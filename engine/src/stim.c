@@ -875,9 +875,16 @@ int nk_sources_apply(nk_net *net, int64_t s, char *err, size_t errlen)
             add_all(net, src, src->amplitude);
             break;
         case NK_SRC_STEP: {
-            double v = 0;
-            for (int64_t q = 0; q < src->ntimes && step_of(src->times[q], net->dt) <= s; q++)
-                v = src->amps[q];
+            /* the last switch at or before s (times ascend, so their steps do) */
+            int64_t a = 0, b = src->ntimes;
+            while (a < b) {
+                int64_t c = (a + b) / 2;
+                if (step_of(src->times[c], net->dt) <= s)
+                    a = c + 1;
+                else
+                    b = c;
+            }
+            double v = a ? src->amps[a - 1] : 0;
             if (v != 0)
                 add_all(net, src, v);
             break;

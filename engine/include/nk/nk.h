@@ -661,8 +661,6 @@ int nk_checkpoint_apply(nk_net *net, const char *path);
  * checkpoint's). Callback sources and output monitors come back without
  * their functions: attach them with nk_source_set_fn / nk_monitor_set_fn. */
 nk_net *nk_restore(nk_ctx *ctx, const char *path, const char *output);
-/* The simulated time (ms) a checkpoint was taken at, or -1 (message on ctx). */
-double nk_checkpoint_time(nk_ctx *ctx, const char *path);
 int nk_source_set_fn(nk_net *net, int k, nk_source_fn fn, void *ud, void (*ud_free)(void *));
 int nk_monitor_set_fn(nk_net *net, int mon, nk_monitor_fn fn, void *ud, void (*ud_free)(void *));
 
