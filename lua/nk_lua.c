@@ -384,7 +384,8 @@ static void record_script(lua_State *L, nk_net *net)
     }
 }
 
-static const char *const network_opts[] = {"dt", "seed", "backend", "output", "precision", NULL};
+static const char *const network_opts[] = {"dt",        "seed",    "backend", "output",
+                                           "precision", "threads", NULL};
 
 static int l_network(lua_State *L)
 {
@@ -404,6 +405,9 @@ static int l_network(lua_State *L)
         lua_getfield(L, defs, "backend");
         if (lua_type(L, -1) == LUA_TSTRING)
             backend = lua_tostring(L, -1);
+        lua_getfield(L, defs, "threads");
+        if (lua_isinteger(L, -1))
+            o.threads = (int)lua_tointeger(L, -1);
     }
     o.dt = opt_number(L, t, "dt", "nk.network", 0.1);
     if (t) {
@@ -413,6 +417,16 @@ static int l_network(lua_State *L)
             if (s < 0)
                 lerror(L, "option 'seed' for nk.network must be >= 0, got %lld", (long long)s);
             o.seed = (uint64_t)s;
+        }
+        lua_pop(L, 1);
+        lua_getfield(L, t, "threads");
+        if (!lua_isnil(L, -1)) {
+            int64_t v = check_int(L, -1, "option 'threads' for nk.network");
+            if (v < 0 || v > 256)
+                lerror(L, "option 'threads' for nk.network: expected 0 (one per CPU) to 256, "
+                          "got %lld",
+                       (long long)v);
+            o.threads = (int)v;
         }
         lua_pop(L, 1);
     }
@@ -445,6 +459,12 @@ static int l_network(lua_State *L)
     n->net = nk_net_new(ctx, &o);
     if (!n->net)
         lerror(L, "nk.network: %s", nk_errmsg(ctx));
+    if (lua_istable(L, defs)) {
+        lua_getfield(L, defs, "profile");
+        if (lua_toboolean(L, -1))
+            nk_net_set_profiling(n->net, 1);
+        lua_pop(L, 1);
+    }
     record_script(L, n->net);
     return 1;
 }
@@ -3011,7 +3031,113 @@ static void progress(void *ud, double done, double total)
     fflush(stderr);
 }
 
-static const char *const run_opts[] = {"progress", "checkpoint_every", "checkpoint", NULL};
+/* --profile: every run prints its profile on stderr. */
+static int profile_to_stderr(lua_State *L)
+{
+    int on = 0;
+    if (lua_getfield(L, LUA_REGISTRYINDEX, DEFAULTS_KEY) == LUA_TTABLE) {
+        lua_getfield(L, -1, "profile");
+        on = lua_toboolean(L, -1);
+        lua_pop(L, 1);
+    }
+    lua_pop(L, 1);
+    return on;
+}
+
+static void set_num(lua_State *L, const char *k, double v)
+{
+    lua_pushnumber(L, v);
+    lua_setfield(L, -2, k);
+}
+
+/* The profile as printed: phases with seconds and shares. */
+static int profile_tostring(lua_State *L)
+{
+    static const char *const build[] = {"parse", "connect", "codegen", "compile", "output"};
+    static const char *const run[] = {"sources", "update", "deliver", "record", "write"};
+    luaL_Buffer b;
+    luaL_buffinit(L, &b);
+    double tb = 0, tr = 0;
+    lua_getfield(L, 1, "build");
+    for (int k = 0; k < 5; k++) {
+        lua_getfield(L, -1, build[k]);
+        tb += lua_tonumber(L, -1);
+        lua_pop(L, 1);
+    }
+    lua_getfield(L, 1, "run");
+    lua_getfield(L, -1, "total");
+    tr = lua_tonumber(L, -1);
+    lua_pop(L, 1);
+    lua_getfield(L, -1, "steps");
+    lua_Integer steps = lua_tointeger(L, -1);
+    lua_pop(L, 1);
+    lua_getfield(L, -1, "threads");
+    lua_Integer threads = lua_tointeger(L, -1);
+    lua_pop(L, 1);
+    char line[160];
+    snprintf(line, sizeof line, "build %10.4f s\n", tb);
+    luaL_addstring(&b, line);
+    for (int k = 0; k < 5; k++) {
+        lua_getfield(L, -2, build[k]);
+        double v = lua_tonumber(L, -1);
+        lua_pop(L, 1);
+        snprintf(line, sizeof line, "  %-9s %10.4f s %5.1f %%\n", build[k], v,
+                 tb > 0 ? 100 * v / tb : 0.0);
+        luaL_addstring(&b, line);
+    }
+    snprintf(line, sizeof line, "run   %10.4f s  (%lld steps, %lld thread%s)\n", tr,
+             (long long)steps, (long long)threads, threads == 1 ? "" : "s");
+    luaL_addstring(&b, line);
+    double sum = 0;
+    for (int k = 0; k < 5; k++) {
+        lua_getfield(L, -1, run[k]);
+        double v = lua_tonumber(L, -1);
+        lua_pop(L, 1);
+        sum += v;
+        snprintf(line, sizeof line, "  %-9s %10.4f s %5.1f %%  %8.2f us/step\n", run[k], v,
+                 tr > 0 ? 100 * v / tr : 0.0, steps > 0 ? 1e6 * v / (double)steps : 0.0);
+        luaL_addstring(&b, line);
+    }
+    snprintf(line, sizeof line, "  %-9s %10.4f s %5.1f %%\n", "other", tr - sum,
+             tr > 0 ? 100 * (tr - sum) / tr : 0.0);
+    luaL_addstring(&b, line);
+    lua_pop(L, 2);
+    luaL_pushresult(&b);
+    return 1;
+}
+
+static void push_profile(lua_State *L, nk_net *net)
+{
+    nk_profile p;
+    nk_net_profile(net, &p);
+    lua_createtable(L, 0, 2);
+    lua_createtable(L, 0, 5);
+    set_num(L, "parse", p.parse_s);
+    set_num(L, "connect", p.connect_s);
+    set_num(L, "codegen", p.codegen_s);
+    set_num(L, "compile", p.compile_s);
+    set_num(L, "output", p.output_s);
+    lua_setfield(L, -2, "build");
+    lua_createtable(L, 0, 8);
+    set_num(L, "sources", p.sources_s);
+    set_num(L, "update", p.update_s);
+    set_num(L, "deliver", p.deliver_s);
+    set_num(L, "record", p.record_s);
+    set_num(L, "write", p.write_s);
+    set_num(L, "total", p.run_s);
+    lua_pushinteger(L, (lua_Integer)p.steps);
+    lua_setfield(L, -2, "steps");
+    lua_pushinteger(L, p.threads);
+    lua_setfield(L, -2, "threads");
+    lua_setfield(L, -2, "run");
+    lua_createtable(L, 0, 1);
+    lua_pushcfunction(L, profile_tostring);
+    lua_setfield(L, -2, "__tostring");
+    lua_setmetatable(L, -2);
+}
+
+static const char *const run_opts[] = {"progress", "checkpoint_every", "checkpoint", "profile",
+                                       NULL};
 
 /* --resume CHECKPOINT: on a network's first run, load the checkpoint's state
  * (refused when the script built a different network); runs the script asks
@@ -3067,6 +3193,12 @@ static int net_run(lua_State *L)
         ck = lua_tostring(L, -1);
     }
     o.checkpoint_path = ck;
+    if (t) {
+        lua_getfield(L, t, "profile");
+        if (!lua_isnil(L, -1))
+            nk_net_set_profiling(n->net, opt_bool(L, t, "profile", "net:run", 0));
+        lua_pop(L, 1);
+    }
     if (!(ms >= 0) || !isfinite(ms))
         return lerror(L, "net:run: duration must be a finite number of ms >= 0, got %g", ms);
     resume_first(L, n);
@@ -3090,8 +3222,43 @@ static int net_run(lua_State *L)
         fputc('\n', stderr); /* end the progress line before the message */
     if (rc == NK_EINTR)
         nk_lua_interrupted = 0;
+    if (nk_net_profiling(n->net) && profile_to_stderr(L)) {
+        push_profile(L, n->net);
+        fprintf(stderr, "%s", luaL_tolstring(L, -1, NULL));
+        lua_pop(L, 2);
+    }
     if (rc)
         return fail(L, n->net, "net:run");
+    return 0;
+}
+
+/* net:profile(): the time per phase of building and of the last profiled
+ * run, as a table that prints as one; net:profile(true|false) turns timing
+ * of each step's phases on or off for the runs that follow. */
+static int net_profile(lua_State *L)
+{
+    lnet *n = check_net(L, 1);
+    if (!lua_isnoneornil(L, 2)) {
+        if (!lua_isboolean(L, 2))
+            return lerror(L, "bad argument #1 to 'profile' (true or false expected, got %s)",
+                          luaL_typename(L, 2));
+        nk_net_set_profiling(n->net, lua_toboolean(L, 2));
+        return 0;
+    }
+    push_profile(L, n->net);
+    return 1;
+}
+
+/* net:set_threads(n): CPU threads for the next runs (0: one per CPU). */
+static int net_set_threads(lua_State *L)
+{
+    lnet *n = check_net(L, 1);
+    int64_t v = check_int(L, 2, "bad argument #1 to 'set_threads'");
+    if (v < 0 || v > 256)
+        return lerror(L, "net:set_threads: expected 0 (one per CPU) to 256, got %lld",
+                      (long long)v);
+    if (nk_net_set_threads(n->net, (int)v))
+        return fail(L, n->net, "net:set_threads");
     return 0;
 }
 
@@ -3269,6 +3436,10 @@ static int net_index(lua_State *L)
         }
         if (!strcmp(k, "backend")) {
             lua_pushstring(L, nk_net_backend_name(n->net));
+            return 1;
+        }
+        if (!strcmp(k, "threads")) {
+            lua_pushinteger(L, nk_net_threads(n->net));
             return 1;
         }
         if (!strcmp(k, "output")) {
@@ -3761,6 +3932,8 @@ void nk_lua_set_default(lua_State *L, const char *key, const char *value)
         if (strcmp(value, "cpu") && strcmp(value, "cuda") && strcmp(value, "auto"))
             lerror(L, "invalid value '%s' for --backend (expected cpu, cuda or auto)", value);
         lua_pushstring(L, value);
+    } else if (!strcmp(key, "profile")) {
+        lua_pushboolean(L, 1);
     } else if (!strcmp(key, "resume")) {
         if (access(value, R_OK))
             lerror(L, "--resume: cannot read the checkpoint '%s'", value);
@@ -3804,6 +3977,8 @@ int luaopen_nk(lua_State *L)
                                            {"monitor", net_monitor},
                                            {"run", net_run},
                                            {"timing", net_timing},
+                                           {"profile", net_profile},
+                                           {"set_threads", net_set_threads},
                                            {"code", net_code},
                                            {"close", net_close},
                                            {"populations", net_populations},

@@ -67,7 +67,7 @@ static const ValueOption value_options[] = {
     {"--backend", "backend", "NAME", "cpu, cuda or auto", valid_backend,
      "default simulation backend: cpu, cuda or auto"},
     {"--threads", "threads", "N", "a non-negative integer", valid_count,
-     "default number of CPU worker threads"},
+     "CPU threads per network (default 0: one per CPU)"},
     {"--seed", "seed", "N", "a non-negative integer", valid_count,
      "default random seed"},
     {"--resume", "resume", "CHECKPOINT", "a file name", valid_path,
@@ -83,6 +83,7 @@ typedef struct ShellState {
     int n_exprs;
     int script;                /* argv index of FILE, or 0 when there is none */
     bool interactive;          /* -i given */
+    bool profile;              /* --profile given */
     const char *defaults[N_VALUE_OPTIONS]; /* values of value_options, or NULL */
     bool stdin_tty;            /* standard input is a terminal */
     bool use_readline;         /* the REPL reads through GNU Readline */
@@ -145,7 +146,8 @@ static void print_help(void)
            "\n"
            "Options:\n"
            "  -e CODE             run the Lua code CODE (may be repeated; runs before FILE)\n"
-           "  -i                  enter the interactive prompt after FILE and -e code\n",
+           "  -i                  enter the interactive prompt after FILE and -e code\n"
+           "  --profile           time every run's phases and print them on stderr\n",
            LUA_VERSION_MAJOR "." LUA_VERSION_MINOR);
     for (i = 0; i < N_VALUE_OPTIONS; i++) {
         char spec[32];
@@ -277,6 +279,10 @@ static int parse_args(ShellState *s)
         }
         if (strcmp(arg, "-i") == 0) {
             s->interactive = true;
+            continue;
+        }
+        if (strcmp(arg, "--profile") == 0) {
+            s->profile = true;
             continue;
         }
         if (strcmp(arg, "-e") == 0) {
@@ -466,11 +472,20 @@ static int set_default_wrapper(lua_State *L)
     return 0;
 }
 
-/* Passes --backend/--threads/--seed to the nk module.  Returns false
+/* Passes --backend/--threads/--seed/--profile to the nk module.  Returns false
  * (after reporting a usage error) when the module rejects a value. */
 static bool apply_defaults(ShellState *s)
 {
     size_t k;
+    if (s->profile) {
+        lua_pushcfunction(s->L, set_default_wrapper);
+        lua_pushstring(s->L, "profile");
+        lua_pushstring(s->L, "1");
+        if (lua_pcall(s->L, 2, 0, 0) != LUA_OK) {
+            lua_pop(s->L, 1);
+            return false;
+        }
+    }
     for (k = 0; k < N_VALUE_OPTIONS; k++) {
         const char *msg;
         if (s->defaults[k] == NULL)

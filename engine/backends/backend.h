@@ -11,6 +11,7 @@
  *                the values at its start, tests the threshold outside the
  *                refractory period, resets, and lists the neurons that fired;
  *   3. clear:    slot n of every ring buffer is zeroed (it becomes slot n+L);
+ *                the kernel does this as it reads each entry in step 2;
  *   4. deliver:  each spike of step n is pushed along its projection's CSR
  *                row: weight w of a synapse with delay D steps is added, in
  *                Q32.32 fixed point, to slot n+D of the target's receptor;
@@ -40,6 +41,8 @@ typedef struct nk_backend {
     int (*step)(struct nk_net *net, char *err, size_t errlen);
     /* Frees what build made. */
     void (*release)(struct nk_net *net);
+    /* Threads the built network runs on (NULL: one). */
+    int (*threads)(struct nk_net *net);
 } nk_backend;
 
 extern const nk_backend nk_backend_cpu;

@@ -39,10 +39,13 @@ extern const char nk_src_philox_h[];
 
 /* ---- a growing string ---------------------------------------------------- */
 
+struct hoist;
+
 typedef struct sb {
     char *s;
     size_t len, cap;
     int oom;
+    struct hoist *h;     /* set while writing the per-neuron loop (see emit) */
 } sb;
 
 static void sb_printf(sb *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
@@ -275,9 +278,97 @@ static int emit_with(sb *b, const nk_expr *e,
     }
 }
 
+/* Loop-invariant pieces of the per-neuron code. While the loop over neurons
+ * is written (sb.h set), every subexpression made only of parameters, dt and
+ * numbers is computed once before the loop as nk_hK, and a division by such
+ * a value becomes a multiplication by its reciprocal nk_hK = 1.0 / (...).
+ * The first keeps every bit; the second may change the last bit of the
+ * quotient (as a compiler's -freciprocal-math would), and does so the same
+ * way on every backend, since they all run this code. A division is several
+ * times slower than a multiplication, and the per-neuron divisions by time
+ * constants and capacitances were most of a LIF's update. */
+typedef struct hoist {
+    nk_expr **e;
+    int *recip;
+    int n, cap;
+} hoist;
+
+static void hoist_free(hoist *h)
+{
+    for (int k = 0; k < h->n; k++)
+        nk_expr_free(h->e[k]);
+    free(h->e);
+    free(h->recip);
+}
+
+/* The name of the hoisted (1/)e, added when new; NULL when out of memory. */
+static nk_expr *hoist_var(hoist *h, const nk_expr *e, int recip)
+{
+    int k = 0;
+    while (k < h->n && !(h->recip[k] == recip && nk_expr_equal(h->e[k], e)))
+        k++;
+    if (k == h->n) {
+        if (h->n == h->cap) {
+            int nc = h->cap ? 2 * h->cap : 16;
+            nk_expr **ne = realloc(h->e, (size_t)nc * sizeof *ne);
+            if (ne)
+                h->e = ne;
+            int *nr = realloc(h->recip, (size_t)nc * sizeof *nr);
+            if (nr)
+                h->recip = nr;
+            if (!ne || !nr)
+                return NULL;
+            h->cap = nc;
+        }
+        if (!(h->e[k] = nk_expr_clone(e)))
+            return NULL;
+        h->recip[k] = recip;
+        h->n++;
+    }
+    char name[32];
+    snprintf(name, sizeof name, "nk_h%d", k);
+    return nk_expr_var(name);
+}
+
+static int is_constant(const nk_expr *e);
+
+/* e with its loop-invariant parts replaced by hoisted names; NULL when out
+ * of memory. */
+static nk_expr *hoist_rw(const nk_expr *e, hoist *h)
+{
+    if (e->kind == NK_EX_NUM || e->kind == NK_EX_VAR)
+        return nk_expr_clone(e);
+    if (is_constant(e))
+        return hoist_var(h, e, 0);
+    if (e->kind == NK_EX_BIN && e->op == NK_OP_DIV && is_constant(e->args[1]))
+        return nk_expr_bin(NK_OP_MUL, hoist_rw(e->args[0], h), hoist_var(h, e->args[1], 1));
+    nk_expr *c = nk_expr_clone(e);
+    if (!c)
+        return NULL;
+    for (int k = 0; k < c->nargs; k++) {
+        nk_expr *a = hoist_rw(e->args[k], h);
+        if (!a) {
+            nk_expr_free(c);
+            return NULL;
+        }
+        nk_expr_free(c->args[k]);
+        c->args[k] = a;
+    }
+    return c;
+}
+
 static int emit(sb *b, const nk_expr *e, char *err, size_t errlen)
 {
-    return emit_with(b, e, resolve_canon, NULL, err, errlen);
+    if (!b->h)
+        return emit_with(b, e, resolve_canon, NULL, err, errlen);
+    nk_expr *r = hoist_rw(e, b->h);
+    if (!r) {
+        snprintf(err, errlen, "out of memory");
+        return -1;
+    }
+    int rc = emit_with(b, r, resolve_canon, NULL, err, errlen);
+    nk_expr_free(r);
+    return rc;
 }
 
 /* Canonicalises and emits. */
@@ -394,6 +485,12 @@ static int kernel_index(nk_pop *pop, int rx, int sidx)
     for (int r = 0; r < rx; r++)
         idx += pop->rx[r].syn->nstates;
     return idx + sidx;
+}
+
+/* The number of state variables the kernel sees, neuron's and receptors'. */
+static int kernel_nvars(nk_pop *pop)
+{
+    return kernel_index(pop, pop->nrx, 0);
 }
 
 static int sys_collect(sys *y, nk_net *net, nk_pop *pop, char *err, size_t errlen)
@@ -862,6 +959,8 @@ char *nk_codegen_pop(nk_net *net, int pi, char *err, size_t errlen)
     nk_pop *pop = &net->pops[pi];
     const nk_model *nm = pop->model;
     sb b = {0};
+    hoist hz = {0};
+    sb bb = {.h = &hz};      /* the loop over neurons */
     sys y = {0};
     int ok = 0;
     double *extra = NULL;
@@ -919,7 +1018,8 @@ char *nk_codegen_pop(nk_net *net, int pi, char *err, size_t errlen)
     sb_header(&b, nk_src_philox_h);
     sb_printf(&b, "typedef %s real;\n", net->dbl ? "double" : "float");
     sb_printf(&b, "#define NK_RAND() nk_rng_uniform(&nk_rng_)\n");
-    sb_printf(&b, "#define NK_RANDN() nk_rng_normal(&nk_rng_)\n\n");
+    sb_printf(&b, "#define NK_RANDN() nk_rng_normal(&nk_rng_)\n");
+    sb_printf(&b, "enum { NK_BLK = 256, NK_NVAR = %d };\n\n", y.n > 0 ? kernel_nvars(pop) : 1);
     sb_printf(&b, "int nk_update(nk_kargs *a, int64_t i0, int64_t i1, int64_t *spk, int64_t *nspk)\n{\n");
     sb_printf(&b, "    const double nk_t = a->t, nk_dt = a->dt; (void)nk_t;\n");
     sb_printf(&b, "    const double nk_h = nk_dt / %d; (void)nk_h;\n", y.nsub);
@@ -942,11 +1042,12 @@ char *nk_codegen_pop(nk_net *net, int pi, char *err, size_t errlen)
         const nk_model *m = pop->rx[r].syn;
         for (int k = 0; k < m->nstates; k++)
             sb_printf(&b, "    real *ar%d_%s = (real *)a->state[%d];\n", r, m->sname[k], sk++);
-        sb_printf(&b, "    const int64_t *in%d = a->rx_in[%d];\n", r, r);
+        sb_printf(&b, "    int64_t *in%d = a->rx_in[%d];\n", r, r);
     }
     sb_printf(&b, "    const real *iext = (const real *)a->i_ext;\n");
     sb_printf(&b, "    int32_t *refr = a->refr;\n");
     sb_printf(&b, "    int64_t ns = *nspk;\n");
+    sb_printf(&b, "    const int32_t nk_refr_steps = a->refr_steps; (void)nk_refr_steps;\n");
     /* Hoisted exponential-Euler factors: (exp(B h) - 1) / B. */
     for (int k = 0; k < y.n; k++) {
         if (!y.o[k].coef || !y.o[k].hoisted)
@@ -957,105 +1058,122 @@ char *nk_codegen_pop(nk_net *net, int pi, char *err, size_t errlen)
         sb_printf(&b, ";\n    const double nk_F%d = nk_B%d != 0.0 ? nk_expm1(nk_B%d * nk_h) / nk_B%d : nk_h;\n",
                   k, k, k, k);
     }
-    sb_printf(&b, "    for (int64_t i = i0; i < i1; i++) {\n");
+    /* The loop over neurons runs in blocks of NK_BLK. The inner loop has no
+     * early exit and no appends, so the compiler vectorises it: it stores
+     * each neuron's new state and notes who fired and which variable
+     * became non-finite (both counted, so that the usual block, without
+     * either, is not scanned: reading back single bytes just stored by
+     * vector stores stalls). Spikes are then listed in order. A non-finite value does not stop the loop: every neuron is
+     * updated, whatever the thread count, and the lowest one is reported. */
+    sb_printf(&bb, "    int64_t nk_bad = INT64_MAX;\n");
+    sb_printf(&bb, "    for (int64_t nk_b0 = i0; nk_b0 < i1; nk_b0 += NK_BLK) {\n");
+    sb_printf(&bb, "      const int nk_nb = i1 - nk_b0 < NK_BLK ? (int)(i1 - nk_b0) : NK_BLK;\n");
+    sb_printf(&bb, "      unsigned char nk_o_fire[NK_BLK];\n      int32_t nk_o_bad[NK_BLK];\n");
+    sb_printf(&bb, "      int nk_nfire = 0, nk_anybad = 0;\n");
+    sb_printf(&bb, "#pragma GCC ivdep\n");
+    sb_printf(&bb, "      for (int nk_j = 0; nk_j < nk_nb; nk_j++) {\n");
+    sb_printf(&bb, "        const int64_t i = nk_b0 + nk_j;\n");
     for (int k = 0; k < nm->nstates; k++)
-        sb_printf(&b, "        double s_%s = (double)a_%s[i];\n", nm->sname[k], nm->sname[k]);
+        sb_printf(&bb, "        double s_%s = (double)a_%s[i];\n", nm->sname[k], nm->sname[k]);
     for (int r = 0; r < pop->nrx; r++) {
         const nk_model *m = pop->rx[r].syn;
         for (int k = 0; k < m->nstates; k++)
-            sb_printf(&b, "        double r%d_%s = (double)ar%d_%s[i];\n", r, m->sname[k], r,
+            sb_printf(&bb, "        double r%d_%s = (double)ar%d_%s[i];\n", r, m->sname[k], r,
                       m->sname[k]);
     }
-    sb_printf(&b, "        nk_rng nk_rng_; nk_rng_init(&nk_rng_, a->seed, a->stream, (uint64_t)a->step, (uint32_t)i); (void)nk_rng_;\n");
-    sb_printf(&b, "        const double nk_iext = iext ? (double)iext[i] : 0.0; (void)nk_iext;\n");
+    sb_printf(&bb, "        nk_rng nk_rng_; nk_rng_init(&nk_rng_, a->seed, a->stream, (uint64_t)a->step, (uint32_t)i); (void)nk_rng_;\n");
+    sb_printf(&bb, "        const double nk_iext = (double)iext[i]; (void)nk_iext;\n");
     /* Refractoriness. */
     if (nm->refr_cond) {
-        sb_printf(&b, "        int32_t rc = 0;\n        int nk_refractory = 0;\n");
-        sb_printf(&b, "        if (refr[i] > 0) {\n            nk_refractory = (");
-        if (emit_canon(&b, nm->refractory, pop, -1, 0, err, errlen))
+        sb_printf(&bb, "        int32_t rc = 0;\n        int nk_refractory = 0;\n");
+        sb_printf(&bb, "        if (refr[i] > 0) {\n            nk_refractory = (");
+        if (emit_canon(&bb, nm->refractory, pop, -1, 0, err, errlen))
             goto done;
-        sb_printf(&b, ") != 0;\n            rc = nk_refractory;\n        }\n");
+        sb_printf(&bb, ") != 0;\n            rc = nk_refractory;\n        }\n");
     } else {
-        sb_printf(&b, "        int32_t rc = refr[i];\n        if (rc > 0) rc--;\n");
-        sb_printf(&b, "        const int nk_refractory = rc > 0; (void)nk_refractory;\n");
+        sb_printf(&bb, "        int32_t rc = refr[i];\n        if (rc > 0) rc--;\n");
+        sb_printf(&bb, "        const int nk_refractory = rc > 0; (void)nk_refractory;\n");
     }
     /* Input arriving this step: each receptor's on_pre with w = the sum
-     * (every step for graded synapses). */
+     * (every step for graded synapses). The slot is cleared as it is read:
+     * it becomes the slot of step + ring length. */
     for (int r = 0; r < pop->nrx; r++) {
         const nk_model *m = pop->rx[r].syn;
+        sb_printf(&bb, "        const int64_t nk_in%d = in%d[i];\n        in%d[i] = 0;\n", r, r, r);
         if (m->graded)
-            sb_printf(&b, "        {\n            const double nk_w = (double)in%d[i] * NK_FIX_INV;\n", r);
+            sb_printf(&bb, "        {\n            const double nk_w = (double)nk_in%d * NK_FIX_INV;\n", r);
         else
-            sb_printf(&b, "        if (in%d[i] != 0) {\n            const double nk_w = (double)in%d[i] * NK_FIX_INV;\n", r, r);
+            sb_printf(&bb, "        if (nk_in%d != 0) {\n            const double nk_w = (double)nk_in%d * NK_FIX_INV;\n", r, r);
         for (int k = 0; k < m->on_pre.n; k++) {
             const nk_stmt *st = &m->on_pre.items[k];
             char target[160];
             if (on_pre_target(pop, r, st, target, sizeof target, err, errlen))
                 goto done;
-            sb_printf(&b, "            %s %s ", target, opstr(st->op));
-            if (emit_canon(&b, st->rhs, pop, r, 1, err, errlen))
+            sb_printf(&bb, "            %s %s ", target, opstr(st->op));
+            if (emit_canon(&bb, st->rhs, pop, r, 1, err, errlen))
                 goto done;
-            sb_printf(&b, ";\n");
+            sb_printf(&bb, ";\n");
         }
-        sb_printf(&b, "        }\n");
+        sb_printf(&bb, "        }\n");
     }
     /* Integration. */
     if (y.n > 0) {
         if (rk45) {
-            if (emit_rk45(&b, &y, err, errlen))
+            if (emit_rk45(&bb, &y, err, errlen))
                 goto done;
             /* nk_y5_J are declared before the loop body (emit_rk45 uses them). */
         } else {
-            sb_printf(&b, "        for (int nk_sub = 0; nk_sub < %d; nk_sub++) {\n", y.nsub);
-            sb_printf(&b, "            const double nk_tt = nk_t + nk_sub * nk_h; (void)nk_tt;\n");
+            sb_printf(&bb, "        for (int nk_sub = 0; nk_sub < %d; nk_sub++) {\n", y.nsub);
+            sb_printf(&bb, "            const double nk_tt = nk_t + nk_sub * nk_h; (void)nk_tt;\n");
             for (int j = 0; j < y.n; j++)
-                sb_printf(&b, "            const double nk_y0_%d = %s;\n", j, y.o[j].cname);
+                sb_printf(&bb, "            const double nk_y0_%d = %s;\n", j, y.o[j].cname);
             int nst = tb ? tb->s : 1;
             for (int s = 0; s < nst; s++) {
-                sb_printf(&b, "            double");
+                sb_printf(&bb, "            double");
                 for (int j = 0; j < y.n; j++)
-                    sb_printf(&b, "%s nk_%s_%d", j ? "," : "", KN[s], j);
-                sb_printf(&b, ";\n");
+                    sb_printf(&bb, "%s nk_%s_%d", j ? "," : "", KN[s], j);
+                sb_printf(&bb, ";\n");
             }
             if (tb) {
-                if (emit_rk(&b, &y, tb, err, errlen))
+                if (emit_rk(&bb, &y, tb, err, errlen))
                     goto done;
             } else if (expeuler) {
-                if (emit_stage(&b, &y, "k1", 0, 0, NULL, KN, err, errlen))
+                if (emit_stage(&bb, &y, "k1", 0, 0, NULL, KN, err, errlen))
                     goto done;
                 for (int j = 0; j < y.n; j++) {
                     ode *o = &y.o[j];
                     if (!o->coef) {
-                        sb_printf(&b, "            %s = nk_y0_%d + nk_h * nk_k1_%d;\n", o->cname, j, j);
+                        sb_printf(&bb, "            %s = nk_y0_%d + nk_h * nk_k1_%d;\n", o->cname, j, j);
                     } else if (o->hoisted) {
-                        sb_printf(&b, "            %s = nk_y0_%d + nk_F%d * nk_k1_%d;\n", o->cname, j, j, j);
+                        sb_printf(&bb, "            %s = nk_y0_%d + nk_F%d * nk_k1_%d;\n", o->cname, j, j, j);
                     } else {
-                        sb_printf(&b, "            {\n                const double nk_t = nk_tt; (void)nk_t;\n                const double nk_B = ");
-                        if (emit(&b, o->coef, err, errlen))
+                        sb_printf(&bb, "            {\n                const double nk_t = nk_tt; (void)nk_t;\n                const double nk_B = ");
+                        if (emit(&bb, o->coef, err, errlen))
                             goto done;
-                        sb_printf(&b, ";\n                const double nk_F = nk_B != 0.0 ? nk_expm1(nk_B * nk_h) / nk_B : nk_h;\n");
-                        sb_printf(&b, "                %s = nk_y0_%d + nk_F * nk_k1_%d;\n            }\n", o->cname, j, j);
+                        sb_printf(&bb, ";\n                const double nk_F = nk_B != 0.0 ? nk_expm1(nk_B * nk_h) / nk_B : nk_h;\n");
+                        sb_printf(&bb, "                %s = nk_y0_%d + nk_F * nk_k1_%d;\n            }\n", o->cname, j, j);
                     }
                 }
             } else if (exact) {
-                if (emit_stage(&b, &y, "k1", 0, 0, NULL, KN, err, errlen))
+                if (emit_stage(&bb, &y, "k1", 0, 0, NULL, KN, err, errlen))
                     goto done;
                 int n = y.n;
-                sb_printf(&b, "            const double *nk_G = nk_x + 2 + (nk_refractory ? %d : 0);\n", n * n);
+                sb_printf(&bb, "            const double *nk_G = nk_x + 2 + (nk_refractory ? %d : 0);\n", n * n);
                 for (int j = 0; j < n; j++) {
-                    sb_printf(&b, "            %s = nk_y0_%d", y.o[j].cname, j);
+                    sb_printf(&bb, "            %s = nk_y0_%d", y.o[j].cname, j);
                     for (int q = 0; q < n; q++)
-                        sb_printf(&b, " + nk_G[%d] * nk_k1_%d", j * n + q, q);
-                    sb_printf(&b, ";\n");
+                        sb_printf(&bb, " + nk_G[%d] * nk_k1_%d", j * n + q, q);
+                    sb_printf(&bb, ";\n");
                 }
             }
-            sb_printf(&b, "        }\n");
+            sb_printf(&bb, "        }\n");
         }
     }
     /* Divergence check before anything is stored. */
-    for (int k = 0; k < y.n; k++)
-        sb_printf(&b, "        if (!nk_isfinite(%s)) { a->bad_index = i; a->bad_var = %d; *nspk = ns; return -1; }\n",
-                  y.o[k].cname, y.o[k].kidx);
+    sb_printf(&bb, "        int32_t nk_bv = -1;\n");
+    for (int k = y.n - 1; k >= 0; k--)
+        sb_printf(&bb, "        if (!nk_isfinite(%s)) nk_bv = %d;\n", y.o[k].cname, y.o[k].kidx);
+    sb_printf(&bb, "        nk_o_bad[nk_j] = nk_bv;\n        nk_anybad |= nk_bv >= 0;\n");
     /* Bounds. */
     for (int r = -1; r < pop->nrx; r++) {
         const nk_model *m = r < 0 ? nm : pop->rx[r].syn;
@@ -1066,44 +1184,66 @@ char *nk_codegen_pop(nk_net *net, int pi, char *err, size_t errlen)
             else
                 snprintf(cn, sizeof cn, "r%d_%s", r, m->sname[k]);
             if (isfinite(m->slo[k]))
-                sb_printf(&b, "        if (%s < %.17g) %s = %.17g;\n", cn, m->slo[k], cn, m->slo[k]);
+                sb_printf(&bb, "        if (%s < %.17g) %s = %.17g;\n", cn, m->slo[k], cn, m->slo[k]);
             if (isfinite(m->shi[k]))
-                sb_printf(&b, "        if (%s > %.17g) %s = %.17g;\n", cn, m->shi[k], cn, m->shi[k]);
+                sb_printf(&bb, "        if (%s > %.17g) %s = %.17g;\n", cn, m->shi[k], cn, m->shi[k]);
         }
     }
     /* Threshold and reset. */
+    sb_printf(&bb, "        int nk_fire = 0;\n");
     if (nm->threshold) {
-        sb_printf(&b, "        if (!nk_refractory && (");
-        if (emit_canon(&b, nm->threshold, pop, -1, 0, err, errlen))
+        sb_printf(&bb, "        if (!nk_refractory && (");
+        if (emit_canon(&bb, nm->threshold, pop, -1, 0, err, errlen))
             goto done;
-        sb_printf(&b, ")) {\n");
+        sb_printf(&bb, ")) {\n            nk_fire = 1;\n");
         if (nm->refr_cond) {
-            sb_printf(&b, "            rc = 1;\n");
+            sb_printf(&bb, "            rc = 1;\n");
         } else if (nm->refr_per_neuron) {
-            sb_printf(&b, "            {\n                const double nk_rf = (");
-            if (emit_canon(&b, nm->refractory, pop, -1, 0, err, errlen))
+            sb_printf(&bb, "            {\n                const double nk_rf = (");
+            if (emit_canon(&bb, nm->refractory, pop, -1, 0, err, errlen))
                 goto done;
-            sb_printf(&b, ") / nk_dt + 0.5;\n                rc = nk_rf > 1e9 ? 1000000000 : nk_rf >= 1.0 ? (int32_t)nk_rf : 0;\n            }\n");
+            sb_printf(&bb, ") / nk_dt + 0.5;\n                rc = nk_rf > 1e9 ? 1000000000 : nk_rf >= 1.0 ? (int32_t)nk_rf : 0;\n            }\n");
         } else {
-            sb_printf(&b, "            rc = a->refr_steps;\n");
+            sb_printf(&bb, "            rc = nk_refr_steps;\n");
         }
         for (int k = 0; k < nm->reset.n; k++) {
             const nk_stmt *st = &nm->reset.items[k];
-            sb_printf(&b, "            s_%s %s ", st->target, opstr(st->op));
-            if (emit_canon(&b, st->rhs, pop, -1, 0, err, errlen))
+            sb_printf(&bb, "            s_%s %s ", st->target, opstr(st->op));
+            if (emit_canon(&bb, st->rhs, pop, -1, 0, err, errlen))
                 goto done;
-            sb_printf(&b, ";\n");
+            sb_printf(&bb, ";\n");
         }
-        sb_printf(&b, "            spk[ns++] = i;\n        }\n");
+        sb_printf(&bb, "        }\n");
     }
+    sb_printf(&bb, "        nk_o_fire[nk_j] = (unsigned char)nk_fire;\n        nk_nfire += nk_fire;\n");
     for (int k = 0; k < nm->nstates; k++)
-        sb_printf(&b, "        a_%s[i] = (real)s_%s;\n", nm->sname[k], nm->sname[k]);
+        sb_printf(&bb, "        a_%s[i] = (real)s_%s;\n", nm->sname[k], nm->sname[k]);
     for (int r = 0; r < pop->nrx; r++) {
         const nk_model *m = pop->rx[r].syn;
         for (int k = 0; k < m->nstates; k++)
-            sb_printf(&b, "        ar%d_%s[i] = (real)r%d_%s;\n", r, m->sname[k], r, m->sname[k]);
+            sb_printf(&bb, "        ar%d_%s[i] = (real)r%d_%s;\n", r, m->sname[k], r, m->sname[k]);
     }
-    sb_printf(&b, "        refr[i] = rc;\n    }\n    *nspk = ns;\n    return 0;\n}\n");
+    sb_printf(&bb, "        refr[i] = rc;\n      }\n");
+    sb_printf(&bb, "      if (nk_nfire)\n        for (int nk_j = 0; nk_j < nk_nb; nk_j++)\n"
+                   "          if (nk_o_fire[nk_j]) spk[ns++] = nk_b0 + nk_j;\n");
+    sb_printf(&bb, "      if (nk_anybad && nk_bad == INT64_MAX)\n"
+                   "        for (int nk_j = 0; nk_j < nk_nb && nk_bad == INT64_MAX; nk_j++)\n"
+                   "          if (nk_o_bad[nk_j] >= 0) nk_bad = (nk_b0 + nk_j) * NK_NVAR + nk_o_bad[nk_j];\n    }\n");
+    sb_printf(&bb, "    *nspk = ns;\n");
+    sb_printf(&bb, "    if (nk_bad != INT64_MAX) {\n        a->bad_index = nk_bad / NK_NVAR;\n"
+                   "        a->bad_var = (int32_t)(nk_bad %% NK_NVAR);\n        return -1;\n    }\n");
+    sb_printf(&bb, "    return 0;\n}\n");
+
+    /* The hoisted values, then the loop. */
+    for (int k = 0; k < hz.n; k++) {
+        sb_printf(&b, "    const double nk_h%d = %s(", k, hz.recip[k] ? "1.0 / " : "");
+        if (emit(&b, hz.e[k], err, errlen))
+            goto done;
+        sb_printf(&b, ");\n");
+    }
+    sb_printf(&b, "%s", bb.s ? bb.s : "");
+    if (bb.oom)
+        b.oom = 1;
     if (emit_graded(&b, net, pi, err, errlen))
         goto done;
     if (b.oom) {
@@ -1113,6 +1253,8 @@ char *nk_codegen_pop(nk_net *net, int pi, char *err, size_t errlen)
     ok = 1;
 done:
     sys_free(&y);
+    hoist_free(&hz);
+    free(bb.s);
     if (!ok) {
         free(extra);
         free(b.s);

@@ -141,10 +141,11 @@ typedef struct nk_pop {
     void *dl;
     nk_update_fn update;
     void **kstate;           /* state arrays as the kernel sees them */
-    const int64_t **krx;
+    int64_t **krx;
     double *kparam;
     double *kextra;          /* constants computed by codegen (solver tables), */
     int nkextra;             /* appended to kparam after the parameters */
+    void *kzero;             /* n zero reals: the kernel's i_ext while i_ext is NULL */
     /* spikes of the current step */
     int64_t *spk;
     int64_t nspk;
@@ -166,6 +167,7 @@ typedef struct nk_proj {
     float *w;                /* weight, synapse unit */
     uint16_t *delay;         /* steps, >= 1 */
     int max_delay;
+    int udelay;              /* the delay of every edge when they are all equal, else 0 (set at build) */
     nk_graded_fn graded;     /* graded transmission (set at build), else NULL */
     double *gbuf;            /* graded: the value per presynaptic neuron */
     char desc[256];
@@ -256,6 +258,14 @@ static inline int64_t nk_mon_at(const nk_monitor *m, int64_t j)
 
 struct nk_backend;
 
+#define NK_MAX_THREADS 256
+
+/* Phases of a step and of building, as net:profile() reports them. */
+enum { NK_PROF_SOURCES, NK_PROF_UPDATE, NK_PROF_DELIVER, NK_PROF_RECORD, NK_PROF_WRITE,
+       NK_PROF_STEPS, NK_PROF_N };
+enum { NK_PROFB_PARSE, NK_PROFB_CONNECT, NK_PROFB_CODEGEN, NK_PROFB_COMPILE, NK_PROFB_OUTPUT,
+       NK_PROFB_N };
+
 struct nk_net {
     nk_ctx *ctx;
     const struct nk_backend *be;  /* chosen at creation */
@@ -283,6 +293,13 @@ struct nk_net {
     struct nk_h5out *out;    /* open only during a run (setup) ... */
     struct nk_writer *writer;/* ... then owned by the writer thread */
     int running;             /* inside nk_run: the structure must not change */
+    int threads;             /* CPU threads asked for (0: one per CPU this process may use) */
+    void *bk;                /* the backend's own state (set at build) */
+    int profiling;           /* time the phases of each step into prof */
+    double prof[NK_PROF_N];  /* seconds per phase of the last profiled run (NK_PROF_STEPS: steps) */
+    double prof_build[NK_PROFB_N]; /* seconds per phase of building */
+    double prof_run_s;       /* the last profiled run's loop */
+    int prof_threads;        /* ... and its threads */
     int trunc_pending;       /* restored: cut the results file to the checkpoint's counts */
 };
 

@@ -5,7 +5,16 @@
  * created with mode 0700. A compile writes to a private temporary name and
  * renames into place, so concurrent nkshell processes never see half a file.
  * The compiler is the one found at configure time (NK_JIT_CC), or
- * $NKSHELL_CC when set. */
+ * $NKSHELL_CC when set; $NKSHELL_CFLAGS adds flags after nkshell's own.
+ *
+ * The flags: -O3 -march=native so that the loop over neurons is vectorised
+ * for this machine (the key holds this CPU's model and feature flags, so a
+ * cache shared between machines never hands one machine code for another),
+ * -fno-trapping-math so that the compiler may compute both sides of a
+ * branch (no program here reads floating-point exception flags), and
+ * -ffp-contract=off so that no multiply-add is fused: every operation is
+ * rounded as written, the same on every CPU and on the GPU. Vector and
+ * scalar IEEE operations round alike, so vectorising changes no bit. */
 #include "internal.h"
 
 #include <dlfcn.h>
@@ -25,8 +34,9 @@
 
 extern char **environ;
 
-static const char *const jit_flags[] = {"-O2", "-fPIC", "-shared", "-ffp-contract=off",
-                                        "-fno-math-errno", "-std=c11", "-w"};
+static const char *const jit_flags[] = {"-O3", "-march=native", "-fPIC", "-shared",
+                                        "-ffp-contract=off", "-fno-math-errno",
+                                        "-fno-trapping-math", "-std=c11", "-w"};
 #define NFLAGS (sizeof jit_flags / sizeof *jit_flags)
 
 /* 64-bit FNV-1a, continued from h. */
@@ -36,6 +46,41 @@ static uint64_t fnv1a(uint64_t h, const char *s, size_t n)
         h ^= (unsigned char)s[k];
         h *= 0x100000001b3ull;
     }
+    return h;
+}
+
+#define MAX_EXTRA 32
+
+/* $NKSHELL_CFLAGS split at spaces into out (at most MAX_EXTRA words); the
+ * words point into buf. */
+static int extra_flags(char *buf, size_t len, const char **out)
+{
+    const char *e = getenv("NKSHELL_CFLAGS");
+    int n = 0;
+    if (!e)
+        return 0;
+    snprintf(buf, len, "%s", e);
+    for (char *p = strtok(buf, " \t"); p && n < MAX_EXTRA; p = strtok(NULL, " \t"))
+        out[n++] = p;
+    return n;
+}
+
+/* This CPU's model name and feature flags (from /proc/cpuinfo), or "". */
+static uint64_t cpu_key(void)
+{
+    uint64_t h = 0xcbf29ce484222325ull;
+    FILE *f = fopen("/proc/cpuinfo", "r");
+    if (!f)
+        return h;
+    char line[8192];
+    int seen = 0;
+    while (seen < 2 && fgets(line, sizeof line, f)) {
+        if (!strncmp(line, "model name", 10) || !strncmp(line, "flags", 5)) {
+            h = fnv1a(h, line, strlen(line));
+            seen++;
+        }
+    }
+    fclose(f);
     return h;
 }
 
@@ -83,11 +128,13 @@ static int cache_dir(char *out, size_t len, char *err, size_t errlen)
 /* Runs the compiler; on failure copies the start of its messages into err. */
 static int compile(const char *src, const char *so, const char *log, char *err, size_t errlen)
 {
-    const char *argv[NFLAGS + 8];
+    const char *argv[NFLAGS + MAX_EXTRA + 8];
+    char buf[2048];
     int k = 0;
     argv[k++] = jit_cc();
     for (size_t f = 0; f < NFLAGS; f++)
         argv[k++] = jit_flags[f];
+    k += extra_flags(buf, sizeof buf, argv + k);
     argv[k++] = "-o";
     argv[k++] = so;
     argv[k++] = src;
@@ -139,10 +186,20 @@ int nk_jit_load(const char *code, void **dl, nk_update_fn *fn, char *err, size_t
     h2 = fnv1a(h2, code, strlen(code));
     h1 = fnv1a(h1, cc, strlen(cc) + 1);
     h2 = fnv1a(h2, cc, strlen(cc) + 1);
-    for (size_t f = 0; f < NFLAGS; f++) {
-        h1 = fnv1a(h1, jit_flags[f], strlen(jit_flags[f]) + 1);
-        h2 = fnv1a(h2, jit_flags[f], strlen(jit_flags[f]) + 1);
+    const char *fl[NFLAGS + MAX_EXTRA];
+    char buf[2048];
+    size_t nfl = NFLAGS;
+    memcpy(fl, jit_flags, sizeof jit_flags);
+    nfl += (size_t)extra_flags(buf, sizeof buf, fl + NFLAGS);
+    for (size_t f = 0; f < nfl; f++) {
+        h1 = fnv1a(h1, fl[f], strlen(fl[f]) + 1);
+        h2 = fnv1a(h2, fl[f], strlen(fl[f]) + 1);
     }
+    static uint64_t cpu;
+    if (!cpu)
+        cpu = cpu_key();
+    h1 ^= cpu;
+    h2 = fnv1a(h2, (const char *)&cpu, sizeof cpu);
     char so[1200];
     snprintf(so, sizeof so, "%s/nk-%016llx%016llx.so", dir, (unsigned long long)h1,
              (unsigned long long)h2);

@@ -14,9 +14,11 @@
 #include "rt/nk_philox.h"
 
 #include <math.h>
+#include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 /* ---- helpers ------------------------------------------------------------- */
 
@@ -126,6 +128,7 @@ nk_net *nk_net_new(nk_ctx *ctx, const nk_net_opts *o)
     net->seed = o->seed;
     net->backend_req = o->backend;
     net->dbl = o->double_precision != 0;
+    net->threads = o->threads > 0 ? o->threads : 0;
     net->real_size = net->dbl ? sizeof(double) : sizeof(float);
     net->ring_len = 2;
     if (o->output && *o->output) {
@@ -215,6 +218,57 @@ int64_t nk_net_step(const nk_net *net) { return net->step; }
 int nk_net_running(const nk_net *net) { return net->running; }
 double nk_net_time(const nk_net *net) { return (double)net->step * net->dt; }
 const char *nk_net_backend_name(const nk_net *net) { return net->be->name; }
+
+/* CPUs this process may run on. */
+static int usable_cpus(void)
+{
+    cpu_set_t set;
+    if (sched_getaffinity(0, sizeof set, &set) == 0 && CPU_COUNT(&set) > 0)
+        return CPU_COUNT(&set);
+    long n = sysconf(_SC_NPROCESSORS_ONLN);
+    return n > 0 ? (int)n : 1;
+}
+
+int nk_net_threads(const nk_net *net)
+{
+    int n = net->threads > 0 ? net->threads : usable_cpus();
+    return n > NK_MAX_THREADS ? NK_MAX_THREADS : n;
+}
+
+int nk_net_set_threads(nk_net *net, int threads)
+{
+    if (nk_busy(net, "set the thread count"))
+        return NK_EINVAL;
+    if (threads < 0 || threads > NK_MAX_THREADS)
+        return nk_fail(net->ctx, NK_EINVAL, "threads: expected 0 (one per CPU) to %d, got %d",
+                       NK_MAX_THREADS, threads);
+    if (threads != net->threads) {
+        net->threads = threads;
+        net->built = 0;
+    }
+    return 0;
+}
+
+void nk_net_set_profiling(nk_net *net, int on) { net->profiling = on != 0; }
+int nk_net_profiling(const nk_net *net) { return net->profiling; }
+
+void nk_net_profile(const nk_net *net, nk_profile *o)
+{
+    memset(o, 0, sizeof *o);
+    o->parse_s = net->prof_build[NK_PROFB_PARSE];
+    o->connect_s = net->prof_build[NK_PROFB_CONNECT];
+    o->codegen_s = net->prof_build[NK_PROFB_CODEGEN];
+    o->compile_s = net->prof_build[NK_PROFB_COMPILE];
+    o->output_s = net->prof_build[NK_PROFB_OUTPUT];
+    o->sources_s = net->prof[NK_PROF_SOURCES];
+    o->update_s = net->prof[NK_PROF_UPDATE];
+    o->deliver_s = net->prof[NK_PROF_DELIVER];
+    o->record_s = net->prof[NK_PROF_RECORD];
+    o->write_s = net->prof[NK_PROF_WRITE];
+    o->steps = (int64_t)net->prof[NK_PROF_STEPS];
+    o->run_s = net->prof_run_s;
+    o->threads = net->prof_threads;
+}
 const char *nk_net_output(const nk_net *net) { return net->output; }
 
 int nk_net_set_meta(nk_net *net, const char *key, const char *value)
@@ -1334,9 +1388,15 @@ int nk_run(nk_net *net, double ms, const nk_run_opts *o)
     int rc = nk_net_build(net);
     if (rc)
         return rc;
+    double tb = nk_now();
     if (net->output && (rc = output_open(net)))
         return rc;
     double t1 = nk_now();
+    net->prof_build[NK_PROFB_OUTPUT] += t1 - tb;
+    if (net->profiling) {
+        memset(net->prof, 0, sizeof net->prof);
+        net->prof_threads = net->be->threads ? net->be->threads(net) : 1;
+    }
     net->build_s = t1 - t0;
     double last_flush = t1, last_progress = t1;
     int64_t step0 = net->step, ck_steps = 0;
@@ -1359,9 +1419,14 @@ int nk_run(nk_net *net, double ms, const nk_run_opts *o)
             nk_fail(net->ctx, rc, "%s", err);
             break;
         }
-        if (ck_steps > 0 && (net->step - step0) % ck_steps == 0 &&
-            (rc = nk_checkpoint(net, o->checkpoint_path)))
-            break;
+        if (ck_steps > 0 && (net->step - step0) % ck_steps == 0) {
+            double tw = net->profiling ? nk_now() : 0;
+            rc = nk_checkpoint(net, o->checkpoint_path);
+            if (net->profiling)
+                net->prof[NK_PROF_WRITE] += nk_now() - tw;
+            if (rc)
+                break;
+        }
         if ((s & 63) == 63 || s == nsteps - 1) {
             double now = nk_now();
             if (o->progress && (now - last_progress > 0.25 || s == nsteps - 1)) {
@@ -1369,14 +1434,23 @@ int nk_run(nk_net *net, double ms, const nk_run_opts *o)
                 last_progress = now;
             }
             if (net->writer && now - last_flush > 1.0) {
-                if ((rc = nk_output_write(net, 1)))
+                rc = nk_output_write(net, 1);
+                if (net->profiling)
+                    net->prof[NK_PROF_WRITE] += nk_now() - now;
+                if (rc)
                     break;
                 last_flush = now;
             }
         }
     }
     net->running = 0;
+    double tc = nk_now();
     rc = output_close(net, rc);
-    net->run_s = nk_now() - t1;
+    double t2 = nk_now();
+    net->run_s = t2 - t1;
+    if (net->profiling) {
+        net->prof[NK_PROF_WRITE] += t2 - tc;
+        net->prof_run_s = net->run_s;
+    }
     return rc;
 }

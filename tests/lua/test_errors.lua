@@ -7,7 +7,7 @@ T.raises("dt must be a positive number of ms, got 0", nk.network, {dt = 0})
 T.raises("dt must be a positive number of ms, got -0.1", nk.network, {dt = -0.1})
 T.raises("option 'dt' for nk.network must be a number, got string", nk.network, {dt = "x"})
 T.raises("unknown option 'dtt' for nk.network (did you mean 'dt'?)", nk.network, {dtt = 0.1})
-T.raises("unknown option 'colour' for nk.network (expected one of: dt, seed, backend, output, precision)",
+T.raises("unknown option 'colour' for nk.network (expected one of: dt, seed, backend, output, precision, threads)",
          nk.network, {colour = 1})
 T.raises("unknown backend 'gpu' (expected 'cpu', 'cuda' or 'auto')", nk.network, {backend = "gpu"})
 T.raises("option 'seed' for nk.network must be an integer, got 1.5", nk.network, {seed = 1.5})

@@ -1,15 +1,83 @@
 /* cpu.c - the CPU backend: generated C kernels loaded with dlopen, ring
- * buffers in host memory, one thread. The order of work in a step is the one
- * written down in backends/backend.h. */
+ * buffers in host memory, net->threads threads. The order of work in a step
+ * is the one written down in backends/backend.h.
+ *
+ * Threads. Every population's neurons are cut into one contiguous chunk per
+ * thread (on 64-neuron boundaries). In a step, after the calling thread has
+ * applied the sources, every thread updates its chunk of every population
+ * (the kernel clears the ring slot it reads as it goes), lists the chunk's
+ * spikes in its own part of the population's spike array, and waits at a
+ * barrier. Then every thread delivers all of this step's spikes, but only to
+ * postsynaptic neurons of its own chunk, so no two threads ever add to the
+ * same ring entry and no atomic operation is needed. The calling thread then
+ * joins the chunks' spike lists, in neuron order, and records. What a thread
+ * computes for a neuron does not depend on which thread it is, the random
+ * numbers are keyed by neuron and step, and fixed-point sums do not depend on
+ * the order of their terms: results are the same bits for any thread count.
+ *
+ * Workers wait for a step by spinning for a while, then on a condition
+ * variable, so an idle session costs no CPU time. */
 #include "../../src/internal.h"
 #include "../../src/rt/nk_philox.h"
 #include "../backend.h"
 
 #include <dlfcn.h>
+#include <errno.h>
 #include <math.h>
+#include <pthread.h>
+#include <sched.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#if defined(__x86_64__) || defined(__i386__)
+#define cpu_relax() __builtin_ia32_pause()
+#else
+#define cpu_relax() ((void)0)
+#endif
+
+/* Spins (pause instructions, tens of microseconds in all) before a waiting
+ * thread yields the CPU or, between steps, sleeps. */
+#define SPIN_WAIT 4000
+
+/* What one thread found in one step. */
+typedef struct tres {
+    int rc;                  /* 0, or NK_EDIVERGED */
+    int pop;                 /* the lowest population that diverged ... */
+    int64_t index;           /* ... its lowest neuron, ... */
+    int var;                 /* ... and variable */
+} tres;
+
+typedef struct cpu_pool {
+    nk_net *net;
+    int nt;                  /* threads, the calling one included */
+    pthread_t *th;
+    int started;             /* workers running */
+    /* per population: chunk bounds (npops x (nt + 1)) and spikes per chunk */
+    int64_t *cut;
+    int64_t *nspk;
+    int npops;
+    /* per projection: rows sorted by target (binary search allowed) */
+    unsigned char *sorted;
+    int nprojs;
+    tres *res;               /* per thread */
+    /* the step being taken */
+    int64_t step;
+    /* release: workers wait for gen to change */
+    _Atomic unsigned gen;
+    _Atomic int sleepers;
+    int quit;
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    /* barrier (sense reversing) and the end of a step */
+    _Atomic int bar_count;
+    _Atomic int bar_sense;
+    _Atomic int done;
+    _Atomic int bad;         /* a thread's update diverged: nobody delivers */
+} cpu_pool;
 
 static int cpu_available(char *err, size_t errlen)
 {
@@ -17,6 +85,267 @@ static int cpu_available(char *err, size_t errlen)
     (void)errlen;
     return 0;
 }
+
+/* ---- the pool ------------------------------------------------------------ */
+
+static void *worker_main(void *arg);
+
+typedef struct warg {
+    cpu_pool *P;
+    int id;
+} warg;
+
+static void pool_stop(cpu_pool *P)
+{
+    if (!P)
+        return;
+    if (P->started) {
+        pthread_mutex_lock(&P->mu);
+        P->quit = 1;
+        atomic_fetch_add(&P->gen, 1);
+        pthread_cond_broadcast(&P->cv);
+        pthread_mutex_unlock(&P->mu);
+        for (int t = 1; t < P->nt; t++)
+            pthread_join(P->th[t], NULL);
+    }
+    pthread_mutex_destroy(&P->mu);
+    pthread_cond_destroy(&P->cv);
+    free(P->th);
+    free(P->cut);
+    free(P->nspk);
+    free(P->sorted);
+    free(P->res);
+    free(P);
+}
+
+static cpu_pool *pool_new(nk_net *net, int nt, char *err, size_t errlen)
+{
+    cpu_pool *P = nk_xcalloc(1, sizeof *P);
+    if (!P) {
+        snprintf(err, errlen, "out of memory");
+        return NULL;
+    }
+    P->net = net;
+    P->nt = nt;
+    pthread_mutex_init(&P->mu, NULL);
+    pthread_cond_init(&P->cv, NULL);
+    P->th = nk_xcalloc((size_t)nt, sizeof *P->th);
+    P->res = nk_xcalloc((size_t)nt, sizeof *P->res);
+    warg *wa = nk_xcalloc((size_t)nt, sizeof *wa);
+    if (!P->th || !P->res || !wa) {
+        free(wa);
+        pool_stop(P);
+        snprintf(err, errlen, "out of memory");
+        return NULL;
+    }
+    for (int t = 1; t < nt; t++) {
+        wa[t].P = P;
+        wa[t].id = t;
+    }
+    P->started = 1;
+    for (int t = 1; t < nt; t++) {
+        int rc = pthread_create(&P->th[t], NULL, worker_main, &wa[t]);
+        if (rc) {
+            P->nt = t; /* join the ones that started */
+            pool_stop(P);
+            free(wa);
+            snprintf(err, errlen, "cannot start CPU worker thread %d: %s", t, strerror(rc));
+            return NULL;
+        }
+    }
+    /* Each worker copies its argument, then counts in. */
+    while (atomic_load(&P->done) < nt - 1)
+        sched_yield();
+    atomic_store(&P->done, 0);
+    free(wa);
+    return P;
+}
+
+/* Sense-reversing barrier for the nt threads of a step. */
+static void barrier(cpu_pool *P, int *sense)
+{
+    int s = !*sense;
+    *sense = s;
+    if (atomic_fetch_add(&P->bar_count, 1) == P->nt - 1) {
+        atomic_store(&P->bar_count, 0);
+        atomic_store(&P->bar_sense, s);
+        return;
+    }
+    for (long k = 0; atomic_load_explicit(&P->bar_sense, memory_order_acquire) != s; k++) {
+        if (k < SPIN_WAIT)
+            cpu_relax();
+        else
+            sched_yield();
+    }
+}
+
+/* ---- one thread's share of a step --------------------------------------- */
+
+static void update_part(cpu_pool *P, int t)
+{
+    nk_net *net = P->net;
+    int64_t s = P->step;
+    double time = (double)s * net->dt;
+    tres *r = &P->res[t];
+    r->rc = 0;
+    for (int k = 0; k < net->npops; k++) {
+        nk_pop *p = &net->pops[k];
+        int64_t lo = P->cut[k * (P->nt + 1) + t], hi = P->cut[k * (P->nt + 1) + t + 1];
+        int64_t ns = 0;
+        if (lo < hi) {
+            nk_kargs a = {
+                .n = p->n, .step = s, .t = time, .dt = net->dt, .seed = net->seed,
+                .stream = NK_STREAM_MODEL + (uint32_t)k,
+                .refr_steps = p->refr_steps,
+                .state = p->kstate, .param = p->kparam, .rx_in = p->krx,
+                .i_ext = p->i_ext ? p->i_ext : p->kzero, .refr = p->refr,
+                .bad_index = -1, .bad_var = -1,
+            };
+            if (p->update(&a, lo, hi, p->spk + lo, &ns) && !r->rc) {
+                r->rc = NK_EDIVERGED;
+                r->pop = k;
+                r->index = a.bad_index;
+                r->var = a.bad_var;
+            }
+        }
+        P->nspk[k * P->nt + t] = ns;
+    }
+    if (r->rc)
+        atomic_store(&P->bad, 1);
+}
+
+/* First edge of row [e0, e1) whose target is >= c (rows sorted by target). */
+static int64_t lower_bound(const uint32_t *col, int64_t e0, int64_t e1, int64_t c)
+{
+    while (e0 < e1) {
+        int64_t m = e0 + (e1 - e0) / 2;
+        if ((int64_t)col[m] < c)
+            e0 = m + 1;
+        else
+            e1 = m;
+    }
+    return e0;
+}
+
+/* Adds weight x value of edges [e0, e1) of pj whose targets lie in [c0, c1). */
+static inline void add_row(const nk_proj *pj, int64_t e0, int64_t e1, int64_t c0, int64_t c1,
+                           int sorted, int64_t *ring, size_t n, int64_t s, int L, double g,
+                           int whole)
+{
+    if (!whole && sorted) {
+        e0 = lower_bound(pj->col, e0, e1, c0);
+        e1 = lower_bound(pj->col, e0, e1, c1);
+        whole = 1;
+    }
+    const uint32_t *col = pj->col;
+    const float *w = pj->w;
+    if (pj->udelay) {
+        int64_t *dst = ring + (size_t)((s + pj->udelay) % L) * n;
+        if (whole)
+            for (int64_t e = e0; e < e1; e++)
+                dst[col[e]] += nk_fix_from((double)w[e] * g);
+        else
+            for (int64_t e = e0; e < e1; e++)
+                if (col[e] >= c0 && col[e] < c1)
+                    dst[col[e]] += nk_fix_from((double)w[e] * g);
+        return;
+    }
+    int base = (int)(s % L);
+    for (int64_t e = e0; e < e1; e++) {
+        if (!whole && (col[e] < c0 || col[e] >= c1))
+            continue;
+        int slot = base + pj->delay[e];
+        if (slot >= L)
+            slot -= L;
+        ring[(size_t)slot * n + col[e]] += nk_fix_from((double)w[e] * g);
+    }
+}
+
+static void deliver_part(cpu_pool *P, int t)
+{
+    nk_net *net = P->net;
+    int64_t s = P->step;
+    int L = net->ring_len, nt = P->nt;
+    for (int k = 0; k < net->nprojs; k++) {
+        nk_proj *pj = &net->projs[k];
+        int pre_i = pj->pre.pop, post_i = pj->post.pop;
+        nk_pop *pre = &net->pops[pre_i];
+        nk_pop *post = &net->pops[post_i];
+        int64_t *ring = post->rx[pj->rx].ring;
+        size_t n = (size_t)post->n;
+        int64_t c0 = P->cut[post_i * (nt + 1) + t], c1 = P->cut[post_i * (nt + 1) + t + 1];
+        if (c0 >= c1)
+            continue;
+        int whole = nt == 1;
+        int sorted = P->sorted[k];
+        if (pj->graded) {
+            /* Every connection sends weight x the graded value of its
+             * presynaptic neuron's state after this step's update. Each
+             * thread computes the values into its own buffer. */
+            nk_receptor *x = &post->rx[pj->rx];
+            int64_t npre = pj->pre.hi - pj->pre.lo;
+            double *g = pj->gbuf + (size_t)t * (size_t)(npre + 1);
+            pj->graded(pre->state, x->param, pj->pre.lo, pj->pre.hi, g);
+            for (int64_t a = 0; a < npre; a++)
+                if (g[a] != 0)
+                    add_row(pj, pj->row[a], pj->row[a + 1], c0, c1, sorted, ring, n, s, L, g[a],
+                            whole);
+            continue;
+        }
+        for (int u = 0; u < nt; u++) {
+            const int64_t *spk = pre->spk + P->cut[pre_i * (nt + 1) + u];
+            int64_t m = P->nspk[pre_i * nt + u];
+            for (int64_t q = 0; q < m; q++) {
+                int64_t i = spk[q];
+                if (i < pj->pre.lo || i >= pj->pre.hi)
+                    continue;
+                int64_t a = i - pj->pre.lo;
+                add_row(pj, pj->row[a], pj->row[a + 1], c0, c1, sorted, ring, n, s, L, 1.0,
+                        whole);
+            }
+        }
+    }
+}
+
+/* Update, barrier, deliver: thread t's whole share of a step. */
+static void step_part(cpu_pool *P, int t, int *sense)
+{
+    update_part(P, t);
+    barrier(P, sense);
+    if (!atomic_load(&P->bad))
+        deliver_part(P, t);
+}
+
+static void *worker_main(void *arg)
+{
+    warg w = *(warg *)arg;
+    cpu_pool *P = w.P;
+    int sense = 0;
+    unsigned seen = atomic_load(&P->gen);
+    atomic_fetch_add(&P->done, 1); /* argument copied */
+    for (;;) {
+        for (long k = 0; atomic_load(&P->gen) == seen; k++) {
+            if (k < SPIN_WAIT) {
+                cpu_relax();
+                continue;
+            }
+            pthread_mutex_lock(&P->mu);
+            atomic_fetch_add(&P->sleepers, 1);
+            while (atomic_load(&P->gen) == seen)
+                pthread_cond_wait(&P->cv, &P->mu);
+            atomic_fetch_sub(&P->sleepers, 1);
+            pthread_mutex_unlock(&P->mu);
+            break;
+        }
+        seen = atomic_load(&P->gen);
+        if (P->quit)
+            return NULL;
+        step_part(P, w.id, &sense);
+        atomic_fetch_add_explicit(&P->done, 1, memory_order_release);
+    }
+}
+
+/* ---- building ------------------------------------------------------------ */
 
 static void release_pop(nk_pop *p)
 {
@@ -35,10 +364,14 @@ static void release_pop(nk_pop *p)
     free(p->kextra);
     p->kextra = NULL;
     p->nkextra = 0;
+    free(p->kzero);
+    p->kzero = NULL;
 }
 
 static void cpu_release(nk_net *net)
 {
+    pool_stop(net->bk);
+    net->bk = NULL;
     for (int k = 0; k < net->nprojs; k++) {
         free(net->projs[k].gbuf);
         net->projs[k].gbuf = NULL;
@@ -87,7 +420,7 @@ static int build_rings(nk_net *net, char *err, size_t errlen)
 
 static int32_t refractory_steps(nk_net *net, nk_pop *p, char *err, size_t errlen, int *rc);
 
-static int build_pop(nk_net *net, nk_pop *p, int pi, char *err, size_t errlen)
+static int build_pop(nk_net *net, nk_pop *p, int pi, int nt, char *err, size_t errlen)
 {
     release_pop(p);
     int rc;
@@ -139,8 +472,9 @@ static int build_pop(nk_net *net, nk_pop *p, int pi, char *err, size_t errlen)
     }
     p->kstate = nk_xcalloc((size_t)ns, sizeof *p->kstate);
     p->kparam = nk_xcalloc((size_t)np + (size_t)p->nkextra + 1, sizeof *p->kparam);
-    p->krx = nk_xcalloc((size_t)p->nrx, sizeof *p->krx);
-    if (!p->kstate || !p->kparam || !p->krx) {
+    p->krx = nk_xcalloc((size_t)p->nrx + 1, sizeof *p->krx);
+    p->kzero = nk_xcalloc((size_t)p->n + 1, net->real_size);
+    if (!p->kstate || !p->kparam || !p->krx || !p->kzero) {
         snprintf(err, errlen, "out of memory");
         return NK_ENOMEM;
     }
@@ -157,7 +491,8 @@ static int build_pop(nk_net *net, nk_pop *p, int pi, char *err, size_t errlen)
     }
     for (int k = 0; k < p->nkextra; k++)
         p->kparam[q++] = p->kextra[k];
-    /* Graded projections onto this population: their functions live here. */
+    /* Graded projections onto this population: their functions live here,
+     * with one value buffer per thread. */
     for (int k = 0; k < net->nprojs; k++) {
         nk_proj *pj = &net->projs[k];
         if (pj->post.pop != pi || !p->rx[pj->rx].syn->graded)
@@ -167,7 +502,7 @@ static int build_pop(nk_net *net, nk_pop *p, int pi, char *err, size_t errlen)
         *(void **)&pj->graded = dlsym(p->dl, sym);
         int64_t npre = pj->pre.hi - pj->pre.lo;
         free(pj->gbuf);
-        pj->gbuf = nk_xcalloc((size_t)npre + 1, sizeof *pj->gbuf);
+        pj->gbuf = nk_xcalloc((size_t)nt * (size_t)(npre + 1), sizeof *pj->gbuf);
         if (!pj->graded || !pj->gbuf) {
             snprintf(err, errlen, "generated code for '%s' lacks %s (or out of memory)", p->name,
                      sym);
@@ -177,15 +512,75 @@ static int build_pop(nk_net *net, nk_pop *p, int pi, char *err, size_t errlen)
     return 0;
 }
 
+/* The threads a network of this size gets: the number asked for, but no
+ * more than one per 64 neurons; when none was asked for (one per CPU), no
+ * more than one per 1024 neurons: below that, waiting for each other costs
+ * more than the work saves. */
+static int threads_for(nk_net *net)
+{
+    int64_t neurons = 0;
+    for (int k = 0; k < net->npops; k++)
+        neurons += net->pops[k].n;
+    int64_t most = (neurons + 63) / 64;
+    if (net->threads == 0)
+        most = neurons / 1024;
+    if (most < 1)
+        most = 1;
+    int nt = nk_net_threads(net);
+    return nt < most ? nt : (int)most;
+}
+
+static int build_pool(nk_net *net, int nt, char *err, size_t errlen)
+{
+    cpu_pool *P = pool_new(net, nt, err, errlen);
+    if (!P)
+        return NK_ENOMEM;
+    net->bk = P;
+    P->npops = net->npops;
+    P->nprojs = net->nprojs;
+    P->cut = nk_xcalloc((size_t)net->npops * (size_t)(nt + 1) + 1, sizeof *P->cut);
+    P->nspk = nk_xcalloc((size_t)net->npops * (size_t)nt + 1, sizeof *P->nspk);
+    P->sorted = nk_xcalloc((size_t)net->nprojs + 1, 1);
+    if (!P->cut || !P->nspk || !P->sorted) {
+        snprintf(err, errlen, "out of memory");
+        return NK_ENOMEM;
+    }
+    for (int k = 0; k < net->npops; k++) {
+        int64_t n = net->pops[k].n, blocks = (n + 63) / 64;
+        for (int t = 0; t <= nt; t++) {
+            int64_t c = blocks * t / nt * 64;
+            P->cut[k * (nt + 1) + t] = c < n ? c : n;
+        }
+    }
+    for (int k = 0; k < net->nprojs; k++) {
+        nk_proj *pj = &net->projs[k];
+        int sorted = 1;
+        if (nt > 1)
+            for (int64_t a = 0; sorted && a < pj->pre.hi - pj->pre.lo; a++)
+                for (int64_t e = pj->row[a] + 1; sorted && e < pj->row[a + 1]; e++)
+                    sorted = pj->col[e - 1] <= pj->col[e];
+        P->sorted[k] = (unsigned char)sorted;
+        /* One delay for the whole projection: no per-edge slot arithmetic. */
+        pj->udelay = pj->nsyn > 0 ? pj->delay[0] : 1;
+        for (int64_t e = 1; pj->udelay && e < pj->nsyn; e++)
+            if (pj->delay[e] != pj->udelay)
+                pj->udelay = 0;
+    }
+    return 0;
+}
+
 static int cpu_build(nk_net *net, char *err, size_t errlen)
 {
+    pool_stop(net->bk);
+    net->bk = NULL;
     int rc = build_rings(net, err, errlen);
     if (rc)
         return rc;
+    int nt = threads_for(net);
     for (int k = 0; k < net->npops; k++)
-        if ((rc = build_pop(net, &net->pops[k], k, err, errlen)))
+        if ((rc = build_pop(net, &net->pops[k], k, nt, err, errlen)))
             return rc;
-    return 0;
+    return build_pool(net, nt, err, errlen);
 }
 
 static int32_t refractory_steps(nk_net *net, nk_pop *p, char *err, size_t errlen, int *rc)
@@ -207,102 +602,43 @@ static int32_t refractory_steps(nk_net *net, nk_pop *p, char *err, size_t errlen
     return (int32_t)floor(ms / net->dt + 0.5);
 }
 
-static int cpu_step(nk_net *net, char *err, size_t errlen)
+/* ---- a step -------------------------------------------------------------- */
+
+static double now_s(void)
 {
-    int64_t s = net->step;
-    double t = (double)s * net->dt;
-    int L = net->ring_len;
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
 
-    /* 0. sampled monitors see the state at the start of the step */
-    int rc = nk_monitors_sample(net, s, err, errlen);
-    if (rc)
-        return rc;
-
-    /* 1. sources */
-    if ((rc = nk_sources_apply(net, s, err, errlen)))
-        return rc;
-
-    /* 2. update */
-    for (int k = 0; k < net->npops; k++) {
-        nk_pop *p = &net->pops[k];
-        nk_kargs a = {
-            .n = p->n, .step = s, .t = t, .dt = net->dt, .seed = net->seed,
-            .stream = NK_STREAM_MODEL + (uint32_t)k,
-            .refr_steps = p->refr_steps,
-            .state = p->kstate, .param = p->kparam, .rx_in = p->krx,
-            .i_ext = p->i_ext, .refr = p->refr, .bad_index = -1, .bad_var = -1,
-        };
-        for (int r = 0; r < p->nrx; r++)
-            p->krx[r] = nk_ring_slot(p, r, L, s);
-        p->nspk = 0;
-        if (p->update(&a, 0, p->n, p->spk, &p->nspk)) {
-            const nk_model *m = p->model;
-            const char *var = "?";
-            int v = a.bad_var;
-            if (v < m->nstates) {
-                var = m->sname[v];
-            } else {
-                v -= m->nstates;
-                for (int r = 0; r < p->nrx; r++) {
-                    if (v < p->rx[r].syn->nstates) {
-                        var = p->rx[r].syn->sname[v];
-                        break;
-                    }
-                    v -= p->rx[r].syn->nstates;
-                }
+/* The message for a diverged update. */
+static void diverged(nk_net *net, const tres *r, int64_t s, char *err, size_t errlen)
+{
+    nk_pop *p = &net->pops[r->pop];
+    const nk_model *m = p->model;
+    const char *var = "?";
+    int v = r->var;
+    if (v < m->nstates) {
+        var = m->sname[v];
+    } else {
+        v -= m->nstates;
+        for (int q = 0; q < p->nrx; q++) {
+            if (v < p->rx[q].syn->nstates) {
+                var = p->rx[q].syn->sname[v];
+                break;
             }
-            snprintf(err, errlen,
-                     "population '%s': neuron %lld of %lld: variable '%s' became NaN or infinite "
-                     "at step %lld (t = %g ms); the run stopped and what was recorded is kept",
-                     p->name, (long long)a.bad_index + 1, (long long)p->n, var, (long long)s, t);
-            p->nspk = 0;
-            return NK_EDIVERGED;
+            v -= p->rx[q].syn->nstates;
         }
     }
+    snprintf(err, errlen,
+             "population '%s': neuron %lld of %lld: variable '%s' became NaN or infinite "
+             "at step %lld (t = %g ms); the run stopped and what was recorded is kept",
+             p->name, (long long)r->index + 1, (long long)p->n, var, (long long)s,
+             (double)s * net->dt);
+}
 
-    /* 3. clear this step's slot: it becomes step s + L's */
-    for (int k = 0; k < net->npops; k++) {
-        nk_pop *p = &net->pops[k];
-        for (int r = 0; r < p->nrx; r++)
-            memset(nk_ring_slot(p, r, L, s), 0, (size_t)p->n * sizeof(int64_t));
-    }
-
-    /* 4. deliver */
-    for (int k = 0; k < net->nprojs; k++) {
-        nk_proj *pj = &net->projs[k];
-        nk_pop *pre = &net->pops[pj->pre.pop];
-        nk_pop *post = &net->pops[pj->post.pop];
-        int64_t *ring = post->rx[pj->rx].ring;
-        size_t n = (size_t)post->n;
-        if (pj->graded) {
-            /* Every connection sends weight x the graded value of its
-             * presynaptic neuron's state after this step's update. */
-            nk_receptor *x = &post->rx[pj->rx];
-            pj->graded(pre->state, x->param, pj->pre.lo, pj->pre.hi, pj->gbuf);
-            for (int64_t a = 0; a < pj->pre.hi - pj->pre.lo; a++) {
-                double g = pj->gbuf[a];
-                if (g == 0)
-                    continue;
-                for (int64_t e = pj->row[a]; e < pj->row[a + 1]; e++) {
-                    size_t slot = (size_t)((s + pj->delay[e]) % L);
-                    ring[slot * n + pj->col[e]] += nk_fix_from((double)pj->w[e] * g);
-                }
-            }
-            continue;
-        }
-        for (int64_t q = 0; q < pre->nspk; q++) {
-            int64_t i = pre->spk[q];
-            if (i < pj->pre.lo || i >= pj->pre.hi)
-                continue;
-            int64_t a = i - pj->pre.lo;
-            for (int64_t e = pj->row[a]; e < pj->row[a + 1]; e++) {
-                size_t slot = (size_t)((s + pj->delay[e]) % L);
-                ring[slot * n + pj->col[e]] += nk_fix_from((double)pj->w[e]);
-            }
-        }
-    }
-
-    /* 5. record */
+static int record_spikes(nk_net *net, int64_t s, char *err, size_t errlen)
+{
     for (int k = 0; k < net->npops; k++) {
         nk_pop *p = &net->pops[k];
         if (!p->rec_mask)
@@ -331,8 +667,115 @@ static int cpu_step(nk_net *net, char *err, size_t errlen)
         }
     }
     nk_monitors_spikes(net, s);
+    return 0;
+}
+
+static int cpu_step(nk_net *net, char *err, size_t errlen)
+{
+    cpu_pool *P = net->bk;
+    int64_t s = net->step;
+    double *prof = net->profiling ? net->prof : NULL;
+    double t0 = prof ? now_s() : 0, t1;
+
+    /* 0. sampled monitors see the state at the start of the step */
+    int rc = nk_monitors_sample(net, s, err, errlen);
+    if (rc)
+        return rc;
+    if (prof) {
+        t1 = now_s();
+        prof[NK_PROF_RECORD] += t1 - t0;
+        t0 = t1;
+    }
+
+    /* 1. sources */
+    if ((rc = nk_sources_apply(net, s, err, errlen)))
+        return rc;
+    if (prof) {
+        t1 = now_s();
+        prof[NK_PROF_SOURCES] += t1 - t0;
+        t0 = t1;
+    }
+
+    /* 2.-4. update (and clear), deliver: every thread its share */
+    for (int k = 0; k < net->npops; k++) {
+        nk_pop *p = &net->pops[k];
+        for (int r = 0; r < p->nrx; r++)
+            p->krx[r] = nk_ring_slot(p, r, net->ring_len, s);
+    }
+    P->step = s;
+    atomic_store(&P->bad, 0);
+    atomic_store(&P->done, 0);
+    int sense = atomic_load(&P->bar_sense);
+    if (P->nt > 1) {
+        atomic_fetch_add(&P->gen, 1);
+        if (atomic_load(&P->sleepers)) {
+            pthread_mutex_lock(&P->mu);
+            pthread_cond_broadcast(&P->cv);
+            pthread_mutex_unlock(&P->mu);
+        }
+    }
+    update_part(P, 0);
+    if (P->nt > 1)
+        barrier(P, &sense);
+    if (prof) {
+        t1 = now_s();
+        prof[NK_PROF_UPDATE] += t1 - t0;
+        t0 = t1;
+    }
+    if (!atomic_load(&P->bad))
+        deliver_part(P, 0);
+    for (long k = 0; atomic_load_explicit(&P->done, memory_order_acquire) < P->nt - 1; k++) {
+        if (k < SPIN_WAIT)
+            cpu_relax();
+        else
+            sched_yield();
+    }
+    if (prof) {
+        t1 = now_s();
+        prof[NK_PROF_DELIVER] += t1 - t0;
+        t0 = t1;
+    }
+
+    /* The chunks' spikes, joined in neuron order. */
+    const tres *bad = NULL;
+    for (int t = 0; t < P->nt; t++) {
+        const tres *r = &P->res[t];
+        if (r->rc && (!bad || r->pop < bad->pop || (r->pop == bad->pop && r->index < bad->index)))
+            bad = r;
+    }
+    for (int k = 0; k < net->npops; k++) {
+        nk_pop *p = &net->pops[k];
+        int64_t m = P->nspk[k * P->nt];
+        for (int t = 1; t < P->nt; t++) {
+            int64_t c = P->cut[k * (P->nt + 1) + t], q = P->nspk[k * P->nt + t];
+            if (q && c != m)
+                memmove(p->spk + m, p->spk + c, (size_t)q * sizeof *p->spk);
+            m += q;
+        }
+        p->nspk = bad ? 0 : m;
+    }
+    if (bad) {
+        diverged(net, bad, s, err, errlen);
+        return NK_EDIVERGED;
+    }
+
+    /* 5. record */
+    rc = record_spikes(net, s, err, errlen);
+    if (prof) {
+        t1 = now_s();
+        prof[NK_PROF_RECORD] += t1 - t0;
+        prof[NK_PROF_STEPS] += 1;
+    }
+    if (rc)
+        return rc;
     net->step = s + 1;
     return 0;
+}
+
+static int cpu_threads(nk_net *net)
+{
+    cpu_pool *P = net->bk;
+    return P ? P->nt : 1;
 }
 
 const nk_backend nk_backend_cpu = {
@@ -341,4 +784,5 @@ const nk_backend nk_backend_cpu = {
     .build = cpu_build,
     .step = cpu_step,
     .release = cpu_release,
+    .threads = cpu_threads,
 };

@@ -133,6 +133,7 @@ typedef struct nk_net_opts {
     nk_backend_kind backend; /* default auto */
     int double_precision;    /* 0: float32 state (default), 1: float64 */
     const char *output;      /* results file path, or NULL for none */
+    int threads;             /* CPU threads, >= 0 (default 0: one per CPU the process may use) */
 } nk_net_opts;
 
 /* Fills opts with the defaults. */
@@ -153,6 +154,28 @@ uint64_t nk_net_seed(const nk_net *net);
 int64_t nk_net_step(const nk_net *net);      /* steps done so far */
 double nk_net_time(const nk_net *net);       /* ms simulated so far */
 const char *nk_net_backend_name(const nk_net *net);
+/* CPU threads a run uses at most (the CPU backend gives a network no more
+ * than one per 1024 neurons). Results do not depend on it. */
+int nk_net_threads(const nk_net *net);
+/* Sets it (0: one per CPU this process may use); not during a run. */
+int nk_net_set_threads(nk_net *net, int threads);
+
+/* Per-phase timing (see net:profile() in docs/performance.md). */
+typedef struct nk_profile {
+    /* building, summed over the network's life: parsing models, making
+     * connections, generating code, compiling it, opening the results file */
+    double parse_s, connect_s, codegen_s, compile_s, output_s;
+    /* the last run with profiling on: per phase of its steps */
+    double sources_s, update_s, deliver_s, record_s, write_s;
+    double run_s;            /* the whole run loop */
+    int64_t steps;           /* steps profiled */
+    int threads;             /* threads that ran them */
+} nk_profile;
+/* Turns timing of each step's phases on or off for the next runs (off by
+ * default: two clock reads per phase per step). */
+void nk_net_set_profiling(nk_net *net, int on);
+int nk_net_profiling(const nk_net *net);
+void nk_net_profile(const nk_net *net, nk_profile *out);
 const char *nk_net_output(const nk_net *net); /* NULL when none */
 
 /* Store arbitrary metadata (e.g. the script) as a root attribute of the

@@ -12,8 +12,9 @@
  * from the values at the step's start, tests the threshold (outside the
  * refractory period), applies the reset, and appends the neuron's index to spk
  * when it fired. It returns 0, or -1 when a state variable became NaN or
- * infinite (a->bad_index and a->bad_var say where; the neuron's state is left
- * as it was at the start of the step).
+ * infinite (a->bad_index and a->bad_var say where: the lowest such neuron of
+ * [i0, i1) and its first such variable; every neuron was updated all the
+ * same, so the states after the step do not depend on how [0, n) was split).
  */
 #ifndef NK_KERNEL_H
 #define NK_KERNEL_H
@@ -35,8 +36,8 @@ typedef struct nk_kargs {
     int32_t refr_steps;    /* refractory period, in steps */
     void **state;          /* state arrays (real), neuron's then each receptor's */
     const double *param;   /* shared parameters, neuron's then each receptor's */
-    const int64_t **rx_in; /* per receptor: Q32.32 input arriving this step */
-    const void *i_ext;     /* external current (real, pA) or NULL */
+    int64_t **rx_in;       /* per receptor: Q32.32 input arriving this step (cleared as read) */
+    const void *i_ext;     /* external current (real, pA), never NULL */
     int32_t *refr;         /* per neuron: steps of refractoriness left */
     int64_t bad_index;     /* out: neuron whose state became non-finite */
     int32_t bad_var;       /* out: index of that variable in state[] */
