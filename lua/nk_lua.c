@@ -1462,6 +1462,8 @@ static int proj_index(lua_State *L)
         push_model(L, pi.synapse);
     } else if (!strcmp(key, "receptor")) {
         lua_pushstring(L, pi.receptor);
+    } else if (!strcmp(key, "size")) {
+        lua_pushinteger(L, (lua_Integer)pi.nsyn);
     } else if (!strcmp(key, "params")) {
         lua_createtable(L, 0, pi.nparams);
         for (int j = 0; j < pi.nparams; j++) {
@@ -3125,6 +3127,11 @@ static void push_profile(lua_State *L, nk_net *net)
     set_num(L, "record", p.record_s);
     set_num(L, "write", p.write_s);
     set_num(L, "total", p.run_s);
+    set_num(L, "finish", p.finish_s);
+    lua_pushinteger(L, (lua_Integer)p.events);
+    lua_setfield(L, -2, "events");
+    lua_pushinteger(L, (lua_Integer)p.spikes);
+    lua_setfield(L, -2, "spikes");
     lua_pushinteger(L, (lua_Integer)p.steps);
     lua_setfield(L, -2, "steps");
     lua_pushinteger(L, p.threads);

@@ -100,7 +100,18 @@ const nk_model *nk_model_find(nk_ctx *ctx, const char *name)
     return NULL;
 }
 
+static int model_define(nk_ctx *ctx, const nk_model_spec *spec);
+
+/* Parsing is timed for net:profile(). */
 int nk_model_define(nk_ctx *ctx, const nk_model_spec *spec)
+{
+    double t0 = nk_now();
+    int rc = model_define(ctx, spec);
+    ctx->parse_s += nk_now() - t0;
+    return rc;
+}
+
+static int model_define(nk_ctx *ctx, const nk_model_spec *spec)
 {
     if (!spec->name || !*spec->name)
         return nk_fail(ctx, NK_EINVAL, "a model needs a name");

@@ -103,6 +103,7 @@ struct nk_ctx {
     int nmodels;
     nk_model **retired;      /* replaced models, kept for the populations using them */
     int nretired;
+    double parse_s;          /* seconds spent parsing model definitions */
 };
 
 /* Sets the context's message (printf-style); returns code. */
@@ -262,7 +263,7 @@ struct nk_backend;
 
 /* Phases of a step and of building, as net:profile() reports them. */
 enum { NK_PROF_SOURCES, NK_PROF_UPDATE, NK_PROF_DELIVER, NK_PROF_RECORD, NK_PROF_WRITE,
-       NK_PROF_STEPS, NK_PROF_N };
+       NK_PROF_FINISH, NK_PROF_STEPS, NK_PROF_N };
 enum { NK_PROFB_PARSE, NK_PROFB_CONNECT, NK_PROFB_CODEGEN, NK_PROFB_COMPILE, NK_PROFB_OUTPUT,
        NK_PROFB_N };
 
@@ -300,6 +301,8 @@ struct nk_net {
     double prof_build[NK_PROFB_N]; /* seconds per phase of building */
     double prof_run_s;       /* the last profiled run's loop */
     int prof_threads;        /* ... and its threads */
+    int64_t run_spikes;      /* the current or last run: spikes fired ... */
+    int64_t run_events;      /* ... and synaptic events delivered */
     int trunc_pending;       /* restored: cut the results file to the checkpoint's counts */
 };
 

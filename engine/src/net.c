@@ -255,7 +255,7 @@ int nk_net_profiling(const nk_net *net) { return net->profiling; }
 void nk_net_profile(const nk_net *net, nk_profile *o)
 {
     memset(o, 0, sizeof *o);
-    o->parse_s = net->prof_build[NK_PROFB_PARSE];
+    o->parse_s = net->ctx->parse_s;
     o->connect_s = net->prof_build[NK_PROFB_CONNECT];
     o->codegen_s = net->prof_build[NK_PROFB_CODEGEN];
     o->compile_s = net->prof_build[NK_PROFB_COMPILE];
@@ -266,8 +266,11 @@ void nk_net_profile(const nk_net *net, nk_profile *o)
     o->record_s = net->prof[NK_PROF_RECORD];
     o->write_s = net->prof[NK_PROF_WRITE];
     o->steps = (int64_t)net->prof[NK_PROF_STEPS];
+    o->finish_s = net->prof[NK_PROF_FINISH];
     o->run_s = net->prof_run_s;
     o->threads = net->prof_threads;
+    o->spikes = net->run_spikes;
+    o->events = net->run_events;
 }
 const char *nk_net_output(const nk_net *net) { return net->output; }
 
@@ -963,7 +966,9 @@ int nk_connect_ex(nk_net *net, nk_range pre, nk_range post, const nk_conn_opts *
     nk_conn_opts o2 = *o;
     o2.delay = dsteps; /* in steps from here on */
     char err[1024];
+    double tc = nk_now();
     rc = nk_connect_build(net, pj, &o2, ls, err, sizeof err);
+    net->prof_build[NK_PROFB_CONNECT] += nk_now() - tc;
     if (rc) {
         memset(pj, 0, sizeof *pj);
         nk_receptor_drop_new(net, post.pop, nrx_before);
@@ -1393,6 +1398,7 @@ int nk_run(nk_net *net, double ms, const nk_run_opts *o)
         return rc;
     double t1 = nk_now();
     net->prof_build[NK_PROFB_OUTPUT] += t1 - tb;
+    net->run_spikes = net->run_events = 0;
     if (net->profiling) {
         memset(net->prof, 0, sizeof net->prof);
         net->prof_threads = net->be->threads ? net->be->threads(net) : 1;
@@ -1450,6 +1456,7 @@ int nk_run(nk_net *net, double ms, const nk_run_opts *o)
     net->run_s = t2 - t1;
     if (net->profiling) {
         net->prof[NK_PROF_WRITE] += t2 - tc;
+        net->prof[NK_PROF_FINISH] = t2 - tc;
         net->prof_run_s = net->run_s;
     }
     return rc;

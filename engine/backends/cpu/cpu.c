@@ -3,17 +3,20 @@
  * is the one written down in backends/backend.h.
  *
  * Threads. Every population's neurons are cut into one contiguous chunk per
- * thread (on 64-neuron boundaries). In a step, after the calling thread has
- * applied the sources, every thread updates its chunk of every population
- * (the kernel clears the ring slot it reads as it goes), lists the chunk's
- * spikes in its own part of the population's spike array, and waits at a
- * barrier. Then every thread delivers all of this step's spikes, but only to
- * postsynaptic neurons of its own chunk, so no two threads ever add to the
- * same ring entry and no atomic operation is needed. The calling thread then
- * joins the chunks' spike lists, in neuron order, and records. What a thread
- * computes for a neuron does not depend on which thread it is, the random
- * numbers are keyed by neuron and step, and fixed-point sums do not depend on
- * the order of their terms: results are the same bits for any thread count.
+ * thread (on 64-neuron boundaries). A step has two kinds of task, one of
+ * each per chunk number c: "update chunk c of every population" (the kernel
+ * clears the ring slot it reads as it goes and lists the chunk's spikes in
+ * the chunk's own part of the population's spike array) and, once every
+ * update task is done, "deliver all of this step's spikes to the targets in
+ * chunk c of every population", so no two tasks ever add to the same ring
+ * entry and no atomic add is needed. Threads take tasks from a counter;
+ * the calling thread takes them too, so a worker the system has not yet
+ * scheduled holds nobody up: its tasks are done by whoever comes first. The
+ * calling thread then joins the chunks' spike lists, in neuron order, and
+ * records. What a task computes does not depend on which thread runs it,
+ * random numbers are keyed by neuron and step, and fixed-point sums do not
+ * depend on the order of their terms: results are the same bits for any
+ * thread count.
  *
  * Workers wait for a step by spinning for a while, then on a condition
  * variable, so an idle session costs no CPU time. */
@@ -53,7 +56,7 @@ typedef struct tres {
 
 typedef struct cpu_pool {
     nk_net *net;
-    int nt;                  /* threads, the calling one included */
+    int nt;                  /* threads, the calling one included; also chunks */
     pthread_t *th;
     int started;             /* workers running */
     /* per population: chunk bounds (npops x (nt + 1)) and spikes per chunk */
@@ -63,20 +66,20 @@ typedef struct cpu_pool {
     /* per projection: rows sorted by target (binary search allowed) */
     unsigned char *sorted;
     int nprojs;
-    tres *res;               /* per thread */
-    /* the step being taken */
+    tres *res;               /* per chunk */
+    /* the step being taken, and its generation */
     int64_t step;
-    /* release: workers wait for gen to change */
+    unsigned gen_now;
+    /* A step is generation gen; task counters hold gen << 32 | count, so a
+     * thread that wakes late can never take a task of a later step. */
     _Atomic unsigned gen;
+    _Atomic uint64_t next_u, done_u, next_d, done_d;
     _Atomic int sleepers;
-    int quit;
+    _Atomic int counted;     /* workers started */
+    _Atomic unsigned bad_gen;/* the generation whose update diverged */
+    _Atomic int quit;
     pthread_mutex_t mu;
     pthread_cond_t cv;
-    /* barrier (sense reversing) and the end of a step */
-    _Atomic int bar_count;
-    _Atomic int bar_sense;
-    _Atomic int done;
-    _Atomic int bad;         /* a thread's update diverged: nobody delivers */
 } cpu_pool;
 
 static int cpu_available(char *err, size_t errlen)
@@ -101,7 +104,7 @@ static void pool_stop(cpu_pool *P)
         return;
     if (P->started) {
         pthread_mutex_lock(&P->mu);
-        P->quit = 1;
+        atomic_store(&P->quit, 1);
         atomic_fetch_add(&P->gen, 1);
         pthread_cond_broadcast(&P->cv);
         pthread_mutex_unlock(&P->mu);
@@ -154,33 +157,43 @@ static cpu_pool *pool_new(nk_net *net, int nt, char *err, size_t errlen)
         }
     }
     /* Each worker copies its argument, then counts in. */
-    while (atomic_load(&P->done) < nt - 1)
+    while (atomic_load(&P->counted) < nt - 1)
         sched_yield();
-    atomic_store(&P->done, 0);
     free(wa);
     return P;
 }
 
-/* Sense-reversing barrier for the nt threads of a step. */
-static void barrier(cpu_pool *P, int *sense)
+/* Takes the next task of generation gen from counter c (of n tasks), or -1. */
+static int take(_Atomic uint64_t *c, unsigned gen, int n)
 {
-    int s = !*sense;
-    *sense = s;
-    if (atomic_fetch_add(&P->bar_count, 1) == P->nt - 1) {
-        atomic_store(&P->bar_count, 0);
-        atomic_store(&P->bar_sense, s);
-        return;
+    uint64_t w = atomic_load(c);
+    for (;;) {
+        if ((unsigned)(w >> 32) != gen || (int)(uint32_t)w >= n)
+            return -1;
+        if (atomic_compare_exchange_weak(c, &w, w + 1))
+            return (int)(uint32_t)w;
     }
-    for (long k = 0; atomic_load_explicit(&P->bar_sense, memory_order_acquire) != s; k++) {
+}
+
+/* Waits until counter c reads gen << 32 | n; 0, or -1 when generation gen
+ * is over (a late worker). */
+static int wait_count(cpu_pool *P, _Atomic uint64_t *c, unsigned gen, int n)
+{
+    uint64_t want = (uint64_t)gen << 32 | (uint32_t)n;
+    for (long k = 0; atomic_load_explicit(c, memory_order_acquire) != want; k++) {
+        if (atomic_load(&P->gen) != gen)
+            return -1;
         if (k < SPIN_WAIT)
             cpu_relax();
         else
             sched_yield();
     }
+    return 0;
 }
 
 /* ---- one thread's share of a step --------------------------------------- */
 
+/* Update task t: chunk t of every population. */
 static void update_part(cpu_pool *P, int t)
 {
     nk_net *net = P->net;
@@ -206,12 +219,11 @@ static void update_part(cpu_pool *P, int t)
                 r->pop = k;
                 r->index = a.bad_index;
                 r->var = a.bad_var;
+                atomic_store(&P->bad_gen, P->gen_now);
             }
         }
         P->nspk[k * P->nt + t] = ns;
     }
-    if (r->rc)
-        atomic_store(&P->bad, 1);
 }
 
 /* First edge of row [e0, e1) whose target is >= c (rows sorted by target). */
@@ -261,7 +273,9 @@ static inline void add_row(const nk_proj *pj, int64_t e0, int64_t e1, int64_t c0
     }
 }
 
-static void deliver_part(cpu_pool *P, int t)
+/* Deliver task t: every spike of the step to the targets in chunk t of
+ * every population; graded values go through thread tid's buffer. */
+static void deliver_part(cpu_pool *P, int t, int tid)
 {
     nk_net *net = P->net;
     int64_t s = P->step;
@@ -284,7 +298,7 @@ static void deliver_part(cpu_pool *P, int t)
              * thread computes the values into its own buffer. */
             nk_receptor *x = &post->rx[pj->rx];
             int64_t npre = pj->pre.hi - pj->pre.lo;
-            double *g = pj->gbuf + (size_t)t * (size_t)(npre + 1);
+            double *g = pj->gbuf + (size_t)tid * (size_t)(npre + 1);
             pj->graded(pre->state, x->param, pj->pre.lo, pj->pre.hi, g);
             for (int64_t a = 0; a < npre; a++)
                 if (g[a] != 0)
@@ -307,22 +321,29 @@ static void deliver_part(cpu_pool *P, int t)
     }
 }
 
-/* Update, barrier, deliver: thread t's whole share of a step. */
-static void step_part(cpu_pool *P, int t, int *sense)
+/* Takes tasks of generation gen until there are none: updates, then, once
+ * every update is done and none diverged, deliveries. */
+static void run_tasks(cpu_pool *P, unsigned gen, int tid)
 {
-    update_part(P, t);
-    barrier(P, sense);
-    if (!atomic_load(&P->bad))
-        deliver_part(P, t);
+    int t;
+    while ((t = take(&P->next_u, gen, P->nt)) >= 0) {
+        update_part(P, t);
+        atomic_fetch_add_explicit(&P->done_u, 1, memory_order_release);
+    }
+    if (wait_count(P, &P->done_u, gen, P->nt) || atomic_load(&P->bad_gen) == gen)
+        return;
+    while ((t = take(&P->next_d, gen, P->nt)) >= 0) {
+        deliver_part(P, t, tid);
+        atomic_fetch_add_explicit(&P->done_d, 1, memory_order_release);
+    }
 }
 
 static void *worker_main(void *arg)
 {
     warg w = *(warg *)arg;
     cpu_pool *P = w.P;
-    int sense = 0;
     unsigned seen = atomic_load(&P->gen);
-    atomic_fetch_add(&P->done, 1); /* argument copied */
+    atomic_fetch_add(&P->counted, 1); /* argument copied */
     for (;;) {
         for (long k = 0; atomic_load(&P->gen) == seen; k++) {
             if (k < SPIN_WAIT) {
@@ -338,10 +359,9 @@ static void *worker_main(void *arg)
             break;
         }
         seen = atomic_load(&P->gen);
-        if (P->quit)
+        if (atomic_load(&P->quit))
             return NULL;
-        step_part(P, w.id, &sense);
-        atomic_fetch_add_explicit(&P->done, 1, memory_order_release);
+        run_tasks(P, seen, w.id);
     }
 }
 
@@ -427,6 +447,7 @@ static int build_pop(nk_net *net, nk_pop *p, int pi, int nt, char *err, size_t e
     p->refr_steps = refractory_steps(net, p, err, errlen, &rc);
     if (rc)
         return rc;
+    double t0 = nk_now();
     p->code = nk_codegen_pop(net, pi, err, errlen);
     if (!p->code)
         return NK_EINVAL;
@@ -446,7 +467,10 @@ static int build_pop(nk_net *net, nk_pop *p, int pi, int nt, char *err, size_t e
         p->code = both;
         free(eq);
     }
+    double t1 = nk_now();
     rc = nk_jit_load(p->code, &p->dl, &p->update, err, errlen);
+    net->prof_build[NK_PROFB_CODEGEN] += t1 - t0;
+    net->prof_build[NK_PROFB_COMPILE] += nk_now() - t1;
     if (rc)
         return rc;
     for (int k = 0; k < net->nsrcs; k++) {
@@ -670,6 +694,26 @@ static int record_spikes(nk_net *net, int64_t s, char *err, size_t errlen)
     return 0;
 }
 
+/* Spikes and synaptic events of this step, for net:profile(). */
+static void count_events(nk_net *net)
+{
+    for (int k = 0; k < net->npops; k++)
+        net->run_spikes += net->pops[k].nspk;
+    for (int k = 0; k < net->nprojs; k++) {
+        const nk_proj *pj = &net->projs[k];
+        if (pj->graded) {
+            net->run_events += pj->nsyn;
+            continue;
+        }
+        const nk_pop *pre = &net->pops[pj->pre.pop];
+        for (int64_t q = 0; q < pre->nspk; q++) {
+            int64_t i = pre->spk[q];
+            if (i >= pj->pre.lo && i < pj->pre.hi)
+                net->run_events += pj->row[i - pj->pre.lo + 1] - pj->row[i - pj->pre.lo];
+        }
+    }
+}
+
 static int cpu_step(nk_net *net, char *err, size_t errlen)
 {
     cpu_pool *P = net->bk;
@@ -703,32 +747,37 @@ static int cpu_step(nk_net *net, char *err, size_t errlen)
             p->krx[r] = nk_ring_slot(p, r, net->ring_len, s);
     }
     P->step = s;
-    atomic_store(&P->bad, 0);
-    atomic_store(&P->done, 0);
-    int sense = atomic_load(&P->bar_sense);
-    if (P->nt > 1) {
-        atomic_fetch_add(&P->gen, 1);
-        if (atomic_load(&P->sleepers)) {
-            pthread_mutex_lock(&P->mu);
-            pthread_cond_broadcast(&P->cv);
-            pthread_mutex_unlock(&P->mu);
-        }
+    unsigned gen = atomic_load(&P->gen) + 1;
+    P->gen_now = gen;
+    uint64_t tag = (uint64_t)gen << 32;
+    atomic_store(&P->next_u, tag);
+    atomic_store(&P->done_u, tag);
+    atomic_store(&P->next_d, tag);
+    atomic_store(&P->done_d, tag);
+    atomic_store(&P->gen, gen);
+    if (P->nt > 1 && atomic_load(&P->sleepers)) {
+        pthread_mutex_lock(&P->mu);
+        pthread_cond_broadcast(&P->cv);
+        pthread_mutex_unlock(&P->mu);
     }
-    update_part(P, 0);
-    if (P->nt > 1)
-        barrier(P, &sense);
+    /* The calling thread takes tasks too (timed as update and delivery). */
+    int t;
+    while ((t = take(&P->next_u, gen, P->nt)) >= 0) {
+        update_part(P, t);
+        atomic_fetch_add_explicit(&P->done_u, 1, memory_order_release);
+    }
+    wait_count(P, &P->done_u, gen, P->nt);
     if (prof) {
         t1 = now_s();
         prof[NK_PROF_UPDATE] += t1 - t0;
         t0 = t1;
     }
-    if (!atomic_load(&P->bad))
-        deliver_part(P, 0);
-    for (long k = 0; atomic_load_explicit(&P->done, memory_order_acquire) < P->nt - 1; k++) {
-        if (k < SPIN_WAIT)
-            cpu_relax();
-        else
-            sched_yield();
+    if (atomic_load(&P->bad_gen) != gen) {
+        while ((t = take(&P->next_d, gen, P->nt)) >= 0) {
+            deliver_part(P, t, 0);
+            atomic_fetch_add_explicit(&P->done_d, 1, memory_order_release);
+        }
+        wait_count(P, &P->done_d, gen, P->nt);
     }
     if (prof) {
         t1 = now_s();
@@ -758,6 +807,8 @@ static int cpu_step(nk_net *net, char *err, size_t errlen)
         diverged(net, bad, s, err, errlen);
         return NK_EDIVERGED;
     }
+
+    count_events(net);
 
     /* 5. record */
     rc = record_spikes(net, s, err, errlen);

@@ -167,7 +167,12 @@ typedef struct nk_profile {
     double parse_s, connect_s, codegen_s, compile_s, output_s;
     /* the last run with profiling on: per phase of its steps */
     double sources_s, update_s, deliver_s, record_s, write_s;
+    double finish_s;         /* the part of write_s after the last step: the
+                                results file completed and closed */
     double run_s;            /* the whole run loop */
+    int64_t spikes;          /* spikes fired in the last run (counted in every run) */
+    int64_t events;          /* synaptic events: spikes times their connections,
+                                graded connections once per step */
     int64_t steps;           /* steps profiled */
     int threads;             /* threads that ran them */
 } nk_profile;

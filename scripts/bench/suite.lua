@@ -1,0 +1,352 @@
+-- scripts/bench/suite.lua: the benchmark suite, nkshell and Brian2 side by
+-- side. Run it through scripts/bench/run.sh, which builds nkshell first:
+--
+--   scripts/bench/run.sh [--models cuba,coba,...] [--threads N] [--reps N]
+--                        [--brian2 auto|yes|no] [--brian2-threads N]
+--                        [--quick] [--json FILE] [--fly-neurons N] [--fly-ms MS]
+--
+-- Every model runs as a separate process, nkshell's through
+-- scripts/bench/nk_run.lua (the sample exactly as a user runs it) and
+-- Brian2's through scripts/bench/brian2/MODEL.py (C++ standalone; runtime
+-- mode for the sandbox). Each side runs --reps times (default 3) and the run
+-- with the median run-loop time is kept. The table gives, per model and
+-- simulator: neurons, synapses, simulated ms, build s (code generation and
+-- compilation), run s (the run loop alone), real-time factor (run s per
+-- simulated s), synaptic events per second, spikes, mean rate, peak memory,
+-- and the ratio Brian2 run s / nkshell run s. The two did the same work
+-- when their mean rates agree within the model's tolerance; otherwise the
+-- row says "invalid" and no ratio is claimed. The same table is written as
+-- JSON (default bench.json).
+--
+-- sandbox_hh is timed differently: the whole process, from its start until
+-- its results are on disk (one HH neuron, 100 ms), after one untimed run
+-- that fills each side's code cache.
+
+local here = (arg[0]:match("^(.*)/[^/]*$") or ".")
+local root = here .. "/../.."
+local nkshell = arg[-1] or "nkshell"
+
+local opts = {models = "cuba,coba,cobahh,flyscale,microcircuit,sandbox_hh", threads = nil,
+              reps = 3, brian2 = "auto", brian2_threads = 1, json = "bench.json",
+              fly_neurons = 138639, fly_ms = 100, quick = false, ms = 1000}
+do
+  local k = 1
+  while k <= #arg do
+    local a = arg[k]
+    local function val()
+      k = k + 1
+      if not arg[k] then error("option " .. a .. " needs a value", 0) end
+      return arg[k]
+    end
+    if a == "--models" then opts.models = val()
+    elseif a == "--threads" then opts.threads = math.tointeger(tonumber(val()))
+    elseif a == "--reps" then opts.reps = math.tointeger(tonumber(val()))
+    elseif a == "--brian2" then opts.brian2 = val()
+    elseif a == "--brian2-threads" then opts.brian2_threads = math.tointeger(tonumber(val()))
+    elseif a == "--json" then opts.json = val()
+    elseif a == "--fly-neurons" then opts.fly_neurons = math.tointeger(tonumber(val()))
+    elseif a == "--fly-ms" then opts.fly_ms = tonumber(val())
+    elseif a == "--ms" then opts.ms = tonumber(val())
+    elseif a == "--quick" then opts.quick = true
+    elseif a == "--help" or a == "-h" then
+      print((io.open(arg[0]):read("a"):match("^(.-)\n\n"):gsub("%-%- ?", "")))
+      os.exit(0)
+    else
+      error("unknown option '" .. a .. "' (see --help)", 0)
+    end
+    k = k + 1
+  end
+  if not opts.reps or opts.reps < 1 then error("--reps: expected a positive integer", 0) end
+  if opts.brian2 ~= "auto" and opts.brian2 ~= "yes" and opts.brian2 ~= "no" then
+    error("--brian2: expected auto, yes or no, got '" .. opts.brian2 .. "'", 0)
+  end
+  if opts.quick then
+    opts.reps, opts.ms, opts.fly_neurons, opts.fly_ms = 1, 200, 5000, 100
+  end
+end
+
+local function sh_quote(s) return "'" .. tostring(s):gsub("'", "'\\''") .. "'" end
+
+local tmp = os.tmpname()
+os.remove(tmp)
+assert(os.execute("mkdir -p " .. sh_quote(tmp)))
+local log = tmp .. "/log.txt"
+
+-- Runs a command; returns its last line of stdout, or nil and the tail of
+-- its stderr.
+local function run(cmd)
+  local p = io.popen(cmd .. " 2>>" .. sh_quote(log), "r")
+  local last
+  for line in p:lines() do
+    if line:match("%S") then last = line end
+  end
+  local ok = p:close()
+  if not ok or not last then
+    local f = io.open(log)
+    local text = f and f:read("a") or ""
+    if f then f:close() end
+    return nil, text:sub(-600)
+  end
+  return last
+end
+
+-- One flat JSON object (numbers, strings, booleans) into a table; Lua
+-- patterns have no alternation, so strings and the rest are read apart.
+local function parse_json(s)
+  if not s or not s:match("^%s*{") then return nil end
+  local t = {}
+  for k, v in s:gmatch('"([%w_]+)"%s*:%s*"([^"]*)"') do t[k] = v end
+  for k, v in s:gmatch('"([%w_]+)"%s*:%s*([^",}%s][^,}]*)') do
+    v = v:gsub("%s+$", "")
+    if v == "true" or v == "false" then t[k] = v == "true"
+    elseif v ~= "null" then t[k] = tonumber(v) end
+  end
+  return t
+end
+
+local function capture(cmd)
+  local p = io.popen(cmd .. " 2>/dev/null")
+  local s = p:read("a")
+  p:close()
+  return (s:gsub("%s+$", ""))
+end
+
+local function exists(path)
+  local f = io.open(path)
+  if f then f:close() end
+  return f ~= nil
+end
+
+local python = "/usr/bin/python3"
+local brian2_version
+if opts.brian2 ~= "no" then
+  brian2_version = capture(python .. " -c 'import brian2; print(brian2.__version__)'")
+  if brian2_version == "" then
+    brian2_version = nil
+    if opts.brian2 == "yes" then
+      error("Brian2 is not installed for " .. python ..
+            " (scripts/bench/run.sh --install-brian2 installs Debian's python3-brian)", 0)
+    end
+    io.stderr:write("Brian2 not found: nkshell only (--install-brian2 installs it)\n")
+  end
+end
+local threads_opt = opts.threads and ("--threads " .. opts.threads .. " ") or ""
+
+-- The fly-scale connectome, generated once.
+local fly
+local function fly_files()
+  if fly then return fly end
+  local gen = root .. "/build/scripts/flyscale/nk-flyscale-gen"
+  if not exists(gen) then gen = "nk-flyscale-gen" end
+  local e, n = tmp .. "/fly_edges.csv", tmp .. "/fly_neurons.csv"
+  local ok = os.execute(string.format("%s -q -n %d -o %s -m %s", sh_quote(gen),
+                                      opts.fly_neurons, sh_quote(e), sh_quote(n)))
+  if not ok then error("nk-flyscale-gen failed (see " .. log .. ")", 0) end
+  fly = {e, n}
+  return fly
+end
+
+-- The models: how each side runs it, and how close the rates must be.
+local models = {
+  cuba = {tol = 0.10, what = "Vogels & Abbott CUBA, 4000 LIF",
+          nk = function(out) return {root .. "/samples/cuba.lua", out, opts.ms} end,
+          b2 = function() return {"cuba.py", "--ms", opts.ms} end},
+  coba = {tol = 0.10, what = "Vogels & Abbott COBA, 4000 LIF",
+          nk = function(out) return {root .. "/samples/coba.lua", out, opts.ms} end,
+          b2 = function() return {"coba.py", "--ms", opts.ms} end},
+  cobahh = {tol = 0.10, what = "Brette et al. COBAHH, 4000 HH",
+            nk = function(out) return {root .. "/samples/cobahh.lua", out, opts.ms} end,
+            b2 = function() return {"cobahh.py", "--ms", opts.ms} end},
+  flyscale = {tol = 0.10, what = "fly-scale LIF connectome",
+              nk = function()
+                local f = fly_files()
+                return {root .. "/samples/flyscale.lua", f[1], f[2], opts.fly_ms}
+              end,
+              b2 = function()
+                local f = fly_files()
+                return {"flyscale.py", "--ms", opts.fly_ms, "--edges", f[1], "--neurons", f[2]}
+              end},
+  microcircuit = {tol = 0.10, what = "Potjans-Diesmann microcircuit",
+                  needs = root .. "/samples/microcircuit.lua",
+                  nk = function(out) return {root .. "/samples/microcircuit.lua", out, opts.ms} end,
+                  b2 = function() return {"microcircuit.py", "--ms", opts.ms} end},
+  sandbox_hh = {tol = 0.02, what = "one HH neuron, 100 ms, process start to results on disk",
+                process = true},
+}
+
+local function args_str(list)
+  local s = {}
+  for _, a in ipairs(list) do s[#s + 1] = sh_quote(a) end
+  return table.concat(s, " ")
+end
+
+local function median_row(rows, key)
+  table.sort(rows, function(a, b) return a[key] < b[key] end)
+  return rows[(#rows + 1) // 2]
+end
+
+-- One side of one model, opts.reps times; the median run.
+local function measure(name, m, side)
+  local rows = {}
+  for rep = 1, opts.reps do
+    local line, err
+    if m.process then
+      -- whole process, after a warm-up that fills the code caches
+      local out = tmp .. "/sandbox_" .. side .. ".out"
+      local cmd = side == "nkshell"
+          and string.format("%s %s%s %s", sh_quote(nkshell), threads_opt,
+                            sh_quote(here .. "/sandbox_hh.lua"), sh_quote(out .. ".h5"))
+          or string.format("%s %s --out %s", python, sh_quote(here .. "/brian2/sandbox_hh.py"),
+                           sh_quote(out .. ".npz"))
+      if rep == 1 then run(cmd .. " >/dev/null; echo ok") end
+      os.remove(out .. ".h5")
+      os.remove(out .. ".npz")
+      local t0 = nk.clock()
+      local last
+      last, err = run(cmd)
+      local wall = nk.clock() - t0
+      local ondisk = exists(out .. ".h5") or exists(out .. ".npz")
+      if last and ondisk then
+        local spikes = tonumber(last:match("(%d+)%s*spikes")) or
+                       (parse_json(last) or {}).spikes
+        line = {model = name, simulator = side, neurons = 1, synapses = 0, sim_ms = 100,
+                build_s = 0, run_s = wall, spikes = spikes or 0,
+                rate_hz = (spikes or 0) / 0.1, peak_mb = 0,
+                threads = 1, mode = side == "brian2" and "runtime" or nil}
+      elseif last then
+        err = "no results file was written"
+      end
+    elseif side == "nkshell" then
+      local out = tmp .. "/" .. name .. ".h5"
+      local cmd = string.format("%s %s%s %s %s", sh_quote(nkshell), threads_opt,
+                                sh_quote(here .. "/nk_run.lua"), sh_quote(name),
+                                args_str(m.nk(out)))
+      local last
+      last, err = run(cmd)
+      line = parse_json(last)
+      os.remove(out)
+    else
+      local a = m.b2()
+      local script = here .. "/brian2/" .. a[1]
+      table.remove(a, 1)
+      local cmd = string.format("%s %s %s --threads %d --workdir %s", python, sh_quote(script),
+                                args_str(a), opts.brian2_threads,
+                                sh_quote(tmp .. "/b2_" .. name .. "_" .. rep))
+      local last
+      last, err = run(cmd)
+      line = parse_json(last)
+      os.execute("rm -rf " .. sh_quote(tmp .. "/b2_" .. name .. "_" .. rep))
+    end
+    if not line then
+      return nil, err or "no result"
+    end
+    line.simulator = side
+    rows[#rows + 1] = line
+  end
+  return median_row(rows, "run_s")
+end
+
+local function fmt(v, f)
+  if v == nil then return "-" end
+  return string.format(f, v)
+end
+
+local function si(v)
+  if not v then return "-" end
+  if v >= 1e9 then return string.format("%.2fG", v / 1e9) end
+  if v >= 1e6 then return string.format("%.2fM", v / 1e6) end
+  if v >= 1e3 then return string.format("%.1fk", v / 1e3) end
+  return string.format("%.0f", v)
+end
+
+local cpu = capture("sed -n 's/^model name[^:]*: //p' /proc/cpuinfo | head -1")
+local cores = capture("nproc")
+print(string.format("machine: %s, %s cores; nkshell %s; Brian2 %s", cpu, cores,
+                    capture(sh_quote(nkshell) .. " --version"), brian2_version or "not run"))
+print(string.format("%-12s %-8s %7s %9s %6s %8s %8s %7s %9s %8s %7s %7s %7s  %s", "model",
+                    "sim", "neurons", "synapses", "ms", "build s", "run s", "RTF", "events/s",
+                    "spikes", "rate Hz", "peak MB", "ratio", "check"))
+
+local results = {}
+for name in opts.models:gmatch("[^,]+") do
+  local m = models[name]
+  if not m then error("unknown model '" .. name .. "'", 0) end
+  if m.needs and not exists(m.needs) then
+    print(string.format("%-12s (skipped: %s is not there yet)", name, m.needs))
+    goto next
+  end
+  do
+    local sides = {"nkshell"}
+    if brian2_version then sides[2] = "brian2" end
+    local got = {}
+    for _, side in ipairs(sides) do
+      local r, err = measure(name, m, side)
+      if not r then
+        print(string.format("%-12s %-8s failed: %s", name, side, (err or ""):gsub("\n", " | ")))
+      else
+        got[side] = r
+      end
+    end
+    local a, b = got.nkshell, got.brian2
+    local check, ratio = "", nil
+    if a and b then
+      local ra, rb = a.rate_hz or 0, b.rate_hz or 0
+      local diff = rb > 0 and math.abs(ra - rb) / rb or (ra == 0 and 0 or math.huge)
+      if diff <= m.tol then
+        ratio = b.run_s / a.run_s
+        check = string.format("rates agree (%.1f %% <= %.0f %%)", 100 * diff, 100 * m.tol)
+      else
+        check = string.format("INVALID: rates differ by %.1f %% (> %.0f %%)", 100 * diff,
+                              100 * m.tol)
+      end
+    end
+    for _, side in ipairs(sides) do
+      local r = got[side]
+      if r then
+        r.rtf = r.sim_ms > 0 and r.run_s / (r.sim_ms / 1000) or nil
+        r.events_per_s = r.events and r.run_s > 0 and r.events / r.run_s or nil
+        print(string.format("%-12s %-8s %7s %9s %6s %8s %8s %7s %9s %8s %7s %7s %7s  %s",
+                            name, side, si(r.neurons), si(r.synapses), fmt(r.sim_ms, "%.0f"),
+                            fmt(r.build_s, "%.3f"), fmt(r.run_s, "%.3f"), fmt(r.rtf, "%.3f"),
+                            si(r.events_per_s), si(r.spikes), fmt(r.rate_hz, "%.2f"),
+                            fmt(r.peak_mb, "%.0f"),
+                            side == "brian2" and ratio and string.format("%.2fx", ratio) or "",
+                            side == "brian2" and check or ""))
+        results[#results + 1] = r
+      end
+    end
+    if a and b then
+      results[#results].ratio = ratio
+      results[#results].check = check
+    end
+  end
+  ::next::
+end
+
+-- The same as JSON.
+local function json_value(v)
+  if type(v) == "string" then return string.format("%q", v) end
+  if type(v) == "boolean" then return tostring(v) end
+  if math.type(v) == "integer" then return string.format("%d", v) end
+  if v ~= v or v == math.huge or v == -math.huge then return "null" end
+  return string.format("%.9g", v)
+end
+local function json_object(t)
+  local keys = {}
+  for k in pairs(t) do keys[#keys + 1] = k end
+  table.sort(keys)
+  local parts = {}
+  for _, k in ipairs(keys) do parts[#parts + 1] = string.format("%q: %s", k, json_value(t[k])) end
+  return "{" .. table.concat(parts, ", ") .. "}"
+end
+local f = assert(io.open(opts.json, "w"))
+local rows = {}
+for _, r in ipairs(results) do rows[#rows + 1] = "    " .. json_object(r) end
+f:write("{\n  \"machine\": ", json_object({cpu = cpu, cores = tonumber(cores),
+                                            date = os.date("!%Y-%m-%dT%H:%M:%SZ"),
+                                            brian2 = brian2_version or "not run",
+                                            reps = opts.reps}),
+        ",\n  \"rows\": [\n", table.concat(rows, ",\n"), "\n  ]\n}\n")
+f:close()
+print("written: " .. opts.json)
+os.execute("rm -rf " .. sh_quote(tmp))
