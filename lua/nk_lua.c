@@ -3087,8 +3087,12 @@ static int profile_tostring(lua_State *L)
                  tb > 0 ? 100 * v / tb : 0.0);
         luaL_addstring(&b, line);
     }
-    snprintf(line, sizeof line, "run   %10.4f s  (%lld steps, %lld thread%s)\n", tr,
-             (long long)steps, (long long)threads, threads == 1 ? "" : "s");
+    if (threads == 0)
+        snprintf(line, sizeof line, "run   (no profiled run yet: net:profile(true) or "
+                                    "net:run(ms, {profile = true}))\n");
+    else
+        snprintf(line, sizeof line, "run   %10.4f s  (%lld steps, %lld thread%s)\n", tr,
+                 (long long)steps, (long long)threads, threads == 1 ? "" : "s");
     luaL_addstring(&b, line);
     double sum = 0;
     for (int k = 0; k < 5; k++) {
@@ -3200,11 +3204,14 @@ static int net_run(lua_State *L)
         ck = lua_tostring(L, -1);
     }
     o.checkpoint_path = ck;
+    /* {profile = bool} is for this run only */
+    int profiling = nk_net_profiling(n->net);
     if (t) {
         lua_getfield(L, t, "profile");
-        if (!lua_isnil(L, -1))
-            nk_net_set_profiling(n->net, opt_bool(L, t, "profile", "net:run", 0));
+        int given = !lua_isnil(L, -1);
         lua_pop(L, 1);
+        if (given)
+            nk_net_set_profiling(n->net, opt_bool(L, t, "profile", "net:run", 0));
     }
     if (!(ms >= 0) || !isfinite(ms))
         return lerror(L, "net:run: duration must be a finite number of ms >= 0, got %g", ms);
@@ -3234,6 +3241,7 @@ static int net_run(lua_State *L)
         fprintf(stderr, "%s", luaL_tolstring(L, -1, NULL));
         lua_pop(L, 2);
     }
+    nk_net_set_profiling(n->net, profiling);
     if (rc)
         return fail(L, n->net, "net:run");
     return 0;
@@ -3463,6 +3471,17 @@ static int net_index(lua_State *L)
     }
     lua_pushnil(L);
     return 1;
+}
+
+/* Fields of a network are read-only; say what to call instead. */
+static int net_newindex(lua_State *L)
+{
+    luaL_checkudata(L, 1, NET_MT);
+    const char *k = lua_tostring(L, 2);
+    if (k && !strcmp(k, "threads"))
+        return lerror(L, "net.threads is read-only: use net:set_threads(n)");
+    return lerror(L, "cannot set '%s' on a network: its fields are read-only",
+                  k ? k : luaL_typename(L, 2));
 }
 
 /* ---- module functions ------------------------------------------------------------------------ */
@@ -3945,11 +3964,16 @@ void nk_lua_set_default(lua_State *L, const char *key, const char *value)
         if (access(value, R_OK))
             lerror(L, "--resume: cannot read the checkpoint '%s'", value);
         lua_pushstring(L, value);
-    } else if (!strcmp(key, "seed") || !strcmp(key, "threads")) {
+    } else if (!strcmp(key, "seed")) {
         long long v = strtoll(value, &end, 10);
-        if (!*value || *end || v < (strcmp(key, "seed") ? 1 : 0))
-            lerror(L, "invalid value '%s' for --%s (expected a %s integer)", value, key,
-                       strcmp(key, "seed") ? "positive" : "non-negative");
+        if (!*value || *end || v < 0)
+            lerror(L, "invalid value '%s' for --seed (expected a non-negative integer)", value);
+        lua_pushinteger(L, (lua_Integer)v);
+    } else if (!strcmp(key, "threads")) {
+        long long v = strtoll(value, &end, 10);
+        if (!*value || *end || v < 0 || v > 256)
+            lerror(L, "invalid value '%s' for --threads (expected 0, one per CPU, to 256)",
+                   value);
         lua_pushinteger(L, (lua_Integer)v);
     } else {
         lerror(L, "unknown default '%s'", key);
@@ -3977,6 +4001,7 @@ int luaopen_nk(lua_State *L)
                                         {"__close", net_close},
                                         {"__tostring", net_tostring},
                                         {"__index", net_index},
+                                        {"__newindex", net_newindex},
                                         {NULL, NULL}};
     static const luaL_Reg net_methods[] = {{"population", net_population},
                                            {"connect", net_connect},

@@ -303,6 +303,7 @@ struct nk_net {
     int prof_threads;        /* ... and its threads */
     int64_t run_spikes;      /* the current or last run: spikes fired ... */
     int64_t run_events;      /* ... and synaptic events delivered */
+    int64_t prof_spikes, prof_events; /* the same, of the last profiled run */
     int trunc_pending;       /* restored: cut the results file to the checkpoint's counts */
 };
 

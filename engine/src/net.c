@@ -269,8 +269,8 @@ void nk_net_profile(const nk_net *net, nk_profile *o)
     o->finish_s = net->prof[NK_PROF_FINISH];
     o->run_s = net->prof_run_s;
     o->threads = net->prof_threads;
-    o->spikes = net->run_spikes;
-    o->events = net->run_events;
+    o->spikes = net->prof_spikes;
+    o->events = net->prof_events;
 }
 const char *nk_net_output(const nk_net *net) { return net->output; }
 
@@ -1458,6 +1458,8 @@ int nk_run(nk_net *net, double ms, const nk_run_opts *o)
         net->prof[NK_PROF_WRITE] += t2 - tc;
         net->prof[NK_PROF_FINISH] = t2 - tc;
         net->prof_run_s = net->run_s;
+        net->prof_spikes = net->run_spikes;
+        net->prof_events = net->run_events;
     }
     return rc;
 }

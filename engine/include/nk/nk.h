@@ -154,8 +154,9 @@ uint64_t nk_net_seed(const nk_net *net);
 int64_t nk_net_step(const nk_net *net);      /* steps done so far */
 double nk_net_time(const nk_net *net);       /* ms simulated so far */
 const char *nk_net_backend_name(const nk_net *net);
-/* CPU threads a run uses at most (the CPU backend gives a network no more
- * than one per 1024 neurons). Results do not depend on it. */
+/* CPU threads a run uses at most: the number set, or with 0 one per CPU the
+ * process may use. The CPU backend also gives a network no more than one
+ * thread per 64 neurons (per 1024 with 0). Results do not depend on it. */
 int nk_net_threads(const nk_net *net);
 /* Sets it (0: one per CPU this process may use); not during a run. */
 int nk_net_set_threads(nk_net *net, int threads);
@@ -170,7 +171,7 @@ typedef struct nk_profile {
     double finish_s;         /* the part of write_s after the last step: the
                                 results file completed and closed */
     double run_s;            /* the whole run loop */
-    int64_t spikes;          /* spikes fired in the last run (counted in every run) */
+    int64_t spikes;          /* spikes fired in the last profiled run */
     int64_t events;          /* synaptic events: spikes times their connections,
                                 graded connections once per step */
     int64_t steps;           /* steps profiled */
