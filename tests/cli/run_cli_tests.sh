@@ -222,6 +222,33 @@ expect_out "ran"
 expect_err ""
 end_case
 
+begin "--threads sets every network's thread count; 0 is one per CPU"
+run -- "$NK" --threads 3 -e 'print(nk.network{}.threads)'
+expect_rc 0
+expect_out "3"
+run -- "$NK" --threads 0 -e 'print(nk.network{}.threads == tonumber(io.popen("nproc"):read("l")))'
+expect_rc 0
+expect_out "true"
+end_case
+
+begin "--threads above 256 is refused"
+run -- "$NK" --threads 300 -e 'print("ran")'
+expect_rc 2
+expect_err "nkshell: invalid value '300' for --threads (expected 0, one per CPU, to 256)
+$USAGE_HINT"
+end_case
+
+begin "--profile prints each run's profile on stderr"
+run -- "$NK" --profile -e 'local n = nk.network{}; n:population("lif", 100); n:run(5); n:run(2); print(n:profile().run.steps)'
+expect_rc 0
+expect_out "20"
+if [ "$(grep -c '^run .*(50 steps, 1 thread)' "$WORK/err")" != 1 ] ||
+   [ "$(grep -c '^run .*(20 steps, 1 thread)' "$WORK/err")" != 1 ] ||
+   [ "$(grep -c '^  update ' "$WORK/err")" != 2 ]; then
+    fail "expected two profiles (50 and 20 steps) on stderr"
+fi
+end_case
+
 begin "--backend=auto is accepted"
 run -- "$NK" --backend=auto -e 'print("ran")'
 expect_rc 0
