@@ -1016,6 +1016,9 @@ char *nk_codegen_pop(nk_net *net, int pi, char *err, size_t errlen)
     sb_header(&b, nk_src_kernel_h);
     sb_header(&b, nk_src_math_h);
     sb_header(&b, nk_src_philox_h);
+    /* Model code uses the branch-free exponentials, which vectorise. */
+    sb_printf(&b, "#define nk_exp nk_fexp\n#define nk_expm1 nk_fexpm1\n"
+                  "#define nk_exprel nk_fexprel\n");
     sb_printf(&b, "typedef %s real;\n", net->dbl ? "double" : "float");
     sb_printf(&b, "#define NK_RAND() nk_rng_uniform(&nk_rng_)\n");
     sb_printf(&b, "#define NK_RANDN() nk_rng_normal(&nk_rng_)\n");
@@ -1148,19 +1151,25 @@ char *nk_codegen_pop(nk_net *net, int pi, char *err, size_t errlen)
             } else if (expeuler) {
                 if (emit_stage(&bb, &y, "k1", 0, 0, NULL, KN, err, errlen))
                     goto done;
+                /* Every factor from the states at the start of the step,
+                 * before any state is assigned. */
                 for (int j = 0; j < y.n; j++) {
                     ode *o = &y.o[j];
-                    if (!o->coef) {
+                    if (!o->coef || o->hoisted)
+                        continue;
+                    sb_printf(&bb, "            double nk_Fs%d;\n            {\n                const double nk_t = nk_tt; (void)nk_t;\n                const double nk_B = ", j);
+                    if (emit(&bb, o->coef, err, errlen))
+                        goto done;
+                    sb_printf(&bb, ";\n                nk_Fs%d = nk_B != 0.0 ? nk_expm1(nk_B * nk_h) / nk_B : nk_h;\n            }\n", j);
+                }
+                for (int j = 0; j < y.n; j++) {
+                    ode *o = &y.o[j];
+                    if (!o->coef)
                         sb_printf(&bb, "            %s = nk_y0_%d + nk_h * nk_k1_%d;\n", o->cname, j, j);
-                    } else if (o->hoisted) {
+                    else if (o->hoisted)
                         sb_printf(&bb, "            %s = nk_y0_%d + nk_F%d * nk_k1_%d;\n", o->cname, j, j, j);
-                    } else {
-                        sb_printf(&bb, "            {\n                const double nk_t = nk_tt; (void)nk_t;\n                const double nk_B = ");
-                        if (emit(&bb, o->coef, err, errlen))
-                            goto done;
-                        sb_printf(&bb, ";\n                const double nk_F = nk_B != 0.0 ? nk_expm1(nk_B * nk_h) / nk_B : nk_h;\n");
-                        sb_printf(&bb, "                %s = nk_y0_%d + nk_F * nk_k1_%d;\n            }\n", o->cname, j, j);
-                    }
+                    else
+                        sb_printf(&bb, "            %s = nk_y0_%d + nk_Fs%d * nk_k1_%d;\n", o->cname, j, j, j);
                 }
             } else if (exact) {
                 if (emit_stage(&bb, &y, "k1", 0, 0, NULL, KN, err, errlen))

@@ -878,4 +878,95 @@ NK_RT_FN double nk_tanh(double x)
     return x < 0.0 ? -r : r;
 }
 
+
+/* ---- branch-free exponentials for the per-neuron loop ------------------
+ *
+ * nk_fexp, nk_fexpm1 and nk_fexprel compute what nk_exp, nk_expm1 and
+ * nk_exprel do, without branches (special cases are selected at the end),
+ * in plain double arithmetic rather than double-double, so that a compiler
+ * vectorises the loop that calls them: generated model code uses these
+ * (the accurate ones are for the rest of the runtime). Cody-Waite reduction
+ * x = k ln2 + r, |r| <= ln2/2, e^r by its Taylor polynomial to degree 13
+ * (truncation below 2^-57 relative) in Horner form, 2^k applied as two
+ * exact powers of two so that a subnormal result is rounded once. Built
+ * from IEEE +, -, *, / and bit operations only, like everything here, so
+ * every backend computes the same bits. Accuracy measured in
+ * tests/unit/test_math.c (max errors there, about 1 ulp). */
+
+/* e^r - 1 for |r| <= 0.35, without the cancellation: r + r^2/2 + ... */
+NK_RT_FN double nkm_fexpm1_poly(double r)
+{
+    double p = 1.0 / 6227020800.0;
+    p = 1.0 / 479001600.0 + r * p;
+    p = 1.0 / 39916800.0 + r * p;
+    p = 1.0 / 3628800.0 + r * p;
+    p = 1.0 / 362880.0 + r * p;
+    p = 1.0 / 40320.0 + r * p;
+    p = 1.0 / 5040.0 + r * p;
+    p = 1.0 / 720.0 + r * p;
+    p = 1.0 / 120.0 + r * p;
+    p = 1.0 / 24.0 + r * p;
+    p = 1.0 / 6.0 + r * p;
+    p = 0.5 + r * p;
+    return r + (r * r) * p;
+}
+
+/* k = round(x / ln 2) for |x| < 2^40 (as a double) and r = x - k ln 2. */
+NK_RT_FN double nkm_freduce(double x, double *r)
+{
+    const double shift = 6755399441055744.0; /* 1.5 * 2^52: rounds to integer */
+    double k = (x * NKM_INV_LN2 + shift) - shift;
+    *r = (x - k * NKM_LN2_HI) - k * NKM_LN2_LO;
+    return k;
+}
+
+/* 2^k for integer k in [-1022, 1023], as a double. */
+NK_RT_FN double nkm_fpow2(double k)
+{
+    return nkm_from_bits((uint64_t)((int64_t)k + 1023) << 52);
+}
+
+NK_RT_FN double nk_fexp(double x)
+{
+    double xc = x > 709.8 ? 709.8 : x < -745.2 ? -745.2 : x;
+    xc = xc == xc ? xc : 0.0;
+    double r, k = nkm_freduce(xc, &r);
+    double h = k * 0.5;
+    double k1 = (h + 6755399441055744.0) - 6755399441055744.0; /* round(k/2) */
+    double y = (1.0 + nkm_fexpm1_poly(r)) * nkm_fpow2(k1) * nkm_fpow2(k - k1);
+    y = x > 709.782712893384 ? nkm_inf() : y;
+    y = x < -745.1332191019412 ? 0.0 : y;
+    return x == x ? y : x + x;
+}
+
+NK_RT_FN double nk_fexpm1(double x)
+{
+    double xc = x > 709.8 ? 709.8 : x < -40.0 ? -40.0 : x;
+    xc = xc == xc ? xc : 0.0;
+    double r, k = nkm_freduce(xc, &r);
+    double q = nkm_fexpm1_poly(r);
+    /* e^x - 1 = (2^k - 1) + 2^k q; 2^k - 1 is exact for k <= 53 */
+    double kk = k > 1000.0 ? 1000.0 : k;
+    double s = nkm_fpow2(kk);
+    double y = (s - 1.0) + s * q;
+    double kb = k > 1000.0 ? k - 1000.0 : 0.0;
+    y = k > 1000.0 ? ((1.0 + q) * nkm_fpow2(1000.0)) * nkm_fpow2(kb) : y;
+    y = x > 709.782712893384 ? nkm_inf() : y;
+    y = x < -38.0 ? -1.0 : y;
+    y = x == 0.0 ? x : y; /* keeps the sign of zero */
+    return x == x ? y : x + x;
+}
+
+NK_RT_FN double nk_fexprel(double x)
+{
+    double d = x == 0.0 ? 1.0 : x;
+    double y = nk_fexpm1(x) / d;
+    /* above 709 e^x overflows while e^x / x may not: e^(x/2) / x * e^(x/2) */
+    double xb = x > 709.0 ? x : 709.0;
+    double hb = nk_fexp(0.5 * xb);
+    y = x > 709.0 ? (hb / xb) * hb : y;
+    y = x > 1e300 ? x : y; /* +inf */
+    return x == 0.0 ? 1.0 : y;
+}
+
 #endif /* NK_MATH_H */
