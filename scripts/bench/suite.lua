@@ -207,8 +207,8 @@ local function measure(name, m, side)
       local wall = nk.clock() - t0
       local ondisk = exists(out .. ".h5") or exists(out .. ".npz")
       if last and ondisk then
-        local spikes = tonumber(last:match("(%d+)%s*spikes")) or
-                       (parse_json(last) or {}).spikes
+        local spikes = (parse_json(last) or {}).spikes or
+                       tonumber(last:match("spikes%s+(%d+)") or last:match("(%d+)%s+spikes"))
         line = {model = name, simulator = side, neurons = 1, synapses = 0, sim_ms = 100,
                 build_s = 0, run_s = wall, spikes = spikes or 0,
                 rate_hz = (spikes or 0) / 0.1, peak_mb = 0,
