@@ -3,6 +3,7 @@
 #include "internal.h"
 
 #include <stdio.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -18,6 +19,20 @@ void *nk_xcalloc(size_t n, size_t size)
     if (n == 0)
         n = 1;
     return calloc(n, size);
+}
+
+void *nk_xcalloc64(size_t n, size_t size)
+{
+    if (n == 0)
+        n = 1;
+    if (size && n > (SIZE_MAX - 64) / size)
+        return NULL;
+    void *p = NULL;
+    size_t bytes = (n * size + 63) / 64 * 64;
+    if (posix_memalign(&p, 64, bytes))
+        return NULL;
+    memset(p, 0, bytes);
+    return p;
 }
 
 char *nk_strdup(const char *s)

@@ -378,6 +378,9 @@ static inline int64_t nk_fix_from(double w)
 
 /* Memory helpers: abort-free, return NULL on failure. */
 void *nk_xcalloc(size_t n, size_t size);
+/* The same on a 64-byte boundary (a cache line), for the arrays threads
+ * split between them: no two threads' neurons share a line. */
+void *nk_xcalloc64(size_t n, size_t size);
 char *nk_strdup(const char *s);
 
 /* Time in seconds from a monotonic clock. */

@@ -34,7 +34,7 @@ static int grow(void **arr, int n, size_t size)
 
 static void *state_alloc(nk_net *net, int64_t n)
 {
-    return nk_xcalloc((size_t)n, net->real_size);
+    return nk_xcalloc64((size_t)n, net->real_size);
 }
 
 static void state_fill(nk_net *net, void *arr, int64_t lo, int64_t hi, double v)
@@ -365,8 +365,8 @@ int nk_pop_add(nk_net *net, const char *model, int64_t n, const char *name,
     p->atol = 1e-6;
     p->param = nk_xcalloc((size_t)m->nparams, sizeof(double));
     p->state = nk_xcalloc((size_t)m->nstates, sizeof(void *));
-    p->refr = nk_xcalloc((size_t)n, sizeof(int32_t));
-    p->spk = nk_xcalloc((size_t)n, sizeof(int64_t));
+    p->refr = nk_xcalloc64((size_t)n, sizeof(int32_t));
+    p->spk = nk_xcalloc64((size_t)n, sizeof(int64_t));
     int ok = p->name && p->method && p->param && p->state && p->refr && p->spk;
     for (int k = 0; ok && k < m->nstates; k++) {
         p->state[k] = state_alloc(net, n);

@@ -46,13 +46,22 @@
  * thread yields the CPU or, between steps, sleeps. */
 #define SPIN_WAIT 4000
 
-/* What one thread found in one step. */
+/* What one update task found in one step. */
 typedef struct tres {
     int rc;                  /* 0, or NK_EDIVERGED */
     int pop;                 /* the lowest population that diverged ... */
     int64_t index;           /* ... its lowest neuron, ... */
     int var;                 /* ... and variable */
 } tres;
+
+/* One chunk number's tasks, on a cache line of their own. A task of step
+ * generation g is open while its word holds 2g and taken by the thread that
+ * changes it to 2g + 1; a thread still on an older step cannot take it. */
+typedef struct task {
+    _Atomic unsigned update, deliver;
+    tres res;
+    char pad[64 - 2 * sizeof(unsigned) - sizeof(tres)];
+} task;
 
 typedef struct cpu_pool {
     nk_net *net;
@@ -63,17 +72,21 @@ typedef struct cpu_pool {
     int64_t *cut;
     int64_t *nspk;
     int npops;
-    /* per projection: rows sorted by target (binary search allowed) */
+    /* per projection: rows sorted by target, and then where each row's part
+     * for chunks 1..nt-1 starts (npre x (nt - 1) offsets into the row) */
     unsigned char *sorted;
+    int32_t **split;
     int nprojs;
-    tres *res;               /* per chunk */
+    task *tasks;             /* per chunk (64-byte aligned) */
+    void *tasks_mem;
+    int nstride;             /* nspk is [chunk][population], rows of nstride */
     /* the step being taken, and its generation */
     int64_t step;
     unsigned gen_now;
     /* A step is generation gen; task counters hold gen << 32 | count, so a
      * thread that wakes late can never take a task of a later step. */
     _Atomic unsigned gen;
-    _Atomic uint64_t next_u, done_u, next_d, done_d;
+    _Atomic uint64_t done_u, done_d;
     _Atomic int sleepers;
     _Atomic int counted;     /* workers started */
     _Atomic unsigned bad_gen;/* the generation whose update diverged */
@@ -116,8 +129,12 @@ static void pool_stop(cpu_pool *P)
     free(P->th);
     free(P->cut);
     free(P->nspk);
+    if (P->split)
+        for (int k = 0; k < P->nprojs; k++)
+            free(P->split[k]);
+    free(P->split);
     free(P->sorted);
-    free(P->res);
+    free(P->tasks_mem);
     free(P);
 }
 
@@ -133,9 +150,11 @@ static cpu_pool *pool_new(nk_net *net, int nt, char *err, size_t errlen)
     pthread_mutex_init(&P->mu, NULL);
     pthread_cond_init(&P->cv, NULL);
     P->th = nk_xcalloc((size_t)nt, sizeof *P->th);
-    P->res = nk_xcalloc((size_t)nt, sizeof *P->res);
+    P->tasks_mem = nk_xcalloc((size_t)nt + 1, sizeof *P->tasks);
+    if (P->tasks_mem)
+        P->tasks = (task *)(((uintptr_t)P->tasks_mem + 63) & ~(uintptr_t)63);
     warg *wa = nk_xcalloc((size_t)nt, sizeof *wa);
-    if (!P->th || !P->res || !wa) {
+    if (!P->th || !P->tasks_mem || !wa) {
         free(wa);
         pool_stop(P);
         snprintf(err, errlen, "out of memory");
@@ -163,16 +182,19 @@ static cpu_pool *pool_new(nk_net *net, int nt, char *err, size_t errlen)
     return P;
 }
 
-/* Takes the next task of generation gen from counter c (of n tasks), or -1. */
-static int take(_Atomic uint64_t *c, unsigned gen, int n)
+/* Takes a task of generation gen, chunk t's first (a thread keeps its own
+ * chunks, and their data stays in its cache), then any other; -1: none. */
+static int take(cpu_pool *P, int deliver, unsigned gen, int t)
 {
-    uint64_t w = atomic_load(c);
-    for (;;) {
-        if ((unsigned)(w >> 32) != gen || (int)(uint32_t)w >= n)
-            return -1;
-        if (atomic_compare_exchange_weak(c, &w, w + 1))
-            return (int)(uint32_t)w;
+    for (int k = 0; k < P->nt; k++) {
+        int u = (t + k) % P->nt;
+        _Atomic unsigned *w = deliver ? &P->tasks[u].deliver : &P->tasks[u].update;
+        unsigned open = 2 * gen;
+        if (atomic_load_explicit(w, memory_order_relaxed) == open &&
+            atomic_compare_exchange_strong(w, &open, 2 * gen + 1))
+            return u;
     }
+    return -1;
 }
 
 /* Waits until counter c reads gen << 32 | n; 0, or -1 when generation gen
@@ -199,7 +221,7 @@ static void update_part(cpu_pool *P, int t)
     nk_net *net = P->net;
     int64_t s = P->step;
     double time = (double)s * net->dt;
-    tres *r = &P->res[t];
+    tres *r = &P->tasks[t].res;
     r->rc = 0;
     for (int k = 0; k < net->npops; k++) {
         nk_pop *p = &net->pops[k];
@@ -222,7 +244,7 @@ static void update_part(cpu_pool *P, int t)
                 atomic_store(&P->bad_gen, P->gen_now);
             }
         }
-        P->nspk[k * P->nt + t] = ns;
+        P->nspk[t * P->nstride + k] = ns;
     }
 }
 
@@ -239,23 +261,25 @@ static int64_t lower_bound(const uint32_t *col, int64_t e0, int64_t e1, int64_t 
     return e0;
 }
 
-/* Adds weight x value of edges [e0, e1) of pj whose targets lie in [c0, c1). */
+/* Adds weight x value of edges [e0, e1) of pj (whole: all of them; else
+ * those whose targets lie in [c0, c1)). */
 static inline void add_row(const nk_proj *pj, int64_t e0, int64_t e1, int64_t c0, int64_t c1,
-                           int sorted, int64_t *ring, size_t n, int64_t s, int L, double g,
-                           int whole)
+                           int64_t *ring, size_t n, int64_t s, int L, double g, int whole)
 {
-    if (!whole && sorted) {
-        e0 = lower_bound(pj->col, e0, e1, c0);
-        e1 = lower_bound(pj->col, e0, e1, c1);
-        whole = 1;
-    }
     const uint32_t *col = pj->col;
     const float *w = pj->w;
     if (pj->udelay) {
         int64_t *dst = ring + (size_t)((s + pj->udelay) % L) * n;
-        if (whole)
-            for (int64_t e = e0; e < e1; e++)
+        if (whole) {
+            /* the targets are scattered: ask for their lines ahead */
+            int64_t e = e0;
+            for (; e + 16 < e1; e++) {
+                __builtin_prefetch(dst + col[e + 16], 1, 3);
                 dst[col[e]] += nk_fix_from((double)w[e] * g);
+            }
+            for (; e < e1; e++)
+                dst[col[e]] += nk_fix_from((double)w[e] * g);
+        }
         else
             for (int64_t e = e0; e < e1; e++)
                 if (col[e] >= c0 && col[e] < c1)
@@ -290,8 +314,10 @@ static void deliver_part(cpu_pool *P, int t, int tid)
         int64_t c0 = P->cut[post_i * (nt + 1) + t], c1 = P->cut[post_i * (nt + 1) + t + 1];
         if (c0 >= c1)
             continue;
-        int whole = nt == 1;
-        int sorted = P->sorted[k];
+        /* Each row's part for this chunk: all of it with one thread, from
+         * the split table when rows are sorted, else filtered edge by edge. */
+        const int32_t *sp = P->split ? P->split[k] : NULL;
+        int whole = nt == 1 || sp;
         if (pj->graded) {
             /* Every connection sends weight x the graded value of its
              * presynaptic neuron's state after this step's update. Each
@@ -300,22 +326,41 @@ static void deliver_part(cpu_pool *P, int t, int tid)
             int64_t npre = pj->pre.hi - pj->pre.lo;
             double *g = pj->gbuf + (size_t)tid * (size_t)(npre + 1);
             pj->graded(pre->state, x->param, pj->pre.lo, pj->pre.hi, g);
-            for (int64_t a = 0; a < npre; a++)
-                if (g[a] != 0)
-                    add_row(pj, pj->row[a], pj->row[a + 1], c0, c1, sorted, ring, n, s, L, g[a],
-                            whole);
+            for (int64_t a = 0; a < npre; a++) {
+                if (g[a] == 0)
+                    continue;
+                int64_t e0 = pj->row[a], e1 = pj->row[a + 1];
+                if (sp) {
+                    int64_t len = e1 - e0;
+                    e1 = e0 + (t < nt - 1 ? sp[a * (nt - 1) + t] : len);
+                    e0 += t > 0 ? sp[a * (nt - 1) + t - 1] : 0;
+                }
+                add_row(pj, e0, e1, c0, c1, ring, n, s, L, g[a], whole);
+            }
             continue;
         }
         for (int u = 0; u < nt; u++) {
             const int64_t *spk = pre->spk + P->cut[pre_i * (nt + 1) + u];
-            int64_t m = P->nspk[pre_i * nt + u];
+            int64_t m = P->nspk[u * P->nstride + pre_i];
             for (int64_t q = 0; q < m; q++) {
                 int64_t i = spk[q];
+                if (q + 2 < m && spk[q + 2] >= pj->pre.lo && spk[q + 2] < pj->pre.hi)
+                    __builtin_prefetch(pj->row + (spk[q + 2] - pj->pre.lo), 0, 3);
+                if (q + 1 < m && spk[q + 1] >= pj->pre.lo && spk[q + 1] < pj->pre.hi) {
+                    int64_t r1 = pj->row[spk[q + 1] - pj->pre.lo];
+                    __builtin_prefetch(pj->col + r1, 0, 3);
+                    __builtin_prefetch(pj->w + r1, 0, 3);
+                }
                 if (i < pj->pre.lo || i >= pj->pre.hi)
                     continue;
                 int64_t a = i - pj->pre.lo;
-                add_row(pj, pj->row[a], pj->row[a + 1], c0, c1, sorted, ring, n, s, L, 1.0,
-                        whole);
+                int64_t e0 = pj->row[a], e1 = pj->row[a + 1];
+                if (sp) {
+                    int64_t len = e1 - e0;
+                    e1 = e0 + (t < nt - 1 ? sp[a * (nt - 1) + t] : len);
+                    e0 += t > 0 ? sp[a * (nt - 1) + t - 1] : 0;
+                }
+                add_row(pj, e0, e1, c0, c1, ring, n, s, L, 1.0, whole);
             }
         }
     }
@@ -326,13 +371,13 @@ static void deliver_part(cpu_pool *P, int t, int tid)
 static void run_tasks(cpu_pool *P, unsigned gen, int tid)
 {
     int t;
-    while ((t = take(&P->next_u, gen, P->nt)) >= 0) {
+    while ((t = take(P, 0, gen, tid)) >= 0) {
         update_part(P, t);
         atomic_fetch_add_explicit(&P->done_u, 1, memory_order_release);
     }
     if (wait_count(P, &P->done_u, gen, P->nt) || atomic_load(&P->bad_gen) == gen)
         return;
-    while ((t = take(&P->next_d, gen, P->nt)) >= 0) {
+    while ((t = take(P, 1, gen, tid)) >= 0) {
         deliver_part(P, t, tid);
         atomic_fetch_add_explicit(&P->done_d, 1, memory_order_release);
     }
@@ -417,7 +462,7 @@ static int build_rings(nk_net *net, char *err, size_t errlen)
             nk_receptor *x = &p->rx[r];
             if (x->ring && len == old)
                 continue;
-            int64_t *ring = nk_xcalloc((size_t)len * (size_t)p->n, sizeof *ring);
+            int64_t *ring = nk_xcalloc64((size_t)len * (size_t)p->n, sizeof *ring);
             if (!ring) {
                 snprintf(err, errlen, "out of memory for the ring buffers of '%s'", p->name);
                 return NK_ENOMEM;
@@ -497,7 +542,7 @@ static int build_pop(nk_net *net, nk_pop *p, int pi, int nt, char *err, size_t e
     p->kstate = nk_xcalloc((size_t)ns, sizeof *p->kstate);
     p->kparam = nk_xcalloc((size_t)np + (size_t)p->nkextra + 1, sizeof *p->kparam);
     p->krx = nk_xcalloc((size_t)p->nrx + 1, sizeof *p->krx);
-    p->kzero = nk_xcalloc((size_t)p->n + 1, net->real_size);
+    p->kzero = nk_xcalloc64((size_t)p->n + 1, net->real_size);
     if (!p->kstate || !p->kparam || !p->krx || !p->kzero) {
         snprintf(err, errlen, "out of memory");
         return NK_ENOMEM;
@@ -563,9 +608,11 @@ static int build_pool(nk_net *net, int nt, char *err, size_t errlen)
     P->npops = net->npops;
     P->nprojs = net->nprojs;
     P->cut = nk_xcalloc((size_t)net->npops * (size_t)(nt + 1) + 1, sizeof *P->cut);
-    P->nspk = nk_xcalloc((size_t)net->npops * (size_t)nt + 1, sizeof *P->nspk);
+    P->nstride = (net->npops + 7) / 8 * 8 + 8; /* rows on separate cache lines */
+    P->nspk = nk_xcalloc((size_t)P->nstride * (size_t)nt + 1, sizeof *P->nspk);
     P->sorted = nk_xcalloc((size_t)net->nprojs + 1, 1);
-    if (!P->cut || !P->nspk || !P->sorted) {
+    P->split = nk_xcalloc((size_t)net->nprojs + 1, sizeof *P->split);
+    if (!P->cut || !P->nspk || !P->sorted || !P->split) {
         snprintf(err, errlen, "out of memory");
         return NK_ENOMEM;
     }
@@ -584,6 +631,21 @@ static int build_pool(nk_net *net, int nt, char *err, size_t errlen)
                 for (int64_t e = pj->row[a] + 1; sorted && e < pj->row[a + 1]; e++)
                     sorted = pj->col[e - 1] <= pj->col[e];
         P->sorted[k] = (unsigned char)sorted;
+        if (nt > 1 && sorted) {
+            int64_t npre = pj->pre.hi - pj->pre.lo;
+            int32_t *sp = nk_xcalloc((size_t)npre * (size_t)(nt - 1) + 1, sizeof *sp);
+            if (!sp) {
+                snprintf(err, errlen, "out of memory");
+                return NK_ENOMEM;
+            }
+            const int64_t *cut = P->cut + pj->post.pop * (nt + 1);
+            for (int64_t a = 0; a < npre; a++)
+                for (int t = 1; t < nt; t++)
+                    sp[a * (nt - 1) + t - 1] =
+                        (int32_t)(lower_bound(pj->col, pj->row[a], pj->row[a + 1], cut[t]) -
+                                  pj->row[a]);
+            P->split[k] = sp;
+        }
         /* One delay for the whole projection: no per-edge slot arithmetic. */
         pj->udelay = pj->nsyn > 0 ? pj->delay[0] : 1;
         for (int64_t e = 1; pj->udelay && e < pj->nsyn; e++)
@@ -750,9 +812,11 @@ static int cpu_step(nk_net *net, char *err, size_t errlen)
     unsigned gen = atomic_load(&P->gen) + 1;
     P->gen_now = gen;
     uint64_t tag = (uint64_t)gen << 32;
-    atomic_store(&P->next_u, tag);
+    for (int u = 0; u < P->nt; u++) {
+        atomic_store_explicit(&P->tasks[u].update, 2 * gen, memory_order_relaxed);
+        atomic_store_explicit(&P->tasks[u].deliver, 2 * gen, memory_order_relaxed);
+    }
     atomic_store(&P->done_u, tag);
-    atomic_store(&P->next_d, tag);
     atomic_store(&P->done_d, tag);
     atomic_store(&P->gen, gen);
     if (P->nt > 1 && atomic_load(&P->sleepers)) {
@@ -762,7 +826,7 @@ static int cpu_step(nk_net *net, char *err, size_t errlen)
     }
     /* The calling thread takes tasks too (timed as update and delivery). */
     int t;
-    while ((t = take(&P->next_u, gen, P->nt)) >= 0) {
+    while ((t = take(P, 0, gen, 0)) >= 0) {
         update_part(P, t);
         atomic_fetch_add_explicit(&P->done_u, 1, memory_order_release);
     }
@@ -773,7 +837,7 @@ static int cpu_step(nk_net *net, char *err, size_t errlen)
         t0 = t1;
     }
     if (atomic_load(&P->bad_gen) != gen) {
-        while ((t = take(&P->next_d, gen, P->nt)) >= 0) {
+        while ((t = take(P, 1, gen, 0)) >= 0) {
             deliver_part(P, t, 0);
             atomic_fetch_add_explicit(&P->done_d, 1, memory_order_release);
         }
@@ -788,15 +852,15 @@ static int cpu_step(nk_net *net, char *err, size_t errlen)
     /* The chunks' spikes, joined in neuron order. */
     const tres *bad = NULL;
     for (int t = 0; t < P->nt; t++) {
-        const tres *r = &P->res[t];
+        const tres *r = &P->tasks[t].res;
         if (r->rc && (!bad || r->pop < bad->pop || (r->pop == bad->pop && r->index < bad->index)))
             bad = r;
     }
     for (int k = 0; k < net->npops; k++) {
         nk_pop *p = &net->pops[k];
-        int64_t m = P->nspk[k * P->nt];
+        int64_t m = P->nspk[k];
         for (int t = 1; t < P->nt; t++) {
-            int64_t c = P->cut[k * (P->nt + 1) + t], q = P->nspk[k * P->nt + t];
+            int64_t c = P->cut[k * (P->nt + 1) + t], q = P->nspk[t * P->nstride + k];
             if (q && c != m)
                 memmove(p->spk + m, p->spk + c, (size_t)q * sizeof *p->spk);
             m += q;
@@ -807,7 +871,6 @@ static int cpu_step(nk_net *net, char *err, size_t errlen)
         diverged(net, bad, s, err, errlen);
         return NK_EDIVERGED;
     }
-
     count_events(net);
 
     /* 5. record */
