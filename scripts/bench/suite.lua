@@ -28,7 +28,7 @@ local nkshell = arg[-1] or "nkshell"
 
 local opts = {models = "cuba,coba,cobahh,flyscale,microcircuit,sandbox_hh", threads = nil,
               reps = 3, brian2 = "auto", brian2_threads = 1, json = "bench.json",
-              fly_neurons = 138639, fly_ms = 100, quick = false, ms = 1000}
+              fly_neurons = 138639, fly_ms = 300, quick = false, ms = 1000}
 do
   local k = 1
   while k <= #arg do
@@ -196,8 +196,8 @@ local function measure(name, m, side)
       local cmd = side == "nkshell"
           and string.format("%s %s%s %s", sh_quote(nkshell), threads_opt,
                             sh_quote(here .. "/sandbox_hh.lua"), sh_quote(out .. ".h5"))
-          or string.format("%s %s --out %s", python, sh_quote(here .. "/brian2/sandbox_hh.py"),
-                           sh_quote(out .. ".npz"))
+          or string.format("%s %s --ms 100 --out %s", python,
+                           sh_quote(here .. "/brian2/sandbox_hh.py"), sh_quote(out .. ".npz"))
       if rep == 1 then run(cmd .. " >/dev/null; echo ok") end
       os.remove(out .. ".h5")
       os.remove(out .. ".npz")

@@ -63,8 +63,32 @@ typedef struct task {
     char pad[64 - 2 * sizeof(unsigned) - sizeof(tres)];
 } task;
 
+/* What a task needs of a population, copied at build into memory that
+ * nothing writes during a run: the population's own struct shares cache
+ * lines with what the calling thread updates every step (spike counts,
+ * recording), and reading those lines from another core costs a transfer
+ * each time. */
+typedef struct kdesc {
+    nk_update_fn update;
+    int64_t n;
+    void **kstate;
+    const double *kparam;
+    const void *iext;        /* refreshed by the calling thread when it changes */
+    int32_t *refr;
+    int64_t *spk;
+    int64_t **ring;          /* per receptor */
+    int32_t refr_steps;
+    int nrx;
+} kdesc;
+
 typedef struct cpu_pool {
     nk_net *net;
+    kdesc *kd;               /* per population (64-byte aligned) */
+    void *kd_mem;
+    double dt;               /* the network's, copied (see kdesc) */
+    uint64_t seed;
+    int ring_len;
+    nk_proj *projs;
     int nt;                  /* threads, the calling one included; also chunks */
     pthread_t *th;
     int started;             /* workers running */
@@ -134,6 +158,10 @@ static void pool_stop(cpu_pool *P)
             free(P->split[k]);
     free(P->split);
     free(P->sorted);
+    if (P->kd)
+        for (int k = 0; k < P->npops; k++)
+            free(P->kd[k].ring);
+    free(P->kd_mem);
     free(P->tasks_mem);
     free(P);
 }
@@ -218,25 +246,27 @@ static int wait_count(cpu_pool *P, _Atomic uint64_t *c, unsigned gen, int n)
 /* Update task t: chunk t of every population. */
 static void update_part(cpu_pool *P, int t)
 {
-    nk_net *net = P->net;
     int64_t s = P->step;
-    double time = (double)s * net->dt;
+    double time = (double)s * P->dt;
     tres *r = &P->tasks[t].res;
     r->rc = 0;
-    for (int k = 0; k < net->npops; k++) {
-        nk_pop *p = &net->pops[k];
+    for (int k = 0; k < P->npops; k++) {
+        const kdesc *d = &P->kd[k];
         int64_t lo = P->cut[k * (P->nt + 1) + t], hi = P->cut[k * (P->nt + 1) + t + 1];
         int64_t ns = 0;
         if (lo < hi) {
+            int64_t *rx[d->nrx + 1];
+            for (int q = 0; q < d->nrx; q++)
+                rx[q] = d->ring[q] + (size_t)(s % P->ring_len) * (size_t)d->n;
             nk_kargs a = {
-                .n = p->n, .step = s, .t = time, .dt = net->dt, .seed = net->seed,
+                .n = d->n, .step = s, .t = time, .dt = P->dt, .seed = P->seed,
                 .stream = NK_STREAM_MODEL + (uint32_t)k,
-                .refr_steps = p->refr_steps,
-                .state = p->kstate, .param = p->kparam, .rx_in = p->krx,
-                .i_ext = p->i_ext ? p->i_ext : p->kzero, .refr = p->refr,
+                .refr_steps = d->refr_steps,
+                .state = d->kstate, .param = d->kparam, .rx_in = rx,
+                .i_ext = d->iext, .refr = d->refr,
                 .bad_index = -1, .bad_var = -1,
             };
-            if (p->update(&a, lo, hi, p->spk + lo, &ns) && !r->rc) {
+            if (d->update(&a, lo, hi, d->spk + lo, &ns) && !r->rc) {
                 r->rc = NK_EDIVERGED;
                 r->pop = k;
                 r->index = a.bad_index;
@@ -303,13 +333,13 @@ static void deliver_part(cpu_pool *P, int t, int tid)
 {
     nk_net *net = P->net;
     int64_t s = P->step;
-    int L = net->ring_len, nt = P->nt;
-    for (int k = 0; k < net->nprojs; k++) {
-        nk_proj *pj = &net->projs[k];
+    int L = P->ring_len, nt = P->nt;
+    for (int k = 0; k < P->nprojs; k++) {
+        nk_proj *pj = &P->projs[k];
         int pre_i = pj->pre.pop, post_i = pj->post.pop;
-        nk_pop *pre = &net->pops[pre_i];
-        nk_pop *post = &net->pops[post_i];
-        int64_t *ring = post->rx[pj->rx].ring;
+        const kdesc *pre = &P->kd[pre_i];
+        const kdesc *post = &P->kd[post_i];
+        int64_t *ring = post->ring[pj->rx];
         size_t n = (size_t)post->n;
         int64_t c0 = P->cut[post_i * (nt + 1) + t], c1 = P->cut[post_i * (nt + 1) + t + 1];
         if (c0 >= c1)
@@ -322,10 +352,10 @@ static void deliver_part(cpu_pool *P, int t, int tid)
             /* Every connection sends weight x the graded value of its
              * presynaptic neuron's state after this step's update. Each
              * thread computes the values into its own buffer. */
-            nk_receptor *x = &post->rx[pj->rx];
+            nk_receptor *x = &net->pops[post_i].rx[pj->rx];
             int64_t npre = pj->pre.hi - pj->pre.lo;
             double *g = pj->gbuf + (size_t)tid * (size_t)(npre + 1);
-            pj->graded(pre->state, x->param, pj->pre.lo, pj->pre.hi, g);
+            pj->graded(pre->kstate, x->param, pj->pre.lo, pj->pre.hi, g);
             for (int64_t a = 0; a < npre; a++) {
                 if (g[a] == 0)
                     continue;
@@ -607,6 +637,36 @@ static int build_pool(nk_net *net, int nt, char *err, size_t errlen)
     net->bk = P;
     P->npops = net->npops;
     P->nprojs = net->nprojs;
+    P->projs = net->projs;
+    P->dt = net->dt;
+    P->seed = net->seed;
+    P->ring_len = net->ring_len;
+    P->kd_mem = nk_xcalloc((size_t)net->npops + 1, sizeof *P->kd + 64);
+    if (!P->kd_mem) {
+        snprintf(err, errlen, "out of memory");
+        return NK_ENOMEM;
+    }
+    P->kd = (kdesc *)(((uintptr_t)P->kd_mem + 63) & ~(uintptr_t)63);
+    for (int k = 0; k < net->npops; k++) {
+        nk_pop *p = &net->pops[k];
+        kdesc *d = &P->kd[k];
+        d->update = p->update;
+        d->n = p->n;
+        d->kstate = p->kstate;
+        d->kparam = p->kparam;
+        d->iext = p->i_ext ? p->i_ext : p->kzero;
+        d->refr = p->refr;
+        d->spk = p->spk;
+        d->refr_steps = p->refr_steps;
+        d->nrx = p->nrx;
+        d->ring = nk_xcalloc((size_t)p->nrx + 1, sizeof *d->ring);
+        if (!d->ring) {
+            snprintf(err, errlen, "out of memory");
+            return NK_ENOMEM;
+        }
+        for (int r = 0; r < p->nrx; r++)
+            d->ring[r] = p->rx[r].ring;
+    }
     P->cut = nk_xcalloc((size_t)net->npops * (size_t)(nt + 1) + 1, sizeof *P->cut);
     P->nstride = (net->npops + 7) / 8 * 8 + 8; /* rows on separate cache lines */
     P->nspk = nk_xcalloc((size_t)P->nstride * (size_t)nt + 1, sizeof *P->nspk);
@@ -803,10 +863,12 @@ static int cpu_step(nk_net *net, char *err, size_t errlen)
     }
 
     /* 2.-4. update (and clear), deliver: every thread its share */
+    /* An external current array appears when a source needs one. */
     for (int k = 0; k < net->npops; k++) {
         nk_pop *p = &net->pops[k];
-        for (int r = 0; r < p->nrx; r++)
-            p->krx[r] = nk_ring_slot(p, r, net->ring_len, s);
+        const void *ie = p->i_ext ? p->i_ext : p->kzero;
+        if (P->kd[k].iext != ie)
+            P->kd[k].iext = ie;
     }
     P->step = s;
     unsigned gen = atomic_load(&P->gen) + 1;

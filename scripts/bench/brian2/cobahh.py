@@ -93,5 +93,6 @@ si = SpikeMonitor(Pi)
 bench.run(args.ms, Network(collect()), globals())
 sec = args.ms / 1000.0
 bench.report(4000, common.n_synapses(Ce, Ci), se.num_spikes + si.num_spikes, args.ms,
+             events=common.events((se, Ce), (si, Ci)),
              exc_hz=round(se.num_spikes / 3200 / sec, 4), inh_hz=round(si.num_spikes / 800 / sec, 4),
              init=args.init)

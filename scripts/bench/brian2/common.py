@@ -177,6 +177,22 @@ class Bench:
         os.write(_JSON_FD, (json.dumps(out) + "\n").encode())
 
 
+def events(*pairs):
+    """Synaptic events, counted as nkshell counts them: for each (spike
+    monitor, Synapses from the monitored group) pair, every spike times the
+    connections of the neuron that fired."""
+    import numpy as np
+    total = 0
+    for mon, syn in pairs:
+        i = np.asarray(mon.i[:], dtype=np.int64)
+        src = np.asarray(syn.i[:], dtype=np.int64)
+        if i.size == 0 or src.size == 0:
+            continue
+        deg = np.bincount(src, minlength=int(max(i.max(), src.max())) + 1)
+        total += int(deg[i].sum())
+    return total
+
+
 def n_synapses(*syns):
     """The number of synapses of Synapses objects (after the run in standalone mode)."""
     return sum(int(len(s)) for s in syns)

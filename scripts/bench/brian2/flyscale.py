@@ -240,6 +240,7 @@ common.log("%d spikes; driven (%d neurons, 150 Hz Poisson): %.1f Hz; others: %d 
            "%.1f Hz among those" % (counts.sum(), len(driven), driven_hz, active, N - len(driven),
                                     others.sum() / max(active, 1) / sec))
 bench.report(N, int(pre.size), int(counts.sum()), args.ms, load_s=round(load_s, 3),
+             events=int((np.bincount(np.asarray(pre), minlength=N) * counts).sum()),
              construct_s=round(construct_s, 3), rows=int(pre.size), driven=len(driven),
              driven_hz=round(float(driven_hz), 3), others_active=active,
              others_hz=round(float(others.sum() / max(active, 1) / sec), 3))
