@@ -317,6 +317,9 @@ static inline int64_t *nk_ring_slot(nk_pop *p, int rx, int ring_len, int64_t s)
 char *nk_codegen_pop(nk_net *net, int pop, char *err, size_t errlen);
 int nk_jit_load(const char *code, void **dl, nk_update_fn *fn, char *err,
                 size_t errlen);
+/* Compiles the texts that are not cached yet, up to jobs at a time, so that
+ * nk_jit_load then finds them all. */
+int nk_jit_compile_all(const char *const *codes, int n, int jobs, char *err, size_t errlen);
 /* The edges of an nk_edges taken as a list (nk_connect_edges): ends mapped
  * through map_pre/map_post (index in e->ids -> neuron in the population, -1
  * when absent: skipped), only edges of one sign, weights times scale. */

@@ -10,6 +10,9 @@
  * The flags: -O3 -march=native so that the loop over neurons is vectorised
  * for this machine (the key holds this CPU's model and feature flags, so a
  * cache shared between machines never hands one machine code for another),
+ * --param=vect-epilogues-nomask=0 (no second, narrower vector copy of
+ * each loop for its last few iterations: it halved the compile time of a
+ * Hodgkin-Huxley kernel, 5.7 to 2.6 s, and the run time moved by under 5 %),
  * -fno-trapping-math so that the compiler may compute both sides of a
  * branch (no program here reads floating-point exception flags), and
  * -ffp-contract=off so that no multiply-add is fused: every operation is
@@ -20,6 +23,8 @@
 #include <dlfcn.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
+#include <stdatomic.h>
 #include <spawn.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -34,9 +39,16 @@
 
 extern char **environ;
 
-static const char *const jit_flags[] = {"-O3", "-march=native", "-fPIC", "-shared",
-                                        "-ffp-contract=off", "-fno-math-errno",
-                                        "-fno-trapping-math", "-std=c11", "-w"};
+static const char *const jit_flags[] = {"-O3",
+                                        "-march=native",
+                                        "--param=vect-epilogues-nomask=0",
+                                        "-fPIC",
+                                        "-shared",
+                                        "-ffp-contract=off",
+                                        "-fno-math-errno",
+                                        "-fno-trapping-math",
+                                        "-std=c11",
+                                        "-w"};
 #define NFLAGS (sizeof jit_flags / sizeof *jit_flags)
 
 /* 64-bit FNV-1a, continued from h. */
@@ -175,7 +187,9 @@ static int compile(const char *src, const char *so, const char *log, char *err, 
     return -1;
 }
 
-int nk_jit_load(const char *code, void **dl, nk_update_fn *fn, char *err, size_t errlen)
+/* The cached shared object's path for code (and its source's, when src). */
+static int so_path(const char *code, char *so, size_t solen, char *src, size_t srclen, char *err,
+                   size_t errlen)
 {
     char dir[1024];
     if (cache_dir(dir, sizeof dir, err, errlen))
@@ -195,45 +209,143 @@ int nk_jit_load(const char *code, void **dl, nk_update_fn *fn, char *err, size_t
         h1 = fnv1a(h1, fl[f], strlen(fl[f]) + 1);
         h2 = fnv1a(h2, fl[f], strlen(fl[f]) + 1);
     }
-    static uint64_t cpu;
-    if (!cpu)
-        cpu = cpu_key();
-    h1 ^= cpu;
-    h2 = fnv1a(h2, (const char *)&cpu, sizeof cpu);
-    char so[1200];
-    snprintf(so, sizeof so, "%s/nk-%016llx%016llx.so", dir, (unsigned long long)h1,
+    static _Atomic uint64_t cpu;
+    uint64_t ck = atomic_load(&cpu);
+    if (!ck)
+        atomic_store(&cpu, ck = cpu_key());
+    h1 ^= ck;
+    h2 = fnv1a(h2, (const char *)&ck, sizeof ck);
+    snprintf(so, solen, "%s/nk-%016llx%016llx.so", dir, (unsigned long long)h1,
              (unsigned long long)h2);
-    if (access(so, R_OK) != 0) {
-        char src[1200], tmp[1300], log[1300];
-        long pid = (long)getpid();
-        snprintf(src, sizeof src, "%s/nk-%016llx%016llx.c", dir, (unsigned long long)h1,
+    if (src)
+        snprintf(src, srclen, "%s/nk-%016llx%016llx.c", dir, (unsigned long long)h1,
                  (unsigned long long)h2);
-        snprintf(tmp, sizeof tmp, "%s.%ld.tmp", so, pid);
-        snprintf(log, sizeof log, "%s.%ld.log", so, pid);
-        char srctmp[1300];
-        snprintf(srctmp, sizeof srctmp, "%s.%ld.c", src, pid);
-        FILE *f = fopen(srctmp, "w");
-        if (!f || fputs(code, f) < 0 || fclose(f) != 0) {
-            snprintf(err, errlen, "cannot write '%s': %s", srctmp, strerror(errno));
-            return NK_EIO;
-        }
-        if (rename(srctmp, src)) {
-            snprintf(err, errlen, "cannot write '%s': %s", src, strerror(errno));
-            unlink(srctmp);
-            return NK_EIO;
-        }
-        if (compile(src, tmp, log, err, errlen)) {
-            unlink(tmp);
-            unlink(log);
-            return NK_ECOMPILE;
-        }
+    return 0;
+}
+
+/* Compiles code into the cache unless it is there. Temporary names carry the
+ * process id and a counter, so concurrent compiles (other processes, other
+ * threads) never share one. */
+static int ensure(const char *code, char *so, size_t solen, char *err, size_t errlen)
+{
+    static _Atomic unsigned counter;
+    char src[1200];
+    int rc = so_path(code, so, solen, src, sizeof src, err, errlen);
+    if (rc)
+        return rc;
+    if (access(so, R_OK) == 0)
+        return 0;
+    char tmp[1300], log[1300], srctmp[1300];
+    long pid = (long)getpid();
+    unsigned c = atomic_fetch_add(&counter, 1);
+    snprintf(tmp, sizeof tmp, "%s.%ld.%u.tmp", so, pid, c);
+    snprintf(log, sizeof log, "%s.%ld.%u.log", so, pid, c);
+    snprintf(srctmp, sizeof srctmp, "%s.%ld.%u.c", src, pid, c);
+    FILE *f = fopen(srctmp, "w");
+    if (!f || fputs(code, f) < 0 || fclose(f) != 0) {
+        snprintf(err, errlen, "cannot write '%s': %s", srctmp, strerror(errno));
+        return NK_EIO;
+    }
+    if (rename(srctmp, src)) {
+        snprintf(err, errlen, "cannot write '%s': %s", src, strerror(errno));
+        unlink(srctmp);
+        return NK_EIO;
+    }
+    if (compile(src, tmp, log, err, errlen)) {
+        unlink(tmp);
         unlink(log);
-        if (rename(tmp, so)) {
-            snprintf(err, errlen, "cannot write '%s': %s", so, strerror(errno));
-            unlink(tmp);
-            return NK_EIO;
+        return NK_ECOMPILE;
+    }
+    unlink(log);
+    if (rename(tmp, so)) {
+        snprintf(err, errlen, "cannot write '%s': %s", so, strerror(errno));
+        unlink(tmp);
+        return NK_EIO;
+    }
+    return 0;
+}
+
+typedef struct warm_job {
+    const char *const *codes;
+    int n;
+    _Atomic int next;
+    _Atomic int failed;
+    char err[1024];
+    pthread_mutex_t mu;
+} warm_job;
+
+static void *warm_worker(void *arg)
+{
+    warm_job *j = arg;
+    int k;
+    while (!atomic_load(&j->failed) && (k = atomic_fetch_add(&j->next, 1)) < j->n) {
+        char so[1200], err[1024];
+        if (ensure(j->codes[k], so, sizeof so, err, sizeof err)) {
+            pthread_mutex_lock(&j->mu);
+            if (!atomic_load(&j->failed))
+                snprintf(j->err, sizeof j->err, "%s", err);
+            atomic_store(&j->failed, 1);
+            pthread_mutex_unlock(&j->mu);
         }
     }
+    return NULL;
+}
+
+int nk_jit_compile_all(const char *const *codes, int n, int jobs, char *err, size_t errlen)
+{
+    /* Only what is not cached, each text once (populations often share
+     * their code). */
+    const char **todo = nk_xcalloc((size_t)n + 1, sizeof *todo);
+    if (!todo) {
+        snprintf(err, errlen, "out of memory");
+        return NK_ENOMEM;
+    }
+    int m = 0;
+    for (int k = 0; k < n; k++) {
+        char so[1200];
+        int rc = so_path(codes[k], so, sizeof so, NULL, 0, err, errlen);
+        if (rc) {
+            free(todo);
+            return rc;
+        }
+        int seen = access(so, R_OK) == 0;
+        for (int q = 0; !seen && q < m; q++)
+            seen = !strcmp(todo[q], codes[k]);
+        if (!seen)
+            todo[m++] = codes[k];
+    }
+    if (jobs > m)
+        jobs = m;
+    int rc = 0;
+    if (jobs > 0) {
+        warm_job j = {.codes = todo, .n = m};
+        pthread_mutex_init(&j.mu, NULL);
+        pthread_t th[64];
+        int started = 0;
+        if (jobs > 64)
+            jobs = 64;
+        for (int t = 1; t < jobs; t++)
+            if (pthread_create(&th[started], NULL, warm_worker, &j) == 0)
+                started++;
+        warm_worker(&j);
+        for (int t = 0; t < started; t++)
+            pthread_join(th[t], NULL);
+        pthread_mutex_destroy(&j.mu);
+        if (atomic_load(&j.failed)) {
+            snprintf(err, errlen, "%s", j.err);
+            rc = NK_ECOMPILE;
+        }
+    }
+    free(todo);
+    return rc;
+}
+
+int nk_jit_load(const char *code, void **dl, nk_update_fn *fn, char *err, size_t errlen)
+{
+    char so[1200];
+    int rc = ensure(code, so, sizeof so, err, errlen);
+    if (rc)
+        return rc;
     void *h = dlopen(so, RTLD_NOW | RTLD_LOCAL);
     if (!h) {
         snprintf(err, errlen, "cannot load generated code '%s': %s", so, dlerror());

@@ -515,7 +515,8 @@ static int build_rings(nk_net *net, char *err, size_t errlen)
 
 static int32_t refractory_steps(nk_net *net, nk_pop *p, char *err, size_t errlen, int *rc);
 
-static int build_pop(nk_net *net, nk_pop *p, int pi, int nt, char *err, size_t errlen)
+/* The population's C: its kernel and the equation sources on it. */
+static int gen_pop(nk_net *net, nk_pop *p, int pi, char *err, size_t errlen)
 {
     release_pop(p);
     int rc;
@@ -542,9 +543,15 @@ static int build_pop(nk_net *net, nk_pop *p, int pi, int nt, char *err, size_t e
         p->code = both;
         free(eq);
     }
+    net->prof_build[NK_PROFB_CODEGEN] += nk_now() - t0;
+    return 0;
+}
+
+/* Loads the population's compiled code and sets up what its kernel sees. */
+static int load_pop(nk_net *net, nk_pop *p, int pi, int nt, char *err, size_t errlen)
+{
     double t1 = nk_now();
-    rc = nk_jit_load(p->code, &p->dl, &p->update, err, errlen);
-    net->prof_build[NK_PROFB_CODEGEN] += t1 - t0;
+    int rc = nk_jit_load(p->code, &p->dl, &p->update, err, errlen);
     net->prof_build[NK_PROFB_COMPILE] += nk_now() - t1;
     if (rc)
         return rc;
@@ -724,7 +731,24 @@ static int cpu_build(nk_net *net, char *err, size_t errlen)
         return rc;
     int nt = threads_for(net);
     for (int k = 0; k < net->npops; k++)
-        if ((rc = build_pop(net, &net->pops[k], k, nt, err, errlen)))
+        if ((rc = gen_pop(net, &net->pops[k], k, err, errlen)))
+            return rc;
+    /* Compile what is not cached, several populations at once. */
+    const char **codes = nk_xcalloc((size_t)net->npops + 1, sizeof *codes);
+    if (!codes) {
+        snprintf(err, errlen, "out of memory");
+        return NK_ENOMEM;
+    }
+    for (int k = 0; k < net->npops; k++)
+        codes[k] = net->pops[k].code;
+    double t0 = nk_now();
+    rc = nk_jit_compile_all(codes, net->npops, nk_net_threads(net), err, errlen);
+    net->prof_build[NK_PROFB_COMPILE] += nk_now() - t0;
+    free(codes);
+    if (rc)
+        return rc;
+    for (int k = 0; k < net->npops; k++)
+        if ((rc = load_pop(net, &net->pops[k], k, nt, err, errlen)))
             return rc;
     return build_pool(net, nt, err, errlen);
 }

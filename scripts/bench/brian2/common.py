@@ -23,7 +23,9 @@ What the numbers are:
   compilation of the project (make -j; a fresh directory every time, so no
   object file is reused). run_s is the run-loop time that the binary itself
   writes to <workdir>/results/last_run_info.txt (its first number): the time
-  steps only, without loading the arrays or writing the results. peak_mb is
+  steps only, without loading the arrays or writing the results; with
+  --reps N the binary runs N times and run_s is the median (run_s_all lists
+  them all). peak_mb is
   the maximum resident set size of the standalone binary alone (a small
   wrapper starts it and takes os.wait4's ru_maxrss, KiB, of that one child;
   RUSAGE_CHILDREN of this process would also count the compiler). --threads
@@ -79,6 +81,9 @@ def parser(model, doc=None):
     p.add_argument("--workdir", default=None, help="project directory (default: a fresh temp dir)")
     p.add_argument("--seed", type=int, default=1, help="Brian2's random seed")
     p.add_argument("--keep", action="store_true", help="keep the temporary workdir")
+    p.add_argument("--reps", type=int, default=1,
+                   help="standalone: run the compiled binary this many times and report the "
+                        "median run-loop time (the results are those of the last run)")
     return p
 
 
@@ -129,11 +134,15 @@ class Bench:
             b2.device.build(directory=self.workdir, compile=True, run=False,
                             with_output=False)
             self.build_s = time.perf_counter() - t0
-            t0 = time.perf_counter()
-            b2.device.run(directory=self.workdir, with_output=False, run_args=[])
-            self.extra["binary_wall_s"] = round(time.perf_counter() - t0, 4)
-            with open(os.path.join(self.workdir, "results", "last_run_info.txt")) as f:
-                self.run_s = float(f.read().split()[0])
+            runs = []
+            for _ in range(max(1, self.args.reps)):
+                t0 = time.perf_counter()
+                b2.device.run(directory=self.workdir, with_output=False, run_args=[])
+                self.extra["binary_wall_s"] = round(time.perf_counter() - t0, 4)
+                with open(os.path.join(self.workdir, "results", "last_run_info.txt")) as f:
+                    runs.append(float(f.read().split()[0]))
+            self.run_s = sorted(runs)[(len(runs) - 1) // 2]
+            self.extra["run_s_all"] = runs
             with open(self.rusage_file) as f:
                 self.peak_mb = int(f.read().split()[0]) / 1024.0
         else:
