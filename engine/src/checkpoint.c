@@ -886,6 +886,7 @@ static int build_proj(nk_net *net, hid_t g, char *err, size_t errlen)
         return NK_EINVAL;
     }
     net->projs[net->nprojs++] = pj;
+    net->built = 0;
     return 0;
 }
 

@@ -1001,8 +1001,9 @@ int nk_connect_ex(nk_net *net, nk_range pre, nk_range post, const nk_conn_opts *
              net->pops[pre.pop].name, net->pops[post.pop].name, rule,
              net->pops[post.pop].rx[rx].syn->name, net->pops[post.pop].rx[rx].name,
              (long long)pj->nsyn, wtxt, dtxt);
-    if (pj->max_delay + 1 > net->ring_len)
-        net->built = 0;
+    /* The backend's tables (delivery splits, descriptors) cover the
+     * projections it was built with. */
+    net->built = 0;
     return net->nprojs++;
 }
 

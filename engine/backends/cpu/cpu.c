@@ -887,7 +887,10 @@ static int cpu_step(nk_net *net, char *err, size_t errlen)
     }
 
     /* 2.-4. update (and clear), deliver: every thread its share */
-    /* An external current array appears when a source needs one. */
+    /* The projection array may have moved (a connect that failed after
+     * growing it leaves the network built); an external current array
+     * appears when a source needs one. */
+    P->projs = net->projs;
     for (int k = 0; k < net->npops; k++) {
         nk_pop *p = &net->pops[k];
         const void *ie = p->i_ext ? p->i_ext : p->kzero;
