@@ -945,6 +945,7 @@ static int build_src(nk_net *net, hid_t g, char *err, size_t errlen)
             if (!bad && !NK_SRC_IS_SPIKES(s.kind) && !net->pops[p->pop].i_ext) {
                 net->pops[p->pop].i_ext = nk_state_alloc(net, net->pops[p->pop].n);
                 bad = !net->pops[p->pop].i_ext;
+                net->built = 0;
             }
         }
         free(pt);

@@ -1047,7 +1047,7 @@ char *nk_codegen_pop(nk_net *net, int pi, char *err, size_t errlen)
             sb_printf(&b, "    real *ar%d_%s = (real *)a->state[%d];\n", r, m->sname[k], sk++);
         sb_printf(&b, "    int64_t *in%d = a->rx_in[%d];\n", r, r);
     }
-    sb_printf(&b, "    const real *iext = (const real *)a->i_ext;\n");
+    sb_printf(&b, "    const real *iext = (const real *)a->i_ext; (void)iext;\n");
     sb_printf(&b, "    int32_t *refr = a->refr;\n");
     sb_printf(&b, "    int64_t ns = *nspk;\n");
     sb_printf(&b, "    const int32_t nk_refr_steps = a->refr_steps; (void)nk_refr_steps;\n");
@@ -1079,7 +1079,7 @@ char *nk_codegen_pop(nk_net *net, int pi, char *err, size_t errlen)
     sb_printf(&bb, "    for (int64_t nk_b0 = i0; nk_b0 < i1; nk_b0 += NK_BLK) {\n");
     sb_printf(&bb, "      const int nk_nb = i1 - nk_b0 < NK_BLK ? (int)(i1 - nk_b0) : NK_BLK;\n");
     sb_printf(&bb, "      unsigned char *nk_o_fire = nk_fired[(nk_b0 - i0) / NK_BLK & 1];\n"
-                   "      int32_t nk_o_bad[NK_BLK];\n");
+                   "      unsigned char nk_o_bad[NK_BLK];\n");
     sb_printf(&bb, "      int nk_nfire = 0, nk_anybad = 0;\n");
     sb_printf(&bb, "#pragma GCC ivdep\n");
     sb_printf(&bb, "      for (int nk_j = 0; nk_j < nk_nb; nk_j++) {\n");
@@ -1093,7 +1093,11 @@ char *nk_codegen_pop(nk_net *net, int pi, char *err, size_t errlen)
                       m->sname[k]);
     }
     sb_printf(&bb, "        nk_rng nk_rng_; nk_rng_init(&nk_rng_, a->seed, a->stream, (uint64_t)a->step, (uint32_t)i); (void)nk_rng_;\n");
-    sb_printf(&bb, "        const double nk_iext = (double)iext[i]; (void)nk_iext;\n");
+    /* The external current, when a source gives the population one. */
+    if (pop->i_ext)
+        sb_printf(&bb, "        const double nk_iext = (double)iext[i]; (void)nk_iext;\n");
+    else
+        sb_printf(&bb, "        const double nk_iext = 0.0; (void)nk_iext;\n");
     /* Refractoriness. */
     if (nm->refr_cond) {
         sb_printf(&bb, "        int32_t rc = 0;\n        int nk_refractory = 0;\n");
@@ -1186,11 +1190,14 @@ char *nk_codegen_pop(nk_net *net, int pi, char *err, size_t errlen)
             sb_printf(&bb, "        }\n");
         }
     }
-    /* Divergence check before anything is stored. */
-    sb_printf(&bb, "        int32_t nk_bv = -1;\n");
-    for (int k = y.n - 1; k >= 0; k--)
-        sb_printf(&bb, "        if (!nk_isfinite(%s)) nk_bv = %d;\n", y.o[k].cname, y.o[k].kidx);
-    sb_printf(&bb, "        nk_o_bad[nk_j] = nk_bv;\n        nk_anybad |= nk_bv >= 0;\n");
+    /* Divergence check before bounds and reset: one test of the sum of the
+     * integrated states (NaN or infinite when any of them is, and also when
+     * finite ones sum past 1.8e308, which is divergence all the same). */
+    sb_printf(&bb, "        const double nk_sum = 0.0");
+    for (int k = 0; k < y.n; k++)
+        sb_printf(&bb, " + %s", y.o[k].cname);
+    sb_printf(&bb, ";\n        const int nk_nf = !nk_isfinite(nk_sum);\n");
+    sb_printf(&bb, "        nk_o_bad[nk_j] = (unsigned char)nk_nf;\n        nk_anybad |= nk_nf;\n");
     /* Bounds. */
     for (int r = -1; r < pop->nrx; r++) {
         const nk_model *m = r < 0 ? nm : pop->rx[r].syn;
@@ -1245,9 +1252,24 @@ char *nk_codegen_pop(nk_net *net, int pi, char *err, size_t errlen)
                    "        if (nk_fired[nk_pbuf][nk_j]) spk[ns++] = nk_pb0 + nk_j;\n");
     sb_printf(&bb, "      nk_pend = nk_nfire ? nk_nb : 0;\n"
                    "      nk_pbuf = (nk_b0 - i0) / NK_BLK & 1;\n      nk_pb0 = nk_b0;\n");
+    /* Which variable: the first whose stored value is not finite; else
+     * (the reset replaced it, or finite values summed past the range) the
+     * first integrated one. */
     sb_printf(&bb, "      if (nk_anybad && nk_bad == INT64_MAX)\n"
-                   "        for (int nk_j = 0; nk_j < nk_nb && nk_bad == INT64_MAX; nk_j++)\n"
-                   "          if (nk_o_bad[nk_j] >= 0) nk_bad = (nk_b0 + nk_j) * NK_NVAR + nk_o_bad[nk_j];\n    }\n");
+                   "        for (int nk_j = 0; nk_j < nk_nb && nk_bad == INT64_MAX; nk_j++) {\n"
+                   "          if (!nk_o_bad[nk_j]) continue;\n"
+                   "          const int64_t i = nk_b0 + nk_j;\n"
+                   "          int32_t nk_bv = %d;\n", y.n > 0 ? y.o[0].kidx : 0);
+    for (int k = y.n - 1; k >= 0; k--) {
+        const char *c = y.o[k].cname;
+        if (c[0] == 's' && c[1] == '_')
+            sb_printf(&bb, "          if (!nk_isfinite((double)a_%s[i])) nk_bv = %d;\n", c + 2,
+                      y.o[k].kidx);
+        else
+            sb_printf(&bb, "          if (!nk_isfinite((double)a%s[i])) nk_bv = %d;\n", c,
+                      y.o[k].kidx);
+    }
+    sb_printf(&bb, "          nk_bad = i * NK_NVAR + nk_bv;\n        }\n    }\n");
     sb_printf(&bb, "    for (int nk_j = 0; nk_j < nk_pend; nk_j++)\n"
                    "      if (nk_fired[nk_pbuf][nk_j]) spk[ns++] = nk_pb0 + nk_j;\n");
     sb_printf(&bb, "    *nspk = ns;\n");

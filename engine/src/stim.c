@@ -139,6 +139,7 @@ static int need_iext(nk_net *net, int pop)
         p->i_ext = nk_state_alloc(net, p->n);
         if (!p->i_ext)
             return nk_fail(net->ctx, NK_ENOMEM, "out of memory");
+        net->built = 0; /* the kernel now reads an external current */
     }
     return 0;
 }
