@@ -142,7 +142,6 @@ typedef struct nk_pop {
     void *dl;
     nk_update_fn update;
     void **kstate;           /* state arrays as the kernel sees them */
-    int64_t **krx;
     double *kparam;
     double *kextra;          /* constants computed by codegen (solver tables), */
     int nkextra;             /* appended to kparam after the parameters */

@@ -9,9 +9,10 @@
  * the chunk's own part of the population's spike array) and, once every
  * update task is done, "deliver all of this step's spikes to the targets in
  * chunk c of every population", so no two tasks ever add to the same ring
- * entry and no atomic add is needed. Threads take tasks from a counter;
- * the calling thread takes them too, so a worker the system has not yet
- * scheduled holds nobody up: its tasks are done by whoever comes first. The
+ * entry and no atomic add is needed. Each thread takes its own chunk's
+ * tasks first (its data stays in its cache), then any left open; the calling
+ * thread takes them too, so a worker the system has not yet scheduled holds
+ * nobody up: its tasks are done by whoever comes first. The
  * calling thread then joins the chunks' spike lists, in neuron order, and
  * records. What a task computes does not depend on which thread runs it,
  * random numbers are keyed by neuron and step, and fixed-point sums do not
@@ -107,8 +108,9 @@ typedef struct cpu_pool {
     /* the step being taken, and its generation */
     int64_t step;
     unsigned gen_now;
-    /* A step is generation gen; task counters hold gen << 32 | count, so a
-     * thread that wakes late can never take a task of a later step. */
+    /* A step is generation gen (tasks carry it too, see task); the done
+     * counters hold gen << 32 | tasks done, so a thread that wakes late never
+     * counts into, or waits on, a later step. */
     _Atomic unsigned gen;
     _Atomic uint64_t done_u, done_d;
     _Atomic int sleepers;
@@ -452,8 +454,6 @@ static void release_pop(nk_pop *p)
     p->code = NULL;
     free(p->kstate);
     p->kstate = NULL;
-    free(p->krx);
-    p->krx = NULL;
     free(p->kparam);
     p->kparam = NULL;
     free(p->kextra);
@@ -578,9 +578,8 @@ static int load_pop(nk_net *net, nk_pop *p, int pi, int nt, char *err, size_t er
     }
     p->kstate = nk_xcalloc((size_t)ns, sizeof *p->kstate);
     p->kparam = nk_xcalloc((size_t)np + (size_t)p->nkextra + 1, sizeof *p->kparam);
-    p->krx = nk_xcalloc((size_t)p->nrx + 1, sizeof *p->krx);
     p->kzero = nk_xcalloc64((size_t)p->n + 1, net->real_size);
-    if (!p->kstate || !p->kparam || !p->krx || !p->kzero) {
+    if (!p->kstate || !p->kparam || !p->kzero) {
         snprintf(err, errlen, "out of memory");
         return NK_ENOMEM;
     }
