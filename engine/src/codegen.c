@@ -1062,17 +1062,17 @@ char *nk_codegen_pop(nk_net *net, int pi, char *err, size_t errlen)
                   k, k, k, k);
     }
     /* The loop over neurons runs in blocks of NK_BLK. The inner loop has no
-     * early exit and no appends, so the compiler vectorises it: it stores
-     * each neuron's new state and notes who fired and which variable
-     * became non-finite (both counted, so that the usual block, without
-     * either, is not scanned: reading back single bytes just stored by
-     * vector stores stalls). Spikes are then listed in order. A non-finite value does not stop the loop: every neuron is
-     * updated, whatever the thread count, and the lowest one is reported. */
-    /* The fired flags of a block are read when the next block has been
+     * early exit and no appends, so the compiler vectorises it (ivdep: a
+     * neuron's code reads and writes only that neuron's entries): it stores
+     * each neuron's new state and notes who fired and who became
+     * non-finite, with counts, so that the usual block, with neither, is not
+     * scanned. A non-finite value does not stop the loop: every neuron is
+     * updated, whatever the thread count, and the lowest one is reported.
+     * The fired flags of a block are read when the next block has been
      * computed (two buffers): by then the vector stores that wrote them are
-     * in the cache, and reading them back costs no store-forwarding stall
-     * (which, with one neuron in ten firing per step, had been half the
-     * update's time). */
+     * in the cache, and reading single bytes back costs no store-forwarding
+     * stall (which, with one neuron in ten firing per step, had been half
+     * the update's time). Spikes are listed in neuron order. */
     sb_printf(&bb, "    int64_t nk_bad = INT64_MAX;\n");
     sb_printf(&bb, "    unsigned char nk_fired[2][NK_BLK];\n    int nk_pend = 0, nk_pbuf = 0;\n"
                    "    int64_t nk_pb0 = 0;\n");
