@@ -13,7 +13,8 @@
 -- it finds the generator beside the nkshell it runs in
 -- (BUILD/scripts/flyscale/), or where NK_FLYSCALE_GEN says. DURATION_MS is
 -- 1000 by default, 200 with files given (a full-size file that the drive
--- sets alight takes tens of seconds per simulated second on the CPU).
+-- sets alight takes about 13 s per simulated second on two CPU cores:
+-- docs/performance.md).
 --
 -- The small file has 34 partners per neuron: FlyWire's 54.5 million
 -- synapses among 139,255 neurons are 391 per neuron, 34 connections of the
