@@ -329,6 +329,13 @@ static inline void add_row(const nk_proj *pj, int64_t e0, int64_t e1, int64_t c0
     }
 }
 
+/* How far ahead delivery asks for a row's start (PF1 spikes) and for its
+ * index and split point (PF2): chosen on the fly-scale network, where
+ * two-thread delivery went from 3.0 to 2.6-2.7 s per 300 ms (1, 2: 3.2 s;
+ * 4, 8: 2.7-2.8 s; 8, 16: 2.7-2.9 s). */
+#define PF1 6
+#define PF2 12
+
 /* Deliver task t: every spike of the step to the targets in chunk t of
  * every population; graded values go through thread tid's buffer. */
 static void deliver_part(cpu_pool *P, int t, int tid)
@@ -376,10 +383,20 @@ static void deliver_part(cpu_pool *P, int t, int tid)
             int64_t m = P->nspk[u * P->nstride + pre_i];
             for (int64_t q = 0; q < m; q++) {
                 int64_t i = spk[q];
-                if (q + 2 < m && spk[q + 2] >= pj->pre.lo && spk[q + 2] < pj->pre.hi)
-                    __builtin_prefetch(pj->row + (spk[q + 2] - pj->pre.lo), 0, 3);
-                if (q + 1 < m && spk[q + 1] >= pj->pre.lo && spk[q + 1] < pj->pre.hi) {
-                    int64_t r1 = pj->row[spk[q + 1] - pj->pre.lo];
+                /* Rows are scattered: ask for the row index (and split
+                 * point) of the spike PF2 ahead, and the start of the row
+                 * of the spike PF1 ahead, while this one is delivered. */
+                if (q + PF2 < m && spk[q + PF2] >= pj->pre.lo && spk[q + PF2] < pj->pre.hi) {
+                    int64_t a2 = spk[q + PF2] - pj->pre.lo;
+                    __builtin_prefetch(pj->row + a2, 0, 3);
+                    if (sp)
+                        __builtin_prefetch(sp + a2 * (nt - 1), 0, 3);
+                }
+                if (q + PF1 < m && spk[q + PF1] >= pj->pre.lo && spk[q + PF1] < pj->pre.hi) {
+                    int64_t a1 = spk[q + PF1] - pj->pre.lo;
+                    int64_t r1 = pj->row[a1];
+                    if (sp && t > 0)
+                        r1 += sp[a1 * (nt - 1) + t - 1];
                     __builtin_prefetch(pj->col + r1, 0, 3);
                     __builtin_prefetch(pj->w + r1, 0, 3);
                 }
