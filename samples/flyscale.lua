@@ -13,7 +13,7 @@
 -- it finds the generator beside the nkshell it runs in
 -- (BUILD/scripts/flyscale/), or where NK_FLYSCALE_GEN says. DURATION_MS is
 -- 1000 by default, 200 with files given (a full-size file that the drive
--- sets alight takes about 13 s per simulated second on two CPU cores:
+-- sets alight takes about 11 s per simulated second on two CPU cores:
 -- docs/performance.md).
 --
 -- The small file has 34 partners per neuron: FlyWire's 54.5 million
