@@ -105,8 +105,13 @@ typedef struct cpu_pool {
     task *tasks;             /* per chunk (64-byte aligned) */
     void *tasks_mem;
     int nstride;             /* nspk is [chunk][population], rows of nstride */
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    /* Everything above is written at build only; what changes every step
+     * starts on a cache line of its own, so that writing it does not take
+     * the lines above away from the other threads' caches. */
     /* the step being taken, and its generation */
-    int64_t step;
+    _Alignas(64) int64_t step;
     unsigned gen_now;
     /* A step is generation gen (tasks carry it too, see task); the done
      * counters hold gen << 32 | tasks done, so a thread that wakes late never
@@ -117,8 +122,6 @@ typedef struct cpu_pool {
     _Atomic int counted;     /* workers started */
     _Atomic unsigned bad_gen;/* the generation whose update diverged */
     _Atomic int quit;
-    pthread_mutex_t mu;
-    pthread_cond_t cv;
 } cpu_pool;
 
 static int cpu_available(char *err, size_t errlen)
@@ -170,7 +173,7 @@ static void pool_stop(cpu_pool *P)
 
 static cpu_pool *pool_new(nk_net *net, int nt, char *err, size_t errlen)
 {
-    cpu_pool *P = nk_xcalloc(1, sizeof *P);
+    cpu_pool *P = nk_xcalloc64(1, sizeof *P);
     if (!P) {
         snprintf(err, errlen, "out of memory");
         return NULL;
@@ -660,7 +663,8 @@ static int build_pool(nk_net *net, int nt, char *err, size_t errlen)
     net->bk = P;
     P->npops = net->npops;
     P->nprojs = net->nprojs;
-    P->projs = net->projs;
+    if (P->projs != net->projs)
+        P->projs = net->projs;
     P->dt = net->dt;
     P->seed = net->seed;
     P->ring_len = net->ring_len;
@@ -906,7 +910,8 @@ static int cpu_step(nk_net *net, char *err, size_t errlen)
     /* The projection array may have moved (a connect that failed after
      * growing it leaves the network built); an external current array
      * appears when a source needs one. */
-    P->projs = net->projs;
+    if (P->projs != net->projs)
+        P->projs = net->projs;
     for (int k = 0; k < net->npops; k++) {
         nk_pop *p = &net->pops[k];
         const void *ie = p->i_ext ? p->i_ext : p->kzero;
