@@ -98,7 +98,7 @@ help(topic) for more, or help(f) for a function (help(nk.network)). Topics:
   edges        connectome files: CSV edge lists, SONATA, GEXF
   source       net:source("poisson" | "dc", pop, {...})
   monitor      net:monitor("spikes", pop): count, times, ids, rate
-  run          net:run(ms), net:timing(), net:code(pop), nk.clock()
+  run          net:run(ms), net:timing(), net:profile(), net:code(pop), nk.clock()
   model        nk.model{...}: define a model from its equations
   models       every model with its one-line description
   NAME         a model's equations, parameters, states and solver (help("lif"))]]
@@ -106,16 +106,18 @@ help(topic) for more, or help(f) for a function (help(nk.network)). Topics:
 local topics = {
   network = [[
 net = nk.network{dt = 0.1, seed = 1, backend = "auto", output = "run.h5",
-                 precision = "float"}
+                 precision = "float", threads = 0}
   dt         time step, ms (default 0.1)
   seed       seeds every random number of the network (default 1, or --seed)
   backend    "cpu", "cuda" or "auto" (default, or --backend)
   output     results file (HDF5, SONATA layout); none by default
   precision  "float" (float32 state, default) or "double"
-Fields: net.t, net.dt, net.seed, net.backend, net.output. print(net) summarizes;
-net:close() frees it. Methods: population, connect, source, monitor, run,
-timing, code, close, populations, projections, save_model, load_sonata,
-load_gexf (help("population"), ...).]],
+  threads    CPU threads (default 0: one per CPU, or --threads); results are
+             the same bits for any number; net:set_threads(n) changes it
+Fields: net.t, net.dt, net.seed, net.backend, net.output, net.threads.
+print(net) summarizes; net:close() frees it. Methods: population, connect,
+source, monitor, run, timing, profile, set_threads, code, close, populations,
+projections, save_model, load_sonata, load_gexf (help("population"), ...).]],
 
   population = [[
 pop = net:population(model, n, {name = "exc", params = {tau_m = 20},
@@ -208,6 +210,9 @@ Records from the next step on.]],
 net:run(ms [, {progress = true}])  runs on from where the last run stopped;
                                    Ctrl-C stops it cleanly
 net:timing()                       build and run seconds of the last run
+net:run(ms, {profile = true})      times the run's phases; then net:profile()
+                                   says where the time went (nkshell --profile:
+                                   every run, on stderr)
 net:code(pop)                      the C generated for a population
 nk.clock()                         a monotonic wall clock, seconds]],
 
@@ -235,6 +240,7 @@ local fn_topics = {
 local method_topics = {
   network = {population = "population", connect = "connect", source = "source",
              monitor = "monitor", run = "run", timing = "run", code = "run",
+             profile = "run", set_threads = "network",
              close = "network", populations = "network", projections = "network",
              save_model = "edges", load_sonata = "edges", load_gexf = "edges"},
   population = {slice = "population", get = "population", param = "population",
