@@ -3052,39 +3052,44 @@ static void set_num(lua_State *L, const char *k, double v)
     lua_setfield(L, -2, k);
 }
 
-/* The profile as printed: phases with seconds and shares. */
+/* The profile as printed: phases with seconds and shares. The values are
+ * read first, so that the string buffer sees a balanced stack. */
 static int profile_tostring(lua_State *L)
 {
     static const char *const build[] = {"parse", "connect", "codegen", "compile", "output"};
     static const char *const run[] = {"sources", "update", "deliver", "record", "write"};
-    luaL_Buffer b;
-    luaL_buffinit(L, &b);
-    double tb = 0, tr = 0;
+    double bv[5], rv[5], tb = 0, tr = 0;
+    lua_Integer steps = 0, threads = 0;
     lua_getfield(L, 1, "build");
     for (int k = 0; k < 5; k++) {
         lua_getfield(L, -1, build[k]);
-        tb += lua_tonumber(L, -1);
+        bv[k] = lua_tonumber(L, -1);
+        tb += bv[k];
         lua_pop(L, 1);
     }
+    lua_pop(L, 1);
     lua_getfield(L, 1, "run");
+    for (int k = 0; k < 5; k++) {
+        lua_getfield(L, -1, run[k]);
+        rv[k] = lua_tonumber(L, -1);
+        lua_pop(L, 1);
+    }
     lua_getfield(L, -1, "total");
     tr = lua_tonumber(L, -1);
-    lua_pop(L, 1);
-    lua_getfield(L, -1, "steps");
-    lua_Integer steps = lua_tointeger(L, -1);
-    lua_pop(L, 1);
-    lua_getfield(L, -1, "threads");
-    lua_Integer threads = lua_tointeger(L, -1);
-    lua_pop(L, 1);
+    lua_getfield(L, -2, "steps");
+    steps = lua_tointeger(L, -1);
+    lua_getfield(L, -3, "threads");
+    threads = lua_tointeger(L, -1);
+    lua_pop(L, 4);
+
+    luaL_Buffer b;
+    luaL_buffinit(L, &b);
     char line[160];
     snprintf(line, sizeof line, "build %10.4f s\n", tb);
     luaL_addstring(&b, line);
     for (int k = 0; k < 5; k++) {
-        lua_getfield(L, -2, build[k]);
-        double v = lua_tonumber(L, -1);
-        lua_pop(L, 1);
-        snprintf(line, sizeof line, "  %-9s %10.4f s %5.1f %%\n", build[k], v,
-                 tb > 0 ? 100 * v / tb : 0.0);
+        snprintf(line, sizeof line, "  %-9s %10.4f s %5.1f %%\n", build[k], bv[k],
+                 tb > 0 ? 100 * bv[k] / tb : 0.0);
         luaL_addstring(&b, line);
     }
     if (threads == 0)
@@ -3096,18 +3101,14 @@ static int profile_tostring(lua_State *L)
     luaL_addstring(&b, line);
     double sum = 0;
     for (int k = 0; k < 5; k++) {
-        lua_getfield(L, -1, run[k]);
-        double v = lua_tonumber(L, -1);
-        lua_pop(L, 1);
-        sum += v;
-        snprintf(line, sizeof line, "  %-9s %10.4f s %5.1f %%  %8.2f us/step\n", run[k], v,
-                 tr > 0 ? 100 * v / tr : 0.0, steps > 0 ? 1e6 * v / (double)steps : 0.0);
+        sum += rv[k];
+        snprintf(line, sizeof line, "  %-9s %10.4f s %5.1f %%  %8.2f us/step\n", run[k], rv[k],
+                 tr > 0 ? 100 * rv[k] / tr : 0.0, steps > 0 ? 1e6 * rv[k] / (double)steps : 0.0);
         luaL_addstring(&b, line);
     }
     snprintf(line, sizeof line, "  %-9s %10.4f s %5.1f %%\n", "other", tr - sum,
              tr > 0 ? 100 * (tr - sum) / tr : 0.0);
     luaL_addstring(&b, line);
-    lua_pop(L, 2);
     luaL_pushresult(&b);
     return 1;
 }

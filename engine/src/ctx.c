@@ -67,7 +67,10 @@ nk_ctx *nk_ctx_new(void)
     nk_ctx *ctx = nk_xcalloc(1, sizeof *ctx);
     if (!ctx)
         return NULL;
-    if (nk_builtin_models(&ctx->models, &ctx->nmodels, ctx->err, sizeof ctx->err)) {
+    double t0 = nk_now();
+    int rc = nk_builtin_models(&ctx->models, &ctx->nmodels, ctx->err, sizeof ctx->err);
+    ctx->parse_s += nk_now() - t0; /* the built-in library is parsed here */
+    if (rc) {
         /* The built-in library is part of the program: a failure here is a
          * bug, reported through a context with no models. */
         ctx->models = NULL;
