@@ -145,7 +145,6 @@ typedef struct nk_pop {
     double *kparam;
     double *kextra;          /* constants computed by codegen (solver tables), */
     int nkextra;             /* appended to kparam after the parameters */
-    void *kzero;             /* n zero reals: the kernel's i_ext while i_ext is NULL */
     /* spikes of the current step */
     int64_t *spk;
     int64_t nspk;
@@ -263,7 +262,7 @@ struct nk_backend;
 /* Phases of a step and of building, as net:profile() reports them. */
 enum { NK_PROF_SOURCES, NK_PROF_UPDATE, NK_PROF_DELIVER, NK_PROF_RECORD, NK_PROF_WRITE,
        NK_PROF_FINISH, NK_PROF_STEPS, NK_PROF_N };
-enum { NK_PROFB_PARSE, NK_PROFB_CONNECT, NK_PROFB_CODEGEN, NK_PROFB_COMPILE, NK_PROFB_OUTPUT,
+enum { NK_PROFB_CONNECT, NK_PROFB_CODEGEN, NK_PROFB_COMPILE, NK_PROFB_OUTPUT,
        NK_PROFB_N };
 
 struct nk_net {
@@ -300,7 +299,7 @@ struct nk_net {
     double prof_build[NK_PROFB_N]; /* seconds per phase of building */
     double prof_run_s;       /* the last profiled run's loop */
     int prof_threads;        /* ... and its threads */
-    int64_t run_spikes;      /* the current or last run: spikes fired ... */
+    int64_t run_spikes;      /* the current profiled run: spikes fired ... */
     int64_t run_events;      /* ... and synaptic events delivered */
     int64_t prof_spikes, prof_events; /* the same, of the last profiled run */
     int trunc_pending;       /* restored: cut the results file to the checkpoint's counts */

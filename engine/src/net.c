@@ -958,6 +958,10 @@ int nk_connect_ex(nk_net *net, nk_range pre, nk_range post, const nk_conn_opts *
         nk_receptor_drop_new(net, post.pop, nrx_before);
         return nk_fail(ctx, NK_ENOMEM, "out of memory");
     }
+    /* The array may have moved, and the backend's tables (delivery splits,
+     * descriptors) cover the projections it was built with: rebuild, also
+     * when this connect fails below. */
+    net->built = 0;
     nk_proj *pj = &net->projs[net->nprojs];
     memset(pj, 0, sizeof *pj);
     pj->pre = pre;
@@ -1001,9 +1005,6 @@ int nk_connect_ex(nk_net *net, nk_range pre, nk_range post, const nk_conn_opts *
              net->pops[pre.pop].name, net->pops[post.pop].name, rule,
              net->pops[post.pop].rx[rx].syn->name, net->pops[post.pop].rx[rx].name,
              (long long)pj->nsyn, wtxt, dtxt);
-    /* The backend's tables (delivery splits, descriptors) cover the
-     * projections it was built with. */
-    net->built = 0;
     return net->nprojs++;
 }
 

@@ -232,6 +232,7 @@ local function measure(name, m, side)
       local a = m.b2()
       local script = here .. "/brian2/" .. a[1]
       table.remove(a, 1)
+      if not exists(script) then return nil, "no Brian2 twin (" .. script .. ")" end
       local cmd = string.format("%s %s %s --threads %d --reps %d --workdir %s", python,
                                 sh_quote(script), args_str(a), opts.brian2_threads, opts.reps,
                                 sh_quote(tmp .. "/b2_" .. name .. "_" .. rep))

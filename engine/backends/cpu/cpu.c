@@ -74,7 +74,7 @@ typedef struct kdesc {
     int64_t n;
     void **kstate;
     const double *kparam;
-    const void *iext;        /* refreshed by the calling thread when it changes */
+    const void *iext;        /* NULL: the kernel was built not to read one */
     int32_t *refr;
     int64_t *spk;
     int64_t **ring;          /* per receptor */
@@ -97,9 +97,8 @@ typedef struct cpu_pool {
     int64_t *cut;
     int64_t *nspk;
     int npops;
-    /* per projection: rows sorted by target, and then where each row's part
+    /* per projection whose rows are sorted by target: where each row's part
      * for chunks 1..nt-1 starts (npre x (nt - 1) offsets into the row) */
-    unsigned char *sorted;
     int32_t **split;
     int nprojs;
     task *tasks;             /* per chunk (64-byte aligned) */
@@ -162,7 +161,6 @@ static void pool_stop(cpu_pool *P)
         for (int k = 0; k < P->nprojs; k++)
             free(P->split[k]);
     free(P->split);
-    free(P->sorted);
     if (P->kd)
         for (int k = 0; k < P->npops; k++)
             free(P->kd[k].ring);
@@ -479,8 +477,6 @@ static void release_pop(nk_pop *p)
     free(p->kextra);
     p->kextra = NULL;
     p->nkextra = 0;
-    free(p->kzero);
-    p->kzero = NULL;
 }
 
 static void cpu_release(nk_net *net)
@@ -598,8 +594,7 @@ static int load_pop(nk_net *net, nk_pop *p, int pi, int nt, char *err, size_t er
     }
     p->kstate = nk_xcalloc((size_t)ns, sizeof *p->kstate);
     p->kparam = nk_xcalloc((size_t)np + (size_t)p->nkextra + 1, sizeof *p->kparam);
-    p->kzero = nk_xcalloc64((size_t)p->n + 1, net->real_size);
-    if (!p->kstate || !p->kparam || !p->kzero) {
+    if (!p->kstate || !p->kparam) {
         snprintf(err, errlen, "out of memory");
         return NK_ENOMEM;
     }
@@ -681,7 +676,7 @@ static int build_pool(nk_net *net, int nt, char *err, size_t errlen)
         d->n = p->n;
         d->kstate = p->kstate;
         d->kparam = p->kparam;
-        d->iext = p->i_ext ? p->i_ext : p->kzero;
+        d->iext = p->i_ext;
         d->refr = p->refr;
         d->spk = p->spk;
         d->refr_steps = p->refr_steps;
@@ -697,9 +692,8 @@ static int build_pool(nk_net *net, int nt, char *err, size_t errlen)
     P->cut = nk_xcalloc((size_t)net->npops * (size_t)(nt + 1) + 1, sizeof *P->cut);
     P->nstride = (net->npops + 7) / 8 * 8 + 8; /* rows on separate cache lines */
     P->nspk = nk_xcalloc((size_t)P->nstride * (size_t)nt + 1, sizeof *P->nspk);
-    P->sorted = nk_xcalloc((size_t)net->nprojs + 1, 1);
     P->split = nk_xcalloc((size_t)net->nprojs + 1, sizeof *P->split);
-    if (!P->cut || !P->nspk || !P->sorted || !P->split) {
+    if (!P->cut || !P->nspk || !P->split) {
         snprintf(err, errlen, "out of memory");
         return NK_ENOMEM;
     }
@@ -717,7 +711,6 @@ static int build_pool(nk_net *net, int nt, char *err, size_t errlen)
             for (int64_t a = 0; sorted && a < pj->pre.hi - pj->pre.lo; a++)
                 for (int64_t e = pj->row[a] + 1; sorted && e < pj->row[a + 1]; e++)
                     sorted = pj->col[e - 1] <= pj->col[e];
-        P->sorted[k] = (unsigned char)sorted;
         if (nt > 1 && sorted) {
             int64_t npre = pj->pre.hi - pj->pre.lo;
             int32_t *sp = nk_xcalloc((size_t)npre * (size_t)(nt - 1) + 1, sizeof *sp);
@@ -860,7 +853,8 @@ static int record_spikes(nk_net *net, int64_t s, char *err, size_t errlen)
     return 0;
 }
 
-/* Spikes and synaptic events of this step, for net:profile(). */
+/* Spikes and synaptic events of this step, for net:profile() (counted
+ * only in profiled runs). */
 static void count_events(nk_net *net)
 {
     for (int k = 0; k < net->npops; k++)
@@ -907,17 +901,6 @@ static int cpu_step(nk_net *net, char *err, size_t errlen)
     }
 
     /* 2.-4. update (and clear), deliver: every thread its share */
-    /* The projection array may have moved (a connect that failed after
-     * growing it leaves the network built); an external current array
-     * appears when a source needs one. */
-    if (P->projs != net->projs)
-        P->projs = net->projs;
-    for (int k = 0; k < net->npops; k++) {
-        nk_pop *p = &net->pops[k];
-        const void *ie = p->i_ext ? p->i_ext : p->kzero;
-        if (P->kd[k].iext != ie)
-            P->kd[k].iext = ie;
-    }
     P->step = s;
     unsigned gen = atomic_load(&P->gen) + 1;
     P->gen_now = gen;
@@ -981,7 +964,8 @@ static int cpu_step(nk_net *net, char *err, size_t errlen)
         diverged(net, bad, s, err, errlen);
         return NK_EDIVERGED;
     }
-    count_events(net);
+    if (net->profiling)
+        count_events(net);
 
     /* 5. record */
     rc = record_spikes(net, s, err, errlen);

@@ -37,7 +37,8 @@ typedef struct nk_kargs {
     void **state;          /* state arrays (real), neuron's then each receptor's */
     const double *param;   /* shared parameters, neuron's then each receptor's */
     int64_t **rx_in;       /* per receptor: Q32.32 input arriving this step (cleared as read) */
-    const void *i_ext;     /* external current (real, pA), never NULL */
+    const void *i_ext;     /* external current (real, pA); NULL when the population has
+                              none, and then its kernel does not read it */
     int32_t *refr;         /* per neuron: steps of refractoriness left */
     int64_t bad_index;     /* out: neuron whose state became non-finite */
     int32_t bad_var;       /* out: index of that variable in state[] */
