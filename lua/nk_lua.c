@@ -10,6 +10,7 @@
  * expected; option tables are checked for unknown keys ("did you mean").
  * Neuron indices are 1-based here and 0-based in the engine. */
 #include "nk_lua.h"
+#include "nk_plot.h"
 #include "nk_read.h"
 
 #include "nk/nk.h"
@@ -4098,6 +4099,8 @@ int luaopen_nk(lua_State *L)
     luaL_newlib(L, funcs);
     lua_pushstring(L, nk_version());
     lua_setfield(L, -2, "version");
+    nk_plot_open(L);
+    lua_setfield(L, -2, "plot");
     /* The pure-Lua part. */
     if (luaL_loadbuffer(L, nk_src_prelude_lua, strlen(nk_src_prelude_lua), "=nk.prelude"))
         return lua_error(L);

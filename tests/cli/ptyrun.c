@@ -1,0 +1,2 @@
+/* ptyrun.c - placeholder: replaced by the pseudo-terminal driver. */
+int main(void) { return 0; }
