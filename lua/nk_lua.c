@@ -9,6 +9,7 @@
  * arguments and raises an error naming the argument, the value and what was
  * expected; option tables are checked for unknown keys ("did you mean").
  * Neuron indices are 1-based here and 0-based in the engine. */
+#include "nk_api.h"
 #include "nk_lua.h"
 #include "nk_plot.h"
 #include "nk_read.h"
@@ -103,9 +104,17 @@ static nk_ctx *push_ctx(lua_State *L)
 
 /* ---- option tables ------------------------------------------------------------ */
 
-/* Raises an error when table idx has a key not in allowed. */
-static void check_keys(lua_State *L, int idx, const char *fname, const char *const *allowed)
+/* Raises an error when table idx has a key not among the options listed
+ * (lua/nk_api.c: the same list help() and the reference print). */
+static void check_keys(lua_State *L, int idx, const char *fname, const nk_api_opt *opts)
 {
+    const char *allowed[64];
+    int n = 0;
+    while (opts[n].name && n < 63) {
+        allowed[n] = opts[n].name;
+        n++;
+    }
+    allowed[n] = NULL;
     idx = lua_absindex(L, idx);
     lua_pushnil(L);
     while (lua_next(L, idx)) {
@@ -115,13 +124,12 @@ static void check_keys(lua_State *L, int idx, const char *fname, const char *con
                        luaL_typename(L, -1));
         }
         const char *k = lua_tostring(L, -1);
-        int n = 0, found = 0;
-        while (allowed[n]) {
-            if (!strcmp(allowed[n], k))
-                found = 1;
-            n++;
-        }
+        int found = 0;
+        for (int j = 0; j < n && !found; j++)
+            found = !strcmp(allowed[j], k);
         if (!found) {
+            if (n == 0)
+                lerror(L, "%s takes no options (got '%s')", fname, k);
             const char *s = nk_suggest(k, allowed, n);
             for (int j = 0; !s && j < n && strlen(k) >= 2; j++)
                 if (!strncmp(allowed[j], k, strlen(k)))
@@ -144,7 +152,7 @@ static void check_keys(lua_State *L, int idx, const char *fname, const char *con
 
 /* Checks that argument arg is a table of options (or absent); returns 1 when
  * present. */
-static int opt_table(lua_State *L, int arg, const char *fname, const char *const *allowed)
+static int opt_table(lua_State *L, int arg, const char *fname, const nk_api_opt *allowed)
 {
     if (lua_isnoneornil(L, arg))
         return 0;
@@ -385,12 +393,9 @@ static void record_script(lua_State *L, nk_net *net)
     }
 }
 
-static const char *const network_opts[] = {"dt",        "seed",    "backend", "output",
-                                           "precision", "threads", NULL};
-
 static int l_network(lua_State *L)
 {
-    int t = opt_table(L, 1, "nk.network", network_opts) ? 1 : 0;
+    int t = opt_table(L, 1, "nk.network", nk_api_opts("nk.network", NULL)) ? 1 : 0;
     nk_ctx *ctx = push_ctx(L); /* kept as the network's user value */
     int ctx_idx = lua_gettop(L);
     nk_net_opts o;
@@ -506,9 +511,6 @@ static nk_range check_target(lua_State *L, int netidx, int arg, const char *fnam
     return r;
 }
 
-static const char *const pop_opts[] = {"name", "params", "init",      "method",
-                                       "rtol", "atol",   "positions", "ids", NULL};
-
 #define EDGES_MT "nk.edges"
 
 typedef struct ledges {
@@ -523,9 +525,6 @@ typedef struct lplace {
     double *xyz;             /* explicit: in a userdata on the stack (collected) */
     int64_t n;
 } lplace;
-
-static const char *const layout_opts[] = {"kind", "center", "size", "spacing", "shape",
-                                          "radius", "height", NULL};
 
 static void layout_vec(lua_State *L, int idx, const char *key, double *v, int ints, int64_t *iv)
 {
@@ -560,7 +559,7 @@ static void read_place(lua_State *L, int idx, lplace *pl)
     int layout = !lua_isnil(L, -1);
     lua_pop(L, 1);
     if (layout) {
-        check_keys(L, idx, "positions", layout_opts);
+        check_keys(L, idx, "positions", nk_api_opts("positions", NULL));
         nk_layout_init(&pl->layout);
         lua_getfield(L, idx, "kind");
         pl->layout.kind = lua_tostring(L, -1); /* alive in the table */
@@ -641,7 +640,7 @@ static int net_population(lua_State *L)
         return lerror(L, "bad argument #1 to 'population' (model name expected, got %s)",
                       luaL_typename(L, 2));
     int64_t size = check_int(L, 3, "population size");
-    int t = opt_table(L, 4, "net:population", pop_opts) ? 4 : 0;
+    int t = opt_table(L, 4, "net:population", nk_api_opts("net:population", NULL)) ? 4 : 0;
     const char *name = opt_string(L, t, "name", "net:population", NULL);
     const char *method = opt_string(L, t, "method", "net:population", NULL);
     /* rk45's tolerances: accepted with every method, used by rk45. */
@@ -992,11 +991,6 @@ static int syn_params(lua_State *L, int t, const char *fname, const char **names
     return np;
 }
 
-static const char *const connect_opts[] = {
-    "rule",     "p",         "indegree",       "outdegree",       "total",        "shape",
-    "pre",      "post",      "edges",          "skip_unknown",    "weight",       "delay",
-    "synapse",  "receptor",  "params",         "allow_autapses",  "allow_multapses", NULL};
-
 static const char *const rule_names[] = {"all_to_all",      "one_to_one",  "bernoulli",
                                          "fixed_indegree",  "fixed_outdegree", "fixed_total",
                                          "distance",        "shape",       "list",
@@ -1128,9 +1122,6 @@ static void shape_vec(lua_State *L, int idx, const char *key, double *v)
     lua_pop(L, 1);
 }
 
-static const char *const shape_opts[] = {"kind", "radius", "length", "angle", "size",
-                                         "axis", "offset", NULL};
-
 static void read_shape(lua_State *L, int t, nk_shape *s)
 {
     lua_getfield(L, t, "shape");
@@ -1158,7 +1149,7 @@ static void read_shape(lua_State *L, int t, nk_shape *s)
         lua_pushvalue(L, idx);
         lua_setfield(L, t, "shape"); /* keeps it alive: the strings are used later */
     }
-    check_keys(L, idx, "net:connect shape", shape_opts);
+    check_keys(L, idx, "net:connect shape", nk_api_opts("shape", NULL));
     lua_getfield(L, idx, "kind");
     if (lua_type(L, -1) != LUA_TSTRING)
         lerror(L, "net:connect: the shape needs a kind: sphere, cone, box or cylinder");
@@ -1196,7 +1187,7 @@ static int net_connect(lua_State *L)
     lnet *n = check_net(L, 1);
     nk_range pre = check_target(L, 1, 2, "connect");
     nk_range post = check_target(L, 1, 3, "connect");
-    int t = opt_table(L, 4, "net:connect", connect_opts) ? 4 : 0;
+    int t = opt_table(L, 4, "net:connect", nk_api_opts("net:connect", NULL)) ? 4 : 0;
     lua_settop(L, 4);
     nk_conn_opts o;
     nk_conn_opts_init(&o);
@@ -1500,14 +1491,11 @@ static int net_projections(lua_State *L)
 
 /* ---- connectome files ---------------------------------------------------------------------- */
 
-static const char *const read_edges_opts[] = {"pre",   "post",       "weight",    "sign",
-                                              "inhibitory", "delimiter", "nodes", NULL};
-
 /* nk.read_edges(path, {...}): an edge list object. */
 static int l_read_edges(lua_State *L)
 {
     const char *path = luaL_checkstring(L, 1);
-    int t = opt_table(L, 2, "nk.read_edges", read_edges_opts) ? 2 : 0;
+    int t = opt_table(L, 2, "nk.read_edges", nk_api_opts("nk.read_edges", NULL)) ? 2 : 0;
     nk_csv_opts o;
     nk_csv_opts_init(&o);
     static const char *const cols[] = {"pre", "post", "weight", "sign"};
@@ -1680,9 +1668,6 @@ static int net_save_model(lua_State *L)
     return 0;
 }
 
-static const char *const sonata_opts[] = {"nodes", "node_types", "edges", "edge_types",
-                                          "model", "synapse",    NULL};
-
 /* A string or a list of strings at option key: fills up to 16 into out. */
 static int path_list(lua_State *L, int t, const char *key, const char **out)
 {
@@ -1718,7 +1703,7 @@ static int net_load_sonata(lua_State *L)
     if (lua_type(L, 2) == LUA_TSTRING) {
         rc = nk_sonata_load(n->net, lua_tostring(L, 2), NULL);
     } else {
-        opt_table(L, 2, "net:load_sonata", sonata_opts);
+        opt_table(L, 2, "net:load_sonata", nk_api_opts("net:load_sonata", NULL));
         if (!lua_istable(L, 2))
             return lerror(L, "bad argument #1 to 'load_sonata' (a directory written by "
                              "net:save_model or a table {nodes = ..., edges = ...} expected)");
@@ -1895,9 +1880,6 @@ static int pop_select(lua_State *L)
     return 1;
 }
 
-static const char *const region_opts[] = {"kind", "center", "radius", "size", "height",
-                                          "populations", NULL};
-
 static int net_region(lua_State *L)
 {
     lnet *n = check_net(L, 1);
@@ -1924,7 +1906,7 @@ static int net_region(lua_State *L)
         lua_pushnil(L);
         lua_seti(L, 2, 1);
     }
-    opt_table(L, 2, "net:region", region_opts);
+    opt_table(L, 2, "net:region", nk_api_opts("net:region", NULL));
     nk_region_spec r = {0};
     r.kind = opt_string(L, 2, "kind", "net:region", NULL);
     if (!r.kind)
@@ -2246,21 +2228,6 @@ static int output_cb(void *ud, double t, int64_t ncols, const double *v, char *e
 
 /* ---- sources ------------------------------------------------------------------------------ */
 
-static const char *const spike_src_opts[] = {"weight", "synapse", "receptor", "params",
-                                             "start",  "stop",    "rate",     "p",
-                                             "times",  NULL};
-static const char *const src_opts[][16] = {
-    /* dc */ {"amplitude", "start", "stop", NULL},
-    /* step */ {"times", "amplitudes", "start", "stop", NULL},
-    /* ramp */ {"from", "to", "start", "stop", NULL},
-    /* ac */ {"amplitude", "frequency", "phase", "offset", "start", "stop", NULL},
-    /* noise */ {"mean", "std", "interval", "start", "stop", NULL},
-    /* array */ {"values", "file", "dataset", "interval", "after", "start", "stop", NULL},
-    /* equation */ {"I", "start", "stop", NULL},
-    /* callback */ {"fn", "every", "start", "stop", NULL},
-    /* global */ {"I", "amplitude", "frequency", "phase", "offset", "start", "stop", NULL},
-};
-
 /* A list of numbers at t[key] into a userdata left on the stack. */
 static double *num_list(lua_State *L, int t, const char *key, const char *fname, int64_t *n)
 {
@@ -2464,7 +2431,7 @@ static int net_source(lua_State *L)
     snprintf(fname, sizeof fname, "net:source('%s')", kind);
     int spikes = !strcmp(kind, "poisson") || !strcmp(kind, "bernoulli") ||
                  !strcmp(kind, "spike_times");
-    int t = opt_table(L, 4, fname, spikes ? spike_src_opts : src_opts[kind_k]) ? 4 : 0;
+    int t = opt_table(L, 4, fname, nk_api_opts("net:source", kind)) ? 4 : 0;
     nk_source_opts o;
     nk_source_opts_init(&o);
     const char *names[64];
@@ -2693,14 +2660,6 @@ static int src_index(lua_State *L)
 
 /* ---- monitors ------------------------------------------------------------------------------- */
 
-static const char *const monitor_opts[][8] = {
-    /* spikes */ {NULL},
-    /* state */ {"vars", "every", "name", NULL},
-    /* rate */ {"bin", "name", NULL},
-    /* field */ {"var", "vars", "op", "every", "name", NULL},
-    /* output */ {"vars", "every", "fn", "name", NULL},
-};
-
 static int net_monitor(lua_State *L)
 {
     lnet *n = check_net(L, 1);
@@ -2729,7 +2688,7 @@ static int net_monitor(lua_State *L)
                 return lerror(L, "%s takes no options (got '%s')", fname,
                               lua_type(L, -2) == LUA_TSTRING ? lua_tostring(L, -2) : "?");
         }
-        int t = opt_table(L, 4, fname, monitor_opts[kk]) ? 4 : 0;
+        int t = opt_table(L, 4, fname, nk_api_opts("net:monitor", kind)) ? 4 : 0;
         double every = opt_number(L, t, "every", fname, 1);
         if (every != floor(every) || every < 1 || every > 1e9)
             return lerror(L, "%s: 'every' must be a whole number of steps >= 1, got %g", fname,
@@ -3149,9 +3108,6 @@ static void push_profile(lua_State *L, nk_net *net)
     lua_setmetatable(L, -2);
 }
 
-static const char *const run_opts[] = {"progress", "checkpoint_every", "checkpoint", "profile",
-                                       NULL};
-
 /* --resume CHECKPOINT: on a network's first run, load the checkpoint's state
  * (refused when the script built a different network); runs the script asks
  * for are then shortened or skipped so that it ends where it would have. */
@@ -3189,7 +3145,7 @@ static int net_run(lua_State *L)
         return lerror(L, "bad argument #1 to 'run' (duration in ms expected, got %s)",
                           luaL_typename(L, 2));
     double ms = lua_tonumber(L, 2);
-    int t = opt_table(L, 3, "net:run", run_opts) ? 3 : 0;
+    int t = opt_table(L, 3, "net:run", nk_api_opts("net:run", NULL)) ? 3 : 0;
     int show = opt_bool(L, t, "progress", "net:run", isatty(2));
     nk_run_opts o = {0};
     o.progress = show ? progress : NULL;
@@ -3298,12 +3254,10 @@ static int l_recover(lua_State *L)
     return 0;
 }
 
-static const char *const restore_opts[] = {"output", NULL};
-
 static int l_restore(lua_State *L)
 {
     const char *path = luaL_checkstring(L, 1);
-    int t = opt_table(L, 2, "nk.restore", restore_opts) ? 2 : 0;
+    int t = opt_table(L, 2, "nk.restore", nk_api_opts("nk.restore", NULL)) ? 2 : 0;
     const char *output = opt_string(L, t, "output", "nk.restore", NULL);
     nk_ctx *ctx = push_ctx(L);
     int ctx_idx = lua_gettop(L);
@@ -3866,11 +3820,6 @@ static const char *text_map(lua_State *L, int t, const char *field)
     return lua_tostring(L, -1);
 }
 
-static const char *const model_opts[] = {
-    "name",    "kind",       "doc",    "params",  "states", "equations", "threshold",
-    "reset",   "refractory", "on_pre", "current", "graded", "receptors", "aliases",
-    "method",  "max_dt",     "replace", NULL};
-
 /* nk.model{...} defines a model from its equations (docs/models.md) and
  * returns its object; nk.model("name") returns an existing model's. */
 static int l_model(lua_State *L)
@@ -3885,7 +3834,7 @@ static int l_model(lua_State *L)
                       luaL_typename(L, 1));
     lua_settop(L, 1);
     luaL_checkstack(L, 64, "nk.model");
-    check_keys(L, 1, "nk.model", model_opts);
+    check_keys(L, 1, "nk.model", nk_api_opts("nk.model", NULL));
     nk_model_spec s;
     memset(&s, 0, sizeof s);
     s.name = opt_string(L, 1, "name", "nk.model", NULL);
@@ -4101,15 +4050,20 @@ int luaopen_nk(lua_State *L)
     lua_setfield(L, -2, "version");
     nk_plot_open(L);
     lua_setfield(L, -2, "plot");
+    nk_api_push(L);
+    lua_setfield(L, -2, "_api");
     /* The pure-Lua part. */
     if (luaL_loadbuffer(L, nk_src_prelude_lua, strlen(nk_src_prelude_lua), "=nk.prelude"))
         return lua_error(L);
     /* Its arguments: the module, and the method tables (for help()). */
     lua_pushvalue(L, -2);
-    lua_createtable(L, 0, 3);
     static const char *const mts[][2] = {
-        {"network", NET_MT}, {"population", POP_MT}, {"monitor", MON_MT}};
-    for (int k = 0; k < 3; k++) {
+        {"network", NET_MT},     {"population", POP_MT}, {"monitor", MON_MT},
+        {"projection", PROJ_MT}, {"edges", EDGES_MT},    {"selection", SEL_MT},
+        {"source", SRC_MT}};
+    int nmts = (int)(sizeof mts / sizeof mts[0]);
+    lua_createtable(L, 0, nmts);
+    for (int k = 0; k < nmts; k++) {
         luaL_getmetatable(L, mts[k][1]);
         lua_getfield(L, -1, "methods");
         lua_setfield(L, -3, mts[k][0]);

@@ -53,6 +53,7 @@
  * errors release it before raising. No Lua function is called from inside an
  * HDF5 callback (the H5Literate / H5Aiterate2 callbacks only copy names into
  * C memory), so no longjmp ever crosses HDF5's frames. */
+#include "nk_api.h"
 #include "nk_read.h"
 
 #include "nk/nk.h"
@@ -813,17 +814,26 @@ static hid_t open_subpath(lua_State *L, rstate *st, hid_t fid, const char *sub)
 
 static lua_Integer opt_max_values(lua_State *L, int t)
 {
-    static const char *const known[] = {"max_values", NULL};
     if (t == 0)
         return DEFAULT_MAX_VALUES;
+    /* the options are nk_api.c's list, as help() shows it */
+    const nk_api_opt *opts = nk_api_opts("nk.read", NULL);
+    const char *known[16];
+    int n = 0;
+    for (; opts[n].name && n < 15; n++)
+        known[n] = opts[n].name;
+    known[n] = NULL;
     lua_pushnil(L);
     while (lua_next(L, t)) {
         lua_pop(L, 1);
         if (lua_type(L, -1) != LUA_TSTRING)
             rs_fail(L, NULL, "option names must be strings, got a %s key", luaL_typename(L, -1));
         const char *k = lua_tostring(L, -1);
-        if (strcmp(k, known[0])) {
-            const char *s = nk_suggest(k, known, 1);
+        int found = 0;
+        for (int j = 0; j < n && !found; j++)
+            found = !strcmp(k, known[j]);
+        if (!found) {
+            const char *s = nk_suggest(k, known, n);
             if (s)
                 rs_fail(L, NULL,
                         "unknown option '%s' (did you mean '%s'? the options are: max_values)", k,

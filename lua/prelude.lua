@@ -72,6 +72,69 @@ function nk.load_model(dir, opts)
   return net
 end
 
+-- ---- the API reference (nk._api, from lua/nk_api.c) -----------------------------
+
+local api = nk._api
+local api_by_name = {}   -- "net:connect" -> entry; "net:source dc" -> entry
+for _, e in ipairs(api) do
+  api_by_name[e.kind and (e.name .. " " .. e.kind) or e.name] = e
+end
+
+--- nk._options(fname[, kind]): the option names fname accepts (the list the
+--- binding validates against), or nil when fname takes no option table.
+function nk._options(fname, kind)
+  local e = api_by_name[kind and (fname .. " " .. kind) or fname]
+  if not e or not e.options then return nil end
+  local names = {}
+  for k, o in ipairs(e.options) do names[k] = o.name end
+  return names
+end
+
+-- Refuses keys of t that entry fname does not list (as the C binding does).
+local function check_options(t, fname, level)
+  local names = nk._options(fname)
+  for k in pairs(t) do
+    local found = false
+    for _, n in ipairs(names) do found = found or n == k end
+    if not found then
+      error(string.format("unknown option '%s' for %s (expected one of: %s)", tostring(k), fname,
+                          table.concat(names, ", ")), level + 1)
+    end
+  end
+end
+
+-- Words of text in lines of at most width characters, each starting with indent.
+local function wrap(text, indent, width, first)
+  local lines, line = {}, first or indent
+  local empty = true
+  for word in text:gmatch("%S+") do
+    if not empty and #line + 1 + #word > width then
+      lines[#lines + 1] = line
+      line, empty = indent, true
+    end
+    line = line .. (empty and "" or " ") .. word
+    empty = false
+  end
+  lines[#lines + 1] = line
+  return table.concat(lines, "\n")
+end
+
+-- An entry as help() prints it: usage, what it does, its options.
+local function entry_text(e)
+  local out = {e.usage, wrap(e.doc, "  ", 78)}
+  if e.options and #e.options > 0 then
+    local w = 10
+    for _, o in ipairs(e.options) do w = math.max(w, #o.name) end
+    for _, o in ipairs(e.options) do
+      local head = string.format("    %-" .. w .. "s  ", o.name)
+      out[#out + 1] = wrap(o.doc, string.rep(" ", #head), 78, head)
+    end
+  elseif e.options then
+    out[#out + 1] = "    (no options)"
+  end
+  return table.concat(out, "\n")
+end
+
 -- ---- help -------------------------------------------------------------------
 
 local overview = [[
@@ -87,173 +150,98 @@ nkshell: build and run spiking networks from Lua.
   sp = net:monitor("spikes", exc)
   net:run(1000)                      -- ms
   print(sp:count(), sp:rate())       -- spikes, Hz; sp:times(), sp:ids()
+  nk.plot.raster(sp)                 -- a preview here; nk.plot.raster(sp, "r.png")
+  nk.sandbox("hh")                   -- one neuron of a model, stimulated
 
-  Units: ms, mV, pA, pF, nS, Hz.  Neuron indices in Lua are 1-based.
+  Units: ms, mV, pA, pF, nS, Hz, um.  Neuron indices in Lua are 1-based.
 
-help(topic) for more, or help(f) for a function (help(nk.network)). Topics:
-  network      nk.network{...}: dt, seed, backend, output, precision
+help(topic) for more, help(f) for a function (help(nk.network), help(net.run)),
+help(object) for what an object is and can do. Tab completes names. Topics:
+  network      nk.network{...}: dt, seed, backend, output, precision, threads
   population   net:population(model, n, {...}), slices, pop:get, pop:param
   connect      net:connect(pre, post, {...}): rules, weights, delays, synapses
-  space        positions: grids, boxes, spheres, cylinders, lists
+  space        positions: grids, boxes, spheres, cylinders, lists; regions
   edges        connectome files: CSV edge lists, SONATA, GEXF
-  source       net:source("poisson" | "dc", pop, {...})
-  monitor      net:monitor("spikes", pop): count, times, ids, rate
-  run          net:run(ms), net:timing(), net:profile(), net:code(pop), nk.clock()
+  source       net:source(kind, target, {...}): currents and spike input
+  monitor      net:monitor(kind, target, {...}): spikes, states, rates
+  run          net:run(ms), Ctrl-C, net:timing(), net:profile(), net:code(pop)
+  results      the results file, nk.read, checkpoints, nk.restore
+  plot         nk.plot.raster, trace, rate: PNG, SVG, PDF or a preview here
+  sandbox      nk.sandbox(model, {...}): one neuron under a stimulus
   model        nk.model{...}: define a model from its equations
   models       every model with its one-line description
   NAME         a model's equations, parameters, states and solver (help("lif"))]]
 
-local topics = {
+-- What a topic says before its entries (which come from nk._api).
+local intros = {
   network = [[
-net = nk.network{dt = 0.1, seed = 1, backend = "auto", output = "run.h5",
-                 precision = "float", threads = 0}
-  dt         time step, ms (default 0.1)
-  seed       seeds every random number of the network (default 1, or --seed)
-  backend    "cpu", "cuda" or "auto" (default, or --backend)
-  output     results file (HDF5, SONATA layout); none by default
-  precision  "float" (float32 state, default) or "double"
-  threads    CPU threads (default 0: one per CPU, or --threads); results are
-             the same bits for any number; net:set_threads(n) changes it
-Fields: net.t, net.dt, net.seed, net.backend, net.output, net.threads.
-print(net) summarizes; net:close() frees it. Methods: population, connect,
-source, monitor, run, timing, profile, set_threads, code, close, populations,
-projections, save_model, load_sonata, load_gexf (help("population"), ...).]],
-
+net = nk.network{dt = 0.1, seed = 1, output = "run.h5", threads = 0}
+print(net) shows its populations, projections, sources, monitors, memory and
+time so far; its fields are read-only.]],
   population = [[
-pop = net:population(model, n, {name = "exc", params = {tau_m = 20},
-                                 init = {v = nk.uniform(-60, -50)},
-                                 method = "rk45", rtol = 1e-8, atol = 1e-9})
-  model      a model name or an nk.model object (help("models") lists them)
-  params     shared parameter values (help(model) lists them)
-  init       initial values: a number or nk.uniform(lo, hi)
-  positions  where the neurons are, um (help("space"))
-  ids        external ids: a list of integers or an edge list (help("edges"))
-  method     the solver, instead of the model's: euler, midpoint, heun, rk4,
-             rk45, exponential_euler, exact
-  rtol, atol rk45's tolerances (default 1e-6 each)
-#pop, pop.name, pop.size, pop.model, pop.first, pop.last;
-pop:slice(a, b) (1-based, inclusive), pop:get(var, i), pop:param(name),
-pop:place(positions), pop:positions(), pop:ids(), pop:index_of(id).]],
-
+exc = net:population("lif", 3200, {name = "exc", params = {tau_m = 20},
+                                   init = {v = nk.uniform(-60, -50)}})
+#pop is its size; pop:slice(a, b) and pop:select{...} are targets too.]],
   connect = [[
-proj = net:connect(pre, post, {rule = "bernoulli", p = 0.02, weight = 16.2,
-                               delay = 0.8, synapse = "exp_curr", receptor = "exc",
-                               params = {tau_syn = 5}})
-  rule       all_to_all (default), one_to_one, bernoulli (p), fixed_indegree
-             (indegree), fixed_outdegree (outdegree), fixed_total (total),
-             distance (p = "0.3*exp(-d/100)", d in um), shape (shape = {...},
-             p), list (pre = {...}, post = {...}), edges (edges = E)
-  weight     in the synapse's unit (pA for current synapses): a number,
-             nk.uniform(lo, hi), nk.normal(mean, sd[, min, max]),
-             nk.lognormal(mu, sigma[, min, max]), an expression of d
-             ("2*exp(-d/50)"), or with rule list a list of numbers
-  delay      ms, likewise; rounded to the nearest step, at least one step
-  synapse    a synapse model name or nk.model object (default exp_curr)
-  receptor   the synapse instance on the target this projection feeds
-             (default "exc" for weight >= 0, "inh" otherwise)
-  params     synapse parameters
-  allow_autapses, allow_multapses   true by default
-shape = {kind = "sphere" | "box" | "cylinder" | "cone", radius = um,
-         length = um (along axis), angle = degrees (cone), size = {x, y, z}
-         (box), axis = {0, 0, 1}, offset = {x, y, z}}: each source connects
-         to the targets inside the shape placed at its position + offset.
-Rules distance and shape and expressions of d need positions (help("space")).
-Edge lists: E = nk.read_edges("conn.csv", {...}); help("edges").
-#proj is the number of synapses; proj:synapses() returns them as tables;
-proj.pre, proj.post, proj.synapse, proj.receptor, proj.params.]],
-
+net:connect(exc, inh, {rule = "bernoulli", p = 0.02, weight = nk.normal(16, 2, 0),
+                       delay = 1.5, synapse = "exp_curr", params = {tau_syn = 5}})
+Weights and delays: a number, nk.uniform, nk.normal, nk.lognormal, an
+expression of the distance d ("2*exp(-d/50)"), or a list with rule list.]],
   space = [[
 pop = net:population("lif", 1000, {positions = {kind = "box", size = {500, 500, 100}}})
-  grid       {kind = "grid", spacing = {10, 10, 10}, shape = {nx, ny, nz},
-             center = {0, 0, 0}} (shape defaults to a near-cube)
-  box        {kind = "box", size = {x, y, z}, center = {...}}: uniform inside
-  sphere     {kind = "sphere", radius = r, center = {...}}: uniform inside
-  cylinder   {kind = "cylinder", radius = r, height = h, center = {...}}
-             (axis along z)
-  a list     {{x, y, z}, ...}, one per neuron
-Positions are in um, random ones drawn from the network's seed.
-pop:place(positions) sets them later; pop:positions() returns them.]],
-
+sel = net:region{"sphere", center = {0, 0, 0}, radius = 100}]],
   edges = [[
-E = nk.read_edges("connections.csv", {pre = "pre_root_id", post = "post_root_id",
-                  weight = "syn_count", sign = "nt_type", inhibitory = {"GABA", "GLUT"},
-                  nodes = "neurons.csv"})
-  CSV, TSV or blank-separated; a header names the columns (FlyWire's names
-  are the defaults), or without one columns are numbers (1, 2, 3).
-  sign       a +/- column or a neurotransmitter name; values in
-             'inhibitory' (default GABA, GLUT, -, -1, inh) make the weight
-             negative
-  nodes      a file of ids (root_id column) so neurons without edges exist
-#E edges, E.nids distinct ids, E:ids() (sorted), E:get(k), E:free().
-brain = net:population("lif", E.nids, {ids = E})   -- neuron k has id E:ids()[k]
-exc, inh = net:connect(brain, brain, {edges = E, weight = 0.5, delay = 1.8})
-  weight scales the file's weights; the two signs become two projections.
-brain:index_of(id) finds a neuron by id; brain:ids() lists them.
-SONATA: net:save_model(dir), nk.load_model(dir), net:load_sonata{...}.
-GEXF (Neurokernel): net:load_gexf(path).]],
-
+E = nk.read_edges("connections.csv", {nodes = "neurons.csv"})
+brain = net:population("lif", E.nids, {ids = E})
+exc, inh = net:connect(brain, brain, {edges = E, weight = 0.5, delay = 1.8})]],
   source = [[
-net:source("poisson", pop, {rate = 5, weight = 100, synapse = "exp_curr",
-                            receptor = "exc", params = {tau_syn = 5},
-                            start = 0, stop = math.huge})
-net:source("dc", pop, {amplitude = 300, start = 100, stop = 200})
-  poisson    an independent Poisson train of rate Hz per neuron
-  dc         a constant current of amplitude pA
-Both act for start <= t < stop (ms).]],
-
+net:source("poisson", exc, {rate = 5, weight = 100})
+net:source("dc", exc:slice(1, 10), {amplitude = 300, start = 100, stop = 200})
+Every kind acts for start <= t < stop (ms). src:set{...} changes it.]],
   monitor = [[
-sp = net:monitor("spikes", pop)
-sp:count(), sp:times() (ms), sp:ids() (1-based within pop), sp:rate() (Hz).
-Records from the next step on.]],
-
+sp = net:monitor("spikes", exc)
+vm = net:monitor("state", exc:slice(1, 5), {vars = {"v"}, every = 10})
+Monitors record from the step they were added at; they are written to the
+results file.]],
   run = [[
-net:run(ms [, {progress = true}])  runs on from where the last run stopped;
-                                   Ctrl-C stops it cleanly
-net:timing()                       build and run seconds of the last run
-net:run(ms, {profile = true})      times the run's phases; then net:profile()
-                                   says where the time went (nkshell --profile:
-                                   every run, on stderr)
-net:code(pop)                      the C generated for a population
-nk.clock()                         a monotonic wall clock, seconds]],
-
+net:run(1000)                   -- ms, continuing from net.t
+net:run(500, {profile = true}); print(net:profile())
+A run over a second shows its progress on the terminal. Ctrl-C stops it at
+the end of the step, keeps what was recorded, and net:run goes on from there.]],
+  results = [[
+r = nk.read("run.h5"); print(#r.spikes.exc.timestamps)
+net:checkpoint("t500.h5"); net2 = nk.restore("t500.h5")]],
+  plot = [[
+nk.plot.raster(sp, "raster.png")   -- .png, .svg or .pdf
+nk.plot.trace(vm)                  -- without a file: a preview on the terminal]],
+  sandbox = [[
+nk.sandbox("hh")                                -- a dc step; spikes and a preview
+nk.sandbox("adex", {amplitude = 600, ms = 300})
+r = nk.sandbox("izhikevich", {params = {d = 2}, quiet = true}); print(#r.spikes)
+nkshell --sandbox hh does the same from the command line.]],
   model = [[
 m = nk.model{name = "myiaf", kind = "neuron", doc = "one line",
              params = {tau = {10, "ms", range = "(0, inf]"}, vt = -50},
-             states = {v = {"v_rest", "mV"}, m = {0.05, bounds = {0, 1}}},
-             equations = {"dv/dt = ... : mV (unless refractory)", "y = ..."},
-             threshold = "v > vt", reset = "v = v_reset", refractory = 2,
-             method = "rk4", max_dt = 0.01, replace = false}
-Also: on_pre, current, graded (synapses), receptors, aliases (neurons).
-params/states may also be strings in the model syntax
-("tau = 10 ms (0, inf]"); docs/models.md is the reference.
-nk.model("lif") returns an existing model: m.name, m.kind, m.doc, m.params,
-m.states; print(m) shows its equations. Wherever a model name is accepted,
-the object is too. nk.models([kind]) lists the names.]],
+             states = {v = {-65, "mV"}},
+             equations = {"dv/dt = (-65 - v)/tau + I/250 : mV (unless refractory)"},
+             threshold = "v > vt", reset = "v = -65", refractory = 2}
+docs/models.md is the model syntax. nk.model("lif") returns an existing model:
+m.name, m.kind, m.doc, m.params, m.states; print(m) shows its equations.]],
 }
 
-local fn_topics = {
-  [nk.network] = "network", [nk.model] = "model", [nk.models] = "models",
-  [nk.describe] = "models", [nk.uniform] = "population", [nk.clock] = "run",
-  [nk.normal] = "connect", [nk.lognormal] = "connect", [nk.read_edges] = "edges",
-  [nk.load_model] = "edges",
-}
-local method_topics = {
-  network = {population = "population", connect = "connect", source = "source",
-             monitor = "monitor", run = "run", timing = "run", code = "run",
-             profile = "run", set_threads = "network",
-             close = "network", populations = "network", projections = "network",
-             save_model = "edges", load_sonata = "edges", load_gexf = "edges"},
-  population = {slice = "population", get = "population", param = "population",
-                place = "space", positions = "space", ids = "edges", index_of = "edges"},
-  monitor = {count = "monitor", times = "monitor", ids = "monitor", rate = "monitor"},
-}
-for kind, names in pairs(method_topics) do
-  local t = methods and methods[kind]
-  if t then
-    for name, topic in pairs(names) do
-      if t[name] then fn_topics[t[name]] = topic end
+local function topic_text(topic)
+  local out = {intros[topic]}
+  for _, e in ipairs(api) do
+    if e.topic == topic then out[#out + 1] = "\n" .. entry_text(e) end
+  end
+  if topic == "plot" then
+    for _, e in ipairs(api) do
+      if e.name:match("^nk%.plot%.") and e.topic ~= "plot" then
+        out[#out + 1] = "\n" .. entry_text(e)
+      end
     end
   end
+  return table.concat(out, "\n")
 end
 
 local function models_text()
@@ -266,6 +254,27 @@ local function models_text()
   end
   lines[#lines + 1] = 'help("NAME") shows a model; nk.model{...} defines one (help("model")).'
   return table.concat(lines, "\n")
+end
+
+-- Functions -> their entry's name. Methods of each object type have a
+-- prefix: net:run, pop:slice, m:times, ...
+local prefixes = {network = "net", population = "pop", monitor = "m", projection = "proj",
+                  edges = "E", selection = "sel", source = "src"}
+local type_names = {["nk.network"] = "network", ["nk.population"] = "population",
+                    ["nk.monitor"] = "monitor", ["nk.projection"] = "projection",
+                    ["nk.edges"] = "edges", ["nk.selection"] = "selection",
+                    ["nk.source"] = "source"}
+local fn_names = {}
+local function index_functions()
+  for k, v in pairs(nk) do
+    if type(v) == "function" and k:sub(1, 1) ~= "_" then fn_names[v] = "nk." .. k end
+  end
+  for k, v in pairs(nk.plot or {}) do
+    if type(v) == "function" then fn_names[v] = "nk.plot." .. k end
+  end
+  for kind, t in pairs(methods or {}) do
+    for k, v in pairs(t) do fn_names[v] = prefixes[kind] .. ":" .. k end
+  end
 end
 
 -- Edit distance, for "did you mean" among the topics.
@@ -283,22 +292,66 @@ local function distance(a, b)
   return prev[#b]
 end
 
---- help([topic]): an overview and the topics; help("models"); help("lif") or
---- help(nk.model("lif")): a model; help(nk.network): a function's topic.
+-- What help(object) says of an nk object: its summary, then its methods.
+local function object_text(what, kind)
+  local out = {tostring(what), ""}
+  local pfx = prefixes[kind]
+  for _, e in ipairs(api) do
+    if e.name:sub(1, #pfx + 1) == pfx .. ":" or e.name:sub(1, #pfx + 1) == pfx .. "." then
+      out[#out + 1] = string.format("  %-44s %s", e.usage, e.doc:match("^[^.]*%.?"))
+    end
+  end
+  return table.concat(out, "\n")
+end
+
+-- Every entry whose name or kind is what ("dc" -> net:source("dc")).
+local function entries_named(what)
+  local found = {}
+  for _, e in ipairs(api) do
+    local short = e.name:gsub("^[%a.]+[:.]", "")
+    if e.name == what or e.kind == what or (short == what and e.kind == nil) then
+      found[#found + 1] = e
+    end
+  end
+  return found
+end
+
+--- help([x]): an overview and the topics; help("topic"), help("models"),
+--- help("lif") (a model), help("net:connect") or help(net.connect) (a
+--- function), help(obj) (what an object is and its methods).
 function help(what)
-  if what == nil then
+  if what == nil or what == nk then
     print(overview)
     return
   end
+  if next(fn_names) == nil then index_functions() end
   local tw = type(what)
   if tw == "function" then
-    local topic = fn_topics[what]
-    if not topic then
+    local name = fn_names[what]
+    local e = name and api_by_name[name]
+    if not e then
       error("help: no help for this function (help() lists the topics)", 2)
     end
-    what = topic
-  elseif tw == "userdata" and getmetatable(what) and getmetatable(what).__name == "nk.model" then
-    print(tostring(what))
+    local text = entry_text(e)
+    if name == "net:source" or name == "net:monitor" then
+      text = text .. "\n\n" .. topic_text(e.topic)
+    elseif name == "nk.models" then
+      text = text .. "\n\n" .. models_text()
+    end
+    print(text)
+    return
+  elseif tw == "userdata" or tw == "table" then
+    local mt = getmetatable(what)
+    local mtname = type(mt) == "table" and rawget(mt, "__name")
+    if mtname == "nk.model" then
+      print(tostring(what))
+    elseif type_names[mtname] then
+      print(object_text(what, type_names[mtname]))
+    elseif what == nk.plot then
+      print(topic_text("plot"))
+    else
+      error("help: expected a topic, a model, a function or an nk object, got a " .. tw, 2)
+    end
     return
   elseif tw ~= "string" then
     error(string.format("help: expected a topic, a model name, a model or a function, got %s",
@@ -306,25 +359,243 @@ function help(what)
   end
   if what == "models" then
     print(models_text())
-  elseif topics[what] then
-    print(topics[what])
+  elseif intros[what] then
+    print(topic_text(what))
+  elseif api_by_name[what] then
+    print(entry_text(api_by_name[what]))
   else
     local ok, m = pcall(nk.model, what)
     if ok then
       print(tostring(m))
       return
     end
+    local found = entries_named(what)
+    if #found > 0 then
+      local texts = {}
+      for k, e in ipairs(found) do texts[k] = entry_text(e) end
+      print(table.concat(texts, "\n\n"))
+      return
+    end
     local best, bd = nil, 3
-    for name in pairs(topics) do
+    local candidates = {"models"}
+    for name in pairs(intros) do candidates[#candidates + 1] = name end
+    for _, e in ipairs(api) do candidates[#candidates + 1] = e.name end
+    for _, name in ipairs(candidates) do
       local d = distance(what, name)
       if d < bd then best, bd = name, d end
     end
-    local dm = distance(what, "models")
-    if dm < 3 and dm <= bd then best = "models" end
     local hint = best and string.format(" (did you mean '%s'?)", best)
       or (tostring(m):match("%(did you mean '[^']*'%?%)") and
           " " .. tostring(m):match("%(did you mean '[^']*'%?%)"))
       or " (help() lists the topics, help(\"models\") the models)"
-    error(string.format("help: no topic or model called '%s'%s", what, hint), 2)
+    error(string.format("help: no topic, function or model called '%s'%s", what, hint), 2)
   end
+end
+
+-- ---- the sandbox --------------------------------------------------------------
+
+local function sb_number(opts, key, default, lo, hi)
+  local v = opts[key]
+  if v == nil then return default end
+  if type(v) ~= "number" or v ~= v or v < lo or v > hi then
+    error(string.format("nk.sandbox: option '%s' must be a number in [%g, %g], got %s", key, lo,
+                        hi, tostring(v)), 3)
+  end
+  return v
+end
+
+local function sorted_keys(t)
+  local keys = {}
+  for k in pairs(t or {}) do keys[#keys + 1] = k end
+  table.sort(keys)
+  return keys
+end
+
+-- Two significant digits: 1234.5 -> 1200.
+local function round2(x)
+  if x == 0 then return 0 end
+  local p = 10 ^ (math.floor(math.log(x, 10)) - 1)
+  return math.floor(x / p + 0.5) * p
+end
+
+-- The smallest dc amplitude (pA) of a geometric scan from 0.5 pA to 50 nA
+-- that makes the model fire at least 4 times between start and stop, found
+-- with one population of 33 neurons (the first gets none): 0 when the model
+-- fires on its own, nil when nothing in the scan makes it fire.
+local function find_amplitude(model, o, dt, start, stop)
+  local K = 32
+  local amps = {0}
+  for k = 0, K - 1 do amps[#amps + 1] = 0.5 * (1e5) ^ (k / (K - 1)) end
+  local net = nk.network{dt = dt, seed = 1, threads = 1}
+  local pop = net:population(model, #amps, {params = o.params, init = o.init})
+  net:source("array", pop, {values = {amps}, after = "hold", start = start, stop = stop})
+  local sp = net:monitor("spikes", pop)
+  net:run(stop, {progress = false})
+  local count = {}
+  for _, i in ipairs(sp:ids()) do count[i] = (count[i] or 0) + 1 end
+  net:close()
+  if (count[1] or 0) >= 4 then return 0 end
+  for k = 2, #amps do
+    if (count[k] or 0) >= 4 then return round2(amps[k]) end
+  end
+  return nil
+end
+
+local function spikes_line(times, ms)
+  if #times == 0 then return "no spikes" end
+  local shown = {}
+  for k = 1, math.min(#times, 12) do shown[k] = string.format("%.1f", times[k]) end
+  local s = string.format("%d spike%s (%.1f Hz) at %s%s ms", #times, #times == 1 and "" or "s",
+                          #times / (ms / 1000), table.concat(shown, ", "),
+                          #times > 12 and ", ..." or "")
+  if #times >= 2 then
+    s = s .. string.format("; first at %.2f ms, mean interval %.2f ms", times[1],
+                           (times[#times] - times[1]) / (#times - 1))
+  end
+  return s
+end
+
+local function show_trace(vm, var, o, caption)
+  if o.plot == false or not (nk.plot and nk.plot.trace) then return end
+  if type(o.plot) == "string" then
+    nk.plot.trace(vm, o.plot, {var = var, title = caption})
+    if not o.quiet then print("plot written to " .. o.plot) end
+  elseif not o.quiet then
+    nk.plot.trace(vm, nil, {var = var, title = caption})
+  end
+end
+
+--- nk.sandbox(model[, options]): one neuron (or a few) of a model under a
+--- stimulus; see help("sandbox").
+function nk.sandbox(model, opts)
+  if opts == nil then opts = {} end
+  if type(opts) ~= "table" then
+    error("bad argument #2 to 'nk.sandbox' (table of options expected, got " .. type(opts) .. ")", 2)
+  end
+  check_options(opts, "nk.sandbox", 2)
+  if type(model) ~= "string" and not (getmetatable(model) and getmetatable(model).__name == "nk.model") then
+    error("bad argument #1 to 'nk.sandbox' (a model name or nk.model object expected, got "
+          .. type(model) .. ")", 2)
+  end
+  local okm, m = pcall(nk.model, model)
+  if not okm then error("nk.sandbox: " .. tostring(m):gsub("^[^:]*:%d+: ", ""), 2) end
+  local ms = sb_number(opts, "ms", 100, 1e-9, 1e7)
+  local dt = sb_number(opts, "dt", 0.025, 1e-6, 10)
+  local n = math.floor(sb_number(opts, "n", 1, 1, 10000))
+  if opts.plot ~= nil and type(opts.plot) ~= "boolean" and type(opts.plot) ~= "string" then
+    error("nk.sandbox: option 'plot' must be true, false or a file name, got " .. type(opts.plot), 2)
+  end
+  local vars = opts.vars
+  if type(vars) == "string" then vars = {vars} end
+  local say = opts.quiet and function() end or print
+  local result = {model = m.name, dt = dt, ms = ms}
+
+  if m.kind == "synapse" then
+    -- a synapse: spikes (or a depolarised presynaptic neuron, for graded
+    -- synapses) into one lif neuron through it
+    local graded = nk.describe(m.name):find("\n  graded") ~= nil
+    local state = sorted_keys(m.states)[1]
+    local unit = state and m.states[state].unit or ""
+    local weight = opts.amplitude or (unit == "pA" and 100 or unit == "nS" and 5
+                                      or unit == "mV" and 5 or 1)
+    local net = nk.network{dt = dt, seed = 1, threads = 1}
+    local post = net:population("lif", n, {name = "post"})
+    local what
+    if graded then
+      local pre = net:population("morris_lecar", 1, {name = "pre"})
+      net:source("dc", pre, {amplitude = 100, start = ms * 0.2, stop = ms * 0.6})
+      net:connect(pre, post, {synapse = m, receptor = "syn", weight = weight,
+                              params = opts.params})
+      what = string.format("a morris_lecar neuron depolarised by 100 pA from %g to %g ms, "
+                           .. "graded into a lif neuron (weight %g)", ms * 0.2, ms * 0.6, weight)
+    else
+      local times = {ms * 0.1, ms * 0.3, ms * 0.35, ms * 0.4}
+      net:source("spike_times", post, {times = times, weight = weight, synapse = m,
+                                       receptor = "syn", params = opts.params})
+      what = string.format("spikes at %g, %g, %g and %g ms into a lif neuron (weight %g)",
+                           times[1], times[2], times[3], times[4], weight)
+    end
+    local rec = vars or {state and ("syn." .. state) or "v", "v"}
+    local vm = net:monitor("state", post, {vars = rec})
+    local sp = net:monitor("spikes", post)
+    net:run(ms, {progress = false})
+    say(string.format("%s (synapse): %s, %g ms", m.name, what, ms))
+    result.net, result.pop, result.monitor = net, post, vm
+    result.t, result.traces = vm:times(), {}
+    for _, v in ipairs(rec) do
+      result.traces[v] = vm:trace(v, 1)
+      local lo, hi = math.huge, -math.huge
+      for _, x in ipairs(result.traces[v]) do lo, hi = math.min(lo, x), math.max(hi, x) end
+      say(string.format("  %-10s from %.4g to %.4g", v, lo, hi))
+    end
+    result.spikes = sp:times()
+    say("  target: " .. spikes_line(result.spikes, ms))
+    show_trace(vm, rec[1], opts, m.name .. ": " .. rec[1])
+    return result
+  end
+
+  local start = sb_number(opts, "start", math.min(10, ms * 0.1), 0, ms)
+  local stop = sb_number(opts, "stop", math.max(start, ms - math.min(10, ms * 0.1)), start, 1e7)
+  local stim = opts.stimulus
+  local amplitude, what
+  if stim ~= nil then
+    if type(stim) ~= "table" or type(stim[1]) ~= "string" then
+      error("nk.sandbox: option 'stimulus' must be {kind, options...} of a current source, "
+            .. "e.g. {\"ac\", amplitude = 100, frequency = 10}", 2)
+    end
+    local so = {}
+    for k, v in pairs(stim) do if k ~= 1 then so[k] = v end end
+    stim = {kind = stim[1], opts = so}
+    what = "a " .. stim.kind .. " source"
+  else
+    amplitude = opts.amplitude
+    if amplitude ~= nil and type(amplitude) ~= "number" then
+      error("nk.sandbox: option 'amplitude' must be a number (pA), got " .. type(amplitude), 2)
+    end
+    if amplitude == nil then
+      amplitude = find_amplitude(m, opts, dt, start, stop)
+      if amplitude == nil then
+        amplitude = 0
+        what = "no stimulus (no dc current from 0.5 pA to 50 nA made it fire)"
+      elseif amplitude == 0 then
+        what = "no stimulus (it fires on its own)"
+      end
+    end
+    what = what or string.format("a dc step of %g pA from %g to %g ms", amplitude, start, stop)
+  end
+  local net = nk.network{dt = dt, seed = 1, threads = 1}
+  local pop = net:population(m, n, {params = opts.params, init = opts.init})
+  if stim then
+    local src_opts = stim.opts
+    if src_opts.start == nil then src_opts.start = start end
+    if src_opts.stop == nil then src_opts.stop = stop end
+    net:source(stim.kind, pop, src_opts)
+  elseif amplitude ~= 0 then
+    net:source("dc", pop, {amplitude = amplitude, start = start, stop = stop})
+  end
+  local names = sorted_keys(m.states)
+  if vars == nil then
+    vars = {}
+    if m.states and m.states.v then vars[1] = "v" elseif names[1] then vars[1] = names[1] end
+  end
+  local vm = #vars > 0 and net:monitor("state", pop, {vars = vars}) or nil
+  local sp = net:monitor("spikes", pop)
+  net:run(ms, {progress = false})
+  say(string.format("%s: %d neuron%s, %g ms at dt %g ms, %s", m.name, n, n == 1 and "" or "s",
+                    ms, dt, what))
+  result.net, result.pop, result.monitor, result.amplitude = net, pop, vm, amplitude
+  result.spikes, result.ids = sp:times(), sp:ids()
+  local first = {}
+  for k, i in ipairs(result.ids) do
+    if i == 1 then first[#first + 1] = result.spikes[k] end
+  end
+  say("  " .. (n > 1 and "neuron 1: " or "") .. spikes_line(first, ms))
+  if n > 1 then say(string.format("  all %d neurons: %d spikes", n, #result.spikes)) end
+  result.traces = {}
+  if vm then
+    result.t = vm:times()
+    for _, v in ipairs(vars) do result.traces[v] = vm:trace(v, 1) end
+    show_trace(vm, vars[1], opts, string.format("%s: %s of neuron 1", m.name, vars[1]))
+  end
+  return result
 end
