@@ -2195,7 +2195,7 @@ static int c_rec(W *w, const nk_expr *e);
 static int c_pow(W *w, const nk_expr *a, const nk_expr *b)
 {
     int r, k, n = 0;
-    if (b && b->kind == NK_EX_NUM && (b->num == 1 || b->num == 2 || b->num == 3) && !(b->num > 1 && contains_random(a)))
+    if (b && b->kind == NK_EX_NUM && (b->num == 1 || b->num == 2 || b->num == 3 || b->num == 4) && !(b->num > 1 && contains_random(a)))
         n = (int)b->num;
     if (n == 1)
         return c_rec(w, a);

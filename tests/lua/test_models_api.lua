@@ -349,14 +349,14 @@ T.ok(hl:find("(0, inf]", 1, true) or hl:find("(0, inf)", 1, true), "help shows a
 T.ok(hl:find("[0, 1]", 1, true), "help shows a state's bounds")
 T.ok(printed(help, nk.network):find("precision", 1, true), "help(nk.network)")
 T.ok(printed(help, nk.model):find("replace", 1, true), "help(nk.model)")
-T.eq(printed(help, nk.models), hm, "help(nk.models) is help('models')")
+T.ok(printed(help, nk.models):find(hm, 1, true), "help(nk.models) shows help('models')")
 do
   local net = nk.network{}
   T.ok(printed(help, net.population):find("rtol", 1, true), "help(net.population)")
   T.ok(printed(help, net.connect):find("fixed_indegree", 1, true), "help(net.connect)")
 end
-T.raises("no topic or model called 'modls' (did you mean 'models'?)", help, "modls")
-T.raises("no topic or model called 'exp_cur' (did you mean 'exp_curr'?)", help, "exp_cur")
+T.raises("no topic, function or model called 'modls' (did you mean 'models'?)", help, "modls")
+T.raises("no topic, function or model called 'exp_cur' (did you mean 'exp_curr'?)", help, "exp_cur")
 T.raises("no help for this function", help, print)
 T.raises("expected a topic, a model name, a model or a function, got number", help, 3)
 

@@ -751,7 +751,8 @@ static void test_to_c(void)
     CHECK_STR(to_c("a^1"), "(a)");
     CHECK_STR(to_c("(a + b)^2"), "(((a)+(b))*((a)+(b)))");
     CHECK_STR(to_c("a^2.5"), "nk_pow((a), (2.5))");
-    CHECK_STR(to_c("a^4"), "nk_pow((a), (4.0))");
+    CHECK_STR(to_c("a^4"), "((a)*(a)*(a)*(a))");
+    CHECK_STR(to_c("a^5"), "nk_pow((a), (5.0))");
     CHECK_STR(to_c("a^-2"), "nk_pow((a), (-(2.0)))");
     CHECK_STR(to_c("pow(a, 2)"), "((a)*(a))");
     CHECK_STR(to_c("pow(a, b)"), "nk_pow((a), (b))");
