@@ -2982,15 +2982,50 @@ static int mon_tostring(lua_State *L)
 
 /* ---- running ---------------------------------------------------------------------------------- */
 
+/* Seconds on a monotonic clock. */
+static double nk_lua_clock(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+/* The progress line of a run: shown on stderr once the run has taken a
+ * second (short runs print nothing), redrawn at most four times a second by
+ * the engine, and erased at the end. */
+typedef struct run_progress {
+    double t0;        /* wall clock at the start, s */
+    const char *erase;/* "\033[K" (erase the line) on a terminal, else "" */
+    double dt;        /* ms per step */
+    int shown;        /* the line is on the terminal */
+    int forced;       /* {progress = true}: show from the start */
+} run_progress;
+
 static void progress(void *ud, double done, double total)
 {
-    (void)ud;
-    int width = 30, fill = total > 0 ? (int)(width * done / total) : width;
-    fprintf(stderr, "\r[%.*s%*s] %5.1f%%  %g / %g ms", fill, "==============================",
-            width - fill, "", total > 0 ? 100.0 * done / total : 100.0, done, total);
-    if (done >= total)
-        fprintf(stderr, "\r%*s\r", 70, "");
+    run_progress *p = ud;
+    double wall = nk_lua_clock() - p->t0;
+    if (done >= total) {
+        if (p->shown)
+            fprintf(stderr, "\r%s", p->erase);
+        p->shown = 0;
+        fflush(stderr);
+        return;
+    }
+    if (!p->shown && wall < 1.0 && !p->forced)
+        return;
+    double frac = total > 0 ? done / total : 1;
+    double steps_s = wall > 0 ? done / p->dt / wall : 0;
+    double rtf = done > 0 ? wall / (done / 1000) : 0;
+    double eta = frac > 0 ? wall * (1 - frac) / frac : 0;
+    int width = 20, fill = (int)(width * frac);
+    fprintf(stderr,
+            "\r%s[%.*s%*s] %5.1f%%  %.10g / %.10g ms  %.3g steps/s  real-time factor %.3g  "
+            "ETA %.0f s",
+            p->erase, fill, "====================", width - fill, "", 100 * frac, done, total, steps_s,
+            rtf, eta);
     fflush(stderr);
+    p->shown = 1;
 }
 
 /* --profile: every run prints its profile on stderr. */
@@ -3147,8 +3182,15 @@ static int net_run(lua_State *L)
     double ms = lua_tonumber(L, 2);
     int t = opt_table(L, 3, "net:run", nk_api_opts("net:run", NULL)) ? 3 : 0;
     int show = opt_bool(L, t, "progress", "net:run", isatty(2));
+    run_progress prog = {nk_lua_clock(), isatty(2) ? "\033[K" : "", nk_net_dt(n->net), 0, 0};
+    if (t) {
+        lua_getfield(L, t, "progress");
+        prog.forced = lua_toboolean(L, -1);
+        lua_pop(L, 1);
+    }
     nk_run_opts o = {0};
     o.progress = show ? progress : NULL;
+    o.ud = &prog;
     o.interrupt = &nk_lua_interrupted;
     o.checkpoint_every = opt_number(L, t, "checkpoint_every", "net:run", 0);
     const char *ck = opt_string(L, t, "checkpoint", "net:run", NULL);
@@ -3190,7 +3232,7 @@ static int net_run(lua_State *L)
     n->script_step = nk_net_step(n->net) > want ? nk_net_step(n->net) : want;
     if (rc)
         n->script_step = nk_net_step(n->net);
-    if (rc && show)
+    if (rc && prog.shown)
         fputc('\n', stderr); /* end the progress line before the message */
     if (rc == NK_EINTR)
         nk_lua_interrupted = 0;
@@ -3365,6 +3407,23 @@ static int net_close(lua_State *L)
     return 0;
 }
 
+/* "4.2 MB": bytes with a unit a reader takes in at a glance. */
+static void push_bytes(lua_State *L, int64_t b)
+{
+    static const char *const unit[] = {"B", "kB", "MB", "GB", "TB"};
+    double v = (double)b;
+    int u = 0;
+    while (v >= 1000 && u < 4) {
+        v /= 1000;
+        u++;
+    }
+    char s[32];
+    snprintf(s, sizeof s, u ? "%.1f %s" : "%.0f %s", v, unit[u]);
+    lua_pushstring(L, s);
+}
+
+/* print(net): what it holds, line by line: populations, projections,
+ * sources and monitors, and its settings, memory and time. */
 static int net_tostring(lua_State *L)
 {
     lnet *n = luaL_checkudata(L, 1, NET_MT);
@@ -3372,19 +3431,71 @@ static int net_tostring(lua_State *L)
         lua_pushliteral(L, "network (closed)");
         return 1;
     }
+    lua_settop(L, 1);
     nk_net *net = n->net;
+    int npop = nk_pop_count(net), nproj = nk_proj_count(net);
+    int nsrc = nk_source_count(net), nmon = nk_monitor_count_all(net);
+    /* the monitors' lines first (index 2), while the stack is free */
+    net_monitors(L);
+    for (int k = 0; k < nmon; k++) {
+        lua_geti(L, 2, k + 1);
+        luaL_tolstring(L, -1, NULL);
+        lua_seti(L, 2, k + 1);
+        lua_pop(L, 1);
+    }
     int64_t neurons = 0, syn = 0;
-    for (int k = 0; k < nk_pop_count(net); k++)
+    for (int k = 0; k < npop; k++)
         neurons += nk_pop_size(net, k);
-    for (int k = 0; k < nk_proj_count(net); k++)
+    for (int k = 0; k < nproj; k++)
         syn += nk_proj_nsyn(net, k);
+    luaL_Buffer b;
+    luaL_buffinit(L, &b);
     lua_pushfstring(L,
-                    "network: %d population%s (%I neurons), %d projection%s (%I synapses); "
-                    "dt %f ms, seed %I, backend %s, t = %f ms, output %s",
-                    nk_pop_count(net), nk_pop_count(net) == 1 ? "" : "s", (lua_Integer)neurons,
-                    nk_proj_count(net), nk_proj_count(net) == 1 ? "" : "s", (lua_Integer)syn,
-                    nk_net_dt(net), (lua_Integer)nk_net_seed(net), nk_net_backend_name(net),
-                    nk_net_time(net), nk_net_output(net) ? nk_net_output(net) : "none");
+                    "network: %d population%s (%I neurons), %d projection%s (%I synapses), "
+                    "%d source%s, %d monitor%s\n",
+                    npop, npop == 1 ? "" : "s", (lua_Integer)neurons, nproj,
+                    nproj == 1 ? "" : "s", (lua_Integer)syn, nsrc, nsrc == 1 ? "" : "s", nmon,
+                    nmon == 1 ? "" : "s");
+    luaL_addvalue(&b);
+    push_bytes(L, nk_net_memory(net));
+    char line[512];
+    snprintf(line, sizeof line,
+             "  t = %.10g ms, dt %.10g ms, seed %llu, backend %s (%d thread%s), output %s, "
+             "memory %s",
+             nk_net_time(net), nk_net_dt(net), (unsigned long long)nk_net_seed(net),
+             nk_net_backend_name(net), nk_net_threads(net), nk_net_threads(net) == 1 ? "" : "s",
+             nk_net_output(net) ? nk_net_output(net) : "none", lua_tostring(L, -1));
+    lua_pop(L, 1);
+    luaL_addstring(&b, line);
+    if (npop)
+        luaL_addstring(&b, "\n  populations:");
+    for (int k = 0; k < npop; k++) {
+        snprintf(line, sizeof line, "\n    %-14s %10lld  %s", nk_pop_name(net, k),
+                 (long long)nk_pop_size(net, k), nk_model_name(nk_pop_model(net, k)));
+        luaL_addstring(&b, line);
+    }
+    if (nproj)
+        luaL_addstring(&b, "\n  projections:");
+    for (int k = 0; k < nproj; k++) {
+        luaL_addstring(&b, "\n    ");
+        const char *d = nk_proj_describe(net, k);
+        luaL_addstring(&b, strncmp(d, "projection ", 11) ? d : d + 11);
+    }
+    if (nsrc)
+        luaL_addstring(&b, "\n  sources:");
+    for (int k = 0; k < nsrc; k++) {
+        snprintf(line, sizeof line, "\n    %d: %s", k + 1, nk_source_describe(net, k));
+        luaL_addstring(&b, line);
+    }
+    if (nmon)
+        luaL_addstring(&b, "\n  monitors:");
+    for (int k = 0; k < nmon; k++) {
+        lua_pushfstring(L, "\n    %d: ", k + 1);
+        luaL_addvalue(&b);
+        lua_geti(L, 2, k + 1);
+        luaL_addvalue(&b);
+    }
+    luaL_pushresult(&b);
     return 1;
 }
 

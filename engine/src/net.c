@@ -274,6 +274,31 @@ void nk_net_profile(const nk_net *net, nk_profile *o)
 }
 const char *nk_net_output(const nk_net *net) { return net->output; }
 
+int64_t nk_net_memory(const nk_net *net)
+{
+    int64_t b = 0, rs = (int64_t)net->real_size;
+    for (int k = 0; k < net->npops; k++) {
+        const nk_pop *p = &net->pops[k];
+        b += p->n * (rs * p->model->nstates + (int64_t)sizeof *p->refr);
+        if (p->i_ext)
+            b += p->n * rs;
+        if (p->pos)
+            b += p->n * 3 * (int64_t)sizeof *p->pos;
+        for (int r = 0; r < p->nrx; r++)
+            b += p->n * (rs * p->rx[r].syn->nstates +
+                         (p->rx[r].ring ? net->ring_len * (int64_t)sizeof(int64_t) : 0));
+        b += p->caprec * (int64_t)(sizeof *p->rec_step + sizeof *p->rec_id);
+    }
+    for (int k = 0; k < net->nprojs; k++) {
+        const nk_proj *pj = &net->projs[k];
+        b += (pj->pre.hi - pj->pre.lo + 1) * (int64_t)sizeof *pj->row +
+             pj->nsyn * (int64_t)(sizeof *pj->col + sizeof *pj->w + sizeof *pj->delay);
+    }
+    for (int k = 0; k < net->nmons; k++)
+        b += net->mons[k].cap * net->mons[k].ncols * (int64_t)sizeof(double);
+    return b;
+}
+
 int nk_net_set_meta(nk_net *net, const char *key, const char *value)
 {
     for (int k = 0; k < net->nmeta; k++) {

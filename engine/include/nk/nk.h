@@ -183,6 +183,9 @@ void nk_net_set_profiling(nk_net *net, int on);
 int nk_net_profiling(const nk_net *net);
 void nk_net_profile(const nk_net *net, nk_profile *out);
 const char *nk_net_output(const nk_net *net); /* NULL when none */
+/* Bytes held by the network's data: states, receptors and their spike
+ * rings, connections, recorded spikes and rows (not compiled code). */
+int64_t nk_net_memory(const nk_net *net);
 
 /* Store arbitrary metadata (e.g. the script) as a root attribute of the
  * results file. Copies value. */
