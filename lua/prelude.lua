@@ -421,22 +421,42 @@ end
 -- The smallest dc amplitude (pA) of a geometric scan from 0.5 pA to 50 nA
 -- that makes the model fire at least 4 times between start and stop, found
 -- with one population of 33 neurons (the first gets none): 0 when the model
--- fires on its own, nil when nothing in the scan makes it fire.
-local function find_amplitude(model, o, dt, start, stop)
+-- fires on its own, nil when nothing in the scan makes it fire. A graded
+-- model (no threshold) gets the smallest that moves var by 15 or more (mV)
+-- by the end of the step.
+local function find_amplitude(model, o, dt, start, stop, graded_var)
   local K = 32
   local amps = {0}
   for k = 0, K - 1 do amps[#amps + 1] = 0.5 * (1e5) ^ (k / (K - 1)) end
-  local net = nk.network{dt = dt, seed = 1, threads = 1}
-  local pop = net:population(model, #amps, {params = o.params, init = o.init})
-  net:source("array", pop, {values = {amps}, after = "hold", start = start, stop = stop})
-  local sp = net:monitor("spikes", pop)
-  net:run(stop, {progress = false})
-  local count = {}
-  for _, i in ipairs(sp:ids()) do count[i] = (count[i] or 0) + 1 end
-  net:close()
-  if (count[1] or 0) >= 4 then return 0 end
-  for k = 2, #amps do
-    if (count[k] or 0) >= 4 then return round2(amps[k]) end
+  -- a model that diverges under a strong current stops the scan's run, naming
+  -- the neuron: scan again without that amplitude and the ones above it
+  for _ = 1, 8 do
+    local net = nk.network{dt = dt, seed = 1, threads = 1}
+    local pop = net:population(model, #amps, {params = o.params, init = o.init})
+    net:source("array", pop, {values = {amps}, after = "hold", start = start, stop = stop})
+    local sp = net:monitor("spikes", pop)
+    local ok, err = pcall(net.run, net, stop, {progress = false})
+    local count = {}
+    for _, i in ipairs(sp:ids()) do count[i] = (count[i] or 0) + 1 end
+    if ok and graded_var then
+      -- count[k] >= 4: moved far enough from where the unstimulated one is
+      for k = 1, #amps do
+        local d = math.abs(pop:get(graded_var, k) - pop:get(graded_var, 1))
+        count[k] = (k > 1 and d >= 15) and 4 or 0
+      end
+    end
+    net:close()
+    local bad = not ok and tonumber(tostring(err):match("neuron (%d+) of %d+: variable"))
+    if not ok and not bad then error(err, 0) end
+    if not bad then
+      if (count[1] or 0) >= 4 then return 0 end
+      for k = 2, #amps do
+        if (count[k] or 0) >= 4 then return round2(amps[k]) end
+      end
+      return nil
+    end
+    if bad <= 2 then return nil end
+    for k = #amps, bad, -1 do amps[k] = nil end
   end
   return nil
 end
@@ -515,7 +535,7 @@ function nk.sandbox(model, opts)
       what = string.format("spikes at %g, %g, %g and %g ms into a lif neuron (weight %g)",
                            times[1], times[2], times[3], times[4], weight)
     end
-    local rec = vars or {state and ("syn." .. state) or "v", "v"}
+    local rec = vars or (state and {"syn." .. state, "v"} or {"v"})
     local vm = net:monitor("state", post, {vars = rec})
     local sp = net:monitor("spikes", post)
     net:run(ms, {progress = false})
@@ -553,7 +573,11 @@ function nk.sandbox(model, opts)
       error("nk.sandbox: option 'amplitude' must be a number (pA), got " .. type(amplitude), 2)
     end
     if amplitude == nil then
-      amplitude = find_amplitude(m, opts, dt, start, stop)
+      local graded_var
+      if not nk.describe(m.name):find("\n  threshold:") then
+        graded_var = m.states.v and "v" or sorted_keys(m.states)[1]
+      end
+      amplitude = find_amplitude(m, opts, dt, start, stop, graded_var)
       if amplitude == nil then
         amplitude = 0
         what = "no stimulus (no dc current from 0.5 pA to 50 nA made it fire)"
@@ -589,12 +613,22 @@ function nk.sandbox(model, opts)
   for k, i in ipairs(result.ids) do
     if i == 1 then first[#first + 1] = result.spikes[k] end
   end
-  say("  " .. (n > 1 and "neuron 1: " or "") .. spikes_line(first, ms))
+  local graded = not nk.describe(m.name):find("\n  threshold:")
+  if not graded then
+    say("  " .. (n > 1 and "neuron 1: " or "") .. spikes_line(first, ms))
+  end
   if n > 1 then say(string.format("  all %d neurons: %d spikes", n, #result.spikes)) end
   result.traces = {}
   if vm then
     result.t = vm:times()
     for _, v in ipairs(vars) do result.traces[v] = vm:trace(v, 1) end
+    if graded then
+      local tr = result.traces[vars[1]]
+      local lo, hi = math.huge, -math.huge
+      for _, x in ipairs(tr) do lo, hi = math.min(lo, x), math.max(hi, x) end
+      say(string.format("  graded (no threshold): %s from %.4g to %.4g, %.4g at the end", vars[1],
+                        lo, hi, tr[#tr]))
+    end
     show_trace(vm, vars[1], opts, string.format("%s: %s of neuron 1", m.name, vars[1]))
   end
   return result

@@ -249,6 +249,17 @@ if [ "$(grep -c '^run .*(50 steps, 1 thread)' "$WORK/err")" != 1 ] ||
 fi
 end_case
 
+begin "docs/reference.md is what scripts/gen_reference.lua makes of the API tables"
+run -- "$NK" "$SRCDIR/scripts/gen_reference.lua"
+expect_rc 0
+if ! d=$(diff -u --label "docs/reference.md" --label "generated" "$SRCDIR/docs/reference.md" "$WORK/out"); then
+    fail "docs/reference.md is out of date: run build/shell/nkshell scripts/gen_reference.lua > docs/reference.md"
+    fail "$(printf '%s\n' "$d" | head -20)"
+fi
+grep -qF '| `stimulus` |' "$WORK/out" || fail "the reference lacks nk.sandbox's options"
+grep -qF '### hh (neuron)' "$WORK/out" || fail "the reference lacks the hh model"
+end_case
+
 begin "--backend=auto is accepted"
 run -- "$NK" --backend=auto -e 'print("ran")'
 expect_rc 0
