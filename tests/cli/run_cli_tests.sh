@@ -260,6 +260,22 @@ grep -qF '| `stimulus` |' "$WORK/out" || fail "the reference lacks nk.sandbox's 
 grep -qF '### hh (neuron)' "$WORK/out" || fail "the reference lacks the hh model"
 end_case
 
+begin "the man page documents every option --help lists"
+run -- "$NK" --help
+expect_rc 0
+man_src="$SRCDIR/docs/nkshell.1"
+if [ ! -f "$man_src" ]; then
+    fail "docs/nkshell.1 is missing"
+else
+    for opt in $(grep -o '^  \(-[a-zA-Z]\|--[a-z-]*\)' "$WORK/out" | tr -d ' '); do
+        # groff writes a hyphen as \-
+        grep -qF -- "$(printf '%s' "$opt" | sed 's/-/\\-/g')" "$man_src" \
+            || fail "nkshell.1 does not mention $opt"
+    done
+    grep -q '^\.TH NKSHELL 1' "$man_src" || fail "nkshell.1 has no .TH header"
+fi
+end_case
+
 begin "--backend=auto is accepted"
 run -- "$NK" --backend=auto -e 'print("ran")'
 expect_rc 0
