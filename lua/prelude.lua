@@ -566,7 +566,7 @@ function nk.sandbox(model, opts)
     local so = {}
     for k, v in pairs(stim) do if k ~= 1 then so[k] = v end end
     stim = {kind = stim[1], opts = so}
-    what = "a " .. stim.kind .. " source"
+    what = (stim.kind:find("^[aeiou]") and "an " or "a ") .. stim.kind .. " source"
   else
     amplitude = opts.amplitude
     if amplitude ~= nil and type(amplitude) ~= "number" then
