@@ -236,6 +236,27 @@ static const nk_api_opt model_opts[] = {
     {"replace", "true to redefine an existing model"},
     END};
 
+#define PLOT_COMMON                                                                              \
+    {"width", "figure width: pixels (PNG) or points (SVG, PDF), default 800; in a preview, "     \
+              "columns (default the terminal's)"},                                                \
+        {"height", "figure height (default 500); in a preview, rows (default 12)"},             \
+        {"title", "the title (\"\" for none)"},                                                  \
+        {"xlim", "{min, max}: the time window shown, ms"},                                      \
+        {"ylim", "{min, max}: the y range shown"},                                              \
+        {"xlabel", "x axis label (default \"time (ms)\")"},                                     \
+        {"ylabel", "y axis label (default from the data and its unit)"},                        \
+        {"font_size", "tick label size, pixels or points (default 12, scaled with the size)"},  \
+        {"grid", "light grid lines at the ticks (default false)"}
+
+static const nk_api_opt raster_opts[] = {PLOT_COMMON, END};
+static const nk_api_opt trace_opts[] = {
+    PLOT_COMMON,
+    {"var", "the variable, when the monitor records several"},
+    {"neurons", "which monitored neurons, positions within the monitor (default the first 10)"},
+    END};
+static const nk_api_opt rate_opts[] = {
+    PLOT_COMMON, {"bin", "ms per bin for spike monitors (default 5)"}, END};
+
 static const nk_api_opt sandbox_opts[] = {
     {"ms", "how long, ms (default 100)"},
     {"n", "neurons (default 1)"},
@@ -302,6 +323,16 @@ const nk_api_fn nk_api[] = {
     {"nk.clock", NULL, "nk.clock() -> seconds", "A monotonic wall clock, for timing scripts.",
      "run", NULL},
     {"nk.version", NULL, "nk.version", "nkshell's version, a string.", "network", NULL},
+    {"nk.plot.raster", NULL, "nk.plot.raster(m | {m, ...}[, file][, options])",
+     "A spike raster of one or more spike monitors (stacked), to a .png, .svg or .pdf file, "
+     "or without a file a preview on the terminal.",
+     "plot", raster_opts},
+    {"nk.plot.trace", NULL, "nk.plot.trace(m[, file][, options])",
+     "Traces of a state, output or field monitor's variable against time.", "plot",
+     trace_opts},
+    {"nk.plot.rate", NULL, "nk.plot.rate(m | {m, ...}[, file][, options])",
+     "The population rate (Hz) of spike monitors (binned) or rate monitors.", "plot",
+     rate_opts},
     /* networks */
     {"net:population", NULL, "pop = net:population(model, n[, options])",
      "n neurons of a model (a name or an nk.model object).", "population", population_opts},

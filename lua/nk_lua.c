@@ -2980,6 +2980,21 @@ static int mon_tostring(lua_State *L)
     return 1;
 }
 
+/* For nk_plot.c: the monitor at idx, without exposing lchild and lnet. */
+nk_net *nk_lua_tomonitor(lua_State *L, int idx, int *mon)
+{
+    lchild *c = luaL_testudata(L, idx, MON_MT);
+    if (!c)
+        return NULL;
+    lua_getiuservalue(L, idx, 1);
+    lnet *n = luaL_testudata(L, -1, NET_MT);
+    lua_pop(L, 1); /* the monitor, still on the stack, keeps the network alive */
+    if (!n || !n->net)
+        luaL_error(L, "this monitor's network has been closed");
+    *mon = c->idx;
+    return n->net;
+}
+
 /* ---- running ---------------------------------------------------------------------------------- */
 
 /* Seconds on a monotonic clock. */

@@ -12,6 +12,13 @@
 /* Pushes the nk table (also stored in package.loaded.nk by the caller). */
 int luaopen_nk(lua_State *L);
 
+typedef struct nk_net nk_net;
+
+/* The network and index (*mon) of the monitor object at stack index idx;
+ * NULL when the value is not a monitor. Raises "...: this monitor's network
+ * has been closed" when it is one of a closed network. */
+nk_net *nk_lua_tomonitor(lua_State *L, int idx, int *mon);
+
 /* nkshell's version, e.g. "0.1.0". */
 const char *nk_lua_version(void);
 

@@ -102,6 +102,11 @@ calls[#calls + 1] = {"net:source", "global", function() return net:source("globa
 for _, kind in ipairs({"state", "rate", "field", "output"}) do
   calls[#calls + 1] = {"net:monitor", kind, function() return net:monitor(kind, a, bogus) end}
 end
+for _, f in ipairs({"raster", "trace", "rate"}) do
+  calls[#calls + 1] = {"nk.plot." .. f, nil, function()
+    return nk.plot[f](f == "trace" and vm or sp, "x.png", bogus)
+  end}
+end
 for _, c in ipairs(calls) do
   local what = c[1] .. (c[2] and ("('" .. c[2] .. "')") or "")
   local got, err = refused(c[3])
