@@ -475,13 +475,16 @@ local function spikes_line(times, ms)
   return s
 end
 
-local function show_trace(vm, var, o, caption)
-  if o.plot == false or not (nk.plot and nk.plot.trace) then return end
+-- The picture: a trace of var, or with var nil a raster of spike monitor m.
+local function show_trace(m, var, o, caption)
+  if o.plot == false or not nk.plot then return end
+  local draw = var and nk.plot.trace or nk.plot.raster
+  local po = var and {var = var, title = caption} or {title = caption}
   if type(o.plot) == "string" then
-    nk.plot.trace(vm, o.plot, {var = var, title = caption})
+    draw(m, o.plot, po)
     if not o.quiet then print("plot written to " .. o.plot) end
   elseif not o.quiet then
-    nk.plot.trace(vm, nil, {var = var, title = caption})
+    draw(m, nil, po)
   end
 end
 
@@ -630,6 +633,8 @@ function nk.sandbox(model, opts)
                         lo, hi, tr[#tr]))
     end
     show_trace(vm, vars[1], opts, string.format("%s: %s of neuron 1", m.name, vars[1]))
+  else
+    show_trace(sp, nil, opts, m.name .. ": spikes (the model has no state to trace)")
   end
   return result
 end
