@@ -4,10 +4,13 @@
  * Command-line front end for nkshell: parses options, creates a Lua 5.4
  * state with the `nk` module loaded, runs -e code and script files, and
  * provides an interactive read-eval-print loop (GNU Readline when stdin is
- * a terminal, plain line reading otherwise).  The conventions follow the
- * reference interpreter lua.c (expression printing, "<eof>" continuation
- * lines, Ctrl-C handling through a debug hook) and the SQLite shell (one
- * state struct holding the shell's settings).
+ * a terminal, plain line reading otherwise) with tab completion (written in
+ * Lua: shell/complete.lua, embedded), dot-commands (.help, .load, ...) and a
+ * history file.  The conventions follow the reference interpreter lua.c
+ * (expression printing, "<eof>" continuation lines, Ctrl-C handling through
+ * a debug hook, LUA_INIT, -E) and the SQLite shell (one state struct holding
+ * the shell's settings, dot-commands, a start-up file for interactive
+ * sessions).  docs/repl.md describes the REPL for users.
  */
 #ifndef _POSIX_C_SOURCE
 #define _POSIX_C_SOURCE 200809L
@@ -16,6 +19,7 @@
 #define _DEFAULT_SOURCE 1
 #endif
 
+#include <ctype.h>
 #include <errno.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -25,6 +29,7 @@
 #include <string.h>
 #include <sys/select.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <lauxlib.h>
@@ -41,7 +46,17 @@
 #define PROMPT2 ">> "
 #define HISTORY_FILE ".nkshell_history"
 #define HISTORY_MAX 1000
+#define RC_FILE ".nkshellrc"
 #define EOFMARK "<eof>"
+#define COMPLETE_MODULE "nkshell.complete"
+#define MAX_COMPLETIONS 2000
+
+/* The start-up code variables, as lua.c names them. */
+#define LUA_INIT_VAR "LUA_INIT"
+#define LUA_INIT_VAR_VERSION LUA_INIT_VAR "_" LUA_VERSION_MAJOR "_" LUA_VERSION_MINOR
+
+/* shell/complete.lua, embedded at build time by nk-embed. */
+extern const char nk_src_complete_lua[];
 
 /* Exit statuses. */
 enum { EXIT_OK = 0, EXIT_LUA_ERROR = 1, EXIT_USAGE = 2 };
@@ -84,6 +99,8 @@ typedef struct ShellState {
     int script;                /* argv index of FILE, or 0 when there is none */
     bool interactive;          /* -i given */
     bool profile;              /* --profile given */
+    bool no_env;               /* -E: no LUA_INIT, no ~/.nkshellrc */
+    const char *sandbox;       /* --sandbox MODEL, or NULL */
     const char *defaults[N_VALUE_OPTIONS]; /* values of value_options, or NULL */
     bool stdin_tty;            /* standard input is a terminal */
     bool use_readline;         /* the REPL reads through GNU Readline */
@@ -91,6 +108,10 @@ typedef struct ShellState {
     int exit_status;
     char *history_path;        /* ~/.nkshell_history, or NULL: no history */
     int history_added;         /* entries added during this session */
+    bool timer;                /* .timer on: print each entry's wall time */
+    bool quit;                 /* .quit was entered */
+    int complete_ref;          /* registry ref of the completion module, or LUA_NOREF */
+    const char *pending;       /* lines of an unfinished entry (for completion), or NULL */
 } ShellState;
 
 /*
@@ -98,9 +119,12 @@ typedef struct ShellState {
  * - g_running_L: the state whose code is running, for the SIGINT handler;
  * - g_prompt_sigint: set by the SIGINT handler active while reading input;
  * - rl_slot: where readline's line callback (which has no user-data
- *   argument) leaves the line it received.
+ *   argument) leaves the line it received;
+ * - g_shell: the shell, for readline's completion hooks (no user data
+ *   either).
  */
 static lua_State *g_running_L = NULL;
+static ShellState *g_shell = NULL;
 static volatile sig_atomic_t g_prompt_sigint = 0;
 static struct {
     char *line;
@@ -147,6 +171,10 @@ static void print_help(void)
            "Options:\n"
            "  -e CODE             run the Lua code CODE (may be repeated; runs before FILE)\n"
            "  -i                  enter the interactive prompt after FILE and -e code\n"
+           "  -E                  ignore LUA_INIT, LUA_PATH, LUA_CPATH and ~/" RC_FILE "\n"
+           "  --sandbox MODEL     try a neuron model: nk.sandbox(MODEL) prints a trace\n"
+           "                      and the spikes of one neuron, then exits (with -i:\n"
+           "                      stays at the prompt); runs after -e code\n"
            "  --profile           time every run's phases and print them on stderr\n",
            LUA_VERSION_MAJOR "." LUA_VERSION_MINOR);
     for (i = 0; i < N_VALUE_OPTIONS; i++) {
@@ -160,6 +188,10 @@ static void print_help(void)
            "  --                  stop handling options (the next argument is FILE)\n"
            "\n"
            "The value options also accept the form --option=VALUE.\n"
+           "\n"
+           "Before anything else, the Lua code in LUA_INIT_5_4 (or else LUA_INIT) runs;\n"
+           "'@FILE' there runs FILE.  The interactive prompt first runs ~/" RC_FILE ".\n"
+           "At the prompt, .help lists the dot-commands; Tab completes.\n"
            "\n"
            "Exit status: 0 on success, 1 if the Lua code raised an error or FILE could\n"
            "not be loaded, 2 on a usage error.\n");
@@ -283,6 +315,22 @@ static int parse_args(ShellState *s)
         }
         if (strcmp(arg, "--profile") == 0) {
             s->profile = true;
+            continue;
+        }
+        if (strcmp(arg, "-E") == 0) {
+            s->no_env = true;
+            continue;
+        }
+        if (strcmp(arg, "--sandbox") == 0 || strncmp(arg, "--sandbox=", 10) == 0) {
+            if (arg[9] == '=') {
+                s->sandbox = arg + 10;
+            } else {
+                if (i + 1 >= s->argc)
+                    return usage_error("option '--sandbox' needs a model name");
+                s->sandbox = s->argv[++i];
+            }
+            if (s->sandbox[0] == '\0')
+                return usage_error("option '--sandbox' needs a model name");
             continue;
         }
         if (strcmp(arg, "-e") == 0) {
@@ -435,6 +483,66 @@ static int dofile(ShellState *s, const char *fname)
     if (status == LUA_OK) {
         int n = push_script_args(s);
         status = docall(s, n, 0);
+    }
+    return report(s->L, status);
+}
+
+/* Runs the file fname without arguments (LUA_INIT's @FILE, ~/.nkshellrc,
+ * .load); reports load and runtime errors, whose messages start with the
+ * file name. */
+static int dofile_plain(ShellState *s, const char *fname)
+{
+    int status = luaL_loadfile(s->L, fname);
+    if (status == LUA_OK)
+        status = docall(s, 0, 0);
+    return report(s->L, status);
+}
+
+/* Runs LUA_INIT_5_4, or else LUA_INIT, as lua.c does: "@FILE" runs FILE,
+ * anything else is Lua code.  Returns the status (errors reported). */
+static int run_lua_init(ShellState *s)
+{
+    const char *name = "=" LUA_INIT_VAR_VERSION;
+    const char *init = getenv(name + 1);
+    if (init == NULL) {
+        name = "=" LUA_INIT_VAR;
+        init = getenv(name + 1);
+    }
+    if (init == NULL)
+        return LUA_OK;
+    if (init[0] == '@')
+        return dofile_plain(s, init + 1);
+    return dostring(s, init, name);
+}
+
+/* Runs ~/.nkshellrc if it exists (interactive sessions only, unless -E):
+ * errors are reported, naming the file, and the session goes on. */
+static void run_rc_file(ShellState *s)
+{
+    const char *home = getenv("HOME");
+    size_t len;
+    char *path;
+    if (s->no_env || home == NULL || home[0] == '\0')
+        return;
+    len = strlen(home) + sizeof "/" RC_FILE;
+    path = malloc(len);
+    if (path == NULL)
+        return;
+    snprintf(path, len, "%s/" RC_FILE, home);
+    if (access(path, F_OK) == 0)
+        dofile_plain(s, path);
+    free(path);
+}
+
+/* --sandbox MODEL: calls nk.sandbox(MODEL).  Returns the status (errors,
+ * such as an unknown model, reported). */
+static int run_sandbox(ShellState *s)
+{
+    static const char code[] = "nk.sandbox(...)";
+    int status = luaL_loadbuffer(s->L, code, sizeof code - 1, "=(--sandbox)");
+    if (status == LUA_OK) {
+        lua_pushstring(s->L, s->sandbox);
+        status = docall(s, 1, 0);
     }
     return report(s->L, status);
 }
@@ -630,11 +738,13 @@ static void history_load(ShellState *s)
 }
 
 /* Adds a REPL entry to the history, skipping empty entries and an
- * immediate duplicate of the last entry. */
+ * immediate duplicate of the last entry.  Without readline (input that
+ * is not a terminal, with -i) the history is kept for .history but never
+ * saved. */
 static void history_add(ShellState *s, const char *entry)
 {
     HIST_ENTRY *last;
-    if (!s->use_readline || entry[0] == '\0')
+    if (entry[0] == '\0')
         return;
     last = history_length > 0 ? history_get(history_base + history_length - 1)
                               : NULL;
@@ -664,11 +774,383 @@ static void history_save(ShellState *s)
 }
 
 /* ------------------------------------------------------------------ */
+/* Dot-commands                                                        */
+/* ------------------------------------------------------------------ */
+
+/* A command of the REPL itself, recognised at the primary prompt (cf.
+ * SQLite's azHelp and its dot-commands). */
+typedef struct DotCommand {
+    const char *name;                       /* ".load" */
+    const char *args;                       /* "FILE", for .help */
+    const char *help;                       /* one line, for .help */
+    void (*run)(ShellState *s, char *arg);  /* arg: the rest of the line, trimmed */
+} DotCommand;
+
+static void dot_help(ShellState *s, char *arg);
+static void dot_history(ShellState *s, char *arg);
+static void dot_load(ShellState *s, char *arg);
+static void dot_quit(ShellState *s, char *arg);
+static void dot_timer(ShellState *s, char *arg);
+
+static const DotCommand dot_commands[] = {
+    {".exit", "", "same as .quit", dot_quit},
+    {".help", "", "list these commands", dot_help},
+    {".history", "[N]", "print the last N history entries (all without N)", dot_history},
+    {".load", "FILE", "run the Lua file FILE in this session", dot_load},
+    {".quit", "", "leave nkshell, as Ctrl-D does (the history is saved)", dot_quit},
+    {".timer", "on|off", "print each entry's wall time on stderr", dot_timer},
+};
+#define N_DOT_COMMANDS (sizeof dot_commands / sizeof dot_commands[0])
+
+/* Seconds on a monotonic clock. */
+static double wall_seconds(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+/* Prints "time: 0.123 s" on stderr when .timer is on. */
+static void report_time(ShellState *s, double t0)
+{
+    if (!s->timer)
+        return;
+    fflush(stdout);
+    fprintf(stderr, "time: %.3f s\n", wall_seconds() - t0);
+    fflush(stderr);
+}
+
+/* Prints a dot-command's message (no newline needed) on stderr. */
+static void dot_error(const char *fmt, ...) PRINTF_LIKE(1, 2);
+static void dot_error(const char *fmt, ...)
+{
+    va_list ap;
+    fflush(stdout);
+    va_start(ap, fmt);
+    vfprintf(stderr, fmt, ap);
+    va_end(ap);
+    fputc('\n', stderr);
+    fflush(stderr);
+}
+
+static void dot_help(ShellState *s, char *arg)
+{
+    size_t k;
+    (void)s;
+    (void)arg;
+    for (k = 0; k < N_DOT_COMMANDS; k++) {
+        char spec[32];
+        snprintf(spec, sizeof spec, "%s %s", dot_commands[k].name, dot_commands[k].args);
+        printf("%-16s %s\n", spec, dot_commands[k].help);
+    }
+    printf("Dot-commands are read at the '" PROMPT1 "' prompt only; everything else is Lua\n"
+           "(help() for nkshell's Lua functions).\n");
+    fflush(stdout);
+}
+
+/* .history [N]: the last N entries, numbered as readline numbers them;
+ * the lines after the first of a multi-line entry are indented. */
+static void dot_history(ShellState *s, char *arg)
+{
+    HIST_ENTRY **list = history_list();
+    long n = history_length, i;
+    (void)s;
+    if (arg[0] != '\0') {
+        char *end;
+        errno = 0;
+        n = strtol(arg, &end, 10);
+        if (*end != '\0' || n < 0 || errno != 0) {
+            dot_error(".history: expected a number of entries, got '%s'", arg);
+            return;
+        }
+    }
+    if (list == NULL)
+        return;
+    for (i = n < history_length ? history_length - n : 0; i < history_length; i++) {
+        const char *line = list[i]->line;
+        printf("%5ld  ", (long)history_base + i);
+        for (; *line; line++) {
+            fputc(*line, stdout);
+            if (*line == '\n')
+                fputs("       ", stdout);
+        }
+        fputc('\n', stdout);
+    }
+    fflush(stdout);
+}
+
+/* .load FILE: runs FILE (quotes around it and a leading ~ are fine). */
+static void dot_load(ShellState *s, char *arg)
+{
+    size_t len = strlen(arg);
+    char *path;
+    double t0;
+    if (len >= 2 && (arg[0] == '"' || arg[0] == '\'') && arg[len - 1] == arg[0]) {
+        arg[len - 1] = '\0';
+        arg++;
+    }
+    if (arg[0] == '\0') {
+        dot_error(".load: expected a file name (.load FILE)");
+        return;
+    }
+    path = tilde_expand(arg);
+    if (path == NULL)
+        return;
+    t0 = wall_seconds();
+    dofile_plain(s, path);
+    report_time(s, t0);
+    free(path);
+}
+
+static void dot_quit(ShellState *s, char *arg)
+{
+    (void)arg;
+    s->quit = true;
+}
+
+static void dot_timer(ShellState *s, char *arg)
+{
+    if (strcmp(arg, "on") == 0)
+        s->timer = true;
+    else if (strcmp(arg, "off") == 0)
+        s->timer = false;
+    else
+        dot_error(".timer: expected on or off%s%s%s (the timer is %s)",
+                  arg[0] ? ", got '" : "", arg, arg[0] ? "'" : "", s->timer ? "on" : "off");
+}
+
+/* True when line is a dot-command: '.' and a letter, after blanks (".5"
+ * stays Lua). */
+static bool is_dot_command(const char *line)
+{
+    line += strspn(line, " \t");
+    return line[0] == '.' && isalpha((unsigned char)line[1]);
+}
+
+/* Runs the dot-command line (which it modifies). */
+static void run_dot_command(ShellState *s, char *line)
+{
+    char *name, *arg, *end;
+    size_t k;
+    name = line + strspn(line, " \t");
+    arg = name + strcspn(name, " \t");
+    if (*arg != '\0')
+        *arg++ = '\0';
+    arg += strspn(arg, " \t");
+    end = arg + strlen(arg);
+    while (end > arg && isspace((unsigned char)end[-1]))
+        *--end = '\0';
+    for (k = 0; k < N_DOT_COMMANDS; k++) {
+        if (strcmp(name, dot_commands[k].name) == 0) {
+            dot_commands[k].run(s, arg);
+            return;
+        }
+    }
+    fflush(stdout);
+    fprintf(stderr, "unknown command '%s'; the commands are", name);
+    for (k = 0; k < N_DOT_COMMANDS; k++)
+        fprintf(stderr, " %s", dot_commands[k].name);
+    fprintf(stderr, " (.help describes them)\n");
+    fflush(stderr);
+}
+
+/* ------------------------------------------------------------------ */
+/* Completion                                                          */
+/* ------------------------------------------------------------------ */
+
+/* Word separators for Lua: readline completes the text after the last of
+ * these, or after an unclosed quote (a string: a file or model name).
+ * '.' and ':' are separators too, so the candidates for "nk.ne" are field
+ * names ("network") and a list of them shows just those. */
+static const char lua_word_breaks[] = " \t\n\"'`\\><=;:+-*/%^~#&|,.()[]{}";
+
+/* A completion request and its answer, for complete_collect. */
+typedef struct Completion {
+    int ref;             /* registry ref of the completion module */
+    const char *pending; /* earlier lines of the entry, or NULL */
+    const char *line;    /* the current line, */
+    size_t line_len;     /* up to the word */
+    const char *word;    /* the word readline replaces */
+    char quote[2];       /* the quote the word is inside, or "" */
+    char **items;        /* the candidates, malloc'd (as is each) */
+    size_t n_items;
+    size_t next_item;    /* the next one candidate_generator hands out */
+    bool files;          /* complete file names instead */
+} Completion;
+
+/* The request candidate_generator serves (readline's generators have no
+ * user-data argument). */
+static Completion *g_completion = NULL;
+
+/* lua_CFunction, argument a light userdata Completion: calls
+ * M.complete(before, word, quote, pending) of the completion module and
+ * copies its answer into the Completion.  The caller frees c->items,
+ * also after an error. */
+static int complete_collect(lua_State *L)
+{
+    Completion *c = lua_touserdata(L, 1);
+    lua_Unsigned i, n;
+    lua_rawgeti(L, LUA_REGISTRYINDEX, c->ref);
+    if (lua_getfield(L, -1, "complete") != LUA_TFUNCTION)
+        return 0;
+    if (c->pending != NULL) {
+        lua_pushstring(L, c->pending);
+        lua_pushliteral(L, "\n");
+        lua_pushlstring(L, c->line, c->line_len);
+        lua_concat(L, 3);
+    } else {
+        lua_pushlstring(L, c->line, c->line_len);
+    }
+    lua_pushstring(L, c->word);
+    lua_pushstring(L, c->quote);
+    lua_pushboolean(L, c->pending != NULL);
+    lua_call(L, 4, 1);
+    if (lua_type(L, -1) == LUA_TSTRING && strcmp(lua_tostring(L, -1), "file") == 0) {
+        c->files = true;
+        return 0;
+    }
+    if (lua_type(L, -1) != LUA_TTABLE)
+        return 0;
+    n = lua_rawlen(L, -1);
+    if (n > MAX_COMPLETIONS)
+        n = MAX_COMPLETIONS;
+    c->items = calloc((size_t)n + 1, sizeof *c->items);
+    if (c->items == NULL)
+        return 0;
+    for (i = 1; i <= n; i++) {
+        if (lua_rawgeti(L, -1, (lua_Integer)i) == LUA_TSTRING) {
+            char *item = strdup(lua_tostring(L, -1));
+            if (item != NULL)
+                c->items[c->n_items++] = item;
+        }
+        lua_pop(L, 1);
+    }
+    return 0;
+}
+
+/* Readline generator: hands out g_completion's candidates in order
+ * (readline takes ownership of each). */
+static char *candidate_generator(const char *text, int state)
+{
+    Completion *c = g_completion;
+    char *item;
+    (void)text;
+    (void)state;
+    if (c == NULL || c->next_item >= c->n_items)
+        return NULL;
+    item = c->items[c->next_item];
+    c->items[c->next_item++] = NULL;
+    return item;
+}
+
+/* rl_attempted_completion_function: asks complete.lua for the candidates
+ * of text (rl_line_buffer[start, end)).  A Lua error means no candidates;
+ * readline's default (file names everywhere) is never used. */
+static char **complete_attempt(const char *text, int start, int end)
+{
+    ShellState *s = g_shell;
+    Completion c;
+    char **matches = NULL;
+    size_t k;
+    int top, status;
+    (void)end;
+    rl_attempted_completion_over = 1;
+    rl_completion_append_character = '\0'; /* as IPython: nothing after a name */
+    if (s == NULL || s->complete_ref == LUA_NOREF || start < 0 ||
+        !lua_checkstack(s->L, 8))
+        return NULL;
+    memset(&c, 0, sizeof c);
+    c.ref = s->complete_ref;
+    c.pending = s->pending;
+    c.line = rl_line_buffer;
+    c.line_len = (size_t)start;
+    c.word = text;
+    c.quote[0] = (char)rl_completion_quote_character;
+    top = lua_gettop(s->L);
+    lua_pushcfunction(s->L, complete_collect);
+    lua_pushlightuserdata(s->L, &c);
+    status = lua_pcall(s->L, 1, 0, 0);
+    lua_settop(s->L, top);
+    if (status == LUA_OK && c.files) {
+        rl_filename_completion_desired = 1; /* a '/' after a directory */
+        matches = rl_completion_matches(text, rl_filename_completion_function);
+    } else if (status == LUA_OK && c.n_items > 0) {
+        g_completion = &c;
+        matches = rl_completion_matches(text, candidate_generator);
+        g_completion = NULL;
+    }
+    for (k = 0; k < c.n_items; k++)
+        free(c.items[k]);
+    free(c.items);
+    return matches;
+}
+
+/* rl_completion_word_break_hook: once a dot-command line has its command,
+ * words are separated by blanks only (".load dir/model.lua"). */
+static char *word_break_hook(void)
+{
+    static char blanks[] = " \t\n";
+    const char *p = rl_line_buffer;
+    if (g_shell == NULL || g_shell->pending != NULL || !is_dot_command(p))
+        return NULL;
+    p += strspn(p, " \t");
+    return p[strcspn(p, " \t")] != '\0' ? blanks : NULL;
+}
+
+/* lua_CFunction: loads the embedded completion module (the preload
+ * function of "nkshell.complete"). */
+static int open_complete(lua_State *L)
+{
+    if (luaL_loadbuffer(L, nk_src_complete_lua, strlen(nk_src_complete_lua),
+                        "=" COMPLETE_MODULE) != LUA_OK)
+        return lua_error(L);
+    lua_call(L, 0, 1);
+    return 1;
+}
+
+/* lua_CFunction, argument a light userdata ShellState: requires the
+ * completion module, gives it the dot-commands' names and keeps a
+ * reference to it. */
+static int complete_setup_protected(lua_State *L)
+{
+    ShellState *s = lua_touserdata(L, 1);
+    size_t k;
+    luaL_requiref(L, COMPLETE_MODULE, open_complete, 0);
+    luaL_checktype(L, -1, LUA_TTABLE);
+    lua_createtable(L, (int)N_DOT_COMMANDS, 0);
+    for (k = 0; k < N_DOT_COMMANDS; k++) {
+        lua_pushstring(L, dot_commands[k].name);
+        lua_rawseti(L, -2, (lua_Integer)k + 1);
+    }
+    lua_setfield(L, -2, "commands");
+    s->complete_ref = luaL_ref(L, LUA_REGISTRYINDEX);
+    return 0;
+}
+
+/* Sets readline up to complete Lua through complete.lua.  If the module
+ * cannot be loaded (a build error), says so once and completes nothing. */
+static void complete_setup(ShellState *s)
+{
+    rl_basic_word_break_characters = lua_word_breaks;
+    rl_completer_word_break_characters = lua_word_breaks;
+    rl_completer_quote_characters = "\"'";
+    rl_attempted_completion_function = complete_attempt;
+    rl_completion_word_break_hook = word_break_hook;
+    lua_pushcfunction(s->L, complete_setup_protected);
+    lua_pushlightuserdata(s->L, s);
+    if (lua_pcall(s->L, 1, 0, 0) != LUA_OK) {
+        const char *msg = lua_tostring(s->L, -1);
+        fprintf(stderr, PROGNAME ": tab completion is off: %s\n", msg ? msg : "error");
+        lua_pop(s->L, 1);
+    }
+}
+
+/* ------------------------------------------------------------------ */
 /* REPL                                                                */
 /* ------------------------------------------------------------------ */
 
-/* REPL input outcomes. */
-typedef enum { CHUNK_OK, CHUNK_ERROR, CHUNK_EOF, CHUNK_CANCELLED } ChunkResult;
+/* REPL input outcomes (CHUNK_DOT: a dot-command ran). */
+typedef enum { CHUNK_OK, CHUNK_ERROR, CHUNK_EOF, CHUNK_CANCELLED, CHUNK_DOT } ChunkResult;
 
 /* True (and pops the message) when status is a syntax error caused by
  * the chunk ending too early, i.e. more lines may complete it. */
@@ -720,7 +1202,9 @@ static ChunkResult load_as_statements(ShellState *s)
             lua_remove(L, -2); /* text */
             return status == LUA_OK ? CHUNK_OK : CHUNK_ERROR;
         }
+        s->pending = text; /* stays on the stack while the line is read */
         more = read_line(s, PROMPT2, &interrupted);
+        s->pending = NULL;
         if (more == NULL && interrupted) {
             lua_pop(L, 1);
             return CHUNK_CANCELLED;
@@ -741,13 +1225,24 @@ static ChunkResult load_as_statements(ShellState *s)
     }
 }
 
-/* Reads and compiles one REPL entry (cf. lua.c's loadline). */
+/* Reads and compiles one REPL entry (cf. lua.c's loadline), or runs a
+ * dot-command. */
 static ChunkResult load_repl_chunk(ShellState *s)
 {
     bool interrupted;
     char *line = read_line(s, PROMPT1, &interrupted);
     if (line == NULL)
         return interrupted ? CHUNK_CANCELLED : CHUNK_EOF;
+    if (is_dot_command(line)) {
+        char *copy = strdup(line);
+        if (copy != NULL) {
+            run_dot_command(s, copy);
+            free(copy);
+        }
+        history_add(s, line);
+        free(line);
+        return CHUNK_DOT;
+    }
     lua_pushstring(s->L, line);
     free(line);
     if (load_as_expression(s))
@@ -785,15 +1280,19 @@ static int print_results(ShellState *s, int base)
     return docall(s, n, 0);
 }
 
-/* Prepares readline and history for an interactive session. */
+/* Prepares readline, completion and history for an interactive session.
+ * rl_readline_name is set before readline reads ~/.inputrc, so that
+ * "$if nkshell" sections there apply. */
 static void readline_setup(ShellState *s)
 {
     rl_readline_name = "nkshell";
     rl_catch_signals = 0; /* SIGINT is handled in readline_line() */
+    complete_setup(s);
     history_load(s);
 }
 
-/* The read-eval-print loop; runs until EOF.  Errors never end it. */
+/* The read-eval-print loop; runs until EOF or .quit.  Errors never end
+ * it.  Starts with ~/.nkshellrc. */
 static void repl(ShellState *s)
 {
     lua_State *L = s->L;
@@ -801,49 +1300,69 @@ static void repl(ShellState *s)
     struct sigaction old;
 
     s->use_readline = s->stdin_tty;
+    g_shell = s;
+    using_history();
+    stifle_history(HISTORY_MAX);
     if (s->use_readline) {
         readline_setup(s);
         print_banner();
     }
+    run_rc_file(s);
+    lua_settop(L, base);
     set_sigint(on_sigint_prompt, 0, &old);
-    for (;;) {
+    while (!s->quit) {
         int status = LUA_OK;
+        double t0;
         ChunkResult r = load_repl_chunk(s);
         if (r == CHUNK_EOF)
             break;
-        if (r == CHUNK_CANCELLED)
+        if (r == CHUNK_CANCELLED || r == CHUNK_DOT)
             continue;
+        t0 = wall_seconds();
         if (r == CHUNK_ERROR)
             status = LUA_ERRSYNTAX;
         else if ((status = docall(s, 0, LUA_MULTRET)) == LUA_OK)
             status = print_results(s, base);
         report(L, status);
+        if (r != CHUNK_ERROR)
+            report_time(s, t0);
         lua_settop(L, base);
     }
     sigaction(SIGINT, &old, NULL);
     if (s->use_readline) {
-        fputc('\n', stdout);
+        if (!s->quit)
+            fputc('\n', stdout); /* end the line Ctrl-D left */
         fflush(stdout);
         history_save(s);
     }
+    if (s->complete_ref != LUA_NOREF) {
+        luaL_unref(L, LUA_REGISTRYINDEX, s->complete_ref);
+        s->complete_ref = LUA_NOREF;
+    }
+    g_shell = NULL;
 }
 
 /* ------------------------------------------------------------------ */
 /* Main                                                                */
 /* ------------------------------------------------------------------ */
 
-/* Runs -e code, FILE and/or the REPL; returns the exit status. */
+/* Runs LUA_INIT, -e code, --sandbox, FILE and/or the REPL, in this order;
+ * returns the exit status. */
 static int run(ShellState *s)
 {
     int i;
+    if (!s->no_env && run_lua_init(s) != LUA_OK)
+        return EXIT_LUA_ERROR;
     for (i = 0; i < s->n_exprs; i++)
         if (dostring(s, s->exprs[i], "=(command line)") != LUA_OK)
             return EXIT_LUA_ERROR;
+    if (s->sandbox != NULL && run_sandbox(s) != LUA_OK)
+        return EXIT_LUA_ERROR;
     if (s->script > 0 && run_script(s) != LUA_OK)
         return EXIT_LUA_ERROR;
     if (s->interactive) {
         repl(s);
-    } else if (s->script == 0 && s->n_exprs == 0) {
+    } else if (s->script == 0 && s->n_exprs == 0 && s->sandbox == NULL) {
         if (s->stdin_tty)
             repl(s);
         else if (dofile(s, NULL) != LUA_OK)
@@ -858,8 +1377,17 @@ static int pmain(lua_State *L)
 {
     ShellState *s = lua_touserdata(L, 1);
     luaL_checkversion(L);
+    if (s->no_env) { /* as lua -E: package ignores LUA_PATH and LUA_CPATH */
+        lua_pushboolean(L, 1);
+        lua_setfield(L, LUA_REGISTRYINDEX, "LUA_NOENV");
+    }
     luaL_openlibs(L);
     luaL_requiref(L, "nk", luaopen_nk, 1); /* package.loaded.nk, global nk */
+    lua_pop(L, 1);
+    /* require("nkshell.complete") finds the embedded completion code */
+    luaL_getsubtable(L, LUA_REGISTRYINDEX, LUA_PRELOAD_TABLE);
+    lua_pushcfunction(L, open_complete);
+    lua_setfield(L, -2, COMPLETE_MODULE);
     lua_pop(L, 1);
     if (!apply_defaults(s)) {
         s->exit_status = EXIT_USAGE;
@@ -874,6 +1402,7 @@ static int pmain(lua_State *L)
 static bool shell_init(ShellState *s, int argc, char **argv)
 {
     memset(s, 0, sizeof *s);
+    s->complete_ref = LUA_NOREF;
     s->argc = argc;
     s->argv = argv;
     s->exprs = malloc(sizeof *s->exprs * (size_t)(argc > 0 ? argc : 1));
