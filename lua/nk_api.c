@@ -31,7 +31,7 @@ static const nk_api_opt network_opts[] = {
 static const nk_api_opt population_opts[] = {
     {"name", "the population's name (default pop1, pop2, ...)"},
     {"params", "shared parameter values, {name = value} (help(model) lists them)"},
-    {"init", "initial values, {state = number | nk.uniform(lo, hi)}"},
+    {"init", "initial values, {state = number | nk.uniform(lo, hi) | {one per neuron}}"},
     {"method", "solver instead of the model's: euler, midpoint, heun, rk4, rk45, "
                "exponential_euler, exact"},
     {"rtol", "rk45's relative tolerance (default 1e-6)"},
@@ -433,6 +433,10 @@ const nk_api_fn nk_api[] = {
     {"pop:select", NULL, "pop:select{i, j, ...}", "Those neurons, in any order.", "population",
      NULL},
     {"pop:get", NULL, "pop:get(var, i)", "State variable var of neuron i.", "population", NULL},
+    {"pop:set", NULL, "pop:set{var = value, ...}",
+     "Sets states of every neuron of the population or slice: a number, nk.uniform(lo, hi), "
+     "or a list with one number per neuron.",
+     "population", NULL},
     {"pop:param", NULL, "pop:param(name)", "A parameter's value.", "population", NULL},
     {"pop:place", NULL, "pop:place(positions)",
      "Places the neurons: a layout table (below) or a list of {x, y, z}.", "space", NULL},

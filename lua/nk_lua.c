@@ -632,6 +632,46 @@ static const int64_t *read_ids(lua_State *L, int idx, int64_t *n)
 #define RK45_RTOL_DEFAULT 1e-6
 #define RK45_ATOL_DEFAULT 1e-6
 
+/* Sets state var of neurons r from the value at stack top: a number, an
+ * nk.uniform(lo, hi) or a list with one number per neuron. Returns the
+ * engine's code; raises for a value of the wrong shape. */
+static int set_state_value(lua_State *L, nk_net *net, nk_range r, const char *var,
+                           const char *fname)
+{
+    int v = lua_gettop(L);
+    if (lua_type(L, v) == LUA_TNUMBER)
+        return nk_pop_set_state(net, r, var, lua_tonumber(L, v));
+    if (!lua_istable(L, v))
+        return lerror(L, "%s: the value of '%s' must be a number, nk.uniform(lo, hi) or a list "
+                         "of %lld numbers, got %s",
+                      fname, var, (long long)(r.hi - r.lo), luaL_typename(L, v));
+    lua_getfield(L, v, "kind");
+    int uniform = lua_type(L, -1) == LUA_TSTRING && !strcmp(lua_tostring(L, -1), "uniform");
+    lua_pop(L, 1);
+    if (uniform) {
+        lua_getfield(L, v, "lo");
+        lua_getfield(L, v, "hi");
+        int rc = nk_pop_set_state_uniform(net, r, var, lua_tonumber(L, -2), lua_tonumber(L, -1));
+        lua_pop(L, 2);
+        return rc;
+    }
+    int64_t n = r.hi - r.lo;
+    if ((int64_t)luaL_len(L, v) != n)
+        return lerror(L, "%s: '%s' has %lld values, expected one per neuron (%lld)", fname, var,
+                      (long long)luaL_len(L, v), (long long)n);
+    double *x = lua_newuserdatauv(L, (size_t)(n ? n : 1) * sizeof *x, 0);
+    for (int64_t i = 0; i < n; i++) {
+        if (lua_geti(L, v, i + 1) != LUA_TNUMBER)
+            return lerror(L, "%s: %s[%lld] must be a number, got %s", fname, var,
+                          (long long)(i + 1), luaL_typename(L, -1));
+        x[i] = lua_tonumber(L, -1);
+        lua_pop(L, 1);
+    }
+    int rc = nk_pop_set_state_array(net, r, var, x);
+    lua_pop(L, 1);
+    return rc;
+}
+
 static int net_population(lua_State *L)
 {
     lnet *n = check_net(L, 1);
@@ -689,14 +729,27 @@ static int net_population(lua_State *L)
             int ok = lua_type(L, -1) == LUA_TNUMBER;
             if (pass && !ok && lua_istable(L, -1)) {
                 lua_getfield(L, -1, "kind");
-                ok = lua_type(L, -1) == LUA_TSTRING && !strcmp(lua_tostring(L, -1), "uniform");
+                int list = lua_isnil(L, -1);
+                ok = list ||
+                     (lua_type(L, -1) == LUA_TSTRING && !strcmp(lua_tostring(L, -1), "uniform"));
                 lua_pop(L, 1);
+                /* checked now, so that nothing is made when it is wrong */
+                if (list && (int64_t)luaL_len(L, -1) != size)
+                    return lerror(L, "net:population: init '%s' has %lld values, expected one "
+                                     "per neuron (%lld)",
+                                  k, (long long)luaL_len(L, -1), (long long)size);
+                for (int64_t i = 1; list && i <= size; i++) {
+                    if (lua_geti(L, -1, i) != LUA_TNUMBER)
+                        return lerror(L, "net:population: init %s[%lld] must be a number, got %s",
+                                      k, (long long)i, luaL_typename(L, -1));
+                    lua_pop(L, 1);
+                }
             }
             if (!ok)
                 return pass ? lerror(L,
-                                     "net:population: init value of '%s' must be a number or "
-                                     "nk.uniform(lo, hi), got %s",
-                                     k, luaL_typename(L, -1))
+                                     "net:population: init value of '%s' must be a number, "
+                                     "nk.uniform(lo, hi) or a list of %lld numbers, got %s",
+                                     k, (long long)size, luaL_typename(L, -1))
                             : lerror(L, "net:population: parameter '%s' must be a number, got %s",
                                      k, luaL_typename(L, -1));
             lua_pop(L, 1);
@@ -735,16 +788,7 @@ static int net_population(lua_State *L)
         nk_range all = {pop, 0, size};
         lua_pushnil(L);
         while (!rc && lua_next(L, init)) {
-            const char *k = lua_tostring(L, -2);
-            if (lua_type(L, -1) == LUA_TNUMBER) {
-                rc = nk_pop_set_state(n->net, all, k, lua_tonumber(L, -1));
-            } else {
-                lua_getfield(L, -1, "lo");
-                lua_getfield(L, -2, "hi");
-                rc = nk_pop_set_state_uniform(n->net, all, k, lua_tonumber(L, -2),
-                                              lua_tonumber(L, -1));
-                lua_pop(L, 2);
-            }
+            rc = set_state_value(L, n->net, all, lua_tostring(L, -2), "net:population");
             lua_pop(L, 1);
         }
         if (rc)
@@ -813,6 +857,27 @@ static int pop_tostring(lua_State *L)
                         (lua_Integer)p->lo + 1, (lua_Integer)p->hi, (lua_Integer)(p->hi - p->lo),
                         (lua_Integer)n, model);
     return 1;
+}
+
+/* pop:set{var = value, ...}: states of the population's (or slice's)
+ * neurons, each a number, nk.uniform(lo, hi) or one number per neuron. */
+static int pop_set(lua_State *L)
+{
+    nk_net *net;
+    lpop *p = check_pop(L, 1, &net);
+    luaL_checktype(L, 2, LUA_TTABLE);
+    nk_range r = {p->pop, p->lo, p->hi};
+    lua_settop(L, 2);
+    lua_pushnil(L);
+    while (lua_next(L, 2)) {
+        if (lua_type(L, -2) != LUA_TSTRING)
+            return lerror(L, "pop:set: state names must be strings, got a %s key",
+                          luaL_typename(L, -2));
+        if (set_state_value(L, net, r, lua_tostring(L, -2), "pop:set"))
+            return fail(L, net, "pop:set");
+        lua_pop(L, 1);
+    }
+    return 0;
 }
 
 /* pop:get(var, i): state variable var of neuron i (1-based, within the
@@ -4108,6 +4173,7 @@ int luaopen_nk(lua_State *L)
                                            {"param", pop_param},         {"place", pop_place},
                                            {"positions", pop_positions}, {"ids", pop_ids},
                                            {"index_of", pop_index_of},   {"select", pop_select},
+                                           {"set", pop_set},
                                            {NULL, NULL}};
     static const luaL_Reg proj_meta[] = {{"__tostring", proj_tostring},
                                          {"__len", proj_len},

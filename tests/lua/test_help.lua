@@ -167,6 +167,30 @@ local kb = tonumber(tostring(big):match("memory ([%d.]+) MB"))
 T.ok(kb and kb >= 1.0 and kb < 3, "100000 synapses take 1-3 MB (" .. tostring(kb) .. ")")
 big:close()
 
+-- ---- per-neuron states: pop:set and init lists ---------------------------------
+
+do
+  local n2 = nk.network{}
+  local iz = n2:population("izhikevich", 4, {init = {v = {-60, -61, -62, -63}, u = -14}})
+  T.eq(iz:get("v", 3), -62, "init: one value per neuron")
+  T.eq(iz:get("u", 4), -14, "init: a number for all")
+  iz:slice(2, 3):set{u = {1, 2}}
+  T.eq(iz:get("u", 1), -14, "pop:set on a slice leaves the others")
+  T.eq(iz:get("u", 2), 1, "pop:set on a slice: its first neuron")
+  T.eq(iz:get("u", 3), 2, "pop:set on a slice: its second neuron")
+  iz:set{v = nk.uniform(5, 6)}
+  T.ok(iz:get("v", 4) >= 5 and iz:get("v", 4) <= 6, "pop:set with nk.uniform")
+  T.raises("'v' has 2 values, expected one per neuron (4)", iz.set, iz, {v = {1, 2}})
+  T.raises("unknown state variable 'zz'", iz.set, iz, {zz = 1})
+  T.raises("must be a number, nk.uniform(lo, hi) or a list of 4 numbers", iz.set, iz, {v = "x"})
+  T.raises("init 'v' has 1 values, expected one per neuron (2)", n2.population, n2, "lif", 2,
+           {init = {v = {1}}})
+  T.raises("init v[2] must be a number", n2.population, n2, "lif", 2, {init = {v = {1, "a"}}})
+  T.eq(#n2:populations(), 1, "a refused population is not made")
+  n2:run(1)
+  T.ok(iz:get("v", 1) > -100, "it runs after pop:set")
+end
+
 -- ---- the sandbox --------------------------------------------------------------
 
 local r = nk.sandbox("lif", {quiet = true})
