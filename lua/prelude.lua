@@ -156,7 +156,8 @@ nkshell: build and run spiking networks from Lua.
   Units: ms, mV, pA, pF, nS, Hz, um.  Neuron indices in Lua are 1-based.
 
 help(topic) for more, help(f) for a function (help(nk.network), help(net.run)),
-help(object) for what an object is and can do. Tab completes names. Topics:
+help(object) for what an object is and can do. Tab completes names, options
+and file names; .help lists the shell's commands (.timer, .load, ...). Topics:
   network      nk.network{...}: dt, seed, backend, output, precision, threads
   population   net:population(model, n, {...}), slices, pop:get, pop:param
   connect      net:connect(pre, post, {...}): rules, weights, delays, synapses
@@ -228,6 +229,11 @@ m = nk.model{name = "myiaf", kind = "neuron", doc = "one line",
 docs/models.md is the model syntax. nk.model("lif") returns an existing model:
 m.name, m.kind, m.doc, m.params, m.states; print(m) shows its equations.]],
 }
+
+-- For the REPL's completion of help(": every topic name.
+nk._help_topics = {"models"}
+for name in pairs(intros) do nk._help_topics[#nk._help_topics + 1] = name end
+table.sort(nk._help_topics)
 
 local function topic_text(topic)
   local out = {intros[topic]}

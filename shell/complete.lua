@@ -540,8 +540,26 @@ end
 -- Choices for a string that is argument argn of fname.
 local function argument_choices(fname, argn)
   if argn ~= 1 then return nil end
-  if fname == "net:population" or fname == "nk.sandbox" then return models("neuron") end
-  if fname == "nk.model" or fname == "nk.describe" or fname == "help" then return models() end
+  if fname == "net:population" then return models("neuron") end
+  if fname == "nk.model" or fname == "nk.describe" or fname == "nk.sandbox" then return models() end
+  if fname == "help" then
+    -- models, the topics, and the API's names ("net:connect")
+    local out = models()
+    local nk_ = nk_module()
+    local topics = nk_ and rawget(nk_, "_help_topics")
+    local api = nk_ and rawget(nk_, "_api")
+    if type(topics) == "table" then
+      for _, t in ipairs(topics) do out[#out + 1] = t end
+    end
+    if type(api) == "table" then
+      for _, e in ipairs(api) do
+        if type(e) == "table" and type(e.name) == "string" and not e.kind then
+          out[#out + 1] = e.name
+        end
+      end
+    end
+    return out
+  end
   if fname == "nk.models" then return {"neuron", "synapse"} end
   if fname == "net:source" or fname == "net:monitor" then return kinds(fname) end
   return nil
