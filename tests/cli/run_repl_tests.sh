@@ -345,13 +345,16 @@ expect got\t42
 EOF
 end_case
 
-begin "Ctrl-C during net:run stops it; the session and the network go on"
+begin "a long run shows its progress; Ctrl-C stops it; the session and the network go on; a short run shows none"
 session "$(home run)" <<'EOF'
 expect > 
 send net = nk.network{dt = 0.1}; pop = net:population("lif", 10)\n
 expect > 
 send net:run(1e9)\n
 expect ms
+expect steps/s
+expect real-time factor
+expect ETA
 send \x03
 expect interrupted at t =
 expect > 
@@ -360,6 +363,7 @@ expect stopped\ttrue
 expect > 
 send net:run(10); print("moved", math.abs(net.t - t1 - 10) < 1e-6)\n
 expect moved\ttrue
+reject steps/s
 expect > 
 send .quit\n
 expect_exit 0
