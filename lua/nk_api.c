@@ -4,6 +4,7 @@
  * then accepts it, help() and the REPL know it, and
  * `nkshell scripts/gen_reference.lua > docs/reference.md` documents it
  * (the "reference" test fails until that is done). */
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -11,6 +12,8 @@
 #include <lauxlib.h>
 
 #include "nk_api.h"
+
+#include "nk/nk.h"
 
 #define END {NULL, NULL}
 
@@ -513,6 +516,69 @@ const nk_api_opt *nk_api_opts(const char *name, const char *kind)
         abort();
     }
     return f->opts;
+}
+
+/* luaL_error with C's printf formats, the message prefixed by the caller's
+ * "file:line:". */
+static int api_error(lua_State *L, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+static int api_error(lua_State *L, const char *fmt, ...)
+{
+    char msg[2048];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    luaL_where(L, 1);
+    lua_pushstring(L, msg);
+    lua_concat(L, 2);
+    return lua_error(L);
+}
+
+/* Raises an error when table idx has a key not among the options listed
+ * (lua/nk_api.c: the same list help() and the reference print). */
+void nk_api_check(lua_State *L, int idx, const char *fname, const nk_api_opt *opts)
+{
+    const char *allowed[64];
+    int n = 0;
+    while (opts[n].name && n < 63) {
+        allowed[n] = opts[n].name;
+        n++;
+    }
+    allowed[n] = NULL;
+    idx = lua_absindex(L, idx);
+    lua_pushnil(L);
+    while (lua_next(L, idx)) {
+        lua_pop(L, 1);
+        if (lua_type(L, -1) != LUA_TSTRING) {
+            api_error(L, "%s: option names must be strings, got a %s key", fname,
+                       luaL_typename(L, -1));
+        }
+        const char *k = lua_tostring(L, -1);
+        int found = 0;
+        for (int j = 0; j < n && !found; j++)
+            found = !strcmp(allowed[j], k);
+        if (!found) {
+            if (n == 0)
+                api_error(L, "%s takes no options (got '%s')", fname, k);
+            const char *s = nk_suggest(k, allowed, n);
+            for (int j = 0; !s && j < n && strlen(k) >= 2; j++)
+                if (!strncmp(allowed[j], k, strlen(k)))
+                    s = allowed[j];
+            if (s)
+                api_error(L, "unknown option '%s' for %s (did you mean '%s'?)", k, fname, s);
+            luaL_Buffer b;
+            luaL_buffinit(L, &b);
+            for (int j = 0; j < n; j++) {
+                if (j)
+                    luaL_addstring(&b, ", ");
+                luaL_addstring(&b, allowed[j]);
+            }
+            luaL_pushresult(&b);
+            api_error(L, "unknown option '%s' for %s (expected one of: %s)", k, fname,
+                       lua_tostring(L, -1));
+        }
+    }
 }
 
 static void set_str(lua_State *L, const char *k, const char *v)

@@ -35,6 +35,10 @@ const nk_api_fn *nk_api_find(const char *name, const char *kind);
  * validates (a missing entry is a programming error and aborts). */
 const nk_api_opt *nk_api_opts(const char *name, const char *kind);
 
+/* Raises "unknown option 'k' for fname (did you mean 'x'?)" or "(expected
+ * one of: ...)" when the table at idx has a key opts does not list. */
+void nk_api_check(lua_State *L, int idx, const char *fname, const nk_api_opt *opts);
+
 /* Pushes nk._api: a list of {name =, kind =, usage =, doc =, topic =,
  * options = {{name =, doc =}, ...}} in reference order. */
 void nk_api_push(lua_State *L);

@@ -108,46 +108,7 @@ static nk_ctx *push_ctx(lua_State *L)
  * (lua/nk_api.c: the same list help() and the reference print). */
 static void check_keys(lua_State *L, int idx, const char *fname, const nk_api_opt *opts)
 {
-    const char *allowed[64];
-    int n = 0;
-    while (opts[n].name && n < 63) {
-        allowed[n] = opts[n].name;
-        n++;
-    }
-    allowed[n] = NULL;
-    idx = lua_absindex(L, idx);
-    lua_pushnil(L);
-    while (lua_next(L, idx)) {
-        lua_pop(L, 1);
-        if (lua_type(L, -1) != LUA_TSTRING) {
-            lerror(L, "%s: option names must be strings, got a %s key", fname,
-                       luaL_typename(L, -1));
-        }
-        const char *k = lua_tostring(L, -1);
-        int found = 0;
-        for (int j = 0; j < n && !found; j++)
-            found = !strcmp(allowed[j], k);
-        if (!found) {
-            if (n == 0)
-                lerror(L, "%s takes no options (got '%s')", fname, k);
-            const char *s = nk_suggest(k, allowed, n);
-            for (int j = 0; !s && j < n && strlen(k) >= 2; j++)
-                if (!strncmp(allowed[j], k, strlen(k)))
-                    s = allowed[j];
-            if (s)
-                lerror(L, "unknown option '%s' for %s (did you mean '%s'?)", k, fname, s);
-            luaL_Buffer b;
-            luaL_buffinit(L, &b);
-            for (int j = 0; j < n; j++) {
-                if (j)
-                    luaL_addstring(&b, ", ");
-                luaL_addstring(&b, allowed[j]);
-            }
-            luaL_pushresult(&b);
-            lerror(L, "unknown option '%s' for %s (expected one of: %s)", k, fname,
-                       lua_tostring(L, -1));
-        }
-    }
+    nk_api_check(L, idx, fname, opts);
 }
 
 /* Checks that argument arg is a table of options (or absent); returns 1 when

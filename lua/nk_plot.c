@@ -72,38 +72,6 @@ static int perr(lua_State *L, const char *fmt, ...)
     return lua_error(L);
 }
 
-/* Raises an error when option table t has a key not in allowed. */
-static void check_keys(lua_State *L, int t, const char *fname, const char *const *allowed)
-{
-    lua_pushnil(L);
-    while (lua_next(L, t)) {
-        lua_pop(L, 1);
-        if (lua_type(L, -1) != LUA_TSTRING)
-            perr(L, "%s: option names must be strings, got a %s key", fname,
-                 luaL_typename(L, -1));
-        const char *k = lua_tostring(L, -1);
-        int n = 0, found = 0;
-        for (; allowed[n]; n++)
-            found |= !strcmp(allowed[n], k);
-        if (found)
-            continue;
-        luaL_Buffer b;
-        luaL_buffinit(L, &b);
-        for (int j = 0; j < n; j++) {
-            if (j)
-                luaL_addstring(&b, ", ");
-            luaL_addstring(&b, allowed[j]);
-        }
-        luaL_pushresult(&b);
-        const char *s = nk_suggest(k, allowed, n);
-        if (s)
-            perr(L, "unknown option '%s' for %s (did you mean '%s'? expected one of: %s)", k,
-                 fname, s, lua_tostring(L, -1));
-        perr(L, "unknown option '%s' for %s (expected one of: %s)", k, fname,
-             lua_tostring(L, -1));
-    }
-}
-
 /* Option key of table t as a finite number (def when absent). */
 static double opt_num(lua_State *L, int t, const char *key, const char *fname, double def)
 {
@@ -1180,11 +1148,6 @@ static void check_common(lua_State *L, const char *fname, common *c)
 {
     /* the options are lua/nk_api.c's, as help() and the reference show them */
     const nk_api_opt *opts = nk_api_opts(fname, NULL);
-    const char *allowed[32];
-    int nopts = 0;
-    for (; opts[nopts].name && nopts < 31; nopts++)
-        allowed[nopts] = opts[nopts].name;
-    allowed[nopts] = NULL;
     memset(c, 0, sizeof *c);
     lua_settop(L, 3);
     if (lua_istable(L, 2) && lua_isnil(L, 3)) {
@@ -1217,7 +1180,7 @@ static void check_common(lua_State *L, const char *fname, common *c)
     c->t = lua_istable(L, 3) ? 3 : 0;
     c->grid = 0;
     if (c->t) {
-        check_keys(L, 3, fname, allowed);
+        nk_api_check(L, 3, fname, opts);
         lua_getfield(L, 3, "width");
         c->has_w = !lua_isnil(L, -1);
         lua_getfield(L, 3, "height");

@@ -29,35 +29,10 @@ trap 'rm -rf "$WORK"' EXIT
 export HOME=$WORK/home # the REPL writes its history there
 mkdir -p "$HOME"
 
-FAILED=0
-TOTAL=0
-CASE=
-CASE_LOG=
+# begin, fail, end_case; TOTAL and FAILED
+. "$(dirname "${BASH_SOURCE[0]}")/cases.sh"
 
 # ---------------------------------------------------------------- helpers
-
-# begin NAME: starts a test case.
-begin() {
-    CASE=$1
-    CASE_LOG=
-    TOTAL=$((TOTAL + 1))
-}
-
-# fail MESSAGE: records a failed check for the current case.
-fail() {
-    CASE_LOG+="$1"$'\n'
-}
-
-# end_case: prints the verdict of the current case.
-end_case() {
-    if [ -z "$CASE_LOG" ]; then
-        echo "ok - $CASE"
-    else
-        echo "not ok - $CASE"
-        printf '%s' "$CASE_LOG" | sed 's/^/# /'
-        FAILED=$((FAILED + 1))
-    fi
-}
 
 # run [--in TEXT] [--dir DIR] -- CMD...: runs CMD with TEXT (or nothing)
 # on stdin, in DIR (default $WORK); sets RC, stdout in $WORK/out,

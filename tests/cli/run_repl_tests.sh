@@ -31,32 +31,10 @@ WORK=$(mktemp -d "${TMPDIR:-/tmp}/nkshell-repl.XXXXXX") || exit 2
 trap 'rm -rf "$WORK"' EXIT
 export XDG_CACHE_HOME=${XDG_CACHE_HOME:-$WORK/cache}
 
-FAILED=0
-TOTAL=0
-CASE=
-CASE_LOG=
+# begin, fail, end_case; TOTAL and FAILED
+. "$(dirname "${BASH_SOURCE[0]}")/cases.sh"
 
 # ---------------------------------------------------------------- helpers
-
-begin() {
-    CASE=$1
-    CASE_LOG=
-    TOTAL=$((TOTAL + 1))
-}
-
-fail() {
-    CASE_LOG+="$1"$'\n'
-}
-
-end_case() {
-    if [ -z "$CASE_LOG" ]; then
-        echo "ok - $CASE"
-    else
-        echo "not ok - $CASE"
-        printf '%s' "$CASE_LOG" | sed 's/^/# /'
-        FAILED=$((FAILED + 1))
-    fi
-}
 
 # skip_case REASON: the current case cannot run here.
 skip_case() {
