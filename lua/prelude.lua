@@ -494,9 +494,22 @@ local function show_trace(m, var, o, caption)
   end
 end
 
+local sandbox
+
 --- nk.sandbox(model[, options]): one neuron (or a few) of a model under a
---- stimulus; see help("sandbox").
+--- stimulus; see help("sandbox"). Errors point at the caller's line, not at
+--- the prelude's.
 function nk.sandbox(model, opts)
+  local ok, r = pcall(sandbox, model, opts)
+  if ok then return r end
+  local msg = tostring(r):gsub("^nk%.prelude:%d+: ", "")
+  if not msg:find("^nk%.sandbox") and not msg:find("^bad argument") then
+    msg = "nk.sandbox: " .. msg
+  end
+  error(msg, 2)
+end
+
+sandbox = function(model, opts)
   if opts == nil then opts = {} end
   if type(opts) ~= "table" then
     error("bad argument #2 to 'nk.sandbox' (table of options expected, got " .. type(opts) .. ")", 2)
