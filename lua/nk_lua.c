@@ -607,7 +607,12 @@ static int set_state_value(lua_State *L, nk_net *net, nk_range r, const char *va
                          "of %lld numbers, got %s",
                       fname, var, (long long)(r.hi - r.lo), luaL_typename(L, v));
     lua_getfield(L, v, "kind");
-    int uniform = lua_type(L, -1) == LUA_TSTRING && !strcmp(lua_tostring(L, -1), "uniform");
+    int dist = lua_type(L, -1) == LUA_TSTRING;
+    int uniform = dist && !strcmp(lua_tostring(L, -1), "uniform");
+    if (dist && !uniform)
+        return lerror(L, "%s: the value of '%s' must be a number, nk.uniform(lo, hi) or a list "
+                         "of %lld numbers, got nk.%s (draw the values in Lua and give a list)",
+                      fname, var, (long long)(r.hi - r.lo), lua_tostring(L, -1));
     lua_pop(L, 1);
     if (uniform) {
         lua_getfield(L, v, "lo");

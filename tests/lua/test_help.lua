@@ -183,6 +183,8 @@ do
   T.raises("'v' has 2 values, expected one per neuron (4)", iz.set, iz, {v = {1, 2}})
   T.raises("unknown state variable 'zz'", iz.set, iz, {zz = 1})
   T.raises("must be a number, nk.uniform(lo, hi) or a list of 4 numbers", iz.set, iz, {v = "x"})
+  T.raises("got nk.normal (draw the values in Lua and give a list)", iz.set, iz,
+           {v = nk.normal(0, 1)})
   T.raises("init 'v' has 1 values, expected one per neuron (2)", n2.population, n2, "lif", 2,
            {init = {v = {1}}})
   T.raises("init v[2] must be a number", n2.population, n2, "lif", 2, {init = {v = {1, "a"}}})
