@@ -518,11 +518,7 @@ const nk_api_opt *nk_api_opts(const char *name, const char *kind)
     return f->opts;
 }
 
-/* luaL_error with C's printf formats, the message prefixed by the caller's
- * "file:line:". */
-static int api_error(lua_State *L, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-
-static int api_error(lua_State *L, const char *fmt, ...)
+int nk_api_error(lua_State *L, const char *fmt, ...)
 {
     char msg[2048];
     va_list ap;
@@ -551,7 +547,7 @@ void nk_api_check(lua_State *L, int idx, const char *fname, const nk_api_opt *op
     while (lua_next(L, idx)) {
         lua_pop(L, 1);
         if (lua_type(L, -1) != LUA_TSTRING) {
-            api_error(L, "%s: option names must be strings, got a %s key", fname,
+            nk_api_error(L, "%s: option names must be strings, got a %s key", fname,
                        luaL_typename(L, -1));
         }
         const char *k = lua_tostring(L, -1);
@@ -560,13 +556,13 @@ void nk_api_check(lua_State *L, int idx, const char *fname, const nk_api_opt *op
             found = !strcmp(allowed[j], k);
         if (!found) {
             if (n == 0)
-                api_error(L, "%s takes no options (got '%s')", fname, k);
+                nk_api_error(L, "%s takes no options (got '%s')", fname, k);
             const char *s = nk_suggest(k, allowed, n);
             for (int j = 0; !s && j < n && strlen(k) >= 2; j++)
                 if (!strncmp(allowed[j], k, strlen(k)))
                     s = allowed[j];
             if (s)
-                api_error(L, "unknown option '%s' for %s (did you mean '%s'?)", k, fname, s);
+                nk_api_error(L, "unknown option '%s' for %s (did you mean '%s'?)", k, fname, s);
             luaL_Buffer b;
             luaL_buffinit(L, &b);
             for (int j = 0; j < n; j++) {
@@ -575,7 +571,7 @@ void nk_api_check(lua_State *L, int idx, const char *fname, const nk_api_opt *op
                 luaL_addstring(&b, allowed[j]);
             }
             luaL_pushresult(&b);
-            api_error(L, "unknown option '%s' for %s (expected one of: %s)", k, fname,
+            nk_api_error(L, "unknown option '%s' for %s (expected one of: %s)", k, fname,
                        lua_tostring(L, -1));
         }
     }

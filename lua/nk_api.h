@@ -35,6 +35,10 @@ const nk_api_fn *nk_api_find(const char *name, const char *kind);
  * validates (a missing entry is a programming error and aborts). */
 const nk_api_opt *nk_api_opts(const char *name, const char *kind);
 
+/* luaL_error with C's printf formats (lua_pushfstring knows neither %g nor
+ * %lld), the message prefixed by luaL_where(L, 1). Never returns. */
+int nk_api_error(lua_State *L, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
 /* Raises "unknown option 'k' for fname (did you mean 'x'?)" or "(expected
  * one of: ...)" when the table at idx has a key opts does not list. */
 void nk_api_check(lua_State *L, int idx, const char *fname, const nk_api_opt *opts);

@@ -43,22 +43,8 @@ volatile sig_atomic_t nk_lua_interrupted = 0;
 
 const char *nk_lua_version(void) { return nk_version(); }
 
-/* luaL_error with C's printf formats (lua_pushfstring knows neither %g nor
- * %lld): the message gets the caller's "file:line:" like luaL_error's. */
-static int lerror(lua_State *L, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-
-static int lerror(lua_State *L, const char *fmt, ...)
-{
-    char msg[2048];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(msg, sizeof msg, fmt, ap);
-    va_end(ap);
-    luaL_where(L, 1);
-    lua_pushstring(L, msg);
-    lua_concat(L, 2);
-    return lua_error(L);
-}
+/* luaL_error with C's printf formats (nk_api.c). */
+#define lerror nk_api_error
 
 typedef struct lnet {
     nk_net *net;
@@ -284,6 +270,10 @@ static int model_index(lua_State *L)
         lua_pushstring(L, nk_model_is_synapse(m) ? "synapse" : "neuron");
     } else if (!strcmp(k, "doc")) {
         lua_pushstring(L, nk_model_doc(m));
+    } else if (!strcmp(k, "fires")) {
+        lua_pushboolean(L, nk_model_fires(m));
+    } else if (!strcmp(k, "graded")) {
+        lua_pushboolean(L, nk_model_is_graded(m));
     } else if (!strcmp(k, "description")) {
         lua_pushstring(L, nk_model_describe(m));
     } else if (!strcmp(k, "params")) {
@@ -3608,6 +3598,40 @@ static int l_clock(lua_State *L)
     return 1;
 }
 
+/* nk._check_options(t, fname[, kind]): for the prelude's functions, the
+ * option check the binding does (nk_api_check). */
+static int l_check_options(lua_State *L)
+{
+    luaL_checktype(L, 1, LUA_TTABLE);
+    const char *fname = luaL_checkstring(L, 2);
+    const nk_api_fn *f = nk_api_find(fname, luaL_optstring(L, 3, NULL));
+    if (!f || !f->opts)
+        return luaL_error(L, "nk._check_options: no options listed for '%s'", fname);
+    nk_api_check(L, 1, fname, f->opts);
+    return 0;
+}
+
+/* nk._suggest(name, {candidate, ...}): the candidate nk_suggest finds close
+ * to name (for "did you mean"), or nil. */
+static int l_suggest(lua_State *L)
+{
+    const char *name = luaL_checkstring(L, 1);
+    luaL_checktype(L, 2, LUA_TTABLE);
+    int n = (int)luaL_len(L, 2);
+    const char **c = lua_newuserdatauv(L, (size_t)(n ? n : 1) * sizeof *c, 0);
+    for (int k = 0; k < n; k++) {
+        lua_geti(L, 2, k + 1);
+        c[k] = lua_tostring(L, -1); /* NULL for a non-string: skipped; kept alive by the table */
+        lua_pop(L, 1);
+    }
+    const char *s = nk_suggest(name, c, n);
+    if (s)
+        lua_pushstring(L, s);
+    else
+        lua_pushnil(L);
+    return 1;
+}
+
 /* nk.models([kind]): the names of the models, all or of one kind. */
 static int l_models(lua_State *L)
 {
@@ -4180,6 +4204,8 @@ int luaopen_nk(lua_State *L)
                                      {"memory", l_memory},   {"restore", l_restore},
                                      {"read", nk_lua_read},  {"recover", l_recover},
                                      {"_sonata_net_opts", l_sonata_net_opts},
+                                     {"_check_options", l_check_options},
+                                     {"_suggest", l_suggest},
                                      {NULL, NULL}};
 
     new_mt(L, CTX_MT, ctx_meta, NULL);

@@ -55,22 +55,8 @@
 
 /* ---- errors and options ----------------------------------------------------------------- */
 
-/* luaL_error with C's printf formats (lua_pushfstring knows neither %g nor
- * %lld), like nk_lua.c's lerror. */
-static int perr(lua_State *L, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-
-static int perr(lua_State *L, const char *fmt, ...)
-{
-    char msg[2048];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(msg, sizeof msg, fmt, ap);
-    va_end(ap);
-    luaL_where(L, 1);
-    lua_pushstring(L, msg);
-    lua_concat(L, 2);
-    return lua_error(L);
-}
+/* luaL_error with C's printf formats (nk_api.c). */
+#define perr nk_api_error
 
 /* Option key of table t as a finite number (def when absent). */
 static double opt_num(lua_State *L, int t, const char *key, const char *fname, double def)

@@ -90,19 +90,6 @@ function nk._options(fname, kind)
   return names
 end
 
--- Refuses keys of t that entry fname does not list (as the C binding does).
-local function check_options(t, fname, level)
-  local names = nk._options(fname)
-  for k in pairs(t) do
-    local found = false
-    for _, n in ipairs(names) do found = found or n == k end
-    if not found then
-      error(string.format("unknown option '%s' for %s (expected one of: %s)", tostring(k), fname,
-                          table.concat(names, ", ")), level + 1)
-    end
-  end
-end
-
 -- Words of text in lines of at most width characters, each starting with indent.
 local function wrap(text, indent, width, first)
   local lines, line = {}, first or indent
@@ -283,21 +270,6 @@ local function index_functions()
   end
 end
 
--- Edit distance, for "did you mean" among the topics.
-local function distance(a, b)
-  local prev = {}
-  for j = 0, #b do prev[j] = j end
-  for i = 1, #a do
-    local cur = {[0] = i}
-    for j = 1, #b do
-      local cost = a:sub(i, i) == b:sub(j, j) and 0 or 1
-      cur[j] = math.min(prev[j] + 1, cur[j - 1] + 1, prev[j - 1] + cost)
-    end
-    prev = cur
-  end
-  return prev[#b]
-end
-
 -- What help(object) says of an nk object: its summary, then its methods.
 local function object_text(what, kind)
   local out = {tostring(what), ""}
@@ -382,14 +354,11 @@ function help(what)
       print(table.concat(texts, "\n\n"))
       return
     end
-    local best, bd = nil, 3
     local candidates = {"models"}
     for name in pairs(intros) do candidates[#candidates + 1] = name end
     for _, e in ipairs(api) do candidates[#candidates + 1] = e.name end
-    for _, name in ipairs(candidates) do
-      local d = distance(what, name)
-      if d < bd then best, bd = name, d end
-    end
+    table.sort(candidates)
+    local best = nk._suggest(what, candidates)
     local hint = best and string.format(" (did you mean '%s'?)", best)
       or (tostring(m):match("%(did you mean '[^']*'%?%)") and
           " " .. tostring(m):match("%(did you mean '[^']*'%?%)"))
@@ -514,7 +483,7 @@ sandbox = function(model, opts)
   if type(opts) ~= "table" then
     error("bad argument #2 to 'nk.sandbox' (table of options expected, got " .. type(opts) .. ")", 2)
   end
-  check_options(opts, "nk.sandbox", 2)
+  nk._check_options(opts, "nk.sandbox")
   if type(model) ~= "string" and not (getmetatable(model) and getmetatable(model).__name == "nk.model") then
     error("bad argument #1 to 'nk.sandbox' (a model name or nk.model object expected, got "
           .. type(model) .. ")", 2)
@@ -535,7 +504,7 @@ sandbox = function(model, opts)
   if m.kind == "synapse" then
     -- a synapse: spikes (or a depolarised presynaptic neuron, for graded
     -- synapses) into one lif neuron through it
-    local graded = nk.describe(m.name):find("\n  graded") ~= nil
+    local graded = m.graded
     local state = sorted_keys(m.states)[1]
     local unit = state and m.states[state].unit or ""
     local weight = opts.amplitude or (unit == "pA" and 100 or unit == "nS" and 5
@@ -596,7 +565,7 @@ sandbox = function(model, opts)
     end
     if amplitude == nil then
       local graded_var
-      if not nk.describe(m.name):find("\n  threshold:") then
+      if not m.fires then
         graded_var = m.states.v and "v" or sorted_keys(m.states)[1]
       end
       amplitude = find_amplitude(m, opts, dt, start, stop, graded_var)
@@ -635,7 +604,7 @@ sandbox = function(model, opts)
   for k, i in ipairs(result.ids) do
     if i == 1 then first[#first + 1] = result.spikes[k] end
   end
-  local graded = not nk.describe(m.name):find("\n  threshold:")
+  local graded = not m.fires
   if not graded then
     say("  " .. (n > 1 and "neuron 1: " or "") .. spikes_line(first, ms))
   end

@@ -22,7 +22,7 @@
 --     tables (their keys, and their metatable's __index table), nk objects
 --     (the methods in their metatable, their fields) and strings;
 --   * the key of an option table: `net:population("lif", 10, {pa` -> params
---     (nk._options, or the nk._api reference, says what each function
+--     (nk._options says what each function
 --     takes), `params = {ta` -> the model's parameter names, `init = {` ->
 --     its state variables;
 --   * a string: model names as the first argument of net:population,
@@ -326,52 +326,27 @@ local function models(kind)
 end
 
 -- The option names of fname ("nk.network", "net:population", ...; kind for
--- net:source and net:monitor): nk._options(fname, kind), else the nk._api
--- reference; nil when neither knows fname.
+-- net:source and net:monitor): nk._options(fname, kind); nil when it knows
+-- none.
 local function api_options(fname, kind)
   local nk = nk_module()
-  if not nk then return nil end
-  local opt = rawget(nk, "_options")
-  if type(opt) == "function" then
-    local ok, list = pcall(opt, fname, kind)
-    if ok and type(list) == "table" then return string_list(list) end
-    return nil
-  end
-  local api = api_entries()
-  if not api then return nil end
-  for _, e in ipairs(api) do
-    if type(e) == "table" and rawget(e, "name") == fname and rawget(e, "kind") == kind then
-      local opts = rawget(e, "options")
-      if type(opts) ~= "table" then return nil end
-      local out = {}
-      for _, o in ipairs(opts) do
-        local on = type(o) == "table" and rawget(o, "name")
-        if type(on) == "string" then out[#out + 1] = on end
-      end
-      return out
-    end
-  end
+  local opt = nk and rawget(nk, "_options")
+  if type(opt) ~= "function" then return nil end
+  local ok, list = pcall(opt, fname, kind)
+  if ok and type(list) == "table" then return string_list(list) end
   return nil
 end
 
-local fallback_kinds = {
-  ["net:source"] = {"dc", "step", "ramp", "ac", "noise", "array", "equation", "callback",
-                    "global", "poisson", "bernoulli", "spike_times"},
-  ["net:monitor"] = {"spikes", "state", "rate", "field", "output"},
-}
-
--- The kinds of sources or monitors: the kinds the reference lists entries
--- for, else the built-in list.
+-- The kinds of sources or monitors: those the reference has entries for.
 local function kinds(fname)
-  local out, seen, api = {}, {}, api_entries()
-  for _, e in ipairs(api or {}) do
+  local out, seen = {}, {}
+  for _, e in ipairs(api_entries() or {}) do
     local k = type(e) == "table" and rawget(e, "name") == fname and rawget(e, "kind")
     if type(k) == "string" and not seen[k] then
       seen[k] = true
       out[#out + 1] = k
     end
   end
-  if #out == 0 then return fallback_kinds[fname] end
   return out
 end
 

@@ -889,6 +889,8 @@ int nk_model_check_param(const nk_model *m, int k, double v, char *err, size_t e
 
 const char *nk_model_name(const nk_model *m) { return m->name; }
 int nk_model_is_synapse(const nk_model *m) { return m->synapse; }
+int nk_model_fires(const nk_model *m) { return m->threshold != NULL; }
+int nk_model_is_graded(const nk_model *m) { return m->graded != NULL; }
 const char *nk_model_doc(const nk_model *m) { return m->doc; }
 int nk_model_nparams(const nk_model *m) { return m->nparams; }
 const char *nk_model_param_name(const nk_model *m, int i) { return m->pname[i]; }

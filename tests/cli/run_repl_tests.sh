@@ -36,10 +36,6 @@ export XDG_CACHE_HOME=${XDG_CACHE_HOME:-$WORK/cache}
 
 # ---------------------------------------------------------------- helpers
 
-# skip_case REASON: the current case cannot run here.
-skip_case() {
-    echo "ok - $CASE # SKIP $1"
-}
 
 # home NAME: prints the path of a fresh (or the same, when it exists) home
 # directory for sessions.
@@ -200,8 +196,7 @@ EOF
 end_case
 
 begin "completion: option names, parameter and state names"
-if "$NK" -E -e 'os.exit(type(nk._options) == "function" and 0 or 1)' 2>/dev/null; then
-    session "$(home comp4)" <<'EOF'
+session "$(home comp4)" <<'EOF'
 expect > 
 send n = nk.network{se\t = 5}\n
 expect > 
@@ -222,10 +217,7 @@ expect >
 send .quit\n
 expect_exit 0
 EOF
-    end_case
-else
-    skip_case "nk._options is not there"
-fi
+end_case
 
 begin "completion: file names inside strings"
 mkdir -p "$WORK/fixture_dir"

@@ -193,6 +193,13 @@ do
   T.ok(iz:get("v", 1) > -100, "it runs after pop:set")
 end
 
+-- ---- what the sandbox asks of a model ------------------------------------------
+
+T.eq(nk.model("lif").fires, true, "lif has a threshold")
+T.eq(nk.model("morris_lecar").fires, false, "morris_lecar has none")
+T.eq(nk.model("power_gpot").graded, true, "power_gpot is graded")
+T.eq(nk.model("exp_curr").graded, false, "exp_curr takes spikes")
+
 -- ---- the sandbox --------------------------------------------------------------
 
 local r = nk.sandbox("lif", {quiet = true})
@@ -233,7 +240,7 @@ T.ok(gmax > 0, "power_gpot: a graded conductance while the presynaptic neuron is
 for _, name in ipairs(nk.models("neuron")) do
   local ok, res = pcall(nk.sandbox, name, {quiet = true, ms = 50})
   T.ok(ok, "the sandbox runs " .. name .. (ok and "" or (": " .. tostring(res))))
-  if ok and nk.describe(name):find("\n  threshold:") and name ~= "poisson" then
+  if ok and nk.model(name).fires and name ~= "poisson" then
     T.ok(#res.spikes > 0, name .. " fires in the sandbox")
   elseif ok and name ~= "poisson" then
     local lo, hi = math.huge, -math.huge

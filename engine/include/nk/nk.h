@@ -66,6 +66,10 @@ const nk_model *nk_model_at(const nk_ctx *ctx, int i);
 
 const char *nk_model_name(const nk_model *m);
 int nk_model_is_synapse(const nk_model *m);
+/* A neuron model with a threshold (it spikes); a synapse that transmits
+ * graded values rather than spikes. */
+int nk_model_fires(const nk_model *m);
+int nk_model_is_graded(const nk_model *m);
 const char *nk_model_doc(const nk_model *m);
 /* Parameters: count, name, default value and unit of parameter i. */
 int nk_model_nparams(const nk_model *m);
