@@ -36,7 +36,6 @@ export XDG_CACHE_HOME=${XDG_CACHE_HOME:-$WORK/cache}
 
 # ---------------------------------------------------------------- helpers
 
-
 # home NAME: prints the path of a fresh (or the same, when it exists) home
 # directory for sessions.
 home() {
