@@ -313,8 +313,11 @@ static inline int64_t *nk_ring_slot(nk_pop *p, int rx, int ring_len, int64_t s)
 
 /* Build pieces (net.c / codegen.c / jit.c) */
 char *nk_codegen_pop(nk_net *net, int pop, char *err, size_t errlen);
+/* (fn NULL: only loads the shared object, for code without nk_update.) */
 int nk_jit_load(const char *code, void **dl, nk_update_fn *fn, char *err,
                 size_t errlen);
+/* The directory compiled code is cached in (created when missing). */
+int nk_jit_cache_dir(char *out, size_t len, char *err, size_t errlen);
 /* Compiles the texts that are not cached yet, up to jobs at a time, so that
  * nk_jit_load then finds them all. */
 int nk_jit_compile_all(const char *const *codes, int n, int jobs, char *err, size_t errlen);
@@ -364,6 +367,23 @@ int nk_receptor_for(nk_net *net, int pop, const char *receptor, const char *syna
                     double weight, const char *const *pnames, const double *pvals, int np);
 void *nk_state_alloc(nk_net *net, int64_t n);
 double nk_state_get(const nk_net *net, const void *arr, int64_t i);
+
+/* What every backend does around its kernels (step.c). */
+/* Sizes every ring buffer for the longest delay (net->ring_len), keeping
+ * input already scheduled for future steps in its place. */
+int nk_build_rings(nk_net *net, char *err, size_t errlen);
+/* Population p's refractory period in steps (0 when it is a condition or
+ * per neuron); *rc is 0 or an error code with err filled. */
+int32_t nk_refractory_steps(nk_net *net, nk_pop *p, char *err, size_t errlen, int *rc);
+/* Records the spikes of step s (pop->spk, in neuron order) for spike
+ * monitors, and feeds rate monitors. */
+int nk_record_spikes(nk_net *net, int64_t s, char *err, size_t errlen);
+/* Adds the step's spikes and synaptic events to the profiled run's counts. */
+void nk_count_events(nk_net *net);
+/* The message for a state that became non-finite: neuron index of pop,
+ * variable var (the kernel's numbering: neuron's states, then receptors'). */
+void nk_diverged(nk_net *net, int pop, int64_t index, int var, int64_t s, char *err,
+                 size_t errlen);
 
 /* The results file during a run (net.c): hand recorded data to the writer
  * (and flush); wait until it is all in the file. */

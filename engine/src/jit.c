@@ -119,7 +119,7 @@ static int mkdirs(char *path)
     return 0;
 }
 
-static int cache_dir(char *out, size_t len, char *err, size_t errlen)
+int nk_jit_cache_dir(char *out, size_t len, char *err, size_t errlen)
 {
     const char *x = getenv("XDG_CACHE_HOME");
     const char *home = getenv("HOME");
@@ -192,7 +192,7 @@ static int so_path(const char *code, char *so, size_t solen, char *src, size_t s
                    size_t errlen)
 {
     char dir[1024];
-    if (cache_dir(dir, sizeof dir, err, errlen))
+    if (nk_jit_cache_dir(dir, sizeof dir, err, errlen))
         return NK_EIO;
     const char *cc = jit_cc();
     uint64_t h1 = 0xcbf29ce484222325ull, h2 = 0x84222325cbf29ce4ull;
@@ -350,6 +350,10 @@ int nk_jit_load(const char *code, void **dl, nk_update_fn *fn, char *err, size_t
     if (!h) {
         snprintf(err, errlen, "cannot load generated code '%s': %s", so, dlerror());
         return NK_ECOMPILE;
+    }
+    if (!fn) {
+        *dl = h;
+        return 0;
     }
     void *sym = dlsym(h, "nk_update");
     if (!sym) {

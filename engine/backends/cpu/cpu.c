@@ -492,51 +492,12 @@ static void cpu_release(nk_net *net)
         release_pop(&net->pops[k]);
 }
 
-/* Sizes every ring buffer for the longest delay, keeping input already
- * scheduled for future steps in its place. */
-static int build_rings(nk_net *net, char *err, size_t errlen)
-{
-    int need = 2;
-    for (int k = 0; k < net->nprojs; k++)
-        if (net->projs[k].max_delay + 1 > need)
-            need = net->projs[k].max_delay + 1;
-    int old = net->ring_len;
-    int len = need > old ? need : old;
-    for (int k = 0; k < net->npops; k++) {
-        nk_pop *p = &net->pops[k];
-        for (int r = 0; r < p->nrx; r++) {
-            nk_receptor *x = &p->rx[r];
-            if (x->ring && len == old)
-                continue;
-            int64_t *ring = nk_xcalloc64((size_t)len * (size_t)p->n, sizeof *ring);
-            if (!ring) {
-                snprintf(err, errlen, "out of memory for the ring buffers of '%s'", p->name);
-                return NK_ENOMEM;
-            }
-            if (x->ring) {
-                for (int d = 0; d < old; d++) {
-                    int64_t s = net->step + d;
-                    memcpy(ring + (size_t)(s % len) * (size_t)p->n,
-                           x->ring + (size_t)(s % old) * (size_t)p->n,
-                           (size_t)p->n * sizeof *ring);
-                }
-                free(x->ring);
-            }
-            x->ring = ring;
-        }
-    }
-    net->ring_len = len;
-    return 0;
-}
-
-static int32_t refractory_steps(nk_net *net, nk_pop *p, char *err, size_t errlen, int *rc);
-
 /* The population's C: its kernel and the equation sources on it. */
 static int gen_pop(nk_net *net, nk_pop *p, int pi, char *err, size_t errlen)
 {
     release_pop(p);
     int rc;
-    p->refr_steps = refractory_steps(net, p, err, errlen, &rc);
+    p->refr_steps = nk_refractory_steps(net, p, err, errlen, &rc);
     if (rc)
         return rc;
     double t0 = nk_now();
@@ -739,7 +700,7 @@ static int cpu_build(nk_net *net, char *err, size_t errlen)
 {
     pool_stop(net->bk);
     net->bk = NULL;
-    int rc = build_rings(net, err, errlen);
+    int rc = nk_build_rings(net, err, errlen);
     if (rc)
         return rc;
     int nt = threads_for(net);
@@ -766,25 +727,6 @@ static int cpu_build(nk_net *net, char *err, size_t errlen)
     return build_pool(net, nt, err, errlen);
 }
 
-static int32_t refractory_steps(nk_net *net, nk_pop *p, char *err, size_t errlen, int *rc)
-{
-    *rc = 0;
-    if (!p->model->refractory || p->model->refr_cond || p->model->refr_per_neuron)
-        return 0;
-    double ms;
-    if (nk_eval_param_expr(p->model->refractory, p->model, p->param, net->dt, &ms, err, errlen)) {
-        *rc = NK_EINVAL;
-        return 0;
-    }
-    if (!(ms >= 0) || ms / net->dt > 1e9) {
-        snprintf(err, errlen, "population '%s': refractory period must be >= 0 ms, got %g",
-                 p->name, ms);
-        *rc = NK_EINVAL;
-        return 0;
-    }
-    return (int32_t)floor(ms / net->dt + 0.5);
-}
-
 /* ---- a step -------------------------------------------------------------- */
 
 static double now_s(void)
@@ -792,86 +734,6 @@ static double now_s(void)
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
-
-/* The message for a diverged update. */
-static void diverged(nk_net *net, const tres *r, int64_t s, char *err, size_t errlen)
-{
-    nk_pop *p = &net->pops[r->pop];
-    const nk_model *m = p->model;
-    const char *var = "?";
-    int v = r->var;
-    if (v < m->nstates) {
-        var = m->sname[v];
-    } else {
-        v -= m->nstates;
-        for (int q = 0; q < p->nrx; q++) {
-            if (v < p->rx[q].syn->nstates) {
-                var = p->rx[q].syn->sname[v];
-                break;
-            }
-            v -= p->rx[q].syn->nstates;
-        }
-    }
-    snprintf(err, errlen,
-             "population '%s': neuron %lld of %lld: variable '%s' became NaN or infinite "
-             "at step %lld (t = %g ms); the run stopped and what was recorded is kept",
-             p->name, (long long)r->index + 1, (long long)p->n, var, (long long)s,
-             (double)s * net->dt);
-}
-
-static int record_spikes(nk_net *net, int64_t s, char *err, size_t errlen)
-{
-    for (int k = 0; k < net->npops; k++) {
-        nk_pop *p = &net->pops[k];
-        if (!p->rec_mask)
-            continue;
-        for (int64_t q = 0; q < p->nspk; q++) {
-            int64_t i = p->spk[q];
-            if (!p->rec_mask[i])
-                continue;
-            if (p->nrec == p->caprec) {
-                int64_t nc = p->caprec ? p->caprec * 2 : 4096;
-                int64_t *a = realloc(p->rec_step, (size_t)nc * sizeof *a);
-                if (a)
-                    p->rec_step = a;
-                uint32_t *b = realloc(p->rec_id, (size_t)nc * sizeof *b);
-                if (b)
-                    p->rec_id = b;
-                if (!a || !b) {
-                    snprintf(err, errlen, "out of memory recording spikes of '%s'", p->name);
-                    return NK_ENOMEM;
-                }
-                p->caprec = nc;
-            }
-            p->rec_step[p->nrec] = s;
-            p->rec_id[p->nrec] = (uint32_t)i;
-            p->nrec++;
-        }
-    }
-    nk_monitors_spikes(net, s);
-    return 0;
-}
-
-/* Spikes and synaptic events of this step, for net:profile() (counted
- * only in profiled runs). */
-static void count_events(nk_net *net)
-{
-    for (int k = 0; k < net->npops; k++)
-        net->run_spikes += net->pops[k].nspk;
-    for (int k = 0; k < net->nprojs; k++) {
-        const nk_proj *pj = &net->projs[k];
-        if (pj->graded) {
-            net->run_events += pj->nsyn;
-            continue;
-        }
-        const nk_pop *pre = &net->pops[pj->pre.pop];
-        for (int64_t q = 0; q < pre->nspk; q++) {
-            int64_t i = pre->spk[q];
-            if (i >= pj->pre.lo && i < pj->pre.hi)
-                net->run_events += pj->row[i - pj->pre.lo + 1] - pj->row[i - pj->pre.lo];
-        }
-    }
 }
 
 static int cpu_step(nk_net *net, char *err, size_t errlen)
@@ -961,14 +823,14 @@ static int cpu_step(nk_net *net, char *err, size_t errlen)
         p->nspk = bad ? 0 : m;
     }
     if (bad) {
-        diverged(net, bad, s, err, errlen);
+        nk_diverged(net, bad->pop, bad->index, bad->var, s, err, errlen);
         return NK_EDIVERGED;
     }
     if (net->profiling)
-        count_events(net);
+        nk_count_events(net);
 
     /* 5. record */
-    rc = record_spikes(net, s, err, errlen);
+    rc = nk_record_spikes(net, s, err, errlen);
     if (prof) {
         t1 = now_s();
         prof[NK_PROF_RECORD] += t1 - t0;

@@ -1,0 +1,146 @@
+/* step.c - what every backend does around its kernels: ring buffers sized
+ * for the longest delay, refractory periods in steps, recording the spikes
+ * of a step, counting events for net:profile(), and the message for a
+ * diverged update. */
+#include "internal.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* Sizes every ring buffer for the longest delay, keeping input already
+ * scheduled for future steps in its place. */
+int nk_build_rings(nk_net *net, char *err, size_t errlen)
+{
+    int need = 2;
+    for (int k = 0; k < net->nprojs; k++)
+        if (net->projs[k].max_delay + 1 > need)
+            need = net->projs[k].max_delay + 1;
+    int old = net->ring_len;
+    int len = need > old ? need : old;
+    for (int k = 0; k < net->npops; k++) {
+        nk_pop *p = &net->pops[k];
+        for (int r = 0; r < p->nrx; r++) {
+            nk_receptor *x = &p->rx[r];
+            if (x->ring && len == old)
+                continue;
+            int64_t *ring = nk_xcalloc64((size_t)len * (size_t)p->n, sizeof *ring);
+            if (!ring) {
+                snprintf(err, errlen, "out of memory for the ring buffers of '%s'", p->name);
+                return NK_ENOMEM;
+            }
+            if (x->ring) {
+                for (int d = 0; d < old; d++) {
+                    int64_t s = net->step + d;
+                    memcpy(ring + (size_t)(s % len) * (size_t)p->n,
+                           x->ring + (size_t)(s % old) * (size_t)p->n,
+                           (size_t)p->n * sizeof *ring);
+                }
+                free(x->ring);
+            }
+            x->ring = ring;
+        }
+    }
+    net->ring_len = len;
+    return 0;
+}
+
+int32_t nk_refractory_steps(nk_net *net, nk_pop *p, char *err, size_t errlen, int *rc)
+{
+    *rc = 0;
+    if (!p->model->refractory || p->model->refr_cond || p->model->refr_per_neuron)
+        return 0;
+    double ms;
+    if (nk_eval_param_expr(p->model->refractory, p->model, p->param, net->dt, &ms, err, errlen)) {
+        *rc = NK_EINVAL;
+        return 0;
+    }
+    if (!(ms >= 0) || ms / net->dt > 1e9) {
+        snprintf(err, errlen, "population '%s': refractory period must be >= 0 ms, got %g",
+                 p->name, ms);
+        *rc = NK_EINVAL;
+        return 0;
+    }
+    return (int32_t)floor(ms / net->dt + 0.5);
+}
+
+/* The message for a diverged update. */
+void nk_diverged(nk_net *net, int pop, int64_t index, int var, int64_t s, char *err, size_t errlen)
+{
+    nk_pop *p = &net->pops[pop];
+    const nk_model *m = p->model;
+    const char *vname = "?";
+    int v = var;
+    if (v < m->nstates) {
+        vname = m->sname[v];
+    } else {
+        v -= m->nstates;
+        for (int q = 0; q < p->nrx; q++) {
+            if (v < p->rx[q].syn->nstates) {
+                vname = p->rx[q].syn->sname[v];
+                break;
+            }
+            v -= p->rx[q].syn->nstates;
+        }
+    }
+    snprintf(err, errlen,
+             "population '%s': neuron %lld of %lld: variable '%s' became NaN or infinite "
+             "at step %lld (t = %g ms); the run stopped and what was recorded is kept",
+             p->name, (long long)index + 1, (long long)p->n, vname, (long long)s,
+             (double)s * net->dt);
+}
+
+int nk_record_spikes(nk_net *net, int64_t s, char *err, size_t errlen)
+{
+    for (int k = 0; k < net->npops; k++) {
+        nk_pop *p = &net->pops[k];
+        if (!p->rec_mask)
+            continue;
+        for (int64_t q = 0; q < p->nspk; q++) {
+            int64_t i = p->spk[q];
+            if (!p->rec_mask[i])
+                continue;
+            if (p->nrec == p->caprec) {
+                int64_t nc = p->caprec ? p->caprec * 2 : 4096;
+                int64_t *a = realloc(p->rec_step, (size_t)nc * sizeof *a);
+                if (a)
+                    p->rec_step = a;
+                uint32_t *b = realloc(p->rec_id, (size_t)nc * sizeof *b);
+                if (b)
+                    p->rec_id = b;
+                if (!a || !b) {
+                    snprintf(err, errlen, "out of memory recording spikes of '%s'", p->name);
+                    return NK_ENOMEM;
+                }
+                p->caprec = nc;
+            }
+            p->rec_step[p->nrec] = s;
+            p->rec_id[p->nrec] = (uint32_t)i;
+            p->nrec++;
+        }
+    }
+    nk_monitors_spikes(net, s);
+    return 0;
+}
+
+/* Spikes and synaptic events of this step, for net:profile() (counted
+ * only in profiled runs). */
+void nk_count_events(nk_net *net)
+{
+    for (int k = 0; k < net->npops; k++)
+        net->run_spikes += net->pops[k].nspk;
+    for (int k = 0; k < net->nprojs; k++) {
+        const nk_proj *pj = &net->projs[k];
+        if (net->pops[pj->post.pop].rx[pj->rx].syn->graded) {
+            net->run_events += pj->nsyn;
+            continue;
+        }
+        const nk_pop *pre = &net->pops[pj->pre.pop];
+        for (int64_t q = 0; q < pre->nspk; q++) {
+            int64_t i = pre->spk[q];
+            if (i >= pj->pre.lo && i < pj->pre.hi)
+                net->run_events += pj->row[i - pj->pre.lo + 1] - pj->row[i - pj->pre.lo];
+        }
+    }
+}
