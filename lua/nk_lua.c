@@ -3494,12 +3494,13 @@ static int net_tostring(lua_State *L)
                     nmon == 1 ? "" : "s");
     luaL_addvalue(&b);
     push_bytes(L, nk_net_memory(net));
-    char line[512];
+    char line[512], detail[256];
+    nk_net_backend_detail(net, detail, sizeof detail);
     snprintf(line, sizeof line,
-             "  t = %.10g ms, dt %.10g ms, seed %llu, backend %s (%d thread%s), output %s, "
+             "  t = %.10g ms, dt %.10g ms, seed %llu, backend %s (%s), output %s, "
              "memory %s",
              nk_net_time(net), nk_net_dt(net), (unsigned long long)nk_net_seed(net),
-             nk_net_backend_name(net), nk_net_threads(net), nk_net_threads(net) == 1 ? "" : "s",
+             nk_net_backend_name(net), detail,
              nk_net_output(net) ? nk_net_output(net) : "none", lua_tostring(L, -1));
     lua_pop(L, 1);
     luaL_addstring(&b, line);

@@ -41,6 +41,14 @@ typedef struct nk_backend {
     int (*step)(struct nk_net *net, char *err, size_t errlen);
     /* Frees what build made. */
     void (*release)(struct nk_net *net);
+    /* NULL when the host's arrays are the network's at all times. Else
+     * to_device 1 copies the host's states, ring buffers and weights to
+     * where the steps run (at the start of a run), and 0 copies them back
+     * (at its end and before a checkpoint). */
+    int (*sync)(struct nk_net *net, int to_device, char *err, size_t errlen);
+    /* What the built network runs on, in words; nonzero (or NULL): say
+     * its thread count. */
+    int (*describe)(const struct nk_net *net, char *buf, size_t len);
     /* Threads the built network runs on (NULL: one). */
     int (*threads)(struct nk_net *net);
 } nk_backend;

@@ -313,6 +313,11 @@ static inline int64_t *nk_ring_slot(nk_pop *p, int rx, int ring_len, int64_t s)
 
 /* Build pieces (net.c / codegen.c / jit.c) */
 char *nk_codegen_pop(nk_net *net, int pop, char *err, size_t errlen);
+/* The same population's kernels for the CUDA backend (nk_update_POP and
+ * nk_graded_P, rt/nk_cuda.h), and the text that goes before every
+ * population's kernels in one CUDA module. */
+char *nk_codegen_pop_cuda(nk_net *net, int pop, char *err, size_t errlen);
+char *nk_codegen_cuda_header(nk_net *net);
 /* (fn NULL: only loads the shared object, for code without nk_update.) */
 int nk_jit_load(const char *code, void **dl, nk_update_fn *fn, char *err,
                 size_t errlen);

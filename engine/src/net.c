@@ -219,6 +219,14 @@ int nk_net_running(const nk_net *net) { return net->running; }
 double nk_net_time(const nk_net *net) { return (double)net->step * net->dt; }
 const char *nk_net_backend_name(const nk_net *net) { return net->be->name; }
 
+void nk_net_backend_detail(const nk_net *net, char *buf, size_t len)
+{
+    if (net->be->describe && net->be->describe(net, buf, len) == 0)
+        return;
+    int nt = nk_net_threads(net);
+    snprintf(buf, len, "%d thread%s", nt, nt == 1 ? "" : "s");
+}
+
 /* CPUs this process may run on. */
 static int usable_cpus(void)
 {
@@ -1439,6 +1447,16 @@ int nk_run(nk_net *net, double ms, const nk_run_opts *o)
             ck_steps = 1;
     }
     char err[NK_ERRLEN];
+    /* A backend that runs elsewhere (the GPU) takes the network there. */
+    int synced = 0;
+    if (net->be->sync && nsteps > 0) {
+        rc = net->be->sync(net, 1, err, sizeof err);
+        if (rc) {
+            nk_fail(net->ctx, rc, "%s", err);
+            return output_close(net, rc);
+        }
+        synced = 1;
+    }
     net->running = 1;
     for (int64_t s = 0; s < nsteps; s++) {
         if (o->interrupt && *o->interrupt) {
@@ -1454,6 +1472,10 @@ int nk_run(nk_net *net, double ms, const nk_run_opts *o)
         }
         if (ck_steps > 0 && (net->step - step0) % ck_steps == 0) {
             double tw = net->profiling ? nk_now() : 0;
+            if (synced && (rc = net->be->sync(net, 0, err, sizeof err))) {
+                nk_fail(net->ctx, rc, "%s", err);
+                break;
+            }
             rc = nk_checkpoint(net, o->checkpoint_path);
             if (net->profiling)
                 net->prof[NK_PROF_WRITE] += nk_now() - tw;
@@ -1478,6 +1500,11 @@ int nk_run(nk_net *net, double ms, const nk_run_opts *o)
     }
     net->running = 0;
     double tc = nk_now();
+    if (synced) {
+        int r2 = net->be->sync(net, 0, err, sizeof err);
+        if (r2 && !rc)
+            rc = nk_fail(net->ctx, r2, "%s", err);
+    }
     rc = output_close(net, rc);
     double t2 = nk_now();
     net->run_s = t2 - t1;

@@ -1,46 +1,744 @@
-/* cuda.c - the CUDA backend's table.
+/* cuda.c - the CUDA backend: the network's state resident on one GPU, model
+ * code generated as CUDA C (codegen.c, rt/nk_cuda.h) and compiled with
+ * NVRTC, spikes delivered on the device into ring buffers with 64-bit
+ * fixed-point atomics, so that the order of additions never changes a sum.
+ * The order of work in a step is the one in backends/backend.h.
  *
- * The CUDA engine (NVRTC-compiled kernels, device-resident state, fixed-point
- * atomics) is not built yet: this table reports so, so that backend = "cuda"
- * gives a clear message and backend = "auto" falls back to the CPU. When the
- * build found nvcc (NK_HAVE_CUDA), it also says how many devices the CUDA
- * runtime sees, so the message tells the user what is there. */
+ * Same results as the CPU backend: the per-neuron code is the same text as
+ * the CPU's (only the loop around it differs), compiled without fused
+ * multiply-adds, with the runtime's own exponentials; random numbers are
+ * Philox keyed by neuron and step; fixed-point sums do not depend on order.
+ *
+ * Host and device. Between runs the host's arrays are the network (what
+ * net:get, checkpoints and printing read); a run copies them to the device
+ * at its start and back at its end (and before each checkpoint), through the
+ * backend's sync. During a run:
+ *   - sources run on the host (stim.c) and their input is copied up every
+ *     step: external currents whole, spike input as the staged ring slot,
+ *     added on the device;
+ *   - state monitors copy the arrays they sample down at their cadence;
+ *   - the step's spike counts, and the spikes themselves, come back every
+ *     step, for recording and rate monitors.
+ * That is one round trip per step: correct first. Device-side sources and
+ * monitors, and CUDA graphs, are the next steps (docs/cuda.md).
+ *
+ * With NKSHELL_CUDA=emulate the device is the host (dev.c), which lets the
+ * tests run all of this where there is no GPU. */
+#include "../../src/internal.h"
 #include "../backend.h"
+#include "dev.h"
+#define NK_CUDA_STRUCTS_ONLY
+#include "../../src/rt/nk_cuda.h"
 
+#include <dlfcn.h>
 #include <stdio.h>
-
-#ifdef NK_HAVE_CUDA
-int nk_cuda_device_count(void); /* cuda_probe.cu */
-#endif
+#include <stdlib.h>
+#include <string.h>
 
 static int cuda_available(char *err, size_t errlen)
 {
 #ifdef NK_HAVE_CUDA
-    int n = nk_cuda_device_count();
-    snprintf(err, errlen,
-             "the CUDA backend is not built yet (%d CUDA device%s visible); use backend = \"cpu\"",
-             n < 0 ? 0 : n, n == 1 ? "" : "s");
+    char why[1024];
+    int rc = nk_dev_probe(why, sizeof why);
+    if (rc) {
+        snprintf(err, errlen, "the CUDA backend cannot run here: %s",
+                 strncmp(why, "CUDA: ", 6) ? why : why + 6);
+        return rc;
+    }
+    return 0;
 #else
     snprintf(err, errlen,
-             "the CUDA backend is not built into this nkshell (it was configured without a "
-             "usable nvcc); use backend = \"cpu\"");
+             "the CUDA backend is not built into this nkshell (it was configured with "
+             "-Dcuda=disabled); use backend = \"cpu\"");
+    return NK_ENOTSUP;
 #endif
-    return -7; /* NK_ENOTSUP */
 }
 
-static int cuda_build(struct nk_net *net, char *err, size_t errlen)
+/* ---- the backend's state --------------------------------------------------- */
+
+#define BLOCK 256u
+
+/* A population on the device. */
+typedef struct dpop {
+    int nvars;               /* the kernel's state arrays: neuron's, then receptors' */
+    void **hvar;             /* their host arrays (p->kstate order) */
+    nk_dptr *var;            /* ... and device arrays */
+    nk_dptr varp;            /* device array of the device pointers */
+    nk_dptr param;           /* parameters, receptors' parameters, codegen's extras */
+    nk_dptr *ring;           /* per receptor */
+    nk_dptr ringp;
+    nk_dptr iext, refr, spk;
+    nk_dptr stage;           /* source input of one slot, staged (when a spike source targets it) */
+    unsigned char *src_rx;   /* per receptor: a spike source adds to it */
+    nk_dfn *update;
+    void *eq_dl;             /* equation sources: their host code */
+} dpop;
+
+typedef struct dproj {
+    nk_dptr row, col, w, delay;
+    int udelay;
+    int lanes;               /* threads per spike: 1, or 32 for long rows */
+    nk_dfn *graded;          /* graded projection: its kernel */
+} dproj;
+
+typedef struct cuda_bk {
+    nk_dev *dev;
+    nk_dmod *mod;
+    dpop *pops;
+    dproj *projs;
+    int npops, nprojs;
+    nk_dfn *deliver, *add;
+    nk_dptr counters;        /* per population: spikes (u64), then the lowest bad (i64) */
+    int64_t *hcount;         /* host copy, 2 x npops */
+    int64_t *hinit;          /* what a step starts the counters at */
+    int host_rings_dirty;    /* host rings hold device data (after a pull): clear before sources */
+    int any_spike_src;
+} cuda_bk;
+
+static void release_dpop(cuda_bk *B, dpop *d)
+{
+    (void)B; /* the device memory goes with the device (nk_dev_close) */
+    if (d->eq_dl)
+        dlclose(d->eq_dl);
+    free(d->hvar);
+    free(d->var);
+    free(d->ring);
+    free(d->src_rx);
+    memset(d, 0, sizeof *d);
+}
+
+static void cuda_release(nk_net *net)
+{
+    cuda_bk *B = net->bk;
+    if (B) {
+        for (int k = 0; k < B->npops; k++)
+            release_dpop(B, &B->pops[k]);
+        free(B->pops);
+        free(B->projs);
+        free(B->hcount);
+        free(B->hinit);
+        nk_dev_close(B->dev); /* frees the device memory and the module */
+        free(B);
+        net->bk = NULL;
+    }
+    for (int k = 0; k < net->npops; k++) {
+        nk_pop *p = &net->pops[k];
+        free(p->code);
+        p->code = NULL;
+        free(p->kextra);
+        p->kextra = NULL;
+        p->nkextra = 0;
+        for (int q = 0; q < net->nsrcs; q++)
+            for (int j = 0; j < net->srcs[q].nparts; j++)
+                if (net->srcs[q].parts[j].pop == k)
+                    net->srcs[q].parts[j].eq = NULL;
+    }
+}
+
+/* ---- building ------------------------------------------------------------ */
+
+static int put_new(cuda_bk *B, nk_dptr *p, const void *src, size_t bytes, char *err,
+                   size_t errlen)
+{
+    int rc = nk_dev_alloc(B->dev, p, bytes, err, errlen);
+    if (!rc && src && bytes)
+        rc = nk_dev_put(B->dev, *p, src, bytes, err, errlen);
+    return rc;
+}
+
+/* Bytes of device memory the network needs, to refuse one that cannot fit
+ * before allocating any of it. */
+static size_t device_bytes(nk_net *net)
+{
+    size_t b = 0;
+    for (int k = 0; k < net->npops; k++) {
+        const nk_pop *p = &net->pops[k];
+        size_t n = (size_t)p->n;
+        int nv = p->model->nstates;
+        for (int r = 0; r < p->nrx; r++)
+            nv += p->rx[r].syn->nstates;
+        b += n * ((size_t)nv * net->real_size + sizeof(int32_t) + sizeof(int64_t));
+        b += n * (size_t)p->nrx * (size_t)net->ring_len * sizeof(int64_t);
+        b += n * (size_t)p->nrx * sizeof(int64_t); /* staging */
+        if (p->i_ext)
+            b += n * net->real_size;
+    }
+    for (int k = 0; k < net->nprojs; k++) {
+        const nk_proj *pj = &net->projs[k];
+        b += (size_t)(pj->pre.hi - pj->pre.lo + 1) * sizeof(int64_t);
+        b += (size_t)pj->nsyn * (sizeof(uint32_t) + sizeof(float) + sizeof(uint16_t));
+    }
+    return b;
+}
+
+/* The population's CPU code for its equation sources (they run on the host:
+ * their values are uploaded every step). */
+static int load_eqsrc(nk_net *net, cuda_bk *B, int pi, char *err, size_t errlen)
+{
+    char *eq = NULL;
+    int rc = nk_codegen_eqsrc(net, pi, &eq, err, errlen);
+    if (rc || !eq)
+        return rc;
+    char *cpu = nk_codegen_pop(net, pi, err, errlen);
+    if (!cpu) {
+        free(eq);
+        return NK_EINVAL;
+    }
+    size_t a = strlen(cpu), b = strlen(eq);
+    char *both = realloc(cpu, a + b + 1);
+    if (!both) {
+        free(cpu);
+        free(eq);
+        snprintf(err, errlen, "out of memory");
+        return NK_ENOMEM;
+    }
+    memcpy(both + a, eq, b + 1);
+    free(eq);
+    rc = nk_jit_load(both, &B->pops[pi].eq_dl, NULL, err, errlen);
+    free(both);
+    if (rc)
+        return rc;
+    for (int k = 0; k < net->nsrcs; k++) {
+        nk_source *src = &net->srcs[k];
+        if (src->removed || src->kind != NK_SRC_EQUATION)
+            continue;
+        for (int q = 0; q < src->nparts; q++) {
+            if (src->parts[q].pop != pi)
+                continue;
+            char sym[64];
+            snprintf(sym, sizeof sym, "nk_eqsrc_%d_%d", k, q);
+            *(void **)&src->parts[q].eq = dlsym(B->pops[pi].eq_dl, sym);
+            if (!src->parts[q].eq) {
+                snprintf(err, errlen, "generated code for '%s' lacks %s", net->pops[pi].name,
+                         sym);
+                return NK_ECOMPILE;
+            }
+        }
+    }
+    return 0;
+}
+
+/* One CUDA module for the whole network: the shared header, then every
+ * population's kernels. */
+static char *gen_module(nk_net *net, char *err, size_t errlen)
+{
+    char *all = nk_codegen_cuda_header(net);
+    if (!all) {
+        snprintf(err, errlen, "out of memory");
+        return NULL;
+    }
+    size_t len = strlen(all);
+    for (int k = 0; k < net->npops; k++) {
+        nk_pop *p = &net->pops[k];
+        int rc;
+        p->refr_steps = nk_refractory_steps(net, p, err, errlen, &rc);
+        if (rc) {
+            free(all);
+            return NULL;
+        }
+        free(p->code);
+        p->code = nk_codegen_pop_cuda(net, k, err, errlen);
+        if (!p->code) {
+            free(all);
+            return NULL;
+        }
+        size_t l = strlen(p->code);
+        char *more = realloc(all, len + l + 1);
+        if (!more) {
+            free(all);
+            snprintf(err, errlen, "out of memory");
+            return NULL;
+        }
+        all = more;
+        memcpy(all + len, p->code, l + 1);
+        len += l;
+    }
+    return all;
+}
+
+static int build_pop(nk_net *net, cuda_bk *B, int k, char *err, size_t errlen)
+{
+    nk_pop *p = &net->pops[k];
+    dpop *d = &B->pops[k];
+    int rc;
+    char name[64];
+    snprintf(name, sizeof name, "nk_update_%d", k);
+    if ((rc = nk_dev_fn(B->dev, B->mod, name, &d->update, err, errlen)))
+        return rc;
+    int nv = p->model->nstates, np = p->model->nparams;
+    for (int r = 0; r < p->nrx; r++) {
+        nv += p->rx[r].syn->nstates;
+        np += p->rx[r].syn->nparams;
+    }
+    d->nvars = nv;
+    d->hvar = nk_xcalloc((size_t)nv + 1, sizeof *d->hvar);
+    d->var = nk_xcalloc((size_t)nv + 1, sizeof *d->var);
+    d->ring = nk_xcalloc((size_t)p->nrx + 1, sizeof *d->ring);
+    d->src_rx = nk_xcalloc((size_t)p->nrx + 1, 1);
+    double *param = nk_xcalloc((size_t)np + (size_t)p->nkextra + 1, sizeof *param);
+    if (!d->hvar || !d->var || !d->ring || !d->src_rx || !param) {
+        free(param);
+        snprintf(err, errlen, "out of memory");
+        return NK_ENOMEM;
+    }
+    int s = 0, q = 0;
+    for (int j = 0; j < p->model->nstates; j++)
+        d->hvar[s++] = p->state[j];
+    for (int j = 0; j < p->model->nparams; j++)
+        param[q++] = p->param[j];
+    for (int r = 0; r < p->nrx; r++) {
+        for (int j = 0; j < p->rx[r].syn->nstates; j++)
+            d->hvar[s++] = p->rx[r].state[j];
+        for (int j = 0; j < p->rx[r].syn->nparams; j++)
+            param[q++] = p->rx[r].param[j];
+    }
+    for (int j = 0; j < p->nkextra; j++)
+        param[q++] = p->kextra[j];
+    size_t n = (size_t)p->n;
+    rc = put_new(B, &d->param, param, (size_t)q * sizeof *param, err, errlen);
+    free(param);
+    for (int j = 0; !rc && j < nv; j++)
+        rc = nk_dev_alloc(B->dev, &d->var[j], n * net->real_size, err, errlen);
+    if (!rc)
+        rc = put_new(B, &d->varp, d->var, (size_t)nv * sizeof *d->var, err, errlen);
+    for (int r = 0; !rc && r < p->nrx; r++)
+        rc = nk_dev_alloc(B->dev, &d->ring[r], n * (size_t)net->ring_len * sizeof(int64_t), err,
+                          errlen);
+    if (!rc)
+        rc = put_new(B, &d->ringp, d->ring, (size_t)p->nrx * sizeof *d->ring, err, errlen);
+    if (!rc)
+        rc = nk_dev_alloc(B->dev, &d->refr, n * sizeof(int32_t), err, errlen);
+    if (!rc)
+        rc = nk_dev_alloc(B->dev, &d->spk, n * sizeof(int64_t), err, errlen);
+    if (!rc && p->i_ext)
+        rc = nk_dev_alloc(B->dev, &d->iext, n * net->real_size, err, errlen);
+    for (int j = 0; j < net->nsrcs; j++) {
+        const nk_source *src = &net->srcs[j];
+        if (src->removed || !NK_SRC_IS_SPIKES(src->kind))
+            continue;
+        for (int t = 0; t < src->nparts; t++)
+            if (src->parts[t].pop == k) {
+                d->src_rx[src->parts[t].rx] = 1;
+                B->any_spike_src = 1;
+            }
+    }
+    for (int r = 0; !rc && r < p->nrx; r++)
+        if (d->src_rx[r] && !d->stage)
+            rc = nk_dev_alloc(B->dev, &d->stage, n * sizeof(int64_t), err, errlen);
+    if (!rc)
+        rc = load_eqsrc(net, B, k, err, errlen);
+    return rc;
+}
+
+static int build_proj(nk_net *net, cuda_bk *B, int k, char *err, size_t errlen)
+{
+    nk_proj *pj = &net->projs[k];
+    dproj *d = &B->projs[k];
+    int64_t npre = pj->pre.hi - pj->pre.lo;
+    pj->udelay = pj->nsyn > 0 ? pj->delay[0] : 1;
+    for (int64_t e = 1; pj->udelay && e < pj->nsyn; e++)
+        if (pj->delay[e] != pj->udelay)
+            pj->udelay = 0;
+    d->udelay = pj->udelay;
+    /* A warp per spike when rows are long enough to keep its threads busy. */
+    d->lanes = npre > 0 && pj->nsyn / npre >= 32 ? 32 : 1;
+    int rc = put_new(B, &d->row, pj->row, (size_t)(npre + 1) * sizeof *pj->row, err, errlen);
+    if (!rc)
+        rc = put_new(B, &d->col, pj->col, (size_t)pj->nsyn * sizeof *pj->col, err, errlen);
+    if (!rc)
+        rc = nk_dev_alloc(B->dev, &d->w, (size_t)pj->nsyn * sizeof *pj->w, err, errlen);
+    if (!rc && !pj->udelay)
+        rc = put_new(B, &d->delay, pj->delay, (size_t)pj->nsyn * sizeof *pj->delay, err,
+                     errlen);
+    if (!rc && net->pops[pj->post.pop].rx[pj->rx].syn->graded) {
+        char name[64];
+        snprintf(name, sizeof name, "nk_graded_%d", k);
+        rc = nk_dev_fn(B->dev, B->mod, name, &d->graded, err, errlen);
+    }
+    return rc;
+}
+
+static int cuda_build(nk_net *net, char *err, size_t errlen)
+{
+    cuda_release(net);
+    int rc = nk_build_rings(net, err, errlen);
+    if (rc)
+        return rc;
+    cuda_bk *B = nk_xcalloc(1, sizeof *B);
+    if (!B) {
+        snprintf(err, errlen, "out of memory");
+        return NK_ENOMEM;
+    }
+    net->bk = B;
+    B->npops = net->npops;
+    B->nprojs = net->nprojs;
+    B->pops = nk_xcalloc((size_t)net->npops + 1, sizeof *B->pops);
+    B->projs = nk_xcalloc((size_t)net->nprojs + 1, sizeof *B->projs);
+    B->hcount = nk_xcalloc(2 * (size_t)net->npops + 1, sizeof *B->hcount);
+    B->hinit = nk_xcalloc(2 * (size_t)net->npops + 1, sizeof *B->hinit);
+    if (!B->pops || !B->projs || !B->hcount || !B->hinit) {
+        snprintf(err, errlen, "out of memory");
+        return NK_ENOMEM;
+    }
+    for (int k = 0; k < net->npops; k++)
+        B->hinit[net->npops + k] = INT64_MAX;
+    if (!(B->dev = nk_dev_open(err, errlen)))
+        return NK_ENOTSUP;
+    size_t need = device_bytes(net), total = 0, avail = 0;
+    char dname[256];
+    nk_dev_info(B->dev, dname, sizeof dname, NULL, NULL, NULL, &total, &avail);
+    if (!nk_dev_emulated(B->dev) && need > avail) {
+        snprintf(err, errlen,
+                 "the network needs about %.2f GB of GPU memory, but %s has %.2f GB free "
+                 "(of %.2f GB); use backend = \"cpu\", or a smaller network",
+                 need / 1e9, dname, avail / 1e9, total / 1e9);
+        return NK_ENOMEM;
+    }
+    double t0 = nk_now();
+    char *code = gen_module(net, err, errlen);
+    if (!code)
+        return NK_EINVAL;
+    double t1 = nk_now();
+    net->prof_build[NK_PROFB_CODEGEN] += t1 - t0;
+    /* Tests without a GPU: the emulated module must also be CUDA that NVRTC
+     * compiles (for sm_90 unless told otherwise), when NVRTC is here. */
+    const char *chk = getenv("NKSHELL_CUDA_NVRTC_CHECK");
+    if (nk_dev_emulated(B->dev) && chk && *chk) {
+        int cc = atoi(chk) >= 50 ? atoi(chk) : 90;
+        rc = nk_dev_nvrtc_check(code, cc, err, errlen);
+        if (rc && rc != NK_ENOTSUP) {
+            free(code);
+            return rc;
+        }
+    }
+    rc = nk_dev_load(B->dev, code, &B->mod, err, errlen);
+    free(code);
+    net->prof_build[NK_PROFB_COMPILE] += nk_now() - t1;
+    if (rc)
+        return rc;
+    if ((rc = nk_dev_fn(B->dev, B->mod, "nk_deliver", &B->deliver, err, errlen)) ||
+        (rc = nk_dev_fn(B->dev, B->mod, "nk_add_i64", &B->add, err, errlen)))
+        return rc;
+    for (int k = 0; k < net->npops; k++)
+        if ((rc = build_pop(net, B, k, err, errlen)))
+            return rc;
+    for (int k = 0; k < net->nprojs; k++)
+        if ((rc = build_proj(net, B, k, err, errlen)))
+            return rc;
+    rc = nk_dev_alloc(B->dev, &B->counters, 2 * (size_t)net->npops * sizeof(int64_t) + 8, err,
+                      errlen);
+    return rc;
+}
+
+/* ---- host and device copies ------------------------------------------------ */
+
+/* to_device: the host's states, refractory counters, ring buffers and
+ * weights go to the device (at the start of a run; the host rings are then
+ * cleared, to stage source input). Else the device's come back (at the end
+ * of a run, and before a checkpoint). */
+static int cuda_sync(nk_net *net, int to_device, char *err, size_t errlen)
+{
+    cuda_bk *B = net->bk;
+    if (!B)
+        return 0;
+    int rc = 0;
+    for (int k = 0; !rc && k < net->npops; k++) {
+        nk_pop *p = &net->pops[k];
+        dpop *d = &B->pops[k];
+        size_t n = (size_t)p->n, rs = n * net->real_size;
+        size_t ring_bytes = n * (size_t)net->ring_len * sizeof(int64_t);
+        for (int j = 0; !rc && j < d->nvars; j++)
+            rc = to_device ? nk_dev_put(B->dev, d->var[j], d->hvar[j], rs, err, errlen)
+                           : nk_dev_get(B->dev, d->hvar[j], d->var[j], rs, err, errlen);
+        if (!rc)
+            rc = to_device
+                     ? nk_dev_put(B->dev, d->refr, p->refr, n * sizeof *p->refr, err, errlen)
+                     : nk_dev_get(B->dev, p->refr, d->refr, n * sizeof *p->refr, err, errlen);
+        for (int r = 0; !rc && r < p->nrx; r++) {
+            rc = to_device ? nk_dev_put(B->dev, d->ring[r], p->rx[r].ring, ring_bytes, err, errlen)
+                           : nk_dev_get(B->dev, p->rx[r].ring, d->ring[r], ring_bytes, err, errlen);
+            if (!rc && to_device)
+                memset(p->rx[r].ring, 0, ring_bytes);
+        }
+    }
+    for (int k = 0; !rc && to_device && k < net->nprojs; k++) {
+        const nk_proj *pj = &net->projs[k];
+        rc = nk_dev_put(B->dev, B->projs[k].w, pj->w, (size_t)pj->nsyn * sizeof *pj->w, err,
+                        errlen);
+    }
+    B->host_rings_dirty = !to_device;
+    return rc;
+}
+
+/* ---- a step -------------------------------------------------------------- */
+
+/* The device array behind a host state array (monitors name host arrays). */
+static nk_dptr device_of(cuda_bk *B, const void *h, size_t *bytes, nk_net *net)
+{
+    for (int k = 0; k < B->npops; k++)
+        for (int j = 0; j < B->pops[k].nvars; j++)
+            if (B->pops[k].hvar[j] == h) {
+                *bytes = (size_t)net->pops[k].n * net->real_size;
+                return B->pops[k].var[j];
+            }
+    return 0;
+}
+
+/* Brings to the host the state arrays that monitors sample at step s. */
+static int fetch_sampled(nk_net *net, cuda_bk *B, int64_t s, char *err, size_t errlen)
+{
+    for (int k = 0; k < net->nmons; k++) {
+        nk_monitor *m = &net->mons[k];
+        if (m->kind != NK_MON_STATE && m->kind != NK_MON_FIELD && m->kind != NK_MON_OUTPUT)
+            continue;
+        if (s < m->start_step || (s - m->start_step) % m->every ||
+            (s - m->start_step) / m->every < m->rows)
+            continue;
+        for (int v = 0; v < m->nvars; v++) {
+            size_t bytes = 0;
+            nk_dptr dp = device_of(B, m->varr[v], &bytes, net);
+            int rc = dp ? nk_dev_get(B->dev, m->varr[v], dp, bytes, err, errlen) : 0;
+            if (rc)
+                return rc;
+        }
+    }
+    return 0;
+}
+
+/* Host sources (stim.c) write the host's external currents and the host's
+ * ring slot s; both go to the device. */
+static int apply_sources(nk_net *net, cuda_bk *B, int64_t s, char *err, size_t errlen)
+{
+    int live = 0;
+    for (int k = 0; k < net->nsrcs && !live; k++)
+        live = !net->srcs[k].removed;
+    if (!live)
+        return 0;
+    if (B->host_rings_dirty) {
+        for (int k = 0; k < net->npops; k++)
+            for (int r = 0; r < net->pops[k].nrx; r++)
+                memset(net->pops[k].rx[r].ring, 0,
+                       (size_t)net->pops[k].n * (size_t)net->ring_len * sizeof(int64_t));
+        B->host_rings_dirty = 0;
+    }
+    int rc = nk_sources_apply(net, s, err, errlen);
+    for (int k = 0; !rc && k < net->npops; k++) {
+        nk_pop *p = &net->pops[k];
+        dpop *d = &B->pops[k];
+        size_t n = (size_t)p->n;
+        if (p->i_ext && d->iext)
+            rc = nk_dev_put(B->dev, d->iext, p->i_ext, n * net->real_size, err, errlen);
+        for (int r = 0; !rc && r < p->nrx; r++) {
+            if (!d->src_rx[r])
+                continue;
+            int64_t *slot = nk_ring_slot(p, r, net->ring_len, s);
+            size_t off = (size_t)(s % net->ring_len) * n * sizeof(int64_t);
+            rc = nk_dev_put(B->dev, d->stage, slot, n * sizeof(int64_t), err, errlen);
+            nk_daargs a = {(int64_t *)(uintptr_t)(d->ring[r] + off),
+                           (const int64_t *)(uintptr_t)d->stage, (int64_t)n};
+            if (!rc)
+                rc = nk_dev_launch(B->dev, B->add, (uint32_t)((n + BLOCK - 1) / BLOCK), BLOCK, &a,
+                                   sizeof a, err, errlen);
+            memset(slot, 0, n * sizeof(int64_t));
+        }
+    }
+    return rc;
+}
+
+static int update_all(nk_net *net, cuda_bk *B, int64_t s, char *err, size_t errlen)
+{
+    int rc = nk_dev_put(B->dev, B->counters, B->hinit, 2 * (size_t)net->npops * sizeof(int64_t),
+                        err, errlen);
+    for (int k = 0; !rc && k < net->npops; k++) {
+        nk_pop *p = &net->pops[k];
+        dpop *d = &B->pops[k];
+        if (p->n == 0)
+            continue;
+        nk_dkargs a = {
+            .n = p->n, .i0 = 0, .step = s, .t = (double)s * net->dt, .dt = net->dt,
+            .seed = net->seed, .stream = NK_STREAM_MODEL + (uint32_t)k,
+            .refr_steps = p->refr_steps, .ring_len = net->ring_len,
+            .state = (void *const *)(uintptr_t)d->varp,
+            .param = (const double *)(uintptr_t)d->param,
+            .ring = (int64_t *const *)(uintptr_t)d->ringp,
+            .i_ext = (const void *)(uintptr_t)d->iext,
+            .refr = (int32_t *)(uintptr_t)d->refr,
+            .spk = (int64_t *)(uintptr_t)d->spk,
+            .nspk = (unsigned long long *)(uintptr_t)(B->counters + (size_t)k * 8),
+            .bad = (int64_t *)(uintptr_t)(B->counters + (size_t)(net->npops + k) * 8),
+        };
+        rc = nk_dev_launch(B->dev, d->update, (uint32_t)((p->n + BLOCK - 1) / BLOCK), BLOCK, &a,
+                           sizeof a, err, errlen);
+    }
+    if (!rc)
+        rc = nk_dev_get(B->dev, B->hcount, B->counters, 2 * (size_t)net->npops * sizeof(int64_t),
+                        err, errlen);
+    return rc;
+}
+
+static int deliver_all(nk_net *net, cuda_bk *B, int64_t s, char *err, size_t errlen)
+{
+    int rc = 0;
+    for (int k = 0; !rc && k < net->nprojs; k++) {
+        const nk_proj *pj = &net->projs[k];
+        const dproj *d = &B->projs[k];
+        const dpop *pre = &B->pops[pj->pre.pop], *post = &B->pops[pj->post.pop];
+        int64_t n = net->pops[pj->post.pop].n, npre = pj->pre.hi - pj->pre.lo;
+        if (pj->nsyn == 0)
+            continue;
+        if (d->graded) {
+            nk_dgargs a = {
+                .pre_state = (void *const *)(uintptr_t)pre->varp,
+                .param = (const double *)(uintptr_t)0, .pre_lo = pj->pre.lo,
+                .pre_hi = pj->pre.hi, .row = (const int64_t *)(uintptr_t)d->row,
+                .col = (const uint32_t *)(uintptr_t)d->col, .w = (const float *)(uintptr_t)d->w,
+                .delay = (const uint16_t *)(uintptr_t)d->delay,
+                .ring = (int64_t *)(uintptr_t)post->ring[pj->rx], .n = n, .step = s,
+                .ring_len = net->ring_len, .udelay = d->udelay,
+            };
+            /* the receptor's parameters follow the neuron's in the
+             * population's parameter array */
+            const nk_pop *pp = &net->pops[pj->post.pop];
+            size_t off = (size_t)pp->model->nparams;
+            for (int r = 0; r < pj->rx; r++)
+                off += (size_t)pp->rx[r].syn->nparams;
+            a.param = (const double *)(uintptr_t)(post->param + off * sizeof(double));
+            rc = nk_dev_launch(B->dev, d->graded, (uint32_t)((npre + BLOCK - 1) / BLOCK), BLOCK,
+                               &a, sizeof a, err, errlen);
+            continue;
+        }
+        int64_t m = B->hcount[pj->pre.pop];
+        if (m == 0)
+            continue;
+        int64_t threads = m * d->lanes;
+        nk_ddargs a = {
+            .spk = (const int64_t *)(uintptr_t)pre->spk,
+            .nspk = (const unsigned long long *)(uintptr_t)(B->counters +
+                                                            (size_t)pj->pre.pop * 8),
+            .pre_lo = pj->pre.lo, .pre_hi = pj->pre.hi,
+            .row = (const int64_t *)(uintptr_t)d->row,
+            .col = (const uint32_t *)(uintptr_t)d->col, .w = (const float *)(uintptr_t)d->w,
+            .delay = (const uint16_t *)(uintptr_t)d->delay,
+            .ring = (int64_t *)(uintptr_t)post->ring[pj->rx], .n = n, .step = s,
+            .nthreads = (threads + BLOCK - 1) / BLOCK * BLOCK,
+            .ring_len = net->ring_len, .udelay = d->udelay, .lanes = d->lanes,
+        };
+        rc = nk_dev_launch(B->dev, B->deliver, (uint32_t)(a.nthreads / BLOCK), BLOCK, &a,
+                           sizeof a, err, errlen);
+    }
+    return rc;
+}
+
+static int cmp_i64(const void *a, const void *b)
+{
+    int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
+    return (x > y) - (x < y);
+}
+
+static int cuda_step(nk_net *net, char *err, size_t errlen)
+{
+    cuda_bk *B = net->bk;
+    int64_t s = net->step;
+    double *prof = net->profiling ? net->prof : NULL;
+    double t0 = prof ? nk_now() : 0, t1;
+
+    /* 0. sampled monitors see the state at the start of the step */
+    int rc = fetch_sampled(net, B, s, err, errlen);
+    if (!rc)
+        rc = nk_monitors_sample(net, s, err, errlen);
+    if (rc)
+        return rc;
+    if (prof) {
+        t1 = nk_now();
+        prof[NK_PROF_RECORD] += t1 - t0;
+        t0 = t1;
+    }
+    /* 1. sources */
+    if ((rc = apply_sources(net, B, s, err, errlen)))
+        return rc;
+    if (prof) {
+        t1 = nk_now();
+        prof[NK_PROF_SOURCES] += t1 - t0;
+        t0 = t1;
+    }
+    /* 2.-3. update (the kernels clear the slots they read) */
+    if ((rc = update_all(net, B, s, err, errlen)))
+        return rc;
+    if (prof) {
+        t1 = nk_now();
+        prof[NK_PROF_UPDATE] += t1 - t0;
+        t0 = t1;
+    }
+    for (int k = 0; k < net->npops; k++) {
+        int64_t bad = B->hcount[net->npops + k];
+        if (bad != INT64_MAX) {
+            int nv = B->pops[k].nvars > 0 ? B->pops[k].nvars : 1;
+            for (int q = 0; q < net->npops; q++)
+                net->pops[q].nspk = 0;
+            nk_diverged(net, k, bad / nv, (int)(bad % nv), s, err, errlen);
+            return NK_EDIVERGED;
+        }
+    }
+    /* 4. deliver */
+    if ((rc = deliver_all(net, B, s, err, errlen)))
+        return rc;
+    /* The step's spikes, in neuron order, for recording (waits for the
+     * deliveries). */
+    for (int k = 0; !rc && k < net->npops; k++) {
+        nk_pop *p = &net->pops[k];
+        int64_t m = B->hcount[k];
+        p->nspk = m;
+        if (m > 0) {
+            rc = nk_dev_get(B->dev, p->spk, B->pops[k].spk, (size_t)m * sizeof *p->spk, err,
+                            errlen);
+            qsort(p->spk, (size_t)m, sizeof *p->spk, cmp_i64);
+        }
+    }
+    if (!rc)
+        rc = nk_dev_sync(B->dev, err, errlen);
+    if (rc)
+        return rc;
+    if (prof) {
+        t1 = nk_now();
+        prof[NK_PROF_DELIVER] += t1 - t0;
+        t0 = t1;
+    }
+    if (net->profiling)
+        nk_count_events(net);
+    /* 5. record */
+    rc = nk_record_spikes(net, s, err, errlen);
+    if (prof) {
+        prof[NK_PROF_RECORD] += nk_now() - t0;
+        prof[NK_PROF_STEPS] += 1;
+    }
+    if (rc)
+        return rc;
+    net->step = s + 1;
+    return 0;
+}
+
+static int cuda_describe(const nk_net *net, char *buf, size_t len)
+{
+    const cuda_bk *B = net->bk;
+    if (!B || !B->dev) {
+        snprintf(buf, len, "a GPU, once built");
+        return 0;
+    }
+    char name[200];
+    int ma = 0, mi = 0;
+    nk_dev_info(B->dev, name, sizeof name, &ma, &mi, NULL, NULL, NULL);
+    if (nk_dev_emulated(B->dev))
+        snprintf(buf, len, "%s", name);
+    else
+        snprintf(buf, len, "%s, sm_%d%d", name, ma, mi);
+    return 0;
+}
+
+static int cuda_threads(nk_net *net)
 {
     (void)net;
-    return cuda_available(err, errlen);
+    return 1;
 }
-
-static int cuda_step(struct nk_net *net, char *err, size_t errlen)
-{
-    (void)net;
-    return cuda_available(err, errlen);
-}
-
-static void cuda_release(struct nk_net *net) { (void)net; }
 
 const nk_backend nk_backend_cuda = {
     .name = "cuda",
@@ -48,4 +746,7 @@ const nk_backend nk_backend_cuda = {
     .build = cuda_build,
     .step = cuda_step,
     .release = cuda_release,
+    .threads = cuda_threads,
+    .sync = cuda_sync,
+    .describe = cuda_describe,
 };

@@ -158,6 +158,9 @@ uint64_t nk_net_seed(const nk_net *net);
 int64_t nk_net_step(const nk_net *net);      /* steps done so far */
 double nk_net_time(const nk_net *net);       /* ms simulated so far */
 const char *nk_net_backend_name(const nk_net *net);
+/* What the backend runs on, in words: "2 threads"; for CUDA the device's
+ * name once built ("NVIDIA H100 80GB HBM3", "host emulation"). */
+void nk_net_backend_detail(const nk_net *net, char *buf, size_t len);
 /* CPU threads a run uses at most: the number set, or with 0 one per CPU the
  * process may use. The CPU backend also gives a network no more than one
  * thread per 64 neurons (per 1024 with 0). Results do not depend on it. */

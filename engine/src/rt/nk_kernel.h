@@ -19,7 +19,20 @@
 #ifndef NK_KERNEL_H
 #define NK_KERNEL_H
 
+#if defined(__CUDACC_RTC__)
+#ifndef NK_RT_HAVE_STDINT
+/* NVRTC ships no <stdint.h>; these match the CUDA data model. */
+#define NK_RT_HAVE_STDINT
+typedef unsigned int uint32_t;
+typedef unsigned long long uint64_t;
+typedef long long int64_t;
+typedef int int32_t;
+typedef unsigned short uint16_t;
+typedef unsigned char uint8_t;
+#endif
+#else
 #include <stdint.h>
+#endif
 
 /* Q32.32 fixed point: synaptic input is summed as 64-bit integers so that the
  * order of additions never changes the result. */

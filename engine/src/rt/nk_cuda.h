@@ -1,0 +1,194 @@
+/* nk_cuda.h - the CUDA backend's side of generated code: how a kernel is
+ * declared, the atomics, the argument structs the engine fills, and the
+ * kernels that are the same for every network (spike delivery, adding a
+ * buffer of source input).
+ *
+ * The same text is compiled two ways. With NVRTC (__CUDACC_RTC__) each
+ * NK_KERNEL is a __global__ function taking its argument struct by value, and
+ * thread nk_tid is blockIdx.x * blockDim.x + threadIdx.x. In the host
+ * emulation (NKSHELL_CUDA=emulate, for testing the backend where there is no
+ * GPU) the text is C11 compiled by the CPU backend's compiler, and each
+ * kernel is `void name(const void *args, int64_t nthreads)`, which runs
+ * threads 0 .. nthreads-1 one after the other. Kernels therefore never wait
+ * for each other's threads (no barriers, no shared memory): each thread's
+ * work must be complete on its own, and whatever threads share is combined
+ * with the atomics below, whose results do not depend on order (integer
+ * sums, minimum) except for the order of appends to spike lists, which the
+ * engine sorts when it needs them.
+ *
+ * Kernel code uses the rest of the runtime (nk_kernel.h, nk_math.h,
+ * nk_philox.h), which is pasted before this header. */
+#ifndef NK_CUDA_H
+#define NK_CUDA_H
+
+#ifndef NK_CUDA_STRUCTS_ONLY /* the engine includes the structs alone */
+#if defined(__CUDACC__) || defined(__CUDACC_RTC__)
+#define NK_ON_GPU 1
+#define NK_DEV static __device__ __forceinline__
+#define NK_KERNEL(name, T)                                                                   \
+    static __device__ void name##_body(const T *a, int64_t nk_tid);                          \
+    extern "C" __global__ void name(const T nk_A)                                            \
+    {                                                                                        \
+        name##_body(&nk_A, (int64_t)blockIdx.x * (int64_t)blockDim.x + (int64_t)threadIdx.x); \
+    }                                                                                        \
+    static __device__ void name##_body(const T *a, int64_t nk_tid)
+NK_DEV unsigned long long nk_atomic_inc(unsigned long long *p)
+{
+    return atomicAdd(p, 1ull);
+}
+NK_DEV void nk_atomic_add_i64(int64_t *p, int64_t v)
+{
+    atomicAdd((unsigned long long *)p, (unsigned long long)v);
+}
+NK_DEV void nk_atomic_min_i64(int64_t *p, int64_t v)
+{
+    atomicMin((long long *)p, (long long)v);
+}
+#else
+#define NK_DEV static inline
+#define NK_KERNEL(name, T)                                                                   \
+    static void name##_body(const T *a, int64_t nk_tid);                                     \
+    void name(const void *nk_A, int64_t nk_nthreads)                                         \
+    {                                                                                        \
+        for (int64_t nk_t = 0; nk_t < nk_nthreads; nk_t++)                                   \
+            name##_body((const T *)nk_A, nk_t);                                              \
+    }                                                                                        \
+    static void name##_body(const T *a, int64_t nk_tid)
+NK_DEV unsigned long long nk_atomic_inc(unsigned long long *p)
+{
+    return (*p)++;
+}
+NK_DEV void nk_atomic_add_i64(int64_t *p, int64_t v)
+{
+    *p = (int64_t)((uint64_t)*p + (uint64_t)v);
+}
+NK_DEV void nk_atomic_min_i64(int64_t *p, int64_t v)
+{
+    if (v < *p)
+        *p = v;
+}
+#endif
+
+/* Weight w in Q32.32, rounded to nearest, as the CPU backend converts it. */
+NK_DEV int64_t nk_dfix(double w)
+{
+    double s = w * NK_FIX_ONE;
+    return (int64_t)(s < 0 ? s - 0.5 : s + 0.5);
+}
+#endif
+
+/* A population's update: one thread per neuron i0 + nk_tid < n. */
+typedef struct nk_dkargs {
+    int64_t n, i0;
+    int64_t step;
+    double t, dt;          /* ms: the start of the step, the step */
+    uint64_t seed;
+    uint32_t stream;
+    int32_t refr_steps;
+    int32_t ring_len;
+    int32_t pad_;
+    void *const *state;    /* the state arrays: neuron's, then each receptor's */
+    const double *param;   /* shared parameters, then codegen's extras */
+    int64_t *const *ring;  /* per receptor: ring_len slots of n, Q32.32 */
+    const void *i_ext;     /* external current (NULL: none) */
+    int32_t *refr;
+    int64_t *spk;          /* out: this step's spikes, in no particular order */
+    unsigned long long *nspk;
+    int64_t *bad;          /* out: lowest i * NK_NVAR + variable that became non-finite */
+} nk_dkargs;
+
+/* Delivery of one projection's spikes: `lanes` threads per spike (1, or 32:
+ * a warp), the spikes of the step taken in turn by nthreads / lanes groups. */
+typedef struct nk_ddargs {
+    const int64_t *spk;
+    const unsigned long long *nspk;
+    int64_t pre_lo, pre_hi;
+    const int64_t *row;
+    const uint32_t *col;
+    const float *w;
+    const uint16_t *delay; /* NULL when every edge has udelay */
+    int64_t *ring;
+    int64_t n;             /* neurons of the target population */
+    int64_t step;
+    int64_t nthreads;
+    int32_t ring_len, udelay, lanes, pad_;
+} nk_ddargs;
+
+#ifndef NK_CUDA_STRUCTS_ONLY
+NK_KERNEL(nk_deliver, nk_ddargs)
+{
+    const int64_t lanes = a->lanes, groups = a->nthreads / a->lanes;
+    const int64_t lane = nk_tid % lanes;
+    const int64_t m = (int64_t)*a->nspk;
+    const int64_t base = a->step % a->ring_len;
+    for (int64_t q = nk_tid / lanes; q < m; q += groups) {
+        const int64_t i = a->spk[q];
+        if (i < a->pre_lo || i >= a->pre_hi)
+            continue;
+        const int64_t e0 = a->row[i - a->pre_lo], e1 = a->row[i - a->pre_lo + 1];
+        if (a->udelay) {
+            int64_t *dst = a->ring + ((base + a->udelay) % a->ring_len) * a->n;
+            for (int64_t e = e0 + lane; e < e1; e += lanes)
+                nk_atomic_add_i64(dst + a->col[e], nk_dfix((double)a->w[e] * 1.0));
+        } else {
+            for (int64_t e = e0 + lane; e < e1; e += lanes) {
+                int64_t slot = base + a->delay[e];
+                if (slot >= a->ring_len)
+                    slot -= a->ring_len;
+                nk_atomic_add_i64(a->ring + slot * a->n + a->col[e],
+                                  nk_dfix((double)a->w[e] * 1.0));
+            }
+        }
+    }
+}
+
+#endif
+
+/* dst[i] += src[i] for i < n (source input staged by the host). */
+typedef struct nk_daargs {
+    int64_t *dst;
+    const int64_t *src;
+    int64_t n;
+} nk_daargs;
+
+#ifndef NK_CUDA_STRUCTS_ONLY
+NK_KERNEL(nk_add_i64, nk_daargs)
+{
+    if (nk_tid < a->n)
+        a->dst[nk_tid] += a->src[nk_tid];
+}
+#endif
+
+/* Graded transmission of one projection: one thread per presynaptic neuron
+ * computes its value g from the presynaptic states after this step's update
+ * and adds w * g along its row (the generated nk_graded_P kernels). */
+typedef struct nk_dgargs {
+    void *const *pre_state;
+    const double *param;   /* the receptor's parameters */
+    int64_t pre_lo, pre_hi;
+    const int64_t *row;
+    const uint32_t *col;
+    const float *w;
+    const uint16_t *delay;
+    int64_t *ring;
+    int64_t n, step;
+    int32_t ring_len, udelay;
+} nk_dgargs;
+
+#ifndef NK_CUDA_STRUCTS_ONLY
+NK_DEV void nk_graded_row(const nk_dgargs *a, int64_t j, double g)
+{
+    if (g == 0)
+        return;
+    const int64_t base = a->step % a->ring_len;
+    const int64_t e0 = a->row[j - a->pre_lo], e1 = a->row[j - a->pre_lo + 1];
+    for (int64_t e = e0; e < e1; e++) {
+        int64_t slot = base + (a->udelay ? a->udelay : a->delay[e]);
+        if (slot >= a->ring_len)
+            slot -= a->ring_len;
+        nk_atomic_add_i64(a->ring + slot * a->n + a->col[e], nk_dfix((double)a->w[e] * g));
+    }
+}
+#endif
+
+#endif
