@@ -401,7 +401,7 @@ const nk_api_fn nk_api[] = {
      "run", NULL},
     {"net:set_threads", NULL, "net:set_threads(n)",
      "CPU threads for the next runs (0: one per CPU).", "network", NULL},
-    {"net:code", NULL, "net:code(pop) -> string", "The C code generated for a population.",
+    {"net:code", NULL, "net:code(pop) -> string", "The code generated for a population: C on the CPU backend, CUDA C on the CUDA backend.",
      "run", NULL},
     {"net:populations", NULL, "net:populations() -> {pop, ...}", "The network's populations.",
      "network", NULL},

@@ -1,0 +1,65 @@
+#!/usr/bin/env bash
+# scripts/gpu/run.sh - on a GPU machine, in one call: what the device is, the
+# GPU test suite (every scenario on the CPU and the GPU, compared bit for
+# bit), and the GPU benchmarks (scripts/bench/suite.lua on the CUDA
+# backend). It runs the nkshell that scripts/gpu/pack.sh packed in .gpu.tar.xz (build
+# here instead when the machine has the -dev packages: it uses
+# build/shell/nkshell when .gpu/ is missing). Everything it prints also goes
+# to $OUT (default ./gpu-out).
+#
+#   scripts/gpu/run.sh [--models cuba,microcircuit,flyscale] [--reps N] [--skip-tests]
+set -u
+cd "$(dirname "$0")/../.."
+root=$PWD
+out=${OUT:-$root/gpu-out}
+mkdir -p "$out"
+models=cuba,microcircuit,flyscale
+reps=3
+tests=1
+while [ $# -gt 0 ]; do
+    case $1 in
+    --models) models=$2; shift ;;
+    --reps) reps=$2; shift ;;
+    --skip-tests) tests=0 ;;
+    *) echo "unknown option '$1'" >&2; exit 2 ;;
+    esac
+    shift
+done
+if [ -f .gpu.tar.xz ] && [ ! -x .gpu/nkshell ]; then
+    tar -xJf .gpu.tar.xz
+fi
+if [ -x .gpu/nkshell ]; then
+    nk=$root/.gpu/nkshell
+    export LD_LIBRARY_PATH="$root/.gpu/lib${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
+    export PATH="$root/.gpu:$PATH"   # nk-flyscale-gen
+else
+    nk=$root/build/shell/nkshell
+fi
+# The CPU backend (the suite's reference) compiles with this machine's compiler.
+NKSHELL_CC=${NKSHELL_CC:-$(command -v gcc || command -v cc)}
+export NKSHELL_CC
+export XDG_CACHE_HOME=${XDG_CACHE_HOME:-$root/.gpu-cache}
+unset NKSHELL_CUDA NKSHELL_CUDA_NVRTC_CHECK
+
+log() { echo "$*" | tee -a "$out/run.txt"; }
+: >"$out/run.txt"
+log "== device"
+nvidia-smi --query-gpu=name,driver_version,memory.total,clocks.max.sm,clocks.max.mem \
+    --format=csv 2>&1 | tee -a "$out/run.txt"
+"$nk" -e 'local n = nk.network{backend = "cuda"}; n:population("lif", 1); n:run(1); print(n)' \
+    2>&1 | sed -n 2p | tee -a "$out/run.txt"
+
+status=0
+if [ $tests = 1 ]; then
+    log "== GPU test suite (tests/gpu)"
+    t0=$(date +%s.%N)
+    bash tests/gpu/run_gpu_tests.sh "$nk" "$root" >"$out/gpu-suite.txt" 2>&1
+    status=$?
+    tail -n 5 "$out/gpu-suite.txt" | tee -a "$out/run.txt"
+    log "exit $status, $(echo "$(date +%s.%N) - $t0" | bc) s"
+fi
+
+log "== benchmarks on the CUDA backend ($models, $reps repetitions)"
+"$nk" scripts/bench/suite.lua --backend cuda --brian2 no --models "$models" --reps "$reps" \
+    --json "$out/bench-cuda.json" 2>&1 | tee -a "$out/run.txt"
+exit $status
