@@ -935,7 +935,7 @@ static int emit_graded(sb *b, nk_net *net, int pi, int cuda, char *err, size_t e
         if (cuda)
             sb_printf(b, "\nNK_KERNEL(nk_graded_%d, nk_dgargs)\n{\n"
                          "    const int64_t j = a->pre_lo + nk_tid;\n"
-                         "    if (j >= a->pre_hi) return;\n"
+                         "    if (j >= a->pre_hi || *a->halt <= a->step) return;\n"
                          "    const double *param = a->param;\n"
                          "    void *const *pre_state = a->pre_state;\n", k);
         else
@@ -1101,7 +1101,8 @@ prelude:
      * stall (which, with one neuron in ten firing per step, had been half
      * the update's time). Spikes are listed in neuron order. */
     if (cuda) {
-        sb_printf(&bb, "    const int64_t i = a->i0 + nk_tid;\n    if (i >= a->n) return;\n");
+        sb_printf(&bb, "    const int64_t i = a->i0 + nk_tid;\n"
+                       "    if (i >= a->n || *a->halt < a->step) return;\n");
         sb_printf(&bb, "    unsigned char nk_o_fire[1], nk_o_bad[1];\n"
                        "    const int nk_j = 0;\n    int nk_nfire = 0, nk_anybad = 0;\n"
                        "    (void)nk_nfire; (void)nk_o_fire;\n    {\n");
@@ -1298,7 +1299,8 @@ body:
                 sb_printf(&bb, "        if (!nk_isfinite((double)a%s[i])) nk_bv = %d;\n", c,
                           y.o[k].kidx);
         }
-        sb_printf(&bb, "        nk_atomic_min_i64(a->bad, i * %d + nk_bv);\n    }\n}\n",
+        sb_printf(&bb, "        nk_atomic_min_i64(a->bad, i * %d + nk_bv);\n"
+                       "        nk_atomic_min_i64(a->halt, a->step);\n    }\n}\n",
                   kernel_nvars(pop) > 0 ? kernel_nvars(pop) : 1);
         goto framed;
     }

@@ -90,7 +90,10 @@ typedef struct cuda_bk {
     nk_dfn *deliver, *add;
     nk_dptr counters;        /* per population: spikes (u64), then the lowest bad (i64) */
     int64_t *hcount;         /* host copy, 2 x npops */
-    int64_t *hinit;          /* what a step starts the counters at */
+    int64_t *hinit;          /* what a run starts the counters at */
+    int host_every_step;     /* sources, spike recording or profiling: the host takes part in
+                                every step (else only when a monitor samples) */
+    int unchecked;           /* steps queued since the host last looked for divergence */
     int host_rings_dirty;    /* host rings hold device data (after a pull): clear before sources */
     int any_spike_src;
 } cuda_bk;
@@ -374,14 +377,14 @@ static int cuda_build(nk_net *net, char *err, size_t errlen)
     B->nprojs = net->nprojs;
     B->pops = nk_xcalloc((size_t)net->npops + 1, sizeof *B->pops);
     B->projs = nk_xcalloc((size_t)net->nprojs + 1, sizeof *B->projs);
-    B->hcount = nk_xcalloc(2 * (size_t)net->npops + 1, sizeof *B->hcount);
-    B->hinit = nk_xcalloc(2 * (size_t)net->npops + 1, sizeof *B->hinit);
+    B->hcount = nk_xcalloc(2 * (size_t)net->npops + 2, sizeof *B->hcount);
+    B->hinit = nk_xcalloc(2 * (size_t)net->npops + 2, sizeof *B->hinit);
     if (!B->pops || !B->projs || !B->hcount || !B->hinit) {
         snprintf(err, errlen, "out of memory");
         return NK_ENOMEM;
     }
-    for (int k = 0; k < net->npops; k++)
-        B->hinit[net->npops + k] = INT64_MAX;
+    for (int k = 0; k <= net->npops; k++)
+        B->hinit[net->npops + k] = INT64_MAX; /* no bad neuron, no halt */
     if (!(B->dev = nk_dev_open(err, errlen)))
         return NK_ENOTSUP;
     size_t need = device_bytes(net), total = 0, avail = 0;
@@ -425,12 +428,14 @@ static int cuda_build(nk_net *net, char *err, size_t errlen)
     for (int k = 0; k < net->nprojs; k++)
         if ((rc = build_proj(net, B, k, err, errlen)))
             return rc;
-    rc = nk_dev_alloc(B->dev, &B->counters, 2 * (size_t)net->npops * sizeof(int64_t) + 8, err,
+    rc = nk_dev_alloc(B->dev, &B->counters, (2 * (size_t)net->npops + 1) * sizeof(int64_t), err,
                       errlen);
     return rc;
 }
 
 /* ---- host and device copies ------------------------------------------------ */
+
+static int fetch_counters(nk_net *net, cuda_bk *B, char *err, size_t errlen);
 
 /* to_device: the host's states, refractory counters, ring buffers and
  * weights go to the device (at the start of a run; the host rings are then
@@ -467,7 +472,22 @@ static int cuda_sync(nk_net *net, int to_device, char *err, size_t errlen)
                         errlen);
     }
     B->host_rings_dirty = !to_device;
-    return rc;
+    if (rc)
+        return rc;
+    if (to_device) {
+        B->unchecked = 0;
+        B->host_every_step = net->profiling;
+        for (int k = 0; k < net->nsrcs; k++)
+            B->host_every_step |= !net->srcs[k].removed;
+        for (int k = 0; k < net->npops; k++)
+            B->host_every_step |= net->pops[k].rec_mask != NULL;
+        for (int k = 0; k < net->nmons; k++)
+            B->host_every_step |= net->mons[k].kind == NK_MON_RATE;
+        return nk_dev_put(B->dev, B->counters, B->hinit,
+                          (2 * (size_t)net->npops + 1) * sizeof(int64_t), err, errlen);
+    }
+    /* a step queued since the last look may have diverged */
+    return B->unchecked ? fetch_counters(net, B, err, errlen) : 0;
 }
 
 /* ---- a step -------------------------------------------------------------- */
@@ -545,10 +565,57 @@ static int apply_sources(nk_net *net, cuda_bk *B, int64_t s, char *err, size_t e
     return rc;
 }
 
+/* Whether step s needs the host: sources to apply, a monitor to sample, or
+ * spikes to record (spike and rate monitors, the profile's event count).
+ * Other steps are queued on the device and the host goes on at once. */
+static int needs_host(nk_net *net, cuda_bk *B, int64_t s)
+{
+    if (B->host_every_step)
+        return 1;
+    for (int k = 0; k < net->nmons; k++) {
+        const nk_monitor *m = &net->mons[k];
+        if ((m->kind == NK_MON_STATE || m->kind == NK_MON_FIELD || m->kind == NK_MON_OUTPUT) &&
+            s >= m->start_step && (s - m->start_step) % m->every == 0)
+            return 1;
+    }
+    return 0;
+}
+
+/* Counters: spikes per population, then each population's lowest bad
+ * neuron x variable, then the halt word (the first step that diverged). */
+#define HALT(B) ((size_t)(2 * (B)->npops))
+
+/* Brings the counters to the host; when a step diverged, reports it the way
+ * the CPU backend does, with net->step back at that step (later steps did
+ * nothing on the device, and nothing on the host). */
+static int fetch_counters(nk_net *net, cuda_bk *B, char *err, size_t errlen)
+{
+    int rc = nk_dev_get(B->dev, B->hcount, B->counters,
+                        (2 * (size_t)net->npops + 1) * sizeof(int64_t), err, errlen);
+    if (rc)
+        return rc;
+    B->unchecked = 0;
+    int64_t h = B->hcount[HALT(B)];
+    if (h == INT64_MAX)
+        return 0;
+    for (int k = 0; k < net->npops; k++) {
+        int64_t bad = B->hcount[net->npops + k];
+        if (bad == INT64_MAX)
+            continue;
+        int nv = B->pops[k].nvars > 0 ? B->pops[k].nvars : 1;
+        for (int q = 0; q < net->npops; q++)
+            net->pops[q].nspk = 0;
+        net->step = h;
+        nk_diverged(net, k, bad / nv, (int)(bad % nv), h, err, errlen);
+        return NK_EDIVERGED;
+    }
+    return 0;
+}
+
 static int update_all(nk_net *net, cuda_bk *B, int64_t s, char *err, size_t errlen)
 {
-    int rc = nk_dev_put(B->dev, B->counters, B->hinit, 2 * (size_t)net->npops * sizeof(int64_t),
-                        err, errlen);
+    int rc = nk_dev_zero(B->dev, B->counters, (size_t)net->npops * sizeof(int64_t), err, errlen);
+    nk_dptr halt = B->counters + HALT(B) * 8;
     for (int k = 0; !rc && k < net->npops; k++) {
         nk_pop *p = &net->pops[k];
         dpop *d = &B->pops[k];
@@ -566,19 +633,21 @@ static int update_all(nk_net *net, cuda_bk *B, int64_t s, char *err, size_t errl
             .spk = (int64_t *)(uintptr_t)d->spk,
             .nspk = (unsigned long long *)(uintptr_t)(B->counters + (size_t)k * 8),
             .bad = (int64_t *)(uintptr_t)(B->counters + (size_t)(net->npops + k) * 8),
+            .halt = (int64_t *)(uintptr_t)halt,
         };
         rc = nk_dev_launch(B->dev, d->update, (uint32_t)((p->n + BLOCK - 1) / BLOCK), BLOCK, &a,
                            sizeof a, err, errlen);
     }
-    if (!rc)
-        rc = nk_dev_get(B->dev, B->hcount, B->counters, 2 * (size_t)net->npops * sizeof(int64_t),
-                        err, errlen);
     return rc;
 }
 
-static int deliver_all(nk_net *net, cuda_bk *B, int64_t s, char *err, size_t errlen)
+/* known: the host has this step's spike counts (else delivery is launched
+ * for up to as many spikes as the population has neurons, at most 64 Ki
+ * at a time, and the kernel reads the count itself). */
+static int deliver_all(nk_net *net, cuda_bk *B, int64_t s, int known, char *err, size_t errlen)
 {
     int rc = 0;
+    const int64_t *halt = (const int64_t *)(uintptr_t)(B->counters + HALT(B) * 8);
     for (int k = 0; !rc && k < net->nprojs; k++) {
         const nk_proj *pj = &net->projs[k];
         const dproj *d = &B->projs[k];
@@ -587,30 +656,32 @@ static int deliver_all(nk_net *net, cuda_bk *B, int64_t s, char *err, size_t err
         if (pj->nsyn == 0)
             continue;
         if (d->graded) {
-            nk_dgargs a = {
-                .pre_state = (void *const *)(uintptr_t)pre->varp,
-                .param = (const double *)(uintptr_t)0, .pre_lo = pj->pre.lo,
-                .pre_hi = pj->pre.hi, .row = (const int64_t *)(uintptr_t)d->row,
-                .col = (const uint32_t *)(uintptr_t)d->col, .w = (const float *)(uintptr_t)d->w,
-                .delay = (const uint16_t *)(uintptr_t)d->delay,
-                .ring = (int64_t *)(uintptr_t)post->ring[pj->rx], .n = n, .step = s,
-                .ring_len = net->ring_len, .udelay = d->udelay,
-            };
-            /* the receptor's parameters follow the neuron's in the
-             * population's parameter array */
+            /* the receptor's parameters follow the neuron's (and the
+             * receptors' before it) in the population's parameter array */
             const nk_pop *pp = &net->pops[pj->post.pop];
             size_t off = (size_t)pp->model->nparams;
             for (int r = 0; r < pj->rx; r++)
                 off += (size_t)pp->rx[r].syn->nparams;
-            a.param = (const double *)(uintptr_t)(post->param + off * sizeof(double));
+            nk_dgargs a = {
+                .pre_state = (void *const *)(uintptr_t)pre->varp,
+                .param = (const double *)(uintptr_t)(post->param + off * sizeof(double)),
+                .pre_lo = pj->pre.lo, .pre_hi = pj->pre.hi,
+                .row = (const int64_t *)(uintptr_t)d->row,
+                .col = (const uint32_t *)(uintptr_t)d->col, .w = (const float *)(uintptr_t)d->w,
+                .delay = (const uint16_t *)(uintptr_t)d->delay,
+                .ring = (int64_t *)(uintptr_t)post->ring[pj->rx], .n = n, .step = s,
+                .halt = halt, .ring_len = net->ring_len, .udelay = d->udelay,
+            };
             rc = nk_dev_launch(B->dev, d->graded, (uint32_t)((npre + BLOCK - 1) / BLOCK), BLOCK,
                                &a, sizeof a, err, errlen);
             continue;
         }
-        int64_t m = B->hcount[pj->pre.pop];
+        int64_t m = known ? B->hcount[pj->pre.pop] : net->pops[pj->pre.pop].n;
+        if (m > 65536)
+            m = 65536;
         if (m == 0)
             continue;
-        int64_t threads = m * d->lanes;
+        int64_t threads = (m * d->lanes + BLOCK - 1) / BLOCK * BLOCK;
         nk_ddargs a = {
             .spk = (const int64_t *)(uintptr_t)pre->spk,
             .nspk = (const unsigned long long *)(uintptr_t)(B->counters +
@@ -620,11 +691,11 @@ static int deliver_all(nk_net *net, cuda_bk *B, int64_t s, char *err, size_t err
             .col = (const uint32_t *)(uintptr_t)d->col, .w = (const float *)(uintptr_t)d->w,
             .delay = (const uint16_t *)(uintptr_t)d->delay,
             .ring = (int64_t *)(uintptr_t)post->ring[pj->rx], .n = n, .step = s,
-            .nthreads = (threads + BLOCK - 1) / BLOCK * BLOCK,
+            .nthreads = threads, .halt = halt,
             .ring_len = net->ring_len, .udelay = d->udelay, .lanes = d->lanes,
         };
-        rc = nk_dev_launch(B->dev, B->deliver, (uint32_t)(a.nthreads / BLOCK), BLOCK, &a,
-                           sizeof a, err, errlen);
+        rc = nk_dev_launch(B->dev, B->deliver, (uint32_t)(threads / BLOCK), BLOCK, &a, sizeof a,
+                           err, errlen);
     }
     return rc;
 }
@@ -635,55 +706,64 @@ static int cmp_i64(const void *a, const void *b)
     return (x > y) - (x < y);
 }
 
+/* How many steps may pass on the device before the host looks whether one
+ * diverged (a run's end and every step that needs the host look too). */
+#define CHECK_EVERY 64
+
 static int cuda_step(nk_net *net, char *err, size_t errlen)
 {
     cuda_bk *B = net->bk;
     int64_t s = net->step;
     double *prof = net->profiling ? net->prof : NULL;
     double t0 = prof ? nk_now() : 0, t1;
+    int host = needs_host(net, B, s), rc;
 
-    /* 0. sampled monitors see the state at the start of the step */
-    int rc = fetch_sampled(net, B, s, err, errlen);
-    if (!rc)
-        rc = nk_monitors_sample(net, s, err, errlen);
-    if (rc)
-        return rc;
-    if (prof) {
-        t1 = nk_now();
-        prof[NK_PROF_RECORD] += t1 - t0;
-        t0 = t1;
-    }
-    /* 1. sources */
-    if ((rc = apply_sources(net, B, s, err, errlen)))
-        return rc;
-    if (prof) {
-        t1 = nk_now();
-        prof[NK_PROF_SOURCES] += t1 - t0;
-        t0 = t1;
+    if (host) {
+        /* a step queued earlier may have diverged: nothing on the host
+         * happens after that step */
+        if (B->unchecked && (rc = fetch_counters(net, B, err, errlen)))
+            return rc;
+        /* 0. sampled monitors see the state at the start of the step */
+        rc = fetch_sampled(net, B, s, err, errlen);
+        if (!rc)
+            rc = nk_monitors_sample(net, s, err, errlen);
+        if (rc)
+            return rc;
+        if (prof) {
+            t1 = nk_now();
+            prof[NK_PROF_RECORD] += t1 - t0;
+            t0 = t1;
+        }
+        /* 1. sources */
+        if ((rc = apply_sources(net, B, s, err, errlen)))
+            return rc;
+        if (prof) {
+            t1 = nk_now();
+            prof[NK_PROF_SOURCES] += t1 - t0;
+            t0 = t1;
+        }
     }
     /* 2.-3. update (the kernels clear the slots they read) */
     if ((rc = update_all(net, B, s, err, errlen)))
+        return rc;
+    if (host && (rc = fetch_counters(net, B, err, errlen)))
         return rc;
     if (prof) {
         t1 = nk_now();
         prof[NK_PROF_UPDATE] += t1 - t0;
         t0 = t1;
     }
-    for (int k = 0; k < net->npops; k++) {
-        int64_t bad = B->hcount[net->npops + k];
-        if (bad != INT64_MAX) {
-            int nv = B->pops[k].nvars > 0 ? B->pops[k].nvars : 1;
-            for (int q = 0; q < net->npops; q++)
-                net->pops[q].nspk = 0;
-            nk_diverged(net, k, bad / nv, (int)(bad % nv), s, err, errlen);
-            return NK_EDIVERGED;
-        }
-    }
     /* 4. deliver */
-    if ((rc = deliver_all(net, B, s, err, errlen)))
+    if ((rc = deliver_all(net, B, s, host, err, errlen)))
         return rc;
-    /* The step's spikes, in neuron order, for recording (waits for the
-     * deliveries). */
+    if (!host) {
+        if (++B->unchecked >= CHECK_EVERY && (rc = fetch_counters(net, B, err, errlen)))
+            return rc;
+        net->step = s + 1;
+        return 0;
+    }
+    /* The step's spikes, in neuron order, for recording (the copy waits
+     * for the deliveries). */
     for (int k = 0; !rc && k < net->npops; k++) {
         nk_pop *p = &net->pops[k];
         int64_t m = B->hcount[k];

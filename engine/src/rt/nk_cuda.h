@@ -95,6 +95,8 @@ typedef struct nk_dkargs {
     int64_t *spk;          /* out: this step's spikes, in no particular order */
     unsigned long long *nspk;
     int64_t *bad;          /* out: lowest i * NK_NVAR + variable that became non-finite */
+    int64_t *halt;         /* the first step that diverged (INT64_MAX: none): later steps
+                              do nothing, so the states stay as they were after it */
 } nk_dkargs;
 
 /* Delivery of one projection's spikes: `lanes` threads per spike (1, or 32:
@@ -111,6 +113,7 @@ typedef struct nk_ddargs {
     int64_t n;             /* neurons of the target population */
     int64_t step;
     int64_t nthreads;
+    const int64_t *halt;   /* nothing is delivered in or after a step that diverged */
     int32_t ring_len, udelay, lanes, pad_;
 } nk_ddargs;
 
@@ -119,6 +122,8 @@ NK_KERNEL(nk_deliver, nk_ddargs)
 {
     const int64_t lanes = a->lanes, groups = a->nthreads / a->lanes;
     const int64_t lane = nk_tid % lanes;
+    if (*a->halt <= a->step)
+        return;
     const int64_t m = (int64_t)*a->nspk;
     const int64_t base = a->step % a->ring_len;
     for (int64_t q = nk_tid / lanes; q < m; q += groups) {
@@ -172,6 +177,7 @@ typedef struct nk_dgargs {
     const uint16_t *delay;
     int64_t *ring;
     int64_t n, step;
+    const int64_t *halt;
     int32_t ring_len, udelay;
 } nk_dgargs;
 
