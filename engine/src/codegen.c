@@ -1287,7 +1287,11 @@ body:
         /* Spikes are appended in no particular order; the lowest non-finite
          * neuron and variable are found with an atomic minimum. */
         sb_printf(&bb, "        refr[i] = rc;\n    }\n");
-        sb_printf(&bb, "    if (nk_o_fire[0]) a->spk[nk_atomic_inc(a->nspk)] = i;\n");
+        sb_printf(&bb, "    if (nk_o_fire[0]) {\n        a->spk[nk_atomic_inc(a->nspk)] = i;\n"
+                       "        if (a->rec_mask && a->rec_mask[i]) {\n"
+                       "            const unsigned long long nk_k = nk_atomic_inc(a->nrec);\n"
+                       "            a->rec_step[nk_k] = a->step;\n"
+                       "            a->rec_id[nk_k] = (uint32_t)i;\n        }\n    }\n");
         sb_printf(&bb, "    if (nk_anybad) {\n        int32_t nk_bv = %d;\n",
                   y.n > 0 ? y.o[0].kidx : 0);
         for (int k = y.n - 1; k >= 0; k--) {

@@ -383,6 +383,8 @@ int32_t nk_refractory_steps(nk_net *net, nk_pop *p, char *err, size_t errlen, in
 /* Records the spikes of step s (pop->spk, in neuron order) for spike
  * monitors, and feeds rate monitors. */
 int nk_record_spikes(nk_net *net, int64_t s, char *err, size_t errlen);
+/* Room for more recorded spikes of p (p->rec_step, p->rec_id). */
+int nk_rec_reserve(nk_pop *p, int64_t more, char *err, size_t errlen);
 /* Adds the step's spikes and synaptic events to the profiled run's counts. */
 void nk_count_events(nk_net *net);
 /* The message for a state that became non-finite: neuron index of pop,

@@ -91,6 +91,27 @@ void nk_diverged(nk_net *net, int pop, int64_t index, int var, int64_t s, char *
              (double)s * net->dt);
 }
 
+int nk_rec_reserve(nk_pop *p, int64_t more, char *err, size_t errlen)
+{
+    if (p->nrec + more <= p->caprec)
+        return 0;
+    int64_t nc = p->caprec ? p->caprec : 4096;
+    while (nc < p->nrec + more)
+        nc *= 2;
+    int64_t *a = realloc(p->rec_step, (size_t)nc * sizeof *a);
+    if (a)
+        p->rec_step = a;
+    uint32_t *b = realloc(p->rec_id, (size_t)nc * sizeof *b);
+    if (b)
+        p->rec_id = b;
+    if (!a || !b) {
+        snprintf(err, errlen, "out of memory recording spikes of '%s'", p->name);
+        return NK_ENOMEM;
+    }
+    p->caprec = nc;
+    return 0;
+}
+
 int nk_record_spikes(nk_net *net, int64_t s, char *err, size_t errlen)
 {
     for (int k = 0; k < net->npops; k++) {
@@ -101,20 +122,9 @@ int nk_record_spikes(nk_net *net, int64_t s, char *err, size_t errlen)
             int64_t i = p->spk[q];
             if (!p->rec_mask[i])
                 continue;
-            if (p->nrec == p->caprec) {
-                int64_t nc = p->caprec ? p->caprec * 2 : 4096;
-                int64_t *a = realloc(p->rec_step, (size_t)nc * sizeof *a);
-                if (a)
-                    p->rec_step = a;
-                uint32_t *b = realloc(p->rec_id, (size_t)nc * sizeof *b);
-                if (b)
-                    p->rec_id = b;
-                if (!a || !b) {
-                    snprintf(err, errlen, "out of memory recording spikes of '%s'", p->name);
-                    return NK_ENOMEM;
-                }
-                p->caprec = nc;
-            }
+            int rc = nk_rec_reserve(p, 1, err, errlen);
+            if (rc)
+                return rc;
             p->rec_step[p->nrec] = s;
             p->rec_id[p->nrec] = (uint32_t)i;
             p->nrec++;

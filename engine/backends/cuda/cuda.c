@@ -58,6 +58,11 @@ static int cuda_available(char *err, size_t errlen)
 
 #define BLOCK 256u
 
+/* How many steps may pass on the device before the host looks whether one
+ * diverged and fetches the spikes recorded there (a run's end and every step
+ * that needs the host look too). */
+#define CHECK_EVERY 64
+
 /* A population on the device. */
 typedef struct dpop {
     int nvars;               /* the kernel's state arrays: neuron's, then receptors' */
@@ -70,6 +75,7 @@ typedef struct dpop {
     nk_dptr iext, refr, spk;
     nk_dptr stage;           /* source input of one slot, staged (when a spike source targets it) */
     unsigned char *src_rx;   /* per receptor: a spike source adds to it */
+    nk_dptr rec_mask, rec_step, rec_id; /* spike recording: CHECK_EVERY x n entries */
     nk_dfn *update;
     void *eq_dl;             /* equation sources: their host code */
 } dpop;
@@ -94,6 +100,7 @@ typedef struct cuda_bk {
     int host_every_step;     /* sources, spike recording or profiling: the host takes part in
                                 every step (else only when a monitor samples) */
     int unchecked;           /* steps queued since the host last looked for divergence */
+    nk_dptr nrec;            /* per population: spikes recorded on the device, not yet fetched */
     int host_rings_dirty;    /* host rings hold device data (after a pull): clear before sources */
     int any_spike_src;
 } cuda_bk;
@@ -430,6 +437,9 @@ static int cuda_build(nk_net *net, char *err, size_t errlen)
             return rc;
     rc = nk_dev_alloc(B->dev, &B->counters, (2 * (size_t)net->npops + 1) * sizeof(int64_t), err,
                       errlen);
+    if (!rc)
+        rc = nk_dev_alloc(B->dev, &B->nrec, (size_t)net->npops * sizeof(int64_t) + 8, err,
+                          errlen);
     return rc;
 }
 
@@ -475,19 +485,38 @@ static int cuda_sync(nk_net *net, int to_device, char *err, size_t errlen)
     if (rc)
         return rc;
     if (to_device) {
+        /* Spike monitors record on the device: which neurons, and room for
+         * CHECK_EVERY steps of spikes (the host fetches them at least that
+         * often). */
+        for (int k = 0; !rc && k < net->npops; k++) {
+            nk_pop *p = &net->pops[k];
+            dpop *d = &B->pops[k];
+            if (!p->rec_mask)
+                continue;
+            size_t n = (size_t)p->n, cap = n * CHECK_EVERY;
+            if (!d->rec_mask &&
+                ((rc = nk_dev_alloc(B->dev, &d->rec_mask, n, err, errlen)) ||
+                 (rc = nk_dev_alloc(B->dev, &d->rec_step, cap * sizeof(int64_t), err, errlen)) ||
+                 (rc = nk_dev_alloc(B->dev, &d->rec_id, cap * sizeof(uint32_t), err, errlen))))
+                return rc;
+            rc = nk_dev_put(B->dev, d->rec_mask, p->rec_mask, n, err, errlen);
+        }
+        if (!rc)
+            rc = nk_dev_zero(B->dev, B->nrec, (size_t)net->npops * sizeof(int64_t), err, errlen);
+        if (rc)
+            return rc;
         B->unchecked = 0;
         B->host_every_step = net->profiling;
         for (int k = 0; k < net->nsrcs; k++)
             B->host_every_step |= !net->srcs[k].removed;
-        for (int k = 0; k < net->npops; k++)
-            B->host_every_step |= net->pops[k].rec_mask != NULL;
         for (int k = 0; k < net->nmons; k++)
             B->host_every_step |= net->mons[k].kind == NK_MON_RATE;
         return nk_dev_put(B->dev, B->counters, B->hinit,
                           (2 * (size_t)net->npops + 1) * sizeof(int64_t), err, errlen);
     }
-    /* a step queued since the last look may have diverged */
-    return B->unchecked ? fetch_counters(net, B, err, errlen) : 0;
+    /* a step queued since the last look may have diverged; spikes recorded
+     * since then come back */
+    return fetch_counters(net, B, err, errlen);
 }
 
 /* ---- a step -------------------------------------------------------------- */
@@ -585,6 +614,70 @@ static int needs_host(nk_net *net, cuda_bk *B, int64_t s)
  * neuron x variable, then the halt word (the first step that diverged). */
 #define HALT(B) ((size_t)(2 * (B)->npops))
 
+typedef struct rec_ent {
+    int64_t step;
+    uint32_t id;
+} rec_ent;
+
+static int cmp_rec(const void *a, const void *b)
+{
+    const rec_ent *x = a, *y = b;
+    if (x->step != y->step)
+        return (x->step > y->step) - (x->step < y->step);
+    return (x->id > y->id) - (x->id < y->id);
+}
+
+/* Appends the spikes recorded on the device to the populations' records,
+ * by step and neuron as the CPU backend records them, leaving out those of
+ * steps at or after halt (a diverged step records nothing). */
+static int fetch_records(nk_net *net, cuda_bk *B, int64_t halt, char *err, size_t errlen)
+{
+    int64_t *cnt = nk_xcalloc((size_t)net->npops + 1, sizeof *cnt);
+    if (!cnt) {
+        snprintf(err, errlen, "out of memory");
+        return NK_ENOMEM;
+    }
+    int rc = nk_dev_get(B->dev, cnt, B->nrec, (size_t)net->npops * sizeof *cnt, err, errlen);
+    for (int k = 0; !rc && k < net->npops; k++) {
+        nk_pop *p = &net->pops[k];
+        dpop *d = &B->pops[k];
+        int64_t m = cnt[k];
+        if (!d->rec_mask || m == 0)
+            continue;
+        int64_t *st = malloc((size_t)m * sizeof *st);
+        uint32_t *id = malloc((size_t)m * sizeof *id);
+        rec_ent *e = malloc((size_t)m * sizeof *e);
+        if (!st || !id || !e) {
+            snprintf(err, errlen, "out of memory fetching the spikes of '%s'", p->name);
+            rc = NK_ENOMEM;
+        }
+        if (!rc)
+            rc = nk_dev_get(B->dev, st, d->rec_step, (size_t)m * sizeof *st, err, errlen);
+        if (!rc)
+            rc = nk_dev_get(B->dev, id, d->rec_id, (size_t)m * sizeof *id, err, errlen);
+        int64_t keep = 0;
+        for (int64_t j = 0; !rc && j < m; j++)
+            if (st[j] < halt)
+                e[keep++] = (rec_ent){st[j], id[j]};
+        if (!rc) {
+            qsort(e, (size_t)keep, sizeof *e, cmp_rec);
+            rc = nk_rec_reserve(p, keep, err, errlen);
+        }
+        for (int64_t j = 0; !rc && j < keep; j++) {
+            p->rec_step[p->nrec] = e[j].step;
+            p->rec_id[p->nrec] = e[j].id;
+            p->nrec++;
+        }
+        free(st);
+        free(id);
+        free(e);
+    }
+    free(cnt);
+    if (!rc)
+        rc = nk_dev_zero(B->dev, B->nrec, (size_t)net->npops * sizeof(int64_t), err, errlen);
+    return rc;
+}
+
 /* Brings the counters to the host; when a step diverged, reports it the way
  * the CPU backend does, with net->step back at that step (later steps did
  * nothing on the device, and nothing on the host). */
@@ -596,6 +689,8 @@ static int fetch_counters(nk_net *net, cuda_bk *B, char *err, size_t errlen)
         return rc;
     B->unchecked = 0;
     int64_t h = B->hcount[HALT(B)];
+    if ((rc = fetch_records(net, B, h, err, errlen)))
+        return rc;
     if (h == INT64_MAX)
         return 0;
     for (int k = 0; k < net->npops; k++) {
@@ -634,6 +729,10 @@ static int update_all(nk_net *net, cuda_bk *B, int64_t s, char *err, size_t errl
             .nspk = (unsigned long long *)(uintptr_t)(B->counters + (size_t)k * 8),
             .bad = (int64_t *)(uintptr_t)(B->counters + (size_t)(net->npops + k) * 8),
             .halt = (int64_t *)(uintptr_t)halt,
+            .rec_mask = (const uint8_t *)(uintptr_t)d->rec_mask,
+            .rec_step = (int64_t *)(uintptr_t)d->rec_step,
+            .rec_id = (uint32_t *)(uintptr_t)d->rec_id,
+            .nrec = (unsigned long long *)(uintptr_t)(B->nrec + (size_t)k * 8),
         };
         rc = nk_dev_launch(B->dev, d->update, (uint32_t)((p->n + BLOCK - 1) / BLOCK), BLOCK, &a,
                            sizeof a, err, errlen);
@@ -705,10 +804,6 @@ static int cmp_i64(const void *a, const void *b)
     int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
     return (x > y) - (x < y);
 }
-
-/* How many steps may pass on the device before the host looks whether one
- * diverged (a run's end and every step that needs the host look too). */
-#define CHECK_EVERY 64
 
 static int cuda_step(nk_net *net, char *err, size_t errlen)
 {
@@ -785,8 +880,9 @@ static int cuda_step(nk_net *net, char *err, size_t errlen)
     }
     if (net->profiling)
         nk_count_events(net);
-    /* 5. record */
-    rc = nk_record_spikes(net, s, err, errlen);
+    /* 5. record: spike monitors have recorded on the device (fetched with
+     * the counters); rate monitors count here */
+    nk_monitors_spikes(net, s);
     if (prof) {
         prof[NK_PROF_RECORD] += nk_now() - t0;
         prof[NK_PROF_STEPS] += 1;

@@ -97,6 +97,10 @@ typedef struct nk_dkargs {
     int64_t *bad;          /* out: lowest i * NK_NVAR + variable that became non-finite */
     int64_t *halt;         /* the first step that diverged (INT64_MAX: none): later steps
                               do nothing, so the states stay as they were after it */
+    const uint8_t *rec_mask; /* spike recording on the device (NULL: none): the neurons */
+    int64_t *rec_step;     /* out: (step, neuron) of each recorded spike, in no order */
+    uint32_t *rec_id;
+    unsigned long long *nrec;
 } nk_dkargs;
 
 /* Delivery of one projection's spikes: `lanes` threads per spike (1, or 32:
