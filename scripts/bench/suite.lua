@@ -1,7 +1,7 @@
 -- scripts/bench/suite.lua: the benchmark suite, nkshell and Brian2 side by
 -- side. Run it through scripts/bench/run.sh, which builds nkshell first:
 --
---   scripts/bench/run.sh [--models cuba,coba,...] [--threads N] [--reps N]
+--   scripts/bench/run.sh [--models cuba,coba,...] [--threads N] [--backend cpu|cuda] [--reps N]
 --                        [--brian2 auto|yes|no] [--brian2-threads N]
 --                        [--quick] [--json FILE] [--fly-neurons N] [--fly-ms MS]
 --
@@ -41,6 +41,7 @@ do
     end
     if a == "--models" then opts.models = val()
     elseif a == "--threads" then opts.threads = math.tointeger(tonumber(val()))
+    elseif a == "--backend" then opts.backend = val()
     elseif a == "--reps" then opts.reps = math.tointeger(tonumber(val()))
     elseif a == "--brian2" then opts.brian2 = val()
     elseif a == "--brian2-threads" then opts.brian2_threads = math.tointeger(tonumber(val()))
@@ -131,13 +132,15 @@ if opts.brian2 ~= "no" then
     io.stderr:write("Brian2 not found: nkshell only (--install-brian2 installs it)\n")
   end
 end
-local threads_opt = opts.threads and ("--threads " .. opts.threads .. " ") or ""
+local threads_opt = (opts.threads and ("--threads " .. opts.threads .. " ") or "") ..
+                    (opts.backend and ("--backend " .. opts.backend .. " ") or "")
 
 -- The fly-scale connectome, generated once.
 local fly
 local function fly_files()
   if fly then return fly end
-  local gen = root .. "/build/scripts/flyscale/nk-flyscale-gen"
+  local gen = os.getenv("NKSHELL_FLYSCALE_GEN") or
+              (root .. "/build/scripts/flyscale/nk-flyscale-gen")
   if not exists(gen) then gen = "nk-flyscale-gen" end
   local e, n = tmp .. "/fly_edges.csv", tmp .. "/fly_neurons.csv"
   local ok = os.execute(string.format("%s -q -n %d -o %s -m %s", sh_quote(gen),

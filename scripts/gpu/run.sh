@@ -31,7 +31,7 @@ fi
 if [ -x .gpu/nkshell ]; then
     nk=$root/.gpu/nkshell
     export LD_LIBRARY_PATH="$root/.gpu/lib${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
-    export PATH="$root/.gpu:$PATH"   # nk-flyscale-gen
+    export NKSHELL_FLYSCALE_GEN=$root/.gpu/nk-flyscale-gen
 else
     nk=$root/build/shell/nkshell
 fi

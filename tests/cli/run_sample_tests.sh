@@ -253,6 +253,49 @@ awk -v v="${v:-0}" 'BEGIN { exit !(v > 237.5 && v < 262.5) }' \
   && ok "lamina: the wave moves at the bar's speed (${v} deg/s for 250)" \
   || notok "lamina: the wave moves at the bar's speed (got '${v}' deg/s for 250)"
 
+# The Potjans & Diesmann (2014) microcircuit at scale 0.02 (1,544 neurons,
+# 6 million synapses; about 2 s), 300 ms: the neurons and synapses the
+# scaled model must have, every population fires, rates finite and below
+# 50 Hz, L4E and L6E near the full model's (4.7 and 1.0 Hz), and the
+# inhibitory neurons of L2/3, L4 and L6 faster than the excitatory ones.
+# Measured with seeds 1-13: L4E 3.6-4.3 Hz, L6E 0.85-1.6 Hz, the fastest
+# population 11.4-24.6 Hz, inhibitory/excitatory 1.5-2.4 (L2/3), 1.9-4.0
+# (L4), 6.6-12.7 (L6). At this scale L2/3E and L5 wander (L2/3E 2.6-12 Hz), so
+# they are not checked.
+rm -f "$tmp/microcircuit.h5"
+if "$nkshell" "$src/samples/microcircuit.lua" "$tmp/microcircuit.h5" 300 0.02 \
+     >"$tmp/microcircuit.out" 2>"$tmp/microcircuit.err"; then
+  ok "microcircuit.lua runs"
+else
+  notok "microcircuit.lua runs"; cat "$tmp/microcircuit.err"
+fi
+[ -f "$tmp/microcircuit.h5" ] && [ ! -e "$tmp/microcircuit.h5.part" ] \
+  && ok "microcircuit writes a complete results file" || notok "microcircuit writes a complete results file"
+hasgroups microcircuit L23E L23I L4E L4I L5E L5I L6E L6I spikes
+grep -q "what it shows:" "$tmp/microcircuit.out" && grep -q "  results: $tmp/microcircuit.h5" "$tmp/microcircuit.out" \
+  && ok "microcircuit prints what it shows" || notok "microcircuit prints what it shows"
+grep -q "^Potjans & Diesmann (2014) microcircuit at scale 0.02: 1544 neurons, 5977620 synapses, PSC 87.81 pA" \
+  "$tmp/microcircuit.out" && ok "microcircuit: 1544 neurons, 5977620 synapses at scale 0.02" \
+  || { notok "microcircuit: neurons and synapses at scale 0.02"; head -1 "$tmp/microcircuit.out"; }
+# population rate, one line each: L23E L23I L4E L4I L5E L5I L6E L6I
+mc_rates=$(awk '/^  L[0-9]+[EI] / { printf "%s%s", sep, $6; sep = " " }' "$tmp/microcircuit.out")
+read -r r23e r23i r4e r4i r5e r5i r6e r6i <<<"$mc_rates"
+awk -v rates="$mc_rates" 'BEGIN { n = split(rates, r, " "); bad = n != 8
+                                  for (k = 1; k <= n; k++) if (!(r[k] > 0 && r[k] < 50)) bad = 1
+                                  exit bad }' \
+  && ok "microcircuit: every population fires, below 50 Hz ($mc_rates)" \
+  || notok "microcircuit: every population fires, below 50 Hz (got '$mc_rates')"
+awk -v e4="${r4e:-0}" -v e6="${r6e:-0}" 'BEGIN { exit !(e4 > 2 && e4 < 8 && e6 > 0.3 && e6 < 3) }' \
+  && ok "microcircuit: L4E ${r4e} Hz, L6E ${r6e} Hz (full model 4.7, 1.0)" \
+  || notok "microcircuit: L4E in 2..8 Hz, L6E in 0.3..3 Hz (got '${r4e}', '${r6e}')"
+awk -v e23="${r23e:-1}" -v i23="${r23i:-0}" -v e4="${r4e:-1}" -v i4="${r4i:-0}" -v e6="${r6e:-1}" -v i6="${r6i:-0}" \
+    'BEGIN { exit !(i23 > e23 && i4 > e4 && i6 > 2 * e6) }' \
+  && ok "microcircuit: inhibitory faster than excitatory in L2/3, L4, L6" \
+  || notok "microcircuit: inhibitory faster than excitatory (L2/3 ${r23i}/${r23e}, L4 ${r4i}/${r4e}, L6 ${r6i}/${r6e})"
+"$nkshell" "$src/samples/microcircuit.lua" "$tmp/mc2.h5" 100 2 >/dev/null 2>"$tmp/mc2.err"
+[ $? -ne 0 ] && grep -q "SCALE must be in (0, 1\]" "$tmp/mc2.err" \
+  && ok "microcircuit refuses SCALE 2" || { notok "microcircuit refuses SCALE 2"; cat "$tmp/mc2.err"; }
+
 # The sandbox tour, shortened to 50 ms: every model runs, the spiking ones
 # fire, and with a directory each gets its picture.
 mkdir -p "$tmp/tour"
