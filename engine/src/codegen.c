@@ -965,6 +965,23 @@ static int emit_graded(sb *b, nk_net *net, int pi, int cuda, char *err, size_t e
     return 0;
 }
 
+/* Declares nk_bv, the kernel index of neuron i's first state variable whose
+ * stored value is not finite; else (the reset replaced it, or finite values
+ * summed past the range) the first integrated one. Shared by both frames. */
+static void emit_bad_var(sb *b, const sys *y, const char *ind)
+{
+    sb_printf(b, "%sint32_t nk_bv = %d;\n", ind, y->n > 0 ? y->o[0].kidx : 0);
+    for (int k = y->n - 1; k >= 0; k--) {
+        const char *c = y->o[k].cname;
+        if (c[0] == 's' && c[1] == '_')
+            sb_printf(b, "%sif (!nk_isfinite((double)a_%s[i])) nk_bv = %d;\n", ind, c + 2,
+                      y->o[k].kidx);
+        else
+            sb_printf(b, "%sif (!nk_isfinite((double)a%s[i])) nk_bv = %d;\n", ind, c,
+                      y->o[k].kidx);
+    }
+}
+
 /* The population's code: for the CPU backend, a C file with nk_update (and
  * its graded functions); for the CUDA backend (cuda), the kernels
  * nk_update_PI and nk_graded_P alone, to follow nk_codegen_cuda_header().
@@ -1292,17 +1309,8 @@ body:
                        "            const unsigned long long nk_k = nk_atomic_inc(a->nrec);\n"
                        "            a->rec_step[nk_k] = a->step;\n"
                        "            a->rec_id[nk_k] = (uint32_t)i;\n        }\n    }\n");
-        sb_printf(&bb, "    if (nk_anybad) {\n        int32_t nk_bv = %d;\n",
-                  y.n > 0 ? y.o[0].kidx : 0);
-        for (int k = y.n - 1; k >= 0; k--) {
-            const char *c = y.o[k].cname;
-            if (c[0] == 's' && c[1] == '_')
-                sb_printf(&bb, "        if (!nk_isfinite((double)a_%s[i])) nk_bv = %d;\n", c + 2,
-                          y.o[k].kidx);
-            else
-                sb_printf(&bb, "        if (!nk_isfinite((double)a%s[i])) nk_bv = %d;\n", c,
-                          y.o[k].kidx);
-        }
+        sb_printf(&bb, "    if (nk_anybad) {\n");
+        emit_bad_var(&bb, &y, "        ");
         sb_printf(&bb, "        nk_atomic_min_i64(a->bad, i * %d + nk_bv);\n"
                        "        nk_atomic_min_i64(a->halt, a->step);\n    }\n}\n",
                   kernel_nvars(pop) > 0 ? kernel_nvars(pop) : 1);
@@ -1313,23 +1321,12 @@ body:
                    "        if (nk_fired[nk_pbuf][nk_j]) spk[ns++] = nk_pb0 + nk_j;\n");
     sb_printf(&bb, "      nk_pend = nk_nfire ? nk_nb : 0;\n"
                    "      nk_pbuf = (nk_b0 - i0) / NK_BLK & 1;\n      nk_pb0 = nk_b0;\n");
-    /* Which variable: the first whose stored value is not finite; else
-     * (the reset replaced it, or finite values summed past the range) the
-     * first integrated one. */
+    /* Which variable (emit_bad_var), for the block's lowest bad neuron. */
     sb_printf(&bb, "      if (nk_anybad && nk_bad == INT64_MAX)\n"
                    "        for (int nk_j = 0; nk_j < nk_nb && nk_bad == INT64_MAX; nk_j++) {\n"
                    "          if (!nk_o_bad[nk_j]) continue;\n"
-                   "          const int64_t i = nk_b0 + nk_j;\n"
-                   "          int32_t nk_bv = %d;\n", y.n > 0 ? y.o[0].kidx : 0);
-    for (int k = y.n - 1; k >= 0; k--) {
-        const char *c = y.o[k].cname;
-        if (c[0] == 's' && c[1] == '_')
-            sb_printf(&bb, "          if (!nk_isfinite((double)a_%s[i])) nk_bv = %d;\n", c + 2,
-                      y.o[k].kidx);
-        else
-            sb_printf(&bb, "          if (!nk_isfinite((double)a%s[i])) nk_bv = %d;\n", c,
-                      y.o[k].kidx);
-    }
+                   "          const int64_t i = nk_b0 + nk_j;\n");
+    emit_bad_var(&bb, &y, "          ");
     sb_printf(&bb, "          nk_bad = i * NK_NVAR + nk_bv;\n        }\n    }\n");
     sb_printf(&bb, "    for (int nk_j = 0; nk_j < nk_pend; nk_j++)\n"
                    "      if (nk_fired[nk_pbuf][nk_j]) spk[ns++] = nk_pb0 + nk_j;\n");

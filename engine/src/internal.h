@@ -385,6 +385,9 @@ int32_t nk_refractory_steps(nk_net *net, nk_pop *p, char *err, size_t errlen, in
 int nk_record_spikes(nk_net *net, int64_t s, char *err, size_t errlen);
 /* Room for more recorded spikes of p (p->rec_step, p->rec_id). */
 int nk_rec_reserve(nk_pop *p, int64_t more, char *err, size_t errlen);
+/* Points population pi's equation-source parts at their functions in the
+ * loaded code dl (nk_eqsrc_SOURCE_PART). */
+int nk_bind_eqsrc(nk_net *net, int pi, void *dl, char *err, size_t errlen);
 /* Adds the step's spikes and synaptic events to the profiled run's counts. */
 void nk_count_events(nk_net *net);
 /* The message for a state that became non-finite: neuron index of pop,

@@ -4,6 +4,7 @@
  * diverged update. */
 #include "internal.h"
 
+#include <dlfcn.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -153,4 +154,26 @@ void nk_count_events(nk_net *net)
                 net->run_events += pj->row[i - pj->pre.lo + 1] - pj->row[i - pj->pre.lo];
         }
     }
+}
+
+int nk_bind_eqsrc(nk_net *net, int pi, void *dl, char *err, size_t errlen)
+{
+    for (int k = 0; k < net->nsrcs; k++) {
+        nk_source *src = &net->srcs[k];
+        if (src->removed || src->kind != NK_SRC_EQUATION)
+            continue;
+        for (int q = 0; q < src->nparts; q++) {
+            if (src->parts[q].pop != pi)
+                continue;
+            char sym[64];
+            snprintf(sym, sizeof sym, "nk_eqsrc_%d_%d", k, q);
+            *(void **)&src->parts[q].eq = dlsym(dl, sym);
+            if (!src->parts[q].eq) {
+                snprintf(err, errlen, "generated code for '%s' lacks %s", net->pops[pi].name,
+                         sym);
+                return NK_ECOMPILE;
+            }
+        }
+    }
+    return 0;
 }

@@ -532,22 +532,8 @@ static int load_pop(nk_net *net, nk_pop *p, int pi, int nt, char *err, size_t er
     net->prof_build[NK_PROFB_COMPILE] += nk_now() - t1;
     if (rc)
         return rc;
-    for (int k = 0; k < net->nsrcs; k++) {
-        nk_source *src = &net->srcs[k];
-        if (src->removed || src->kind != NK_SRC_EQUATION)
-            continue;
-        for (int q = 0; q < src->nparts; q++) {
-            if (src->parts[q].pop != pi)
-                continue;
-            char sym[64];
-            snprintf(sym, sizeof sym, "nk_eqsrc_%d_%d", k, q);
-            *(void **)&src->parts[q].eq = dlsym(p->dl, sym);
-            if (!src->parts[q].eq) {
-                snprintf(err, errlen, "generated code for '%s' lacks %s", p->name, sym);
-                return NK_ECOMPILE;
-            }
-        }
-    }
+    if ((rc = nk_bind_eqsrc(net, pi, p->dl, err, errlen)))
+        return rc;
     int ns = p->model->nstates, np = p->model->nparams;
     for (int r = 0; r < p->nrx; r++) {
         ns += p->rx[r].syn->nstates;

@@ -206,26 +206,7 @@ static int load_eqsrc(nk_net *net, cuda_bk *B, int pi, char *err, size_t errlen)
     free(eq);
     rc = nk_jit_load(both, &B->pops[pi].eq_dl, NULL, err, errlen);
     free(both);
-    if (rc)
-        return rc;
-    for (int k = 0; k < net->nsrcs; k++) {
-        nk_source *src = &net->srcs[k];
-        if (src->removed || src->kind != NK_SRC_EQUATION)
-            continue;
-        for (int q = 0; q < src->nparts; q++) {
-            if (src->parts[q].pop != pi)
-                continue;
-            char sym[64];
-            snprintf(sym, sizeof sym, "nk_eqsrc_%d_%d", k, q);
-            *(void **)&src->parts[q].eq = dlsym(B->pops[pi].eq_dl, sym);
-            if (!src->parts[q].eq) {
-                snprintf(err, errlen, "generated code for '%s' lacks %s", net->pops[pi].name,
-                         sym);
-                return NK_ECOMPILE;
-            }
-        }
-    }
-    return 0;
+    return rc ? rc : nk_bind_eqsrc(net, pi, B->pops[pi].eq_dl, err, errlen);
 }
 
 /* One CUDA module for the whole network: the shared header, then every
