@@ -347,8 +347,22 @@ int nk_connect_ex(nk_net *net, nk_range pre, nk_range post, const nk_conn_opts *
 /* Sources and monitors (stim.c, monitor.c), called by every backend. */
 void nk_source_free(nk_source *s);
 void nk_monitor_free(nk_monitor *m);
-/* Adds the step's current input and spike input (step 1 of backend.h). */
-int nk_sources_apply(nk_net *net, int64_t s, char *err, size_t errlen);
+/* Adds the step's current input and spike input (step 1 of backend.h);
+ * drawn 0 leaves out the drawn sources (nk_source_drawn), which the backend
+ * then draws itself with nk_source_draw. */
+int nk_sources_apply(nk_net *net, int64_t s, int drawn, char *err, size_t errlen);
+/* Whether source src's input is random spikes drawn for each neuron from
+ * the source's own stream (poisson, bernoulli): the same numbers wherever
+ * and in whatever order its neurons are drawn. */
+int nk_source_drawn(const nk_source *src);
+/* Whether source src acts in step s (present, and s within its start and
+ * stop). */
+int nk_source_on(const nk_net *net, const nk_source *src, int64_t s);
+/* Draws step s's input of drawn source k to the neurons of its part q that
+ * lie in [lo, hi) of their population, adding it to slot (that receptor's
+ * ring slot for step s, indexed by neuron). */
+void nk_source_draw(const nk_net *net, int k, int q, int64_t s, int64_t lo, int64_t hi,
+                    int64_t *slot);
 /* Sampled monitors at the start of step s (before sources and update). */
 int nk_monitors_sample(nk_net *net, int64_t s, char *err, size_t errlen);
 /* Rate monitors after step s's spikes are known. */

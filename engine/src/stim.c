@@ -841,7 +841,44 @@ static int call_callback(nk_net *net, int k, int64_t s, double t, char *err, siz
     return 0;
 }
 
-int nk_sources_apply(nk_net *net, int64_t s, char *err, size_t errlen)
+int nk_source_drawn(const nk_source *src)
+{
+    return src->kind == NK_SRC_POISSON || src->kind == NK_SRC_BERNOULLI;
+}
+
+int nk_source_on(const nk_net *net, const nk_source *src, int64_t s)
+{
+    double t = (double)s * net->dt;
+    return !src->removed && t >= src->start - 1e-9 * net->dt && t < src->stop - 1e-9 * net->dt;
+}
+
+void nk_source_draw(const nk_net *net, int k, int q, int64_t s, int64_t lo, int64_t hi,
+                    int64_t *slot)
+{
+    const nk_source *src = &net->srcs[k];
+    const nk_src_part *pt = &src->parts[q];
+    uint32_t stream = NK_STREAM_SOURCE + (uint32_t)k;
+    nk_poisson_k pk;
+    int poisson = src->kind == NK_SRC_POISSON;
+    nk_poisson_prep(&pk, poisson ? src->rate * net->dt * 1e-3 : 0.0);
+    int64_t j0 = 0, j1 = pt->n;
+    if (!pt->idx) { /* a range: its entries in [lo, hi) are one span */
+        j0 = lo > pt->lo ? lo - pt->lo : 0;
+        j1 = hi < pt->hi ? hi - pt->lo : pt->hi - pt->lo;
+    }
+    for (int64_t j = j0; j < j1; j++) {
+        int64_t i = nk_part_at(pt, j);
+        if (i < lo || i >= hi)
+            continue;
+        nk_rng r;
+        nk_rng_init(&r, net->seed, stream, (uint64_t)s, (uint32_t)(pt->off + j));
+        uint32_t c = poisson ? nk_rng_poisson_k(&r, &pk) : nk_rng_uniform(&r) < src->p;
+        if (c)
+            slot[i] += (int64_t)c * src->wfix;
+    }
+}
+
+int nk_sources_apply(nk_net *net, int64_t s, int drawn, char *err, size_t errlen)
 {
     double t = (double)s * net->dt;
     /* The functions first: one that fails stops the run before any source
@@ -979,26 +1016,13 @@ int nk_sources_apply(nk_net *net, int64_t s, char *err, size_t errlen)
             break;
         }
         case NK_SRC_POISSON:
-        case NK_SRC_BERNOULLI: {
-            double lambda = src->rate * net->dt * 1e-3;
-            for (int q = 0; q < src->nparts; q++) {
+        case NK_SRC_BERNOULLI:
+            for (int q = 0; drawn && q < src->nparts; q++) {
                 nk_src_part *pt = &src->parts[q];
                 nk_pop *p = &net->pops[pt->pop];
-                int64_t *slot = nk_ring_slot(p, pt->rx, net->ring_len, s);
-                for (int64_t j = 0; j < pt->n; j++) {
-                    nk_rng r;
-                    nk_rng_init(&r, net->seed, stream, (uint64_t)s, (uint32_t)(pt->off + j));
-                    uint32_t c;
-                    if (src->kind == NK_SRC_POISSON)
-                        c = nk_rng_poisson(&r, lambda);
-                    else
-                        c = nk_rng_uniform(&r) < src->p;
-                    if (c)
-                        slot[nk_part_at(pt, j)] += (int64_t)c * src->wfix;
-                }
+                nk_source_draw(net, k, q, s, 0, p->n, nk_ring_slot(p, pt->rx, net->ring_len, s));
             }
             break;
-        }
         case NK_SRC_SPIKE_TIMES:
             for (int64_t e = src->ev_pos; e < src->nev && src->ev_step[e] == s; e++) {
                 int64_t at = src->ev_at[e];

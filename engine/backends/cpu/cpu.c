@@ -249,6 +249,7 @@ static int wait_count(cpu_pool *P, _Atomic uint64_t *c, unsigned gen, int n)
 /* Update task t: chunk t of every population. */
 static void update_part(cpu_pool *P, int t)
 {
+    const nk_net *net = P->net;
     int64_t s = P->step;
     double time = (double)s * P->dt;
     tres *r = &P->tasks[t].res;
@@ -261,6 +262,16 @@ static void update_part(cpu_pool *P, int t)
             int64_t *rx[d->nrx + 1];
             for (int q = 0; q < d->nrx; q++)
                 rx[q] = d->ring[q] + (size_t)(s % P->ring_len) * (size_t)d->n;
+            /* 1. the drawn sources' input to this chunk (the rest came
+             * from nk_sources_apply before the step's tasks) */
+            for (int j = 0; j < net->nsrcs; j++) {
+                const nk_source *src = &net->srcs[j];
+                if (!nk_source_drawn(src) || !nk_source_on(net, src, s))
+                    continue;
+                for (int q = 0; q < src->nparts; q++)
+                    if (src->parts[q].pop == k)
+                        nk_source_draw(net, j, q, s, lo, hi, rx[src->parts[q].rx]);
+            }
             nk_kargs a = {
                 .n = d->n, .step = s, .t = time, .dt = P->dt, .seed = P->seed,
                 .stream = NK_STREAM_MODEL + (uint32_t)k,
@@ -739,8 +750,9 @@ static int cpu_step(nk_net *net, char *err, size_t errlen)
         t0 = t1;
     }
 
-    /* 1. sources */
-    if ((rc = nk_sources_apply(net, s, err, errlen)))
+    /* 1. sources, but for the drawn ones: each update task draws those
+     * for its own chunk */
+    if ((rc = nk_sources_apply(net, s, 0, err, errlen)))
         return rc;
     if (prof) {
         t1 = now_s();

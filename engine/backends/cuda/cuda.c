@@ -551,7 +551,7 @@ static int apply_sources(nk_net *net, cuda_bk *B, int64_t s, char *err, size_t e
                        (size_t)net->pops[k].n * (size_t)net->ring_len * sizeof(int64_t));
         B->host_rings_dirty = 0;
     }
-    int rc = nk_sources_apply(net, s, err, errlen);
+    int rc = nk_sources_apply(net, s, 1, err, errlen);
     for (int k = 0; !rc && k < net->npops; k++) {
         nk_pop *p = &net->pops[k];
         dpop *d = &B->pops[k];

@@ -179,18 +179,49 @@ NK_RT_FN double nkm_log_factorial(double k)
            ix2 * (0.0007936507936507937 - ix2 * 0.0005952380952380953)));
 }
 
-/* nk_rng_poisson: Poisson variate with mean lambda.  lambda <= 0 (or NaN)
- * gives 0.  lambda < 10: Knuth's multiplication method (lambda + 1 words
- * on average).  lambda >= 10: Hormann's PTRS transformed rejection
- * ("The transformed rejection method for generating Poisson random
- * variables", 1993; ~2.3 words on average).  Results saturate at
- * 2^32 - 1 (lambda must stay well below 4e9). */
-NK_RT_FN uint32_t nk_rng_poisson(nk_rng *r, double lambda)
+/* What a Poisson variate of mean lambda needs that does not depend on the
+ * draw: made once by nk_poisson_prep, then used for any number of draws
+ * (a source's lambda is the same for all its neurons in a step). */
+typedef struct {
+    double lambda;
+    double lim;                      /* lambda < 10: exp(-lambda) */
+    double slam, loglam, b, a, inv_alpha, vr, log_inv_alpha; /* PTRS */
+} nk_poisson_k;
+
+/* nk_poisson_prep: the constants of nk_rng_poisson_k for mean lambda. */
+NK_RT_FN void nk_poisson_prep(nk_poisson_k *k, double lambda)
 {
+    k->lambda = lambda;
+    k->lim = 0.0;
+    k->slam = k->loglam = k->b = k->a = k->inv_alpha = k->vr = k->log_inv_alpha = 0.0;
+    if (!(lambda > 0.0))
+        return;
+    if (lambda < 10.0) {
+        k->lim = nk_exp(-lambda);
+        return;
+    }
+    k->slam = nk_sqrt(lambda);
+    k->loglam = nk_log(lambda);
+    k->b = 0.931 + 2.53 * k->slam;
+    k->a = -0.059 + 0.02483 * k->b;
+    k->inv_alpha = 1.1239 + 1.1328 / (k->b - 3.4);
+    k->vr = 0.9277 - 3.6224 / (k->b - 2.0);
+    k->log_inv_alpha = nk_log(k->inv_alpha);
+}
+
+/* nk_rng_poisson_k: Poisson variate with the mean nk_poisson_prep was
+ * given.  lambda <= 0 (or NaN) gives 0.  lambda < 10: Knuth's
+ * multiplication method (lambda + 1 words on average).  lambda >= 10:
+ * Hormann's PTRS transformed rejection ("The transformed rejection method
+ * for generating Poisson random variables", 1993; ~2.3 words on average).
+ * Results saturate at 2^32 - 1 (lambda must stay well below 4e9). */
+NK_RT_FN uint32_t nk_rng_poisson_k(nk_rng *r, const nk_poisson_k *q)
+{
+    const double lambda = q->lambda;
     if (!(lambda > 0.0))
         return 0;
     if (lambda < 10.0) {
-        double lim = nk_exp(-lambda), p = 1.0;
+        double lim = q->lim, p = 1.0;
         uint32_t k = 0;
         for (;;) {
             p *= nk_rng_uniform(r);
@@ -199,12 +230,7 @@ NK_RT_FN uint32_t nk_rng_poisson(nk_rng *r, double lambda)
             k++;
         }
     } else {
-        double slam = nk_sqrt(lambda), loglam = nk_log(lambda);
-        double b = 0.931 + 2.53 * slam;
-        double a = -0.059 + 0.02483 * b;
-        double inv_alpha = 1.1239 + 1.1328 / (b - 3.4);
-        double vr = 0.9277 - 3.6224 / (b - 2.0);
-        double log_inv_alpha = nk_log(inv_alpha);
+        const double b = q->b, a = q->a, vr = q->vr;
         for (;;) {
             double u = nk_rng_uniform(r) - 0.5;
             double v = nk_rng_uniform(r);
@@ -214,11 +240,20 @@ NK_RT_FN uint32_t nk_rng_poisson(nk_rng *r, double lambda)
                 return k >= 4294967295.0 ? 4294967295u : (uint32_t)k;
             if (k < 0.0 || (us < 0.013 && v > us))
                 continue;
-            if (nk_log(v) + log_inv_alpha - nk_log(a / (us * us) + b) <=
-                -lambda + k * loglam - nkm_log_factorial(k))
+            if (nk_log(v) + q->log_inv_alpha - nk_log(a / (us * us) + b) <=
+                -lambda + k * q->loglam - nkm_log_factorial(k))
                 return k >= 4294967295.0 ? 4294967295u : (uint32_t)k;
         }
     }
+}
+
+/* nk_rng_poisson: Poisson variate with mean lambda (nk_rng_poisson_k's
+ * method; the same draws give the same result). */
+NK_RT_FN uint32_t nk_rng_poisson(nk_rng *r, double lambda)
+{
+    nk_poisson_k q;
+    nk_poisson_prep(&q, lambda);
+    return nk_rng_poisson_k(r, &q);
 }
 
 /* Binomial(n, p) for 0 < p <= 0.5 (see nk_rng_binomial). */
