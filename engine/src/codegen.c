@@ -1348,6 +1348,14 @@ framed:
         b.oom = 1;
     if (emit_graded(&b, net, pi, cuda, err, errlen))
         goto done;
+    /* Drawn source input (poisson, bernoulli), compiled here for the
+     * host's vector units (nk_philox.h's nk_draw_part). */
+    if (!cuda)
+        sb_printf(&b, "\nvoid nk_draw(const nk_draw_tab *t, uint64_t seed, uint32_t stream, "
+                      "uint64_t step, uint32_t off, int64_t j0, int64_t j1, const int64_t *idx, "
+                      "int64_t plo, int64_t lo, int64_t hi, int64_t wfix, int64_t *slot)\n{\n"
+                      "    nk_draw_part(t, seed, stream, step, off, j0, j1, idx, plo, lo, hi, wfix, "
+                      "slot);\n}\n");
     if (b.oom) {
         snprintf(err, errlen, "out of memory");
         goto done;

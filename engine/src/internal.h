@@ -358,11 +358,19 @@ int nk_source_drawn(const nk_source *src);
 /* Whether source src acts in step s (present, and s within its start and
  * stop). */
 int nk_source_on(const nk_net *net, const nk_source *src, int64_t s);
+/* A generated module's nk_draw (nk_philox.h's nk_draw_part). */
+struct nk_draw_tab;
+typedef void (*nk_draw_fn)(const struct nk_draw_tab *t, uint64_t seed, uint32_t stream, uint64_t step,
+                           uint32_t off, int64_t j0, int64_t j1, const int64_t *idx, int64_t plo,
+                           int64_t lo, int64_t hi, int64_t wfix, int64_t *slot);
+/* The table a drawn source's counts in step s come from (nk_philox.h). */
+void nk_source_tab(const nk_net *net, const nk_source *src, struct nk_draw_tab *t);
 /* Draws step s's input of drawn source k to the neurons of its part q that
  * lie in [lo, hi) of their population, adding it to slot (that receptor's
- * ring slot for step s, indexed by neuron). */
+ * ring slot for step s, indexed by neuron), with fn (NULL: the engine's
+ * own nk_draw_part). */
 void nk_source_draw(const nk_net *net, int k, int q, int64_t s, int64_t lo, int64_t hi,
-                    int64_t *slot);
+                    int64_t *slot, nk_draw_fn fn);
 /* Sampled monitors at the start of step s (before sources and update). */
 int nk_monitors_sample(nk_net *net, int64_t s, char *err, size_t errlen);
 /* Rate monitors after step s's spikes are known. */

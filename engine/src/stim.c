@@ -852,30 +852,51 @@ int nk_source_on(const nk_net *net, const nk_source *src, int64_t s)
     return !src->removed && t >= src->start - 1e-9 * net->dt && t < src->stop - 1e-9 * net->dt;
 }
 
+void nk_source_tab(const nk_net *net, const nk_source *src, nk_draw_tab *t)
+{
+    memset(t, 0, sizeof *t);
+    if (src->kind == NK_SRC_BERNOULLI) {
+        t->K = 1;
+        t->cdf[0] = 1.0 - src->p; /* count 1 when u > 1 - p */
+        return;
+    }
+    double lambda = src->rate * net->dt * 1e-3;
+    if (!(lambda > 0.0))
+        return; /* K 0: no spikes */
+    /* P(count <= k), until it stops growing past the mean; a mean that
+     * needs more entries than the table has is drawn by PTRS instead */
+    double pmf = nk_exp(-lambda), cdf = pmf;
+    int k = 0;
+    if (lambda < 10.0)
+        for (; k < NK_DRAW_KMAX; k++) {
+            t->cdf[k] = cdf;
+            pmf *= lambda / (double)(k + 1);
+            if (cdf + pmf == cdf && k > lambda) {
+                t->K = k + 1;
+                return;
+            }
+            cdf += pmf;
+        }
+    t->K = -1;
+    nk_poisson_prep(&t->pk, lambda);
+}
+
 void nk_source_draw(const nk_net *net, int k, int q, int64_t s, int64_t lo, int64_t hi,
-                    int64_t *slot)
+                    int64_t *slot, nk_draw_fn fn)
 {
     const nk_source *src = &net->srcs[k];
     const nk_src_part *pt = &src->parts[q];
-    uint32_t stream = NK_STREAM_SOURCE + (uint32_t)k;
-    nk_poisson_k pk;
-    int poisson = src->kind == NK_SRC_POISSON;
-    nk_poisson_prep(&pk, poisson ? src->rate * net->dt * 1e-3 : 0.0);
+    nk_draw_tab tab;
+    nk_source_tab(net, src, &tab);
     int64_t j0 = 0, j1 = pt->n;
     if (!pt->idx) { /* a range: its entries in [lo, hi) are one span */
         j0 = lo > pt->lo ? lo - pt->lo : 0;
         j1 = hi < pt->hi ? hi - pt->lo : pt->hi - pt->lo;
     }
-    for (int64_t j = j0; j < j1; j++) {
-        int64_t i = nk_part_at(pt, j);
-        if (i < lo || i >= hi)
-            continue;
-        nk_rng r;
-        nk_rng_init(&r, net->seed, stream, (uint64_t)s, (uint32_t)(pt->off + j));
-        uint32_t c = poisson ? nk_rng_poisson_k(&r, &pk) : nk_rng_uniform(&r) < src->p;
-        if (c)
-            slot[i] += (int64_t)c * src->wfix;
-    }
+    if (!fn)
+        fn = nk_draw_part;
+    fn(&tab, net->seed, NK_STREAM_SOURCE + (uint32_t)k, (uint64_t)s, (uint32_t)pt->off, j0, j1,
+       pt->idx, pt->lo, lo, hi, src->wfix, slot);
 }
 
 int nk_sources_apply(nk_net *net, int64_t s, int drawn, char *err, size_t errlen)
@@ -1020,7 +1041,8 @@ int nk_sources_apply(nk_net *net, int64_t s, int drawn, char *err, size_t errlen
             for (int q = 0; drawn && q < src->nparts; q++) {
                 nk_src_part *pt = &src->parts[q];
                 nk_pop *p = &net->pops[pt->pop];
-                nk_source_draw(net, k, q, s, 0, p->n, nk_ring_slot(p, pt->rx, net->ring_len, s));
+                nk_source_draw(net, k, q, s, 0, p->n, nk_ring_slot(p, pt->rx, net->ring_len, s),
+                               NULL);
             }
             break;
         case NK_SRC_SPIKE_TIMES:

@@ -606,6 +606,35 @@ do
            "poisson: P(" .. c .. (c == 3 and "+" or "") .. " input spikes in a step)")
   end
 
+  -- Per-step counts at larger means: 2 and 9.9 per step come from the
+  -- inversion table, 25 from PTRS (nk_source_tab): each count's frequency
+  -- against the Poisson pmf, and the mean and variance of the counts.
+  for _, l in ipairs{2, 9.9, 25} do
+    local netl = integ_net(25)
+    local ql = netl:population("stim_integ", 400)
+    netl:source("poisson", ql, {rate = l * 1e4, weight = 1, synapse = "delta"})
+    local ml = netl:monitor("state", ql, {vars = "v"})
+    netl:run(30.1)
+    local Il, hist, tot, cs = currents(ml), {}, 0, {}
+    for k = 1, #Il do
+      for j = 1, 400 do
+        local c = math.floor(Il[k][j] + 0.5)
+        hist[c] = (hist[c] or 0) + 1
+        tot = tot + 1
+        cs[#cs + 1] = c
+      end
+    end
+    local cm, cv = stats(cs)
+    T.near(cm, l, 5 * math.sqrt(l / tot), "poisson " .. l .. " per step: mean count")
+    T.near(cv, l, 5 * math.sqrt((2 * l * l + l) / tot), "poisson " .. l .. " per step: variance")
+    local pk = math.exp(-l)
+    for c = 0, math.floor(3 * l) + 5 do
+      if c > 0 then pk = pk * l / c end
+      T.near((hist[c] or 0) / tot, pk, 5 * math.sqrt(pk * (1 - pk) / tot) + 2e-4,
+             "poisson " .. l .. " per step: P(count = " .. c .. ")")
+    end
+  end
+
   -- Bernoulli: at most one per step with probability p
   local net3 = integ_net(23)
   local r = net3:population("stim_integ", 5000)

@@ -71,6 +71,7 @@ typedef struct task {
  * each time. */
 typedef struct kdesc {
     nk_update_fn update;
+    nk_draw_fn draw;         /* the module's nk_draw */
     int64_t n;
     void **kstate;
     const double *kparam;
@@ -270,7 +271,7 @@ static void update_part(cpu_pool *P, int t)
                     continue;
                 for (int q = 0; q < src->nparts; q++)
                     if (src->parts[q].pop == k)
-                        nk_source_draw(net, j, q, s, lo, hi, rx[src->parts[q].rx]);
+                        nk_source_draw(net, j, q, s, lo, hi, rx[src->parts[q].rx], d->draw);
             }
             nk_kargs a = {
                 .n = d->n, .step = s, .t = time, .dt = P->dt, .seed = P->seed,
@@ -631,6 +632,7 @@ static int build_pool(nk_net *net, int nt, char *err, size_t errlen)
         nk_pop *p = &net->pops[k];
         kdesc *d = &P->kd[k];
         d->update = p->update;
+        *(void **)&d->draw = p->dl ? dlsym(p->dl, "nk_draw") : NULL;
         d->n = p->n;
         d->kstate = p->kstate;
         d->kparam = p->kparam;

@@ -27,6 +27,7 @@
 #include "../../src/internal.h"
 #include "../backend.h"
 #include "dev.h"
+#include "../../src/rt/nk_philox.h"
 #define NK_CUDA_STRUCTS_ONLY
 #include "../../src/rt/nk_cuda.h"
 
@@ -63,6 +64,10 @@ static int cuda_available(char *err, size_t errlen)
  * that needs the host look too). */
 #define CHECK_EVERY 64
 
+/* Counters: spikes per population, then each population's lowest bad
+ * neuron x variable, then the halt word (the first step that diverged). */
+#define HALT(B) ((size_t)(2 * (B)->npops))
+
 /* A population on the device. */
 typedef struct dpop {
     int nvars;               /* the kernel's state arrays: neuron's, then receptors' */
@@ -74,7 +79,12 @@ typedef struct dpop {
     nk_dptr ringp;
     nk_dptr iext, refr, spk;
     nk_dptr stage;           /* source input of one slot, staged (when a spike source targets it) */
-    unsigned char *src_rx;   /* per receptor: a spike source adds to it */
+    unsigned char *src_rx;   /* per receptor: a host spike source (spike_times) adds to it */
+    int ndraw;               /* parts of drawn sources (poisson, bernoulli) on this population */
+    struct dpart {
+        int src, part;
+        nk_dptr idx;         /* the part's neurons, when it is a list */
+    } *draw;
     nk_dptr rec_mask, rec_step, rec_id; /* spike recording: CHECK_EVERY x n entries */
     nk_dfn *update;
     void *eq_dl;             /* equation sources: their host code */
@@ -93,7 +103,7 @@ typedef struct cuda_bk {
     dpop *pops;
     dproj *projs;
     int npops, nprojs;
-    nk_dfn *deliver, *add;
+    nk_dfn *deliver, *add, *drawk;
     nk_dptr counters;        /* per population: spikes (u64), then the lowest bad (i64) */
     int64_t *hcount;         /* host copy, 2 x npops */
     int64_t *hinit;          /* what a run starts the counters at */
@@ -114,6 +124,7 @@ static void release_dpop(cuda_bk *B, dpop *d)
     free(d->var);
     free(d->ring);
     free(d->src_rx);
+    free(d->draw);
     memset(d, 0, sizeof *d);
 }
 
@@ -303,15 +314,33 @@ static int build_pop(nk_net *net, cuda_bk *B, int k, char *err, size_t errlen)
         rc = nk_dev_alloc(B->dev, &d->spk, n * sizeof(int64_t), err, errlen);
     if (!rc && p->i_ext)
         rc = nk_dev_alloc(B->dev, &d->iext, n * net->real_size, err, errlen);
-    for (int j = 0; j < net->nsrcs; j++) {
+    for (int j = 0; !rc && j < net->nsrcs; j++) {
         const nk_source *src = &net->srcs[j];
         if (src->removed || !NK_SRC_IS_SPIKES(src->kind))
             continue;
-        for (int t = 0; t < src->nparts; t++)
-            if (src->parts[t].pop == k) {
-                d->src_rx[src->parts[t].rx] = 1;
+        for (int t = 0; !rc && t < src->nparts; t++) {
+            const nk_src_part *pt = &src->parts[t];
+            if (pt->pop != k)
+                continue;
+            if (!nk_source_drawn(src)) {
+                d->src_rx[pt->rx] = 1;
                 B->any_spike_src = 1;
+                continue;
             }
+            /* drawn on the device: its neurons there when they are a list */
+            struct dpart *g = realloc(d->draw, ((size_t)d->ndraw + 1) * sizeof *g);
+            if (!g) {
+                snprintf(err, errlen, "out of memory");
+                return NK_ENOMEM;
+            }
+            d->draw = g;
+            g += d->ndraw++;
+            g->src = j;
+            g->part = t;
+            g->idx = 0;
+            if (pt->idx)
+                rc = put_new(B, &g->idx, pt->idx, (size_t)pt->n * sizeof *pt->idx, err, errlen);
+        }
     }
     for (int r = 0; !rc && r < p->nrx; r++)
         if (d->src_rx[r] && !d->stage)
@@ -408,7 +437,8 @@ static int cuda_build(nk_net *net, char *err, size_t errlen)
     if (rc)
         return rc;
     if ((rc = nk_dev_fn(B->dev, B->mod, "nk_deliver", &B->deliver, err, errlen)) ||
-        (rc = nk_dev_fn(B->dev, B->mod, "nk_add_i64", &B->add, err, errlen)))
+        (rc = nk_dev_fn(B->dev, B->mod, "nk_add_i64", &B->add, err, errlen)) ||
+        (rc = nk_dev_fn(B->dev, B->mod, "nk_draw_k", &B->drawk, err, errlen)))
         return rc;
     for (int k = 0; k < net->npops; k++)
         if ((rc = build_pop(net, B, k, err, errlen)))
@@ -489,7 +519,7 @@ static int cuda_sync(nk_net *net, int to_device, char *err, size_t errlen)
         B->unchecked = 0;
         B->host_every_step = net->profiling;
         for (int k = 0; k < net->nsrcs; k++)
-            B->host_every_step |= !net->srcs[k].removed;
+            B->host_every_step |= !net->srcs[k].removed && !nk_source_drawn(&net->srcs[k]);
         for (int k = 0; k < net->nmons; k++)
             B->host_every_step |= net->mons[k].kind == NK_MON_RATE;
         return nk_dev_put(B->dev, B->counters, B->hinit,
@@ -541,7 +571,7 @@ static int apply_sources(nk_net *net, cuda_bk *B, int64_t s, char *err, size_t e
 {
     int live = 0;
     for (int k = 0; k < net->nsrcs && !live; k++)
-        live = !net->srcs[k].removed;
+        live = !net->srcs[k].removed && !nk_source_drawn(&net->srcs[k]);
     if (!live)
         return 0;
     if (B->host_rings_dirty) {
@@ -551,7 +581,7 @@ static int apply_sources(nk_net *net, cuda_bk *B, int64_t s, char *err, size_t e
                        (size_t)net->pops[k].n * (size_t)net->ring_len * sizeof(int64_t));
         B->host_rings_dirty = 0;
     }
-    int rc = nk_sources_apply(net, s, 1, err, errlen);
+    int rc = nk_sources_apply(net, s, 0, err, errlen);
     for (int k = 0; !rc && k < net->npops; k++) {
         nk_pop *p = &net->pops[k];
         dpop *d = &B->pops[k];
@@ -575,6 +605,37 @@ static int apply_sources(nk_net *net, cuda_bk *B, int64_t s, char *err, size_t e
     return rc;
 }
 
+/* Drawn sources (poisson, bernoulli): a kernel per part, every step, with
+ * or without the host. */
+static int draw_sources(nk_net *net, cuda_bk *B, int64_t s, char *err, size_t errlen)
+{
+    for (int k = 0; k < net->npops; k++) {
+        nk_pop *p = &net->pops[k];
+        dpop *d = &B->pops[k];
+        for (int g = 0; g < d->ndraw; g++) {
+            const nk_source *src = &net->srcs[d->draw[g].src];
+            const nk_src_part *pt = &src->parts[d->draw[g].part];
+            if (!nk_source_on(net, src, s) || pt->n == 0)
+                continue;
+            nk_dsargs a = {
+                .seed = net->seed, .step = s,
+                .idx = (const int64_t *)(uintptr_t)d->draw[g].idx,
+                .slot = (int64_t *)(uintptr_t)(d->ring[pt->rx] + (size_t)(s % net->ring_len) *
+                                                                (size_t)p->n * sizeof(int64_t)),
+                .plo = pt->lo, .n = pt->n, .wfix = src->wfix,
+                .halt = (const int64_t *)(uintptr_t)(B->counters + HALT(B) * sizeof(int64_t)),
+                .stream = NK_STREAM_SOURCE + (uint32_t)d->draw[g].src, .off = (uint32_t)pt->off,
+            };
+            nk_source_tab(net, src, &a.tab);
+            int rc = nk_dev_launch(B->dev, B->drawk, (uint32_t)((pt->n + BLOCK - 1) / BLOCK), BLOCK,
+                                   &a, sizeof a, err, errlen);
+            if (rc)
+                return rc;
+        }
+    }
+    return 0;
+}
+
 /* Whether step s needs the host: sources to apply, a monitor to sample, or
  * spikes to record (spike and rate monitors, the profile's event count).
  * Other steps are queued on the device and the host goes on at once. */
@@ -591,9 +652,6 @@ static int needs_host(nk_net *net, cuda_bk *B, int64_t s)
     return 0;
 }
 
-/* Counters: spikes per population, then each population's lowest bad
- * neuron x variable, then the halt word (the first step that diverged). */
-#define HALT(B) ((size_t)(2 * (B)->npops))
 
 typedef struct rec_ent {
     int64_t step;
@@ -819,6 +877,9 @@ static int cuda_step(nk_net *net, char *err, size_t errlen)
             t0 = t1;
         }
     }
+    /* 1. the drawn sources, on the device */
+    if ((rc = draw_sources(net, B, s, err, errlen)))
+        return rc;
     /* 2.-3. update (the kernels clear the slots they read) */
     if ((rc = update_all(net, B, s, err, errlen)))
         return rc;

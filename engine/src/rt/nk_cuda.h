@@ -168,6 +168,34 @@ NK_KERNEL(nk_add_i64, nk_daargs)
 }
 #endif
 
+/* Drawn source input (poisson, bernoulli) of one part of a source in one
+ * step: one thread per entry j adds its count (nk_draw_one, the numbers the
+ * CPU draws) x wfix to the slot of neuron idx[j] (or plo + j). Nothing is
+ * drawn for a step after one that diverged. */
+typedef struct nk_dsargs {
+    nk_draw_tab tab;
+    uint64_t seed;
+    int64_t step;
+    const int64_t *idx;    /* NULL: the part is plo, plo + 1, ... */
+    int64_t *slot;         /* the receptor's ring slot of the step */
+    int64_t plo, n, wfix;
+    const int64_t *halt;
+    uint32_t stream, off;
+} nk_dsargs;
+
+#ifndef NK_CUDA_STRUCTS_ONLY
+NK_KERNEL(nk_draw_k, nk_dsargs)
+{
+    const int64_t j = nk_tid;
+    if (j >= a->n || *a->halt < a->step)
+        return;
+    const uint32_t c = nk_draw_one(&a->tab, a->seed, a->stream, (uint64_t)a->step,
+                                   a->off + (uint32_t)j);
+    if (c)
+        nk_atomic_add_i64(a->slot + (a->idx ? a->idx[j] : a->plo + j), (int64_t)c * a->wfix);
+}
+#endif
+
 /* Graded transmission of one projection: one thread per presynaptic neuron
  * computes its value g from the presynaptic states after this step's update
  * and adds w * g along its row (the generated nk_graded_P kernels). */

@@ -322,4 +322,93 @@ NK_RT_FN uint32_t nk_rng_binomial(nk_rng *r, uint32_t n, double p)
     return nkm_binomial_half(r, n, p);
 }
 
+/* ---- drawn spike input (poisson and bernoulli sources) ------------------- */
+
+/* A source's spike count for one neuron and step is drawn by inversion: one
+ * uniform u (53 bits, from the first two words of block 0 at (seed, stream,
+ * step, index)) and the table of the count's cumulative distribution,
+ * count = #{k < K : cdf[k] < u}. The table is the same for all the source's
+ * neurons in a step, so the draws of many neurons are the same operations
+ * on different data: a loop the compiler vectorises, or one GPU thread
+ * each. Where the table would be too long (a Poisson mean of 10 or more
+ * per step) K is -1 and the count comes from nk_rng_poisson_k. */
+#define NK_DRAW_KMAX 48
+typedef struct nk_draw_tab {
+    int32_t K, pad_;
+    double cdf[NK_DRAW_KMAX];
+    nk_poisson_k pk;                 /* K == -1 */
+} nk_draw_tab;
+
+/* nk_draw_u: the uniform in (0, 1) of entry `index` at (seed, stream, step). */
+NK_RT_FN double nk_draw_u(uint64_t seed, uint32_t stream, uint64_t step, uint32_t index)
+{
+    uint32_t out[4];
+    nk_rng_block(seed, stream, step, index, 0, out);
+    return ((double)(((uint64_t)out[0] << 21) | (uint64_t)(out[1] >> 11)) + 0.5) *
+           1.1102230246251565e-16; /* 2^-53 */
+}
+
+/* nk_draw_one: the count of entry `index` (what a vectorised loop over the
+ * entries computes for each of them). */
+NK_RT_FN uint32_t nk_draw_one(const nk_draw_tab *t, uint64_t seed, uint32_t stream,
+                              uint64_t step, uint32_t index)
+{
+    if (t->K < 0) {
+        nk_rng r;
+        nk_rng_init(&r, seed, stream, step, index);
+        return nk_rng_poisson_k(&r, &t->pk);
+    }
+    const double u = nk_draw_u(seed, stream, step, index);
+    uint32_t c = 0;
+    for (int k = 0; k < t->K; k++)
+        c += t->cdf[k] < u;
+    return c;
+}
+
+#if !defined(__CUDACC__) && !defined(__CUDACC_RTC__)
+/* nk_draw_part: adds count x wfix to slot[i] for the entries j in [j0, j1)
+ * of a part of a drawn source whose neuron i (idx[j], or plo + j when idx
+ * is NULL) lies in [lo, hi); entry j is index off + j of the source. The
+ * CPU's generated modules export it as nk_draw, compiled for the host's
+ * vector units. */
+NK_RT_FN void nk_draw_part(const nk_draw_tab *t, uint64_t seed, uint32_t stream,
+                           uint64_t step, uint32_t off, int64_t j0, int64_t j1,
+                           const int64_t *idx, int64_t plo, int64_t lo, int64_t hi,
+                           int64_t wfix, int64_t *slot)
+{
+    double u[256];
+    uint32_t c[256];
+    for (int64_t b = j0; b < j1; b += 256) {
+        const int n = j1 - b < 256 ? (int)(j1 - b) : 256;
+        const uint32_t i0 = off + (uint32_t)b;
+        if (t->K < 0) {
+            for (int j = 0; j < n; j++)
+                c[j] = nk_draw_one(t, seed, stream, step, i0 + (uint32_t)j);
+        } else {
+            /* nk_draw_one's steps, a loop over the entries each */
+            for (int j = 0; j < n; j++) {
+                u[j] = nk_draw_u(seed, stream, step, i0 + (uint32_t)j);
+                c[j] = 0;
+            }
+            for (int k = 0; k < t->K; k++) {
+                const double ck = t->cdf[k];
+                for (int j = 0; j < n; j++)
+                    c[j] += ck < u[j];
+            }
+        }
+        if (!idx) {
+            int64_t *d = slot + plo + b;
+            for (int j = 0; j < n; j++)
+                d[j] += (int64_t)c[j] * wfix;
+        } else {
+            for (int j = 0; j < n; j++) {
+                const int64_t i = idx[b + j];
+                if (c[j] && i >= lo && i < hi)
+                    slot[i] += (int64_t)c[j] * wfix;
+            }
+        }
+    }
+}
+#endif
+
 #endif /* NK_PHILOX_H */
