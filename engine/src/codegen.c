@@ -1126,8 +1126,20 @@ prelude:
         goto body;
     }
     sb_printf(&bb, "    int64_t nk_bad = INT64_MAX;\n");
-    sb_printf(&bb, "    unsigned char nk_fired[2][NK_BLK];\n    int nk_pend = 0, nk_pbuf = 0;\n"
+    /* The previous block's fired flags, 8 at a time: a word of zeros (no
+     * spike among 8 neurons, the usual case) costs one test. */
+    sb_printf(&bb, "    unsigned char nk_fired[2][NK_BLK] = {{0}};\n    int nk_pend = 0, nk_pbuf = 0;\n"
                    "    int64_t nk_pb0 = 0;\n");
+    sb_printf(&bb, "#define NK_LIST_FIRED() \\\n"
+                   "    for (int nk_j = 0; nk_j < nk_pend; nk_j += 8) { \\\n"
+                   "        const unsigned char *nk_f = nk_fired[nk_pbuf] + nk_j; \\\n"
+                   "        uint64_t nk_w; \\\n"
+                   "        __builtin_memcpy(&nk_w, nk_f, 8); \\\n"
+                   "        if (!nk_w) continue; \\\n"
+                   "        const int nk_e = nk_pend - nk_j < 8 ? nk_pend - nk_j : 8; \\\n"
+                   "        for (int nk_q = 0; nk_q < nk_e; nk_q++) \\\n"
+                   "            if (nk_f[nk_q]) spk[ns++] = nk_pb0 + nk_j + nk_q; \\\n"
+                   "    }\n");
     sb_printf(&bb, "    for (int64_t nk_b0 = i0; nk_b0 < i1; nk_b0 += NK_BLK) {\n");
     sb_printf(&bb, "      const int nk_nb = i1 - nk_b0 < NK_BLK ? (int)(i1 - nk_b0) : NK_BLK;\n");
     sb_printf(&bb, "      unsigned char *nk_o_fire = nk_fired[(nk_b0 - i0) / NK_BLK & 1];\n"
@@ -1317,8 +1329,7 @@ body:
         goto framed;
     }
     sb_printf(&bb, "        refr[i] = rc;\n      }\n");
-    sb_printf(&bb, "      for (int nk_j = 0; nk_j < nk_pend; nk_j++)\n"
-                   "        if (nk_fired[nk_pbuf][nk_j]) spk[ns++] = nk_pb0 + nk_j;\n");
+    sb_printf(&bb, "      NK_LIST_FIRED();\n");
     sb_printf(&bb, "      nk_pend = nk_nfire ? nk_nb : 0;\n"
                    "      nk_pbuf = (nk_b0 - i0) / NK_BLK & 1;\n      nk_pb0 = nk_b0;\n");
     /* Which variable (emit_bad_var), for the block's lowest bad neuron. */
@@ -1328,8 +1339,7 @@ body:
                    "          const int64_t i = nk_b0 + nk_j;\n");
     emit_bad_var(&bb, &y, "          ");
     sb_printf(&bb, "          nk_bad = i * NK_NVAR + nk_bv;\n        }\n    }\n");
-    sb_printf(&bb, "    for (int nk_j = 0; nk_j < nk_pend; nk_j++)\n"
-                   "      if (nk_fired[nk_pbuf][nk_j]) spk[ns++] = nk_pb0 + nk_j;\n");
+    sb_printf(&bb, "    NK_LIST_FIRED();\n");
     sb_printf(&bb, "    *nspk = ns;\n");
     sb_printf(&bb, "    if (nk_bad != INT64_MAX) {\n        a->bad_index = nk_bad / NK_NVAR;\n"
                    "        a->bad_var = (int32_t)(nk_bad %% NK_NVAR);\n        return -1;\n    }\n");
