@@ -951,6 +951,46 @@ scenario("sources", function(backend)
 end)
 
 -- ============================================================================================
+-- Drawn sources (poisson, bernoulli): drawn on the device in one launch per
+-- step, from a plan the host sends again when Lua changes a rate, a p or a
+-- weight (between runs, or in a callback during one); lists of neurons out
+-- of order; a mean of 10 or more per step (PTRS); a source removed.
+-- ============================================================================================
+scenario("drawn sources", function(backend)
+  local net = network(backend, {seed = 3})
+  local R = recorder(net)
+  local p = net:population("lif", 300, {name = "p", params = {v_rest = -65, v_reset = -65,
+                                                              v_thresh = -50, t_ref = 2}})
+  local q = net:population("lif", 70, {name = "q", params = {v_rest = -65, v_thresh = -50}})
+  local a = net:source("poisson", p, {rate = 20000, weight = 30})
+  local b = net:source("poisson", p:select{5, 1, 299, 250, 64}, {rate = 2e5, weight = 10,
+                                                                 start = 30, stop = 150})
+  local c = net:source("bernoulli", p:slice(100, 200), {p = 0.1, weight = 50})
+  local big = net:source("poisson", p:slice(1, 50), {rate = 3e5, weight = 1})
+  net:source("poisson", q, {rate = 9000, weight = 40, synapse = "exp_curr", receptor = "x",
+                            params = {tau_syn = 2}})
+  net:connect(p, p, {rule = "bernoulli", p = 0.05, weight = 20, delay = 1})
+  net:connect(p, q, {rule = "fixed_indegree", indegree = 10, weight = 15, delay = 2})
+  R:mon("spikes p", "spikes", p)
+  R:mon("spikes q", "spikes", q)
+  net:monitor("output", p:select{1}, {vars = "v", every = 500, fn = function(t)
+    a:set{rate = 20000 + 100 * t}
+  end})
+  net:run(100)
+  a:set{rate = 5000}
+  c:set{p = 0.3}
+  b:set{weight = 25}
+  net:run(100)
+  big:remove()
+  net:run(50)
+  if backend == "cpu" then
+    fires(R, "spikes p", "drawn sources")
+    fires(R, "spikes q", "drawn sources")
+  end
+  return R
+end)
+
+-- ============================================================================================
 -- Runs in pieces, checkpoints, restoring across backends.
 -- ============================================================================================
 -- run 50 + run 50 on CUDA is run 100 on CUDA (and on the CPU); a network

@@ -80,11 +80,6 @@ typedef struct dpop {
     nk_dptr iext, refr, spk;
     nk_dptr stage;           /* source input of one slot, staged (when a spike source targets it) */
     unsigned char *src_rx;   /* per receptor: a host spike source (spike_times) adds to it */
-    int ndraw;               /* parts of drawn sources (poisson, bernoulli) on this population */
-    struct dpart {
-        int src, part;
-        nk_dptr idx;         /* the part's neurons, when it is a list */
-    } *draw;
     nk_dptr rec_mask, rec_step, rec_id; /* spike recording: CHECK_EVERY x n entries */
     nk_dfn *update;
     void *eq_dl;             /* equation sources: their host code */
@@ -104,6 +99,13 @@ typedef struct cuda_bk {
     dproj *projs;
     int npops, nprojs;
     nk_dfn *deliver, *add, *drawk;
+    /* drawn sources: every part of every one, for one launch per step */
+    int ndparts, ndtabs;
+    nk_dpart *hparts;        /* host copy (and its tables, per drawn source) */
+    nk_draw_tab *htabs;
+    int *tab_src;            /* the source of each table */
+    nk_dptr dparts, dtabs;
+    int64_t dtotal;
     nk_dptr counters;        /* per population: spikes (u64), then the lowest bad (i64) */
     int64_t *hcount;         /* host copy, 2 x npops */
     int64_t *hinit;          /* what a run starts the counters at */
@@ -124,7 +126,6 @@ static void release_dpop(cuda_bk *B, dpop *d)
     free(d->var);
     free(d->ring);
     free(d->src_rx);
-    free(d->draw);
     memset(d, 0, sizeof *d);
 }
 
@@ -136,6 +137,9 @@ static void cuda_release(nk_net *net)
             release_dpop(B, &B->pops[k]);
         free(B->pops);
         free(B->projs);
+        free(B->hparts);
+        free(B->htabs);
+        free(B->tab_src);
         free(B->hcount);
         free(B->hinit);
         nk_dev_close(B->dev); /* frees the device memory and the module */
@@ -314,32 +318,18 @@ static int build_pop(nk_net *net, cuda_bk *B, int k, char *err, size_t errlen)
         rc = nk_dev_alloc(B->dev, &d->spk, n * sizeof(int64_t), err, errlen);
     if (!rc && p->i_ext)
         rc = nk_dev_alloc(B->dev, &d->iext, n * net->real_size, err, errlen);
-    for (int j = 0; !rc && j < net->nsrcs; j++) {
+    for (int j = 0; j < net->nsrcs; j++) {
         const nk_source *src = &net->srcs[j];
         if (src->removed || !NK_SRC_IS_SPIKES(src->kind))
             continue;
-        for (int t = 0; !rc && t < src->nparts; t++) {
+        for (int t = 0; t < src->nparts; t++) {
             const nk_src_part *pt = &src->parts[t];
             if (pt->pop != k)
                 continue;
-            if (!nk_source_drawn(src)) {
+            if (!nk_source_drawn(src)) { /* drawn ones: build_draws */
                 d->src_rx[pt->rx] = 1;
                 B->any_spike_src = 1;
-                continue;
             }
-            /* drawn on the device: its neurons there when they are a list */
-            struct dpart *g = realloc(d->draw, ((size_t)d->ndraw + 1) * sizeof *g);
-            if (!g) {
-                snprintf(err, errlen, "out of memory");
-                return NK_ENOMEM;
-            }
-            d->draw = g;
-            g += d->ndraw++;
-            g->src = j;
-            g->part = t;
-            g->idx = 0;
-            if (pt->idx)
-                rc = put_new(B, &g->idx, pt->idx, (size_t)pt->n * sizeof *pt->idx, err, errlen);
         }
     }
     for (int r = 0; !rc && r < p->nrx; r++)
@@ -377,6 +367,9 @@ static int build_proj(nk_net *net, cuda_bk *B, int k, char *err, size_t errlen)
     }
     return rc;
 }
+
+static int build_draws(nk_net *net, cuda_bk *B, char *err, size_t errlen);
+static int put_draws(nk_net *net, cuda_bk *B, int force, char *err, size_t errlen);
 
 static int cuda_build(nk_net *net, char *err, size_t errlen)
 {
@@ -446,6 +439,8 @@ static int cuda_build(nk_net *net, char *err, size_t errlen)
     for (int k = 0; k < net->nprojs; k++)
         if ((rc = build_proj(net, B, k, err, errlen)))
             return rc;
+    if ((rc = build_draws(net, B, err, errlen)))
+        return rc;
     rc = nk_dev_alloc(B->dev, &B->counters, (2 * (size_t)net->npops + 1) * sizeof(int64_t), err,
                       errlen);
     if (!rc)
@@ -515,6 +510,8 @@ static int cuda_sync(nk_net *net, int to_device, char *err, size_t errlen)
         if (!rc)
             rc = nk_dev_zero(B->dev, B->nrec, (size_t)net->npops * sizeof(int64_t), err, errlen);
         if (rc)
+            return rc;
+        if ((rc = put_draws(net, B, 1, err, errlen)))
             return rc;
         B->unchecked = 0;
         B->host_every_step = net->profiling;
@@ -605,35 +602,115 @@ static int apply_sources(nk_net *net, cuda_bk *B, int64_t s, char *err, size_t e
     return rc;
 }
 
-/* Drawn sources (poisson, bernoulli): a kernel per part, every step, with
- * or without the host. */
-static int draw_sources(nk_net *net, cuda_bk *B, int64_t s, char *err, size_t errlen)
+/* Drawn sources (poisson, bernoulli): what a part's entries need, filled
+ * in from the sources (their tables, weights and windows, which Lua may
+ * change between steps that involve the host). Returns 1 when it differs
+ * from what the device has. */
+static int fill_draws(nk_net *net, cuda_bk *B)
 {
-    for (int k = 0; k < net->npops; k++) {
-        nk_pop *p = &net->pops[k];
-        dpop *d = &B->pops[k];
-        for (int g = 0; g < d->ndraw; g++) {
-            const nk_source *src = &net->srcs[d->draw[g].src];
-            const nk_src_part *pt = &src->parts[d->draw[g].part];
-            if (!nk_source_on(net, src, s) || pt->n == 0)
-                continue;
-            nk_dsargs a = {
-                .seed = net->seed, .step = s,
-                .idx = (const int64_t *)(uintptr_t)d->draw[g].idx,
-                .slot = (int64_t *)(uintptr_t)(d->ring[pt->rx] + (size_t)(s % net->ring_len) *
-                                                                (size_t)p->n * sizeof(int64_t)),
-                .plo = pt->lo, .n = pt->n, .wfix = src->wfix,
-                .halt = (const int64_t *)(uintptr_t)(B->counters + HALT(B) * sizeof(int64_t)),
-                .stream = NK_STREAM_SOURCE + (uint32_t)d->draw[g].src, .off = (uint32_t)pt->off,
-            };
-            nk_source_tab(net, src, &a.tab);
-            int rc = nk_dev_launch(B->dev, B->drawk, (uint32_t)((pt->n + BLOCK - 1) / BLOCK), BLOCK,
-                                   &a, sizeof a, err, errlen);
-            if (rc)
-                return rc;
+    int changed = 0;
+    for (int t = 0; t < B->ndtabs; t++) {
+        nk_draw_tab tab;
+        nk_source_tab(net, &net->srcs[B->tab_src[t]], &tab);
+        if (memcmp(&tab, &B->htabs[t], sizeof tab)) {
+            B->htabs[t] = tab;
+            changed = 1;
         }
     }
-    return 0;
+    for (int q = 0; q < B->ndparts; q++) {
+        nk_dpart *g = &B->hparts[q];
+        const nk_source *src = &net->srcs[B->tab_src[g->tab]];
+        if (g->wfix != src->wfix || g->start != src->start || g->stop != src->stop) {
+            g->wfix = src->wfix;
+            g->start = src->start;
+            g->stop = src->stop;
+            changed = 1;
+        }
+    }
+    return changed;
+}
+
+/* The plan of every drawn source's parts on the device (at build; the
+ * populations' rings exist). */
+static int build_draws(nk_net *net, cuda_bk *B, char *err, size_t errlen)
+{
+    int nt = 0, np = 0;
+    for (int j = 0; j < net->nsrcs; j++)
+        if (!net->srcs[j].removed && nk_source_drawn(&net->srcs[j])) {
+            nt++;
+            np += net->srcs[j].nparts;
+        }
+    if (!np)
+        return 0;
+    B->hparts = nk_xcalloc((size_t)np, sizeof *B->hparts);
+    B->htabs = nk_xcalloc((size_t)nt, sizeof *B->htabs);
+    B->tab_src = nk_xcalloc((size_t)nt, sizeof *B->tab_src);
+    if (!B->hparts || !B->htabs || !B->tab_src) {
+        snprintf(err, errlen, "out of memory");
+        return NK_ENOMEM;
+    }
+    int rc = 0;
+    for (int j = 0; !rc && j < net->nsrcs; j++) {
+        const nk_source *src = &net->srcs[j];
+        if (src->removed || !nk_source_drawn(src))
+            continue;
+        B->tab_src[B->ndtabs] = j;
+        for (int t = 0; !rc && t < src->nparts; t++) {
+            const nk_src_part *pt = &src->parts[t];
+            if (pt->n == 0)
+                continue;
+            nk_dpart *g = &B->hparts[B->ndparts++];
+            nk_dptr idx = 0;
+            if (pt->idx)
+                rc = put_new(B, &idx, pt->idx, (size_t)pt->n * sizeof *pt->idx, err, errlen);
+            g->idx = (const int64_t *)(uintptr_t)idx;
+            g->ring = (int64_t *)(uintptr_t)B->pops[pt->pop].ring[pt->rx];
+            g->npop = net->pops[pt->pop].n;
+            g->plo = pt->lo;
+            g->n = pt->n;
+            g->first = B->dtotal;
+            g->tab = B->ndtabs;
+            g->stream = NK_STREAM_SOURCE + (uint32_t)j;
+            g->off = (uint32_t)pt->off;
+            B->dtotal += pt->n;
+        }
+        B->ndtabs++;
+    }
+    fill_draws(net, B);
+    if (!rc && B->ndparts)
+        rc = nk_dev_alloc(B->dev, &B->dparts, (size_t)B->ndparts * sizeof *B->hparts, err, errlen);
+    if (!rc && B->ndparts)
+        rc = nk_dev_alloc(B->dev, &B->dtabs, (size_t)B->ndtabs * sizeof *B->htabs, err, errlen);
+    return rc;
+}
+
+/* Sends the plan when it changed (force: in any case). */
+static int put_draws(nk_net *net, cuda_bk *B, int force, char *err, size_t errlen)
+{
+    if (!B->ndparts || (!fill_draws(net, B) && !force))
+        return 0;
+    int rc = nk_dev_put(B->dev, B->dparts, B->hparts, (size_t)B->ndparts * sizeof *B->hparts, err,
+                        errlen);
+    if (!rc)
+        rc = nk_dev_put(B->dev, B->dtabs, B->htabs, (size_t)B->ndtabs * sizeof *B->htabs, err,
+                        errlen);
+    return rc;
+}
+
+/* This step's drawn input: one launch, with or without the host. */
+static int draw_sources(nk_net *net, cuda_bk *B, int64_t s, char *err, size_t errlen)
+{
+    if (!B->ndparts)
+        return 0;
+    nk_dsargs a = {
+        .parts = (const nk_dpart *)(uintptr_t)B->dparts,
+        .tabs = (const nk_draw_tab *)(uintptr_t)B->dtabs,
+        .halt = (const int64_t *)(uintptr_t)(B->counters + HALT(B) * sizeof(int64_t)),
+        .seed = net->seed, .step = s, .total = B->dtotal, .dt = net->dt,
+        .nparts = B->ndparts, .ring_len = net->ring_len,
+    };
+    return nk_dev_launch(B->dev, B->drawk, (uint32_t)((B->dtotal + BLOCK - 1) / BLOCK), BLOCK, &a,
+                         sizeof a, err, errlen);
 }
 
 /* Whether step s needs the host: sources to apply, a monitor to sample, or
@@ -868,8 +945,10 @@ static int cuda_step(nk_net *net, char *err, size_t errlen)
             prof[NK_PROF_RECORD] += t1 - t0;
             t0 = t1;
         }
-        /* 1. sources */
-        if ((rc = apply_sources(net, B, s, err, errlen)))
+        /* 1. sources (and the drawn ones' plan, should Lua have changed a
+         * rate or a weight) */
+        if ((rc = apply_sources(net, B, s, err, errlen)) ||
+            (rc = put_draws(net, B, 0, err, errlen)))
             return rc;
         if (prof) {
             t1 = nk_now();

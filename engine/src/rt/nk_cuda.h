@@ -168,31 +168,57 @@ NK_KERNEL(nk_add_i64, nk_daargs)
 }
 #endif
 
-/* Drawn source input (poisson, bernoulli) of one part of a source in one
- * step: one thread per entry j adds its count (nk_draw_one, the numbers the
- * CPU draws) x wfix to the slot of neuron idx[j] (or plo + j). Nothing is
- * drawn for a step after one that diverged. */
-typedef struct nk_dsargs {
-    nk_draw_tab tab;
-    uint64_t seed;
-    int64_t step;
+/* Drawn source input (poisson, bernoulli): one launch per step for every
+ * part of every drawn source, one thread per entry. Thread j belongs to the
+ * part whose `first` is the last <= j; it adds its count (nk_draw_one: the
+ * numbers the CPU draws) x wfix to the step's slot of neuron idx[e] (or
+ * plo + e), e = j - first. A part is drawn while start - 1e-9 dt <= t <
+ * stop - 1e-9 dt, as on the host. Nothing is drawn for a step after one
+ * that diverged. */
+typedef struct nk_dpart {
     const int64_t *idx;    /* NULL: the part is plo, plo + 1, ... */
-    int64_t *slot;         /* the receptor's ring slot of the step */
-    int64_t plo, n, wfix;
+    int64_t *ring;         /* the receptor's ring buffer (ring_len x npop) */
+    int64_t npop, plo, n, first, wfix;
+    double start, stop;    /* ms */
+    int32_t tab;           /* its source's table in tabs[] */
+    uint32_t stream, off, pad_;
+} nk_dpart;
+
+typedef struct nk_dsargs {
+    const nk_dpart *parts;
+    const nk_draw_tab *tabs;
     const int64_t *halt;
-    uint32_t stream, off;
+    uint64_t seed;
+    int64_t step, total;   /* total: the parts' entries */
+    double dt;
+    int32_t nparts, ring_len;
 } nk_dsargs;
 
 #ifndef NK_CUDA_STRUCTS_ONLY
 NK_KERNEL(nk_draw_k, nk_dsargs)
 {
     const int64_t j = nk_tid;
-    if (j >= a->n || *a->halt < a->step)
+    if (j >= a->total || *a->halt < a->step)
         return;
-    const uint32_t c = nk_draw_one(&a->tab, a->seed, a->stream, (uint64_t)a->step,
-                                   a->off + (uint32_t)j);
+    int lo = 0, hi = a->nparts - 1;
+    while (lo < hi) { /* the last part with first <= j */
+        const int m = (lo + hi + 1) / 2;
+        if (a->parts[m].first <= j)
+            lo = m;
+        else
+            hi = m - 1;
+    }
+    const nk_dpart *p = a->parts + lo;
+    const double t = (double)a->step * a->dt;
+    if (!(t >= p->start - 1e-9 * a->dt && t < p->stop - 1e-9 * a->dt))
+        return;
+    const int64_t e = j - p->first;
+    const uint32_t c = nk_draw_one(a->tabs + p->tab, a->seed, p->stream, (uint64_t)a->step,
+                                   p->off + (uint32_t)e);
     if (c)
-        nk_atomic_add_i64(a->slot + (a->idx ? a->idx[j] : a->plo + j), (int64_t)c * a->wfix);
+        nk_atomic_add_i64(p->ring + (a->step % a->ring_len) * p->npop +
+                              (p->idx ? p->idx[e] : p->plo + e),
+                          (int64_t)c * p->wfix);
 }
 #endif
 
