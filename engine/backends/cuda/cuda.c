@@ -12,15 +12,14 @@
  * Host and device. Between runs the host's arrays are the network (what
  * net:get, checkpoints and printing read); a run copies them to the device
  * at its start and back at its end (and before each checkpoint), through the
- * backend's sync. During a run:
- *   - sources run on the host (stim.c) and their input is copied up every
- *     step: external currents whole, spike input as the staged ring slot,
- *     added on the device;
- *   - state monitors copy the arrays they sample down at their cadence;
- *   - the step's spike counts, and the spikes themselves, come back every
- *     step, for recording and rate monitors.
- * That is one round trip per step: correct first. Device-side sources and
- * monitors, and CUDA graphs, are the next steps (docs/cuda.md).
+ * backend's sync. A step is a few launches: the drawn sources (poisson,
+ * bernoulli) of every population, each population's update, the graded
+ * projections, and one delivery for all the others. A step that needs
+ * nothing of the host is only queued; the host looks every CHECK_EVERY
+ * steps (divergence, the spikes recorded on the device). The host takes
+ * part in a step, a round trip, only for the sources still computed there
+ * (currents, spike times, equations, callbacks: their input is copied up),
+ * a state monitor's sample, rate monitors and profiling (docs/cuda.md).
  *
  * With NKSHELL_CUDA=emulate the device is the host (dev.c), which lets the
  * tests run all of this where there is no GPU. */
@@ -99,6 +98,10 @@ typedef struct cuda_bk {
     dproj *projs;
     int npops, nprojs;
     nk_dfn *deliver, *add, *drawk;
+    /* spike delivery: every projection but the graded ones, one launch */
+    nk_dptr dels;            /* nk_ddargs per projection */
+    int ndels;
+    int64_t del_threads;
     /* drawn sources: every part of every one, for one launch per step */
     int ndparts, ndtabs;
     nk_dpart *hparts;        /* host copy (and its tables, per drawn source) */
@@ -369,6 +372,7 @@ static int build_proj(nk_net *net, cuda_bk *B, int k, char *err, size_t errlen)
 }
 
 static int build_draws(nk_net *net, cuda_bk *B, char *err, size_t errlen);
+static int build_dels(nk_net *net, cuda_bk *B, char *err, size_t errlen);
 static int put_draws(nk_net *net, cuda_bk *B, int force, char *err, size_t errlen);
 
 static int cuda_build(nk_net *net, char *err, size_t errlen)
@@ -429,7 +433,7 @@ static int cuda_build(nk_net *net, char *err, size_t errlen)
     net->prof_build[NK_PROFB_COMPILE] += nk_now() - t1;
     if (rc)
         return rc;
-    if ((rc = nk_dev_fn(B->dev, B->mod, "nk_deliver", &B->deliver, err, errlen)) ||
+    if ((rc = nk_dev_fn(B->dev, B->mod, "nk_deliver_all", &B->deliver, err, errlen)) ||
         (rc = nk_dev_fn(B->dev, B->mod, "nk_add_i64", &B->add, err, errlen)) ||
         (rc = nk_dev_fn(B->dev, B->mod, "nk_draw_k", &B->drawk, err, errlen)))
         return rc;
@@ -439,13 +443,17 @@ static int cuda_build(nk_net *net, char *err, size_t errlen)
     for (int k = 0; k < net->nprojs; k++)
         if ((rc = build_proj(net, B, k, err, errlen)))
             return rc;
-    if ((rc = build_draws(net, B, err, errlen)))
-        return rc;
     rc = nk_dev_alloc(B->dev, &B->counters, (2 * (size_t)net->npops + 1) * sizeof(int64_t), err,
                       errlen);
     if (!rc)
         rc = nk_dev_alloc(B->dev, &B->nrec, (size_t)net->npops * sizeof(int64_t) + 8, err,
                           errlen);
+    /* the plans of drawn sources and of delivery (which points at the
+     * counters) */
+    if (!rc)
+        rc = build_draws(net, B, err, errlen);
+    if (!rc)
+        rc = build_dels(net, B, err, errlen);
     return rc;
 }
 
@@ -856,10 +864,49 @@ static int update_all(nk_net *net, cuda_bk *B, int64_t s, char *err, size_t errl
     return rc;
 }
 
-/* known: the host has this step's spike counts (else delivery is launched
- * for up to as many spikes as the population has neurons, at most 64 Ki
- * at a time, and the kernel reads the count itself). */
-static int deliver_all(nk_net *net, cuda_bk *B, int64_t s, int known, char *err, size_t errlen)
+/* What delivery needs of each spiking projection, on the device, and how
+ * many threads deliver: enough for every presynaptic neuron's lanes, at
+ * most 1024 blocks (each thread takes several items when more spike);
+ * emulated, one block, as the emulation runs threads one by one. */
+static int build_dels(nk_net *net, cuda_bk *B, char *err, size_t errlen)
+{
+    nk_ddargs *h = nk_xcalloc((size_t)net->nprojs + 1, sizeof *h);
+    if (!h) {
+        snprintf(err, errlen, "out of memory");
+        return NK_ENOMEM;
+    }
+    int64_t want = 0;
+    for (int k = 0; k < net->nprojs; k++) {
+        const nk_proj *pj = &net->projs[k];
+        const dproj *d = &B->projs[k];
+        if (pj->nsyn == 0 || d->graded)
+            continue;
+        const dpop *pre = &B->pops[pj->pre.pop], *post = &B->pops[pj->post.pop];
+        h[B->ndels++] = (nk_ddargs){
+            .spk = (const int64_t *)(uintptr_t)pre->spk,
+            .nspk = (const unsigned long long *)(uintptr_t)(B->counters + (size_t)pj->pre.pop * 8),
+            .pre_lo = pj->pre.lo, .pre_hi = pj->pre.hi,
+            .row = (const int64_t *)(uintptr_t)d->row,
+            .col = (const uint32_t *)(uintptr_t)d->col, .w = (const float *)(uintptr_t)d->w,
+            .delay = (const uint16_t *)(uintptr_t)d->delay,
+            .ring = (int64_t *)(uintptr_t)post->ring[pj->rx], .n = net->pops[pj->post.pop].n,
+            .ring_len = net->ring_len, .udelay = d->udelay, .lanes = d->lanes,
+        };
+        int64_t t = (pj->pre.hi - pj->pre.lo) * d->lanes;
+        if (t > want)
+            want = t;
+    }
+    int64_t cap = nk_dev_emulated(B->dev) ? BLOCK : 1024 * (int64_t)BLOCK;
+    want = (want + BLOCK - 1) / BLOCK * BLOCK;
+    B->del_threads = want < BLOCK ? BLOCK : want > cap ? cap : want;
+    int rc = B->ndels ? put_new(B, &B->dels, h, (size_t)B->ndels * sizeof *h, err, errlen) : 0;
+    free(h);
+    return rc;
+}
+
+/* Step s's spikes along their projections: graded projections a launch
+ * each, all the others one launch. */
+static int deliver_all(nk_net *net, cuda_bk *B, int64_t s, char *err, size_t errlen)
 {
     int rc = 0;
     const int64_t *halt = (const int64_t *)(uintptr_t)(B->counters + HALT(B) * 8);
@@ -868,51 +915,33 @@ static int deliver_all(nk_net *net, cuda_bk *B, int64_t s, int known, char *err,
         const dproj *d = &B->projs[k];
         const dpop *pre = &B->pops[pj->pre.pop], *post = &B->pops[pj->post.pop];
         int64_t n = net->pops[pj->post.pop].n, npre = pj->pre.hi - pj->pre.lo;
-        if (pj->nsyn == 0)
+        if (pj->nsyn == 0 || !d->graded)
             continue;
-        if (d->graded) {
-            /* the receptor's parameters follow the neuron's (and the
-             * receptors' before it) in the population's parameter array */
-            const nk_pop *pp = &net->pops[pj->post.pop];
-            size_t off = (size_t)pp->model->nparams;
-            for (int r = 0; r < pj->rx; r++)
-                off += (size_t)pp->rx[r].syn->nparams;
-            nk_dgargs a = {
-                .pre_state = (void *const *)(uintptr_t)pre->varp,
-                .param = (const double *)(uintptr_t)(post->param + off * sizeof(double)),
-                .pre_lo = pj->pre.lo, .pre_hi = pj->pre.hi,
-                .row = (const int64_t *)(uintptr_t)d->row,
-                .col = (const uint32_t *)(uintptr_t)d->col, .w = (const float *)(uintptr_t)d->w,
-                .delay = (const uint16_t *)(uintptr_t)d->delay,
-                .ring = (int64_t *)(uintptr_t)post->ring[pj->rx], .n = n, .step = s,
-                .halt = halt, .ring_len = net->ring_len, .udelay = d->udelay,
-            };
-            rc = nk_dev_launch(B->dev, d->graded, (uint32_t)((npre + BLOCK - 1) / BLOCK), BLOCK,
-                               &a, sizeof a, err, errlen);
-            continue;
-        }
-        int64_t m = known ? B->hcount[pj->pre.pop] : net->pops[pj->pre.pop].n;
-        if (m > 65536)
-            m = 65536;
-        if (m == 0)
-            continue;
-        int64_t threads = (m * d->lanes + BLOCK - 1) / BLOCK * BLOCK;
-        nk_ddargs a = {
-            .spk = (const int64_t *)(uintptr_t)pre->spk,
-            .nspk = (const unsigned long long *)(uintptr_t)(B->counters +
-                                                            (size_t)pj->pre.pop * 8),
+        /* the receptor's parameters follow the neuron's (and the
+         * receptors' before it) in the population's parameter array */
+        const nk_pop *pp = &net->pops[pj->post.pop];
+        size_t off = (size_t)pp->model->nparams;
+        for (int r = 0; r < pj->rx; r++)
+            off += (size_t)pp->rx[r].syn->nparams;
+        nk_dgargs a = {
+            .pre_state = (void *const *)(uintptr_t)pre->varp,
+            .param = (const double *)(uintptr_t)(post->param + off * sizeof(double)),
             .pre_lo = pj->pre.lo, .pre_hi = pj->pre.hi,
             .row = (const int64_t *)(uintptr_t)d->row,
             .col = (const uint32_t *)(uintptr_t)d->col, .w = (const float *)(uintptr_t)d->w,
             .delay = (const uint16_t *)(uintptr_t)d->delay,
             .ring = (int64_t *)(uintptr_t)post->ring[pj->rx], .n = n, .step = s,
-            .nthreads = threads, .halt = halt,
-            .ring_len = net->ring_len, .udelay = d->udelay, .lanes = d->lanes,
+            .halt = halt, .ring_len = net->ring_len, .udelay = d->udelay,
         };
-        rc = nk_dev_launch(B->dev, B->deliver, (uint32_t)(threads / BLOCK), BLOCK, &a, sizeof a,
-                           err, errlen);
+        rc = nk_dev_launch(B->dev, d->graded, (uint32_t)((npre + BLOCK - 1) / BLOCK), BLOCK, &a,
+                           sizeof a, err, errlen);
     }
-    return rc;
+    if (rc || !B->ndels)
+        return rc;
+    nk_dfargs a = {.projs = (const nk_ddargs *)(uintptr_t)B->dels, .halt = halt, .step = s,
+                   .nthreads = B->del_threads, .nprojs = B->ndels};
+    return nk_dev_launch(B->dev, B->deliver, (uint32_t)(B->del_threads / BLOCK), BLOCK, &a,
+                         sizeof a, err, errlen);
 }
 
 static int cmp_i64(const void *a, const void *b)
@@ -970,7 +999,7 @@ static int cuda_step(nk_net *net, char *err, size_t errlen)
         t0 = t1;
     }
     /* 4. deliver */
-    if ((rc = deliver_all(net, B, s, host, err, errlen)))
+    if ((rc = deliver_all(net, B, s, err, errlen)))
         return rc;
     if (!host) {
         if (++B->unchecked >= CHECK_EVERY && (rc = fetch_counters(net, B, err, errlen)))

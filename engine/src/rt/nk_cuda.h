@@ -103,8 +103,12 @@ typedef struct nk_dkargs {
     unsigned long long *nrec;
 } nk_dkargs;
 
-/* Delivery of one projection's spikes: `lanes` threads per spike (1, or 32:
- * a warp), the spikes of the step taken in turn by nthreads / lanes groups. */
+/* Delivery of the spikes of every projection in one launch: projection k
+ * (projs[k], on the device) gives its spikes `lanes` threads each (1, or
+ * 32: a warp, for long rows); the nthreads threads take work item w = spike
+ * x lanes + lane of each projection in turn, w = tid, tid + nthreads, ...
+ * Input is added with 64-bit atomics (fixed point), so the order does not
+ * change a sum. Nothing is delivered in or after a step that diverged. */
 typedef struct nk_ddargs {
     const int64_t *spk;
     const unsigned long long *nspk;
@@ -115,42 +119,46 @@ typedef struct nk_ddargs {
     const uint16_t *delay; /* NULL when every edge has udelay */
     int64_t *ring;
     int64_t n;             /* neurons of the target population */
-    int64_t step;
-    int64_t nthreads;
-    const int64_t *halt;   /* nothing is delivered in or after a step that diverged */
     int32_t ring_len, udelay, lanes, pad_;
 } nk_ddargs;
 
+typedef struct nk_dfargs {
+    const nk_ddargs *projs;
+    const int64_t *halt;
+    int64_t step, nthreads; /* nthreads: a multiple of 32 */
+    int32_t nprojs, pad_;
+} nk_dfargs;
+
 #ifndef NK_CUDA_STRUCTS_ONLY
-NK_KERNEL(nk_deliver, nk_ddargs)
+NK_KERNEL(nk_deliver_all, nk_dfargs)
 {
-    const int64_t lanes = a->lanes, groups = a->nthreads / a->lanes;
-    const int64_t lane = nk_tid % lanes;
     if (*a->halt <= a->step)
         return;
-    const int64_t m = (int64_t)*a->nspk;
-    const int64_t base = a->step % a->ring_len;
-    for (int64_t q = nk_tid / lanes; q < m; q += groups) {
-        const int64_t i = a->spk[q];
-        if (i < a->pre_lo || i >= a->pre_hi)
-            continue;
-        const int64_t e0 = a->row[i - a->pre_lo], e1 = a->row[i - a->pre_lo + 1];
-        if (a->udelay) {
-            int64_t *dst = a->ring + ((base + a->udelay) % a->ring_len) * a->n;
-            for (int64_t e = e0 + lane; e < e1; e += lanes)
-                nk_atomic_add_i64(dst + a->col[e], nk_dfix((double)a->w[e] * 1.0));
-        } else {
-            for (int64_t e = e0 + lane; e < e1; e += lanes) {
-                int64_t slot = base + a->delay[e];
-                if (slot >= a->ring_len)
-                    slot -= a->ring_len;
-                nk_atomic_add_i64(a->ring + slot * a->n + a->col[e],
-                                  nk_dfix((double)a->w[e] * 1.0));
+    for (int k = 0; k < a->nprojs; k++) {
+        const nk_ddargs *d = a->projs + k;
+        const int64_t lanes = d->lanes, m = (int64_t)*d->nspk;
+        const int64_t base = a->step % d->ring_len;
+        for (int64_t w = nk_tid; w < m * lanes; w += a->nthreads) {
+            const int64_t i = d->spk[w / lanes], lane = w % lanes;
+            if (i < d->pre_lo || i >= d->pre_hi)
+                continue;
+            const int64_t e0 = d->row[i - d->pre_lo], e1 = d->row[i - d->pre_lo + 1];
+            if (d->udelay) {
+                int64_t *dst = d->ring + ((base + d->udelay) % d->ring_len) * d->n;
+                for (int64_t e = e0 + lane; e < e1; e += lanes)
+                    nk_atomic_add_i64(dst + d->col[e], nk_dfix((double)d->w[e] * 1.0));
+            } else {
+                for (int64_t e = e0 + lane; e < e1; e += lanes) {
+                    int64_t slot = base + d->delay[e];
+                    if (slot >= d->ring_len)
+                        slot -= d->ring_len;
+                    nk_atomic_add_i64(d->ring + slot * d->n + d->col[e],
+                                      nk_dfix((double)d->w[e] * 1.0));
+                }
             }
         }
     }
 }
-
 #endif
 
 /* dst[i] += src[i] for i < n (source input staged by the host). */
