@@ -80,7 +80,6 @@ typedef struct dpop {
     nk_dptr stage;           /* source input of one slot, staged (when a spike source targets it) */
     unsigned char *src_rx;   /* per receptor: a host spike source (spike_times) adds to it */
     nk_dptr rec_mask, rec_step, rec_id; /* spike recording: CHECK_EVERY x n entries */
-    nk_dfn *update;
     void *eq_dl;             /* equation sources: their host code */
 } dpop;
 
@@ -98,6 +97,9 @@ typedef struct cuda_bk {
     dproj *projs;
     int npops, nprojs;
     nk_dfn *deliver, *add, *drawk;
+    nk_dfn *update;          /* every population's update (nk_update_all) */
+    nk_dptr upd;             /* its nk_dkargs per population */
+    int64_t upd_threads;
     /* spike delivery: every projection but the graded ones, one launch */
     nk_dptr dels;            /* nk_ddargs per projection */
     int ndels;
@@ -262,6 +264,46 @@ static char *gen_module(nk_net *net, char *err, size_t errlen)
         memcpy(all + len, p->code, l + 1);
         len += l;
     }
+    /* every population's update in one launch, each on whole blocks */
+    char *fused = NULL;
+    size_t fl = 0;
+    FILE *f = open_memstream(&fused, &fl);
+    if (!f) {
+        free(all);
+        snprintf(err, errlen, "out of memory");
+        return NULL;
+    }
+    fprintf(f, "\n/* every population's update in one launch */\n"
+               "NK_KERNEL(nk_update_all, nk_duargs)\n{\n    nk_dkargs b;\n");
+    int64_t first = 0;
+    for (int k = 0; k < net->npops; k++) {
+        int64_t n = net->pops[k].n;
+        if (n == 0)
+            continue;
+        int64_t end = first + (n + BLOCK - 1) / BLOCK * BLOCK;
+        fprintf(f, "    if (nk_tid < %lld) {\n        b = a->pops[%d];\n"
+                   "        b.step = a->step;\n        b.t = a->t;\n"
+                   "        nk_update_%d_body(&b, nk_tid - %lld);\n        return;\n    }\n",
+                (long long)end, k, k, (long long)first);
+        first = end;
+    }
+    fprintf(f, "    (void)b;\n}\n");
+    if (fclose(f) || !fused) {
+        free(fused);
+        free(all);
+        snprintf(err, errlen, "out of memory");
+        return NULL;
+    }
+    char *more = realloc(all, len + fl + 1);
+    if (!more) {
+        free(fused);
+        free(all);
+        snprintf(err, errlen, "out of memory");
+        return NULL;
+    }
+    all = more;
+    memcpy(all + len, fused, fl + 1);
+    free(fused);
     return all;
 }
 
@@ -270,10 +312,6 @@ static int build_pop(nk_net *net, cuda_bk *B, int k, char *err, size_t errlen)
     nk_pop *p = &net->pops[k];
     dpop *d = &B->pops[k];
     int rc;
-    char name[64];
-    snprintf(name, sizeof name, "nk_update_%d", k);
-    if ((rc = nk_dev_fn(B->dev, B->mod, name, &d->update, err, errlen)))
-        return rc;
     int nv = p->model->nstates, np = p->model->nparams;
     for (int r = 0; r < p->nrx; r++) {
         nv += p->rx[r].syn->nstates;
@@ -373,6 +411,7 @@ static int build_proj(nk_net *net, cuda_bk *B, int k, char *err, size_t errlen)
 
 static int build_draws(nk_net *net, cuda_bk *B, char *err, size_t errlen);
 static int build_dels(nk_net *net, cuda_bk *B, char *err, size_t errlen);
+static int put_upd(nk_net *net, cuda_bk *B, char *err, size_t errlen);
 static int put_draws(nk_net *net, cuda_bk *B, int force, char *err, size_t errlen);
 
 static int cuda_build(nk_net *net, char *err, size_t errlen)
@@ -435,7 +474,8 @@ static int cuda_build(nk_net *net, char *err, size_t errlen)
         return rc;
     if ((rc = nk_dev_fn(B->dev, B->mod, "nk_deliver_all", &B->deliver, err, errlen)) ||
         (rc = nk_dev_fn(B->dev, B->mod, "nk_add_i64", &B->add, err, errlen)) ||
-        (rc = nk_dev_fn(B->dev, B->mod, "nk_draw_k", &B->drawk, err, errlen)))
+        (rc = nk_dev_fn(B->dev, B->mod, "nk_draw_k", &B->drawk, err, errlen)) ||
+        (rc = nk_dev_fn(B->dev, B->mod, "nk_update_all", &B->update, err, errlen)))
         return rc;
     for (int k = 0; k < net->npops; k++)
         if ((rc = build_pop(net, B, k, err, errlen)))
@@ -454,6 +494,8 @@ static int cuda_build(nk_net *net, char *err, size_t errlen)
         rc = build_draws(net, B, err, errlen);
     if (!rc)
         rc = build_dels(net, B, err, errlen);
+    if (!rc)
+        rc = put_upd(net, B, err, errlen);
     return rc;
 }
 
@@ -519,7 +561,7 @@ static int cuda_sync(nk_net *net, int to_device, char *err, size_t errlen)
             rc = nk_dev_zero(B->dev, B->nrec, (size_t)net->npops * sizeof(int64_t), err, errlen);
         if (rc)
             return rc;
-        if ((rc = put_draws(net, B, 1, err, errlen)))
+        if ((rc = put_draws(net, B, 1, err, errlen)) || (rc = put_upd(net, B, err, errlen)))
             return rc;
         B->unchecked = 0;
         B->host_every_step = net->profiling;
@@ -831,17 +873,22 @@ static int fetch_counters(nk_net *net, cuda_bk *B, char *err, size_t errlen)
     return 0;
 }
 
-static int update_all(nk_net *net, cuda_bk *B, int64_t s, char *err, size_t errlen)
+/* What each population's update needs but the step, on the device (at
+ * build and at a run's start), and the threads of the launch. */
+static int put_upd(nk_net *net, cuda_bk *B, char *err, size_t errlen)
 {
-    int rc = nk_dev_zero(B->dev, B->counters, (size_t)net->npops * sizeof(int64_t), err, errlen);
+    nk_dkargs *h = nk_xcalloc((size_t)net->npops + 1, sizeof *h);
+    if (!h) {
+        snprintf(err, errlen, "out of memory");
+        return NK_ENOMEM;
+    }
     nk_dptr halt = B->counters + HALT(B) * 8;
-    for (int k = 0; !rc && k < net->npops; k++) {
+    B->upd_threads = 0;
+    for (int k = 0; k < net->npops; k++) {
         nk_pop *p = &net->pops[k];
         dpop *d = &B->pops[k];
-        if (p->n == 0)
-            continue;
-        nk_dkargs a = {
-            .n = p->n, .i0 = 0, .step = s, .t = (double)s * net->dt, .dt = net->dt,
+        h[k] = (nk_dkargs){
+            .n = p->n, .i0 = 0, .dt = net->dt,
             .seed = net->seed, .stream = NK_STREAM_MODEL + (uint32_t)k,
             .refr_steps = p->refr_steps, .ring_len = net->ring_len,
             .state = (void *const *)(uintptr_t)d->varp,
@@ -858,10 +905,27 @@ static int update_all(nk_net *net, cuda_bk *B, int64_t s, char *err, size_t errl
             .rec_id = (uint32_t *)(uintptr_t)d->rec_id,
             .nrec = (unsigned long long *)(uintptr_t)(B->nrec + (size_t)k * 8),
         };
-        rc = nk_dev_launch(B->dev, d->update, (uint32_t)((p->n + BLOCK - 1) / BLOCK), BLOCK, &a,
-                           sizeof a, err, errlen);
+        B->upd_threads += (p->n + BLOCK - 1) / BLOCK * BLOCK;
     }
+    int rc = 0;
+    if (!B->upd)
+        rc = nk_dev_alloc(B->dev, &B->upd, ((size_t)net->npops + 1) * sizeof *h, err, errlen);
+    if (!rc)
+        rc = nk_dev_put(B->dev, B->upd, h, (size_t)net->npops * sizeof *h, err, errlen);
+    free(h);
     return rc;
+}
+
+/* Step s's update of every population: one launch. */
+static int update_all(nk_net *net, cuda_bk *B, int64_t s, char *err, size_t errlen)
+{
+    int rc = nk_dev_zero(B->dev, B->counters, (size_t)net->npops * sizeof(int64_t), err, errlen);
+    if (rc || !B->upd_threads)
+        return rc;
+    nk_duargs a = {.pops = (const nk_dkargs *)(uintptr_t)B->upd, .step = s,
+                   .t = (double)s * net->dt};
+    return nk_dev_launch(B->dev, B->update, (uint32_t)(B->upd_threads / BLOCK), BLOCK, &a,
+                         sizeof a, err, errlen);
 }
 
 /* What delivery needs of each spiking projection, on the device, and how

@@ -103,6 +103,16 @@ typedef struct nk_dkargs {
     unsigned long long *nrec;
 } nk_dkargs;
 
+/* Every population's update in one launch (the module's nk_update_all):
+ * population k has the threads [first_k, first_k + its blocks), and each
+ * thread runs nk_update_k's body with pops[k] (on the device) for this
+ * step. */
+typedef struct nk_duargs {
+    const nk_dkargs *pops;
+    int64_t step;
+    double t;
+} nk_duargs;
+
 /* Delivery of the spikes of every projection in one launch: projection k
  * (projs[k], on the device) gives its spikes `lanes` threads each (1, or
  * 32: a warp, for long rows); the nthreads threads take work item w = spike
