@@ -98,6 +98,8 @@ typedef struct cuda_bk {
     int npops, nprojs;
     nk_dfn *deliver, *add, *drawk;
     nk_dfn *update;          /* every population's update (nk_update_all) */
+    nk_dfn *begin;           /* nk_step_begin */
+    nk_dptr stepc;           /* the step counter on the device */
     nk_dptr upd;             /* its nk_dkargs per population */
     int64_t upd_threads;
     /* spike delivery: every projection but the graded ones, one launch */
@@ -282,7 +284,7 @@ static char *gen_module(nk_net *net, char *err, size_t errlen)
             continue;
         int64_t end = first + (n + BLOCK - 1) / BLOCK * BLOCK;
         fprintf(f, "    if (nk_tid < %lld) {\n        b = a->pops[%d];\n"
-                   "        b.step = a->step;\n        b.t = a->t;\n"
+                   "        b.step = *a->stepp;\n        b.t = (double)b.step * a->dt;\n"
                    "        nk_update_%d_body(&b, nk_tid - %lld);\n        return;\n    }\n",
                 (long long)end, k, k, (long long)first);
         first = end;
@@ -475,7 +477,8 @@ static int cuda_build(nk_net *net, char *err, size_t errlen)
     if ((rc = nk_dev_fn(B->dev, B->mod, "nk_deliver_all", &B->deliver, err, errlen)) ||
         (rc = nk_dev_fn(B->dev, B->mod, "nk_add_i64", &B->add, err, errlen)) ||
         (rc = nk_dev_fn(B->dev, B->mod, "nk_draw_k", &B->drawk, err, errlen)) ||
-        (rc = nk_dev_fn(B->dev, B->mod, "nk_update_all", &B->update, err, errlen)))
+        (rc = nk_dev_fn(B->dev, B->mod, "nk_update_all", &B->update, err, errlen)) ||
+        (rc = nk_dev_fn(B->dev, B->mod, "nk_step_begin", &B->begin, err, errlen)))
         return rc;
     for (int k = 0; k < net->npops; k++)
         if ((rc = build_pop(net, B, k, err, errlen)))
@@ -488,6 +491,8 @@ static int cuda_build(nk_net *net, char *err, size_t errlen)
     if (!rc)
         rc = nk_dev_alloc(B->dev, &B->nrec, (size_t)net->npops * sizeof(int64_t) + 8, err,
                           errlen);
+    if (!rc)
+        rc = nk_dev_alloc(B->dev, &B->stepc, sizeof(int64_t), err, errlen);
     /* the plans of drawn sources and of delivery (which points at the
      * counters) */
     if (!rc)
@@ -561,7 +566,10 @@ static int cuda_sync(nk_net *net, int to_device, char *err, size_t errlen)
             rc = nk_dev_zero(B->dev, B->nrec, (size_t)net->npops * sizeof(int64_t), err, errlen);
         if (rc)
             return rc;
-        if ((rc = put_draws(net, B, 1, err, errlen)) || (rc = put_upd(net, B, err, errlen)))
+        /* the counter the first step's nk_step_begin advances */
+        int64_t before = net->step - 1;
+        if ((rc = put_draws(net, B, 1, err, errlen)) || (rc = put_upd(net, B, err, errlen)) ||
+            (rc = nk_dev_put(B->dev, B->stepc, &before, sizeof before, err, errlen)))
             return rc;
         B->unchecked = 0;
         B->host_every_step = net->profiling;
@@ -748,7 +756,7 @@ static int put_draws(nk_net *net, cuda_bk *B, int force, char *err, size_t errle
 }
 
 /* This step's drawn input: one launch, with or without the host. */
-static int draw_sources(nk_net *net, cuda_bk *B, int64_t s, char *err, size_t errlen)
+static int draw_sources(nk_net *net, cuda_bk *B, char *err, size_t errlen)
 {
     if (!B->ndparts)
         return 0;
@@ -756,7 +764,8 @@ static int draw_sources(nk_net *net, cuda_bk *B, int64_t s, char *err, size_t er
         .parts = (const nk_dpart *)(uintptr_t)B->dparts,
         .tabs = (const nk_draw_tab *)(uintptr_t)B->dtabs,
         .halt = (const int64_t *)(uintptr_t)(B->counters + HALT(B) * sizeof(int64_t)),
-        .seed = net->seed, .step = s, .total = B->dtotal, .dt = net->dt,
+        .stepp = (const int64_t *)(uintptr_t)B->stepc,
+        .seed = net->seed, .total = B->dtotal, .dt = net->dt,
         .nparts = B->ndparts, .ring_len = net->ring_len,
     };
     return nk_dev_launch(B->dev, B->drawk, (uint32_t)((B->dtotal + BLOCK - 1) / BLOCK), BLOCK, &a,
@@ -916,14 +925,22 @@ static int put_upd(nk_net *net, cuda_bk *B, char *err, size_t errlen)
     return rc;
 }
 
-/* Step s's update of every population: one launch. */
-static int update_all(nk_net *net, cuda_bk *B, int64_t s, char *err, size_t errlen)
+/* The start of the next step on the device (nk_step_begin). */
+static int step_begin(nk_net *net, cuda_bk *B, char *err, size_t errlen)
 {
-    int rc = nk_dev_zero(B->dev, B->counters, (size_t)net->npops * sizeof(int64_t), err, errlen);
-    if (rc || !B->upd_threads)
-        return rc;
-    nk_duargs a = {.pops = (const nk_dkargs *)(uintptr_t)B->upd, .step = s,
-                   .t = (double)s * net->dt};
+    nk_dbargs a = {.stepp = (int64_t *)(uintptr_t)B->stepc,
+                   .nspk = (unsigned long long *)(uintptr_t)B->counters, .npops = net->npops};
+    return nk_dev_launch(B->dev, B->begin, (uint32_t)((net->npops + BLOCK) / BLOCK), BLOCK, &a,
+                         sizeof a, err, errlen);
+}
+
+/* This step's update of every population: one launch. */
+static int update_all(nk_net *net, cuda_bk *B, char *err, size_t errlen)
+{
+    if (!B->upd_threads)
+        return 0;
+    nk_duargs a = {.pops = (const nk_dkargs *)(uintptr_t)B->upd,
+                   .stepp = (const int64_t *)(uintptr_t)B->stepc, .dt = net->dt};
     return nk_dev_launch(B->dev, B->update, (uint32_t)(B->upd_threads / BLOCK), BLOCK, &a,
                          sizeof a, err, errlen);
 }
@@ -1002,7 +1019,8 @@ static int deliver_all(nk_net *net, cuda_bk *B, int64_t s, char *err, size_t err
     }
     if (rc || !B->ndels)
         return rc;
-    nk_dfargs a = {.projs = (const nk_ddargs *)(uintptr_t)B->dels, .halt = halt, .step = s,
+    nk_dfargs a = {.projs = (const nk_ddargs *)(uintptr_t)B->dels, .halt = halt,
+                   .stepp = (const int64_t *)(uintptr_t)B->stepc,
                    .nthreads = B->del_threads, .nprojs = B->ndels};
     return nk_dev_launch(B->dev, B->deliver, (uint32_t)(B->del_threads / BLOCK), BLOCK, &a,
                          sizeof a, err, errlen);
@@ -1049,11 +1067,14 @@ static int cuda_step(nk_net *net, char *err, size_t errlen)
             t0 = t1;
         }
     }
+    /* the step on the device: its number, no spikes yet */
+    if ((rc = step_begin(net, B, err, errlen)))
+        return rc;
     /* 1. the drawn sources, on the device */
-    if ((rc = draw_sources(net, B, s, err, errlen)))
+    if ((rc = draw_sources(net, B, err, errlen)))
         return rc;
     /* 2.-3. update (the kernels clear the slots they read) */
-    if ((rc = update_all(net, B, s, err, errlen)))
+    if ((rc = update_all(net, B, err, errlen)))
         return rc;
     if (host && (rc = fetch_counters(net, B, err, errlen)))
         return rc;

@@ -109,9 +109,29 @@ typedef struct nk_dkargs {
  * step. */
 typedef struct nk_duargs {
     const nk_dkargs *pops;
-    int64_t step;
-    double t;
+    const int64_t *stepp;  /* the step, on the device (nk_step_begin) */
+    double dt;
 } nk_duargs;
+
+/* The start of a step on the device: the step counter goes to this step and
+ * the populations' spike counts to 0. Kernels read the step from the
+ * device, so that the launches of a step are the same for every step and
+ * can be captured once in a CUDA graph. */
+typedef struct nk_dbargs {
+    int64_t *stepp;
+    unsigned long long *nspk;
+    int64_t npops;
+} nk_dbargs;
+
+#ifndef NK_CUDA_STRUCTS_ONLY
+NK_KERNEL(nk_step_begin, nk_dbargs)
+{
+    if (nk_tid == 0)
+        ++*a->stepp;
+    if (nk_tid < a->npops)
+        a->nspk[nk_tid] = 0;
+}
+#endif
 
 /* Delivery of the spikes of every projection in one launch: projection k
  * (projs[k], on the device) gives its spikes `lanes` threads each (1, or
@@ -135,19 +155,21 @@ typedef struct nk_ddargs {
 typedef struct nk_dfargs {
     const nk_ddargs *projs;
     const int64_t *halt;
-    int64_t step, nthreads; /* nthreads: a multiple of 32 */
+    const int64_t *stepp;
+    int64_t nthreads;      /* a multiple of 32 */
     int32_t nprojs, pad_;
 } nk_dfargs;
 
 #ifndef NK_CUDA_STRUCTS_ONLY
 NK_KERNEL(nk_deliver_all, nk_dfargs)
 {
-    if (*a->halt <= a->step)
+    const int64_t step = *a->stepp;
+    if (*a->halt <= step)
         return;
     for (int k = 0; k < a->nprojs; k++) {
         const nk_ddargs *d = a->projs + k;
         const int64_t lanes = d->lanes, m = (int64_t)*d->nspk;
-        const int64_t base = a->step % d->ring_len;
+        const int64_t base = step % d->ring_len;
         for (int64_t w = nk_tid; w < m * lanes; w += a->nthreads) {
             const int64_t i = d->spk[w / lanes], lane = w % lanes;
             if (i < d->pre_lo || i >= d->pre_hi)
@@ -206,8 +228,9 @@ typedef struct nk_dsargs {
     const nk_dpart *parts;
     const nk_draw_tab *tabs;
     const int64_t *halt;
+    const int64_t *stepp;
     uint64_t seed;
-    int64_t step, total;   /* total: the parts' entries */
+    int64_t total;         /* the parts' entries */
     double dt;
     int32_t nparts, ring_len;
 } nk_dsargs;
@@ -215,8 +238,8 @@ typedef struct nk_dsargs {
 #ifndef NK_CUDA_STRUCTS_ONLY
 NK_KERNEL(nk_draw_k, nk_dsargs)
 {
-    const int64_t j = nk_tid;
-    if (j >= a->total || *a->halt < a->step)
+    const int64_t j = nk_tid, step = *a->stepp;
+    if (j >= a->total || *a->halt < step)
         return;
     int lo = 0, hi = a->nparts - 1;
     while (lo < hi) { /* the last part with first <= j */
@@ -227,14 +250,14 @@ NK_KERNEL(nk_draw_k, nk_dsargs)
             hi = m - 1;
     }
     const nk_dpart *p = a->parts + lo;
-    const double t = (double)a->step * a->dt;
+    const double t = (double)step * a->dt;
     if (!(t >= p->start - 1e-9 * a->dt && t < p->stop - 1e-9 * a->dt))
         return;
     const int64_t e = j - p->first;
-    const uint32_t c = nk_draw_one(a->tabs + p->tab, a->seed, p->stream, (uint64_t)a->step,
+    const uint32_t c = nk_draw_one(a->tabs + p->tab, a->seed, p->stream, (uint64_t)step,
                                    p->off + (uint32_t)e);
     if (c)
-        nk_atomic_add_i64(p->ring + (a->step % a->ring_len) * p->npop +
+        nk_atomic_add_i64(p->ring + (step % a->ring_len) * p->npop +
                               (p->idx ? p->idx[e] : p->plo + e),
                           (int64_t)c * p->wfix);
 }
