@@ -1458,6 +1458,9 @@ int nk_run(nk_net *net, double ms, const nk_run_opts *o)
         synced = 1;
     }
     net->running = 1;
+    net->run_until = step0 + nsteps;
+    net->run_ck_every = ck_steps;
+    net->run_step0 = step0;
     for (int64_t s = 0; s < nsteps; s++) {
         if (o->interrupt && *o->interrupt) {
             rc = nk_fail(net->ctx, NK_EINTR,

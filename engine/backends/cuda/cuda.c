@@ -63,6 +63,12 @@ static int cuda_available(char *err, size_t errlen)
  * that needs the host look too). */
 #define CHECK_EVERY 64
 
+/* Steps one CUDA graph holds: a run's steps that need nothing of the host
+ * go to the device GRAPH_STEPS at a time, as one graph launch, recorded at
+ * the first such window of the run (not with graded projections, which take
+ * the step by value, nor with NKSHELL_CUDA_GRAPHS=0). */
+#define GRAPH_STEPS CHECK_EVERY
+
 /* Counters: spikes per population, then each population's lowest bad
  * neuron x variable, then the halt word (the first step that diverged). */
 #define HALT(B) ((size_t)(2 * (B)->npops))
@@ -99,6 +105,9 @@ typedef struct cuda_bk {
     nk_dfn *deliver, *add, *drawk;
     nk_dfn *update;          /* every population's update (nk_update_all) */
     nk_dfn *begin;           /* nk_step_begin */
+    nk_dgraph *graph;        /* GRAPH_STEPS steps (NULL: not recorded this run) */
+    int graph_off;           /* graphs not used */
+    int64_t window_end;      /* the steps before it are on the device already (the graph) */
     nk_dptr stepc;           /* the step counter on the device */
     nk_dptr upd;             /* its nk_dkargs per population */
     int64_t upd_threads;
@@ -144,6 +153,7 @@ static void cuda_release(nk_net *net)
             release_dpop(B, &B->pops[k]);
         free(B->pops);
         free(B->projs);
+        nk_dev_graph_free(B->dev, B->graph);
         free(B->hparts);
         free(B->htabs);
         free(B->tab_src);
@@ -501,6 +511,10 @@ static int cuda_build(nk_net *net, char *err, size_t errlen)
         rc = build_dels(net, B, err, errlen);
     if (!rc)
         rc = put_upd(net, B, err, errlen);
+    const char *g = getenv("NKSHELL_CUDA_GRAPHS");
+    B->graph_off = g && !strcmp(g, "0");
+    for (int k = 0; k < net->nprojs; k++)
+        B->graph_off |= B->projs[k].graded != NULL && net->projs[k].nsyn > 0;
     return rc;
 }
 
@@ -572,6 +586,9 @@ static int cuda_sync(nk_net *net, int to_device, char *err, size_t errlen)
             (rc = nk_dev_put(B->dev, B->stepc, &before, sizeof before, err, errlen)))
             return rc;
         B->unchecked = 0;
+        nk_dev_graph_free(B->dev, B->graph); /* recorded again for this run */
+        B->graph = NULL;
+        B->window_end = 0;
         B->host_every_step = net->profiling;
         for (int k = 0; k < net->nsrcs; k++)
             B->host_every_step |= !net->srcs[k].removed && !nk_source_drawn(&net->srcs[k]);
@@ -580,8 +597,12 @@ static int cuda_sync(nk_net *net, int to_device, char *err, size_t errlen)
         return nk_dev_put(B->dev, B->counters, B->hinit,
                           (2 * (size_t)net->npops + 1) * sizeof(int64_t), err, errlen);
     }
-    /* a step queued since the last look may have diverged; spikes recorded
-     * since then come back */
+    /* A run stopped inside a graph's window (interrupted) has gone on on the
+     * device to the window's end. A step queued since the last look may
+     * have diverged; spikes recorded since then come back. */
+    if (B->window_end > net->step)
+        net->step = B->window_end;
+    B->window_end = 0;
     return fetch_counters(net, B, err, errlen);
 }
 
@@ -1026,10 +1047,74 @@ static int deliver_all(nk_net *net, cuda_bk *B, int64_t s, char *err, size_t err
                          sizeof a, err, errlen);
 }
 
+static int queue_step(nk_net *net, cuda_bk *B, char *err, size_t errlen)
+{
+    int rc = step_begin(net, B, err, errlen);
+    if (!rc)
+        rc = draw_sources(net, B, err, errlen);
+    if (!rc)
+        rc = update_all(net, B, err, errlen);
+    if (!rc)
+        rc = deliver_all(net, B, net->step, err, errlen);
+    return rc;
+}
+
 static int cmp_i64(const void *a, const void *b)
 {
     int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
     return (x > y) - (x < y);
+}
+
+/* Whether steps s .. s + GRAPH_STEPS - 1 can go as one graph: none needs
+ * the host, the run does not end and no checkpoint is taken before the
+ * last of them. */
+static int window_ok(nk_net *net, cuda_bk *B, int64_t s)
+{
+    if (B->graph_off || B->host_every_step || s + GRAPH_STEPS > net->run_until)
+        return 0;
+    for (int64_t k = 0; k < GRAPH_STEPS; k++)
+        if (needs_host(net, B, s + k))
+            return 0;
+    for (int64_t k = 1; net->run_ck_every > 0 && k < GRAPH_STEPS; k++)
+        if ((s + k - net->run_step0) % net->run_ck_every == 0)
+            return 0;
+    return 1;
+}
+
+/* One step's launches (when nothing of it needs the host). */
+static int queue_step(nk_net *net, cuda_bk *B, char *err, size_t errlen);
+
+/* Queues steps s .. s + GRAPH_STEPS - 1 as one graph launch, recording the
+ * graph first if this run has none. NK_ENOTSUP: graphs cannot be used here
+ * (the steps go one by one, as before). */
+static int run_window(nk_net *net, cuda_bk *B, int64_t s, char *err, size_t errlen)
+{
+    int rc = 0;
+    if (B->unchecked && (rc = fetch_counters(net, B, err, errlen)))
+        return rc;
+    if (!B->graph) {
+        if ((rc = nk_dev_capture_begin(B->dev, err, errlen))) {
+            if (rc == NK_ENOTSUP)
+                B->graph_off = 1;
+            return rc;
+        }
+        for (int k = 0; !rc && k < GRAPH_STEPS; k++)
+            rc = queue_step(net, B, err, errlen);
+        nk_dgraph *g = NULL;
+        char e2[256];
+        int rc2 = nk_dev_capture_end(B->dev, &g, e2, sizeof e2);
+        if (rc || rc2) {
+            /* steps go one by one from here (the device did none of these) */
+            B->graph_off = 1;
+            nk_dev_graph_free(B->dev, g);
+            return NK_ENOTSUP;
+        }
+        B->graph = g;
+    }
+    if ((rc = nk_dev_graph_launch(B->dev, B->graph, err, errlen)))
+        return rc;
+    B->window_end = s + GRAPH_STEPS;
+    return 0;
 }
 
 static int cuda_step(nk_net *net, char *err, size_t errlen)
@@ -1038,7 +1123,25 @@ static int cuda_step(nk_net *net, char *err, size_t errlen)
     int64_t s = net->step;
     double *prof = net->profiling ? net->prof : NULL;
     double t0 = prof ? nk_now() : 0, t1;
-    int host = needs_host(net, B, s), rc;
+    int rc;
+
+    /* Steps of a graph: on the device already, the host looks at its end. */
+    if (s < B->window_end) {
+        net->step = s + 1;
+        if (net->step == B->window_end)
+            return fetch_counters(net, B, err, errlen);
+        return 0;
+    }
+    if (window_ok(net, B, s)) {
+        rc = run_window(net, B, s, err, errlen);
+        if (rc != NK_ENOTSUP) {
+            if (rc)
+                return rc;
+            net->step = s + 1;
+            return 0;
+        }
+    }
+    int host = needs_host(net, B, s);
 
     if (host) {
         /* a step queued earlier may have diverged: nothing on the host

@@ -45,6 +45,8 @@ typedef struct cu_stream_s *cu_stream;    /* CUstream */
 typedef struct cu_module_s *cu_module;    /* CUmodule */
 typedef struct cu_function_s *cu_function;/* CUfunction */
 typedef unsigned long long cu_dptr;       /* CUdeviceptr (64-bit host) */
+typedef struct cu_graph_s *cu_graph;      /* CUgraph */
+typedef struct cu_graph_exec_s *cu_graph_exec; /* CUgraphExec */
 
 enum {
     CU_OK = 0,
@@ -59,6 +61,8 @@ enum {
     CU_FUNC_MAX_THREADS_PER_BLOCK = 0,
     /* CUstream_flags */
     CU_STREAM_BLOCKING = 0,
+    /* CUstreamCaptureMode */
+    CU_STREAM_CAPTURE_MODE_RELAXED = 2,
 };
 
 static struct {
@@ -94,6 +98,12 @@ static struct {
                               void **params, void **extra);
     cu_result (*GetErrorName)(cu_result r, const char **s);
     cu_result (*GetErrorString)(cu_result r, const char **s);
+    cu_result (*StreamBeginCapture)(cu_stream stream, int mode);
+    cu_result (*StreamEndCapture)(cu_stream stream, cu_graph *graph);
+    cu_result (*GraphInstantiate)(cu_graph_exec *exec, cu_graph graph, unsigned long long flags);
+    cu_result (*GraphLaunch)(cu_graph_exec exec, cu_stream stream);
+    cu_result (*GraphExecDestroy)(cu_graph_exec exec);
+    cu_result (*GraphDestroy)(cu_graph graph);
 } cu;
 
 /* ---- NVRTC, declared by hand -------------------------------------------- */
@@ -158,6 +168,13 @@ static const dl_sym cu_syms[] = {
     {"cuLaunchKernel", &cu.LaunchKernel, 0},
     {"cuGetErrorName", &cu.GetErrorName, 0},
     {"cuGetErrorString", &cu.GetErrorString, 0},
+    /* graphs: CUDA 11.4 and later */
+    {"cuStreamBeginCapture_v2", &cu.StreamBeginCapture, 1},
+    {"cuStreamEndCapture", &cu.StreamEndCapture, 1},
+    {"cuGraphInstantiateWithFlags", &cu.GraphInstantiate, 1},
+    {"cuGraphLaunch", &cu.GraphLaunch, 1},
+    {"cuGraphExecDestroy", &cu.GraphExecDestroy, 1},
+    {"cuGraphDestroy", &cu.GraphDestroy, 1},
 };
 
 static const dl_sym nv_syms[] = {
@@ -604,7 +621,52 @@ struct nk_dev {
     nk_dlist host;           /* pinned host buffers */
     nk_dmod *mods;
     char last[64];           /* the last kernel launched, for fault messages */
+    nk_dgraph *rec;          /* emulation: the graph being recorded */
+    int capturing;
 };
+
+/* Emulation's graph: the calls, in order. */
+typedef struct emu_op {
+    nk_dfn *f;               /* a launch of f with args and nthreads; NULL: a zeroing */
+    void *args;
+    size_t argsize;
+    int64_t nthreads;
+    nk_dptr p;               /* zeroing: p and bytes */
+    size_t bytes;
+} emu_op;
+
+struct nk_dgraph {
+    cu_graph graph;
+    cu_graph_exec exec;
+    emu_op *ops;
+    size_t nops, cap;
+    int bad;                 /* emulation: out of memory while recording */
+};
+
+static void emu_record(nk_dev *d, nk_dfn *f, const void *args, size_t argsize, int64_t nthreads,
+                       nk_dptr p, size_t bytes)
+{
+    nk_dgraph *g = d->rec;
+    if (g->nops == g->cap) {
+        size_t cap = g->cap ? 2 * g->cap : 64;
+        emu_op *v = realloc(g->ops, cap * sizeof *v);
+        if (!v) {
+            g->bad = 1;
+            return;
+        }
+        g->ops = v;
+        g->cap = cap;
+    }
+    emu_op *o = &g->ops[g->nops];
+    *o = (emu_op){.f = f, .argsize = argsize, .nthreads = nthreads, .p = p, .bytes = bytes};
+    if (argsize && !(o->args = malloc(argsize))) {
+        g->bad = 1;
+        return;
+    }
+    if (argsize)
+        memcpy(o->args, args, argsize);
+    g->nops++;
+}
 
 static int list_add(nk_dev *d, nk_dlist *l, uintptr_t p)
 {
@@ -782,8 +844,18 @@ void nk_dev_close(nk_dev *d)
 {
     if (!d)
         return;
+    if (d->rec) { /* a recording never ended */
+        nk_dev_graph_free(d, d->rec);
+        d->rec = NULL;
+    }
     if (!d->emu && d->ctx) {
         bind_quiet(d);
+        if (d->capturing && d->stream) {
+            cu_graph g = NULL;
+            cu.StreamEndCapture(d->stream, &g);
+            if (g)
+                cu.GraphDestroy(g);
+        }
         if (d->stream)
             cu.StreamSynchronize(d->stream);
     }
@@ -966,7 +1038,10 @@ int nk_dev_zero(nk_dev *d, nk_dptr p, size_t bytes, char *err, size_t errlen)
     if (!bytes)
         return 0;
     if (d->emu) {
-        memset((void *)(uintptr_t)p, 0, bytes);
+        if (d->capturing)
+            emu_record(d, NULL, NULL, 0, 0, p, bytes);
+        else
+            memset((void *)(uintptr_t)p, 0, bytes);
         return 0;
     }
     int rc = bind(d, err, errlen);
@@ -1200,7 +1275,10 @@ int nk_dev_launch(nk_dev *d, nk_dfn *f, uint32_t blocks, uint32_t threads, const
         return NK_EINVAL;
     }
     if (d->emu) {
-        f->emu(args, (int64_t)blocks * threads);
+        if (d->capturing)
+            emu_record(d, f, args, argsize, (int64_t)blocks * threads, 0, 0);
+        else
+            f->emu(args, (int64_t)blocks * threads);
         return 0;
     }
     int rc = bind(d, err, errlen);
@@ -1213,6 +1291,119 @@ int nk_dev_launch(nk_dev *d, nk_dfn *f, uint32_t blocks, uint32_t threads, const
         return cu_fail(NK_EIO, r, err, errlen, "launching kernel '%s' (%u blocks of %u threads)",
                        f->name, blocks, threads);
     snprintf(d->last, sizeof d->last, "%s", f->name);
+    return 0;
+}
+
+int nk_dev_capture_begin(nk_dev *d, char *err, size_t errlen)
+{
+    if (d->capturing) {
+        snprintf(err, errlen, "CUDA: a graph is already being recorded");
+        return NK_EINVAL;
+    }
+    if (d->emu) {
+        if (!(d->rec = calloc(1, sizeof *d->rec))) {
+            snprintf(err, errlen, "out of memory");
+            return NK_ENOMEM;
+        }
+        d->capturing = 1;
+        return 0;
+    }
+    if (!cu.StreamBeginCapture || !cu.StreamEndCapture || !cu.GraphInstantiate ||
+        !cu.GraphLaunch || !cu.GraphExecDestroy || !cu.GraphDestroy) {
+        snprintf(err, errlen, "CUDA: this driver has no graphs (they need CUDA 11.4)");
+        return NK_ENOTSUP;
+    }
+    int rc = bind(d, err, errlen);
+    if (rc)
+        return rc;
+    cu_result r = cu.StreamBeginCapture(d->stream, CU_STREAM_CAPTURE_MODE_RELAXED);
+    if (r)
+        return cu_fail(NK_ENOTSUP, r, err, errlen, "starting to record a graph");
+    d->capturing = 1;
+    return 0;
+}
+
+void nk_dev_graph_free(nk_dev *d, nk_dgraph *g)
+{
+    if (!g)
+        return;
+    if (!d->emu) {
+        bind_quiet(d);
+        if (g->exec)
+            cu.GraphExecDestroy(g->exec);
+        if (g->graph)
+            cu.GraphDestroy(g->graph);
+    }
+    for (size_t k = 0; k < g->nops; k++)
+        free(g->ops[k].args);
+    free(g->ops);
+    free(g);
+}
+
+int nk_dev_capture_end(nk_dev *d, nk_dgraph **out, char *err, size_t errlen)
+{
+    *out = NULL;
+    if (!d->capturing) {
+        snprintf(err, errlen, "CUDA: no graph is being recorded");
+        return NK_EINVAL;
+    }
+    d->capturing = 0;
+    if (d->emu) {
+        nk_dgraph *g = d->rec;
+        d->rec = NULL;
+        if (g->bad) {
+            nk_dev_graph_free(d, g);
+            snprintf(err, errlen, "out of memory");
+            return NK_ENOMEM;
+        }
+        *out = g;
+        return 0;
+    }
+    nk_dgraph *g = calloc(1, sizeof *g);
+    int rc = bind(d, err, errlen);
+    cu_graph graph = NULL;
+    cu_result r = cu.StreamEndCapture(d->stream, &graph); /* ends it, whatever else failed */
+    if (!g || rc) {
+        if (graph)
+            cu.GraphDestroy(graph);
+        free(g);
+        if (!rc)
+            snprintf(err, errlen, "out of memory");
+        return rc ? rc : NK_ENOMEM;
+    }
+    if (r) {
+        free(g);
+        return cu_fail(NK_ENOTSUP, r, err, errlen, "recording a graph");
+    }
+    g->graph = graph;
+    if ((r = cu.GraphInstantiate(&g->exec, graph, 0))) {
+        g->exec = NULL;
+        nk_dev_graph_free(d, g);
+        return cu_fail(NK_ENOTSUP, r, err, errlen, "instantiating a graph");
+    }
+    *out = g;
+    return 0;
+}
+
+int nk_dev_graph_launch(nk_dev *d, nk_dgraph *g, char *err, size_t errlen)
+{
+    if (d->emu) {
+        for (size_t k = 0; k < g->nops; k++) {
+            const emu_op *o = &g->ops[k];
+            if (o->f)
+                o->f->emu(o->args, o->nthreads);
+            else
+                memset((void *)(uintptr_t)o->p, 0, o->bytes);
+        }
+        return 0;
+    }
+    int rc = bind(d, err, errlen);
+    if (rc)
+        return rc;
+    cu_result r = cu.GraphLaunch(g->exec, d->stream);
+    if (r)
+        return cu_fail(NK_EIO, r, err, errlen, "launching a graph");
+    snprintf(d->last, sizeof d->last, "a graph of steps");
     return 0;
 }
 

@@ -120,6 +120,18 @@ int nk_dev_launch(nk_dev *d, nk_dfn *f, uint32_t blocks, uint32_t threads, const
  * driver's message. */
 int nk_dev_sync(nk_dev *d, char *err, size_t errlen);
 
+/* CUDA graphs: the launches and zeroings queued between nk_dev_capture_begin
+ * and nk_dev_capture_end are recorded, not run, into a graph that
+ * nk_dev_graph_launch queues as a whole, with the arguments they had when
+ * recorded (stream capture; emulation: a list of the calls, replayed).
+ * capture_begin gives NK_ENOTSUP where the driver has no graphs (before CUDA
+ * 11.4); nothing else may use the device while capturing. */
+typedef struct nk_dgraph nk_dgraph;
+int nk_dev_capture_begin(nk_dev *d, char *err, size_t errlen);
+int nk_dev_capture_end(nk_dev *d, nk_dgraph **g, char *err, size_t errlen);
+int nk_dev_graph_launch(nk_dev *d, nk_dgraph *g, char *err, size_t errlen);
+void nk_dev_graph_free(nk_dev *d, nk_dgraph *g);
+
 /* NVRTC alone, no device needed: compiles src for compute capability cc (90
  * for sm_90) to a cubin with the options of nk_dev_load, and throws it away.
  * 0, or NK_ECOMPILE and a message with the start of NVRTC's log, or
