@@ -1047,6 +1047,8 @@ static int deliver_all(nk_net *net, cuda_bk *B, int64_t s, char *err, size_t err
                          sizeof a, err, errlen);
 }
 
+/* One step's launches, when nothing of it needs the host (the graph's
+ * steps). */
 static int queue_step(nk_net *net, cuda_bk *B, char *err, size_t errlen)
 {
     int rc = step_begin(net, B, err, errlen);
@@ -1080,9 +1082,6 @@ static int window_ok(nk_net *net, cuda_bk *B, int64_t s)
             return 0;
     return 1;
 }
-
-/* One step's launches (when nothing of it needs the host). */
-static int queue_step(nk_net *net, cuda_bk *B, char *err, size_t errlen);
 
 /* Queues steps s .. s + GRAPH_STEPS - 1 as one graph launch, recording the
  * graph first if this run has none. NK_ENOTSUP: graphs cannot be used here
