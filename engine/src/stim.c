@@ -906,8 +906,7 @@ int nk_sources_apply(nk_net *net, int64_t s, int drawn, char *err, size_t errlen
      * has added input, so the step can be run again from its start. */
     for (int k = 0; k < net->nsrcs; k++) {
         nk_source *src = &net->srcs[k];
-        if (src->removed || src->kind != NK_SRC_CALLBACK ||
-            !(t >= src->start - 1e-9 * net->dt && t < src->stop - 1e-9 * net->dt))
+        if (src->kind != NK_SRC_CALLBACK || !nk_source_on(net, src, s))
             continue;
         int rc = call_callback(net, k, s, t, err, errlen);
         if (rc)
@@ -926,7 +925,7 @@ int nk_sources_apply(nk_net *net, int64_t s, int drawn, char *err, size_t errlen
         if (src->kind == NK_SRC_SPIKE_TIMES)
             while (src->ev_pos < src->nev && src->ev_step[src->ev_pos] < s)
                 src->ev_pos++;
-        if (!(t >= src->start - 1e-9 * net->dt && t < src->stop - 1e-9 * net->dt))
+        if (!nk_source_on(net, src, s))
             continue;
         uint32_t stream = NK_STREAM_SOURCE + (uint32_t)k;
         switch (src->kind) {
