@@ -1498,3 +1498,52 @@ int nk_codegen_eqsrc(nk_net *net, int pi, char **code, char *err, size_t errlen)
     *code = b.s;
     return 0;
 }
+
+/* The CUDA module's nk_eq_value (declared in rt/nk_cuda.h, called by
+ * nk_cur_k): equation source k's value for neuron i of population pop, j
+ * its index within the source, at step `step` (t ms). The same expression
+ * text as nk_codegen_eqsrc's, with the same random numbers (the source's
+ * stream, keyed by step and j); the caller adds it as the host does. */
+int nk_codegen_eqsrc_cuda(nk_net *net, char **code, char *err, size_t errlen)
+{
+    sb b = {0};
+    *code = NULL;
+    sb_printf(&b, "\n/* equation sources on the device */\n"
+                  "NK_DEV double nk_eq_value(int32_t nk_k, int32_t nk_pop, int64_t i, "
+                  "uint32_t nk_j, double nk_t, int64_t step, uint64_t seed, const double *pos)\n{\n"
+                  "    const double nk_dt = %.17g; (void)nk_dt; (void)i; (void)nk_t; (void)pos;\n"
+                  "    nk_rng nk_rng_; (void)nk_rng_; (void)nk_j; (void)step; (void)seed;\n"
+                  "    switch (nk_k) {\n", net->dt);
+    for (int k = 0; k < net->nsrcs; k++) {
+        nk_source *src = &net->srcs[k];
+        if (src->removed || src->kind != NK_SRC_EQUATION)
+            continue;
+        sb_printf(&b, "    case %d: /* I = %s */\n", k, src->expr);
+        sb_printf(&b, "        nk_rng_init(&nk_rng_, seed, %uu, (uint64_t)step, nk_j);\n",
+                  NK_STREAM_SOURCE + (unsigned)k);
+        sb_printf(&b, "        switch (nk_pop) {\n");
+        for (int q = 0; q < src->nparts; q++) {
+            int pi = src->parts[q].pop, seen = 0;
+            for (int r = 0; r < q; r++)
+                seen |= src->parts[r].pop == pi;
+            if (seen)
+                continue;
+            eq_ctx c = {.n = net->pops[pi].n};
+            sb_printf(&b, "        case %d: return (double)(", pi);
+            if (emit_with(&b, src->ex, resolve_eq, &c, err, errlen)) {
+                free(b.s);
+                return NK_EINVAL;
+            }
+            sb_printf(&b, ");\n");
+        }
+        sb_printf(&b, "        }\n        break;\n");
+    }
+    sb_printf(&b, "    }\n    return 0;\n}\n");
+    if (b.oom) {
+        free(b.s);
+        snprintf(err, errlen, "out of memory");
+        return NK_ENOMEM;
+    }
+    *code = b.s;
+    return 0;
+}

@@ -248,6 +248,9 @@ typedef struct nk_monitor {
     void *ud;
     void (*ud_free)(void *);
     int h5idx;
+    int on_device;           /* state, field, rate: the backend samples or counts it and hands
+                                the results over (nk_monitor_put_row, nk_monitor_rate_step);
+                                nk_monitors_sample and nk_monitors_spikes leave it alone */
 } nk_monitor;
 
 static inline int64_t nk_mon_at(const nk_monitor *m, int64_t j)
@@ -374,12 +377,26 @@ void nk_source_tab(const nk_net *net, const nk_source *src, struct nk_draw_tab *
  * own nk_draw_part). */
 void nk_source_draw(const nk_net *net, int k, int q, int64_t s, int64_t lo, int64_t hi,
                     int64_t *slot, nk_draw_fn fn);
+/* A source's first step (t >= start), its interval in steps (noise,
+ * array; at least 1) and the step of switch c (step). */
+int64_t nk_source_first_step(const nk_net *net, const nk_source *src);
+int64_t nk_source_interval_steps(const nk_net *net, const nk_source *src);
+int64_t nk_source_switch_step(const nk_net *net, const nk_source *src, int64_t c);
 /* Sampled monitors at the start of step s (before sources and update). */
 int nk_monitors_sample(nk_net *net, int64_t s, char *err, size_t errlen);
 /* Rate monitors after step s's spikes are known. */
 void nk_monitors_spikes(nk_net *net, int64_t s);
+/* Rate monitor m's count of spikes at step s (the backend counted them). */
+void nk_monitor_rate_step(nk_net *net, nk_monitor *m, int64_t s, int64_t count);
+/* State or field monitor m's next row, from the values the backend sampled:
+ * the monitor's n neurons x nvars variables, neuron-major, as float or
+ * double (dbl) like the state. */
+int nk_monitor_put_row(nk_net *net, nk_monitor *m, const void *vals, int dbl, char *err,
+                       size_t errlen);
 /* Emitted code for the equation sources that target population pi (codegen). */
 int nk_codegen_eqsrc(nk_net *net, int pi, char **code, char *err, size_t errlen);
+/* The CUDA module's nk_eq_value: every equation source's value, per neuron. */
+int nk_codegen_eqsrc_cuda(nk_net *net, char **code, char *err, size_t errlen);
 /* The state array of variable var ("v" or "receptor.state") of pop; its unit. */
 int nk_pop_var(nk_net *net, int pop, const char *var, void **arr, const char **unit);
 int nk_grow(void **arr, int n, size_t size);

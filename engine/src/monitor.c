@@ -427,7 +427,7 @@ int nk_monitors_sample(nk_net *net, int64_t s, char *err, size_t errlen)
         nk_monitor *m = &net->mons[k];
         if (m->kind != NK_MON_STATE && m->kind != NK_MON_FIELD && m->kind != NK_MON_OUTPUT)
             continue;
-        if (s < m->start_step || (s - m->start_step) % m->every)
+        if (m->on_device || s < m->start_step || (s - m->start_step) % m->every)
             continue;
         /* A step that failed after sampling (a source's or another output
          * monitor's error) is sampled again when the next run retries it:
@@ -466,22 +466,54 @@ int nk_monitors_sample(nk_net *net, int64_t s, char *err, size_t errlen)
     return 0;
 }
 
+void nk_monitor_rate_step(nk_net *net, nk_monitor *m, int64_t s, int64_t count)
+{
+    if (s < m->start_step)
+        return;
+    m->bin_count += count;
+    if ((s + 1 - m->start_step) % m->bin_steps == 0) {
+        char e[64];
+        if (add_row(m, e, sizeof e))
+            return; /* out of memory: this bin is lost, the count goes on */
+        m->data[m->rows++] =
+            (double)m->bin_count / ((double)m->n * m->bin_steps * net->dt / 1000.0);
+        m->bin_count = 0;
+    }
+}
+
 void nk_monitors_spikes(nk_net *net, int64_t s)
 {
     for (int k = 0; k < net->nmons; k++) {
         nk_monitor *m = &net->mons[k];
-        if (m->kind != NK_MON_RATE || s < m->start_step)
+        if (m->kind != NK_MON_RATE || m->on_device || s < m->start_step)
             continue;
         const nk_pop *p = &net->pops[m->target.pop];
+        int64_t c = 0;
         for (int64_t q = 0; q < p->nspk; q++)
-            m->bin_count += has_neuron(m, p->spk[q]);
-        if ((s + 1 - m->start_step) % m->bin_steps == 0) {
-            char e[64];
-            if (add_row(m, e, sizeof e))
-                continue; /* out of memory: this bin is lost, the count goes on */
-            m->data[m->rows++] =
-                (double)m->bin_count / ((double)m->n * m->bin_steps * net->dt / 1000.0);
-            m->bin_count = 0;
-        }
+            c += has_neuron(m, p->spk[q]);
+        nk_monitor_rate_step(net, m, s, c);
     }
+}
+
+int nk_monitor_put_row(nk_net *net, nk_monitor *m, const void *vals, int dbl, char *err,
+                       size_t errlen)
+{
+    (void)net;
+    int rc = add_row(m, err, errlen);
+    if (rc)
+        return rc;
+    double *row = m->data + (size_t)m->rows * (size_t)m->ncols;
+    int64_t nv = (int64_t)m->n * m->nvars;
+    if (m->kind == NK_MON_FIELD) {
+        /* summed in neuron order, as nk_monitors_sample sums */
+        double sum = 0;
+        for (int64_t j = 0; j < m->n; j++)
+            sum += dbl ? ((const double *)vals)[j] : (double)((const float *)vals)[j];
+        row[0] = m->op_sum ? sum : sum / (double)m->n;
+    } else {
+        for (int64_t j = 0; j < nv; j++)
+            row[j] = dbl ? ((const double *)vals)[j] : (double)((const float *)vals)[j];
+    }
+    m->rows++;
+    return 0;
 }

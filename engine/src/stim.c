@@ -242,6 +242,28 @@ static int64_t start_step(const nk_source *s, double dt)
     return (int64_t)ceil(s->start / dt - 1e-9);
 }
 
+/* Steps per interval of a noise or array source (at least 1). */
+static int64_t interval_steps(const nk_source *s, double dt)
+{
+    int64_t per = s->interval > 0 ? step_of(s->interval, dt) : 1;
+    return per < 1 ? 1 : per;
+}
+
+int64_t nk_source_first_step(const nk_net *net, const nk_source *src)
+{
+    return start_step(src, net->dt);
+}
+
+int64_t nk_source_interval_steps(const nk_net *net, const nk_source *src)
+{
+    return interval_steps(src, net->dt);
+}
+
+int64_t nk_source_switch_step(const nk_net *net, const nk_source *src, int64_t c)
+{
+    return step_of(src->times[c], net->dt);
+}
+
 static int fill_kind(nk_net *net, nk_source *s, const char *kind, const nk_source_opts *o)
 {
     nk_ctx *ctx = net->ctx;
@@ -977,9 +999,7 @@ int nk_sources_apply(nk_net *net, int64_t s, int drawn, char *err, size_t errlen
             break;
         }
         case NK_SRC_NOISE: {
-            int64_t per = src->interval > 0 ? step_of(src->interval, net->dt) : 1;
-            if (per < 1)
-                per = 1;
+            int64_t per = interval_steps(src, net->dt);
             /* held intervals count from start (NEST's noise_generator draws at
              * the first active step, then every interval) */
             uint64_t slot = (uint64_t)((s - start_step(src, net->dt)) / per);
@@ -995,9 +1015,7 @@ int nk_sources_apply(nk_net *net, int64_t s, int drawn, char *err, size_t errlen
             break;
         }
         case NK_SRC_ARRAY: {
-            int64_t per = src->interval > 0 ? step_of(src->interval, net->dt) : 1;
-            if (per < 1)
-                per = 1;
+            int64_t per = interval_steps(src, net->dt);
             int64_t row = (s - start_step(src, net->dt)) / per;
             if (row < 0)
                 break;

@@ -33,6 +33,7 @@
 -- neurons, 60 to 200 ms): about 45 s in emulation on 2 cores with a warm
 -- code cache, most of it NVRTC. EQUIV_VERBOSE=1 prints each scenario's time
 -- as it finishes; the times are printed on stderr at the end in any case.
+-- EQUIV_ONLY=TEXT runs only the scenarios whose names contain TEXT.
 --
 -- The file is also its own helper for the checkpoint scenarios: run as
 --   nkshell --resume CHECKPOINT equiv.lua resume BACKEND DUMP
@@ -306,7 +307,9 @@ local function same(what, a, b)
 end
 
 local TIMES = {}
+local ONLY = os.getenv("EQUIV_ONLY") -- runs only the parts whose names contain it
 local function timed(name, fn)
+  if ONLY and ONLY ~= "" and not name:find(ONLY, 1, true) then return end
   local t0 = nk.clock()
   fn()
   TIMES[#TIMES + 1] = {name, nk.clock() - t0}
@@ -899,7 +902,7 @@ end)
 -- ============================================================================================
 -- Sources: every kind, each on its own population, with start and stop.
 -- The callback reads no states: on CUDA, pop:get during a run gives the
--- states of the run's start (docs/cuda.md, "What is still on the host"),
+-- states of the run's start (docs/cuda.md, "What runs where"),
 -- on the CPU the current ones.
 -- ============================================================================================
 scenario("sources", function(backend)
@@ -949,6 +952,67 @@ scenario("sources", function(backend)
   end
   return R
 end)
+
+-- ============================================================================================
+-- Current sources on the device: with no source that needs the host (spike
+-- times, callbacks, a global expression), every current is
+-- computed on the device (nk_cur_k), added in the host's order: several
+-- sources on one neuron (float sums depend on the order), lists out of
+-- order, every kind with a window, equations (of x, y, i, N, t and random
+-- numbers), numbers
+-- changed by Lua in an output function during a run and between runs, a
+-- source removed. In double too (the sums in double).
+-- ============================================================================================
+for _, precision in ipairs{"float", "double"} do
+  scenario("current sources on the device (" .. precision .. ")", function(backend)
+    local net = network(backend, {precision = precision, seed = 11})
+    local R = recorder(net)
+    local n = 12
+    local a = net:population("lif", n, {name = "a", init = {v = nk.uniform(-70, -60)}})
+    local b = net:population("iaf_psc_exp", n, {name = "b"})
+    local c = net:population("lif", 30, {name = "c", init = {v = nk.uniform(-70, -60)},
+                                         positions = {kind = "grid", shape = {5, 6, 1},
+                                                      spacing = {15, 15, 15}}})
+    local dc = net:source("dc", a, {amplitude = 700.3, start = 10, stop = 160})
+    net:source("step", a:select{3, 1, 12}, {times = {5, 30.04, 70}, amplitudes = {400.7, 900, 0}})
+    local ramp = net:source("ramp", b, {from = 100, to = 1900, start = 5, stop = 80})
+    local ac = net:source("ac", a:slice(2, 9), {amplitude = 300, frequency = 40, phase = 30,
+                                                 offset = 100.1, start = 3, stop = 190})
+    local noise = net:source("noise", b:slice(4, 12), {mean = 500, std = 300, interval = 0.5,
+                                                       start = 2.05, stop = 150})
+    net:source("noise", c, {mean = 650, std = 500})
+    local rows = {}
+    for r = 1, 12 do rows[r] = spread(n, 300 + 100 * r, 500 + 150 * r) end
+    net:source("array", b, {values = rows, interval = 5, after = "hold", start = 1})
+    net:source("array", a:select{7, 2}, {values = {{800}, {1200}, {100}}, interval = 20})
+    local gone = net:source("dc", c:slice(1, 15), {amplitude = 250})
+    net:source("global", {amplitude = 60, frequency = 25, phase = 10, start = 20})
+    net:source("equation", c:slice(5, 25), {I = "300 + 200*sin(2*pi*t/15 + x/30 - y/50) + " ..
+                                             "150*randn() + 3*i - N", start = 4, stop = 170})
+    net:source("equation", a, {I = "100*cos(t/9 + i) + 50*rand()"})
+    net:source("poisson", c, {rate = 4000, weight = 40})
+    net:connect(c, a, {rule = "fixed_indegree", indegree = 5, weight = 30, delay = 1})
+    for _, pp in ipairs{a, b, c} do R:mon("spikes " .. pp.name, "spikes", pp) end
+    R:mon("state a", "state", a, {vars = "v"})
+    R:mon("state b", "state", b:select{9, 4}, {vars = "V_m", every = 2})
+    net:monitor("output", a:select{1}, {vars = "v", every = 400, fn = function(t)
+      dc:set{amplitude = 700.3 + 2 * t}
+      ac:set{frequency = 40 + t / 10}
+    end})
+    net:run(100)
+    ramp:set{from = 1900, to = 50, stop = 190}
+    noise:set{std = 100}
+    net:run(60)
+    gone:remove()
+    net:run(40)
+    if backend == "cpu" then
+      fires(R, "spikes a", "device currents")
+      fires(R, "spikes b", "device currents")
+      fires(R, "spikes c", "device currents")
+    end
+    return R
+  end)
+end
 
 -- ============================================================================================
 -- Drawn sources (poisson, bernoulli): drawn on the device in one launch per
@@ -1064,9 +1128,10 @@ end)
 -- ============================================================================================
 nk.model{name = "gpu_blowup", params = {c = 5}, states = {v = 1},
          equations = "dv/dt = v*v/c : 1", method = "euler"}
--- host: the host takes part in every step (a current source, a state
--- monitor); else the device runs ahead and the host finds the divergence up
--- to 64 steps later
+-- host: the host takes part in every step (a callback source); else the
+-- device runs ahead and the host finds the divergence up to 64 steps later.
+-- The monitors on the device sample every step, so that the step that
+-- diverged is sampled (before its update, as on the host) and none after.
 for _, host in ipairs{true, false} do
   local what = host and "divergence (host every step)" or "divergence (device alone)"
   timed(what, function()
@@ -1077,8 +1142,15 @@ for _, host in ipairs{true, false} do
       local calm = net:population("lif", 10, {name = "calm", params = {I_e = host and 0 or 1200}})
       local p = net:population("gpu_blowup", 12, {name = "boom", init = {v = spread(12, 0.02, 0.09)}})
       R:mon("spikes calm", "spikes", calm)
+      R:mon("state boom, every step", "state", p, {vars = "v"})
+      R:mon("field boom", "field", p, {var = "v", op = "sum"})
+      R:mon("rate calm", "rate", calm, {bin = 0.1})
       if host then
-        net:source("dc", calm, {amplitude = 1200})
+        net:source("callback", calm, {fn = function()
+          local v = {}
+          for i = 1, 10 do v[i] = 1200 end
+          return v
+        end})
         R:mon("state boom", "state", p, {vars = "v", every = 5})
       end
       local ok, err = pcall(net.run, net, 100)

@@ -19,7 +19,9 @@
  * steps (divergence, the spikes recorded on the device). The host takes
  * part in a step, a round trip, only for the sources still computed there
  * (currents, spike times, equations, callbacks: their input is copied up),
- * a state monitor's sample, rate monitors and profiling (docs/cuda.md).
+ * an output monitor's call and profiling (docs/cuda.md). Spike, state,
+ * field and rate monitors record on the device, into buffers the host
+ * empties when it looks.
  *
  * With NKSHELL_CUDA=emulate the device is the host (dev.c), which lets the
  * tests run all of this where there is no GPU. */
@@ -131,6 +133,35 @@ typedef struct cuda_bk {
     nk_dptr nrec;            /* per population: spikes recorded on the device, not yet fetched */
     int host_rings_dirty;    /* host rings hold device data (after a pull): clear before sources */
     int any_spike_src;
+    /* Monitors on the device: state and field monitors sample into buffers
+     * (nk_sample_k), rate monitors count (nk_rate_k); the host takes their
+     * rows with the counters. Output monitors call Lua: the host samples. */
+    nk_dfn *samplek, *ratek;
+    nk_dptr *mon_buf;        /* per monitor: its sample buffer (0: none yet) */
+    nk_dptr *mon_idx;        /* per monitor: its neurons, when a list (0: none yet) */
+    int *mon_rows;           /* per monitor: rows its buffer holds */
+    int mon_cap;             /* monitors the three arrays have room for */
+    nk_dptr scols;           /* the sampling plan: nk_dscol per (monitor, variable) */
+    int nscols;
+    int64_t stotal;          /* its entries */
+    nk_dptr rmons, rcount;   /* the rate plan (nk_drmon per rate monitor), its counts */
+    int *rmon;               /* the monitor of each entry of the rate plan */
+    int nrmons;
+    int64_t sampled_to;      /* steps before it have their sampling queued ... */
+    int64_t counted_to;      /* ... and their rate counts */
+    int64_t rate_next;       /* the first step whose counts the host has not taken */
+    /* Current sources on the device (nk_cur_k): the run's plan, when no
+     * live source needs the host (spike times, equations, callbacks, a
+     * global expression); else the host computes every current. */
+    nk_dfn *curk;
+    int dev_curs;
+    nk_dcsrc *hcsrc;         /* per source on the device: what the device has */
+    int *csrc_of;            /* ... and which source it is */
+    int ncsrc, ndcpops;
+    nk_dptr dcsrc, dcpops;
+    int64_t ctotal;          /* threads: the neurons of the populations with a current */
+    nk_dptr *cmem;           /* the plan's device memory, freed with the next plan */
+    int ncmem;
 } cuda_bk;
 
 static void release_dpop(cuda_bk *B, dpop *d)
@@ -159,6 +190,13 @@ static void cuda_release(nk_net *net)
         free(B->tab_src);
         free(B->hcount);
         free(B->hinit);
+        free(B->mon_buf);
+        free(B->mon_idx);
+        free(B->mon_rows);
+        free(B->rmon);
+        free(B->hcsrc);
+        free(B->csrc_of);
+        free(B->cmem);
         nk_dev_close(B->dev); /* frees the device memory and the module */
         free(B);
         net->bk = NULL;
@@ -315,7 +353,25 @@ static char *gen_module(nk_net *net, char *err, size_t errlen)
     }
     all = more;
     memcpy(all + len, fused, fl + 1);
+    len += fl;
     free(fused);
+    /* the equation sources, for the current kernel */
+    char *eq = NULL;
+    if (nk_codegen_eqsrc_cuda(net, &eq, err, errlen)) {
+        free(all);
+        return NULL;
+    }
+    size_t el = strlen(eq);
+    more = realloc(all, len + el + 1);
+    if (!more) {
+        free(eq);
+        free(all);
+        snprintf(err, errlen, "out of memory");
+        return NULL;
+    }
+    all = more;
+    memcpy(all + len, eq, el + 1);
+    free(eq);
     return all;
 }
 
@@ -488,7 +544,10 @@ static int cuda_build(nk_net *net, char *err, size_t errlen)
         (rc = nk_dev_fn(B->dev, B->mod, "nk_add_i64", &B->add, err, errlen)) ||
         (rc = nk_dev_fn(B->dev, B->mod, "nk_draw_k", &B->drawk, err, errlen)) ||
         (rc = nk_dev_fn(B->dev, B->mod, "nk_update_all", &B->update, err, errlen)) ||
-        (rc = nk_dev_fn(B->dev, B->mod, "nk_step_begin", &B->begin, err, errlen)))
+        (rc = nk_dev_fn(B->dev, B->mod, "nk_step_begin", &B->begin, err, errlen)) ||
+        (rc = nk_dev_fn(B->dev, B->mod, "nk_sample_k", &B->samplek, err, errlen)) ||
+        (rc = nk_dev_fn(B->dev, B->mod, "nk_rate_k", &B->ratek, err, errlen)) ||
+        (rc = nk_dev_fn(B->dev, B->mod, "nk_cur_k", &B->curk, err, errlen)))
         return rc;
     for (int k = 0; k < net->npops; k++)
         if ((rc = build_pop(net, B, k, err, errlen)))
@@ -521,6 +580,8 @@ static int cuda_build(nk_net *net, char *err, size_t errlen)
 /* ---- host and device copies ------------------------------------------------ */
 
 static int fetch_counters(nk_net *net, cuda_bk *B, char *err, size_t errlen);
+static int build_mons(nk_net *net, cuda_bk *B, char *err, size_t errlen);
+static int build_curs(nk_net *net, cuda_bk *B, char *err, size_t errlen);
 
 /* to_device: the host's states, refractory counters, ring buffers and
  * weights go to the device (at the start of a run; the host rings are then
@@ -586,14 +647,14 @@ static int cuda_sync(nk_net *net, int to_device, char *err, size_t errlen)
             (rc = nk_dev_put(B->dev, B->stepc, &before, sizeof before, err, errlen)))
             return rc;
         B->unchecked = 0;
+        if ((rc = build_mons(net, B, err, errlen)) || (rc = build_curs(net, B, err, errlen)))
+            return rc;
         nk_dev_graph_free(B->dev, B->graph); /* recorded again for this run */
         B->graph = NULL;
         B->window_end = 0;
         B->host_every_step = net->profiling;
-        for (int k = 0; k < net->nsrcs; k++)
+        for (int k = 0; !B->dev_curs && k < net->nsrcs; k++)
             B->host_every_step |= !net->srcs[k].removed && !nk_source_drawn(&net->srcs[k]);
-        for (int k = 0; k < net->nmons; k++)
-            B->host_every_step |= net->mons[k].kind == NK_MON_RATE;
         return nk_dev_put(B->dev, B->counters, B->hinit,
                           (2 * (size_t)net->npops + 1) * sizeof(int64_t), err, errlen);
     }
@@ -620,12 +681,13 @@ static nk_dptr device_of(cuda_bk *B, const void *h, size_t *bytes, nk_net *net)
     return 0;
 }
 
-/* Brings to the host the state arrays that monitors sample at step s. */
+/* Brings to the host the state arrays that output monitors sample at step
+ * s (the others sample on the device). */
 static int fetch_sampled(nk_net *net, cuda_bk *B, int64_t s, char *err, size_t errlen)
 {
     for (int k = 0; k < net->nmons; k++) {
         nk_monitor *m = &net->mons[k];
-        if (m->kind != NK_MON_STATE && m->kind != NK_MON_FIELD && m->kind != NK_MON_OUTPUT)
+        if (m->kind != NK_MON_OUTPUT)
             continue;
         if (s < m->start_step || (s - m->start_step) % m->every ||
             (s - m->start_step) / m->every < m->rows)
@@ -641,10 +703,248 @@ static int fetch_sampled(nk_net *net, cuda_bk *B, int64_t s, char *err, size_t e
     return 0;
 }
 
+/* ---- monitors on the device ---------------------------------------------- */
+
+/* Whether monitor m samples (state, field) or counts (rate) on the device;
+ * output monitors call Lua, so the host samples them. */
+static int mon_on_device(const nk_monitor *m)
+{
+    return m->kind == NK_MON_STATE || m->kind == NK_MON_FIELD || m->kind == NK_MON_RATE;
+}
+
+/* Rows a monitor's buffer holds: every sample between two looks of the
+ * host (CHECK_EVERY steps at most), and one to spare. */
+static int mon_rows(const nk_monitor *m)
+{
+    return CHECK_EVERY / m->every + 2;
+}
+
+/* The plans of the monitors on the device, at a run's start (monitors may
+ * have been added since the last run): buffers for new monitors, the
+ * sampling columns, the rate entries and their counts, cleared. */
+static int build_mons(nk_net *net, cuda_bk *B, char *err, size_t errlen)
+{
+    if (net->nmons > B->mon_cap) {
+        int cap = net->nmons;
+        nk_dptr *buf = realloc(B->mon_buf, (size_t)cap * sizeof *buf);
+        if (buf)
+            B->mon_buf = buf;
+        nk_dptr *idx = realloc(B->mon_idx, (size_t)cap * sizeof *idx);
+        if (idx)
+            B->mon_idx = idx;
+        int *rows = realloc(B->mon_rows, (size_t)cap * sizeof *rows);
+        if (rows)
+            B->mon_rows = rows;
+        int *rmon = realloc(B->rmon, (size_t)cap * sizeof *rmon);
+        if (rmon)
+            B->rmon = rmon;
+        if (!buf || !idx || !rows || !rmon) {
+            snprintf(err, errlen, "out of memory");
+            return NK_ENOMEM;
+        }
+        for (int k = B->mon_cap; k < cap; k++) {
+            B->mon_buf[k] = B->mon_idx[k] = 0;
+            B->mon_rows[k] = 0;
+        }
+        B->mon_cap = cap;
+    }
+    int ncols = 0, nrate = 0, rc = 0;
+    for (int k = 0; k < net->nmons; k++) {
+        nk_monitor *m = &net->mons[k];
+        m->on_device = mon_on_device(m);
+        if (!m->on_device)
+            continue;
+        if (m->kind == NK_MON_RATE)
+            nrate++;
+        else
+            ncols += m->nvars;
+        if (m->idx && !B->mon_idx[k])
+            rc = put_new(B, &B->mon_idx[k], m->idx, (size_t)m->n * sizeof *m->idx, err, errlen);
+        if (!rc && m->kind != NK_MON_RATE && !B->mon_buf[k]) {
+            B->mon_rows[k] = mon_rows(m);
+            rc = nk_dev_alloc(B->dev, &B->mon_buf[k],
+                              (size_t)B->mon_rows[k] * (size_t)m->n * (size_t)m->nvars *
+                                  net->real_size,
+                              err, errlen);
+        }
+        if (rc)
+            return rc;
+    }
+    nk_dev_free(B->dev, B->scols);
+    nk_dev_free(B->dev, B->rmons);
+    nk_dev_free(B->dev, B->rcount);
+    B->scols = B->rmons = B->rcount = 0;
+    B->nscols = B->nrmons = 0;
+    B->stotal = 0;
+    nk_dscol *cols = nk_xcalloc((size_t)ncols + 1, sizeof *cols);
+    nk_drmon *rm = nk_xcalloc((size_t)nrate + 1, sizeof *rm);
+    if (!cols || !rm) {
+        free(cols);
+        free(rm);
+        snprintf(err, errlen, "out of memory");
+        return NK_ENOMEM;
+    }
+    if (nrate)
+        rc = nk_dev_alloc(B->dev, &B->rcount,
+                          (size_t)nrate * NK_RATE_SLOTS * sizeof(unsigned long long), err, errlen);
+    if (!rc && nrate)
+        rc = nk_dev_zero(B->dev, B->rcount,
+                         (size_t)nrate * NK_RATE_SLOTS * sizeof(unsigned long long), err, errlen);
+    for (int k = 0; !rc && k < net->nmons; k++) {
+        nk_monitor *m = &net->mons[k];
+        if (!m->on_device)
+            continue;
+        const dpop *d = &B->pops[m->target.pop];
+        if (m->kind == NK_MON_RATE) {
+            B->rmon[B->nrmons] = k;
+            rm[B->nrmons] = (nk_drmon){
+                .spk = (const int64_t *)(uintptr_t)d->spk,
+                .nspk = (const unsigned long long *)(uintptr_t)(B->counters +
+                                                                (size_t)m->target.pop * 8),
+                .idx = (const int64_t *)(uintptr_t)B->mon_idx[k],
+                .lo = m->target.lo, .hi = m->target.hi, .n = m->n,
+                .count = (unsigned long long *)(uintptr_t)(B->rcount + (size_t)B->nrmons *
+                                                                          NK_RATE_SLOTS * 8),
+            };
+            B->nrmons++;
+            continue;
+        }
+        for (int v = 0; v < m->nvars; v++) {
+            size_t bytes = 0;
+            nk_dptr var = device_of(B, m->varr[v], &bytes, net);
+            if (!var) {
+                snprintf(err, errlen, "monitor '%s': variable '%s' is not on the device",
+                         m->name, m->vname[v]);
+                rc = NK_EINVAL;
+                break;
+            }
+            cols[B->nscols++] = (nk_dscol){
+                .var = (const void *)(uintptr_t)var,
+                .idx = (const int64_t *)(uintptr_t)B->mon_idx[k],
+                .buf = (void *)(uintptr_t)B->mon_buf[k],
+                .lo = m->target.lo, .n = m->n, .first = B->stotal,
+                .start = m->start_step, .every = m->every,
+                .nvars = m->nvars, .v = v, .rows = B->mon_rows[k],
+            };
+            B->stotal += m->n;
+        }
+    }
+    if (!rc && B->nscols)
+        rc = put_new(B, &B->scols, cols, (size_t)B->nscols * sizeof *cols, err, errlen);
+    if (!rc && B->nrmons)
+        rc = put_new(B, &B->rmons, rm, (size_t)B->nrmons * sizeof *rm, err, errlen);
+    free(cols);
+    free(rm);
+    B->sampled_to = B->counted_to = B->rate_next = net->step;
+    return rc;
+}
+
+/* This step's samples (at its start) and rate counts (after its update). */
+static int sample_mons(nk_net *net, cuda_bk *B, char *err, size_t errlen)
+{
+    if (!B->nscols)
+        return 0;
+    nk_dsmargs a = {
+        .cols = (const nk_dscol *)(uintptr_t)B->scols,
+        .halt = (const int64_t *)(uintptr_t)(B->counters + HALT(B) * sizeof(int64_t)),
+        .stepp = (const int64_t *)(uintptr_t)B->stepc,
+        .total = B->stotal, .ncols = B->nscols, .dbl = net->dbl,
+    };
+    return nk_dev_launch(B->dev, B->samplek, (uint32_t)((B->stotal + BLOCK - 1) / BLOCK), BLOCK,
+                         &a, sizeof a, err, errlen);
+}
+
+static int count_rates(nk_net *net, cuda_bk *B, char *err, size_t errlen)
+{
+    (void)net;
+    if (!B->nrmons)
+        return 0;
+    nk_drargs a = {
+        .mons = (const nk_drmon *)(uintptr_t)B->rmons,
+        .halt = (const int64_t *)(uintptr_t)(B->counters + HALT(B) * sizeof(int64_t)),
+        .stepp = (const int64_t *)(uintptr_t)B->stepc, .nmons = B->nrmons,
+    };
+    return nk_dev_launch(B->dev, B->ratek, (uint32_t)B->nrmons, NK_RATE_LANES, &a, sizeof a,
+                         err, errlen);
+}
+
+/* Hands the monitors what the device sampled and counted in the steps
+ * queued so far, but none after the step halt that diverged (which is
+ * sampled, as the host samples before the update, but not counted). */
+static int fetch_mons(nk_net *net, cuda_bk *B, int64_t halt, char *err, size_t errlen)
+{
+    int64_t ss = B->sampled_to, sr = B->counted_to;
+    if (halt != INT64_MAX) {
+        ss = ss < halt + 1 ? ss : halt + 1;
+        sr = sr < halt ? sr : halt;
+    }
+    int rc = 0;
+    for (int k = 0; !rc && k < net->nmons; k++) {
+        nk_monitor *m = &net->mons[k];
+        if (!m->on_device || m->kind == NK_MON_RATE)
+            continue;
+        int64_t want = ss <= m->start_step ? 0 : (ss - 1 - m->start_step) / m->every + 1;
+        if (want <= m->rows)
+            continue;
+        int64_t rows = B->mon_rows[k];
+        size_t rowb = (size_t)m->n * (size_t)m->nvars * net->real_size;
+        if (want - m->rows > rows) {
+            snprintf(err, errlen, "monitor '%s': %lld samples waited on the device, which "
+                     "holds %lld (a bug: please report it)", m->name,
+                     (long long)(want - m->rows), (long long)rows);
+            return NK_EINVAL;
+        }
+        char *h = malloc((size_t)rows * rowb + 1);
+        if (!h) {
+            snprintf(err, errlen, "out of memory fetching monitor '%s'", m->name);
+            return NK_ENOMEM;
+        }
+        /* rows m->rows .. want - 1, at slots r % rows: one copy, or two
+         * where they wrap */
+        int64_t r0 = m->rows, a = r0 % rows, cnt = want - r0;
+        int64_t first = a + cnt <= rows ? cnt : rows - a;
+        rc = nk_dev_get(B->dev, h + (size_t)a * rowb, B->mon_buf[k] + (size_t)a * rowb,
+                        (size_t)first * rowb, err, errlen);
+        if (!rc && first < cnt)
+            rc = nk_dev_get(B->dev, h, B->mon_buf[k], (size_t)(cnt - first) * rowb, err, errlen);
+        for (int64_t r = r0; !rc && r < want; r++)
+            rc = nk_monitor_put_row(net, m, h + (size_t)(r % rows) * rowb, net->dbl, err,
+                                    errlen);
+        free(h);
+    }
+    if (rc || !B->nrmons || sr <= B->rate_next)
+        return rc;
+    size_t bytes = (size_t)B->nrmons * NK_RATE_SLOTS * sizeof(unsigned long long);
+    unsigned long long *c = malloc(bytes);
+    if (!c) {
+        snprintf(err, errlen, "out of memory fetching rate monitors");
+        return NK_ENOMEM;
+    }
+    if (sr - B->rate_next > NK_RATE_SLOTS) {
+        free(c);
+        snprintf(err, errlen, "rate monitors: %lld steps of counts waited on the device, which "
+                 "holds %d (a bug: please report it)", (long long)(sr - B->rate_next),
+                 NK_RATE_SLOTS);
+        return NK_EINVAL;
+    }
+    rc = nk_dev_get(B->dev, c, B->rcount, bytes, err, errlen);
+    for (int64_t st = B->rate_next; !rc && st < sr; st++)
+        for (int q = 0; q < B->nrmons; q++)
+            nk_monitor_rate_step(net, &net->mons[B->rmon[q]], st,
+                                 (int64_t)c[(size_t)q * NK_RATE_SLOTS + (size_t)(st % NK_RATE_SLOTS)]);
+    free(c);
+    if (!rc)
+        rc = nk_dev_zero(B->dev, B->rcount, bytes, err, errlen);
+    B->rate_next = sr;
+    return rc;
+}
+
 /* Host sources (stim.c) write the host's external currents and the host's
  * ring slot s; both go to the device. */
 static int apply_sources(nk_net *net, cuda_bk *B, int64_t s, char *err, size_t errlen)
 {
+    if (B->dev_curs) /* every source this run has is on the device */
+        return 0;
     int live = 0;
     for (int k = 0; k < net->nsrcs && !live; k++)
         live = !net->srcs[k].removed && !nk_source_drawn(&net->srcs[k]);
@@ -679,6 +979,253 @@ static int apply_sources(nk_net *net, cuda_bk *B, int64_t s, char *err, size_t e
         }
     }
     return rc;
+}
+
+/* ---- current sources on the device ---------------------------------------- */
+
+/* Device memory for the current plan (freed with the next plan). */
+static int cur_put(cuda_bk *B, nk_dptr *p, const void *src, size_t bytes, char *err,
+                   size_t errlen)
+{
+    nk_dptr *m = realloc(B->cmem, ((size_t)B->ncmem + 1) * sizeof *m);
+    if (!m) {
+        snprintf(err, errlen, "out of memory");
+        return NK_ENOMEM;
+    }
+    B->cmem = m;
+    int rc = put_new(B, p, src, bytes, err, errlen);
+    if (!rc)
+        B->cmem[B->ncmem++] = *p;
+    return rc;
+}
+
+/* Whether the device computes source src's current (else the host must). */
+static int cur_on_device(const nk_source *src)
+{
+    switch (src->kind) {
+    case NK_SRC_DC:
+    case NK_SRC_STEP:
+    case NK_SRC_RAMP:
+    case NK_SRC_AC:
+    case NK_SRC_NOISE:
+    case NK_SRC_ARRAY:
+    case NK_SRC_EQUATION:
+        return 1;
+    case NK_SRC_GLOBAL:
+        return src->ex == NULL; /* a sine; an expression is evaluated on the host */
+    default:
+        return 0;
+    }
+}
+
+/* What the device has of current source q, from the source as it is now
+ * (Lua may change its numbers, or remove it); 1 when that changed. */
+static int fill_curs(nk_net *net, cuda_bk *B)
+{
+    int changed = 0;
+    for (int q = 0; q < B->ncsrc; q++) {
+        const nk_source *src = &net->srcs[B->csrc_of[q]];
+        nk_dcsrc c = B->hcsrc[q]; /* kind, tables, steps: fixed */
+        c.on = !src->removed;
+        c.start = src->start;
+        c.stop = src->stop;
+        c.amplitude = src->amplitude;
+        c.from = src->from;
+        c.to = src->to;
+        c.frequency = src->frequency;
+        c.phase = src->phase;
+        c.offset = src->offset;
+        c.mean = src->mean;
+        c.std = src->std;
+        if (memcmp(&c, &B->hcsrc[q], sizeof c)) {
+            B->hcsrc[q] = c;
+            changed = 1;
+        }
+    }
+    return changed;
+}
+
+static int put_curs(nk_net *net, cuda_bk *B, int force, char *err, size_t errlen)
+{
+    if (!B->dev_curs || !B->ncsrc || (!fill_curs(net, B) && !force))
+        return 0;
+    return nk_dev_put(B->dev, B->dcsrc, B->hcsrc, (size_t)B->ncsrc * sizeof *B->hcsrc, err,
+                      errlen);
+}
+
+/* The run's current plan: the device computes every external current when
+ * no live source needs the host. Per population with a current, per
+ * neuron, its (source, index in the source) entries in the host's order. */
+static int build_curs(nk_net *net, cuda_bk *B, char *err, size_t errlen)
+{
+    for (int k = 0; k < B->ncmem; k++)
+        nk_dev_free(B->dev, B->cmem[k]);
+    B->ncmem = B->ncsrc = B->ndcpops = 0;
+    B->ctotal = 0;
+    B->dcsrc = B->dcpops = 0;
+    B->dev_curs = 0;
+    free(B->hcsrc);
+    free(B->csrc_of);
+    B->hcsrc = NULL;
+    B->csrc_of = NULL;
+    int ncur = 0, any_iext = 0;
+    for (int k = 0; k < net->nsrcs; k++) {
+        const nk_source *src = &net->srcs[k];
+        if (src->removed || nk_source_drawn(src))
+            continue;
+        if (!cur_on_device(src))
+            return 0; /* the host computes them all, as the CPU backend does */
+        ncur++;
+    }
+    for (int k = 0; k < net->npops; k++)
+        any_iext |= net->pops[k].i_ext != NULL && B->pops[k].iext != 0;
+    if (!any_iext)
+        return 0;
+    B->hcsrc = nk_xcalloc((size_t)ncur + 1, sizeof *B->hcsrc);
+    B->csrc_of = nk_xcalloc((size_t)ncur + 1, sizeof *B->csrc_of);
+    nk_dcpop *dp = nk_xcalloc((size_t)net->npops + 1, sizeof *dp);
+    int rc = 0;
+    if (!B->hcsrc || !B->csrc_of || !dp) {
+        snprintf(err, errlen, "out of memory");
+        rc = NK_ENOMEM;
+    }
+    /* the sources, with their tables */
+    for (int k = 0; !rc && k < net->nsrcs; k++) {
+        const nk_source *src = &net->srcs[k];
+        if (src->removed || nk_source_drawn(src))
+            continue;
+        nk_dcsrc *c = &B->hcsrc[B->ncsrc];
+        B->csrc_of[B->ncsrc++] = k;
+        c->stream = NK_STREAM_SOURCE + (uint32_t)k;
+        c->src = k;
+        c->s0 = nk_source_first_step(net, src);
+        c->per = nk_source_interval_steps(net, src);
+        switch (src->kind) {
+        case NK_SRC_DC: c->kind = NK_DC_DC; break;
+        case NK_SRC_RAMP: c->kind = NK_DC_RAMP; break;
+        case NK_SRC_AC:
+        case NK_SRC_GLOBAL: c->kind = NK_DC_SINE; break;
+        case NK_SRC_NOISE: c->kind = NK_DC_NOISE; break;
+        case NK_SRC_EQUATION: c->kind = NK_DC_EQ; break;
+        case NK_SRC_STEP: {
+            c->kind = NK_DC_STEP;
+            c->ntab = src->ntimes;
+            int64_t *ts = nk_xcalloc((size_t)src->ntimes + 1, sizeof *ts);
+            if (!ts) {
+                snprintf(err, errlen, "out of memory");
+                rc = NK_ENOMEM;
+                break;
+            }
+            for (int64_t q = 0; q < src->ntimes; q++)
+                ts[q] = nk_source_switch_step(net, src, q);
+            nk_dptr a = 0, b = 0;
+            rc = cur_put(B, &a, ts, (size_t)src->ntimes * sizeof *ts, err, errlen);
+            if (!rc)
+                rc = cur_put(B, &b, src->amps, (size_t)src->ntimes * sizeof *src->amps, err,
+                             errlen);
+            free(ts);
+            c->tstep = (const int64_t *)(uintptr_t)a;
+            c->tab = (const double *)(uintptr_t)b;
+            break;
+        }
+        default: { /* NK_SRC_ARRAY */
+            c->kind = NK_DC_ARRAY;
+            c->rows = src->rows;
+            c->cols = src->cols;
+            c->hold = src->hold;
+            nk_dptr a = 0;
+            rc = cur_put(B, &a, src->arr, (size_t)src->rows * (size_t)src->cols * sizeof *src->arr,
+                         err, errlen);
+            c->tab = (const double *)(uintptr_t)a;
+            break;
+        }
+        }
+    }
+    /* per population with a current: each neuron's entries */
+    for (int pi = 0; !rc && pi < net->npops; pi++) {
+        nk_pop *p = &net->pops[pi];
+        if (!p->i_ext || !B->pops[pi].iext)
+            continue;
+        int64_t n = p->n, *row = nk_xcalloc((size_t)n + 2, sizeof *row);
+        if (!row) {
+            snprintf(err, errlen, "out of memory");
+            rc = NK_ENOMEM;
+            break;
+        }
+        for (int q = 0; q < B->ncsrc; q++) {
+            const nk_source *src = &net->srcs[B->csrc_of[q]];
+            for (int t = 0; t < src->nparts; t++)
+                if (src->parts[t].pop == pi)
+                    for (int64_t j = 0; j < src->parts[t].n; j++)
+                        row[nk_part_at(&src->parts[t], j) + 1]++;
+        }
+        for (int64_t i = 0; i < n; i++)
+            row[i + 1] += row[i];
+        int64_t m = row[n], *at = malloc(((size_t)n + 1) * sizeof *at);
+        nk_dcent *ent = nk_xcalloc((size_t)m + 1, sizeof *ent);
+        if (!at || !ent) {
+            free(row);
+            free(at);
+            free(ent);
+            snprintf(err, errlen, "out of memory");
+            rc = NK_ENOMEM;
+            break;
+        }
+        memcpy(at, row, (size_t)n * sizeof *at);
+        /* by source, then part, then entry: the order the host adds in */
+        for (int q = 0; q < B->ncsrc; q++) {
+            const nk_source *src = &net->srcs[B->csrc_of[q]];
+            for (int t = 0; t < src->nparts; t++)
+                if (src->parts[t].pop == pi)
+                    for (int64_t j = 0; j < src->parts[t].n; j++)
+                        ent[at[nk_part_at(&src->parts[t], j)]++] =
+                            (nk_dcent){q, (uint32_t)(src->parts[t].off + j)};
+        }
+        nk_dptr drow = 0, dent = 0, dpos = 0;
+        rc = cur_put(B, &drow, row, ((size_t)n + 1) * sizeof *row, err, errlen);
+        if (!rc)
+            rc = cur_put(B, &dent, ent, ((size_t)m + 1) * sizeof *ent, err, errlen);
+        if (!rc && p->pos) /* equations may read x, y, z */
+            rc = cur_put(B, &dpos, p->pos, (size_t)n * 3 * sizeof *p->pos, err, errlen);
+        dp[B->ndcpops++] = (nk_dcpop){.iext = (void *)(uintptr_t)B->pops[pi].iext,
+                                      .row = (const int64_t *)(uintptr_t)drow,
+                                      .ent = (const nk_dcent *)(uintptr_t)dent,
+                                      .pos = (const double *)(uintptr_t)dpos,
+                                      .n = n, .first = B->ctotal, .pop = pi};
+        B->ctotal += n;
+        free(row);
+        free(at);
+        free(ent);
+    }
+    if (!rc)
+        rc = cur_put(B, &B->dcpops, dp, ((size_t)B->ndcpops + 1) * sizeof *dp, err, errlen);
+    if (!rc)
+        rc = cur_put(B, &B->dcsrc, B->hcsrc, ((size_t)B->ncsrc + 1) * sizeof *B->hcsrc, err,
+                     errlen);
+    if (!rc) {
+        fill_curs(net, B);
+        B->dev_curs = 1;
+        rc = put_curs(net, B, 1, err, errlen);
+    }
+    free(dp);
+    return rc;
+}
+
+/* This step's currents, on the device. */
+static int cur_sources(nk_net *net, cuda_bk *B, char *err, size_t errlen)
+{
+    if (!B->dev_curs || !B->ctotal)
+        return 0;
+    nk_dcargs a = {
+        .pops = (const nk_dcpop *)(uintptr_t)B->dcpops,
+        .srcs = (const nk_dcsrc *)(uintptr_t)B->dcsrc,
+        .halt = (const int64_t *)(uintptr_t)(B->counters + HALT(B) * sizeof(int64_t)),
+        .stepp = (const int64_t *)(uintptr_t)B->stepc,
+        .seed = net->seed, .dt = net->dt, .total = B->ctotal,
+        .npops = B->ndcpops, .dbl = net->dbl,
+    };
+    return nk_dev_launch(B->dev, B->curk, (uint32_t)((B->ctotal + BLOCK - 1) / BLOCK), BLOCK,
+                         &a, sizeof a, err, errlen);
 }
 
 /* Drawn sources (poisson, bernoulli): what a part's entries need, filled
@@ -793,17 +1340,17 @@ static int draw_sources(nk_net *net, cuda_bk *B, char *err, size_t errlen)
                          sizeof a, err, errlen);
 }
 
-/* Whether step s needs the host: sources to apply, a monitor to sample, or
- * spikes to record (spike and rate monitors, the profile's event count).
- * Other steps are queued on the device and the host goes on at once. */
+/* Whether step s needs the host: sources to apply, an output monitor to
+ * call, or the profile's event count. Other steps are queued on the device
+ * and the host goes on at once (spike, state, field and rate monitors
+ * record on the device). */
 static int needs_host(nk_net *net, cuda_bk *B, int64_t s)
 {
     if (B->host_every_step)
         return 1;
     for (int k = 0; k < net->nmons; k++) {
         const nk_monitor *m = &net->mons[k];
-        if ((m->kind == NK_MON_STATE || m->kind == NK_MON_FIELD || m->kind == NK_MON_OUTPUT) &&
-            s >= m->start_step && (s - m->start_step) % m->every == 0)
+        if (m->kind == NK_MON_OUTPUT && s >= m->start_step && (s - m->start_step) % m->every == 0)
             return 1;
     }
     return 0;
@@ -885,7 +1432,7 @@ static int fetch_counters(nk_net *net, cuda_bk *B, char *err, size_t errlen)
         return rc;
     B->unchecked = 0;
     int64_t h = B->hcount[HALT(B)];
-    if ((rc = fetch_records(net, B, h, err, errlen)))
+    if ((rc = fetch_records(net, B, h, err, errlen)) || (rc = fetch_mons(net, B, h, err, errlen)))
         return rc;
     if (h == INT64_MAX)
         return 0;
@@ -1053,9 +1600,15 @@ static int queue_step(nk_net *net, cuda_bk *B, char *err, size_t errlen)
 {
     int rc = step_begin(net, B, err, errlen);
     if (!rc)
+        rc = sample_mons(net, B, err, errlen);
+    if (!rc)
+        rc = cur_sources(net, B, err, errlen);
+    if (!rc)
         rc = draw_sources(net, B, err, errlen);
     if (!rc)
         rc = update_all(net, B, err, errlen);
+    if (!rc)
+        rc = count_rates(net, B, err, errlen);
     if (!rc)
         rc = deliver_all(net, B, net->step, err, errlen);
     return rc;
@@ -1112,7 +1665,7 @@ static int run_window(nk_net *net, cuda_bk *B, int64_t s, char *err, size_t errl
     }
     if ((rc = nk_dev_graph_launch(B->dev, B->graph, err, errlen)))
         return rc;
-    B->window_end = s + GRAPH_STEPS;
+    B->window_end = B->sampled_to = B->counted_to = s + GRAPH_STEPS;
     return 0;
 }
 
@@ -1142,12 +1695,17 @@ static int cuda_step(nk_net *net, char *err, size_t errlen)
     }
     int host = needs_host(net, B, s);
 
+    /* a step queued earlier may have diverged: nothing on the host happens
+     * after that step */
+    if (host && B->unchecked && (rc = fetch_counters(net, B, err, errlen)))
+        return rc;
+    /* the step on the device: its number, no spikes yet; 0. the monitors
+     * on the device sample the state at the start of the step */
+    if ((rc = step_begin(net, B, err, errlen)) || (rc = sample_mons(net, B, err, errlen)))
+        return rc;
+    B->sampled_to = s + 1;
     if (host) {
-        /* a step queued earlier may have diverged: nothing on the host
-         * happens after that step */
-        if (B->unchecked && (rc = fetch_counters(net, B, err, errlen)))
-            return rc;
-        /* 0. sampled monitors see the state at the start of the step */
+        /* 0. and so do output monitors, on the host */
         rc = fetch_sampled(net, B, s, err, errlen);
         if (!rc)
             rc = nk_monitors_sample(net, s, err, errlen);
@@ -1161,7 +1719,7 @@ static int cuda_step(nk_net *net, char *err, size_t errlen)
         /* 1. sources (and the drawn ones' plan, should Lua have changed a
          * rate or a weight) */
         if ((rc = apply_sources(net, B, s, err, errlen)) ||
-            (rc = put_draws(net, B, 0, err, errlen)))
+            (rc = put_draws(net, B, 0, err, errlen)) || (rc = put_curs(net, B, 0, err, errlen)))
             return rc;
         if (prof) {
             t1 = nk_now();
@@ -1169,15 +1727,14 @@ static int cuda_step(nk_net *net, char *err, size_t errlen)
             t0 = t1;
         }
     }
-    /* the step on the device: its number, no spikes yet */
-    if ((rc = step_begin(net, B, err, errlen)))
+    /* 1. the currents and the drawn sources, on the device */
+    if ((rc = cur_sources(net, B, err, errlen)) || (rc = draw_sources(net, B, err, errlen)))
         return rc;
-    /* 1. the drawn sources, on the device */
-    if ((rc = draw_sources(net, B, err, errlen)))
+    /* 2.-3. update (the kernels clear the slots they read); rate monitors
+     * count the spikes */
+    if ((rc = update_all(net, B, err, errlen)) || (rc = count_rates(net, B, err, errlen)))
         return rc;
-    /* 2.-3. update (the kernels clear the slots they read) */
-    if ((rc = update_all(net, B, err, errlen)))
-        return rc;
+    B->counted_to = s + 1;
     if (host && (rc = fetch_counters(net, B, err, errlen)))
         return rc;
     if (prof) {
@@ -1217,9 +1774,8 @@ static int cuda_step(nk_net *net, char *err, size_t errlen)
     }
     if (net->profiling)
         nk_count_events(net);
-    /* 5. record: spike monitors have recorded on the device (fetched with
-     * the counters); rate monitors count here */
-    nk_monitors_spikes(net, s);
+    /* 5. record: spike, state, field and rate monitors have recorded on
+     * the device (fetched with the counters) */
     if (prof) {
         prof[NK_PROF_RECORD] += nk_now() - t0;
         prof[NK_PROF_STEPS] += 1;

@@ -263,6 +263,255 @@ NK_KERNEL(nk_draw_k, nk_dsargs)
 }
 #endif
 
+/* Current sources on the device (dc, step, ramp, ac, a global sine, noise,
+ * array): one thread per neuron of every population with an external
+ * current sets it, each step, to the sum of its sources' values, added in
+ * the order the host adds them (stim.c's nk_sources_apply: by source, then
+ * part, then entry; in float when the state is float), from the same
+ * formulas, so that the bits are the host's. Neuron i of a population has
+ * the entries row[i] .. row[i + 1] - 1 of ent: (source, index of the
+ * neuron within the source). */
+enum { NK_DC_DC, NK_DC_STEP, NK_DC_RAMP, NK_DC_SINE, NK_DC_NOISE, NK_DC_ARRAY, NK_DC_EQ };
+typedef struct nk_dcsrc {
+    int32_t kind, on;      /* on: 0 once the source is removed */
+    double start, stop;    /* ms: on while start - 1e-9 dt <= t < stop - 1e-9 dt */
+    double amplitude, from, to, frequency, phase, offset, mean, std;
+    const int64_t *tstep;  /* step: the steps of the switches ... */
+    const double *tab;     /* ... and their amplitudes; array: rows x cols values */
+    int64_t ntab, rows, cols;
+    int64_t s0, per;       /* noise, array: the first step, steps per interval */
+    int32_t hold;          /* array: the last row holds after the end */
+    uint32_t stream;
+    int32_t src, pad_;     /* the source's number (equation: nk_eq_value's k) */
+} nk_dcsrc;
+
+typedef struct nk_dcent {
+    int32_t src;
+    uint32_t j;            /* the neuron's index within the source */
+} nk_dcent;
+
+typedef struct nk_dcpop {
+    void *iext;
+    const int64_t *row;    /* n + 1 */
+    const nk_dcent *ent;
+    const double *pos;     /* positions (x, y, z per neuron), for equations; or NULL */
+    int64_t n, first;
+    int32_t pop, pad_;
+} nk_dcpop;
+
+typedef struct nk_dcargs {
+    const nk_dcpop *pops;
+    const nk_dcsrc *srcs;
+    const int64_t *halt;
+    const int64_t *stepp;
+    uint64_t seed;
+    double dt;
+    int64_t total;
+    int32_t npops, dbl;
+} nk_dcargs;
+
+#ifndef NK_CUDA_STRUCTS_ONLY
+/* Equation sources: generated into the module (codegen.c,
+ * nk_codegen_eqsrc_cuda). */
+NK_DEV double nk_eq_value(int32_t k, int32_t pop, int64_t i, uint32_t j, double t, int64_t step,
+                          uint64_t seed, const double *pos);
+
+/* Source c's value for neuron i of population p, its neuron j, at step s
+ * (t = s dt); 0 with *skip set when it adds nothing. */
+NK_DEV double nk_dc_value(const nk_dcargs *a, const nk_dcsrc *c, const nk_dcpop *p, int64_t i,
+                          uint32_t j, int64_t s, int *skip)
+{
+    const double t = (double)s * a->dt;
+    *skip = 0;
+    switch (c->kind) {
+    case NK_DC_EQ:
+        return nk_eq_value(c->src, p->pop, i, j, t, s, a->seed, p->pos);
+    case NK_DC_DC:
+        return c->amplitude;
+    case NK_DC_STEP: {
+        int64_t x = 0, y = c->ntab; /* the last switch at or before s */
+        while (x < y) {
+            const int64_t m = (x + y) / 2;
+            if (c->tstep[m] <= s)
+                x = m + 1;
+            else
+                y = m;
+        }
+        const double v = x ? c->tab[x - 1] : 0;
+        *skip = v == 0;
+        return v;
+    }
+    case NK_DC_RAMP:
+        return c->from + (c->to - c->from) * (t - c->start) / (c->stop - c->start);
+    case NK_DC_SINE:
+        return c->offset + c->amplitude * nk_sin(2 * 3.14159265358979323846 * c->frequency * t /
+                                                     1000.0 +
+                                                 c->phase * 3.14159265358979323846 / 180.0);
+    case NK_DC_NOISE: {
+        nk_rng r;
+        nk_rng_init(&r, a->seed, c->stream, (uint64_t)((s - c->s0) / c->per), j);
+        return c->mean + c->std * nk_rng_normal(&r);
+    }
+    default: { /* NK_DC_ARRAY */
+        int64_t row = (s - c->s0) / c->per;
+        if (row >= c->rows && c->hold)
+            row = c->rows - 1;
+        if (row < 0 || row >= c->rows) {
+            *skip = 1;
+            return 0;
+        }
+        return c->tab[row * c->cols + (c->cols == 1 ? 0 : (int64_t)j)];
+    }
+    }
+}
+
+NK_KERNEL(nk_cur_k, nk_dcargs)
+{
+    const int64_t j = nk_tid, step = *a->stepp;
+    if (j >= a->total || *a->halt < step)
+        return;
+    int lo = 0, hi = a->npops - 1;
+    while (lo < hi) { /* the last population with first <= j */
+        const int m = (lo + hi + 1) / 2;
+        if (a->pops[m].first <= j)
+            lo = m;
+        else
+            hi = m - 1;
+    }
+    const nk_dcpop *p = a->pops + lo;
+    const int64_t i = j - p->first;
+    const double t = (double)step * a->dt;
+    double xd = 0;
+    float xf = 0;
+    for (int64_t e = p->row[i]; e < p->row[i + 1]; e++) {
+        const nk_dcsrc *c = a->srcs + p->ent[e].src;
+        if (!c->on || !(t >= c->start - 1e-9 * a->dt && t < c->stop - 1e-9 * a->dt))
+            continue;
+        int skip;
+        const double v = nk_dc_value(a, c, p, i, p->ent[e].j, step, &skip);
+        if (skip)
+            continue;
+        if (a->dbl)
+            xd += v;
+        else
+            xf += (float)v;
+    }
+    if (a->dbl)
+        ((double *)p->iext)[i] = xd;
+    else
+        ((float *)p->iext)[i] = xf;
+}
+#endif
+
+/* Sampled monitors (state, field) on the device: one launch per step, at
+ * its start, for every (monitor, variable) pair, a "column" of the
+ * monitor's n neurons. Thread j belongs to the column whose `first` is the
+ * last <= j and copies entry e = j - first: the state of neuron idx[e] (or
+ * lo + e). A monitor samples step s when s >= start and (s - start) % every
+ * == 0, into row r = (s - start) / every of its buffer, at slot r % rows
+ * (the host fetches rows at least every `rows` - 1 samples). Values keep
+ * the state's type (dbl: double, else float). Nothing is sampled after a
+ * step that diverged; the step that diverged is sampled, as on the host,
+ * where sampling comes first. */
+typedef struct nk_dscol {
+    const void *var;       /* the state array */
+    const int64_t *idx;    /* NULL: the neurons are lo, lo + 1, ... */
+    void *buf;             /* rows x n x nvars values */
+    int64_t lo, n, first, start, every;
+    int32_t nvars, v, rows, pad_;
+} nk_dscol;
+
+typedef struct nk_dsmargs {
+    const nk_dscol *cols;
+    const int64_t *halt;
+    const int64_t *stepp;
+    int64_t total;         /* the columns' entries */
+    int32_t ncols, dbl;
+} nk_dsmargs;
+
+#ifndef NK_CUDA_STRUCTS_ONLY
+NK_KERNEL(nk_sample_k, nk_dsmargs)
+{
+    const int64_t j = nk_tid, step = *a->stepp;
+    if (j >= a->total || *a->halt < step)
+        return;
+    int lo = 0, hi = a->ncols - 1;
+    while (lo < hi) { /* the last column with first <= j */
+        const int m = (lo + hi + 1) / 2;
+        if (a->cols[m].first <= j)
+            lo = m;
+        else
+            hi = m - 1;
+    }
+    const nk_dscol *c = a->cols + lo;
+    if (step < c->start || (step - c->start) % c->every)
+        return;
+    const int64_t e = j - c->first, i = c->idx ? c->idx[e] : c->lo + e;
+    const int64_t at = (((step - c->start) / c->every % c->rows) * c->n + e) * c->nvars + c->v;
+    if (a->dbl)
+        ((double *)c->buf)[at] = ((const double *)c->var)[i];
+    else
+        ((float *)c->buf)[at] = ((const float *)c->var)[i];
+}
+#endif
+
+/* Rate monitors on the device: after the update, monitor m's NK_RATE_LANES
+ * threads (tid / NK_RATE_LANES = m) count the step's spikes of its
+ * population that are its neurons (in [lo, hi), and in the sorted idx when
+ * there is one) into count[step % NK_RATE_SLOTS]; the host reads the
+ * counts at least every NK_RATE_SLOTS steps and clears them. Integer sums:
+ * the order does not matter. Nothing is counted after a step that
+ * diverged. */
+#define NK_RATE_LANES 256
+#define NK_RATE_SLOTS 128
+typedef struct nk_drmon {
+    const int64_t *spk;    /* the population's spikes this step ... */
+    const unsigned long long *nspk; /* ... and how many */
+    const int64_t *idx;    /* NULL: every neuron of [lo, hi) */
+    int64_t lo, hi, n;     /* n: entries of idx */
+    unsigned long long *count; /* NK_RATE_SLOTS per-step counts */
+} nk_drmon;
+
+typedef struct nk_drargs {
+    const nk_drmon *mons;
+    const int64_t *halt;
+    const int64_t *stepp;
+    int64_t nmons;
+} nk_drargs;
+
+#ifndef NK_CUDA_STRUCTS_ONLY
+NK_KERNEL(nk_rate_k, nk_drargs)
+{
+    const int64_t m = nk_tid / NK_RATE_LANES, lane = nk_tid % NK_RATE_LANES;
+    const int64_t step = *a->stepp;
+    if (m >= a->nmons || *a->halt < step)
+        return;
+    const nk_drmon *d = a->mons + m;
+    const int64_t ns = (int64_t)*d->nspk;
+    unsigned long long c = 0;
+    for (int64_t q = lane; q < ns; q += NK_RATE_LANES) {
+        const int64_t id = d->spk[q];
+        if (id < d->lo || id >= d->hi)
+            continue;
+        if (d->idx) {
+            int64_t x = 0, y = d->n;
+            while (x < y) {
+                const int64_t h = (x + y) / 2;
+                if (d->idx[h] < id)
+                    x = h + 1;
+                else
+                    y = h;
+            }
+            if (x == d->n || d->idx[x] != id)
+                continue;
+        }
+        c++;
+    }
+    if (c)
+        nk_atomic_add_i64((int64_t *)(d->count + step % NK_RATE_SLOTS), (int64_t)c);
+}
+#endif
+
 /* Graded transmission of one projection: one thread per presynaptic neuron
  * computes its value g from the presynaptic states after this step's update
  * and adds w * g along its row (the generated nk_graded_P kernels). */
