@@ -954,8 +954,9 @@ scenario("sources", function(backend)
 end)
 
 -- ============================================================================================
--- Current sources on the device: with no source that needs the host (spike
--- times, callbacks, a global expression), every current is
+-- Sources on the device: with no source that needs the host (callbacks, a
+-- global expression), spike times are added on the device (nk_stimes_k)
+-- and every current is
 -- computed on the device (nk_cur_k), added in the host's order: several
 -- sources on one neuron (float sums depend on the order), lists out of
 -- order, every kind with a window, equations (of x, y, i, N, t and random
@@ -964,7 +965,7 @@ end)
 -- source removed. In double too (the sums in double).
 -- ============================================================================================
 for _, precision in ipairs{"float", "double"} do
-  scenario("current sources on the device (" .. precision .. ")", function(backend)
+  scenario("current and spike-time sources on the device (" .. precision .. ")", function(backend)
     local net = network(backend, {precision = precision, seed = 11})
     local R = recorder(net)
     local n = 12
@@ -991,6 +992,12 @@ for _, precision in ipairs{"float", "double"} do
                                              "150*randn() + 3*i - N", start = 4, stop = 170})
     net:source("equation", a, {I = "100*cos(t/9 + i) + 50*rand()"})
     net:source("poisson", c, {rate = 4000, weight = 40})
+    local times = {}
+    for i = 1, 10 do times[i] = {5, 5, 12.25 + i, 33.3, 95, 99.99, 130, 130.05} end
+    local st = net:source("spike_times", c:select{30, 2, 9, 11, 12, 13, 14, 15, 16, 1},
+                          {times = times, weight = 9000, receptor = "st", synapse = "exp_curr",
+                           start = 6, stop = 180})
+    net:source("spike_times", b:slice(1, 3), {times = {{1, 1, 1}, {50}, {2, 150.3}}, weight = 30000})
     net:connect(c, a, {rule = "fixed_indegree", indegree = 5, weight = 30, delay = 1})
     for _, pp in ipairs{a, b, c} do R:mon("spikes " .. pp.name, "spikes", pp) end
     R:mon("state a", "state", a, {vars = "v"})
@@ -998,9 +1005,11 @@ for _, precision in ipairs{"float", "double"} do
     net:monitor("output", a:select{1}, {vars = "v", every = 400, fn = function(t)
       dc:set{amplitude = 700.3 + 2 * t}
       ac:set{frequency = 40 + t / 10}
+      st:set{weight = 9000 + 10 * t}
     end})
     net:run(100)
     ramp:set{from = 1900, to = 50, stop = 190}
+    st:set{weight = 12000}
     noise:set{std = 100}
     net:run(60)
     gone:remove()

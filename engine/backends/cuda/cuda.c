@@ -18,7 +18,7 @@
  * nothing of the host is only queued; the host looks every CHECK_EVERY
  * steps (divergence, the spikes recorded on the device). The host takes
  * part in a step, a round trip, only for the sources still computed there
- * (currents, spike times, equations, callbacks: their input is copied up),
+ * (callbacks and global expressions: then every current is computed there),
  * an output monitor's call and profiling (docs/cuda.md). Spike, state,
  * field and rate monitors record on the device, into buffers the host
  * empties when it looks.
@@ -153,8 +153,9 @@ typedef struct cuda_bk {
     /* Current sources on the device (nk_cur_k): the run's plan, when no
      * live source needs the host (spike times, equations, callbacks, a
      * global expression); else the host computes every current. */
-    nk_dfn *curk;
-    int dev_curs;
+    nk_dfn *curk, *stimek;
+    int dev_srcs;            /* this run: every source is on the device */
+    int dev_curs;            /* ... and there are currents to compute */
     nk_dcsrc *hcsrc;         /* per source on the device: what the device has */
     int *csrc_of;            /* ... and which source it is */
     int ncsrc, ndcpops;
@@ -162,6 +163,13 @@ typedef struct cuda_bk {
     int64_t ctotal;          /* threads: the neurons of the populations with a current */
     nk_dptr *cmem;           /* the plan's device memory, freed with the next plan */
     int ncmem;
+    /* spike-time sources on the device (nk_stimes_k) */
+    nk_dstsrc *hst;          /* per source: what the device has ... */
+    int *st_of;              /* ... and which source it is */
+    int nst;
+    nk_dptr dst;
+    int64_t st_lanes;        /* threads per source (the host's cursor, ev_pos, stays: its
+                                loop skips past events of earlier steps by itself) */
 } cuda_bk;
 
 static void release_dpop(cuda_bk *B, dpop *d)
@@ -197,6 +205,8 @@ static void cuda_release(nk_net *net)
         free(B->hcsrc);
         free(B->csrc_of);
         free(B->cmem);
+        free(B->hst);
+        free(B->st_of);
         nk_dev_close(B->dev); /* frees the device memory and the module */
         free(B);
         net->bk = NULL;
@@ -547,7 +557,8 @@ static int cuda_build(nk_net *net, char *err, size_t errlen)
         (rc = nk_dev_fn(B->dev, B->mod, "nk_step_begin", &B->begin, err, errlen)) ||
         (rc = nk_dev_fn(B->dev, B->mod, "nk_sample_k", &B->samplek, err, errlen)) ||
         (rc = nk_dev_fn(B->dev, B->mod, "nk_rate_k", &B->ratek, err, errlen)) ||
-        (rc = nk_dev_fn(B->dev, B->mod, "nk_cur_k", &B->curk, err, errlen)))
+        (rc = nk_dev_fn(B->dev, B->mod, "nk_cur_k", &B->curk, err, errlen)) ||
+        (rc = nk_dev_fn(B->dev, B->mod, "nk_stimes_k", &B->stimek, err, errlen)))
         return rc;
     for (int k = 0; k < net->npops; k++)
         if ((rc = build_pop(net, B, k, err, errlen)))
@@ -653,7 +664,7 @@ static int cuda_sync(nk_net *net, int to_device, char *err, size_t errlen)
         B->graph = NULL;
         B->window_end = 0;
         B->host_every_step = net->profiling;
-        for (int k = 0; !B->dev_curs && k < net->nsrcs; k++)
+        for (int k = 0; !B->dev_srcs && k < net->nsrcs; k++)
             B->host_every_step |= !net->srcs[k].removed && !nk_source_drawn(&net->srcs[k]);
         return nk_dev_put(B->dev, B->counters, B->hinit,
                           (2 * (size_t)net->npops + 1) * sizeof(int64_t), err, errlen);
@@ -943,7 +954,7 @@ static int fetch_mons(nk_net *net, cuda_bk *B, int64_t halt, char *err, size_t e
  * ring slot s; both go to the device. */
 static int apply_sources(nk_net *net, cuda_bk *B, int64_t s, char *err, size_t errlen)
 {
-    if (B->dev_curs) /* every source this run has is on the device */
+    if (B->dev_srcs) /* every source this run has is on the device */
         return 0;
     int live = 0;
     for (int k = 0; k < net->nsrcs && !live; k++)
@@ -1045,12 +1056,103 @@ static int fill_curs(nk_net *net, cuda_bk *B)
     return changed;
 }
 
+/* The same for the spike-time sources: weight, window, removal. */
+static int fill_stimes(nk_net *net, cuda_bk *B)
+{
+    int changed = 0;
+    for (int q = 0; q < B->nst; q++) {
+        const nk_source *src = &net->srcs[B->st_of[q]];
+        nk_dstsrc c = B->hst[q];
+        c.on = !src->removed;
+        c.wfix = src->wfix;
+        c.start = src->start;
+        c.stop = src->stop;
+        if (memcmp(&c, &B->hst[q], sizeof c)) {
+            B->hst[q] = c;
+            changed = 1;
+        }
+    }
+    return changed;
+}
+
 static int put_curs(nk_net *net, cuda_bk *B, int force, char *err, size_t errlen)
 {
-    if (!B->dev_curs || !B->ncsrc || (!fill_curs(net, B) && !force))
+    int rc = 0;
+    if (B->dev_curs && B->ncsrc && (fill_curs(net, B) || force))
+        rc = nk_dev_put(B->dev, B->dcsrc, B->hcsrc, (size_t)B->ncsrc * sizeof *B->hcsrc, err,
+                        errlen);
+    if (!rc && B->dev_srcs && B->nst && (fill_stimes(net, B) || force))
+        rc = nk_dev_put(B->dev, B->dst, B->hst, (size_t)B->nst * sizeof *B->hst, err, errlen);
+    return rc;
+}
+
+/* The spike-time sources' plan: their events, sorted by step, with where
+ * each adds; threads per source enough for the busiest step (at most
+ * 256, each thread then takes several). */
+static int build_stimes(nk_net *net, cuda_bk *B, char *err, size_t errlen)
+{
+    int n = 0, rc = 0;
+    for (int k = 0; k < net->nsrcs; k++)
+        n += !net->srcs[k].removed && net->srcs[k].kind == NK_SRC_SPIKE_TIMES;
+    B->st_lanes = 1;
+    if (!n)
         return 0;
-    return nk_dev_put(B->dev, B->dcsrc, B->hcsrc, (size_t)B->ncsrc * sizeof *B->hcsrc, err,
-                      errlen);
+    B->hst = nk_xcalloc((size_t)n, sizeof *B->hst);
+    B->st_of = nk_xcalloc((size_t)n, sizeof *B->st_of);
+    if (!B->hst || !B->st_of) {
+        snprintf(err, errlen, "out of memory");
+        return NK_ENOMEM;
+    }
+    for (int k = 0; !rc && k < net->nsrcs; k++) {
+        const nk_source *src = &net->srcs[k];
+        if (src->removed || src->kind != NK_SRC_SPIKE_TIMES)
+            continue;
+        nk_dstev *ev = nk_xcalloc((size_t)src->nev + 1, sizeof *ev);
+        if (!ev) {
+            snprintf(err, errlen, "out of memory");
+            return NK_ENOMEM;
+        }
+        int64_t run = 0;
+        for (int64_t e = 0; e < src->nev; e++) {
+            int64_t at = src->ev_at[e];
+            int q = 0;
+            while (q + 1 < src->nparts && src->parts[q + 1].off <= at)
+                q++;
+            const nk_src_part *pt = &src->parts[q];
+            ev[e] = (nk_dstev){.step = src->ev_step[e],
+                               .ring = (int64_t *)(uintptr_t)B->pops[pt->pop].ring[pt->rx],
+                               .npop = net->pops[pt->pop].n, .i = nk_part_at(pt, at - pt->off)};
+            run = e > 0 && src->ev_step[e] == src->ev_step[e - 1] ? run + 1 : 1;
+            if (run > B->st_lanes)
+                B->st_lanes = run;
+        }
+        nk_dptr dev = 0;
+        rc = cur_put(B, &dev, ev, ((size_t)src->nev + 1) * sizeof *ev, err, errlen);
+        free(ev);
+        B->hst[B->nst] = (nk_dstsrc){.ev = (const nk_dstev *)(uintptr_t)dev, .nev = src->nev};
+        B->st_of[B->nst++] = k;
+    }
+    if (B->st_lanes > 256)
+        B->st_lanes = 256;
+    if (!rc)
+        rc = cur_put(B, &B->dst, B->hst, (size_t)B->nst * sizeof *B->hst, err, errlen);
+    return rc;
+}
+
+/* This step's spike-time input, on the device. */
+static int stime_sources(nk_net *net, cuda_bk *B, char *err, size_t errlen)
+{
+    if (!B->dev_srcs || !B->nst)
+        return 0;
+    nk_dstargs a = {
+        .srcs = (const nk_dstsrc *)(uintptr_t)B->dst,
+        .halt = (const int64_t *)(uintptr_t)(B->counters + HALT(B) * sizeof(int64_t)),
+        .stepp = (const int64_t *)(uintptr_t)B->stepc,
+        .dt = net->dt, .lanes = B->st_lanes, .nsrcs = B->nst, .ring_len = net->ring_len,
+    };
+    int64_t threads = B->st_lanes * B->nst;
+    return nk_dev_launch(B->dev, B->stimek, (uint32_t)((threads + BLOCK - 1) / BLOCK), BLOCK, &a,
+                         sizeof a, err, errlen);
 }
 
 /* The run's current plan: the device computes every external current when
@@ -1060,23 +1162,33 @@ static int build_curs(nk_net *net, cuda_bk *B, char *err, size_t errlen)
 {
     for (int k = 0; k < B->ncmem; k++)
         nk_dev_free(B->dev, B->cmem[k]);
-    B->ncmem = B->ncsrc = B->ndcpops = 0;
+    B->ncmem = B->ncsrc = B->ndcpops = B->nst = 0;
     B->ctotal = 0;
-    B->dcsrc = B->dcpops = 0;
-    B->dev_curs = 0;
+    B->dcsrc = B->dcpops = B->dst = 0;
+    B->dev_curs = B->dev_srcs = 0;
     free(B->hcsrc);
     free(B->csrc_of);
+    free(B->hst);
+    free(B->st_of);
     B->hcsrc = NULL;
     B->csrc_of = NULL;
+    B->hst = NULL;
+    B->st_of = NULL;
     int ncur = 0, any_iext = 0;
     for (int k = 0; k < net->nsrcs; k++) {
         const nk_source *src = &net->srcs[k];
-        if (src->removed || nk_source_drawn(src))
+        if (src->removed || nk_source_drawn(src) || src->kind == NK_SRC_SPIKE_TIMES)
             continue;
         if (!cur_on_device(src))
             return 0; /* the host computes them all, as the CPU backend does */
         ncur++;
     }
+    B->dev_srcs = 1;
+    int rc0 = build_stimes(net, B, err, errlen);
+    if (rc0)
+        return rc0;
+    if (B->nst && (rc0 = put_curs(net, B, 1, err, errlen)))
+        return rc0;
     for (int k = 0; k < net->npops; k++)
         any_iext |= net->pops[k].i_ext != NULL && B->pops[k].iext != 0;
     if (!any_iext)
@@ -1092,7 +1204,7 @@ static int build_curs(nk_net *net, cuda_bk *B, char *err, size_t errlen)
     /* the sources, with their tables */
     for (int k = 0; !rc && k < net->nsrcs; k++) {
         const nk_source *src = &net->srcs[k];
-        if (src->removed || nk_source_drawn(src))
+        if (src->removed || nk_source_drawn(src) || src->kind == NK_SRC_SPIKE_TIMES)
             continue;
         nk_dcsrc *c = &B->hcsrc[B->ncsrc];
         B->csrc_of[B->ncsrc++] = k;
@@ -1604,6 +1716,8 @@ static int queue_step(nk_net *net, cuda_bk *B, char *err, size_t errlen)
     if (!rc)
         rc = cur_sources(net, B, err, errlen);
     if (!rc)
+        rc = stime_sources(net, B, err, errlen);
+    if (!rc)
         rc = draw_sources(net, B, err, errlen);
     if (!rc)
         rc = update_all(net, B, err, errlen);
@@ -1727,8 +1841,9 @@ static int cuda_step(nk_net *net, char *err, size_t errlen)
             t0 = t1;
         }
     }
-    /* 1. the currents and the drawn sources, on the device */
-    if ((rc = cur_sources(net, B, err, errlen)) || (rc = draw_sources(net, B, err, errlen)))
+    /* 1. the currents, spike times and drawn sources, on the device */
+    if ((rc = cur_sources(net, B, err, errlen)) || (rc = stime_sources(net, B, err, errlen)) ||
+        (rc = draw_sources(net, B, err, errlen)))
         return rc;
     /* 2.-3. update (the kernels clear the slots they read); rate monitors
      * count the spikes */

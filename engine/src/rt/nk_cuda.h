@@ -403,6 +403,60 @@ NK_KERNEL(nk_cur_k, nk_dcargs)
 }
 #endif
 
+/* Spike-time sources on the device: each source's events, sorted by step,
+ * each with the ring slot row it adds to (the receptor's ring, the
+ * population's size, the neuron). Source q has threads q * lanes ..
+ * q * lanes + lanes - 1; each finds the source's first event of this step
+ * by binary search and adds wfix for every lanes-th event of the step, as
+ * the host adds them (the sums are fixed point: the order does not matter).
+ * A source adds while it is on (its window, not removed). */
+typedef struct nk_dstev {
+    int64_t step;
+    int64_t *ring;         /* the receptor's ring buffer (ring_len x npop) */
+    int64_t npop, i;
+} nk_dstev;
+
+typedef struct nk_dstsrc {
+    const nk_dstev *ev;
+    int64_t nev, wfix;
+    double start, stop;
+    int32_t on, pad_;
+} nk_dstsrc;
+
+typedef struct nk_dstargs {
+    const nk_dstsrc *srcs;
+    const int64_t *halt;
+    const int64_t *stepp;
+    double dt;
+    int64_t lanes;
+    int32_t nsrcs, ring_len;
+} nk_dstargs;
+
+#ifndef NK_CUDA_STRUCTS_ONLY
+NK_KERNEL(nk_stimes_k, nk_dstargs)
+{
+    const int64_t q = nk_tid / a->lanes, lane = nk_tid % a->lanes, step = *a->stepp;
+    if (q >= a->nsrcs || *a->halt < step)
+        return;
+    const nk_dstsrc *c = a->srcs + q;
+    const double t = (double)step * a->dt;
+    if (!c->on || !(t >= c->start - 1e-9 * a->dt && t < c->stop - 1e-9 * a->dt))
+        return;
+    int64_t x = 0, y = c->nev; /* the first event at or after this step */
+    while (x < y) {
+        const int64_t m = (x + y) / 2;
+        if (c->ev[m].step < step)
+            x = m + 1;
+        else
+            y = m;
+    }
+    for (int64_t e = x + lane; e < c->nev && c->ev[e].step == step; e += a->lanes) {
+        const nk_dstev *v = c->ev + e;
+        nk_atomic_add_i64(v->ring + (step % a->ring_len) * v->npop + v->i, c->wfix);
+    }
+}
+#endif
+
 /* Sampled monitors (state, field) on the device: one launch per step, at
  * its start, for every (monitor, variable) pair, a "column" of the
  * monitor's n neurons. Thread j belongs to the column whose `first` is the
