@@ -67,6 +67,9 @@ cat >"$tmp/long.lua" <<'LUA'
 local net = nk.network{output = arg[1]}
 local p = net:population("lif", 2000, {name = "p", params = {I_e = 400}})
 net:monitor("spikes", p)
+-- built, and spikes recorded, before the signal can come (on a loaded
+-- machine compiling alone can take longer than the test waits)
+net:run(50)
 print("running")
 io.stdout:flush()
 net:run(1e7)
