@@ -75,6 +75,23 @@ NK_DEV int64_t nk_dfix(double w)
     double s = w * NK_FIX_ONE;
     return (int64_t)(s < 0 ? s - 0.5 : s + 0.5);
 }
+
+/* Which of n records a thread j of a flattened launch belongs to: the last
+ * one whose int64 field `first` is <= j. first0 points at record 0's field
+ * (which holds 0), the records lie stride bytes apart and are sorted by it. */
+NK_DEV int nk_last_first(const int64_t *first0, int64_t stride, int n, int64_t j)
+{
+    const char *b = (const char *)first0;
+    int lo = 0, hi = n - 1;
+    while (lo < hi) {
+        const int m = (lo + hi + 1) / 2;
+        if (*(const int64_t *)(b + m * stride) <= j)
+            lo = m;
+        else
+            hi = m - 1;
+    }
+    return lo;
+}
 #endif
 
 /* A population's update: one thread per neuron i0 + nk_tid < n. */
@@ -241,15 +258,8 @@ NK_KERNEL(nk_draw_k, nk_dsargs)
     const int64_t j = nk_tid, step = *a->stepp;
     if (j >= a->total || *a->halt < step)
         return;
-    int lo = 0, hi = a->nparts - 1;
-    while (lo < hi) { /* the last part with first <= j */
-        const int m = (lo + hi + 1) / 2;
-        if (a->parts[m].first <= j)
-            lo = m;
-        else
-            hi = m - 1;
-    }
-    const nk_dpart *p = a->parts + lo;
+    const nk_dpart *p =
+        a->parts + nk_last_first(&a->parts[0].first, (int64_t)sizeof *a->parts, a->nparts, j);
     const double t = (double)step * a->dt;
     if (!(t >= p->start - 1e-9 * a->dt && t < p->stop - 1e-9 * a->dt))
         return;
@@ -370,15 +380,8 @@ NK_KERNEL(nk_cur_k, nk_dcargs)
     const int64_t j = nk_tid, step = *a->stepp;
     if (j >= a->total || *a->halt < step)
         return;
-    int lo = 0, hi = a->npops - 1;
-    while (lo < hi) { /* the last population with first <= j */
-        const int m = (lo + hi + 1) / 2;
-        if (a->pops[m].first <= j)
-            lo = m;
-        else
-            hi = m - 1;
-    }
-    const nk_dcpop *p = a->pops + lo;
+    const nk_dcpop *p =
+        a->pops + nk_last_first(&a->pops[0].first, (int64_t)sizeof *a->pops, a->npops, j);
     const int64_t i = j - p->first;
     const double t = (double)step * a->dt;
     double xd = 0;
@@ -489,15 +492,8 @@ NK_KERNEL(nk_sample_k, nk_dsmargs)
     const int64_t j = nk_tid, step = *a->stepp;
     if (j >= a->total || *a->halt < step)
         return;
-    int lo = 0, hi = a->ncols - 1;
-    while (lo < hi) { /* the last column with first <= j */
-        const int m = (lo + hi + 1) / 2;
-        if (a->cols[m].first <= j)
-            lo = m;
-        else
-            hi = m - 1;
-    }
-    const nk_dscol *c = a->cols + lo;
+    const nk_dscol *c =
+        a->cols + nk_last_first(&a->cols[0].first, (int64_t)sizeof *a->cols, a->ncols, j);
     if (step < c->start || (step - c->start) % c->every)
         return;
     const int64_t e = j - c->first, i = c->idx ? c->idx[e] : c->lo + e;
