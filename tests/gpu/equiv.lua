@@ -308,10 +308,16 @@ end
 
 local TIMES = {}
 local ONLY = os.getenv("EQUIV_ONLY") -- runs only the parts whose names contain it
+-- A part that raises an error fails and the suite goes on, and every part's
+-- networks are released before the next (on a GPU, a fault leaves its
+-- context unusable until every network that holds it is gone).
 local function timed(name, fn)
   if ONLY and ONLY ~= "" and not name:find(ONLY, 1, true) then return end
   local t0 = nk.clock()
-  fn()
+  local ok, err = pcall(fn)
+  T.ok(ok, name .. ": runs to its end: " .. tostring(not ok and err))
+  collectgarbage()
+  collectgarbage()
   TIMES[#TIMES + 1] = {name, nk.clock() - t0}
   if os.getenv("EQUIV_VERBOSE") then
     io.stderr:write(string.format("  %-60s %6.2f s\n", name, nk.clock() - t0))
@@ -1239,6 +1245,60 @@ timed("profile and print", function()
     T.ok(ok and text:find("update", 1, true) ~= nil, "the profile prints")
   end
 end)
+
+-- The profile's counts on CUDA are taken on the device (nk_count_k), in
+-- steps queued alone, in graph windows and in host steps: the same spikes
+-- and events as on the CPU for every kind of step, for graded projections
+-- (each connection once per step), for the last profiled run only, and up to
+-- a divergence (the step that diverged is not counted).
+local function count_case(backend, case)
+  local net = network(backend)
+  local a = net:population("lif", 60, {name = "a", init = {v = nk.uniform(-70, -52)}})
+  local b = net:population("lif", 40, {name = "b", init = {v = nk.uniform(-70, -52)}})
+  net:source("dc", a:slice(1, 40), {amplitude = 700})
+  net:source("poisson", b, {rate = 400, weight = 300, synapse = "delta", receptor = "drive"})
+  net:connect(a, b, {rule = "bernoulli", p = 0.3, weight = 40, delay = nk.uniform(0.1, 2)})
+  net:connect(b:slice(5, 30), a, {rule = "fixed_indegree", indegree = 3, weight = 60, delay = 0.5,
+                                  receptor = "late"})
+  net:connect(a:slice(41, 60), b:slice(1, 10), {rule = "all_to_all", weight = 10, delay = 1})
+  if case == "host" then
+    net:source("callback", b:slice(1, 3), {every = 5, fn = function(t) return {500, 0, 900} end})
+  elseif case == "graded" then
+    local m = net:population("morris_lecar", 6, {name = "m"})
+    net:source("dc", m, {amplitude = 80})
+    net:connect(m, b, {rule = "all_to_all", weight = 1, synapse = "sigmoid", receptor = "sg",
+                       params = {V_half = -40, slope = 5, E_rev = 0}})
+  elseif case == "diverges" then
+    local boom = net:population("gpu_blowup", 4, {name = "boom", init = {v = spread(4, 0.2, 0.3)}})
+    net:connect(a, boom, {rule = "all_to_all", weight = 0})
+  end
+  local out = {}
+  net:run(7.3, {profile = true})
+  out.first = net:profile().run
+  local ok = pcall(net.run, net, 25.1, {profile = true})
+  out.ok = ok
+  out.second = net:profile().run
+  net:close()
+  return out
+end
+
+for _, case in ipairs{"device", "host", "graded", "diverges"} do
+  timed("profile counts: " .. case, function()
+    local cpu, gpu = count_case("cpu", case), count_case("cuda", case)
+    T.eq(gpu.ok, cpu.ok, case .. ": the second run ends as on the CPU")
+    T.eq(cpu.ok, case ~= "diverges", case .. ": the second run " ..
+         (case == "diverges" and "diverges" or "completes"))
+    for _, run in ipairs{"first", "second"} do
+      local p, q = gpu[run], cpu[run]
+      T.ok(q.spikes > 0 and q.events > q.spikes, case .. ", " .. run .. " run: spikes (" ..
+           q.spikes .. ") and events (" .. q.events .. ") counted on the CPU")
+      T.eq(p.spikes, q.spikes, case .. ", " .. run .. " run: spikes as on the CPU")
+      T.eq(p.events, q.events, case .. ", " .. run .. " run: events as on the CPU")
+      T.eq(p.steps, q.steps, case .. ", " .. run .. " run: steps as on the CPU")
+    end
+    T.ok(gpu.second.spikes > gpu.first.spikes, case .. ": the second, longer run's own counts")
+  end)
+end
 
 local total = 0
 for _, e in ipairs(TIMES) do total = total + e[2] end

@@ -18,10 +18,10 @@
  * nothing of the host is only queued; the host looks every CHECK_EVERY
  * steps (divergence, the spikes recorded on the device). The host takes
  * part in a step, a round trip, only for the sources still computed there
- * (callbacks and global expressions: then every current is computed there),
- * an output monitor's call and profiling (docs/cuda.md). Spike, state,
- * field and rate monitors record on the device, into buffers the host
- * empties when it looks.
+ * (callbacks and global expressions: then every current is computed there)
+ * and an output monitor's call (docs/cuda.md). Spike, state, field and rate
+ * monitors record on the device, into buffers the host empties when it
+ * looks, and so do a profiled run's counts of spikes and events.
  *
  * With NKSHELL_CUDA=emulate the device is the host (dev.c), which lets the
  * tests run all of this where there is no GPU. */
@@ -72,8 +72,13 @@ static int cuda_available(char *err, size_t errlen)
 #define GRAPH_STEPS CHECK_EVERY
 
 /* Counters: spikes per population, then each population's lowest bad
- * neuron x variable, then the halt word (the first step that diverged). */
+ * neuron x variable, then the halt word (the first step that diverged),
+ * then the profile's spikes and synaptic events since the run's start
+ * (nk_count_k). */
 #define HALT(B) ((size_t)(2 * (B)->npops))
+#define PROF_SPIKES(B) (HALT(B) + 1)
+#define PROF_EVENTS(B) (HALT(B) + 2)
+#define NCOUNTERS(B) (HALT(B) + 3)
 
 /* A population on the device. */
 typedef struct dpop {
@@ -105,6 +110,8 @@ typedef struct cuda_bk {
     dproj *projs;
     int npops, nprojs;
     nk_dfn *deliver, *add, *drawk;
+    nk_dfn *countk;          /* the profile's counts (nk_count_k) */
+    int64_t graded_syn;      /* connections of graded projections: events per step */
     nk_dfn *update;          /* every population's update (nk_update_all) */
     nk_dfn *begin;           /* nk_step_begin */
     nk_dgraph *graph;        /* GRAPH_STEPS steps (NULL: not recorded this run) */
@@ -125,10 +132,10 @@ typedef struct cuda_bk {
     nk_dptr dparts, dtabs;
     int64_t dtotal;
     nk_dptr counters;        /* per population: spikes (u64), then the lowest bad (i64) */
-    int64_t *hcount;         /* host copy, 2 x npops */
+    int64_t *hcount;         /* host copy */
     int64_t *hinit;          /* what a run starts the counters at */
-    int host_every_step;     /* sources, spike recording or profiling: the host takes part in
-                                every step (else only when a monitor samples) */
+    int host_every_step;     /* sources that need the host: it takes part in every step
+                                (else only when an output monitor samples) */
     int unchecked;           /* steps queued since the host last looked for divergence */
     nk_dptr nrec;            /* per population: spikes recorded on the device, not yet fetched */
     int host_rings_dirty;    /* host rings hold device data (after a pull): clear before sources */
@@ -508,8 +515,8 @@ static int cuda_build(nk_net *net, char *err, size_t errlen)
     B->nprojs = net->nprojs;
     B->pops = nk_xcalloc((size_t)net->npops + 1, sizeof *B->pops);
     B->projs = nk_xcalloc((size_t)net->nprojs + 1, sizeof *B->projs);
-    B->hcount = nk_xcalloc(2 * (size_t)net->npops + 2, sizeof *B->hcount);
-    B->hinit = nk_xcalloc(2 * (size_t)net->npops + 2, sizeof *B->hinit);
+    B->hcount = nk_xcalloc(NCOUNTERS(B), sizeof *B->hcount);
+    B->hinit = nk_xcalloc(NCOUNTERS(B), sizeof *B->hinit);
     if (!B->pops || !B->projs || !B->hcount || !B->hinit) {
         snprintf(err, errlen, "out of memory");
         return NK_ENOMEM;
@@ -558,15 +565,19 @@ static int cuda_build(nk_net *net, char *err, size_t errlen)
         (rc = nk_dev_fn(B->dev, B->mod, "nk_sample_k", &B->samplek, err, errlen)) ||
         (rc = nk_dev_fn(B->dev, B->mod, "nk_rate_k", &B->ratek, err, errlen)) ||
         (rc = nk_dev_fn(B->dev, B->mod, "nk_cur_k", &B->curk, err, errlen)) ||
-        (rc = nk_dev_fn(B->dev, B->mod, "nk_stimes_k", &B->stimek, err, errlen)))
+        (rc = nk_dev_fn(B->dev, B->mod, "nk_stimes_k", &B->stimek, err, errlen)) ||
+        (rc = nk_dev_fn(B->dev, B->mod, "nk_count_k", &B->countk, err, errlen)))
         return rc;
+    for (int k = 0; k < net->nprojs; k++)
+        if (net->pops[net->projs[k].post.pop].rx[net->projs[k].rx].syn->graded)
+            B->graded_syn += net->projs[k].nsyn;
     for (int k = 0; k < net->npops; k++)
         if ((rc = build_pop(net, B, k, err, errlen)))
             return rc;
     for (int k = 0; k < net->nprojs; k++)
         if ((rc = build_proj(net, B, k, err, errlen)))
             return rc;
-    rc = nk_dev_alloc(B->dev, &B->counters, (2 * (size_t)net->npops + 1) * sizeof(int64_t), err,
+    rc = nk_dev_alloc(B->dev, &B->counters, NCOUNTERS(B) * sizeof(int64_t), err,
                       errlen);
     if (!rc)
         rc = nk_dev_alloc(B->dev, &B->nrec, (size_t)net->npops * sizeof(int64_t) + 8, err,
@@ -663,11 +674,11 @@ static int cuda_sync(nk_net *net, int to_device, char *err, size_t errlen)
         nk_dev_graph_free(B->dev, B->graph); /* recorded again for this run */
         B->graph = NULL;
         B->window_end = 0;
-        B->host_every_step = net->profiling;
+        B->host_every_step = 0;
         for (int k = 0; !B->dev_srcs && k < net->nsrcs; k++)
             B->host_every_step |= !net->srcs[k].removed && !nk_source_drawn(&net->srcs[k]);
         return nk_dev_put(B->dev, B->counters, B->hinit,
-                          (2 * (size_t)net->npops + 1) * sizeof(int64_t), err, errlen);
+                          NCOUNTERS(B) * sizeof(int64_t), err, errlen);
     }
     /* A run stopped inside a graph's window (interrupted) has gone on on the
      * device to the window's end. A step queued since the last look may
@@ -1452,10 +1463,10 @@ static int draw_sources(nk_net *net, cuda_bk *B, char *err, size_t errlen)
                          sizeof a, err, errlen);
 }
 
-/* Whether step s needs the host: sources to apply, an output monitor to
- * call, or the profile's event count. Other steps are queued on the device
- * and the host goes on at once (spike, state, field and rate monitors
- * record on the device). */
+/* Whether step s needs the host: sources to apply, or an output monitor to
+ * call. Other steps are queued on the device and the host goes on at once
+ * (spike, state, field and rate monitors record on the device, and a
+ * profiled run counts its spikes and events there). */
 static int needs_host(nk_net *net, cuda_bk *B, int64_t s)
 {
     if (B->host_every_step)
@@ -1539,10 +1550,14 @@ static int fetch_records(nk_net *net, cuda_bk *B, int64_t halt, char *err, size_
 static int fetch_counters(nk_net *net, cuda_bk *B, char *err, size_t errlen)
 {
     int rc = nk_dev_get(B->dev, B->hcount, B->counters,
-                        (2 * (size_t)net->npops + 1) * sizeof(int64_t), err, errlen);
+                        NCOUNTERS(B) * sizeof(int64_t), err, errlen);
     if (rc)
         return rc;
     B->unchecked = 0;
+    if (net->profiling) {
+        net->run_spikes = B->hcount[PROF_SPIKES(B)];
+        net->run_events = B->hcount[PROF_EVENTS(B)];
+    }
     int64_t h = B->hcount[HALT(B)];
     if ((rc = fetch_records(net, B, h, err, errlen)) || (rc = fetch_mons(net, B, h, err, errlen)))
         return rc;
@@ -1556,6 +1571,8 @@ static int fetch_counters(nk_net *net, cuda_bk *B, char *err, size_t errlen)
         for (int q = 0; q < net->npops; q++)
             net->pops[q].nspk = 0;
         net->step = h;
+        if (net->profiling) /* the steps before it, as the CPU counts them */
+            net->prof[NK_PROF_STEPS] = (double)(h - net->run_step0);
         nk_diverged(net, k, bad / nv, (int)(bad % nv), h, err, errlen);
         return NK_EDIVERGED;
     }
@@ -1706,6 +1723,26 @@ static int deliver_all(nk_net *net, cuda_bk *B, int64_t s, char *err, size_t err
                          sizeof a, err, errlen);
 }
 
+/* In a profiled run, the step's spikes and synaptic events into the
+ * counters (the host reads them with the others). */
+static int count_events(nk_net *net, cuda_bk *B, char *err, size_t errlen)
+{
+    if (!net->profiling)
+        return 0;
+    int64_t nt = B->ndels ? B->del_threads : BLOCK;
+    nk_dnargs a = {
+        .projs = (const nk_ddargs *)(uintptr_t)B->dels,
+        .nspk = (const unsigned long long *)(uintptr_t)B->counters,
+        .halt = (const int64_t *)(uintptr_t)(B->counters + HALT(B) * 8),
+        .stepp = (const int64_t *)(uintptr_t)B->stepc,
+        .tot = (int64_t *)(uintptr_t)(B->counters + PROF_SPIKES(B) * 8),
+        .npops = net->npops, .graded_syn = B->graded_syn, .nthreads = nt,
+        .nprojs = B->ndels,
+    };
+    return nk_dev_launch(B->dev, B->countk, (uint32_t)(nt / BLOCK), BLOCK, &a, sizeof a, err,
+                         errlen);
+}
+
 /* One step's launches, when nothing of it needs the host (the graph's
  * steps). */
 static int queue_step(nk_net *net, cuda_bk *B, char *err, size_t errlen)
@@ -1725,6 +1762,8 @@ static int queue_step(nk_net *net, cuda_bk *B, char *err, size_t errlen)
         rc = count_rates(net, B, err, errlen);
     if (!rc)
         rc = deliver_all(net, B, net->step, err, errlen);
+    if (!rc)
+        rc = count_events(net, B, err, errlen);
     return rc;
 }
 
@@ -1783,6 +1822,17 @@ static int run_window(nk_net *net, cuda_bk *B, int64_t s, char *err, size_t errl
     return 0;
 }
 
+/* A profiled step that ran on the device alone: its phases cannot be told
+ * apart from the host, so the time the host spent on it (queuing, and
+ * waiting for the device when it looks) counts as update. */
+static void device_step_timed(double *prof, double t0)
+{
+    if (prof) {
+        prof[NK_PROF_UPDATE] += nk_now() - t0;
+        prof[NK_PROF_STEPS] += 1;
+    }
+}
+
 static int cuda_step(nk_net *net, char *err, size_t errlen)
 {
     cuda_bk *B = net->bk;
@@ -1794,9 +1844,10 @@ static int cuda_step(nk_net *net, char *err, size_t errlen)
     /* Steps of a graph: on the device already, the host looks at its end. */
     if (s < B->window_end) {
         net->step = s + 1;
-        if (net->step == B->window_end)
-            return fetch_counters(net, B, err, errlen);
-        return 0;
+        rc = net->step == B->window_end ? fetch_counters(net, B, err, errlen) : 0;
+        if (!rc)
+            device_step_timed(prof, t0);
+        return rc;
     }
     if (window_ok(net, B, s)) {
         rc = run_window(net, B, s, err, errlen);
@@ -1804,6 +1855,7 @@ static int cuda_step(nk_net *net, char *err, size_t errlen)
             if (rc)
                 return rc;
             net->step = s + 1;
+            device_step_timed(prof, t0);
             return 0;
         }
     }
@@ -1857,13 +1909,17 @@ static int cuda_step(nk_net *net, char *err, size_t errlen)
         prof[NK_PROF_UPDATE] += t1 - t0;
         t0 = t1;
     }
-    /* 4. deliver */
-    if ((rc = deliver_all(net, B, s, err, errlen)))
+    /* 4. deliver (and count, in a profiled run) */
+    if ((rc = deliver_all(net, B, s, err, errlen)) || (rc = count_events(net, B, err, errlen)))
         return rc;
     if (!host) {
-        if (++B->unchecked >= CHECK_EVERY && (rc = fetch_counters(net, B, err, errlen)))
+        /* the host looks every CHECK_EVERY steps, and after the run's last
+         * step, so that the run's time holds all of its work */
+        if ((++B->unchecked >= CHECK_EVERY || s + 1 == net->run_until) &&
+            (rc = fetch_counters(net, B, err, errlen)))
             return rc;
         net->step = s + 1;
+        device_step_timed(prof, t0);
         return 0;
     }
     /* The step's spikes, in neuron order, for recording (the copy waits
@@ -1887,8 +1943,6 @@ static int cuda_step(nk_net *net, char *err, size_t errlen)
         prof[NK_PROF_DELIVER] += t1 - t0;
         t0 = t1;
     }
-    if (net->profiling)
-        nk_count_events(net);
     /* 5. record: spike, state, field and rate monitors have recorded on
      * the device (fetched with the counters) */
     if (prof) {

@@ -210,6 +210,50 @@ NK_KERNEL(nk_deliver_all, nk_dfargs)
 }
 #endif
 
+/* The profile's counts (only in a profiled run): after the step's delivery,
+ * tot[0] += the step's spikes, tot[1] += its synaptic events (each spike
+ * times its row, for the projections delivered above; graded_syn for the
+ * graded ones), as the CPU backend's nk_count_events counts them. Nothing is
+ * counted in or after a step that diverged. */
+typedef struct nk_dnargs {
+    const nk_ddargs *projs; /* the delivered projections (nk_dfargs.projs) */
+    const unsigned long long *nspk; /* every population's spikes this step */
+    const int64_t *halt;
+    const int64_t *stepp;
+    int64_t *tot;
+    int64_t npops, graded_syn, nthreads;
+    int32_t nprojs, pad_;
+} nk_dnargs;
+
+#ifndef NK_CUDA_STRUCTS_ONLY
+NK_KERNEL(nk_count_k, nk_dnargs)
+{
+    const int64_t step = *a->stepp;
+    if (*a->halt <= step)
+        return;
+    int64_t ev = 0;
+    if (nk_tid == 0) {
+        int64_t sp = 0;
+        for (int64_t k = 0; k < a->npops; k++)
+            sp += (int64_t)a->nspk[k];
+        if (sp)
+            nk_atomic_add_i64(a->tot, sp);
+        ev = a->graded_syn;
+    }
+    for (int k = 0; k < a->nprojs; k++) {
+        const nk_ddargs *d = a->projs + k;
+        const int64_t m = (int64_t)*d->nspk;
+        for (int64_t w = nk_tid; w < m; w += a->nthreads) {
+            const int64_t i = d->spk[w];
+            if (i >= d->pre_lo && i < d->pre_hi)
+                ev += d->row[i - d->pre_lo + 1] - d->row[i - d->pre_lo];
+        }
+    }
+    if (ev)
+        nk_atomic_add_i64(a->tot + 1, ev);
+}
+#endif
+
 /* dst[i] += src[i] for i < n (source input staged by the host). */
 typedef struct nk_daargs {
     int64_t *dst;
