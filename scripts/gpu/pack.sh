@@ -9,8 +9,20 @@
 # device tool carries 64 MB at most). Then, on that machine:
 #
 #   scripts/gpu/run.sh          (with .gpu.tar.xz carried along)
+#
+# With --cubins it also runs the GPU suite here on the host emulation, with
+# every module compiled by NVRTC for sm_90 (H100, H200) into
+# .gpu-cache/nkshell/cuda, and packs those cubins: run.sh points the code
+# cache there, so the device loads them instead of compiling each module
+# again (minutes of the session's device time).
 set -eu
 cd "$(dirname "$0")/../.."
+cubins=0
+case ${1:-} in
+--cubins) cubins=1 ;;
+"") ;;
+*) echo "usage: scripts/gpu/pack.sh [--cubins]" >&2; exit 2 ;;
+esac
 [ -d build ] || meson setup build >/dev/null
 ninja -C build >/dev/null
 rm -rf .gpu
@@ -24,5 +36,20 @@ ldd build/shell/nkshell build/scripts/flyscale/nk-flyscale-gen |
     *) cp -L "$lib" .gpu/lib/ ;;
     esac
 done
-tar -cJf .gpu.tar.xz .gpu
+packed=.gpu
+if [ $cubins = 1 ]; then
+    rm -rf .gpu-cache/nkshell/cuda
+    mkdir -p .gpu-cache
+    echo "compiling the GPU suite's modules for sm_90 (the suite on the host emulation, minutes)"
+    if ! XDG_CACHE_HOME=$PWD/.gpu-cache NKSHELL_CUDA=emulate NKSHELL_CUDA_NVRTC_CHECK=90 \
+        build/shell/nkshell tests/gpu/equiv.lua >.gpu-cache/emulated-suite.txt 2>&1; then
+        tail -n 5 .gpu-cache/emulated-suite.txt >&2
+        echo "the emulated suite failed (.gpu-cache/emulated-suite.txt): fix that first" >&2
+        exit 1
+    fi
+    packed=".gpu .gpu-cache/nkshell/cuda"
+    echo "$(ls .gpu-cache/nkshell/cuda | wc -l) cubins, $(du -sh .gpu-cache/nkshell/cuda | cut -f1)"
+fi
+# shellcheck disable=SC2086
+tar -cJf .gpu.tar.xz $packed
 echo "$(du -sh .gpu | cut -f1) in .gpu ($(ls .gpu/lib | wc -l) libraries), $(du -sh .gpu.tar.xz | cut -f1) packed: carry .gpu.tar.xz and run scripts/gpu/run.sh"

@@ -30,12 +30,20 @@ if [ -f .gpu.tar.xz ] && [ ! -x .gpu/nkshell ]; then
 fi
 if [ -x .gpu/nkshell ]; then
     nk=$root/.gpu/nkshell
-    export LD_LIBRARY_PATH="$root/.gpu/lib${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
+    # NVRTC is the machine's own (dlopen'd, and too big to carry); it loads
+    # its builtins library by name, so its directory goes on the path too
+    cudalib=
+    for d in /usr/local/cuda/lib64 /usr/local/cuda/lib; do
+        [ -d "$d" ] && cudalib="$cudalib:$d"
+    done
+    export LD_LIBRARY_PATH="$root/.gpu/lib$cudalib${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
     export NKSHELL_FLYSCALE_GEN=$root/.gpu/nk-flyscale-gen
 else
     nk=$root/build/shell/nkshell
 fi
-# The CPU backend (the suite's reference) compiles with this machine's compiler.
+# The CPU backend (the suite's reference) compiles with this machine's
+# compiler. The code cache is .gpu-cache: pack.sh --cubins put the suite's
+# cubins there.
 NKSHELL_CC=${NKSHELL_CC:-$(command -v gcc || command -v cc)}
 export NKSHELL_CC
 export XDG_CACHE_HOME=${XDG_CACHE_HOME:-$root/.gpu-cache}

@@ -565,14 +565,33 @@ static int nv_compile(const char *src, int cc, int cubin, char **out, size_t *ou
     return 0;
 }
 
+/* The cache's key for the cubin of src for sm_<cc>: the text, NVRTC's
+ * options and NVRTC's version. */
+static uint64_t cubin_key(const char *src, int cc)
+{
+    char arch[64];
+    const char *opts[NV_MAXOPTS];
+    int nopts = nv_options(cc, 1, arch, sizeof arch, opts);
+    uint64_t h = fnv1a(0xcbf29ce484222325ull, src, strlen(src) + 1);
+    for (int k = 0; k < nopts; k++)
+        h = fnv1a(h, opts[k], strlen(opts[k]) + 1);
+    int ver[2] = {nv_major, nv_minor};
+    return fnv1a(h, ver, sizeof ver);
+}
+
 int nk_dev_nvrtc_check(const char *src, int cc, char *err, size_t errlen)
 {
-    char *bin;
+    char *bin, path[1200];
     size_t n;
     int rc = nv_compile(src, cc, 1, &bin, &n, err, errlen);
-    if (!rc)
-        free(bin);
-    return rc;
+    if (rc)
+        return rc;
+    /* into the cache, where a device of compute capability cc finds it (the
+     * same text is what the device compiles) */
+    if (cache_path(cubin_key(src, cc), ".cubin", path, sizeof path) == 0)
+        (void)write_file(path, bin, n);
+    free(bin);
+    return 0;
 }
 
 int nk_dev_nvrtc_ptx(const char *src, int cc, char **ptx, char *err, size_t errlen)
@@ -1098,14 +1117,8 @@ static int load_cubin(nk_dev *d, const char *src, cu_module *mod, char *err, siz
     if (nv_ready(err, errlen))
         return NK_ENOTSUP;
     int cc = d->cc_major * 10 + d->cc_minor;
-    char arch[64], path[1200];
-    const char *opts[NV_MAXOPTS];
-    int nopts = nv_options(cc, 1, arch, sizeof arch, opts);
-    uint64_t h = fnv1a(0xcbf29ce484222325ull, src, strlen(src) + 1);
-    for (int k = 0; k < nopts; k++)
-        h = fnv1a(h, opts[k], strlen(opts[k]) + 1);
-    int ver[2] = {nv_major, nv_minor};
-    h = fnv1a(h, ver, sizeof ver);
+    char path[1200];
+    uint64_t h = cubin_key(src, cc);
     int cached = cache_path(h, ".cubin", path, sizeof path) == 0;
 
     size_t n = 0;
