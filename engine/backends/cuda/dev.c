@@ -290,10 +290,41 @@ static void cu_load(void)
     cu_rc = 0;
 }
 
-/* dlopen's the first of the NVRTC names that loads: $NKSHELL_NVRTC, then the
- * names on the library path, then the names in the CUDA library directories.
- * tried gets where it looked. */
-static void *nv_open(char *tried, size_t len)
+/* Whether h is an NVRTC that a driver of CUDA major version max_major
+ * (0: any) can take cubins from: its major version is not newer. */
+static int nv_fits(void *h, int max_major)
+{
+    nv_result (*version)(int *, int *);
+    *(void **)&version = dlsym(h, "nvrtcVersion");
+    int ma = 0, mi = 0;
+    return max_major <= 0 || !version || version(&ma, &mi) || ma <= max_major;
+}
+
+/* Keeps h when it fits (nv_fits) or is the first that loaded (*first, the
+ * fallback, whose error message then names both versions); 1 when h is the
+ * one to use. */
+static int nv_take(void *h, int max_major, void **first)
+{
+    if (!h)
+        return 0;
+    if (nv_fits(h, max_major)) {
+        if (*first && *first != h)
+            dlclose(*first);
+        *first = h;
+        return 1;
+    }
+    if (!*first)
+        *first = h;
+    else if (*first != h)
+        dlclose(h);
+    return 0;
+}
+
+/* dlopen's an NVRTC: $NKSHELL_NVRTC, else the first of the names on the
+ * library path, then in the CUDA library directories, whose major version
+ * the driver (CUDA major version max_major, 0: unknown) takes, else the
+ * first that loads. tried gets where it looked. */
+static void *nv_open(int max_major, char *tried, size_t len)
 {
     static const char *const names[] = {"libnvrtc.so.13", "libnvrtc.so.12", "libnvrtc.so"};
     const size_t nnames = sizeof names / sizeof *names;
@@ -308,9 +339,10 @@ static void *nv_open(char *tried, size_t len)
         if (at >= len)
             at = len - 1;
     }
+    void *first = NULL;
     for (size_t k = 0; k < nnames; k++)
-        if ((h = dlopen(names[k], RTLD_NOW | RTLD_LOCAL)))
-            return h;
+        if (nv_take(dlopen(names[k], RTLD_NOW | RTLD_LOCAL), max_major, &first))
+            return first;
     char home[512] = "";
     const char *ch = getenv("CUDA_HOME");
     if (ch && *ch)
@@ -329,10 +361,12 @@ static void *nv_open(char *tried, size_t len)
         for (size_t q = 0; q < nnames; q++) {
             char path[1024];
             snprintf(path, sizeof path, "%s/%s", dirs[k], names[q]);
-            if ((h = dlopen(path, RTLD_NOW | RTLD_LOCAL)))
-                return h;
+            if (nv_take(dlopen(path, RTLD_NOW | RTLD_LOCAL), max_major, &first))
+                return first;
         }
     }
+    if (first)
+        return first;
     at += (size_t)snprintf(tried + at, len - at, "libnvrtc.so.13, .so.12 and .so on the library path");
     for (size_t k = 0; k < nlooked && at < len; k++)
         at += (size_t)snprintf(tried + at, len - at, "%s%s", k + 1 < nlooked ? ", " : " and ",
@@ -340,11 +374,24 @@ static void *nv_open(char *tried, size_t len)
     return NULL;
 }
 
+static int emulating(void)
+{
+    const char *e = getenv("NKSHELL_CUDA");
+    return e && !strcmp(e, "emulate");
+}
+
 static void nv_load(void)
 {
     nv_rc = NK_ENOTSUP;
     char tried[1024];
-    void *h = nv_open(tried, sizeof tried);
+    /* with a driver, an NVRTC whose cubins it loads, where there is one */
+    int max_major = 0;
+    if (!emulating()) {
+        pthread_once(&cu_once, cu_load);
+        if (!cu_rc)
+            max_major = cu_version / 1000;
+    }
+    void *h = nv_open(max_major, tried, sizeof tried);
     if (!h) {
         snprintf(nv_msg, sizeof nv_msg,
                  "CUDA: no NVRTC library found (looked for %s); install the CUDA toolkit's "
@@ -367,12 +414,6 @@ static int nv_ready(char *err, size_t errlen)
     if (nv_rc)
         snprintf(err, errlen, "%s", nv_msg);
     return nv_rc;
-}
-
-static int emulating(void)
-{
-    const char *e = getenv("NKSHELL_CUDA");
-    return e && !strcmp(e, "emulate");
 }
 
 int nk_dev_probe(char *err, size_t errlen)
