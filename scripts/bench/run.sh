@@ -8,7 +8,7 @@
 # is missing (apt-get; as root, or through sudo). Without Brian2 the suite
 # runs nkshell alone. Everything else goes to suite.lua: --models LIST,
 # --threads N, --backend cpu|cuda, --reps N, --brian2 auto|yes|no, --brian2-threads N, --quick,
-# --json FILE, --fly-neurons N, --fly-ms MS, --ms MS.
+# --json FILE, --fly-neurons N, --fly-ms MS, --ms MS, --mc-scale S (the microcircuit: 0.1 by default, 1 the full model).
 set -eu
 cd "$(dirname "$0")/../.."
 

@@ -4,6 +4,7 @@
 --   scripts/bench/run.sh [--models cuba,coba,...] [--threads N] [--backend cpu|cuda] [--reps N]
 --                        [--brian2 auto|yes|no] [--brian2-threads N]
 --                        [--quick] [--json FILE] [--fly-neurons N] [--fly-ms MS]
+--                        [--mc-scale S]
 --
 -- Every model runs as a separate process, nkshell's through
 -- scripts/bench/nk_run.lua (the sample exactly as a user runs it) and
@@ -29,7 +30,7 @@ local nkshell = arg[-1] or "nkshell"
 
 local opts = {models = "cuba,coba,cobahh,flyscale,microcircuit,sandbox_hh", threads = nil,
               reps = 5, brian2 = "auto", brian2_threads = 1, json = "bench.json",
-              fly_neurons = 138639, fly_ms = 300, quick = false, ms = 1000}
+              fly_neurons = 138639, fly_ms = 300, quick = false, ms = 1000, mc_scale = 0.1}
 do
   local k = 1
   while k <= #arg do
@@ -49,6 +50,7 @@ do
     elseif a == "--fly-neurons" then opts.fly_neurons = math.tointeger(tonumber(val()))
     elseif a == "--fly-ms" then opts.fly_ms = tonumber(val())
     elseif a == "--ms" then opts.ms = tonumber(val())
+    elseif a == "--mc-scale" then opts.mc_scale = tonumber(val())
     elseif a == "--quick" then opts.quick = true
     elseif a == "--help" or a == "-h" then
       print((io.open(arg[0]):read("a"):match("^(.-)\n\n"):gsub("%-%- ?", "")))
@@ -59,6 +61,9 @@ do
     k = k + 1
   end
   if not opts.reps or opts.reps < 1 then error("--reps: expected a positive integer", 0) end
+  if not opts.mc_scale or opts.mc_scale <= 0 or opts.mc_scale > 1 then
+    error("--mc-scale: expected a number in (0, 1] (1: the full microcircuit)", 0)
+  end
   if opts.brian2 ~= "auto" and opts.brian2 ~= "yes" and opts.brian2 ~= "no" then
     error("--brian2: expected auto, yes or no, got '" .. opts.brian2 .. "'", 0)
   end
@@ -172,8 +177,12 @@ local models = {
               end},
   microcircuit = {tol = 0.10, what = "Potjans-Diesmann microcircuit",
                   needs = root .. "/samples/microcircuit.lua",
-                  nk = function(out) return {root .. "/samples/microcircuit.lua", out, opts.ms} end,
-                  b2 = function() return {"microcircuit.py", "--ms", opts.ms} end},
+                  nk = function(out)
+                    return {root .. "/samples/microcircuit.lua", out, opts.ms, opts.mc_scale}
+                  end,
+                  b2 = function()
+                    return {"microcircuit.py", "--ms", opts.ms, "--scale", opts.mc_scale}
+                  end},
   sandbox_hh = {tol = 0.02, what = "one HH neuron, 100 ms, process start to results on disk",
                 process = true},
 }
