@@ -2161,14 +2161,16 @@ static int source_cb(void *ud, double t, int64_t n, double *values, char *err, s
         for (int64_t j = 0; j < n; j++)
             values[j] = v;
     } else if (lua_istable(L, -1)) {
-        if (luaL_len(L, -1) != n) {
+        /* raw reads: this runs inside the step loop, outside any protected
+         * call, where a metamethod's error would unwind through the engine */
+        if ((int64_t)lua_rawlen(L, -1) != n) {
             snprintf(err, errlen, "the function returned %lld values, expected %lld (one per "
                                   "target neuron) or one number for all",
-                     (long long)luaL_len(L, -1), (long long)n);
+                     (long long)lua_rawlen(L, -1), (long long)n);
             rc = -1;
         }
         for (int64_t j = 0; !rc && j < n; j++) {
-            lua_geti(L, -1, j + 1);
+            lua_rawgeti(L, -1, j + 1);
             if (lua_type(L, -1) != LUA_TNUMBER) {
                 snprintf(err, errlen, "value %lld returned by the function is of type %s, "
                                       "expected a number (pA)", (long long)j + 1,

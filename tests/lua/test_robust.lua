@@ -109,5 +109,22 @@ do
   rnet:run(50)
   T.ok(rm:count() > 0, "the network runs normally afterwards")
 end
+-- a callback's result with metamethods that raise is read raw: the run stops
+-- with the reason (the raw length is 0, not 3) and the network is not left
+-- running for good
+do
+  local cnet = nk.network{}
+  local cp = cnet:population("lif", 3)
+  local bad = setmetatable({}, {__len = function() error("boom") end,
+                                __index = function() error("boom") end})
+  local src = cnet:source("callback", cp, {fn = function() return bad end})
+  T.raises("returned 0 values, expected 3", cnet.run, cnet, 1)
+  T.raises("returned 0 values, expected 3", cnet.run, cnet, 1)
+  src:remove()
+  cnet:run(1)
+  T.ok(cnet.t > 0, "the network runs after a callback returned a table with raising metamethods")
+  T.ok(pcall(cnet.close, cnet), "and closes")
+end
+
 collectgarbage()
 T.done("robust")
