@@ -361,6 +361,33 @@ int nk_checkpoint(nk_net *net, const char *path)
     if (!part)
         return nk_fail(ctx, NK_ENOMEM, "out of memory");
     snprintf(part, pl + 6, "%s.part", path);
+    /* never over the results file (or its .part, which a run writes) */
+    if (net->output) {
+        size_t ol = strlen(net->output);
+        char *opart = malloc(ol + 6);
+        if (!opart) {
+            free(part);
+            return nk_fail(ctx, NK_ENOMEM, "out of memory");
+        }
+        snprintf(opart, ol + 6, "%s.part", net->output);
+        int clash = nk_same_path(path, net->output) || nk_same_path(path, opart) ||
+                    nk_same_path(part, net->output) || nk_same_path(part, opart);
+        free(opart);
+        if (clash) {
+            free(part);
+            return nk_fail(ctx, NK_EINVAL, "checkpoint: '%s' would overwrite the network's "
+                                           "results file '%s'; give the checkpoint another name",
+                           path, net->output);
+        }
+    }
+    const char *what = nk_not_regular(path);
+    if (!what)
+        what = nk_not_regular(part);
+    if (what) {
+        free(part);
+        return nk_fail(ctx, NK_EINVAL, "checkpoint: '%s' (or its .part) exists and is %s; give "
+                                       "the path of a regular file or of a new one", path, what);
+    }
     esave e;
     quiet(&e);
     hid_t fapl = H5Pcreate(H5P_FILE_ACCESS);
@@ -430,6 +457,9 @@ static int ck_open(nk_ctx *ctx, const char *path, ck *c)
 {
     memset(c, 0, sizeof *c);
     c->f = -1;
+    const char *what = nk_not_regular(path);
+    if (what) /* reading a FIFO would wait for a writer */
+        return nk_fail(ctx, NK_EINVAL, "restore: '%s' is %s, not a checkpoint file", path, what);
     if (access(path, R_OK))
         return nk_fail(ctx, NK_EIO, "restore: cannot read '%s'", path);
     if (H5Fis_hdf5(path) <= 0)
@@ -1074,6 +1104,13 @@ nk_net *nk_restore(nk_ctx *ctx, const char *path, const char *output)
     o.backend = (nk_backend_kind)backend;
     char *out = get_s(c.f, "output");
     o.output = output ? output : (out && *out ? out : NULL);
+    if (o.output && nk_same_path(o.output, path)) {
+        /* the run's results would be renamed over the checkpoint */
+        rc = nk_fail(ctx, NK_EINVAL, "restore: the results file '%s' is the checkpoint "
+                                     "itself; give another output", o.output);
+        free(out);
+        goto out;
+    }
     /* Another results file than the checkpointed run's: it starts afresh and
      * receives everything the monitors hold, so there is nothing to cut back. */
     int fresh_output = output && (!out || strcmp(output, out));

@@ -2,10 +2,12 @@
  * small helpers every engine file uses. */
 #include "internal.h"
 
+#include <limits.h>
 #include <stdio.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 
 #ifndef NK_VERSION
@@ -44,6 +46,50 @@ char *nk_strdup(const char *s)
     if (d)
         memcpy(d, s, n);
     return d;
+}
+
+const char *nk_not_regular(const char *path)
+{
+    struct stat st;
+    if (!path || stat(path, &st) != 0 || S_ISREG(st.st_mode))
+        return NULL;
+    if (S_ISDIR(st.st_mode))
+        return "a directory";
+    if (S_ISFIFO(st.st_mode))
+        return "a FIFO (named pipe)";
+    if (S_ISCHR(st.st_mode) || S_ISBLK(st.st_mode))
+        return "a device";
+    if (S_ISSOCK(st.st_mode))
+        return "a socket";
+    return "not a regular file";
+}
+
+/* path with its directory resolved (realpath), in out; the path as given
+ * when the directory cannot be resolved. */
+static void resolved(const char *path, char *out, size_t len)
+{
+    const char *slash = strrchr(path, '/');
+    char dir[PATH_MAX], real[PATH_MAX];
+    if (!slash)
+        snprintf(dir, sizeof dir, ".");
+    else if (slash == path)
+        snprintf(dir, sizeof dir, "/");
+    else
+        snprintf(dir, sizeof dir, "%.*s", (int)(slash - path), path);
+    if (realpath(dir, real))
+        snprintf(out, len, "%s/%s", strcmp(real, "/") ? real : "", slash ? slash + 1 : path);
+    else
+        snprintf(out, len, "%s", path);
+}
+
+int nk_same_path(const char *a, const char *b)
+{
+    if (!a || !b)
+        return 0;
+    char ra[PATH_MAX + 256], rb[PATH_MAX + 256];
+    resolved(a, ra, sizeof ra);
+    resolved(b, rb, sizeof rb);
+    return !strcmp(ra, rb);
 }
 
 double nk_now(void)

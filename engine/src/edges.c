@@ -109,6 +109,9 @@ static int reader_open(reader *r, nk_ctx *ctx, const char *path)
     memset(r, 0, sizeof *r);
     r->ctx = ctx;
     r->path = path;
+    const char *what = nk_not_regular(path);
+    if (what) /* reading a FIFO would wait for a writer */
+        return nk_fail(ctx, NK_EINVAL, "cannot read '%s': it is %s, not a CSV file", path, what);
     r->f = fopen(path, "rb");
     if (!r->f)
         return nk_fail(ctx, NK_EIO, "cannot open '%s': %s", path, strerror(errno));

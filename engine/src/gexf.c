@@ -875,6 +875,9 @@ static int gx_read(gx *g)
         return gx_failc(g, NK_EIO, 0, "cannot open: %s", strerror(errno));
     if (S_ISDIR(st.st_mode))
         return gx_failc(g, NK_EIO, 0, "is a directory, expected a GEXF file");
+    if (!S_ISREG(st.st_mode)) /* reading a FIFO would wait for a writer */
+        return gx_failc(g, NK_EIO, 0, "is not a regular file (a FIFO, a device or a socket), "
+                                     "expected a GEXF file");
     FILE *f = fopen(g->path, "rb");
     if (!f)
         return gx_failc(g, NK_EIO, 0, "cannot open: %s", strerror(errno));

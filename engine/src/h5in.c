@@ -40,6 +40,11 @@ int nk_read_matrix(const char *path, const char *dataset, double **vals, int64_t
     H5Eset_auto2(H5E_DEFAULT, NULL, NULL);
     int rc = NK_EIO;
     hid_t f = -1, d = -1, sp = -1;
+    const char *what = nk_not_regular(path);
+    if (what) { /* reading a FIFO would wait for a writer */
+        snprintf(err, errlen, "'%s' is %s, not an HDF5 file", path, what);
+        goto done;
+    }
     if (H5Fis_hdf5(path) <= 0) {
         FILE *t = fopen(path, "rb");
         if (t) {

@@ -480,6 +480,13 @@ int nk_h5out_check_writable(const char *path, char *err, size_t errlen)
     } else if (stat(part, &st) == 0 && S_ISDIR(st.st_mode)) {
         set_err(err, errlen, "cannot create '%s': %s", part, strerror(EISDIR));
         rc = NK_H5OUT_EIO;
+    } else if ((stat(path, &st) == 0 && !S_ISREG(st.st_mode)) ||
+               (stat(part, &st) == 0 && !S_ISREG(st.st_mode))) {
+        /* a FIFO, a device or a socket: the finished file would replace it */
+        set_err(err, errlen, "'%s' exists and is not a regular file (a FIFO, a device or a "
+                             "socket); give the path of a regular file or of a new one",
+                stat(path, &st) == 0 && !S_ISREG(st.st_mode) ? path : part);
+        rc = NK_H5OUT_EINVAL;
     }
     free(part);
     free(dir);

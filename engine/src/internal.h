@@ -456,6 +456,14 @@ void *nk_xcalloc(size_t n, size_t size);
 void *nk_xcalloc64(size_t n, size_t size);
 char *nk_strdup(const char *s);
 
+/* NULL when path does not exist or is a regular file (symlinks followed),
+ * else what it is ("a FIFO (named pipe)", "a directory", ...): reading a
+ * FIFO blocks, and renaming a results file over a device replaces it. */
+const char *nk_not_regular(const char *path);
+/* Whether a and b name the same file: their directories resolved
+ * (realpath), whether or not the files exist. */
+int nk_same_path(const char *a, const char *b);
+
 /* Time in seconds from a monotonic clock. */
 double nk_now(void);
 

@@ -126,5 +126,51 @@ do
   T.ok(pcall(cnet.close, cnet), "and closes")
 end
 
+-- paths that are not regular files, or that name the results file, are
+-- refused with the reason: a FIFO would block the reader for good, and a
+-- results file renamed over a device or a checkpoint destroys it
+do
+  local dir = os.tmpname()
+  os.remove(dir)
+  assert(os.execute("mkdir -p '" .. dir .. "'"))
+  local fifo = dir .. "/pipe.h5"
+  local have_fifo = os.execute("mkfifo '" .. fifo .. "' 2>/dev/null")
+  if have_fifo then
+    T.raises("not a regular file", nk.network, {output = fifo})
+    T.raises("FIFO", nk.restore, fifo)
+    T.raises("FIFO", nk.read_edges, fifo)
+    local fnet = nk.network{}
+    local fp = fnet:population("lif", 2)
+    T.raises("FIFO", fnet.source, fnet, "array", fp, {file = fifo})
+    T.raises("not a regular file", fnet.load_gexf, fnet, fifo)
+    T.raises("FIFO", fnet.checkpoint, fnet, fifo)
+    fnet:close()
+    local f = io.open(fifo, "w+") -- a FIFO opened for reading and writing does not block
+    T.ok(f ~= nil, "the FIFO is still a FIFO (nothing replaced it)")
+    if f then f:close() end
+  end
+  local out, ck = dir .. "/res.h5", dir .. "/ck.h5"
+  local onet = nk.network{output = out}
+  local op = onet:population("lif", 3, {params = {I_e = 500}})
+  onet:monitor("spikes", op)
+  onet:run(5)
+  T.raises("would overwrite the network's results file", onet.checkpoint, onet, out)
+  T.raises("would overwrite the network's results file", onet.checkpoint, onet,
+           dir .. "/../" .. dir:match("[^/]+$") .. "/res.h5.part")
+  local src = onet:source("callback", op, {fn = function()
+    onet:checkpoint(out .. ".part")
+    return 0
+  end})
+  T.raises("would overwrite the network's results file", onet.run, onet, 1)
+  src:remove()
+  T.ok(pcall(onet.checkpoint, onet, ck), "a checkpoint of another name is written")
+  onet:run(1)
+  onet:close()
+  T.eq(nk.read(out).attrs.format, nil, "the results file is still the results (no checkpoint)")
+  T.raises("is the checkpoint itself", nk.restore, ck, {output = ck})
+  T.ok(pcall(nk.read, ck), "the checkpoint is still there")
+  os.execute("rm -rf '" .. dir .. "'")
+end
+
 collectgarbage()
 T.done("robust")
