@@ -86,7 +86,14 @@ static int grid_shape(nk_net *net, const nk_pop *p, const nk_layout *l, int64_t 
                            (long long)l->shape[k]);
         s[k] = l->shape[k] ? l->shape[k] : 1;
     }
-    if (s[0] * s[1] * s[2] != p->n)
+    int64_t s01, s012;
+    if (__builtin_mul_overflow(s[0], s[1], &s01) || __builtin_mul_overflow(s01, s[2], &s012))
+        return nk_fail(net->ctx, NK_EINVAL,
+                       "grid: shape %lld x %lld x %lld holds more neurons than can be counted; "
+                       "population '%s' has %lld",
+                       (long long)s[0], (long long)s[1], (long long)s[2], p->name,
+                       (long long)p->n);
+    if (s012 != p->n)
         return nk_fail(net->ctx, NK_EINVAL,
                        "grid: shape %lld x %lld x %lld holds %lld neurons; population '%s' has "
                        "%lld",

@@ -9,6 +9,7 @@
  * bindings during and after a run. */
 #include "internal.h"
 
+#include <limits.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -189,6 +190,11 @@ int nk_monitor_add_sel(nk_net *net, const char *kind, const nk_sel *t, const nk_
             goto fail;
         }
         double b = floor(o->bin / net->dt + 0.5);
+        if (b > INT_MAX) {
+            rc = nk_fail(ctx, NK_EINVAL, "rate: bin (%g ms) is %g steps of dt = %g ms; at most %d",
+                         o->bin, b, net->dt, INT_MAX);
+            goto fail;
+        }
         if (b < 1 || fabs(b * net->dt - o->bin) > 1e-6 * o->bin) {
             rc = nk_fail(ctx, NK_EINVAL, "rate: bin (%g ms) must be a whole number of steps "
                                          "(dt = %g ms)", o->bin, net->dt);

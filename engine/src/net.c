@@ -1411,7 +1411,12 @@ int nk_run(nk_net *net, double ms, const nk_run_opts *o)
     if (!(ms >= 0) || !isfinite(ms))
         return nk_fail(net->ctx, NK_EINVAL, "run: duration must be a finite number of ms >= 0, got %g",
                        ms);
-    int64_t nsteps = (int64_t)floor(ms / net->dt + 0.5);
+    /* steps are counted in 64 bits: a run may take at most 2^62 */
+    double want = floor(ms / net->dt + 0.5);
+    if (want > 0x1p62 || (double)net->step + want > 0x1p62)
+        return nk_fail(net->ctx, NK_EINVAL, "run: %g ms is %g steps of dt = %g ms; a network "
+                                            "takes at most 2^62 steps in all", ms, want, net->dt);
+    int64_t nsteps = (int64_t)want;
     if (isnan(o->checkpoint_every) || o->checkpoint_every < 0)
         return nk_fail(net->ctx, NK_EINVAL,
                        "run: checkpoint_every must be a number of ms >= 0, got %g",
@@ -1442,7 +1447,9 @@ int nk_run(nk_net *net, double ms, const nk_run_opts *o)
     double last_flush = t1, last_progress = t1;
     int64_t step0 = net->step, ck_steps = 0;
     if (o->checkpoint_every > 0) {
-        ck_steps = (int64_t)floor(o->checkpoint_every / net->dt + 0.5);
+        /* an interval longer than any run: no checkpoint in this one */
+        double cs = floor(o->checkpoint_every / net->dt + 0.5);
+        ck_steps = cs > 0x1p62 ? INT64_MAX : (int64_t)cs;
         if (ck_steps < 1)
             ck_steps = 1;
     }

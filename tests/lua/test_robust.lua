@@ -172,5 +172,22 @@ do
   os.execute("rm -rf '" .. dir .. "'")
 end
 
+-- numbers too big to count in steps or neurons are refused, not wrapped
+do
+  local bnet = nk.network{}
+  local bp = bnet:population("lif", 3)
+  T.raises("at most 2^62 steps", bnet.run, bnet, 1e18)
+  T.eq(bnet.t, 0, "a refused run takes no step")
+  T.raises("at most 2147483647", bnet.monitor, bnet, "rate", bp, {bin = 1e18})
+  T.raises("more neurons than can be counted", bnet.population, bnet, "lif", 8,
+           {positions = {kind = "grid", shape = {(1 << 61) + 1, 8, 1}}})
+  local ck = os.tmpname()
+  os.remove(ck)
+  bnet:run(2, {checkpoint_every = 1e300, checkpoint = ck})
+  T.eq(io.open(ck) and "written" or "none", "none", "checkpoint_every = 1e300 ms: none in a 2 ms run")
+  os.remove(ck)
+  bnet:close()
+end
+
 collectgarbage()
 T.done("robust")
