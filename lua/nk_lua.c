@@ -3431,7 +3431,7 @@ static int net_code(lua_State *L)
     const char *code = nk_pop_code(n->net, r.pop);
     if (!code)
         return fail(L, n->net, "net:code");
-    lua_pushstring(L, code);
+    lua_pushfstring(L, "/* population '%s' */\n%s", nk_pop_name(n->net, r.pop), code);
     return 1;
 }
 

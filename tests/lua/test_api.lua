@@ -94,6 +94,18 @@ T.ok(late:count() > 0 and late:count() < m:count(), "late monitor records only t
 T.ok(tostring(net):find("3 populations (1150 neurons)", 1, true), "tostring(net): " .. tostring(net))
 T.ok(tostring(m):find("spikes", 1, true), "tostring(monitor)")
 T.ok(net:code(a):find("nk_update", 1, true), "net:code shows the generated C")
+do -- populations of one model compile to one text (one module, compiled once);
+   -- net:code names the population above it
+  local cnet = nk.network{}
+  local c1 = cnet:population("lif", 10, {name = "first"})
+  local c2 = cnet:population("lif", 3, {name = "second", params = {tau_m = 7}})
+  cnet:run(0.1)
+  local t1, t2 = cnet:code(c1), cnet:code(c2)
+  T.ok(t1:find("^/%* population 'first' %*/\n") and t2:find("^/%* population 'second' %*/\n"),
+       "net:code names the population")
+  T.eq((t1:gsub("^[^\n]*\n", "")), (t2:gsub("^[^\n]*\n", "")), "two lif populations share their code")
+  cnet:close()
+end
 local build_s, run_s = net:timing()
 T.ok(build_s >= 0 and run_s > 0, "timing")
 
