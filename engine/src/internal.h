@@ -442,11 +442,26 @@ void nk_diverged(nk_net *net, int pop, int64_t index, int var, int64_t s, char *
 int nk_output_write(nk_net *net, int flush);
 int nk_output_sync(nk_net *net);
 
-/* Fixed point conversions. */
+/* Fixed point conversions: w in the range (|w| < 2^31; weights are at
+ * most 1e6), and any w, clamped to the range (NaN: 0), for a graded
+ * synapse's weight x value, as the GPU's nk_dfix_any does. */
 static inline int64_t nk_fix_from(double w)
 {
     double s = w * NK_FIX_ONE;
     return (int64_t)(s < 0 ? s - 0.5 : s + 0.5);
+}
+static inline int64_t nk_fix_from_any(double w)
+{
+    double s = w * NK_FIX_ONE;
+    s = s < 0 ? s - 0.5 : s + 0.5;
+    s = s > 0x1p63 - 0x1p10 ? 0x1p63 - 0x1p10 : s;
+    s = s < -0x1p63 + 0x1p10 ? -0x1p63 + 0x1p10 : s;
+    return s == s ? (int64_t)s : 0;
+}
+/* a + b with the wrap of two's complement (no signed overflow) */
+static inline int64_t nk_fix_add(int64_t a, int64_t b)
+{
+    return (int64_t)((uint64_t)a + (uint64_t)b);
 }
 
 /* Memory helpers: abort-free, return NULL on failure. */

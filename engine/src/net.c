@@ -1374,12 +1374,67 @@ int nk_results_recover(nk_ctx *ctx, const char *path)
 
 /* ---- running ---------------------------------------------------------------------------- */
 
+/* One step's synaptic input to a receptor is summed in Q32.32 fixed point,
+ * which holds magnitudes below 2^31. An edge delivers at most once per step
+ * (its presynaptic neuron fires at most once per step), so the sum of the
+ * |weights| onto a neuron bounds what one step can bring; a network where
+ * that sum reaches 2^31 is refused before it runs (the sum would wrap).
+ * Graded receptors carry weight x a presynaptic value, which no bound
+ * holds, and are not checked. */
+static int check_input_range(nk_net *net)
+{
+    const double limit = 2147483648.0 * (1 - 1e-9);
+    double *acc = NULL;
+    int64_t cap = 0;
+    int rc = 0;
+    for (int k = 0; !rc && k < net->npops; k++) {
+        const nk_pop *p = &net->pops[k];
+        for (int r = 0; !rc && r < p->nrx; r++) {
+            if (p->rx[r].syn->graded)
+                continue;
+            int any = 0;
+            for (int q = 0; q < net->nprojs; q++) {
+                const nk_proj *pj = &net->projs[q];
+                if (pj->post.pop != k || pj->rx != r || pj->nsyn == 0)
+                    continue;
+                if (!any) {
+                    if (cap < p->n) {
+                        free(acc);
+                        cap = p->n;
+                        if (!(acc = malloc((size_t)cap * sizeof *acc)))
+                            return nk_fail(net->ctx, NK_ENOMEM, "out of memory");
+                    }
+                    memset(acc, 0, (size_t)p->n * sizeof *acc);
+                    any = 1;
+                }
+                for (int64_t e = 0; e < pj->nsyn; e++)
+                    acc[pj->col[e]] += fabs((double)pj->w[e]);
+            }
+            for (int64_t i = 0; any && i < p->n; i++)
+                if (acc[i] >= limit) {
+                    rc = nk_fail(net->ctx, NK_EINVAL,
+                                 "population '%s', neuron %lld: the weights of the synapses onto "
+                                 "receptor '%s' sum to %g in absolute value, and one step's input "
+                                 "(held in 64-bit fixed point) must stay below 2^31 = %.4g; "
+                                 "lower the weights or the number of connections",
+                                 p->name, (long long)i + 1, p->rx[r].name, acc[i], 2147483648.0);
+                    break;
+                }
+        }
+    }
+    free(acc);
+    return rc;
+}
+
 int nk_net_build(nk_net *net)
 {
     if (net->built)
         return 0;
     char err[NK_ERRLEN];
-    int rc = net->be->build(net, err, sizeof err);
+    int rc = check_input_range(net);
+    if (rc)
+        return rc;
+    rc = net->be->build(net, err, sizeof err);
     if (rc)
         return nk_fail(net->ctx, rc, "%s", err);
     net->built = 1;

@@ -264,6 +264,18 @@ int64_t nk_source_switch_step(const nk_net *net, const nk_source *src, int64_t c
     return step_of(src->times[c], net->dt);
 }
 
+/* Whether a Poisson source's count times its weight stays inside the
+ * fixed-point input of one step (below 2^31) but in a 10-sigma tail:
+ * counts are drawn per step, so no rate bounds them for sure. */
+static int poisson_fits(double rate, double weight, double dt)
+{
+    double lambda = rate * dt * 1e-3;
+    return fabs(weight) * (lambda + 10 * sqrt(lambda) + 10) < 2147483648.0;
+}
+#define POISSON_RANGE                                                                         \
+    "rate x dt x |weight| (with its spread) would leave the range of one step's input, "      \
+    "which is held in 64-bit fixed point below 2^31; lower the rate or the weight"
+
 static int fill_kind(nk_net *net, nk_source *s, const char *kind, const nk_source_opts *o)
 {
     nk_ctx *ctx = net->ctx;
@@ -456,6 +468,9 @@ static int fill_kind(nk_net *net, nk_source *s, const char *kind, const nk_sourc
             return nk_fail(ctx, NK_EINVAL,
                            "%s: weight must be finite with |weight| <= 1e6, got %g", kind,
                            o->weight);
+        if (s->kind == NK_SRC_POISSON && !poisson_fits(s->rate, o->weight, net->dt))
+            return nk_fail(ctx, NK_EINVAL, "poisson: %g Hz x weight %g: %s", s->rate, o->weight,
+                           POISSON_RANGE);
         s->weight = o->weight;
         s->wfix = nk_fix_from(o->weight);
         for (int k = 0; k < s->nparts; k++) {
@@ -736,10 +751,15 @@ int nk_source_set(nk_net *net, int k, const char *name, double value)
         bad = 1;
     else if (!strcmp(name, "weight") && fabs(value) > 1e6)
         bad = 1;
+    else if (s->kind == NK_SRC_POISSON && !poisson_fits(s->rate, s->weight, net->dt))
+        bad = 3;
     else if (s->kind == NK_SRC_RAMP && !(isfinite(s->stop) && s->stop > s->start))
         bad = 2;
     if (bad) {
         *f = old;
+        if (bad == 3)
+            return nk_fail(net->ctx, NK_EINVAL, "%s: %s = %g: %s", kind, name, value,
+                           POISSON_RANGE);
         if (bad == 2)
             return nk_fail(net->ctx, NK_EINVAL,
                            "%s: %s = %g would give start = %g, stop = %g (expected 0 <= start "

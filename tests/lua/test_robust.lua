@@ -189,5 +189,33 @@ do
   bnet:close()
 end
 
+-- one step's synaptic input is summed in Q32.32 fixed point (below 2^31 in
+-- magnitude): weights that could sum past it are refused before the run
+-- (they wrapped, and the input came out with the wrong sign), and so is a
+-- Poisson drive whose count x weight would
+do
+  for _, c in ipairs{{2100, true}, {2200, false}} do
+    local wnet = nk.network{}
+    local pre = wnet:population("lif", c[1])
+    local post = wnet:population("lif", 1, {name = "target"})
+    wnet:connect(pre, post, {weight = 1e6, synapse = "delta"})
+    if c[2] then
+      T.ok(pcall(wnet.run, wnet, 0.1), c[1] .. " synapses of weight 1e6 onto one neuron: runs")
+    else
+      T.raises("population 'target', neuron 1: the weights of the synapses onto receptor",
+               wnet.run, wnet, 0.1)
+    end
+    wnet:close()
+  end
+  local pnet = nk.network{}
+  local pp = pnet:population("lif", 2)
+  T.raises("would leave the range of one step's input", pnet.source, pnet, "poisson", pp,
+           {rate = 3e7, weight = 1e6})
+  local ps = pnet:source("poisson", pp, {rate = 1000, weight = 1e6})
+  T.raises("would leave the range of one step's input", ps.set, ps, {rate = 3e7})
+  T.ok(tostring(ps):find("1000 Hz", 1, true), "the refused rate is not kept: " .. tostring(ps))
+  pnet:close()
+end
+
 collectgarbage()
 T.done("robust")

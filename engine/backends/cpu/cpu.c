@@ -307,12 +307,28 @@ static int64_t lower_bound(const uint32_t *col, int64_t e0, int64_t e1, int64_t 
 }
 
 /* Adds weight x value of edges [e0, e1) of pj (whole: all of them; else
- * those whose targets lie in [c0, c1)). */
+ * those whose targets lie in [c0, c1)). g is 1 for a spike, which keeps
+ * every term in the fixed-point range; a graded value can be anything, and
+ * its terms are clamped to the range (graded). */
 static inline void add_row(const nk_proj *pj, int64_t e0, int64_t e1, int64_t c0, int64_t c1,
-                           int64_t *ring, size_t n, int64_t s, int L, double g, int whole)
+                           int64_t *ring, size_t n, int64_t s, int L, double g, int whole,
+                           int graded)
 {
     const uint32_t *col = pj->col;
     const float *w = pj->w;
+    if (graded) {
+        int base = (int)(s % L);
+        for (int64_t e = e0; e < e1; e++) {
+            if (!whole && (col[e] < c0 || col[e] >= c1))
+                continue;
+            int slot = base + (pj->udelay ? pj->udelay : pj->delay[e]);
+            if (slot >= L)
+                slot -= L;
+            int64_t *d = ring + (size_t)slot * n + col[e];
+            *d = nk_fix_add(*d, nk_fix_from_any((double)w[e] * g));
+        }
+        return;
+    }
     if (pj->udelay) {
         int64_t *dst = ring + (size_t)((s + pj->udelay) % L) * n;
         if (whole) {
@@ -320,15 +336,15 @@ static inline void add_row(const nk_proj *pj, int64_t e0, int64_t e1, int64_t c0
             int64_t e = e0;
             for (; e + 16 < e1; e++) {
                 __builtin_prefetch(dst + col[e + 16], 1, 3);
-                dst[col[e]] += nk_fix_from((double)w[e] * g);
+                dst[col[e]] = nk_fix_add(dst[col[e]], nk_fix_from((double)w[e] * g));
             }
             for (; e < e1; e++)
-                dst[col[e]] += nk_fix_from((double)w[e] * g);
+                dst[col[e]] = nk_fix_add(dst[col[e]], nk_fix_from((double)w[e] * g));
         }
         else
             for (int64_t e = e0; e < e1; e++)
                 if (col[e] >= c0 && col[e] < c1)
-                    dst[col[e]] += nk_fix_from((double)w[e] * g);
+                    dst[col[e]] = nk_fix_add(dst[col[e]], nk_fix_from((double)w[e] * g));
         return;
     }
     int base = (int)(s % L);
@@ -338,7 +354,8 @@ static inline void add_row(const nk_proj *pj, int64_t e0, int64_t e1, int64_t c0
         int slot = base + pj->delay[e];
         if (slot >= L)
             slot -= L;
-        ring[(size_t)slot * n + col[e]] += nk_fix_from((double)w[e] * g);
+        int64_t *d = ring + (size_t)slot * n + col[e];
+        *d = nk_fix_add(*d, nk_fix_from((double)w[e] * g));
     }
 }
 
@@ -387,7 +404,7 @@ static void deliver_part(cpu_pool *P, int t, int tid)
                     e1 = e0 + (t < nt - 1 ? sp[a * (nt - 1) + t] : len);
                     e0 += t > 0 ? sp[a * (nt - 1) + t - 1] : 0;
                 }
-                add_row(pj, e0, e1, c0, c1, ring, n, s, L, g[a], whole);
+                add_row(pj, e0, e1, c0, c1, ring, n, s, L, g[a], whole, 1);
             }
             continue;
         }
@@ -422,7 +439,7 @@ static void deliver_part(cpu_pool *P, int t, int tid)
                     e1 = e0 + (t < nt - 1 ? sp[a * (nt - 1) + t] : len);
                     e0 += t > 0 ? sp[a * (nt - 1) + t - 1] : 0;
                 }
-                add_row(pj, e0, e1, c0, c1, ring, n, s, L, 1.0, whole);
+                add_row(pj, e0, e1, c0, c1, ring, n, s, L, 1.0, whole, 0);
             }
         }
     }

@@ -75,6 +75,16 @@ NK_DEV int64_t nk_dfix(double w)
     double s = w * NK_FIX_ONE;
     return (int64_t)(s < 0 ? s - 0.5 : s + 0.5);
 }
+/* Any w (a graded synapse's weight x value), clamped as the CPU's
+ * nk_fix_from_any clamps it. */
+NK_DEV int64_t nk_dfix_any(double w)
+{
+    double s = w * NK_FIX_ONE;
+    s = s < 0 ? s - 0.5 : s + 0.5;
+    s = s > 0x1p63 - 0x1p10 ? 0x1p63 - 0x1p10 : s;
+    s = s < -0x1p63 + 0x1p10 ? -0x1p63 + 0x1p10 : s;
+    return s == s ? (int64_t)s : 0;
+}
 
 /* Which of n records a thread j of a flattened launch belongs to: the last
  * one whose int64 field `first` is <= j. first0 points at record 0's field
@@ -634,7 +644,7 @@ NK_DEV void nk_graded_row(const nk_dgargs *a, int64_t j, double g)
         int64_t slot = base + (a->udelay ? a->udelay : a->delay[e]);
         if (slot >= a->ring_len)
             slot -= a->ring_len;
-        nk_atomic_add_i64(a->ring + slot * a->n + a->col[e], nk_dfix((double)a->w[e] * g));
+        nk_atomic_add_i64(a->ring + slot * a->n + a->col[e], nk_dfix_any((double)a->w[e] * g));
     }
 }
 #endif
