@@ -91,7 +91,8 @@ static int64_t idmap_get(idmap *m, int64_t id)
 
 /* ---- the reader ---------------------------------------------------------------- */
 
-#define MAXCOL 64
+/* columns a line may have (a header with more is refused) */
+#define MAXCOL 1024
 
 typedef struct reader {
     nk_ctx *ctx;
@@ -520,6 +521,11 @@ nk_edges *nk_edges_read_csv(nk_ctx *ctx, const char *path, const nk_csv_opts *o)
             first = 0;
             int64_t id0, id1;
             int header = nf < 2 || parse_id(field[0], &id0) || parse_id(field[1], &id1);
+            if (nf == MAXCOL) {
+                rc = nk_fail(ctx, NK_EINVAL, "%s:%lld: more than %d columns; at most %d are read",
+                             path, (long long)r.line, MAXCOL - 1, MAXCOL - 1);
+                break;
+            }
             if (header) {
                 char names[1024];
                 header_list(names, sizeof names, field, nf);

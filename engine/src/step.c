@@ -58,8 +58,10 @@ int32_t nk_refractory_steps(nk_net *net, nk_pop *p, char *err, size_t errlen, in
         return 0;
     }
     if (!(ms >= 0) || ms / net->dt > 1e9) {
-        snprintf(err, errlen, "population '%s': refractory period must be >= 0 ms, got %g",
-                 p->name, ms);
+        snprintf(err, errlen,
+                 "population '%s': the refractory period must be >= 0 ms and at most 1e9 steps "
+                 "of dt = %g ms, got %g ms",
+                 p->name, net->dt, ms);
         *rc = NK_EINVAL;
         return 0;
     }

@@ -452,4 +452,23 @@ do
   T.eq(count[106], nil, "chain: 106, without edges, stays silent")
 end
 
+-- wide files: columns past the 64th are found; more than 1023 are refused
+do
+  local path = os.tmpname()
+  local function write(ncols)
+    local h, r = {}, {}
+    for i = 0, ncols - 1 do h[#h + 1], r[#r + 1] = "c" .. i, i end
+    local f = assert(io.open(path, "w"))
+    f:write(table.concat(h, ","), "\n", table.concat(r, ","), "\n")
+    f:close()
+  end
+  write(70)
+  local ok, e = pcall(nk.read_edges, path, {pre = "c1", post = "c69", weight = "c68"})
+  T.ok(ok, "a column past the 64th is found: " .. tostring(not ok and e))
+  if ok then T.eq(#e, 1, "wide file: one edge") end
+  write(1100)
+  T.raises("more than 1023 columns", nk.read_edges, path, {pre = "c1", post = "c2"})
+  os.remove(path)
+end
+
 T.done("edges")
