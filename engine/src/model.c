@@ -163,6 +163,14 @@ static int add_piece(const char *piece, void *ud)
         return -1;
     }
     const char *name = dc.name;
+    if (!strcmp(name, "t") || !strcmp(name, "dt") || !strcmp(name, "i") || !strcmp(name, "e") ||
+        !strcmp(name, "pi")) {
+        snprintf(d->err, d->errlen,
+                 "'%s' is a built-in name (t: time, dt: the step, i: the neuron's index, e and "
+                 "pi: the constants); choose another name",
+                 name);
+        return -1;
+    }
     if ((!m->synapse && !strcmp(name, "I")) || (m->synapse && !strcmp(name, "w"))) {
         snprintf(d->err, d->errlen, "'%s' is reserved in a %s model (%s); choose another name",
                  name, m->synapse ? "synapse" : "neuron",
@@ -667,6 +675,27 @@ nk_model *nk_model_parse(const nk_model_text *t, char *err, size_t errlen)
             snprintf(err, errlen, "model '%s': equations: '%s' (use '=' to name an expression)",
                      t->name, st->text);
             goto fail;
+        }
+        /* one equation per name: a second ODE for a state, or a named
+         * expression that takes a state's or parameter's name, would be
+         * ignored (or would shadow it) without a word */
+        if (st->kind == NK_ST_ASSIGN &&
+            (nk_model_state_index0(m, st->target) >= 0 || nk_model_param_index0(m, st->target) >= 0)) {
+            snprintf(err, errlen,
+                     "model '%s': equations: '%s' names an expression '%s', which is already a "
+                     "%s; choose another name",
+                     t->name, st->text, st->target,
+                     nk_model_state_index0(m, st->target) >= 0 ? "state" : "parameter");
+            goto fail;
+        }
+        for (int q = 0; q < k; q++) {
+            const nk_stmt *o = &m->eqs.items[q];
+            if (o->kind == st->kind && !strcmp(o->target, st->target)) {
+                snprintf(err, errlen, "model '%s': equations: '%s' and '%s' both define %s'%s'",
+                         t->name, o->text, st->text, st->kind == NK_ST_ODE ? "d/dt of " : "",
+                         st->target);
+                goto fail;
+            }
         }
     }
     c.eqs = NULL;

@@ -13,6 +13,7 @@
 #include "writer.h"
 #include "rt/nk_philox.h"
 
+#include <float.h>
 #include <math.h>
 #include <sched.h>
 #include <stdio.h>
@@ -46,6 +47,14 @@ static void state_fill(nk_net *net, void *arr, int64_t lo, int64_t hi, double v)
             ((float *)arr)[i] = (float)v;
     }
 }
+
+/* Whether v can be stored as a state: finite, and within float's range when
+ * states are float32 (else it would be stored as infinity). */
+static int state_fits(const nk_net *net, double v)
+{
+    return isfinite(v) && (net->dbl || fabs(v) <= FLT_MAX);
+}
+#define STATE_RANGE(net) ((net)->dbl ? "" : " (within +-3.4e38: states are float32)")
 
 static double state_get(const nk_net *net, const void *arr, int64_t i)
 {
@@ -538,9 +547,9 @@ int nk_pop_set_state(nk_net *net, nk_range r, const char *var, double value)
     if (rc)
         return rc;
     nk_pop *p = &net->pops[r.pop];
-    if (!isfinite(value))
-        return nk_fail(net->ctx, NK_EINVAL, "initial value of '%s' must be finite, got %g", var,
-                       value);
+    if (!state_fits(net, value))
+        return nk_fail(net->ctx, NK_EINVAL, "initial value of '%s' must be finite%s, got %g", var,
+                       STATE_RANGE(net), value);
     state_fill(net, p->state[k], r.lo, r.hi, value);
     return 0;
 }
@@ -551,10 +560,10 @@ int nk_pop_set_state_uniform(nk_net *net, nk_range r, const char *var, double lo
     if (rc)
         return rc;
     nk_pop *p = &net->pops[r.pop];
-    if (!isfinite(lo) || !isfinite(hi) || hi < lo)
+    if (!state_fits(net, lo) || !state_fits(net, hi) || hi < lo)
         return nk_fail(net->ctx, NK_EINVAL,
-                       "uniform(%g, %g) for '%s': expected finite bounds with low <= high", lo, hi,
-                       var);
+                       "uniform(%g, %g) for '%s': expected finite bounds%s with low <= high", lo,
+                       hi, var, STATE_RANGE(net));
     /* Draw number k of neuron i: the same whatever else the network holds. */
     for (int64_t i = r.lo; i < r.hi; i++) {
         uint32_t out[4];
@@ -572,10 +581,10 @@ int nk_pop_set_state_array(nk_net *net, nk_range r, const char *var, const doubl
         return rc;
     nk_pop *p = &net->pops[r.pop];
     for (int64_t i = r.lo; i < r.hi; i++)
-        if (!isfinite(values[i - r.lo]))
+        if (!state_fits(net, values[i - r.lo]))
             return nk_fail(net->ctx, NK_EINVAL,
-                           "initial value of '%s' for neuron %lld must be finite, got %g", var,
-                           (long long)i + 1, values[i - r.lo]);
+                           "initial value of '%s' for neuron %lld must be finite%s, got %g", var,
+                           (long long)i + 1, STATE_RANGE(net), values[i - r.lo]);
     for (int64_t i = r.lo; i < r.hi; i++)
         state_fill(net, p->state[k], i, i + 1, values[i - r.lo]);
     return 0;

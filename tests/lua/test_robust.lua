@@ -217,5 +217,31 @@ do
   pnet:close()
 end
 
+-- models that would silently do something else are refused: a second ODE
+-- for a state, an expression named like a state or parameter, built-in names
+-- (t, dt, i, e, pi) taken as states or parameters
+T.raises("both define d/dt of 'v'", nk.model, {name = "dup_ode", states = {v = 0},
+         equations = {"dv/dt = 1 : mV", "dv/dt = -1000 : mV"}})
+T.raises("which is already a parameter", nk.model, {name = "shadow_p", params = {tau = 1},
+         states = {v = 0}, equations = {"tau = 1000", "dv/dt = -v/tau : mV"}})
+T.raises("which is already a state", nk.model, {name = "shadow_s", states = {v = 0, u = 0},
+         equations = {"u = 2*v", "dv/dt = -v : mV"}})
+for _, b in ipairs{"t", "dt", "i", "e", "pi"} do
+  T.raises("'" .. b .. "' is a built-in name", nk.model, {name = "builtin_" .. b,
+           params = {[b] = 1}, states = {v = 0}, equations = "dv/dt = -v : mV"})
+end
+-- a float32 state cannot hold 1e300: refused, not stored as infinity
+do
+  local fnet = nk.network{}
+  local fp = fnet:population("lif", 2)
+  T.raises("states are float32", fp.set, fp, {v = 1e300})
+  T.raises("states are float32", fnet.population, fnet, "lif", 2, {init = {v = nk.uniform(0, 1e300)}})
+  local dnet = nk.network{precision = "double"}
+  local dp = dnet:population("lif", 2)
+  T.ok(pcall(dp.set, dp, {v = 1e300}), "a float64 state holds 1e300")
+  fnet:close()
+  dnet:close()
+end
+
 collectgarbage()
 T.done("robust")
