@@ -110,7 +110,12 @@ typedef struct canon_ctx {
     int in_on_pre;           /* w is the arriving weight */
     char *err;
     size_t errlen;
+    int64_t nodes;           /* made so far: intermediates are substituted where used */
 } canon_ctx;
+
+/* Terms one expression may grow to once its intermediates are substituted
+ * (an intermediate used twice at each of 22 levels is 4 million). */
+#define CANON_MAX_NODES 1000000
 
 static int is_builtin(const char *name)
 {
@@ -183,8 +188,17 @@ static nk_expr *canon_rec(const nk_expr *e, canon_ctx *c, int rx, int depth)
         return NULL;
     if (depth > 64) {
         snprintf(c->err, c->errlen,
-                 "population '%s': intermediate expressions refer to each other in a cycle",
+                 "population '%s': intermediate expressions refer to each other in a cycle, or "
+                 "nest more than 64 deep",
                  c->pop->name);
+        return NULL;
+    }
+    if (++c->nodes > CANON_MAX_NODES) {
+        snprintf(c->err, c->errlen,
+                 "population '%s': an expression grows past %d terms once its intermediates are "
+                 "substituted (intermediates that use earlier ones several times, level after "
+                 "level); use fewer levels, or write the repeated part as a state",
+                 c->pop->name, CANON_MAX_NODES);
         return NULL;
     }
     switch (e->kind) {
@@ -225,7 +239,7 @@ static nk_expr *canon_rec(const nk_expr *e, canon_ctx *c, int rx, int depth)
 static nk_expr *canon(const nk_expr *e, nk_pop *pop, int rx, int in_on_pre, char *err,
                       size_t errlen)
 {
-    canon_ctx c = {pop, in_on_pre, err, errlen};
+    canon_ctx c = {pop, in_on_pre, err, errlen, 0};
     if (errlen)
         err[0] = 0;
     nk_expr *r = canon_rec(e, &c, rx, 0);

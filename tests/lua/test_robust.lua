@@ -243,5 +243,25 @@ do
   dnet:close()
 end
 
+-- intermediates are substituted where used: an expression that would grow
+-- past a million terms is refused (it took minutes and gigabytes), and so is
+-- a chain deeper than 64, with what it is
+do
+  local eq = {"a1 = v"}
+  for k = 2, 22 do eq[#eq + 1] = ("a%d = a%d + a%d"):format(k, k - 1, k - 1) end
+  eq[#eq + 1] = "dv/dt = -a22*1e-9 : mV"
+  local bnet = nk.network{}
+  bnet:population(nk.model{name = "blowup", states = {v = 1}, equations = eq}, 1)
+  T.raises("grows past 1000000 terms", bnet.run, bnet, 0.1)
+  bnet:close()
+  eq = {}
+  for k = 1, 70 do eq[k] = ("a%d = %s + 1"):format(k, k == 1 and "v" or "a" .. (k - 1)) end
+  eq[#eq + 1] = "dv/dt = -a70*0 : mV"
+  local cnet = nk.network{}
+  cnet:population(nk.model{name = "deep", states = {v = 1}, equations = eq}, 1)
+  T.raises("or nest more than 64 deep", cnet.run, cnet, 0.1)
+  cnet:close()
+end
+
 collectgarbage()
 T.done("robust")
