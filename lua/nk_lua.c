@@ -450,6 +450,11 @@ static void push_pop(lua_State *L, int netidx, int pop, int64_t lo, int64_t hi)
 static nk_range check_target(lua_State *L, int netidx, int arg, const char *fname)
 {
     lpop *p = luaL_testudata(L, arg, POP_MT);
+    if (!p && luaL_testudata(L, arg, "nk.selection"))
+        lerror(L, "bad argument #%d to '%s' (a population or a slice expected; a selection "
+                  "(pop:select, net:region) cannot be used here: take slices, or connect with "
+                  "rule 'list' and the neurons' indices)",
+               arg - 1, fname);
     if (!p)
         lerror(L, "bad argument #%d to '%s' (population expected, got %s)", arg - 1, fname,
                    luaL_typename(L, arg));

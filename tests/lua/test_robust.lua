@@ -263,5 +263,14 @@ do
   cnet:close()
 end
 
+-- a selection is not a target of connect: the message says what to use
+do
+  local snet = nk.network{}
+  local sp = snet:population("lif", 5)
+  T.raises("a selection (pop:select, net:region) cannot be used here", snet.connect, snet,
+           sp:select{1, 2}, sp, {weight = 1})
+  snet:close()
+end
+
 collectgarbage()
 T.done("robust")
