@@ -121,6 +121,8 @@ static double opt_number(lua_State *L, int t, const char *key, const char *fname
             lerror(L, "option '%s' for %s must be a number, got %s", key, fname,
                        luaL_typename(L, -1));
         v = lua_tonumber(L, -1);
+        if (isnan(v)) /* callers take NaN for "not given" */
+            lerror(L, "option '%s' for %s is NaN; expected a number", key, fname);
     }
     lua_pop(L, 1);
     return v;
@@ -154,7 +156,11 @@ static const char *opt_string(lua_State *L, int t, const char *key, const char *
         if (lua_type(L, -1) != LUA_TSTRING)
             lerror(L, "option '%s' for %s must be a string, got %s", key, fname,
                        luaL_typename(L, -1));
-        v = lua_tostring(L, -1);
+        size_t len;
+        v = lua_tolstring(L, -1, &len);
+        if (strlen(v) != len) /* C would read up to the first zero byte only */
+            lerror(L, "option '%s' for %s holds a zero byte (\\0) at position %d", key, fname,
+                   (int)strlen(v) + 1);
     }
     lua_pop(L, 1);
     return v;
@@ -3237,6 +3243,9 @@ static int net_run(lua_State *L)
     o.interrupt = &nk_lua_interrupted;
     o.checkpoint_every = opt_number(L, t, "checkpoint_every", "net:run", 0);
     const char *ck = opt_string(L, t, "checkpoint", "net:run", NULL);
+    if (ck && o.checkpoint_every == 0)
+        return lerror(L, "net:run: option 'checkpoint' needs 'checkpoint_every' (ms between "
+                         "checkpoints); for one checkpoint now, call net:checkpoint(path)");
     if (o.checkpoint_every != 0 && !ck) {
         const char *out = nk_net_output(n->net);
         size_t l = out ? strlen(out) : 0;

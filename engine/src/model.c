@@ -163,11 +163,11 @@ static int add_piece(const char *piece, void *ud)
         return -1;
     }
     const char *name = dc.name;
-    if (!strcmp(name, "t") || !strcmp(name, "dt") || !strcmp(name, "i") || !strcmp(name, "e") ||
-        !strcmp(name, "pi")) {
+    /* (the constants e and pi may be a model's own names: those come first) */
+    if (!strcmp(name, "t") || !strcmp(name, "dt") || !strcmp(name, "i")) {
         snprintf(d->err, d->errlen,
-                 "'%s' is a built-in name (t: time, dt: the step, i: the neuron's index, e and "
-                 "pi: the constants); choose another name",
+                 "'%s' is a built-in name (t: the time, dt: the step, i: the neuron's index); "
+                 "choose another name",
                  name);
         return -1;
     }

@@ -542,7 +542,7 @@ do
   T.ok(not exists(path("nodir/c.h5")), "no checkpoint made in a missing directory")
   T.raises("run: checkpoint_every must be a number of ms >= 0, got -5", run, G, 10,
            {checkpoint_every = -5, checkpoint = path("neg.h5")})
-  T.raises("run: checkpoint_every must be a number of ms >= 0, got", run, G, 10,
+  T.raises("option 'checkpoint_every' for net:run is NaN; expected a number", run, G, 10,
            {checkpoint_every = 0 / 0, checkpoint = path("nan.h5")})
   T.raises("net:run: run: checkpoint: ", run, G, 10,
            {checkpoint_every = 5, checkpoint = path("nodir/c.h5")})
