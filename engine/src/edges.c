@@ -146,6 +146,10 @@ static char *next_line(reader *r, int *rc)
                 end--;
             *end = 0;
             r->line++;
+            /* a UTF-8 byte-order mark (spreadsheet exports) is not part of
+             * the first column's name */
+            if (r->line == 1 && end - start >= 3 && !memcmp(start, "\xEF\xBB\xBF", 3))
+                start += 3;
             if (memchr(start, 0, (size_t)(end - start))) {
                 *rc = nk_fail(r->ctx, NK_EINVAL,
                               "%s:%lld: a NUL byte: this is not a text (CSV/TSV) file", r->path,

@@ -466,6 +466,11 @@ do
   local ok, e = pcall(nk.read_edges, path, {pre = "c1", post = "c69", weight = "c68"})
   T.ok(ok, "a column past the 64th is found: " .. tostring(not ok and e))
   if ok then T.eq(#e, 1, "wide file: one edge") end
+  local f = assert(io.open(path, "w")) -- a byte-order mark before the header
+  f:write("\xEF\xBB\xBFpre_root_id,post_root_id,syn_count\n10,20,3\n")
+  f:close()
+  ok, e = pcall(nk.read_edges, path)
+  T.ok(ok, "a UTF-8 byte-order mark before the header is skipped: " .. tostring(not ok and e))
   write(1100)
   T.raises("more than 1023 columns", nk.read_edges, path, {pre = "c1", post = "c2"})
   os.remove(path)
