@@ -214,7 +214,7 @@ static const nk_api_opt run_opts[] = {
     END};
 
 static const nk_api_opt restore_opts[] = {
-    {"output", "results file of the restored network (default: none)"}, END};
+    {"output", "results file of the restored network (default: the checkpointed network's own, which the restored one goes on writing; it may not be the checkpoint file itself)"}, END};
 
 static const nk_api_opt read_opts[] = {
     {"max_values", "refuse datasets larger than this many values (default 50 million)"}, END};
@@ -340,7 +340,7 @@ const nk_api_fn nk_api[] = {
     {"net:population", NULL, "pop = net:population(model, n[, options])",
      "n neurons of a model (a name or an nk.model object).", "population", population_opts},
     {"net:connect", NULL, "proj = net:connect(pre, post[, options])",
-     "Synapses from pre to post (populations, slices or selections) by a rule; with edges of "
+     "Synapses from pre to post (populations or slices; a selection is refused, with the advice to take slices or rule `list`) by a rule; with edges of "
      "both signs it returns two projections.",
      "connect", connect_opts},
     {"net:source", NULL, "src = net:source(kind, target[, options])",
