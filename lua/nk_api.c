@@ -75,8 +75,8 @@ static const nk_api_opt connect_opts[] = {
     {"delay", "ms, likewise; rounded to the nearest step, at least one step (default)"},
     {"synapse", "synapse model name or object (default: the target's receptors, else "
                 "exp_curr)"},
-    {"receptor", "the receptor on the target this feeds (default \"exc\" for weight >= 0, "
-                 "else \"inh\")"},
+    {"receptor", "the receptor on the target this feeds, a name of letters, digits and _ "
+                 "(default \"exc\" for weight >= 0, else \"inh\")"},
     {"params", "synapse parameters"},
     {"allow_autapses", "self-connections when pre and post are one population (default true)"},
     {"allow_multapses", "fixed_* rules may pick a pair twice (default true)"},
@@ -128,7 +128,8 @@ static const nk_api_opt region_opts[] = {
 static const nk_api_opt spike_source_opts[] = {
     {"weight", "per spike, in the synapse's unit (pA, nS or mV for delta); required"},
     {"synapse", "synapse model (default: the receptor's, else exp_curr)"},
-    {"receptor", "receptor name (default \"exc\" for weight >= 0, else \"inh\")"},
+    {"receptor", "receptor name: letters, digits and _, not starting with a digit (default "
+                 "\"exc\" for weight >= 0, else \"inh\")"},
     {"params", "synapse parameters"},
     WINDOW,
     {"rate", "poisson: Hz per neuron"},

@@ -19,6 +19,8 @@
 #include <lauxlib.h>
 #include <lualib.h>
 
+#include <errno.h>
+#include <limits.h>
 #include <math.h>
 #include <stddef.h>
 #include <stdarg.h>
@@ -4114,9 +4116,11 @@ void nk_lua_set_default(lua_State *L, const char *key, const char *value)
             lerror(L, "--resume: cannot read the checkpoint '%s'", value);
         lua_pushstring(L, value);
     } else if (!strcmp(key, "seed")) {
+        errno = 0;
         long long v = strtoll(value, &end, 10);
-        if (!*value || *end || v < 0)
-            lerror(L, "invalid value '%s' for --seed (expected a non-negative integer)", value);
+        if (!*value || *end || v < 0 || errno == ERANGE) /* strtoll clamps what overflows */
+            lerror(L, "invalid value '%s' for --seed (expected an integer from 0 to %lld)", value,
+                   (long long)LLONG_MAX);
         lua_pushinteger(L, (lua_Integer)v);
     } else if (!strcmp(key, "threads")) {
         long long v = strtoll(value, &end, 10);

@@ -65,10 +65,18 @@ function nk.load_model(dir, opts)
     error("bad argument #2 to 'nk.load_model' (table of nk.network options expected, got "
           .. type(opts) .. ")", 2)
   end
-  local o = nk._sonata_net_opts(dir)
-  for k, v in pairs(opts or {}) do o[k] = v end
-  local net = nk.network(o)
-  net:load_sonata(dir)
+  -- errors point at the caller's line, not at the prelude's
+  local ok, net = pcall(function()
+    local o = nk._sonata_net_opts(dir)
+    for k, v in pairs(opts or {}) do o[k] = v end
+    local n = nk.network(o)
+    n:load_sonata(dir)
+    return n
+  end)
+  if not ok then
+    local msg = tostring(net):gsub("^nk%.prelude:%d+: ", "")
+    error(msg, 2)
+  end
   return net
 end
 

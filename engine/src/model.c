@@ -664,6 +664,21 @@ nk_model *nk_model_parse(const nk_model_text *t, char *err, size_t errlen)
         snprintf(err, errlen, "synapse model '%s' needs 'on_pre' and 'current'", t->name);
         goto fail;
     }
+    /* fields of the other kind of model would be ignored */
+    if (!m->synapse && (m->on_pre.n > 0 || m->current || m->graded)) {
+        snprintf(err, errlen,
+                 "model '%s': '%s' belongs to synapse models (give a neuron model threshold, "
+                 "reset and refractory; its receptors name synapse models)",
+                 t->name, m->on_pre.n > 0 ? "on_pre" : m->current ? "current" : "graded");
+        goto fail;
+    }
+    if (m->synapse && (m->threshold || m->reset.n > 0 || m->refractory)) {
+        snprintf(err, errlen,
+                 "model '%s': '%s' belongs to neuron models (a synapse model has on_pre, current "
+                 "and, graded, graded)",
+                 t->name, m->threshold ? "threshold" : m->reset.n > 0 ? "reset" : "refractory");
+        goto fail;
+    }
 
     names_ctx c = {.m = m, .eqs = &m->eqs, .allow_post = m->synapse, .where = "equations",
                    .err = err, .errlen = errlen};
@@ -711,7 +726,8 @@ nk_model *nk_model_parse(const nk_model_text *t, char *err, size_t errlen)
     if (m->refractory) {
         m->refr_cond = nk_expr_is_boolean(m->refractory);
         m->refr_per_neuron = !m->refr_cond && (nk_expr_uses(m->refractory, "i") ||
-                                               nk_expr_uses(m->refractory, "t"));
+                                               nk_expr_uses(m->refractory, "t") ||
+                                               nk_expr_uses(m->refractory, "I"));
         for (int k = 0; k < m->nstates && !m->refr_cond; k++)
             if (nk_expr_uses(m->refractory, m->sname[k]))
                 m->refr_per_neuron = 1;

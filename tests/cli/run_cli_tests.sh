@@ -190,6 +190,13 @@ expect_err "nkshell: invalid value '-1' for --seed (expected a non-negative inte
 $USAGE_HINT"
 end_case
 
+begin "--seed beyond 2^63 - 1 is a usage error (it was clamped)"
+run -- "$NK" --seed 18446744073709551615 -e 'print("ran")'
+expect_rc 2
+expect_err "nkshell: invalid value '18446744073709551615' for --seed (expected an integer from 0 to 9223372036854775807)
+$USAGE_HINT"
+end_case
+
 begin "valid --backend/--threads/--seed are accepted"
 run -- "$NK" --backend cpu --threads=2 --seed 42 -e 'print("ran")'
 expect_rc 0

@@ -288,5 +288,38 @@ do
   onet:close()
 end
 
+-- receptor names are names (a dot could never be monitored, a quote broke
+-- save_model's CSV); fields of the other kind of model are refused, not
+-- ignored; a refractory period that uses I is computed per neuron
+do
+  local rnet = nk.network{}
+  local rp = rnet:population("lif", 3)
+  for _, bad in ipairs{"a.b", "", "x'y", "1st"} do
+    T.raises("is not a name", rnet.connect, rnet, rp, rp, {weight = 1, receptor = bad})
+  end
+  rnet:close()
+  T.raises("'on_pre' belongs to synapse models", nk.model, {name = "n_on_pre", states = {v = 0},
+           equations = "dv/dt = -v : mV", on_pre = "v += w"})
+  T.raises("'threshold' belongs to neuron models", nk.model, {name = "s_thr", kind = "synapse",
+           states = {g = 0}, equations = "dg/dt = -g : nS", on_pre = "g += w",
+           current = "g*(0 - v)", threshold = "g > 1"})
+  nk.model{name = "refr_I", params = {tau = 10}, states = {v = 0},
+           equations = "dv/dt = (I - v)/tau : mV", threshold = "v > 1", reset = "v = 0",
+           refractory = "I > 100 ? 5 : 1"}
+  local inet = nk.network{}
+  local ip = inet:population("refr_I", 2)
+  inet:source("dc", ip, {amplitude = 200})
+  T.ok(pcall(inet.run, inet, 5), "a refractory period that uses I runs")
+  inet:close()
+end
+-- nk.load_model's errors point at the caller's line, not the prelude's
+do
+  local dir = os.tmpname()
+  os.remove(dir)
+  local ok, e = pcall(nk.load_model, dir)
+  T.ok(not ok and not tostring(e):find("prelude", 1, true),
+       "load_model of a missing directory: no prelude line (" .. tostring(e) .. ")")
+end
+
 collectgarbage()
 T.done("robust")
