@@ -491,9 +491,9 @@ static int unknown_name(nk_ctx *ctx, const char *name, const nk_model *m, int st
     if (s)
         return nk_fail(ctx, NK_EINVAL,
                        "unknown %s '%s' for model '%s' (did you mean '%s'?); it has: %s",
-                       states ? "state variable" : "option", name, m->name, s, list);
+                       states ? "state variable" : "parameter", name, m->name, s, list);
     return nk_fail(ctx, NK_EINVAL, "unknown %s '%s' for model '%s' (expected one of: %s)",
-                   states ? "state variable" : "option", name, m->name, list);
+                   states ? "state variable" : "parameter", name, m->name, list);
 }
 
 int nk_pop_set_param(nk_net *net, int pop, const char *name, double value)

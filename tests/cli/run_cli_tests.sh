@@ -540,7 +540,7 @@ nk_error_case "nk: dt <= 0" 'local net = nk.network{dt = 0}' \
 nk_error_case "nk: a typo in a model parameter" \
     'local net = nk.network{}
 net:population("lif", 10, {params = {tau_mm = 20}})' \
-    "bad.lua:2: net:population: unknown option 'tau_mm' for model 'lif' (did you mean 'tau_m'?); it has: tau_m, C_m, v_rest, v_reset, v_thresh, t_ref, I_e"
+    "bad.lua:2: net:population: unknown parameter 'tau_mm' for model 'lif' (did you mean 'tau_m'?); it has: tau_m, C_m, v_rest, v_reset, v_thresh, t_ref, I_e"
 nk_error_case "nk: unknown model" 'nk.network{}:population("lfi", 10)' \
     "bad.lua:1: net:population: unknown model 'lfi' (did you mean 'lif'?)"
 nk_error_case "nk: a zero-sized population" 'nk.network{}:population("lif", 0)' \

@@ -25,10 +25,10 @@ T.raises("population size must be a positive integer, got -5", net.population, n
 T.raises("population size must be an integer, got 2.5", net.population, net, "lif", 2.5)
 T.raises("population size must be an integer, got string", net.population, net, "lif", "ten")
 T.raises("bad argument #1 to 'population' (model name expected, got number)", net.population, net, 3, 10)
-T.raises("unknown option 'tau_mm' for model 'lif' (did you mean 'tau_m'?)",
+T.raises("unknown parameter 'tau_mm' for model 'lif' (did you mean 'tau_m'?)",
          net.population, net, "lif", 10, {params = {tau_mm = 20}})
 -- a failed call leaves nothing behind: the corrected call works, same name
-T.raises("unknown option 'tau_mm' for model 'lif'", net.population, net, "lif", 10,
+T.raises("unknown parameter 'tau_mm' for model 'lif'", net.population, net, "lif", 10,
          {name = "retry", params = {tau_mm = 20}})
 T.raises("unknown state variable 'vv' for model 'lif'", net.population, net, "lif", 10,
          {name = "retry", init = {vv = nk.uniform(0, 1)}})
@@ -67,7 +67,7 @@ T.raises("indegree 20 is more than the 10 source neurons", net.connect, net, a, 
 T.raises("one_to_one: source and target must have the same size, got 10 and 3", net.connect,
          net, a, a:slice(1, 3), {rule = "one_to_one"})
 T.raises("bad argument #2 to 'connect' (population expected, got string)", net.connect, net, a, "b")
-T.raises("unknown option 'tau_synn' for model 'exp_curr' (did you mean 'tau_syn'?)", net.connect,
+T.raises("unknown parameter 'tau_synn' for model 'exp_curr' (did you mean 'tau_syn'?)", net.connect,
          net, a, a, {params = {tau_synn = 3}})
 T.raises("unknown model 'exp_cur' (did you mean 'exp_curr'?)", net.connect, net, a, a,
          {synapse = "exp_cur"})
