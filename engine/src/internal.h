@@ -78,6 +78,9 @@ int nk_model_state_index(const nk_model *m, const char *name);
 /* Canonical names only (no aliases): for code generation. */
 int nk_model_param_index0(const nk_model *m, const char *name);
 int nk_model_state_index0(const nk_model *m, const char *name);
+/* Whether s is a name as model declarations take them (a letter or _, then
+ * letters, digits and _), of at most max characters. */
+int nk_is_name(const char *s, size_t max);
 /* Checks value against parameter k's range; fills err and returns -1 when
  * it is outside. */
 int nk_model_check_param(const nk_model *m, int k, double value, char *err, size_t errlen);

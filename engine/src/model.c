@@ -25,6 +25,15 @@ static const char *skip_ws(const char *s)
 static int is_ident_start(int c) { return isalpha(c) || c == '_'; }
 static int is_ident(int c) { return isalnum(c) || c == '_'; }
 
+int nk_is_name(const char *s, size_t max)
+{
+    if (!is_ident_start((unsigned char)*s) || strlen(s) > max)
+        return 0;
+    while (is_ident((unsigned char)*s))
+        s++;
+    return *s == 0;
+}
+
 /* Reads a number (strtod: also inf and -inf) at *s; advances *s. */
 static int read_num(const char **s, double *v)
 {
@@ -674,8 +683,8 @@ nk_model *nk_model_parse(const nk_model_text *t, char *err, size_t errlen)
     }
     if (m->synapse && (m->threshold || m->reset.n > 0 || m->refractory)) {
         snprintf(err, errlen,
-                 "model '%s': '%s' belongs to neuron models (a synapse model has on_pre, current "
-                 "and, graded, graded)",
+                 "model '%s': '%s' belongs to neuron models (a synapse model has on_pre and "
+                 "current, and graded ones graded)",
                  t->name, m->threshold ? "threshold" : m->reset.n > 0 ? "reset" : "refractory");
         goto fail;
     }

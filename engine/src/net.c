@@ -743,12 +743,7 @@ int nk_receptor_for(nk_net *net, int pop, const char *receptor, const char *syna
     const nk_model *nm = p->model;
     const char *rxname = receptor ? receptor : (weight < 0 ? "inh" : "exc");
     /* a name: monitors say "receptor.state", and save_model writes it into CSV */
-    int ident = (rxname[0] == '_' || (rxname[0] >= 'a' && rxname[0] <= 'z') ||
-                 (rxname[0] >= 'A' && rxname[0] <= 'Z')) && strlen(rxname) <= 64;
-    for (const char *c = rxname; ident && *c; c++)
-        ident = *c == '_' || (*c >= 'a' && *c <= 'z') || (*c >= 'A' && *c <= 'Z') ||
-                (*c >= '0' && *c <= '9');
-    if (!ident)
+    if (!nk_is_name(rxname, 64))
         return nk_fail(net->ctx, NK_EINVAL,
                        "receptor name '%.80s' is not a name (letters, digits and _, not starting "
                        "with a digit, at most 64 characters)",
