@@ -1197,9 +1197,9 @@ body:
         const nk_model *m = pop->rx[r].syn;
         sb_printf(&bb, "        const int64_t nk_in%d = in%d[i];\n        in%d[i] = 0;\n", r, r, r);
         if (m->graded)
-            sb_printf(&bb, "        {\n            const double nk_w = (double)nk_in%d * NK_FIX_INV;\n", r);
+            sb_printf(&bb, "        {\n            const double nk_w = NK_FIX_REAL(nk_in%d);\n", r);
         else
-            sb_printf(&bb, "        if (nk_in%d != 0) {\n            const double nk_w = (double)nk_in%d * NK_FIX_INV;\n", r, r);
+            sb_printf(&bb, "        if (nk_in%d != 0) {\n            const double nk_w = NK_FIX_REAL(nk_in%d);\n", r, r);
         for (int k = 0; k < m->on_pre.n; k++) {
             const nk_stmt *st = &m->on_pre.items[k];
             char target[160];

@@ -39,6 +39,22 @@ typedef unsigned char uint8_t;
 #define NK_FIX_ONE 4294967296.0
 #define NK_FIX_INV (1.0 / 4294967296.0)
 
+/* NK_FIX_REAL(x): the Q32.32 value x as a double, rounded once. x86 has a
+ * vector conversion from 64-bit integers only with AVX-512DQ; with AVX2 alone
+ * GCC leaves a loop with (double)x scalar, so there x is split into halves
+ * that convert as 32-bit integers: x 2^-32 = (hi + 1/2) + (lo - 2^31) 2^-32,
+ * both terms exact, their sum rounded once, as (double)x is (scaling by 2^-32
+ * is exact). The two forms give the same bits. (With SSE2 alone the loop stays
+ * scalar either way, and the split form measured 7 % slower.) */
+#if defined(__AVX2__) && !defined(__AVX512DQ__) && !defined(__CUDACC__) && \
+    !defined(__CUDACC_RTC__)
+#define NK_FIX_REAL(x) \
+    (((double)(int32_t)((x) >> 32) + 0.5) + \
+     (double)(int32_t)((uint32_t)(x) ^ 0x80000000u) * NK_FIX_INV)
+#else
+#define NK_FIX_REAL(x) ((double)(x) * NK_FIX_INV)
+#endif
+
 typedef struct nk_kargs {
     int64_t n;             /* neurons in the population */
     int64_t step;          /* index of the step being taken */
