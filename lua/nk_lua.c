@@ -168,6 +168,18 @@ static const char *opt_string(lua_State *L, int t, const char *key, const char *
     return v;
 }
 
+/* luaL_checkstring for a string C reads: one with a zero byte inside would
+ * be read only up to it (a path naming another file, a name another field). */
+static const char *check_cstring(lua_State *L, int idx)
+{
+    size_t len;
+    const char *v = luaL_checklstring(L, idx, &len);
+    if (strlen(v) != len)
+        luaL_argerror(L, idx, lua_pushfstring(L, "the string holds a zero byte (\\0) at position %d",
+                                              (int)strlen(v) + 1));
+    return v;
+}
+
 /* A number that must be an integer (n, seed, indegree). */
 static int64_t check_int(lua_State *L, int idx, const char *what)
 {
@@ -855,7 +867,7 @@ static int pop_get(lua_State *L)
 {
     nk_net *net;
     lpop *p = check_pop(L, 1, &net);
-    const char *var = luaL_checkstring(L, 2);
+    const char *var = check_cstring(L, 2);
     int64_t i = check_int(L, 3, "neuron index");
     if (i < 1 || i > p->hi - p->lo)
         return lerror(L, "pop:get: neuron %lld is outside 1..%lld", (long long)i,
@@ -871,7 +883,7 @@ static int pop_param(lua_State *L)
 {
     nk_net *net;
     lpop *p = check_pop(L, 1, &net);
-    const char *name = luaL_checkstring(L, 2);
+    const char *name = check_cstring(L, 2);
     double v;
     if (nk_pop_get_param(net, p->pop, name, &v))
         return fail(L, net, "pop:param");
@@ -955,7 +967,7 @@ static int pop_index(lua_State *L)
 {
     nk_net *net;
     lpop *p = check_pop(L, 1, &net);
-    const char *k = luaL_checkstring(L, 2);
+    const char *k = check_cstring(L, 2);
     if (!strcmp(k, "name"))
         lua_pushstring(L, nk_pop_name(net, p->pop));
     else if (!strcmp(k, "size"))
@@ -1477,7 +1489,7 @@ static int proj_index(lua_State *L)
 {
     int k;
     nk_net *net = child_net(L, 1, PROJ_MT, &k);
-    const char *key = luaL_checkstring(L, 2);
+    const char *key = check_cstring(L, 2);
     nk_proj_info pi;
     nk_proj_get(net, k, &pi);
     if (!strcmp(key, "pre") || !strcmp(key, "post")) {
@@ -1528,7 +1540,7 @@ static int net_projections(lua_State *L)
 /* nk.read_edges(path, {...}): an edge list object. */
 static int l_read_edges(lua_State *L)
 {
-    const char *path = luaL_checkstring(L, 1);
+    const char *path = check_cstring(L, 1);
     int t = opt_table(L, 2, "nk.read_edges", nk_api_opts("nk.read_edges", NULL)) ? 2 : 0;
     nk_csv_opts o;
     nk_csv_opts_init(&o);
@@ -1655,7 +1667,7 @@ static int edges_get(lua_State *L)
 
 static int edges_index(lua_State *L)
 {
-    const char *key = luaL_checkstring(L, 2);
+    const char *key = check_cstring(L, 2);
     if (!strcmp(key, "nids")) {
         lua_pushinteger(L, check_edges(L, 1)->e->nids);
         return 1;
@@ -1696,7 +1708,7 @@ static int l_memory(lua_State *L)
 static int net_save_model(lua_State *L)
 {
     lnet *n = check_net(L, 1);
-    const char *dir = luaL_checkstring(L, 2);
+    const char *dir = check_cstring(L, 2);
     if (nk_save_model(n->net, dir))
         return fail(L, n->net, "net:save_model");
     return 0;
@@ -1770,7 +1782,7 @@ static int net_load_sonata(lua_State *L)
 /* nk._sonata_net_opts(dir): {dt = , seed = , precision = } saved by net:save_model. */
 static int l_sonata_net_opts(lua_State *L)
 {
-    const char *dir = luaL_checkstring(L, 1);
+    const char *dir = check_cstring(L, 1);
     nk_ctx *ctx = push_ctx(L);
     lua_pop(L, 1);
     nk_net_opts o;
@@ -1792,7 +1804,7 @@ static int l_sonata_net_opts(lua_State *L)
 static int net_load_gexf(lua_State *L)
 {
     lnet *n = check_net(L, 1);
-    const char *path = luaL_checkstring(L, 2);
+    const char *path = check_cstring(L, 2);
     int before = nk_pop_count(n->net);
     nk_gexf_result *res = NULL;
     if (nk_load_gexf(n->net, path, &res))
@@ -2438,7 +2450,7 @@ static void push_src(lua_State *L, int k)
 static int net_source(lua_State *L)
 {
     lnet *n = check_net(L, 1);
-    const char *kind = luaL_checkstring(L, 2);
+    const char *kind = check_cstring(L, 2);
     /* global: the target may be left out */
     if (!strcmp(kind, "global") && (lua_isnoneornil(L, 3) || lua_istable(L, 3)) &&
         lua_gettop(L) <= 3) {
@@ -2670,7 +2682,7 @@ static int src_index(lua_State *L)
 {
     int k;
     nk_net *net = check_src(L, 1, &k);
-    const char *key = luaL_checkstring(L, 2);
+    const char *key = check_cstring(L, 2);
     luaL_getmetatable(L, SRC_MT);
     lua_getfield(L, -1, "methods");
     if (lua_getfield(L, -1, key) != LUA_TNIL)
@@ -2699,7 +2711,7 @@ static int src_index(lua_State *L)
 static int net_monitor(lua_State *L)
 {
     lnet *n = check_net(L, 1);
-    const char *kind = luaL_checkstring(L, 2);
+    const char *kind = check_cstring(L, 2);
     lua_settop(L, 4);
     int nparts;
     const nk_sel *parts = check_sel(L, 1, 3, "monitor", &nparts);
@@ -2868,7 +2880,7 @@ static int mon_var(lua_State *L, nk_net *net, int k, int arg)
             return 0;
         lerror(L, "this monitor records %d variables: name one (%s, ...)", nv, names[0]);
     }
-    const char *var = luaL_checkstring(L, arg);
+    const char *var = check_cstring(L, arg);
     for (int v = 0; v < nv; v++)
         if (!strcmp(names[v], var))
             return v;
@@ -3334,7 +3346,7 @@ static int net_set_threads(lua_State *L)
 static int net_checkpoint(lua_State *L)
 {
     lnet *n = check_net(L, 1);
-    const char *path = luaL_checkstring(L, 2);
+    const char *path = check_cstring(L, 2);
     if (nk_checkpoint(n->net, path))
         return fail(L, n->net, "net:checkpoint");
     return 0;
@@ -3343,7 +3355,7 @@ static int net_checkpoint(lua_State *L)
 /* nk.recover(path): the .part of a run that died becomes a whole file. */
 static int l_recover(lua_State *L)
 {
-    const char *path = luaL_checkstring(L, 1);
+    const char *path = check_cstring(L, 1);
     nk_ctx *ctx = push_ctx(L);
     if (nk_results_recover(ctx, path))
         return lerror(L, "nk.recover: %s", nk_errmsg(ctx));
@@ -3352,7 +3364,7 @@ static int l_recover(lua_State *L)
 
 static int l_restore(lua_State *L)
 {
-    const char *path = luaL_checkstring(L, 1);
+    const char *path = check_cstring(L, 1);
     int t = opt_table(L, 2, "nk.restore", nk_api_opts("nk.restore", NULL)) ? 2 : 0;
     const char *output = opt_string(L, t, "output", "nk.restore", NULL);
     nk_ctx *ctx = push_ctx(L);
@@ -3557,7 +3569,7 @@ static int net_tostring(lua_State *L)
 static int net_index(lua_State *L)
 {
     lnet *n = luaL_checkudata(L, 1, NET_MT);
-    const char *k = luaL_checkstring(L, 2);
+    const char *k = check_cstring(L, 2);
     if (n->net) {
         if (!strcmp(k, "t")) {
             lua_pushnumber(L, nk_net_time(n->net));
@@ -3622,7 +3634,7 @@ static int l_clock(lua_State *L)
 static int l_check_options(lua_State *L)
 {
     luaL_checktype(L, 1, LUA_TTABLE);
-    const char *fname = luaL_checkstring(L, 2);
+    const char *fname = check_cstring(L, 2);
     const nk_api_fn *f = nk_api_find(fname, luaL_optstring(L, 3, NULL));
     if (!f || !f->opts)
         return luaL_error(L, "nk._check_options: no options listed for '%s'", fname);
@@ -3634,7 +3646,7 @@ static int l_check_options(lua_State *L)
  * to name (for "did you mean"), or nil. */
 static int l_suggest(lua_State *L)
 {
-    const char *name = luaL_checkstring(L, 1);
+    const char *name = check_cstring(L, 1);
     luaL_checktype(L, 2, LUA_TTABLE);
     int n = (int)luaL_len(L, 2);
     const char **c = lua_newuserdatauv(L, (size_t)(n ? n : 1) * sizeof *c, 0);

@@ -288,6 +288,25 @@ do
   onet:close()
 end
 
+-- a zero byte in a string argument (a path, a variable's name) is refused:
+-- C read such a string only up to it, a path "d\0x" naming the file d
+do
+  local znet = nk.network{}
+  local zp = znet:population("lif", 2)
+  local dir = os.tmpname()
+  os.remove(dir)
+  T.raises("the string holds a zero byte (\\0) at position " .. (#dir + 1) .. ")",
+           znet.save_model, znet, dir .. "\0x")
+  T.ok(io.open(dir) == nil, "save_model wrote nothing at the path cut at the zero byte")
+  T.raises("holds a zero byte (\\0) at position 2", zp.get, zp, "v\0x", 1)
+  T.raises("holds a zero byte", znet.monitor, znet, "spikes\0x", zp)
+  T.raises("holds a zero byte", nk.read_edges, dir .. "\0x")
+  T.raises("holds a zero byte", nk.restore, dir .. "\0x")
+  znet:run(1)
+  T.eq(znet.t, 1, "the network still runs")
+  znet:close()
+end
+
 -- receptor names are names (a dot could never be monitored, a quote broke
 -- save_model's CSV); fields of the other kind of model are refused, not
 -- ignored; a refractory period that uses I is computed per neuron
