@@ -12,7 +12,7 @@ cd "$here"
 build=${BUILD_DIR:-build}
 
 packages=(gcc libc6-dev meson ninja-build pkg-config lua5.4 liblua5.4-dev
-          libreadline-dev libhdf5-dev hdf5-tools libxml2-dev libcairo2-dev)
+          libreadline-dev libhdf5-dev hdf5-tools libxml2-dev zlib1g-dev libcairo2-dev)
 
 missing=()
 for p in "${packages[@]}"; do

@@ -602,6 +602,36 @@ else
     end_case
 fi
 
+begin "NKSHELL_MEM_AVAILABLE caps memory; load_gexf refuses a tree that cannot fit"
+# libxml2's tree takes about 16 bytes per byte of XML: a file (or what a small
+# gzip file expands to) too big for the memory available is refused before
+# parsing, with the session kept. The same file loads without the cap.
+src="$SRCDIR/tests/data/gexf/current.gexf"
+if [ -f "$src" ]; then
+    { head -n 1 "$src"; printf '<!-- %s -->\n' "$(head -c 2000000 /dev/zero | tr '\0' ' ')"; tail -n +2 "$src"; } >"$WORK/big.gexf"
+    gzip -c "$WORK/big.gexf" >"$WORK/big.gexf.gz"
+    load='local net = nk.network{}
+for _, f in ipairs{"big.gexf", "big.gexf.gz"} do
+  local ok, e = pcall(net.load_gexf, net, f)
+  print(ok and "loaded " .. #net:populations() or e)
+end
+print(select(2, pcall(net.population, net, "lif", 2000000)))
+print("alive")'
+    run -- env NKSHELL_MEM_AVAILABLE=16000000 "$NK" -e "$load"
+    expect_rc 0
+    expect_out_has "net:load_gexf: big.gexf: holds 2.0 MB of XML; reading it takes about 32.1 MB of memory (16 bytes per byte of XML), more than the 16.0 MB available"
+    expect_out_has "net:load_gexf: big.gexf.gz: expands to more than 1.0 MB of XML (from "
+    expect_out_has " kB of gzip); reading it takes about 16 bytes of memory per byte of XML, more than the 16.0 MB available"
+    expect_out_has "net:population: a population of 2000000 'lif' neurons needs about 0.03 GB, more than the 0.02 GB of memory available"
+    [ "$(tail -n 1 "$WORK/out")" = alive ] || fail "the session did not go on"
+    run -- "$NK" -e "$load"
+    expect_rc 0
+    grep -qx 'loaded [1-9][0-9]*' "$WORK/out" || fail "without the cap the file did not load: $(head -n 2 "$WORK/out")"
+else
+    fail "$src is missing"
+fi
+end_case
+
 begin "generated code built for AVX2 gives the bits of the default build"
 # Without AVX-512 the kernels convert their Q32.32 input in two halves
 # (NK_FIX_REAL); the spikes and states must not change.

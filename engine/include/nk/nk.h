@@ -348,8 +348,9 @@ typedef struct nk_proj_info {
 } nk_proj_info;
 int nk_proj_get(const nk_net *net, int proj, nk_proj_info *out);
 
-/* Bytes of memory available now (MemAvailable), or -1 when unknown. Requests
- * whose estimate exceeds it are refused before allocating. */
+/* Bytes of memory available now (MemAvailable, or $NKSHELL_MEM_AVAILABLE
+ * bytes when that is less), or -1 when unknown. Requests whose estimate
+ * exceeds it are refused before allocating. */
 int64_t nk_mem_available(void);
 
 /* ---- connectome files --------------------------------------------------- */
