@@ -887,7 +887,8 @@ static void gx_bytes(char *buf, size_t len, double bytes)
 }
 
 /* The bytes a gzip file expands to, counted up to a little past stop (a
- * small file can expand a thousandfold); -1 when it cannot be read. */
+ * small file can expand a thousandfold); -1 when it cannot be read or the
+ * stream is damaged or cut short. */
 static int64_t gz_size(const char *path, int64_t stop)
 {
     gzFile z = gzopen(path, "rb");
@@ -898,9 +899,11 @@ static int64_t gz_size(const char *path, int64_t stop)
     int r = 0;
     while (buf && n <= stop && (r = gzread(z, buf, 1 << 16)) > 0)
         n += r;
+    int zerr = Z_OK;
+    gzerror(z, &zerr); /* a stream cut short ends without an error from gzread */
     free(buf);
     gzclose(z);
-    return buf && r >= 0 ? n : -1;
+    return buf && r >= 0 && zerr == Z_OK ? n : -1;
 }
 
 /* Reads and indexes the file. */
@@ -975,8 +978,12 @@ static int gx_read(gx *g)
                     msg[--l] = 0;
                 line = e->line;
             }
+            /* a damaged or cut gzip stream reads as XML ending early: say
+             * so when it is that */
             rc = gx_fail(g, line, "malformed XML: %s%s", msg,
-                         gz ? " (the file is gzip-compressed: is it complete?)" : "");
+                         gz && gz_size(g->path, INT64_MAX) < 0
+                             ? " (the gzip stream is damaged or cut short)"
+                             : "");
         }
         xmlFreeParserCtxt(pc);
     }

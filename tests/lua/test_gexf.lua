@@ -266,7 +266,7 @@ local bad = {
   {"bad_noclass.gexf", "not a Neurokernel LPU"},
   {"bad_entity.gexf", "external entity"},
   {"bad_legacy_edge.gexf", "has no 'model'"},
-  {"bad_truncated.gexf.gz", "gzip"},
+  {"bad_truncated.gexf.gz", "(the gzip stream is damaged or cut short)"},
   {"does_not_exist.gexf", "cannot open"},
 }
 for _, b in ipairs(bad) do
@@ -276,6 +276,13 @@ for _, b in ipairs(bad) do
   T.ok(err and err:find(b[1], 1, true), b[1] .. ": the message names the file: " .. tostring(err))
   T.eq(#net:populations(), 1, b[1] .. ": no population added")
   T.eq(#net:projections(), 0, b[1] .. ": no projection added")
+end
+-- a whole gzip file whose XML is wrong is not called damaged
+do
+  local net = nk.network{}
+  local err = T.raises("bad_xml.gexf.gz:194: malformed XML: Opening and ending tag mismatch",
+                       net.load_gexf, net, data .. "bad_xml.gexf.gz")
+  T.ok(err and not err:find("gzip", 1, true), "no gzip hint for a sound gzip stream: " .. tostring(err))
 end
 -- a line number where there is one
 local net = nk.network{}
