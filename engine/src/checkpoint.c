@@ -113,6 +113,22 @@ static int put_arr(hid_t loc, const char *name, hid_t type, const void *v, int64
     return rc;
 }
 
+/* Writes population p's per-neuron array arr (es bytes an entry), its
+ * neurons in order whatever its layout (nk_lay). */
+static int put_parr(hid_t loc, const char *name, hid_t type, const nk_pop *p, const void *arr,
+                    size_t es)
+{
+    if (!p->lay.gap)
+        return put_arr(loc, name, type, arr, p->n);
+    void *d = malloc((size_t)p->n * es + 1);
+    if (!d)
+        return 1;
+    nk_lay_gather(&p->lay, arr, es, p->n, d);
+    int rc = put_arr(loc, name, type, d, p->n);
+    free(d);
+    return rc;
+}
+
 /* Reads a 1-D dataset that must hold exactly n values into v. */
 static int get_arr(hid_t loc, const char *name, hid_t type, void *v, int64_t n)
 {
@@ -175,6 +191,21 @@ static void quiet(esave *e)
 
 static void loud(esave *e) { H5Eset_auto2(H5E_DEFAULT, e->fn, e->data); }
 
+/* Reads population p's per-neuron array arr (es bytes an entry) back. */
+static int get_parr(hid_t loc, const char *name, hid_t type, const nk_pop *p, void *arr, size_t es)
+{
+    if (!p->lay.gap)
+        return get_arr(loc, name, type, arr, p->n);
+    void *d = malloc((size_t)p->n * es + 1);
+    if (!d)
+        return 1;
+    int rc = get_arr(loc, name, type, d, p->n);
+    if (!rc)
+        nk_lay_scatter(&p->lay, arr, es, p->n, d);
+    free(d);
+    return rc;
+}
+
 /* ---- writing --------------------------------------------------------------------- */
 
 static int write_pop(nk_net *net, hid_t f, int k)
@@ -190,13 +221,13 @@ static int write_pop(nk_net *net, hid_t f, int k)
              put_i(g, "n", p->n) || put_d(g, "rtol", p->rtol) || put_d(g, "atol", p->atol) ||
              put_i(g, "nrx", p->nrx) || put_i(g, "nwritten", p->nwritten) ||
              put_arr(g, "param", H5T_NATIVE_DOUBLE, p->param, p->model->nparams) ||
-             put_arr(g, "refr", H5T_NATIVE_INT32, p->refr, p->n) ||
+             put_parr(g, "refr", H5T_NATIVE_INT32, p, p->refr, sizeof *p->refr) ||
              put_arr(g, "rec_step", H5T_NATIVE_INT64, p->rec_step, p->nrec) ||
              put_arr(g, "rec_id", H5T_NATIVE_UINT32, p->rec_id, p->nrec);
     for (int s = 0; !rc && s < p->model->nstates; s++) {
         char sn[160];
         snprintf(sn, sizeof sn, "s_%s", p->model->sname[s]);
-        rc = put_arr(g, sn, REAL(net), p->state[s], p->n);
+        rc = put_parr(g, sn, REAL(net), p, p->state[s], net->real_size);
     }
     if (!rc && p->pos)
         rc = put_arr(g, "pos", H5T_NATIVE_DOUBLE, p->pos, 3 * p->n);
@@ -222,13 +253,13 @@ static int write_pop(nk_net *net, hid_t f, int k)
         for (int s = 0; !rc && s < x->syn->nstates; s++) {
             char sn[160];
             snprintf(sn, sizeof sn, "s_%s", x->syn->sname[s]);
-            rc = put_arr(rg, sn, REAL(net), x->state[s], p->n);
+            rc = put_parr(rg, sn, REAL(net), p, x->state[s], net->real_size);
         }
         /* The ring in step order: slot d holds step net->step + d. */
         for (int d = 0; !rc && d < net->ring_len; d++) {
             const int64_t *src = x->ring ? nk_ring_slot(p, r, net->ring_len, net->step + d) : NULL;
             if (src)
-                memcpy(ring + (size_t)d * (size_t)p->n, src, (size_t)p->n * sizeof *ring);
+                nk_lay_gather(&p->lay, src, sizeof *ring, p->n, ring + (size_t)d * (size_t)p->n);
             else
                 memset(ring + (size_t)d * (size_t)p->n, 0, (size_t)p->n * sizeof *ring);
         }
@@ -653,11 +684,11 @@ static int ck_load_state(nk_net *net, ck *c, const char *path)
         hid_t g = grp(c->f, "pop%d", k);
         if (g < 0)
             DAMAGED("a population group is missing");
-        int bad = get_arr(g, "refr", H5T_NATIVE_INT32, p->refr, p->n);
+        int bad = get_parr(g, "refr", H5T_NATIVE_INT32, p, p->refr, sizeof *p->refr);
         for (int s = 0; !bad && s < p->model->nstates; s++) {
             char sn[160];
             snprintf(sn, sizeof sn, "s_%s", p->model->sname[s]);
-            bad = get_arr(g, sn, REAL(net), p->state[s], p->n);
+            bad = get_parr(g, sn, REAL(net), p, p->state[s], net->real_size);
         }
         int64_t nrec = arr_len(g, "rec_step");
         if (!bad && nrec >= 0) {
@@ -692,14 +723,14 @@ static int ck_load_state(nk_net *net, ck *c, const char *path)
             for (int s = 0; !bad && s < x->syn->nstates; s++) {
                 char sn[160];
                 snprintf(sn, sizeof sn, "s_%s", x->syn->sname[s]);
-                bad = get_arr(rg, sn, REAL(net), x->state[s], p->n);
+                bad = get_parr(rg, sn, REAL(net), p, x->state[s], net->real_size);
             }
             bad = bad || get_arr(rg, "ring", H5T_NATIVE_INT64, ring, c->ring_len * p->n);
             if (!bad) {
-                memset(x->ring, 0, (size_t)net->ring_len * (size_t)p->n * sizeof *x->ring);
+                memset(x->ring, 0, (size_t)net->ring_len * (size_t)p->lay.len * sizeof *x->ring);
                 for (int d = 0; d < c->ring_len; d++)
-                    memcpy(nk_ring_slot(p, r, net->ring_len, net->step + d),
-                           ring + (size_t)d * (size_t)p->n, (size_t)p->n * sizeof *ring);
+                    nk_lay_scatter(&p->lay, nk_ring_slot(p, r, net->ring_len, net->step + d),
+                                   sizeof *ring, p->n, ring + (size_t)d * (size_t)p->n);
             }
             H5Gclose(rg);
         }

@@ -115,12 +115,57 @@ int nk_fail(nk_ctx *ctx, int code, const char *fmt, ...)
 
 /* ---- network ------------------------------------------------------------ */
 
+/* How a population's per-neuron arrays lie in memory: its states, its
+ * receptors' states, its refractory counters and every ring slot (not i_ext,
+ * positions or ids, which no thread writes during a step). Dense (gap 0):
+ * neuron i is entry i. For threads, the CPU backend spreads them out: chunk
+ * c, neurons [cut[c], cut[c+1]), starts gap entries after the previous one
+ * ends, with gap entries before the first and after the last, so that no
+ * two threads write neighbouring cache lines (docs/engine.md, Threads). */
+typedef struct nk_lay {
+    int64_t gap;             /* 0: dense */
+    int64_t len;             /* entries per array and per ring slot */
+    int nc;                  /* chunks (gap > 0) */
+    int64_t *cut;            /* nc + 1 bounds (gap > 0) */
+} nk_lay;
+
+/* The chunk holding neuron i (gap > 0): the last c with cut[c] <= i. */
+static inline int nk_lay_chunk(const nk_lay *l, int64_t i)
+{
+    int lo = 0, hi = l->nc - 1;
+    while (lo < hi) {
+        int m = (lo + hi + 1) / 2;
+        if (l->cut[m] <= i)
+            lo = m;
+        else
+            hi = m - 1;
+    }
+    return lo;
+}
+
+/* Where neuron i's entry is. */
+static inline int64_t nk_at(const nk_lay *l, int64_t i)
+{
+    return l->gap ? i + (int64_t)(nk_lay_chunk(l, i) + 1) * l->gap : i;
+}
+
+/* Where chunk c's entries are shifted by (c + 1) * gap: base pointers for
+ * code that indexes one chunk's neurons directly. */
+static inline int64_t nk_lay_off(const nk_lay *l, int c) { return (int64_t)(c + 1) * l->gap; }
+
+/* Copies the n neurons' entries (es bytes each) between the layout of an
+ * array and a dense one, or from one layout to another (lay.c). */
+void nk_lay_gather(const nk_lay *l, const void *arr, size_t es, int64_t n, void *dense);
+void nk_lay_scatter(const nk_lay *l, void *arr, size_t es, int64_t n, const void *dense);
+void nk_lay_move(const nk_lay *from, const void *src, const nk_lay *to, void *dst, size_t es,
+                 int64_t n);
+
 typedef struct nk_receptor {
     char *name;              /* e.g. "exc" */
     const nk_model *syn;     /* the synapse model */
     double *param;           /* its parameters */
     void **state;            /* its state arrays, n each */
-    int64_t *ring;           /* ring buffer: ring_len slots x n, Q32.32 */
+    int64_t *ring;           /* ring buffer: ring_len slots x lay.len, Q32.32 */
 } nk_receptor;
 
 typedef struct nk_pop {
@@ -130,8 +175,9 @@ typedef struct nk_pop {
     double rtol, atol;       /* rk45 tolerances */
     int64_t n;
     double *param;           /* shared parameter values */
-    void **state;            /* model->nstates arrays of n reals */
-    int32_t *refr;           /* steps of refractoriness left */
+    nk_lay lay;              /* how the arrays below and the receptors' lie */
+    void **state;            /* model->nstates arrays of lay.len reals */
+    int32_t *refr;           /* steps of refractoriness left (lay.len) */
     int32_t refr_steps;      /* the refractory period in steps (set at build) */
     nk_receptor *rx;
     int nrx;
@@ -317,8 +363,14 @@ struct nk_net {
 /* Receptor rx of population pop, ring slot for absolute step s. */
 static inline int64_t *nk_ring_slot(nk_pop *p, int rx, int ring_len, int64_t s)
 {
-    return p->rx[rx].ring + (size_t)(s % ring_len) * (size_t)p->n;
+    return p->rx[rx].ring + (size_t)(s % ring_len) * (size_t)p->lay.len;
 }
+
+/* Lays population p's arrays out anew (nk_lay): dense when gap is 0, else
+ * nc chunks cut at cut[0..nc] with gap entries around each. The values
+ * stay; monitors are pointed at the new arrays. NK_ENOMEM leaves the old. */
+int nk_pop_relayout(nk_net *net, nk_pop *p, int nc, const int64_t *cut, int64_t gap, char *err,
+                    size_t errlen);
 
 /* Build pieces (net.c / codegen.c / jit.c) */
 char *nk_codegen_pop(nk_net *net, int pop, char *err, size_t errlen);

@@ -445,14 +445,15 @@ int nk_monitors_sample(nk_net *net, int64_t s, char *err, size_t errlen)
         if (rc)
             return rc;
         double *row = m->data + (size_t)m->rows * (size_t)m->ncols;
+        const nk_lay *lay = &net->pops[m->target.pop].lay;
         if (m->kind == NK_MON_FIELD) {
             double sum = 0;
             for (int64_t j = 0; j < m->n; j++)
-                sum += nk_state_get(net, m->varr[0], nk_mon_at(m, j));
+                sum += nk_state_get(net, m->varr[0], nk_at(lay, nk_mon_at(m, j)));
             row[0] = m->op_sum ? sum : sum / (double)m->n;
         } else {
             for (int64_t j = 0; j < m->n; j++) {
-                int64_t i = nk_mon_at(m, j);
+                int64_t i = nk_at(lay, nk_mon_at(m, j));
                 for (int v = 0; v < m->nvars; v++)
                     row[j * m->nvars + v] = nk_state_get(net, m->varr[v], i);
             }

@@ -39,13 +39,15 @@ static void *state_alloc(nk_net *net, int64_t n)
     return nk_xcalloc64((size_t)n, net->real_size);
 }
 
-static void state_fill(nk_net *net, void *arr, int64_t lo, int64_t hi, double v)
+/* Sets neurons [lo, hi) of p's state array arr to v. */
+static void state_fill(nk_net *net, const nk_pop *p, void *arr, int64_t lo, int64_t hi, double v)
 {
     for (int64_t i = lo; i < hi; i++) {
+        int64_t e = nk_at(&p->lay, i);
         if (net->dbl)
-            ((double *)arr)[i] = v;
+            ((double *)arr)[e] = v;
         else
-            ((float *)arr)[i] = (float)v;
+            ((float *)arr)[e] = (float)v;
     }
 }
 
@@ -171,6 +173,7 @@ static void pop_free(nk_pop *p)
         for (int k = 0; k < p->model->nstates; k++)
             free(p->state[k]);
     free(p->state);
+    free(p->lay.cut);
     for (int r = 0; r < p->nrx; r++)
         receptor_free(&p->rx[r]);
     free(p->rx);
@@ -401,6 +404,8 @@ int nk_pop_add(nk_net *net, const char *model, int64_t n, const char *name,
     nk_pop *p = &net->pops[net->npops];
     p->model = m;
     p->n = n;
+    p->lay.len = n;
+    p->lay.nc = 1;
     p->h5idx = -1;
     p->name = nk_strdup(name);
     p->method = nk_strdup(method ? method : m->method);
@@ -424,7 +429,7 @@ int nk_pop_add(nk_net *net, const char *model, int64_t n, const char *name,
     memcpy(p->param, m->pdef, (size_t)m->nparams * sizeof(double));
     for (int k = 0; k < m->nstates; k++) {
         double v = m->sinit_param[k] >= 0 ? p->param[m->sinit_param[k]] : m->sinit[k];
-        state_fill(net, p->state[k], 0, n, v);
+        state_fill(net, p, p->state[k], 0, n, v);
     }
     net->built = 0;
     return net->npops++;
@@ -516,7 +521,7 @@ int nk_pop_set_param(nk_net *net, int pop, const char *name, double value)
     if (net->step == 0)
         for (int s = 0; s < p->model->nstates; s++)
             if (p->model->sinit_param[s] == k)
-                state_fill(net, p->state[s], 0, p->n, value);
+                state_fill(net, p, p->state[s], 0, p->n, value);
     net->built = 0;
     return 0;
 }
@@ -551,7 +556,7 @@ int nk_pop_set_state(nk_net *net, nk_range r, const char *var, double value)
     if (!state_fits(net, value))
         return nk_fail(net->ctx, NK_EINVAL, "initial value of '%s' must be finite%s, got %g", var,
                        STATE_RANGE(net), value);
-    state_fill(net, p->state[k], r.lo, r.hi, value);
+    state_fill(net, p, p->state[k], r.lo, r.hi, value);
     return 0;
 }
 
@@ -570,7 +575,7 @@ int nk_pop_set_state_uniform(nk_net *net, nk_range r, const char *var, double lo
         uint32_t out[4];
         nk_rng_block(net->seed, NK_STREAM_INIT + (uint32_t)r.pop, 0, (uint32_t)i, (uint32_t)k, out);
         double u = nk_u01(out[0]);
-        state_fill(net, p->state[k], i, i + 1, lo + (hi - lo) * u);
+        state_fill(net, p, p->state[k], i, i + 1, lo + (hi - lo) * u);
     }
     return 0;
 }
@@ -587,7 +592,7 @@ int nk_pop_set_state_array(nk_net *net, nk_range r, const char *var, const doubl
                            "initial value of '%s' for neuron %lld must be finite%s, got %g", var,
                            (long long)i + 1, STATE_RANGE(net), values[i - r.lo]);
     for (int64_t i = r.lo; i < r.hi; i++)
-        state_fill(net, p->state[k], i, i + 1, values[i - r.lo]);
+        state_fill(net, p, p->state[k], i, i + 1, values[i - r.lo]);
     return 0;
 }
 
@@ -639,7 +644,7 @@ int nk_pop_get_state(const nk_net *net, int pop, const char *var, int64_t i, dou
     if (i < 0 || i >= p->n)
         return nk_fail(net->ctx, NK_EINVAL, "neuron %lld is not in population '%s' (1..%lld)",
                        (long long)i + 1, p->name, (long long)p->n);
-    *value = state_get(net, arr, i);
+    *value = state_get(net, arr, nk_at(&p->lay, i));
     return 0;
 }
 
@@ -718,10 +723,10 @@ int nk_receptor_get(nk_net *net, int pop, const char *name, const char *synapse,
     x->state = nk_xcalloc((size_t)m->nstates, sizeof(void *));
     int ok = x->name && x->state;
     for (int k = 0; ok && k < m->nstates; k++) {
-        x->state[k] = state_alloc(net, p->n);
+        x->state[k] = state_alloc(net, p->lay.len);
         ok = x->state[k] != NULL;
         if (ok)
-            state_fill(net, x->state[k], 0, p->n,
+            state_fill(net, p, x->state[k], 0, p->n,
                        m->sinit_param[k] >= 0 ? vals[m->sinit_param[k]] : m->sinit[k]);
     }
     if (!ok) {

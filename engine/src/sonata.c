@@ -1222,7 +1222,8 @@ static int reserved(const char *const *list, const char *name)
 /* The value of state k of neuron i of population p. */
 static double state_at(const nk_net *net, const nk_pop *p, int k, int64_t i)
 {
-    return net->dbl ? ((const double *)p->state[k])[i] : (double)((const float *)p->state[k])[i];
+    int64_t e = nk_at(&p->lay, i);
+    return net->dbl ? ((const double *)p->state[k])[e] : (double)((const float *)p->state[k])[e];
 }
 
 /* Writes nodes.h5 (to path): one node population per nkshell population. */

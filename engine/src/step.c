@@ -26,7 +26,7 @@ int nk_build_rings(nk_net *net, char *err, size_t errlen)
             nk_receptor *x = &p->rx[r];
             if (x->ring && len == old)
                 continue;
-            int64_t *ring = nk_xcalloc64((size_t)len * (size_t)p->n, sizeof *ring);
+            int64_t *ring = nk_xcalloc64((size_t)len * (size_t)p->lay.len, sizeof *ring);
             if (!ring) {
                 snprintf(err, errlen, "out of memory for the ring buffers of '%s'", p->name);
                 return NK_ENOMEM;
@@ -34,9 +34,9 @@ int nk_build_rings(nk_net *net, char *err, size_t errlen)
             if (x->ring) {
                 for (int d = 0; d < old; d++) {
                     int64_t s = net->step + d;
-                    memcpy(ring + (size_t)(s % len) * (size_t)p->n,
-                           x->ring + (size_t)(s % old) * (size_t)p->n,
-                           (size_t)p->n * sizeof *ring);
+                    memcpy(ring + (size_t)(s % len) * (size_t)p->lay.len,
+                           x->ring + (size_t)(s % old) * (size_t)p->lay.len,
+                           (size_t)p->lay.len * sizeof *ring);
                 }
                 free(x->ring);
             }

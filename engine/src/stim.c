@@ -1078,8 +1078,13 @@ int nk_sources_apply(nk_net *net, int64_t s, int drawn, char *err, size_t errlen
             for (int q = 0; drawn && q < src->nparts; q++) {
                 nk_src_part *pt = &src->parts[q];
                 nk_pop *p = &net->pops[pt->pop];
-                nk_source_draw(net, k, q, s, 0, p->n, nk_ring_slot(p, pt->rx, net->ring_len, s),
-                               NULL);
+                int64_t *slot = nk_ring_slot(p, pt->rx, net->ring_len, s);
+                if (!p->lay.gap)
+                    nk_source_draw(net, k, q, s, 0, p->n, slot, NULL);
+                else /* chunk by chunk, each where its entries are */
+                    for (int c = 0; c < p->lay.nc; c++)
+                        nk_source_draw(net, k, q, s, p->lay.cut[c], p->lay.cut[c + 1],
+                                       slot + nk_lay_off(&p->lay, c), NULL);
             }
             break;
         case NK_SRC_SPIKE_TIMES:
@@ -1090,7 +1095,8 @@ int nk_sources_apply(nk_net *net, int64_t s, int drawn, char *err, size_t errlen
                     q++;
                 nk_src_part *pt = &src->parts[q];
                 nk_pop *p = &net->pops[pt->pop];
-                nk_ring_slot(p, pt->rx, net->ring_len, s)[nk_part_at(pt, at - pt->off)] +=
+                nk_ring_slot(p, pt->rx, net->ring_len, s)[nk_at(&p->lay,
+                                                                nk_part_at(pt, at - pt->off))] +=
                     src->wfix;
             }
             break;

@@ -667,5 +667,66 @@ EOF
 fi
 end_case
 
+begin "thread chunks laid out with gaps give the bits of dense ones"
+# With threads the CPU backend leaves unused entries between the chunks of a
+# population's arrays (nk_lay; NKSHELL_CHUNK_GAP sets how many, 0 none).
+# Spikes, monitors, pop:get, sources and a checkpoint continued with another
+# thread count must not see where the entries are.
+cat >"$WORK/gaps.lua" <<'EOF'
+local lif = {tau_m = 20, C_m = 200, v_rest = -49, v_reset = -60, v_thresh = -50, t_ref = 5}
+local net = nk.network{dt = 0.1, seed = 3, output = "gaps.h5"}
+local exc = net:population("lif", 1600, {name = "exc", params = lif,
+                                         init = {v = nk.uniform(-60, -50)}})
+local inh = net:population("lif", 400, {name = "inh", params = lif,
+                                        init = {v = nk.uniform(-60, -50)}})
+for _, post in ipairs{exc, inh} do
+  net:connect(exc, post, {rule = "bernoulli", p = 0.02, weight = 16.2, synapse = "exp_curr",
+                          receptor = "e", params = {tau_syn = 5}})
+  net:connect(inh, post, {rule = "bernoulli", p = 0.02, weight = -90, delay = 0.3,
+                          synapse = "exp_curr", receptor = "i", params = {tau_syn = 10}})
+end
+net:source("poisson", exc:slice(1, 900), {rate = 50, weight = 20, receptor = "e"})
+net:source("spike_times", inh, {times = {1, 2, 3}, weight = 30, receptor = "e"})
+net:source("dc", exc:slice(700, 1000), {amplitude = 30})
+local sp = net:monitor("spikes", exc)
+local st = net:monitor("state", exc, {vars = {"v", "e.isyn"}, every = 10})
+local fld = net:monitor("field", inh, {vars = {"v"}})
+net:run(100)
+net:checkpoint("gaps.ckpt.h5")
+net:run(100)
+local out = {}
+local h = 0
+local ts, ids = sp:times(), sp:ids()
+for k = 1, #ts do h = (h * 31 + math.floor(ts[k] * 10 + 0.5) * 7 + ids[k]) % 2147483647 end
+out[#out + 1] = #ts .. " " .. h
+for _, var in ipairs{"v", "e.isyn"} do
+  local rows = st:values(var)
+  for r = 1, #rows, 37 do out[#out + 1] = string.format("%a %a", rows[r][1], rows[r][#rows[r]]) end
+end
+local fv = fld:values()
+out[#out + 1] = string.format("%a %a", fv[1], fv[#fv])
+for k = 1, #exc, 97 do out[#out + 1] = string.format("%a %a", exc:get("v", k), exc:get("e.isyn", k)) end
+-- continued from the checkpoint with 3 threads: the same end state
+local again = nk.restore("gaps.ckpt.h5", {output = "gaps2.h5"})
+again:set_threads(3)
+again:run(100)
+local e2 = again:populations()[1]
+for k = 1, #e2, 97 do out[#out + 1] = string.format("%a %a", e2:get("v", k), e2:get("e.isyn", k)) end
+print(table.concat(out, "\n"))
+EOF
+for gap in 0 3 16 ""; do
+    run -- env NKSHELL_CHUNK_GAP=$gap "$NK" --threads 2 gaps.lua
+    expect_rc 0
+    if [ "$gap" = 0 ]; then cp "$WORK/out" "$WORK/dense.out"
+    else compare "NKSHELL_CHUNK_GAP='$gap' against 0" "$(cat "$WORK/dense.out")" "$WORK/out"; fi
+done
+[ "$(head -1 "$WORK/dense.out" | cut -d' ' -f1)" -gt 100 ] 2>/dev/null ||
+    fail "too few spikes to compare: $(head -1 "$WORK/dense.out")"
+run -- env NKSHELL_CHUNK_GAP=lots "$NK" --threads 2 gaps.lua
+expect_rc 1
+grep -q "NKSHELL_CHUNK_GAP: expected a whole number of entries from 0 to 1048576, got 'lots'" \
+    "$WORK/err" || fail "no message for a bad NKSHELL_CHUNK_GAP: $(cat "$WORK/err")"
+end_case
+
 echo "# $((TOTAL - FAILED)) of $TOTAL cases passed"
 [ "$FAILED" -eq 0 ]

@@ -73,11 +73,14 @@ typedef struct kdesc {
     nk_update_fn update;
     nk_draw_fn draw;         /* the module's nk_draw */
     int64_t n;
-    void **kstate;
+    int64_t gap, len;        /* the population's layout (nk_lay): chunk c's */
+                             /* entries start (c + 1) x gap further on */
+    void **ck;               /* per chunk: the kernel's state arrays, shifted */
+    int ns;                  /* ... ns of them */
     const double *kparam;
     const void *iext;        /* NULL: the kernel was built not to read one */
     int32_t *refr;
-    int64_t *spk;
+    int64_t *spk;            /* the chunks' spike lists, laid out likewise */
     int64_t **ring;          /* per receptor */
     int32_t refr_steps;
     int nrx;
@@ -163,8 +166,12 @@ static void pool_stop(cpu_pool *P)
             free(P->split[k]);
     free(P->split);
     if (P->kd)
-        for (int k = 0; k < P->npops; k++)
+        for (int k = 0; k < P->npops; k++) {
             free(P->kd[k].ring);
+            free(P->kd[k].ck);
+            if (P->kd[k].gap)
+                free(P->kd[k].spk);
+        }
     free(P->kd_mem);
     free(P->tasks_mem);
     free(P);
@@ -260,9 +267,10 @@ static void update_part(cpu_pool *P, int t)
         int64_t lo = P->cut[k * (P->nt + 1) + t], hi = P->cut[k * (P->nt + 1) + t + 1];
         int64_t ns = 0;
         if (lo < hi) {
+            int64_t off = (int64_t)(t + 1) * d->gap; /* where the chunk's entries are */
             int64_t *rx[d->nrx + 1];
             for (int q = 0; q < d->nrx; q++)
-                rx[q] = d->ring[q] + (size_t)(s % P->ring_len) * (size_t)d->n;
+                rx[q] = d->ring[q] + (size_t)(s % P->ring_len) * (size_t)d->len + off;
             /* 1. the drawn sources' input to this chunk (the rest came
              * from nk_sources_apply before the step's tasks) */
             for (int j = 0; j < net->nsrcs; j++) {
@@ -277,11 +285,11 @@ static void update_part(cpu_pool *P, int t)
                 .n = d->n, .step = s, .t = time, .dt = P->dt, .seed = P->seed,
                 .stream = NK_STREAM_MODEL + (uint32_t)k,
                 .refr_steps = d->refr_steps,
-                .state = d->kstate, .param = d->kparam, .rx_in = rx,
-                .i_ext = d->iext, .refr = d->refr,
+                .state = d->ck + (size_t)t * (size_t)d->ns, .param = d->kparam, .rx_in = rx,
+                .i_ext = d->iext, .refr = d->refr + off,
                 .bad_index = -1, .bad_var = -1,
             };
-            if (d->update(&a, lo, hi, d->spk + lo, &ns) && !r->rc) {
+            if (d->update(&a, lo, hi, d->spk + off + lo, &ns) && !r->rc) {
                 r->rc = NK_EDIVERGED;
                 r->pop = k;
                 r->index = a.bad_index;
@@ -378,8 +386,9 @@ static void deliver_part(cpu_pool *P, int t, int tid)
         int pre_i = pj->pre.pop, post_i = pj->post.pop;
         const kdesc *pre = &P->kd[pre_i];
         const kdesc *post = &P->kd[post_i];
-        int64_t *ring = post->ring[pj->rx];
-        size_t n = (size_t)post->n;
+        /* chunk t's targets, where their entries are */
+        int64_t *ring = post->ring[pj->rx] + (t + 1) * post->gap;
+        size_t n = (size_t)post->len;
         int64_t c0 = P->cut[post_i * (nt + 1) + t], c1 = P->cut[post_i * (nt + 1) + t + 1];
         if (c0 >= c1)
             continue;
@@ -394,7 +403,14 @@ static void deliver_part(cpu_pool *P, int t, int tid)
             nk_receptor *x = &net->pops[post_i].rx[pj->rx];
             int64_t npre = pj->pre.hi - pj->pre.lo;
             double *g = pj->gbuf + (size_t)tid * (size_t)(npre + 1);
-            pj->graded(pre->kstate, x->param, pj->pre.lo, pj->pre.hi, g);
+            for (int u = 0; u < nt; u++) { /* the presynaptic chunks' states */
+                int64_t j0 = P->cut[pre_i * (nt + 1) + u], j1 = P->cut[pre_i * (nt + 1) + u + 1];
+                j0 = j0 > pj->pre.lo ? j0 : pj->pre.lo;
+                j1 = j1 < pj->pre.hi ? j1 : pj->pre.hi;
+                if (j0 < j1)
+                    pj->graded(pre->ck + (size_t)u * (size_t)pre->ns, x->param, j0, j1,
+                               g + (j0 - pj->pre.lo));
+            }
             for (int64_t a = 0; a < npre; a++) {
                 if (g[a] == 0)
                     continue;
@@ -409,7 +425,7 @@ static void deliver_part(cpu_pool *P, int t, int tid)
             continue;
         }
         for (int u = 0; u < nt; u++) {
-            const int64_t *spk = pre->spk + P->cut[pre_i * (nt + 1) + u];
+            const int64_t *spk = pre->spk + (u + 1) * pre->gap + P->cut[pre_i * (nt + 1) + u];
             int64_t m = P->nspk[u * P->nstride + pre_i];
             for (int64_t q = 0; q < m; q++) {
                 int64_t i = spk[q];
@@ -626,12 +642,16 @@ static int threads_for(nk_net *net)
     return nt < most ? nt : (int)most;
 }
 
-static int build_pool(nk_net *net, int nt, char *err, size_t errlen)
+/* Takes cut (chunk_cuts) whatever happens. */
+static int build_pool(nk_net *net, int nt, int64_t *cut, char *err, size_t errlen)
 {
     cpu_pool *P = pool_new(net, nt, err, errlen);
-    if (!P)
+    if (!P) {
+        free(cut);
         return NK_ENOMEM;
+    }
     net->bk = P;
+    P->cut = cut;
     P->npops = net->npops;
     P->nprojs = net->nprojs;
     if (P->projs != net->projs)
@@ -651,35 +671,36 @@ static int build_pool(nk_net *net, int nt, char *err, size_t errlen)
         d->update = p->update;
         *(void **)&d->draw = p->dl ? dlsym(p->dl, "nk_draw") : NULL;
         d->n = p->n;
-        d->kstate = p->kstate;
+        d->gap = p->lay.gap;
+        d->len = p->lay.len;
         d->kparam = p->kparam;
         d->iext = p->i_ext;
         d->refr = p->refr;
-        d->spk = p->spk;
         d->refr_steps = p->refr_steps;
         d->nrx = p->nrx;
+        d->ns = p->model->nstates;
+        for (int r = 0; r < p->nrx; r++)
+            d->ns += p->rx[r].syn->nstates;
         d->ring = nk_xcalloc((size_t)p->nrx + 1, sizeof *d->ring);
-        if (!d->ring) {
+        d->ck = nk_xcalloc((size_t)nt * (size_t)d->ns + 1, sizeof *d->ck);
+        d->spk = d->gap ? nk_xcalloc64((size_t)d->len, sizeof *d->spk) : p->spk;
+        if (!d->ring || !d->ck || !d->spk) {
             snprintf(err, errlen, "out of memory");
             return NK_ENOMEM;
         }
+        for (int t = 0; t < nt; t++)
+            for (int v = 0; v < d->ns; v++)
+                d->ck[t * d->ns + v] = (char *)p->kstate[v] +
+                                       (size_t)((t + 1) * d->gap) * net->real_size;
         for (int r = 0; r < p->nrx; r++)
             d->ring[r] = p->rx[r].ring;
     }
-    P->cut = nk_xcalloc((size_t)net->npops * (size_t)(nt + 1) + 1, sizeof *P->cut);
     P->nstride = (net->npops + 7) / 8 * 8 + 8; /* rows on separate cache lines */
     P->nspk = nk_xcalloc((size_t)P->nstride * (size_t)nt + 1, sizeof *P->nspk);
     P->split = nk_xcalloc((size_t)net->nprojs + 1, sizeof *P->split);
-    if (!P->cut || !P->nspk || !P->split) {
+    if (!P->nspk || !P->split) {
         snprintf(err, errlen, "out of memory");
         return NK_ENOMEM;
-    }
-    for (int k = 0; k < net->npops; k++) {
-        int64_t n = net->pops[k].n, blocks = (n + 63) / 64;
-        for (int t = 0; t <= nt; t++) {
-            int64_t c = blocks * t / nt * 64;
-            P->cut[k * (nt + 1) + t] = c < n ? c : n;
-        }
     }
     for (int k = 0; k < net->nprojs; k++) {
         nk_proj *pj = &net->projs[k];
@@ -712,6 +733,45 @@ static int build_pool(nk_net *net, int nt, char *err, size_t errlen)
     return 0;
 }
 
+/* Every population's chunk bounds, nt + 1 each (on 64-neuron boundaries). */
+static int64_t *chunk_cuts(const nk_net *net, int nt)
+{
+    int64_t *cut = nk_xcalloc((size_t)net->npops * (size_t)(nt + 1) + 1, sizeof *cut);
+    for (int k = 0; cut && k < net->npops; k++) {
+        int64_t n = net->pops[k].n, blocks = (n + 63) / 64;
+        for (int t = 0; t <= nt; t++) {
+            int64_t c = blocks * t / nt * 64;
+            cut[k * (nt + 1) + t] = c < n ? c : n;
+        }
+    }
+    return cut;
+}
+
+/* Entries left unused before, between and after the thread chunks of a
+ * population's arrays (nk_lay). 256 (1 KB of float, 2 KB of int64) took
+ * away the whole cost of neighbouring chunks in scripts/bench/chunk_gap.sh
+ * (64 took part of it), and multiples of 16 keep every chunk on 64-byte
+ * lines. With one thread, or a population smaller than its gaps, none.
+ * NKSHELL_CHUNK_GAP=N sets N for every population, with one thread too
+ * (tests use it); 0 turns the gaps off. -1: a bad value (message in err). */
+static int64_t chunk_gap(int64_t n, int nt, char *err, size_t errlen)
+{
+    const char *e = getenv("NKSHELL_CHUNK_GAP");
+    if (e && *e) {
+        char *end;
+        errno = 0;
+        long long g = strtoll(e, &end, 10);
+        if (errno || *end || g < 0 || g > (1 << 20)) {
+            snprintf(err, errlen,
+                     "NKSHELL_CHUNK_GAP: expected a whole number of entries from 0 to %d, got '%s'",
+                     1 << 20, e);
+            return -1;
+        }
+        return g;
+    }
+    return nt > 1 && n >= 256 * (int64_t)(nt + 1) ? 256 : 0;
+}
+
 static int cpu_build(nk_net *net, char *err, size_t errlen)
 {
     pool_stop(net->bk);
@@ -737,10 +797,26 @@ static int cpu_build(nk_net *net, char *err, size_t errlen)
     free(codes);
     if (rc)
         return rc;
-    for (int k = 0; k < net->npops; k++)
-        if ((rc = load_pop(net, &net->pops[k], k, nt, err, errlen)))
-            return rc;
-    return build_pool(net, nt, err, errlen);
+    /* Each population's arrays laid out for its chunks, then its kernel's
+     * view of them. */
+    int64_t *cut = chunk_cuts(net, nt);
+    if (!cut) {
+        snprintf(err, errlen, "out of memory");
+        return NK_ENOMEM;
+    }
+    for (int k = 0; !rc && k < net->npops; k++) {
+        int64_t gap = chunk_gap(net->pops[k].n, nt, err, errlen);
+        rc = gap < 0 ? NK_EINVAL
+                     : nk_pop_relayout(net, &net->pops[k], nt, cut + k * (nt + 1), gap, err,
+                                       errlen);
+    }
+    for (int k = 0; !rc && k < net->npops; k++)
+        rc = load_pop(net, &net->pops[k], k, nt, err, errlen);
+    if (rc) {
+        free(cut);
+        return rc;
+    }
+    return build_pool(net, nt, cut, err, errlen);
 }
 
 /* ---- a step -------------------------------------------------------------- */
@@ -830,11 +906,13 @@ static int cpu_step(nk_net *net, char *err, size_t errlen)
     }
     for (int k = 0; k < net->npops; k++) {
         nk_pop *p = &net->pops[k];
-        int64_t m = P->nspk[k];
-        for (int t = 1; t < P->nt; t++) {
-            int64_t c = P->cut[k * (P->nt + 1) + t], q = P->nspk[t * P->nstride + k];
-            if (q && c != m)
-                memmove(p->spk + m, p->spk + c, (size_t)q * sizeof *p->spk);
+        const kdesc *d = &P->kd[k];
+        int64_t m = 0;
+        for (int t = 0; t < P->nt; t++) {
+            const int64_t *from = d->spk + (t + 1) * d->gap + P->cut[k * (P->nt + 1) + t];
+            int64_t q = P->nspk[t * P->nstride + k];
+            if (q && from != p->spk + m)
+                memmove(p->spk + m, from, (size_t)q * sizeof *p->spk);
             m += q;
         }
         p->nspk = bad ? 0 : m;

@@ -502,7 +502,12 @@ static int put_draws(nk_net *net, cuda_bk *B, int force, char *err, size_t errle
 static int cuda_build(nk_net *net, char *err, size_t errlen)
 {
     cuda_release(net);
-    int rc = nk_build_rings(net, err, errlen);
+    /* The device copies are dense: so are the host arrays (nk_lay). */
+    int rc = 0;
+    for (int k = 0; !rc && k < net->npops; k++)
+        rc = nk_pop_relayout(net, &net->pops[k], 1, NULL, 0, err, errlen);
+    if (!rc)
+        rc = nk_build_rings(net, err, errlen);
     if (rc)
         return rc;
     cuda_bk *B = nk_xcalloc(1, sizeof *B);
