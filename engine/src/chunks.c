@@ -14,26 +14,27 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* Steps *c to the chunk of layout l holding neuron i; returns the end of
+ * the run from i in which l's shift is the same (at most end), the shift
+ * in *off. */
+static int64_t run_of(const nk_lay *l, int *c, int64_t i, int64_t end, int64_t *off)
+{
+    *off = 0;
+    if (!l->gap)
+        return end;
+    while (*c < l->nc - 1 && l->cut[*c + 1] <= i)
+        ++*c;
+    *off = nk_lay_off(l, *c);
+    return l->cut[*c + 1] < end ? l->cut[*c + 1] : end;
+}
+
 void nk_lay_move(const nk_lay *from, const void *src, const nk_lay *to, void *dst, size_t es,
                  int64_t n)
 {
     int cf = 0, ct = 0;
     for (int64_t i = 0; i < n;) {
-        int64_t end = n, of = 0, ot = 0;
-        if (from->gap) {
-            while (cf < from->nc - 1 && from->cut[cf + 1] <= i)
-                cf++;
-            if (from->cut[cf + 1] < end)
-                end = from->cut[cf + 1];
-            of = nk_lay_off(from, cf);
-        }
-        if (to->gap) {
-            while (ct < to->nc - 1 && to->cut[ct + 1] <= i)
-                ct++;
-            if (to->cut[ct + 1] < end)
-                end = to->cut[ct + 1];
-            ot = nk_lay_off(to, ct);
-        }
+        int64_t of, ot;
+        int64_t end = run_of(to, &ct, i, run_of(from, &cf, i, n, &of), &ot);
         memcpy((char *)dst + (size_t)(i + ot) * es, (const char *)src + (size_t)(i + of) * es,
                (size_t)(end - i) * es);
         i = end;

@@ -170,6 +170,50 @@ static void test_ring(void)
     nk_net_free(net);
 }
 
+/* Layouts (nk_lay): moving an array between dense and chunked layouts
+ * keeps every neuron's value where nk_at says, leaves the gaps untouched,
+ * and comes back to the same dense array; empty chunks included. */
+static void test_layout(void)
+{
+    enum { N = 130 };
+    int64_t cut_b[4] = {0, 64, 64, N}, cut_c[3] = {0, 128, N};
+    nk_lay a = {0, N, 1, NULL}, b = {3, N + 4 * 3, 3, cut_b}, c = {16, N + 3 * 16, 2, cut_c};
+    int64_t dense[N], back[N];
+    int64_t *eb = calloc((size_t)b.len, sizeof *eb), *ec = calloc((size_t)c.len, sizeof *ec);
+    CHECK(eb && ec);
+    if (!eb || !ec)
+        goto out;
+    for (int i = 0; i < N; i++)
+        dense[i] = 1000 + i;
+    nk_lay_scatter(&b, eb, sizeof *eb, N, dense);
+    int at_ok = 1, gaps_ok = 1;
+    for (int i = 0; i < N; i++)
+        at_ok &= eb[nk_at(&b, i)] == 1000 + i;
+    CHECK(at_ok);
+    CHECK_EQ_INT(nk_at(&b, 0), 3);
+    CHECK_EQ_INT(nk_at(&b, 63), 66);
+    CHECK_EQ_INT(nk_at(&b, 64), 64 + 3 * 3); /* chunk 1 is empty: neuron 64 is chunk 2's */
+    CHECK_EQ_INT(nk_at(&b, N - 1), N - 1 + 9);
+    int64_t zeros = 0;
+    for (int64_t e = 0; e < b.len; e++)
+        zeros += eb[e] == 0;
+    CHECK_EQ_INT(zeros, b.len - N); /* the gaps stay as allocated */
+    nk_lay_move(&b, eb, &c, ec, sizeof *eb, N);
+    for (int i = 0; i < N; i++)
+        gaps_ok &= ec[nk_at(&c, i)] == 1000 + i;
+    CHECK(gaps_ok);
+    CHECK_EQ_INT(nk_at(&c, 128), 128 + 32);
+    memset(back, 0, sizeof back);
+    nk_lay_gather(&c, ec, sizeof *ec, N, back);
+    CHECK(memcmp(back, dense, sizeof dense) == 0);
+    memset(back, 0, sizeof back);
+    nk_lay_move(&c, ec, &a, back, sizeof *ec, N);
+    CHECK(memcmp(back, dense, sizeof dense) == 0);
+out:
+    free(eb);
+    free(ec);
+}
+
 int main(void)
 {
     ctx = nk_ctx_new();
@@ -178,6 +222,7 @@ int main(void)
     test_csr();
     test_fixed_point();
     test_ring();
+    test_layout();
     nk_ctx_free(ctx);
     return check_finish("engine");
 }
