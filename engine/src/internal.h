@@ -154,7 +154,7 @@ static inline int64_t nk_at(const nk_lay *l, int64_t i)
 static inline int64_t nk_lay_off(const nk_lay *l, int c) { return (int64_t)(c + 1) * l->gap; }
 
 /* Copies the n neurons' entries (es bytes each) between the layout of an
- * array and a dense one, or from one layout to another (lay.c). */
+ * array and a dense one, or from one layout to another (chunks.c). */
 void nk_lay_gather(const nk_lay *l, const void *arr, size_t es, int64_t n, void *dense);
 void nk_lay_scatter(const nk_lay *l, void *arr, size_t es, int64_t n, const void *dense);
 void nk_lay_move(const nk_lay *from, const void *src, const nk_lay *to, void *dst, size_t es,
@@ -164,7 +164,7 @@ typedef struct nk_receptor {
     char *name;              /* e.g. "exc" */
     const nk_model *syn;     /* the synapse model */
     double *param;           /* its parameters */
-    void **state;            /* its state arrays, n each */
+    void **state;            /* its state arrays, lay.len entries each (nk_lay) */
     int64_t *ring;           /* ring buffer: ring_len slots x lay.len, Q32.32 */
 } nk_receptor;
 
