@@ -1075,6 +1075,9 @@ static char *codegen_pop(nk_net *net, int pi, int cuda, char *err, size_t errlen
     sb_printf(&b, "#define nk_exp nk_fexp\n#define nk_expm1 nk_fexpm1\n"
                   "#define nk_exprel nk_fexprel\n");
     sb_printf(&b, "typedef %s real;\n", net->dbl ? "double" : "float");
+    /* fired and non-finite flags: as wide as a float, so the vectorised
+     * loop takes 16 neurons a turn and leaves at most 15 to scalar code */
+    sb_printf(&b, "typedef int32_t nk_flag;\n");
     sb_printf(&b, "#define NK_RAND() nk_rng_uniform(&nk_rng_)\n");
     sb_printf(&b, "#define NK_RANDN() nk_rng_normal(&nk_rng_)\n");
     sb_printf(&b, "enum { NK_BLK = 256, NK_NVAR = %d };\n\n", y.n > 0 ? kernel_nvars(pop) : 1);
@@ -1130,36 +1133,36 @@ prelude:
      * updated, whatever the thread count, and the lowest one is reported.
      * The fired flags of a block are read when the next block has been
      * computed (two buffers): by then the vector stores that wrote them are
-     * in the cache, and reading single bytes back costs no store-forwarding
+     * in the cache, and reading single flags back costs no store-forwarding
      * stall (which, with one neuron in ten firing per step, had been half
      * the update's time). Spikes are listed in neuron order. */
     if (cuda) {
         sb_printf(&bb, "    const int64_t i = a->i0 + nk_tid;\n"
                        "    if (i >= a->n || *a->halt < a->step) return;\n");
-        sb_printf(&bb, "    unsigned char nk_o_fire[1], nk_o_bad[1];\n"
+        sb_printf(&bb, "    nk_flag nk_o_fire[1], nk_o_bad[1];\n"
                        "    const int nk_j = 0;\n    int nk_nfire = 0, nk_anybad = 0;\n"
                        "    (void)nk_nfire; (void)nk_o_fire;\n    {\n");
         goto body;
     }
     sb_printf(&bb, "    int64_t nk_bad = INT64_MAX;\n");
-    /* The previous block's fired flags, 8 at a time: a word of zeros (no
-     * spike among 8 neurons, the usual case) costs one test. */
-    sb_printf(&bb, "    unsigned char nk_fired[2][NK_BLK] = {{0}};\n    int nk_pend = 0, nk_pbuf = 0;\n"
+    /* The previous block's fired flags, 8 at a time: four words of zeros
+     * (no spike among 8 neurons, the usual case) cost one test. */
+    sb_printf(&bb, "    nk_flag nk_fired[2][NK_BLK] = {{0}};\n    int nk_pend = 0, nk_pbuf = 0;\n"
                    "    int64_t nk_pb0 = 0;\n");
     sb_printf(&bb, "#define NK_LIST_FIRED() \\\n"
                    "    for (int nk_j = 0; nk_j < nk_pend; nk_j += 8) { \\\n"
-                   "        const unsigned char *nk_f = nk_fired[nk_pbuf] + nk_j; \\\n"
-                   "        uint64_t nk_w; \\\n"
-                   "        __builtin_memcpy(&nk_w, nk_f, 8); \\\n"
-                   "        if (!nk_w) continue; \\\n"
+                   "        const nk_flag *nk_f = nk_fired[nk_pbuf] + nk_j; \\\n"
+                   "        uint64_t nk_w[4]; \\\n"
+                   "        __builtin_memcpy(nk_w, nk_f, sizeof nk_w); \\\n"
+                   "        if (!(nk_w[0] | nk_w[1] | nk_w[2] | nk_w[3])) continue; \\\n"
                    "        const int nk_e = nk_pend - nk_j < 8 ? nk_pend - nk_j : 8; \\\n"
                    "        for (int nk_q = 0; nk_q < nk_e; nk_q++) \\\n"
                    "            if (nk_f[nk_q]) spk[ns++] = nk_pb0 + nk_j + nk_q; \\\n"
                    "    }\n");
     sb_printf(&bb, "    for (int64_t nk_b0 = i0; nk_b0 < i1; nk_b0 += NK_BLK) {\n");
     sb_printf(&bb, "      const int nk_nb = i1 - nk_b0 < NK_BLK ? (int)(i1 - nk_b0) : NK_BLK;\n");
-    sb_printf(&bb, "      unsigned char *nk_o_fire = nk_fired[(nk_b0 - i0) / NK_BLK & 1];\n"
-                   "      unsigned char nk_o_bad[NK_BLK];\n");
+    sb_printf(&bb, "      nk_flag *nk_o_fire = nk_fired[(nk_b0 - i0) / NK_BLK & 1];\n"
+                   "      nk_flag nk_o_bad[NK_BLK];\n");
     sb_printf(&bb, "      int nk_nfire = 0, nk_anybad = 0;\n");
     sb_printf(&bb, "#pragma GCC ivdep\n");
     sb_printf(&bb, "      for (int nk_j = 0; nk_j < nk_nb; nk_j++) {\n");
@@ -1278,7 +1281,9 @@ body:
     for (int k = 0; k < y.n; k++)
         sb_printf(&bb, " + %s", y.o[k].cname);
     sb_printf(&bb, ";\n        const int nk_nf = !nk_isfinite(nk_sum);\n");
-    sb_printf(&bb, "        nk_o_bad[nk_j] = (unsigned char)nk_nf;\n        nk_anybad |= nk_nf;\n");
+    sb_printf(&bb, "        nk_o_bad[nk_j] = (nk_flag)nk_nf;\n");
+    if (cuda)
+        sb_printf(&bb, "        nk_anybad |= nk_nf;\n");
     /* Bounds. */
     for (int r = -1; r < pop->nrx; r++) {
         const nk_model *m = r < 0 ? nm : pop->rx[r].syn;
@@ -1320,7 +1325,9 @@ body:
         }
         sb_printf(&bb, "        }\n");
     }
-    sb_printf(&bb, "        nk_o_fire[nk_j] = (unsigned char)nk_fire;\n        nk_nfire += nk_fire;\n");
+    sb_printf(&bb, "        nk_o_fire[nk_j] = (nk_flag)nk_fire;\n");
+    if (cuda)
+        sb_printf(&bb, "        nk_nfire += nk_fire;\n");
     for (int k = 0; k < nm->nstates; k++)
         sb_printf(&bb, "        a_%s[i] = (real)s_%s;\n", nm->sname[k], nm->sname[k]);
     for (int r = 0; r < pop->nrx; r++) {
@@ -1345,6 +1352,13 @@ body:
         goto framed;
     }
     sb_printf(&bb, "        refr[i] = rc;\n      }\n");
+    /* Whether the block has a spike or a non-finite value, in a loop of
+     * its own: as reductions inside the loop above they kept GCC from
+     * vectorising it for many models (jump threading copied the refractory
+     * path, and the reduction then had two definitions). */
+    sb_printf(&bb, "      for (int nk_j = 0; nk_j < nk_nb; nk_j++) {\n"
+                   "        nk_nfire |= nk_o_fire[nk_j];\n"
+                   "        nk_anybad |= nk_o_bad[nk_j];\n      }\n");
     sb_printf(&bb, "      NK_LIST_FIRED();\n");
     sb_printf(&bb, "      nk_pend = nk_nfire ? nk_nb : 0;\n"
                    "      nk_pbuf = (nk_b0 - i0) / NK_BLK & 1;\n      nk_pb0 = nk_b0;\n");
@@ -1423,6 +1437,9 @@ char *nk_codegen_cuda_header(nk_net *net)
     sb_printf(&b, "#define nk_exp nk_fexp\n#define nk_expm1 nk_fexpm1\n"
                   "#define nk_exprel nk_fexprel\n");
     sb_printf(&b, "typedef %s real;\n", net->dbl ? "double" : "float");
+    /* fired and non-finite flags: as wide as a float, so the vectorised
+     * loop takes 16 neurons a turn and leaves at most 15 to scalar code */
+    sb_printf(&b, "typedef int32_t nk_flag;\n");
     sb_printf(&b, "#define NK_RAND() nk_rng_uniform(&nk_rng_)\n");
     sb_printf(&b, "#define NK_RANDN() nk_rng_normal(&nk_rng_)\n");
     if (b.oom) {
