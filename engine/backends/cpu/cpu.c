@@ -9,10 +9,12 @@
  * the chunk's own part of the population's spike array) and, once every
  * update task is done, "deliver all of this step's spikes to the targets in
  * chunk c of every population", so no two tasks ever add to the same ring
- * entry and no atomic add is needed. Each thread takes its own chunk's
- * tasks first (its data stays in its cache), then any left open; the calling
- * thread takes them too, so a worker the system has not yet scheduled holds
- * nobody up: its tasks are done by whoever comes first. The
+ * entry and no atomic add is needed. Both tasks of a chunk go to the thread
+ * that claims the chunk: each thread claims its own chunk first (its data
+ * stays in its cache), then any chunk not yet claimed; the calling thread
+ * works too, so a worker the system has not yet scheduled holds nobody up.
+ * Each chunk's state in a step is on a cache line that only its thread
+ * writes, so waiting for the others costs one transfer per chunk. The
  * calling thread then joins the chunks' spike lists, in neuron order, and
  * records. What a task computes does not depend on which thread runs it,
  * random numbers are keyed by neuron and step, and fixed-point sums do not
@@ -55,13 +57,16 @@ typedef struct tres {
     int var;                 /* ... and variable */
 } tres;
 
-/* One chunk number's tasks, on a cache line of their own. A task of step
- * generation g is open while its word holds 2g and taken by the thread that
- * changes it to 2g + 1; a thread still on an older step cannot take it. */
+/* One chunk number's work in a step, on a cache line of its own. The thread
+ * that claims chunk c in step generation g (claim: g) updates it and, once
+ * every chunk's update is done, delivers to it; udone and ddone then hold g.
+ * Claims only move forward, so a thread still on an older step (a worker
+ * that woke late) finds nothing to claim. Only the chunk's thread writes
+ * the line in a step; the others only read it, once, when they wait. */
 typedef struct task {
-    _Atomic unsigned update, deliver;
+    _Atomic unsigned claim, udone, ddone;
     tres res;
-    char pad[64 - 2 * sizeof(unsigned) - sizeof(tres)];
+    char pad[64 - 3 * sizeof(unsigned) - sizeof(tres)];
 } task;
 
 /* What a task needs of a population, copied at build into memory that
@@ -116,11 +121,8 @@ typedef struct cpu_pool {
     /* the step being taken, and its generation */
     _Alignas(64) int64_t step;
     unsigned gen_now;
-    /* A step is generation gen (tasks carry it too, see task); the done
-     * counters hold gen << 32 | tasks done, so a thread that wakes late never
-     * counts into, or waits on, a later step. */
+    /* A step is generation gen (tasks carry it too, see task). */
     _Atomic unsigned gen;
-    _Atomic uint64_t done_u, done_d;
     _Atomic int sleepers;
     _Atomic int counted;     /* workers started */
     _Atomic unsigned bad_gen;/* the generation whose update diverged */
@@ -221,35 +223,53 @@ static cpu_pool *pool_new(nk_net *net, int nt, char *err, size_t errlen)
     return P;
 }
 
-/* Takes a task of generation gen, chunk t's first (a thread keeps its own
- * chunks, and their data stays in its cache), then any other; -1: none. */
-static int take(cpu_pool *P, int deliver, unsigned gen, int t)
+static double now_s(void)
 {
-    for (int k = 0; k < P->nt; k++) {
-        int u = (t + k) % P->nt;
-        _Atomic unsigned *w = deliver ? &P->tasks[u].deliver : &P->tasks[u].update;
-        unsigned open = 2 * gen;
-        if (atomic_load_explicit(w, memory_order_relaxed) == open &&
-            atomic_compare_exchange_strong(w, &open, 2 * gen + 1))
-            return u;
-    }
-    return -1;
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
 }
 
-/* Waits until counter c reads gen << 32 | n; 0, or -1 when generation gen
- * is over (a late worker). */
-static int wait_count(cpu_pool *P, _Atomic uint64_t *c, unsigned gen, int n)
+/* Whether generation a comes before b (generations wrap around). */
+static inline int gen_before(unsigned a, unsigned b)
 {
-    uint64_t want = (uint64_t)gen << 32 | (uint32_t)n;
-    for (long k = 0; atomic_load_explicit(c, memory_order_acquire) != want; k++) {
-        if (atomic_load(&P->gen) != gen)
-            return -1;
-        if (k < SPIN_WAIT)
-            cpu_relax();
-        else
-            sched_yield();
+    return (int)(a - b) < 0;
+}
+
+static void update_part(cpu_pool *P, int t);
+
+/* The update phase of generation gen for thread tid: it claims and updates
+ * its own chunk, then waits until every chunk's update is done, updating
+ * any chunk nobody has claimed yet (a worker the system has not scheduled
+ * holds nobody up). The chunks it updated go into mine. Returns how many,
+ * or -1 when generation gen is over (a worker that woke late). */
+static int share_update(cpu_pool *P, unsigned gen, int tid, int *mine)
+{
+    int nm = 0;
+    for (int k = 0; k < P->nt; k++) {
+        int u = (tid + k) % P->nt;
+        task *T = &P->tasks[u];
+        for (long w = 0;; w++) {
+            if (!gen_before(atomic_load_explicit(&T->udone, memory_order_acquire), gen))
+                break;
+            unsigned c = atomic_load_explicit(&T->claim, memory_order_relaxed);
+            if (gen_before(c, gen) &&
+                atomic_compare_exchange_strong_explicit(&T->claim, &c, gen, memory_order_acq_rel,
+                                                        memory_order_relaxed)) {
+                update_part(P, u);
+                atomic_store_explicit(&T->udone, gen, memory_order_release);
+                mine[nm++] = u;
+                break;
+            }
+            if (atomic_load_explicit(&P->gen, memory_order_relaxed) != gen)
+                return -1;
+            if (w < SPIN_WAIT)
+                cpu_relax();
+            else
+                sched_yield();
+        }
     }
-    return 0;
+    return nm;
 }
 
 /* ---- one thread's share of a step --------------------------------------- */
@@ -461,21 +481,22 @@ static void deliver_part(cpu_pool *P, int t, int tid)
     }
 }
 
-/* Takes tasks of generation gen until there are none: updates, then, once
- * every update is done and none diverged, deliveries. */
-static void run_tasks(cpu_pool *P, unsigned gen, int tid)
+/* Thread tid's share of step generation gen: the update phase, then, when
+ * no update diverged, delivery to the chunks it updated. Returns whether
+ * it delivered (the calling thread then waits for the others). */
+static int run_share(cpu_pool *P, unsigned gen, int tid, double *t_update)
 {
-    int t;
-    while ((t = take(P, 0, gen, tid)) >= 0) {
-        update_part(P, t);
-        atomic_fetch_add_explicit(&P->done_u, 1, memory_order_release);
+    int mine[P->nt];
+    int nm = share_update(P, gen, tid, mine);
+    if (t_update)
+        *t_update = now_s();
+    if (nm < 0 || atomic_load(&P->bad_gen) == gen)
+        return 0;
+    for (int j = 0; j < nm; j++) {
+        deliver_part(P, mine[j], tid);
+        atomic_store_explicit(&P->tasks[mine[j]].ddone, gen, memory_order_release);
     }
-    if (wait_count(P, &P->done_u, gen, P->nt) || atomic_load(&P->bad_gen) == gen)
-        return;
-    while ((t = take(P, 1, gen, tid)) >= 0) {
-        deliver_part(P, t, tid);
-        atomic_fetch_add_explicit(&P->done_d, 1, memory_order_release);
-    }
+    return 1;
 }
 
 static void *worker_main(void *arg)
@@ -501,7 +522,7 @@ static void *worker_main(void *arg)
         seen = atomic_load(&P->gen);
         if (atomic_load(&P->quit))
             return NULL;
-        run_tasks(P, seen, w.id);
+        run_share(P, seen, w.id, NULL);
     }
 }
 
@@ -821,13 +842,6 @@ static int cpu_build(nk_net *net, char *err, size_t errlen)
 
 /* ---- a step -------------------------------------------------------------- */
 
-static double now_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
-
 static int cpu_step(nk_net *net, char *err, size_t errlen)
 {
     cpu_pool *P = net->bk;
@@ -859,41 +873,28 @@ static int cpu_step(nk_net *net, char *err, size_t errlen)
     P->step = s;
     unsigned gen = atomic_load(&P->gen) + 1;
     P->gen_now = gen;
-    uint64_t tag = (uint64_t)gen << 32;
-    for (int u = 0; u < P->nt; u++) {
-        atomic_store_explicit(&P->tasks[u].update, 2 * gen, memory_order_relaxed);
-        atomic_store_explicit(&P->tasks[u].deliver, 2 * gen, memory_order_relaxed);
-    }
-    atomic_store(&P->done_u, tag);
-    atomic_store(&P->done_d, tag);
     atomic_store(&P->gen, gen);
     if (P->nt > 1 && atomic_load(&P->sleepers)) {
         pthread_mutex_lock(&P->mu);
         pthread_cond_broadcast(&P->cv);
         pthread_mutex_unlock(&P->mu);
     }
-    /* The calling thread takes tasks too (timed as update and delivery). */
-    int t;
-    while ((t = take(P, 0, gen, 0)) >= 0) {
-        update_part(P, t);
-        atomic_fetch_add_explicit(&P->done_u, 1, memory_order_release);
-    }
-    wait_count(P, &P->done_u, gen, P->nt);
+    /* The calling thread takes its share too (timed as update and
+     * delivery), then waits until every chunk has had its delivery. */
+    double t_upd = 0;
+    if (run_share(P, gen, 0, prof ? &t_upd : NULL))
+        for (int u = 0; u < P->nt; u++)
+            for (long w = 0; gen_before(atomic_load_explicit(&P->tasks[u].ddone,
+                                                             memory_order_acquire), gen); w++) {
+                if (w < SPIN_WAIT)
+                    cpu_relax();
+                else
+                    sched_yield();
+            }
     if (prof) {
         t1 = now_s();
-        prof[NK_PROF_UPDATE] += t1 - t0;
-        t0 = t1;
-    }
-    if (atomic_load(&P->bad_gen) != gen) {
-        while ((t = take(P, 1, gen, 0)) >= 0) {
-            deliver_part(P, t, 0);
-            atomic_fetch_add_explicit(&P->done_d, 1, memory_order_release);
-        }
-        wait_count(P, &P->done_d, gen, P->nt);
-    }
-    if (prof) {
-        t1 = now_s();
-        prof[NK_PROF_DELIVER] += t1 - t0;
+        prof[NK_PROF_UPDATE] += t_upd - t0;
+        prof[NK_PROF_DELIVER] += t1 - t_upd;
         t0 = t1;
     }
 
