@@ -1087,6 +1087,11 @@ prelude:
     sb_printf(&b, "    const double nk_h = nk_dt / %d; (void)nk_h;\n", y.nsub);
     sb_printf(&b, "    const double *nk_x = a->param + %d; (void)nk_x;\n", np);
     sb_printf(&b, "    const double nk_rtol = nk_x[0], nk_atol = nk_x[1]; (void)nk_rtol; (void)nk_atol;\n");
+    /* The exact propagators, out of range and refractory, as constants: a
+     * per-neuron choice between two pointers kept GCC from vectorising. */
+    if (exact)
+        for (int k = 0; k < 2 * y.n * y.n; k++)
+            sb_printf(&b, "    const double nk_G%d = nk_x[%d];\n", k, 2 + k);
     int pk = 0;
     for (int k = 0; k < nm->nparams; k++)
         sb_printf(&b, "    const double p_%s = a->param[%d]; (void)p_%s;\n", nm->pname[k], pk++,
@@ -1263,11 +1268,11 @@ body:
                 if (emit_stage(&bb, &y, "k1", 0, 0, NULL, KN, err, errlen))
                     goto done;
                 int n = y.n;
-                sb_printf(&bb, "            const double *nk_G = nk_x + 2 + (nk_refractory ? %d : 0);\n", n * n);
                 for (int j = 0; j < n; j++) {
                     sb_printf(&bb, "            %s = nk_y0_%d", y.o[j].cname, j);
                     for (int q = 0; q < n; q++)
-                        sb_printf(&bb, " + nk_G[%d] * nk_k1_%d", j * n + q, q);
+                        sb_printf(&bb, " + (nk_refractory ? nk_G%d : nk_G%d) * nk_k1_%d",
+                                  n * n + j * n + q, j * n + q, q);
                     sb_printf(&bb, ";\n");
                 }
             }
