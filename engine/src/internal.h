@@ -485,7 +485,8 @@ int nk_rec_reserve(nk_pop *p, int64_t more, char *err, size_t errlen);
 /* Points population pi's equation-source parts at their functions in the
  * loaded code dl (nk_eqsrc_SOURCE_PART). */
 int nk_bind_eqsrc(nk_net *net, int pi, void *dl, char *err, size_t errlen);
-/* Adds the step's spikes and synaptic events to the profiled run's counts. */
+/* Adds the step's spikes and graded events to the profiled run's counts
+ * (the backend counts the events of spikes as it delivers them). */
 void nk_count_events(nk_net *net);
 /* The message for a state that became non-finite: neuron index of pop,
  * variable var (the kernel's numbering: neuron's states, then receptors'). */

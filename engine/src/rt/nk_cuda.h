@@ -223,7 +223,7 @@ NK_KERNEL(nk_deliver_all, nk_dfargs)
 /* The profile's counts (only in a profiled run): after the step's delivery,
  * tot[0] += the step's spikes, tot[1] += its synaptic events (each spike
  * times its row, for the projections delivered above; graded_syn for the
- * graded ones), as the CPU backend's nk_count_events counts them. Nothing is
+ * graded ones), as the CPU backend counts them. Nothing is
  * counted in or after a step that diverged. */
 typedef struct nk_dnargs {
     const nk_ddargs *projs; /* the delivered projections (nk_dfargs.projs) */
