@@ -70,7 +70,7 @@ typedef struct task {
     tres res;
 } task;
 /* (A pad computed as 64 minus the members' sizes had left out tres's
- * alignment: tasks were 72 bytes, and from 8 threads on two chunks' words
+ * alignment: tasks were 72 bytes, and from 6 threads on two chunks' words
  * shared a line.) */
 _Static_assert(sizeof(task) == 64, "a task is one cache line");
 
