@@ -163,9 +163,24 @@ do
   T.eq(net:profile().run.steps, 0, "a profiled run of 0 ms: 0 steps")
   -- set_threads: the next profiled run says how many ran it
   net:set_threads(3)
-  net:run(1, {profile = true})
+  local s2, e2 = counts()
+  net:run(5, {profile = true})
+  local s3, e3 = counts()
   T.eq(net:profile().run.threads, 3, "after set_threads(3): run.threads = 3")
-  T.eq(net:profile().run.steps, 10, "after set_threads(3): run.steps = 10")
+  T.eq(net:profile().run.steps, 50, "after set_threads(3): run.steps = 50")
+  T.ok(e3 > e2, "after set_threads(3): the network still fires")
+  T.eq(net:profile().run.spikes, s3 - s2, "after set_threads(3): spikes")
+  T.eq(net:profile().run.events, e3 - e2, "after set_threads(3): events, each spike times its connections")
+end
+
+-- ---- one thread, profiled: events counted as the spikes are delivered ------------------------
+do
+  local net, counts = network{threads = 1}
+  net:run(20, {profile = true})
+  local spikes, events = counts()
+  T.ok(events > 0, "one thread: the network fires")
+  T.eq(net:profile().run.spikes, spikes, "one thread: run.spikes")
+  T.eq(net:profile().run.events, events, "one thread: run.events, each spike times its connections")
 end
 
 -- ---- one thread, never profiled -------------------------------------------------------------
