@@ -1304,8 +1304,13 @@ body:
                 sb_printf(&bb, "        if (%s > %.17g) %s = %.17g;\n", cn, m->shi[k], cn, m->shi[k]);
         }
     }
-    /* Threshold and reset. */
+    /* Threshold and reset. A per-neuron refractory period that evaluates to
+     * NaN or to less than 0 ms stops the run like a non-finite state: bit 1
+     * of the neuron's bad flag, reported as variable NK_NVAR (nk_diverged
+     * turns it into -2) when no state is non-finite too. */
     sb_printf(&bb, "        int nk_fire = 0;\n");
+    if (nm->threshold && !nm->refr_cond && nm->refr_per_neuron)
+        sb_printf(&bb, "        int nk_rbad = 0;\n");
     if (nm->threshold) {
         sb_printf(&bb, "        if (!nk_refractory && (");
         if (emit_canon(&bb, nm->threshold, pop, -1, 0, err, errlen))
@@ -1317,7 +1322,8 @@ body:
             sb_printf(&bb, "            {\n                const double nk_rf = (");
             if (emit_canon(&bb, nm->refractory, pop, -1, 0, err, errlen))
                 goto done;
-            sb_printf(&bb, ") / nk_dt + 0.5;\n                rc = nk_rf > 1e9 ? 1000000000 : nk_rf >= 1.0 ? (int32_t)nk_rf : 0;\n            }\n");
+            sb_printf(&bb, ") / nk_dt + 0.5;\n                rc = nk_rf > 1e9 ? 1000000000 : nk_rf >= 1.0 ? (int32_t)nk_rf : 0;\n"
+                           "                nk_rbad = !(nk_rf >= 0.5);\n            }\n");
         } else {
             sb_printf(&bb, "            rc = nk_refr_steps;\n");
         }
@@ -1333,6 +1339,11 @@ body:
     sb_printf(&bb, "        nk_o_fire[nk_j] = (nk_flag)nk_fire;\n");
     if (cuda)
         sb_printf(&bb, "        nk_nfire += nk_fire;\n");
+    if (nm->threshold && !nm->refr_cond && nm->refr_per_neuron) {
+        sb_printf(&bb, "        nk_o_bad[nk_j] |= (nk_flag)(nk_rbad << 1);\n");
+        if (cuda)
+            sb_printf(&bb, "        nk_anybad |= nk_rbad;\n");
+    }
     for (int k = 0; k < nm->nstates; k++)
         sb_printf(&bb, "        a_%s[i] = (real)s_%s;\n", nm->sname[k], nm->sname[k]);
     for (int r = 0; r < pop->nrx; r++) {
@@ -1351,9 +1362,13 @@ body:
                        "            a->rec_id[nk_k] = (uint32_t)i;\n        }\n    }\n");
         sb_printf(&bb, "    if (nk_anybad) {\n");
         emit_bad_var(&bb, &y, "        ");
-        sb_printf(&bb, "        nk_atomic_min_i64(a->bad, i * %d + nk_bv);\n"
+        /* i x (nv + 1) + variable; nv: the refractory period (the host
+         * decodes it the same way, cuda.c) */
+        const int cnv = kernel_nvars(pop) > 0 ? kernel_nvars(pop) : 1;
+        sb_printf(&bb, "        if (!(nk_o_bad[0] & 1)) nk_bv = %d;\n"
+                       "        nk_atomic_min_i64(a->bad, i * %d + nk_bv);\n"
                        "        nk_atomic_min_i64(a->halt, a->step);\n    }\n}\n",
-                  kernel_nvars(pop) > 0 ? kernel_nvars(pop) : 1);
+                  cnv, cnv + 1);
         goto framed;
     }
     sb_printf(&bb, "        refr[i] = rc;\n      }\n");
@@ -1373,11 +1388,14 @@ body:
                    "          if (!nk_o_bad[nk_j]) continue;\n"
                    "          const int64_t i = nk_b0 + nk_j;\n");
     emit_bad_var(&bb, &y, "          ");
-    sb_printf(&bb, "          nk_bad = i * NK_NVAR + nk_bv;\n        }\n    }\n");
+    sb_printf(&bb, "          if (!(nk_o_bad[nk_j] & 1)) nk_bv = NK_NVAR;\n"
+                   "          nk_bad = i * (NK_NVAR + 1) + nk_bv;\n        }\n    }\n");
     sb_printf(&bb, "    NK_LIST_FIRED();\n");
     sb_printf(&bb, "    *nspk = ns;\n");
-    sb_printf(&bb, "    if (nk_bad != INT64_MAX) {\n        a->bad_index = nk_bad / NK_NVAR;\n"
-                   "        a->bad_var = (int32_t)(nk_bad %% NK_NVAR);\n        return -1;\n    }\n");
+    sb_printf(&bb, "    if (nk_bad != INT64_MAX) {\n        a->bad_index = nk_bad / (NK_NVAR + 1);\n"
+                   "        a->bad_var = (int32_t)(nk_bad %% (NK_NVAR + 1));\n"
+                   "        if (a->bad_var == NK_NVAR) a->bad_var = -2; /* the refractory period */\n"
+                   "        return -1;\n    }\n");
     sb_printf(&bb, "    return 0;\n}\n");
 framed:
 

@@ -75,6 +75,15 @@ void nk_diverged(nk_net *net, int pop, int64_t index, int var, int64_t s, char *
     const nk_model *m = p->model;
     const char *vname = "?";
     int v = var;
+    if (var == -2) { /* the kernels' code for a per-neuron refractory period */
+        snprintf(err, errlen,
+                 "population '%s': neuron %lld of %lld: its refractory period (model '%s') "
+                 "evaluated to NaN or to less than 0 ms at a spike at step %lld (t = %g ms); it "
+                 "must be >= 0 ms. The run stopped and what was recorded is kept",
+                 p->name, (long long)index + 1, (long long)p->n, m->name, (long long)s,
+                 (double)s * net->dt);
+        return;
+    }
     if (v < m->nstates) {
         vname = m->sname[v];
     } else {

@@ -142,6 +142,31 @@ do
   T.near(counts[1] / counts[3], 3, 0.2, "per-neuron refractory: 1 ms vs 3 ms periods")
 end
 
+-- a per-neuron refractory period below 0 ms or NaN stops the run, naming the neuron; what was
+-- recorded is kept and the session goes on
+nk.model{name = "tick_neg", states = {x = 0}, equations = "dx/dt = 1",
+         threshold = "x > 0", reset = "x = 0", refractory = "t < 5 ? 1 : 1 - i"}
+nk.model{name = "tick_nan", states = {x = 0}, equations = "dx/dt = 1",
+         threshold = "x > 0", reset = "x = 0", refractory = "t < 5 ? 1 : (i - 1) / (i - 1)"}
+for _, case in ipairs{{"tick_neg", 3}, {"tick_nan", 2}} do
+  local model, bad = case[1], case[2]
+  for _, threads in ipairs{1, 2} do
+    local net = nk.network{dt = 0.1, threads = threads}
+    local p = net:population(model, 3)
+    local m = net:monitor("spikes", p)
+    local ok, e = pcall(net.run, net, 20)
+    local what = model .. ", " .. threads .. " thread(s)"
+    T.ok(not ok, what .. ": the run stops")
+    e = tostring(e)
+    T.ok(e:find("neuron " .. bad .. " of 3", 1, true) and e:find("refractory period", 1, true)
+         and e:find(">= 0 ms", 1, true), what .. ": the message names the neuron and the period: " .. e)
+    T.ok(m:count() > 0, what .. ": the spikes before it are kept (" .. m:count() .. ")")
+    local t = m:times()
+    T.ok(t[#t] >= 3.5 and t[#t] < 5, what .. ": nothing after the first bad spike (last " .. t[#t] .. " ms)")
+    net:close()
+  end
+end
+
 -- what a solver cannot do is refused with the reason
 nk.model{name = "bilinear", states = {x = 1, y = 1},
          equations = "dx/dt = -x*y; dy/dt = -y"}

@@ -1578,7 +1578,9 @@ static int fetch_counters(nk_net *net, cuda_bk *B, char *err, size_t errlen)
         net->step = h;
         if (net->profiling) /* the steps before it, as the CPU counts them */
             net->prof[NK_PROF_STEPS] = (double)(h - net->run_step0);
-        nk_diverged(net, k, bad / nv, (int)(bad % nv), h, err, errlen);
+        /* i x (nv + 1) + variable, nv for the refractory period (codegen.c) */
+        int var = (int)(bad % (nv + 1));
+        nk_diverged(net, k, bad / (nv + 1), var == nv ? -2 : var, h, err, errlen);
         return NK_EDIVERGED;
     }
     return 0;
