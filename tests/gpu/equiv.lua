@@ -1198,6 +1198,34 @@ timed("a session goes on after a divergence", function()
   net:close()
 end)
 
+-- A per-neuron refractory period below 0 ms (from t = 5 ms, on the third
+-- neuron) or NaN (on the second) stops the run as a divergence does: the
+-- same message on both backends, at the same step, with the same spikes kept.
+nk.model{name = "gpu_refr_neg", states = {x = 0}, equations = "dx/dt = 1",
+         threshold = "x > 0", reset = "x = 0", refractory = "t < 5 ? 1 : 1 - i"}
+nk.model{name = "gpu_refr_nan", states = {x = 0}, equations = "dx/dt = 1",
+         threshold = "x > 0", reset = "x = 0", refractory = "t < 5 ? 1 : (i - 1) / (i - 1)"}
+for _, model in ipairs{"gpu_refr_neg", "gpu_refr_nan"} do
+  timed("a refractory period that is " .. (model == "gpu_refr_neg" and "negative" or "NaN"),
+        function()
+    local got = {}
+    for _, backend in ipairs{"cpu", "cuda"} do
+      local net = network(backend)
+      local p = net:population(model, 3, {name = "r"})
+      local s = net:monitor("spikes", p)
+      local ok, err = pcall(net.run, net, 20)
+      got[#got + 1] = {ok = ok, err = tostring(err), t = net.t, n = s:count()}
+      net:close()
+    end
+    T.ok(not got[1].ok and got[1].err:find("refractory period", 1, true) ~= nil,
+         model .. ": the CPU stops, naming the refractory period: " .. got[1].err)
+    T.eq(got[2].ok, false, model .. ": CUDA stops too")
+    T.eq(got[2].err, got[1].err, model .. ": CUDA's message is the CPU's")
+    T.eq(got[2].t, got[1].t, model .. ": net.t after it")
+    T.eq(got[2].n, got[1].n, model .. ": the spikes kept")
+  end)
+end
+
 -- ============================================================================================
 -- Profiling and printing on CUDA.
 -- ============================================================================================
