@@ -128,19 +128,20 @@ int nk_record_spikes(nk_net *net, int64_t s, char *err, size_t errlen)
 {
     for (int k = 0; k < net->npops; k++) {
         nk_pop *p = &net->pops[k];
-        if (!p->rec_mask)
+        if (!p->rec_mask || !p->nspk)
             continue;
+        /* room for every spike of the step at once, not one at a time */
+        int rc = nk_rec_reserve(p, p->nspk, err, errlen);
+        if (rc)
+            return rc;
+        int64_t r = p->nrec;
         for (int64_t q = 0; q < p->nspk; q++) {
             int64_t i = p->spk[q];
-            if (!p->rec_mask[i])
-                continue;
-            int rc = nk_rec_reserve(p, 1, err, errlen);
-            if (rc)
-                return rc;
-            p->rec_step[p->nrec] = s;
-            p->rec_id[p->nrec] = (uint32_t)i;
-            p->nrec++;
+            p->rec_step[r] = s;
+            p->rec_id[r] = (uint32_t)i;
+            r += p->rec_mask[i] != 0;
         }
+        p->nrec = r;
     }
     nk_monitors_spikes(net, s);
     return 0;
