@@ -489,7 +489,8 @@ int nk_bind_eqsrc(nk_net *net, int pi, void *dl, char *err, size_t errlen);
  * (the backend counts the events of spikes as it delivers them). */
 void nk_count_events(nk_net *net);
 /* The message for a state that became non-finite: neuron index of pop,
- * variable var (the kernel's numbering: neuron's states, then receptors'). */
+ * variable var (the kernel's numbering: neuron's states, then receptors'),
+ * or var -2: the neuron's refractory period evaluated to NaN or below 0. */
 void nk_diverged(nk_net *net, int pop, int64_t index, int var, int64_t s, char *err,
                  size_t errlen);
 

@@ -143,22 +143,24 @@ do
 end
 
 -- a per-neuron refractory period below 0 ms or NaN stops the run, naming the neuron; what was
--- recorded is kept and the session goes on
+-- recorded is kept and the session goes on. 1000 neurons, so that two threads do run (one
+-- thread per 64 neurons at most), with the bad neurons in the second thread's chunk.
 nk.model{name = "tick_neg", states = {x = 0}, equations = "dx/dt = 1",
-         threshold = "x > 0", reset = "x = 0", refractory = "t < 5 ? 1 : 1 - i"}
+         threshold = "x > 0", reset = "x = 0", refractory = "t < 5 ? 1 : (i >= 700 ? -1 : 1)"}
 nk.model{name = "tick_nan", states = {x = 0}, equations = "dx/dt = 1",
-         threshold = "x > 0", reset = "x = 0", refractory = "t < 5 ? 1 : (i - 1) / (i - 1)"}
-for _, case in ipairs{{"tick_neg", 3}, {"tick_nan", 2}} do
+         threshold = "x > 0", reset = "x = 0", refractory = "t < 5 ? 1 : (i - 600) / (i - 600)"}
+for _, case in ipairs{{"tick_neg", 701}, {"tick_nan", 601}} do
   local model, bad = case[1], case[2]
   for _, threads in ipairs{1, 2} do
     local net = nk.network{dt = 0.1, threads = threads}
-    local p = net:population(model, 3)
+    local p = net:population(model, 1000)
     local m = net:monitor("spikes", p)
-    local ok, e = pcall(net.run, net, 20)
+    local ok, e = pcall(net.run, net, 20, {profile = true})
     local what = model .. ", " .. threads .. " thread(s)"
+    T.eq(net:profile().run.threads, threads, what .. ": the threads that ran it")
     T.ok(not ok, what .. ": the run stops")
     e = tostring(e)
-    T.ok(e:find("neuron " .. bad .. " of 3", 1, true) and e:find("refractory period", 1, true)
+    T.ok(e:find("neuron " .. bad .. " of 1000", 1, true) and e:find("refractory period", 1, true)
          and e:find(">= 0 ms", 1, true), what .. ": the message names the neuron and the period: " .. e)
     T.ok(m:count() > 0, what .. ": the spikes before it are kept (" .. m:count() .. ")")
     local t = m:times()

@@ -34,7 +34,8 @@ enum {
     NK_EIO = -3,       /* a file could not be read or written */
     NK_ECOMPILE = -4,  /* generated code did not compile or load */
     NK_EINTR = -5,     /* a run was interrupted (Ctrl-C); state is consistent */
-    NK_EDIVERGED = -6, /* a state variable became NaN or infinite */
+    NK_EDIVERGED = -6, /* a state variable became NaN or infinite, or a per-neuron
+                          refractory period NaN or negative */
     NK_ENOTSUP = -7,   /* not available in this build or on this backend */
     NK_EPARSE = -8     /* an equation did not parse */
 };

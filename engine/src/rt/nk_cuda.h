@@ -121,7 +121,8 @@ typedef struct nk_dkargs {
     int32_t *refr;
     int64_t *spk;          /* out: this step's spikes, in no particular order */
     unsigned long long *nspk;
-    int64_t *bad;          /* out: lowest i * NK_NVAR + variable that became non-finite */
+    int64_t *bad;          /* out: lowest i * (nvars + 1) + variable that became non-finite
+                              (variable nvars: a per-neuron refractory period < 0 or NaN) */
     int64_t *halt;         /* the first step that diverged (INT64_MAX: none): later steps
                               do nothing, so the states stay as they were after it */
     const uint8_t *rec_mask; /* spike recording on the device (NULL: none): the neurons */
