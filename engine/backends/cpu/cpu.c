@@ -111,11 +111,15 @@ typedef struct cpu_pool {
     int64_t *cut;
     int64_t *nspk;
     int npops;
-    /* per projection whose rows are sorted by target: where each row's part
-     * for each chunk lies, as edge indices: row a's part for chunk t is
-     * [part[a * pstride + t], part[a * pstride + t + 1]), so that a thread
-     * finds it with one scattered read */
+    /* per projection whose rows are sorted by target, where each row's part
+     * for each chunk lies. part (long rows): as edge indices, row a's part
+     * for chunk t is [part[a * pstride + t], part[a * pstride + t + 1]), so
+     * that a thread finds it with one scattered read. split (short rows,
+     * where part would take more than a tenth of the edges' memory): where
+     * the parts for chunks 1..nt-1 start, as offsets into the row (npre x
+     * (nt - 1)). */
     int64_t **part;
+    int32_t **split;
     int pstride;
     int nprojs;
     task *tasks;             /* per chunk (64-byte aligned) */
@@ -171,10 +175,14 @@ static void pool_stop(cpu_pool *P)
     free(P->th);
     free(P->cut);
     free(P->nspk);
-    if (P->part)
-        for (int k = 0; k < P->nprojs; k++)
+    for (int k = 0; k < P->nprojs; k++) {
+        if (P->part)
             free(P->part[k]);
+        if (P->split)
+            free(P->split[k]);
+    }
     free(P->part);
+    free(P->split);
     if (P->kd)
         for (int k = 0; k < P->npops; k++) {
             free(P->kd[k].ring);
@@ -411,6 +419,27 @@ static int64_t count_in(const uint32_t *col, int64_t e0, int64_t e1, int64_t c0,
 #define PF1 6
 #define PF2 12
 
+/* Row a's part for chunk t, [*e0, *e1): from the part table sp, the split
+ * table so, or (neither) the whole row. */
+static inline void part_of(const nk_proj *pj, const int64_t *sp, const int32_t *so, int S, int nt,
+                           int t, int64_t a, int64_t *e0, int64_t *e1)
+{
+    if (sp) {
+        *e0 = sp[a * S + t];
+        *e1 = sp[a * S + t + 1];
+        return;
+    }
+    int64_t b = pj->row[a];
+    *e0 = b;
+    *e1 = pj->row[a + 1];
+    if (so) {
+        if (t < nt - 1)
+            *e1 = b + so[a * (nt - 1) + t];
+        if (t > 0)
+            *e0 = b + so[a * (nt - 1) + t - 1];
+    }
+}
+
 /* Deliver task t: every spike of the step to the targets in chunk t of
  * every population; graded values go through thread tid's buffer. */
 static void deliver_part(cpu_pool *P, int t, int tid)
@@ -435,10 +464,12 @@ static void deliver_part(cpu_pool *P, int t, int tid)
         if (c0 >= c1)
             continue;
         /* Each row's part for this chunk: all of it with one thread, from
-         * the part table when rows are sorted, else filtered edge by edge. */
+         * the part or split table when rows are sorted, else filtered edge
+         * by edge. */
         const int64_t *sp = P->part ? P->part[k] : NULL;
+        const int32_t *so = P->split ? P->split[k] : NULL;
         const int S = P->pstride;
-        int whole = nt == 1 || sp;
+        int whole = nt == 1 || sp || so;
         if (pj->graded) {
             /* Every connection sends weight x the graded value of its
              * presynaptic neuron's state after this step's update. Each
@@ -458,14 +489,7 @@ static void deliver_part(cpu_pool *P, int t, int tid)
                 if (g[a] == 0)
                     continue;
                 int64_t e0, e1;
-                if (sp) {
-                    e0 = sp[a * S + t];
-                    e1 = sp[a * S + t + 1];
-                }
-                else {
-                    e0 = pj->row[a];
-                    e1 = pj->row[a + 1];
-                }
+                part_of(pj, sp, so, S, nt, t, a, &e0, &e1);
                 add_row(pj, e0, e1, c0, c1, ring, n, s, L, g[a], whole, 1);
             }
             continue; /* graded events: counted by nk_count_events */
@@ -481,16 +505,22 @@ static void deliver_part(cpu_pool *P, int t, int tid)
                 if (q + PF2 < m && spk[q + PF2] >= pj->pre.lo && spk[q + PF2] < pj->pre.hi) {
                     int64_t a2 = spk[q + PF2] - pj->pre.lo;
                     __builtin_prefetch(sp ? sp + a2 * S + t : pj->row + a2, 0, 3);
+                    if (so)
+                        __builtin_prefetch(so + a2 * (nt - 1), 0, 3);
                 }
                 if (q + PF1 < m && spk[q + PF1] >= pj->pre.lo && spk[q + PF1] < pj->pre.hi) {
                     int64_t a1 = spk[q + PF1] - pj->pre.lo;
-                    int64_t r1 = sp ? sp[a1 * S + t] : pj->row[a1];
-                    int64_t r2 = sp ? sp[a1 * S + t + 1] : pj->row[a1 + 1];
-                    /* the whole part, non-temporal: a row is read once a
-                     * step, and kept out of the way it leaves the cache to
-                     * the ring slot the adds go to (fly-scale, two threads:
+                    int64_t r1, r2;
+                    part_of(pj, sp, so, S, nt, t, a1, &r1, &r2);
+                    /* the part, non-temporal: a row is read once a step,
+                     * and kept out of the way it leaves the cache to the
+                     * ring slot the adds go to (fly-scale, two threads:
                      * delivery 2.80 -> 2.34 s per 300 ms; with ordinary
-                     * prefetches 2.49 s) */
+                     * prefetches 2.49 s). At most 256 edges (2 KB): the
+                     * hardware prefetcher takes a long row's rest, and six
+                     * long rows asked for whole would not fit in L1. */
+                    if (r2 - r1 > 256)
+                        r2 = r1 + 256;
                     for (int64_t r = r1; r < r2; r += 16) {
                         __builtin_prefetch(pj->col + r, 0, 0);
                         __builtin_prefetch(pj->w + r, 0, 0);
@@ -500,14 +530,7 @@ static void deliver_part(cpu_pool *P, int t, int tid)
                     continue;
                 int64_t a = i - pj->pre.lo;
                 int64_t e0, e1;
-                if (sp) {
-                    e0 = sp[a * S + t];
-                    e1 = sp[a * S + t + 1];
-                }
-                else {
-                    e0 = pj->row[a];
-                    e1 = pj->row[a + 1];
-                }
+                part_of(pj, sp, so, S, nt, t, a, &e0, &e1);
                 add_row(pj, e0, e1, c0, c1, ring, n, s, L, 1.0, whole, 0);
                 if (counting)
                     ev += whole ? e1 - e0 : count_in(pj->col, e0, e1, c0, c1);
@@ -754,11 +777,12 @@ static int build_pool(nk_net *net, int nt, int64_t *cut, char *err, size_t errle
     }
     P->nstride = (net->npops + 7) / 8 * 8 + 8; /* rows on separate cache lines */
     P->nspk = nk_xcalloc((size_t)P->nstride * (size_t)nt + 1, sizeof *P->nspk);
+    P->split = nk_xcalloc((size_t)net->nprojs + 1, sizeof *P->split);
     P->part = nk_xcalloc((size_t)net->nprojs + 1, sizeof *P->part);
     /* nt + 1 bounds per row, padded to 4 or 8 so that a row's two bounds
      * for a chunk rarely straddle a cache line */
     P->pstride = nt + 1 <= 4 ? 4 : nt + 1 <= 8 ? 8 : nt + 1;
-    if (!P->nspk || !P->part) {
+    if (!P->nspk || !P->part || !P->split) {
         snprintf(err, errlen, "out of memory");
         return NK_ENOMEM;
     }
@@ -769,8 +793,25 @@ static int build_pool(nk_net *net, int nt, int64_t *cut, char *err, size_t errle
             for (int64_t a = 0; sorted && a < pj->pre.hi - pj->pre.lo; a++)
                 for (int64_t e = pj->row[a] + 1; sorted && e < pj->row[a + 1]; e++)
                     sorted = pj->col[e - 1] <= pj->col[e];
-        if (nt > 1 && sorted) {
-            int64_t npre = pj->pre.hi - pj->pre.lo;
+        int64_t npre = pj->pre.hi - pj->pre.lo;
+        /* the part table's 8 x pstride bytes per row against the edges' 10
+         * bytes each: at most a tenth of them, else the split table's 4 x
+         * (nt - 1) (a one-to-one projection would otherwise triple) */
+        if (nt > 1 && sorted && pj->nsyn < (int64_t)8 * P->pstride * npre) {
+            int32_t *so = nk_xcalloc64((size_t)npre * (size_t)(nt - 1) + 1, sizeof *so);
+            if (!so) {
+                snprintf(err, errlen, "out of memory");
+                return NK_ENOMEM;
+            }
+            const int64_t *cut = P->cut + pj->post.pop * (nt + 1);
+            for (int64_t a = 0; a < npre; a++)
+                for (int t = 1; t < nt; t++)
+                    so[a * (nt - 1) + t - 1] =
+                        (int32_t)(lower_bound(pj->col, pj->row[a], pj->row[a + 1], cut[t]) -
+                                  pj->row[a]);
+            P->split[k] = so;
+        }
+        else if (nt > 1 && sorted) {
             const int S = P->pstride;
             int64_t *sp = nk_xcalloc64((size_t)npre * (size_t)S + 1, sizeof *sp);
             if (!sp) {
