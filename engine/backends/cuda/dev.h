@@ -133,9 +133,11 @@ int nk_dev_graph_launch(nk_dev *d, nk_dgraph *g, char *err, size_t errlen);
 void nk_dev_graph_free(nk_dev *d, nk_dgraph *g);
 
 /* NVRTC alone, no device needed: compiles src for compute capability cc (90
- * for sm_90) to a cubin with the options of nk_dev_load, and throws it away.
- * 0, or NK_ECOMPILE and a message with the start of NVRTC's log, or
- * NK_ENOTSUP when no NVRTC can be loaded. For tests. */
+ * for sm_90) to a cubin with the options of nk_dev_load and stores it in the
+ * code cache, where a device of that capability finds it; a cubin already
+ * there (the same text, options and NVRTC version) has passed, and src is
+ * not compiled again. 0, or NK_ECOMPILE and a message with the start of
+ * NVRTC's log, or NK_ENOTSUP when no NVRTC can be loaded. For tests. */
 int nk_dev_nvrtc_check(const char *src, int cc, char *err, size_t errlen);
 /* The same, to PTX for compute_<cc>: *ptx is the NUL-terminated text, which
  * the caller frees with free(). For tests that look at the generated code. */
