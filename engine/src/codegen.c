@@ -125,11 +125,16 @@ static int is_builtin(const char *name)
 
 static nk_expr *canon_rec(const nk_expr *e, canon_ctx *c, int rx, int depth);
 
-/* The neuron's input current: every receptor's current plus nk_iext. */
+/* The neuron's input current: every receptor's current plus nk_iext. A
+ * population without an external current leaves nk_iext (0) out of the sum:
+ * the compiler may not drop a "0.0 +" itself (it turns -0 into +0), and the
+ * sum is in every neuron's step. */
 static nk_expr *canon_I(canon_ctx *c, int depth)
 {
-    nk_expr *sum = nk_expr_var("nk_iext");
-    for (int r = 0; sum && r < c->pop->nrx; r++)
+    const int nrx = c->pop->nrx, iext = c->pop->i_ext || !nrx;
+    nk_expr *sum = iext ? nk_expr_var("nk_iext")
+                        : canon_rec(c->pop->rx[0].syn->current, c, 0, depth + 1);
+    for (int r = iext ? 0 : 1; sum && r < nrx; r++)
         sum = nk_expr_bin(NK_OP_ADD, sum, canon_rec(c->pop->rx[r].syn->current, c, r, depth + 1));
     return sum;
 }
@@ -475,6 +480,8 @@ typedef struct ode {
     nk_expr *rhs;        /* canonical */
     nk_expr *coef;       /* exponential_euler: d rhs / d x, canonical */
     int hoisted;         /* coef is constant */
+    int decay;           /* exponential_euler, rhs = coef * x exactly (coef
+                            constant, never frozen): x becomes x exp(coef h) */
 } ode;
 
 typedef struct sys {
@@ -606,6 +613,18 @@ static int sys_expeuler(sys *y, char *err, size_t errlen)
         }
         o->coef = ds;
         o->hoisted = is_constant(ds);
+        /* A pure decay (a synapse's dg/dt = -g/tau): one multiplication per
+         * step by a hoisted exp(B h) instead of y + F (B y), the same value
+         * but for the last bit. */
+        if (o->hoisted && !o->frozen) {
+            nk_expr *zero = nk_expr_num(0.0);
+            nk_expr *at0 = zero ? nk_expr_subst(o->rhs, o->cname, zero) : NULL;
+            nk_expr *s0 = at0 ? nk_expr_simplify(at0) : NULL;
+            o->decay = s0 && s0->kind == NK_EX_NUM && s0->num == 0;
+            nk_expr_free(s0);
+            nk_expr_free(at0);
+            nk_expr_free(zero);
+        }
     }
     return 0;
 }
@@ -894,6 +913,27 @@ static int on_pre_target(nk_pop *pop, int r, const nk_stmt *st, char *out, size_
     return -1;
 }
 
+/* 1 when every statement of the synapse's on_pre is "X += w" or
+ * "X += abs(w)": with no input (w = 0) they add +0, which leaves X as it was
+ * (but for the sign of a zero), so the kernel runs them for every neuron
+ * without testing for input first, one test less per neuron and receptor. */
+static int on_pre_adds_w(const nk_model *m)
+{
+    if (m->on_pre.n == 0)
+        return 0;
+    for (int k = 0; k < m->on_pre.n; k++) {
+        const nk_stmt *st = &m->on_pre.items[k];
+        const nk_expr *e = st->rhs;
+        if (st->kind != NK_ST_ASSIGN || st->op != '+' || !e)
+            return 0;
+        if (e->kind == NK_EX_CALL && !strcmp(e->name, "abs") && e->nargs == 1)
+            e = e->args[0];
+        if (e->kind != NK_EX_VAR || strcmp(e->name, "w"))
+            return 0;
+    }
+    return 1;
+}
+
 static const char *opstr(char op)
 {
     switch (op) {
@@ -1128,6 +1168,8 @@ prelude:
             goto done;
         sb_printf(&b, ";\n    const double nk_F%d = nk_B%d != 0.0 ? nk_expm1(nk_B%d * nk_h) / nk_B%d : nk_h;\n",
                   k, k, k, k);
+        if (y.o[k].decay)
+            sb_printf(&b, "    const double nk_E%d = nk_exp(nk_B%d * nk_h);\n", k, k);
     }
     /* The loop over neurons runs in blocks of NK_BLK. The inner loop has no
      * early exit and no appends, so the compiler vectorises it (ivdep: a
@@ -1204,7 +1246,7 @@ body:
     for (int r = 0; r < pop->nrx; r++) {
         const nk_model *m = pop->rx[r].syn;
         sb_printf(&bb, "        const int64_t nk_in%d = in%d[i];\n        in%d[i] = 0;\n", r, r, r);
-        if (m->graded)
+        if (m->graded || on_pre_adds_w(m))
             sb_printf(&bb, "        {\n            const double nk_w = NK_FIX_REAL(nk_in%d);\n", r);
         else
             sb_printf(&bb, "        if (nk_in%d != 0) {\n            const double nk_w = NK_FIX_REAL(nk_in%d);\n", r, r);
@@ -1259,6 +1301,8 @@ body:
                     ode *o = &y.o[j];
                     if (!o->coef)
                         sb_printf(&bb, "            %s = nk_y0_%d + nk_h * nk_k1_%d;\n", o->cname, j, j);
+                    else if (o->decay)
+                        sb_printf(&bb, "            %s = nk_y0_%d * nk_E%d;\n", o->cname, j, j);
                     else if (o->hoisted)
                         sb_printf(&bb, "            %s = nk_y0_%d + nk_F%d * nk_k1_%d;\n", o->cname, j, j, j);
                     else
@@ -1282,8 +1326,8 @@ body:
     /* Divergence check before bounds and reset: one test of the sum of the
      * integrated states (NaN or infinite when any of them is, and also when
      * finite ones sum past 1.8e308, which is divergence all the same). */
-    sb_printf(&bb, "        const double nk_sum = 0.0");
-    for (int k = 0; k < y.n; k++)
+    sb_printf(&bb, "        const double nk_sum = %s", y.n ? y.o[0].cname : "0.0");
+    for (int k = 1; k < y.n; k++)
         sb_printf(&bb, " + %s", y.o[k].cname);
     sb_printf(&bb, ";\n        const int nk_nf = !nk_isfinite(nk_sum);\n");
     sb_printf(&bb, "        nk_o_bad[nk_j] = (nk_flag)nk_nf;\n");
