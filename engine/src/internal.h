@@ -216,6 +216,8 @@ typedef struct nk_proj {
     uint16_t *delay;         /* steps, >= 1 */
     int max_delay;
     int udelay;              /* the delay of every edge when they are all equal, else 0 (set at build) */
+    int uweight;             /* 1: every edge has the same weight (set at the CPU's build) ... */
+    int64_t uwfix;           /* ... whose Q32.32 value a spike adds */
     nk_graded_fn graded;     /* graded transmission (set at build), else NULL */
     double *gbuf;            /* graded: the value per presynaptic neuron */
     char desc[256];
