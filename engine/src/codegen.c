@@ -126,17 +126,30 @@ static int is_builtin(const char *name)
 static nk_expr *canon_rec(const nk_expr *e, canon_ctx *c, int rx, int depth);
 
 /* The neuron's input current: every receptor's current plus nk_iext. A
- * population without an external current leaves nk_iext (0) out of the sum:
- * the compiler may not drop a "0.0 +" itself (it turns -0 into +0), and the
- * sum is in every neuron's step. */
+ * population without an external current leaves nk_iext (0) out of the sum,
+ * and so are currents that are the number 0 (a receptor whose conductance is
+ * the neuron's own state): the compiler may not drop a "0.0 +" itself (it
+ * turns -0 into +0), and the sum is in every neuron's step. */
 static nk_expr *canon_I(canon_ctx *c, int depth)
 {
-    const int nrx = c->pop->nrx, iext = c->pop->i_ext || !nrx;
-    nk_expr *sum = iext ? nk_expr_var("nk_iext")
-                        : canon_rec(c->pop->rx[0].syn->current, c, 0, depth + 1);
-    for (int r = iext ? 0 : 1; sum && r < nrx; r++)
-        sum = nk_expr_bin(NK_OP_ADD, sum, canon_rec(c->pop->rx[r].syn->current, c, r, depth + 1));
-    return sum;
+    nk_expr *sum = c->pop->i_ext ? nk_expr_var("nk_iext") : NULL;
+    if (c->pop->i_ext && !sum)
+        return NULL;
+    for (int r = 0; r < c->pop->nrx; r++) {
+        nk_expr *cur = canon_rec(c->pop->rx[r].syn->current, c, r, depth + 1);
+        if (!cur) {
+            nk_expr_free(sum);
+            return NULL;
+        }
+        if (cur->kind == NK_EX_NUM && cur->num == 0) {
+            nk_expr_free(cur);
+            continue;
+        }
+        sum = sum ? nk_expr_bin(NK_OP_ADD, sum, cur) : cur;
+        if (!sum)
+            return NULL;
+    }
+    return sum ? sum : nk_expr_num(0.0);
 }
 
 static nk_expr *named(const char *fmt, int rx, const char *name)
@@ -215,9 +228,25 @@ static nk_expr *canon_rec(const nk_expr *e, canon_ctx *c, int rx, int depth)
         return nk_expr_neg(canon_rec(e->args[0], c, rx, depth));
     case NK_EX_NOT:
         return nk_expr_not(canon_rec(e->args[0], c, rx, depth));
-    case NK_EX_BIN:
-        return nk_expr_bin(e->op, canon_rec(e->args[0], c, rx, depth),
-                           canon_rec(e->args[1], c, rx, depth));
+    case NK_EX_BIN: {
+        nk_expr *l = canon_rec(e->args[0], c, rx, depth), *r = canon_rec(e->args[1], c, rx, depth);
+        /* a + 0, 0 + a, a - 0: a (but for the sign of a zero). The input
+         * current I of a population whose receptors' currents are all 0
+         * and which has no external current (COBA's, whose conductances
+         * are the neuron's own states) is 0, and every neuron's step would
+         * add it. */
+        const int lz = l && l->kind == NK_EX_NUM && l->num == 0;
+        const int rz = r && r->kind == NK_EX_NUM && r->num == 0;
+        if (l && r && (e->op == NK_OP_ADD || e->op == NK_OP_SUB) && rz) {
+            nk_expr_free(r);
+            return l;
+        }
+        if (l && r && e->op == NK_OP_ADD && lz) {
+            nk_expr_free(l);
+            return r;
+        }
+        return nk_expr_bin(e->op, l, r);
+    }
     case NK_EX_COND:
         return nk_expr_cond(canon_rec(e->args[0], c, rx, depth),
                             canon_rec(e->args[1], c, rx, depth),
@@ -762,6 +791,26 @@ fail:
 
 /* ---- emission ---------------------------------------------------------------- */
 
+/* "(a_0 * nk_<ks[0]>_j + ...)" over the nonzero a_q (a 1 written as the
+ * term alone), "(0.0)" when there are none: the compiler may drop neither a
+ * "0.0 +" nor, from a sum, a zero term (either could turn -0 into +0). */
+static void emit_lincomb(sb *b, const double *a, int nterms, const char *const *ks, int j)
+{
+    int any = 0;
+    sb_printf(b, "(");
+    for (int q = 0; q < nterms; q++) {
+        if (a[q] == 0)
+            continue;
+        sb_printf(b, "%s", any ? " + " : "");
+        if (a[q] == 1)
+            sb_printf(b, "nk_%s_%d", ks[q], j);
+        else
+            sb_printf(b, "%.17g * nk_%s_%d", a[q], ks[q], j);
+        any = 1;
+    }
+    sb_printf(b, "%s)", any ? "" : "0.0");
+}
+
 /* One evaluation of every derivative into nk_<k>_J, with states shadowed by
  * y0 + h*sum(a_s * k_s) when nterms > 0. */
 static int emit_stage(sb *b, sys *y, const char *k, double c, int nterms, const double *a,
@@ -771,12 +820,9 @@ static int emit_stage(sb *b, sys *y, const char *k, double c, int nterms, const 
     if (nterms > 0) {
         sb_printf(b, "                const double nk_t = nk_tt + %.17g * nk_h; (void)nk_t;\n", c);
         for (int j = 0; j < y->n; j++) {
-            sb_printf(b, "                const double %s = nk_y0_%d + nk_h * (0.0", y->o[j].cname,
-                      j);
-            for (int q = 0; q < nterms; q++)
-                if (a[q] != 0)
-                    sb_printf(b, " + %.17g * nk_%s_%d", a[q], ks[q], j);
-            sb_printf(b, "); (void)%s;\n", y->o[j].cname);
+            sb_printf(b, "                const double %s = nk_y0_%d + nk_h * ", y->o[j].cname, j);
+            emit_lincomb(b, a, nterms, ks, j);
+            sb_printf(b, "; (void)%s;\n", y->o[j].cname);
         }
     } else {
         sb_printf(b, "                const double nk_t = nk_tt; (void)nk_t;\n");
@@ -818,11 +864,9 @@ static int emit_rk(sb *b, sys *y, const tableau *tb, char *err, size_t errlen)
         if (emit_stage(b, y, KN[s], tb->c[s], s, tb->a[s], KN, err, errlen))
             return -1;
     for (int j = 0; j < y->n; j++) {
-        sb_printf(b, "            %s = nk_y0_%d + nk_h * (0.0", y->o[j].cname, j);
-        for (int s = 0; s < tb->s; s++)
-            if (tb->b[s] != 0)
-                sb_printf(b, " + %.17g * nk_%s_%d", tb->b[s], KN[s], j);
-        sb_printf(b, ");\n");
+        sb_printf(b, "            %s = nk_y0_%d + nk_h * ", y->o[j].cname, j);
+        emit_lincomb(b, tb->b, tb->s, KN, j);
+        sb_printf(b, ";\n");
     }
     return 0;
 }
@@ -867,15 +911,11 @@ static int emit_rk45(sb *b, sys *y, char *err, size_t errlen)
             return -1;
     sb_printf(b, "            double nk_en = 0.0;\n");
     for (int j = 0; j < n; j++) {
-        sb_printf(b, "            {\n                const double y5 = nk_y0_%d + nk_h * (0.0", j);
-        for (int s = 0; s < 6; s++)
-            if (DP_A[6][s] != 0)
-                sb_printf(b, " + %.17g * nk_%s_%d", DP_A[6][s], KN[s], j);
-        sb_printf(b, ");\n                const double er = nk_h * (0.0");
-        for (int s = 0; s < 7; s++)
-            if (DP_E[s] != 0)
-                sb_printf(b, " + %.17g * nk_%s_%d", DP_E[s], KN[s], j);
-        sb_printf(b, ");\n");
+        sb_printf(b, "            {\n                const double y5 = nk_y0_%d + nk_h * ", j);
+        emit_lincomb(b, DP_A[6], 6, KN, j);
+        sb_printf(b, ";\n                const double er = nk_h * ");
+        emit_lincomb(b, DP_E, 7, KN, j);
+        sb_printf(b, ";\n");
         sb_printf(b, "                const double sc = nk_atol + nk_rtol * nk_fmax(nk_fabs(nk_y0_%d), nk_fabs(y5));\n", j);
         sb_printf(b, "                const double q = nk_fabs(er) / sc;\n");
         sb_printf(b, "                if (!(q <= nk_en)) nk_en = q;\n");
