@@ -351,6 +351,7 @@ struct nk_net {
     int64_t run_step0;       /* and the step it started at */
     int threads;             /* CPU threads asked for (0: one per CPU this process may use) */
     void *bk;                /* the backend's own state (set at build) */
+    int64_t bk_bytes;        /* host memory of the backend's own tables (nk_net_memory) */
     int profiling;           /* time the phases of each step into prof */
     double prof[NK_PROF_N];  /* seconds per phase of the last profiled run (NK_PROF_STEPS: steps) */
     double prof_build[NK_PROFB_N]; /* seconds per phase of building */

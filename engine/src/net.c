@@ -297,17 +297,20 @@ const char *nk_net_output(const nk_net *net) { return net->output; }
 
 int64_t nk_net_memory(const nk_net *net)
 {
-    int64_t b = 0, rs = (int64_t)net->real_size;
+    int64_t b = net->bk_bytes, rs = (int64_t)net->real_size;
     for (int k = 0; k < net->npops; k++) {
         const nk_pop *p = &net->pops[k];
-        b += p->n * (rs * p->model->nstates + (int64_t)sizeof *p->refr);
+        /* the arrays threads write are laid out with gaps between their
+         * chunks (nk_lay): lay.len entries each */
+        const int64_t len = p->lay.len > p->n ? p->lay.len : p->n;
+        b += len * (rs * p->model->nstates + (int64_t)sizeof *p->refr);
         if (p->i_ext)
             b += p->n * rs;
         if (p->pos)
             b += p->n * 3 * (int64_t)sizeof *p->pos;
         for (int r = 0; r < p->nrx; r++)
-            b += p->n * (rs * p->rx[r].syn->nstates +
-                         (p->rx[r].ring ? net->ring_len * (int64_t)sizeof(int64_t) : 0));
+            b += len * (rs * p->rx[r].syn->nstates +
+                        (p->rx[r].ring ? net->ring_len * (int64_t)sizeof(int64_t) : 0));
         b += p->caprec * (int64_t)(sizeof *p->rec_step + sizeof *p->rec_id);
     }
     for (int k = 0; k < net->nprojs; k++) {

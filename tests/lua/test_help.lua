@@ -166,6 +166,24 @@ big:connect(p, p, {rule = "fixed_total", total = 100000})
 local kb = tonumber(tostring(big):match("memory ([%d.]+) MB"))
 T.ok(kb and kb >= 1.0 and kb < 3, "100000 synapses take 1-3 MB (" .. tostring(kb) .. ")")
 big:close()
+-- Built for two threads, a network also holds the gaps between its thread
+-- chunks (3 x 256 entries of every array the threads write), the chunks'
+-- spike lists and each projection's split table: for 20000 LIF neurons with
+-- two receptors, about 37 + 166 + 80 kB.
+local function built_mb(threads)
+  local n = nk.network{}
+  n:set_threads(threads)
+  local p = n:population("lif", 20000)
+  n:connect(p, p, {rule = "fixed_total", total = 100000})
+  n:run(0.1)
+  local mb = tonumber(tostring(n):match("memory ([%d.]+) MB"))
+  n:close()
+  return mb
+end
+local mb1, mb2 = built_mb(1), built_mb(2)
+T.ok(mb1 and mb2 and mb2 - mb1 > 0.2 and mb2 - mb1 < 0.5,
+     "two threads' chunk gaps and tables are counted (" .. tostring(mb1) .. " MB with one, "
+     .. tostring(mb2) .. " MB with two)")
 
 -- ---- per-neuron states: pop:set and init lists ---------------------------------
 

@@ -617,6 +617,7 @@ static void cpu_release(nk_net *net)
 {
     pool_stop(net->bk);
     net->bk = NULL;
+    net->bk_bytes = 0;
     for (int k = 0; k < net->nprojs; k++) {
         free(net->projs[k].gbuf);
         net->projs[k].gbuf = NULL;
@@ -740,6 +741,7 @@ static int build_pool(nk_net *net, int nt, int64_t *cut, char *err, size_t errle
         return NK_ENOMEM;
     }
     net->bk = P;
+    net->bk_bytes = 0;
     P->cut = cut;
     P->npops = net->npops;
     P->nprojs = net->nprojs;
@@ -773,6 +775,8 @@ static int build_pool(nk_net *net, int nt, int64_t *cut, char *err, size_t errle
         d->ring = nk_xcalloc((size_t)p->nrx + 1, sizeof *d->ring);
         d->ck = nk_xcalloc((size_t)nt * (size_t)d->ns + 1, sizeof *d->ck);
         d->spk = d->gap ? nk_xcalloc64((size_t)d->len, sizeof *d->spk) : p->spk;
+        if (d->gap)
+            net->bk_bytes += d->len * (int64_t)sizeof *d->spk;
         if (!d->ring || !d->ck || !d->spk) {
             snprintf(err, errlen, "out of memory");
             return NK_ENOMEM;
@@ -819,6 +823,7 @@ static int build_pool(nk_net *net, int nt, int64_t *cut, char *err, size_t errle
                         (int32_t)(lower_bound(pj->col, pj->row[a], pj->row[a + 1], cut[t]) -
                                   pj->row[a]);
             P->split[k] = so;
+            net->bk_bytes += npre * (nt - 1) * (int64_t)sizeof *so;
         }
         else if (nt > 1 && sorted) {
             const int S = P->pstride;
@@ -835,6 +840,7 @@ static int build_pool(nk_net *net, int nt, int64_t *cut, char *err, size_t errle
                 sp[a * S + nt] = pj->row[a + 1];
             }
             P->part[k] = sp;
+            net->bk_bytes += npre * S * (int64_t)sizeof *sp;
         }
         /* One weight for the whole projection (the same bits): no weight
          * read or converted per event. */
