@@ -165,6 +165,35 @@ do
   T.ok(post:get("x", 1) > 0, "a user synapse given as an object carries current")
 end
 
+-- on_pre runs only in the steps a spike arrives, whatever it does (the
+-- kernel runs "X += w" for every neuron, as adding 0 leaves X; any other
+-- statement must wait for input): three spikes, at 1, 2.5 and 7 ms, count 3,
+-- while the additive receptor beside it sums their weights
+do
+  local count = nk.model{name = "count_api", kind = "synapse", states = {n = 0},
+                         equations = "dn/dt = 0", on_pre = "n += 1", current = "0",
+                         method = "euler"}
+  local sum = nk.model{name = "sum_api", kind = "synapse", states = {q = 0},
+                       equations = "dq/dt = 0", on_pre = "q += abs(w)", current = "0",
+                       method = "euler"}
+  for _, threads in ipairs{1, 2} do
+    local net = nk.network{dt = 0.1, precision = "double"}
+    net:set_threads(threads)
+    local post = net:population("integ_api", 3)
+    net:source("spike_times", post:slice(2, 2), {times = {1, 2.5, 7}, weight = 0.5,
+                                                 synapse = count, receptor = "c"})
+    net:source("spike_times", post:slice(2, 2), {times = {1, 2.5, 7}, weight = -0.25,
+                                                 synapse = sum, receptor = "s"})
+    net:run(10)
+    T.eq(post:get("c.n", 2), 3, "on_pre 'n += 1' ran once per arriving spike, " .. threads
+         .. " thread(s)")
+    T.eq(post:get("c.n", 1), 0, "on_pre 'n += 1': not where nothing arrives")
+    T.eq(post:get("s.q", 2), 0.75, "on_pre 'q += abs(w)': the weights' magnitudes summed")
+    T.eq(post:get("s.q", 3), 0, "on_pre 'q += abs(w)': nothing where nothing arrives")
+    net:close()
+  end
+end
+
 -- graded transmission: each step the connection sends weight * v_pre
 do
   nk.model{name = "graded_api", kind = "synapse", states = {g = 0}, on_pre = "g = w",
