@@ -200,6 +200,17 @@ static nk_expr *canon_var(const char *name, canon_ctx *c, int rx, int depth)
     return NULL;
 }
 
+/* Whether e comes out of emit as a double: not a comparison, 'and', 'or'
+ * or 'not', which are C ints (adding the number 0 makes them doubles, and
+ * "(a > b) + 0" must not fold to an int that a '/' would then divide as
+ * integers). */
+static int is_real(const nk_expr *e)
+{
+    if (e->kind == NK_EX_NOT)
+        return 0;
+    return e->kind != NK_EX_BIN || e->op < NK_OP_LT;
+}
+
 static nk_expr *canon_rec(const nk_expr *e, canon_ctx *c, int rx, int depth)
 {
     if (!e)
@@ -237,11 +248,11 @@ static nk_expr *canon_rec(const nk_expr *e, canon_ctx *c, int rx, int depth)
          * add it. */
         const int lz = l && l->kind == NK_EX_NUM && l->num == 0;
         const int rz = r && r->kind == NK_EX_NUM && r->num == 0;
-        if (l && r && (e->op == NK_OP_ADD || e->op == NK_OP_SUB) && rz) {
+        if (l && r && (e->op == NK_OP_ADD || e->op == NK_OP_SUB) && rz && is_real(l)) {
             nk_expr_free(r);
             return l;
         }
-        if (l && r && e->op == NK_OP_ADD && lz) {
+        if (l && r && e->op == NK_OP_ADD && lz && is_real(r)) {
             nk_expr_free(l);
             return r;
         }

@@ -181,7 +181,7 @@ local function built_mb(threads)
   return mb
 end
 local mb1, mb2 = built_mb(1), built_mb(2)
-T.ok(mb1 and mb2 and mb2 - mb1 > 0.2 and mb2 - mb1 < 0.5,
+T.ok(mb1 and mb2 and mb2 - mb1 > 0.15 and mb2 - mb1 < 0.5,
      "two threads' chunk gaps and tables are counted (" .. tostring(mb1) .. " MB with one, "
      .. tostring(mb2) .. " MB with two)")
 

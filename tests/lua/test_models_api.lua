@@ -194,6 +194,19 @@ do
   end
 end
 
+-- A comparison is a C int in generated code: "(cond) + I", with I the
+-- number 0 here (no receptors, no external current), must stay a double, or
+-- the quotient below is an integer division (0 instead of 0.5)
+do
+  nk.model{name = "intdiv_api", states = {x = 0}, method = "euler",
+           equations = "dx/dt = ((x > -1) + I) / ((x > -2) + (x > -3) + I)"}
+  local net = nk.network{dt = 0.1, precision = "double"}
+  local p = net:population("intdiv_api", 1)
+  net:run(10)
+  T.near(p:get("x", 1), 5, 1e-9, "(x > -1) + I divided by an int sum: 0.5 per ms")
+  net:close()
+end
+
 -- graded transmission: each step the connection sends weight * v_pre
 do
   nk.model{name = "graded_api", kind = "synapse", states = {g = 0}, on_pre = "g = w",

@@ -900,6 +900,7 @@ static int cpu_build(nk_net *net, char *err, size_t errlen)
 {
     pool_stop(net->bk);
     net->bk = NULL;
+    net->bk_bytes = 0;
     int rc = nk_build_rings(net, err, errlen);
     if (rc)
         return rc;
