@@ -1158,6 +1158,14 @@ static char *codegen_pop(nk_net *net, int pi, int cuda, char *err, size_t errlen
         sb_printf(&b, "NK_KERNEL(nk_update_%d, nk_dkargs)\n{\n", pi);
         goto prelude;
     }
+    /* GCC's jump threading copies a neuron's path through the refractory
+     * test, and the vectorised loop then computes both copies (the loop of
+     * CUBA's excitatory kernel, 16 neurons a turn, is 157 instructions with
+     * it and 97 without; no model measured slower without it:
+     * docs/performance.md, item 20). A pragma rather than a flag, which
+     * clang (NKSHELL_CC) would refuse. */
+    sb_printf(&b, "#if defined(__GNUC__) && !defined(__clang__)\n"
+                  "#pragma GCC optimize(\"no-thread-jumps\")\n#endif\n");
     sb_printf(&b, "#include <stdint.h>\n");
     sb_header(&b, nk_src_kernel_h);
     sb_header(&b, nk_src_math_h);

@@ -18,11 +18,8 @@
  * -ffp-contract=off so that no multiply-add is fused: every operation is
  * rounded as written, the same on every CPU and on the GPU. Vector and
  * scalar IEEE operations round alike, so vectorising changes no bit.
- * -fno-thread-jumps: jump threading copies a neuron's path through the
- * refractory test, and the vectorised loop then computes both copies (the
- * loop of CUBA's excitatory kernel, 16 neurons a turn, is 157 instructions
- * with it and 97 without; no model measured slower without it:
- * docs/performance.md, item 20). */
+ * (Generated modules turn GCC's jump threading off themselves, with a
+ * pragma: engine/src/codegen.c says why.) */
 #include "internal.h"
 
 #include <dlfcn.h>
@@ -52,7 +49,6 @@ static const char *const jit_flags[] = {"-O3",
                                         "-ffp-contract=off",
                                         "-fno-math-errno",
                                         "-fno-trapping-math",
-                                        "-fno-thread-jumps",
                                         "-std=c11",
                                         "-w"};
 #define NFLAGS (sizeof jit_flags / sizeof *jit_flags)
