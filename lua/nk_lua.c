@@ -4147,15 +4147,27 @@ void nk_lua_set_default(lua_State *L, const char *key, const char *value)
     lua_pop(L, 1);
 }
 
+/* A type's metatable. Scripts see, through getmetatable(), a stand-in with
+ * its __name and its methods table (the same table, so a script may still
+ * wrap a method), not the metatable itself: `getmetatable(net).__gc = nil`
+ * would otherwise leave the network's memory to leak once it is collected,
+ * and a replaced __index or __close would reach the C functions with what
+ * they do not expect. (debug.getmetatable still gives the real one.) */
 static void new_mt(lua_State *L, const char *name, const luaL_Reg *meta, const luaL_Reg *methods)
 {
     luaL_newmetatable(L, name);
     luaL_setfuncs(L, meta, 0);
+    lua_createtable(L, 0, 2);
+    lua_pushstring(L, name);
+    lua_setfield(L, -2, "__name");
     if (methods) {
         lua_newtable(L);
         luaL_setfuncs(L, methods, 0);
+        lua_pushvalue(L, -1);
+        lua_setfield(L, -4, "methods");
         lua_setfield(L, -2, "methods");
     }
+    lua_setfield(L, -2, "__metatable");
     lua_pop(L, 1);
 }
 
