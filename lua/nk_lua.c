@@ -1127,6 +1127,14 @@ static void *read_list(lua_State *L, int idx, const char *key, int ints, int64_t
             lerror(L, "net:connect: option '%s' element %lld must be %s", key, (long long)k,
                    ints ? "an integer (a 1-based neuron index)" : "a number");
         }
+        /* beyond any population (at most 2^32 neurons), and far enough from
+         * int64's ends that the index converts and +-1 cannot overflow */
+        if (ints && !(v >= -0x1p53 && v <= 0x1p53)) {
+            free(out);
+            lerror(L, "net:connect: option '%s' element %lld is %g: expected a 1-based neuron "
+                      "index",
+                   key, (long long)k, v);
+        }
         if (ints)
             ((int64_t *)out)[k - 1] = (int64_t)v - 1;
         else

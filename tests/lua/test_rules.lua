@@ -684,6 +684,13 @@ do
            net, a, b, {pre = {1, 1.5}, post = {1, 1}})
   T.raises("option 'post' element 1 must be an integer", net.connect, net, a, b,
            {pre = {1}, post = {"x"}})
+  -- indices at int64's ends: refused before they are converted (they overflowed)
+  T.raises("option 'pre' element 1 is 9.22337e+18: expected a 1-based neuron index",
+           net.connect, net, a, b, {pre = {math.maxinteger}, post = {1}})
+  T.raises("option 'post' element 2 is -9.22337e+18: expected a 1-based neuron index",
+           net.connect, net, a, b, {pre = {1, 1}, post = {1, math.mininteger}})
+  T.raises("list: source 9007199254740992 (pair 1) is out of range", net.connect, net, a, b,
+           {pre = {2^53}, post = {1}})
   T.raises("'pre' has 3 entries and 'post' 2; expected the same number", net.connect, net, a, b,
            {pre = {1, 2, 3}, post = {1, 2}})
   T.raises("'weight' has 2 entries for 3 pairs; expected one per pair", net.connect, net, a, b,
