@@ -634,3 +634,37 @@ sandbox = function(model, opts)
   end
   return result
 end
+
+-- The debug library could give an nk object another type's metatable or
+-- another network as its user value, and the C functions would then read it
+-- as what it is not (a selection printed as a population read out of
+-- bounds). Those two functions refuse nk objects and nk metatables; the rest
+-- of the library is as Lua has it.
+if type(debug) == "table" then
+  local getmt, setmt, setuv = debug.getmetatable, debug.setmetatable, debug.setuservalue
+  local function nk_name(mt)
+    local name = type(mt) == "table" and rawget(mt, "__name")
+    return type(name) == "string" and name:find("^nk%.") and name
+  end
+  local function nk_object(v)
+    return type(v) == "userdata" and nk_name(getmt(v))
+  end
+  debug.setmetatable = function(v, mt)
+    local name = nk_object(v) or nk_name(mt)
+    if name then
+      error("debug.setmetatable: an " .. name .. " object's metatable is nkshell's own; it " ..
+            "cannot be changed or given to another value", 2)
+    end
+    return setmt(v, mt)
+  end
+  if setuv then
+    debug.setuservalue = function(u, ...)
+      local name = nk_object(u)
+      if name then
+        error("debug.setuservalue: an " .. name .. " object's user values are nkshell's own",
+              2)
+      end
+      return setuv(u, ...)
+    end
+  end
+end

@@ -362,5 +362,22 @@ do
   collectgarbage()
 end
 
+-- Nor through the debug library: a selection given a population's
+-- metatable was read as a population, out of bounds (AddressSanitizer).
+do
+  local dnet = nk.network{}
+  local dpop = dnet:population("lif", 5)
+  local sel = dpop:select{1, 3}
+  T.raises("debug.setmetatable: an nk.selection object's metatable is nkshell's own",
+           debug.setmetatable, sel, debug.getmetatable(dpop))
+  T.raises("debug.setmetatable: an nk.network object's metatable is nkshell's own",
+           debug.setmetatable, {}, debug.getmetatable(dnet))
+  T.raises("debug.setuservalue: an nk.population object's user values are nkshell's own",
+           debug.setuservalue, dpop, other, 1)
+  T.ok(tostring(sel):find("selection", 1, true) and #dpop == 5, "the objects are unchanged")
+  T.eq(debug.setmetatable({}, {__index = {x = 7}}).x, 7, "other values' metatables still change")
+  dnet:close()
+end
+
 collectgarbage()
 T.done("robust")
