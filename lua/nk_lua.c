@@ -3944,6 +3944,18 @@ static const char *decl_text(lua_State *L, int t, const char *field, int states)
     return lua_tostring(L, names);
 }
 
+/* The text at the top of the stack, refused if it holds a zero byte (the
+ * parser would read it only up to there). */
+static const char *model_text(lua_State *L, const char *field)
+{
+    size_t len;
+    const char *v = lua_tolstring(L, -1, &len);
+    if (strlen(v) != len)
+        lerror(L, "nk.model: '%s' holds a zero byte (\\0) at position %d", field,
+               (int)strlen(v) + 1);
+    return v;
+}
+
 /* A string field, or a list of strings joined by sep (equations, reset,
  * on_pre). Leaves the text on the stack. */
 static const char *text_list(lua_State *L, int t, const char *field, const char *sep)
@@ -3952,7 +3964,7 @@ static const char *text_list(lua_State *L, int t, const char *field, const char 
     if (lua_isnil(L, -1))
         return NULL;
     if (lua_type(L, -1) == LUA_TSTRING)
-        return lua_tostring(L, -1);
+        return model_text(L, field);
     if (!lua_istable(L, -1))
         lerror(L, "nk.model: '%s' must be a string or a list of strings, got %s", field,
                luaL_typename(L, -1));
@@ -3981,7 +3993,7 @@ static const char *text_list(lua_State *L, int t, const char *field, const char 
         luaL_addvalue(&b);
     }
     luaL_pushresult(&b);
-    return lua_tostring(L, -1);
+    return model_text(L, field);
 }
 
 /* aliases and receptors: a string, or a table whose list part holds
@@ -3993,7 +4005,7 @@ static const char *text_map(lua_State *L, int t, const char *field)
     if (lua_isnil(L, -1))
         return NULL;
     if (lua_type(L, -1) == LUA_TSTRING)
-        return lua_tostring(L, -1);
+        return model_text(L, field);
     if (!lua_istable(L, -1))
         lerror(L, "nk.model: '%s' must be a string or a table of name = \"...\", got %s", field,
                luaL_typename(L, -1));
@@ -4037,7 +4049,7 @@ static const char *text_map(lua_State *L, int t, const char *field)
         luaL_addvalue(&b);
     }
     luaL_pushresult(&b);
-    return lua_tostring(L, -1);
+    return model_text(L, field);
 }
 
 /* nk.model{...} defines a model from its equations (docs/models.md) and

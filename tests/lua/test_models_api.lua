@@ -300,6 +300,15 @@ T.raises("'equations' must be a string or a list of strings (a table with keys 1
          {name = "b1", equations = {v = "dv/dt = 0"}})
 T.raises("'reset' must be a string or a list of strings, got boolean", nk.model,
          {name = "b1", reset = false})
+-- a zero byte would end the text for the parser: what follows it was dropped
+T.raises("'equations' holds a zero byte (\\0) at position 11", nk.model,
+         {name = "b1", states = {v = 0}, equations = "dv/dt = -v\0 garbage((("})
+T.raises("'equations' holds a zero byte", nk.model,
+         {name = "b1", states = {v = 0}, equations = {"dv/dt = -v", "\0"}})
+T.raises("'reset' holds a zero byte", nk.model,
+         {name = "b1", states = {v = 0}, equations = "dv/dt = -v", reset = "v = 0\0"})
+T.raises("'aliases' holds a zero byte", nk.model,
+         {name = "b1", states = {v = 0}, equations = "dv/dt = -v", aliases = {w = "v\0"}})
 T.raises("'on_pre'[1] must be a string", nk.model, {name = "b1", kind = "synapse", on_pre = {{}}})
 T.raises("'aliases' must be a string or a table of name = \"...\", got number", nk.model,
          {name = "b1", aliases = 1})
