@@ -704,14 +704,15 @@ static int tytab_read(nk_ctx *ctx, const char *path, const char *idname, tytab *
         free(buf);
         return nk_fail(ctx, NK_EINVAL, "'%s' is not a text file (it contains NUL bytes)", path);
     }
-    int rc = 0, lineno = 0, comma = -1, caprow = 0;
+    int rc = 0, lineno = 0, more = 0, comma = -1, caprow = 0;
     char *p = buf, *end = buf + n;
     if (n >= 3 && !memcmp(p, "\xEF\xBB\xBF", 3))
         p += 3;
     while (p < end && !rc) {
         char *nl = memchr(p, '\n', (size_t)(end - p));
         char *le = nl ? nl : end;
-        lineno++;
+        lineno += 1 + more; /* the lines a quoted value took, too */
+        more = 0;
         char *lend = le;
         if (lend > p && lend[-1] == '\r')
             lend--;
@@ -720,6 +721,22 @@ static int tytab_read(nk_ctx *ctx, const char *path, const char *idname, tytab *
             q++;
         int blank = q == lend || *q == '#';
         char *line = p;
+        if (!blank && memchr(p, '"', (size_t)(le - p))) {
+            /* a quoted value may hold line breaks (a population named
+             * "a\nb" is written so): the record ends at the first one
+             * outside quotes */
+            int inq = 0;
+            for (nl = p; nl < end && (inq || *nl != '\n'); nl++)
+                if (*nl == '"')
+                    inq = !inq;
+            le = nl < end ? nl : end;
+            nl = nl < end ? nl : NULL;
+            for (char *c = p; c < le; c++)
+                more += *c == '\n';
+            lend = le;
+            if (lend > p && lend[-1] == '\r')
+                lend--;
+        }
         p = nl ? nl + 1 : end;
         if (blank)
             continue;

@@ -161,6 +161,21 @@ T.eq(#e2:populations(), 0, "empty network: no populations")
 T.eq(tostring(e2):match("dt ([%d.]+) ms"), "0.25", "empty network: dt")
 os.execute("rm -rf '" .. empty .. "'")
 
+-- names with line breaks, quotes and spaces round-trip (node_types.csv quotes
+-- them; a line break inside quotes was read as the end of the line)
+do
+  local odd = T.tmpname("test_sonata_odd"):gsub("%.h5$", "")
+  local n0 = nk.network{}
+  local pa = n0:population("lif", 3, {name = "a\nb"})
+  n0:connect(pa, n0:population("lif", 2, {name = 'c "d" e'}), {weight = 1})
+  n0:save_model(odd)
+  local n1 = nk.load_model(odd)
+  local names = {}
+  for _, p in ipairs(n1:populations()) do names[#names + 1] = p.name .. "/" .. #p end
+  T.same_list(names, {"a\nb/3", 'c "d" e/2'}, "population names with a line break and quotes")
+  os.execute("rm -rf '" .. odd .. "'")
+end
+
 -- ---- hand-made files: odd id widths, bmtk habits --------------------------------
 
 local odd = nk.network{dt = 0.1}
@@ -307,6 +322,15 @@ refused("node_types_fields.csv' line 2: 4 fields, expected 3",
         with("node_types", data .. "bad/node_types_fields.csv"))
 refused("node_types_quote.csv' line 2: unbalanced quotes",
         with("node_types", data .. "bad/node_types_quote.csv"))
+do -- a quoted value across two lines is one value; the lines after it keep their numbers
+  local f = T.tmpname("test_sonata_nl"):gsub("%.h5$", ".csv")
+  local h = assert(io.open(f, "w"))
+  h:write('node_type_id model_template tau_m note\n2 nest:iaf_psc_exp 10 "two\nlines"\n' ..
+          '1 nk:lif fast x\n')
+  h:close()
+  refused("line 4: column 'tau_m' = 'fast' is not a number", with("node_types", f))
+  os.remove(f)
+end
 refused("/nodes/v1/node_type_id[0] = 1 is not a node type of",
         with("node_types", data .. "bad/node_types_other_id.csv"))
 refused("edges_out_of_range.hdf5': /edges/bad/target_node_id[1] = 99 is not a node of "
