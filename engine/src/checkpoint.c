@@ -20,7 +20,9 @@
 #include "internal.h"
 
 #include <hdf5.h>
+#include <limits.h>
 #include <math.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -70,6 +72,56 @@ static int get_i(hid_t loc, const char *name, int64_t *v)
     if (a >= 0)
         H5Aclose(a);
     return rc;
+}
+
+/* For messages: "GROUP/NAME" of attribute name on loc ("mon1/rows"; "step" at the root). */
+static const char *attr_name(hid_t loc, const char *name, char *buf, size_t len)
+{
+    char g[128] = "";
+    if (H5Iget_name(loc, g, sizeof g) <= 0)
+        g[0] = 0;
+    const char *gn = g[0] == '/' ? g + 1 : g;
+    snprintf(buf, len, "%s%s%s", gn, *gn ? "/" : "", name);
+    return buf;
+}
+
+/* Checks a number read from attribute name of loc against the range
+ * lo..hi the network allows, before anything is computed or allocated
+ * from it: 0, or 1 with the reason in why ("mon1/rows is -1, expected
+ * 0..200 (the rows in mon1/data)"; note, in parentheses, may be NULL). */
+static int out_of(hid_t loc, const char *name, int64_t v, int64_t lo, int64_t hi,
+                  const char *note, char *why, size_t len)
+{
+    if (v >= lo && v <= hi)
+        return 0;
+    char an[192], range[64];
+    if (lo == hi)
+        snprintf(range, sizeof range, "%lld", (long long)lo);
+    else if (hi == INT64_MAX)
+        snprintf(range, sizeof range, ">= %lld", (long long)lo);
+    else
+        snprintf(range, sizeof range, "%lld..%lld", (long long)lo, (long long)hi);
+    snprintf(why, len, "%s is %lld, expected %s%s%s%s", attr_name(loc, name, an, sizeof an),
+             (long long)v, range, note ? " (" : "", note ? note : "", note ? ")" : "");
+    return 1;
+}
+
+/* build_*: a damaged value's message for err, which nk_restore completes as
+ * "restore: 'PATH' is damaged (WHY)". Returns NK_EINVAL. */
+#define DAMAGED_ERR "is damaged ("
+static int damaged_err(char *err, size_t errlen, const char *why)
+{
+    snprintf(err, errlen, DAMAGED_ERR "%s)", why);
+    return NK_EINVAL;
+}
+
+/* malloc of n entries of es bytes (at least one entry), NULL when n is
+ * negative or n * es is more than an object may hold. */
+static void *alloc_n(int64_t n, size_t es)
+{
+    if (n < 0 || (uint64_t)n > (uint64_t)PTRDIFF_MAX / es)
+        return NULL;
+    return malloc((size_t)(n ? n : 1) * es);
 }
 
 static int get_d(hid_t loc, const char *name, double *v)
@@ -523,6 +575,16 @@ static int ck_open(nk_ctx *ctx, const char *path, ck *c)
         get_i(c->f, "npops", &c->npops) || get_i(c->f, "nprojs", &c->nprojs) ||
         get_i(c->f, "nsrcs", &c->nsrcs) || get_i(c->f, "nmons", &c->nmons))
         return nk_fail(ctx, NK_EINVAL, "restore: '%s' is damaged (missing root attributes)", path);
+    /* a network takes at most 2^62 steps (nk_run), so step + ring slots and
+     * step * dt stay far from overflowing */
+    char why[512];
+    if (out_of(c->f, "step", c->step, 0, (int64_t)1 << 62, "a network takes at most 2^62 steps",
+               why, sizeof why) ||
+        out_of(c->f, "npops", c->npops, 0, INT_MAX, NULL, why, sizeof why) ||
+        out_of(c->f, "nprojs", c->nprojs, 0, INT_MAX, NULL, why, sizeof why) ||
+        out_of(c->f, "nsrcs", c->nsrcs, 0, INT_MAX, NULL, why, sizeof why) ||
+        out_of(c->f, "nmons", c->nmons, 0, INT_MAX, NULL, why, sizeof why))
+        return nk_fail(ctx, NK_EINVAL, "restore: '%s' is damaged (%s)", path, why);
     return 0;
 }
 
@@ -665,6 +727,54 @@ static int ck_compare(nk_net *net, ck *c, const char *path)
     return 0;
 }
 
+/* Checks the numbers of the state that count, index or size something
+ * against the built network, before any of the state is loaded: 0, or a
+ * refusal naming the attribute (the network is then unchanged). */
+static int ck_check_state(nk_net *net, ck *c, const char *path)
+{
+    char why[512] = "";
+    int bad = out_of(c->f, "ring_len", c->ring_len, 1, net->ring_len,
+                     "the ring buffer slots this network's delays need", why, sizeof why);
+    for (int k = 0; !bad && k < net->npops; k++) {
+        /* nwritten: how many of the recorded spikes the results file
+         * holds; the next write hands over the rest */
+        hid_t g = grp(c->f, "pop%d", k);
+        if (g < 0)
+            continue; /* ck_load_state says so */
+        int64_t nrec = arr_len(g, "rec_step"), nw = 0;
+        get_i(g, "nwritten", &nw);
+        bad = nrec >= 0 && out_of(g, "nwritten", nw, 0, nrec, "the spikes it recorded", why,
+                                  sizeof why);
+        H5Gclose(g);
+    }
+    for (int k = 0; !bad && k < net->nmons; k++) {
+        /* rows of ncols values in 'data', rows_out of them in the results
+         * file; recording began at start_step, not after the checkpoint's
+         * step; a rate bin holds at most n spikes a step */
+        const nk_monitor *m = &net->mons[k];
+        hid_t g = grp(c->f, "mon%d", k);
+        if (g < 0)
+            continue;
+        int64_t rows = 0, rows_out = 0, start = 0, bc = 0;
+        if (!get_i(g, "rows", &rows) && !get_i(g, "rows_out", &rows_out) &&
+            !get_i(g, "start_step", &start) && !get_i(g, "bin_count", &bc)) {
+            int64_t have = m->ncols ? arr_len(g, "data") : 0;
+            int64_t want = m->ncols && have > 0 ? have / m->ncols : 0;
+            int64_t maxbc = m->kind == NK_MON_RATE ? m->n * m->bin_steps : INT64_MAX;
+            bad = out_of(g, "rows", rows, want, m->ncols ? want : INT64_MAX,
+                         m->ncols ? "the rows in its data" : NULL, why, sizeof why) ||
+                  out_of(g, "rows_out", rows_out, 0, rows, "its rows", why, sizeof why) ||
+                  out_of(g, "start_step", start, 0, c->step, "the checkpoint's step", why,
+                         sizeof why) ||
+                  out_of(g, "bin_count", bc, 0, maxbc, NULL, why, sizeof why);
+        }
+        H5Gclose(g);
+    }
+    if (bad)
+        return nk_fail(net->ctx, NK_EINVAL, "restore: '%s' is damaged (%s)", path, why);
+    return 0;
+}
+
 /* Loads the state (the structure is known to match). */
 static int ck_load_state(nk_net *net, ck *c, const char *path)
 {
@@ -672,10 +782,8 @@ static int ck_load_state(nk_net *net, ck *c, const char *path)
 #define DAMAGED(what)                                                                          \
     return nk_fail(ctx, NK_EINVAL, "restore: '%s' is damaged (%s)", path, what)
     int rc = nk_net_build(net);
-    if (rc)
+    if (rc || (rc = ck_check_state(net, c, path)))
         return rc;
-    if (c->ring_len > net->ring_len)
-        DAMAGED("its ring buffers are longer than the network's delays need");
     net->step = c->step;
     int64_t started = 0;
     get_i(c->f, "output_started", &started);
@@ -692,8 +800,10 @@ static int ck_load_state(nk_net *net, ck *c, const char *path)
         }
         int64_t nrec = arr_len(g, "rec_step");
         if (!bad && nrec >= 0) {
-            int64_t *st = malloc((size_t)(nrec ? nrec : 1) * sizeof *st);
-            uint32_t *id = malloc((size_t)(nrec ? nrec : 1) * sizeof *id);
+            int64_t nw = 0; /* 0..nrec (ck_check_state) */
+            get_i(g, "nwritten", &nw);
+            int64_t *st = alloc_n(nrec, sizeof *st);
+            uint32_t *id = alloc_n(nrec, sizeof *id);
             bad = !st || !id || get_arr(g, "rec_step", H5T_NATIVE_INT64, st, nrec) ||
                   get_arr(g, "rec_id", H5T_NATIVE_UINT32, id, nrec);
             if (bad) {
@@ -706,12 +816,11 @@ static int ck_load_state(nk_net *net, ck *c, const char *path)
                 p->rec_id = id;
                 p->nrec = p->caprec = nrec ? nrec : 1;
                 p->nrec = nrec;
-                int64_t nw = 0;
-                get_i(g, "nwritten", &nw);
                 p->nwritten = nw;
             }
         }
-        int64_t *ring = malloc((size_t)c->ring_len * (size_t)p->n * sizeof *ring + 1);
+        /* ring_len <= net->ring_len: the network holds as much already */
+        int64_t *ring = alloc_n(c->ring_len * p->n, sizeof *ring);
         bad = bad || !ring;
         for (int r = 0; !bad && r < p->nrx; r++) {
             nk_receptor *x = &p->rx[r];
@@ -762,9 +871,9 @@ static int ck_load_state(nk_net *net, ck *c, const char *path)
         int64_t rows = 0, rows_out = 0, start = 0, bc = 0;
         int bad = get_i(g, "rows", &rows) || get_i(g, "rows_out", &rows_out) ||
                   get_i(g, "start_step", &start) || get_i(g, "bin_count", &bc);
-        double *d = NULL;
+        double *d = NULL; /* rows * ncols: no more than 'data' holds (ck_check_state) */
         if (!bad && m->ncols) {
-            d = malloc((size_t)(rows ? rows : 1) * (size_t)m->ncols * sizeof *d);
+            d = alloc_n((rows ? rows : 1) * m->ncols, sizeof *d); /* cap: at least a row */
             bad = !d || get_arr(g, "data", H5T_NATIVE_DOUBLE, d, rows * m->ncols);
         }
         H5Gclose(g);
@@ -817,6 +926,11 @@ static int build_pop(nk_net *net, hid_t g, char *err, size_t errlen)
     int rc = NK_EINVAL;
     if (!name || !model || !desc || !method || get_i(g, "n", &n) || get_i(g, "nrx", &nrx)) {
         snprintf(err, errlen, "a population's description is missing");
+        goto out;
+    }
+    char why[512];
+    if (out_of(g, "nrx", nrx, 0, INT_MAX, NULL, why, sizeof why)) {
+        rc = damaged_err(err, errlen, why);
         goto out;
     }
     get_d(g, "rtol", &rtol);
@@ -905,27 +1019,46 @@ static int build_proj(nk_net *net, hid_t g, char *err, size_t errlen)
             snprintf(err, errlen, "a projection's description is missing");
             return NK_EINVAL;
         }
+    /* in range before any of them is narrowed to an int or sizes an
+     * array: populations and receptors that exist, non-empty neuron ranges
+     * inside them, as many synapses as 'col' holds, 16-bit delays */
+    char why[512];
+    int64_t npop = net->npops, ncol = arr_len(g, "col");
+    if (ncol < 0) {
+        snprintf(err, errlen, "a projection's synapses do not read back or are inconsistent");
+        return NK_EINVAL;
+    }
+    if (out_of(g, "pre_pop", v[0], 0, npop - 1, "the populations", why, sizeof why) ||
+        out_of(g, "post_pop", v[3], 0, npop - 1, "the populations", why, sizeof why))
+        return damaged_err(err, errlen, why);
+    int64_t npre_pop = net->pops[v[0]].n, npost_pop = net->pops[v[3]].n;
+    if (out_of(g, "pre_lo", v[1], 0, npre_pop - 1, "the presynaptic population", why,
+               sizeof why) ||
+        out_of(g, "pre_hi", v[2], v[1] + 1, npre_pop, "the presynaptic population", why,
+               sizeof why) ||
+        out_of(g, "post_lo", v[4], 0, npost_pop - 1, "the postsynaptic population", why,
+               sizeof why) ||
+        out_of(g, "post_hi", v[5], v[4] + 1, npost_pop, "the postsynaptic population", why,
+               sizeof why) ||
+        out_of(g, "rx", v[6], 0, net->pops[v[3]].nrx - 1, "the receptors of the postsynaptic "
+               "population", why, sizeof why) ||
+        out_of(g, "nsyn", v[7], ncol, ncol, "the synapses in its col", why, sizeof why) ||
+        out_of(g, "max_delay", v[8], 1, UINT16_MAX, "delays in steps are 16-bit", why,
+               sizeof why))
+        return damaged_err(err, errlen, why);
     pj.pre = (nk_range){(int)v[0], v[1], v[2]};
     pj.post = (nk_range){(int)v[3], v[4], v[5]};
     pj.rx = (int)v[6];
     pj.nsyn = v[7];
     pj.max_delay = (int)v[8];
-    if (pj.pre.pop < 0 || pj.pre.pop >= net->npops || pj.post.pop < 0 ||
-        pj.post.pop >= net->npops || pj.rx < 0 || pj.rx >= net->pops[pj.post.pop].nrx ||
-        pj.pre.lo < 0 || pj.pre.hi > net->pops[pj.pre.pop].n || pj.pre.hi <= pj.pre.lo ||
-        pj.nsyn < 0) {
-        snprintf(err, errlen, "a projection refers to neurons that do not exist");
-        return NK_EINVAL;
-    }
     char *desc = get_s(g, "desc");
     snprintf(pj.desc, sizeof pj.desc, "%s", desc ? desc : "");
     free(desc);
     int64_t npre = pj.pre.hi - pj.pre.lo;
-    size_t ns = (size_t)(pj.nsyn ? pj.nsyn : 1);
-    pj.row = malloc((size_t)(npre + 1) * sizeof *pj.row);
-    pj.col = malloc(ns * sizeof *pj.col);
-    pj.w = malloc(ns * sizeof *pj.w);
-    pj.delay = malloc(ns * sizeof *pj.delay);
+    pj.row = alloc_n(npre + 1, sizeof *pj.row);
+    pj.col = alloc_n(pj.nsyn, sizeof *pj.col);
+    pj.w = alloc_n(pj.nsyn, sizeof *pj.w);
+    pj.delay = alloc_n(pj.nsyn, sizeof *pj.delay);
     int bad = !pj.row || !pj.col || !pj.w || !pj.delay ||
               get_arr(g, "row", H5T_NATIVE_INT64, pj.row, npre + 1) ||
               get_arr(g, "col", H5T_NATIVE_UINT32, pj.col, pj.nsyn) ||
@@ -961,15 +1094,41 @@ static int build_src(nk_net *net, hid_t g, char *err, size_t errlen)
         s.removed = 1;
     } else {
         int64_t hold = 0, every = 1, nparts = 0, ntotal = 0, rows = 0, cols = 0;
-        int bad = kind < 0 || kind >= NK_SRC_NKINDS || get_i(g, "hold", &hold) ||
-                  get_i(g, "every", &every) || get_i(g, "nparts", &nparts) ||
-                  get_i(g, "ntotal", &ntotal) || get_i(g, "rows", &rows) ||
-                  get_i(g, "cols", &cols) || nparts < 1 || nparts > net->npops;
+        int bad = get_i(g, "hold", &hold) || get_i(g, "every", &every) ||
+                  get_i(g, "nparts", &nparts) || get_i(g, "ntotal", &ntotal) ||
+                  get_i(g, "rows", &rows) || get_i(g, "cols", &cols);
         for (int q = 0; !bad && src_fields[q]; q++)
             bad = get_d(g, src_fields[q], src_field(&s, q));
         if (bad) {
             snprintf(err, errlen, "a source's description is missing");
             return NK_EINVAL;
+        }
+        /* rows and cols size an array source's values: checked against
+         * 'arr' once the parts give the number of neurons */
+        char why[512];
+        if (out_of(g, "kind", kind, 0, NK_SRC_NKINDS - 1, NULL, why, sizeof why) ||
+            out_of(g, "hold", hold, 0, 1, NULL, why, sizeof why) ||
+            out_of(g, "every", every, kind == NK_SRC_CALLBACK, INT_MAX, "steps", why,
+                   sizeof why) ||
+            out_of(g, "nparts", nparts, 1, net->npops, "a part per population at most", why,
+                   sizeof why) ||
+            out_of(g, "rows", rows, 0, INT64_MAX, NULL, why, sizeof why) ||
+            out_of(g, "cols", cols, 0, INT64_MAX, NULL, why, sizeof why))
+            return damaged_err(err, errlen, why);
+        /* start and interval become steps; what nk_source_add accepts */
+        char an[192];
+        const char *bad_ms = !(s.start >= 0) || !isfinite(s.start) ? "start"
+                             : !(s.interval >= 0) || !isfinite(s.interval) ? "interval"
+                             : NULL;
+        if (bad_ms) {
+            snprintf(why, sizeof why, "%s is %g, expected a finite number of ms >= 0",
+                     attr_name(g, bad_ms, an, sizeof an), *bad_ms == 's' ? s.start : s.interval);
+            return damaged_err(err, errlen, why);
+        }
+        if (!(s.stop >= s.start)) {
+            snprintf(why, sizeof why, "%s is %g, expected >= start (%g ms)",
+                     attr_name(g, "stop", an, sizeof an), s.stop, s.start);
+            return damaged_err(err, errlen, why);
         }
         s.kind = (int)kind;
         s.hold = (int)hold;
@@ -977,25 +1136,34 @@ static int build_src(nk_net *net, hid_t g, char *err, size_t errlen)
         s.rows = rows;
         s.cols = cols;
         s.wfix = nk_fix_from(s.weight);
-        int64_t *pt = malloc((size_t)nparts * 5 * sizeof *pt);
+        int64_t *pt = alloc_n(nparts * 5, sizeof *pt);
         s.parts = nk_xcalloc((size_t)nparts, sizeof *s.parts);
         s.nparts = (int)nparts;
         bad = !pt || !s.parts || get_arr(g, "parts", H5T_NATIVE_INT64, pt, 5 * nparts);
         for (int q = 0; !bad && q < nparts; q++) {
             nk_src_part *p = &s.parts[q];
-            p->pop = (int)pt[5 * q];
+            /* population, range, count and receptor in range before they
+             * are narrowed or added up */
+            int64_t pop = pt[5 * q], rx = pt[5 * q + 4];
+            bad = pop < 0 || pop >= net->npops;
+            if (bad)
+                break;
+            p->pop = (int)pop;
             p->lo = pt[5 * q + 1];
             p->hi = pt[5 * q + 2];
-            p->rx = (int)pt[5 * q + 4];
             p->off = s.ntotal;
-            bad = p->pop < 0 || p->pop >= net->npops || p->lo < 0 ||
-                  p->hi > net->pops[p->pop].n || p->lo >= p->hi ||
-                  (NK_SRC_IS_SPIKES(s.kind) && (p->rx < 0 || p->rx >= net->pops[p->pop].nrx));
-            if (!bad && pt[5 * q + 3] >= 0) {
+            bad = p->lo < 0 || p->hi > net->pops[p->pop].n || p->lo >= p->hi ||
+                  (NK_SRC_IS_SPIKES(s.kind) && (rx < 0 || rx >= net->pops[p->pop].nrx)) ||
+                  (!NK_SRC_IS_SPIKES(s.kind) && (rx < INT_MIN || rx > INT_MAX)) ||
+                  (pt[5 * q + 3] >= 0 && (pt[5 * q + 3] < 1 || pt[5 * q + 3] > p->hi - p->lo));
+            if (bad)
+                break;
+            p->rx = (int)rx;
+            if (pt[5 * q + 3] >= 0) {
                 p->n = pt[5 * q + 3];
                 char in[32];
                 snprintf(in, sizeof in, "idx%d", q);
-                p->idx = malloc((size_t)(p->n ? p->n : 1) * sizeof *p->idx);
+                p->idx = alloc_n(p->n, sizeof *p->idx);
                 bad = !p->idx || get_arr(g, in, H5T_NATIVE_INT64, p->idx, p->n);
                 for (int64_t j = 0; !bad && j < p->n; j++)
                     bad = p->idx[j] < p->lo || p->idx[j] >= p->hi;
@@ -1014,15 +1182,15 @@ static int build_src(nk_net *net, hid_t g, char *err, size_t errlen)
         int64_t nt = arr_len(g, "times"), nev = arr_len(g, "ev_step");
         if (!bad && nt > 0) {
             s.ntimes = nt;
-            s.times = malloc((size_t)nt * sizeof *s.times);
-            s.amps = malloc((size_t)nt * sizeof *s.amps);
+            s.times = alloc_n(nt, sizeof *s.times);
+            s.amps = alloc_n(nt, sizeof *s.amps);
             bad = !s.times || !s.amps || get_arr(g, "times", H5T_NATIVE_DOUBLE, s.times, nt) ||
                   get_arr(g, "amps", H5T_NATIVE_DOUBLE, s.amps, nt);
         }
         if (!bad && nev >= 0 && s.kind == NK_SRC_SPIKE_TIMES) {
             s.nev = nev;
-            s.ev_step = malloc((size_t)(nev ? nev : 1) * sizeof *s.ev_step);
-            s.ev_at = malloc((size_t)(nev ? nev : 1) * sizeof *s.ev_at);
+            s.ev_step = alloc_n(nev, sizeof *s.ev_step);
+            s.ev_at = alloc_n(nev, sizeof *s.ev_at);
             bad = !s.ev_step || !s.ev_at ||
                   get_arr(g, "ev_step", H5T_NATIVE_INT64, s.ev_step, nev) ||
                   get_arr(g, "ev_at", H5T_NATIVE_INT64, s.ev_at, nev);
@@ -1030,9 +1198,25 @@ static int build_src(nk_net *net, hid_t g, char *err, size_t errlen)
                 bad = s.ev_at[e] < 0 || s.ev_at[e] >= s.ntotal;
         }
         if (!bad && s.kind == NK_SRC_ARRAY) {
-            s.arr = malloc((size_t)(rows * cols > 0 ? rows * cols : 1) * sizeof *s.arr);
-            bad = !s.arr || rows < 1 || (cols != 1 && cols != s.ntotal) ||
-                  get_arr(g, "arr", H5T_NATIVE_DOUBLE, s.arr, rows * cols);
+            /* rows of cols values (one for all neurons, or one per neuron),
+             * no more than 'arr' holds */
+            int64_t have = arr_len(g, "arr");
+            if (cols != 1 && cols != s.ntotal) {
+                snprintf(why, sizeof why, "%s is %lld, expected 1 or %lld (a value for every "
+                                          "neuron or one per neuron)",
+                         attr_name(g, "cols", an, sizeof an), (long long)cols,
+                         (long long)s.ntotal);
+                nk_source_free(&s);
+                return damaged_err(err, errlen, why);
+            }
+            if (have >= cols && out_of(g, "rows", rows, have / cols, have / cols,
+                                       "the rows in its arr", why, sizeof why)) {
+                nk_source_free(&s);
+                return damaged_err(err, errlen, why);
+            }
+            bad = have < cols;
+            s.arr = bad ? NULL : alloc_n(rows * cols, sizeof *s.arr);
+            bad = !s.arr || get_arr(g, "arr", H5T_NATIVE_DOUBLE, s.arr, rows * cols);
         }
         if (!bad && s.kind == NK_SRC_CALLBACK) {
             s.cb_vals = nk_xcalloc((size_t)s.ntotal, sizeof *s.cb_vals);
@@ -1070,12 +1254,32 @@ static int build_mon(nk_net *net, hid_t g, char *err, size_t errlen)
     int bad = get_i(g, "kind", &kind) || get_i(g, "pop", &pop) || get_i(g, "lo", &lo) ||
               get_i(g, "hi", &hi) || get_i(g, "n", &n) || get_i(g, "has_idx", &has_idx) ||
               get_i(g, "every", &every) || get_i(g, "op_sum", &op_sum) ||
-              get_i(g, "bin_steps", &bin_steps) || kind < 0 || kind >= NK_MON_NKINDS ||
-              pop < 0 || pop >= net->npops || n < 1 || n > net->pops[pop].n;
-    char *name = bad ? NULL : get_s(g, "name"), *vars = bad ? NULL : get_s(g, "vars");
+              get_i(g, "bin_steps", &bin_steps);
+    if (bad) {
+        snprintf(err, errlen, "a monitor's description is missing or inconsistent");
+        return NK_EINVAL;
+    }
+    /* n neurons of the population from lo to hi (every one between them
+     * without idx), steps that fit an int (every matters to state, field
+     * and output monitors, bin_steps to rate monitors) */
+    char why[512];
+    int spk = kind == NK_MON_SPIKES || kind == NK_MON_RATE;
+    if (out_of(g, "kind", kind, 0, NK_MON_NKINDS - 1, NULL, why, sizeof why) ||
+        out_of(g, "pop", pop, 0, net->npops - 1, "the populations", why, sizeof why) ||
+        out_of(g, "n", n, 1, net->pops[pop].n, "the neurons of its population", why,
+               sizeof why) ||
+        out_of(g, "lo", lo, 0, net->pops[pop].n - n, "the neurons of its population", why,
+               sizeof why) ||
+        out_of(g, "hi", hi, lo + n, has_idx ? net->pops[pop].n : lo + n,
+               "the neurons of its population", why, sizeof why) ||
+        out_of(g, "every", every, spk ? INT_MIN : 1, INT_MAX, "steps", why, sizeof why) ||
+        out_of(g, "bin_steps", bin_steps, kind == NK_MON_RATE, INT_MAX, "steps", why,
+               sizeof why))
+        return damaged_err(err, errlen, why);
+    char *name = get_s(g, "name"), *vars = get_s(g, "vars");
     int64_t *idx = NULL;
-    if (!bad && has_idx) {
-        idx = malloc((size_t)n * sizeof *idx);
+    if (has_idx) {
+        idx = alloc_n(n, sizeof *idx);
         bad = !idx || get_arr(g, "idx", H5T_NATIVE_INT64, idx, n);
     }
     const char *vp[64];
@@ -1130,8 +1334,14 @@ nk_net *nk_restore(nk_ctx *ctx, const char *path, const char *output)
     get_i(c.f, "seed", &seed);
     get_i(c.f, "double", &dbl);
     get_i(c.f, "backend", &backend);
+    char why[512];
+    if (out_of(c.f, "backend", backend, NK_BACKEND_AUTO, NK_BACKEND_CUDA, NULL, why,
+               sizeof why)) {
+        rc = nk_fail(ctx, NK_EINVAL, "restore: '%s' is damaged (%s)", path, why);
+        goto out;
+    }
     o.seed = (uint64_t)seed;
-    o.double_precision = (int)dbl;
+    o.double_precision = dbl != 0;
     o.backend = (nk_backend_kind)backend;
     char *out = get_s(c.f, "output");
     o.output = output ? output : (out && *out ? out : NULL);
@@ -1194,7 +1404,10 @@ nk_net *nk_restore(nk_ctx *ctx, const char *path, const char *output)
         H5Gclose(mg);
     }
     if (rc) {
-        nk_fail(ctx, rc, "restore: '%s': %s", path, err);
+        if (!strncmp(err, DAMAGED_ERR, strlen(DAMAGED_ERR)))
+            nk_fail(ctx, rc, "restore: '%s' %s", path, err);
+        else
+            nk_fail(ctx, rc, "restore: '%s': %s", path, err);
         goto out;
     }
     rc = ck_load_state(net, &c, path);

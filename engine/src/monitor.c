@@ -68,6 +68,17 @@ static int name_taken(const nk_net *net, int kind, const char *name)
     return 0;
 }
 
+/* Neuron i counted from 1, as text: exact for any i (INT64_MAX included,
+ * which a damaged checkpoint can give). */
+static const char *from1(char *buf, size_t len, int64_t i)
+{
+    if (i < 0)
+        snprintf(buf, len, "%lld", (long long)i + 1);
+    else
+        snprintf(buf, len, "%llu", (unsigned long long)i + 1);
+    return buf;
+}
+
 static int valid_name(const char *s)
 {
     if (!*s || !strcmp(s, ".") || !strcmp(s, ".."))
@@ -111,9 +122,10 @@ int nk_monitor_add_sel(nk_net *net, const char *kind, const nk_sel *t, const nk_
         for (int64_t j = 0; j < t->n; j++) {
             int64_t i = t->idx[j];
             if (i < 0 || i >= p->n || (j && i <= t->idx[j - 1])) {
+                char b[24];
                 nk_fail(ctx, NK_EINVAL,
-                        "neuron %lld of '%s' is out of range (1..%lld) or not in "
-                        "ascending order", (long long)i + 1, p->name, (long long)p->n);
+                        "neuron %s of '%s' is out of range (1..%lld) or not in "
+                        "ascending order", from1(b, sizeof b, i), p->name, (long long)p->n);
                 goto fail;
             }
             m.idx[j] = i;
@@ -123,8 +135,9 @@ int nk_monitor_add_sel(nk_net *net, const char *kind, const nk_sel *t, const nk_
         m.target.hi = m.idx[m.n - 1] + 1;
     } else {
         if (t->lo < 0 || t->hi > p->n || t->lo >= t->hi) {
-            nk_fail(ctx, NK_EINVAL, "neurons %lld..%lld are not a range of '%s' (1..%lld)",
-                    (long long)t->lo + 1, (long long)t->hi, p->name, (long long)p->n);
+            char b[24];
+            nk_fail(ctx, NK_EINVAL, "neurons %s..%lld are not a range of '%s' (1..%lld)",
+                    from1(b, sizeof b, t->lo), (long long)t->hi, p->name, (long long)p->n);
             goto fail;
         }
         m.target.lo = t->lo;
