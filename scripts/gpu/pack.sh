@@ -4,7 +4,11 @@
 # nk-flyscale-gen as built here, and the shared libraries they load that are
 # not the C and C++ runtimes (Lua, HDF5, readline, cairo, libxml2 and what
 # they pull in). The C runtime of the GPU machine is the same age or newer,
-# so binaries built here run there. They travel as one compressed file,
+# so binaries built here run there. The two are linked in their own build
+# directory, build-gpu, with an RPATH of $ORIGIN/lib: they find the packed
+# libraries without LD_LIBRARY_PATH, which would hand this machine's libz,
+# libzstd or libgmp to every program started there too, the compiler the CPU
+# backend runs among them. They travel as one compressed file,
 # .gpu.tar.xz (about 19 MB; unpacked, ICU's data alone is 30 MB and the
 # device tool carries 64 MB at most). Then, on that machine:
 #
@@ -23,12 +27,17 @@ case ${1:-} in
 "") ;;
 *) echo "usage: scripts/gpu/pack.sh [--cubins]" >&2; exit 2 ;;
 esac
-[ -d build ] || meson setup build >/dev/null
-ninja -C build >/dev/null
+# DT_RPATH (--disable-new-dtags), not DT_RUNPATH: it is searched for the
+# libraries' own dependencies too (HDF5's libsz, cairo's libpng, ...).
+if [ ! -f build-gpu/build.ninja ]; then
+    meson setup build-gpu --buildtype=debugoptimized \
+        -Dc_link_args='-Wl,--disable-new-dtags,-rpath,$ORIGIN/lib' >/dev/null
+fi
+ninja -C build-gpu shell/nkshell scripts/flyscale/nk-flyscale-gen >/dev/null
 rm -rf .gpu
 mkdir -p .gpu/lib
-cp build/shell/nkshell build/scripts/flyscale/nk-flyscale-gen .gpu/
-ldd build/shell/nkshell build/scripts/flyscale/nk-flyscale-gen |
+cp build-gpu/shell/nkshell build-gpu/scripts/flyscale/nk-flyscale-gen .gpu/
+ldd build-gpu/shell/nkshell build-gpu/scripts/flyscale/nk-flyscale-gen |
     awk '/=> \// { print $3 }' | sort -u | while read -r lib; do
     case $(basename "$lib") in
     libc.so* | libm.so* | libdl.so* | libpthread.so* | librt.so* | ld-linux* | \
@@ -36,13 +45,19 @@ ldd build/shell/nkshell build/scripts/flyscale/nk-flyscale-gen |
     *) cp -L "$lib" .gpu/lib/ ;;
     esac
 done
+# every library but the C runtime's must now come from .gpu/lib
+if ldd .gpu/nkshell .gpu/nk-flyscale-gen | awk '/=> \// { print $3 }' |
+    grep -v -e "^$PWD/.gpu/lib/" -e '/lib\(c\|m\|dl\|pthread\|rt\|stdc++\|gcc_s\)\.so'; then
+    echo "the libraries above do not come from .gpu/lib (the RPATH of build-gpu is wrong)" >&2
+    exit 1
+fi
 packed=.gpu
 if [ $cubins = 1 ]; then
     rm -rf .gpu-cache/nkshell/cuda
     mkdir -p .gpu-cache
     echo "compiling the GPU suite's modules for sm_90 (the suite on the host emulation, minutes)"
     if ! XDG_CACHE_HOME=$PWD/.gpu-cache NKSHELL_CUDA=emulate NKSHELL_CUDA_NVRTC_CHECK=90 \
-        build/shell/nkshell tests/gpu/equiv.lua >.gpu-cache/emulated-suite.txt 2>&1; then
+        .gpu/nkshell tests/gpu/equiv.lua >.gpu-cache/emulated-suite.txt 2>&1; then
         tail -n 5 .gpu-cache/emulated-suite.txt >&2
         echo "the emulated suite failed (.gpu-cache/emulated-suite.txt): fix that first" >&2
         exit 1

@@ -40,13 +40,15 @@ if [ -f .gpu.tar.xz ] && [ ! -x .gpu/nkshell ]; then
 fi
 if [ -x .gpu/nkshell ]; then
     nk=$root/.gpu/nkshell
-    # NVRTC is the machine's own (dlopen'd, and too big to carry); it loads
-    # its builtins library by name, so its directory goes on the path too
-    cudalib=
+    # The packed libraries are found through the binaries' RPATH
+    # ($ORIGIN/lib, pack.sh), not LD_LIBRARY_PATH, so that the compiler and
+    # everything else started here keep this machine's own. NVRTC is the
+    # machine's own too (dlopen'd, and too big to carry); it loads its
+    # builtins library by name, so its directory goes on the path.
     for d in /usr/local/cuda/lib64 /usr/local/cuda/lib; do
-        [ -d "$d" ] && cudalib="$cudalib:$d"
+        [ -d "$d" ] && LD_LIBRARY_PATH="$d${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
     done
-    export LD_LIBRARY_PATH="$root/.gpu/lib$cudalib${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
+    export LD_LIBRARY_PATH
     export NKSHELL_FLYSCALE_GEN=$root/.gpu/nk-flyscale-gen
 else
     nk=$root/build/shell/nkshell
@@ -59,6 +61,11 @@ export NKSHELL_CC
 export XDG_CACHE_HOME=${XDG_CACHE_HOME:-$root/.gpu-cache}
 unset NKSHELL_CUDA NKSHELL_CUDA_NVRTC_CHECK
 
+# Each scenario's time as it ends, and output line by line: a call the
+# device tool stops at its time limit still brings back how far it got.
+export EQUIV_VERBOSE=1
+lb=
+command -v stdbuf >/dev/null && lb="stdbuf -oL -eL"
 log() { echo "$*" | tee -a "$out/run.txt"; }
 : >"$out/run.txt"
 log "== device"
@@ -71,15 +78,15 @@ status=0
 if [ $tests = 1 ]; then
     log "== GPU test suite (tests/gpu)"
     t0=$(date +%s.%N)
-    bash tests/gpu/run_gpu_tests.sh "$nk" "$root" >"$out/gpu-suite.txt" 2>&1
+    $lb bash tests/gpu/run_gpu_tests.sh "$nk" "$root" >"$out/gpu-suite.txt" 2>&1
     status=$?
     tail -n 5 "$out/gpu-suite.txt" | tee -a "$out/run.txt"
-    log "exit $status, $(echo "$(date +%s.%N) - $t0" | bc) s"
+    log "exit $status, $(awk -v a="$t0" -v b="$(date +%s.%N)" 'BEGIN { printf "%.1f", b - a }') s"
 fi
 
 if [ $bench = 1 ]; then
     log "== benchmarks on the CUDA backend ($models, $reps repetitions, microcircuit at scale $mc_scale)"
-    "$nk" scripts/bench/suite.lua --backend cuda --brian2 no --models "$models" --reps "$reps" \
+    $lb "$nk" scripts/bench/suite.lua --backend cuda --brian2 no --models "$models" --reps "$reps" \
         --mc-scale "$mc_scale" --json "$out/bench-cuda.json" 2>&1 | tee -a "$out/run.txt"
 fi
 exit $status

@@ -12,7 +12,9 @@
 --
 -- What "the same" means: every number compared as its IEEE bits
 -- (string.pack "<d"; a float32 state widens to a double exactly), never with
--- a tolerance. Compared per network:
+-- a tolerance, except that a NaN equals any NaN: x86 makes NaNs with the sign
+-- bit set and keeps a payload through float32, where the GPU makes positive
+-- ones and narrows every NaN to 0x7fffffff. Compared per network:
 --   - every monitor: spike times and ids; sample times and every value of
 --     state, output, rate and field monitors; the values handed to output
 --     functions, as the functions received them;
@@ -257,6 +259,7 @@ local function show(x)
 end
 
 local function bits(x)
+  if x ~= x then return "NaN" end -- any NaN: the GPU's have other bits than x86's
   if math.type(x) == "float" then return string.pack("<d", x) end
   return x
 end
