@@ -1765,13 +1765,18 @@ static void ld_free(ld *L)
     free(L->edges);
     free(L->nodes_ty);
     free(L->edges_ty);
+    /* the paths are listed before the tables are read, and the tables are
+     * not read at all when the caller asks for none (nk.load_model) or the
+     * lists end in an error */
     for (int k = 0; k < L->nnty; k++) {
         free(L->nty_path[k]);
-        tytab_free(&L->nty[k]);
+        if (L->nty)
+            tytab_free(&L->nty[k]);
     }
     for (int k = 0; k < L->nety; k++) {
         free(L->ety_path[k]);
-        tytab_free(&L->ety[k]);
+        if (L->ety)
+            tytab_free(&L->ety[k]);
     }
     free(L->nty_path);
     free(L->ety_path);

@@ -239,6 +239,20 @@ T.raises("dynamics_params file 'iaf_inh.json' not found", function()
   nk.network{}:load_sonata{nodes = data .. "odd/v1_nodes.hdf5",
                            node_types = data .. "odd/v1_node_types.csv"}
 end)
+-- an error after two node types files were listed, before their tables
+-- were read, freed tables that were never made (SIGSEGV)
+T.raises("was not written by save_model", nk.load_model, data .. "odd/circuit_config.json")
+do
+  local cfg = T.tmpname("test_sonata_cfg"):gsub("%.h5$", ".json")
+  local f = assert(io.open(cfg, "w"))
+  f:write(string.format([[{"networks": {
+  "nodes": [{"nodes_file": "%sodd/v1_nodes.hdf5", "node_types_file": "%sodd/v1_node_types.csv"},
+            {"nodes_file": "%sodd/lgn_nodes.hdf5", "node_types_file": "%sodd/lgn_node_types.csv"}],
+  "edges": [{"edge_types_file": "%sodd/edge_types.csv"}]}}]], data, data, data, data, data))
+  f:close()
+  T.raises('networks.edges[1] has no "edges_file"', function() nk.network{}:load_sonata(cfg) end)
+  os.remove(cfg)
+end
 local plain = nk.network{}
 plain:load_sonata{nodes = data .. "simple/nodes.hdf5", node_types = data .. "simple/node_types.csv"}
 T.raises("is not a node of population 'v1'", function()
