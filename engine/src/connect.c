@@ -600,9 +600,15 @@ static int cells_build(cells *g, const double *pos, int64_t n, double reach)
         g->size = ext / 128;
     if (!(g->size > 0))
         g->size = 1;
+    /* positions spread beyond the range of a double (an extent of inf), or
+     * a reach of inf: one cell holds every target (a cell size of inf puts
+     * every finite offset in cell 0) */
+    if (!isfinite(ext) || !isfinite(g->size))
+        g->size = INFINITY;
     int64_t ncells = 1;
     for (int k = 0; k < 3; k++) {
-        g->dim[k] = (int64_t)((hi[k] - g->lo[k]) / g->size) + 1;
+        double d = (hi[k] - g->lo[k]) / g->size; /* at most 128, or NaN, or -inf (no targets) */
+        g->dim[k] = d >= 0 && d <= 128 ? (int64_t)d + 1 : 1;
         ncells *= g->dim[k];
     }
     g->start = nk_xcalloc((size_t)ncells + 1, sizeof *g->start);
@@ -658,10 +664,15 @@ static int rule_shape(build *b, const nk_shape *in)
         for (int k = 0; k < 3; k++) {
             double l = floor((c[k] - s.reach - g.lo[k]) / g.size);
             double h = floor((c[k] + s.reach - g.lo[k]) / g.size);
+            if (l != l || h != h) { /* inf - inf or inf / inf: look in every cell */
+                lo[k] = 0;
+                hi[k] = g.dim[k] - 1;
+                continue;
+            }
             if (h < 0 || l > (double)(g.dim[k] - 1))
                 empty = 1;
-            lo[k] = l < 0 ? 0 : (int64_t)l;
-            hi[k] = h > (double)(g.dim[k] - 1) ? g.dim[k] - 1 : (int64_t)h;
+            lo[k] = l < 0 ? 0 : l > (double)(g.dim[k] - 1) ? g.dim[k] - 1 : (int64_t)l;
+            hi[k] = h > (double)(g.dim[k] - 1) ? g.dim[k] - 1 : h < 0 ? 0 : (int64_t)h;
         }
         if (empty)
             continue;

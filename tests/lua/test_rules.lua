@@ -613,6 +613,29 @@ do
        offset = {5000, 0, 0}}}), 0, "shape placed far away: no synapse")
 end
 
+-- positions or a reach beyond the range of a double: the cells of the
+-- search grid came from inf / inf (UBSan: NaN converted to int64, and a cell
+-- index read out of bounds)
+do
+  local function pairs_of(pj)
+    local S, o = pj:synapses(), {}
+    for k = 1, #S.pre do o[#o + 1] = S.pre[k] .. ">" .. S.post[k] end
+    return table.concat(o, " ")
+  end
+  local net = nk.network{}
+  local far = net:population("lif", 3, {positions = {{-1e308, 0, 0}, {1e308, 0, 0},
+                                                     {1e308, 0.5, 0}}})
+  T.eq(pairs_of(net:connect(far, far, {rule = "shape", shape = {kind = "sphere", radius = 1}})),
+       "1>1 2>2 2>3 3>2 3>3", "shape: positions 2e308 apart (an extent of inf)")
+  local q = net:population("lif", 4, {positions = {{0, 0, 0}, {0, 0, 1}, {0, 0, 5}, {3, 0, 1}}})
+  local huge = pairs_of(net:connect(q, q, {rule = "shape",
+                                           shape = {kind = "cone", length = 1e308, angle = 60}}))
+  T.eq(huge, "1>1 1>2 1>3 2>2 2>3 3>3 4>3 4>4", "shape: a cone 1e308 um long (a reach of inf)")
+  T.eq(pairs_of(net:connect(q, q, {rule = "shape", shape = {kind = "cone", length = 1e6,
+                                                             angle = 60}})), huge,
+       "shape: the same cone 1e6 um long")
+end
+
 -- ---- list ----------------------------------------------------------------------------------
 
 do
