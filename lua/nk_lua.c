@@ -434,6 +434,12 @@ static int l_network(lua_State *L)
     lua_pushvalue(L, ctx_idx);
     lua_setiuservalue(L, -2, 1);
     n->net = nk_net_new(ctx, &o);
+    if (!n->net && nk_ctx_output_taken(ctx)) {
+        /* the other network may be one nobody can reach any more (a
+         * script run again at the prompt): collected, it lets go */
+        lua_gc(L, LUA_GCCOLLECT);
+        n->net = nk_net_new(ctx, &o);
+    }
     if (!n->net)
         lerror(L, "nk.network: %s", nk_errmsg(ctx));
     if (lua_istable(L, defs)) {
@@ -3384,6 +3390,10 @@ static int l_restore(lua_State *L)
     lua_pushvalue(L, ctx_idx);
     lua_setiuservalue(L, -2, 1);
     n->net = nk_restore(ctx, path, output);
+    if (!n->net && nk_ctx_output_taken(ctx)) { /* as in nk.network */
+        lua_gc(L, LUA_GCCOLLECT);
+        n->net = nk_restore(ctx, path, output);
+    }
     if (!n->net)
         return lerror(L, "nk.restore: %s", nk_errmsg(ctx));
     n->script_step = nk_net_step(n->net);

@@ -135,8 +135,11 @@ void nk_ctx_free(nk_ctx *ctx)
     for (int k = 0; k < ctx->nretired; k++)
         nk_model_free(ctx->retired[k]);
     free(ctx->retired);
+    free(ctx->live);
     free(ctx);
 }
+
+int nk_ctx_output_taken(const nk_ctx *ctx) { return ctx->output_taken; }
 
 const char *nk_errmsg(const nk_ctx *ctx) { return ctx->err; }
 

@@ -107,6 +107,9 @@ struct nk_ctx {
     nk_model **retired;      /* replaced models, kept for the populations using them */
     int nretired;
     double parse_s;          /* seconds spent parsing model definitions */
+    nk_net **live;           /* the networks made in it and not yet freed */
+    int nlive, live_cap;
+    int output_taken;        /* the last nk_net_new failed: another live network's output */
 };
 
 /* Sets the context's message (printf-style); returns code. */

@@ -129,6 +129,30 @@ nk_net *nk_net_new(nk_ctx *ctx, const nk_net_opts *o)
         nk_fail(ctx, NK_EIO, "output: %s", err);
         return NULL;
     }
+    /* Two networks of a session writing one file would interleave their
+     * records in it (a network restored from a checkpoint continues its
+     * original's file): the file belongs to the first until it is freed. */
+    ctx->output_taken = 0;
+    for (int k = 0; o->output && *o->output && k < ctx->nlive; k++)
+        if (nk_same_path(o->output, ctx->live[k]->output)) {
+            ctx->output_taken = 1;
+            nk_fail(ctx, NK_EINVAL,
+                    "output '%s' is the results file of another network of this session, "
+                    "which is still open: close that one first (net:close()), or give this "
+                    "one another output (option 'output')",
+                    o->output);
+            return NULL;
+        }
+    if (ctx->nlive == ctx->live_cap) {
+        int cap = ctx->live_cap ? 2 * ctx->live_cap : 8;
+        nk_net **lv = realloc(ctx->live, (size_t)cap * sizeof *lv);
+        if (!lv) {
+            nk_fail(ctx, NK_ENOMEM, "out of memory");
+            return NULL;
+        }
+        ctx->live = lv;
+        ctx->live_cap = cap;
+    }
     nk_net *net = nk_xcalloc(1, sizeof *net);
     if (!net) {
         nk_fail(ctx, NK_ENOMEM, "out of memory");
@@ -151,6 +175,7 @@ nk_net *nk_net_new(nk_ctx *ctx, const nk_net_opts *o)
             return NULL;
         }
     }
+    ctx->live[ctx->nlive++] = net;
     return net;
 }
 
@@ -221,6 +246,12 @@ void nk_net_free(nk_net *net)
     free(net->meta_key);
     free(net->meta_val);
     free(net->output);
+    nk_ctx *ctx = net->ctx;
+    for (int k = 0; k < ctx->nlive; k++)
+        if (ctx->live[k] == net) {
+            ctx->live[k] = ctx->live[--ctx->nlive];
+            break;
+        }
     free(net);
 }
 

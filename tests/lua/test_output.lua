@@ -39,4 +39,47 @@ T.raises("cannot", nk.network, {output = "/proc/nonexistent/x.h5"})
 -- a population name the file cannot hold is refused
 local n2 = nk.network{}
 T.raises("may not contain '/'", n2.population, n2, "lif", 3, {name = "a/b"})
+
+-- one results file, one network: two networks of a session writing one file
+-- interleaved their records (a restored network continues its original's
+-- file), so the second is refused until the first is closed
+do
+  local f = T.tmpname("test_output_shared")
+  local a = nk.network{output = f}
+  local p = a:population("lif", 20, {init = {v = nk.uniform(-70, -50)}})
+  a:source("poisson", p, {rate = 8000, weight = 60})
+  a:monitor("spikes", p)
+  local pname = p.name
+  a:run(20)
+  T.raises("is the results file of another network of this session", nk.network, {output = f})
+  local dir, base = f:match("^(.*)/([^/]*)$")
+  T.raises("is the results file of another network", nk.network,
+           {output = dir and dir .. "/./" .. base or "./" .. f}) -- the same file, another name
+  local ck = f:gsub("%.h5$", ".ck.h5")
+  a:checkpoint(ck)
+  T.raises("still open: close that one first", nk.restore, ck)
+  local b = nk.restore(ck, {output = f:gsub("%.h5$", ".branch.h5")})
+  T.ok(b ~= nil, "nk.restore with another output")
+  b:close()
+  a:run(10)
+  local before = #nk.read(f).spikes[pname].timestamps
+  a:close()
+  local c = nk.restore(ck) -- the original closed: it continues the file
+  c:run(10)
+  c:close()
+  local ts = nk.read(f).spikes[pname].timestamps
+  local late = 0
+  for i = 1, #ts do if ts[i] >= 20 then late = late + 1 end end
+  T.ok(#ts > 0 and #ts == before and late > 0,
+       string.format("the restored network rewrote 20-30 ms of the file (%d spikes, %d before)", #ts,
+                     before))
+  -- a network nobody can reach any more lets go of its file (collected)
+  local d = nk.network{output = f}
+  d:population("lif", 2)
+  d = nil
+  local e = nk.network{output = f}
+  T.eq(e.output, f, "a dropped network's file is free again")
+  e:close()
+  os.remove(f); os.remove(ck); os.remove((f:gsub("%.h5$", ".branch.h5")))
+end
 T.done("output")

@@ -54,6 +54,12 @@ void nk_ctx_free(nk_ctx *ctx);
 /* The message of the last failed call on ctx (or on a network made in it). */
 const char *nk_errmsg(const nk_ctx *ctx);
 
+/* Whether the last nk_net_new (or nk_restore) on ctx failed because another
+ * network of ctx, not yet freed, has the same output: a host that frees
+ * networks nobody can reach any more (a garbage collector) may do so and
+ * try again. */
+int nk_ctx_output_taken(const nk_ctx *ctx);
+
 /* The library version, e.g. "0.1.0". */
 const char *nk_version(void);
 
@@ -145,8 +151,9 @@ typedef struct nk_net_opts {
 void nk_net_opts_init(nk_net_opts *opts);
 
 /* Creates an empty network. Checks the options (dt > 0 and finite; the
- * output's directory exists and is writable) before anything is allocated.
- * Returns NULL with the message on ctx on failure. */
+ * output's directory exists and is writable, and no other network of ctx
+ * not yet freed has the same output: two would write one file) before
+ * anything is allocated. Returns NULL with the message on ctx on failure. */
 nk_net *nk_net_new(nk_ctx *ctx, const nk_net_opts *opts);
 
 /* Frees the network and everything in it; finishes the results file first
