@@ -284,7 +284,10 @@ local function object_text(what, kind)
   local pfx = prefixes[kind]
   for _, e in ipairs(api) do
     if e.name:sub(1, #pfx + 1) == pfx .. ":" or e.name:sub(1, #pfx + 1) == pfx .. "." then
-      out[#out + 1] = string.format("  %-44s %s", e.usage, e.doc:match("^[^.]*%.?"))
+      -- the first sentence: up to a full stop followed by a space (not the
+      -- dot of net.t, nk.model, a..b or ...)
+      local first = e.doc:match("^(.-[^.]%.)%s") or e.doc
+      out[#out + 1] = string.format("  %-44s %s", e.usage, first)
     end
   end
   return table.concat(out, "\n")

@@ -140,6 +140,10 @@ T.ok(hs:find("poisson", 1, true) and hs:find("frequency", 1, true),
 local hn = printed(help, net)
 T.ok(hn:find("network: 2 populations", 1, true), "help(net) starts with its summary")
 T.ok(hn:find("net:run(ms[, options])", 1, true), "help(net) lists its methods")
+-- each method's first sentence, not the text up to the first dot
+T.ok(hn:find("continuing from net.t.", 1, true), "help(net): a dot inside a name ends no sentence")
+T.ok(printed(help, net:populations()[1]):find("Neurons a..b (1-based, inclusive).", 1, true),
+     "help(pop): '..' ends no sentence")
 T.ok(printed(help, sp):find("m:times", 1, true), "help(monitor) lists a monitor's methods")
 T.ok(printed(help, "sandbox"):find("nk.sandbox(model[, options])", 1, true), "help('sandbox')")
 T.raises("did you mean 'network'", help, "netwrk")
