@@ -1163,11 +1163,12 @@ int nk_connect_build(nk_net *net, nk_proj *pj, const nk_conn_opts *o, const nk_l
         b.limit = (int64_t)UINT32_MAX * 16;
     int64_t est = estimate(net, pj->pre, pj->post, o);
     if (est > b.limit) {
+        char need[32], have[32];
         snprintf(err, errlen,
-                 "this projection would have about %lld synapses, %.2f GB at %d bytes each, more "
-                 "than the %.2f GB of memory available",
-                 (long long)est, (double)est * SYN_BYTES / 1e9, SYN_BYTES,
-                 (double)avail / 1e9);
+                 "this projection would have about %lld synapses, %s at %d bytes each, more "
+                 "than the %s of memory available",
+                 (long long)est, nk_fmt_bytes((double)est * SYN_BYTES, need, sizeof need),
+                 SYN_BYTES, nk_fmt_bytes((double)avail, have, sizeof have));
         return NK_ENOMEM;
     }
     b.row = nk_xcalloc((size_t)b.npre + 1, sizeof *b.row);

@@ -82,6 +82,19 @@ static void resolved(const char *path, char *out, size_t len)
         snprintf(out, len, "%s", path);
 }
 
+const char *nk_fmt_bytes(double b, char *buf, size_t len)
+{
+    if (b < 1e3)
+        snprintf(buf, len, "%.0f B", b);
+    else if (b < 1e6)
+        snprintf(buf, len, "%.1f kB", b / 1e3);
+    else if (b < 1e9)
+        snprintf(buf, len, "%.1f MB", b / 1e6);
+    else
+        snprintf(buf, len, "%.2f GB", b / 1e9);
+    return buf;
+}
+
 int nk_same_path(const char *a, const char *b)
 {
     if (!a || !b)

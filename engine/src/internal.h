@@ -542,6 +542,9 @@ const char *nk_not_regular(const char *path);
  * (realpath), whether or not the files exist. */
 int nk_same_path(const char *a, const char *b);
 
+/* bytes as a reader takes them in: "812 B", "4.2 MB", "1.35 GB"; returns buf */
+const char *nk_fmt_bytes(double bytes, char *buf, size_t len);
+
 /* Time in seconds from a monotonic clock. */
 double nk_now(void);
 

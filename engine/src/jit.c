@@ -183,9 +183,20 @@ static int compile(const char *src, const char *so, const char *log, char *err, 
         msg[n] = 0;
         fclose(f);
     }
-    snprintf(err, errlen,
-             "generated code did not compile (this is a bug in nkshell; the source is kept at %s):\n%s",
-             src, msg);
+    /* with the user's own compiler or flags, those are the likelier cause */
+    const char *cf = getenv("NKSHELL_CFLAGS"), *cc = getenv("NKSHELL_CC");
+    if ((cf && *cf) || (cc && *cc))
+        snprintf(err, errlen,
+                 "generated code did not compile with %s%s%s%s%s (check those first; the "
+                 "source is kept at %s):\n%s",
+                 cc && *cc ? "NKSHELL_CC=" : "", cc && *cc ? cc : "",
+                 cc && *cc && cf && *cf ? " and " : "", cf && *cf ? "NKSHELL_CFLAGS=" : "",
+                 cf && *cf ? cf : "", src, msg);
+    else
+        snprintf(err, errlen,
+                 "generated code did not compile (this is a bug in nkshell; the source is kept "
+                 "at %s):\n%s",
+                 src, msg);
     return -1;
 }
 

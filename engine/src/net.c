@@ -428,11 +428,14 @@ int nk_pop_add(nk_net *net, const char *model, int64_t n, const char *name,
     /* state arrays, refractory counters and the spike list, before allocating */
     double bytes = (double)n * ((double)m->nstates * (double)net->real_size + 4 + 8);
     int64_t avail = nk_mem_available();
-    if (avail >= 0 && bytes > (double)avail)
+    if (avail >= 0 && bytes > (double)avail) {
+        char need[32], have[32];
         return nk_fail(ctx, NK_ENOMEM,
-                       "a population of %lld '%s' neurons needs about %.2f GB, more than the "
-                       "%.2f GB of memory available",
-                       (long long)n, model, bytes / 1e9, (double)avail / 1e9);
+                       "a population of %lld '%s' neurons needs about %s, more than the %s of "
+                       "memory available",
+                       (long long)n, model, nk_fmt_bytes(bytes, need, sizeof need),
+                       nk_fmt_bytes((double)avail, have, sizeof have));
+    }
     if (grow((void **)&net->pops, net->npops, sizeof *net->pops))
         return nk_fail(ctx, NK_ENOMEM, "out of memory");
     nk_pop *p = &net->pops[net->npops];
@@ -1533,24 +1536,24 @@ int nk_run(nk_net *net, double ms, const nk_run_opts *o)
     if (!o)
         o = &none;
     if (!(ms >= 0) || !isfinite(ms))
-        return nk_fail(net->ctx, NK_EINVAL, "run: duration must be a finite number of ms >= 0, got %g",
+        return nk_fail(net->ctx, NK_EINVAL, "duration must be a finite number of ms >= 0, got %g",
                        ms);
     /* steps are counted in 64 bits: a run may take at most 2^62 */
     double want = floor(ms / net->dt + 0.5);
     if (want > 0x1p62 || (double)net->step + want > 0x1p62)
-        return nk_fail(net->ctx, NK_EINVAL, "run: %g ms is %g steps of dt = %g ms; a network "
+        return nk_fail(net->ctx, NK_EINVAL, "%g ms is %g steps of dt = %g ms; a network "
                                             "takes at most 2^62 steps in all", ms, want, net->dt);
     int64_t nsteps = (int64_t)want;
     if (isnan(o->checkpoint_every) || o->checkpoint_every < 0)
         return nk_fail(net->ctx, NK_EINVAL,
-                       "run: checkpoint_every must be a number of ms >= 0, got %g",
+                       "checkpoint_every must be a number of ms >= 0, got %g",
                        o->checkpoint_every);
     if (o->checkpoint_every > 0) {
         char e2[1024];
         if (!o->checkpoint_path || !*o->checkpoint_path)
-            return nk_fail(net->ctx, NK_EINVAL, "run: checkpoint_every needs a checkpoint file");
+            return nk_fail(net->ctx, NK_EINVAL, "checkpoint_every needs a checkpoint file");
         if (nk_h5out_check_writable(o->checkpoint_path, e2, sizeof e2))
-            return nk_fail(net->ctx, NK_EIO, "run: checkpoint: %s", e2);
+            return nk_fail(net->ctx, NK_EIO, "checkpoint file: %s", e2);
     }
     double t0 = nk_now();
     net->build_s = net->run_s = 0;

@@ -622,7 +622,7 @@ print("alive")'
     expect_out_has "net:load_gexf: big.gexf: holds 2.0 MB of XML; reading it takes about 32.1 MB of memory (16 bytes per byte of XML), more than the 16.0 MB available"
     expect_out_has "net:load_gexf: big.gexf.gz: expands to more than 1.0 MB of XML (from "
     expect_out_has " kB of gzip); reading it takes about 16 bytes of memory per byte of XML, more than the 16.0 MB available"
-    expect_out_has "net:population: a population of 2000000 'lif' neurons needs about 0.03 GB, more than the 0.02 GB of memory available"
+    expect_out_has "net:population: a population of 2000000 'lif' neurons needs about 32.0 MB, more than the 16.0 MB of memory available"
     [ "$(tail -n 1 "$WORK/out")" = alive ] || fail "the session did not go on"
     run -- "$NK" -e "$load"
     expect_rc 0
@@ -750,6 +750,14 @@ EOF
     # one module per model and receptor set: lif three times, the rest once
     [ "$nsrc" -eq 11 ] || fail "expected 11 compiled modules, got $nsrc"
 fi
+end_case
+
+begin "a compile failure with the user's NKSHELL_CFLAGS names them, not a bug"
+run -- env XDG_CACHE_HOME="$WORK/cache-badflags" NKSHELL_CFLAGS=-Werror=no-such-warning "$NK" -e \
+    'local n = nk.network{} n:population("lif", 10) print(pcall(n.run, n, 1))'
+expect_rc 0
+expect_out_has "did not compile with NKSHELL_CFLAGS=-Werror=no-such-warning (check those first"
+grep -q "bug in nkshell" "$WORK/out" && fail "blamed on nkshell"
 end_case
 
 begin "thread chunks laid out with gaps give the bits of dense ones"
