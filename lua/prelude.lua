@@ -407,15 +407,17 @@ end
 -- The smallest dc amplitude (pA) of a geometric scan from 0.5 pA to 50 nA
 -- that makes the model fire at least 4 times between start and stop, found
 -- with one population of 33 neurons (the first gets none): 0 when the model
--- fires on its own, nil when nothing in the scan makes it fire. A graded
--- model (no threshold) gets the smallest that moves var by 15 or more (mV)
--- by the end of the step.
+-- fires on its own, nil when nothing in the scan makes it fire (and then,
+-- second, the smallest amplitude under which a state became NaN or infinite
+-- and that state's name, when one did). A graded model (no threshold) gets
+-- the smallest that moves var by 15 or more (mV) by the end of the step.
 local function find_amplitude(model, o, dt, start, stop, graded_var)
   local K = 32
   local amps = {0}
   for k = 0, K - 1 do amps[#amps + 1] = 0.5 * (1e5) ^ (k / (K - 1)) end
   -- a model that diverges under a strong current stops the scan's run, naming
   -- the neuron: scan again without that amplitude and the ones above it
+  local diverged, dvar
   for _ = 1, 8 do
     local net = nk.network{dt = dt, seed = 1, threads = 1}
     local pop = net:population(model, #amps, {params = o.params, init = o.init})
@@ -439,12 +441,14 @@ local function find_amplitude(model, o, dt, start, stop, graded_var)
       for k = 2, #amps do
         if (count[k] or 0) >= 4 then return round2(amps[k]) end
       end
-      return nil
+      return nil, diverged, dvar
     end
-    if bad <= 2 then return nil end
+    diverged = amps[bad]
+    dvar = tostring(err):match("variable '([^']*)'")
+    if bad <= 2 then return nil, diverged, dvar end
     for k = #amps, bad, -1 do amps[k] = nil end
   end
-  return nil
+  return nil, diverged, dvar
 end
 
 local function spikes_line(times, ms)
@@ -579,8 +583,16 @@ sandbox = function(model, opts)
       if not m.fires then
         graded_var = m.states.v and "v" or sorted_keys(m.states)[1]
       end
-      amplitude = find_amplitude(m, opts, dt, start, stop, graded_var)
-      if amplitude == nil then
+      local diverged, dvar
+      amplitude, diverged, dvar = find_amplitude(m, opts, dt, start, stop, graded_var)
+      if amplitude == nil and diverged then
+        -- it did not fire because it blew up: say so, the model needs a look
+        amplitude = 0
+        what = string.format("no stimulus (a dc current of %.4g pA or more made '%s' NaN or "
+                             .. "infinite before it fired 4 times: an unbounded term, exp() "
+                             .. "of the state say, wants a guard; smaller ones did not make "
+                             .. "it fire)", diverged, dvar or "a state")
+      elseif amplitude == nil then
         amplitude = 0
         what = "no stimulus (no dc current from 0.5 pA to 50 nA made it fire)"
       elseif amplitude == 0 then

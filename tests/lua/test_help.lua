@@ -274,6 +274,20 @@ for _, name in ipairs(nk.models("synapse")) do
   local ok, res = pcall(nk.sandbox, name, {quiet = true, ms = 50})
   T.ok(ok, "the sandbox runs synapse " .. name .. (ok and "" or (": " .. tostring(res))))
 end
+-- a model that blows up whenever it nears threshold: the scan says so, not
+-- "no current made it fire" (AdEx without the guard on its exp term)
+nk.model{name = "sb_adex_unguarded", kind = "neuron",
+  params = {C_m = {281, "pF"}, g_L = {30, "nS"}, E_L = {-70.6, "mV"}, V_T = {-50.4, "mV"},
+            Delta_T = {2, "mV"}, tau_w = {144, "ms"}, a = {4, "nS"}, b = {80.5, "pA"},
+            V_reset = {-60, "mV"}, V_peak = {0, "mV"}},
+  states = {v = {"E_L", "mV"}, w = {0, "pA"}},
+  equations = {"dv/dt = (-g_L*(v - E_L) + g_L*Delta_T*exp((v - V_T)/Delta_T) - w + I)/C_m : mV",
+               "dw/dt = (a*(v - E_L) - w)/tau_w : pA"},
+  threshold = "v > V_peak", reset = {"v = V_reset", "w += b"}, method = "rk4"}
+local blown = printed(nk.sandbox, "sb_adex_unguarded", {plot = false})
+T.ok(blown:find("no stimulus %(a dc current of [%d.]+ pA or more made 'v' NaN or infinite before "
+                .. "it fired 4 times"), "the scan names a model that blows up: " ..
+     blown:match("[^\n]*"))
 T.raises("unknown model 'hhh' (did you mean 'hh'?)", nk.sandbox, "hhh")
 T.raises("unknown option 'amplitud' for nk.sandbox", nk.sandbox, "lif", {amplitud = 5})
 T.raises("option 'ms' must be a number", nk.sandbox, "lif", {ms = -1})
