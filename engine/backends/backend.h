@@ -50,7 +50,7 @@ typedef struct nk_backend {
      * its thread count. */
     int (*describe)(const struct nk_net *net, char *buf, size_t len);
     /* Threads the built network runs on (NULL: one). */
-    int (*threads)(struct nk_net *net);
+    int (*threads)(const struct nk_net *net);
 } nk_backend;
 
 extern const nk_backend nk_backend_cpu;

@@ -268,7 +268,17 @@ void nk_net_backend_detail(const nk_net *net, char *buf, size_t len)
     if (net->be->describe && net->be->describe(net, buf, len) == 0)
         return;
     int nt = nk_net_threads(net);
-    snprintf(buf, len, "%d thread%s", nt, nt == 1 ? "" : "s");
+    /* once built, what the runs use: a small network gets fewer threads
+     * than asked for (nk_net_threads) */
+    int used = net->built && net->be->threads ? net->be->threads(net) : nt;
+    int64_t neurons = 0;
+    for (int k = 0; k < net->npops; k++)
+        neurons += net->pops[k].n;
+    if (used < nt)
+        snprintf(buf, len, "%d thread%s of %d: %lld neurons", used, used == 1 ? "" : "s", nt,
+                 (long long)neurons);
+    else
+        snprintf(buf, len, "%d thread%s", nt, nt == 1 ? "" : "s");
 }
 
 /* CPUs this process may run on. */

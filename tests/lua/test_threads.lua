@@ -478,6 +478,8 @@ do
   T.eq(net.threads, 256, "set_threads(256) is allowed")
   net:run(1, {profile = true})
   T.eq(net:profile().run.threads, 1, "10 neurons: one thread whatever was asked for")
+  T.ok(tostring(net):find("backend cpu (1 thread of " .. net.threads .. ": 10 neurons)", 1, true),
+       "print(net) says how many threads the runs use: " .. tostring(net):match("backend [^\n]*"))
 end
 
 T.done("threads")

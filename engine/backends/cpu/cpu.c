@@ -1045,7 +1045,7 @@ static int cpu_step(nk_net *net, char *err, size_t errlen)
     return 0;
 }
 
-static int cpu_threads(nk_net *net)
+static int cpu_threads(const nk_net *net)
 {
     cpu_pool *P = net->bk;
     return P ? P->nt : 1;

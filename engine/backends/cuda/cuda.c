@@ -1979,7 +1979,7 @@ static int cuda_describe(const nk_net *net, char *buf, size_t len)
     return 0;
 }
 
-static int cuda_threads(nk_net *net)
+static int cuda_threads(const nk_net *net)
 {
     (void)net;
     return 1;
