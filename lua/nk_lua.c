@@ -42,6 +42,7 @@
 extern const char nk_src_prelude_lua[];
 
 volatile sig_atomic_t nk_lua_interrupted = 0;
+void (*nk_lua_interrupt_consumed)(void) = NULL;
 
 const char *nk_lua_version(void) { return nk_version(); }
 
@@ -3314,8 +3315,11 @@ static int net_run(lua_State *L)
         n->script_step = nk_net_step(n->net);
     if (rc && prog.shown)
         fputc('\n', stderr); /* end the progress line before the message */
-    if (rc == NK_EINTR)
+    if (rc == NK_EINTR) {
         nk_lua_interrupted = 0;
+        if (nk_lua_interrupt_consumed)
+            nk_lua_interrupt_consumed();
+    }
     if (nk_net_profiling(n->net) && profile_to_stderr(L)) {
         push_profile(L, n->net);
         fprintf(stderr, "%s", luaL_tolstring(L, -1, NULL));

@@ -27,6 +27,11 @@ const char *nk_lua_version(void);
  * Lua error "interrupted at t = ... ms ...". */
 extern volatile sig_atomic_t nk_lua_interrupted;
 
+/* Called (when set) once a net:run has stopped for that interrupt: the
+ * shell then forgets it (its hook would raise "interrupted!" a second time,
+ * past a pcall that caught the run's error). */
+extern void (*nk_lua_interrupt_consumed)(void);
+
 /* Sets a default taken from the command line: "backend" (cpu, cuda or auto),
  * "seed" (a non-negative integer) or "threads" (a positive integer). Raises a
  * Lua error naming the value and what was expected when it is invalid, so

@@ -179,6 +179,7 @@ static int rs_fail(lua_State *L, rstate *st, const char *fmt, ...)
     va_end(ap);
     if (st)
         rs_release(st);
+    nk_hdf5_taint(); /* the file may be damaged (nk.h) */
     luaL_where(L, 1);
     lua_pushstring(L, "nk.read: ");
     lua_pushstring(L, msg);

@@ -399,6 +399,21 @@ static void on_sigint_running(int sig)
     lua_sethook(g_running_L, lstop, mask, 1);
 }
 
+/* A net:run stopped for the interrupt and raised its own error: the hook
+ * is not needed any more (nk_lua_interrupt_consumed), unless another
+ * Ctrl-C came since. Signals are blocked meanwhile. */
+static void interrupt_consumed(void)
+{
+    sigset_t block, old;
+    sigemptyset(&block);
+    sigaddset(&block, SIGINT);
+    sigaddset(&block, SIGTERM);
+    sigprocmask(SIG_BLOCK, &block, &old);
+    if (!nk_lua_interrupted && g_running_L && lua_gethook(g_running_L) == lstop)
+        lua_sethook(g_running_L, NULL, 0, 0);
+    sigprocmask(SIG_SETMASK, &old, NULL);
+}
+
 /* SIGINT handler while reading input: only records the interrupt. */
 static void on_sigint_prompt(int sig)
 {
@@ -1445,6 +1460,11 @@ int main(int argc, char **argv)
     }
     if (isatty(STDOUT_FILENO))
         setvbuf(stdout, NULL, _IOLBF, BUFSIZ);
+    /* A file-size limit (ulimit -f) then makes a write fail with EFBIG,
+     * reported like a full disk with the session kept, instead of killing
+     * the process with SIGXFSZ. */
+    signal(SIGXFSZ, SIG_IGN);
+    nk_lua_interrupt_consumed = interrupt_consumed;
     s.L = luaL_newstate();
     if (s.L == NULL) {
         fprintf(stderr, PROGNAME ": cannot create Lua state: not enough memory\n");

@@ -1426,6 +1426,8 @@ out:
     }
     if (c.f >= 0)
         H5Fclose(c.f);
+    if (rc)
+        nk_hdf5_taint(); /* the file may be damaged (nk.h) */
     loud(&e);
     return net;
 }

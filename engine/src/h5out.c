@@ -272,6 +272,39 @@ static void close_id(hid_t *id, herr_t (*fn)(hid_t))
     *id = H5I_INVALID_HID;
 }
 
+/* Set (nk_hdf5_taint) once H5Fclose failed on a file (a write failed: a
+ * full disk, a file-size limit, where make_closable cannot help), or a
+ * damaged file was read: HDF5 1.10 then crashes closing the library at
+ * exit (SIGSEGV in H5F__close_cb, a broken file ID), or prints "infinite
+ * loop closing library" and leaks. So HDF5's own exit handler is replaced
+ * by h5_exit, which closes the library only when nothing of the kind
+ * happened, and otherwise leaves the rest to the system, on every way out
+ * of the process (os.exit too). */
+static volatile int g_tainted;
+
+void nk_hdf5_taint(void) { g_tainted = 1; }
+
+static void h5_exit(void)
+{
+    if (!g_tainted)
+        H5close();
+}
+
+__attribute__((constructor)) static void h5_exit_setup(void)
+{
+    H5dont_atexit(); /* before the library's first use, which this precedes */
+    atexit(h5_exit);
+}
+
+/* H5Fclose, noting a failure (g_tainted). */
+static herr_t close_file(hid_t fid)
+{
+    herr_t r = H5Fclose(fid);
+    if (r < 0)
+        nk_hdf5_taint();
+    return r;
+}
+
 /* fsyncs the directory holding path; errors are ignored (best effort:
  * some file systems do not support it). */
 static void sync_dir(const char *path)
@@ -445,6 +478,31 @@ static void make_closable(nk_h5out *h)
 #endif
 }
 
+/* ---- verify ---------------------------------------------------------------- */
+
+static herr_t visit_cb(hid_t obj, const char *name, const H5O_info_t *info, void *data)
+{
+    (void)obj, (void)name, (void)info, (void)data;
+    return 0;
+}
+
+int nk_h5out_verify(const char *path, char *err, size_t errlen)
+{
+    esave es;
+    eoff(&es);
+    int rc = 0;
+    hid_t f = H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT);
+    if (f < 0)
+        rc = h5fail(err, errlen, "cannot open '%s'", path);
+    else if (H5Ovisit2(f, H5_INDEX_NAME, H5_ITER_NATIVE, visit_cb, NULL, H5O_INFO_BASIC) < 0)
+        rc = h5fail(err, errlen, "cannot read the objects of '%s'", path);
+    if (f >= 0)
+        H5Fclose(f);
+    if (rc)
+        nk_hdf5_taint();
+    return eon(&es, rc);
+}
+
 /* ---- check_writable ---------------------------------------------------- */
 
 int nk_h5out_check_writable(const char *path, char *err, size_t errlen)
@@ -517,7 +575,7 @@ static void destroy(nk_h5out *h)
     }
     free(h->tabs);
     close_id(&h->spikes, H5Gclose);
-    close_id(&h->fid, H5Fclose);
+    close_id(&h->fid, close_file);
     if (h->lockfd >= 0)
         close(h->lockfd);
     free(h->path);
@@ -843,7 +901,7 @@ nk_h5out *nk_h5out_open(const char *path, int append, char *err, size_t errlen)
         close_id(&h->spikes, H5Gclose);
         if (h->fid >= 0)
             make_closable(h);
-        close_id(&h->fid, H5Fclose);
+        close_id(&h->fid, close_file);
         if (renamed && !busy)
             (void)rename(h->part, h->path);
         if (created && !busy)
@@ -2061,7 +2119,7 @@ int nk_h5out_close(nk_h5out *h, int complete, char *err, size_t errlen)
         close_id(&h->tabs[i].time, H5Dclose);
     }
     close_id(&h->spikes, H5Gclose);
-    herr_t cr = H5Fclose(h->fid);
+    herr_t cr = close_file(h->fid);
     h->fid = H5I_INVALID_HID;
     if (cr < 0 && rc == 0)
         rc = h5fail(err, errlen, "cannot close '%s'", h->part);

@@ -274,6 +274,11 @@ int nk_h5out_flush(nk_h5out *h, char *err, size_t errlen);
  * Returns 0 or NK_H5OUT_EIO with err filled. */
 int nk_h5out_close(nk_h5out *h, int complete, char *err, size_t errlen);
 
+/* Checks that PATH opens and that every object's header in it reads (each
+ * is checksummed): a recovered file is whole. Returns 0 or NK_H5OUT_EIO
+ * with err filled. */
+int nk_h5out_verify(const char *path, char *err, size_t errlen);
+
 /* Checks, without creating or changing anything, that PATH.part could be
  * created and later renamed to PATH: the parent directory of PATH exists, is
  * a directory, and is writable and searchable by this process, and neither

@@ -1449,6 +1449,15 @@ int nk_results_recover(nk_ctx *ctx, const char *path)
     int rc = 0;
     if (!h || nk_h5out_close(h, 1, err, sizeof err))
         rc = nk_fail(ctx, NK_EIO, "recover: %s", err);
+    else if (nk_h5out_verify(base, err, sizeof err)) {
+        /* what a failed write left (a full disk before the first flush)
+         * may be beyond repair: it goes back to being the .part */
+        (void)rename(base, part);
+        rc = nk_fail(ctx, NK_EIO,
+                     "recover: '%s' is damaged beyond what recovery can mend (%s); it is left "
+                     "as '%s'",
+                     part, err, part);
+    }
     free(base);
     free(part);
     return rc;

@@ -95,6 +95,49 @@ for sig in TERM INT; do
   fi
 done
 
+# Ctrl-C during a run inside pcall: the run stops and raises its error,
+# which pcall catches; the script goes on (the interrupt raised a second
+# "interrupted!" past the pcall before, and the script ended there)
+cat >"$tmp/pc.lua" <<'LUA'
+local net = nk.network{output = arg[1]}
+local p = net:population("lif", 2000, {name = "p", params = {I_e = 400}})
+net:monitor("spikes", p)
+net:run(50)
+print("running")
+io.stdout:flush()
+local ok, err = pcall(net.run, net, 1e7)
+print("caught", ok, err)
+net:run(10)
+print("after")
+LUA
+"$nkshell" "$tmp/pc.lua" "$tmp/pc.h5" >"$tmp/pc.out" 2>"$tmp/pc.err" &
+pid=$!
+for _ in $(seq 100); do grep -q running "$tmp/pc.out" 2>/dev/null && break; sleep 0.1; done
+sleep 0.5
+kill -s INT "$pid"
+wait "$pid"
+rc=$?
+grep -q "^caught	false	net:run: interrupted at t = " "$tmp/pc.out" && grep -q "^after$" "$tmp/pc.out" &&
+  [ "$rc" = 0 ] && ok "SIGINT inside pcall: caught, and the script goes on" ||
+  { notok "SIGINT inside pcall: caught, and the script goes on (exit $rc)"; cat "$tmp/pc.out" "$tmp/pc.err"; }
+
+# A file-size limit (ulimit -f) hit while writing results: the run stops
+# with a message (not SIGXFSZ), the session goes on, and the process leaves
+# normally (HDF5 1.10 crashed at exit on the file it could not close)
+cat >"$tmp/fsz.lua" <<'LUA'
+local n = nk.network{output = arg[1]}
+local p = n:population("lif", 1000, {name = "p"})
+local m = n:monitor("state", p, {vars = {"v"}, every = 1})
+print(pcall(n.run, n, 100))
+print("samples kept", #m)
+LUA
+(ulimit -f 500; "$nkshell" "$tmp/fsz.lua" "$tmp/fsz.h5" >"$tmp/fsz.out" 2>"$tmp/fsz.err")
+rc=$?
+grep -q "^false	net:run: cannot write .*File too large" "$tmp/fsz.out" &&
+  grep -q "^samples kept	1000$" "$tmp/fsz.out" && [ "$rc" = 0 ] &&
+  ok "a file-size limit: a message, the samples kept, a normal exit" ||
+  { notok "a file-size limit: a message, the samples kept, a normal exit (exit $rc)"; cat "$tmp/fsz.out" "$tmp/fsz.err"; }
+
 # flyscale: generates a small synthetic connectome, loads it by root id, runs
 if "$nkshell" "$src/samples/flyscale.lua" 100 >"$tmp/fly" 2>"$tmp/flyerr"; then
   ok "flyscale.lua runs"

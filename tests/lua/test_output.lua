@@ -82,4 +82,28 @@ do
   e:close()
   os.remove(f); os.remove(ck); os.remove((f:gsub("%.h5$", ".branch.h5")))
 end
+
+-- nk.recover of a file whose metadata is damaged (what a disk that filled
+-- before the first flush leaves) said nothing and renamed it to a file no
+-- reader could open; it now checks the result and leaves the .part
+do
+  local f = T.tmpname("test_output_damaged")
+  local n = nk.network{output = f}
+  local p = n:population("lif", 50, {name = "p"})
+  n:source("dc", p, {amplitude = 1000})
+  n:monitor("spikes", p)
+  n:monitor("state", p, {vars = {"v"}})
+  n:run(20)
+  n:close()
+  local h = assert(io.open(f, "rb"))
+  local bytes = h:read("a")
+  h:close()
+  os.remove(f)
+  h = assert(io.open(f .. ".part", "wb")) -- 64 bytes of an object header overwritten
+  h:write(bytes:sub(1, 800), string.rep("\255", 64), bytes:sub(865))
+  h:close()
+  T.raises("is damaged beyond what recovery can mend", nk.recover, f)
+  T.ok(io.open(f .. ".part") ~= nil and io.open(f) == nil, "the damaged file is left as the .part")
+  os.remove(f .. ".part")
+end
 T.done("output")

@@ -60,6 +60,12 @@ const char *nk_errmsg(const nk_ctx *ctx);
  * try again. */
 int nk_ctx_output_taken(const nk_ctx *ctx);
 
+/* Notes that HDF5 met a damaged file, or could not close one after a write
+ * failed: at exit the library is then left to the system instead of being
+ * closed (HDF5 1.10 can crash, or report an infinite loop and leak, closing
+ * itself after that). Files nkshell wrote are closed before then. */
+void nk_hdf5_taint(void);
+
 /* The library version, e.g. "0.1.0". */
 const char *nk_version(void);
 
