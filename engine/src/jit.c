@@ -23,6 +23,7 @@
 #include "internal.h"
 
 #include <dlfcn.h>
+#include <elf.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
@@ -129,14 +130,58 @@ int nk_jit_cache_dir(char *out, size_t len, char *err, size_t errlen)
         snprintf(out, len, "%s/nkshell", x);
     else if (home && *home)
         snprintf(out, len, "%s/.cache/nkshell", home);
-    else
-        snprintf(out, len, "/tmp/nkshell-cache-%ld", (long)getuid());
+    else {
+        const char *tmp = getenv("TMPDIR");
+        snprintf(out, len, "%s/nkshell-cache-%ld", tmp && *tmp == '/' ? tmp : "/tmp",
+                 (long)getuid());
+    }
     if (mkdirs(out)) {
         snprintf(err, errlen, "cannot create the code cache directory '%s': %s", out,
                  strerror(errno));
         return -1;
     }
+    /* Code from the cache is loaded and run: in /tmp ($TMPDIR), where anyone
+     * may have made the directory first, it must be this user's own, and
+     * writable by nobody else. */
+    struct stat st;
+    if (!(x && *x) && !(home && *home) &&
+        (lstat(out, &st) || !S_ISDIR(st.st_mode) || st.st_uid != getuid() ||
+         (st.st_mode & 022))) {
+        snprintf(err, errlen,
+                 "the code cache directory '%s' is not this user's own (or others may write "
+                 "in it), and code in it would be run: set XDG_CACHE_HOME or HOME to a "
+                 "directory of yours",
+                 out);
+        return -1;
+    }
     return 0;
+}
+
+/* Whether the shared object at path is whole: an ELF file as long as its
+ * headers say (a cached object cut short, by a full disk or a copy, made
+ * dlopen map past its end: SIGBUS). */
+static int so_whole(const char *path)
+{
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return 0;
+    struct stat st;
+    Elf64_Ehdr eh;
+    int ok = fstat(fd, &st) == 0 && pread(fd, &eh, sizeof eh, 0) == (ssize_t)sizeof eh &&
+             !memcmp(eh.e_ident, ELFMAG, SELFMAG) && eh.e_ident[EI_CLASS] == ELFCLASS64 &&
+             eh.e_phentsize == sizeof(Elf64_Phdr);
+    uint64_t size = ok ? (uint64_t)st.st_size : 0;
+    ok = ok && eh.e_shoff <= size &&
+         (uint64_t)eh.e_shnum * eh.e_shentsize <= size - eh.e_shoff &&
+         eh.e_phoff <= size && (uint64_t)eh.e_phnum * sizeof(Elf64_Phdr) <= size - eh.e_phoff;
+    for (int k = 0; ok && k < eh.e_phnum; k++) {
+        Elf64_Phdr ph;
+        ok = pread(fd, &ph, sizeof ph, (off_t)(eh.e_phoff + (uint64_t)k * sizeof ph)) ==
+                 (ssize_t)sizeof ph &&
+             ph.p_offset <= size && ph.p_filesz <= size - ph.p_offset;
+    }
+    close(fd);
+    return ok;
 }
 
 /* Runs the compiler; on failure copies the start of its messages into err. */
@@ -359,10 +404,21 @@ int nk_jit_load(const char *code, void **dl, nk_update_fn *fn, char *err, size_t
     int rc = ensure(code, so, sizeof so, err, errlen);
     if (rc)
         return rc;
-    void *h = dlopen(so, RTLD_NOW | RTLD_LOCAL);
+    /* A cached object that is not whole, or that does not load, is compiled
+     * again, once. */
+    void *h = so_whole(so) ? dlopen(so, RTLD_NOW | RTLD_LOCAL) : NULL;
     if (!h) {
-        snprintf(err, errlen, "cannot load generated code '%s': %s", so, dlerror());
-        return NK_ECOMPILE;
+        unlink(so);
+        rc = ensure(code, so, sizeof so, err, errlen);
+        if (rc)
+            return rc;
+        h = so_whole(so) ? dlopen(so, RTLD_NOW | RTLD_LOCAL) : NULL;
+        if (!h) {
+            const char *why = dlerror();
+            snprintf(err, errlen, "cannot load generated code '%s': %s", so,
+                     why ? why : "the compiled file is cut short");
+            return NK_ECOMPILE;
+        }
     }
     if (!fn) {
         *dl = h;

@@ -760,6 +760,37 @@ expect_out_has "did not compile with NKSHELL_CFLAGS=-Werror=no-such-warning (che
 grep -q "bug in nkshell" "$WORK/out" && fail "blamed on nkshell"
 end_case
 
+begin "a cached module cut short is compiled again (dlopen of it died with SIGBUS)"
+prog='local n = nk.network{} n:population("lif", 3) n:run(2) print("ran")'
+run -- env XDG_CACHE_HOME="$WORK/cache-cut" "$NK" -e "$prog"
+expect_rc 0
+cut=0
+for so in "$WORK"/cache-cut/nkshell/*.so; do
+    head -c 3000 "$so" >"$so.x" && mv "$so.x" "$so" && cut=$((cut + 1))
+done
+[ "$cut" -gt 0 ] || fail "no cached module to cut"
+run -- env XDG_CACHE_HOME="$WORK/cache-cut" "$NK" -e "$prog"
+expect_rc 0
+expect_out_has "ran"
+: >"$(ls "$WORK"/cache-cut/nkshell/*.so | head -n 1)" # empty
+run -- env XDG_CACHE_HOME="$WORK/cache-cut" "$NK" -e "$prog"
+expect_rc 0
+expect_out_has "ran"
+end_case
+
+begin "without HOME the code cache in TMPDIR must be the user's own"
+mkdir -p "$WORK/tmpd/nkshell-cache-$(id -u)"
+chmod 777 "$WORK/tmpd/nkshell-cache-$(id -u)"
+prog='local n = nk.network{} n:population("lif", 3) print(pcall(n.run, n, 2))'
+run -- env -u HOME -u XDG_CACHE_HOME TMPDIR="$WORK/tmpd" "$NK" -e "$prog"
+expect_rc 0
+expect_out_has "is not this user's own (or others may write in it), and code in it would be run"
+chmod 700 "$WORK/tmpd/nkshell-cache-$(id -u)"
+run -- env -u HOME -u XDG_CACHE_HOME TMPDIR="$WORK/tmpd" "$NK" -e "$prog"
+expect_rc 0
+expect_out_has "true"
+end_case
+
 begin "thread chunks laid out with gaps give the bits of dense ones"
 # With threads the CPU backend leaves unused entries between the chunks of a
 # population's arrays (nk_lay; NKSHELL_CHUNK_GAP sets how many, 0 none).
