@@ -46,8 +46,8 @@
 -- C_I: every neuron gets the paper's mean input and fluctuations (so the
 -- states are those of the paper's phase diagram), but the network is denser
 -- (epsilon = 0.5 at 0.2), so neurons share more of their input than the
--- paper's sparse network. SCALE 1 is the paper's size and about 6 times
--- slower. State A costs most: at 0.2 its 2,500 neurons x 333 Hz x 1,250
+-- paper's sparse network. SCALE 1 is the paper's size and about 4 times
+-- slower (4.0-5.0 s against 0.8-1.5 s, docs/samples.md). State A costs most: at 0.2 its 2,500 neurons x 333 Hz x 1,250
 -- synapses are 1e9 synaptic events per simulated second, three quarters of
 -- the run.
 -- Initial v uniform in [0, theta]. dt = 0.1 ms; exponential Euler (exact

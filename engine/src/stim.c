@@ -721,8 +721,9 @@ int nk_source_get(const nk_net *net, int k, const char *name, double *value)
     if (!kind_has(kind, name)) {
         char list[256];
         settable_list(kind, list, sizeof list);
-        return nk_fail(net->ctx, NK_EINVAL, "a %s source has no option '%s' (it has: %s)",
-                       nk_source_kinds[s->kind], name, list);
+        const char *kn = nk_source_kinds[s->kind];
+        return nk_fail(net->ctx, NK_EINVAL, "%s %s source has no option '%s' (it has: %s)",
+                       strchr("aeiou", kn[0]) ? "an" : "a", kn, name, list);
     }
     *value = *field_of(s, name);
     return 0;
@@ -779,7 +780,8 @@ int nk_source_set_fn(nk_net *net, int k, nk_source_fn fn, void *ud, void (*ud_fr
 {
     int rc = source_ok(net, k);
     if (!rc && net->srcs[k].kind != NK_SRC_CALLBACK)
-        rc = nk_fail(net->ctx, NK_EINVAL, "source %d is a %s source, not a callback", k + 1,
+        rc = nk_fail(net->ctx, NK_EINVAL, "source %d is %s %s source, not a callback", k + 1,
+                     strchr("aeiou", nk_source_kinds[net->srcs[k].kind][0]) ? "an" : "a",
                      nk_source_kinds[net->srcs[k].kind]);
     if (rc) {
         if (ud_free)

@@ -765,6 +765,9 @@ do
   local dc2 = n3:source("dc", r, {amplitude = 1})
   T.raises("a dc source has no option 'rate' (it has: amplitude, start, stop)", dc2.set, dc2,
            {rate = 3})
+  local eq = n3:source("equation", r, {I = "1"})
+  T.raises("an equation source has no option 'rate'", eq.set, eq, {rate = 3})
+  T.raises("is an equation source, not a callback", eq.set_fn, eq, print)
   T.raises("poisson: -1 is not a valid value for 'rate'", po.set, po, {rate = -1})
   dc2:set{stop = 1}
   T.raises("dc: start = 5 would give start = 5, stop = 1 (expected 0 <= start <= stop)",
