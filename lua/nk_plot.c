@@ -903,17 +903,39 @@ static cairo_status_t sink_write(void *closure, const unsigned char *data, unsig
     return CAIRO_STATUS_SUCCESS;
 }
 
-/* Draws f into path (format fmt). Returns 0, or -1 with a message in err;
- * a partly written regular file is removed. */
+/* Draws f into path (format fmt): a regular file through PATH.part, renamed
+ * over path when complete, so that a failure (a full disk) leaves an
+ * earlier figure of that name as it was; a character device (/dev/stdout)
+ * directly. A directory, FIFO (its open would block for good) or socket is
+ * refused. Returns 0, or -1 with a message in err. */
 static int write_figure(const figure *f, const char *path, int fmt, char *err, size_t errlen)
 {
-    sink s = {fopen(path, "wb"), 0};
+    struct stat sb;
+    int exists = stat(path, &sb) == 0;
+    if (exists && S_ISDIR(sb.st_mode)) {
+        snprintf(err, errlen, "cannot write '%s': %s", path, strerror(EISDIR));
+        return -1;
+    }
+    if (exists && !S_ISREG(sb.st_mode) && !S_ISCHR(sb.st_mode)) {
+        snprintf(err, errlen, "cannot write '%s': it is not a regular file", path);
+        return -1;
+    }
+    int direct = exists && S_ISCHR(sb.st_mode);
+    char part[PATH_MAX];
+    if (snprintf(part, sizeof part, "%s%s", path, direct ? "" : ".part") >= (int)sizeof part) {
+        snprintf(err, errlen, "cannot write '%s': the name is too long", path);
+        return -1;
+    }
+    if (!direct && stat(part, &sb) == 0 && !S_ISREG(sb.st_mode)) {
+        snprintf(err, errlen, "cannot write '%s': its .part is in the way (not a regular file)",
+                 path);
+        return -1;
+    }
+    sink s = {fopen(part, "wb"), 0};
     if (!s.f) {
         snprintf(err, errlen, "cannot write '%s': %s", path, strerror(errno));
         return -1;
     }
-    struct stat sb;
-    int regular = fstat(fileno(s.f), &sb) == 0 && S_ISREG(sb.st_mode);
     cairo_surface_t *sf;
     if (fmt == FMT_PNG)
         sf = cairo_image_surface_create(CAIRO_FORMAT_RGB24, (int)f->width, (int)f->height);
@@ -941,14 +963,17 @@ static int write_figure(const figure *f, const char *path, int fmt, char *err, s
     int ferr = s.err;
     if (fclose(s.f) && !ferr)
         ferr = errno ? errno : EIO;
-    if (st == CAIRO_STATUS_SUCCESS && !ferr)
-        return 0;
+    if (st == CAIRO_STATUS_SUCCESS && !ferr) {
+        if (direct || rename(part, path) == 0)
+            return 0;
+        ferr = errno;
+    }
     if (ferr)
         snprintf(err, errlen, "cannot write '%s': %s", path, strerror(ferr));
     else
         snprintf(err, errlen, "cannot draw '%s': %s", path, cairo_status_to_string(st));
-    if (regular)
-        remove(path);
+    if (!direct)
+        remove(part);
     return -1;
 }
 

@@ -508,8 +508,10 @@ int nk_checkpoint(nk_net *net, const char *path)
         if (g >= 0)
             H5Gclose(g);
     }
-    if (H5Fclose(f) < 0)
+    if (H5Fclose(f) < 0) { /* a full disk: HDF5 keeps a broken ID (nk_hdf5_taint) */
         bad = 1;
+        nk_hdf5_taint();
+    }
     loud(&e);
     if (!bad) {
         /* durable before it replaces the last good checkpoint */

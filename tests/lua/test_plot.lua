@@ -481,5 +481,16 @@ do
   T.ok((look(path("two.png")).color or 0) > 100, "var = 'u': lines drawn")
 end
 
+-- a FIFO named as the figure blocked the open for good (only SIGKILL ended
+-- it); figures are written through NAME.part, renamed when complete
+do
+  os.execute("mkfifo " .. q(path("fifo.svg")))
+  T.raises("cannot write '" .. path("fifo.svg") .. "': it is not a regular file", nk.plot.raster,
+           sp, path("fifo.svg"))
+  nk.plot.raster(sp, path("whole.svg"))
+  T.ok(io.open(path("whole.svg")) ~= nil and io.open(path("whole.svg.part")) == nil,
+       "a figure is renamed into place, no .part left")
+end
+
 os.execute("rm -rf " .. q(dir))
 T.done("plot")
