@@ -875,17 +875,6 @@ static void gx_xml_silent_generic(void *ud, const char *fmt, ...)
  * fit. */
 #define GX_TREE_BYTES 16
 
-/* "2.1 kB", "12.5 MB", "2.30 GB" */
-static void gx_bytes(char *buf, size_t len, double bytes)
-{
-    if (bytes >= 1e9)
-        snprintf(buf, len, "%.2f GB", bytes / 1e9);
-    else if (bytes >= 1e6)
-        snprintf(buf, len, "%.1f MB", bytes / 1e6);
-    else
-        snprintf(buf, len, "%.1f kB", bytes / 1e3);
-}
-
 /* The bytes a gzip file expands to, counted up to a little past stop (a
  * small file can expand a thousandfold); -1 when it cannot be read or the
  * stream is damaged or cut short. */
@@ -931,17 +920,17 @@ static int gx_read(gx *g)
         int64_t xml = gz ? gz_size(g->path, most) : (int64_t)st.st_size;
         if (xml > most) {
             char a[32], b[32], c[32];
-            gx_bytes(a, sizeof a, (double)xml);
-            gx_bytes(c, sizeof c, (double)avail);
+            nk_fmt_bytes((double)xml, a, sizeof a);
+            nk_fmt_bytes((double)avail, c, sizeof c);
             if (gz) {
-                gx_bytes(b, sizeof b, (double)st.st_size);
+                nk_fmt_bytes((double)st.st_size, b, sizeof b);
                 return gx_failc(g, NK_ENOMEM, 0,
                                 "expands to more than %s of XML (from %s of gzip); reading it "
                                 "takes about %d bytes of memory per byte of XML, more than the "
                                 "%s available",
                                 a, b, GX_TREE_BYTES, c);
             }
-            gx_bytes(b, sizeof b, (double)xml * GX_TREE_BYTES);
+            nk_fmt_bytes((double)xml * GX_TREE_BYTES, b, sizeof b);
             return gx_failc(g, NK_ENOMEM, 0,
                             "holds %s of XML; reading it takes about %s of memory (%d bytes "
                             "per byte of XML), more than the %s available",
