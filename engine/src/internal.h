@@ -393,6 +393,10 @@ int nk_jit_cache_dir(char *out, size_t len, char *err, size_t errlen);
 /* Compiles the texts that are not cached yet, up to jobs at a time, so that
  * nk_jit_load then finds them all. */
 int nk_jit_compile_all(const char *const *codes, int n, int jobs, char *err, size_t errlen);
+/* While flag is set (not NULL), compiles poll *flag and, when it becomes
+ * nonzero, stop the compiler and fail with NK_EINTR (nk_run sets it around
+ * its build, to its interrupt flag). */
+void nk_jit_set_interrupt(volatile sig_atomic_t *flag);
 /* The edges of an nk_edges taken as a list (nk_connect_edges): ends mapped
  * through map_pre/map_post (index in e->ids -> neuron in the population, -1
  * when absent: skipped), only edges of one sign, weights times scale. */

@@ -34,6 +34,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #ifndef NK_JIT_CC
@@ -102,7 +103,52 @@ static uint64_t cpu_key(void)
 static const char *jit_cc(void)
 {
     const char *cc = getenv("NKSHELL_CC");
-    return (cc && *cc) ? cc : NK_JIT_CC;
+    return (cc && cc[strspn(cc, " \t")]) ? cc : NK_JIT_CC;
+}
+
+#define MAX_CC_WORDS 8
+
+/* The compiler's command split at spaces into out (at most MAX_CC_WORDS
+ * words, pointing into buf): NKSHELL_CC may carry a wrapper or flags of its
+ * own ("ccache gcc", "gcc -O2"), as $CC does for make. */
+static int cc_words(char *buf, size_t len, const char **out)
+{
+    int n = 0;
+    snprintf(buf, len, "%s", jit_cc());
+    for (char *p = strtok(buf, " \t"); p && n < MAX_CC_WORDS; p = strtok(NULL, " \t"))
+        out[n++] = p;
+    return n;
+}
+
+/* Flags that let the compiler compute something other than what the code
+ * says; the generated code relies on every operation being rounded as
+ * written (the same bits on every thread count and backend) and on finding
+ * values that became NaN or infinite. */
+static const char *const unsafe_flags[] = {
+    "-ffast-math",        "-Ofast",           "-funsafe-math-optimizations",
+    "-fassociative-math", "-freciprocal-math", "-ffinite-math-only",
+    "-fno-signed-zeros",  "-ffp-model=fast",  "-fapprox-func"};
+
+/* The first flag of NKSHELL_CFLAGS or NKSHELL_CC that would change results,
+ * or NULL. */
+static const char *unsafe_flag(const char *const *w, int n)
+{
+    for (int k = 0; k < n; k++) {
+        for (size_t u = 0; u < sizeof unsafe_flags / sizeof *unsafe_flags; u++)
+            if (!strcmp(w[k], unsafe_flags[u]))
+                return w[k];
+        if (!strncmp(w[k], "-ffp-contract=", 14) && strcmp(w[k] + 14, "off"))
+            return w[k];
+    }
+    return NULL;
+}
+
+/* While set, compiles poll it (nk_jit_set_interrupt). */
+static _Atomic(volatile sig_atomic_t *) jit_interrupt;
+
+void nk_jit_set_interrupt(volatile sig_atomic_t *flag)
+{
+    atomic_store(&jit_interrupt, flag);
 }
 
 /* mkdir -p with mode 0700 for each created component. */
@@ -184,13 +230,51 @@ static int so_whole(const char *path)
     return ok;
 }
 
-/* Runs the compiler; on failure copies the start of its messages into err. */
+/* Waits for the compiler (process group pgid when > 0). With an interrupt
+ * flag set, polls it, and when it turns nonzero stops the compiler, SIGTERM
+ * and after 2 s SIGKILL, and returns NK_EINTR. */
+static int wait_cc(pid_t pid, pid_t pgid, int *status, char *err, size_t errlen)
+{
+    volatile sig_atomic_t *intr = atomic_load(&jit_interrupt);
+    long nap_ns = 1000000;
+    double killed_at = 0;
+    for (;;) {
+        pid_t r = waitpid(pid, status, intr ? WNOHANG : 0);
+        if (r == pid)
+            break;
+        if (r < 0 && errno != EINTR) {
+            snprintf(err, errlen, "waiting for the C compiler: %s", strerror(errno));
+            return NK_EIO;
+        }
+        if (!intr)
+            continue;
+        if (*intr && killed_at == 0) {
+            kill(pgid > 0 ? -pgid : pid, SIGTERM);
+            killed_at = nk_now();
+        } else if (killed_at > 0 && nk_now() - killed_at > 2) {
+            kill(pgid > 0 ? -pgid : pid, SIGKILL);
+        }
+        struct timespec ts = {0, nap_ns};
+        nanosleep(&ts, NULL);
+        if (nap_ns < 20000000)
+            nap_ns *= 2;
+    }
+    if (killed_at > 0 || (intr && *intr)) {
+        if (pgid > 0)
+            kill(-pgid, SIGKILL); /* whatever the compiler left running */
+        snprintf(err, errlen, "interrupted while compiling the generated code");
+        return NK_EINTR;
+    }
+    return 0;
+}
+
+/* Runs the compiler; on failure copies the start of its messages into err.
+ * Returns 0, NK_EINTR or NK_ECOMPILE. */
 static int compile(const char *src, const char *so, const char *log, char *err, size_t errlen)
 {
-    const char *argv[NFLAGS + MAX_EXTRA + 8];
-    char buf[2048];
-    int k = 0;
-    argv[k++] = jit_cc();
+    const char *argv[MAX_CC_WORDS + NFLAGS + MAX_EXTRA + 8];
+    char buf[2048], ccbuf[1024];
+    int k = cc_words(ccbuf, sizeof ccbuf, argv);
     for (size_t f = 0; f < NFLAGS; f++)
         argv[k++] = jit_flags[f];
     k += extra_flags(buf, sizeof buf, argv + k);
@@ -204,23 +288,46 @@ static int compile(const char *src, const char *so, const char *log, char *err, 
     posix_spawn_file_actions_init(&fa);
     posix_spawn_file_actions_addopen(&fa, 1, log, O_WRONLY | O_CREAT | O_TRUNC, 0600);
     posix_spawn_file_actions_adddup2(&fa, 1, 2);
+    /* When this process polls for an interrupt, the compiler gets a process
+     * group of its own, so that stopping it stops what it started too (the
+     * driver's cc1 and as); otherwise it stays in ours, where Ctrl-C at the
+     * terminal reaches it. */
+    posix_spawnattr_t at;
+    posix_spawnattr_init(&at);
+    int own_group = atomic_load(&jit_interrupt) != NULL;
+    if (own_group) {
+        posix_spawnattr_setflags(&at, POSIX_SPAWN_SETPGROUP);
+        posix_spawnattr_setpgroup(&at, 0);
+    }
     pid_t pid;
-    int rc = posix_spawnp(&pid, argv[0], &fa, NULL, (char *const *)argv, environ);
+    int rc = posix_spawnp(&pid, argv[0], &fa, &at, (char *const *)argv, environ);
     posix_spawn_file_actions_destroy(&fa);
+    posix_spawnattr_destroy(&at);
     if (rc) {
         snprintf(err, errlen, "cannot run the C compiler '%s': %s (set NKSHELL_CC to a C compiler)",
                  argv[0], strerror(rc));
-        return -1;
+        return NK_ECOMPILE;
     }
     int status;
-    while (waitpid(pid, &status, 0) < 0) {
-        if (errno != EINTR) {
-            snprintf(err, errlen, "waiting for the C compiler: %s", strerror(errno));
-            return -1;
-        }
+    rc = wait_cc(pid, own_group ? pid : 0, &status, err, errlen);
+    if (rc)
+        return rc;
+    struct stat st;
+    if (WIFEXITED(status) && WEXITSTATUS(status) == 0) {
+        if (stat(so, &st) == 0 && st.st_size > 0)
+            return 0;
+        snprintf(err, errlen,
+                 "the C compiler '%s' exited with status 0 but wrote no shared object (is "
+                 "NKSHELL_CC a C compiler?)",
+                 argv[0]);
+        return NK_ECOMPILE;
     }
-    if (WIFEXITED(status) && WEXITSTATUS(status) == 0)
-        return 0;
+    char how[96];
+    if (WIFSIGNALED(status))
+        snprintf(how, sizeof how, "was killed by signal %d (%s)", WTERMSIG(status),
+                 strsignal(WTERMSIG(status)));
+    else
+        snprintf(how, sizeof how, "exited with status %d", WEXITSTATUS(status));
     char msg[1024] = "";
     FILE *f = fopen(log, "r");
     if (f) {
@@ -232,17 +339,17 @@ static int compile(const char *src, const char *so, const char *log, char *err, 
     const char *cf = getenv("NKSHELL_CFLAGS"), *cc = getenv("NKSHELL_CC");
     if ((cf && *cf) || (cc && *cc))
         snprintf(err, errlen,
-                 "generated code did not compile with %s%s%s%s%s (check those first; the "
-                 "source is kept at %s):\n%s",
+                 "generated code did not compile with %s%s%s%s%s: the compiler %s (check "
+                 "those first; the source is kept at %s):\n%s",
                  cc && *cc ? "NKSHELL_CC=" : "", cc && *cc ? cc : "",
                  cc && *cc && cf && *cf ? " and " : "", cf && *cf ? "NKSHELL_CFLAGS=" : "",
-                 cf && *cf ? cf : "", src, msg);
+                 cf && *cf ? cf : "", how, src, msg);
     else
         snprintf(err, errlen,
-                 "generated code did not compile (this is a bug in nkshell; the source is kept "
-                 "at %s):\n%s",
-                 src, msg);
-    return -1;
+                 "generated code did not compile: the C compiler '%s' %s (this is a bug in "
+                 "nkshell, unless the compiler itself failed; the source is kept at %s):\n%s",
+                 argv[0], how, src, msg);
+    return NK_ECOMPILE;
 }
 
 /* The cached shared object's path for code (and its source's, when src). */
@@ -263,6 +370,21 @@ static int so_path(const char *code, char *so, size_t solen, char *src, size_t s
     size_t nfl = NFLAGS;
     memcpy(fl, jit_flags, sizeof jit_flags);
     nfl += (size_t)extra_flags(buf, sizeof buf, fl + NFLAGS);
+    const char *ccw[MAX_CC_WORDS];
+    char ccbuf[1024];
+    int nccw = cc_words(ccbuf, sizeof ccbuf, ccw);
+    const char *bad = unsafe_flag(fl + NFLAGS, (int)(nfl - NFLAGS));
+    if (!bad)
+        bad = unsafe_flag(ccw, nccw);
+    if (bad) {
+        snprintf(err, errlen,
+                 "%s has '%s', which lets the compiler change the arithmetic of the generated "
+                 "code (and may take out its test for values that became NaN or infinite): "
+                 "nkshell computes models exactly as written, for the same results on every "
+                 "thread count and backend; remove that flag",
+                 unsafe_flag(ccw, nccw) == bad ? "NKSHELL_CC" : "NKSHELL_CFLAGS", bad);
+        return NK_EINVAL;
+    }
     for (size_t f = 0; f < nfl; f++) {
         h1 = fnv1a(h1, fl[f], strlen(fl[f]) + 1);
         h2 = fnv1a(h2, fl[f], strlen(fl[f]) + 1);
@@ -309,10 +431,10 @@ static int ensure(const char *code, char *so, size_t solen, char *err, size_t er
         unlink(srctmp);
         return NK_EIO;
     }
-    if (compile(src, tmp, log, err, errlen)) {
+    if ((rc = compile(src, tmp, log, err, errlen))) {
         unlink(tmp);
         unlink(log);
-        return NK_ECOMPILE;
+        return rc;
     }
     unlink(log);
     if (rename(tmp, so)) {
@@ -328,6 +450,7 @@ typedef struct warm_job {
     int n;
     _Atomic int next;
     _Atomic int failed;
+    int rc;
     char err[1024];
     pthread_mutex_t mu;
 } warm_job;
@@ -338,10 +461,13 @@ static void *warm_worker(void *arg)
     int k;
     while (!atomic_load(&j->failed) && (k = atomic_fetch_add(&j->next, 1)) < j->n) {
         char so[1200], err[1024];
-        if (ensure(j->codes[k], so, sizeof so, err, sizeof err)) {
+        int rc = ensure(j->codes[k], so, sizeof so, err, sizeof err);
+        if (rc) {
             pthread_mutex_lock(&j->mu);
-            if (!atomic_load(&j->failed))
+            if (!atomic_load(&j->failed)) {
                 snprintf(j->err, sizeof j->err, "%s", err);
+                j->rc = rc;
+            }
             atomic_store(&j->failed, 1);
             pthread_mutex_unlock(&j->mu);
         }
@@ -391,7 +517,7 @@ int nk_jit_compile_all(const char *const *codes, int n, int jobs, char *err, siz
         pthread_mutex_destroy(&j.mu);
         if (atomic_load(&j.failed)) {
             snprintf(err, errlen, "%s", j.err);
-            rc = NK_ECOMPILE;
+            rc = j.rc;
         }
     }
     free(todo);

@@ -1576,7 +1576,9 @@ int nk_run(nk_net *net, double ms, const nk_run_opts *o)
     }
     double t0 = nk_now();
     net->build_s = net->run_s = 0;
+    nk_jit_set_interrupt(o->interrupt);
     int rc = nk_net_build(net);
+    nk_jit_set_interrupt(NULL);
     if (rc)
         return rc;
     double tb = nk_now();

@@ -756,8 +756,57 @@ begin "a compile failure with the user's NKSHELL_CFLAGS names them, not a bug"
 run -- env XDG_CACHE_HOME="$WORK/cache-badflags" NKSHELL_CFLAGS=-Werror=no-such-warning "$NK" -e \
     'local n = nk.network{} n:population("lif", 10) print(pcall(n.run, n, 1))'
 expect_rc 0
-expect_out_has "did not compile with NKSHELL_CFLAGS=-Werror=no-such-warning (check those first"
+expect_out_has "did not compile with NKSHELL_CFLAGS=-Werror=no-such-warning: the compiler exited with status 1 (check those first"
 grep -q "bug in nkshell" "$WORK/out" && fail "blamed on nkshell"
+end_case
+
+begin "NKSHELL_CC may carry words of its own; a failing compiler's status is named"
+prog='local n = nk.network{} n:population("lif", 3) print(pcall(n.run, n, 2))'
+# "cc -O1" was taken as the name of one program
+run -- env XDG_CACHE_HOME="$WORK/cache-ccw" NKSHELL_CC="cc  -O1" "$NK" -e "$prog"
+expect_rc 0
+expect_out "true"
+printf '#!/bin/sh\nexit 3\n' >"$WORK/cc3" && chmod +x "$WORK/cc3"
+run -- env XDG_CACHE_HOME="$WORK/cache-ccw" NKSHELL_CC="$WORK/cc3" "$NK" -e "$prog"
+expect_rc 0
+expect_out_has "did not compile with NKSHELL_CC=$WORK/cc3: the compiler exited with status 3"
+# a "compiler" that succeeds without writing anything
+run -- env XDG_CACHE_HOME="$WORK/cache-ccw" NKSHELL_CC=true "$NK" -e "$prog"
+expect_rc 0
+expect_out_has "the C compiler 'true' exited with status 0 but wrote no shared object"
+end_case
+
+begin "flags that change the generated code's arithmetic are refused"
+prog='local n = nk.network{} n:population("lif", 3) print(pcall(n.run, n, 2))'
+for v in "NKSHELL_CFLAGS=-O2 -ffast-math" "NKSHELL_CFLAGS=-ffp-contract=fast" \
+    "NKSHELL_CC=cc -Ofast" "NKSHELL_CFLAGS=-ffinite-math-only"; do
+    run -- env XDG_CACHE_HOME="$WORK/cache-fast" "$v" "$NK" -e "$prog"
+    expect_rc 0
+    var=${v%%=*}
+    flag=${v#*=}
+    flag=${flag##* }
+    expect_out_has "$var has '$flag', which lets the compiler change the arithmetic"
+done
+ls "$WORK"/cache-fast/nkshell/*.so >/dev/null 2>&1 && fail "a module was compiled anyway"
+run -- env XDG_CACHE_HOME="$WORK/cache-fast" NKSHELL_CFLAGS=-ffp-contract=off "$NK" -e "$prog"
+expect_out "true"
+end_case
+
+begin "an interrupt stops a compiler that hangs (nkshell waited for it for good)"
+printf '#!/bin/sh\ntrap "" INT TERM\nsleep 60\n' >"$WORK/cchang" && chmod +x "$WORK/cchang"
+cat >"$WORK/hang.lua" <<'EOF'
+local n = nk.network{} n:population("lif", 3)
+print(pcall(n.run, n, 2))
+print("still here", n.time)
+EOF
+t0=$(date +%s)
+run -- env XDG_CACHE_HOME="$WORK/cache-hang" NKSHELL_CC="$WORK/cchang" \
+    timeout -k 20 -s INT 1 "$NK" hang.lua
+t1=$(date +%s)
+expect_out_has "interrupted while compiling the generated code"
+expect_out_has "still here"
+[ $((t1 - t0)) -lt 15 ] || fail "took $((t1 - t0)) s"
+pgrep -f "$WORK/cchang" >/dev/null && fail "the compiler is still running"
 end_case
 
 begin "a cached module cut short is compiled again (dlopen of it died with SIGBUS)"
