@@ -339,6 +339,8 @@ struct nk_net {
     int ring_len;            /* slots in every ring buffer */
     nk_pop *pops;
     int npops;
+    int *pop_ix;             /* names hashed: index + 1, 0 empty (nk_pop_find) */
+    int pop_ixcap;           /* slots in pop_ix, a power of 2 */
     nk_proj *projs;
     int nprojs;
     nk_source *srcs;
