@@ -79,18 +79,44 @@ static void sb_printf(sb *b, const char *fmt, ...)
     }
 }
 
+/* Appends len bytes of text. */
+static void sb_put(sb *b, const char *text, size_t len)
+{
+    if (b->oom)
+        return;
+    if (b->cap - b->len <= len) {
+        size_t ncap = (b->cap + len + 1) * 2;
+        char *ns = realloc(b->s, ncap);
+        if (!ns) {
+            b->oom = 1;
+            return;
+        }
+        b->s = ns;
+        b->cap = ncap;
+    }
+    memcpy(b->s + b->len, text, len);
+    b->len += len;
+    b->s[b->len] = 0;
+}
+
 /* Appends a runtime header, leaving out its local #include lines (the headers
- * are pasted in dependency order). */
+ * are pasted in dependency order). Copied, not formatted: the headers are
+ * most of every population's text (50 kB), and a network may have tens of
+ * thousands of populations. */
 static void sb_header(sb *b, const char *text)
 {
     while (*text) {
-        const char *e = strchr(text, '\n');
+        const char *e = strstr(text, "\n#include \"");
         size_t len = e ? (size_t)(e - text + 1) : strlen(text);
-        if (strncmp(text, "#include \"", 10) != 0)
-            sb_printf(b, "%.*s", (int)len, text);
+        if (!strncmp(text, "#include \"", 10)) {
+            e = strchr(text, '\n');
+            len = e ? (size_t)(e - text + 1) : strlen(text);
+        } else {
+            sb_put(b, text, len);
+        }
         text += len;
     }
-    sb_printf(b, "\n");
+    sb_put(b, "\n", 1);
 }
 
 int nk_method_known(const char *m)

@@ -190,7 +190,8 @@ typedef struct nk_pop {
     int64_t *ids_sorted;     /* ... sorted, with */
     int64_t *ids_at;         /* ... the neuron each one belongs to */
     /* compiled code */
-    char *code;
+    char *code;              /* NULL when code_dup is set */
+    int code_dup;            /* CPU: 1 + an earlier population with the same text */
     void *dl;
     nk_update_fn update;
     void **kstate;           /* state arrays as the kernel sees them */

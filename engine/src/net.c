@@ -1609,7 +1609,8 @@ const char *nk_pop_code(nk_net *net, int pop)
 {
     if (nk_net_build(net))
         return NULL;
-    return net->pops[pop].code;
+    const nk_pop *p = &net->pops[pop];
+    return p->code_dup ? net->pops[p->code_dup - 1].code : p->code;
 }
 
 void nk_run_timing(const nk_net *net, double *build_s, double *run_s)

@@ -127,4 +127,37 @@ net2:close()
 T.raises("closed", function() return net2:run(1) end)
 T.eq(tostring(net2), "network (closed)", "tostring of a closed network")
 
+-- Populations whose generated text is the same share one compiled module
+-- (and keep one copy of the text); each still runs on its own parameters
+-- and state, as it would alone.
+do
+  local vs = {}   -- not drawn: a drawn value depends on the population's index
+  for j = 1, 20 do vs[j] = -70 + 0.7 * j end
+  local function counts(ies, together)
+    local out = {}
+    local shared = together and nk.network{} or nil
+    for k, ie in ipairs(ies) do
+      local sn = shared or nk.network{}
+      local p = sn:population("lif", 20, {params = {I_e = ie}, init = {v = vs}})
+      out[k] = {net = sn, pop = p, mon = sn:monitor("spikes", p)}
+    end
+    local res = {}
+    for k, o in ipairs(out) do
+      if not together or k == 1 then o.net:run(200) end
+      res[k] = o.mon:count()
+    end
+    return res, out
+  end
+  local ies = {380, 450, 0, 600}
+  local alone = counts(ies, false)
+  local together, out = counts(ies, true)
+  T.same_list(together, alone, "four lif populations in one network fire as each alone")
+  T.ok(alone[2] > alone[1] and alone[3] == 0 and alone[4] > alone[2],
+       "their currents set their rates")
+  local c1, c4 = out[1].net:code(out[1].pop), out[1].net:code(out[4].pop)
+  T.ok(#c4 > 1000 and c4:find("pop4", 1, true) and c1:gsub("pop1", "pop4") == c4,
+       "net:code of a population sharing its module has the text, with its own name")
+  for _, o in ipairs(out) do o.net:close() end
+end
+
 T.done("api")

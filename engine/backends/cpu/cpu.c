@@ -604,6 +604,7 @@ static void release_pop(nk_pop *p)
     p->update = NULL;
     free(p->code);
     p->code = NULL;
+    p->code_dup = 0;
     free(p->kstate);
     p->kstate = NULL;
     free(p->kparam);
@@ -659,11 +660,88 @@ static int gen_pop(nk_net *net, nk_pop *p, int pi, char *err, size_t errlen)
     return 0;
 }
 
+/* A hash of a text, eight bytes at a time. */
+static uint64_t text_hash(const char *s, size_t len)
+{
+    uint64_t h = len * 0x9e3779b97f4a7c15ull;
+    size_t k = 0;
+    for (; k + 8 <= len; k += 8) {
+        uint64_t w;
+        memcpy(&w, s + k, 8);
+        h = (h ^ w) * 0xff51afd7ed558ccdull;
+        h ^= h >> 29;
+    }
+    for (; k < len; k++)
+        h = (h ^ (unsigned char)s[k]) * 0x100000001b3ull;
+    return h ^ (h >> 32);
+}
+
+/* Populations whose text equals an earlier one's (the same model, options
+ * and receptors; a connectome may have tens of thousands of such) keep no
+ * copy of it (code_dup), and share its module: a text is 50 kB, and hashing
+ * each for the code cache took most of the build of 2,000 populations. */
+static int share_codes(nk_net *net)
+{
+    size_t cap = 64;
+    while (cap < 2 * (size_t)net->npops)
+        cap *= 2;
+    int *slot = nk_xcalloc(cap, sizeof *slot);
+    uint64_t *hs = nk_xcalloc((size_t)net->npops + 1, sizeof *hs);
+    size_t *lens = nk_xcalloc((size_t)net->npops + 1, sizeof *lens);
+    if (!slot || !hs || !lens) {
+        free(slot);
+        free(hs);
+        free(lens);
+        return -1;
+    }
+    for (int k = 0; k < net->npops; k++) {
+        nk_pop *p = &net->pops[k];
+        lens[k] = strlen(p->code);
+        hs[k] = text_hash(p->code, lens[k]);
+        size_t i = (size_t)hs[k] & (cap - 1);
+        for (; slot[i]; i = (i + 1) & (cap - 1)) {
+            int j = slot[i] - 1;
+            if (hs[j] == hs[k] && lens[j] == lens[k] && !memcmp(net->pops[j].code, p->code, lens[k]))
+                break;
+        }
+        if (slot[i]) {
+            free(p->code);
+            p->code = NULL;
+            p->code_dup = slot[i];
+        } else {
+            slot[i] = k + 1;
+        }
+    }
+    free(slot);
+    free(hs);
+    free(lens);
+    return 0;
+}
+
 /* Loads the population's compiled code and sets up what its kernel sees. */
 static int load_pop(nk_net *net, nk_pop *p, int pi, int nt, char *err, size_t errlen)
 {
     double t1 = nk_now();
-    int rc = nk_jit_load(p->code, &p->dl, &p->update, err, errlen);
+    int rc = 0;
+    if (p->code_dup) {
+        /* the module of the population with the same text, opened again
+         * (counted by the loader, so each population closes its own) */
+        const nk_pop *q = &net->pops[p->code_dup - 1];
+        Dl_info di;
+        void *sym;
+        memcpy(&sym, &q->update, sizeof sym);
+        p->dl = dladdr(sym, &di) && di.dli_fname ? dlopen(di.dli_fname, RTLD_NOW | RTLD_LOCAL)
+                                                 : NULL;
+        p->update = q->update;
+        if (!p->dl) {
+            const char *why = dlerror();
+            snprintf(err, errlen, "cannot load the generated code of '%s' again: %s", q->name,
+                     why ? why : "no file");
+            rc = NK_ECOMPILE;
+        }
+    } else {
+        rc = nk_jit_load(p->code, &p->dl, &p->update, err, errlen);
+    }
     net->prof_build[NK_PROFB_COMPILE] += nk_now() - t1;
     if (rc)
         return rc;
@@ -910,14 +988,17 @@ static int cpu_build(nk_net *net, char *err, size_t errlen)
             return rc;
     /* Compile what is not cached, several populations at once. */
     const char **codes = nk_xcalloc((size_t)net->npops + 1, sizeof *codes);
-    if (!codes) {
+    if (!codes || share_codes(net)) {
+        free(codes);
         snprintf(err, errlen, "out of memory");
         return NK_ENOMEM;
     }
+    int ncodes = 0;
     for (int k = 0; k < net->npops; k++)
-        codes[k] = net->pops[k].code;
+        if (net->pops[k].code)
+            codes[ncodes++] = net->pops[k].code;
     double t0 = nk_now();
-    rc = nk_jit_compile_all(codes, net->npops, nk_net_threads(net), err, errlen);
+    rc = nk_jit_compile_all(codes, ncodes, nk_net_threads(net), err, errlen);
     net->prof_build[NK_PROFB_COMPILE] += nk_now() - t0;
     free(codes);
     if (rc)
