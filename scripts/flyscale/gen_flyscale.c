@@ -39,8 +39,10 @@
  * alone. Rows are grouped by presynaptic neuron, in the nodes file's order.
  *
  * Each file is written as FILE.part and renamed when complete (a FILE that
- * exists and is not a regular file, /dev/null say, is written directly). A
- * summary goes to stderr. Exit status: 0, 1 on an I/O error, 2 on a usage error.
+ * exists and is not a regular file, /dev/null say, is written directly); on
+ * an error the message names the file and the system's reason, and no .part
+ * file is left behind. A summary goes to stderr. Exit status: 0, 1 on an I/O
+ * error (or out of memory), 2 on a usage error.
  */
 #ifndef _GNU_SOURCE
 #define _POSIX_C_SOURCE 200809L /* stat */
@@ -150,7 +152,8 @@ typedef struct {
     uint32_t *alias;  /* the other index of the column */
 } alias_table;
 
-/* Builds the table for weights w[0..n) (not all zero). Returns 0, -1 when out of memory. */
+/* Builds the table for weights w[0..n) (not all zero). Returns 0, -1 when out
+ * of memory (t then holds nothing). Free it with alias_free. */
 static int alias_build(alias_table *t, const double *w, uint32_t n)
 {
     t->n = n;
@@ -159,6 +162,10 @@ static int alias_build(alias_table *t, const double *w, uint32_t n)
     double *p = malloc(n * sizeof *p);
     uint32_t *small = malloc(n * sizeof *small), *large = malloc(n * sizeof *large);
     if (!t->prob || !t->alias || !p || !small || !large) {
+        free(t->prob);
+        free(t->alias);
+        t->prob = NULL;
+        t->alias = NULL;
         free(p);
         free(small);
         free(large);
@@ -201,6 +208,14 @@ static int alias_build(alias_table *t, const double *w, uint32_t n)
     return 0;
 }
 
+static void alias_free(alias_table *t)
+{
+    free(t->prob);
+    free(t->alias);
+    t->prob = NULL;
+    t->alias = NULL;
+}
+
 static uint32_t alias_draw(const alias_table *t, rng *r)
 {
     uint64_t x = rng_u64(r);
@@ -215,16 +230,45 @@ typedef struct {
     FILE *f;
     char *buf;
     size_t len, cap;
-    int err;
+    int err;         /* errno of the first failed write, 0 while none failed */
     uint64_t bytes;
 } outbuf;
 
-static void out_flush(outbuf *o)
+/* Writes out what o holds. Returns 0, or the errno of a failed write (kept
+ * in o->err; after one, nothing more is written). */
+static int out_flush(outbuf *o)
 {
-    if (o->len && fwrite(o->buf, 1, o->len, o->f) != o->len)
-        o->err = errno ? errno : EIO;
+    if (o->len && !o->err) {
+        errno = 0;
+        if (fwrite(o->buf, 1, o->len, o->f) != o->len)
+            o->err = errno ? errno : EIO;
+    }
     o->bytes += o->len;
     o->len = 0;
+    return o->err;
+}
+
+/* Flushes and closes o's file (o->f is NULL after). Returns 0, or the errno
+ * of the first failed write or of the close. */
+static int out_close(outbuf *o)
+{
+    out_flush(o);
+    errno = 0;
+    if (fclose(o->f) && !o->err)
+        o->err = errno ? errno : EIO;
+    o->f = NULL;
+    return o->err;
+}
+
+/* Says that the WHAT file FILE, written as PART, could not be written. */
+static void write_error(const char *what, const char *file, const char *part, int err)
+{
+    if (strcmp(file, part))
+        fprintf(stderr, "nk-flyscale-gen: cannot write the %s file '%s' (as '%s'): %s\n", what,
+                file, part, strerror(err));
+    else
+        fprintf(stderr, "nk-flyscale-gen: cannot write the %s file '%s': %s\n", what, file,
+                strerror(err));
 }
 
 /* Writes v (>= 0) in decimal at p; returns the number of characters. */
@@ -454,8 +498,16 @@ int main(int argc, char **argv)
     const double post_np_p = 0.85;                            /* neuropil of the postsynaptic side */
     const double pareto_a = 1.7, syn_min = 5, syn_max = 2400;
 
+    /* Everything below is freed at "done", on success and on failure alike;
+     * a failure also removes the .part files made (npart_made, epart_made). */
+    int status = 1;
     double t0 = now();
     uint32_t n = (uint32_t)o.neurons;
+    alias_table at = {0};
+    uint32_t *tg = NULL, *mark = NULL;
+    char *epart = NULL, *npart = NULL;
+    int npart_made = 0, epart_made = 0;
+    outbuf ob = {.cap = 8u << 20};
     uint64_t *ids = malloc(n * sizeof *ids);
     char *idstr = malloc((size_t)n * 18);
     double *pout = malloc(n * sizeof *pout), *pin = malloc(n * sizeof *pin);
@@ -464,7 +516,7 @@ int main(int argc, char **argv)
     uint32_t *outrows = malloc(n * sizeof *outrows);
     if (!ids || !idstr || !pout || !pin || !nt || !home || !kout || !indeg || !outrows) {
         fprintf(stderr, "nk-flyscale-gen: out of memory for %u neurons\n", n);
-        return 1;
+        goto done;
     }
 
     /* Root ids: ascending with random gaps (so distinct) over 720575940300000000..
@@ -491,7 +543,7 @@ int main(int argc, char **argv)
             int len = put_u64(tmp, ids[i]);
             if (len != 18) {
                 fprintf(stderr, "nk-flyscale-gen: root id %" PRIu64 " is not 18 digits\n", ids[i]);
-                return 1;
+                goto done;
             }
             memcpy(idstr + (size_t)i * 18, tmp, 18);
         }
@@ -538,54 +590,53 @@ int main(int argc, char **argv)
         }
     }
 
-    alias_table at;
     if (alias_build(&at, pin, n)) {
         fprintf(stderr, "nk-flyscale-gen: out of memory for the alias table\n");
-        return 1;
+        goto done;
     }
     uint32_t kmax = 0;
     for (uint32_t i = 0; i < n; i++)
         kmax = kout[i] > kmax ? kout[i] : kmax;
-    uint32_t *tg = malloc(((size_t)kmax + 1) * sizeof *tg);
+    tg = malloc(((size_t)kmax + 1) * sizeof *tg);
     double t_setup = now() - t0;
 
     /* The nodes file. */
-    char *epart = part_name(o.edges), *npart = part_name(o.nodes);
-    outbuf ob = {.cap = 8u << 20};
+    epart = part_name(o.edges);
+    npart = part_name(o.nodes);
     ob.buf = malloc(ob.cap);
     if (!tg || !epart || !npart || !ob.buf) {
         fprintf(stderr, "nk-flyscale-gen: out of memory\n");
-        return 1;
+        goto done;
     }
     ob.f = fopen(npart, "wb");
     if (!ob.f) {
-        fprintf(stderr, "nk-flyscale-gen: cannot write '%s': %s\n", npart, strerror(errno));
-        return 1;
+        write_error("nodes", o.nodes, npart, errno);
+        goto done;
     }
+    npart_made = strcmp(npart, o.nodes) != 0;
     memcpy(ob.buf, "root_id\n", 8);
     ob.len = 8;
     for (uint32_t i = 0; i < n; i++) {
-        if (ob.len + 32 > ob.cap)
-            out_flush(&ob);
+        if (ob.len + 32 > ob.cap && out_flush(&ob))
+            break;
         memcpy(ob.buf + ob.len, idstr + (size_t)i * 18, 18);
         ob.buf[ob.len + 18] = '\n';
         ob.len += 19;
     }
-    out_flush(&ob);
-    if (fclose(ob.f) || ob.err) {
-        fprintf(stderr, "nk-flyscale-gen: error writing '%s': %s\n", npart, strerror(ob.err ? ob.err : errno));
-        return 1;
+    if (out_close(&ob)) {
+        write_error("nodes", o.nodes, npart, ob.err);
+        goto done;
     }
     uint64_t nodes_bytes = ob.bytes;
 
     /* The edges file. */
     ob.f = fopen(epart, "wb");
     ob.bytes = 0;
-    ob.err = 0;
     if (!ob.f) {
-        fprintf(stderr, "nk-flyscale-gen: cannot write '%s': %s\n", epart, strerror(errno));
-        return 1;
+        write_error("edges", o.edges, epart, errno);
+        goto done;
     }
+    epart_made = strcmp(epart, o.edges) != 0;
     static const char header[] = "pre_root_id,post_root_id,neuropil,syn_count,nt_type\n";
     memcpy(ob.buf, header, sizeof header - 1);
     ob.len = sizeof header - 1;
@@ -604,10 +655,10 @@ int main(int argc, char **argv)
 
     /* mark[t] == i: t is already a target of i (or t is i itself);
      * mark[t] == UINT32_MAX: t is isolated and never a target. */
-    uint32_t *mark = malloc(n * sizeof *mark);
+    mark = malloc(n * sizeof *mark);
     if (!mark) {
         fprintf(stderr, "nk-flyscale-gen: out of memory\n");
-        return 1;
+        goto done;
     }
     for (uint32_t i = 0; i < n; i++)
         mark[i] = pin[i] == 0 ? UINT32_MAX : UINT32_MAX - 1; /* n < 2^32 - 1 */
@@ -660,8 +711,8 @@ int main(int argc, char **argv)
                     double syn = floor(syn_min * pow(u, -1.0 / pareto_a));
                     sc = (uint32_t)(syn > syn_max ? syn_max : syn);
                 }
-                if (ob.len + 128 > ob.cap)
-                    out_flush(&ob);
+                if (ob.len + 128 > ob.cap && out_flush(&ob))
+                    goto close_edges;
                 char *p = ob.buf + ob.len;
                 memcpy(p, pre, 18);
                 p[18] = ',';
@@ -687,16 +738,25 @@ int main(int argc, char **argv)
         }
         outrows[i] = have;
     }
-    free(mark);
-    out_flush(&ob);
-    if (fclose(ob.f) || ob.err) {
-        fprintf(stderr, "nk-flyscale-gen: error writing '%s': %s\n", epart, strerror(ob.err ? ob.err : errno));
-        return 1;
+close_edges:
+    if (out_close(&ob)) {
+        write_error("edges", o.edges, epart, ob.err);
+        goto done;
     }
-    if ((strcmp(npart, o.nodes) && rename(npart, o.nodes)) || (strcmp(epart, o.edges) && rename(epart, o.edges))) {
-        fprintf(stderr, "nk-flyscale-gen: cannot rename the .part files: %s\n", strerror(errno));
-        return 1;
+    /* Both complete: renamed, nodes first (a .part not renamed is removed at
+     * "done"). */
+    if (npart_made && rename(npart, o.nodes)) {
+        fprintf(stderr, "nk-flyscale-gen: cannot rename '%s' to '%s': %s\n", npart, o.nodes,
+                strerror(errno));
+        goto done;
     }
+    npart_made = 0;
+    if (epart_made && rename(epart, o.edges)) {
+        fprintf(stderr, "nk-flyscale-gen: cannot rename '%s' to '%s': %s\n", epart, o.edges,
+                strerror(errno));
+        goto done;
+    }
+    epart_made = 0;
     double t_total = now() - t0;
 
     if (!o.quiet) {
@@ -754,6 +814,14 @@ int main(int argc, char **argv)
         fprintf(stderr, "  files      %s %.1f MB, %s %.1f MB\n", o.edges, (double)ob.bytes / 1e6, o.nodes,
                 (double)nodes_bytes / 1e6);
     }
+    status = 0;
+done:
+    if (ob.f)
+        fclose(ob.f);
+    if (npart_made)
+        remove(npart);
+    if (epart_made)
+        remove(epart);
     free(ids);
     free(idstr);
     free(pout);
@@ -763,11 +831,11 @@ int main(int argc, char **argv)
     free(kout);
     free(indeg);
     free(outrows);
-    free(at.prob);
-    free(at.alias);
+    alias_free(&at);
     free(tg);
+    free(mark);
     free(epart);
     free(npart);
     free(ob.buf);
-    return 0;
+    return status;
 }

@@ -150,6 +150,34 @@ rate=$(sed -n 's/.*driven (30 neurons, 150 Hz Poisson): \([0-9.]*\) Hz.*/\1/p' "
 awk -v r="${rate:-0}" 'BEGIN { exit !(r > 50 && r < 150) }' \
   && ok "flyscale: the driven neurons fire (${rate} Hz)" || notok "flyscale: driven rate '${rate}'"
 
+# nk-flyscale-gen (found as samples/flyscale.lua finds it: $NK_FLYSCALE_GEN,
+# else beside this nkshell) on an edges file it cannot write: exit status 1,
+# one line naming the file and the system's reason (under the sanitizers, a
+# leak report would add lines), and no .part file left (the nodes file,
+# written first, is not left either).
+gen=${NK_FLYSCALE_GEN:-$(dirname "$nkshell")/../scripts/flyscale/nk-flyscale-gen}
+if [ -x "$gen" ]; then
+  for case in "nodir/edges.csv:No such file or directory" "/dev/full:No space left on device"; do
+    edges=${case%%:*}; why=${case#*:}
+    rm -rf "$tmp/gen"; mkdir "$tmp/gen"
+    [ "${edges#/}" = "$edges" ] && edges=$tmp/gen/$edges
+    [ "$edges" = /dev/full ] && [ ! -w /dev/full ] && continue
+    "$gen" -q -n 1000 -k 5 -m "$tmp/gen/nodes.csv" -o "$edges" 2>"$tmp/gen.err"
+    rc=$?
+    [ "$rc" = 1 ] && [ "$(wc -l <"$tmp/gen.err")" = 1 ] &&
+      grep -qF "nk-flyscale-gen: cannot write the edges file '$edges'" "$tmp/gen.err" &&
+      grep -qF ": $why" "$tmp/gen.err" &&
+      ok "nk-flyscale-gen, edges file $edges: exit status 1, one line naming the file and the reason" ||
+      { notok "nk-flyscale-gen, edges file $edges: exit status 1 (got $rc), one line naming the file and '$why'"
+        head -20 "$tmp/gen.err"; }
+    left=$(ls -A "$tmp/gen")
+    [ -z "$left" ] && ok "nk-flyscale-gen, edges file $edges: no .part (or nodes) file left" ||
+      notok "nk-flyscale-gen, edges file $edges: files left: $left"
+  done
+else
+  notok "nk-flyscale-gen not found at $gen (build it, or set NK_FLYSCALE_GEN)"
+fi
+
 # COBA and COBAHH (Brette et al. 2007 benchmarks 1 and 3), 200 ms each: they
 # run, their results files read back (nk.read) with spikes of both
 # populations, and the mean rates read from the file lie in a band. The bands
