@@ -94,6 +94,10 @@ static int64_t idmap_get(idmap *m, int64_t id)
 /* columns a line may have (a header with more is refused) */
 #define MAXCOL 1024
 
+/* the largest |weight| a file may give: weights are kept as float32 (at most
+ * 3.4e38), with room for connect's scale */
+#define WEIGHT_MAX 1e30
+
 typedef struct reader {
     nk_ctx *ctx;
     const char *path;
@@ -308,6 +312,9 @@ static int parse_id(const char *s, int64_t *out)
     return 0;
 }
 
+/* Reads a number (a whole field). Returns 0, -1 when s is not one. A value
+ * too large for a double reads as inf, one too small as 0 or the nearest
+ * subnormal (as Lua's tonumber): the caller decides what is in range. */
 static int parse_num(const char *s, double *out)
 {
     if (!*s)
@@ -322,9 +329,8 @@ static int parse_num(const char *s, double *out)
         return 0;
     }
     char *end;
-    errno = 0;
     double v = strtod(s, &end);
-    if (*end || errno == ERANGE)
+    if (*end)
         return -1;
     *out = v;
     return 0;
@@ -609,9 +615,16 @@ nk_edges *nk_edges_read_csv(nk_ctx *ctx, const char *path, const nk_csv_opts *o)
             break;
         }
         double w = 1;
-        if (cw >= 0 && (parse_num(field[cw], &w) || !isfinite(w) || fabs(w) > 1e30)) {
+        if (cw >= 0 && (parse_num(field[cw], &w) || !isfinite(w))) {
             rc = nk_fail(ctx, NK_EINVAL, "%s:%lld: weight '%s' is not a finite number", path,
                          (long long)r.line, field[cw]);
+            break;
+        }
+        if (fabs(w) > WEIGHT_MAX) {
+            rc = nk_fail(ctx, NK_EINVAL,
+                         "%s:%lld: weight '%s' is out of range: weights must be finite and at "
+                         "most 1e30 in magnitude",
+                         path, (long long)r.line, field[cw]);
             break;
         }
         if (csign >= 0) {

@@ -452,6 +452,42 @@ do
   T.eq(count[106], nil, "chain: 106, without edges, stays silent")
 end
 
+-- weights: finite and at most 1e30 in magnitude (float32, with room for
+-- connect's scale); a value past that is out of range, not "not finite";
+-- one too small for a double reads as 0
+do
+  local path = os.tmpname()
+  local function weight(w, sign)
+    local f = assert(io.open(path, "w"))
+    f:write("pre,post,w", sign and ",sign" or "", "\n1,2,", w, sign and "," .. sign or "", "\n")
+    f:close()
+  end
+  for _, w in ipairs{"3.5e38", "-3.5e38", "1.000001e30", "1e300"} do
+    weight(w)
+    local err = T.raises(path .. ":2: weight '" .. w .. "' is out of range: weights must be "
+                         .. "finite and at most 1e30 in magnitude", nk.read_edges, path)
+    T.ok(err and not err:find("not a finite number", 1, true),
+         "weight " .. w .. ": not called 'not a finite number'")
+  end
+  for _, w in ipairs{"inf", "-inf", "nan", "1e400", "-1e999", "0x", "1e30x"} do
+    weight(w)
+    T.raises(path .. ":2: weight '" .. w .. "' is not a finite number", nk.read_edges, path)
+  end
+  for _, c in ipairs{{"1e30", 1e30}, {"-1e30", -1e30}, {"1e-400", 0}, {"2.5e-3", 2.5e-3}} do
+    weight(c[1])
+    local ok, e = pcall(nk.read_edges, path)
+    T.ok(ok, "weight " .. c[1] .. " is read: " .. tostring(not ok and e))
+    if ok then
+      local _, _, w = e:get(1)
+      T.ok(math.abs(w - c[2]) <= 1e-6 * math.abs(c[2]), "weight " .. c[1] .. " reads as " .. tostring(w))
+    end
+  end
+  weight("1e30", "GABA") -- the sign applies within the range
+  local ok, e = pcall(nk.read_edges, path)
+  T.ok(ok and select(3, e:get(1)) < -0.99e30, "1e30 with sign GABA reads as -1e30")
+  os.remove(path)
+end
+
 -- wide files: columns past the 64th are found; more than 1023 are refused
 do
   local path = os.tmpname()
