@@ -557,6 +557,9 @@ static int push_data(lua_State *L, rstate *st, hid_t obj, int is_attr, hid_t spa
         }
         herr_t rc = is_attr ? H5Aread(obj, p.mem, st->buf)
                             : H5Dread(obj, p.mem, H5S_ALL, H5S_ALL, H5P_DEFAULT, st->buf);
+        char why[256];
+        if (rc < 0 && !is_attr && nk_h5_missing_filter(obj, why, sizeof why))
+            rs_fail(L, st, "%s in '%s' is %s", what, st->path, why);
         if (rc < 0)
             rs_fail(L, st, "cannot read %s in '%s': %s", what, st->path, h5msg(st));
         if (p.conv_from >= 0 &&

@@ -29,6 +29,36 @@ static herr_t visit(hid_t obj, const char *name, const H5O_info_t *info, void *u
     return 0;
 }
 
+_Static_assert(sizeof(hid_t) == sizeof(int64_t), "nk_h5_missing_filter takes a hid_t as int64_t");
+
+/* nk.h. HDF5 may note errors while it looks for a plugin: the caller has
+ * HDF5's error printing off. */
+int nk_h5_missing_filter(int64_t d, char *msg, size_t len)
+{
+    hid_t dcpl = H5Dget_create_plist(d);
+    if (dcpl < 0)
+        return 0;
+    int nf = H5Pget_nfilters(dcpl), missing = 0;
+    for (int i = 0; i < nf && !missing; i++) {
+        unsigned flags;
+        size_t ncd = 0;
+        char name[64] = "";
+        H5Z_filter_t id = H5Pget_filter2(dcpl, (unsigned)i, &flags, &ncd, NULL, sizeof name, name,
+                                         NULL);
+        if (id < 0 || H5Zfilter_avail(id) > 0)
+            continue;
+        missing = 1;
+        char named[80] = "";
+        if (name[0])
+            snprintf(named, sizeof named, "'%s' ", name);
+        snprintf(msg, len, "compressed with filter %s(id %d), which this HDF5 library does not "
+                           "have (install its plugin; HDF5_PLUGIN_PATH says where HDF5 looks)",
+                 named, (int)id);
+    }
+    H5Pclose(dcpl);
+    return missing;
+}
+
 int nk_read_matrix(const char *path, const char *dataset, double **vals, int64_t *rows,
                    int64_t *cols, char *err, size_t errlen)
 {
@@ -114,8 +144,12 @@ int nk_read_matrix(const char *path, const char *dataset, double **vals, int64_t
         goto done;
     }
     if (H5Dread(d, H5T_NATIVE_DOUBLE, H5S_ALL, H5S_ALL, H5P_DEFAULT, v) < 0) {
+        char why[256];
         free(v);
-        snprintf(err, errlen, "cannot read dataset '%s' of '%s'", name, path);
+        if (nk_h5_missing_filter(d, why, sizeof why))
+            snprintf(err, errlen, "dataset '%s' of '%s' is %s", name, path, why);
+        else
+            snprintf(err, errlen, "cannot read dataset '%s' of '%s'", name, path);
         goto done;
     }
     *vals = v;

@@ -443,6 +443,46 @@ T.raises("cannot open '/g/dangling' in '" .. types .. "'", nk.read, types, "/g/d
 T.eq(nk.read(types, "/scalar"), 3.25, "subpath to a scalar dataset")
 T.eq(nk.read(types, "/named_type").unsupported, "named datatype", "subpath to a named datatype")
 
+-- ---- a dataset through a filter this HDF5 does not have ------------------------------
+
+-- lzf.h5: /x, 64 zeros through h5py's lzf filter (id 32000), which HDF5 has
+-- only as a plugin; stored like types.h5 above. Made by h5py 3.7 (HDF5 1.10.8):
+--   with h5py.File("lzf.h5", "w", libver="latest") as f:
+--       f.create_dataset("x", data=numpy.zeros(64), compression="lzf", track_times=False)
+local LZF = [[
+894844460d0a1a0a030808z9.ffffffffffffffff0c08z6.30z7.30e6c4d24f48445202203076026b3076026b3076026
+b3076026b780212z4.ffffffffffffffffffffffffffffffff0a0200010000060c000001000178c3z8.48z74.6e37015
+e4f48445202010001011400000201010140z7.40z7.0314000111203f0008z5.4000340b0034ff030000050200010303
+0b1a00010201007d0400010003006c7a660004z3.0501z3.020000081c000004020202014008010cz12.08z7.88z138.
+ee50f7ebz1585.010000e0ff00e0eb00010000
+]]
+local lzf = tmp("lzf")
+write_file(lzf, unpack_fixture(LZF))
+-- In a child whose HDF5 looks for plugins in a directory that does not
+-- exist (so the filter is missing wherever the test runs): an array source
+-- and nk.read name the dataset and the filter, and HDF5 prints nothing.
+local lzf_child = tmp("lzf", ".lua")
+write_file(lzf_child, string.format([[
+local net = nk.network{}
+local p = net:population("lif", 1)
+print(pcall(net.source, net, "array", p, {file = %q, dataset = "x"}))
+print(pcall(net.source, net, "array", p, {file = %q}))
+print(pcall(nk.read, %q))
+print(pcall(nk.read, %q, "/x"))
+]], lzf, lzf, lzf, lzf))
+h = io.popen("HDF5_PLUGIN_PATH=" .. q(lzf .. "-no-plugins") .. " " .. q(nkshell) .. " "
+             .. q(lzf_child) .. " 2>&1")
+local lzf_out = h:read("a")
+h:close()
+local no_lzf = "is compressed with filter 'lzf' (id 32000), which this HDF5 library does not "
+               .. "have (install its plugin; HDF5_PLUGIN_PATH says where HDF5 looks)"
+T.eq(lzf_out, "false\tnet:source('array'): dataset 'x' of '" .. lzf .. "' " .. no_lzf .. "\n"
+     .. "false\tnet:source('array'): dataset '/x' of '" .. lzf .. "' " .. no_lzf .. "\n"
+     .. "false\tnk.read: dataset '/x' in '" .. lzf .. "' " .. no_lzf .. "\n"
+     .. "false\tnk.read: dataset '/x' in '" .. lzf .. "' " .. no_lzf .. "\n",
+     "array source and nk.read, lzf without its plugin: the dataset and the filter named, "
+     .. "nothing from HDF5")
+
 -- ---- HDF5 prints nothing --------------------------------------------------------------
 
 local quiet = tmp("quiet", ".lua")

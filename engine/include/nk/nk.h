@@ -588,6 +588,12 @@ void nk_source_opts_init(nk_source_opts *o);
  * the file's only dataset. */
 int nk_read_matrix(const char *path, const char *dataset, double **vals, int64_t *rows,
                    int64_t *cols, char *err, size_t errlen);
+/* When HDF5 dataset d (a hid_t) is stored through a filter this HDF5 library
+ * does not have (a compression plugin that is not installed: lzf, blosc,
+ * ...), writes "compressed with filter 'lzf' (id 32000), which this HDF5
+ * library does not have (install its plugin; ...)" into msg and returns 1;
+ * 0 when every filter of d is there (or d has none). */
+int nk_h5_missing_filter(int64_t d, char *msg, size_t len);
 /* The known kinds, NULL-terminated. */
 extern const char *const nk_source_kinds[];
 /* Adds a source on the neurons of parts (for "global", parts may be NULL).
