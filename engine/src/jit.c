@@ -322,7 +322,7 @@ static int compile(const char *src, const char *so, const char *log, char *err, 
                  argv[0]);
         return NK_ECOMPILE;
     }
-    char how[96];
+    char how[160];
     if (WIFSIGNALED(status))
         snprintf(how, sizeof how, "was killed by signal %d (%s)", WTERMSIG(status),
                  strsignal(WTERMSIG(status)));
@@ -335,9 +335,20 @@ static int compile(const char *src, const char *so, const char *log, char *err, 
         msg[n] = 0;
         fclose(f);
     }
-    /* with the user's own compiler or flags, those are the likelier cause */
+    /* with the user's own compiler or flags, those are the likelier cause;
+     * a compiler that died (its cc1 killed, by the kernel for memory most
+     * often, or an internal error) failed itself */
     const char *cf = getenv("NKSHELL_CFLAGS"), *cc = getenv("NKSHELL_CC");
-    if ((cf && *cf) || (cc && *cc))
+    int died = WIFSIGNALED(status) || strstr(msg, "Killed signal terminated program") ||
+               strstr(msg, "virtual memory exhausted") || strstr(msg, "out of memory allocating") ||
+               strstr(msg, "internal compiler error");
+    if (died)
+        snprintf(err, errlen,
+                 "generated code could not be compiled: the C compiler '%s' %s and failed "
+                 "itself (killed, most often by the system for want of memory, or an internal "
+                 "error); the source is kept at %s:\n%s",
+                 argv[0], how, src, msg);
+    else if ((cf && *cf) || (cc && *cc))
         snprintf(err, errlen,
                  "generated code did not compile with %s%s%s%s%s: the compiler %s (check "
                  "those first; the source is kept at %s):\n%s",

@@ -776,6 +776,16 @@ expect_rc 0
 expect_out_has "the C compiler 'true' exited with status 0 but wrote no shared object"
 end_case
 
+begin "a compiler that dies (cc1 killed for memory) is not called a bug in nkshell"
+printf '#!/bin/sh\necho "cc: fatal error: Killed signal terminated program cc1" >&2\nexit 1\n' \
+    >"$WORK/cckilled" && chmod +x "$WORK/cckilled"
+run -- env XDG_CACHE_HOME="$WORK/cache-killed" NKSHELL_CC="$WORK/cckilled" "$NK" -e 'local n = nk.network{} n:population("lif", 3) print(pcall(n.run, n, 2))'
+expect_rc 0
+expect_out_has "generated code could not be compiled: the C compiler"
+expect_out_has "failed itself (killed, most often by the system for want of memory"
+grep -q "bug in nkshell" "$WORK/out" && fail "blamed on nkshell"
+end_case
+
 begin "flags that change the generated code's arithmetic are refused"
 prog='local n = nk.network{} n:population("lif", 3) print(pcall(n.run, n, 2))'
 for v in "NKSHELL_CFLAGS=-O2 -ffast-math" "NKSHELL_CFLAGS=-ffp-contract=fast" \

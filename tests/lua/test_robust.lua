@@ -403,5 +403,24 @@ do
   hnet:close()
 end
 
+-- A model too big to compile in reasonable time and memory is refused
+-- before the compiler starts (2,000 states made gcc take 23 GB and be killed).
+do
+  local states, eqs = {v = 0}, {"dv/dt = (1 - v) / 10"}
+  for k = 1, 600 do
+    states["s" .. k] = 0
+    eqs[#eqs + 1] = ("ds%d/dt = -s%d"):format(k, k)
+  end
+  local big = nk.model{name = "states601", states = states, equations = eqs,
+                       threshold = "v > 0.5", reset = "v = 0"}
+  local bnet = nk.network{}
+  bnet:population(big, 2, {name = "big"})
+  local t0 = nk.clock()
+  T.raises("population 'big': model 'states601' has 601 state variables, more than the 512",
+           bnet.run, bnet, 1)
+  T.ok(nk.clock() - t0 < 5, "refused before compiling")
+  bnet:close()
+end
+
 collectgarbage()
 T.done("robust")
