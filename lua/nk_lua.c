@@ -3251,6 +3251,19 @@ static int resume_first(lua_State *L, lnet *n)
     return 0;
 }
 
+const char *nk_lua_resume_unused(lua_State *L)
+{
+    lua_getfield(L, LUA_REGISTRYINDEX, DEFAULTS_KEY);
+    const char *path = NULL;
+    if (lua_istable(L, -1)) {
+        if (lua_getfield(L, -1, "resume") == LUA_TSTRING)
+            path = lua_tostring(L, -1); /* kept alive by the table */
+        lua_pop(L, 1);
+    }
+    lua_pop(L, 1);
+    return path;
+}
+
 static int net_run(lua_State *L)
 {
     lnet *n = check_net(L, 1);

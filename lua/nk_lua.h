@@ -38,4 +38,8 @@ extern void (*nk_lua_interrupt_consumed)(void);
  * call it protected. */
 void nk_lua_set_default(lua_State *L, const char *key, const char *value);
 
+/* The checkpoint of --resume when no network has run from it yet (it is
+ * taken by the first network's first run), else NULL. */
+const char *nk_lua_resume_unused(lua_State *L);
+
 #endif

@@ -1410,6 +1410,17 @@ static int pmain(lua_State *L)
     }
     create_arg_table(s);
     s->exit_status = run(s);
+    /* --resume CHECKPOINT is taken by the first run of a network: a script
+     * that runs none (or a script name taken as the checkpoint, with the
+     * script then read from stdin) resumed nothing */
+    const char *unused = nk_lua_resume_unused(L);
+    if (unused && s->exit_status == EXIT_OK) {
+        fprintf(stderr,
+                PROGNAME ": --resume: no network ran, so nothing was resumed from '%s' (expected "
+                "the script that wrote it: nkshell --resume CHECKPOINT SCRIPT)\n",
+                unused);
+        s->exit_status = EXIT_LUA_ERROR;
+    }
     return 0;
 }
 

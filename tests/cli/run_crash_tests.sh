@@ -151,5 +151,16 @@ else
     || { notok "refusal names the difference"; cat err; }
 fi
 
+# a --resume that no network takes (a script that runs none; a script's
+# name given as the checkpoint) says so and fails: it exited 0 without a word
+echo 'print("no network here")' >"$tmp/nonet.lua"
+if "$nkshell" --resume run.ckpt.h5 "$tmp/nonet.lua" >out 2>err; then
+  notok "an unused --resume fails"
+else
+  grep -q "^nkshell: --resume: no network ran, so nothing was resumed from 'run.ckpt.h5'" err \
+    && grep -q "no network here" out && ok "an unused --resume fails, with the reason" \
+    || { notok "an unused --resume names the checkpoint"; cat err; }
+fi
+
 echo "crash: $fails failed"
 [ "$fails" -eq 0 ]
