@@ -1100,16 +1100,43 @@ static char **complete_attempt(const char *text, int start, int end)
     return matches;
 }
 
+/* Whether position end of line is inside a short string ('...' or "...")
+ * opened on that line, outside comments. */
+static bool in_open_string(const char *line, int end)
+{
+    char q = 0;
+    for (int k = 0; k < end && line[k]; k++) {
+        char c = line[k];
+        if (q) {
+            if (c == '\\' && k + 1 < end)
+                k++;
+            else if (c == q)
+                q = 0;
+        } else if (c == '"' || c == '\'') {
+            q = c;
+        } else if (c == '-' && line[k + 1] == '-') {
+            return false; /* a comment */
+        }
+    }
+    return q != 0;
+}
+
 /* rl_completion_word_break_hook: once a dot-command line has its command,
- * words are separated by blanks only (".load dir/model.lua"). */
+ * words are separated by blanks only (".load dir/model.lua"); inside a
+ * string, the word is all of it after the quote (a file name such as
+ * '~/runs/a.h5' is one word: '~' and '/' broke it, and '~/' completed
+ * against '/'). */
 static char *word_break_hook(void)
 {
-    static char blanks[] = " \t\n";
+    static char blanks[] = " \t\n", quotes[] = "\"'";
     const char *p = rl_line_buffer;
-    if (g_shell == NULL || g_shell->pending != NULL || !is_dot_command(p))
+    if (g_shell == NULL)
         return NULL;
-    p += strspn(p, " \t");
-    return p[strcspn(p, " \t")] != '\0' ? blanks : NULL;
+    if (g_shell->pending == NULL && is_dot_command(p)) {
+        p += strspn(p, " \t");
+        return p[strcspn(p, " \t")] != '\0' ? blanks : NULL;
+    }
+    return in_open_string(p, rl_point) ? quotes : NULL;
 }
 
 /* lua_CFunction: loads the embedded completion module (the preload

@@ -231,6 +231,28 @@ expect_exit 0
 EOF
 end_case
 
+begin "completion: a file name in a string is one word, '~/' is the home directory"
+# '~', '/', '-' and '.' broke the word, so '~/' completed against '/'
+h=$(home comp5b)
+mkdir -p "$h/hdir_only_here" "$WORK/fix-ture.d"
+: >"$h/hdir_only_here/file_in_home.txt"
+: >"$WORK/fix-ture.d/data-v1.txt"
+session "$h" <<'EOF'
+expect > 
+send print("got", "~/hdir_o\tfile_in\t)\n
+expect got\t~/hdir_only_here/file_in_home.txt
+expect > 
+send print("got", 'fix-t\tdata-\t)\n
+expect got\tfix-ture.d/data-v1.txt
+expect > 
+send print("got", nk.network{se\t = 3}.seed)\n
+expect got\t3
+expect > 
+send .quit\n
+expect_exit 0
+EOF
+end_case
+
 begin "completion: a Lua error in the completer gives no candidates"
 session "$(home comp6)" <<'EOF'
 expect > 
