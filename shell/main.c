@@ -852,7 +852,8 @@ static void dot_help(ShellState *s, char *arg)
 {
     size_t k;
     (void)s;
-    (void)arg;
+    if (arg[0] != '\0')
+        dot_error(".help takes no argument, got '%s' (help(%s) describes a Lua name)", arg, arg);
     for (k = 0; k < N_DOT_COMMANDS; k++) {
         char spec[32];
         snprintf(spec, sizeof spec, "%s %s", dot_commands[k].name, dot_commands[k].args);
@@ -919,7 +920,11 @@ static void dot_load(ShellState *s, char *arg)
 
 static void dot_quit(ShellState *s, char *arg)
 {
-    (void)arg;
+    /* a mistyped line is not taken as "quit" */
+    if (arg[0] != '\0') {
+        dot_error(".quit and .exit take no argument, got '%s' (the session goes on)", arg);
+        return;
+    }
     s->quit = true;
 }
 

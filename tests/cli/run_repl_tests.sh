@@ -253,6 +253,20 @@ expect_exit 0
 EOF
 end_case
 
+begin ".quit with an argument is refused, the session goes on"
+session "$(home quitarg)" <<'EOF'
+expect > 
+send .quit now\n
+expect .quit and .exit take no argument, got 'now' (the session goes on)
+expect > 
+send print("still", 1 + 1)\n
+expect still\t2
+expect > 
+send .exit\n
+expect_exit 0
+EOF
+end_case
+
 begin "completion: a Lua error in the completer gives no candidates"
 session "$(home comp6)" <<'EOF'
 expect > 
