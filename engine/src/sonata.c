@@ -86,6 +86,18 @@ static int is_file(const char *path)
     return stat(path, &st) == 0 && S_ISREG(st.st_mode);
 }
 
+/* What path is when it is there but not a regular file ("a FIFO (named
+ * pipe), not a regular file"), in out; NULL when it is a file or missing.
+ * Reading a FIFO would wait for a writer. */
+static const char *not_regular(const char *path, char *out, size_t len)
+{
+    const char *what = nk_not_regular(path);
+    if (!what)
+        return NULL;
+    snprintf(out, len, "%s%s", what, strncmp(what, "not ", 4) ? ", not a regular file" : "");
+    return out;
+}
+
 static int is_dir(const char *path)
 {
     struct stat st;
@@ -439,6 +451,12 @@ static int jvalue(jparse *j, jv *v)
 static int json_read(const char *path, jv *v, char *err, size_t errlen)
 {
     memset(v, 0, sizeof *v);
+    char kind[64];
+    const char *what = not_regular(path, kind, sizeof kind);
+    if (what) {
+        snprintf(err, errlen, "cannot read '%s': it is %s", path, what);
+        return -1;
+    }
     FILE *f = fopen(path, "rb");
     if (!f) {
         snprintf(err, errlen, "cannot open '%s': %s", path, strerror(errno));
@@ -503,16 +521,32 @@ static const jv *jget(const jv *o, const char *key)
 
 /* ---- CSV (node_types.csv, edge_types.csv) ---------------------------------- */
 
+/* A column name and its index, or a row's type id, population and index:
+ * the sort keys that let tycol and ty_find look things up without a scan
+ * (types files with 100000 columns or rows). */
+typedef struct tyname {
+    const char *name;        /* t->col[col] */
+    int col;
+} tyname;
+
+typedef struct tykey {
+    int64_t id;
+    const char *pop;         /* the row's population cell (NULL: missing) */
+    int row;
+} tykey;
+
 /* One types file: its columns, and per row the cells (NULL: missing, i.e.
  * NULL/None or an empty field), the line number and the parsed type id. */
 typedef struct tytab {
     char *path;
     int ncol;
     char **col;
+    tyname *byname;          /* the ncol columns sorted by name */
     int nrow;
     char **cell;             /* nrow * ncol */
     int *line;
     int64_t *id;
+    tykey *byid;             /* the nrow rows sorted by id, population, row */
     int popcol;              /* the population column, or -1 */
 } tytab;
 
@@ -523,20 +557,55 @@ static void tytab_free(tytab *t)
     for (int k = 0; k < t->ncol; k++)
         free(t->col[k]);
     free(t->col);
+    free(t->byname);
     for (int64_t k = 0; k < (int64_t)t->nrow * t->ncol; k++)
         free(t->cell[k]);
     free(t->cell);
     free(t->line);
     free(t->id);
+    free(t->byid);
     free(t->path);
     memset(t, 0, sizeof *t);
 }
 
+static int cmp_tyname(const void *a, const void *b)
+{
+    const tyname *x = a, *y = b;
+    int c = strcmp(x->name, y->name);
+    return c ? c : (x->col > y->col) - (x->col < y->col);
+}
+
+/* Missing populations (NULL) sort before every name. */
+static int cmp_pop(const char *x, const char *y)
+{
+    if (!x || !y)
+        return (x != NULL) - (y != NULL);
+    return strcmp(x, y);
+}
+
+static int cmp_tykey(const void *a, const void *b)
+{
+    const tykey *x = a, *y = b;
+    if (x->id != y->id)
+        return x->id < y->id ? -1 : 1;
+    int c = cmp_pop(x->pop, y->pop);
+    return c ? c : (x->row > y->row) - (x->row < y->row);
+}
+
+/* The column called name, or -1 (a binary search of t->byname). */
 static int tycol(const tytab *t, const char *name)
 {
-    for (int k = 0; k < t->ncol; k++)
-        if (!strcmp(t->col[k], name))
-            return k;
+    int lo = 0, hi = t->ncol;
+    while (lo < hi) {
+        int mid = lo + (hi - lo) / 2;
+        int c = strcmp(t->byname[mid].name, name);
+        if (!c)
+            return t->byname[mid].col;
+        if (c < 0)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
     return -1;
 }
 
@@ -560,7 +629,23 @@ static int csv_split(const char *s, const char *end, int comma, char ***out)
             p++;
         if (p >= end && (!comma || n == 0))
             break;
-        char *v = malloc((size_t)(end - p) + 1);
+        /* The field's extent first, so that each value gets the room it
+         * needs, not the rest of the line (a header of 100000 columns). */
+        const char *fe = p;
+        if (p < end && *p == '"') {
+            for (fe = p + 1; fe < end; fe++) {
+                if (*fe != '"')
+                    continue;
+                if (fe + 1 < end && fe[1] == '"')
+                    fe++;
+                else
+                    break;
+            }
+        } else {
+            while (fe < end && (comma ? *fe != ',' : *fe != ' ' && *fe != '\t'))
+                fe++;
+        }
+        char *v = malloc((size_t)(fe - p) + 1);
         if (!v)
             goto oom;
         size_t o = 0;
@@ -681,8 +766,9 @@ static int tytab_read(nk_ctx *ctx, const char *path, const char *idname, tytab *
     struct stat st;
     if (stat(path, &st) != 0)
         return nk_fail(ctx, NK_EIO, "cannot open '%s': %s", path, strerror(errno));
-    if (!S_ISREG(st.st_mode))
-        return nk_fail(ctx, NK_EIO, "cannot read '%s': not a regular file", path);
+    char kind[64];
+    if (not_regular(path, kind, sizeof kind))
+        return nk_fail(ctx, NK_EIO, "cannot read '%s': it is %s", path, kind);
     if (!fits(st.st_size + 1, 1))
         return nk_fail(ctx, NK_ENOMEM, "'%s' is too large to read (%lld bytes)", path,
                        (long long)st.st_size);
@@ -766,16 +852,32 @@ static int tytab_read(nk_ctx *ctx, const char *path, const char *idname, tytab *
         if (!t->col) {
             t->col = fld;
             t->ncol = nf;
-            for (int k = 0; k < nf && !rc; k++) {
+            /* The first column without a name, and the first that repeats
+             * an earlier one: found through the columns sorted by name. */
+            int noname = -1, again = -1;
+            for (int k = 0; k < nf && noname < 0; k++)
                 if (!fld[k])
-                    rc = nk_fail(ctx, NK_EINVAL,
-                                 "'%s' line %d: column %d of the header has no name", path,
-                                 lineno, k + 1);
-                for (int j = 0; j < k && !rc; j++)
-                    if (fld[j] && !strcmp(fld[j], fld[k]))
-                        rc = nk_fail(ctx, NK_EINVAL, "'%s' line %d: column '%s' appears twice",
-                                     path, lineno, fld[k]);
+                    noname = k;
+            t->byname = malloc((size_t)(nf ? nf : 1) * sizeof *t->byname);
+            if (!t->byname) {
+                rc = nk_fail(ctx, NK_ENOMEM, "out of memory reading '%s'", path);
+                break;
             }
+            int named = 0;
+            for (int k = 0; k < nf; k++)
+                if (fld[k])
+                    t->byname[named++] = (tyname){fld[k], k};
+            qsort(t->byname, (size_t)named, sizeof *t->byname, cmp_tyname);
+            for (int k = 1; k < named; k++)
+                if (!strcmp(t->byname[k].name, t->byname[k - 1].name) &&
+                    (again < 0 || t->byname[k].col < again))
+                    again = t->byname[k].col;
+            if (noname >= 0 && (again < 0 || noname < again))
+                rc = nk_fail(ctx, NK_EINVAL, "'%s' line %d: column %d of the header has no name",
+                             path, lineno, noname + 1);
+            else if (again >= 0)
+                rc = nk_fail(ctx, NK_EINVAL, "'%s' line %d: column '%s' appears twice", path,
+                             lineno, fld[again]);
             if (!rc && tycol(t, idname) < 0)
                 rc = nk_fail(ctx, NK_EINVAL,
                              "'%s' line %d: no %s column (expected a header naming the columns, "
@@ -822,43 +924,89 @@ static int tytab_read(nk_ctx *ctx, const char *path, const char *idname, tytab *
         return nk_fail(ctx, NK_EINVAL, "'%s' is empty (expected a header line with %s)", path,
                        idname);
     t->id = malloc((size_t)(t->nrow ? t->nrow : 1) * sizeof *t->id);
-    if (!t->id)
+    t->byid = malloc((size_t)(t->nrow ? t->nrow : 1) * sizeof *t->byid);
+    if (!t->id || !t->byid)
         return nk_fail(ctx, NK_ENOMEM, "out of memory");
-    int ic = tycol(t, idname);
-    for (int r = 0; r < t->nrow; r++) {
-        const char *s = tycell(t, r, ic);
-        if (parse_i64(s, &t->id[r]))
-            return nk_fail(ctx, NK_EINVAL, "'%s' line %d: %s '%s' is not an integer", path,
-                           t->line[r], idname, s ? s : "NULL");
-        const char *pr = tycell(t, r, t->popcol);
-        for (int q = 0; q < r; q++) {
-            const char *pq = tycell(t, q, t->popcol);
-            if (t->id[q] == t->id[r] && ((!pr && !pq) || (pr && pq && !strcmp(pr, pq))))
-                return nk_fail(ctx, NK_EINVAL, "'%s' line %d: %s %lld is defined again (first on "
-                                               "line %d)",
-                               path, t->line[r], idname, (long long)t->id[r], t->line[q]);
+    int ic = tycol(t, idname), bad = -1;
+    for (int r = 0; r < t->nrow && bad < 0; r++) {
+        if (parse_i64(tycell(t, r, ic), &t->id[r]))
+            bad = r;
+        else
+            t->byid[r] = (tykey){t->id[r], tycell(t, r, t->popcol), r};
+    }
+    /* A row that repeats an earlier one's id and population: the first such
+     * row (before a row whose id is not a number), from the sorted rows. */
+    int valid = bad < 0 ? t->nrow : bad, again = -1, first = -1;
+    qsort(t->byid, (size_t)valid, sizeof *t->byid, cmp_tykey);
+    for (int k = 1, g = 0; k < valid; k++) {
+        if (t->byid[k].id != t->byid[g].id || cmp_pop(t->byid[k].pop, t->byid[g].pop)) {
+            g = k; /* a new (id, population) */
+        } else if (k == g + 1 && (again < 0 || t->byid[k].row < again)) {
+            again = t->byid[k].row;
+            first = t->byid[g].row;
         }
+    }
+    if (again >= 0)
+        return nk_fail(ctx, NK_EINVAL, "'%s' line %d: %s %lld is defined again (first on line %d)",
+                       path, t->line[again], idname, (long long)t->id[again], t->line[first]);
+    if (bad >= 0) {
+        const char *s = tycell(t, bad, ic);
+        return nk_fail(ctx, NK_EINVAL, "'%s' line %d: %s '%s' is not an integer", path,
+                       t->line[bad], idname, s ? s : "NULL");
     }
     return 0;
 }
 
 /* Finds the row of type id for population pop in the tables (all of them,
  * or only table only when only >= 0): a row whose population column is
- * missing, empty or pop. Sets *tab and returns the row, or -1. */
+ * missing, empty or pop (the first in the file when there are both). Sets
+ * *tab and returns the row, or -1. Binary searches of each table's byid. */
 static int ty_find(tytab *tabs, int ntabs, int only, int64_t id, const char *pop, tytab **tab)
 {
     for (int k = 0; k < ntabs; k++) {
         if (only >= 0 && k != only)
             continue;
         tytab *t = &tabs[k];
-        for (int r = 0; r < t->nrow; r++) {
-            if (t->id[r] != id)
-                continue;
-            const char *pr = tycell(t, r, t->popcol);
-            if (pr && pop && strcmp(pr, pop))
-                continue;
+        const tykey *key = t->byid;
+        /* [lo, hi): the rows of id; those without a population first */
+        int lo = 0, hi = t->nrow;
+        while (lo < hi) {
+            int mid = lo + (hi - lo) / 2;
+            if (key[mid].id < id)
+                lo = mid + 1;
+            else
+                hi = mid;
+        }
+        hi = t->nrow;
+        for (int a = lo; a < hi;) {
+            int mid = a + (hi - a) / 2;
+            if (key[mid].id <= id)
+                a = mid + 1;
+            else
+                hi = mid;
+        }
+        if (lo == hi)
+            continue;
+        int row = key[lo].pop ? -1 : key[lo].row;
+        if (!pop) {
+            for (int j = lo; j < hi; j++)
+                if (row < 0 || key[j].row < row)
+                    row = key[j].row;
+        } else {
+            int a = lo, b = hi;
+            while (a < b) {
+                int mid = a + (b - a) / 2;
+                if (cmp_pop(key[mid].pop, pop) < 0)
+                    a = mid + 1;
+                else
+                    b = mid;
+            }
+            if (a < hi && key[a].pop && !strcmp(key[a].pop, pop) && (row < 0 || key[a].row < row))
+                row = key[a].row;
+        }
+        if (row >= 0) {
             *tab = t;
-            return r;
+            return row;
         }
     }
     return -1;
@@ -967,14 +1115,39 @@ static void free_names(char **v, int n)
 
 enum { RD_INT, RD_REAL };
 
+/* The shape of a dataset that is not 1-D, for messages: "2-D, 3 x 2", "a
+ * scalar (one value)", "a null dataspace (no values)". */
+static void shape_text(hid_t s, int rank, char *out, size_t len)
+{
+    H5S_class_t sc = H5Sget_simple_extent_type(s);
+    hsize_t dims[H5S_MAX_RANK];
+    if (sc == H5S_SCALAR) {
+        snprintf(out, len, "a scalar (one value)");
+    } else if (sc == H5S_NULL) {
+        snprintf(out, len, "a null dataspace (no values)");
+    } else if (rank < 1 || rank > H5S_MAX_RANK ||
+               H5Sget_simple_extent_dims(s, dims, NULL) != rank) {
+        snprintf(out, len, "%d-D", rank);
+    } else {
+        size_t o = (size_t)snprintf(out, len, "%d-D, ", rank);
+        for (int k = 0; k < rank && o < len; k++)
+            o += (size_t)snprintf(out + o, len - o, "%s%llu", k ? " x " : "",
+                                  (unsigned long long)dims[k]);
+    }
+}
+
 /* Reads the 1-D dataset name of loc (where is its path, for messages) as
  * int64 (RD_INT: the file's type must be an integer of any width and
- * signedness) or double (RD_REAL: any integer or float). expect >= 0: its
- * length must be that. Fills *out (malloc'ed) and *n. */
+ * signedness, its values at most INT64_MAX) or double (RD_REAL: any integer
+ * or float). expect >= 0: its length must be that. expect_what says what
+ * the dataset holds ("one per node, like node_type_id"), for messages (may
+ * be NULL). Fills *out (malloc'ed) and *n; with out NULL only checks the
+ * dataset's type and shape and sets *n, reading nothing. */
 static int h5_read(nk_ctx *ctx, const char *file, hid_t loc, const char *where, const char *name,
                    int kind, int64_t expect, const char *expect_what, void **out, int64_t *n)
 {
-    *out = NULL;
+    if (out)
+        *out = NULL;
     h5why w;
     hid_t d = H5Dopen2(loc, name, H5P_DEFAULT);
     if (d < 0) {
@@ -986,37 +1159,68 @@ static int h5_read(nk_ctx *ctx, const char *file, hid_t loc, const char *where, 
     hid_t t = H5Dget_type(d), s = H5Dget_space(d);
     int rc = 0;
     H5T_class_t cls = t >= 0 ? H5Tget_class(t) : H5T_NO_CLASS;
+    size_t size = t >= 0 ? H5Tget_size(t) : 0;
+    int unsig = cls == H5T_INTEGER && H5Tget_sign(t) == H5T_SGN_NONE;
     int rank = s >= 0 ? H5Sget_simple_extent_ndims(s) : -1;
     hsize_t dims[1] = {0};
+    char what[300] = "";
+    if (expect_what)
+        snprintf(what, sizeof what, " (%s)", expect_what);
     if (t < 0 || s < 0) {
         rc = nk_fail(ctx, NK_EIO, "'%s': cannot read %s/%s%s", file, where, name, h5_why(&w));
     } else if (cls != H5T_INTEGER && !(kind == RD_REAL && cls == H5T_FLOAT)) {
-        rc = nk_fail(ctx, NK_EINVAL, "'%s': %s/%s holds %s; expected %s", file, where, name,
+        rc = nk_fail(ctx, NK_EINVAL, "'%s': %s/%s holds %s; expected %s%s", file, where, name,
                      cls == H5T_FLOAT      ? "floating-point numbers"
                      : cls == H5T_STRING   ? "strings"
                      : cls == H5T_COMPOUND ? "compound values"
                                            : "values that are not numbers",
-                     kind == RD_INT ? "integers (any width, signed or unsigned)" : "numbers");
+                     kind == RD_INT ? "integers of any width, signed or unsigned" : "numbers",
+                     what);
+    } else if (cls == H5T_INTEGER && size > 8) {
+        rc = nk_fail(ctx, NK_EINVAL, "'%s': %s/%s holds %zu-byte integers; expected integers of "
+                                     "at most 64 bits%s",
+                     file, where, name, size, what);
     } else if (rank != 1) {
-        rc = nk_fail(ctx, NK_EINVAL, "'%s': %s/%s has %d dimensions; expected a 1-D dataset", file,
-                     where, name, rank);
+        char shape[200];
+        shape_text(s, rank, shape, sizeof shape);
+        rc = nk_fail(ctx, NK_EINVAL, "'%s': %s/%s is %s; expected a 1-D dataset%s", file, where,
+                     name, shape, what);
     } else if (H5Sget_simple_extent_dims(s, dims, NULL) != 1) {
         rc = nk_fail(ctx, NK_EIO, "'%s': cannot read the shape of %s/%s%s", file, where, name,
                      h5_why(&w));
     } else if (expect >= 0 && (int64_t)dims[0] != expect) {
-        rc = nk_fail(ctx, NK_EINVAL, "'%s': %s/%s has %llu values; expected %lld (%s)", file,
-                     where, name, (unsigned long long)dims[0], (long long)expect, expect_what);
-    } else if (dims[0] > (hsize_t)INT64_MAX || !fits((int64_t)dims[0], 8)) {
+        rc = nk_fail(ctx, NK_EINVAL, "'%s': %s/%s has %llu values; expected %lld%s", file, where,
+                     name, (unsigned long long)dims[0], (long long)expect, what);
+    } else if (dims[0] > (hsize_t)INT64_MAX) {
+        rc = nk_fail(ctx, NK_ENOMEM, "'%s': %s/%s has %llu values: more than the memory available",
+                     file, where, name, (unsigned long long)dims[0]);
+    } else if (!out) {
+        *n = (int64_t)dims[0];
+    } else if (!fits((int64_t)dims[0], 8)) {
         rc = nk_fail(ctx, NK_ENOMEM, "'%s': %s/%s has %llu values: more than the memory available",
                      file, where, name, (unsigned long long)dims[0]);
     } else {
+        /* 64-bit unsigned ids are read as they are and refused above
+         * INT64_MAX (HDF5's conversion to int64 would clamp them there). */
+        int wide = kind == RD_INT && unsig && size == 8;
+        hid_t mtype = kind == RD_REAL ? H5T_NATIVE_DOUBLE : wide ? H5T_NATIVE_UINT64
+                                                                 : H5T_NATIVE_INT64;
         void *buf = malloc(dims[0] ? (size_t)dims[0] * 8 : 8);
-        if (!buf)
+        if (!buf) {
             rc = nk_fail(ctx, NK_ENOMEM, "out of memory reading %s/%s of '%s'", where, name, file);
-        else if (dims[0] &&
-                 H5Dread(d, kind == RD_INT ? H5T_NATIVE_INT64 : H5T_NATIVE_DOUBLE, H5S_ALL,
-                         H5S_ALL, H5P_DEFAULT, buf) < 0) {
+        } else if (dims[0] && H5Dread(d, mtype, H5S_ALL, H5S_ALL, H5P_DEFAULT, buf) < 0) {
             rc = nk_fail(ctx, NK_EIO, "'%s': cannot read %s/%s%s", file, where, name, h5_why(&w));
+        } else {
+            const uint64_t *u = buf;
+            for (hsize_t i = 0; wide && i < dims[0] && !rc; i++)
+                if (u[i] > (uint64_t)INT64_MAX)
+                    rc = nk_fail(ctx, NK_EINVAL,
+                                 "'%s': %s/%s[%llu] = %llu is too large: expected at most %lld "
+                                 "(2^63 - 1)",
+                                 file, where, name, (unsigned long long)i,
+                                 (unsigned long long)u[i], (long long)INT64_MAX);
+        }
+        if (rc) {
             free(buf);
         } else {
             *out = buf;
@@ -1814,12 +2018,14 @@ static void ld_free(ld *L)
     free(L->rx);
 }
 
-/* Appends a zeroed element to *arr (of *n elements of size bytes). */
+/* Appends a zeroed element to *arr (of *n elements of size bytes). The room
+ * doubles when *n reaches a power of two (so *arr must only grow here):
+ * 100000 projections must not mean 100000 copies of the array. */
 static void *push(void *arr_, int *n, size_t size)
 {
     void **arr = arr_;
-    void *p = realloc(*arr, (size_t)(*n + 1) * size);
-    if (!p)
+    void *p = *arr;
+    if ((*n & (*n - 1)) == 0 && !(p = realloc(*arr, (*n ? 2 * (size_t)*n : 1) * size)))
         return NULL;
     *arr = p;
     void *e = (char *)p + (size_t)*n * size;
@@ -2147,7 +2353,15 @@ static char *find_dyn(ld *L, const char *name, const char *compdir, const tytab 
             found = cand[k];
             cand[k] = NULL;
         }
-    if (!found)
+    char kind[64];
+    const char *what = NULL; /* a candidate that is there but not a file */
+    for (int k = 0; k < 3 && !found && !what; k++)
+        if (cand[k] && (what = not_regular(cand[k], kind, sizeof kind)))
+            nk_fail(L->ctx, NK_EIO,
+                    "'%s' line %d: dynamics_params file '%s' is %s (expected a JSON file of "
+                    "parameter values)",
+                    t->path, t->line[row], cand[k], what);
+    if (!found && !what)
         nk_fail(L->ctx, NK_EIO,
                 "'%s' line %d: dynamics_params file '%s' not found (looked %s%s%s%s%s)", t->path,
                 t->line[row], name, compdir ? "in '" : "", compdir ? compdir : "",
@@ -2434,6 +2648,7 @@ typedef struct gcol {
 typedef struct ggrp {
     int64_t id;
     int64_t len;             /* rows, -1 when nothing was read */
+    char first[300];         /* the dataset that gave len, relative to the group */
     int ncol;
     gcol *col;
 } ggrp;
@@ -2630,6 +2845,33 @@ static int ld_groups(ld *L, const char *file, hid_t g, const char *where, const 
     return 0;
 }
 
+/* Is the row of every node (edge) inside its group? G: the groups read,
+ * gsel and gidx as ld_groups made them (gsel NULL: no groups). Without
+ * <kind>_group_index node i is row i, so a group shorter than the
+ * population is named as such. */
+static int ld_check_rows(ld *L, const char *file, hid_t g, const char *where, const char *kind,
+                         int64_t n, const ggrp *G, const int32_t *gsel, const int64_t *gidx)
+{
+    char nix[64];
+    snprintf(nix, sizeof nix, "%s_group_index", kind);
+    for (int64_t i = 0; i < n && gsel; i++) {
+        const ggrp *gr = &G[gsel[i]];
+        if (gr->len < 0 || gidx[i] < gr->len)
+            continue;
+        if (!h5_has(g, nix))
+            return nk_fail(L->ctx, NK_EINVAL,
+                           "'%s': %s/%lld/%s has %lld values; expected %lld, one per %s (%s has "
+                           "no %s_group_id and %s, so %s i is row i of group %lld)",
+                           file, where, (long long)gr->id, gr->first, (long long)gr->len,
+                           (long long)n, kind, where, kind, nix, kind, (long long)gr->id);
+        return nk_fail(L->ctx, NK_EINVAL,
+                       "'%s': %s/%s[%lld] = %lld is outside group %lld (%lld rows)", file, where,
+                       nix, (long long)i, (long long)gidx[i], (long long)gr->id,
+                       (long long)gr->len);
+    }
+    return 0;
+}
+
 /* Does any of the models have a parameter or state called name? */
 static int wanted(const nk_model *const *models, int nm, const char *name)
 {
@@ -2642,7 +2884,10 @@ static int wanted(const nk_model *const *models, int nm, const char *name)
 
 /* Reads from group G (path gpath) the datasets that matter: x, y, z, nk_id
  * (nodes), the names of the models' parameters and states (also under
- * dynamics_params/), or the listed names (edges). All must have one length. */
+ * dynamics_params/), or the listed names (edges). All must have one length.
+ * Every dataset under a node group's dynamics_params/ is a per-node value
+ * (SONATA): those the models do not use are checked (numbers, 1-D, the
+ * group's length) but not read. */
 static int ld_group_cols(ld *L, const char *file, hid_t parent, const char *gpath, ggrp *G,
                          const nk_model *const *models, int nm, const char *const *names)
 {
@@ -2656,12 +2901,19 @@ static int ld_group_cols(ld *L, const char *file, hid_t parent, const char *gpat
         return nk_fail(ctx, NK_EIO, "'%s': cannot open group %s%s", file, gpath, h5_why(&w));
     }
     int rc = 0;
-    const char *first = NULL;
+    const char *per = names ? "one per edge of the group" : "one per node of the group";
     for (int pass = 0; pass < 2 && !rc; pass++) {
         hid_t h = g;
         if (pass == 1) {
-            if (names || !h5_is_group(g, "dynamics_params"))
+            if (names || !h5_has(g, "dynamics_params"))
                 break;
+            if (!h5_is_group(g, "dynamics_params")) {
+                rc = nk_fail(ctx, NK_EINVAL,
+                             "'%s': %s/dynamics_params is not a group (expected a group of "
+                             "per-node datasets, one per parameter or state)",
+                             file, gpath);
+                break;
+            }
             h = H5Gopen2(g, "dynamics_params", H5P_DEFAULT);
             if (h < 0) {
                 H5Eclear2(H5E_DEFAULT);
@@ -2685,34 +2937,38 @@ static int ld_group_cols(ld *L, const char *file, hid_t parent, const char *gpat
             } else {
                 want = wanted(models, nm, nmn);
             }
-            if (!want || h5_is_group(h, nmn))
+            if ((!want && pass == 0) || h5_is_group(h, nmn))
                 continue;
             char where[600];
             snprintf(where, sizeof where, "%s%s", gpath, pass ? "/dynamics_params" : "");
             void *buf = NULL;
             int64_t len;
-            rc = h5_read(ctx, file, h, where, nmn, isid ? RD_INT : RD_REAL, -1, NULL, &buf, &len);
+            rc = h5_read(ctx, file, h, where, nmn, isid ? RD_INT : RD_REAL, -1, per,
+                         want ? &buf : NULL, &len);
             if (rc)
                 break;
-            gcol *col = push(&G->col, &G->ncol, sizeof *col);
-            if (!col || !(col->name = nk_strdup(nmn))) {
-                free(buf);
-                rc = nk_fail(ctx, NK_ENOMEM, "out of memory");
-                break;
+            if (want) {
+                gcol *col = push(&G->col, &G->ncol, sizeof *col);
+                if (!col || !(col->name = nk_strdup(nmn))) {
+                    free(buf);
+                    rc = nk_fail(ctx, NK_ENOMEM, "out of memory");
+                    break;
+                }
+                col->dyn = pass;
+                if (isid)
+                    col->iv = buf;
+                else
+                    col->v = buf;
             }
-            col->dyn = pass;
-            if (isid)
-                col->iv = buf;
-            else
-                col->v = buf;
             if (G->len >= 0 && len != G->len)
                 rc = nk_fail(ctx, NK_EINVAL,
                              "'%s': %s/%s has %lld values but %s/%s has %lld (the datasets of a "
                              "group must have one length)",
-                             file, where, nmn, (long long)len, gpath, first, (long long)G->len);
+                             file, where, nmn, (long long)len, gpath, G->first,
+                             (long long)G->len);
             if (G->len < 0) {
                 G->len = len;
-                first = col->name;
+                snprintf(G->first, sizeof G->first, "%s%s", pass ? "dynamics_params/" : "", nmn);
             }
         }
         free_names(ch, nch);
@@ -2806,7 +3062,8 @@ static int ld_node_pop(ld *L, int fi, hid_t nodes, const char *name)
                      file, where);
         goto done;
     }
-    if ((rc = h5_read(ctx, file, g, where, "node_type_id", RD_INT, -1, NULL, (void **)&tid, &n)))
+    if ((rc = h5_read(ctx, file, g, where, "node_type_id", RD_INT, -1, "one per node",
+                      (void **)&tid, &n)))
         goto done;
     if (n == 0) {
         rc = nk_fail(ctx, NK_EINVAL, "'%s': %s/node_type_id is empty: the population has no "
@@ -2872,6 +3129,10 @@ static int ld_node_pop(ld *L, int fi, hid_t nodes, const char *name)
                      file, where, (long long)ntys);
         goto done;
     }
+    /* The first node of each type (named in messages), in one pass. */
+    int64_t firstof[1000];
+    for (int64_t i = n - 1; i >= 0; i--)
+        firstof[bsearch_i64(tys, ntys, tid[i])] = i;
     for (int64_t k = 0; k < ntys && !rc; k++) {
         ptype *T = push(&L->types, &L->ntypes, sizeof *T);
         if (!T) {
@@ -2886,10 +3147,7 @@ static int ld_node_pop(ld *L, int fi, hid_t nodes, const char *name)
             rc = nk_fail(ctx, NK_ENOMEM, "out of memory");
             break;
         }
-        int64_t firstnode = 0;
-        while (tid[firstnode] != tys[k])
-            firstnode++;
-        rc = ld_node_type(L, fi, name, file, &L->types[first + k], firstnode);
+        rc = ld_node_type(L, fi, name, file, &L->types[first + k], firstof[k]);
     }
     if (rc)
         goto done;
@@ -2968,16 +3226,7 @@ static int ld_node_pop(ld *L, int fi, hid_t nodes, const char *name)
                          file, gpath, x ? "x " : "", y ? "y " : "", z ? "z " : "",
                          x ? "" : "x ", y ? "" : "y ", z ? "" : "z ");
     }
-    for (int64_t i = 0; i < n && !rc && gsel; i++) {
-        const ggrp *gr = &G[gsel[i]];
-        if (gr->len >= 0 && gidx[i] >= gr->len)
-            rc = nk_fail(ctx, NK_EINVAL,
-                         "'%s': %s/node_group_index[%lld] = %lld is outside group %lld (%lld "
-                         "rows)",
-                         file, where, (long long)i, (long long)gidx[i], (long long)gr->id,
-                         (long long)gr->len);
-    }
-    if (rc)
+    if (rc || (rc = ld_check_rows(L, file, g, where, "node", n, G, gsel, gidx)))
         goto done;
     /* Per type: positions, ids, parameters (uniform), initial states. The
      * nodes of each type in order, and per group the columns that matter,
@@ -3148,8 +3397,9 @@ static hid_t open_h5(nk_ctx *ctx, const char *file, int *rc)
         *rc = nk_fail(ctx, NK_EIO, "cannot open '%s': %s", file, strerror(errno));
         return H5I_INVALID_HID;
     }
-    if (!S_ISREG(st.st_mode)) {
-        *rc = nk_fail(ctx, NK_EIO, "cannot read '%s': not a regular file", file);
+    char kind[64];
+    if (not_regular(file, kind, sizeof kind)) {
+        *rc = nk_fail(ctx, NK_EIO, "cannot read '%s': it is %s", file, kind);
         return H5I_INVALID_HID;
     }
     htri_t is = H5Fis_hdf5(file);
@@ -3335,8 +3585,8 @@ static int ld_edge_pop(ld *L, int fi, hid_t edges, const char *name)
                          file, where, need[k]);
     if (rc)
         goto done;
-    if ((rc = h5_read(ctx, file, g, where, "source_node_id", RD_INT, -1, NULL, (void **)&src,
-                      &n)) ||
+    if ((rc = h5_read(ctx, file, g, where, "source_node_id", RD_INT, -1, "one per edge",
+                      (void **)&src, &n)) ||
         (rc = h5_read(ctx, file, g, where, "target_node_id", RD_INT, n,
                       "one per edge, like source_node_id", (void **)&dst, &m)) ||
         (rc = h5_read(ctx, file, g, where, "edge_type_id", RD_INT, n,
@@ -3360,16 +3610,7 @@ static int ld_edge_pop(ld *L, int fi, hid_t edges, const char *name)
         snprintf(gpath, sizeof gpath, "%s/%lld", where, (long long)groups[k]);
         rc = ld_group_cols(L, file, g, gpath, &G[k], NULL, 0, cols);
     }
-    for (int64_t i = 0; i < n && !rc && gsel; i++) {
-        const ggrp *gr = &G[gsel[i]];
-        if (gr->len >= 0 && gidx[i] >= gr->len)
-            rc = nk_fail(ctx, NK_EINVAL,
-                         "'%s': %s/edge_group_index[%lld] = %lld is outside group %lld (%lld "
-                         "rows)",
-                         file, where, (long long)i, (long long)gidx[i], (long long)gr->id,
-                         (long long)gr->len);
-    }
-    if (rc)
+    if (rc || (rc = ld_check_rows(L, file, g, where, "edge", n, G, gsel, gidx)))
         goto done;
     /* The nkshell facts of files written by nk_save_model. */
     int64_t pr[2], qr[2], own_type;
@@ -3399,13 +3640,20 @@ static int ld_edge_pop(ld *L, int fi, hid_t edges, const char *name)
         rc = nk_fail(ctx, NK_ENOMEM, "out of memory");
         goto done;
     }
+    /* The first edge of each type (named in messages), in one pass: a file
+     * may have as many types as edges. */
+    int64_t *firstof = calloc((size_t)(ntys > 0 ? ntys : 1), sizeof *firstof);
+    if (!firstof) {
+        rc = nk_fail(ctx, NK_ENOMEM, "out of memory");
+        goto done;
+    }
+    for (int64_t i = n - 1; i >= 0; i--)
+        firstof[bsearch_i64(tys, ntys, tid[i])] = i;
     for (int64_t k = 0; k < ntys && !rc; k++) {
         ET[k].id = tys[k];
-        int64_t first = 0;
-        while (n && tid[first] != tys[k])
-            first++;
-        rc = ld_edge_type(L, fi, name, file, &ET[k], first);
+        rc = ld_edge_type(L, fi, name, file, &ET[k], firstof[k]);
     }
+    free(firstof);
     if (rc)
         goto done;
     /* Each edge: its two ends, weight and delay, checked. */

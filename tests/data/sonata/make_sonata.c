@@ -11,6 +11,7 @@
  * files are named .hdf5 because the repository ignores *.h5 (results). */
 #include <hdf5.h>
 #include <math.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -224,19 +225,52 @@ static void bad_nodes_case(const char *rel, const char *fault)
         H5Dwrite(d, H5T_NATIVE_DOUBLE, H5S_ALL, H5S_ALL, H5P_DEFAULT, tf);
         H5Dclose(d);
         H5Sclose(s);
+    } else if (!strcmp(fault, "u64_type_id")) {
+        /* 2^64 - 1 does not fit the int64 ids are read as */
+        uint64_t u[] = {1, UINT64_MAX, 1, 1};
+        hsize_t dims = 4;
+        hid_t s = H5Screate_simple(1, &dims, NULL);
+        hid_t d = H5Dcreate2(v2, "node_type_id", H5T_STD_U64LE, s, H5P_DEFAULT, H5P_DEFAULT,
+                             H5P_DEFAULT);
+        H5Dwrite(d, H5T_NATIVE_UINT64, H5S_ALL, H5S_ALL, H5P_DEFAULT, u);
+        H5Dclose(d);
+        H5Sclose(s);
     } else if (strcmp(fault, "no_type_id")) {
         put_ids(v2, "node_type_id", H5T_STD_I32LE, 4, t);
     }
     if (!strcmp(fault, "no_type_id"))
         put_ids(v2, "node_id", H5T_STD_I32LE, 4, i);
-    put_ids(v2, "node_group_id", H5T_STD_I32LE, !strcmp(fault, "group_length") ? 3 : 4, z);
-    put_ids(v2, "node_group_index", H5T_STD_I32LE, 4, i);
-    put(g0, "x", H5T_IEEE_F64LE, 4, x);
-    put(g0, "y", H5T_IEEE_F64LE, !strcmp(fault, "xyz_length") ? 3 : 4, x);
-    put(g0, "z", H5T_IEEE_F64LE, 4, x);
+    int implicit = !strcmp(fault, "implicit_short"); /* no group ids: node i is row i */
+    if (!implicit) {
+        put_ids(v2, "node_group_id", H5T_STD_I32LE, !strcmp(fault, "group_length") ? 3 : 4, z);
+        put_ids(v2, "node_group_index", H5T_STD_I32LE, 4, i);
+    }
+    put(g0, "x", H5T_IEEE_F64LE, implicit ? 3 : 4, x);
+    put(g0, "y", H5T_IEEE_F64LE, !strcmp(fault, "xyz_length") || implicit ? 3 : 4, x);
+    put(g0, "z", H5T_IEEE_F64LE, implicit ? 3 : 4, x);
     if (!strcmp(fault, "param_varies")) {
         double tau[] = {10, 10, 20, 10};
         put(g0, "tau_m", H5T_IEEE_F64LE, 4, tau);
+    }
+    if (!strcmp(fault, "dyn_2d") || !strcmp(fault, "dyn_strings")) {
+        /* per-node values of the wrong shape or kind: V_m as 4 x 2
+         * numbers (a name lif does not use), v as strings */
+        hid_t dyn = group(g0, "dynamics_params");
+        int two = !strcmp(fault, "dyn_2d");
+        hsize_t dims[2] = {4, 2};
+        hid_t ty = H5Tcopy(H5T_C_S1);
+        H5Tset_size(ty, 2);
+        hid_t s = H5Screate_simple(two ? 2 : 1, dims, NULL);
+        hid_t d = H5Dcreate2(dyn, two ? "V_m" : "v", two ? H5T_IEEE_F64LE : ty, s, H5P_DEFAULT,
+                             H5P_DEFAULT, H5P_DEFAULT);
+        double vm[8] = {-65, -65, -65, -65, -65, -65, -65, -65};
+        if (d < 0 || H5Dwrite(d, two ? H5T_NATIVE_DOUBLE : ty, H5S_ALL, H5S_ALL, H5P_DEFAULT,
+                              two ? (const void *)vm : (const void *)"a b c d ") < 0)
+            die(fault);
+        H5Dclose(d);
+        H5Sclose(s);
+        H5Tclose(ty);
+        H5Gclose(dyn);
     }
     H5Gclose(g0);
     H5Gclose(v2);
@@ -269,10 +303,13 @@ static void bad_edges_case(const char *rel, const char *fault)
         put_end(e, "target_node_id", H5T_STD_U64LE, !strcmp(fault, "length") ? 2 : 3, t, "v1",
                 0);
     put_ids(e, "edge_type_id", H5T_STD_I32LE, 3, ty);
-    put_ids(e, "edge_group_id", H5T_STD_I32LE, 3, z);
+    int implicit = !strcmp(fault, "implicit_short"); /* no group ids: edge i is row i */
+    if (!implicit)
+        put_ids(e, "edge_group_id", H5T_STD_I32LE, 3, z);
     if (!strcmp(fault, "group_index"))
         i[2] = 7;
-    put_ids(e, "edge_group_index", H5T_STD_I32LE, 3, i);
+    if (!implicit)
+        put_ids(e, "edge_group_index", H5T_STD_I32LE, 3, i);
     double w[] = {1, 2, 3}, d[] = {1, 1, 1};
     if (!strcmp(fault, "nan_weight"))
         w[1] = NAN;
@@ -280,8 +317,8 @@ static void bad_edges_case(const char *rel, const char *fault)
         d[2] = -0.5;
     if (!strcmp(fault, "huge_delay"))
         d[0] = 1e9;
-    put(g0, "syn_weight", H5T_IEEE_F32LE, 3, w);
-    put(g0, "delay", H5T_IEEE_F64LE, 3, d);
+    put(g0, "syn_weight", H5T_IEEE_F32LE, implicit ? 2 : 3, w);
+    put(g0, "delay", H5T_IEEE_F64LE, implicit ? 2 : 3, d);
     H5Gclose(g0);
     H5Gclose(e);
     H5Gclose(edges);
@@ -295,8 +332,10 @@ int main(int argc, char **argv)
     simple_nodes();
     simple_two_types();
     bad_edges_case("simple/edges.hdf5", "none");
-    static const char *const nfaults[] = {"no_type_id", "float_type", "2d", "group_length",
-                                          "xyz_length", "param_varies"};
+    static const char *const nfaults[] = {"no_type_id",  "float_type",     "2d",
+                                          "group_length", "xyz_length",    "param_varies",
+                                          "dyn_2d",       "dyn_strings",   "u64_type_id",
+                                          "implicit_short"};
     for (size_t k = 0; k < sizeof nfaults / sizeof *nfaults; k++) {
         char rel[256];
         snprintf(rel, sizeof rel, "bad/nodes_%s.hdf5", nfaults[k]);
@@ -305,7 +344,7 @@ int main(int argc, char **argv)
     static const char *const efaults[] = {"out_of_range", "negative_id", "unknown_pop",
                                           "float_ids",    "no_target",   "length",
                                           "group_index",  "nan_weight",  "negative_delay",
-                                          "huge_delay",   "two_types"};
+                                          "huge_delay",   "two_types",   "implicit_short"};
     for (size_t k = 0; k < sizeof efaults / sizeof *efaults; k++) {
         char rel[256];
         snprintf(rel, sizeof rel, "bad/edges_%s.hdf5", efaults[k]);
