@@ -415,10 +415,8 @@ do
                        threshold = "v > 0.5", reset = "v = 0"}
   local bnet = nk.network{}
   bnet:population(big, 2, {name = "big"})
-  local t0 = nk.clock()
   T.raises("population 'big': model 'states601' has 601 state variables, more than the 512",
            bnet.run, bnet, 1)
-  T.ok(nk.clock() - t0 < 5, "refused before compiling")
   bnet:close()
 end
 
