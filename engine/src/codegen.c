@@ -9,7 +9,9 @@
  *
  * Every expression is first put in canonical form (canon()): each name is
  * replaced by its name in the generated code, intermediates and the input
- * current I are written out in full. The population's states, neuron's and
+ * current I are written out in full (but for intermediates flagged
+ * (constant over dt) in the solver's equations: those are computed once per
+ * step before the solver and read as nk_cK). The population's states, neuron's and
  * receptors' together, form one ODE system that the chosen solver advances:
  *   explicit Runge-Kutta (euler, midpoint, heun, rk4) from a tableau, with
  *     max_dt sub-steps;
@@ -24,9 +26,11 @@
  *   rK_X       receptor K's state X      rpK_X   receptor K's parameter X
  *   nk_iext    external current (pA)     nk_w    on_pre: the summed weight
  *   nk_t, nk_dt, i; nk_y0_J, nk_kS_J     solver temporaries of ODE J
+ *   nk_cK      a (constant over dt) intermediate, computed once per step
  */
 #include "internal.h"
 
+#include <ctype.h>
 #include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -131,13 +135,55 @@ int nk_method_known(const char *m)
 
 /* ---- canonical form ---------------------------------------------------- */
 
+/* Intermediates flagged (constant over dt) that the solver uses: each is
+ * computed once per step, before the solver, into nk_cK (K its index here),
+ * and every stage and sub-step reads that value (Brian2's flag). */
+typedef struct cod_ent {
+    int rx;                  /* -1 neuron, else receptor */
+    const nk_stmt *st;
+    int state;               /* emission: 0 not yet, 1 under way, 2 written */
+} cod_ent;
+
+typedef struct cod_list {
+    cod_ent *e;
+    int n, cap;
+} cod_list;
+
 typedef struct canon_ctx {
     nk_pop *pop;
     int in_on_pre;           /* w is the arriving weight */
+    cod_list *cod;           /* the solver's equations: (constant over dt)
+                                intermediates become nk_cK; NULL elsewhere */
     char *err;
     size_t errlen;
     int64_t nodes;           /* made so far: intermediates are substituted where used */
 } canon_ctx;
+
+static int has_flag(const nk_stmt *st, const char *flag)
+{
+    for (int f = 0; f < st->nflags; f++)
+        if (!strcmp(st->flags[f], flag))
+            return 1;
+    return 0;
+}
+
+/* The index of (rx, st) in l, added when new; -1 when out of memory. */
+static int cod_add(cod_list *l, int rx, const nk_stmt *st)
+{
+    for (int k = 0; k < l->n; k++)
+        if (l->e[k].rx == rx && l->e[k].st == st)
+            return k;
+    if (l->n == l->cap) {
+        int nc = l->cap ? 2 * l->cap : 8;
+        cod_ent *ne = realloc(l->e, (size_t)nc * sizeof *ne);
+        if (!ne)
+            return -1;
+        l->e = ne;
+        l->cap = nc;
+    }
+    l->e[l->n] = (cod_ent){rx, st, 0};
+    return l->n++;
+}
 
 /* Terms one expression may grow to once its intermediates are substituted
  * (an intermediate used twice at each of 22 levels is 4 million). */
@@ -150,6 +196,7 @@ static int is_builtin(const char *name)
 }
 
 static nk_expr *canon_rec(const nk_expr *e, canon_ctx *c, int rx, int depth);
+static int is_constant(const nk_expr *e);
 
 /* The neuron's input current: every receptor's current plus nk_iext. A
  * population without an external current leaves nk_iext (0) out of the sum,
@@ -200,8 +247,23 @@ static nk_expr *canon_var(const char *name, canon_ctx *c, int rx, int depth)
         return rx >= 0 ? named("rp%d_%s", rx, name) : named("p_%s", -1, name);
     for (int k = 0; k < m->eqs.n; k++) {
         const nk_stmt *st = &m->eqs.items[k];
-        if (st->kind == NK_ST_ASSIGN && !strcmp(st->target, name))
-            return canon_rec(st->rhs, c, rx, depth + 1);
+        if (st->kind != NK_ST_ASSIGN || strcmp(st->target, name))
+            continue;
+        if (c->cod && has_flag(st, "constant over dt")) {
+            /* one of parameters only is the same in every stage anyway,
+             * and stays a constant for the solvers (exact's coefficients) */
+            nk_expr *v = canon_rec(st->rhs, c, rx, depth + 1);
+            if (!v || is_constant(v))
+                return v;
+            nk_expr_free(v);
+            int q = cod_add(c->cod, rx, st);
+            if (q < 0)
+                return NULL;
+            char b[32];
+            snprintf(b, sizeof b, "nk_c%d", q);
+            return nk_expr_var(b);
+        }
+        return canon_rec(st->rhs, c, rx, depth + 1);
     }
     if (rx < 0 && !strcmp(name, "I"))
         return canon_I(c, depth);
@@ -210,11 +272,13 @@ static nk_expr *canon_var(const char *name, canon_ctx *c, int rx, int depth)
     if (!strcmp(name, "refractory"))
         return nk_expr_var("nk_refractory");
     if (rx >= 0) {
-        /* The target neuron's states and parameters. */
-        if (nk_model_state_index0(nm, name) >= 0)
-            return named("s_%s", -1, name);
-        if (nk_model_param_index0(nm, name) >= 0)
-            return named("p_%s", -1, name);
+        /* The target neuron's states and parameters (or their aliases). */
+        int k = nk_model_state_index(nm, name);
+        if (k >= 0)
+            return named("s_%s", -1, nm->sname[k]);
+        k = nk_model_param_index(nm, name);
+        if (k >= 0)
+            return named("p_%s", -1, nm->pname[k]);
         snprintf(c->err, c->errlen,
                  "population '%s': synapse '%s' (receptor '%s') uses '%s', which is not a name "
                  "of the synapse or of neuron model '%s'",
@@ -307,16 +371,22 @@ static nk_expr *canon_rec(const nk_expr *e, canon_ctx *c, int rx, int depth)
 
 /* e of model scope rx (-1: the neuron) in canonical form; NULL with err set
  * (or "out of memory"). */
-static nk_expr *canon(const nk_expr *e, nk_pop *pop, int rx, int in_on_pre, char *err,
-                      size_t errlen)
+static nk_expr *canon_cod(const nk_expr *e, nk_pop *pop, int rx, int in_on_pre, cod_list *cod,
+                          char *err, size_t errlen)
 {
-    canon_ctx c = {pop, in_on_pre, err, errlen, 0};
+    canon_ctx c = {pop, in_on_pre, cod, err, errlen, 0};
     if (errlen)
         err[0] = 0;
     nk_expr *r = canon_rec(e, &c, rx, 0);
     if (!r && errlen && !err[0])
         snprintf(err, errlen, "out of memory");
     return r;
+}
+
+static nk_expr *canon(const nk_expr *e, nk_pop *pop, int rx, int in_on_pre, char *err,
+                      size_t errlen)
+{
+    return canon_cod(e, pop, rx, in_on_pre, NULL, err, errlen);
 }
 
 /* Emission of canonical trees: generated names pass through, built-ins map. */
@@ -415,8 +485,6 @@ static nk_expr *hoist_var(hoist *h, const nk_expr *e, int recip)
     snprintf(name, sizeof name, "nk_h%d", k);
     return nk_expr_var(name);
 }
-
-static int is_constant(const nk_expr *e);
 
 /* e with its loop-invariant parts replaced by hoisted names; NULL when out
  * of memory. */
@@ -556,6 +624,7 @@ typedef struct sys {
     int n;
     const char *method;
     int nsub;            /* sub-steps per step */
+    cod_list cod;        /* (constant over dt) intermediates the rhs use */
 } sys;
 
 static void sys_free(sys *y)
@@ -565,6 +634,7 @@ static void sys_free(sys *y)
         nk_expr_free(y->o[k].coef);
     }
     free(y->o);
+    free(y->cod.e);
 }
 
 static int kernel_index(nk_pop *pop, int rx, int sidx)
@@ -626,7 +696,7 @@ static int sys_collect(sys *y, nk_net *net, nk_pop *pop, char *err, size_t errle
             for (int f = 0; f < st->nflags; f++)
                 if (!strcmp(st->flags[f], "unless refractory"))
                     o->frozen = 1;
-            o->rhs = canon(st->rhs, pop, r, 0, err, errlen);
+            o->rhs = canon_cod(st->rhs, pop, r, 0, &y->cod, err, errlen);
             if (!o->rhs)
                 return -1;
         }
@@ -634,21 +704,50 @@ static int sys_collect(sys *y, nk_net *net, nk_pop *pop, char *err, size_t errle
     return 0;
 }
 
-/* Rewrites "'<cname>'" in msg as "'<name>'" (messages from the
- * differentiator name generated variables). */
-static void plain_names(char *msg, size_t len, sys *y)
+/* Rewrites the generated names in msg (a message of the differentiator,
+ * which prints canonical trees) as the user wrote them: s_X, p_X, rK_X and
+ * rpK_X as X, nk_cK as its intermediate's name, nk_refractory as refractory
+ * and the external current nk_iext as I_ext. Every generated name has
+ * exactly one such prefix, so a user's own "s_x" comes out whole. */
+static void plain_names(char *msg, size_t len, const sys *y)
 {
-    for (int k = 0; k < y->n; k++) {
-        char from[170], to[170];
-        snprintf(from, sizeof from, "'%s'", y->o[k].cname);
-        snprintf(to, sizeof to, "'%s'", y->o[k].st->target);
-        char *at = strstr(msg, from);
-        if (!at)
+    char out[1024];
+    size_t o = 0;
+    const char *p = msg;
+    while (*p && o + 1 < sizeof out) {
+        if (!(isalpha((unsigned char)*p) || *p == '_') ||
+            (p > msg && (isalnum((unsigned char)p[-1]) || p[-1] == '_'))) {
+            out[o++] = *p++;
             continue;
-        char tail[1024];
-        snprintf(tail, sizeof tail, "%s", at + strlen(from));
-        snprintf(at, len - (size_t)(at - msg), "%s%s", to, tail);
+        }
+        const char *e = p;
+        while (isalnum((unsigned char)*e) || *e == '_')
+            e++;
+        char id[512];
+        snprintf(id, sizeof id, "%.*s", (int)(e - p), p);
+        const char *shown = id;
+        int q, off = 0;
+        if (!strncmp(id, "s_", 2) || !strncmp(id, "p_", 2))
+            shown = id + 2;
+        else if ((sscanf(id, "rp%d_%n", &q, &off) == 1 || sscanf(id, "r%d_%n", &q, &off) == 1) &&
+                 off > 0)
+            shown = id + off;
+        else if (sscanf(id, "nk_c%d%n", &q, &off) == 1 && !id[off] && q >= 0 && q < y->cod.n)
+            shown = y->cod.e[q].st->target;
+        else if (!strcmp(id, "nk_refractory"))
+            shown = "refractory";
+        else if (!strcmp(id, "nk_iext"))
+            shown = "I_ext";
+        int w = snprintf(out + o, sizeof out - o, "%s", shown);
+        o = w < 0 ? o : o + (size_t)w >= sizeof out ? sizeof out - 1 : o + (size_t)w;
+        p = e;
     }
+    if (!len)
+        return;
+    if (o >= len)
+        o = len - 1;
+    memcpy(msg, out, o);
+    msg[o] = 0;
 }
 
 /* exponential_euler: the coefficient of each equation in its own variable. */
@@ -791,8 +890,16 @@ static int sys_exact(sys *y, double h, double **extra, int *nextra, char *err, s
                 goto fail;
             }
             double v;
-            int bad = !is_constant(ds) || ceval(ds, y->pop, h, &v) || !isfinite(v);
+            int bad = !is_constant(ds) || ceval(ds, y->pop, h, &v);
             nk_expr_free(ds);
+            if (!bad && !isfinite(v)) {
+                snprintf(err, errlen,
+                         "population '%s', method exact: in 'd%s/dt' the coefficient of '%s' is "
+                         "%g with the population's parameter values (is a time constant 0, or "
+                         "does an exponent overflow?)",
+                         y->pop->name, o->st->target, y->o[j].st->target, v);
+                goto fail;
+            }
             if (bad) {
                 snprintf(err, errlen,
                          "population '%s': method exact needs a linear system with constant "
@@ -981,8 +1088,9 @@ static int on_pre_target(nk_pop *pop, int r, const nk_stmt *st, char *out, size_
     const nk_model *m = pop->rx[r].syn;
     if (nk_model_state_index0(m, st->target) >= 0)
         return snprintf(out, outlen, "r%d_%s", r, st->target) < 0;
-    if (nk_model_state_index0(pop->model, st->target) >= 0)
-        return snprintf(out, outlen, "s_%s", st->target) < 0;
+    int k = nk_model_state_index(pop->model, st->target);   /* aliases too */
+    if (k >= 0)
+        return snprintf(out, outlen, "s_%s", pop->model->sname[k]) < 0;
     snprintf(err, errlen,
              "population '%s': synapse '%s' (receptor '%s') assigns to '%s' in on_pre, which is "
              "neither its state nor a state of neuron model '%s'",
@@ -1036,12 +1144,13 @@ static int resolve_graded(const char *name, char *out, size_t outlen, void *ud)
     if (l > 4 && !strcmp(name + l - 4, "_pre")) {
         char base[128];
         snprintf(base, sizeof base, "%.*s", (int)(l - 4), name);
-        if (nk_model_state_index0(g->pre, base) < 0) {
+        int k = nk_model_state_index(g->pre, base);   /* aliases too */
+        if (k < 0) {
             g->bad = 1;
             snprintf(g->badname, sizeof g->badname, "%s", name);
             return 1;
         }
-        return snprintf(out, outlen, "((double)pa_%s[j])", base) < 0;
+        return snprintf(out, outlen, "((double)pa_%s[j])", g->pre->sname[k]) < 0;
     }
     if (nk_model_param_index0(g->syn, name) >= 0)
         return snprintf(out, outlen, "gp_%s", name) < 0;
@@ -1096,6 +1205,71 @@ static int emit_graded(sb *b, nk_net *net, int pi, int cuda, char *err, size_t e
     return 0;
 }
 
+/* The (constant over dt) intermediates nk_cJ that a canonical tree uses. */
+typedef struct cod_deps {
+    int *k;
+    int n, cap;
+} cod_deps;
+
+static int cod_dep(const char *name, int line, int col, void *ud)
+{
+    (void)line;
+    (void)col;
+    cod_deps *d = ud;
+    int q, off = 0;
+    if (sscanf(name, "nk_c%d%n", &q, &off) != 1 || name[off])
+        return 0;
+    if (d->n == d->cap) {
+        int nc = d->cap ? 2 * d->cap : 8;
+        int *nk = realloc(d->k, (size_t)nc * sizeof *nk);
+        if (!nk)
+            return -1;
+        d->k = nk;
+        d->cap = nc;
+    }
+    d->k[d->n++] = q;
+    return 0;
+}
+
+/* Writes "const double nk_cK = ...;" for (constant over dt) intermediate K of
+ * y, after those its expression uses (which may add more to y->cod). */
+static int emit_cod(sb *b, sys *y, int k, char *err, size_t errlen)
+{
+    if (y->cod.e[k].state == 2)
+        return 0;
+    nk_pop *pop = y->pop;
+    const int rx = y->cod.e[k].rx;
+    const nk_stmt *st = y->cod.e[k].st;
+    if (y->cod.e[k].state == 1) {
+        /* (canon_var's depth limit catches a cycle first; a guard) */
+        snprintf(err, errlen,
+                 "population '%s': %s '%s': intermediates refer to each other in a cycle "
+                 "through '%s' (constant over dt)",
+                 pop->name, rx < 0 ? "model" : "synapse",
+                 rx < 0 ? pop->model->name : pop->rx[rx].syn->name, st->target);
+        return -1;
+    }
+    y->cod.e[k].state = 1;
+    nk_expr *c = canon_cod(st->rhs, pop, rx, 0, &y->cod, err, errlen);
+    if (!c)
+        return -1;
+    cod_deps d = {0};
+    int rc = nk_expr_walk_vars(c, cod_dep, &d);
+    if (rc)
+        snprintf(err, errlen, "out of memory");
+    for (int q = 0; !rc && q < d.n; q++)
+        rc = emit_cod(b, y, d.k[q], err, errlen);
+    free(d.k);
+    if (!rc) {
+        sb_printf(b, "        const double nk_c%d = ", k);
+        rc = emit(b, c, err, errlen);
+        sb_printf(b, "; /* %s%s */\n", rx < 0 ? "" : "receptor's ", st->target);
+    }
+    nk_expr_free(c);
+    y->cod.e[k].state = 2;
+    return rc;
+}
+
 /* Declares nk_bv, the kernel index of neuron i's first state variable whose
  * stored value is not finite; else (the reset replaced it, or finite values
  * summed past the range) the first integrated one. Shared by both frames. */
@@ -1138,6 +1312,26 @@ static char *codegen_pop(nk_net *net, int pi, int cuda, char *err, size_t errlen
         snprintf(err, errlen, "population '%s': unknown method '%s' (expected %s)", pop->name,
                  pop->method, NK_METHODS);
         return NULL;
+    }
+    /* A synapse sees the target neuron's states and parameters by name; an
+     * intermediate of the synapse with one of those names would hide it in
+     * the synapse's current and on_pre without a word. Known only now that
+     * the two meet. */
+    for (int r = 0; r < pop->nrx; r++) {
+        const nk_model *sm = pop->rx[r].syn;
+        for (int k = 0; k < sm->eqs.n; k++) {
+            const nk_stmt *st = &sm->eqs.items[k];
+            int si = nk_model_state_index(nm, st->target);
+            if (st->kind != NK_ST_ASSIGN || (si < 0 && nk_model_param_index(nm, st->target) < 0))
+                continue;
+            snprintf(err, errlen,
+                     "population '%s': synapse '%s' (receptor '%s') names an intermediate '%s' "
+                     "('%s'), which would hide the %s '%s' of neuron model '%s' in the synapse's "
+                     "expressions; rename the intermediate",
+                     pop->name, sm->name, pop->rx[r].name, st->target, st->text,
+                     si >= 0 ? "state" : "parameter", st->target, nm->name);
+            goto done;
+        }
     }
     if (sys_collect(&y, net, pop, err, errlen))
         goto done;
@@ -1347,6 +1541,11 @@ body:
         }
         sb_printf(&bb, "        }\n");
     }
+    /* (constant over dt) intermediates: once per step, from the states
+     * after the input, before every stage and sub-step. */
+    for (int k = 0; k < y.cod.n; k++)
+        if (emit_cod(&bb, &y, k, err, errlen))
+            goto done;
     /* Integration. */
     if (y.n > 0) {
         if (rk45) {

@@ -1688,6 +1688,11 @@ int nk_expr_uses(const nk_expr *e, const char *name)
     return 0;
 }
 
+int nk_expr_has_random(const nk_expr *e)
+{
+    return contains_random(e);
+}
+
 int nk_expr_is_boolean(const nk_expr *e)
 {
     if (!e)

@@ -83,6 +83,9 @@ nk_expr *nk_expr_clone(const nk_expr *e);
 /* Returns 1 if a VAR named name occurs anywhere in e, else 0 (0 for NULL). */
 int nk_expr_uses(const nk_expr *e, const char *name);
 
+/* Returns 1 if e calls rand() or randn() anywhere, else 0 (0 for NULL). */
+int nk_expr_has_random(const nk_expr *e);
+
 /* Returns 1 if e is boolean-valued at the top level: a comparison, 'and',
  * 'or', 'not', or a conditional whose two branches are both boolean; else 0. */
 int nk_expr_is_boolean(const nk_expr *e);
@@ -203,7 +206,8 @@ typedef struct nk_stmt_list { nk_stmt *items; int n; } nk_stmt_list;
  * UNIT is the text after ':' up to a trailing "(flags)" group or the end; it
  * may contain parentheses ("metre/(second*kg)") but not : = , ; ? < > ! & | #.
  * Known flags: ODE "unless refractory"; X = ... "constant over dt" (edit
- * ODE_FLAGS/ASSIGN_FLAGS in expr.c to add more); flag text is normalised to
+ * ODE_FLAGS/ASSIGN_FLAGS in expr.c to add more; what they mean is the code
+ * generator's business: docs/models.md); flag text is normalised to
  * single spaces. A 'NAME (words)' at the end of the right-hand side is taken
  * as flags, not as a call, unless NAME is a known function.
  * Expression positions are relative to src (line within src, column within

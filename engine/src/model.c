@@ -45,6 +45,33 @@ static int read_num(const char **s, double *v)
     return 0;
 }
 
+/* The names every expression sees that a model may not declare or define
+ * (the constants e and pi it may: its own come first). */
+static int is_builtin_var(const char *name)
+{
+    return !strcmp(name, "t") || !strcmp(name, "dt") || !strcmp(name, "i") ||
+           !strcmp(name, "refractory");
+}
+
+/* What a built-in or reserved name stands for in a model of this kind, or
+ * NULL when name is neither. */
+static const char *reserved_meaning(const nk_model *m, const char *name)
+{
+    if (!strcmp(name, "t"))
+        return "the time t";
+    if (!strcmp(name, "dt"))
+        return "the time step dt";
+    if (!strcmp(name, "i"))
+        return "the neuron's index i";
+    if (!strcmp(name, "refractory"))
+        return "the flag refractory (1 while the neuron is refractory)";
+    if (!m->synapse && !strcmp(name, "I"))
+        return "the input current I";
+    if (m->synapse && !strcmp(name, "w"))
+        return "the weight w of on_pre";
+    return NULL;
+}
+
 typedef struct decl {
     char name[64];
     double value;
@@ -56,7 +83,9 @@ typedef struct decl {
 } decl;
 
 /* Parses one "name = value unit [lo, hi]" declaration (value a number or an
- * identifier; the range optional, ( ) for open ends). */
+ * identifier; the range optional, ( ) for open ends). Returns 0, -1 when it
+ * is malformed, -2 when its range is, -3 when the name is longer than 63
+ * characters. */
 static int parse_decl(const char *s, decl *d)
 {
     memset(d, 0, sizeof *d);
@@ -68,7 +97,7 @@ static int parse_decl(const char *s, decl *d)
         d->name[k++] = *s++;
     d->name[k] = 0;
     if (is_ident((unsigned char)*s))
-        return -1;
+        return -3;
     s = skip_ws(s);
     if (*s++ != '=')
         return -1;
@@ -165,6 +194,12 @@ static int add_piece(const char *piece, void *ud)
                  piece);
         return -1;
     }
+    if (prc == -3) {
+        snprintf(d->err, d->errlen,
+                 "the name '%s...' in '%s' is too long (at most %d characters)", dc.name,
+                 d->states ? "states" : "params", (int)sizeof dc.name - 1);
+        return -1;
+    }
     if (prc) {
         snprintf(d->err, d->errlen,
                  "malformed declaration '%s' (expected 'name = value unit', optionally [lo, hi])",
@@ -173,10 +208,10 @@ static int add_piece(const char *piece, void *ud)
     }
     const char *name = dc.name;
     /* (the constants e and pi may be a model's own names: those come first) */
-    if (!strcmp(name, "t") || !strcmp(name, "dt") || !strcmp(name, "i")) {
+    if (is_builtin_var(name)) {
         snprintf(d->err, d->errlen,
-                 "'%s' is a built-in name (t: the time, dt: the step, i: the neuron's index); "
-                 "choose another name",
+                 "'%s' is a built-in name (t: the time, dt: the step, i: the neuron's index, "
+                 "refractory: 1 while the neuron is refractory); choose another name",
                  name);
         return -1;
     }
@@ -250,8 +285,25 @@ static int add_alias(const char *piece, void *ud)
     decl_ctx *d = ud;
     nk_model *m = d->m;
     decl dc;
-    if (parse_decl(piece, &dc) || !dc.ref[0] || dc.unit[0] || dc.has_range) {
+    int prc = parse_decl(piece, &dc);
+    if (prc == -3) {
+        snprintf(d->err, d->errlen, "the alias '%s...' is too long (at most %d characters)",
+                 dc.name, (int)sizeof dc.name - 1);
+        return -1;
+    }
+    if (prc || !dc.ref[0] || dc.unit[0] || dc.has_range) {
         snprintf(d->err, d->errlen, "malformed alias '%s' (expected 'other_name = name')", piece);
+        return -1;
+    }
+    const char *meaning = reserved_meaning(m, dc.name);
+    if (meaning) {
+        snprintf(d->err, d->errlen, "alias '%s' would hide %s; choose another name", dc.name,
+                 meaning);
+        return -1;
+    }
+    if (nk_expr_func_arity(dc.name) >= 0) {
+        snprintf(d->err, d->errlen, "alias '%s' is the name of a function; choose another name",
+                 dc.name);
         return -1;
     }
     if (nk_model_param_index0(m, dc.ref) < 0 && nk_model_state_index0(m, dc.ref) < 0) {
@@ -369,7 +421,6 @@ typedef struct names_ctx {
     const nk_stmt_list *eqs;   /* intermediates defined here are names too */
     int allow_w;               /* on_pre: w is the weight */
     int allow_post;            /* synapse: names of the target neuron resolve later */
-    int allow_pre;             /* graded: NAME_pre, the presynaptic neuron's state */
     const char *where;
     char *err;
     size_t errlen;
@@ -393,19 +444,19 @@ static int check_name(const char *name, int line, int col, void *ud)
         for (int k = 0; k < c->eqs->n; k++)
             if (c->eqs->items[k].kind == NK_ST_ASSIGN && !strcmp(c->eqs->items[k].target, name))
                 return 0;
-    if (c->allow_pre) {
-        size_t l = strlen(name);
-        if (l > 4 && !strcmp(name + l - 4, "_pre"))
-            return 0;
-        if (nk_model_state_index0(c->m, name) >= 0) {
+    if (c->allow_post)
+        return 0;
+    /* an intermediate where intermediates are not substituted */
+    for (int k = 0; k < c->m->eqs.n; k++)
+        if (c->m->eqs.items[k].kind == NK_ST_ASSIGN && !strcmp(c->m->eqs.items[k].target, name)) {
             snprintf(c->err, c->errlen,
-                     "model '%s': graded: '%s' is a state of the synapse; graded depends on the "
-                     "presynaptic neuron's states, written NAME_pre (v_pre)", c->m->name, name);
+                     "model '%s': '%s' in %s is an intermediate of equations ('%s'); "
+                     "intermediates can be used only in equations%s: write its expression in "
+                     "%s",
+                     c->m->name, name, c->where, c->m->eqs.items[k].text,
+                     c->m->synapse ? ", on_pre and current" : "", c->where);
             return -1;
         }
-    } else if (c->allow_post) {
-        return 0;
-    }
     /* Build the candidate list for a suggestion. */
     const char *cand[96];
     int n = 0;
@@ -440,6 +491,46 @@ static int check_name(const char *name, int line, int col, void *ud)
     return -1;
 }
 
+/* A name in graded: the presynaptic neuron's states as NAME_pre, the
+ * synapse's parameters, dt, pi and e. Nothing else exists where graded is
+ * computed (per presynaptic neuron, after that neuron's update). */
+static int check_graded_name(const char *name, int line, int col, void *ud)
+{
+    names_ctx *c = ud;
+    const nk_model *m = c->m;
+    size_t l = strlen(name);
+    if (nk_model_param_index(m, name) >= 0 || (l > 4 && !strcmp(name + l - 4, "_pre")) ||
+        !strcmp(name, "dt") || !strcmp(name, "pi") || !strcmp(name, "e"))
+        return 0;
+    char why[256] = "";
+    const char *meaning = reserved_meaning(m, name);
+    if (nk_model_state_index(m, name) >= 0)
+        snprintf(why, sizeof why, "'%s' is a state of the synapse", name);
+    else if (meaning)
+        snprintf(why, sizeof why, "'%s' is %s, which graded cannot use", name, meaning);
+    for (int k = 0; !why[0] && k < m->eqs.n; k++)
+        if (m->eqs.items[k].kind == NK_ST_ASSIGN && !strcmp(m->eqs.items[k].target, name))
+            snprintf(why, sizeof why, "'%s' is an intermediate of equations ('%.100s')", name,
+                     m->eqs.items[k].text);
+    if (!why[0])
+        snprintf(why, sizeof why, "unknown name '%s'", name);
+    char where[64];
+    if (line > 1)
+        snprintf(where, sizeof where, "line %d, column %d", line, col);
+    else
+        snprintf(where, sizeof where, "column %d", col);
+    char params[512] = "";
+    for (int k = 0; k < m->nparams; k++) {
+        size_t pl = strlen(params);
+        snprintf(params + pl, sizeof params - pl, "%s%s", k ? ", " : "", m->pname[k]);
+    }
+    snprintf(c->err, c->errlen,
+             "model '%s': graded (%s): %s; graded may use the presynaptic neuron's states, "
+             "written NAME_pre (v_pre), the synapse's parameters%s%s%s, dt, pi and e",
+             m->name, where, why, m->nparams ? " (" : "", params, m->nparams ? ")" : "");
+    return -1;
+}
+
 static int check_stmts(const nk_stmt_list *l, names_ctx *c, int assign_to_state)
 {
     for (int k = 0; k < l->n; k++) {
@@ -455,6 +546,72 @@ static int check_stmts(const nk_stmt_list *l, names_ctx *c, int assign_to_state)
         if (nk_expr_walk_vars(st->rhs, check_name, c))
             return -1;
     }
+    return 0;
+}
+
+/* ---- aliases ---------------------------------------------------------------- */
+
+static const char *unalias(const nk_model *m, const char *name);
+
+/* Respells every alias in e as the name it stands for. -1 when out of
+ * memory. */
+static int unalias_expr(const nk_model *m, nk_expr *e)
+{
+    if (!e)
+        return 0;
+    if (e->kind == NK_EX_VAR) {
+        const char *real = unalias(m, e->name);
+        if (real != e->name) {
+            char *c = nk_strdup(real);
+            if (!c)
+                return -1;
+            free(e->name);
+            e->name = c;
+        }
+        return 0;
+    }
+    for (int k = 0; k < e->nargs; k++)
+        if (unalias_expr(m, e->args[k]))
+            return -1;
+    return 0;
+}
+
+/* The same for statements: their expressions and, but for intermediates
+ * (whose names are their own), their targets. */
+static int unalias_stmts(const nk_model *m, nk_stmt_list *l)
+{
+    for (int k = 0; k < l->n; k++) {
+        nk_stmt *st = &l->items[k];
+        if (unalias_expr(m, st->rhs))
+            return -1;
+        if (st->kind == NK_ST_ASSIGN && l == &m->eqs)
+            continue;
+        const char *real = unalias(m, st->target);
+        if (real != st->target) {
+            char *c = nk_strdup(real);
+            if (!c)
+                return -1;
+            free(st->target);
+            st->target = c;
+        }
+    }
+    return 0;
+}
+
+/* Aliases are other names for parameters and states, usable wherever those
+ * are: after the checks, the model's expressions and targets are respelled
+ * with the real names, which is all the code generator and the evaluation
+ * of refractory periods know. (A synapse's uses of the target neuron's
+ * aliases, and graded's NAME_pre, are resolved when the code is generated.) */
+static int unalias_all(nk_model *m)
+{
+    if (!m->nalias)
+        return 0;
+    if (unalias_stmts(m, &m->eqs) || unalias_stmts(m, &m->reset) ||
+        unalias_stmts(m, &m->on_pre) || unalias_expr(m, m->threshold) ||
+        unalias_expr(m, m->refractory) || unalias_expr(m, m->current) ||
+        unalias_expr(m, m->graded))
+        return -1;
     return 0;
 }
 
@@ -701,20 +858,39 @@ nk_model *nk_model_parse(const nk_model_text *t, char *err, size_t errlen)
             goto fail;
         }
         /* one equation per name: a second ODE for a state, or a named
-         * expression that takes a state's or parameter's name, would be
-         * ignored (or would shadow it) without a word */
-        if (st->kind == NK_ST_ASSIGN &&
-            (nk_model_state_index0(m, st->target) >= 0 || nk_model_param_index0(m, st->target) >= 0)) {
-            snprintf(err, errlen,
-                     "model '%s': equations: '%s' names an expression '%s', which is already a "
-                     "%s; choose another name",
-                     t->name, st->text, st->target,
-                     nk_model_state_index0(m, st->target) >= 0 ? "state" : "parameter");
-            goto fail;
+         * expression that takes a state's, parameter's, alias's or
+         * built-in's name, would be ignored (or would shadow it) without a
+         * word */
+        if (st->kind == NK_ST_ASSIGN) {
+            const char *meaning = reserved_meaning(m, st->target);
+            int si = nk_model_state_index(m, st->target), pi = nk_model_param_index(m, st->target);
+            const char *real = si >= 0 ? m->sname[si] : pi >= 0 ? m->pname[pi] : NULL;
+            if (meaning)
+                snprintf(err, errlen,
+                         "model '%s': equations: '%s' names an expression '%s', which would hide "
+                         "%s; choose another name",
+                         t->name, st->text, st->target, meaning);
+            else if (real && strcmp(real, st->target))
+                snprintf(err, errlen,
+                         "model '%s': equations: '%s' names an expression '%s', which is already "
+                         "an alias of %s '%s'; choose another name",
+                         t->name, st->text, st->target, si >= 0 ? "state" : "parameter", real);
+            else if (real)
+                snprintf(err, errlen,
+                         "model '%s': equations: '%s' names an expression '%s', which is already a "
+                         "%s; choose another name",
+                         t->name, st->text, st->target, si >= 0 ? "state" : "parameter");
+            if (meaning || real)
+                goto fail;
         }
         for (int q = 0; q < k; q++) {
             const nk_stmt *o = &m->eqs.items[q];
-            if (o->kind == st->kind && !strcmp(o->target, st->target)) {
+            /* (dv/dt and dV/dt, V an alias of v, are one state's) */
+            int same = o->kind == st->kind &&
+                       (st->kind == NK_ST_ODE
+                            ? nk_model_state_index(m, o->target) == nk_model_state_index(m, st->target)
+                            : !strcmp(o->target, st->target));
+            if (same) {
                 snprintf(err, errlen, "model '%s': equations: '%s' and '%s' both define %s'%s'",
                          t->name, o->text, st->text, st->kind == NK_ST_ODE ? "d/dt of " : "",
                          st->target);
@@ -726,20 +902,27 @@ nk_model *nk_model_parse(const nk_model_text *t, char *err, size_t errlen)
     c.where = "threshold";
     if (m->threshold && nk_expr_walk_vars(m->threshold, check_name, &c))
         goto fail;
+    /* A number is no condition: "0/0" would fire at every step (NaN is
+     * true in C), "v - 1" whenever v != 1. */
+    if (m->threshold && !nk_expr_is_boolean(m->threshold)) {
+        snprintf(err, errlen,
+                 "model '%s': threshold must be a condition, such as 'v > v_th' (a comparison, "
+                 "or and/or/not of comparisons), got '%.200s'",
+                 t->name, skip_ws(t->threshold));
+        goto fail;
+    }
     c.where = "reset";
     if (check_stmts(&m->reset, &c, 1))
         goto fail;
     c.where = "refractory";
     if (m->refractory && nk_expr_walk_vars(m->refractory, check_name, &c))
         goto fail;
-    if (m->refractory) {
-        m->refr_cond = nk_expr_is_boolean(m->refractory);
-        m->refr_per_neuron = !m->refr_cond && (nk_expr_uses(m->refractory, "i") ||
-                                               nk_expr_uses(m->refractory, "t") ||
-                                               nk_expr_uses(m->refractory, "I"));
-        for (int k = 0; k < m->nstates && !m->refr_cond; k++)
-            if (nk_expr_uses(m->refractory, m->sname[k]))
-                m->refr_per_neuron = 1;
+    if (m->refractory && nk_expr_uses(m->refractory, "refractory")) {
+        snprintf(err, errlen,
+                 "model '%s': refractory cannot use the name 'refractory' (the flag it sets: 1 "
+                 "while the neuron is refractory)",
+                 t->name);
+        goto fail;
     }
     c.where = "on_pre";
     c.allow_w = 1;
@@ -750,10 +933,18 @@ nk_model *nk_model_parse(const nk_model_text *t, char *err, size_t errlen)
     c.allow_w = 0;
     if (m->graded) {
         c.where = "graded";
-        c.allow_pre = 1;
-        if (nk_expr_walk_vars(m->graded, check_name, &c))
+        if (nk_expr_walk_vars(m->graded, check_graded_name, &c))
             goto fail;
-        c.allow_pre = 0;
+        /* graded is computed per presynaptic neuron outside any neuron's
+         * update, where there is no random stream */
+        if (nk_expr_has_random(m->graded)) {
+            snprintf(err, errlen,
+                     "model '%s': graded cannot use rand() or randn() (it is computed from the "
+                     "presynaptic neuron's states, which have no random stream there); put the "
+                     "noise in the synapse's equations or in the presynaptic neuron's",
+                     t->name);
+            goto fail;
+        }
     }
     c.where = "current";
     if (m->current && nk_expr_walk_vars(m->current, check_name, &c))
@@ -761,6 +952,25 @@ nk_model *nk_model_parse(const nk_model_text *t, char *err, size_t errlen)
     if (describe(m)) {
         snprintf(err, errlen, "out of memory");
         goto fail;
+    }
+    /* From here on the model's own aliases are spelled as the names they
+     * stand for (the description above keeps the user's spelling). */
+    if (unalias_all(m)) {
+        snprintf(err, errlen, "out of memory");
+        goto fail;
+    }
+    if (m->refractory) {
+        /* a period of parameters only is one for the population (step.c);
+         * one of states, i, t, I or random numbers is evaluated per neuron
+         * at each spike */
+        m->refr_cond = nk_expr_is_boolean(m->refractory);
+        m->refr_per_neuron = !m->refr_cond && (nk_expr_uses(m->refractory, "i") ||
+                                               nk_expr_uses(m->refractory, "t") ||
+                                               nk_expr_uses(m->refractory, "I") ||
+                                               nk_expr_has_random(m->refractory));
+        for (int k = 0; k < m->nstates && !m->refr_cond; k++)
+            if (nk_expr_uses(m->refractory, m->sname[k]))
+                m->refr_per_neuron = 1;
     }
     return m;
 fail_decl:

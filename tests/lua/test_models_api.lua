@@ -443,4 +443,245 @@ do
   T.ok(tight < loose, "tolerances reach the solver (" .. tight .. " < " .. loose .. ")")
 end
 
+-- ---- names that would hide something, aliases, flags (fuzz round 3) -------------------
+-- An intermediate may not take a built-in's name: it would replace it without a word
+-- ("I = 3" ignored the input current; "dt = 3" made the equations see dt = 3).
+for _, b in ipairs{{"I", "the input current I"}, {"t", "the time t"}, {"dt", "the time step dt"},
+                   {"i", "the neuron's index i"}, {"refractory", "the flag refractory"}} do
+  T.raises("'" .. b[1] .. " = 3' names an expression '" .. b[1] .. "', which would hide " .. b[2],
+           nk.model, {name = "hide_" .. b[1], states = {v = 0},
+                      equations = {b[1] .. " = 3", "dv/dt = " .. b[1]}})
+end
+T.raises("'w = 2*g' names an expression 'w', which would hide the weight w of on_pre", nk.model,
+         {name = "hide_w", kind = "synapse", states = {g = 0},
+          equations = {"w = 2*g", "dg/dt = -g"}, on_pre = "g += w", current = "g"})
+T.raises("'refractory' is a built-in name", nk.model,
+         {name = "hide_rs", states = {v = 0, refractory = 0}, equations = "dv/dt = 1"})
+T.raises("alias 't' would hide the time t", nk.model,
+         {name = "hide_at", states = {v = 0}, aliases = {t = "v"}, equations = "dv/dt = 1"})
+T.raises("'V = 2' names an expression 'V', which is already an alias of state 'v'", nk.model,
+         {name = "hide_al", states = {v = 0}, aliases = {V = "v"},
+          equations = {"V = 2", "dv/dt = V"}})
+-- a synapse's intermediate named like a state of its target neuron: refused when the two
+-- meet (it used 1000 for the target's v, and an excitatory synapse hyperpolarised)
+do
+  local s = nk.model{name = "hide_sv", kind = "synapse", params = {E = 0}, states = {g = 0},
+                     equations = {"v = 1000", "dg/dt = -g"}, on_pre = "g += w",
+                     current = "g*(E - v)"}
+  local net = nk.network{}
+  local a, b = net:population("lif", 1), net:population("lif", 1)
+  net:connect(a, b, {synapse = s})
+  T.raises("synapse 'hide_sv' (receptor 'exc') names an intermediate 'v' ('v = 1000'), which " ..
+           "would hide the state 'v' of neuron model 'lif'", net.run, net, 1)
+  -- on a neuron without a 'v' it is the synapse's own name and works
+  local net2 = nk.network{}
+  local c = net2:population(nk.model{name = "hide_sx", states = {x = 0}, equations = "dx/dt = I"}, 1)
+  net2:connect(net2:population("lif", 1), c, {synapse = s})
+  net2:run(1)
+  T.eq(c:get("x", 1), 0, "the same synapse on a neuron without v runs")
+end
+
+-- (constant over dt): computed once per step, before the solver's stages and sub-steps
+do
+  local function v_after(method, flag, extra)
+    local spec = {name = "cod_" .. method .. (flag and "_f" or "") .. (extra and "_x" or ""),
+                  states = {v = 0}, method = method, max_dt = extra and extra.max_dt,
+                  equations = {"a = rand() : 1" .. (flag and " (constant over dt)" or ""),
+                               "dv/dt = a"}}
+    local net = nk.network{dt = 0.1, seed = 3, precision = "double"}
+    local p = net:population(nk.model(spec), 4)
+    net:run(1)
+    local v = {}
+    for k = 1, 4 do v[k] = p:get("v", k) end
+    return v
+  end
+  local euler = v_after("euler", false)
+  local rk4f, rk4 = v_after("rk4", true), v_after("rk4", false)
+  for k = 1, 4 do
+    T.near(rk4f[k], euler[k], 1e-14, "rk4 draws a flagged rand() once per step, as euler does")
+  end
+  T.ok(math.abs(rk4[1] - euler[1]) > 1e-6, "without the flag rk4 draws in every stage")
+  local sub = v_after("euler", true, {max_dt = 0.025})
+  T.near(sub[1], euler[1], 1e-14, "and once per step, not per sub-step (max_dt)")
+  -- the value is taken from the states at the start of the step: a = v under rk4 is Euler
+  local m = nk.model{name = "cod_state", states = {v = 1}, method = "rk4",
+                     equations = {"a = v : 1 (constant over dt)", "dv/dt = a"}}
+  local net = nk.network{dt = 0.1, precision = "double"}
+  local p = net:population(m, 1)
+  net:run(1)
+  T.near(p:get("v", 1), 1.1 ^ 10, 1e-12, "a = v (constant over dt) under rk4 is Euler's step")
+  -- exact takes a flagged random input as constant over the step
+  local ex = nk.model{name = "cod_exact", params = {tau = 10}, states = {v = 0, u = 0},
+                      method = "exact",
+                      equations = {"a = rand() (constant over dt)", "dv/dt = -v/tau + a",
+                                   "du/dt = a"}}
+  local xnet = nk.network{dt = 0.1, precision = "double"}
+  local xp = xnet:population(ex, 1)
+  xnet:run(0.1)
+  local a = xp:get("u", 1) / 0.1
+  T.ok(a > 0 and a < 1, "exact: u = a dt with a drawn once (" .. a .. ")")
+  T.near(xp:get("v", 1), a * 10 * (1 - math.exp(-0.01)), 1e-14,
+         "exact: v = a tau (1 - exp(-dt/tau)) with the same a")
+  -- one of parameters only stays a constant coefficient for exact
+  local kx = nk.model{name = "cod_kexact", params = {tau = 10}, states = {v = 1}, method = "exact",
+                      equations = {"k = 1/tau (constant over dt)", "dv/dt = -k*v"}}
+  local knet = nk.network{dt = 0.1, precision = "double"}
+  local kp = knet:population(kx, 1)
+  knet:run(1)
+  T.near(kp:get("v", 1), math.exp(-0.1), 1e-14, "exact with a flagged constant coefficient")
+  -- the same in a synapse's equations (the receptor's intermediates)
+  local function g_after(method, flag)
+    local syn = nk.model{name = "cod_syn" .. (flag and "_f" or ""), kind = "synapse",
+                         states = {g = 0}, on_pre = "g += w", current = "0*g",
+                         equations = {"n = rand() : 1" .. (flag and " (constant over dt)" or ""),
+                                      "dg/dt = n"}, replace = true}
+    local net = nk.network{dt = 0.1, seed = 4, precision = "double"}
+    local a = net:population("lif", 1)
+    local b = net:population("lif", 2, {method = method})
+    net:connect(a, b, {synapse = syn, weight = 0})
+    net:run(1)
+    return b:get("exc.g", 2)
+  end
+  T.near(g_after("rk4", true), g_after("euler", false), 1e-14,
+         "a synapse's flagged rand() is drawn once per step under rk4")
+  T.raises("intermediate expressions refer to each other in a cycle",
+           function()
+             local c = nk.model{name = "cod_cycle", states = {v = 0},
+                                equations = {"a = b : 1 (constant over dt)", "b = a + 1",
+                                             "dv/dt = a"}}
+             local n = nk.network{}
+             n:population(c, 1)
+             n:run(1)
+           end)
+end
+
+-- aliases are other names for parameters and states wherever those may be written
+do
+  local function run(spec, name)
+    spec.name = name
+    local net = nk.network{dt = 0.1, precision = "double"}
+    local p = net:population(nk.model(spec), 1)
+    local mon = net:monitor("spikes", p)
+    net:run(20)
+    return p:get("v", 1), mon:count()
+  end
+  local plain = {params = {tau = 10}, states = {v = 0}, method = "rk4",
+                 equations = "dv/dt = (2 - v)/tau : mV", threshold = "v > 0.5", reset = "v = 0",
+                 refractory = "tau/5 + 0*v"}
+  local aliased = {params = {tau = 10}, states = {v = 0}, aliases = {V = "v", T = "tau"},
+                   method = "rk4", equations = "dV/dt = (2 - V)/T : mV",
+                   threshold = "V > 0.5", reset = "V = 0", refractory = "T/5 + 0*V"}
+  local v0, n0 = run(plain, "al_plain")
+  local v1, n1 = run(aliased, "al_alias")
+  T.ok(n0 > 2, "the plain model fires (" .. n0 .. ")")
+  T.eq(n1, n0, "aliases in equations, threshold, reset and refractory: the same spikes")
+  T.eq(v1, v0, "and the same v")
+  T.raises("'dv/dt = -v' and 'dV/dt = 1' both define d/dt of 'V'", nk.model,
+           {name = "al_two", states = {v = 0}, aliases = {V = "v"},
+            equations = {"dv/dt = -v", "dV/dt = 1"}})
+  -- a synapse may name its target's states by their aliases (iaf_psc_exp's V_m)
+  local s = nk.model{name = "al_syn", kind = "synapse", states = {g = 0},
+                     equations = "dg/dt = -g/2", on_pre = "g += w; V_m += 0*w",
+                     current = "g*(0 - V_m)"}
+  local s0 = nk.model{name = "al_syn0", kind = "synapse", states = {g = 0},
+                      equations = "dg/dt = -g/2", on_pre = "g += w; v += 0*w",
+                      current = "g*(0 - v)"}
+  local function post_v(syn)
+    local net = nk.network{dt = 0.1, precision = "double"}
+    local a = net:population("iaf_psc_exp", 1, {params = {I_e = 1000}})
+    local b = net:population("iaf_psc_exp", 1, {method = "rk4"})
+    net:connect(a, b, {synapse = syn, weight = 5})
+    net:run(30)
+    return b:get("v", 1)
+  end
+  local va, vb = post_v(s), post_v(s0)
+  T.ok(va ~= -70, "the synapse moved its target (" .. va .. ")")
+  T.eq(va, vb, "a synapse's V_m (the target's alias) is the target's v")
+  local g = nk.model{name = "al_graded", kind = "synapse", states = {g = 0},
+                     equations = "dg/dt = -g", graded = "V_m_pre + 70", on_pre = "g = w",
+                     current = "g"}
+  local net = nk.network{dt = 0.1, precision = "double"}
+  local a = net:population("iaf_psc_exp", 1, {params = {I_e = 100}})
+  local b = net:population("iaf_psc_exp", 1)
+  net:connect(a, b, {synapse = g, weight = 1})
+  net:run(1)
+  T.ok(b:get("exc.g", 1) > 0, "graded: V_m_pre is the presynaptic alias of v")
+end
+
+-- messages name what the user wrote
+do
+  local function build(spec)
+    return function()
+      local net = nk.network{}
+      net:population(nk.model(spec), 1)
+      net:run(1)
+    end
+  end
+  local e = T.raises("cannot differentiate 'v > 0 ? -v/tau : 1' with respect to 'v'",
+                     build{name = "msg_a", params = {tau = 10}, states = {v = 0},
+                           equations = "dv/dt = v > 0 ? -v/tau : 1",
+                           method = "exponential_euler"})
+  T.ok(e and not e:find("s_v", 1, true) and not e:find("p_tau", 1, true),
+       "no generated names in the message: " .. tostring(e))
+  T.raises("in 'dv/dt' the coefficient of 'v' is -inf with the population's parameter values",
+           build{name = "msg_b", params = {tau = 0}, states = {v = 0},
+                 equations = "dv/dt = -v/tau", method = "exact"})
+  T.raises("the name '" .. string.rep("a", 63) .. "...' in 'params' is too long (at most 63 " ..
+           "characters)", nk.model, {name = "msg_c", params = string.rep("a", 64) .. " = 1"})
+  T.raises("the name '" .. string.rep("b", 63) .. "...' in 'states' is too long", nk.model,
+           {name = "msg_c2", states = string.rep("b", 70) .. " = 1"})
+  for _, f in ipairs{{"threshold", "q > 1"}, {"reset", "v = q"}, {"refractory", "q"}} do
+    local spec = {name = "msg_d", states = {v = 0}, equations = {"q = 2*v", "dv/dt = 1"},
+                  threshold = "v > 1", replace = true}
+    spec[f[1]] = f[2]
+    T.raises("'q' in " .. f[1] .. " is an intermediate of equations ('q = 2*v'); " ..
+             "intermediates can be used only in equations", nk.model, spec)
+  end
+  local function graded(expr)
+    return {name = "msg_e", kind = "synapse", params = {k = 1}, states = {g = 0},
+            equations = {"h = 2", "dg/dt = -g"}, graded = expr, on_pre = "g = w", current = "g",
+            replace = true}
+  end
+  T.raises("graded (column 1): 't' is the time t, which graded cannot use; graded may use the " ..
+           "presynaptic neuron's states, written NAME_pre (v_pre), the synapse's parameters (k)",
+           nk.model, graded("t"))
+  T.raises("'refractory' is the flag refractory", nk.model, graded("refractory"))
+  T.raises("'g' is a state of the synapse", nk.model, graded("g"))
+  T.raises("'h' is an intermediate of equations ('h = 2')", nk.model, graded("k*h"))
+  T.raises("unknown name 'v'", nk.model, graded("v"))
+  T.raises("graded cannot use rand() or randn()", nk.model, graded("v_pre*rand()"))
+  T.raises("graded cannot use rand() or randn()", nk.model, graded("randn()"))
+  T.raises("refractory cannot use the name 'refractory'", nk.model,
+           {name = "msg_f", states = {v = 0}, equations = "dv/dt = 1", threshold = "v > 1",
+            reset = "v = 0", refractory = "refractory + 1"})
+  -- a number is no threshold: 0/0 (NaN) fired at every step
+  for _, th in ipairs{"0/0", "v - 1", "log(-1)"} do
+    T.raises("threshold must be a condition, such as 'v > v_th'", nk.model,
+             {name = "msg_h", states = {v = 0}, equations = "dv/dt = 1", threshold = th,
+              replace = true})
+  end
+end
+
+-- a refractory period may be random: drawn per neuron at each spike, like a state's
+do
+  local function counts()
+    local m = nk.model{name = "refr_rand", states = {v = 0}, equations = "dv/dt = 0",
+                       threshold = "v > -1", refractory = "1 + 2*rand()", replace = true}
+    local net = nk.network{dt = 0.1, seed = 5}
+    local p = net:population(m, 3)
+    local mon = net:monitor("spikes", p)
+    net:run(200)
+    local c = {}
+    for _, id in ipairs(mon:ids()) do c[id] = (c[id] or 0) + 1 end
+    return c
+  end
+  local c1, c2 = counts(), counts()
+  for k = 1, 3 do
+    T.ok(c1[k] and c1[k] > 200 / 3.2 and c1[k] < 200 / 0.9,
+         "a refractory period of 1 + 2 rand() ms: " .. tostring(c1[k]) .. " spikes in 200 ms")
+    T.eq(c2[k], c1[k], "the same seed gives the same periods")
+  end
+  T.ok(c1[1] ~= c1[2] or c1[2] ~= c1[3], "the neurons draw different periods")
+end
+
 T.done("models_api")
