@@ -55,6 +55,21 @@ typedef struct sb {
 
 static void sb_printf(sb *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
+/* Makes room for more bytes (and a 0) after what b holds; -1 (b->oom set)
+ * when out of memory. */
+static int sb_grow(sb *b, size_t more)
+{
+    size_t ncap = (b->cap + more + 1) * 2;
+    char *ns = realloc(b->s, ncap);
+    if (!ns) {
+        b->oom = 1;
+        return -1;
+    }
+    b->s = ns;
+    b->cap = ncap;
+    return 0;
+}
+
 static void sb_printf(sb *b, const char *fmt, ...)
 {
     if (b->oom)
@@ -72,32 +87,16 @@ static void sb_printf(sb *b, const char *fmt, ...)
             b->len += (size_t)w;
             return;
         }
-        size_t ncap = (b->cap + (size_t)w + 1) * 2;
-        char *ns = realloc(b->s, ncap);
-        if (!ns) {
-            b->oom = 1;
+        if (sb_grow(b, (size_t)w))
             return;
-        }
-        b->s = ns;
-        b->cap = ncap;
     }
 }
 
 /* Appends len bytes of text. */
 static void sb_put(sb *b, const char *text, size_t len)
 {
-    if (b->oom)
+    if (b->oom || (b->cap - b->len <= len && sb_grow(b, len)))
         return;
-    if (b->cap - b->len <= len) {
-        size_t ncap = (b->cap + len + 1) * 2;
-        char *ns = realloc(b->s, ncap);
-        if (!ns) {
-            b->oom = 1;
-            return;
-        }
-        b->s = ns;
-        b->cap = ncap;
-    }
     memcpy(b->s + b->len, text, len);
     b->len += len;
     b->s[b->len] = 0;
