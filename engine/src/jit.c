@@ -384,16 +384,16 @@ static int so_path(const char *code, char *so, size_t solen, char *src, size_t s
     const char *ccw[MAX_CC_WORDS];
     char ccbuf[1024];
     int nccw = cc_words(ccbuf, sizeof ccbuf, ccw);
-    const char *bad = unsafe_flag(fl + NFLAGS, (int)(nfl - NFLAGS));
-    if (!bad)
-        bad = unsafe_flag(ccw, nccw);
+    const char *bad = unsafe_flag(fl + NFLAGS, (int)(nfl - NFLAGS)), *var = "NKSHELL_CFLAGS";
+    if (!bad && (bad = unsafe_flag(ccw, nccw)))
+        var = "NKSHELL_CC";
     if (bad) {
         snprintf(err, errlen,
                  "%s has '%s', which lets the compiler change the arithmetic of the generated "
                  "code (and may take out its test for values that became NaN or infinite): "
                  "nkshell computes models exactly as written, for the same results on every "
                  "thread count and backend; remove that flag",
-                 unsafe_flag(ccw, nccw) == bad ? "NKSHELL_CC" : "NKSHELL_CFLAGS", bad);
+                 var, bad);
         return NK_EINVAL;
     }
     for (size_t f = 0; f < nfl; f++) {

@@ -47,14 +47,8 @@ static int read_num(const char **s, double *v)
 
 /* The names every expression sees that a model may not declare or define
  * (the constants e and pi it may: its own come first). */
-static int is_builtin_var(const char *name)
-{
-    return !strcmp(name, "t") || !strcmp(name, "dt") || !strcmp(name, "i") ||
-           !strcmp(name, "refractory");
-}
-
-/* What a built-in or reserved name stands for in a model of this kind, or
- * NULL when name is neither. */
+/* What a built-in or reserved name stands for in a model of this kind (m
+ * NULL: of any kind), or NULL when name is neither. */
 static const char *reserved_meaning(const nk_model *m, const char *name)
 {
     if (!strcmp(name, "t"))
@@ -65,9 +59,9 @@ static const char *reserved_meaning(const nk_model *m, const char *name)
         return "the neuron's index i";
     if (!strcmp(name, "refractory"))
         return "the flag refractory (1 while the neuron is refractory)";
-    if (!m->synapse && !strcmp(name, "I"))
+    if (m && !m->synapse && !strcmp(name, "I"))
         return "the input current I";
-    if (m->synapse && !strcmp(name, "w"))
+    if (m && m->synapse && !strcmp(name, "w"))
         return "the weight w of on_pre";
     return NULL;
 }
@@ -208,7 +202,7 @@ static int add_piece(const char *piece, void *ud)
     }
     const char *name = dc.name;
     /* (the constants e and pi may be a model's own names: those come first) */
-    if (is_builtin_var(name)) {
+    if (reserved_meaning(NULL, name)) {
         snprintf(d->err, d->errlen,
                  "'%s' is a built-in name (t: the time, dt: the step, i: the neuron's index, "
                  "refractory: 1 while the neuron is refractory); choose another name",
@@ -553,23 +547,29 @@ static int check_stmts(const nk_stmt_list *l, names_ctx *c, int assign_to_state)
 
 static const char *unalias(const nk_model *m, const char *name);
 
+/* Respells *name as the name it stands for when it is an alias. -1 when
+ * out of memory. */
+static int unalias_name(const nk_model *m, char **name)
+{
+    const char *real = unalias(m, *name);
+    if (real == *name)
+        return 0;
+    char *c = nk_strdup(real);
+    if (!c)
+        return -1;
+    free(*name);
+    *name = c;
+    return 0;
+}
+
 /* Respells every alias in e as the name it stands for. -1 when out of
  * memory. */
 static int unalias_expr(const nk_model *m, nk_expr *e)
 {
     if (!e)
         return 0;
-    if (e->kind == NK_EX_VAR) {
-        const char *real = unalias(m, e->name);
-        if (real != e->name) {
-            char *c = nk_strdup(real);
-            if (!c)
-                return -1;
-            free(e->name);
-            e->name = c;
-        }
-        return 0;
-    }
+    if (e->kind == NK_EX_VAR)
+        return unalias_name(m, &e->name);
     for (int k = 0; k < e->nargs; k++)
         if (unalias_expr(m, e->args[k]))
             return -1;
@@ -586,14 +586,8 @@ static int unalias_stmts(const nk_model *m, nk_stmt_list *l)
             return -1;
         if (st->kind == NK_ST_ASSIGN && l == &m->eqs)
             continue;
-        const char *real = unalias(m, st->target);
-        if (real != st->target) {
-            char *c = nk_strdup(real);
-            if (!c)
-                return -1;
-            free(st->target);
-            st->target = c;
-        }
+        if (unalias_name(m, &st->target))
+            return -1;
     }
     return 0;
 }
