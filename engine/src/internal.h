@@ -467,6 +467,8 @@ int nk_codegen_eqsrc(nk_net *net, int pi, char **code, char *err, size_t errlen)
 int nk_codegen_eqsrc_cuda(nk_net *net, char **code, char *err, size_t errlen);
 /* The state array of variable var ("v" or "receptor.state") of pop; its unit. */
 int nk_pop_var(nk_net *net, int pop, const char *var, void **arr, const char **unit);
+/* Room for element n (zeroed) of an array of n elements made by nk_grow alone
+ * (its room doubles at powers of two); -1 when out of memory. */
 int nk_grow(void **arr, int n, size_t size);
 /* NK_EINVAL with a message when net is running (a callback tried to change
  * the network's structure), else 0. */
