@@ -3921,10 +3921,14 @@ static int sorted_names(lua_State *L, int tbl, const char *field)
         if (lua_type(L, -1) != LUA_TSTRING)
             lerror(L, "nk.model: '%s' must map names to values, got a %s key", field,
                    luaL_typename(L, -1));
-        if (!is_name(lua_tostring(L, -1)) || lua_rawlen(L, -1) >= 64)
+        if (!is_name(lua_tostring(L, -1)))
             lerror(L, "nk.model: '%s' in '%s' is not a valid name (letters, digits and _, not "
                       "starting with a digit)",
                    lua_tostring(L, -1), field);
+        if (lua_rawlen(L, -1) >= 64)
+            lerror(L, "nk.model: the name '%.20s...' in '%s' is too long (%d characters, at "
+                      "most 63)",
+                   lua_tostring(L, -1), field, (int)lua_rawlen(L, -1));
         lua_pushvalue(L, -1);
         lua_rawseti(L, names, ++n);
     }

@@ -290,6 +290,8 @@ T.raises("state 'v': bounds must be {lo, hi}",
 T.raises("'params' must map names to values, got a number key",
          nk.model, {name = "b1", params = {1, 2}})
 T.raises("'1a' in 'states' is not a valid name", nk.model, {name = "b1", states = {["1a"] = 0}})
+T.raises("in 'params' is too long (64 characters, at most 63)", nk.model,
+         {name = "b1", params = {[string.rep("a", 64)] = 1}})
 T.raises("state 'v' starts at 'v rest', which is not a parameter name", nk.model,
          {name = "b1", states = {v = "v rest"}})
 T.raises("'equations' must be a string or a list of strings, got number", nk.model,
