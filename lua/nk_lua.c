@@ -107,8 +107,8 @@ static int opt_table(lua_State *L, int arg, const char *fname, const nk_api_opt 
     if (lua_isnoneornil(L, arg))
         return 0;
     if (!lua_istable(L, arg))
-        lerror(L, "bad argument #%d to '%s' (table of options expected, got %s)", arg, fname,
-                   luaL_typename(L, arg));
+        lerror(L, "bad argument #%d to '%s' (table of options expected, got %s)",
+               strchr(fname, ':') ? arg - 1 : arg, fname, luaL_typename(L, arg)); /* self uncounted */
     check_keys(L, arg, fname, allowed);
     return 1;
 }
@@ -665,7 +665,7 @@ static int net_population(lua_State *L)
     lnet *n = check_net(L, 1);
     const char *model = to_model_name(L, 2);
     if (!model)
-        return lerror(L, "bad argument #1 to 'population' (model name expected, got %s)",
+        return lerror(L, "bad argument #1 to 'net:population' (model name expected, got %s)",
                       luaL_typename(L, 2));
     int64_t size = check_int(L, 3, "population size");
     int t = opt_table(L, 4, "net:population", nk_api_opts("net:population", NULL)) ? 4 : 0;
@@ -1766,7 +1766,7 @@ static int net_load_sonata(lua_State *L)
     } else {
         opt_table(L, 2, "net:load_sonata", nk_api_opts("net:load_sonata", NULL));
         if (!lua_istable(L, 2))
-            return lerror(L, "bad argument #1 to 'load_sonata' (a directory written by "
+            return lerror(L, "bad argument #1 to 'net:load_sonata' (a directory written by "
                              "net:save_model or a table {nodes = ..., edges = ...} expected)");
         const char *nodes[16], *ntypes[16], *edges[16], *etypes[16];
         nk_sonata_opts o;
@@ -3268,7 +3268,7 @@ static int net_run(lua_State *L)
 {
     lnet *n = check_net(L, 1);
     if (lua_type(L, 2) != LUA_TNUMBER)
-        return lerror(L, "bad argument #1 to 'run' (duration in ms expected, got %s)",
+        return lerror(L, "bad argument #1 to 'net:run' (duration in ms expected, got %s)",
                           luaL_typename(L, 2));
     double ms = lua_tonumber(L, 2);
     int t = opt_table(L, 3, "net:run", nk_api_opts("net:run", NULL)) ? 3 : 0;
@@ -3352,7 +3352,7 @@ static int net_profile(lua_State *L)
     lnet *n = check_net(L, 1);
     if (!lua_isnoneornil(L, 2)) {
         if (!lua_isboolean(L, 2))
-            return lerror(L, "bad argument #1 to 'profile' (true or false expected, got %s)",
+            return lerror(L, "bad argument #1 to 'net:profile' (true or false expected, got %s)",
                           luaL_typename(L, 2));
         nk_net_set_profiling(n->net, lua_toboolean(L, 2));
         return 0;
@@ -3365,7 +3365,7 @@ static int net_profile(lua_State *L)
 static int net_set_threads(lua_State *L)
 {
     lnet *n = check_net(L, 1);
-    int64_t v = check_int(L, 2, "bad argument #1 to 'set_threads'");
+    int64_t v = check_int(L, 2, "bad argument #1 to 'net:set_threads'");
     if (v < 0 || v > 256)
         return lerror(L, "net:set_threads: expected 0 (one per CPU) to 256, got %lld",
                       (long long)v);

@@ -546,7 +546,7 @@ nk_error_case "nk: unknown model" 'nk.network{}:population("lfi", 10)' \
 nk_error_case "nk: a zero-sized population" 'nk.network{}:population("lif", 0)' \
     "bad.lua:1: net:population: population size must be a positive integer, got 0"
 nk_error_case "nk: a wrong argument type" 'nk.network{}:run("ten")' \
-    "bad.lua:1: bad argument #1 to 'run' (duration in ms expected, got string)"
+    "bad.lua:1: bad argument #1 to 'net:run' (duration in ms expected, got string)"
 nk_error_case "nk: an output that cannot be written" 'nk.network{output = "nodir/x.h5"}' \
     "bad.lua:1: nk.network: output: cannot create 'nodir/x.h5.part': No such file or directory"
 nk_error_case "nk: a monitor on another network's population" \

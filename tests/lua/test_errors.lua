@@ -24,7 +24,7 @@ T.raises("population size must be a positive integer, got 0", net.population, ne
 T.raises("population size must be a positive integer, got -5", net.population, net, "lif", -5)
 T.raises("population size must be an integer, got 2.5", net.population, net, "lif", 2.5)
 T.raises("population size must be an integer, got string", net.population, net, "lif", "ten")
-T.raises("bad argument #1 to 'population' (model name expected, got number)", net.population, net, 3, 10)
+T.raises("bad argument #1 to 'net:population' (model name expected, got number)", net.population, net, 3, 10)
 T.raises("unknown parameter 'tau_mm' for model 'lif' (did you mean 'tau_m'?)",
          net.population, net, "lif", 10, {params = {tau_mm = 20}})
 -- a failed call leaves nothing behind: the corrected call works, same name
@@ -99,7 +99,12 @@ T.raises("bad argument #1 to 'connect' (population 'b' belongs to another networ
          net, b, a)
 
 -- runs
-T.raises("bad argument #1 to 'run' (duration in ms expected, got string)", net.run, net, "10")
+T.raises("bad argument #1 to 'net:run' (duration in ms expected, got string)", net.run, net, "10")
+-- a method's arguments are counted without self, as Lua counts them
+T.raises("bad argument #2 to 'net:run' (table of options expected, got number)", net.run, net, 1, 5)
+T.raises("bad argument #3 to 'net:population' (table of options expected, got string)",
+         net.population, net, "lif", 2, "x")
+T.raises("bad argument #1 to 'nk.network' (table of options expected, got number)", nk.network, 1)
 T.raises("run: duration must be a finite number of ms >= 0, got -5", net.run, net, -5)
 T.raises("run: duration must be a finite number of ms >= 0, got inf", net.run, net, math.huge)
 

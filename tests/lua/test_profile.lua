@@ -242,9 +242,9 @@ do
            {profile = "yes"})
   T.raises("option 'profile' for net:run must be true or false, got number", net.run, net, 10,
            {profile = 1})
-  T.raises("bad argument #1 to 'profile' (true or false expected, got number)",
+  T.raises("bad argument #1 to 'net:profile' (true or false expected, got number)",
            net.profile, net, 1)
-  T.raises("bad argument #1 to 'profile' (true or false expected, got string)", net.profile, net,
+  T.raises("bad argument #1 to 'net:profile' (true or false expected, got string)", net.profile, net,
            "on")
   T.eq(net.t, 0, "the refused runs did not run")
   T.eq(net:profile().run.steps, 0, "the refused calls did not profile")
