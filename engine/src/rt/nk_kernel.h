@@ -49,7 +49,7 @@ typedef unsigned char uint8_t;
  * hi + lo 2^-32 is the sum of two exact terms, rounded once, as (double)x is
  * (and scaling by 2^-32 is exact): the same bits as the plain form. An earlier
  * split through 32-bit integer conversions needed two lane shuffles per half,
- * and this form made CUBA's update 1.35-1.5x faster on an AVX2 machine
+ * and this form made a one-thread CUBA run about 1.4x faster on an AVX2 machine
  * (docs/performance.md, item 23). With SSE2 alone the plain form stays. */
 #if defined(__AVX2__) && !defined(__AVX512DQ__) && !defined(__CUDACC__) && \
     !defined(__CUDACC_RTC__)
