@@ -166,20 +166,29 @@ static int has_flag(const nk_stmt *st, const char *flag)
     return 0;
 }
 
+/* Room in *arr (of *cap elements, n of them used) for one more, doubling;
+ * -1 when out of memory. */
+static int room_for(void **arr, int *cap, int n, size_t size)
+{
+    if (n < *cap)
+        return 0;
+    int nc = *cap ? 2 * *cap : 8;
+    void *p = realloc(*arr, (size_t)nc * size);
+    if (!p)
+        return -1;
+    *arr = p;
+    *cap = nc;
+    return 0;
+}
+
 /* The index of (rx, st) in l, added when new; -1 when out of memory. */
 static int cod_add(cod_list *l, int rx, const nk_stmt *st)
 {
     for (int k = 0; k < l->n; k++)
         if (l->e[k].rx == rx && l->e[k].st == st)
             return k;
-    if (l->n == l->cap) {
-        int nc = l->cap ? 2 * l->cap : 8;
-        cod_ent *ne = realloc(l->e, (size_t)nc * sizeof *ne);
-        if (!ne)
-            return -1;
-        l->e = ne;
-        l->cap = nc;
-    }
+    if (room_for((void **)&l->e, &l->cap, l->n, sizeof *l->e))
+        return -1;
     l->e[l->n] = (cod_ent){rx, st, 0};
     return l->n++;
 }
@@ -1218,14 +1227,8 @@ static int cod_dep(const char *name, int line, int col, void *ud)
     int q, off = 0;
     if (sscanf(name, "nk_c%d%n", &q, &off) != 1 || name[off])
         return 0;
-    if (d->n == d->cap) {
-        int nc = d->cap ? 2 * d->cap : 8;
-        int *nk = realloc(d->k, (size_t)nc * sizeof *nk);
-        if (!nk)
-            return -1;
-        d->k = nk;
-        d->cap = nc;
-    }
+    if (room_for((void **)&d->k, &d->cap, d->n, sizeof *d->k))
+        return -1;
     d->k[d->n++] = q;
     return 0;
 }
