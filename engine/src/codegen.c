@@ -145,7 +145,8 @@ typedef struct cod_ent {
 
 typedef struct cod_list {
     cod_ent *e;
-    int n, cap;
+    int n;
+    int64_t cap;
 } cod_list;
 
 typedef struct canon_ctx {
@@ -166,28 +167,13 @@ static int has_flag(const nk_stmt *st, const char *flag)
     return 0;
 }
 
-/* Room in *arr (of *cap elements, n of them used) for one more, doubling;
- * -1 when out of memory. */
-static int room_for(void **arr, int *cap, int n, size_t size)
-{
-    if (n < *cap)
-        return 0;
-    int nc = *cap ? 2 * *cap : 8;
-    void *p = realloc(*arr, (size_t)nc * size);
-    if (!p)
-        return -1;
-    *arr = p;
-    *cap = nc;
-    return 0;
-}
-
 /* The index of (rx, st) in l, added when new; -1 when out of memory. */
 static int cod_add(cod_list *l, int rx, const nk_stmt *st)
 {
     for (int k = 0; k < l->n; k++)
         if (l->e[k].rx == rx && l->e[k].st == st)
             return k;
-    if (room_for((void **)&l->e, &l->cap, l->n, sizeof *l->e))
+    if (nk_room((void **)&l->e, &l->cap, l->n, sizeof *l->e))
         return -1;
     l->e[l->n] = (cod_ent){rx, st, 0};
     return l->n++;
@@ -1216,7 +1202,8 @@ static int emit_graded(sb *b, nk_net *net, int pi, int cuda, char *err, size_t e
 /* The (constant over dt) intermediates nk_cJ that a canonical tree uses. */
 typedef struct cod_deps {
     int *k;
-    int n, cap;
+    int n;
+    int64_t cap;
 } cod_deps;
 
 static int cod_dep(const char *name, int line, int col, void *ud)
@@ -1227,7 +1214,7 @@ static int cod_dep(const char *name, int line, int col, void *ud)
     int q, off = 0;
     if (sscanf(name, "nk_c%d%n", &q, &off) != 1 || name[off])
         return 0;
-    if (room_for((void **)&d->k, &d->cap, d->n, sizeof *d->k))
+    if (nk_room((void **)&d->k, &d->cap, d->n, sizeof *d->k))
         return -1;
     d->k[d->n++] = q;
     return 0;

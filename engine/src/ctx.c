@@ -37,6 +37,19 @@ void *nk_xcalloc64(size_t n, size_t size)
     return p;
 }
 
+int nk_room(void **arr, int64_t *cap, int64_t n, size_t size)
+{
+    if (n < *cap)
+        return 0;
+    int64_t c = *cap ? 2 * *cap : 16;
+    void *p = realloc(*arr, (size_t)c * size);
+    if (!p)
+        return -1;
+    *arr = p;
+    *cap = c;
+    return 0;
+}
+
 char *nk_strdup(const char *s)
 {
     if (!s)

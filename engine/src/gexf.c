@@ -128,20 +128,6 @@ static int map_put(gx_map *m, const void *key, size_t len, int64_t val)
     return 0;
 }
 
-/* Makes room for one more element in a growing array. 0 or -1. */
-static int gx_grow(void **arr, int64_t *cap, int64_t n, size_t size)
-{
-    if (n < *cap)
-        return 0;
-    int64_t c = *cap ? 2 * *cap : 16;
-    void *p = realloc(*arr, (size_t)c * size);
-    if (!p)
-        return -1;
-    *arr = p;
-    *cap = c;
-    return 0;
-}
-
 /* ---- the Neurokernel classes and their nkshell counterparts ------------------- */
 
 /* Units of a file parameter (converted by the class's factors). */
@@ -730,7 +716,7 @@ static int read_attributes(gx *g, xmlNodePtr a)
                 }
             }
         }
-        if (gx_grow((void **)&g->decl[ec], &g->capdecl[ec], g->ndecl[ec], sizeof(gx_decl))) {
+        if (nk_room((void **)&g->decl[ec], &g->capdecl[ec], g->ndecl[ec], sizeof(gx_decl))) {
             xmlFree(d.id);
             xmlFree(d.title);
             xmlFree(d.deflt);
@@ -803,7 +789,7 @@ static int read_nodes(gx *g, xmlNodePtr ns)
     for (xmlNodePtr c = ns->children; c; c = c->next) {
         if (!is_el(c, "node"))
             continue;
-        if (gx_grow((void **)&g->el[EC_NODE], &g->capel[EC_NODE], g->nel[EC_NODE], sizeof(gx_el)))
+        if (nk_room((void **)&g->el[EC_NODE], &g->capel[EC_NODE], g->nel[EC_NODE], sizeof(gx_el)))
             return gx_oom(g);
         gx_el *e = &g->el[EC_NODE][g->nel[EC_NODE]++];
         memset(e, 0, sizeof *e);
@@ -823,7 +809,7 @@ static int read_edges(gx *g, xmlNodePtr es)
     for (xmlNodePtr c = es->children; c; c = c->next) {
         if (!is_el(c, "edge"))
             continue;
-        if (gx_grow((void **)&g->el[EC_EDGE], &g->capel[EC_EDGE], g->nel[EC_EDGE], sizeof(gx_el)))
+        if (nk_room((void **)&g->el[EC_EDGE], &g->capel[EC_EDGE], g->nel[EC_EDGE], sizeof(gx_el)))
             return gx_oom(g);
         gx_el *e = &g->el[EC_EDGE][g->nel[EC_EDGE]++];
         memset(e, 0, sizeof *e);
@@ -1415,7 +1401,7 @@ static int neurons(gx *g)
         size_t keylen = (size_t)(o.np + 1) * sizeof(double);
         int64_t grp = map_get(&g->grpmap, key, keylen);
         if (grp < 0) {
-            if (gx_grow((void **)&g->grp, &g->capgrp, g->ngrp, sizeof *g->grp))
+            if (nk_room((void **)&g->grp, &g->capgrp, g->ngrp, sizeof *g->grp))
                 return gx_oom(g);
             gx_group *p = &g->grp[g->ngrp];
             memset(p, 0, sizeof *p);
@@ -1430,7 +1416,7 @@ static int neurons(gx *g)
             if (map_put(&g->grpmap, p->key, keylen, grp))
                 return gx_oom(g);
         }
-        if (gx_grow((void **)&g->neu, &g->capneu, g->nneu, sizeof *g->neu))
+        if (nk_room((void **)&g->neu, &g->capneu, g->nneu, sizeof *g->neu))
             return gx_oom(g);
         gx_neu *n = &g->neu[g->nneu];
         n->group = (int)grp;
@@ -1473,7 +1459,7 @@ static int add_synapse(gx *g, int ec, const gx_el *e, int cls, const gx_el *extr
     size_t keylen = (size_t)(o.np + 3) * sizeof(double);
     int64_t rx = map_get(&g->rxmap, key, keylen);
     if (rx < 0) {
-        if (gx_grow((void **)&g->rx, &g->caprx, g->nrx, sizeof *g->rx))
+        if (nk_room((void **)&g->rx, &g->caprx, g->nrx, sizeof *g->rx))
             return gx_oom(g);
         gx_rx *x = &g->rx[g->nrx];
         memset(x, 0, sizeof *x);
@@ -1491,7 +1477,7 @@ static int add_synapse(gx *g, int ec, const gx_el *e, int cls, const gx_el *extr
         if (map_put(&g->rxmap, x->key, keylen, rx))
             return gx_oom(g);
     }
-    if (gx_grow((void **)&g->syn, &g->capsyn, g->nsyn, sizeof *g->syn))
+    if (nk_room((void **)&g->syn, &g->capsyn, g->nsyn, sizeof *g->syn))
         return gx_oom(g);
     g->syn[g->nsyn++] = (gx_syn){pre, post, (int)rx, o.weight, delay};
     return 0;
@@ -1701,7 +1687,7 @@ static int projections(gx *g)
         int key[3] = {a->group, b->group, s->rx};
         int64_t p = map_get(&g->projmap, key, sizeof key);
         if (p < 0) {
-            if (gx_grow((void **)&g->proj, &g->capproj, g->nproj, sizeof *g->proj))
+            if (nk_room((void **)&g->proj, &g->capproj, g->nproj, sizeof *g->proj))
                 return gx_oom(g);
             gx_proj *q = &g->proj[g->nproj];
             memset(q, 0, sizeof *q);

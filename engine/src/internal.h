@@ -541,6 +541,9 @@ void *nk_xcalloc(size_t n, size_t size);
 /* The same on a 64-byte boundary (a cache line), for the arrays threads
  * split between them: no two threads' neurons share a line. */
 void *nk_xcalloc64(size_t n, size_t size);
+/* Room in *arr (*cap elements, n of them used) for one more, the room
+ * doubling; 0, or -1 when out of memory (*arr unchanged). */
+int nk_room(void **arr, int64_t *cap, int64_t n, size_t size);
 char *nk_strdup(const char *s);
 
 /* NULL when path does not exist or is a regular file (symlinks followed),
