@@ -22,8 +22,8 @@
 static const nk_api_opt network_opts[] = {
     {"dt", "time step, ms, > 0 (default 0.1)"},
     {"seed", "seeds every random number of the network (default 1, or --seed N)"},
-    {"backend", "\"cpu\", \"cuda\" or \"auto\" (default, or --backend): CUDA when usable, else "
-                "the CPU; net.backend says which"},
+    {"backend", "\"cpu\", \"cuda\" or \"auto\" (default, or --backend): CUDA when usable and "
+                "the network fits in its memory, else the CPU; net.backend says which"},
     {"output", "results file (HDF5, SONATA layout); its directory must be writable (default: "
                "none)"},
     {"precision", "\"float\" (float32 state, default) or \"double\"; arithmetic is double"},

@@ -53,6 +53,7 @@ typedef struct lnet {
     nk_net *net;
     int64_t script_step;     /* the step the script's runs have asked for so far */
     int resume_checked;      /* --resume was tried on this network's first run */
+    int note_told;           /* nk_net_backend_note was printed (run_built) */
 } lnet;
 
 typedef struct lpop {
@@ -431,6 +432,7 @@ static int l_network(lua_State *L)
     n->net = NULL;
     n->script_step = 0;
     n->resume_checked = 0;
+    n->note_told = 0;
     luaL_setmetatable(L, NET_MT);
     lua_pushvalue(L, ctx_idx);
     lua_setiuservalue(L, -2, 1);
@@ -3077,7 +3079,20 @@ typedef struct run_progress {
     double dt;        /* ms per step */
     int shown;        /* the line is on the terminal */
     int forced;       /* {progress = true}: show from the start */
+    int *told;        /* the network's note about its backend was printed */
 } run_progress;
+
+/* Once built: a network made with backend "auto" that runs on the CPU
+ * although a GPU is usable says why, once, on stderr. */
+static void run_built(void *ud, nk_net *net)
+{
+    run_progress *p = ud;
+    const char *note = nk_net_backend_note(net);
+    if (note && !*p->told) {
+        fprintf(stderr, "nkshell: backend \"auto\" runs this network on the CPU: %s\n", note);
+        *p->told = 1;
+    }
+}
 
 static void progress(void *ud, double done, double total)
 {
@@ -3273,7 +3288,8 @@ static int net_run(lua_State *L)
     double ms = lua_tonumber(L, 2);
     int t = opt_table(L, 3, "net:run", nk_api_opts("net:run", NULL)) ? 3 : 0;
     int show = opt_bool(L, t, "progress", "net:run", isatty(2));
-    run_progress prog = {nk_lua_clock(), isatty(2) ? "\033[K" : "", nk_net_dt(n->net), 0, 0};
+    run_progress prog = {nk_lua_clock(), isatty(2) ? "\033[K" : "", nk_net_dt(n->net), 0, 0,
+                         &n->note_told};
     if (t) {
         lua_getfield(L, t, "progress");
         prog.forced = lua_toboolean(L, -1);
@@ -3281,6 +3297,7 @@ static int net_run(lua_State *L)
     }
     nk_run_opts o = {0};
     o.progress = show ? progress : NULL;
+    o.built = run_built;
     o.ud = &prog;
     o.interrupt = &nk_lua_interrupted;
     o.checkpoint_every = opt_number(L, t, "checkpoint_every", "net:run", 0);
@@ -3403,6 +3420,7 @@ static int l_restore(lua_State *L)
     lnet *n = lua_newuserdatauv(L, sizeof *n, 1);
     n->net = NULL;
     n->resume_checked = 1;
+    n->note_told = 0;
     luaL_setmetatable(L, NET_MT);
     lua_pushvalue(L, ctx_idx);
     lua_setiuservalue(L, -2, 1);

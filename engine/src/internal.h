@@ -325,10 +325,13 @@ enum { NK_PROFB_CONNECT, NK_PROFB_CODEGEN, NK_PROFB_COMPILE, NK_PROFB_OUTPUT,
 
 struct nk_net {
     nk_ctx *ctx;
-    const struct nk_backend *be;  /* chosen at creation */
+    const struct nk_backend *be;  /* chosen at creation; "auto" may turn to the CPU at build */
     double dt;
     uint64_t seed;
     nk_backend_kind backend_req;
+    char gpu_full[320];      /* set by the CUDA backend when the network would not fit in the
+                                GPU's memory (why); "auto" then builds on the CPU, and this
+                                says why (nk_net_backend_note) */
     int dbl;                 /* float64 state */
     size_t real_size;
     char *output;

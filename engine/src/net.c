@@ -271,6 +271,11 @@ int nk_net_running(const nk_net *net) { return net->running; }
 double nk_net_time(const nk_net *net) { return (double)net->step * net->dt; }
 const char *nk_net_backend_name(const nk_net *net) { return net->be->name; }
 
+const char *nk_net_backend_note(const nk_net *net)
+{
+    return net->gpu_full[0] ? net->gpu_full : NULL;
+}
+
 void nk_net_backend_detail(const nk_net *net, char *buf, size_t len)
 {
     if (net->be->describe && net->be->describe(net, buf, len) == 0)
@@ -282,11 +287,14 @@ void nk_net_backend_detail(const nk_net *net, char *buf, size_t len)
     int64_t neurons = 0;
     for (int k = 0; k < net->npops; k++)
         neurons += net->pops[k].n;
+    int at;
     if (used < nt)
-        snprintf(buf, len, "%d thread%s of %d: %lld neurons", used, used == 1 ? "" : "s", nt,
-                 (long long)neurons);
+        at = snprintf(buf, len, "%d thread%s of %d: %lld neurons", used, used == 1 ? "" : "s",
+                      nt, (long long)neurons);
     else
-        snprintf(buf, len, "%d thread%s", nt, nt == 1 ? "" : "s");
+        at = snprintf(buf, len, "%d thread%s", nt, nt == 1 ? "" : "s");
+    if (net->gpu_full[0] && at >= 0 && (size_t)at < len)
+        snprintf(buf + at, len - (size_t)at, "; not the GPU: %s", net->gpu_full);
 }
 
 /* CPUs this process may run on. */
@@ -1633,7 +1641,21 @@ int nk_net_build(nk_net *net)
         rc = check_kernel_size(net);
     if (rc)
         return rc;
+    /* (a network "auto" moved to the CPU stays there, and keeps the note) */
+    const int on_gpu = net->be == &nk_backend_cuda;
+    if (on_gpu)
+        net->gpu_full[0] = 0;
     rc = net->be->build(net, err, sizeof err);
+    if (on_gpu && rc && net->gpu_full[0] && net->backend_req == NK_BACKEND_AUTO) {
+        /* "auto" asked for the GPU only where it is usable: a network
+         * that does not fit in its memory runs on the CPU (gpu_full says
+         * why; the backend refused before allocating any of it) */
+        net->be->release(net);
+        net->be = &nk_backend_cpu;
+        rc = net->be->build(net, err, sizeof err);
+    } else if (on_gpu) {
+        net->gpu_full[0] = 0;
+    }
     if (rc)
         return nk_fail(net->ctx, rc, "%s", err);
     net->built = 1;
@@ -1695,6 +1717,8 @@ int nk_run(nk_net *net, double ms, const nk_run_opts *o)
         return rc;
     double t1 = nk_now();
     net->prof_build[NK_PROFB_OUTPUT] += t1 - tb;
+    if (o->built)
+        o->built(o->ud, net);
     net->run_spikes = net->run_events = 0;
     if (net->profiling) {
         memset(net->prof, 0, sizeof net->prof);

@@ -1230,6 +1230,139 @@ for _, model in ipairs{"gpu_refr_neg", "gpu_refr_nan"} do
 end
 
 -- ============================================================================================
+-- Device memory: a network that does not fit is refused before anything is
+-- allocated, with both sizes; "auto" then runs it on the CPU and says why,
+-- once; monitors added after the build must fit too. NKSHELL_CUDA_MEMORY caps
+-- what a network may plan to use, so these run on any device and under the
+-- emulation: each case is a child nkshell with the variable set. The network
+-- (2,000 neurons, 200,000 synapses, a spike monitor) needs about 3.7 MB.
+-- ============================================================================================
+local MEM_CHILD = [==[
+local backend = ...
+local net = nk.network{backend = backend, seed = 7}
+local a = net:population("lif", 2000, {name = "a", init = {v = nk.uniform(-70, -50)}})
+net:source("dc", a, {amplitude = 500})
+net:connect(a, a, {rule = "fixed_indegree", indegree = 100, weight = 1})
+local s = net:monitor("spikes", a)
+local function report(tag, ok, err)
+  print(string.format("%s|%s|%s|%s|%g|%d", tag, tostring(ok), tostring(err), net.backend, net.t,
+                      s:count()))
+end
+report("first", pcall(net.run, net, 10))
+print("print|" .. tostring(net):match("backend [^\n]*"))
+net:monitor("state", a, {vars = {"v"}, every = 1})
+report("second", pcall(net.run, net, 10))
+report("third", pcall(net.run, net, 10))
+]==]
+
+local function mem_child(backend, cap)
+  local script = path("mem_child.lua")
+  local f = assert(io.open(script, "w"))
+  f:write(MEM_CHILD)
+  f:close()
+  local errf = path("mem_child.err")
+  local p = io.popen(string.format("NKSHELL_CUDA_MEMORY='%s' '%s' '%s' %s 2>'%s'", cap, NKSHELL,
+                                   script, backend, errf))
+  local out = {text = p:read("a")}
+  out.exit = p:close()
+  local e = io.open(errf)
+  out.err = e and e:read("a") or ""
+  if e then e:close() end
+  for line in out.text:gmatch("[^\n]+") do
+    local tag, rest = line:match("^(%a+)|(.*)$")
+    if tag == "print" then
+      out.print = rest
+    elseif tag then
+      local ok, err, be, t, n = rest:match("^(%a+)|(.*)|(%a+)|([%d.]+)|(%d+)$")
+      out[tag] = {ok = ok == "true", err = err, backend = be, t = tonumber(t), n = tonumber(n)}
+    end
+  end
+  return out
+end
+
+timed("device memory", function()
+  -- the reference: the same network on the CPU, in this process
+  local ref = {}
+  do
+    local net = nk.network{backend = "cpu", seed = 7}
+    local a = net:population("lif", 2000, {name = "a", init = {v = nk.uniform(-70, -50)}})
+    net:source("dc", a, {amplitude = 500})
+    net:connect(a, a, {rule = "fixed_indegree", indegree = 100, weight = 1})
+    local s = net:monitor("spikes", a)
+    for k = 1, 3 do net:run(10); ref[k] = s:count() end
+    net:close()
+  end
+  T.ok(ref[1] > 0 and ref[3] > ref[2], "device memory: the network fires (" .. ref[1] .. ")")
+  local NEED = "the network needs about (%d+%.%d) MB of GPU memory, more than " ..
+               "NKSHELL_CUDA_MEMORY allows %(1%.0 MB%)"
+
+  -- backend "cuda": refused at the first run, before a step, with both sizes
+  local c = mem_child("cuda", "1M")
+  T.ok(c.exit, "cuda, 1M: the script ends normally: " .. c.err)
+  T.eq(c.first and c.first.ok, false, "cuda, 1M: the first run is refused")
+  local need = c.first and tonumber(c.first.err:match(NEED))
+  T.ok(need and need > 1 and need < 10, "cuda, 1M: the message gives both sizes: " ..
+       tostring(c.first and c.first.err))
+  T.ok(c.first and c.first.err:find('use backend = "cpu"', 1, true) ~= nil,
+       "cuda, 1M: the message says what to do")
+  T.eq(c.first and c.first.backend, "cuda", "cuda, 1M: the network stays on cuda")
+  T.eq(c.first and c.first.t, 0, "cuda, 1M: no step was taken")
+
+  -- backend "auto": the CPU, the same spikes as there, and the reason once
+  local au = mem_child("auto", "1M")
+  T.ok(au.exit, "auto, 1M: the script ends normally: " .. au.err)
+  for k, tag in ipairs{"first", "second", "third"} do
+    local r = au[tag] or {}
+    T.ok(r.ok, "auto, 1M: run " .. k .. " runs: " .. tostring(r.err))
+    T.eq(r.backend, "cpu", "auto, 1M: run " .. k .. " on the CPU")
+    T.eq(r.n, ref[k], "auto, 1M: run " .. k .. ": the CPU's spikes")
+  end
+  local _, told = au.err:gsub('nkshell: backend "auto" runs this network on the CPU: ' ..
+                              NEED:gsub("%%%(", "%%("), "")
+  T.eq(told, 1, "auto, 1M: stderr says why, once: " .. au.err)
+  T.ok(au.print and au.print:find("not the GPU: the network needs about", 1, true) ~= nil,
+       "auto, 1M: print(net) says why: " .. tostring(au.print))
+
+  -- room for the network, not for a state monitor added after its first run
+  -- (1,000 rows of 2,000 floats... 66 rows of 2,000 floats: 528 kB)
+  local m = mem_child("cuda", "4M")
+  T.ok(m.exit, "cuda, 4M: the script ends normally: " .. m.err)
+  T.ok(m.first and m.first.ok, "cuda, 4M: the network fits: " .. tostring(m.first and m.first.err))
+  T.eq(m.first and m.first.n, ref[1], "cuda, 4M: the CPU's spikes")
+  for _, tag in ipairs{"second", "third"} do
+    local r = m[tag] or {}
+    T.eq(r.ok, false, "cuda, 4M: the " .. tag .. " run, with the monitor, is refused")
+    T.ok(r.err and r.err:find("the monitors added since the network was built need about " ..
+                              "528.0 kB of GPU memory, more than NKSHELL_CUDA_MEMORY allows " ..
+                              "(4.0 MB, of which the network uses ", 1, true) ~= nil and
+         r.err:find("sample less often (option 'every')", 1, true) ~= nil,
+         "cuda, 4M: the " .. tag .. " run's message: " .. tostring(r.err))
+    T.eq(r.backend, "cuda", "cuda, 4M: a refused monitor does not change the backend")
+    T.eq(r.t, 10, "cuda, 4M: the " .. tag .. " run took no step")
+    T.eq(r.n, ref[1], "cuda, 4M: the " .. tag .. " run keeps the spikes")
+  end
+  -- the same cap written other ways; with room for the monitor too
+  for _, cap in ipairs{"4000000", "4MB", "4e6", "4000k"} do
+    local r = mem_child("cuda", cap)
+    T.ok(r.first and r.first.ok and r.second and not r.second.ok,
+         "cuda, " .. cap .. ": read as 4M: " .. tostring(r.second and r.second.err))
+  end
+  local big = mem_child("cuda", "5M")
+  T.ok(big.third and big.third.ok and big.third.n == ref[3],
+       "cuda, 5M: the monitor fits, and the spikes are the CPU's: " ..
+       tostring(big.third and (big.third.err .. " " .. big.third.n)))
+  -- values that are not sizes
+  for _, cap in ipairs{"lots", "0", "-4M", "4X", "0.5", "nan"} do
+    local r = mem_child("cuda", cap)
+    T.ok(r.first and not r.first.ok and r.first.err:find(
+           "NKSHELL_CUDA_MEMORY: expected a size in bytes of at least 1, such as 8G, 512M or " ..
+           "1000000, got '" .. cap .. "'", 1, true) ~= nil,
+         "cuda, '" .. cap .. "': refused, naming the variable: " ..
+         tostring(r.first and r.first.err))
+  end
+end)
+
+-- ============================================================================================
 -- Profiling and printing on CUDA.
 -- ============================================================================================
 timed("profile and print", function()

@@ -33,6 +33,8 @@
 #include "../../src/rt/nk_cuda.h"
 
 #include <dlfcn.h>
+#include <errno.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -93,6 +95,7 @@ typedef struct dpop {
     nk_dptr stage;           /* source input of one slot, staged (when a spike source targets it) */
     unsigned char *src_rx;   /* per receptor: a host spike source (spike_times) adds to it */
     nk_dptr rec_mask, rec_step, rec_id; /* spike recording: CHECK_EVERY x n entries */
+    int rec_planned;         /* counted in the plan of device memory (mon_bytes) */
     void *eq_dl;             /* equation sources: their host code */
 } dpop;
 
@@ -154,6 +157,8 @@ typedef struct cuda_bk {
     nk_dptr rmons, rcount;   /* the rate plan (nk_drmon per rate monitor), its counts */
     int *rmon;               /* the monitor of each entry of the rate plan */
     int nrmons;
+    size_t planned;          /* device memory the network was estimated to need (room_for) */
+    int mons_planned;        /* the monitors counted in it (mon_bytes) */
     int64_t sampled_to;      /* steps before it have their sampling queued ... */
     int64_t counted_to;      /* ... and their rate counts */
     int64_t rate_next;       /* the first step whose counts the host has not taken */
@@ -241,6 +246,130 @@ static int put_new(cuda_bk *B, nk_dptr *p, const void *src, size_t bytes, char *
     if (!rc && src && bytes)
         rc = nk_dev_put(B->dev, *p, src, bytes, err, errlen);
     return rc;
+}
+
+static int mon_on_device(const nk_monitor *m);
+static int mon_rows(const nk_monitor *m);
+
+/* ---- device memory -------------------------------------------------------- */
+
+/* A size as the messages give it (powers of 1000, as the CPU's are). */
+static const char *mem_str(size_t bytes, char *buf, size_t len)
+{
+    double b = (double)bytes;
+    if (b >= 1e9)
+        snprintf(buf, len, "%.2f GB", b / 1e9);
+    else if (b >= 1e6)
+        snprintf(buf, len, "%.1f MB", b / 1e6);
+    else
+        snprintf(buf, len, "%.1f kB", b / 1e3);
+    return buf;
+}
+
+/* NKSHELL_CUDA_MEMORY: the most device memory one network may plan to use,
+ * for a GPU shared with other work (and for tests of the refusals below,
+ * which also hold on the host emulation with it). A number of bytes with an
+ * optional k, M, G or T (powers of 1000) and an optional B: "8G", "512MB",
+ * "1.5e6". Unset or empty: no limit but the device's free memory. */
+static int memory_cap(size_t *cap, char *err, size_t errlen)
+{
+    *cap = SIZE_MAX;
+    const char *e = getenv("NKSHELL_CUDA_MEMORY");
+    if (!e || !*e)
+        return 0;
+    char *end;
+    errno = 0;
+    double v = strtod(e, &end), mul = 1;
+    if (end != e) {
+        switch (*end) {
+        case 'k': case 'K': mul = 1e3; end++; break;
+        case 'M': mul = 1e6; end++; break;
+        case 'G': mul = 1e9; end++; break;
+        case 'T': mul = 1e12; end++; break;
+        default: break;
+        }
+        if (*end == 'B')
+            end++;
+    }
+    if (end == e || *end || errno || !(v >= 1) || !(v * mul < 1.8e19)) {
+        snprintf(err, errlen,
+                 "NKSHELL_CUDA_MEMORY: expected a size in bytes of at least 1, such as 8G, "
+                 "512M or 1000000, got '%s'",
+                 e);
+        return NK_EINVAL;
+    }
+    *cap = (size_t)(v * mul);
+    return 0;
+}
+
+/* Device memory of the monitors' buffers that the plan (B->planned) does
+ * not hold yet (all of them when B is NULL), and with mark, put them in:
+ * spike recording per population, the sampling buffers of state and field
+ * monitors and their neuron lists, and the rate counts. Monitors are only
+ * ever added. */
+static size_t mon_bytes(const nk_net *net, cuda_bk *B, int mark)
+{
+    size_t b = 0;
+    for (int k = 0; k < net->npops; k++) {
+        const nk_pop *p = &net->pops[k];
+        if (p->rec_mask && !(B && B->pops[k].rec_planned)) {
+            b += (size_t)p->n * (1 + CHECK_EVERY * (sizeof(int64_t) + sizeof(uint32_t)));
+            if (B && mark)
+                B->pops[k].rec_planned = 1;
+        }
+    }
+    int nrate = 0;
+    for (int k = B ? B->mons_planned : 0; k < net->nmons; k++) {
+        const nk_monitor *m = &net->mons[k];
+        if (!mon_on_device(m))
+            continue;
+        if (m->idx)
+            b += (size_t)m->n * sizeof *m->idx;
+        if (m->kind == NK_MON_RATE)
+            nrate++;
+        else
+            b += (size_t)mon_rows(m) * (size_t)m->n * (size_t)m->nvars * net->real_size;
+    }
+    b += (size_t)nrate * NK_RATE_SLOTS * sizeof(unsigned long long);
+    if (B && mark)
+        B->mons_planned = net->nmons;
+    return b;
+}
+
+/* Whether `more` bytes of device memory, for what `what` names, fit: in the
+ * device's free memory (on a GPU) and, with what was planned before, under
+ * NKSHELL_CUDA_MEMORY. Else the message says both sizes and what to do, and
+ * net->gpu_full why, for "auto" (nk_net_build). */
+static int room_for(nk_net *net, cuda_bk *B, size_t more, const char *what, const char *todo,
+                    char *err, size_t errlen)
+{
+    size_t cap;
+    int rc = memory_cap(&cap, err, errlen);
+    if (rc)
+        return rc;
+    char a[32], b[32], c[32], dname[256];
+    size_t total = 0, avail = SIZE_MAX;
+    nk_dev_info(B->dev, dname, sizeof dname, NULL, NULL, NULL, &total, NULL);
+    if (!nk_dev_emulated(B->dev))
+        nk_dev_info(B->dev, NULL, 0, NULL, NULL, NULL, NULL, &avail);
+    if (more > avail)
+        snprintf(net->gpu_full, sizeof net->gpu_full,
+                 "%s about %s of GPU memory, but the %s has %s free (of %s)", what,
+                 mem_str(more, a, sizeof a), dname,
+                 mem_str(avail, b, sizeof b), mem_str(total, c, sizeof c));
+    else if (B->planned + more > cap)
+        snprintf(net->gpu_full, sizeof net->gpu_full,
+                 "%s about %s of GPU memory, more than NKSHELL_CUDA_MEMORY allows "
+                 "(%s%s%s)",
+                 what, mem_str(more, a, sizeof a),
+                 mem_str(cap, b, sizeof b), B->planned ? ", of which the network uses " : "",
+                 B->planned ? mem_str(B->planned, c, sizeof c) : "");
+    else {
+        B->planned += more;
+        return 0;
+    }
+    snprintf(err, errlen, "%s; %s", net->gpu_full, todo);
+    return NK_ENOMEM;
 }
 
 /* Bytes of device memory the network needs, to refuse one that cannot fit
@@ -530,16 +659,11 @@ static int cuda_build(nk_net *net, char *err, size_t errlen)
         B->hinit[net->npops + k] = INT64_MAX; /* no bad neuron, no halt */
     if (!(B->dev = nk_dev_open(err, errlen)))
         return NK_ENOTSUP;
-    size_t need = device_bytes(net), total = 0, avail = 0;
-    char dname[256];
-    nk_dev_info(B->dev, dname, sizeof dname, NULL, NULL, NULL, &total, &avail);
-    if (!nk_dev_emulated(B->dev) && need > avail) {
-        snprintf(err, errlen,
-                 "the network needs about %.2f GB of GPU memory, but %s has %.2f GB free "
-                 "(of %.2f GB); use backend = \"cpu\", or a smaller network",
-                 need / 1e9, dname, avail / 1e9, total / 1e9);
-        return NK_ENOMEM;
-    }
+    if ((rc = room_for(net, B, device_bytes(net) + mon_bytes(net, B, 1), "the network needs",
+                       "use backend = \"cpu\" (or \"auto\", which then runs it on the CPU), "
+                       "or a smaller network",
+                       err, errlen)))
+        return rc;
     double t0 = nk_now();
     char *code = gen_module(net, err, errlen);
     if (!code)
@@ -620,6 +744,20 @@ static int cuda_sync(nk_net *net, int to_device, char *err, size_t errlen)
     if (!B)
         return 0;
     int rc = 0;
+    if (to_device) {
+        /* Monitors added since the build: their buffers must fit too
+         * (checked before anything moves: a refused run changes nothing). */
+        size_t more = mon_bytes(net, B, 0);
+        if (more && (rc = room_for(net, B, more,
+                                   "the monitors added since the network was built need",
+                                   "record fewer neurons (a slice) or variables, or sample "
+                                   "less often (option 'every')",
+                                   err, errlen))) {
+            net->gpu_full[0] = 0; /* a refusal, not a reason to change backends */
+            return rc;
+        }
+        mon_bytes(net, B, 1);
+    }
     for (int k = 0; !rc && k < net->npops; k++) {
         nk_pop *p = &net->pops[k];
         dpop *d = &B->pops[k];

@@ -175,6 +175,9 @@ const char *nk_net_backend_name(const nk_net *net);
 /* What the backend runs on, in words: "2 threads"; for CUDA the device's
  * name once built ("NVIDIA H100 80GB HBM3", "host emulation"). */
 void nk_net_backend_detail(const nk_net *net, char *buf, size_t len);
+/* Why a network made with backend "auto" runs on the CPU although a GPU is
+ * usable (it would not fit in the GPU's memory), once built; else NULL. */
+const char *nk_net_backend_note(const nk_net *net);
 /* CPU threads a run uses at most: the number set, or with 0 one per CPU the
  * process may use. The CPU backend also gives a network no more than one
  * thread per 64 neurons (per 1024 with 0). Results do not depend on it. */
@@ -689,6 +692,9 @@ typedef struct nk_run_opts {
      * last, atomically). */
     double checkpoint_every;
     const char *checkpoint_path;
+    /* Called once the network is built (and its results file open), before
+     * the first step; may be NULL. */
+    void (*built)(void *ud, nk_net *net);
 } nk_run_opts;
 
 /* Runs the network for ms of simulated time (rounded to whole steps),
