@@ -2271,23 +2271,27 @@ static int c_rec(W *w, const nk_expr *e)
     case NK_EX_NOT:
         if (e->nargs != 1)
             return NK_EXPR_EINVAL;
-        w_str(w, e->kind == NK_EX_NEG ? "(-" : "(!");
+        /* a truth value is a double, as the interpreter's: in C, (!x) and
+         * (a < b) are ints, and a quotient of two of them would be an
+         * integer division (0/0 a trap, 1/2 zero) */
+        w_str(w, e->kind == NK_EX_NEG ? "(-" : "((double)(!");
         if ((r = c_rec(w, e->args[0])) != 0)
             return r;
-        w_str(w, ")");
+        w_str(w, e->kind == NK_EX_NEG ? ")" : "))");
         return 0;
     case NK_EX_BIN:
         if (e->nargs != 2 || (int)e->op < 0 || (int)e->op > (int)NK_OP_OR)
             return NK_EXPR_EINVAL;
         if (e->op == NK_OP_POW)
             return c_pow(w, e->args[0], e->args[1]);
-        w_str(w, "(");
+        const int truth = e->op >= NK_OP_LT; /* comparisons, and, or: see NK_EX_NOT */
+        w_str(w, truth ? "((double)(" : "(");
         if ((r = c_rec(w, e->args[0])) != 0)
             return r;
         w_str(w, op_text(e->op, 1));
         if ((r = c_rec(w, e->args[1])) != 0)
             return r;
-        w_str(w, ")");
+        w_str(w, truth ? "))" : ")");
         return 0;
     case NK_EX_COND:
         if (e->nargs != 3)

@@ -686,4 +686,40 @@ do
   T.ok(c1[1] ~= c1[2] or c1[2] ~= c1[3], "the neurons draw different periods")
 end
 
+-- ---- truth values are numbers ----------------------------------------------------
+-- A comparison or 'not' is 1 or 0, and a quotient of two of them is a real
+-- division, as in the interpreted sources: in the generated C they were ints,
+-- so 1/2 gave 0 and 0/0 killed nkshell (an integer division trap).
+do
+  local function after(eq, extra)
+    local o = {name = "truth_q", replace = true, states = {v = 0}, equations = eq,
+               method = "euler"}
+    for k, v in pairs(extra or {}) do o[k] = v end
+    local m = nk.model(o)
+    local net = nk.network{dt = 0.1, precision = "double"}
+    local p = net:population(m, 1)
+    local ok, err = pcall(net.run, net, 1)
+    local v = p:get("v", 1)
+    net:close()
+    return ok, v, err
+  end
+  local ok, v = after("dv/dt = (v > -1)/((v > -2) + (v > -3))")
+  T.ok(ok, "a quotient of comparisons runs")
+  T.near(v, 0.5, 1e-12, "(v > -1)/((v > -2) + (v > -3)) is 1/2, not 0")
+  ok, v = after("dv/dt = (not v)/(1 + (v < 1 and v > -1))")
+  T.near(v, 0.05, 1e-12, "(not v)/(1 + (v < 1 and v > -1)) is 1/2 at v = 0, then 0")
+  for _, eq in ipairs{"dv/dt = (not 1)/(not 1)", "dv/dt = (v > 5)/(v > 5)",
+                      "dv/dt = (v < 1)/(v > 2)"} do
+    local ok2, v2, err = after(eq)
+    T.eq(ok2, false, eq .. ": 0/0 or 1/0 stops the run")
+    T.ok(tostring(err):find("variable 'v' became NaN or infinite", 1, true) ~= nil,
+         eq .. ": naming the variable: " .. tostring(err))
+    T.ok(v2 ~= v2 or v2 == math.huge, eq .. ": v is NaN or inf: " .. tostring(v2))
+  end
+  ok, v = after("dv/dt = 1", {threshold = "v > 0.05", reset = "v = (v > 1)/(v > 2)"})
+  T.eq(ok, false, "a reset of 0/0 stops the run")
+  local ok3 = after("dv/dt = 0", {threshold = "v >= (not 1)/(not 1)"})
+  T.ok(ok3, "a threshold of v >= 0/0 runs (and never fires)")
+end
+
 T.done("models_api")

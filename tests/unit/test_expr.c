@@ -762,7 +762,11 @@ static void test_to_c(void)
     CHECK_STR(to_c("-2.5e-3"), "(-(0.0025))");
     CHECK_STR(to_c("1e300 + 0.1 + 1e-7"), "(((1e+300)+(0.1))+(1e-7))");
     CHECK_STR(to_c("c ? a : b"), "((c) ? (a) : (b))");
-    CHECK_STR(to_c("v > 1 and not w or x != 2"), "((((v)>(1.0))&&(!(w)))||((x)!=(2.0)))");
+    /* truth values are doubles in C too: a quotient of two is no integer division */
+    CHECK_STR(to_c("v > 1 and not w or x != 2"),
+              "((double)(((double)(((double)((v)>(1.0)))&&((double)(!(w)))))||"
+              "((double)((x)!=(2.0)))))");
+    CHECK_STR(to_c("(a < b)/(not c)"), "(((double)((a)<(b)))/((double)(!(c))))");
     CHECK_STR(to_c("(v_rest - v)/tau_m"), "(((v_rest)-(v))/(tau_m))");
     CHECK_STR(to_c("abs(v) + min(a, b) + max(a, b) + clip(v, 0, 1)"),
               "(((nk_fabs((v))+nk_fmin((a), (b)))+nk_fmax((a), (b)))+nk_clip((v), (0.0), (1.0)))");
