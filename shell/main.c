@@ -369,10 +369,16 @@ static int msghandler(lua_State *L)
     return 1;
 }
 
+static volatile sig_atomic_t g_sigterm; /* SIGTERM came while code ran */
+
 /* Debug hook installed by Ctrl-C: removes itself and raises
  * "interrupted!" (as lua.c's lstop).  When the hook fires for the call
  * of (or return from) our message handler, an error is already
- * unwinding the chunk, so it only removes itself. */
+ * unwinding the chunk, so it only removes itself. After SIGTERM it stays
+ * and raises at every event: a script that catches the error (a net:run
+ * in pcall) stops at its next instruction outside the pcall, and the
+ * shell leaves (docall), where it used to go on with the script's later
+ * runs. */
 static void lstop(lua_State *L, lua_Debug *ar)
 {
     bool in_handler = false;
@@ -381,14 +387,14 @@ static void lstop(lua_State *L, lua_Debug *ar)
         in_handler = lua_tocfunction(L, -1) == msghandler;
         lua_pop(L, 1);
     }
-    lua_sethook(L, NULL, 0, 0);
+    if (!g_sigterm)
+        lua_sethook(L, NULL, 0, 0);
     if (!in_handler)
-        luaL_error(L, "interrupted!");
+        luaL_error(L, g_sigterm ? "terminated (SIGTERM)" : "interrupted!");
 }
 
 /* SIGINT handler while Lua code runs: asks the engine to stop and makes
  * the interpreter stop at the next hook event (cf. lua.c's laction). */
-static volatile sig_atomic_t g_sigterm; /* SIGTERM came while code ran */
 
 static void on_sigint_running(int sig)
 {
@@ -409,7 +415,7 @@ static void interrupt_consumed(void)
     sigaddset(&block, SIGINT);
     sigaddset(&block, SIGTERM);
     sigprocmask(SIG_BLOCK, &block, &old);
-    if (!nk_lua_interrupted && g_running_L && lua_gethook(g_running_L) == lstop)
+    if (!nk_lua_interrupted && !g_sigterm && g_running_L && lua_gethook(g_running_L) == lstop)
         lua_sethook(g_running_L, NULL, 0, 0);
     sigprocmask(SIG_SETMASK, &old, NULL);
 }
@@ -462,6 +468,7 @@ static int docall(ShellState *s, int narg, int nres)
             fprintf(stderr, "%s\n", lua_tostring(L, -1) ? lua_tostring(L, -1) : "(error)");
         }
         fprintf(stderr, "nkshell: terminated (SIGTERM); results written so far are kept\n");
+        lua_sethook(L, NULL, 0, 0); /* the finalizers must run */
         lua_close(L); /* finalizers close every results file */
         exit(128 + SIGTERM);
     }

@@ -121,6 +121,38 @@ grep -q "^caught	false	net:run: interrupted at t = " "$tmp/pc.out" && grep -q "^
   [ "$rc" = 0 ] && ok "SIGINT inside pcall: caught, and the script goes on" ||
   { notok "SIGINT inside pcall: caught, and the script goes on (exit $rc)"; cat "$tmp/pc.out" "$tmp/pc.err"; }
 
+# SIGTERM during a run inside pcall: the run stops and its results file is
+# complete, and the shell leaves at the script's next instruction; the
+# script's later runs do not run (they did, each stopped at once, until the
+# script's end: a cluster job's time limit went unheeded)
+cat >"$tmp/pt.lua" <<'LUA'
+local net = nk.network{output = arg[1]}
+local p = net:population("lif", 2000, {name = "p", params = {I_e = 400}})
+net:monitor("spikes", p)
+net:run(50)
+print("running")
+io.stdout:flush()
+for _ = 1, 5 do pcall(net.run, net, 1e7) end
+print("after")
+LUA
+"$nkshell" "$tmp/pt.lua" "$tmp/pt.h5" >"$tmp/pt.out" 2>"$tmp/pt.err" &
+pid=$!
+for _ in $(seq 100); do grep -q running "$tmp/pt.out" 2>/dev/null && break; sleep 0.1; done
+sleep 0.5
+kill -s TERM "$pid"
+t0=$(date +%s)
+for _ in $(seq 200); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+kill -0 "$pid" 2>/dev/null && kill -9 "$pid" # still going after 20 s: fails below
+wait "$pid"
+rc=$?
+waited=$(( $(date +%s) - t0 ))
+[ "$rc" = 143 ] && ! grep -q "^after$" "$tmp/pt.out" && [ "$waited" -lt 20 ] &&
+  grep -q "terminated (SIGTERM)" "$tmp/pt.err" &&
+  ok "SIGTERM inside pcall: the shell leaves (exit 143, ${waited} s)" ||
+  { notok "SIGTERM inside pcall: the shell leaves (exit $rc, ${waited} s)"; cat "$tmp/pt.out" "$tmp/pt.err"; }
+[ -f "$tmp/pt.h5" ] && [ ! -e "$tmp/pt.h5.part" ] && ok "SIGTERM inside pcall: the results file is complete" \
+  || notok "SIGTERM inside pcall: the results file is complete"
+
 # A file-size limit (ulimit -f) hit while writing results: the run stops
 # with a message (not SIGXFSZ), the session goes on, and the process leaves
 # normally (HDF5 1.10 crashed at exit on the file it could not close)
