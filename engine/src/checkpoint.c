@@ -444,23 +444,29 @@ int nk_checkpoint(nk_net *net, const char *path)
     if (!part)
         return nk_fail(ctx, NK_ENOMEM, "out of memory");
     snprintf(part, pl + 6, "%s.part", path);
-    /* never over the results file (or its .part, which a run writes) */
-    if (net->output) {
-        size_t ol = strlen(net->output);
+    /* never over a results file (or its .part, which a run writes): the
+     * network's own, or that of another open network of the session */
+    for (int k = -1; k < ctx->nlive; k++) {
+        const nk_net *o = k < 0 ? net : ctx->live[k];
+        if (!o->output || (k >= 0 && o == net))
+            continue;
+        size_t ol = strlen(o->output);
         char *opart = malloc(ol + 6);
         if (!opart) {
             free(part);
             return nk_fail(ctx, NK_ENOMEM, "out of memory");
         }
-        snprintf(opart, ol + 6, "%s.part", net->output);
-        int clash = nk_same_path(path, net->output) || nk_same_path(path, opart) ||
-                    nk_same_path(part, net->output) || nk_same_path(part, opart);
+        snprintf(opart, ol + 6, "%s.part", o->output);
+        int clash = nk_same_path(path, o->output) || nk_same_path(path, opart) ||
+                    nk_same_path(part, o->output) || nk_same_path(part, opart);
         free(opart);
         if (clash) {
             free(part);
-            return nk_fail(ctx, NK_EINVAL, "checkpoint: '%s' would overwrite the network's "
-                                           "results file '%s'; give the checkpoint another name",
-                           path, net->output);
+            return nk_fail(ctx, NK_EINVAL,
+                           "checkpoint: '%s' would overwrite %s results file '%s'; give the "
+                           "checkpoint another name",
+                           path, o == net ? "the network's" : "another open network's",
+                           o->output);
         }
     }
     const char *what = nk_not_regular(path);

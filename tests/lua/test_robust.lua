@@ -164,6 +164,16 @@ do
   T.raises("would overwrite the network's results file", onet.run, onet, 1)
   src:remove()
   T.ok(pcall(onet.checkpoint, onet, ck), "a checkpoint of another name is written")
+  -- nor over another open network's results file (it replaced the file)
+  local other = nk.network{}
+  other:population("lif", 3)
+  T.raises("would overwrite another open network's results file '" .. out .. "'",
+           other.checkpoint, other, out)
+  T.raises("would overwrite another open network's results file", other.checkpoint, other,
+           out .. ".part")
+  T.raises("would overwrite another open network's results file", other.run, other, 10,
+           {checkpoint_every = 5, checkpoint = out})
+  other:close()
   onet:run(1)
   onet:close()
   T.eq(nk.read(out).attrs.format, nil, "the results file is still the results (no checkpoint)")
