@@ -231,9 +231,13 @@ static int setup_expr(nk_net *net, nk_source *s, const char *kind, const char *e
     return 0;
 }
 
+/* The step of ms; from 2^62 steps on (which no network reaches, nk_run)
+ * 2^62: a time or interval of 1e18 ms or more is "never", where the
+ * conversion to int64_t overflowed (a step at 1e18 ms acted from t = 0). */
 static int64_t step_of(double ms, double dt)
 {
-    return (int64_t)floor(ms / dt + 0.5 + 1e-9);
+    double s = floor(ms / dt + 0.5 + 1e-9);
+    return s >= 0x1p62 ? (int64_t)1 << 62 : (int64_t)s;
 }
 
 /* First step at or after start (t = s*dt >= start, with a tolerance). */

@@ -197,6 +197,25 @@ do
   T.eq(io.open(ck) and "written" or "none", "none", "checkpoint_every = 1e300 ms: none in a 2 ms run")
   os.remove(ck)
   bnet:close()
+  -- source times and intervals of 2^62 steps or more are "never" (they
+  -- overflowed: a step at 1e18 ms acted from t = 0, an array of interval
+  -- 1e18 played a row per step)
+  local function spikes(kind, o)
+    local n = nk.network{}
+    local p = n:population("lif", 1)
+    n:source(kind, p, o)
+    local m = n:monitor("spikes", p)
+    n:run(20)
+    local c = m:count()
+    n:close()
+    return c
+  end
+  for _, t in ipairs{1e17, 1e18, 1e300} do
+    T.eq(spikes("step", {times = {t}, amplitudes = {1000}}), 0,
+         "a step at " .. t .. " ms does not act within 20 ms")
+    T.ok(spikes("array", {values = {1000, 0}, interval = t}) > 0,
+         "an array of interval " .. t .. " ms holds its first row")
+  end
 end
 
 -- one step's synaptic input is summed in Q32.32 fixed point (below 2^31 in
