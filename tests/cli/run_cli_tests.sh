@@ -632,6 +632,31 @@ else
 fi
 end_case
 
+begin "an array source's file: a dataset too big for the memory available is refused before reading"
+# The values are read as doubles and kept (twice their size): a small file
+# may declare 2^61 rows (the size wrapped and HDF5 wrote past a small buffer).
+# Here a real dataset of 100 x 1000 values (1.6 MB read and kept) against a
+# cap of 1 MB, then without the cap.
+mk='local net = nk.network{output = "arr.h5", precision = "double"}
+local p = net:population("lif", 1000, {name = "p"})
+net:monitor("state", p, {vars = "v", name = "d"})
+net:run(10)
+net:close()'
+run -- "$NK" -e "$mk"
+expect_rc 0
+use='local net = nk.network{}
+local p = net:population("lif", 1000)
+print(select(2, pcall(net.source, net, "array", p, {file = "arr.h5", dataset = "/report/d/data"})))
+print("alive")'
+run -- env NKSHELL_MEM_AVAILABLE=1000000 "$NK" -e "$use"
+expect_rc 0
+expect_out_has "net:source('array'): dataset '/report/d/data' of 'arr.h5' has 100 x 1000 values, 800.0 kB as doubles (twice: read and kept), more than the 1.0 MB of memory available"
+[ "$(tail -n 1 "$WORK/out")" = alive ] || fail "the session did not go on"
+run -- "$NK" -e "$use"
+expect_rc 0
+grep -q "^source 1: array on 1000 of .pop1.: 100 x 1000 values" "$WORK/out" || fail "without the cap the file did not load: $(head -n 1 "$WORK/out")"
+end_case
+
 # A network of LIF neurons with exp_cond and exp_curr receptors, 300 ms, its
 # state in the precision given ("float" or "double"): it prints the spike
 # count, a hash of the spikes and every 7th neuron's v in hex.
