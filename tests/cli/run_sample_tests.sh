@@ -125,16 +125,8 @@ grep -q "^caught	false	net:run: interrupted at t = " "$tmp/pc.out" && grep -q "^
 # complete, and the shell leaves at the script's next instruction; the
 # script's later runs do not run (they did, each stopped at once, until the
 # script's end: a cluster job's time limit went unheeded)
-cat >"$tmp/pt.lua" <<'LUA'
-local net = nk.network{output = arg[1]}
-local p = net:population("lif", 2000, {name = "p", params = {I_e = 400}})
-net:monitor("spikes", p)
-net:run(50)
-print("running")
-io.stdout:flush()
-for _ = 1, 5 do pcall(net.run, net, 1e7) end
-print("after")
-LUA
+{ head -n 6 "$tmp/pc.lua" # pc.lua's network, built and running
+  printf '%s\n' 'for _ = 1, 5 do pcall(net.run, net, 1e7) end' 'print("after")'; } >"$tmp/pt.lua"
 "$nkshell" "$tmp/pt.lua" "$tmp/pt.h5" >"$tmp/pt.out" 2>"$tmp/pt.err" &
 pid=$!
 for _ in $(seq 100); do grep -q running "$tmp/pt.out" 2>/dev/null && break; sleep 0.1; done
