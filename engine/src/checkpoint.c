@@ -445,10 +445,11 @@ int nk_checkpoint(nk_net *net, const char *path)
         return nk_fail(ctx, NK_ENOMEM, "out of memory");
     snprintf(part, pl + 6, "%s.part", path);
     /* never over a results file (or its .part, which a run writes): the
-     * network's own, or that of another open network of the session */
-    for (int k = -1; k < ctx->nlive; k++) {
-        const nk_net *o = k < 0 ? net : ctx->live[k];
-        if (!o->output || (k >= 0 && o == net))
+     * network's own, or that of another open network of the session
+     * (ctx->live holds them all, this one too) */
+    for (int k = 0; k < ctx->nlive; k++) {
+        const nk_net *o = ctx->live[k];
+        if (!o->output)
             continue;
         size_t ol = strlen(o->output);
         char *opart = malloc(ol + 6);

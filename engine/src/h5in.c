@@ -141,14 +141,15 @@ int nk_read_matrix(const char *path, const char *dataset, double **vals, int64_t
      * size wrapped, and HDF5 wrote past a small buffer) */
     int64_t avail = nk_mem_available();
     double bytes = (double)dims[0] * (double)dims[1] * (double)sizeof(double);
-    if (bytes * 2 > (avail < 0 ? 0x1p62 : (double)avail)) {
+    double limit = avail < 0 ? 0x1p62 : (double)avail; /* unknown: what can be counted */
+    if (bytes * 2 > limit) {
         char need[32], have[32];
         snprintf(err, errlen,
                  "dataset '%s' of '%s' has %llu x %llu values, %s as doubles (twice: read and "
                  "kept), more than the %s of memory available",
                  name, path, (unsigned long long)dims[0], (unsigned long long)dims[1],
                  nk_fmt_bytes(bytes, need, sizeof need),
-                 avail < 0 ? "4 EB" : nk_fmt_bytes((double)avail, have, sizeof have));
+                 nk_fmt_bytes(limit, have, sizeof have));
         rc = NK_ENOMEM;
         goto done;
     }
