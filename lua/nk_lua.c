@@ -34,6 +34,7 @@
 #define POP_MT "nk.population"
 #define PROJ_MT "nk.projection"
 #define MON_MT "nk.monitor"
+#define EDGES_MT "nk.edges"
 #define MODEL_MT "nk.model"
 #define CTX_MT "nk.context"
 #define DEFAULTS_KEY "nk.defaults"
@@ -54,6 +55,8 @@ typedef struct lnet {
     int64_t script_step;     /* the step the script's runs have asked for so far */
     int resume_checked;      /* --resume was tried on this network's first run */
     int note_told;           /* nk_net_backend_note was printed (run_built) */
+    int closed;              /* net:close() came while a call of this module was
+                                running: net is freed at the next sweep */
 } lnet;
 
 typedef struct lpop {
@@ -326,19 +329,145 @@ static int model_index(lua_State *L)
 
 /* ---- networks --------------------------------------------------------------------- */
 
+/* The network, or NULL once net:close() was called (freed or not yet). */
+static nk_net *live_net(const lnet *n)
+{
+    return n->closed ? NULL : n->net;
+}
+
 static lnet *check_net(lua_State *L, int idx)
 {
     lnet *n = luaL_checkudata(L, idx, NET_MT);
-    if (!n->net)
+    if (!live_net(n))
         lerror(L, "this network has been closed");
     return n;
 }
 
+/* Collected: nothing can reach it, so nothing is using it. */
 static int net_gc(lua_State *L)
 {
     lnet *n = luaL_checkudata(L, 1, NET_MT);
     nk_net_free(n->net);
     n->net = NULL;
+    return 0;
+}
+
+/* ---- closing while a call is running ---------------------------------------------
+ *
+ * The C functions below hold raw pointers (an nk_net, an nk_edges) while they
+ * run, and some of them call Lua while they do: an option table's __index,
+ * a value's __len, a run's callback, or a finalizer that the collector runs
+ * at any allocation. Such Lua code may call net:close() or edges:free().
+ * Freeing then would pull the memory from under the C function that is
+ * still running, so the object is only marked closed (every later call
+ * says so) and kept in the registry's PENDING_KEY table; a sweep frees it
+ * once no function of this module is on any running thread's stack: at the
+ * next net:close, nk.network or nk.restore outside such a call, at the end of
+ * net:run, and after each chunk the shell runs (nk_lua_sweep).
+ *
+ * "On a running thread's stack": the calling thread, the main thread, and
+ * every coroutine that is running or has resumed another (status normal),
+ * since a metamethod may resume a coroutine that closes the network. The
+ * coroutine library's create and wrap are replaced (luaopen_nk) by versions
+ * that note each new coroutine in the weak THREADS_KEY table. A suspended
+ * coroutine holds no C function of ours: they do not yield. */
+
+#define API_KEY "nk.api.functions" /* set of this module's C functions */
+#define PENDING_KEY "nk.closing"  /* userdata (network, edge list) to free */
+#define THREADS_KEY "nk.threads"  /* coroutines made (weak keys) */
+
+/* Whether a function of this module is on co's stack, from level `from`. */
+static int api_on_stack(lua_State *L, lua_State *co, int from, int api)
+{
+    lua_Debug ar;
+    for (int level = from; lua_getstack(co, level, &ar); level++) {
+        lua_getinfo(L, "f", &ar); /* pushed on L, whichever thread ar is of */
+        if (lua_iscfunction(L, -1)) {
+            lua_rawget(L, api);
+            int ours = lua_toboolean(L, -1);
+            lua_pop(L, 1);
+            if (ours)
+                return 1;
+        } else {
+            lua_pop(L, 1);
+        }
+    }
+    return 0;
+}
+
+/* Whether freeing now could pull memory from under a running function of
+ * this module. The caller (level 0 of L) is not counted. */
+static int in_api_call(lua_State *L)
+{
+    luaL_checkstack(L, 6, NULL);
+    int top = lua_gettop(L);
+    lua_getfield(L, LUA_REGISTRYINDEX, API_KEY);
+    int api = lua_gettop(L);
+    int busy = !lua_istable(L, api) ? 0 : api_on_stack(L, L, 1, api);
+    lua_rawgeti(L, LUA_REGISTRYINDEX, LUA_RIDX_MAINTHREAD);
+    lua_State *main_L = lua_tothread(L, -1);
+    if (!busy && main_L != L)
+        busy = api_on_stack(L, main_L, 0, api);
+    if (!busy && lua_getfield(L, LUA_REGISTRYINDEX, THREADS_KEY) == LUA_TTABLE) {
+        lua_pushnil(L);
+        while (!busy && lua_next(L, -2)) {
+            lua_pop(L, 1);
+            lua_State *co = lua_tothread(L, -1);
+            if (co && co != L && co != main_L && lua_status(co) == LUA_OK)
+                busy = api_on_stack(L, co, 0, api);
+        }
+    }
+    lua_settop(L, top);
+    return busy;
+}
+
+/* Keeps userdata idx to be freed at the next sweep. */
+static void close_later(lua_State *L, int idx)
+{
+    idx = lua_absindex(L, idx);
+    if (lua_getfield(L, LUA_REGISTRYINDEX, PENDING_KEY) != LUA_TTABLE) {
+        lua_pop(L, 1);
+        lua_newtable(L);
+        lua_pushvalue(L, -1);
+        lua_setfield(L, LUA_REGISTRYINDEX, PENDING_KEY);
+    }
+    lua_pushvalue(L, idx);
+    lua_pushboolean(L, 1);
+    lua_rawset(L, -3);
+    lua_pop(L, 1);
+}
+
+typedef struct ledges ledges;
+static void edges_release(ledges *le);
+
+/* Frees what close_later kept, when nothing can be using it. */
+static void sweep(lua_State *L)
+{
+    if (lua_getfield(L, LUA_REGISTRYINDEX, PENDING_KEY) != LUA_TTABLE || in_api_call(L)) {
+        lua_pop(L, 1);
+        return;
+    }
+    lua_pushnil(L);
+    while (lua_next(L, -2)) {
+        lua_pop(L, 1);
+        lnet *n = luaL_testudata(L, -1, NET_MT);
+        if (n) {
+            nk_net_free(n->net);
+            n->net = NULL;
+        } else {
+            ledges *le = luaL_testudata(L, -1, EDGES_MT);
+            if (le)
+                edges_release(le);
+        }
+    }
+    lua_pop(L, 1);
+    lua_pushnil(L);
+    lua_setfield(L, LUA_REGISTRYINDEX, PENDING_KEY);
+}
+
+int nk_lua_sweep(lua_State *L)
+{
+    sweep(L);
     return 0;
 }
 
@@ -433,9 +562,11 @@ static int l_network(lua_State *L)
     n->script_step = 0;
     n->resume_checked = 0;
     n->note_told = 0;
+    n->closed = 0;
     luaL_setmetatable(L, NET_MT);
     lua_pushvalue(L, ctx_idx);
     lua_setiuservalue(L, -2, 1);
+    sweep(L); /* networks closed inside a call: their memory and files */
     n->net = nk_net_new(ctx, &o);
     if (!n->net && nk_ctx_output_taken(ctx)) {
         /* the other network may be one nobody can reach any more (a
@@ -496,11 +627,16 @@ static nk_range check_target(lua_State *L, int netidx, int arg, const char *fnam
     return r;
 }
 
-#define EDGES_MT "nk.edges"
-
-typedef struct ledges {
+struct ledges {
     nk_edges *e;
-} ledges;
+    int freed; /* edges:free() came while a call of this module was running */
+};
+
+/* The edge list, or NULL once edges:free() was called (freed or not yet). */
+static nk_edges *live_edges(const ledges *le)
+{
+    return le->freed ? NULL : le->e;
+}
 
 /* Positions as given from Lua: a layout table ({kind = "grid", ...}) or a
  * list of {x, y, z}; read before anything is created. */
@@ -591,7 +727,7 @@ static const int64_t *read_ids(lua_State *L, int idx, int64_t *n)
     idx = lua_absindex(L, idx);
     ledges *le = luaL_testudata(L, idx, EDGES_MT);
     if (le) {
-        if (!le->e)
+        if (!live_edges(le))
             lerror(L, "ids: this edge list has been freed");
         *n = le->e->nids;
         return le->e->ids;
@@ -1365,7 +1501,7 @@ static int net_connect(lua_State *L)
     if (r == RULE_EDGES) {
         lua_getfield(L, t, "edges");
         ledges *le = luaL_testudata(L, -1, EDGES_MT);
-        if (!le || !le->e)
+        if (!le || !live_edges(le))
             return lerror(L, "net:connect: option 'edges' must be an edge list from "
                              "nk.read_edges, got %s", le ? "a freed one" : luaL_typename(L, -1));
         if (pre.lo != 0 || pre.hi != nk_pop_size(n->net, pre.pop) || post.lo != 0 ||
@@ -1611,6 +1747,7 @@ static int l_read_edges(lua_State *L)
     o.nodes = opt_string(L, t, "nodes", "nk.read_edges", NULL);
     ledges *le = lua_newuserdatauv(L, sizeof *le, 0);
     le->e = NULL;
+    le->freed = 0;
     luaL_setmetatable(L, EDGES_MT);
     nk_ctx *ctx = push_ctx(L);
     lua_pop(L, 1);
@@ -1623,16 +1760,38 @@ static int l_read_edges(lua_State *L)
 static ledges *check_edges(lua_State *L, int idx)
 {
     ledges *le = luaL_checkudata(L, idx, EDGES_MT);
-    if (!le->e)
+    if (!live_edges(le))
         lerror(L, "this edge list has been freed");
     return le;
 }
 
-static int edges_gc(lua_State *L)
+static void edges_release(ledges *le)
 {
-    ledges *le = luaL_checkudata(L, 1, EDGES_MT);
     nk_edges_free(le->e);
     le->e = NULL;
+}
+
+/* Collected: nothing can reach it, so nothing is using it. */
+static int edges_gc(lua_State *L)
+{
+    edges_release(luaL_checkudata(L, 1, EDGES_MT));
+    return 0;
+}
+
+/* edges:free() and __close: at once, or at the next sweep when a call of
+ * this module is running (it may be reading this list). */
+static int edges_free(lua_State *L)
+{
+    ledges *le = luaL_checkudata(L, 1, EDGES_MT);
+    if (!live_edges(le))
+        return 0;
+    if (in_api_call(L)) {
+        le->freed = 1;
+        close_later(L, 1);
+        return 0;
+    }
+    edges_release(le);
+    sweep(L);
     return 0;
 }
 
@@ -1645,7 +1804,7 @@ static int edges_len(lua_State *L)
 static int edges_tostring(lua_State *L)
 {
     ledges *le = luaL_checkudata(L, 1, EDGES_MT);
-    if (!le->e) {
+    if (!live_edges(le)) {
         lua_pushliteral(L, "edge list (freed)");
         return 1;
     }
@@ -3054,7 +3213,7 @@ nk_net *nk_lua_tomonitor(lua_State *L, int idx, int *mon)
     lua_getiuservalue(L, idx, 1);
     lnet *n = luaL_testudata(L, -1, NET_MT);
     lua_pop(L, 1); /* the monitor, still on the stack, keeps the network alive */
-    if (!n || !n->net)
+    if (!n || !live_net(n))
         luaL_error(L, "this monitor's network has been closed");
     *mon = c->idx;
     return n->net;
@@ -3336,10 +3495,13 @@ static int net_run(lua_State *L)
         return 0; /* done before the checkpoint */
     }
     double run_ms = n->script_step < now ? (double)(want - now) * nk_net_dt(n->net) : ms;
+    if (n->closed) /* by a metamethod of the options */
+        return lerror(L, "net:run: the network was closed while its options were read");
     lua_State *saved = run_L;
     run_L = L;
     int rc = nk_run(n->net, run_ms, &o);
     run_L = saved;
+    sweep(L); /* networks the callbacks closed (not this one: it was running) */
     n->script_step = nk_net_step(n->net) > want ? nk_net_step(n->net) : want;
     if (rc)
         n->script_step = nk_net_step(n->net);
@@ -3421,9 +3583,11 @@ static int l_restore(lua_State *L)
     n->net = NULL;
     n->resume_checked = 1;
     n->note_told = 0;
+    n->closed = 0;
     luaL_setmetatable(L, NET_MT);
     lua_pushvalue(L, ctx_idx);
     lua_setiuservalue(L, -2, 1);
+    sweep(L);
     n->net = nk_restore(ctx, path, output);
     if (!n->net && nk_ctx_output_taken(ctx)) { /* as in nk.network */
         lua_gc(L, LUA_GCCOLLECT);
@@ -3519,10 +3683,18 @@ static int net_code(lua_State *L)
 static int net_close(lua_State *L)
 {
     lnet *n = luaL_checkudata(L, 1, NET_MT);
-    if (n->net && nk_net_running(n->net))
+    if (!live_net(n))
+        return 0;
+    if (nk_net_running(n->net))
         return lerror(L, "net:close: not while the network is running (from a callback)");
+    if (in_api_call(L)) {
+        n->closed = 1;
+        close_later(L, 1);
+        return 0;
+    }
     nk_net_free(n->net);
     n->net = NULL;
+    sweep(L);
     return 0;
 }
 
@@ -3546,7 +3718,7 @@ static void push_bytes(lua_State *L, int64_t b)
 static int net_tostring(lua_State *L)
 {
     lnet *n = luaL_checkudata(L, 1, NET_MT);
-    if (!n->net) {
+    if (!live_net(n)) {
         lua_pushliteral(L, "network (closed)");
         return 1;
     }
@@ -3623,7 +3795,7 @@ static int net_index(lua_State *L)
 {
     lnet *n = luaL_checkudata(L, 1, NET_MT);
     const char *k = check_cstring(L, 2);
-    if (n->net) {
+    if (live_net(n)) {
         if (!strcmp(k, "t")) {
             lua_pushnumber(L, nk_net_time(n->net));
             return 1;
@@ -4240,6 +4412,93 @@ static void new_mt(lua_State *L, const char *name, const luaL_Reg *meta, const l
     lua_pop(L, 1);
 }
 
+/* Adds the C functions among table idx's values to the API_KEY set. */
+static void note_api(lua_State *L, int idx)
+{
+    idx = lua_absindex(L, idx);
+    if (lua_getfield(L, LUA_REGISTRYINDEX, API_KEY) != LUA_TTABLE) {
+        lua_pop(L, 1);
+        lua_newtable(L);
+        lua_pushvalue(L, -1);
+        lua_setfield(L, LUA_REGISTRYINDEX, API_KEY);
+    }
+    lua_pushnil(L);
+    while (lua_next(L, idx)) {
+        if (lua_iscfunction(L, -1)) {
+            lua_pushboolean(L, 1);
+            lua_rawset(L, -4); /* set[function] = true, pops both */
+        } else {
+            lua_pop(L, 1);
+        }
+    }
+    lua_pop(L, 1);
+}
+
+/* Notes the coroutine at idx in the THREADS_KEY table (see in_api_call). */
+static void note_thread(lua_State *L, int idx)
+{
+    idx = lua_absindex(L, idx);
+    if (lua_getfield(L, LUA_REGISTRYINDEX, THREADS_KEY) != LUA_TTABLE) {
+        lua_pop(L, 1);
+        lua_newtable(L);
+        lua_createtable(L, 0, 1);
+        lua_pushliteral(L, "k");
+        lua_setfield(L, -2, "__mode");
+        lua_setmetatable(L, -2);
+        lua_pushvalue(L, -1);
+        lua_setfield(L, LUA_REGISTRYINDEX, THREADS_KEY);
+    }
+    lua_pushvalue(L, idx);
+    lua_pushboolean(L, 1);
+    lua_rawset(L, -3);
+    lua_pop(L, 1);
+}
+
+/* coroutine.create and coroutine.wrap (upvalue 1: the library's own). */
+static int co_create(lua_State *L)
+{
+    luaL_checktype(L, 1, LUA_TFUNCTION);
+    lua_pushvalue(L, lua_upvalueindex(1));
+    lua_pushvalue(L, 1);
+    lua_call(L, 1, 1);
+    note_thread(L, -1);
+    return 1;
+}
+
+static int co_wrap(lua_State *L)
+{
+    luaL_checktype(L, 1, LUA_TFUNCTION);
+    lua_pushvalue(L, lua_upvalueindex(1));
+    lua_pushvalue(L, 1);
+    lua_call(L, 1, 1);
+    /* the function it gives holds the coroutine as its upvalue */
+    if (lua_getupvalue(L, -1, 1)) {
+        if (lua_type(L, -1) == LUA_TTHREAD)
+            note_thread(L, -1);
+        lua_pop(L, 1);
+    }
+    return 1;
+}
+
+static void wrap_coroutines(lua_State *L)
+{
+    if (lua_getglobal(L, "coroutine") == LUA_TTABLE) {
+        static const struct {
+            const char *name;
+            lua_CFunction f;
+        } w[] = {{"create", co_create}, {"wrap", co_wrap}};
+        for (int k = 0; k < 2; k++) {
+            if (lua_getfield(L, -1, w[k].name) == LUA_TFUNCTION) {
+                lua_pushcclosure(L, w[k].f, 1);
+                lua_setfield(L, -2, w[k].name);
+            } else {
+                lua_pop(L, 1);
+            }
+        }
+    }
+    lua_pop(L, 1);
+}
+
 int luaopen_nk(lua_State *L)
 {
     static const luaL_Reg ctx_meta[] = {{"__gc", ctx_gc}, {NULL, NULL}};
@@ -4285,13 +4544,13 @@ int luaopen_nk(lua_State *L)
                                          {NULL, NULL}};
     static const luaL_Reg proj_methods[] = {{"synapses", proj_synapses}, {NULL, NULL}};
     static const luaL_Reg edges_meta[] = {{"__gc", edges_gc},
-                                          {"__close", edges_gc},
+                                          {"__close", edges_free},
                                           {"__len", edges_len},
                                           {"__tostring", edges_tostring},
                                           {"__index", edges_index},
                                           {NULL, NULL}};
     static const luaL_Reg edges_methods[] = {
-        {"ids", edges_ids}, {"get", edges_get}, {"free", edges_gc}, {NULL, NULL}};
+        {"ids", edges_ids}, {"get", edges_get}, {"free", edges_free}, {NULL, NULL}};
     static const luaL_Reg mon_meta[] = {
         {"__tostring", mon_tostring}, {"__len", mon_len}, {NULL, NULL}};
     static const luaL_Reg mon_methods[] = {
@@ -4368,5 +4627,21 @@ int luaopen_nk(lua_State *L)
         lua_pop(L, 1);
     }
     lua_call(L, 2, 0);
+    /* The set in_api_call looks for: the functions of the nk and nk.plot
+     * tables and of every type's metatable and methods. */
+    note_api(L, -1);
+    lua_getfield(L, -1, "plot");
+    note_api(L, -1);
+    lua_pop(L, 1);
+    static const char *const all_mts[] = {NET_MT, POP_MT,  PROJ_MT, EDGES_MT,
+                                          MON_MT, SEL_MT,  SRC_MT,  MODEL_MT};
+    for (size_t k = 0; k < sizeof all_mts / sizeof all_mts[0]; k++) {
+        luaL_getmetatable(L, all_mts[k]);
+        note_api(L, -1);
+        if (lua_getfield(L, -1, "methods") == LUA_TTABLE)
+            note_api(L, -1);
+        lua_pop(L, 2);
+    }
+    wrap_coroutines(L);
     return 1;
 }

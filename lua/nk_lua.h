@@ -19,6 +19,12 @@ typedef struct nk_net nk_net;
  * has been closed" when it is one of a closed network. */
 nk_net *nk_lua_tomonitor(lua_State *L, int idx, int *mon);
 
+/* Frees the networks and edge lists that net:close() or edges:free() only
+ * marked closed, having been called while a function of the nk module was
+ * running (from a metamethod, a finalizer or a callback), once none is. A
+ * lua_CFunction, to be called protected after each chunk the shell runs. */
+int nk_lua_sweep(lua_State *L);
+
 /* nkshell's version, e.g. "0.1.0". */
 const char *nk_lua_version(void);
 

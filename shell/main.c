@@ -475,6 +475,10 @@ static int docall(ShellState *s, int narg, int nres)
     lua_sethook(L, NULL, 0, 0); /* a Ctrl-C that came too late */
     nk_lua_interrupted = 0;
     lua_remove(L, base);
+    /* networks closed from inside a call of nk's: free them now */
+    lua_pushcfunction(L, nk_lua_sweep);
+    if (lua_pcall(L, 0, 0, 0) != LUA_OK)
+        lua_pop(L, 1);
     return status;
 }
 

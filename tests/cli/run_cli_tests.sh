@@ -936,5 +936,19 @@ grep -q "NKSHELL_CHUNK_GAP: expected a whole number of entries from 0 to 1048576
     "$WORK/err" || fail "no message for a bad NKSHELL_CHUNK_GAP: $(cat "$WORK/err")"
 end_case
 
+# A network closed by a metamethod inside another call is freed once that
+# call is over; the shell sweeps after each chunk it runs (here each -e), so
+# the results file is let go before the next chunk starts.
+begin "net:close inside a call: done after the chunk"
+run -- "$NK" -e 'A = nk.network{output = "closed.h5"}; p = A:population("lif", 2); A:run(1)
+P = nk.network{}
+pcall(A.source, A, "dc", p, setmetatable({}, {__index = function() A:close() return 1 end}))
+print(tostring(A), "held", not pcall(P.checkpoint, P, "closed.h5"))' \
+    -e 'print("held", not pcall(P.checkpoint, P, "closed.h5"))'
+expect_rc 0
+expect_out "network (closed)	held	true
+held	false"
+end_case
+
 echo "# $((TOTAL - FAILED)) of $TOTAL cases passed"
 [ "$FAILED" -eq 0 ]
