@@ -197,4 +197,58 @@ do
   T.raises("rand()/randn()", net.run, net, 1)
 end
 
+-- exact on a system of more than 8 states is written as loops over G (as
+-- written-out products, 40 states took gcc 50 s to compile); the sums are
+-- the same. Three copies of a 4-state ring (written out) in one 12-state
+-- system (loops): G is block-diagonal, and the first copy, which spikes and
+-- is held while refractory, follows the 4-state ring.
+do
+  local function ring(copies)
+    local states, eqs = {}, {}
+    for c = 0, copies - 1 do
+      for k = 1, 4 do
+        local x = function(j) return "x" .. (c * 4 + (j - 1) % 4 + 1) end
+        states[x(k)] = 0
+        eqs[#eqs + 1] = ("d%s/dt = (%s - 2*%s + %s) / 10 - %s / (20 + %d) + %g%s"):format(
+          x(k), x(k + 1), x(k), x(k + 3), x(k), k, k == 1 and 0.2 or 0.01,
+          k <= 2 and " : 1 (unless refractory)" or "")
+      end
+    end
+    return nk.model{name = "ring4x" .. copies, states = states, equations = eqs,
+                    threshold = "x1 > 0.5", reset = "x1 = 0", refractory = "2"}
+  end
+  local net = nk.network{precision = "double"}
+  local init = {x3 = {0.1, 0.2, 0.3}}
+  local one = net:population(ring(1), 3, {method = "exact", init = init})
+  local three = net:population(ring(3), 3, {method = "exact", init = init})
+  local s1, s3 = net:monitor("spikes", one), net:monitor("spikes", three)
+  net:run(200)
+  T.ok(s1:count() > 20, "the 4-state ring spikes (" .. s1:count() .. ")")
+  T.eq(s3:count(), s1:count(), "exact with 12 states: as many spikes as with 4")
+  T.same_list(s3:times(), s1:times(), "exact with 12 states: the same spike times")
+  local worst = 0
+  for i = 1, 3 do
+    for k = 1, 4 do
+      local a, b = one:get("x" .. k, i), three:get("x" .. k, i)
+      worst = math.max(worst, math.abs(a - b) / math.max(math.abs(a), 1e-300))
+    end
+  end
+  T.ok(worst < 1e-13, "exact with 12 states: the first copy's states as with 4 (worst " ..
+       worst .. ")")
+  -- a chain of 40 linear states against rk4 at a small step
+  local states, eqs = {}, {}
+  for k = 1, 40 do
+    states["c" .. k] = k == 1 and 1 or 0
+    eqs[#eqs + 1] = k == 1 and "dc1/dt = -c1" or ("dc%d/dt = c%d - c%d"):format(k, k - 1, k)
+  end
+  nk.model{name = "chain40", states = states, equations = eqs}
+  -- c40(t) = t^39 e^-t / 39!, near its peak at t = 39 ms
+  local e = final("chain40", "exact", 0.1, 40, "c40")
+  local r = final("chain40", "rk4", 0.01, 40, "c40")
+  local x = math.exp(39 * math.log(40) - 40)
+  for k = 2, 39 do x = x / k end
+  T.near(e, x, 1e-9 * x, "exact with 40 states: the chain's last state")
+  T.near(r, x, 1e-6 * x, "rk4 agrees")
+end
+
 T.done("solvers")
