@@ -496,6 +496,7 @@ int nk_checkpoint(nk_net *net, const char *path)
               put_i(f, "backend", net->backend_req) || put_i(f, "step", net->step) ||
               put_i(f, "ring_len", net->ring_len) || put_s(f, "output", net->output) ||
               put_i(f, "output_started", net->output_started) ||
+              put_s(f, "run_id", net->run_id) ||
               put_i(f, "npops", net->npops) || put_i(f, "nprojs", net->nprojs) ||
               put_i(f, "nsrcs", net->nsrcs) || put_i(f, "nmons", net->nmons) ||
               put_d(f, "time", nk_net_time(net));
@@ -793,6 +794,21 @@ static int ck_load_state(nk_net *net, ck *c, const char *path)
     int rc = nk_net_build(net);
     if (rc || (rc = ck_check_state(net, c, path)))
         return rc;
+    /* the run whose results file this continues; none in a checkpoint older
+     * than run ids */
+    char run_id[NK_RUN_ID_LEN + 1] = "";
+    char *rid = get_s(c->f, "run_id");
+    int rid_ok = !rid || !*rid || nk_run_id_ok(rid);
+    if (rid && rid_ok)
+        snprintf(run_id, sizeof run_id, "%s", rid);
+    free(rid);
+    if (!rid_ok)
+        DAMAGED("run_id is not 32 hexadecimal digits");
+    char *from = nk_strdup(path);
+    if (!from)
+        return nk_fail(ctx, NK_ENOMEM, "out of memory");
+    free(net->ck_from);
+    net->ck_from = from;
     net->step = c->step;
     int64_t started = 0;
     get_i(c->f, "output_started", &started);
@@ -902,6 +918,7 @@ static int ck_load_state(nk_net *net, ck *c, const char *path)
     }
     net->output_started = started != 0;
     net->trunc_pending = 1; /* cut the results file back to what the checkpoint knew */
+    memcpy(net->run_id, run_id, sizeof run_id);
 #undef DAMAGED
     return 0;
 }
@@ -921,6 +938,8 @@ int nk_checkpoint_apply(nk_net *net, const char *path)
     if (c.f >= 0)
         H5Fclose(c.f);
     loud(&e);
+    if (!rc) /* the results file is checked when the run opens it */
+        net->ck_resumed = 1;
     return rc;
 }
 
@@ -1333,6 +1352,7 @@ nk_net *nk_restore(nk_ctx *ctx, const char *path, const char *output)
     quiet(&e);
     nk_net *net = NULL;
     char err[1024] = "";
+    int file_refused = 0; /* the results file is another run's: the checkpoint is fine */
     int rc = ck_open(ctx, path, &c);
     if (rc)
         goto out;
@@ -1420,13 +1440,14 @@ nk_net *nk_restore(nk_ctx *ctx, const char *path, const char *output)
         goto out;
     }
     rc = ck_load_state(net, &c, path);
-    if (!rc && fresh_output) {
-        net->output_started = 0;
-        net->trunc_pending = 0;
-        for (int k = 0; k < net->npops; k++)
-            net->pops[k].nwritten = 0;
-        for (int k = 0; k < net->nmons; k++)
-            net->mons[k].rows_out = 0;
+    if (!rc && fresh_output) { /* a new file of a run of its own */
+        nk_output_restart(net);
+        nk_run_id_new(net->run_id);
+    } else if (!rc) {
+        /* refused now rather than at the first run; checked again then */
+        int missing;
+        rc = nk_results_check(net, 1, &missing);
+        file_refused = rc != 0;
     }
 out:
     if (rc && net) {
@@ -1435,7 +1456,7 @@ out:
     }
     if (c.f >= 0)
         H5Fclose(c.f);
-    if (rc)
+    if (rc && !file_refused)
         nk_hdf5_taint(); /* the file may be damaged (nk.h) */
     loud(&e);
     return net;

@@ -503,6 +503,85 @@ int nk_h5out_verify(const char *path, char *err, size_t errlen)
     return eon(&es, rc);
 }
 
+/* ---- root_str ---------------------------------------------------------- */
+
+/* Attribute a (open) as a string into buf: 1, or NK_H5OUT_EIO. */
+static int read_str_attr(hid_t a, char *buf, size_t buflen)
+{
+    hid_t t = H5Aget_type(a), s = H5Aget_space(a);
+    int rc = NK_H5OUT_EIO;
+    if (t < 0 || s < 0) {
+        /* rc stays EIO */
+    } else if (H5Tget_class(t) != H5T_STRING || H5Sget_simple_extent_type(s) != H5S_SCALAR) {
+        set_err(buf, buflen, "(not a string)");
+        rc = 1;
+    } else if (H5Tis_variable_str(t) > 0) {
+        hid_t m = H5Tcopy(H5T_C_S1);
+        char *v = NULL;
+        if (m >= 0 && H5Tset_size(m, H5T_VARIABLE) >= 0 &&
+            H5Tset_cset(m, H5Tget_cset(t)) >= 0 && H5Aread(a, m, &v) >= 0) {
+            set_err(buf, buflen, "%s", v ? v : "");
+            rc = 1;
+        }
+        if (v)
+            H5free_memory(v);
+        if (m >= 0)
+            H5Tclose(m);
+    } else {
+        size_t n = H5Tget_size(t);
+        char *v = n ? calloc(n + 1, 1) : NULL;
+        if (v && H5Aread(a, t, v) >= 0) {
+            set_err(buf, buflen, "%s", v);
+            rc = 1;
+        }
+        free(v);
+    }
+    if (s >= 0)
+        H5Sclose(s);
+    if (t >= 0)
+        H5Tclose(t);
+    return rc;
+}
+
+int nk_h5out_root_str(const char *path, const char *name, char *buf, size_t buflen, char *err,
+                      size_t errlen)
+{
+    if (buf && buflen)
+        buf[0] = '\0';
+    esave es;
+    eoff(&es);
+    htri_t is = H5Fis_hdf5(path);
+    if (is == 0) {
+        forget();
+        set_err(err, errlen, "'%s' is not an HDF5 file", path);
+        return eon(&es, NK_H5OUT_EINVAL);
+    }
+    hid_t f = is > 0 ? H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT) : H5I_INVALID_HID;
+    if (is > 0 && f < 0) { /* marked as open for writing: a .part */
+        forget();
+        f = H5Fopen(path, H5F_ACC_RDONLY | H5F_ACC_SWMR_READ, H5P_DEFAULT);
+    }
+    if (f < 0) {
+        nk_hdf5_taint(); /* it may be damaged */
+        return eon(&es, h5fail(err, errlen, "cannot open '%s'", path));
+    }
+    int rc = 0;
+    htri_t has = H5Aexists(f, name);
+    if (has < 0) {
+        rc = h5fail(err, errlen, "cannot read the attributes of '%s'", path);
+    } else if (has) {
+        hid_t a = H5Aopen(f, name, H5P_DEFAULT);
+        rc = a < 0 ? NK_H5OUT_EIO : read_str_attr(a, buf, buflen);
+        if (a >= 0)
+            H5Aclose(a);
+        if (rc < 0)
+            rc = h5fail(err, errlen, "cannot read attribute '%s' of '%s'", name, path);
+    }
+    if (H5Fclose(f) < 0)
+        forget();
+    return eon(&es, rc);
+}
+
 /* ---- check_writable ---------------------------------------------------- */
 
 int nk_h5out_check_writable(const char *path, char *err, size_t errlen)

@@ -279,6 +279,16 @@ int nk_h5out_close(nk_h5out *h, int complete, char *err, size_t errlen);
  * with err filled. */
 int nk_h5out_verify(const char *path, char *err, size_t errlen);
 
+/* Reads the string attribute NAME of the root group of the HDF5 file PATH
+ * (read-only; a file marked as open for writing, a .part, is opened in
+ * SWMR-read mode), without changing the file. Returns 1 with the value in
+ * buf (truncated to buflen; "(not a string)" when the attribute is not a
+ * scalar string), 0 when the file has no such attribute, NK_H5OUT_EINVAL
+ * when PATH is not an HDF5 file, NK_H5OUT_EIO when it cannot be opened or
+ * read; err names the file and the reason. PATH must be a regular file. */
+int nk_h5out_root_str(const char *path, const char *name, char *buf, size_t buflen, char *err,
+                      size_t errlen);
+
 /* Checks, without creating or changing anything, that PATH.part could be
  * created and later renamed to PATH: the parent directory of PATH exists, is
  * a directory, and is writable and searchable by this process, and neither

@@ -13,6 +13,7 @@
 #include <stdint.h>
 
 #define NK_ERRLEN 2048
+#define NK_RUN_ID_LEN 32 /* hex digits of a run id (net->run_id) */
 
 /* Random stream ids (16 bits, see rt/nk_philox.h): one per purpose and object,
  * so that one object's numbers never depend on another's. */
@@ -336,6 +337,13 @@ struct nk_net {
     size_t real_size;
     char *output;
     int output_started;      /* the results file has been written at least once */
+    char run_id[NK_RUN_ID_LEN + 1]; /* names the run the results file belongs to (its
+                                root attribute run_id, and the checkpoints'): new with the
+                                network; a restored one continuing its checkpoint's file
+                                takes the checkpoint's ("" from a checkpoint older than
+                                run ids: then the file gets none either) */
+    char *ck_from;           /* restored or resumed from this checkpoint (for messages) */
+    int ck_resumed;          /* ... by nkshell --resume (nk_checkpoint_apply) */
     char **meta_key, **meta_val;
     int nmeta;
     int64_t step;
@@ -516,6 +524,20 @@ void nk_diverged(nk_net *net, int pop, int64_t index, int var, int64_t s, char *
  * (and flush); wait until it is all in the file. */
 int nk_output_write(nk_net *net, int flush);
 int nk_output_sync(nk_net *net);
+
+/* A run id: 32 hex digits, random (net.c). */
+void nk_run_id_new(char id[NK_RUN_ID_LEN + 1]);
+/* Whether id is one (32 lowercase hex digits). */
+int nk_run_id_ok(const char *id);
+/* The results file starts afresh: it will receive everything the monitors
+ * hold (nothing of it counts as written, nothing is to be cut back). */
+void nk_output_restart(nk_net *net);
+/* Before a network restored from a checkpoint (or resumed) continues the
+ * checkpoint's results file, which cutting it back changes: refuses a file
+ * of that name that is not that run's (docs/checkpoints.md), naming it and
+ * why; at_restore: for nk_restore's message, else for the run's. *missing:
+ * neither NAME nor NAME.part exists. 0 when there is nothing to refuse. */
+int nk_results_check(nk_net *net, int at_restore, int *missing);
 
 /* Fixed point conversions: w in the range (|w| < 2^31; weights are at
  * most 1e6), and any w, clamped to the range (NaN: 0), for a graded

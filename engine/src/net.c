@@ -14,12 +14,15 @@
 #include "rt/nk_philox.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <float.h>
 #include <math.h>
 #include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 /* ---- helpers ------------------------------------------------------------- */
@@ -174,6 +177,7 @@ nk_net *nk_net_new(nk_ctx *ctx, const nk_net_opts *o)
     net->threads = o->threads > 0 ? o->threads : 0;
     net->real_size = net->dbl ? sizeof(double) : sizeof(float);
     net->ring_len = 2;
+    nk_run_id_new(net->run_id);
     if (o->output && *o->output) {
         net->output = nk_strdup(o->output);
         if (!net->output) {
@@ -254,6 +258,7 @@ void nk_net_free(nk_net *net)
     free(net->meta_key);
     free(net->meta_val);
     free(net->output);
+    free(net->ck_from);
     nk_ctx *ctx = net->ctx;
     for (int k = 0; k < ctx->nlive; k++)
         if (ctx->live[k] == net) {
@@ -1333,9 +1338,134 @@ static int output_monitor(nk_net *net, nk_monitor *m, char *err, size_t errlen)
     return 0;
 }
 
+static uint64_t mix64(uint64_t x)
+{
+    x += 0x9e3779b97f4a7c15u;
+    x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9u;
+    x = (x ^ (x >> 27)) * 0x94d049bb133111ebu;
+    return x ^ (x >> 31);
+}
+
+/* 128 random bits from /dev/urandom; where it cannot be read (a bare
+ * chroot), from the clocks, the process and id's address, which differ
+ * from run to run too. */
+void nk_run_id_new(char id[NK_RUN_ID_LEN + 1])
+{
+    uint64_t w[2] = {0, 0};
+    int fd = open("/dev/urandom", O_RDONLY | O_CLOEXEC);
+    ssize_t got = fd >= 0 ? read(fd, w, sizeof w) : -1;
+    if (fd >= 0)
+        close(fd);
+    if (got != (ssize_t)sizeof w) {
+        struct timespec rt, mt;
+        clock_gettime(CLOCK_REALTIME, &rt);
+        clock_gettime(CLOCK_MONOTONIC, &mt);
+        w[0] = mix64((uint64_t)rt.tv_sec * 1000000000u + (uint64_t)rt.tv_nsec);
+        w[1] = mix64(w[0] ^ ((uint64_t)getpid() << 32) ^ (uint64_t)mt.tv_nsec ^
+                     (uint64_t)(uintptr_t)id);
+    }
+    snprintf(id, NK_RUN_ID_LEN + 1, "%016llx%016llx", (unsigned long long)w[0],
+             (unsigned long long)w[1]);
+}
+
+int nk_run_id_ok(const char *id)
+{
+    size_t n = 0;
+    for (; id[n]; n++)
+        if (!((id[n] >= '0' && id[n] <= '9') || (id[n] >= 'a' && id[n] <= 'f')))
+            return 0;
+    return n == NK_RUN_ID_LEN;
+}
+
+void nk_output_restart(nk_net *net)
+{
+    net->output_started = 0;
+    net->trunc_pending = 0;
+    for (int k = 0; k < net->npops; k++)
+        net->pops[k].nwritten = 0;
+    for (int k = 0; k < net->nmons; k++)
+        net->mons[k].rows_out = 0;
+}
+
+/* Why file f (NAME or NAME.part) cannot be the checkpointed run's results
+ * file, into why; "" when it can. */
+static void results_whose(const nk_net *net, const char *f, char *why, size_t len)
+{
+    struct stat st;
+    why[0] = '\0';
+    if (stat(f, &st) != 0)
+        return;
+    if (!S_ISREG(st.st_mode)) { /* reading a FIFO would wait for a writer */
+        snprintf(why, len, "'%s' is not a regular file", f);
+        return;
+    }
+    char id[NK_RUN_ID_LEN + 32], err[768];
+    int rc = nk_h5out_root_str(f, "run_id", id, sizeof id, err, sizeof err);
+    if (rc == NK_H5OUT_EINVAL)
+        snprintf(why, len, "'%s' is not an HDF5 file", f);
+    else if (rc < 0)
+        snprintf(why, len, "'%s' cannot be read to check whose it is (%s)", f, err);
+    else if (rc == 0 && net->run_id[0])
+        snprintf(why, len, "'%s' has no run_id (an older nkshell or another program wrote it)",
+                 f);
+    else if (rc == 1 && strcmp(id, net->run_id) && net->run_id[0])
+        snprintf(why, len, "'%s' was written by another run (its run_id is %s, the "
+                 "checkpoint's %s)", f, id, net->run_id);
+    else if (rc == 1 && strcmp(id, net->run_id))
+        snprintf(why, len, "'%s' was written by another run (its run_id is %s; the "
+                 "checkpoint is older than run ids)", f, id);
+}
+
+int nk_results_check(nk_net *net, int at_restore, int *missing)
+{
+    *missing = 0;
+    if (!net->trunc_pending || !net->output)
+        return 0;
+    size_t l = strlen(net->output);
+    char *part = malloc(l + 6);
+    if (!part)
+        return nk_fail(net->ctx, NK_ENOMEM, "out of memory");
+    snprintf(part, l + 6, "%s.part", net->output);
+    struct stat st;
+    *missing = stat(net->output, &st) != 0 && stat(part, &st) != 0;
+    char why[1024];
+    results_whose(net, net->output, why, sizeof why);
+    if (!why[0])
+        results_whose(net, part, why, sizeof why);
+    free(part);
+    if (!why[0])
+        return 0;
+    *missing = 0;
+    const char *ck = net->ck_from ? net->ck_from : "?";
+    char todo[512];
+    if (at_restore)
+        snprintf(todo, sizeof todo, "to continue into a new file, give the restored network "
+                 "its own: nk.restore('%s', {output = 'NEW.h5'})", ck);
+    else if (net->ck_resumed)
+        snprintf(todo, sizeof todo, "move it away (the run then writes the file anew from "
+                 "what the checkpoint holds), or give the network another output");
+    else
+        snprintf(todo, sizeof todo, "move it away (the run then writes the file anew from "
+                 "what the checkpoint holds), or restore into a new file: nk.restore('%s', "
+                 "{output = 'NEW.h5'})", ck);
+    return nk_fail(net->ctx, NK_EINVAL,
+                   "%s%s, so it is not the results file of the run checkpointed in '%s'; "
+                   "continuing it would cut it back and lose what it holds, so it is left as "
+                   "it is: %s",
+                   at_restore ? "restore: " : "", why, ck, todo);
+}
+
 static int output_open(nk_net *net)
 {
     char err[1024];
+    if (net->trunc_pending) { /* restored: the file must still be the checkpointed run's */
+        int missing = 0;
+        int rc = nk_results_check(net, 0, &missing);
+        if (rc)
+            return rc;
+        if (missing) /* nothing to cut back: written anew from what the monitors hold */
+            nk_output_restart(net);
+    }
     net->out = nk_h5out_open(net->output, net->output_started, err, sizeof err);
     if (!net->out)
         return nk_fail(net->ctx, NK_EIO, "%s", err);
@@ -1386,6 +1516,10 @@ static int output_open(nk_net *net)
         }
     }
     rc = rc || nk_h5out_attr_str(net->out, "nkshell_version", nk_version(), err, sizeof err);
+    /* none for a file continued from a checkpoint older than run ids: it
+     * stays as it was (nk_results_check) */
+    if (net->run_id[0])
+        rc = rc || nk_h5out_attr_str(net->out, "run_id", net->run_id, err, sizeof err);
     rc = rc || nk_h5out_attr_u64(net->out, "seed", net->seed, err, sizeof err);
     rc = rc || nk_h5out_attr_double(net->out, "dt", net->dt, err, sizeof err);
     rc = rc || nk_h5out_attr_str(net->out, "backend", net->be->name, err, sizeof err);

@@ -229,8 +229,10 @@ local function dump(R, nockpt)
     end
   end
   -- the backend's name differs, and the results file's name (each run
-  -- writes its own)
-  local function no_backend(p) return p:match("/attrs/backend$") or p:match("/attrs/output$") end
+  -- writes its own) and run id (random, in the file and its checkpoints)
+  local function no_backend(p)
+    return p:match("/attrs/backend$") or p:match("/attrs/output$") or p:match("/attrs/run_id$")
+  end
   if not nockpt and DIR then
     local ck = path("dump.ckpt.h5")
     net:checkpoint(ck)

@@ -26,6 +26,9 @@ local function slurp(p)
   f:close()
   return s
 end
+local function peek(p) -- the file's bytes, or nil when it is missing
+  return exists(p) and slurp(p) or nil
+end
 local function spit(p, s)
   local f = assert(io.open(p, "wb"))
   f:write(s)
@@ -612,6 +615,126 @@ do
   T.ok(sp > 0 and sp ~= #rS, "changed sources: the network runs differently from before")
   V:close()
   U:close()
+end
+
+-- ---- 6. restoring continues only the checkpointed run's own results file ---------------------
+-- Without output, a restored network continues the results file the
+-- checkpoint names, cut back to what it held at the checkpoint. A file of
+-- that name written since by another run, or one that is no results file,
+-- is refused before anything touches it, and stays as it is. (Found by
+-- fuzzing: it was cut back, and the other run's data were lost.)
+do
+  local out, ck = path("own.h5"), path("own.ck.h5")
+  local A = small{output = out}
+  run(A, 200)
+  A:checkpoint(ck)
+  A:close()
+  local bytesA = slurp(out)
+  -- another network with the same output replaces the file
+  local B = small{output = out, seed = 9}
+  run(B, 300)
+  B:close()
+  local bytesB = slurp(out)
+  T.ok(bytesB ~= bytesA, "own file: B wrote a file of its own")
+  local tail = "so it is not the results file of the run checkpointed in '" .. ck .. "'; "
+               .. "continuing it would cut it back and lose what it holds, so it is left as "
+               .. "it is: "
+  local fix = "nk.restore('" .. ck .. "', {output = 'NEW.h5'})"
+  -- results(file), or why it cannot be read
+  local function results_of(file)
+    local ok, r = pcall(results, file)
+    return ok and r or "(not read: " .. tostring(r) .. ")"
+  end
+
+  -- Restores ck (with opts); must be refused with a message holding each of
+  -- texts. Accepted, the network runs on as the bug let it (so that the
+  -- checks of the file below see what that does to it).
+  local function refused(what, texts, opts)
+    local ok, R = pcall(nk.restore, ck, opts)
+    T.ok(not ok, what .. ": nk.restore refuses")
+    if ok then
+      attach(R)
+      pcall(run, R, 100)
+      R:close()
+      return
+    end
+    for _, text in ipairs(texts) do
+      T.ok(R:find(text, 1, true), what .. ": the message says " .. text .. "; got " .. R)
+    end
+  end
+
+  refused("another run's file",
+          {"nk.restore: restore: '" .. out .. "' was written by another run (its run_id is ",
+           tail .. "to continue into a new file, give the restored network its own: " .. fix})
+  T.ok(peek(out) == bytesB, "another run's file: left as it was, byte for byte")
+  T.ok(not exists(out .. ".part"), "another run's file: no .part made")
+  -- the same when output names the checkpoint's own file
+  refused("another run's file, named as output", {"was written by another run"},
+          {output = out})
+  T.ok(peek(out) == bytesB, "another run's file, named as output: left as it was")
+
+  -- another run's .part (a crashed run's, say)
+  os.remove(out)
+  spit(out .. ".part", bytesB)
+  refused("another run's .part", {"restore: '" .. out .. ".part' was written by another run"})
+  T.ok(peek(out .. ".part") == bytesB and not exists(out), "another run's .part: left as it was")
+  os.remove(out .. ".part")
+
+  -- not a results file at all
+  spit(out, "not HDF5\n")
+  refused("a text file", {"restore: '" .. out .. "' is not an HDF5 file, " .. tail})
+  T.eq(peek(out), "not HDF5\n", "a text file: left as it was")
+
+  -- the session goes on: restored into a new file, the network continues as
+  -- if never stopped, and the new file holds the whole run
+  local N = nk.restore(ck, {output = path("own-new.h5")})
+  attach(N)
+  run(N, 300)
+  compare(records(N), rS, "own file: restored into a new file, run to 500 ms vs straight")
+  N:close()
+  same(results_of(path("own-new.h5")), fS, "own file: the new file vs the straight run's")
+
+  -- the file is checked again when the run opens it: replaced after the
+  -- restore (by another process), it is refused then, and the network is
+  -- left at the checkpoint
+  spit(out, bytesA)
+  local R = nk.restore(ck)
+  attach(R)
+  spit(out, bytesB)
+  T.raises("net:run: '" .. out .. "' was written by another run (its run_id is ", run, R, 300)
+  T.ok(peek(out) == bytesB, "replaced after the restore: left as it was")
+  T.eq(R.t, 200, "replaced after the restore: the refused run did not run")
+  -- missing, it is written anew, with everything the checkpoint holds
+  os.remove(out)
+  local okR, errR = pcall(run, R, 300)
+  T.ok(okR, "own file missing at the run: the run goes on: " .. tostring(errR))
+  compare(records(R), rS, "own file missing at the run: restored, run to 500 ms vs straight")
+  R:close()
+  same(results_of(out), fS,
+       "own file missing at the run: written anew, equal to the straight run's")
+  os.remove(out)
+  local M = nk.restore(ck)
+  attach(M)
+  local okM, errM = pcall(run, M, 300)
+  T.ok(okM, "own file missing: the run goes on: " .. tostring(errM))
+  compare(records(M), rS, "own file missing: restored, run to 500 ms vs straight")
+  M:close()
+  same(results_of(out), fS, "own file missing: written anew, equal to the straight run's")
+
+  -- the normal case: the run's own file is continued (also a second time,
+  -- from the same checkpoint: the file is cut back to it again)
+  os.remove(out .. ".part")
+  spit(out, bytesA)
+  for k = 1, 2 do
+    local C = nk.restore(ck)
+    T.eq(C.output, out, "own file: restored with the checkpointed run's output")
+    attach(C)
+    local okC, errC = pcall(run, C, 300)
+    T.ok(okC, "own file: continued: the run goes on: " .. tostring(errC))
+    compare(records(C), rS, "own file: continued, run to 500 ms vs straight (" .. k .. ")")
+    C:close()
+    same(results_of(out), fS, "own file: continued, equal to the straight run's (" .. k .. ")")
+  end
 end
 
 remove_dir()

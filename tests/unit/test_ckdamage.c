@@ -17,6 +17,12 @@
  * or an overflowing sum first, and that a refused restore leaks nothing.
  * Each damaged case runs in a child process: one that crashes fails alone.
  *
+ * Also the run id that ties a checkpoint to its results file: a restore
+ * (or --resume) that would continue a file of another run, one without a
+ * run id, or a checkpoint older than run ids into a file that has one, is
+ * refused and leaves the file as it was; a checkpoint and a file both older
+ * than run ids go on as before.
+ *
  * Files live in a fresh temporary directory, removed at the end
  * (KEEP_CKDAMAGE_TMP=1 keeps it). */
 #define _XOPEN_SOURCE 700
@@ -187,6 +193,60 @@ static int damage(const char *path, const char *obj, const char *name, hid_t typ
     if (H5Fclose(f) < 0)
         rc = 1;
     return rc;
+}
+
+/* The root attribute name of the file at path set to the string value
+ * (NULL: removed), as an older nkshell or another run would have left it. */
+static int set_root_str(const char *path, const char *name, const char *value)
+{
+    hid_t f = H5Fopen(path, H5F_ACC_RDWR, H5P_DEFAULT);
+    if (f < 0)
+        return 1;
+    int rc = H5Aexists(f, name) > 0 && H5Adelete(f, name) < 0;
+    if (!rc && value) {
+        hid_t t = H5Tcopy(H5T_C_S1), sp = H5Screate(H5S_SCALAR);
+        H5Tset_size(t, H5T_VARIABLE);
+        hid_t a = H5Acreate2(f, name, t, sp, H5P_DEFAULT, H5P_DEFAULT);
+        rc = a < 0 || H5Awrite(a, t, &value) < 0;
+        if (a >= 0)
+            H5Aclose(a);
+        H5Sclose(sp);
+        H5Tclose(t);
+    }
+    if (H5Fclose(f) < 0)
+        rc = 1;
+    return rc;
+}
+
+/* The whole file at path (NULL when unreadable); its size in *n. */
+static char *slurp(const char *path, size_t *n)
+{
+    FILE *f = fopen(path, "rb");
+    char *buf = NULL;
+    *n = 0;
+    if (f && fseek(f, 0, SEEK_END) == 0) {
+        long len = ftell(f);
+        buf = len >= 0 ? malloc((size_t)len + 1) : NULL;
+        if (buf && (fseek(f, 0, SEEK_SET) || fread(buf, 1, (size_t)len, f) != (size_t)len)) {
+            free(buf);
+            buf = NULL;
+        }
+        *n = buf ? (size_t)len : 0;
+    }
+    if (f)
+        fclose(f);
+    return buf;
+}
+
+/* Whether the files at a and b hold the same bytes. */
+static int same_bytes(const char *a, const char *b)
+{
+    size_t na, nb;
+    char *x = slurp(a, &na), *y = slurp(b, &nb);
+    int same = x && y && na == nb && !memcmp(x, y, na);
+    free(x);
+    free(y);
+    return same;
 }
 
 /* The undamaged network runs, checkpoints, and its checkpoint restores,
@@ -422,6 +482,106 @@ static void test_damaged(void)
     run_case(&(dcase)I("/mon1", "start_step", base_step + 1, 1));
 }
 
+/* Restores ck without an output into the file it names (run.h5, set up
+ * from base_out by the caller): refused with a message holding want, the
+ * file unchanged (compared with the copy at keep). */
+static void expect_file_refused(const char *ck, const char *run, const char *keep,
+                                const char *want)
+{
+    nk_net *r = nk_restore(ctx, ck, NULL);
+    const char *msg = nk_errmsg(ctx);
+    int refused = r == NULL && strstr(msg, want) && strstr(msg, "so it is left as it is");
+    CHECK(refused);
+    if (!refused)
+        fprintf(stderr, "  restore of %s: %s (%s), expected a refusal saying '%s'\n", ck,
+                r ? "accepted" : "refused", r ? "" : msg, want);
+    if (r) {
+        nk_source_set_fn(r, 2, cb_one, NULL, NULL);
+        nk_run(r, 5, NULL);
+        nk_net_free(r);
+    }
+    CHECK(same_bytes(run, keep));
+}
+
+/* The run id: the checkpoint's must be the results file's. */
+static void test_run_id(void)
+{
+    char run[600], keep[600], ck[600];
+    pathf(run, sizeof run, "run.h5"); /* the output base_ck names */
+    pathf(keep, sizeof keep, "keep.h5");
+    pathf(ck, sizeof ck, "runid.ck.h5");
+    char part[620];
+    snprintf(part, sizeof part, "%s.part", run);
+
+    /* a file of another run */
+    CHECK(copy_file(base_out, run) == 0);
+    CHECK(set_root_str(run, "run_id", "0123456789abcdef0123456789abcdef") == 0);
+    CHECK(copy_file(run, keep) == 0);
+    expect_file_refused(base_ck, run, keep,
+                        "was written by another run (its run_id is "
+                        "0123456789abcdef0123456789abcdef, the checkpoint's ");
+    /* ... and --resume into it: the state loads, the run refuses */
+    nk_net *net = make_net(run);
+    CHECK(net != NULL);
+    if (net) {
+        CHECK(nk_checkpoint_apply(net, base_ck) == 0);
+        CHECK(nk_run(net, 5, NULL) != 0);
+        const char *msg = nk_errmsg(ctx);
+        int said = strstr(msg, "was written by another run") &&
+                   strstr(msg, "or give the network another output") != NULL;
+        CHECK(said);
+        if (!said)
+            fprintf(stderr, "  --resume into another run's file: %s\n", msg);
+        CHECK_EQ_INT(nk_net_step(net), base_step);
+        nk_net_free(net);
+    }
+    CHECK(same_bytes(run, keep));
+    CHECK(access(part, F_OK) != 0);
+
+    /* a file without a run id (an older nkshell's, another program's) */
+    CHECK(copy_file(base_out, run) == 0);
+    CHECK(set_root_str(run, "run_id", NULL) == 0);
+    CHECK(copy_file(run, keep) == 0);
+    expect_file_refused(base_ck, run, keep, "has no run_id");
+
+    /* a checkpoint older than run ids, into a file that has one */
+    CHECK(copy_file(base_ck, ck) == 0);
+    CHECK(set_root_str(ck, "run_id", NULL) == 0);
+    CHECK(copy_file(base_out, run) == 0);
+    CHECK(copy_file(run, keep) == 0);
+    expect_file_refused(ck, run, keep, "the checkpoint is older than run ids");
+
+    /* ... into a file without one: as before run ids, continued, and the
+     * file stays without one (so the checkpoint continues it again) */
+    CHECK(set_root_str(run, "run_id", NULL) == 0);
+    nk_net *r = nk_restore(ctx, ck, NULL);
+    CHECK(r != NULL);
+    if (r) {
+        CHECK(nk_source_set_fn(r, 2, cb_one, NULL, NULL) == 0);
+        CHECK(nk_run(r, 5, NULL) == 0);
+        CHECK_EQ_INT(nk_net_step(r), base_step + 50);
+        nk_net_free(r);
+    } else {
+        fprintf(stderr, "  restore of a checkpoint older than run ids: %s\n", nk_errmsg(ctx));
+    }
+    hid_t f = H5Fopen(run, H5F_ACC_RDONLY, H5P_DEFAULT);
+    CHECK(f >= 0 && H5Aexists(f, "run_id") == 0);
+    if (f >= 0)
+        H5Fclose(f);
+    r = nk_restore(ctx, ck, NULL);
+    CHECK(r != NULL);
+    if (r)
+        nk_net_free(r);
+
+    /* a damaged run id */
+    CHECK(copy_file(base_ck, ck) == 0);
+    CHECK(set_root_str(ck, "run_id", "../etc") == 0);
+    r = nk_restore(ctx, ck, NULL);
+    CHECK(r == NULL && strstr(nk_errmsg(ctx), "is damaged (run_id is not 32 hexadecimal digits)"));
+    if (r)
+        nk_net_free(r);
+}
+
 int main(void)
 {
     const char *tbase = getenv("TMPDIR");
@@ -436,6 +596,7 @@ int main(void)
         test_base();
         if (base_nrec > 0)
             test_damaged();
+        test_run_id();
         nk_ctx_free(ctx);
     }
     if (getenv("KEEP_CKDAMAGE_TMP"))
