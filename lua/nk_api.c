@@ -215,7 +215,7 @@ static const nk_api_opt run_opts[] = {
     END};
 
 static const nk_api_opt restore_opts[] = {
-    {"output", "results file of the restored network (default: the checkpointed network's own, which the restored one goes on writing; it may not be the checkpoint file itself)"}, END};
+    {"output", "results file of the restored network (default: the checkpointed network's own, which the restored one goes on writing, cut back to the checkpoint; refused when a file of that name is another run's; it may not be the checkpoint file itself)"}, END};
 
 static const nk_api_opt read_opts[] = {
     {"max_values", "refuse datasets larger than this many values (default 50 million)"}, END};
