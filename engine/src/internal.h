@@ -183,6 +183,8 @@ typedef struct nk_pop {
     void **state;            /* model->nstates arrays of lay.len reals */
     int32_t *refr;           /* steps of refractoriness left (lay.len) */
     int32_t refr_steps;      /* the refractory period in steps (set at build) */
+    int64_t born;            /* net->step when it was added: until a step has run, its
+                                states follow the parameters they start at */
     nk_receptor *rx;
     int nrx;
     void *i_ext;             /* external current (real, pA) when a dc source targets it */

@@ -545,6 +545,7 @@ int nk_pop_add(nk_net *net, const char *model, int64_t n, const char *name,
     p->method = nk_strdup(method ? method : m->method);
     p->rtol = 1e-6;
     p->atol = 1e-6;
+    p->born = net->step;
     p->param = nk_xcalloc((size_t)m->nparams, sizeof(double));
     p->state = nk_xcalloc((size_t)m->nstates, sizeof(void *));
     p->refr = nk_xcalloc64((size_t)n, sizeof(int32_t));
@@ -657,8 +658,9 @@ int nk_pop_set_param(nk_net *net, int pop, const char *name, double value)
     if (nk_model_check_param(p->model, k, value, err, sizeof err))
         return nk_fail(net->ctx, NK_EINVAL, "%s", err);
     p->param[k] = value;
-    /* States that start at this parameter follow it until the first run. */
-    if (net->step == 0)
+    /* States that start at this parameter follow it until the population
+     * has run a step. */
+    if (net->step == p->born)
         for (int s = 0; s < p->model->nstates; s++)
             if (p->model->sinit_param[s] == k)
                 state_fill(net, p, p->state[s], 0, p->n, value);

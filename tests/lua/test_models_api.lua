@@ -114,6 +114,13 @@ do
   net:run(10)
   T.eq(p:get("m", 1), 1, "bounds clip a state (dm/dt = 1 from 0.5 stays at 1)")
   T.eq(p:get("V_m", 1), p:get("v", 1), "an alias names a state")
+  -- a population added after a run starts at its own parameters too (it
+  -- started at the model's defaults: states followed only before the
+  -- network's first run)
+  local late = net:population(leak, 2, {params = {v_r = -3, bias = 0}})
+  T.eq(late:get("v", 2), -3, "a state starts at a parameter in a population added after a run")
+  net:run(1)
+  T.near(net.t, 11, 1e-9, "and the network runs on")
   T.raises("parameter 'gain' of model 'leaky_api' must be in [0, 5], got 6", net.population, net,
            leak, 1, {params = {gain = 6}})
   T.raises("parameter 'tau' of model 'leaky_api' must be in (0, inf], got 0", net.population, net,
