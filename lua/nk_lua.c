@@ -898,8 +898,9 @@ static int net_population(lua_State *L)
     int pop = nk_pop_add(n->net, model, size, name, method);
     if (pop < 0)
         return fail(L, n->net, "net:population");
-    /* Values the engine refuses (unknown names, non-finite numbers) undo the
-     * population, so that the call can simply be repeated, corrected. */
+    /* Values the engine refuses (unknown names, non-finite numbers, values
+     * that would make every run fail) undo the population, so that the call
+     * can simply be repeated, corrected. */
     int rc = 0;
     if (params) {
         lua_pushnil(L);
@@ -926,6 +927,10 @@ static int net_population(lua_State *L)
         rc = apply_place(n->net, pop, &place);
     if (!rc && ids)
         rc = nk_pop_set_ids(n->net, pop, ids, nids);
+    /* once every parameter is set: a refractory period of several of them
+     * is judged whole, whatever order the table gave them in */
+    if (!rc)
+        rc = nk_pop_check(n->net, pop);
     if (rc) {
         char msg[2048];
         snprintf(msg, sizeof msg, "%s", nk_errmsg(nk_net_ctx(n->net)));

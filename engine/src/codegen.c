@@ -662,17 +662,15 @@ static int sys_collect(sys *y, nk_net *net, nk_pop *pop, char *err, size_t errle
         snprintf(err, errlen, "out of memory");
         return -1;
     }
-    y->nsub = 1;
-    if (max_dt > 0 && net->dt > max_dt) {
-        double q = ceil(net->dt / max_dt - 1e-9);
-        if (q > 1e6) {
-            snprintf(err, errlen,
-                     "population '%s': max_dt %g ms needs %g sub-steps per step of %g ms "
-                     "(at most 1e6)", pop->name, max_dt, q, net->dt);
-            return -1;
-        }
-        y->nsub = (int)q;
+    /* (also refused where the population and the receptor are made) */
+    double q = nk_substeps(net->dt, max_dt);
+    if (q > NK_MAX_SUBSTEPS) {
+        snprintf(err, errlen,
+                 "population '%s': max_dt %g ms needs %g sub-steps per step of %g ms "
+                 "(at most 1e6)", pop->name, max_dt, q, net->dt);
+        return -1;
     }
+    y->nsub = (int)q;
     for (int r = -1; r < pop->nrx; r++) {
         const nk_model *m = r < 0 ? pop->model : pop->rx[r].syn;
         for (int k = 0; k < m->eqs.n; k++) {

@@ -1812,6 +1812,8 @@ static int build(gx *g)
             if (!rc && any)
                 rc = nk_pop_set_state_array(net, (nk_range){pop, 0, p->n}, p->out.sn[s], vals);
         }
+        if (!rc)
+            rc = nk_pop_check(net, pop);
     }
     free(vals);
     for (int64_t k = 0; k < g->nproj && !rc; k++) {

@@ -503,8 +503,14 @@ double nk_state_get(const nk_net *net, const void *arr, int64_t i);
  * input already scheduled for future steps in its place. */
 int nk_build_rings(nk_net *net, char *err, size_t errlen);
 /* Population p's refractory period in steps (0 when it is a condition or
- * per neuron); *rc is 0 or an error code with err filled. */
+ * per neuron); *rc is 0 or an error code with err filled: a period below 0
+ * ms, NaN, or longer than NK_MAX_REFR_STEPS steps (the counters are int32). */
+#define NK_MAX_REFR_STEPS 1e9
 int32_t nk_refractory_steps(nk_net *net, nk_pop *p, char *err, size_t errlen, int *rc);
+/* Sub-steps per step of dt for a model's max_dt (1 when it has none or dt is
+ * not larger); more than NK_MAX_SUBSTEPS is refused. */
+#define NK_MAX_SUBSTEPS 1e6
+double nk_substeps(double dt, double max_dt);
 /* Records the spikes of step s (pop->spk, in neuron order) for spike
  * monitors, and feeds rate monitors. */
 int nk_record_spikes(nk_net *net, int64_t s, char *err, size_t errlen);

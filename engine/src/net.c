@@ -657,14 +657,85 @@ int nk_pop_set_param(nk_net *net, int pop, const char *name, double value)
     char err[512];
     if (nk_model_check_param(p->model, k, value, err, sizeof err))
         return nk_fail(net->ctx, NK_EINVAL, "%s", err);
-    p->param[k] = value;
     /* States that start at this parameter follow it until the population
-     * has run a step. */
-    if (net->step == p->born)
-        for (int s = 0; s < p->model->nstates; s++)
-            if (p->model->sinit_param[s] == k)
-                state_fill(net, p, p->state[s], 0, p->n, value);
+     * has run a step: a value they cannot hold is refused here, not found
+     * infinite at every run. */
+    int follow = net->step == p->born;
+    for (int s = 0; follow && s < p->model->nstates; s++)
+        if (p->model->sinit_param[s] == k && !state_fits(net, value))
+            return nk_fail(net->ctx, NK_EINVAL,
+                           "population '%s': parameter '%s' = %g is the initial value of state "
+                           "'%s', which must be finite%s",
+                           p->name, p->model->pname[k], value, p->model->sname[s],
+                           STATE_RANGE(net));
+    p->param[k] = value;
+    for (int s = 0; follow && s < p->model->nstates; s++)
+        if (p->model->sinit_param[s] == k)
+            state_fill(net, p, p->state[s], 0, p->n, value);
     net->built = 0;
+    return 0;
+}
+
+/* The first neuron of p whose state s is not finite (a model's initial
+ * value that float32 could not hold), or -1. */
+static int64_t first_nonfinite(const nk_net *net, const nk_pop *p, int s)
+{
+    for (int64_t i = 0; i < p->n; i++)
+        if (!isfinite(state_get(net, p->state[s], nk_at(&p->lay, i))))
+            return i;
+    return -1;
+}
+
+int nk_pop_check(nk_net *net, int pop)
+{
+    nk_pop *p = &net->pops[pop];
+    const nk_model *m = p->model;
+    char err[NK_ERRLEN];
+    int rc;
+    nk_refractory_steps(net, p, err, sizeof err, &rc);
+    if (rc)
+        return nk_fail(net->ctx, rc, "%s", err);
+    double q = nk_substeps(net->dt, m->max_dt);
+    if (q > NK_MAX_SUBSTEPS)
+        return nk_fail(net->ctx, NK_EINVAL,
+                       "population '%s': max_dt %g ms of model '%s' needs %g sub-steps per step "
+                       "of dt = %g ms (at most 1e6: expected max_dt >= %g ms)",
+                       p->name, m->max_dt, m->name, q, net->dt, net->dt / NK_MAX_SUBSTEPS);
+    /* Initial values the model gives (init and pop:set check their own). */
+    for (int s = 0; s < m->nstates; s++) {
+        int pk = m->sinit_param[s];
+        double v = pk >= 0 ? p->param[pk] : m->sinit[s];
+        int64_t i;
+        if (state_fits(net, v) || (i = first_nonfinite(net, p, s)) < 0)
+            continue;
+        char from[160];
+        if (pk >= 0)
+            snprintf(from, sizeof from, "parameter '%s'", m->pname[pk]);
+        else
+            snprintf(from, sizeof from, "the initial value in model '%s'", m->name);
+        return nk_fail(net->ctx, NK_EINVAL,
+                       "population '%s': state '%s' of neuron %lld starts at %g (%s), which must "
+                       "be finite%s; give it another initial value with init",
+                       p->name, m->sname[s], (long long)i + 1, v, from, STATE_RANGE(net));
+    }
+    /* A reset that leaves a state at a value of parameters only (the last
+     * statement for it, an assignment): stored as infinity at every spike,
+     * the run would stop at the step after. */
+    for (int k = 0; k < m->reset.n; k++) {
+        const nk_stmt *st = &m->reset.items[k];
+        int last = 1;
+        for (int j = k + 1; j < m->reset.n && last; j++)
+            last = strcmp(m->reset.items[j].target, st->target) != 0;
+        double v;
+        if (!last || st->op != '=' || nk_model_state_index0(m, st->target) < 0 ||
+            nk_eval_param_expr(st->rhs, m, p->param, net->dt, &v, err, sizeof err) ||
+            state_fits(net, v))
+            continue;
+        return nk_fail(net->ctx, NK_EINVAL,
+                       "population '%s': the reset '%s' stores %g in state '%s', which must be "
+                       "finite%s",
+                       p->name, st->text, v, st->target, STATE_RANGE(net));
+    }
     return 0;
 }
 
@@ -853,6 +924,32 @@ int nk_receptor_get(nk_net *net, int pop, const char *name, const char *synapse,
         }
         free(vals);
         return r;
+    }
+    /* What would make every run fail is refused before the receptor is made. */
+    double q = nk_substeps(net->dt, m->max_dt);
+    if (q > NK_MAX_SUBSTEPS) {
+        free(vals);
+        return nk_fail(ctx, NK_EINVAL,
+                       "receptor '%s' of population '%s': max_dt %g ms of synapse '%s' needs %g "
+                       "sub-steps per step of dt = %g ms (at most 1e6: expected max_dt >= %g ms)",
+                       name, p->name, m->max_dt, m->name, q, net->dt, net->dt / NK_MAX_SUBSTEPS);
+    }
+    for (int k = 0; k < m->nstates; k++) {
+        int pk = m->sinit_param[k];
+        double v = pk >= 0 ? vals[pk] : m->sinit[k];
+        if (state_fits(net, v))
+            continue;
+        char from[160];
+        if (pk >= 0)
+            snprintf(from, sizeof from, "parameter '%s'", m->pname[pk]);
+        else
+            snprintf(from, sizeof from, "the initial value in model '%s'", m->name);
+        int rc = nk_fail(ctx, NK_EINVAL,
+                         "receptor '%s' of population '%s': state '%s' of synapse '%s' starts at "
+                         "%g (%s), which must be finite%s",
+                         name, p->name, m->sname[k], m->name, v, from, STATE_RANGE(net));
+        free(vals);
+        return rc;
     }
     if (grow((void **)&p->rx, p->nrx, sizeof *p->rx)) {
         free(vals);

@@ -4032,6 +4032,8 @@ static int ld_commit(ld *L)
             rc = nk_pop_set_positions(net, pop, T->pos, T->n);
         if (!rc && T->ids)
             rc = nk_pop_set_ids(net, pop, T->ids, T->n);
+        if (!rc)
+            rc = nk_pop_check(net, pop);
         if (rc) {
             char why[NK_ERRLEN];
             snprintf(why, sizeof why, "%s", L->ctx->err);

@@ -47,6 +47,15 @@ int nk_build_rings(nk_net *net, char *err, size_t errlen)
     return 0;
 }
 
+static int any_name(const char *name, int line, int col, void *ud)
+{
+    (void)name;
+    (void)line;
+    (void)col;
+    (void)ud;
+    return 1;
+}
+
 int32_t nk_refractory_steps(nk_net *net, nk_pop *p, char *err, size_t errlen, int *rc)
 {
     *rc = 0;
@@ -57,15 +66,30 @@ int32_t nk_refractory_steps(nk_net *net, nk_pop *p, char *err, size_t errlen, in
         *rc = NK_EINVAL;
         return 0;
     }
-    if (!(ms >= 0) || ms / net->dt > 1e9) {
+    if (!(ms >= 0) || ms / net->dt > NK_MAX_REFR_STEPS) {
+        /* the expression, unless it is a number: "t_ref = 1e+09 ms" */
+        char ex[256] = "";
+        if (nk_expr_walk_vars(p->model->refractory, any_name, NULL) &&
+            nk_expr_to_str(p->model->refractory, ex, sizeof ex - 3) > 0)
+            strcat(ex, " = ");
+        char val[32] = "NaN";
+        if (!isnan(ms))
+            snprintf(val, sizeof val, "%g", ms);
         snprintf(err, errlen,
-                 "population '%s': the refractory period must be >= 0 ms and at most 1e9 steps "
-                 "of dt = %g ms, got %g ms",
-                 p->name, net->dt, ms);
+                 "population '%s': the refractory period %s%s ms is out of range (expected 0 to "
+                 "%g ms: at most 1e9 steps of dt = %g ms)",
+                 p->name, ex, val, NK_MAX_REFR_STEPS * net->dt, net->dt);
         *rc = NK_EINVAL;
         return 0;
     }
     return (int32_t)floor(ms / net->dt + 0.5);
+}
+
+double nk_substeps(double dt, double max_dt)
+{
+    if (!(max_dt > 0) || dt <= max_dt)
+        return 1;
+    return ceil(dt / max_dt - 1e-9);
 }
 
 /* The message for a diverged update. */

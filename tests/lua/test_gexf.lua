@@ -256,6 +256,8 @@ local bad = {
   {"bad_number.gexf", "is not a finite number"},
   {"bad_param.gexf", "parameter 'tau_ref' has no counterpart"},
   {"bad_range.gexf", "must be > 0"},
+  {"bad_refractory.gexf", "population 'LeakyIAFwithRefractoryPeriod': the refractory period " ..
+   "t_ref = 1e+09 ms is out of range (expected 0 to 1e+08 ms: at most 1e9 steps of dt = 0.1 ms)"},
   {"bad_dupid.gexf", "node id 'n1' is used twice"},
   {"bad_attvalue.gexf", "no attribute with id '42'"},
   {"bad_noid.gexf", "<node> without an 'id'"},
@@ -276,6 +278,7 @@ for _, b in ipairs(bad) do
   T.ok(err and err:find(b[1], 1, true), b[1] .. ": the message names the file: " .. tostring(err))
   T.eq(#net:populations(), 1, b[1] .. ": no population added")
   T.eq(#net:projections(), 0, b[1] .. ": no projection added")
+  T.ok(pcall(net.run, net, 1), b[1] .. ": the network runs")
 end
 -- a whole gzip file whose XML is wrong is not called damaged
 do

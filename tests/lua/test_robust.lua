@@ -272,6 +272,104 @@ do
   dnet:close()
 end
 
+-- a value given for a population, a receptor or a model that would make every
+-- run fail is refused where it is given, naming the population, the value and
+-- what is accepted; the network is left as it was and runs (found by
+-- fuzzing: a t_ref of 1e9 ms or a v_rest of 1e39 in float32 was accepted,
+-- then every net:run failed, and a population cannot be removed)
+do
+  local function network()
+    local n = nk.network{dt = 0.1}
+    local good = n:population("lif", 2, {name = "good", params = {I_e = 1000}})
+    return n, good, n:monitor("spikes", good)
+  end
+  local function still_runs(n, sp, what)
+    local before = sp:count()
+    local ok, e = pcall(n.run, n, 20)
+    T.ok(ok, what .. ": the network runs afterwards (" .. tostring(e) .. ")")
+    T.ok(sp:count() > before, what .. ": and its neurons fire")
+    T.eq(#n:populations(), 1, what .. ": no population was added")
+  end
+  local cases = {
+    {"t_ref = 1e9 ms", "lif", {params = {t_ref = 1e9}},
+     "population 'x': the refractory period t_ref = 1e+09 ms is out of range (expected 0 to " ..
+     "1e+08 ms: at most 1e9 steps of dt = 0.1 ms)"},
+    {"v_rest = 1e39", "lif", {params = {v_rest = 1e39}},
+     "population 'x': parameter 'v_rest' = 1e+39 is the initial value of state 'v', which must " ..
+     "be finite (within +-3.4e38: states are float32)"},
+    {"v_reset = -1e39", "lif", {params = {v_reset = -1e39}},
+     "population 'x': the reset 'v = v_reset' stores -1e+39 in state 'v', which must be finite " ..
+     "(within +-3.4e38: states are float32)"},
+    {"a negative period", nk.model{name = "rob_negref", params = {t_ref = 2, t_off = 0},
+                                   states = {v = 0}, equations = "dv/dt = 1 : mV",
+                                   threshold = "v > 1", reset = "v = 0",
+                                   refractory = "t_ref - t_off"},
+     {params = {t_off = 3}},
+     "population 'x': the refractory period t_ref - t_off = -1 ms is out of range"},
+    {"a NaN period", nk.model{name = "rob_nanref", params = {a = -1}, states = {v = 0},
+                              equations = "dv/dt = 1 : mV", threshold = "v > 1",
+                              reset = "v = 0", refractory = "sqrt(a)"}, {},
+     "population 'x': the refractory period sqrt(a) = NaN ms is out of range"},
+    {"max_dt 1e-9 ms", nk.model{name = "rob_tinydt", states = {v = 0},
+                                equations = "dv/dt = -v : mV", max_dt = 1e-9}, {},
+     "population 'x': max_dt 1e-09 ms of model 'rob_tinydt' needs 1e+08 sub-steps per step " ..
+     "of dt = 0.1 ms (at most 1e6: expected max_dt >= 1e-07 ms)"},
+    {"a state starting at 1e39", nk.model{name = "rob_bigv", states = {v = 1e39, u = 0},
+                                          equations = "dv/dt = -v : mV"}, {init = {u = 1}},
+     "population 'x': state 'v' of neuron 1 starts at 1e+39 (the initial value in model " ..
+     "'rob_bigv'), which must be finite (within +-3.4e38: states are float32)"},
+  }
+  for _, c in ipairs(cases) do
+    local n, _, sp = network()
+    local o = c[3]
+    o.name = "x"
+    T.raises("net:population: " .. c[4], n.population, n, c[2], 1, o)
+    still_runs(n, sp, c[1])
+    n:close()
+  end
+  -- what a reset leaves in the state is what counts
+  local r = nk.network{}
+  T.ok(pcall(r.population, r, nk.model{name = "rob_twice", params = {big = 1e39},
+                                       states = {v = 0}, equations = "dv/dt = 1 : mV",
+                                       threshold = "v > 1", reset = {"v = big", "v = 0"}}, 1),
+       "a reset that stores 1e39, then 0, is accepted")
+  r:close()
+  -- what is refused in float32 is kept in float64, and the boundaries hold
+  local d = nk.network{precision = "double"}
+  T.ok(pcall(d.population, d, "lif", 1, {params = {v_rest = 1e39, v_reset = -1e39}}),
+       "float64 states hold 1e39")
+  T.ok(pcall(d.population, d, "rob_bigv", 1), "a float64 state starts at 1e39")
+  d:close()
+  local n, _, sp = network()
+  local bigv = n:population("rob_bigv", 2, {init = {v = 0}})
+  T.eq(bigv:get("v", 2), 0, "an init replaces the initial value float32 cannot hold")
+  -- a period of several parameters is judged once all are given, in any order
+  local two = n:population("rob_negref", 1, {params = {t_ref = 5, t_off = 4}})
+  T.eq(two:param("t_off"), 4, "t_ref - t_off = 1 ms is accepted")
+  -- 1e9 steps is the longest period: a neuron refractory for the rest of the run
+  local once = n:population("lif", 1, {params = {I_e = 1000, t_ref = 1e8}})
+  local om = n:monitor("spikes", once)
+  n:run(100)
+  T.eq(om:count(), 1, "t_ref = 1e8 ms at dt = 0.1 ms: one spike, then refractory")
+  T.ok(sp:count() > 1, "the other neurons go on firing")
+  n:close()
+  -- a receptor whose state would start beyond float32: refused before it is
+  -- made, by net:connect and net:source
+  nk.model{name = "rob_gbig", kind = "synapse", params = {g0 = 0}, states = {g = "g0"},
+           equations = "dg/dt = -g/5 : nS", on_pre = "g += w", current = "g"}
+  local rn, good, rsp = network()
+  local why = "receptor 'exc' of population 'good': state 'g' of synapse 'rob_gbig' starts at " ..
+              "1e+39 (parameter 'g0'), which must be finite (within +-3.4e38: states are float32)"
+  T.raises("net:connect: " .. why, rn.connect, rn, good, good,
+           {synapse = "rob_gbig", params = {g0 = 1e39}, weight = 1})
+  T.raises("net:source: " .. why, rn.source, rn, "poisson", good,
+           {synapse = "rob_gbig", params = {g0 = 1e39}, rate = 10, weight = 1})
+  T.raises("has no receptor 'exc'", good.get, good, "exc.g", 1)
+  T.eq(#rn:projections(), 0, "no projection was added")
+  still_runs(rn, rsp, "g0 = 1e39")
+  rn:close()
+end
+
 -- intermediates are substituted where used: an expression that would grow
 -- past a million terms is refused (it took minutes and gigabytes), and so is
 -- a chain deeper than 64, with what it is

@@ -161,6 +161,26 @@ T.eq(#e2:populations(), 0, "empty network: no populations")
 T.eq(tostring(e2):match("dt ([%d.]+) ms"), "0.25", "empty network: dt")
 os.execute("rm -rf '" .. empty .. "'")
 
+-- a refractory period that a finer dt makes longer than 1e9 steps is refused
+-- at the load, naming the population; the network is left as it was and runs
+-- (it was loaded, and every run failed)
+do
+  local long = T.tmpname("test_sonata_tref"):gsub("%.h5$", "")
+  local a = nk.network{dt = 1}
+  a:population("lif", 2, {name = "once", params = {t_ref = 1e8}})
+  a:save_model(long)
+  local b = nk.network{dt = 0.01}
+  local mine = b:population("lif", 1, {name = "mine", params = {I_e = 1000}})
+  local m = b:monitor("spikes", mine)
+  T.raises("/nodes/once: population 'once': the refractory period t_ref = 1e+08 ms is out of " ..
+           "range (expected 0 to 1e+07 ms: at most 1e9 steps of dt = 0.01 ms)",
+           b.load_sonata, b, long)
+  T.eq(#b:populations(), 1, "the refused load added no population")
+  T.ok(pcall(b.run, b, 20) and m:count() > 0, "the network runs afterwards")
+  T.eq(#nk.load_model(long):populations(), 1, "at its own dt = 1 ms the model loads")
+  os.execute("rm -rf '" .. long .. "'")
+end
+
 -- names with line breaks, quotes and spaces round-trip (node_types.csv quotes
 -- them; a line break inside quotes was read as the end of the line)
 do

@@ -247,6 +247,13 @@ int nk_pop_find(const nk_net *net, const char *name);
  * get "unknown option 'tau_mm' for model 'lif' (did you mean 'tau_m'?)". */
 int nk_pop_set_param(nk_net *net, int pop, const char *name, double value);
 int nk_pop_get_param(const nk_net *net, int pop, const char *name, double *value);
+/* Checks population pop once its parameters and initial values are set, for
+ * what would make every run fail: a refractory period below 0 ms or longer
+ * than 1e9 steps, a max_dt needing more than 1e6 sub-steps, an initial value
+ * from the model or a reset of parameters that the state cannot hold (NaN,
+ * infinite, or beyond float32). Returns 0 or NK_EINVAL with the message; a
+ * caller that made the population then discards it. */
+int nk_pop_check(nk_net *net, int pop);
 /* Sets the initial (current) value of state variable var for neurons
  * [r.lo, r.hi): a constant, or uniform in [lo, hi) drawn from the network's
  * seed (deterministic). Only before the first run. */
