@@ -789,8 +789,9 @@ static int sys_expeuler(sys *y, char *err, size_t errlen)
 /* exact's update x + G f(x) is written out term by term up to this many
  * states (n * n products, vectorised over neurons), and as loops over G
  * above: gcc -O3 took 8 s for the 400 written-out products of 20 states and
- * 50 s for the 1,600 of 40, against 1 s for 8. */
-enum { EXACT_UNROLL = 8 };
+ * 50 s for the 1,600 of 40, against 3.9 s for 16, whose written-out update
+ * runs 3 times as fast as the loops (docs/engine.md). */
+enum { EXACT_UNROLL = 16 };
 
 /* exact: G = int_0^h exp(A s) ds for the linear system (and Gr with the
  * frozen rows zeroed, for refractory neurons), appended to extras. */

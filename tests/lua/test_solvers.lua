@@ -197,9 +197,9 @@ do
   T.raises("rand()/randn()", net.run, net, 1)
 end
 
--- exact on a system of more than 8 states is written as loops over G (as
+-- exact on a system of more than 16 states is written as loops over G (as
 -- written-out products, 40 states took gcc 50 s to compile); the sums are
--- the same. Three copies of a 4-state ring (written out) in one 12-state
+-- the same. Five copies of a 4-state ring (written out) in one 20-state
 -- system (loops): G is block-diagonal, and the first copy, which spikes and
 -- is held while refractory, follows the 4-state ring.
 do
@@ -220,20 +220,20 @@ do
   local net = nk.network{precision = "double"}
   local init = {x3 = {0.1, 0.2, 0.3}}
   local one = net:population(ring(1), 3, {method = "exact", init = init})
-  local three = net:population(ring(3), 3, {method = "exact", init = init})
-  local s1, s3 = net:monitor("spikes", one), net:monitor("spikes", three)
+  local five = net:population(ring(5), 3, {method = "exact", init = init})
+  local s1, s5 = net:monitor("spikes", one), net:monitor("spikes", five)
   net:run(200)
   T.ok(s1:count() > 20, "the 4-state ring spikes (" .. s1:count() .. ")")
-  T.eq(s3:count(), s1:count(), "exact with 12 states: as many spikes as with 4")
-  T.same_list(s3:times(), s1:times(), "exact with 12 states: the same spike times")
+  T.eq(s5:count(), s1:count(), "exact with 20 states: as many spikes as with 4")
+  T.same_list(s5:times(), s1:times(), "exact with 20 states: the same spike times")
   local worst = 0
   for i = 1, 3 do
     for k = 1, 4 do
-      local a, b = one:get("x" .. k, i), three:get("x" .. k, i)
+      local a, b = one:get("x" .. k, i), five:get("x" .. k, i)
       worst = math.max(worst, math.abs(a - b) / math.max(math.abs(a), 1e-300))
     end
   end
-  T.ok(worst < 1e-13, "exact with 12 states: the first copy's states as with 4 (worst " ..
+  T.ok(worst < 1e-13, "exact with 20 states: the first copy's states as with 4 (worst " ..
        worst .. ")")
   -- a chain of 40 linear states against rk4 at a small step
   local states, eqs = {}, {}
