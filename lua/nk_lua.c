@@ -173,15 +173,62 @@ static const char *opt_string(lua_State *L, int t, const char *key, const char *
     return v;
 }
 
+/* ---- argument errors ------------------------------------------------------------ */
+
+/* Registry: each method of the nk objects -> its name in the reference
+ * ("pop:get"); filled by new_mt. */
+#define METHOD_NAMES_KEY "nk.method.names"
+
+/* luaL_argerror for the nk methods. Lua names a C function from the call:
+ * 'get' for pop:get(), and '?' when it was called as a value (pcall(pop.get,
+ * pop), a tail call), self then counted as argument #1 ("bad argument #2 to
+ * '?'"). The function running is looked up in METHOD_NAMES_KEY instead: a
+ * method is named as the reference names it, its arguments counted without
+ * self (as opt_table counts them). Other functions: luaL_argerror. */
+static int arg_error(lua_State *L, int arg, const char *msg)
+{
+    lua_Debug ar;
+    const char *name = NULL;
+    if (lua_getstack(L, 0, &ar) && lua_getinfo(L, "f", &ar)) {
+        lua_getfield(L, LUA_REGISTRYINDEX, METHOD_NAMES_KEY);
+        lua_insert(L, -2);
+        if (lua_istable(L, -2))
+            lua_rawget(L, -2);
+        name = lua_tostring(L, -1); /* kept by the table, which stays on the stack */
+    }
+    if (!name)
+        return luaL_argerror(L, arg, msg);
+    if (arg == 1)
+        return lerror(L, "calling '%s' on bad self (%s)", name, msg);
+    return lerror(L, "bad argument #%d to '%s' (%s)", arg - 1, name, msg);
+}
+
+/* luaL_typeerror through arg_error. */
+static int type_error(lua_State *L, int arg, const char *expected)
+{
+    const char *got = luaL_getmetafield(L, arg, "__name") == LUA_TSTRING ? lua_tostring(L, -1)
+                                                                           : luaL_typename(L, arg);
+    return arg_error(L, arg, lua_pushfstring(L, "%s expected, got %s", expected, got));
+}
+
+/* luaL_checktype through arg_error. */
+static void check_type(lua_State *L, int arg, int t)
+{
+    if (lua_type(L, arg) != t)
+        type_error(L, arg, lua_typename(L, t));
+}
+
 /* luaL_checkstring for a string C reads: one with a zero byte inside would
  * be read only up to it (a path naming another file, a name another field). */
 static const char *check_cstring(lua_State *L, int idx)
 {
+    if (!lua_isstring(L, idx))
+        type_error(L, idx, "string");
     size_t len;
-    const char *v = luaL_checklstring(L, idx, &len);
+    const char *v = lua_tolstring(L, idx, &len);
     if (strlen(v) != len)
-        luaL_argerror(L, idx, lua_pushfstring(L, "the string holds a zero byte (\\0) at position %d",
-                                              (int)strlen(v) + 1));
+        arg_error(L, idx, lua_pushfstring(L, "the string holds a zero byte (\\0) at position %d",
+                                          (int)strlen(v) + 1));
     return v;
 }
 
@@ -996,7 +1043,7 @@ static int pop_set(lua_State *L)
 {
     nk_net *net;
     lpop *p = check_pop(L, 1, &net);
-    luaL_checktype(L, 2, LUA_TTABLE);
+    check_type(L, 2, LUA_TTABLE);
     nk_range r = {p->pop, p->lo, p->hi};
     lua_settop(L, 2);
     lua_pushnil(L);
@@ -1389,8 +1436,8 @@ static int conn_lists_gc(lua_State *L)
 static int net_connect(lua_State *L)
 {
     lnet *n = check_net(L, 1);
-    nk_range pre = check_target(L, 1, 2, "connect");
-    nk_range post = check_target(L, 1, 3, "connect");
+    nk_range pre = check_target(L, 1, 2, "net:connect");
+    nk_range post = check_target(L, 1, 3, "net:connect");
     int t = opt_table(L, 4, "net:connect", nk_api_opts("net:connect", NULL)) ? 4 : 0;
     lua_settop(L, 4);
     nk_conn_opts o;
@@ -2074,7 +2121,7 @@ static int pop_select(lua_State *L)
 {
     nk_net *net;
     lpop *p = check_pop(L, 1, &net);
-    luaL_checktype(L, 2, LUA_TTABLE);
+    check_type(L, 2, LUA_TTABLE);
     lua_Integer n = luaL_len(L, 2);
     if (n < 1)
         return lerror(L, "select: expected a non-empty list of neuron indices (1..%lld)",
@@ -2110,7 +2157,7 @@ static int pop_select(lua_State *L)
 static int net_region(lua_State *L)
 {
     lnet *n = check_net(L, 1);
-    luaL_checktype(L, 2, LUA_TTABLE);
+    check_type(L, 2, LUA_TTABLE);
     /* work on a copy: the caller's table stays as it was */
     lua_newtable(L);
     lua_pushnil(L);
@@ -2641,7 +2688,7 @@ static int net_source(lua_State *L)
     }
     lua_settop(L, 4);
     int nparts;
-    const nk_sel *parts = check_sel(L, 1, 3, "source", &nparts);
+    const nk_sel *parts = check_sel(L, 1, 3, "net:source", &nparts);
     int64_t ntarget = 0;
     for (int k = 0; k < nparts; k++)
         ntarget += parts[k].idx ? parts[k].n : parts[k].hi - parts[k].lo;
@@ -2806,7 +2853,7 @@ static int src_set(lua_State *L)
 {
     int k;
     nk_net *net = check_src(L, 1, &k);
-    luaL_checktype(L, 2, LUA_TTABLE);
+    check_type(L, 2, LUA_TTABLE);
     const char *names[32];
     double old[32];
     int n = 0, rc = 0;
@@ -2895,7 +2942,7 @@ static int net_monitor(lua_State *L)
     const char *kind = check_cstring(L, 2);
     lua_settop(L, 4);
     int nparts;
-    const nk_sel *parts = check_sel(L, 1, 3, "monitor", &nparts);
+    const nk_sel *parts = check_sel(L, 1, 3, "net:monitor", &nparts);
     if (nparts == 0)
         return lerror(L, "net:monitor: the target holds no neurons");
     if (nparts != 1)
@@ -3628,7 +3675,7 @@ static int src_set_fn(lua_State *L)
 {
     int k;
     nk_net *net = check_src(L, 1, &k);
-    luaL_checktype(L, 2, LUA_TFUNCTION);
+    check_type(L, 2, LUA_TFUNCTION);
     lfunc *f = lfunc_new(L, 2);
     if (nk_source_set_fn(net, k, source_cb, f, lfunc_free))
         return fail(L, net, "source:set_fn");
@@ -3639,7 +3686,7 @@ static int mon_set_fn(lua_State *L)
 {
     int k;
     nk_net *net = child_net(L, 1, MON_MT, &k);
-    luaL_checktype(L, 2, LUA_TFUNCTION);
+    check_type(L, 2, LUA_TFUNCTION);
     if (strcmp(nk_monitor_kind(net, k), "output"))
         return lerror(L, "monitor:set_fn: only an output monitor calls a function");
     const char *const *names, *const *units;
@@ -3677,7 +3724,7 @@ static int net_timing(lua_State *L)
 static int net_code(lua_State *L)
 {
     lnet *n = check_net(L, 1);
-    nk_range r = check_target(L, 1, 2, "code");
+    nk_range r = check_target(L, 1, 2, "net:code");
     const char *code = nk_pop_code(n->net, r.pop);
     if (!code)
         return fail(L, n->net, "net:code");
@@ -4399,7 +4446,8 @@ void nk_lua_set_default(lua_State *L, const char *key, const char *value)
  * would otherwise leave the network's memory to leak once it is collected,
  * and a replaced __index or __close would reach the C functions with what
  * they do not expect. (debug.getmetatable still gives the real one.) */
-static void new_mt(lua_State *L, const char *name, const luaL_Reg *meta, const luaL_Reg *methods)
+static void new_mt(lua_State *L, const char *name, const luaL_Reg *meta, const luaL_Reg *methods,
+                   const char *prefix)
 {
     luaL_newmetatable(L, name);
     luaL_setfuncs(L, meta, 0);
@@ -4407,6 +4455,14 @@ static void new_mt(lua_State *L, const char *name, const luaL_Reg *meta, const l
     lua_pushstring(L, name);
     lua_setfield(L, -2, "__name");
     if (methods) {
+        /* what arg_error calls them: "prefix:method", as the reference does */
+        lua_getfield(L, LUA_REGISTRYINDEX, METHOD_NAMES_KEY);
+        for (const luaL_Reg *r = methods; r->name; r++) {
+            lua_pushcfunction(L, r->func);
+            lua_pushfstring(L, "%s:%s", prefix, r->name);
+            lua_rawset(L, -3);
+        }
+        lua_pop(L, 1);
         lua_newtable(L);
         luaL_setfuncs(L, methods, 0);
         lua_pushvalue(L, -1);
@@ -4586,19 +4642,21 @@ int luaopen_nk(lua_State *L)
                                      {"_suggest", l_suggest},
                                      {NULL, NULL}};
 
-    new_mt(L, CTX_MT, ctx_meta, NULL);
-    new_mt(L, NET_MT, net_meta, net_methods);
-    new_mt(L, POP_MT, pop_meta, pop_methods);
-    new_mt(L, PROJ_MT, proj_meta, proj_methods);
-    new_mt(L, EDGES_MT, edges_meta, edges_methods);
-    new_mt(L, MON_MT, mon_meta, mon_methods);
-    new_mt(L, SEL_MT, sel_meta, sel_methods);
-    new_mt(L, SRC_MT, src_meta, src_methods);
+    lua_newtable(L);
+    lua_setfield(L, LUA_REGISTRYINDEX, METHOD_NAMES_KEY);
+    new_mt(L, CTX_MT, ctx_meta, NULL, NULL);
+    new_mt(L, NET_MT, net_meta, net_methods, "net");
+    new_mt(L, POP_MT, pop_meta, pop_methods, "pop");
+    new_mt(L, PROJ_MT, proj_meta, proj_methods, "proj");
+    new_mt(L, EDGES_MT, edges_meta, edges_methods, "E");
+    new_mt(L, MON_MT, mon_meta, mon_methods, "m");
+    new_mt(L, SEL_MT, sel_meta, sel_methods, "sel");
+    new_mt(L, SRC_MT, src_meta, src_methods, "src");
     luaL_getmetatable(L, SEL_MT);
     lua_getfield(L, -1, "methods");
     lua_setfield(L, -2, "__index");
     lua_pop(L, 1);
-    new_mt(L, MODEL_MT, model_meta, NULL);
+    new_mt(L, MODEL_MT, model_meta, NULL, NULL);
     /* Monitors find their methods through __index = methods table. */
     luaL_getmetatable(L, MON_MT);
     lua_getfield(L, -1, "methods");

@@ -553,7 +553,7 @@ nk_error_case "nk: a monitor on another network's population" \
     'local a, b = nk.network{}, nk.network{}
 local p = b:population("lif", 3, {name = "q"})
 a:monitor("spikes", p)' \
-    "bad.lua:3: bad argument #2 to 'monitor' (population 'q' belongs to another network)"
+    "bad.lua:3: bad argument #2 to 'net:monitor' (population 'q' belongs to another network)"
 
 begin "REPL on a terminal (readline)"
 if ! command -v script >/dev/null 2>&1 ||

@@ -66,7 +66,7 @@ T.raises("indegree 20 is more than the 10 source neurons", net.connect, net, a, 
          {rule = "fixed_indegree", indegree = 20, allow_multapses = false})
 T.raises("one_to_one: source and target must have the same size, got 10 and 3", net.connect,
          net, a, a:slice(1, 3), {rule = "one_to_one"})
-T.raises("bad argument #2 to 'connect' (population expected, got string)", net.connect, net, a, "b")
+T.raises("bad argument #2 to 'net:connect' (population expected, got string)", net.connect, net, a, "b")
 T.raises("unknown parameter 'tau_synn' for model 'exp_curr' (did you mean 'tau_syn'?)", net.connect,
          net, a, a, {params = {tau_synn = 3}})
 T.raises("unknown model 'exp_cur' (did you mean 'exp_curr'?)", net.connect, net, a, a,
@@ -93,9 +93,9 @@ T.raises("expected 0 <= start <= stop (ms), got start = 10, stop = 5", net.sourc
 T.raises("unknown monitor kind 'spike' (did you mean 'spikes'?)", net.monitor, net, "spike", a)
 local other = nk.network{}
 local b = other:population("lif", 5, {name = "b"})
-T.raises("bad argument #2 to 'monitor' (population 'b' belongs to another network)", net.monitor,
+T.raises("bad argument #2 to 'net:monitor' (population 'b' belongs to another network)", net.monitor,
          net, "spikes", b)
-T.raises("bad argument #1 to 'connect' (population 'b' belongs to another network)", net.connect,
+T.raises("bad argument #1 to 'net:connect' (population 'b' belongs to another network)", net.connect,
          net, b, a)
 
 -- runs
@@ -105,6 +105,35 @@ T.raises("bad argument #2 to 'net:run' (table of options expected, got number)",
 T.raises("bad argument #3 to 'net:population' (table of options expected, got string)",
          net.population, net, "lif", 2, "x")
 T.raises("bad argument #1 to 'nk.network' (table of options expected, got number)", nk.network, 1)
+-- a method is named as the reference names it however it is called: Lua
+-- names it from the call ('get' for pop:get(), '?' for a method passed as a
+-- value or tail-called, self then counted as argument #1)
+T.raises("bad argument #1 to 'pop:get' (string expected, got no value)", a.get, a)
+T.raises("bad argument #1 to 'pop:get' (string expected, got no value)", function() a:get() end)
+T.raises("bad argument #1 to 'pop:param' (string expected, got no value)",
+         function() return a:param() end)
+T.raises("bad argument #1 to 'pop:set' (table expected, got number)", a.set, a, 5)
+T.raises("bad argument #1 to 'pop:select' (table expected, got no value)", a.select, a)
+T.raises("bad argument #1 to 'net:connect' (population expected, got no value)", net.connect, net)
+T.raises("bad argument #1 to 'net:connect' (population expected, got no value)",
+         function() net:connect() end)
+T.raises("bad argument #1 to 'net:source' (string expected, got no value)", net.source, net)
+T.raises("bad argument #1 to 'net:monitor' (string expected, got no value)", net.monitor, net)
+T.raises("bad argument #1 to 'net:region' (table expected, got no value)", net.region, net)
+T.raises("bad argument #1 to 'net:save_model' (string expected, got no value)", net.save_model, net)
+T.raises("bad argument #1 to 'net:checkpoint' (string expected, got no value)", net.checkpoint, net)
+T.raises("bad argument #1 to 'net:load_gexf' (string expected, got boolean)", net.load_gexf, net, true)
+T.raises("bad argument #1 to 'net:code' (population expected, got no value)", net.code, net)
+T.raises("bad argument #1 to 'net:save_model' (the string holds a zero byte (\\0) at position 2)",
+         net.save_model, net, "x\0y")
+do
+  local m = net:monitor("spikes", a)
+  T.raises("bad argument #1 to 'm:set_fn' (function expected, got no value)", m.set_fn, m)
+  local s = net:source("dc", a, {amplitude = 0})
+  T.raises("bad argument #1 to 'src:set' (table expected, got no value)", s.set, s)
+  T.raises("bad argument #1 to 'src:set_fn' (function expected, got string)", s.set_fn, s, "f")
+  s:remove()
+end
 T.raises("run: duration must be a finite number of ms >= 0, got -5", net.run, net, -5)
 T.raises("run: duration must be a finite number of ms >= 0, got inf", net.run, net, math.huge)
 
