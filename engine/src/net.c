@@ -1172,8 +1172,8 @@ int nk_connect_ex(nk_net *net, nk_range pre, nk_range post, const nk_conn_opts *
         break;
     case NK_RULE_FIXED_INDEGREE:
         if (o->indegree < 0 || o->indegree > (int64_t)UINT32_MAX)
-            return nk_fail(ctx, NK_EINVAL, "fixed_indegree: indegree must be >= 0, got %lld",
-                           (long long)o->indegree);
+            return nk_fail(ctx, NK_EINVAL, "fixed_indegree: indegree must be in [0, %u], got %lld",
+                           UINT32_MAX, (long long)o->indegree);
         if (!o->allow_multapses && o->indegree > npre)
             return nk_fail(ctx, NK_EINVAL,
                            "fixed_indegree: indegree %lld is more than the %lld source neurons "
@@ -1182,7 +1182,8 @@ int nk_connect_ex(nk_net *net, nk_range pre, nk_range post, const nk_conn_opts *
         break;
     case NK_RULE_FIXED_OUTDEGREE:
         if (o->outdegree < 0 || o->outdegree > (int64_t)UINT32_MAX)
-            return nk_fail(ctx, NK_EINVAL, "fixed_outdegree: outdegree must be >= 0, got %lld",
+            return nk_fail(ctx, NK_EINVAL,
+                           "fixed_outdegree: outdegree must be in [0, %u], got %lld", UINT32_MAX,
                            (long long)o->outdegree);
         if (!o->allow_multapses && o->outdegree > npost)
             return nk_fail(ctx, NK_EINVAL,

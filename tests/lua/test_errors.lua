@@ -64,6 +64,13 @@ T.raises("rule 'fixed_indegree' needs option 'indegree'", net.connect, net, a, a
          {rule = "fixed_indegree"})
 T.raises("indegree 20 is more than the 10 source neurons", net.connect, net, a, a,
          {rule = "fixed_indegree", indegree = 20, allow_multapses = false})
+-- a degree must fit 32 bits: one above said "must be >= 0"
+T.raises("fixed_indegree: indegree must be in [0, 4294967295], got 4294967296", net.connect, net,
+         a, a, {rule = "fixed_indegree", indegree = 2^32, allow_multapses = true})
+T.raises("fixed_indegree: indegree must be in [0, 4294967295], got -1", net.connect, net, a, a,
+         {rule = "fixed_indegree", indegree = -1})
+T.raises("fixed_outdegree: outdegree must be in [0, 4294967295], got 4294967296", net.connect,
+         net, a, a, {rule = "fixed_outdegree", outdegree = 2^32, allow_multapses = true})
 T.raises("one_to_one: source and target must have the same size, got 10 and 3", net.connect,
          net, a, a:slice(1, 3), {rule = "one_to_one"})
 T.raises("bad argument #2 to 'net:connect' (population expected, got string)", net.connect, net, a, "b")

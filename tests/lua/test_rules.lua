@@ -1078,7 +1078,7 @@ do
   -- rule parameters
   bad("fixed_total: 101 synapses are more than the 100 pairs", {rule = "fixed_total",
       total = 101, allow_multapses = false})
-  bad("fixed_outdegree: outdegree must be >= 0, got -1", {rule = "fixed_outdegree",
+  bad("fixed_outdegree: outdegree must be in [0, 4294967295], got -1", {rule = "fixed_outdegree",
       outdegree = -1})
   bad("fixed_outdegree: outdegree 11 is more than the 10 target neurons",
       {rule = "fixed_outdegree", outdegree = 11, allow_multapses = false})
