@@ -546,7 +546,7 @@ int nk_api_error(lua_State *L, const char *fmt, ...)
     char msg[2048];
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(msg, sizeof msg, fmt, ap);
+    nk_vsnprintf(msg, sizeof msg, fmt, ap); /* a NaN as "nan" (nk.h) */
     va_end(ap);
     luaL_where(L, 1);
     lua_pushstring(L, msg);

@@ -242,8 +242,9 @@ static int64_t check_int(lua_State *L, int idx, const char *what)
         v = lua_tointeger(L, idx);
     } else {
         double d = lua_tonumber(L, idx);
+        char db[32];
         if (d != floor(d) || !(fabs(d) < 9.2e18))
-            lerror(L, "%s must be an integer, got %g", what, d);
+            lerror(L, "%s must be an integer, got %s", what, nk_fmt_num(d, db, sizeof db));
         v = (lua_Integer)d;
     }
     return (int64_t)v;
@@ -2821,9 +2822,10 @@ static int net_source(lua_State *L)
             return lerror(L, "%s needs option 'fn': a function(t) returning the current (pA), "
                              "one number or a list with one per target neuron", fname);
         double every = opt_number(L, t, "every", fname, 1);
+        char eb[32];
         if (every != floor(every) || every < 1 || every > 1e9)
-            return lerror(L, "%s: 'every' must be a whole number of steps >= 1, got %g", fname,
-                          every);
+            return lerror(L, "%s: 'every' must be a whole number of steps >= 1, got %s", fname,
+                          nk_fmt_num(every, eb, sizeof eb));
         o.every = (int)every;
         o.fn = source_cb;
         o.ud = lfunc_new(L, lua_gettop(L));
@@ -2966,9 +2968,10 @@ static int net_monitor(lua_State *L)
         }
         int t = opt_table(L, 4, fname, nk_api_opts("net:monitor", kind)) ? 4 : 0;
         double every = opt_number(L, t, "every", fname, 1);
+        char eb[32];
         if (every != floor(every) || every < 1 || every > 1e9)
-            return lerror(L, "%s: 'every' must be a whole number of steps >= 1, got %g", fname,
-                          every);
+            return lerror(L, "%s: 'every' must be a whole number of steps >= 1, got %s", fname,
+                          nk_fmt_num(every, eb, sizeof eb));
         o.every = (int)every;
         o.bin = opt_number(L, t, "bin", fname, 1.0);
         o.op = opt_string(L, t, "op", fname, NULL);
@@ -4382,9 +4385,10 @@ static int l_model(lua_State *L)
     lua_getfield(L, 1, "max_dt");
     if (!lua_isnil(L, -1)) {
         double d = lua_tonumber(L, -1);
+        char db[32];
         if (lua_type(L, -1) != LUA_TNUMBER || !(d > 0) || isinf(d))
             return lerror(L, "nk.model: option 'max_dt' must be a positive number of ms, got %s",
-                          lua_type(L, -1) == LUA_TNUMBER ? lua_tostring(L, -1)
+                          lua_type(L, -1) == LUA_TNUMBER ? nk_fmt_num(d, db, sizeof db)
                                                          : luaL_typename(L, -1));
         s.max_dt = d;
     }

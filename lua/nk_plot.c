@@ -1159,6 +1159,7 @@ static void check_common(lua_State *L, const char *fname, common *c)
 {
     /* the options are lua/nk_api.c's, as help() and the reference show them */
     const nk_api_opt *opts = nk_api_opts(fname, NULL);
+    char wb[32], hb[32]; /* numbers in messages (nk_fmt_num) */
     memset(c, 0, sizeof *c);
     lua_settop(L, 3);
     if (lua_istable(L, 2) && lua_isnil(L, 3)) {
@@ -1214,21 +1215,23 @@ static void check_common(lua_State *L, const char *fname, common *c)
         c->grid = lua_toboolean(L, -1);
         lua_pop(L, 1);
         if (c->has_font && !(c->font >= 4 && c->font <= 100))
-            perr(L, "option 'font_size' for %s must be 4 to 100, got %g", fname, c->font);
+            perr(L, "option 'font_size' for %s must be 4 to 100, got %s", fname,
+                 nk_fmt_num(c->font, wb, sizeof wb));
     }
     if (c->path) {
         double lo = 50, hi = 10000;
         const char *unit = c->fmt == FMT_PNG ? "pixels" : "points";
         if (c->has_w && !(c->width >= lo && c->width <= hi))
-            perr(L, "option 'width' for %s must be %g to %g %s, got %g", fname, lo, hi, unit,
-                 c->width);
+            perr(L, "option 'width' for %s must be %g to %g %s, got %s", fname, lo, hi, unit,
+                 nk_fmt_num(c->width, wb, sizeof wb));
         if (c->has_h && !(c->height >= lo && c->height <= hi))
-            perr(L, "option 'height' for %s must be %g to %g %s, got %g", fname, lo, hi, unit,
-                 c->height);
+            perr(L, "option 'height' for %s must be %g to %g %s, got %s", fname, lo, hi, unit,
+                 nk_fmt_num(c->height, hb, sizeof hb));
         if (c->fmt == FMT_PNG && ((c->has_w && c->width != floor(c->width)) ||
                                   (c->has_h && c->height != floor(c->height))))
-            perr(L, "%s: a PNG's width and height are whole numbers of pixels, got %g x %g",
-                 fname, c->has_w ? c->width : 800, c->has_h ? c->height : 500);
+            perr(L, "%s: a PNG's width and height are whole numbers of pixels, got %s x %s",
+                 fname, nk_fmt_num(c->has_w ? c->width : 800, wb, sizeof wb),
+                 nk_fmt_num(c->has_h ? c->height : 500, hb, sizeof hb));
         if (!c->has_w)
             c->width = 800;
         if (!c->has_h)
@@ -1243,10 +1246,10 @@ static void check_common(lua_State *L, const char *fname, common *c)
     } else {
         if (c->has_w && !(c->width >= 20 && c->width <= 1000 && c->width == floor(c->width)))
             perr(L, "option 'width' for %s (a preview: columns) must be a whole number from 20 "
-                    "to 1000, got %g", fname, c->width);
+                    "to 1000, got %s", fname, nk_fmt_num(c->width, wb, sizeof wb));
         if (c->has_h && !(c->height >= 2 && c->height <= 200 && c->height == floor(c->height)))
             perr(L, "option 'height' for %s (a preview: rows of braille) must be a whole number "
-                    "from 2 to 200, got %g", fname, c->height);
+                    "from 2 to 200, got %s", fname, nk_fmt_num(c->height, hb, sizeof hb));
         if (!c->has_w) {
             int tc = term_columns();
             c->width = tc < 20 ? 20 : tc > 1000 ? 1000 : tc;

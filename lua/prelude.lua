@@ -3,6 +3,18 @@
 -- of networks, populations and monitors (for help()).
 local nk, methods = ...
 
+-- A number as a message shows a value it refuses, as nk_fmt_num (nk.h) does:
+-- the fewest digits, 6 or more, that read back as v (1000001 is not 1e+06),
+-- and NaN as "nan" (Lua prints 0/0 as "-nan").
+local function num(v)
+  if v ~= v then return "nan" end
+  for digits = 6, 16 do
+    local s = string.format("%." .. digits .. "g", v)
+    if tonumber(s) == v then return s end
+  end
+  return string.format("%.17g", v) -- 17 digits always read back (and inf is "inf")
+end
+
 --- nk.uniform(lo, hi): a uniform distribution, for initial values
 --- (init = {v = nk.uniform(-60, -50)}). Draws come from the network's seed.
 function nk.uniform(lo, hi)
@@ -11,7 +23,7 @@ function nk.uniform(lo, hi)
                         type(lo), type(hi)), 2)
   end
   if not (lo <= hi) then
-    error(string.format("nk.uniform(%g, %g): expected lo <= hi", lo, hi), 2)
+    error(string.format("nk.uniform(%s, %s): expected lo <= hi", num(lo), num(hi)), 2)
   end
   return setmetatable({kind = "uniform", lo = lo, hi = hi}, nk._dist_mt)
 end
@@ -35,12 +47,14 @@ local function normal_like(kind, what)
                           what, type(mean), type(sd)), 2)
     end
     if not (sd >= 0) then
-      error(string.format("%s(%g, %g): the standard deviation must be >= 0", fname, mean, sd), 2)
+      error(string.format("%s(%s, %s): the standard deviation must be >= 0", fname, num(mean),
+                          num(sd)), 2)
     end
     min, max = min or -math.huge, max or math.huge
     if type(min) ~= "number" or type(max) ~= "number" or not (min <= max) then
       error(string.format("%s: expected a range min <= max, got %s and %s", fname,
-                          tostring(min), tostring(max)), 2)
+                          type(min) == "number" and num(min) or tostring(min),
+                          type(max) == "number" and num(max) or tostring(max)), 2)
     end
     return setmetatable({kind = kind, mean = mean, sd = sd, min = min, max = max}, nk._dist_mt)
   end
@@ -385,7 +399,7 @@ local function sb_number(opts, key, default, lo, hi)
   if v == nil then return default end
   if type(v) ~= "number" or v ~= v or v < lo or v > hi then
     error(string.format("nk.sandbox: option '%s' must be a number in [%g, %g], got %s", key, lo,
-                        hi, tostring(v)), 3)
+                        hi, type(v) == "number" and num(v) or tostring(v)), 3)
   end
   return v
 end

@@ -617,7 +617,7 @@ static int ck_compare(nk_net *net, ck *c, const char *path)
 #define REFUSE(...)                                                                           \
     do {                                                                                      \
         char why_[1024];                                                                      \
-        snprintf(why_, sizeof why_, __VA_ARGS__);                                             \
+        nk_snprintf(why_, sizeof why_, __VA_ARGS__);                                          \
         return nk_fail(ctx, NK_EINVAL,                                                        \
                        "restore: '%s' is the checkpoint of a different network: %s", path,   \
                        why_);                                                                 \
@@ -1149,13 +1149,13 @@ static int build_src(nk_net *net, hid_t g, char *err, size_t errlen)
                              : !(s.interval >= 0) || !isfinite(s.interval) ? "interval"
                              : NULL;
         if (bad_ms) {
-            snprintf(why, sizeof why, "%s is %g, expected a finite number of ms >= 0",
-                     attr_name(g, bad_ms, an, sizeof an), *bad_ms == 's' ? s.start : s.interval);
+            nk_snprintf(why, sizeof why, "%s is %g, expected a finite number of ms >= 0",
+                        attr_name(g, bad_ms, an, sizeof an), *bad_ms == 's' ? s.start : s.interval);
             return damaged_err(err, errlen, why);
         }
         if (!(s.stop >= s.start)) {
-            snprintf(why, sizeof why, "%s is %g, expected >= start (%g ms)",
-                     attr_name(g, "stop", an, sizeof an), s.stop, s.start);
+            nk_snprintf(why, sizeof why, "%s is %g, expected >= start (%g ms)",
+                        attr_name(g, "stop", an, sizeof an), s.stop, s.start);
             return damaged_err(err, errlen, why);
         }
         s.kind = (int)kind;

@@ -507,7 +507,9 @@ static int shape_setup(const nk_shape *in, shape *s, char *err, size_t errlen)
     }
     s->p = in->p;
     if (!(s->p >= 0 && s->p <= 1)) {
-        snprintf(err, errlen, "shape: p must be in [0, 1], got %g", in->p);
+        char pb[32];
+        snprintf(err, errlen, "shape: p must be in [0, 1], got %s",
+                 nk_fmt_num(in->p, pb, sizeof pb));
         return -2;
     }
     for (int j = 0; j < 3; j++)
@@ -518,7 +520,7 @@ static int shape_setup(const nk_shape *in, shape *s, char *err, size_t errlen)
     memcpy(s->off, in->offset, sizeof s->off);
     if (s->kind == 0 || s->kind == 2) {
         if (!(in->radius > 0 && isfinite(in->radius))) {
-            snprintf(err, errlen, "%s: radius must be > 0 um, got %g", k, in->radius);
+            nk_snprintf(err, errlen, "%s: radius must be > 0 um, got %g", k, in->radius);
             return -2;
         }
         s->r = in->radius;
@@ -526,7 +528,7 @@ static int shape_setup(const nk_shape *in, shape *s, char *err, size_t errlen)
     if (s->kind == 1) {
         for (int j = 0; j < 3; j++) {
             if (!(in->size[j] >= 0 && isfinite(in->size[j]))) {
-                snprintf(err, errlen, "box: size must be >= 0 um, got %g", in->size[j]);
+                nk_snprintf(err, errlen, "box: size must be >= 0 um, got %g", in->size[j]);
                 return -2;
             }
             s->half[j] = in->size[j] / 2;
@@ -536,8 +538,8 @@ static int shape_setup(const nk_shape *in, shape *s, char *err, size_t errlen)
     }
     if (s->kind >= 2) {
         if (!(in->length > 0 && isfinite(in->length))) {
-            snprintf(err, errlen, "%s: length (the range along the axis) must be > 0 um, got %g",
-                     k, in->length);
+            nk_snprintf(err, errlen, "%s: length (the range along the axis) must be > 0 um, got %g",
+                        k, in->length);
             return -2;
         }
         s->len = in->length;
@@ -556,8 +558,9 @@ static int shape_setup(const nk_shape *in, shape *s, char *err, size_t errlen)
         s->reach = sqrt(s->r * s->r + s->len * s->len);
     if (s->kind == 3) {
         if (!(in->angle > 0 && in->angle < 90)) {
-            snprintf(err, errlen, "cone: angle (half-angle, degrees) must be in (0, 90), got %g",
-                     in->angle);
+            char ab[32];
+            snprintf(err, errlen, "cone: angle (half-angle, degrees) must be in (0, 90), got %s",
+                     nk_fmt_num(in->angle, ab, sizeof ab));
             return -2;
         }
         s->tan_a = tan(in->angle * M_PI / 180);
@@ -814,20 +817,22 @@ static int check_weight(build *b, double w, int64_t a, uint32_t post)
 {
     if (isfinite(w) && fabs(w) <= 1e6)
         return 0;
+    char wb[32];
     snprintf(b->err, b->errlen,
-             "weight %g of synapse %lld -> %lld is out of range (a finite number, |weight| <= 1e6 "
+             "weight %s of synapse %lld -> %lld is out of range (a finite number, |weight| <= 1e6 "
              "in the synapse's unit)",
-             w, (long long)(b->pj->pre.lo + a) + 1, (long long)post + 1);
+             nk_fmt_num(w, wb, sizeof wb), (long long)(b->pj->pre.lo + a) + 1, (long long)post + 1);
     return -2;
 }
 
 static int bad_delay(build *b, double ms, int64_t a, uint32_t post)
 {
+    char db[32];
     snprintf(b->err, b->errlen,
-             "delay %g ms of synapse %lld -> %lld is out of range (expected 0 <= delay <= %g ms "
+             "delay %s ms of synapse %lld -> %lld is out of range (expected 0 <= delay <= %g ms "
              "at dt = %g ms)",
-             ms, (long long)(b->pj->pre.lo + a) + 1, (long long)post + 1,
-             65535 * b->net->dt, b->net->dt);
+             nk_fmt_num(ms, db, sizeof db), (long long)(b->pj->pre.lo + a) + 1,
+             (long long)post + 1, 65535 * b->net->dt, b->net->dt);
     return -2;
 }
 
@@ -849,11 +854,11 @@ static int draw_value(build *b, const nk_dist *d, nk_rng *r, double *out, const 
                 return 0;
             }
         }
-        snprintf(b->err, b->errlen,
-                 "%s: 1000 draws of %s(%g, %g) all fell outside [%g, %g]; the range is too "
-                 "unlikely",
-                 what, d->kind == NK_DIST_NORMAL ? "normal" : "lognormal", d->a, d->b, d->lo,
-                 d->hi);
+        nk_snprintf(b->err, b->errlen,
+                    "%s: 1000 draws of %s(%g, %g) all fell outside [%g, %g]; the range is too "
+                    "unlikely",
+                    what, d->kind == NK_DIST_NORMAL ? "normal" : "lognormal", d->a, d->b, d->lo,
+                    d->hi);
         return -2;
     default:
         *out = d->a;

@@ -2,7 +2,10 @@
  * small helpers every engine file uses. */
 #include "internal.h"
 
+#include <ctype.h>
+#include <errno.h>
 #include <limits.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -125,11 +128,160 @@ double nk_now(void)
     return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
 }
 
+const char *nk_fmt_num(double v, char *buf, size_t len)
+{
+    if (isnan(v)) {
+        snprintf(buf, len, "nan");
+        return buf;
+    }
+    for (int digits = 6; digits <= 17; digits++) { /* 17 always read back */
+        snprintf(buf, len, "%.*g", digits, v);
+        if (strtod(buf, NULL) == v)
+            break;
+    }
+    return buf;
+}
+
+int nk_vsnprintf(char *buf, size_t len, const char *fmt, va_list ap)
+{
+    int saved_errno = errno; /* for %m */
+    va_list aq;
+    va_copy(aq, ap);
+    size_t n = 0; /* the whole message's length, as vsnprintf returns it */
+    if (len)
+        buf[0] = '\0';
+    while (*fmt) {
+        char *d = n < len ? buf + n : NULL; /* snprintf(NULL, 0, ...) only counts */
+        size_t room = n < len ? len - n : 0;
+        int w = 0;
+        if (fmt[0] != '%' || fmt[1] == '%') {
+            size_t k = fmt[0] == '%' ? 1 : strcspn(fmt, "%");
+            w = snprintf(d, room, "%.*s", (int)k, fmt);
+            fmt += fmt[0] == '%' ? 2 : k;
+            n += w > 0 ? (size_t)w : 0;
+            continue;
+        }
+        /* One conversion: its text, each '*' replaced by the int it takes,
+         * printed by snprintf with the argument its letter and length take. */
+        char spec[64];
+        size_t s = 0;
+        const char *p = fmt + 1;
+        spec[s++] = '%';
+        while (*p && strchr("-+ #0'", *p) && s < 16)
+            spec[s++] = *p++;
+        for (int prec = 0; prec < 2; prec++) {
+            if (prec) {
+                if (*p != '.')
+                    break;
+                spec[s++] = *p++;
+            }
+            if (*p == '*') {
+                int v = va_arg(aq, int);
+                p++;
+                if (prec && v < 0)
+                    s--; /* a negative precision is none */
+                else
+                    s += (size_t)snprintf(spec + s, sizeof spec - s, "%d", v);
+            } else {
+                while (isdigit((unsigned char)*p) && s < 40)
+                    spec[s++] = *p++;
+            }
+        }
+        const char *lm = p; /* length modifier: hh h l ll j z t L */
+        while (*p && strchr("hljztL", *p) && p - lm < 2)
+            spec[s++] = *p++;
+        int nl = (int)(p - lm);
+        char c = *p;
+        if (!c)
+            break;
+        p++;
+        spec[s++] = c;
+        spec[s] = '\0';
+        switch (c) {
+        case 'd':
+        case 'i':
+            if (nl == 2 && lm[0] == 'l')
+                w = snprintf(d, room, spec, va_arg(aq, long long));
+            else if (nl && lm[0] == 'l')
+                w = snprintf(d, room, spec, va_arg(aq, long));
+            else if (nl && lm[0] == 'j')
+                w = snprintf(d, room, spec, va_arg(aq, intmax_t));
+            else if (nl && (lm[0] == 'z' || lm[0] == 't'))
+                w = snprintf(d, room, spec, va_arg(aq, ptrdiff_t));
+            else
+                w = snprintf(d, room, spec, va_arg(aq, int));
+            break;
+        case 'o':
+        case 'u':
+        case 'x':
+        case 'X':
+            if (nl == 2 && lm[0] == 'l')
+                w = snprintf(d, room, spec, va_arg(aq, unsigned long long));
+            else if (nl && lm[0] == 'l')
+                w = snprintf(d, room, spec, va_arg(aq, unsigned long));
+            else if (nl && lm[0] == 'j')
+                w = snprintf(d, room, spec, va_arg(aq, uintmax_t));
+            else if (nl && (lm[0] == 'z' || lm[0] == 't'))
+                w = snprintf(d, room, spec, va_arg(aq, size_t));
+            else
+                w = snprintf(d, room, spec, va_arg(aq, unsigned));
+            break;
+        case 'c':
+            w = snprintf(d, room, spec, va_arg(aq, int));
+            break;
+        case 's':
+            w = snprintf(d, room, spec, va_arg(aq, const char *));
+            break;
+        case 'p':
+            w = snprintf(d, room, spec, va_arg(aq, void *));
+            break;
+        case 'n':
+            (void)va_arg(aq, int *); /* never used in messages: nothing stored */
+            break;
+        case 'm':
+            w = snprintf(d, room, "%s", strerror(saved_errno));
+            break;
+        case 'e':
+        case 'E':
+        case 'f':
+        case 'F':
+        case 'g':
+        case 'G':
+        case 'a':
+        case 'A':
+            if (nl && lm[0] == 'L') {
+                long double v = va_arg(aq, long double);
+                w = isnan(v) ? snprintf(d, room, "nan") : snprintf(d, room, spec, v);
+            } else {
+                double v = va_arg(aq, double);
+                w = isnan(v) ? snprintf(d, room, "nan") : snprintf(d, room, spec, v);
+            }
+            break;
+        default: /* no conversion printf knows (the format checks rule it out) */
+            w = snprintf(d, room, "%s", spec);
+            break;
+        }
+        n += w > 0 ? (size_t)w : 0;
+        fmt = p;
+    }
+    va_end(aq);
+    return n > INT_MAX ? INT_MAX : (int)n;
+}
+
+int nk_snprintf(char *buf, size_t len, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    int n = nk_vsnprintf(buf, len, fmt, ap);
+    va_end(ap);
+    return n;
+}
+
 int nk_fail(nk_ctx *ctx, int code, const char *fmt, ...)
 {
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(ctx->err, sizeof ctx->err, fmt, ap);
+    nk_vsnprintf(ctx->err, sizeof ctx->err, fmt, ap);
     va_end(ap);
     return code;
 }

@@ -209,8 +209,8 @@ static int conv_leaky(const gx_in *in, gx_out *o)
 {
     const double *v = in->v;
     if (!(v[3] > 0) || !(v[4] > 0)) {
-        snprintf(o->bad, sizeof o->bad, "resistance and capacitance must be > 0, got %g and %g",
-                 v[3], v[4] / in->u.tf);
+        nk_snprintf(o->bad, sizeof o->bad, "resistance and capacitance must be > 0, got %g and %g",
+                    v[3], v[4] / in->u.tf);
         return -1;
     }
     o->model = "lif";
@@ -367,8 +367,8 @@ static int conv_alpha(const gx_in *in, gx_out *o)
 {
     double gmax = in->v[0], ar = in->v[1], ad = in->v[2];
     if (!(ar > 0) || !(ad > 0) || !(gmax >= 0)) {
-        snprintf(o->bad, sizeof o->bad, "ar and ad must be > 0 and gmax >= 0, got %g, %g, %g",
-                 ar / in->u.rf, ad / in->u.rf, gmax);
+        nk_snprintf(o->bad, sizeof o->bad, "ar and ad must be > 0 and gmax >= 0, got %g, %g, %g",
+                    ar / in->u.rf, ad / in->u.rf, gmax);
         return -1;
     }
     double slow = ar < ad ? ar : ad, fast = ar < ad ? ad : ar; /* 1/ms */
@@ -410,9 +410,9 @@ static int conv_power(const gx_in *in, gx_out *o)
 {
     double power = in->v[2];
     if (!(power > 0) || !(in->v[1] >= 0) || !(in->v[3] >= 0)) {
-        snprintf(o->bad, sizeof o->bad,
-                 "power must be > 0 and slope and saturation >= 0, got %g, %g, %g", power,
-                 in->v[1], in->v[3]);
+        nk_snprintf(o->bad, sizeof o->bad,
+                    "power must be > 0 and slope and saturation >= 0, got %g, %g, %g", power,
+                    in->v[1], in->v[3]);
         return -1;
     }
     o->model = "power_gpot";
@@ -441,8 +441,8 @@ static int conv_sigmoid(const gx_in *in, gx_out *o)
     double k = in->v[1] / in->u.vf; /* 1/mV */
     double g = in->v[2] * in->v[3];
     if (!(k > 0) || !(g >= 0)) {
-        snprintf(o->bad, sizeof o->bad, "slope must be > 0 and gmax*scale >= 0, got %g and %g",
-                 in->v[1], g);
+        nk_snprintf(o->bad, sizeof o->bad, "slope must be > 0 and gmax*scale >= 0, got %g and %g",
+                    in->v[1], g);
         return -1;
     }
     o->model = "sigmoid";
@@ -634,7 +634,7 @@ static int gx_failc(gx *g, int code, long line, const char *fmt, ...)
     char msg[NK_ERRLEN];
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(msg, sizeof msg, fmt, ap);
+    nk_vsnprintf(msg, sizeof msg, fmt, ap);
     va_end(ap);
     if (line > 0)
         return nk_fail(g->ctx, code, "%s:%ld: %s", g->path, line, msg);
@@ -1187,9 +1187,11 @@ static int convert_el(gx *g, int ec, const gx_el *e, int cls, const gx_el *extra
         if (out->shas[k] && !isfinite(out->sv[k]))
             return gx_fail(g, e->line, "%s (%s): initial '%s' is not finite",
                            el_name(e, ec, b, sizeof b), c->name, out->sn[k]);
+    char wb[32];
     if (c->synapse && (!isfinite(out->weight) || fabs(out->weight) > 1e6))
-        return gx_fail(g, e->line, "%s (%s): its weight comes out as %g, outside |w| <= 1e6",
-                       el_name(e, ec, b, sizeof b), c->name, out->weight);
+        return gx_fail(g, e->line, "%s (%s): its weight comes out as %s, outside |w| <= 1e6",
+                       el_name(e, ec, b, sizeof b), c->name,
+                       nk_fmt_num(out->weight, wb, sizeof wb));
     return 0;
 }
 
@@ -1440,10 +1442,11 @@ static int add_synapse(gx *g, int ec, const gx_el *e, int cls, const gx_el *extr
     if (rc)
         return rc;
     if (!isnan(delay) && (!(delay >= 0) || delay / nk_net_dt(g->net) > 65535)) {
-        char b[256];
-        return gx_fail(g, e->line, "%s: delay %g ms is negative or too long (at most %g ms at dt = %g ms)",
-                       el_name(e, ec, b, sizeof b), delay, 65535 * nk_net_dt(g->net),
-                       nk_net_dt(g->net));
+        char b[256], db[32];
+        return gx_fail(g, e->line,
+                       "%s: delay %s ms is negative or too long (at most %g ms at dt = %g ms)",
+                       el_name(e, ec, b, sizeof b), nk_fmt_num(delay, db, sizeof db),
+                       65535 * nk_net_dt(g->net), nk_net_dt(g->net));
     }
     int post_grp = g->neu[g->node[post].rec].group;
     /* the receptor: target population, synapse model and parameter values */

@@ -770,7 +770,7 @@ nk_model *nk_model_parse(const nk_model_text *t, char *err, size_t errlen)
     if (each_decl(t->receptors, add_recept, &d))
         goto fail_decl;
     if (!(t->max_dt >= 0) || !isfinite(t->max_dt)) {
-        snprintf(derr, sizeof derr, "max_dt must be a positive number of ms, got %g", t->max_dt);
+        nk_snprintf(derr, sizeof derr, "max_dt must be a positive number of ms, got %g", t->max_dt);
         goto fail_decl;
     }
     m->max_dt = t->max_dt;
@@ -1139,9 +1139,11 @@ int nk_model_check_param(const nk_model *m, int k, double v, char *err, size_t e
     int above = m->phi_open[k] ? !(v < m->phi[k]) : !(v <= m->phi[k]);
     if (!below && !above)
         return 0;
-    snprintf(err, errlen, "parameter '%s' of model '%s' must be in %c%g, %g%c, got %g",
-             m->pname[k], m->name, m->plo_open[k] ? '(' : '[', m->plo[k], m->phi[k],
-             m->phi_open[k] ? ')' : ']', v);
+    char lb[32], hb[32], vb[32];
+    snprintf(err, errlen, "parameter '%s' of model '%s' must be in %c%s, %s%c, got %s",
+             m->pname[k], m->name, m->plo_open[k] ? '(' : '[', nk_fmt_num(m->plo[k], lb, sizeof lb),
+             nk_fmt_num(m->phi[k], hb, sizeof hb), m->phi_open[k] ? ')' : ']',
+             nk_fmt_num(v, vb, sizeof vb));
     return -1;
 }
 

@@ -209,8 +209,10 @@ int nk_monitor_add_sel(nk_net *net, const char *kind, const nk_sel *t, const nk_
             goto fail;
         }
         if (b < 1 || fabs(b * net->dt - o->bin) > 1e-6 * o->bin) {
-            rc = nk_fail(ctx, NK_EINVAL, "rate: bin (%g ms) must be a whole number of steps "
-                                         "(dt = %g ms)", o->bin, net->dt);
+            char bb[32];
+            rc = nk_fail(ctx, NK_EINVAL, "rate: bin (%s ms) must be a whole number of steps "
+                                         "(dt = %g ms)", nk_fmt_num(o->bin, bb, sizeof bb),
+                         net->dt);
             goto fail;
         }
         m.bin_steps = (int)b;

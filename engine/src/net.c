@@ -1157,18 +1157,22 @@ int nk_connect_ex(nk_net *net, nk_range pre, nk_range post, const nk_conn_opts *
     if (o->wdist.kind == NK_DIST_CONST) {
         if (!isfinite(o->weight))
             return nk_fail(ctx, NK_EINVAL, "weight must be a finite number, got %g", o->weight);
+        char wb[32];
         if (fabs(o->weight) > 1e6)
             return nk_fail(ctx, NK_EINVAL,
-                           "weight %g is out of range (|weight| <= 1e6 in the synapse's unit)",
-                           o->weight);
+                           "weight %s is out of range (|weight| <= 1e6 in the synapse's unit)",
+                           nk_fmt_num(o->weight, wb, sizeof wb));
     }
     if ((rc = check_dist(ctx, &o->wdist, "weight")) || (rc = check_dist(ctx, &o->ddist, "delay")))
         return rc;
     int64_t npre = pre.hi - pre.lo, npost = post.hi - post.lo;
     switch (o->rule) {
     case NK_RULE_BERNOULLI:
-        if (!(o->p >= 0 && o->p <= 1))
-            return nk_fail(ctx, NK_EINVAL, "bernoulli: p must be in [0, 1], got %g", o->p);
+        if (!(o->p >= 0 && o->p <= 1)) {
+            char pb[32];
+            return nk_fail(ctx, NK_EINVAL, "bernoulli: p must be in [0, 1], got %s",
+                           nk_fmt_num(o->p, pb, sizeof pb));
+        }
         break;
     case NK_RULE_FIXED_INDEGREE:
         if (o->indegree < 0 || o->indegree > (int64_t)UINT32_MAX)
@@ -1233,10 +1237,11 @@ int nk_connect_ex(nk_net *net, nk_range pre, nk_range post, const nk_conn_opts *
         dsteps = o->delay < 0 ? 1 : floor(q + 0.5 + 1e-9 * (q > 1 ? q : 1));
         if (dsteps < 1)
             dsteps = 1;
+        char db[32];
         if (dsteps > 65535)
             return nk_fail(ctx, NK_EINVAL,
-                           "delay %g ms is too long (at most %g ms at dt = %g ms)", o->delay,
-                           65535 * net->dt, net->dt);
+                           "delay %s ms is too long (at most %g ms at dt = %g ms)",
+                           nk_fmt_num(o->delay, db, sizeof db), 65535 * net->dt, net->dt);
     }
     double wsign;
     if ((rc = sign_weight(net, o, &wsign)))

@@ -3733,17 +3733,20 @@ static int ld_edge_pop(ld *L, int fi, hid_t edges, const char *name)
         if (gr && ((!isfinite(w) || fabs(w) > 1e6) || (cd && !(cd->v[gidx[i]] >= 0))))
             snprintf(gw, sizeof gw, "%s/%lld", where, (long long)gr->id);
         if (!isfinite(w) || fabs(w) > 1e6) {
+            char wb[32];
             if (cw)
                 rc = nk_fail(ctx, NK_EINVAL,
-                             "'%s': %s/syn_weight[%lld] = %g (edge %lld)%s: expected a finite "
+                             "'%s': %s/syn_weight[%lld] = %s (edge %lld)%s: expected a finite "
                              "weight with |weight| <= 1e6",
-                             file, gw, (long long)gidx[i], cw->v[gidx[i]], (long long)i,
+                             file, gw, (long long)gidx[i],
+                             nk_fmt_num(cw->v[gidx[i]], wb, sizeof wb), (long long)i,
                              ns != 1 ? " times nsyns" : "");
             else
                 rc = nk_fail(ctx, NK_EINVAL,
-                             "%s: syn_weight %g of edge type %lld%s: expected a finite weight "
+                             "%s: syn_weight %s of edge type %lld%s: expected a finite weight "
                              "with |weight| <= 1e6",
-                             e->where, e->w, (long long)e->id, ns != 1 ? " times nsyns" : "");
+                             e->where, nk_fmt_num(e->w, wb, sizeof wb), (long long)e->id,
+                             ns != 1 ? " times nsyns" : "");
             break;
         }
         if (cd)
@@ -3756,8 +3759,8 @@ static int ld_edge_pop(ld *L, int fi, hid_t edges, const char *name)
             if (!(d >= 0) || !isfinite(d) || delay_steps(d, L->net->dt) > 65535) {
                 if (gr)
                     snprintf(gw, sizeof gw, "%s/%lld", where, (long long)gr->id);
-                char dtxt[64];
-                snprintf(dtxt, sizeof dtxt, "%g", d);
+                char dtxt[32];
+                nk_fmt_num(d, dtxt, sizeof dtxt);
                 const char *why = !(d >= 0) || !isfinite(d)
                                       ? "expected a finite delay >= 0 ms"
                                       : "longer than 65535 steps";

@@ -72,9 +72,8 @@ int32_t nk_refractory_steps(nk_net *net, nk_pop *p, char *err, size_t errlen, in
         if (nk_expr_walk_vars(p->model->refractory, any_name, NULL) &&
             nk_expr_to_str(p->model->refractory, ex, sizeof ex - 3) > 0)
             strcat(ex, " = ");
-        char val[32] = "NaN";
-        if (!isnan(ms))
-            snprintf(val, sizeof val, "%g", ms);
+        char val[32];
+        nk_fmt_num(ms, val, sizeof val);
         snprintf(err, errlen,
                  "population '%s': the refractory period %s%s ms is out of range (expected 0 to "
                  "%g ms: at most 1e9 steps of dt = %g ms)",

@@ -401,10 +401,12 @@ static int fill_kind(nk_net *net, nk_source *s, const char *kind, const nk_sourc
         s->rate = o->rate;
         break;
     case NK_SRC_BERNOULLI:
-        if (!(o->p >= 0 && o->p <= 1))
+        if (!(o->p >= 0 && o->p <= 1)) {
+            char pb[32];
             return nk_fail(ctx, NK_EINVAL,
                            "bernoulli: p (the probability of an input spike per step) must be "
-                           "in [0, 1], got %g", o->p);
+                           "in [0, 1], got %s", nk_fmt_num(o->p, pb, sizeof pb));
+        }
         s->p = o->p;
         break;
     case NK_SRC_SPIKE_TIMES: {
@@ -468,10 +470,11 @@ static int fill_kind(nk_net *net, nk_source *s, const char *kind, const nk_sourc
     }
     }
     if (NK_SRC_IS_SPIKES(s->kind)) {
+        char wb[32];
         if (!isfinite(o->weight) || fabs(o->weight) > 1e6)
             return nk_fail(ctx, NK_EINVAL,
-                           "%s: weight must be finite with |weight| <= 1e6, got %g", kind,
-                           o->weight);
+                           "%s: weight must be finite with |weight| <= 1e6, got %s", kind,
+                           nk_fmt_num(o->weight, wb, sizeof wb));
         if (s->kind == NK_SRC_POISSON && !poisson_fits(s->rate, o->weight, net->dt))
             return nk_fail(ctx, NK_EINVAL, "poisson: %g Hz x weight %g: %s", s->rate, o->weight,
                            POISSON_RANGE);
@@ -762,16 +765,18 @@ int nk_source_set(nk_net *net, int k, const char *name, double value)
         bad = 2;
     if (bad) {
         *f = old;
+        char vb[32];
+        nk_fmt_num(value, vb, sizeof vb);
         if (bad == 3)
-            return nk_fail(net->ctx, NK_EINVAL, "%s: %s = %g: %s", kind, name, value,
+            return nk_fail(net->ctx, NK_EINVAL, "%s: %s = %s: %s", kind, name, vb,
                            POISSON_RANGE);
         if (bad == 2)
             return nk_fail(net->ctx, NK_EINVAL,
-                           "%s: %s = %g would give start = %g, stop = %g (expected 0 <= start "
-                           "<= stop%s)", kind, name, value, !strcmp(name, "start") ? value : s->start,
+                           "%s: %s = %s would give start = %g, stop = %g (expected 0 <= start "
+                           "<= stop%s)", kind, name, vb, !strcmp(name, "start") ? value : s->start,
                            !strcmp(name, "stop") ? value : s->stop,
                            s->kind == NK_SRC_RAMP ? ", stop finite and after start" : "");
-        return nk_fail(net->ctx, NK_EINVAL, "%s: %g is not a valid value for '%s'", kind, value,
+        return nk_fail(net->ctx, NK_EINVAL, "%s: %s is not a valid value for '%s'", kind, vb,
                        name);
     }
     if (!strcmp(name, "weight"))
@@ -881,9 +886,9 @@ static int call_callback(nk_net *net, int k, int64_t s, double t, char *err, siz
     src->cb_called = 1;
     for (int64_t j = 0; j < src->ntotal; j++)
         if (!isfinite(src->cb_vals[j])) {
-            snprintf(err, errlen,
-                     "callback source %d at t = %g ms: value %lld is %g (expected "
-                     "finite currents, pA)", k + 1, t, (long long)j + 1, src->cb_vals[j]);
+            nk_snprintf(err, errlen,
+                        "callback source %d at t = %g ms: value %lld is %g (expected "
+                        "finite currents, pA)", k + 1, t, (long long)j + 1, src->cb_vals[j]);
             return NK_EINVAL;
         }
     return 0;
@@ -1013,9 +1018,9 @@ int nk_sources_apply(nk_net *net, int64_t s, int drawn, char *err, size_t errlen
                     return NK_EINVAL;
                 }
                 if (!isfinite(v)) {
-                    snprintf(err, errlen,
-                             "global source %d: '%s' is %g at t = %g ms (expected a finite current)",
-                             k + 1, src->expr, v, t);
+                    nk_snprintf(err, errlen,
+                                "global source %d: '%s' is %g at t = %g ms (expected a finite "
+                                "current)", k + 1, src->expr, v, t);
                     return NK_EDIVERGED;
                 }
             } else {

@@ -83,6 +83,67 @@ net:connect(a, a, {weight = 1, receptor = "exc", params = {tau_syn = 5}})
 T.raises("receptor 'exc' of population 'a' has tau_syn = 5; this asks for tau_syn = 10",
          net.connect, net, a, a, {weight = 1, params = {tau_syn = 10}})
 
+-- a refused value is shown with the digits that tell it from the bound (%g
+-- showed 1000001 as 1e+06 and 1.0000001 as 1), and NaN as "nan" (glibc
+-- printed Lua's 0/0 as "-nan")
+T.raises("weight 1000001 is out of range (|weight| <= 1e6", net.connect, net, a, a,
+         {weight = 1000001})
+T.raises("weight -1000000.5 is out of range", net.connect, net, a, a, {weight = -1000000.5})
+T.raises("weight 1000001 of synapse 2 -> 1 is out of range", net.connect, net, a, a,
+         {rule = "list", pre = {1, 2}, post = {1, 1}, weight = {1, 1000001}})
+T.raises("delay 6553.5500001 ms of synapse 1 -> 1 is out of range (expected 0 <= delay <= 6553.5 ms",
+         net.connect, net, a, a, {rule = "list", pre = {1}, post = {1}, delay = {6553.5500001}})
+T.raises("delay 6553.5500001 ms is too long (at most 6553.5 ms", net.connect, net, a, a,
+         {delay = 6553.5500001})
+T.raises("bernoulli: p must be in [0, 1], got 1.0000001", net.connect, net, a, a,
+         {rule = "bernoulli", p = 1.0000001})
+do
+  local g = net:population("lif", 2, {name = "placed"})
+  T.raises("coordinate x of neuron 1 is nan", g.place, g, {{0 / 0, 0, 0}, {0, 0, 0}})
+  g:place{{0, 0, 0}, {1, 0, 0}}
+  T.raises("shape: p must be in [0, 1], got 1.0000001", net.connect, net, g, g,
+           {rule = "shape", shape = {kind = "sphere", radius = 1}, p = 1.0000001})
+end
+T.raises("parameter 'tau_m' of model 'lif' must be in (0, inf), got -1e-07", net.population, net,
+         "lif", 1, {params = {tau_m = -1e-7}})
+nk.model{name = "ranged", equations = "dv/dt = -v/tau", params = "tau = 1 ms (0, 1000001]",
+         states = "v = 0"}
+T.raises("parameter 'tau' of model 'ranged' must be in (0, 1000001], got 1000002", net.population,
+         net, "ranged", 1, {params = {tau = 1000002}})
+T.raises("population size must be an integer, got 2.0000000001", net.population, net, "lif",
+         2.0000000001)
+T.raises("poisson: weight must be finite with |weight| <= 1e6, got 1000001", net.source, net,
+         "poisson", a, {rate = 1, weight = 1000001})
+do
+  local s = net:source("poisson", a, {rate = 1, weight = 1})
+  T.raises("poisson: 1000001 is not a valid value for 'weight'", s.set, s, {weight = 1000001})
+  T.raises("poisson: nan is not a valid value for 'weight'", s.set, s, {weight = 0 / 0})
+  s:remove()
+end
+T.raises("'every' must be a whole number of steps >= 1, got 1.0000001", net.monitor, net,
+         "state", a, {vars = {"v"}, every = 1.0000001})
+T.raises("rate: bin (1.000002 ms) must be a whole number of steps", net.monitor, net, "rate", a,
+         {bin = 1.000002})
+T.raises("option 'width' for nk.plot.raster must be 50 to 10000 pixels, got 10000.0001",
+         nk.plot.raster, net:monitor("spikes", a), "never-written.png", {width = 10000.0001})
+T.raises("weight must be a finite number, got nan", net.connect, net, a, a, {weight = 0 / 0})
+T.raises("delay must be >= 0 ms, got nan", net.connect, net, a, a, {weight = 1, delay = 0 / 0})
+T.raises("weight nan of synapse 1 -> 1 is out of range", net.connect, net, a, a,
+         {rule = "list", pre = {1}, post = {1}, weight = {0 / 0}})
+T.raises("parameter 'tau_m' of model 'lif' must be finite, got nan", net.population, net, "lif", 1,
+         {params = {tau_m = 0 / 0}})
+T.raises("initial value of 'v' must be finite (within +-3.4e38: states are float32), got nan",
+         a.set, a, {v = 0 / 0})
+T.raises("run: duration must be a finite number of ms >= 0, got nan", net.run, net, 0 / 0)
+T.raises("neuron index must be an integer, got nan", a.get, a, "v", 0 / 0)
+T.raises("nk.model: option 'max_dt' must be a positive number of ms, got nan", nk.model,
+         {name = "nanmax", equations = "dv/dt = -v", states = {v = 0}, max_dt = 0 / 0})
+T.raises("nk.uniform(nan, 1): expected lo <= hi", nk.uniform, 0 / 0, 1)
+T.raises("nk.normal(0, nan): the standard deviation must be >= 0", nk.normal, 0, 0 / 0)
+T.raises("nk.normal: expected a range min <= max, got nan and 3", nk.normal, 0, 1, 0 / 0, 3)
+T.raises("nk.sandbox: option 'ms' must be a number in [1e-09, 1e+07], got nan", nk.sandbox, "lif",
+         {ms = 0 / 0, quiet = true})
+
 -- sources
 T.raises("unknown source kind 'poison' (did you mean 'poisson'?)", net.source, net, "poison", a, {})
 T.raises("receptor 'exc' of population 'a' has tau_syn = 5; this asks for tau_syn = 1", net.source,

@@ -309,7 +309,7 @@ do
     {"a NaN period", nk.model{name = "rob_nanref", params = {a = -1}, states = {v = 0},
                               equations = "dv/dt = 1 : mV", threshold = "v > 1",
                               reset = "v = 0", refractory = "sqrt(a)"}, {},
-     "population 'x': the refractory period sqrt(a) = NaN ms is out of range"},
+     "population 'x': the refractory period sqrt(a) = nan ms is out of range"},
     {"max_dt 1e-9 ms", nk.model{name = "rob_tinydt", states = {v = 0},
                                 equations = "dv/dt = -v : mV", max_dt = 1e-9}, {},
      "population 'x': max_dt 1e-09 ms of model 'rob_tinydt' needs 1e+08 sub-steps per step " ..

@@ -5,6 +5,8 @@
 #include "../backends/backend.h"
 
 #include <math.h>
+#include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -214,6 +216,53 @@ out:
     free(ec);
 }
 
+/* nk_snprintf prints what snprintf prints (the length it returns too, and
+ * what fits a short buffer), except a NaN: "nan", whatever its sign. */
+#define SAME(fmt, ...)                                                        \
+    do {                                                                      \
+        char a_[64], b_[64], c_[8], d_[8];                                    \
+        volatile size_t short_ = sizeof d_; /* (no truncation warning) */     \
+        int na_ = nk_snprintf(a_, sizeof a_, fmt, __VA_ARGS__);               \
+        int nb_ = snprintf(b_, sizeof b_, fmt, __VA_ARGS__);                  \
+        int nc_ = nk_snprintf(c_, sizeof c_, fmt, __VA_ARGS__);               \
+        int nd_ = snprintf(d_, short_, fmt, __VA_ARGS__);                     \
+        CHECK(na_ == nb_ && nc_ == nd_ && !strcmp(a_, b_) && !strcmp(c_, d_)); \
+        if (strcmp(a_, b_))                                                   \
+            fprintf(stderr, "  '%s' vs '%s'\n", a_, b_);                      \
+    } while (0)
+
+static void test_messages(void)
+{
+    SAME("plain %s", "text");
+    SAME("%d%% of %u, %lld, %lu, %zu, %td", -3, 7u, -9000000000LL, 12ul, (size_t)5,
+         (ptrdiff_t)-4);
+    SAME("%5d|%-5d|%05d|%+d|%x|%#X|%o|%c", 42, 42, 42, 42, 255u, 255u, 8u, 'z');
+    SAME("%hhd %hd %jd %ju", 300, 70000, (intmax_t)-1, (uintmax_t)1);
+    SAME("%.*s|%*d|%-*d|%.*f", 3, "abcdef", 6, 1, 4, 2, -1, 0.5);
+    SAME("%g %.17g %10.3f %e %a %G %Lg", 1e6, 0.1, 3.14159, 1234.5, 1.0, 1e-10, 2.5L);
+    SAME("%s=%g, %s", "w", INFINITY, "done");
+    SAME("%p %s", (void *)0, "end");
+    char buf[64];
+    nk_snprintf(buf, sizeof buf, "got %g, %.3f, %e, %5.1g, %Lg.", -NAN, NAN, -NAN, -NAN,
+                (long double)-NAN);
+    CHECK(!strcmp(buf, "got nan, nan, nan, nan, nan."));
+    CHECK(nk_snprintf(NULL, 0, "%g|%g", -NAN, 1.5) == 7);
+
+    static const struct {
+        double v;
+        const char *s;
+    } nums[] = {{1000001, "1000001"}, {-1000000.5, "-1000000.5"}, {1e6, "1e+06"},
+                {1.0000001, "1.0000001"}, {0.1, "0.1"}, {100, "100"}, {-0.25, "-0.25"},
+                {0.1 + 0.2, "0.30000000000000004"}, {4294967296.0, "4294967296"},
+                {INFINITY, "inf"}, {-INFINITY, "-inf"}, {-NAN, "nan"}, {NAN, "nan"}};
+    for (size_t k = 0; k < sizeof nums / sizeof nums[0]; k++) {
+        nk_fmt_num(nums[k].v, buf, 32);
+        CHECK(!strcmp(buf, nums[k].s));
+        if (strcmp(buf, nums[k].s))
+            fprintf(stderr, "  nk_fmt_num: '%s', expected '%s'\n", buf, nums[k].s);
+    }
+}
+
 int main(void)
 {
     ctx = nk_ctx_new();
@@ -223,6 +272,7 @@ int main(void)
     test_fixed_point();
     test_ring();
     test_layout();
+    test_messages();
     nk_ctx_free(ctx);
     return check_finish("engine");
 }

@@ -19,6 +19,7 @@
 #define NK_NK_H
 
 #include <signal.h>
+#include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -751,6 +752,19 @@ int nk_net_build(nk_net *net);
 /* The candidate closest to name (edit distance) when it is close enough to be
  * a likely typo, else NULL. */
 const char *nk_suggest(const char *name, const char *const *candidates, int n);
+
+/* A number as a message shows a value it refuses: the fewest significant
+ * digits, 6 (as %g) or more, that read back as v, so that 1000001 is not
+ * shown as 1e+06 nor 1.0000001 as 1 beside a bound of 1e6 or 1; NaN as
+ * "nan". Writes buf (32 bytes hold any double) and returns it. */
+const char *nk_fmt_num(double v, char *buf, size_t len);
+
+/* vsnprintf and snprintf for messages: the same, except that a NaN printed
+ * by a floating conversion (%g, %f, %e, %a) reads "nan" whatever its sign
+ * (glibc prints "-nan" for the NaN of 0/0, which has its sign bit set). */
+int nk_vsnprintf(char *buf, size_t len, const char *fmt, va_list ap)
+    __attribute__((format(printf, 3, 0)));
+int nk_snprintf(char *buf, size_t len, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 
 #ifdef __cplusplus
 }
