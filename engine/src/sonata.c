@@ -3317,7 +3317,15 @@ static int ld_node_pop(ld *L, int fi, hid_t nodes, const char *name)
                 if (!c)
                     continue;
                 double x = c->v[gidx[i]];
-                if (at < 0) {
+                if (!isfinite(x)) { /* NaN differs from every value, itself included */
+                    rc = nk_fail(ctx, NK_EINVAL,
+                                 "'%s': %s/%lld/%s%s[%lld] = %g (node %lld): parameter '%s' is %s; "
+                                 "expected a finite number",
+                                 file, where, (long long)G[gsel[i]].id,
+                                 c->dyn ? "dynamics_params/" : "", c->name, (long long)gidx[i], x,
+                                 (long long)i, mo->pname[p],
+                                 isnan(x) ? "not a number" : "infinite");
+                } else if (at < 0) {
                     at = i;
                     v = x;
                 } else if (!(x == v)) {

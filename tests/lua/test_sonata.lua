@@ -345,6 +345,9 @@ refused("/nodes/v2/0/y has 3 values but /nodes/v2/0/x has 4",
         with("nodes", data .. "bad/nodes_xyz_length.hdf5"))
 refused("nodes 0 and 2 of node type 1 have different values (10 and 20)",
         with("nodes", data .. "bad/nodes_param_varies.hdf5"))
+-- NaN in every node was "different values (nan and nan)": NaN equals nothing
+refused("/nodes/v2/0/tau_m[0] = nan (node 0): parameter 'tau_m' is not a number; expected a "
+        .. "finite number", with("nodes", data .. "bad/nodes_param_nan.hdf5"))
 -- per-node values of the wrong shape or kind were ignored when the model has
 -- no such name (lif has no V_m); every dataset under dynamics_params/ is one
 -- number per node

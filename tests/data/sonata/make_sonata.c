@@ -252,6 +252,10 @@ static void bad_nodes_case(const char *rel, const char *fault)
         double tau[] = {10, 10, 20, 10};
         put(g0, "tau_m", H5T_IEEE_F64LE, 4, tau);
     }
+    if (!strcmp(fault, "param_nan")) { /* NaN for "no value", as some tools write */
+        double tau[] = {NAN, NAN, NAN, NAN};
+        put(g0, "tau_m", H5T_IEEE_F64LE, 4, tau);
+    }
     if (!strcmp(fault, "dyn_2d") || !strcmp(fault, "dyn_strings")) {
         /* per-node values of the wrong shape or kind: V_m as 4 x 2
          * numbers (a name lif does not use), v as strings */
@@ -335,7 +339,7 @@ int main(int argc, char **argv)
     static const char *const nfaults[] = {"no_type_id",  "float_type",     "2d",
                                           "group_length", "xyz_length",    "param_varies",
                                           "dyn_2d",       "dyn_strings",   "u64_type_id",
-                                          "implicit_short"};
+                                          "implicit_short", "param_nan"};
     for (size_t k = 0; k < sizeof nfaults / sizeof *nfaults; k++) {
         char rel[256];
         snprintf(rel, sizeof rel, "bad/nodes_%s.hdf5", nfaults[k]);
