@@ -79,7 +79,9 @@ typedef struct decl {
 /* Parses one "name = value unit [lo, hi]" declaration (value a number or an
  * identifier; the range optional, ( ) for open ends). Returns 0, -1 when it
  * is malformed, -2 when its range is, -3 when the name is longer than 63
- * characters. */
+ * characters, -4 when the value is followed by an operator rather than a
+ * unit ("tau = 2*5 ms": an expression, which would have read as 2 in unit
+ * "*5 ms"; the unit, from the operator on, is left in d->unit). */
 static int parse_decl(const char *s, decl *d)
 {
     memset(d, 0, sizeof *d);
@@ -107,12 +109,16 @@ static int parse_decl(const char *s, decl *d)
         return -1;
     }
     s = skip_ws(s);
+    /* a unit starts with a letter ("ms", "µm") or a digit ("1/ms") */
+    int op = *s && strchr("+-*/^)<>=!?:,", *s);
     k = 0;
     while (*s && *s != '[' && *s != '(' && k + 1 < sizeof d->unit)
         d->unit[k++] = *s++;
     while (k > 0 && isspace((unsigned char)d->unit[k - 1]))
         k--;
     d->unit[k] = 0;
+    if (op)
+        return -4;
     if (*s == '[' || *s == '(') {
         d->has_range = 1;
         d->lo_open = *s++ == '(';
@@ -192,6 +198,15 @@ static int add_piece(const char *piece, void *ud)
         snprintf(d->err, d->errlen,
                  "the name '%s...' in '%s' is too long (at most %d characters)", dc.name,
                  d->states ? "states" : "params", (int)sizeof dc.name - 1);
+        return -1;
+    }
+    if (prc == -4) {
+        snprintf(d->err, d->errlen,
+                 "malformed declaration '%s': %s and a unit, not an expression ('%s' is not a "
+                 "unit)",
+                 piece, d->states ? "a state's initial value is a number or a parameter's name,"
+                                  : "a parameter's default is a number",
+                 dc.unit);
         return -1;
     }
     if (prc) {

@@ -212,6 +212,18 @@ local err = T.raises("column 26: expected ')' but found end of input", nk.model,
 T.ok(err and err:find("^", 1, true), "the message draws a caret under the column")
 T.raises("unknown name 'tau_mm' in equations (column 14) (did you mean 'tau_m'?)", nk.model,
          {name = "bad2", equations = "dv/dt = -v / tau_mm", params = {tau_m = 10}, states = {v = 0}})
+-- a declaration's value is a number and a unit: an expression was read as
+-- its first number, the rest taken for the unit (tau = 2 in unit "*5 ms")
+T.raises("malformed declaration 'tau = 2*5 ms': a parameter's default is a number and a unit, "
+         .. "not an expression ('*5 ms' is not a unit)", nk.model,
+         {name = "expr1", equations = "dv/dt = -v/tau", params = "tau = 2*5 ms", states = "v = 0"})
+T.raises("malformed declaration 'tau = 10 + 5': a parameter's default", nk.model,
+         {name = "expr2", equations = "dv/dt = -v/tau", params = "tau = 10 + 5", states = "v = 0"})
+T.raises("malformed declaration 'v = v0 - 5 mV': a state's initial value is a number or a "
+         .. "parameter's name, and a unit, not an expression ('- 5 mV' is not a unit)", nk.model,
+         {name = "expr3", equations = "dv/dt = -v", params = "v0 = 1 mV", states = "v = v0 - 5 mV"})
+T.eq(nk.model{name = "units_ok", equations = "dv/dt = -v*a", params = "a = 2 1/ms; b = -3.5e-2 mV/ms (-1, 1]",
+              states = "v = 0 mV; w = b"}.name, "units_ok", "numbers with units and ranges still read")
 T.raises("a model called 'lif' already exists", nk.model, {name = "lif", equations = "dv/dt = 0",
          states = {v = 0}})
 T.raises("population 'pop1', method exponential_euler: 'dv/dt': ",
