@@ -560,17 +560,38 @@ static void run_rc_file(ShellState *s)
     free(path);
 }
 
-/* --sandbox MODEL: calls nk.sandbox(MODEL).  Returns the status (errors,
- * such as an unknown model, reported). */
+/* --sandbox MODEL: calls nk.sandbox(MODEL).  Returns the status (errors
+ * reported).  A MODEL that names no model (built in, or defined by LUA_INIT
+ * or -e) is reported on one line that lists the models, without the
+ * traceback of a script's error. */
 static int run_sandbox(ShellState *s)
 {
-    static const char code[] = "nk.sandbox(...)";
+    static const char code[] =
+        "local name = ...\n"
+        "if not pcall(nk.model, name) then\n"
+        "  local models = nk.models()\n"
+        "  local near = nk._suggest(name, models)\n"
+        "  return string.format(\"unknown model '%s'%s; the models: %s\", name,\n"
+        "                       near and \" (did you mean '\" .. near .. \"'?)\" or \"\",\n"
+        "                       table.concat(models, \", \"))\n"
+        "end\n"
+        "nk.sandbox(name)\n";
     int status = luaL_loadbuffer(s->L, code, sizeof code - 1, "=(--sandbox)");
     if (status == LUA_OK) {
         lua_pushstring(s->L, s->sandbox);
-        status = docall(s, 1, 0);
+        status = docall(s, 1, 1);
     }
-    return report(s->L, status);
+    if (status != LUA_OK)
+        return report(s->L, status);
+    const char *unknown = lua_tostring(s->L, -1);
+    if (unknown != NULL) {
+        fflush(stdout);
+        fprintf(stderr, PROGNAME ": --sandbox: %s\n", unknown);
+        fflush(stderr);
+        status = LUA_ERRRUN;
+    }
+    lua_pop(s->L, 1);
+    return status;
 }
 
 /* Runs FILE from the command line; "-" (unless after "--") is stdin. */

@@ -138,6 +138,22 @@ expect_err "nkshell: unknown option '--foo'
 $USAGE_HINT"
 end_case
 
+begin "--sandbox with an unknown model: one line listing the models, no traceback"
+run -- "$NK" --sandbox nosuch
+expect_rc 1
+expect_out ""
+MODELS=$("$NK" -e 'io.write(table.concat(nk.models(), ", "))')
+expect_err "nkshell: --sandbox: unknown model 'nosuch'; the models: $MODELS"
+case $MODELS in "lif, "*exp_curr*) ;; *) fail "nk.models() lists: $MODELS" ;; esac
+run -- "$NK" --sandbox lfi
+expect_rc 1
+expect_err "nkshell: --sandbox: unknown model 'lfi' (did you mean 'lif'?); the models: $MODELS"
+run -- "$NK" -e 'nk.model{name = "mine", equations = "dv/dt = -v", states = {v = 0}}' \
+    --sandbox mine
+expect_rc 0
+expect_out_has "mine: 1 neuron"
+end_case
+
 begin "unknown short option is a usage error"
 run -- "$NK" -x script.lua
 expect_rc 2
