@@ -385,7 +385,9 @@ static nk_net *live_net(const lnet *n)
 
 static lnet *check_net(lua_State *L, int idx)
 {
-    lnet *n = luaL_checkudata(L, idx, NET_MT);
+    lnet *n = luaL_testudata(L, idx, NET_MT);
+    if (!n)
+        type_error(L, idx, NET_MT);
     if (!live_net(n))
         lerror(L, "this network has been closed");
     return n;
@@ -3737,7 +3739,9 @@ static int net_code(lua_State *L)
 
 static int net_close(lua_State *L)
 {
-    lnet *n = luaL_checkudata(L, 1, NET_MT);
+    lnet *n = luaL_testudata(L, 1, NET_MT);
+    if (!n)
+        type_error(L, 1, NET_MT);
     if (!live_net(n))
         return 0;
     if (nk_net_running(n->net))

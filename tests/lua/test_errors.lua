@@ -254,6 +254,12 @@ local bp = n3:population("blowup", 4, {name = "bp"})
 T.raises("population 'bp': neuron 1 of 4: variable 'v' became NaN or infinite at step", n3.run, n3, 100)
 T.ok(n3.t > 0 and n3.t < 100, "the run stopped early and time stands where it stopped")
 
+-- a network's method called on something else names the method
+T.raises("calling 'net:run' on bad self (nk.network expected, got number)", net.run, 5, 1)
+T.raises("calling 'net:close' on bad self (nk.network expected, got no value)", net.close)
+T.raises("calling 'net:population' on bad self (nk.network expected, got table)",
+         net.population, {}, "lif", 1)
+
 -- after all that, the first network still works
 net:run(10)
 T.near(net.t, 10, 1e-9, "the session goes on after errors")
