@@ -471,20 +471,33 @@ static int in_api_call(lua_State *L)
     return busy;
 }
 
-/* Keeps userdata idx to be freed at the next sweep. */
-static void close_later(lua_State *L, int idx)
+/* Adds the value at idx to the set (a table: value -> true) in the
+ * registry under key, made when missing (weak keys when weak). */
+static void set_add(lua_State *L, const char *key, int idx, int weak)
 {
     idx = lua_absindex(L, idx);
-    if (lua_getfield(L, LUA_REGISTRYINDEX, PENDING_KEY) != LUA_TTABLE) {
+    if (lua_getfield(L, LUA_REGISTRYINDEX, key) != LUA_TTABLE) {
         lua_pop(L, 1);
         lua_newtable(L);
+        if (weak) {
+            lua_createtable(L, 0, 1);
+            lua_pushliteral(L, "k");
+            lua_setfield(L, -2, "__mode");
+            lua_setmetatable(L, -2);
+        }
         lua_pushvalue(L, -1);
-        lua_setfield(L, LUA_REGISTRYINDEX, PENDING_KEY);
+        lua_setfield(L, LUA_REGISTRYINDEX, key);
     }
     lua_pushvalue(L, idx);
     lua_pushboolean(L, 1);
     lua_rawset(L, -3);
     lua_pop(L, 1);
+}
+
+/* Keeps userdata idx to be freed at the next sweep. */
+static void close_later(lua_State *L, int idx)
+{
+    set_add(L, PENDING_KEY, idx, 0);
 }
 
 typedef struct ledges ledges;
@@ -4485,42 +4498,18 @@ static void new_mt(lua_State *L, const char *name, const luaL_Reg *meta, const l
 static void note_api(lua_State *L, int idx)
 {
     idx = lua_absindex(L, idx);
-    if (lua_getfield(L, LUA_REGISTRYINDEX, API_KEY) != LUA_TTABLE) {
-        lua_pop(L, 1);
-        lua_newtable(L);
-        lua_pushvalue(L, -1);
-        lua_setfield(L, LUA_REGISTRYINDEX, API_KEY);
-    }
     lua_pushnil(L);
     while (lua_next(L, idx)) {
-        if (lua_iscfunction(L, -1)) {
-            lua_pushboolean(L, 1);
-            lua_rawset(L, -4); /* set[function] = true, pops both */
-        } else {
-            lua_pop(L, 1);
-        }
+        if (lua_iscfunction(L, -1))
+            set_add(L, API_KEY, -1, 0);
+        lua_pop(L, 1);
     }
-    lua_pop(L, 1);
 }
 
-/* Notes the coroutine at idx in the THREADS_KEY table (see in_api_call). */
+/* Notes the coroutine at idx in the THREADS_KEY set (see in_api_call). */
 static void note_thread(lua_State *L, int idx)
 {
-    idx = lua_absindex(L, idx);
-    if (lua_getfield(L, LUA_REGISTRYINDEX, THREADS_KEY) != LUA_TTABLE) {
-        lua_pop(L, 1);
-        lua_newtable(L);
-        lua_createtable(L, 0, 1);
-        lua_pushliteral(L, "k");
-        lua_setfield(L, -2, "__mode");
-        lua_setmetatable(L, -2);
-        lua_pushvalue(L, -1);
-        lua_setfield(L, LUA_REGISTRYINDEX, THREADS_KEY);
-    }
-    lua_pushvalue(L, idx);
-    lua_pushboolean(L, 1);
-    lua_rawset(L, -3);
-    lua_pop(L, 1);
+    set_add(L, THREADS_KEY, idx, 1);
 }
 
 /* coroutine.create and coroutine.wrap (upvalue 1: the library's own). */
