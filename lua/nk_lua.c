@@ -175,14 +175,16 @@ static const char *opt_string(lua_State *L, int t, const char *key, const char *
 
 /* ---- argument errors ------------------------------------------------------------ */
 
-/* Registry: each method of the nk objects -> its name in the reference
- * ("pop:get"); filled by new_mt. */
-#define METHOD_NAMES_KEY "nk.method.names"
+/* Registry: every C function of this module -> its name in the reference
+ * ("pop:get") for the methods of the nk objects (filled by new_mt), true for
+ * the others (nk.*, nk.plot.*, metamethods: note_api). in_api_call looks
+ * for any of them on a stack. */
+#define FUNCS_KEY "nk.functions"
 
 /* luaL_argerror for the nk methods. Lua names a C function from the call:
  * 'get' for pop:get(), and '?' when it was called as a value (pcall(pop.get,
  * pop), a tail call), self then counted as argument #1 ("bad argument #2 to
- * '?'"). The function running is looked up in METHOD_NAMES_KEY instead: a
+ * '?'"). The function running is looked up in FUNCS_KEY instead: a
  * method is named as the reference names it, its arguments counted without
  * self (as opt_table counts them). Other functions: luaL_argerror. */
 static int arg_error(lua_State *L, int arg, const char *msg)
@@ -190,7 +192,7 @@ static int arg_error(lua_State *L, int arg, const char *msg)
     lua_Debug ar;
     const char *name = NULL;
     if (lua_getstack(L, 0, &ar) && lua_getinfo(L, "f", &ar)) {
-        lua_getfield(L, LUA_REGISTRYINDEX, METHOD_NAMES_KEY);
+        lua_getfield(L, LUA_REGISTRYINDEX, FUNCS_KEY);
         lua_insert(L, -2);
         if (lua_istable(L, -2))
             lua_rawget(L, -2);
@@ -422,7 +424,6 @@ static int net_gc(lua_State *L)
  * that note each new coroutine in the weak THREADS_KEY table. A suspended
  * coroutine holds no C function of ours: they do not yield. */
 
-#define API_KEY "nk.api.functions" /* set of this module's C functions */
 #define PENDING_KEY "nk.closing"  /* userdata (network, edge list) to free */
 #define THREADS_KEY "nk.threads"  /* coroutines made (weak keys) */
 
@@ -451,7 +452,7 @@ static int in_api_call(lua_State *L)
 {
     luaL_checkstack(L, 6, NULL);
     int top = lua_gettop(L);
-    lua_getfield(L, LUA_REGISTRYINDEX, API_KEY);
+    lua_getfield(L, LUA_REGISTRYINDEX, FUNCS_KEY);
     int api = lua_gettop(L);
     int busy = !lua_istable(L, api) ? 0 : api_on_stack(L, L, 1, api);
     lua_rawgeti(L, LUA_REGISTRYINDEX, LUA_RIDX_MAINTHREAD);
@@ -4477,7 +4478,7 @@ static void new_mt(lua_State *L, const char *name, const luaL_Reg *meta, const l
     lua_setfield(L, -2, "__name");
     if (methods) {
         /* what arg_error calls them: "prefix:method", as the reference does */
-        lua_getfield(L, LUA_REGISTRYINDEX, METHOD_NAMES_KEY);
+        lua_getfield(L, LUA_REGISTRYINDEX, FUNCS_KEY);
         for (const luaL_Reg *r = methods; r->name; r++) {
             lua_pushcfunction(L, r->func);
             lua_pushfstring(L, "%s:%s", prefix, r->name);
@@ -4494,16 +4495,26 @@ static void new_mt(lua_State *L, const char *name, const luaL_Reg *meta, const l
     lua_pop(L, 1);
 }
 
-/* Adds the C functions among table idx's values to the API_KEY set. */
+/* Adds the C functions among table idx's values to FUNCS_KEY (as true
+ * unless new_mt named them). */
 static void note_api(lua_State *L, int idx)
 {
     idx = lua_absindex(L, idx);
+    lua_getfield(L, LUA_REGISTRYINDEX, FUNCS_KEY);
     lua_pushnil(L);
     while (lua_next(L, idx)) {
-        if (lua_iscfunction(L, -1))
-            set_add(L, API_KEY, -1, 0);
+        if (lua_iscfunction(L, -1)) {
+            lua_pushvalue(L, -1);
+            if (lua_rawget(L, -4) == LUA_TNIL) {
+                lua_pushvalue(L, -2);
+                lua_pushboolean(L, 1);
+                lua_rawset(L, -6);
+            }
+            lua_pop(L, 1);
+        }
         lua_pop(L, 1);
     }
+    lua_pop(L, 1);
 }
 
 /* Notes the coroutine at idx in the THREADS_KEY set (see in_api_call). */
@@ -4640,7 +4651,7 @@ int luaopen_nk(lua_State *L)
                                      {NULL, NULL}};
 
     lua_newtable(L);
-    lua_setfield(L, LUA_REGISTRYINDEX, METHOD_NAMES_KEY);
+    lua_setfield(L, LUA_REGISTRYINDEX, FUNCS_KEY);
     new_mt(L, CTX_MT, ctx_meta, NULL, NULL);
     new_mt(L, NET_MT, net_meta, net_methods, "net");
     new_mt(L, POP_MT, pop_meta, pop_methods, "pop");
@@ -4687,8 +4698,8 @@ int luaopen_nk(lua_State *L)
         lua_pop(L, 1);
     }
     lua_call(L, 2, 0);
-    /* The set in_api_call looks for: the functions of the nk and nk.plot
-     * tables and of every type's metatable and methods. */
+    /* What in_api_call looks for, besides the methods: the functions of
+     * the nk and nk.plot tables and every type's metamethods. */
     note_api(L, -1);
     lua_getfield(L, -1, "plot");
     note_api(L, -1);

@@ -69,6 +69,16 @@ static int state_fits(const nk_net *net, double v)
 }
 #define STATE_RANGE(net) ((net)->dbl ? "" : " (within +-3.4e38: states are float32)")
 
+/* Where model m's state starts, for messages: its parameter pk, or (pk < 0)
+ * the value the model gives. */
+static void start_source(const nk_model *m, int pk, char *buf, size_t len)
+{
+    if (pk >= 0)
+        snprintf(buf, len, "parameter '%s'", m->pname[pk]);
+    else
+        snprintf(buf, len, "the initial value in model '%s'", m->name);
+}
+
 static double state_get(const nk_net *net, const void *arr, int64_t i)
 {
     return net->dbl ? ((const double *)arr)[i] : (double)((const float *)arr)[i];
@@ -709,10 +719,7 @@ int nk_pop_check(nk_net *net, int pop)
         if (state_fits(net, v) || (i = first_nonfinite(net, p, s)) < 0)
             continue;
         char from[160];
-        if (pk >= 0)
-            snprintf(from, sizeof from, "parameter '%s'", m->pname[pk]);
-        else
-            snprintf(from, sizeof from, "the initial value in model '%s'", m->name);
+        start_source(m, pk, from, sizeof from);
         return nk_fail(net->ctx, NK_EINVAL,
                        "population '%s': state '%s' of neuron %lld starts at %g (%s), which must "
                        "be finite%s; give it another initial value with init",
@@ -940,10 +947,7 @@ int nk_receptor_get(nk_net *net, int pop, const char *name, const char *synapse,
         if (state_fits(net, v))
             continue;
         char from[160];
-        if (pk >= 0)
-            snprintf(from, sizeof from, "parameter '%s'", m->pname[pk]);
-        else
-            snprintf(from, sizeof from, "the initial value in model '%s'", m->name);
+        start_source(m, pk, from, sizeof from);
         int rc = nk_fail(ctx, NK_EINVAL,
                          "receptor '%s' of population '%s': state '%s' of synapse '%s' starts at "
                          "%g (%s), which must be finite%s",
