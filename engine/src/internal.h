@@ -11,6 +11,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/stat.h>
 
 #define NK_ERRLEN 2048
 #define NK_RUN_ID_LEN 32 /* hex digits of a run id (net->run_id) */
@@ -380,6 +381,8 @@ struct nk_net {
     int64_t run_events;      /* ... and synaptic events delivered */
     int64_t prof_spikes, prof_events; /* the same, of the last profiled run */
     int trunc_pending;       /* restored: cut the results file to the checkpoint's counts */
+    struct stat out_st;      /* the results file as the last run left it (out_st_ok): a */
+    int out_st_ok;           /* later run finding it so skips reading its run_id */
 };
 
 /* Receptor rx of population pop, ring slot for absolute step s. */

@@ -1496,9 +1496,11 @@ void nk_output_restart(nk_net *net)
         net->mons[k].rows_out = 0;
 }
 
-/* Why file f (NAME or NAME.part) cannot be the checkpointed run's results
- * file, into why; "" when it can. */
-static void results_whose(const nk_net *net, const char *f, char *why, size_t len)
+/* Why file f (NAME or NAME.part) cannot be the results file of the run that
+ * net continues, into why; "" when it can. ours names whose run_id that is
+ * ("the checkpoint's", or "this network's" for a network's later run). */
+static void results_whose(const nk_net *net, const char *f, const char *ours, char *why,
+                          size_t len)
 {
     struct stat st;
     why[0] = '\0';
@@ -1518,18 +1520,17 @@ static void results_whose(const nk_net *net, const char *f, char *why, size_t le
         snprintf(why, len, "'%s' has no run_id (an older nkshell or another program wrote it)",
                  f);
     else if (rc == 1 && strcmp(id, net->run_id) && net->run_id[0])
-        snprintf(why, len, "'%s' was written by another run (its run_id is %s, the "
-                 "checkpoint's %s)", f, id, net->run_id);
+        snprintf(why, len, "'%s' was written by another run (its run_id is %s, %s %s)", f, id,
+                 ours, net->run_id);
     else if (rc == 1 && strcmp(id, net->run_id))
         snprintf(why, len, "'%s' was written by another run (its run_id is %s; the "
                  "checkpoint is older than run ids)", f, id);
 }
 
-int nk_results_check(nk_net *net, int at_restore, int *missing)
+/* Into why, why neither NAME nor NAME.part can be the file net continues
+ * ("" when one can); *missing is set when neither exists. */
+static int results_which(nk_net *net, const char *ours, char *why, size_t len, int *missing)
 {
-    *missing = 0;
-    if (!net->trunc_pending || !net->output)
-        return 0;
     size_t l = strlen(net->output);
     char *part = malloc(l + 6);
     if (!part)
@@ -1537,14 +1538,25 @@ int nk_results_check(nk_net *net, int at_restore, int *missing)
     snprintf(part, l + 6, "%s.part", net->output);
     struct stat st;
     *missing = stat(net->output, &st) != 0 && stat(part, &st) != 0;
-    char why[1024];
-    results_whose(net, net->output, why, sizeof why);
+    results_whose(net, net->output, ours, why, len);
     if (!why[0])
-        results_whose(net, part, why, sizeof why);
+        results_whose(net, part, ours, why, len);
     free(part);
+    if (why[0])
+        *missing = 0;
+    return 0;
+}
+
+int nk_results_check(nk_net *net, int at_restore, int *missing)
+{
+    *missing = 0;
+    if (!net->trunc_pending || !net->output)
+        return 0;
+    char why[1024];
+    if (results_which(net, "the checkpoint's", why, sizeof why, missing))
+        return -1;
     if (!why[0])
         return 0;
-    *missing = 0;
     const char *ck = net->ck_from ? net->ck_from : "?";
     char todo[512];
     if (at_restore)
@@ -1564,6 +1576,17 @@ int nk_results_check(nk_net *net, int at_restore, int *missing)
                    at_restore ? "restore: " : "", why, ck, todo);
 }
 
+/* Whether the results file is still the one the last run closed: the same
+ * inode, size and modification time (then its run_id need not be read). */
+static int output_unchanged(const nk_net *net)
+{
+    struct stat st;
+    const struct stat *o = &net->out_st;
+    return net->out_st_ok && stat(net->output, &st) == 0 && st.st_dev == o->st_dev &&
+           st.st_ino == o->st_ino && st.st_size == o->st_size &&
+           st.st_mtim.tv_sec == o->st_mtim.tv_sec && st.st_mtim.tv_nsec == o->st_mtim.tv_nsec;
+}
+
 static int output_open(nk_net *net)
 {
     char err[1024];
@@ -1574,7 +1597,23 @@ static int output_open(nk_net *net)
             return rc;
         if (missing) /* nothing to cut back: written anew from what the monitors hold */
             nk_output_restart(net);
+    } else if (net->output_started && !output_unchanged(net)) {
+        /* A later run: the file the last one left may since have been moved
+         * away, or replaced by another run's, which must not be appended to. */
+        char why[1024];
+        int missing = 0;
+        if (results_which(net, "this network's", why, sizeof why, &missing))
+            return -1;
+        if (why[0])
+            return nk_fail(net->ctx, NK_EINVAL,
+                           "%s since this network's last run; appending would change it, so "
+                           "it is left as it is: move it away (this run then writes '%s' anew "
+                           "from what the monitors hold), or close this network",
+                           why, net->output);
+        if (missing)
+            nk_output_restart(net);
     }
+    net->out_st_ok = 0;
     net->out = nk_h5out_open(net->output, net->output_started, err, sizeof err);
     if (!net->out)
         return nk_fail(net->ctx, NK_EIO, "%s", err);
@@ -1742,6 +1781,7 @@ static int output_close(nk_net *net, int rc_run)
         return rc;
     if (rc2)
         return nk_fail(net->ctx, NK_EIO, "%s", err);
+    net->out_st_ok = stat(net->output, &net->out_st) == 0;
     return 0;
 }
 

@@ -106,4 +106,70 @@ do
   T.ok(io.open(f .. ".part") ~= nil and io.open(f) == nil, "the damaged file is left as the .part")
   os.remove(f .. ".part")
 end
+-- A network's later run appends only to the file its last run left. Found
+-- replaced by another run's file, it refuses and leaves that file as it is
+-- (it used to rename it to .part and add its own datasets to it); found
+-- moved away, it writes the file anew from what the monitors hold, so the
+-- new file has every run's records.
+do
+  local f, g = T.tmpname("test_output_own"), T.tmpname("test_output_other")
+  local function slurp(name)
+    local h = io.open(name, "rb")
+    if not h then return nil end
+    local b = h:read("a")
+    h:close()
+    return b
+  end
+  local function spit(name, bytes)
+    local h = assert(io.open(name, "wb"))
+    h:write(bytes)
+    h:close()
+  end
+  local function network(out)
+    local n = nk.network{output = out}
+    local p = n:population("lif", 20, {name = "exc", params = {I_e = 400}})
+    return n, n:monitor("spikes", p), n:monitor("state", p:slice(1, 2), {vars = {"v"}, every = 10})
+  end
+  local A, spA, vmA = network(f)
+  A:run(50)
+  local idA = nk.read(f).attrs.run_id
+  T.ok(type(idA) == "string" and #idA == 32, "the file names its run: " .. tostring(idA))
+  local B = network(g)
+  B:run(30)
+  B:close()
+  local other = assert(slurp(g))
+  os.remove(g)
+  spit(f, other) -- A's file replaced by B's
+  local ok, err = pcall(A.run, A, 50)
+  T.ok(not ok, "another run's file in place of the network's own: the run is refused")
+  T.ok(tostring(err):find("net:run: '" .. f .. "' was written by another run (its run_id is ", 1,
+                          true) and tostring(err):find("this network's " .. tostring(idA), 1, true)
+                          and tostring(err):find("since this network's last run", 1, true),
+       "the message names the file, both run ids and when; got " .. tostring(err))
+  T.eq(slurp(f), other, "the other run's file is left as it was, byte for byte")
+  T.ok(not exists(f .. ".part"), "and is not renamed to .part")
+  T.ok(spA:count() > 0, "A fired")
+  local before = spA:count()
+  -- not a results file
+  spit(f, "not HDF5\n")
+  T.raises("is not an HDF5 file", A.run, A, 50)
+  T.eq(slurp(f), "not HDF5\n", "a text file in its place is left as it was")
+  -- moved away: written anew, with every run's records
+  os.rename(f, g)
+  A:run(50)
+  T.ok(spA:count() > before, "moved away: the network runs on")
+  local r = nk.read(f)
+  T.eq(#r.spikes.exc.timestamps, spA:count(), "the new file holds the spikes of both runs")
+  T.eq(#r.report.exc.data, #vmA:times(), "... and every sample of the state monitor")
+  -- the network's own file, unchanged or touched without being replaced,
+  -- is appended to as before
+  A:run(20)
+  os.execute("touch '" .. f .. "'")
+  A:run(20)
+  r = nk.read(f)
+  T.eq(#r.spikes.exc.timestamps, spA:count(), "its own file, touched: appended to")
+  A:close()
+  os.remove(f)
+  os.remove(g)
+end
 T.done("output")
