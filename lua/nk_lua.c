@@ -2217,8 +2217,16 @@ static int net_region(lua_State *L)
         int t = lua_gettop(L);
         for (lua_Integer k = 1; k <= np; k++) {
             lua_geti(L, t, k);
-            pops[r.npops++] = check_target(L, 1, lua_gettop(L), "region").pop;
-            lua_pop(L, 1);
+            const lpop *p = luaL_testudata(L, -1, POP_MT);
+            if (!p)
+                return lerror(L, "net:region: populations[%d] must be a population of this "
+                                 "network, got %s", (int)k, luaL_typename(L, -1));
+            lua_getiuservalue(L, -1, 1);
+            if (!lua_rawequal(L, -1, 1))
+                return lerror(L, "net:region: populations[%d] ('%s') belongs to another network",
+                              (int)k, nk_pop_name(check_net(L, -1)->net, p->pop));
+            pops[r.npops++] = p->pop;
+            lua_pop(L, 2);
         }
         r.pops = pops;
     }

@@ -530,6 +530,17 @@ do
   T.eq(#parts[1] + #parts[2], #sels[1][1], "sel:parts(): together the whole selection")
   local only_a = net:region{"sphere", center = {20, 20, 20}, radius = 10, populations = {a}}
   T.eq(#only_a, 7, "region: populations = {a} restricts it")
+  -- a bad entry of populations is named by its place in the list
+  local sphere = function(pops)
+    return {"sphere", center = {20, 20, 20}, radius = 10, populations = pops}
+  end
+  T.raises("net:region: populations[2] must be a population of this network, got string",
+           net.region, net, sphere{a, "b"})
+  local other = nk.network{}
+  other:population("lif", 1, {name = "elsewhere"})
+  T.raises("net:region: populations[1] ('elsewhere') belongs to another network",
+           net.region, net, sphere{other:populations()[1]})
+  other:close()
   -- a source on a region that spans two populations drives exactly those neurons
   net:source("dc", sels[2][1], {amplitude = 3})
   net:source("dc", a:select{125, 1, 63}, {amplitude = 1000})
