@@ -181,6 +181,19 @@ static const char *opt_string(lua_State *L, int t, const char *key, const char *
  * for any of them on a stack. */
 #define FUNCS_KEY "nk.functions"
 
+/* The reference name of the nk function running ("pop:get"), or NULL. */
+static const char *api_name(lua_State *L)
+{
+    lua_Debug ar;
+    if (!lua_getstack(L, 0, &ar) || !lua_getinfo(L, "f", &ar))
+        return NULL;
+    lua_getfield(L, LUA_REGISTRYINDEX, FUNCS_KEY);
+    lua_insert(L, -2);
+    if (lua_istable(L, -2))
+        lua_rawget(L, -2);
+    return lua_type(L, -1) == LUA_TSTRING ? lua_tostring(L, -1) : NULL; /* kept on the stack */
+}
+
 /* luaL_argerror for the nk methods. Lua names a C function from the call:
  * 'get' for pop:get(), and '?' when it was called as a value (pcall(pop.get,
  * pop), a tail call), self then counted as argument #1 ("bad argument #2 to
@@ -189,15 +202,7 @@ static const char *opt_string(lua_State *L, int t, const char *key, const char *
  * self (as opt_table counts them). Other functions: luaL_argerror. */
 static int arg_error(lua_State *L, int arg, const char *msg)
 {
-    lua_Debug ar;
-    const char *name = NULL;
-    if (lua_getstack(L, 0, &ar) && lua_getinfo(L, "f", &ar)) {
-        lua_getfield(L, LUA_REGISTRYINDEX, FUNCS_KEY);
-        lua_insert(L, -2);
-        if (lua_istable(L, -2))
-            lua_rawget(L, -2);
-        name = lua_tostring(L, -1); /* kept by the table, which stays on the stack */
-    }
+    const char *name = api_name(L);
     if (!name)
         return luaL_argerror(L, arg, msg);
     if (arg == 1)
@@ -234,20 +239,33 @@ static const char *check_cstring(lua_State *L, int idx)
     return v;
 }
 
-/* A number that must be an integer (n, seed, indegree). */
+/* A number that must be an integer (n, seed, indegree); what names it. The
+ * message starts with the method's name when what does not hold it. */
 static int64_t check_int(lua_State *L, int idx, const char *what)
 {
-    if (lua_type(L, idx) != LUA_TNUMBER)
-        lerror(L, "%s must be an integer, got %s", what, luaL_typename(L, idx));
-    lua_Integer v;
-    if (lua_isinteger(L, idx)) {
+    const char *problem = NULL;
+    char db[32];
+    lua_Integer v = 0;
+    if (lua_type(L, idx) != LUA_TNUMBER) {
+        problem = "must be an integer, got %s";
+        snprintf(db, sizeof db, "%s", luaL_typename(L, idx));
+    } else if (lua_isinteger(L, idx)) {
         v = lua_tointeger(L, idx);
     } else {
         double d = lua_tonumber(L, idx);
-        char db[32];
-        if (d != floor(d) || !(fabs(d) < 9.2e18))
-            lerror(L, "%s must be an integer, got %s", what, nk_fmt_num(d, db, sizeof db));
-        v = (lua_Integer)d;
+        nk_fmt_num(d, db, sizeof db);
+        if (d != floor(d))
+            problem = "must be an integer, got %s";
+        else if (!(fabs(d) < 9.2e18))
+            problem = "must be an integer below 2^63 in size, got %s";
+        else
+            v = (lua_Integer)d;
+    }
+    if (problem) {
+        const char *name = api_name(L);
+        const char *fmt = lua_pushfstring(L, "%%s%%s%%s %s", problem);
+        lerror(L, fmt, name && !strstr(what, name) ? name : "",
+               name && !strstr(what, name) ? ": " : "", what, db);
     }
     return (int64_t)v;
 }
@@ -3623,7 +3641,7 @@ static int net_profile(lua_State *L)
 static int net_set_threads(lua_State *L)
 {
     lnet *n = check_net(L, 1);
-    int64_t v = check_int(L, 2, "bad argument #1 to 'net:set_threads'");
+    int64_t v = check_int(L, 2, "the thread count");
     if (v < 0 || v > 256)
         return lerror(L, "net:set_threads: expected 0 (one per CPU) to 256, got %lld",
                       (long long)v);

@@ -22,7 +22,7 @@ T.raises("unknown model 'lfi' (did you mean 'lif'?)", net.population, net, "lfi"
 T.raises("unknown model 'hodgkin' (nk.models() lists the models)", net.population, net, "hodgkin", 10)
 T.raises("population size must be a positive integer, got 0", net.population, net, "lif", 0)
 T.raises("population size must be a positive integer, got -5", net.population, net, "lif", -5)
-T.raises("population size must be an integer, got 2.5", net.population, net, "lif", 2.5)
+T.raises("net:population: population size must be an integer, got 2.5", net.population, net, "lif", 2.5)
 T.raises("population size must be an integer, got string", net.population, net, "lif", "ten")
 T.raises("bad argument #1 to 'net:population' (model name expected, got number)", net.population, net, 3, 10)
 T.raises("unknown parameter 'tau_mm' for model 'lif' (did you mean 'tau_m'?)",
@@ -135,7 +135,13 @@ T.raises("parameter 'tau_m' of model 'lif' must be finite, got nan", net.populat
 T.raises("initial value of 'v' must be finite (within +-3.4e38: states are float32), got nan",
          a.set, a, {v = 0 / 0})
 T.raises("run: duration must be a finite number of ms >= 0, got nan", net.run, net, 0 / 0)
-T.raises("neuron index must be an integer, got nan", a.get, a, "v", 0 / 0)
+T.raises("pop:get: neuron index must be an integer, got nan", a.get, a, "v", 0 / 0)
+T.raises("pop:get: neuron index must be an integer below 2^63 in size, got 1e+20", a.get, a, "v",
+         1e20)
+T.raises("pop:slice: slice start must be an integer, got 1.5", a.slice, a, 1.5, 2)
+local vm = net:monitor("state", a, {vars = {"v"}})
+T.raises("m:trace: neuron (1-based within the monitor) must be an integer, got 1.5", vm.trace, vm,
+         "v", 1.5)
 T.raises("nk.model: option 'max_dt' must be a positive number of ms, got nan", nk.model,
          {name = "nanmax", equations = "dv/dt = -v", states = {v = 0}, max_dt = 0 / 0})
 T.raises("nk.uniform(nan, 1): expected lo <= hi", nk.uniform, 0 / 0, 1)

@@ -465,11 +465,11 @@ do
   T.raises("net:set_threads: expected 0 (one per CPU) to 256, got -2", net.set_threads, net, -2)
   T.raises("net:set_threads: expected 0 (one per CPU) to 256, got 1000", net.set_threads, net,
            1000)
-  T.raises("bad argument #1 to 'net:set_threads' must be an integer, got 2.5", net.set_threads, net,
+  T.raises("net:set_threads: the thread count must be an integer, got 2.5", net.set_threads, net,
            2.5)
-  T.raises("bad argument #1 to 'net:set_threads' must be an integer, got string", net.set_threads,
+  T.raises("net:set_threads: the thread count must be an integer, got string", net.set_threads,
            net, "x")
-  T.raises("bad argument #1 to 'net:set_threads' must be an integer, got no value", net.set_threads,
+  T.raises("net:set_threads: the thread count must be an integer, got no value", net.set_threads,
            net)
   T.eq(net.threads, 2, "after the refusals: still 2 threads")
   T.raises("net.threads is read-only: use net:set_threads(n)", function() net.threads = 4 end)
