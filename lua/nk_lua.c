@@ -218,6 +218,16 @@ static int type_error(lua_State *L, int arg, const char *expected)
     return arg_error(L, arg, lua_pushfstring(L, "%s expected, got %s", expected, got));
 }
 
+/* luaL_checkudata through type_error: a method called on something else is
+ * named ("calling 'pop:get' on bad self (nk.population expected, got nil)"). */
+static void *check_udata(lua_State *L, int idx, const char *mt)
+{
+    void *u = luaL_testudata(L, idx, mt);
+    if (!u)
+        type_error(L, idx, mt);
+    return u;
+}
+
 /* luaL_checktype through arg_error. */
 static void check_type(lua_State *L, int arg, int t)
 {
@@ -1026,7 +1036,7 @@ static int net_population(lua_State *L)
 
 static lpop *check_pop(lua_State *L, int idx, nk_net **net)
 {
-    lpop *p = luaL_checkudata(L, idx, POP_MT);
+    lpop *p = check_udata(L, idx, POP_MT);
     lua_getiuservalue(L, idx, 1);
     *net = check_net(L, -1)->net;
     lua_pop(L, 1);
@@ -1663,7 +1673,7 @@ static int net_connect(lua_State *L)
 
 static nk_net *child_net(lua_State *L, int idx, const char *mt, int *child)
 {
-    lchild *c = luaL_checkudata(L, idx, mt);
+    lchild *c = check_udata(L, idx, mt);
     lua_getiuservalue(L, idx, 1);
     nk_net *net = check_net(L, -1)->net;
     lua_pop(L, 1);
@@ -1846,7 +1856,7 @@ static int l_read_edges(lua_State *L)
 
 static ledges *check_edges(lua_State *L, int idx)
 {
-    ledges *le = luaL_checkudata(L, idx, EDGES_MT);
+    ledges *le = check_udata(L, idx, EDGES_MT);
     if (!live_edges(le))
         lerror(L, "this edge list has been freed");
     return le;
@@ -1869,7 +1879,7 @@ static int edges_gc(lua_State *L)
  * this module is running (it may be reading this list). */
 static int edges_free(lua_State *L)
 {
-    ledges *le = luaL_checkudata(L, 1, EDGES_MT);
+    ledges *le = check_udata(L, 1, EDGES_MT);
     if (!live_edges(le))
         return 0;
     if (in_api_call(L)) {
@@ -1890,7 +1900,7 @@ static int edges_len(lua_State *L)
 
 static int edges_tostring(lua_State *L)
 {
-    ledges *le = luaL_checkudata(L, 1, EDGES_MT);
+    ledges *le = check_udata(L, 1, EDGES_MT);
     if (!live_edges(le)) {
         lua_pushliteral(L, "edge list (freed)");
         return 1;
@@ -2124,7 +2134,7 @@ typedef struct lsel {
 
 static int sel_gc(lua_State *L)
 {
-    lsel *s = luaL_checkudata(L, 1, SEL_MT);
+    lsel *s = check_udata(L, 1, SEL_MT);
     nk_sel_free(s->parts, s->nparts);
     s->parts = NULL;
     s->nparts = 0;
@@ -2269,7 +2279,7 @@ static int64_t sel_total(const lsel *s)
 
 static int sel_len(lua_State *L)
 {
-    lsel *s = luaL_checkudata(L, 1, SEL_MT);
+    lsel *s = check_udata(L, 1, SEL_MT);
     lua_pushinteger(L, (lua_Integer)sel_total(s));
     return 1;
 }
@@ -2284,7 +2294,7 @@ static nk_net *sel_net(lua_State *L, int idx)
 
 static int sel_tostring(lua_State *L)
 {
-    lsel *s = luaL_checkudata(L, 1, SEL_MT);
+    lsel *s = check_udata(L, 1, SEL_MT);
     nk_net *net = sel_net(L, 1);
     luaL_Buffer b;
     luaL_buffinit(L, &b);
@@ -2304,7 +2314,7 @@ static int sel_tostring(lua_State *L)
 /* sel:neurons(): {population name = {1-based indices}}. */
 static int sel_neurons(lua_State *L)
 {
-    lsel *s = luaL_checkudata(L, 1, SEL_MT);
+    lsel *s = check_udata(L, 1, SEL_MT);
     nk_net *net = sel_net(L, 1);
     lua_createtable(L, 0, s->nparts);
     for (int k = 0; k < s->nparts; k++) {
@@ -2322,7 +2332,7 @@ static int sel_neurons(lua_State *L)
 /* sel:parts(): one selection per population. */
 static int sel_parts(lua_State *L)
 {
-    lsel *s = luaL_checkudata(L, 1, SEL_MT);
+    lsel *s = check_udata(L, 1, SEL_MT);
     lua_getiuservalue(L, 1, 1);
     int netidx = lua_gettop(L);
     lua_createtable(L, s->nparts, 0);
@@ -2883,7 +2893,7 @@ static int net_source(lua_State *L)
 
 static nk_net *check_src(lua_State *L, int idx, int *k)
 {
-    lsrc *s = luaL_checkudata(L, idx, SRC_MT);
+    lsrc *s = check_udata(L, idx, SRC_MT);
     lua_getiuservalue(L, idx, 1);
     nk_net *net = check_net(L, -1)->net;
     lua_pop(L, 1);
@@ -3816,7 +3826,7 @@ static void push_bytes(lua_State *L, int64_t b)
  * sources and monitors, and its settings, memory and time. */
 static int net_tostring(lua_State *L)
 {
-    lnet *n = luaL_checkudata(L, 1, NET_MT);
+    lnet *n = check_udata(L, 1, NET_MT);
     if (!live_net(n)) {
         lua_pushliteral(L, "network (closed)");
         return 1;
@@ -3892,7 +3902,7 @@ static int net_tostring(lua_State *L)
 
 static int net_index(lua_State *L)
 {
-    lnet *n = luaL_checkudata(L, 1, NET_MT);
+    lnet *n = check_udata(L, 1, NET_MT);
     const char *k = check_cstring(L, 2);
     if (live_net(n)) {
         if (!strcmp(k, "t")) {
@@ -3934,7 +3944,7 @@ static int net_index(lua_State *L)
 /* Fields of a network are read-only; say what to call instead. */
 static int net_newindex(lua_State *L)
 {
-    luaL_checkudata(L, 1, NET_MT);
+    check_udata(L, 1, NET_MT);
     const char *k = lua_tostring(L, 2);
     if (k && !strcmp(k, "threads"))
         return lerror(L, "net.threads is read-only: use net:set_threads(n)");

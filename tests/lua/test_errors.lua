@@ -265,6 +265,13 @@ T.raises("calling 'net:run' on bad self (nk.network expected, got number)", net.
 T.raises("calling 'net:close' on bad self (nk.network expected, got no value)", net.close)
 T.raises("calling 'net:population' on bad self (nk.network expected, got table)",
          net.population, {}, "lif", 1)
+-- ... and so do the methods of populations, monitors, selections and sources
+T.raises("calling 'pop:get' on bad self (nk.population expected, got number)", a.get, 5, "v", 1)
+T.raises("calling 'm:trace' on bad self (nk.monitor expected, got nil)", vm.trace, nil, "v", 1)
+local sel = a:select{1}
+T.raises("calling 'sel:neurons' on bad self (nk.selection expected, got table)", sel.neurons, {})
+local dc = net:source("dc", a, {amplitude = 0})
+T.raises("calling 'src:set' on bad self (nk.source expected, got nk.population)", dc.set, a, {})
 
 -- after all that, the first network still works
 net:run(10)
