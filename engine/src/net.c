@@ -122,6 +122,21 @@ void nk_net_opts_init(nk_net_opts *o)
     o->backend = NK_BACKEND_AUTO;
 }
 
+/* Whether results file a is b's NAME.part (the file a run of b writes). */
+static int output_is_part(const char *a, const char *b)
+{
+    if (!a || !b)
+        return 0;
+    size_t bl = strlen(b);
+    char *bpart = malloc(bl + 6);
+    if (!bpart)
+        return 0;
+    snprintf(bpart, bl + 6, "%s.part", b);
+    int same = nk_same_path(a, bpart);
+    free(bpart);
+    return same;
+}
+
 nk_net *nk_net_new(nk_ctx *ctx, const nk_net_opts *o)
 {
     nk_net_opts d;
@@ -153,16 +168,29 @@ nk_net *nk_net_new(nk_ctx *ctx, const nk_net_opts *o)
      * records in it (a network restored from a checkpoint continues its
      * original's file): the file belongs to the first until it is freed. */
     ctx->output_taken = 0;
-    for (int k = 0; o->output && *o->output && k < ctx->nlive; k++)
-        if (nk_same_path(o->output, ctx->live[k]->output)) {
-            ctx->output_taken = 1;
+    for (int k = 0; o->output && *o->output && k < ctx->nlive; k++) {
+        const char *other = ctx->live[k]->output;
+        int same = nk_same_path(o->output, other);
+        /* or one is the other's NAME.part, the file a run writes */
+        int part = !same && (output_is_part(o->output, other) || output_is_part(other, o->output));
+        if (!same && !part)
+            continue;
+        ctx->output_taken = 1;
+        if (part)
+            nk_fail(ctx, NK_EINVAL,
+                    "output '%s' clashes with '%s', the results file of another network of "
+                    "this session, which is still open (a run writes its results file as "
+                    "NAME.part and renames it to NAME when complete): close that one first "
+                    "(net:close()), or give this one another output (option 'output')",
+                    o->output, other);
+        else
             nk_fail(ctx, NK_EINVAL,
                     "output '%s' is the results file of another network of this session, "
                     "which is still open: close that one first (net:close()), or give this "
                     "one another output (option 'output')",
                     o->output);
-            return NULL;
-        }
+        return NULL;
+    }
     if (ctx->nlive == ctx->live_cap) {
         int cap = ctx->live_cap ? 2 * ctx->live_cap : 8;
         nk_net **lv = realloc(ctx->live, (size_t)cap * sizeof *lv);

@@ -55,6 +55,15 @@ do
   local dir, base = f:match("^(.*)/([^/]*)$")
   T.raises("is the results file of another network", nk.network,
            {output = dir and dir .. "/./" .. base or "./" .. f}) -- the same file, another name
+  -- a's run writes f .. ".part" and renames it to f: another network with
+  -- either name took the other's file (a:run then found a stray .part and
+  -- stopped for good, "left by an interrupted run")
+  T.raises("the results file of another network of this session", nk.network,
+           {output = f .. ".part"})
+  local g = f:gsub("%.h5$", ".g.h5")
+  local gn = nk.network{output = g .. ".part"}
+  T.raises("clashes with '" .. g .. ".part'", nk.network, {output = g})
+  gn:close()
   local ck = f:gsub("%.h5$", ".ck.h5")
   a:checkpoint(ck)
   T.raises("still open: close that one first", nk.restore, ck)
