@@ -3581,14 +3581,14 @@ static int net_run(lua_State *L)
         ck = lua_tostring(L, -1);
     }
     o.checkpoint_path = ck;
-    /* {profile = bool} is for this run only */
-    int profiling = nk_net_profiling(n->net);
+    /* {profile = bool} is for this run only (set once nothing more is refused) */
+    int profiling = nk_net_profiling(n->net), profile_run = profiling;
     if (t) {
         lua_getfield(L, t, "profile");
         int given = !lua_isnil(L, -1);
         lua_pop(L, 1);
         if (given)
-            nk_net_set_profiling(n->net, opt_bool(L, t, "profile", "net:run", 0));
+            profile_run = opt_bool(L, t, "profile", "net:run", 0);
     }
     if (!(ms >= 0) || !isfinite(ms))
         return lerror(L, "net:run: duration must be a finite number of ms >= 0, got %g", ms);
@@ -3604,6 +3604,7 @@ static int net_run(lua_State *L)
     double run_ms = n->script_step < now ? (double)(want - now) * nk_net_dt(n->net) : ms;
     if (n->closed) /* by a metamethod of the options */
         return lerror(L, "net:run: the network was closed while its options were read");
+    nk_net_set_profiling(n->net, profile_run);
     lua_State *saved = run_L;
     run_L = L;
     int rc = nk_run(n->net, run_ms, &o);

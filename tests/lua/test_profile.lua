@@ -248,6 +248,12 @@ do
            "on")
   T.eq(net.t, 0, "the refused runs did not run")
   T.eq(net:profile().run.steps, 0, "the refused calls did not profile")
+  -- a run refused for its duration had already turned profiling on, for
+  -- every run after it
+  T.raises("duration must be a finite number of ms >= 0, got -1", net.run, net, -1,
+           {profile = true})
+  net:run(1)
+  T.eq(net:profile().run.steps, 0, "a refused {profile = true} run profiles no later run")
 end
 
 T.done("profile")
