@@ -3595,13 +3595,19 @@ static int net_run(lua_State *L)
     resume_first(L, n);
     /* Runs are counted in steps the script asked for; after --resume the
      * network may already be past them. */
-    int64_t want = n->script_step + (int64_t)floor(ms / nk_net_dt(n->net) + 0.5);
+    double steps = floor(ms / nk_net_dt(n->net) + 0.5);
+    /* past 2^62 steps, nk_run refuses the run as it was given (converting
+     * such a count to int64_t overflowed: after --resume it ran nothing and
+     * said nothing) */
+    int huge = !(steps < 0x1p62);
+    int64_t want = n->script_step + (huge ? 0 : (int64_t)steps);
     int64_t now = nk_net_step(n->net);
-    if (n->script_step < now && want <= now) {
+    if (!huge && n->script_step < now && want <= now) {
         n->script_step = want;
         return 0; /* done before the checkpoint */
     }
-    double run_ms = n->script_step < now ? (double)(want - now) * nk_net_dt(n->net) : ms;
+    double run_ms =
+        !huge && n->script_step < now ? (double)(want - now) * nk_net_dt(n->net) : ms;
     if (n->closed) /* by a metamethod of the options */
         return lerror(L, "net:run: the network was closed while its options were read");
     nk_net_set_profiling(n->net, profile_run);

@@ -162,5 +162,23 @@ else
     || { notok "an unused --resume names the checkpoint"; cat err; }
 fi
 
+# after --resume, a script's run that ends before the checkpoint is skipped;
+# one of more than 2^62 steps is refused like any other: its step count
+# overflowed int64_t there and the run was skipped too, without a word
+mkdir "$tmp/huge" && cd "$tmp/huge"
+cat >"$tmp/huge.lua" <<'LUA'
+local net = nk.network{output = "h.h5"}
+net:population("lif", 3)
+net:run(tonumber(arg[1]), {checkpoint_every = 5, progress = false})
+print(pcall(net.run, net, 1e300))
+LUA
+"$nkshell" "$tmp/huge.lua" 10 >out 2>err || { notok "checkpointed run"; cat err; }
+if "$nkshell" --resume h.ckpt.h5 "$tmp/huge.lua" 2 >out 2>err \
+   && grep -q "false.*1e+300 ms is 1e+301 steps of dt = 0.1 ms; a network takes at most 2^62" out; then
+  ok "after --resume, a run of more than 2^62 steps is refused"
+else
+  notok "after --resume, a run of more than 2^62 steps is refused"; cat out err
+fi
+
 echo "crash: $fails failed"
 [ "$fails" -eq 0 ]
