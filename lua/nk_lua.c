@@ -2909,34 +2909,54 @@ static int src_set(lua_State *L)
     nk_net *net = check_src(L, 1, &k);
     check_type(L, 2, LUA_TTABLE);
     const char *names[32];
-    double old[32];
+    double vals[32], old[32];
     int n = 0, rc = 0;
     char msg[1024] = "";
     lua_pushnil(L);
     while (lua_next(L, 2)) {
         if (lua_type(L, -2) != LUA_TSTRING || lua_type(L, -1) != LUA_TNUMBER) {
-            snprintf(msg, sizeof msg, "source:set: expected option names with numbers, e.g. "
-                                      "{rate = 10}");
-            rc = 1;
-        } else if (n == 32) {
-            snprintf(msg, sizeof msg, "source:set: too many options");
-            rc = 1;
-        } else if (nk_source_get(net, k, lua_tostring(L, -2), &old[n]) ||
-                   nk_source_set(net, k, lua_tostring(L, -2), lua_tonumber(L, -1))) {
+            lua_pop(L, 2);
+            return lerror(L, "source:set: expected option names with numbers, e.g. "
+                             "{rate = 10}");
+        }
+        if (n == 32) {
+            lua_pop(L, 2);
+            return lerror(L, "source:set: too many options");
+        }
+        names[n] = lua_tostring(L, -2); /* alive in the table */
+        vals[n++] = lua_tonumber(L, -1);
+        lua_pop(L, 1);
+    }
+    /* start and stop given together are one new window: set first the one
+     * that keeps start <= stop on the way (the table's order is arbitrary,
+     * and {start = 12, stop = 15} on a 20..30 source was refused or not by
+     * it); one order always does when the new start <= the new stop */
+    int is = -1, ie = -1;
+    for (int j = 0; j < n; j++) {
+        if (!strcmp(names[j], "start"))
+            is = j;
+        else if (!strcmp(names[j], "stop"))
+            ie = j;
+    }
+    double stop_now;
+    if (is >= 0 && ie >= 0 && !nk_source_get(net, k, "stop", &stop_now) &&
+        (vals[is] <= stop_now) != (is < ie)) {
+        const char *tn = names[is];
+        double tv = vals[is];
+        names[is] = names[ie], vals[is] = vals[ie];
+        names[ie] = tn, vals[ie] = tv;
+    }
+    int done = 0;
+    for (; done < n; done++)
+        if (nk_source_get(net, k, names[done], &old[done]) ||
+            nk_source_set(net, k, names[done], vals[done])) {
             snprintf(msg, sizeof msg, "source:set: %s", nk_errmsg(nk_net_ctx(net)));
             rc = 1;
-        } else {
-            names[n++] = lua_tostring(L, -2); /* alive in the table */
-        }
-        lua_pop(L, 1);
-        if (rc) {
-            lua_pop(L, 1);
             break;
         }
-    }
     if (rc) {
-        while (n-- > 0)
-            nk_source_set(net, k, names[n], old[n]);
+        while (done-- > 0)
+            nk_source_set(net, k, names[done], old[done]);
         return lerror(L, "%s", msg);
     }
     lua_settop(L, 1);

@@ -784,6 +784,15 @@ do
   T.raises("dc: start = 5 would give start = 5, stop = 1 (expected 0 <= start <= stop)",
            dc2.set, dc2, {start = 5})
   T.eq(dc2.start, 0, "a refused set leaves the option as it was")
+  -- start and stop given together are one new window, whatever the table's
+  -- order (one of these two was refused: "start = 5 would give start = 5, stop = 1")
+  dc2:set{start = 5, stop = 8}
+  T.ok(dc2.start == 5 and dc2.stop == 8, "set{start, stop} after the old stop: 5..8")
+  dc2:set{start = 0.2, stop = 0.5}
+  T.ok(dc2.start == 0.2 and dc2.stop == 0.5, "set{start, stop} before the old start: 0.2..0.5")
+  T.raises("would give start = 3, stop = 2", dc2.set, dc2, {amplitude = 7, start = 3, stop = 2})
+  T.ok(dc2.start == 0.2 and dc2.stop == 0.5 and dc2.amplitude == 1,
+       "a refused set changes nothing, the other options of the call included")
   T.ok(tostring(po):find("poisson on 2 of 'pop1': 0 Hz x 1", 1, true), "tostring(src): " .. tostring(po))
 end
 
