@@ -1989,6 +1989,47 @@ void nk_run_timing(const nk_net *net, double *build_s, double *run_s)
         *run_s = net->run_s;
 }
 
+/* Sampled monitors (state, field, output, rate) keep every row in memory, 8
+ * bytes a value, in arrays that double as they fill: a run whose rows would
+ * not fit in the memory available is refused before it starts (it ran until
+ * the kernel killed the process, the session and its results with it). */
+static int check_monitor_memory(nk_net *net, int64_t nsteps)
+{
+    double need = 0, most = 0;
+    int big = -1;
+    int64_t end = net->step + nsteps; /* the run records steps up to end - 1 */
+    for (int k = 0; k < net->nmons; k++) {
+        const nk_monitor *m = &net->mons[k];
+        int64_t per = m->kind == NK_MON_RATE ? m->bin_steps : m->every;
+        if (m->kind == NK_MON_SPIKES || per < 1 || end <= m->start_step)
+            continue;
+        double span = (double)(end - m->start_step) / (double)per;
+        double rows = m->kind == NK_MON_RATE ? floor(span) : ceil(span);
+        if (rows <= (double)m->cap)
+            continue;
+        double cap = m->cap ? (double)m->cap : 64;
+        while (cap < rows)
+            cap *= 2;
+        double b = (cap - (double)m->cap) * (double)m->ncols * sizeof(double);
+        need += b;
+        if (b > most)
+            most = b, big = k;
+    }
+    int64_t avail = need > 1e8 ? nk_mem_available() : -1;
+    if (avail < 0 || need <= (double)avail)
+        return 0;
+    const nk_monitor *m = &net->mons[big];
+    char nb[32], ab[32], mb[32];
+    return nk_fail(net->ctx, NK_ENOMEM,
+                   "the monitors would need about %s more memory to record this run (%s of it "
+                   "for %s monitor '%s', %lld values a row), more than the %s available: "
+                   "record fewer neurons or variables, less often (a larger 'every' or "
+                   "'bin'), or run for less time",
+                   nk_fmt_bytes(need, nb, sizeof nb), nk_fmt_bytes(most, mb, sizeof mb),
+                   nk_monitor_kinds[m->kind], m->name, (long long)m->ncols,
+                   nk_fmt_bytes((double)avail, ab, sizeof ab));
+}
+
 int nk_run(nk_net *net, double ms, const nk_run_opts *o)
 {
     if (nk_busy(net, "run"))
@@ -2005,6 +2046,9 @@ int nk_run(nk_net *net, double ms, const nk_run_opts *o)
         return nk_fail(net->ctx, NK_EINVAL, "%g ms is %g steps of dt = %g ms; a network "
                                             "takes at most 2^62 steps in all", ms, want, net->dt);
     int64_t nsteps = (int64_t)want;
+    int rc = check_monitor_memory(net, nsteps);
+    if (rc)
+        return rc;
     if (isnan(o->checkpoint_every) || o->checkpoint_every < 0)
         return nk_fail(net->ctx, NK_EINVAL,
                        "checkpoint_every must be a number of ms >= 0, got %g",
@@ -2019,7 +2063,7 @@ int nk_run(nk_net *net, double ms, const nk_run_opts *o)
     double t0 = nk_now();
     net->build_s = net->run_s = 0;
     nk_jit_set_interrupt(o->interrupt);
-    int rc = nk_net_build(net);
+    rc = nk_net_build(net);
     nk_jit_set_interrupt(NULL);
     if (rc)
         return rc;

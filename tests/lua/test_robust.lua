@@ -547,5 +547,19 @@ do
   bnet:close()
 end
 
+-- Monitors keep every row in memory: a run whose rows could not fit is
+-- refused before it starts, and the network runs on (the run went on until
+-- the kernel killed nkshell; 10,000 neurons x 1e9 steps are 80 TB).
+do
+  local mnet = nk.network{}
+  local mp = mnet:population("lif", 10000)
+  local vm = mnet:monitor("state", mp, {vars = "v"})
+  T.raises("for state monitor 'pop1', 10000 values a row), more than the", mnet.run, mnet, 1e8)
+  T.eq(mnet.t, 0, "the refused run did not start")
+  mnet:run(0.5)
+  T.eq(#vm, 5, "the network runs on after the refusal")
+  mnet:close()
+end
+
 collectgarbage()
 T.done("robust")
