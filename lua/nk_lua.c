@@ -831,10 +831,9 @@ static const int64_t *read_ids(lua_State *L, int idx, int64_t *n)
     int64_t *ids = lua_newuserdatauv(L, (size_t)(*n ? *n : 1) * sizeof *ids, 0);
     for (int64_t i = 0; i < *n; i++) {
         lua_geti(L, idx, i + 1);
-        if (!lua_isinteger(L, -1))
-            lerror(L, "ids: entry %lld must be an integer, got %s", (long long)i + 1,
-                   luaL_typename(L, -1));
-        ids[i] = (int64_t)lua_tointeger(L, -1);
+        char what[48]; /* 2^3 is an integer too (it was "got number") */
+        snprintf(what, sizeof what, "ids: entry %lld", (long long)i + 1);
+        ids[i] = check_int(L, -1, what);
         lua_pop(L, 1);
     }
     return ids;

@@ -1143,7 +1143,10 @@ do
   badpop("ids: id 5 is given twice (neurons 2 and 4); ids must be distinct", 4,
          {ids = {1, 5, 7, 5}})
   badpop("ids: population 'qq' has 3 neurons, got 2 ids", 3, {name = "qq", ids = {1, 2}})
-  badpop("ids: entry 2 must be an integer, got number", 2, {ids = {1, 2.5}})
+  badpop("ids: entry 2 must be an integer, got 2.5", 2, {ids = {1, 2.5}})
+  badpop("ids: entry 2 must be an integer, got string", 2, {ids = {1, "2"}})
+  -- a float with an integer value is an integer (2^4 was "got number")
+  T.eq(E:population("lif", 2, {ids = {2^3, 2^4}}):index_of(16), 2, "ids = {2^3, 2^4}")
   badpop("ids must be an edge list (nk.read_edges) or a list of integers, got string", 2,
          {ids = "1,2"})
   T.raises("grid: shape 2 x 2 x 2 holds 8 neurons; population 'a' has 10", a.place, a,
