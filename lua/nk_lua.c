@@ -97,6 +97,15 @@ static nk_ctx *push_ctx(lua_State *L)
 
 /* ---- option tables ------------------------------------------------------------ */
 
+/* The type of a value as messages name it: an nk object by its type
+ * ("nk.network"), not as "userdata". */
+static const char *type_name(lua_State *L, int idx)
+{
+    const char *got = luaL_getmetafield(L, idx, "__name") == LUA_TSTRING ? lua_tostring(L, -1)
+                                                                           : luaL_typename(L, idx);
+    return got; /* the name stays on the stack (for a caller that raises) */
+}
+
 /* Raises an error when table idx has a key not among the options listed
  * (lua/nk_api.c: the same list help() and the reference print). */
 static void check_keys(lua_State *L, int idx, const char *fname, const nk_api_opt *opts)
@@ -112,7 +121,7 @@ static int opt_table(lua_State *L, int arg, const char *fname, const nk_api_opt 
         return 0;
     if (!lua_istable(L, arg))
         lerror(L, "bad argument #%d to '%s' (table of options expected, got %s)",
-               strchr(fname, ':') ? arg - 1 : arg, fname, luaL_typename(L, arg)); /* self uncounted */
+               strchr(fname, ':') ? arg - 1 : arg, fname, type_name(L, arg)); /* self uncounted */
     check_keys(L, arg, fname, allowed);
     return 1;
 }
@@ -213,8 +222,7 @@ static int arg_error(lua_State *L, int arg, const char *msg)
 /* luaL_typeerror through arg_error. */
 static int type_error(lua_State *L, int arg, const char *expected)
 {
-    const char *got = luaL_getmetafield(L, arg, "__name") == LUA_TSTRING ? lua_tostring(L, -1)
-                                                                           : luaL_typename(L, arg);
+    const char *got = type_name(L, arg);
     return arg_error(L, arg, lua_pushfstring(L, "%s expected, got %s", expected, got));
 }
 
@@ -315,7 +323,7 @@ static const nk_model *check_model(lua_State *L, int idx, const char *fname)
     const char *name = to_model_name(L, idx);
     if (!name)
         lerror(L, "bad argument #1 to '%s' (model name or nk.model object expected, got %s)",
-               fname, luaL_typename(L, idx));
+               fname, type_name(L, idx));
     nk_ctx *ctx = push_ctx(L);
     lua_pop(L, 1); /* the registry keeps the context */
     const nk_model *m = nk_model_find(ctx, name);
@@ -337,7 +345,7 @@ static const char *opt_model(lua_State *L, int t, const char *key, const char *f
         v = to_model_name(L, -1); /* kept alive by the option table */
         if (!v)
             lerror(L, "option '%s' for %s must be a model name or an nk.model object, got %s",
-                   key, fname, luaL_typename(L, -1));
+                   key, fname, type_name(L, -1));
     }
     lua_pop(L, 1);
     return v;
@@ -709,7 +717,7 @@ static nk_range check_target(lua_State *L, int netidx, int arg, const char *fnam
                arg - 1, fname);
     if (!p)
         lerror(L, "bad argument #%d to '%s' (population expected, got %s)", arg - 1, fname,
-                   luaL_typename(L, arg));
+                   type_name(L, arg));
     lua_getiuservalue(L, arg, 1);
     if (!lua_rawequal(L, -1, netidx))
         lerror(L, "bad argument #%d to '%s' (population '%s' belongs to another network)",
@@ -895,7 +903,7 @@ static int net_population(lua_State *L)
     const char *model = to_model_name(L, 2);
     if (!model)
         return lerror(L, "bad argument #1 to 'net:population' (model name expected, got %s)",
-                      luaL_typename(L, 2));
+                      type_name(L, 2));
     int64_t size = check_int(L, 3, "population size");
     int t = opt_table(L, 4, "net:population", nk_api_opts("net:population", NULL)) ? 4 : 0;
     const char *name = opt_string(L, t, "name", "net:population", NULL);
@@ -2379,7 +2387,7 @@ static const nk_sel *check_sel(lua_State *L, int netidx, int arg, const char *fn
     }
     if (!luaL_testudata(L, arg, POP_MT))
         lerror(L, "bad argument #%d to '%s' (population, slice, selection or the network "
-                  "expected, got %s)", arg - 1, fname, luaL_typename(L, arg));
+                  "expected, got %s)", arg - 1, fname, type_name(L, arg));
     nk_range r = check_target(L, netidx, arg, fname);
     nk_sel *one = lua_newuserdatauv(L, sizeof *one, 0);
     *one = (nk_sel){.pop = r.pop, .lo = r.lo, .hi = r.hi};

@@ -74,6 +74,16 @@ T.raises("fixed_outdegree: outdegree must be in [0, 4294967295], got 4294967296"
 T.raises("one_to_one: source and target must have the same size, got 10 and 3", net.connect,
          net, a, a:slice(1, 3), {rule = "one_to_one"})
 T.raises("bad argument #2 to 'net:connect' (population expected, got string)", net.connect, net, a, "b")
+-- another nk object is named by its type, not as "userdata"
+T.raises("bad argument #1 to 'net:connect' (population expected, got nk.network)", net.connect, net,
+         net, a)
+T.raises("(population, slice, selection or the network expected, got nk.network)", net.source, net,
+         "dc", nk.network{}, {amplitude = 1})
+T.raises("bad argument #1 to 'net:population' (model name expected, got nk.population)",
+         net.population, net, a, 3)
+T.raises("(table of options expected, got nk.population)", net.connect, net, a, a, a)
+T.raises("option 'synapse' for net:connect must be a model name or an nk.model object, got nk.network",
+         net.connect, net, a, a, {synapse = net})
 T.raises("unknown parameter 'tau_synn' for model 'exp_curr' (did you mean 'tau_syn'?)", net.connect,
          net, a, a, {params = {tau_synn = 3}})
 T.raises("unknown model 'exp_cur' (did you mean 'exp_curr'?)", net.connect, net, a, a,
