@@ -175,6 +175,18 @@ int nk_pop_layout(nk_net *net, int pop, const nk_layout *l)
             x[1] = l->center[1] + rad * sin(phi);
             x[2] = l->center[2] + (nk_rng_uniform(&r) - 0.5) * l->height;
         }
+        /* finite center and sizes may still reach past the range of a
+         * double (a grid spacing of 1e308): positions are finite, as a
+         * list's must be (inf made inf - inf = NaN distances) */
+        for (int k = 0; k < 3; k++)
+            if (!isfinite(x[k])) {
+                double bad = x[k];
+                free(xyz);
+                return nk_fail(ctx, NK_EINVAL,
+                               "%s: coordinate %c of neuron %lld is %g: the layout reaches "
+                               "beyond the range of a double (expected finite positions, um)",
+                               kind, "xyz"[k], (long long)i + 1, bad);
+            }
     }
     return store(net, pop, xyz);
 }

@@ -1152,6 +1152,13 @@ do
   T.raises("grid: shape 2 x 2 x 2 holds 8 neurons; population 'a' has 10", a.place, a,
            {kind = "grid", spacing = {1, 1, 1}, shape = {2, 2, 2}})
   T.eq(a:positions(), nil, "a failed place leaves no positions")
+  -- a layout reaching past the range of a double gave inf positions (a
+  -- list's are refused), and distances of inf - inf = NaN
+  T.raises("grid: coordinate x of neuron 1 is -inf: the layout reaches beyond the range of a double",
+           a.place, a, {kind = "grid", spacing = {1e308, 1, 1}, shape = {10, 1, 1}})
+  T.eq(a:positions(), nil, "a grid of inf positions leaves no positions")
+  badpop("sphere: coordinate x of neuron", 5,
+         {positions = {kind = "sphere", radius = 1.7e308, center = {1.7e308, 0, 0}}})
   ok, err = pcall(E.run, E, 1)
   T.ok(ok, "the network runs after the population errors: " .. tostring(err))
 end
