@@ -2260,6 +2260,11 @@ static int net_region(lua_State *L)
             if (!lua_rawequal(L, -1, 1))
                 return lerror(L, "net:region: populations[%d] ('%s') belongs to another network",
                               (int)k, nk_pop_name(check_net(L, -1)->net, p->pop));
+            if (p->lo != 0 || p->hi != nk_pop_size(n->net, p->pop))
+                return lerror(L, "net:region: populations[%d] is a slice of '%s'; a region "
+                                 "takes whole populations (it chooses their neurons by "
+                                 "position)", (int)k,
+                              nk_pop_name(n->net, p->pop));
             pops[r.npops++] = p->pop;
             lua_pop(L, 2);
         }
@@ -3986,6 +3991,20 @@ static int net_newindex(lua_State *L)
                   k ? k : luaL_typename(L, 2));
 }
 
+/* Fields of the other objects are read-only too (plain Lua would say
+ * "attempt to index a nk.population value"). */
+static int obj_newindex(lua_State *L)
+{
+    const char *type = luaL_getmetafield(L, 1, "__name") == LUA_TSTRING ? lua_tostring(L, -1)
+                                                                       : luaL_typename(L, 1);
+    const char *k = lua_tostring(L, 2);
+    const char *hint = !strcmp(type, POP_MT) ? " (states are set with pop:set{var = value})"
+                       : !strcmp(type, SRC_MT) ? " (a source is changed with src:set{...})"
+                                               : "";
+    return lerror(L, "cannot set '%s' on an %s: its fields are read-only%s",
+                  k ? k : luaL_typename(L, 2), type, hint);
+}
+
 /* ---- module functions ------------------------------------------------------------------------ */
 
 /* nk.clock(): seconds on a monotonic wall clock (for timing in scripts). */
@@ -4670,7 +4689,7 @@ int luaopen_nk(lua_State *L)
     static const luaL_Reg pop_meta[] = {{"__tostring", pop_tostring},
                                         {"__len", pop_len},
                                         {"__index", pop_index},
-                                        {NULL, NULL}};
+                                        {"__newindex", obj_newindex}, {NULL, NULL}};
     static const luaL_Reg pop_methods[] = {{"slice", pop_slice},         {"get", pop_get},
                                            {"param", pop_param},         {"place", pop_place},
                                            {"positions", pop_positions}, {"ids", pop_ids},
@@ -4680,18 +4699,18 @@ int luaopen_nk(lua_State *L)
     static const luaL_Reg proj_meta[] = {{"__tostring", proj_tostring},
                                          {"__len", proj_len},
                                          {"__index", proj_index},
-                                         {NULL, NULL}};
+                                         {"__newindex", obj_newindex}, {NULL, NULL}};
     static const luaL_Reg proj_methods[] = {{"synapses", proj_synapses}, {NULL, NULL}};
     static const luaL_Reg edges_meta[] = {{"__gc", edges_gc},
                                           {"__close", edges_free},
                                           {"__len", edges_len},
                                           {"__tostring", edges_tostring},
                                           {"__index", edges_index},
-                                          {NULL, NULL}};
+                                          {"__newindex", obj_newindex}, {NULL, NULL}};
     static const luaL_Reg edges_methods[] = {
         {"ids", edges_ids}, {"get", edges_get}, {"free", edges_free}, {NULL, NULL}};
     static const luaL_Reg mon_meta[] = {
-        {"__tostring", mon_tostring}, {"__len", mon_len}, {NULL, NULL}};
+        {"__tostring", mon_tostring}, {"__len", mon_len}, {"__newindex", obj_newindex}, {NULL, NULL}};
     static const luaL_Reg mon_methods[] = {
         {"count", mon_count},   {"times", mon_times},     {"ids", mon_ids},
         {"rate", mon_rate},     {"values", mon_values},   {"trace", mon_trace},
@@ -4699,17 +4718,17 @@ int luaopen_nk(lua_State *L)
     static const luaL_Reg sel_meta[] = {{"__gc", sel_gc},
                                         {"__len", sel_len},
                                         {"__tostring", sel_tostring},
-                                        {NULL, NULL}};
+                                        {"__newindex", obj_newindex}, {NULL, NULL}};
     static const luaL_Reg sel_methods[] = {
         {"neurons", sel_neurons}, {"parts", sel_parts}, {NULL, NULL}};
     static const luaL_Reg src_meta[] = {
-        {"__tostring", src_tostring}, {"__index", src_index}, {NULL, NULL}};
+        {"__tostring", src_tostring}, {"__index", src_index}, {"__newindex", obj_newindex}, {NULL, NULL}};
     static const luaL_Reg src_methods[] = {
         {"set", src_set}, {"remove", src_remove}, {"set_fn", src_set_fn}, {NULL, NULL}};
     static const luaL_Reg model_meta[] = {{"__tostring", model_tostring},
                                           {"__index", model_index},
                                           {"__eq", model_eq},
-                                          {NULL, NULL}};
+                                          {"__newindex", obj_newindex}, {NULL, NULL}};
     static const luaL_Reg funcs[] = {{"network", l_network}, {"model", l_model},
                                      {"models", l_models},   {"clock", l_clock},
                                      {"describe", l_describe}, {"read_edges", l_read_edges},

@@ -281,6 +281,13 @@ T.raises("calling 'm:trace' on bad self (nk.monitor expected, got nil)", vm.trac
 local sel = a:select{1}
 T.raises("calling 'sel:neurons' on bad self (nk.selection expected, got table)", sel.neurons, {})
 local dc = net:source("dc", a, {amplitude = 0})
+-- fields of nk objects are read-only, and setting one says so
+T.raises("cannot set 'size' on an nk.population: its fields are read-only (states are set with "
+         .. "pop:set{var = value})", function() a.size = 5 end)
+T.raises("cannot set 'amplitude' on an nk.source: its fields are read-only (a source is changed "
+         .. "with src:set{...})", function() dc.amplitude = 1 end)
+T.raises("cannot set 'x' on an nk.monitor: its fields are read-only", function() vm.x = 1 end)
+T.raises("cannot set 'x' on an nk.selection: its fields are read-only", function() sel.x = 1 end)
 T.raises("calling 'src:set' on bad self (nk.source expected, got nk.population)", dc.set, a, {})
 
 -- after all that, the first network still works

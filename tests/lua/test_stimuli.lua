@@ -541,6 +541,9 @@ do
   T.raises("net:region: populations[1] ('elsewhere') belongs to another network",
            net.region, net, sphere{other:populations()[1]})
   other:close()
+  T.raises("net:region: populations[1] is a slice of 'a'; a region takes whole populations",
+           net.region, net, sphere{a:slice(1, 3)})
+  T.eq(#net:region(sphere{a:slice(1, #a)}), 7, "region: a slice of all of a is a")
   -- a source on a region that spans two populations drives exactly those neurons
   net:source("dc", sels[2][1], {amplitude = 3})
   net:source("dc", a:select{125, 1, 63}, {amplitude = 1000})
