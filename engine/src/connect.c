@@ -578,6 +578,18 @@ typedef struct cells {
     uint32_t *item;          /* target indices in the range */
 } cells;
 
+/* The cell along one axis of an offset off >= 0 from the grid's low corner:
+ * off / size, within 0..dim - 1. With positions spread beyond the range of a
+ * double, off is inf and so is size (one cell): inf / inf is NaN, which must
+ * not be converted to an integer (undefined), and is cell 0. */
+static int64_t cell_ix(double off, double size, int64_t dim)
+{
+    double d = off / size;
+    if (!(d >= 0))
+        return 0;
+    return d >= (double)(dim - 1) ? dim - 1 : (int64_t)d;
+}
+
 static int cells_build(cells *g, const double *pos, int64_t n, double reach)
 {
     double hi[3];
@@ -622,9 +634,9 @@ static int cells_build(cells *g, const double *pos, int64_t n, double reach)
         return -1;
     }
 #define CELL_OF(i)                                                                          \
-    ((((int64_t)((pos[3 * (i) + 2] - g->lo[2]) / g->size)) * g->dim[1] +                    \
-      (int64_t)((pos[3 * (i) + 1] - g->lo[1]) / g->size)) * g->dim[0] +                     \
-     (int64_t)((pos[3 * (i)] - g->lo[0]) / g->size))
+    ((cell_ix(pos[3 * (i) + 2] - g->lo[2], g->size, g->dim[2]) * g->dim[1] +                  \
+      cell_ix(pos[3 * (i) + 1] - g->lo[1], g->size, g->dim[1])) * g->dim[0] +                 \
+     cell_ix(pos[3 * (i)] - g->lo[0], g->size, g->dim[0]))
     for (int64_t i = 0; i < n; i++)
         g->start[CELL_OF(i) + 1]++;
     for (int64_t c = 0; c < ncells; c++)
