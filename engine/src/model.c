@@ -81,7 +81,9 @@ typedef struct decl {
  * is malformed, -2 when its range is, -3 when the name is longer than 63
  * characters, -4 when the value is followed by an operator rather than a
  * unit ("tau = 2*5 ms": an expression, which would have read as 2 in unit
- * "*5 ms"; the unit, from the operator on, is left in d->unit). */
+ * "*5 ms"; the unit, from the operator on, is left in d->unit), -5 when the
+ * number ends in an exponent without digits ("2e ms", which would have read
+ * as 2 in unit "e ms"). */
 static int parse_decl(const char *s, decl *d)
 {
     memset(d, 0, sizeof *d);
@@ -107,6 +109,8 @@ static int parse_decl(const char *s, decl *d)
             return -1;
     } else if (read_num(&s, &d->value)) {
         return -1;
+    } else if (*s == 'e' || *s == 'E') { /* "2e ms": strtod stops before an exponent */
+        return -5;                       /* without digits, which read as the unit */
     }
     s = skip_ws(s);
     /* a unit starts with a letter ("ms", "µm") or a digit ("1/ms") */
@@ -207,6 +211,13 @@ static int add_piece(const char *piece, void *ud)
                  piece, d->states ? "a state's initial value is a number or a parameter's name,"
                                   : "a parameter's default is a number",
                  dc.unit);
+        return -1;
+    }
+    if (prc == -5) {
+        snprintf(d->err, d->errlen,
+                 "malformed declaration '%s': the number's exponent has no digits (write "
+                 "2e3 for 2000, and a space before the unit)",
+                 piece);
         return -1;
     }
     if (prc) {

@@ -238,6 +238,13 @@ T.raises("malformed declaration 'tau = 10 + 5': a parameter's default", nk.model
 T.raises("malformed declaration 'v = v0 - 5 mV': a state's initial value is a number or a "
          .. "parameter's name, and a unit, not an expression ('- 5 mV' is not a unit)", nk.model,
          {name = "expr3", equations = "dv/dt = -v", params = "v0 = 1 mV", states = "v = v0 - 5 mV"})
+-- an exponent without digits is no unit: "2e ms" read as 2 in the unit "e ms"
+T.raises("malformed declaration 'tau = 2e ms': the number's exponent has no digits", nk.model,
+         {name = "expo1", equations = "dv/dt = -v/tau", params = "tau = 2e ms", states = "v = 0"})
+T.raises("malformed declaration 'v = 1E': the number's exponent has no digits", nk.model,
+         {name = "expo2", equations = "dv/dt = -v", states = "v = 1E"})
+T.eq(nk.model{name = "expo3", equations = "dv/dt = -v/tau", params = "tau = 2e1 ms",
+              states = "v = 0"}.params.tau.default, 20, "'2e1 ms' is 20 in ms")
 T.eq(nk.model{name = "units_ok", equations = "dv/dt = -v*a", params = "a = 2 1/ms; b = -3.5e-2 mV/ms (-1, 1]",
               states = "v = 0 mV; w = b"}.name, "units_ok", "numbers with units and ranges still read")
 T.raises("a model called 'lif' already exists", nk.model, {name = "lif", equations = "dv/dt = 0",
