@@ -534,7 +534,12 @@ static int push_data(lua_State *L, rstate *st, hid_t obj, int is_attr, hid_t spa
         return 1;
     }
     size_t n = (size_t)np;
-    if (!is_attr && (lua_Integer)n > st->max_values - st->nvalues) {
+    /* What the Lua value holds: its values, or, for a 2-D dataset without
+     * columns (1e12 x 0), its empty rows. */
+    const int rows_only = rank == 2 && n == 0 && dims[0] > 0;
+    size_t cells = rows_only ? (size_t)dims[0] : n;
+    const char *unit = rows_only ? "rows" : "values";
+    if ((!is_attr || rows_only) && (lua_Integer)cells > st->max_values - st->nvalues) {
         char shape[256];
         fmt_shape(shape, sizeof shape, rank, dims);
         char before[96] = "";
@@ -542,14 +547,14 @@ static int push_data(lua_State *L, rstate *st, hid_t obj, int is_attr, hid_t spa
             snprintf(before, sizeof before, " (with the %lld values read before it)",
                      (long long)st->nvalues);
         rs_fail(L, st,
-                "%s in '%s' has %llu values (shape %s), more than max_values = %lld allows%s; "
+                "%s in '%s' has %llu %s (shape %s), more than max_values = %lld allows%s; "
                 "read one part with nk.read('%s', subpath) or give a larger max_values",
-                what, st->path, (unsigned long long)n, shape, (long long)st->max_values, before,
-                st->path);
+                what, st->path, (unsigned long long)cells, unit, shape,
+                (long long)st->max_values, before, st->path);
     }
-    if (n > INT_MAX || n > SIZE_MAX / p.esize)
-        rs_fail(L, st, "%s in '%s' has %llu values, too many for a Lua table", what, st->path,
-                (unsigned long long)n);
+    if (cells > INT_MAX || n > SIZE_MAX / p.esize)
+        rs_fail(L, st, "%s in '%s' has %llu %s, too many for a Lua table", what, st->path,
+                (unsigned long long)cells, unit);
     size_t bytes = (n ? n : 1) * p.esize;
     if (bytes > st->bufcap) {
         free(st->buf);
@@ -579,8 +584,8 @@ static int push_data(lua_State *L, rstate *st, hid_t obj, int is_attr, hid_t spa
             rs_fail(L, st, "cannot convert the enum values of %s in '%s': %s", what, st->path,
                     h5msg(st));
     }
-    if (!is_attr)
-        st->nvalues += (lua_Integer)n;
+    if (!is_attr || rows_only)
+        st->nvalues += (lua_Integer)cells;
     int table = 1;
     if (rank == 0) {
         push_elem(L, &p, st->buf, 0);

@@ -571,6 +571,20 @@ write_file(shapes, unpack_fixture(SHAPES))
 -- HDF5 1.10's H5Tget_native_type wrote past its buffer for such an enum
 T.eq(nk.read(shapes, "/enum128").unsupported, "enum wider than 64 bits",
      "enum over 16-byte integers: unsupported")
+-- A 2-D dataset without columns is its rows, each empty; they count against
+-- max_values (2^40 empty tables were made one by one, past any memory).
+local rows3 = nk.read(shapes, "/rows3")
+T.eq(#rows3, 3, "3 x 0 dataset: 3 rows")
+T.eq(#rows3[3], 0, "3 x 0 dataset: each row empty")
+T.raises("dataset '/big/rows' in '" .. shapes .. "' has 1099511627776 rows (shape 1099511627776 x 0), "
+         .. "more than max_values = 50000000 allows", nk.read, shapes, "/big")
+T.raises("dataset '/big/rows' in '" .. shapes .. "' has 1099511627776 rows, too many for a Lua table",
+         nk.read, shapes, "/big", {max_values = math.huge})
+T.raises("attribute 'rows' of '/bigattr' in '" .. shapes .. "' has 1099511627776 rows "
+         .. "(shape 1099511627776 x 0), more than max_values = 50000000 allows",
+         nk.read, shapes, "/bigattr")
+T.raises("attribute 'rows' of '/bigattr' in '" .. shapes .. "' has 1099511627776 rows, too many "
+         .. "for a Lua table", nk.read, shapes, "/bigattr", {max_values = math.huge})
 
 -- ---- HDF5 prints nothing --------------------------------------------------------------
 
