@@ -99,6 +99,7 @@ typedef struct rstate {
     objaddr *anc;               /* the groups being walked (cycle check) */
     int nanc, capanc;
     lua_Integer max_values, nvalues;
+    int memo;                   /* stack index of the table: object address -> its value */
     H5E_auto2_t efunc;          /* the caller's HDF5 error handler */
     void *edata;
     int esaved;
@@ -752,14 +753,32 @@ static void push_dataset(lua_State *L, rstate *st, hid_t did, const char *path)
     lua_remove(L, -2); /* what */
 }
 
+/* A group or dataset that several links reach (hard links, soft links) is
+ * read once: every link gets the same value. Without this, a chain of
+ * groups each linking twice to the next would be read 2^n times. */
 static void push_opened(lua_State *L, rstate *st, hid_t obj, const char *path, int depth)
 {
-    switch (H5Iget_type(obj)) {
-    case H5I_GROUP: push_group(L, st, obj, path, depth); break;
-    case H5I_DATASET: push_dataset(L, st, obj, path); break;
-    case H5I_DATATYPE: push_unsupported(L, "named datatype"); break;
-    default: push_unsupported(L, "unknown object"); break;
+    H5I_type_t type = H5Iget_type(obj);
+    if (type != H5I_GROUP && type != H5I_DATASET) {
+        push_unsupported(L, type == H5I_DATATYPE ? "named datatype" : "unknown object");
+        return;
     }
+    objaddr a;
+    memset(&a, 0, sizeof a);
+    if (obj_addr(obj, &a) < 0)
+        rs_fail(L, st, "cannot read '%s' in '%s': %s", path, st->path, h5msg(st));
+    luaL_checkstack(L, 8, "nk.read: groups nested too deeply");
+    lua_pushlstring(L, (const char *)&a, sizeof a);
+    if (lua_rawget(L, st->memo) != LUA_TNIL)
+        return;
+    lua_pop(L, 1);
+    if (type == H5I_GROUP)
+        push_group(L, st, obj, path, depth);
+    else
+        push_dataset(L, st, obj, path);
+    lua_pushlstring(L, (const char *)&a, sizeof a);
+    lua_pushvalue(L, -2);
+    lua_rawset(L, st->memo);
 }
 
 /* Raises "no object SUB" for the member `name` missing from group gid (at
@@ -960,6 +979,8 @@ int nk_lua_read(lua_State *L)
     }
     lua_setmetatable(L, -2);
     lua_toclose(L, -1);
+    lua_newtable(L);
+    st->memo = lua_gettop(L);
     if (H5Eget_auto2(H5E_DEFAULT, &st->efunc, &st->edata) >= 0) {
         st->esaved = 1;
         H5Eset_auto2(H5E_DEFAULT, capture_cb, st);

@@ -585,6 +585,13 @@ T.raises("attribute 'rows' of '/bigattr' in '" .. shapes .. "' has 1099511627776
          nk.read, shapes, "/bigattr")
 T.raises("attribute 'rows' of '/bigattr' in '" .. shapes .. "' has 1099511627776 rows, too many "
          .. "for a Lua table", nk.read, shapes, "/bigattr", {max_values = math.huge})
+-- An object that several links reach is read once, and every link holds the
+-- same table: /dag has 2^24 paths to x (each one read, it took 2^24 times
+-- the work, and max_values counted x 2^24 times).
+local dag = nk.read(shapes, "/dag", {max_values = 10})
+T.ok(dag.l24.a == dag.l24.b and dag.l24.a == dag.l23, "two hard links to one group: one table")
+T.eq(dag.l1.a.x[1], 7, "the dataset at the bottom of the links")
+T.ok(dag.l2.b.a.x == dag.l0.x, "one dataset reached by two paths: one table")
 
 -- ---- HDF5 prints nothing --------------------------------------------------------------
 
