@@ -490,19 +490,27 @@ static nk_expr *hoist_rw(const nk_expr *e, hoist *h)
         return hoist_var(h, e, 0);
     if (e->kind == NK_EX_BIN && e->op == NK_OP_DIV && is_constant(e->args[1]))
         return nk_expr_bin(NK_OP_MUL, hoist_rw(e->args[0], h), hoist_var(h, e->args[1], 1));
-    nk_expr *c = nk_expr_clone(e);
-    if (!c)
-        return NULL;
-    for (int k = 0; k < c->nargs; k++) {
-        nk_expr *a = hoist_rw(e->args[k], h);
-        if (!a) {
-            nk_expr_free(c);
+    /* the node over its rewritten operands (cloning e whole and replacing
+     * them would copy every subtree once per level above it) */
+    nk_expr *a[8] = {NULL};
+    int n = e->nargs < 8 ? e->nargs : 8;
+    for (int k = 0; k < n; k++)
+        if (!(a[k] = hoist_rw(e->args[k], h))) {
+            for (int j = 0; j < k; j++)
+                nk_expr_free(a[j]);
             return NULL;
         }
-        nk_expr_free(c->args[k]);
-        c->args[k] = a;
+    switch (e->kind) {
+    case NK_EX_NEG: return nk_expr_neg(a[0]);
+    case NK_EX_NOT: return nk_expr_not(a[0]);
+    case NK_EX_BIN: return nk_expr_bin(e->op, a[0], a[1]);
+    case NK_EX_COND: return nk_expr_cond(a[0], a[1], a[2]);
+    case NK_EX_CALL: return nk_expr_call(e->name, a, n);
+    default:
+        for (int k = 0; k < n; k++)
+            nk_expr_free(a[k]);
+        return NULL;
     }
-    return c;
 }
 
 static int emit(sb *b, const nk_expr *e, char *err, size_t errlen)
@@ -742,17 +750,20 @@ static void plain_names(char *msg, size_t len, const sys *y)
     msg[o] = 0;
 }
 
+#define DIFF_HINT "; use a method that does not differentiate (euler, midpoint, heun, rk4 or rk45)"
+
 /* exponential_euler: the coefficient of each equation in its own variable. */
 static int sys_expeuler(sys *y, char *err, size_t errlen)
 {
+    long long budget = NK_EXPR_DIFF_MAX_TERMS; /* for the whole population */
     for (int k = 0; k < y->n; k++) {
         ode *o = &y->o[k];
         char derr[512];
-        nk_expr *d = nk_expr_diff(o->rhs, o->cname, derr, sizeof derr);
+        nk_expr *d = nk_expr_diff_budget(o->rhs, o->cname, &budget, derr, sizeof derr);
         if (!d) {
             plain_names(derr, sizeof derr, y);
-            snprintf(err, errlen, "population '%s', method exponential_euler: 'd%s/dt': %s",
-                     y->pop->name, o->st->target, derr);
+            snprintf(err, errlen, "population '%s', method exponential_euler: 'd%s/dt': %s%s",
+                     y->pop->name, o->st->target, derr, budget < 0 ? DIFF_HINT : "");
             return -1;
         }
         nk_expr *ds = nk_expr_simplify(d);
@@ -868,6 +879,7 @@ static int sys_exact(sys *y, double h, double **extra, int *nextra, char *err, s
         snprintf(err, errlen, "out of memory");
         return -1;
     }
+    long long budget = NK_EXPR_DIFF_MAX_TERMS; /* for all n * n derivatives */
     for (int i = 0; i < n; i++) {
         ode *o = &y->o[i];
         if (nk_expr_uses(o->rhs, "t") || has_random(o->rhs)) {
@@ -879,13 +891,14 @@ static int sys_exact(sys *y, double h, double **extra, int *nextra, char *err, s
         }
         for (int j = 0; j < n; j++) {
             char derr[512];
-            nk_expr *d = nk_expr_diff(o->rhs, y->o[j].cname, derr, sizeof derr);
+            nk_expr *d = nk_expr_diff_budget(o->rhs, y->o[j].cname, &budget, derr, sizeof derr);
             nk_expr *ds = d ? nk_expr_simplify(d) : NULL;
             nk_expr_free(d);
             if (!ds) {
                 plain_names(derr, sizeof derr, y);
-                snprintf(err, errlen, "population '%s', method exact: 'd%s/dt': %s", y->pop->name,
-                         o->st->target, d ? "out of memory" : derr);
+                snprintf(err, errlen, "population '%s', method exact: 'd%s/dt': %s%s",
+                         y->pop->name, o->st->target, d ? "out of memory" : derr,
+                         !d && budget < 0 ? DIFF_HINT : "");
                 goto fail;
             }
             double v;

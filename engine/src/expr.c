@@ -2364,7 +2364,16 @@ typedef struct {
     char *err;
     size_t errlen;
     int failed;
+    long long *budget; /* terms the derivatives may still copy */
 } DX;
+
+static long long expr_size(const nk_expr *e)
+{
+    long long n = 1;
+    for (int k = 0; k < e->nargs; k++)
+        n += e->args[k] ? expr_size(e->args[k]) : 0;
+    return n;
+}
 
 /* Short text of e for messages: "name(...)" for calls, else the expression
  * (cut with "..." when long). */
@@ -2404,7 +2413,27 @@ static nk_expr *d_chk(DX *d, nk_expr *r)
 
 static nk_expr *dd(DX *d, const nk_expr *e);
 
-#define SC(x) nk_expr_simplify(x)
+/* A simplified copy of e, paid for from the budget: the product and
+ * quotient rules copy their operands, so a derivative can be far larger
+ * than its expression (an intermediate that squares the one before it, level
+ * after level, doubles the copies at each level). */
+static nk_expr *d_sc(DX *d, const nk_expr *e)
+{
+    if (d->failed)
+        return NULL;
+    *d->budget -= expr_size(e);
+    if (*d->budget < 0) {
+        d->failed = 1;
+        set_err(d->err, d->errlen,
+                "its derivative with respect to '%s' grows past %d terms (the expression, "
+                "once its intermediates are substituted, is too large to differentiate)",
+                d->var, NK_EXPR_DIFF_MAX_TERMS);
+        return NULL;
+    }
+    return nk_expr_simplify(e);
+}
+
+#define SC(x) d_sc(d, x)
 
 /* d(a^b) for the power node e (a '^' or a pow() call). */
 static nk_expr *d_pow(DX *d, const nk_expr *e, const nk_expr *a, const nk_expr *b)
@@ -2564,11 +2593,18 @@ static nk_expr *dd(DX *d, const nk_expr *e)
 
 nk_expr *nk_expr_diff(const nk_expr *e, const char *var, char *err, size_t errlen)
 {
+    long long budget = NK_EXPR_DIFF_MAX_TERMS;
+    return nk_expr_diff_budget(e, var, &budget, err, errlen);
+}
+
+nk_expr *nk_expr_diff_budget(const nk_expr *e, const char *var, long long *budget, char *err,
+                             size_t errlen)
+{
     DX d;
     nk_expr *r, *s;
     if (err && errlen)
         err[0] = '\0';
-    if (!e || !var) {
+    if (!e || !var || !budget) {
         set_err(err, errlen, "no expression or variable given");
         return NULL;
     }
@@ -2576,6 +2612,7 @@ nk_expr *nk_expr_diff(const nk_expr *e, const char *var, char *err, size_t errle
     d.err = err;
     d.errlen = errlen;
     d.failed = 0;
+    d.budget = budget;
     r = dd(&d, e);
     if (!r)
         return NULL;

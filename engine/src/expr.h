@@ -136,6 +136,15 @@ nk_expr *nk_expr_call(const char *name, nk_expr **args, int nargs);
  * memory". */
 nk_expr *nk_expr_diff(const nk_expr *e, const char *var, char *err, size_t errlen);
 
+/* nk_expr_diff, copying at most *budget terms of e (counted down; several
+ * derivatives may share one budget): a derivative that would need more is
+ * refused with "its derivative with respect to 'var' grows past
+ * NK_EXPR_DIFF_MAX_TERMS terms ...". nk_expr_diff has a budget of
+ * NK_EXPR_DIFF_MAX_TERMS of its own. */
+#define NK_EXPR_DIFF_MAX_TERMS 1000000
+nk_expr *nk_expr_diff_budget(const nk_expr *e, const char *var, long long *budget, char *err,
+                             size_t errlen);
+
 /* Returns a new tree: e with every VAR named name replaced by a clone of
  * value. Not simplified. NULL on allocation failure (or NULL e/value). */
 nk_expr *nk_expr_subst(const nk_expr *e, const char *name, const nk_expr *value);

@@ -390,6 +390,26 @@ do
   cnet:close()
 end
 
+-- an intermediate squared 17 times (131,072 factors of v, within the
+-- million terms) is fine for euler, but its derivative (exponential_euler,
+-- exact) copies the factors at every level: it is refused, with the way
+-- out, where it took 50 s and 2 GB
+do
+  local eq = {"a0 = v"}
+  for k = 1, 17 do eq[#eq + 1] = ("a%d = a%d * a%d"):format(k, k - 1, k - 1) end
+  eq[#eq + 1] = "dv/dt = -a17/10 : mV"
+  local m = nk.model{name = "rob_square", states = "v = 0 mV", equations = eq}
+  for _, method in ipairs{"exponential_euler", "exact"} do
+    local dnet = nk.network{}
+    local p = dnet:population(m, 1, {method = method})
+    T.raises("population 'pop1', method " .. method .. ": 'dv/dt': its derivative with respect "
+             .. "to 'v' grows past 1000000 terms (the expression, once its intermediates are "
+             .. "substituted, is too large to differentiate); use a method that does not "
+             .. "differentiate (euler, midpoint, heun, rk4 or rk45)", dnet.code, dnet, p)
+    dnet:close()
+  end
+end
+
 -- a selection is not a target of connect: the message says what to use
 do
   local snet = nk.network{}
