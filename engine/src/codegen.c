@@ -51,7 +51,15 @@ typedef struct sb {
     size_t len, cap;
     int oom;
     struct hoist *h;     /* set while writing the per-neuron loop (see emit) */
+    const char *pop;     /* the population whose code this is, for messages */
 } sb;
+
+/* The most C one module's expressions may take: the largest built-in
+ * neuron with eight receptors writes under 0.1 MB, and gcc -O3 takes about
+ * 4 s per MB of such expressions. An intermediate squared level after level
+ * (each level under the 1e6 terms canon allows) used by many equations
+ * would otherwise have the compiler run for minutes. */
+#define CODE_MAX_BYTES (4u << 20)
 
 static void sb_printf(sb *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
@@ -413,6 +421,17 @@ static int emit_with(sb *b, const nk_expr *e,
             return -1;
         }
         int n = nk_expr_to_c(e, buf, cap, fn, ud);
+        if (n >= 0 && b->len + (size_t)n > CODE_MAX_BYTES) {
+            free(buf);
+            snprintf(err, errlen,
+                     "%s%s%sthe generated code grows past %u MB: its expressions are too large "
+                     "once their intermediates are substituted (intermediates that use earlier "
+                     "ones several times, level after level, used by many equations); use fewer "
+                     "levels, or write the repeated part as a state",
+                     b->pop ? "population '" : "", b->pop ? b->pop : "", b->pop ? "': " : "",
+                     CODE_MAX_BYTES >> 20);
+            return -1;
+        }
         if (n >= 0) {
             sb_printf(b, "%s", buf);
             free(buf);
@@ -1314,9 +1333,9 @@ static char *codegen_pop(nk_net *net, int pi, int cuda, char *err, size_t errlen
 {
     nk_pop *pop = &net->pops[pi];
     const nk_model *nm = pop->model;
-    sb b = {0};
+    sb b = {.pop = pop->name};
     hoist hz = {0};
-    sb bb = {.h = &hz};      /* the loop over neurons */
+    sb bb = {.h = &hz, .pop = pop->name}; /* the loop over neurons */
     sys y = {0};
     int ok = 0;
     double *extra = NULL;

@@ -408,6 +408,20 @@ do
              .. "differentiate (euler, midpoint, heun, rk4 or rk45)", dnet.code, dnet, p)
     dnet:close()
   end
+  -- the same used by 8 equations: each one within the million terms, but
+  -- about 1 MB of C each (20 of them kept gcc -O3 busy for 80 s): refused
+  -- by the size of the generated code
+  local st = {"v = 0 mV"}
+  for k = 1, 8 do
+    eq[#eq + 1] = ("dx%d/dt = -x%d/10 + a17 : mV"):format(k, k)
+    st[#st + 1] = ("x%d = 0 mV"):format(k)
+  end
+  local wide = nk.model{name = "rob_wide", states = table.concat(st, "; "), equations = eq,
+                        method = "euler"}
+  local wnet = nk.network{}
+  local wp = wnet:population(wide, 1)
+  T.raises("population 'pop1': the generated code grows past 4 MB", wnet.code, wnet, wp)
+  wnet:close()
 end
 
 -- a selection is not a target of connect: the message says what to use
