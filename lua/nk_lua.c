@@ -2255,7 +2255,7 @@ static int net_region(lua_State *L)
             const lpop *p = luaL_testudata(L, -1, POP_MT);
             if (!p)
                 return lerror(L, "net:region: populations[%d] must be a population of this "
-                                 "network, got %s", (int)k, luaL_typename(L, -1));
+                                 "network, got %s", (int)k, type_name(L, -1));
             lua_getiuservalue(L, -1, 1);
             if (!lua_rawequal(L, -1, 1))
                 return lerror(L, "net:region: populations[%d] ('%s') belongs to another network",

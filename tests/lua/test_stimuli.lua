@@ -536,6 +536,8 @@ do
   end
   T.raises("net:region: populations[2] must be a population of this network, got string",
            net.region, net, sphere{a, "b"})
+  T.raises("net:region: populations[1] must be a population of this network, got nk.network",
+           net.region, net, sphere{net})
   local other = nk.network{}
   other:population("lif", 1, {name = "elsewhere"})
   T.raises("net:region: populations[1] ('elsewhere') belongs to another network",
