@@ -74,4 +74,18 @@ function M.tmpname(stem)
   return string.format("%s-%d-%d.h5", stem, os.time(), math.random(1, 1e9))
 end
 
+-- A file's bytes (an error when it cannot be read), and a file written.
+function M.read_file(p)
+  local f = assert(io.open(p, "rb"))
+  local s = f:read("a")
+  f:close()
+  return s
+end
+
+function M.write_file(p, s)
+  local f = assert(io.open(p, "wb"))
+  f:write(s)
+  f:close()
+end
+
 return M

@@ -20,19 +20,9 @@ local function exists(p)
   if f then f:close() end
   return f ~= nil
 end
-local function slurp(p)
-  local f = assert(io.open(p, "rb"))
-  local s = f:read("a")
-  f:close()
-  return s
-end
+local slurp, spit = T.read_file, T.write_file
 local function peek(p) -- the file's bytes, or nil when it is missing
   return exists(p) and slurp(p) or nil
-end
-local function spit(p, s)
-  local f = assert(io.open(p, "wb"))
-  f:write(s)
-  f:close()
 end
 
 -- ---- packing numbers and finding the first difference ---------------------------------

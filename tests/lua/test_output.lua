@@ -122,18 +122,8 @@ end
 -- new file has every run's records.
 do
   local f, g = T.tmpname("test_output_own"), T.tmpname("test_output_other")
-  local function slurp(name)
-    local h = io.open(name, "rb")
-    if not h then return nil end
-    local b = h:read("a")
-    h:close()
-    return b
-  end
-  local function spit(name, bytes)
-    local h = assert(io.open(name, "wb"))
-    h:write(bytes)
-    h:close()
-  end
+  local spit = T.write_file
+  local function slurp(name) return exists(name) and T.read_file(name) or nil end
   local function network(out)
     local n = nk.network{output = out}
     local p = n:population("lif", 20, {name = "exc", params = {I_e = 400}})

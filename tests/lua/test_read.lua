@@ -18,17 +18,7 @@ local function tmp(stem, ext)
   return p
 end
 local function q(s) return "'" .. s:gsub("'", "'\\''") .. "'" end
-local function write_file(p, s)
-  local f = assert(io.open(p, "wb"))
-  f:write(s)
-  f:close()
-end
-local function read_file(p)
-  local f = assert(io.open(p, "rb"))
-  local s = f:read("a")
-  f:close()
-  return s
-end
+local write_file, read_file = T.write_file, T.read_file
 local function exists(p)
   local f = io.open(p, "rb")
   if f then f:close() end
