@@ -511,25 +511,30 @@ static nk_expr *hoist_rw(const nk_expr *e, hoist *h)
         return nk_expr_bin(NK_OP_MUL, hoist_rw(e->args[0], h), hoist_var(h, e->args[1], 1));
     /* the node over its rewritten operands (cloning e whole and replacing
      * them would copy every subtree once per level above it) */
-    nk_expr *a[8] = {NULL};
-    int n = e->nargs < 8 ? e->nargs : 8;
+    int n = e->nargs;
+    nk_expr **a = calloc(n > 0 ? (size_t)n : 1, sizeof *a);
+    if (!a)
+        return NULL;
     for (int k = 0; k < n; k++)
         if (!(a[k] = hoist_rw(e->args[k], h))) {
             for (int j = 0; j < k; j++)
                 nk_expr_free(a[j]);
+            free(a);
             return NULL;
         }
+    nk_expr *r = NULL;
     switch (e->kind) {
-    case NK_EX_NEG: return nk_expr_neg(a[0]);
-    case NK_EX_NOT: return nk_expr_not(a[0]);
-    case NK_EX_BIN: return nk_expr_bin(e->op, a[0], a[1]);
-    case NK_EX_COND: return nk_expr_cond(a[0], a[1], a[2]);
-    case NK_EX_CALL: return nk_expr_call(e->name, a, n);
+    case NK_EX_NEG: r = nk_expr_neg(a[0]); break;
+    case NK_EX_NOT: r = nk_expr_not(a[0]); break;
+    case NK_EX_BIN: r = nk_expr_bin(e->op, a[0], a[1]); break;
+    case NK_EX_COND: r = nk_expr_cond(a[0], a[1], a[2]); break;
+    case NK_EX_CALL: r = nk_expr_call(e->name, a, n); break; /* takes the trees, not a */
     default:
         for (int k = 0; k < n; k++)
             nk_expr_free(a[k]);
-        return NULL;
     }
+    free(a);
+    return r;
 }
 
 static int emit(sb *b, const nk_expr *e, char *err, size_t errlen)
