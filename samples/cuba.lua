@@ -5,7 +5,14 @@
 --
 -- 4000 leaky integrate-and-fire neurons, 3200 excitatory and 800 inhibitory,
 -- each pair connected with probability 2 %, exponential current synapses
--- (tau 5 ms excitatory, 10 ms inhibitory). Brian2 writes the synaptic input in
+-- (tau 5 ms excitatory, 10 ms inhibitory). As in Brian2's example, the 4000
+-- are one population and the excitatory and inhibitory neurons are slices of
+-- it (neurons 1-3200 and 3201-4000): the two kinds share their model and
+-- parameters, and one population is updated in one pass with two
+-- projections to deliver, where two populations take two passes and four
+-- projections (docs/performance.md measures the difference). States are
+-- stored in double precision, as Brian2 stores them (nkshell computes in
+-- double either way; float, the default, halves the memory a state takes). Brian2 writes the synaptic input in
 -- mV (ge, gi) with dv/dt = (ge + gi - (v - El))/taum; here it is a current in
 -- pA through a membrane of C_m = 200 pF and tau_m = 20 ms (R = 100 MOhm), so
 -- Brian2's we = 1.62 mV is 16.2 pA and wi = -9 mV is -90 pA. The resting
@@ -20,19 +27,17 @@ local lif = {tau_m = 20, C_m = 200, v_rest = -49, v_reset = -60, v_thresh = -50,
 local init = {v = nk.uniform(-60, -50)}   -- Brian2: Vr + rand() * (Vt - Vr)
 
 local t0 = nk.clock()
-local net = nk.network{dt = 0.1, output = output}   -- seed: 1, or --seed N
-local exc = net:population("lif", 3200, {name = "exc", params = lif, init = init})
-local inh = net:population("lif", 800, {name = "inh", params = lif, init = init})
+local net = nk.network{dt = 0.1, output = output,   -- seed: 1, or --seed N
+                       precision = "double"}
+local neurons = net:population("lif", 4000, {name = "neurons", params = lif, init = init})
+local exc, inh = neurons:slice(1, 3200), neurons:slice(3201, 4000)
 
-local e = {rule = "bernoulli", p = 0.02, weight = 16.2, delay = 0.1,
-           synapse = "exp_curr", receptor = "exc", params = {tau_syn = 5}}
-local i = {rule = "bernoulli", p = 0.02, weight = -90, delay = 0.1,
-           synapse = "exp_curr", receptor = "inh", params = {tau_syn = 10}}
-for _, post in ipairs{exc, inh} do
-  net:connect(exc, post, e)
-  net:connect(inh, post, i)
-end
+net:connect(exc, neurons, {rule = "bernoulli", p = 0.02, weight = 16.2, delay = 0.1,
+                           synapse = "exp_curr", receptor = "exc", params = {tau_syn = 5}})
+net:connect(inh, neurons, {rule = "bernoulli", p = 0.02, weight = -90, delay = 0.1,
+                           synapse = "exp_curr", receptor = "inh", params = {tau_syn = 10}})
 
+-- the results file holds the spikes of all 4000 in /spikes/neurons
 local sp_exc = net:monitor("spikes", exc)
 local sp_inh = net:monitor("spikes", inh)
 
