@@ -228,7 +228,7 @@ typedef struct nk_proj {
     int64_t uwfix;           /* ... whose Q32.32 value a spike adds */
     nk_graded_fn graded;     /* graded transmission (set at build), else NULL */
     double *gbuf;            /* graded: the value per presynaptic neuron */
-    char desc[256];
+    char desc[512];
 } nk_proj;
 
 enum {

@@ -1331,9 +1331,20 @@ int nk_connect_ex(nk_net *net, nk_range pre, nk_range post, const nk_conn_opts *
     else
         snprintf(dtxt, sizeof dtxt, "delay %s(%g, %g) ms", dnames[o->ddist.kind], o->ddist.a,
                  o->ddist.b);
+    /* a slice by its neurons, 1-based as pop:slice takes them */
+    char side[2][96];
+    for (int q = 0; q < 2; q++) {
+        const nk_range r = q ? post : pre;
+        const nk_pop *p = &net->pops[r.pop];
+        if (r.lo == 0 && r.hi == p->n)
+            snprintf(side[q], sizeof side[q], "%.80s", p->name);
+        else
+            snprintf(side[q], sizeof side[q], "%.50s[%lld..%lld]", p->name,
+                     (long long)r.lo + 1, (long long)r.hi);
+    }
     snprintf(pj->desc, sizeof pj->desc,
              "projection %s -> %s (%s, %s on receptor '%s'): %lld synapses, %s, %s",
-             net->pops[pre.pop].name, net->pops[post.pop].name, rule,
+             side[0], side[1], rule,
              net->pops[post.pop].rx[rx].syn->name, net->pops[post.pop].rx[rx].name,
              (long long)pj->nsyn, wtxt, dtxt);
     return net->nprojs++;

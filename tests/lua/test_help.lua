@@ -159,6 +159,16 @@ T.ok(s:find("t = 5 ms", 1, true), "the time simulated so far")
 T.ok(s:find("backend cpu", 1, true) and s:find("seed 3", 1, true), "backend and seed")
 T.ok(s:find("\n    a%s+20  lif") and s:find("\n    b%s+5  hh"), "populations with sizes and models")
 T.ok(s:find("a -> b (all_to_all", 1, true), "the projection")
+do -- a slice on either side is named by its neurons, as pop:slice takes them
+  local sn = nk.network{}
+  local q = sn:population("lif", 10, {name = "q"})
+  sn:connect(q:slice(1, 8), q, {rule = "all_to_all", weight = 1})
+  sn:connect(q, q:slice(3, 10), {rule = "all_to_all", weight = 1})
+  local d = tostring(sn)
+  T.ok(d:find("q[1..8] -> q (all_to_all", 1, true) and d:find("q -> q[3..10] (all_to_all", 1, true),
+       "slices in the projections: " .. d)
+  sn:close()
+end
 T.ok(s:find("1: dc on 4 of 'a': 400 pA", 1, true), "the source")
 T.ok(s:find("1: spike monitor on 20 neurons of 'a'", 1, true), "the spike monitor")
 T.ok(s:find("2: state monitor 'b' on 5 neurons of 'b' (v, m)", 1, true), "the state monitor")
