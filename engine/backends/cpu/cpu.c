@@ -68,6 +68,8 @@ typedef struct task {
     _Alignas(64) _Atomic unsigned claim;
     _Atomic unsigned udone, ddone;
     tres res;
+    uint64_t busy;           /* ticks its update and delivery took since the */
+                             /* last look at the balance (see rebalance) */
 } task;
 /* (A pad computed as 64 minus the members' sizes had left out tres's
  * alignment: tasks were 72 bytes, and from 6 threads on two chunks' words
@@ -120,11 +122,15 @@ typedef struct cpu_pool {
      * (nt - 1)). */
     int64_t **part;
     int32_t **split;
+    unsigned char *sorted;   /* per projection: its rows are sorted by target */
     int pstride;
     int nprojs;
     task *tasks;             /* per chunk (64-byte aligned) */
     void *tasks_mem;
     int nstride;             /* nspk is [chunk][population], rows of nstride */
+    int64_t bal_from;        /* the step the chunks' busy times count from */
+    uint64_t bal_after;      /* no re-cut before this tick (see rebalance) */
+    int recut_test;          /* NKSHELL_RECUT: re-cut every this many steps */
     pthread_mutex_t mu;
     pthread_cond_t cv;
     /* Everything above is written at build only; what changes every step
@@ -183,6 +189,7 @@ static void pool_stop(cpu_pool *P)
     }
     free(P->part);
     free(P->split);
+    free(P->sorted);
     if (P->kd)
         for (int k = 0; k < P->npops; k++) {
             free(P->kd[k].ring);
@@ -239,6 +246,20 @@ static cpu_pool *pool_new(nk_net *net, int nt, char *err, size_t errlen)
     return P;
 }
 
+/* A cheap clock for the balance of the threads: the time-stamp counter
+ * where there is one (a constant rate on the CPUs of this decade), else
+ * nanoseconds. Only ratios of its readings are used. */
+static inline uint64_t ticks(void)
+{
+#if defined(__x86_64__) || defined(__i386__)
+    return __builtin_ia32_rdtsc();
+#else
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+#endif
+}
+
 static double now_s(void)
 {
     struct timespec ts;
@@ -272,7 +293,9 @@ static int share_update(cpu_pool *P, unsigned gen, int tid, int *mine)
             if (gen_before(c, gen) &&
                 atomic_compare_exchange_strong_explicit(&T->claim, &c, gen, memory_order_acq_rel,
                                                         memory_order_relaxed)) {
+                uint64_t k0 = ticks();
                 update_part(P, u);
+                T->busy += ticks() - k0;
                 atomic_store_explicit(&T->udone, gen, memory_order_release);
                 mine[nm++] = u;
                 break;
@@ -561,7 +584,9 @@ static int run_share(cpu_pool *P, unsigned gen, int tid, double *t_update)
     if (nm < 0 || atomic_load(&P->bad_gen) == gen)
         return 0;
     for (int j = 0; j < nm; j++) {
+        uint64_t k0 = ticks();
         deliver_part(P, mine[j], tid);
+        P->tasks[mine[j]].busy += ticks() - k0;
         atomic_store_explicit(&P->tasks[mine[j]].ddone, gen, memory_order_release);
     }
     return 1;
@@ -810,6 +835,79 @@ static int threads_for(nk_net *net)
     return nt < most ? nt : (int)most;
 }
 
+/* Population k's arrays as the kernel and the tasks see them: after the
+ * build, and again after rebalance has laid them out anew. */
+static void view_pop(nk_net *net, cpu_pool *P, int k)
+{
+    nk_pop *p = &net->pops[k];
+    kdesc *d = &P->kd[k];
+    int s = 0;
+    for (int v = 0; v < p->model->nstates; v++)
+        p->kstate[s++] = p->state[v];
+    for (int r = 0; r < p->nrx; r++)
+        for (int v = 0; v < p->rx[r].syn->nstates; v++)
+            p->kstate[s++] = p->rx[r].state[v];
+    d->refr = p->refr;
+    for (int t = 0; t < P->nt; t++)
+        for (int v = 0; v < d->ns; v++)
+            d->ck[t * d->ns + v] = (char *)p->kstate[v] +
+                                   (size_t)((t + 1) * d->gap) * net->real_size;
+    for (int r = 0; r < p->nrx; r++)
+        d->ring[r] = p->rx[r].ring;
+}
+
+/* Where each row of projection k whose rows are sorted by target starts its
+ * part for each chunk of its targets (P->part or P->split; neither when the
+ * rows are not sorted, or when there is no memory for one: each thread then
+ * picks its targets out of every row). bk_bytes counts them. */
+static void cut_tables(nk_net *net, cpu_pool *P, int k)
+{
+    nk_proj *pj = &net->projs[k];
+    const int nt = P->nt;
+    const int64_t npre = pj->pre.hi - pj->pre.lo;
+    if (P->split[k]) {
+        net->bk_bytes -= npre * (nt - 1) * (int64_t)sizeof *P->split[k];
+        free(P->split[k]);
+        P->split[k] = NULL;
+    }
+    if (P->part[k]) {
+        net->bk_bytes -= npre * P->pstride * (int64_t)sizeof *P->part[k];
+        free(P->part[k]);
+        P->part[k] = NULL;
+    }
+    if (nt < 2 || !P->sorted[k])
+        return;
+    const int64_t *cut = P->cut + pj->post.pop * (nt + 1);
+    /* the part table's 8 x pstride bytes per row against the edges' 10
+     * bytes each: at most a tenth of them, else the split table's 4 x
+     * (nt - 1) (a one-to-one projection would otherwise triple) */
+    if (pj->nsyn < (int64_t)8 * P->pstride * npre) {
+        int32_t *so = nk_xcalloc64((size_t)npre * (size_t)(nt - 1) + 1, sizeof *so);
+        if (!so)
+            return;
+        for (int64_t a = 0; a < npre; a++)
+            for (int t = 1; t < nt; t++)
+                so[a * (nt - 1) + t - 1] =
+                    (int32_t)(lower_bound(pj->col, pj->row[a], pj->row[a + 1], cut[t]) -
+                              pj->row[a]);
+        P->split[k] = so;
+        net->bk_bytes += npre * (nt - 1) * (int64_t)sizeof *so;
+        return;
+    }
+    const int S = P->pstride;
+    int64_t *sp = nk_xcalloc64((size_t)npre * (size_t)S + 1, sizeof *sp);
+    if (!sp)
+        return;
+    for (int64_t a = 0; a < npre; a++) {
+        sp[a * S] = pj->row[a];
+        for (int t = 1; t < nt; t++)
+            sp[a * S + t] = lower_bound(pj->col, pj->row[a], pj->row[a + 1], cut[t]);
+        sp[a * S + nt] = pj->row[a + 1];
+    }
+    P->part[k] = sp;
+    net->bk_bytes += npre * S * (int64_t)sizeof *sp;
+}
+
 /* Takes cut (chunk_cuts) whatever happens. */
 static int build_pool(nk_net *net, int nt, int64_t *cut, char *err, size_t errlen)
 {
@@ -826,6 +924,18 @@ static int build_pool(nk_net *net, int nt, int64_t *cut, char *err, size_t errle
     if (P->projs != net->projs)
         P->projs = net->projs;
     P->dt = net->dt;
+    P->bal_from = net->step;
+    const char *rt = getenv("NKSHELL_RECUT");
+    if (rt && *rt) {
+        char *end;
+        long v = strtol(rt, &end, 10);
+        if (*end || v < 1 || v > 1000000) {
+            snprintf(err, errlen, "NKSHELL_RECUT: expected a number of steps from 1 to 1000000, "
+                                  "got '%s'", rt);
+            return NK_EINVAL;
+        }
+        P->recut_test = (int)v;
+    }
     P->seed = net->seed;
     P->ring_len = net->ring_len;
     P->kd_mem = nk_xcalloc((size_t)net->npops + 1, sizeof *P->kd + 64);
@@ -859,67 +969,28 @@ static int build_pool(nk_net *net, int nt, int64_t *cut, char *err, size_t errle
             snprintf(err, errlen, "out of memory");
             return NK_ENOMEM;
         }
-        for (int t = 0; t < nt; t++)
-            for (int v = 0; v < d->ns; v++)
-                d->ck[t * d->ns + v] = (char *)p->kstate[v] +
-                                       (size_t)((t + 1) * d->gap) * net->real_size;
-        for (int r = 0; r < p->nrx; r++)
-            d->ring[r] = p->rx[r].ring;
+        view_pop(net, P, k);
     }
     P->nstride = (net->npops + 7) / 8 * 8 + 8; /* rows on separate cache lines */
     P->nspk = nk_xcalloc((size_t)P->nstride * (size_t)nt + 1, sizeof *P->nspk);
     P->split = nk_xcalloc((size_t)net->nprojs + 1, sizeof *P->split);
     P->part = nk_xcalloc((size_t)net->nprojs + 1, sizeof *P->part);
+    P->sorted = nk_xcalloc((size_t)net->nprojs + 1, sizeof *P->sorted);
     /* nt + 1 bounds per row, padded to 4 or 8 so that a row's two bounds
      * for a chunk rarely straddle a cache line */
     P->pstride = nt + 1 <= 4 ? 4 : nt + 1 <= 8 ? 8 : nt + 1;
-    if (!P->nspk || !P->part || !P->split) {
+    if (!P->nspk || !P->part || !P->split || !P->sorted) {
         snprintf(err, errlen, "out of memory");
         return NK_ENOMEM;
     }
     for (int k = 0; k < net->nprojs; k++) {
         nk_proj *pj = &net->projs[k];
-        int sorted = 1;
-        if (nt > 1)
-            for (int64_t a = 0; sorted && a < pj->pre.hi - pj->pre.lo; a++)
-                for (int64_t e = pj->row[a] + 1; sorted && e < pj->row[a + 1]; e++)
-                    sorted = pj->col[e - 1] <= pj->col[e];
-        int64_t npre = pj->pre.hi - pj->pre.lo;
-        /* the part table's 8 x pstride bytes per row against the edges' 10
-         * bytes each: at most a tenth of them, else the split table's 4 x
-         * (nt - 1) (a one-to-one projection would otherwise triple) */
-        if (nt > 1 && sorted && pj->nsyn < (int64_t)8 * P->pstride * npre) {
-            int32_t *so = nk_xcalloc64((size_t)npre * (size_t)(nt - 1) + 1, sizeof *so);
-            if (!so) {
-                snprintf(err, errlen, "out of memory");
-                return NK_ENOMEM;
-            }
-            const int64_t *cut = P->cut + pj->post.pop * (nt + 1);
-            for (int64_t a = 0; a < npre; a++)
-                for (int t = 1; t < nt; t++)
-                    so[a * (nt - 1) + t - 1] =
-                        (int32_t)(lower_bound(pj->col, pj->row[a], pj->row[a + 1], cut[t]) -
-                                  pj->row[a]);
-            P->split[k] = so;
-            net->bk_bytes += npre * (nt - 1) * (int64_t)sizeof *so;
-        }
-        else if (nt > 1 && sorted) {
-            const int S = P->pstride;
-            int64_t *sp = nk_xcalloc64((size_t)npre * (size_t)S + 1, sizeof *sp);
-            if (!sp) {
-                snprintf(err, errlen, "out of memory");
-                return NK_ENOMEM;
-            }
-            const int64_t *cut = P->cut + pj->post.pop * (nt + 1);
-            for (int64_t a = 0; a < npre; a++) {
-                sp[a * S] = pj->row[a];
-                for (int t = 1; t < nt; t++)
-                    sp[a * S + t] = lower_bound(pj->col, pj->row[a], pj->row[a + 1], cut[t]);
-                sp[a * S + nt] = pj->row[a + 1];
-            }
-            P->part[k] = sp;
-            net->bk_bytes += npre * S * (int64_t)sizeof *sp;
-        }
+        int sorted = nt > 1;
+        for (int64_t a = 0; sorted && a < pj->pre.hi - pj->pre.lo; a++)
+            for (int64_t e = pj->row[a] + 1; sorted && e < pj->row[a + 1]; e++)
+                sorted = pj->col[e - 1] <= pj->col[e];
+        P->sorted[k] = (unsigned char)sorted;
+        cut_tables(net, P, k);
         /* One weight for the whole projection (the same bits): no weight
          * read or converted per event. */
         pj->uweight = pj->nsyn > 0;
@@ -1025,6 +1096,118 @@ static int cpu_build(nk_net *net, char *err, size_t errlen)
     return build_pool(net, nt, cut, err, errlen);
 }
 
+/* ---- balancing the threads --------------------------------------------- */
+
+/* Chunks are cut evenly at build, which balances the threads only when
+ * their CPUs run equally fast. On a virtual machine they often do not: two
+ * copies of one kernel run at once on its two CPUs differ by 4-20 %, and
+ * which CPU is the slower one changes from run to run (docs/performance.md).
+ * Every BAL_STEPS steps the step looks at how long each chunk's update and
+ * delivery took. When the slowest chunk took more than BAL_SLACK longer
+ * than the mean, every population is cut anew, each chunk's share moved
+ * half the way towards its thread's speed (neurons per tick), and the
+ * arrays laid out for the new cuts (nk_pop_relayout, ring slots and all).
+ * A re-cut copies the arrays (tens of MB for a large network), so the next
+ * waits at least 50 times as long as it took: at most 2 % of a run.
+ * Results do not depend on where the cuts lie. NKSHELL_RECUT=N (tests)
+ * cuts anew every N steps instead, at shares that change each time. */
+#define BAL_STEPS 256
+#define BAL_SLACK 0.06
+
+/* Lays every population out for the chunk shares share[0..nt-1] (summing
+ * to 1). A population that cannot be laid out anew (memory) keeps its cuts. */
+static void recut(nk_net *net, cpu_pool *P, const double *share)
+{
+    const int nt = P->nt;
+    int64_t c[nt + 1];
+    unsigned char *moved = nk_xcalloc((size_t)net->npops + 1, 1);
+    if (!moved)
+        return;
+    for (int k = 0; k < net->npops; k++) {
+        nk_pop *p = &net->pops[k];
+        int64_t *cut = P->cut + k * (nt + 1);
+        int64_t blocks = (p->n + 63) / 64;
+        double f = 0;
+        c[0] = 0;
+        for (int t = 1; t < nt; t++) {
+            f += share[t - 1];
+            int64_t b = (int64_t)(f * (double)blocks + 0.5);
+            int64_t x = b * 64 < p->n ? b * 64 : p->n;
+            c[t] = x > c[t - 1] ? x : c[t - 1];
+        }
+        c[nt] = p->n;
+        if (!memcmp(c, cut, sizeof c))
+            continue;
+        char e2[256]; /* a dense population (too small for gaps) moves nothing */
+        if (p->lay.gap && nk_pop_relayout(net, p, nt, c, p->lay.gap, e2, sizeof e2))
+            continue;
+        memcpy(cut, c, sizeof c);
+        view_pop(net, P, k);
+        moved[k] = 1;
+    }
+    for (int k = 0; k < net->nprojs; k++)
+        if (moved[net->projs[k].post.pop])
+            cut_tables(net, P, k);
+    free(moved);
+}
+
+/* At the start of step s, every chunk's work of the last steps done. */
+static void rebalance(nk_net *net, cpu_pool *P, int64_t s)
+{
+    const int nt = P->nt;
+    if (s - P->bal_from < (P->recut_test ? P->recut_test : BAL_STEPS)) {
+        if (s < P->bal_from) /* a checkpoint restored, or the step counted anew */
+            P->bal_from = s;
+        return;
+    }
+    P->bal_from = s;
+    double share[nt], busy[nt], speed[nt], sum = 0, mean = 0, most = 0;
+    for (int t = 0; t < nt; t++) {
+        busy[t] = (double)P->tasks[t].busy;
+        P->tasks[t].busy = 0;
+    }
+    if (P->recut_test) { /* shares that change from cut to cut */
+        uint64_t x = (uint64_t)s * 0x9e3779b97f4a7c15u;
+        for (int t = 0; t < nt; t++) {
+            x ^= x >> 29;
+            x *= 0xbf58476d1ce4e5b9u;
+            share[t] = 0.2 + (double)(x >> 40) * 0x1p-24;
+            sum += share[t];
+        }
+        for (int t = 0; t < nt; t++)
+            share[t] /= sum;
+        recut(net, P, share);
+        return;
+    }
+    /* each chunk's neurons, all populations together */
+    double n[nt];
+    for (int t = 0; t < nt; t++) {
+        n[t] = 0;
+        for (int k = 0; k < net->npops; k++)
+            n[t] += (double)(P->cut[k * (nt + 1) + t + 1] - P->cut[k * (nt + 1) + t]);
+        mean += busy[t] / nt;
+        most = busy[t] > most ? busy[t] : most;
+    }
+    if (!(mean > 0) || most <= (1 + BAL_SLACK) * mean)
+        return;
+    double total = 0;
+    for (int t = 0; t < nt; t++) {
+        if (!(n[t] > 0) || !(busy[t] > 0))
+            return; /* an empty chunk says nothing of its thread's speed */
+        speed[t] = n[t] / busy[t];
+        sum += speed[t];
+        total += n[t];
+    }
+    for (int t = 0; t < nt; t++) /* half the way from the shares of now */
+        share[t] = 0.5 * (n[t] / total) + 0.5 * (speed[t] / sum);
+    uint64_t k0 = ticks();
+    if (k0 < P->bal_after)
+        return;
+    recut(net, P, share);
+    uint64_t k1 = ticks();
+    P->bal_after = k1 + 50 * (k1 - k0);
+}
+
 /* ---- a step -------------------------------------------------------------- */
 
 static int cpu_step(nk_net *net, char *err, size_t errlen)
@@ -1034,6 +1217,8 @@ static int cpu_step(nk_net *net, char *err, size_t errlen)
     double *prof = net->profiling ? net->prof : NULL;
     double t0 = prof ? now_s() : 0, t1;
 
+    if (P->nt > 1)
+        rebalance(net, P, s);
     /* 0. sampled monitors see the state at the start of the step */
     int rc = nk_monitors_sample(net, s, err, errlen);
     if (rc)
