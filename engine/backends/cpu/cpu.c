@@ -777,23 +777,19 @@ static int load_pop(nk_net *net, nk_pop *p, int pi, int nt, char *err, size_t er
         ns += p->rx[r].syn->nstates;
         np += p->rx[r].syn->nparams;
     }
+    /* the kernel's state arrays are filled in by view_pop (build_pool) */
     p->kstate = nk_xcalloc((size_t)ns, sizeof *p->kstate);
     p->kparam = nk_xcalloc((size_t)np + (size_t)p->nkextra + 1, sizeof *p->kparam);
     if (!p->kstate || !p->kparam) {
         snprintf(err, errlen, "out of memory");
         return NK_ENOMEM;
     }
-    int s = 0, q = 0;
-    for (int k = 0; k < p->model->nstates; k++)
-        p->kstate[s++] = p->state[k];
+    int q = 0;
     for (int k = 0; k < p->model->nparams; k++)
         p->kparam[q++] = p->param[k];
-    for (int r = 0; r < p->nrx; r++) {
-        for (int k = 0; k < p->rx[r].syn->nstates; k++)
-            p->kstate[s++] = p->rx[r].state[k];
+    for (int r = 0; r < p->nrx; r++)
         for (int k = 0; k < p->rx[r].syn->nparams; k++)
             p->kparam[q++] = p->rx[r].param[k];
-    }
     for (int k = 0; k < p->nkextra; k++)
         p->kparam[q++] = p->kextra[k];
     /* Graded projections onto this population: their functions live here,
