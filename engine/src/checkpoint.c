@@ -865,6 +865,7 @@ static int ck_load_state(nk_net *net, ck *c, const char *path)
                 for (int d = 0; d < c->ring_len; d++)
                     nk_lay_scatter(&p->lay, nk_ring_slot(p, r, net->ring_len, net->step + d),
                                    sizeof *ring, p->n, ring + (size_t)d * (size_t)p->n);
+                net->in_changed = 1; /* the kernel's bound on the input (nk_net_build) */
             }
             H5Gclose(rg);
         }

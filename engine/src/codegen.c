@@ -1435,9 +1435,11 @@ static char *codegen_pop(nk_net *net, int pi, int cuda, char *err, size_t errlen
     sb_printf(&b, "#define nk_exp nk_fexp\n#define nk_expm1 nk_fexpm1\n"
                   "#define nk_exprel nk_fexprel\n");
     sb_printf(&b, "typedef %s real;\n", net->dbl ? "double" : "float");
-    /* fired and non-finite flags: as wide as a float, so the vectorised
-     * loop takes 16 neurons a turn and leaves at most 15 to scalar code */
-    sb_printf(&b, "typedef int32_t nk_flag;\n");
+    /* fired flags: as wide as a float, so the vectorised loop takes 16
+     * neurons a turn and leaves at most 15 to scalar code; non-finite flags:
+     * as wide as a double, the width of the test (packed to 32 bits they
+     * cost a one-thread CUBA kernel 3-5 % of its time) */
+    sb_printf(&b, "typedef int32_t nk_flag;\ntypedef int64_t nk_bflag;\n");
     sb_printf(&b, "#define NK_RAND() nk_rng_uniform(&nk_rng_)\n");
     sb_printf(&b, "#define NK_RANDN() nk_rng_normal(&nk_rng_)\n");
     sb_printf(&b, "enum { NK_BLK = 256, NK_NVAR = %d };\n\n", y.n > 0 ? kernel_nvars(pop) : 1);
@@ -1509,7 +1511,7 @@ prelude:
     if (cuda) {
         sb_printf(&bb, "    const int64_t i = a->i0 + nk_tid;\n"
                        "    if (i >= a->n || *a->halt < a->step) return;\n");
-        sb_printf(&bb, "    nk_flag nk_o_fire[1], nk_o_bad[1];\n"
+        sb_printf(&bb, "    nk_flag nk_o_fire[1];\n    nk_bflag nk_o_bad[1];\n"
                        "    const int nk_j = 0;\n    int nk_nfire = 0, nk_anybad = 0;\n"
                        "    (void)nk_nfire; (void)nk_o_fire;\n    {\n");
         goto body;
@@ -1532,7 +1534,7 @@ prelude:
     sb_printf(&bb, "    for (int64_t nk_b0 = i0; nk_b0 < i1; nk_b0 += NK_BLK) {\n");
     sb_printf(&bb, "      const int nk_nb = i1 - nk_b0 < NK_BLK ? (int)(i1 - nk_b0) : NK_BLK;\n");
     sb_printf(&bb, "      nk_flag *nk_o_fire = nk_fired[(nk_b0 - i0) / NK_BLK & 1];\n"
-                   "      nk_flag nk_o_bad[NK_BLK];\n");
+                   "      nk_bflag nk_o_bad[NK_BLK];\n");
     sb_printf(&bb, "      int nk_nfire = 0, nk_anybad = 0;\n");
     sb_printf(&bb, "#pragma GCC ivdep\n");
     sb_printf(&bb, "      for (int nk_j = 0; nk_j < nk_nb; nk_j++) {\n");
@@ -1569,10 +1571,11 @@ body:
     for (int r = 0; r < pop->nrx; r++) {
         const nk_model *m = pop->rx[r].syn;
         sb_printf(&bb, "        const int64_t nk_in%d = in%d[i];\n        in%d[i] = 0;\n", r, r, r);
+        const char *conv = !cuda && pop->rx[r].small_in ? "NK_FIX_REAL_SMALL" : "NK_FIX_REAL";
         if (m->graded || on_pre_adds_w(m))
-            sb_printf(&bb, "        {\n            const double nk_w = NK_FIX_REAL(nk_in%d);\n", r);
+            sb_printf(&bb, "        {\n            const double nk_w = %s(nk_in%d);\n", conv, r);
         else
-            sb_printf(&bb, "        if (nk_in%d != 0) {\n            const double nk_w = NK_FIX_REAL(nk_in%d);\n", r, r);
+            sb_printf(&bb, "        if (nk_in%d != 0) {\n            const double nk_w = %s(nk_in%d);\n", r, conv, r);
         for (int k = 0; k < m->on_pre.n; k++) {
             const nk_stmt *st = &m->on_pre.items[k];
             char target[160];
@@ -1678,7 +1681,7 @@ body:
     for (int k = 1; k < y.n; k++)
         sb_printf(&bb, " + %s", y.o[k].cname);
     sb_printf(&bb, ";\n        const int nk_nf = !nk_isfinite(nk_sum);\n");
-    sb_printf(&bb, "        nk_o_bad[nk_j] = (nk_flag)nk_nf;\n");
+    sb_printf(&bb, "        nk_o_bad[nk_j] = (nk_bflag)nk_nf;\n");
     if (cuda)
         sb_printf(&bb, "        nk_anybad |= nk_nf;\n");
     /* Bounds. */
@@ -1732,7 +1735,7 @@ body:
     if (cuda)
         sb_printf(&bb, "        nk_nfire += nk_fire;\n");
     if (nm->threshold && !nm->refr_cond && nm->refr_per_neuron) {
-        sb_printf(&bb, "        nk_o_bad[nk_j] |= (nk_flag)(nk_rbad << 1);\n");
+        sb_printf(&bb, "        nk_o_bad[nk_j] |= (nk_bflag)(nk_rbad << 1);\n");
         if (cuda)
             sb_printf(&bb, "        nk_anybad |= nk_rbad;\n");
     }
@@ -1854,7 +1857,7 @@ char *nk_codegen_cuda_header(nk_net *net)
     sb_printf(&b, "typedef %s real;\n", net->dbl ? "double" : "float");
     /* fired and non-finite flags: as wide as a float, so the vectorised
      * loop takes 16 neurons a turn and leaves at most 15 to scalar code */
-    sb_printf(&b, "typedef int32_t nk_flag;\n");
+    sb_printf(&b, "typedef int32_t nk_flag;\ntypedef int32_t nk_bflag;\n");
     sb_printf(&b, "#define NK_RAND() nk_rng_uniform(&nk_rng_)\n");
     sb_printf(&b, "#define NK_RANDN() nk_rng_normal(&nk_rng_)\n");
     if (b.oom) {

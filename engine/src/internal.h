@@ -171,7 +171,17 @@ typedef struct nk_receptor {
     double *param;           /* its parameters */
     void **state;            /* its state arrays, lay.len entries each (nk_lay) */
     int64_t *ring;           /* ring buffer: ring_len slots x lay.len, Q32.32 */
+    double in_proj;          /* the most the projections bring one neuron in a step: the
+                                largest sum of |weight| onto a neuron (INFINITY: graded) */
+    int small_in;            /* every step's input stays below NK_SMALL_IN in magnitude,
+                                as proven at build: the CPU kernel converts it with
+                                NK_FIX_REAL_SMALL (rt/nk_kernel.h) */
 } nk_receptor;
+
+/* The bound under which a receptor's input takes the short conversion: half
+ * of the 2^19 below which it is exact, so that the rounding of each weight
+ * to Q32.32 (2^-33 at most) never matters. */
+#define NK_SMALL_IN 262144.0
 
 typedef struct nk_pop {
     char *name;
@@ -351,6 +361,8 @@ struct nk_net {
     int nmeta;
     int64_t step;
     int built;               /* code and buffers match the description */
+    int in_changed;          /* a source's weight or rate, or the ring buffers, changed
+                                since the receptors' small_in were proven (nk_net_build) */
     int ring_len;            /* slots in every ring buffer */
     nk_pop *pops;
     int npops;
@@ -445,6 +457,10 @@ int nk_sources_apply(nk_net *net, int64_t s, int drawn, char *err, size_t errlen
  * the source's own stream (poisson, bernoulli): the same numbers wherever
  * and in whatever order its neurons are drawn. */
 int nk_source_drawn(const nk_source *src);
+/* The most one entry of source src adds to its receptor's input in one step,
+ * in weight units: 0 for a current source, INFINITY for a Poisson source
+ * whose counts are drawn without a table (they have no bound). */
+double nk_source_in_max(const nk_net *net, const nk_source *src);
 /* Whether source src acts in step s (present, and s within its start and
  * stop). */
 int nk_source_on(const nk_net *net, const nk_source *src, int64_t s);

@@ -1881,7 +1881,8 @@ int nk_results_recover(nk_ctx *ctx, const char *path)
  * |weights| onto a neuron bounds what one step can bring; a network where
  * that sum reaches 2^31 is refused before it runs (the sum would wrap).
  * Graded receptors carry weight x a presynaptic value, which no bound
- * holds, and are not checked. */
+ * holds, and are not checked. The largest sum is kept as the receptor's
+ * in_proj (for input_bounds). */
 static int check_input_range(nk_net *net)
 {
     const double limit = 2147483648.0 * (1 - 1e-9);
@@ -1889,10 +1890,13 @@ static int check_input_range(nk_net *net)
     int64_t cap = 0;
     int rc = 0;
     for (int k = 0; !rc && k < net->npops; k++) {
-        const nk_pop *p = &net->pops[k];
+        nk_pop *p = &net->pops[k];
         for (int r = 0; !rc && r < p->nrx; r++) {
-            if (p->rx[r].syn->graded)
+            p->rx[r].in_proj = 0;
+            if (p->rx[r].syn->graded) {
+                p->rx[r].in_proj = INFINITY;
                 continue;
+            }
             int any = 0;
             for (int q = 0; q < net->nprojs; q++) {
                 const nk_proj *pj = &net->projs[q];
@@ -1911,7 +1915,7 @@ static int check_input_range(nk_net *net)
                 for (int64_t e = 0; e < pj->nsyn; e++)
                     acc[pj->col[e]] += fabs((double)pj->w[e]);
             }
-            for (int64_t i = 0; any && i < p->n; i++)
+            for (int64_t i = 0; any && i < p->n; i++) {
                 if (acc[i] >= limit) {
                     rc = nk_fail(net->ctx, NK_EINVAL,
                                  "population '%s', neuron %lld: the weights of the synapses onto "
@@ -1921,10 +1925,87 @@ static int check_input_range(nk_net *net)
                                  p->name, (long long)i + 1, p->rx[r].name, acc[i], 2147483648.0);
                     break;
                 }
+                if (acc[i] > p->rx[r].in_proj)
+                    p->rx[r].in_proj = acc[i];
+            }
         }
     }
     free(acc);
     return rc;
+}
+
+/* The most one step's input to receptor r of population k can reach, in
+ * weight units: the projections' share (in_proj), what the spike sources
+ * may add to any one neuron, and what the ring buffer holds already (input
+ * on its way, or restored from a checkpoint). acc: room for p->n. */
+static double input_bound(const nk_net *net, int k, int r, double *acc)
+{
+    const nk_pop *p = &net->pops[k];
+    const nk_receptor *x = &p->rx[r];
+    double b = x->in_proj, most = 0;
+    int any = 0;
+    for (int j = 0; isfinite(b) && j < net->nsrcs; j++) {
+        const nk_source *src = &net->srcs[j];
+        if (src->removed || !NK_SRC_IS_SPIKES(src->kind))
+            continue;
+        double m = -1;
+        for (int q = 0; q < src->nparts; q++) {
+            const nk_src_part *pt = &src->parts[q];
+            if (pt->pop != k || pt->rx != r)
+                continue;
+            if (m < 0)
+                m = nk_source_in_max(net, src);
+            if (!isfinite(m))
+                return INFINITY;
+            if (!any) {
+                memset(acc, 0, (size_t)p->n * sizeof *acc);
+                any = 1;
+            }
+            for (int64_t i = 0; i < pt->n; i++) /* an entry may repeat a neuron */
+                acc[nk_part_at(pt, i)] += m;
+        }
+    }
+    for (int64_t i = 0; any && i < p->n; i++)
+        most = acc[i] > most ? acc[i] : most;
+    b += most;
+    if (x->ring && isfinite(b)) {
+        double held = 0;
+        size_t len = (size_t)net->ring_len * (size_t)p->lay.len;
+        for (size_t i = 0; i < len; i++) {
+            double v = fabs((double)x->ring[i]);
+            held = v > held ? v : held;
+        }
+        b += held * NK_FIX_INV;
+    }
+    return b;
+}
+
+/* Sets every receptor's small_in (the kernels are generated after), or,
+ * with hold, sets *hold to whether every receptor built with small_in still
+ * has its bound: a source's weight or rate may have changed since, or a
+ * checkpoint filled the rings. Where one has not, the network is built again
+ * (its kernel then converts that receptor's input in full). */
+static int input_bounds(nk_net *net, int *hold)
+{
+    int64_t most = 0;
+    for (int k = 0; k < net->npops; k++)
+        most = net->pops[k].n > most ? net->pops[k].n : most;
+    double *acc = malloc((size_t)(most ? most : 1) * sizeof *acc);
+    if (!acc)
+        return nk_fail(net->ctx, NK_ENOMEM, "out of memory");
+    if (hold)
+        *hold = 1;
+    for (int k = 0; k < net->npops; k++)
+        for (int r = 0; r < net->pops[k].nrx; r++) {
+            nk_receptor *x = &net->pops[k].rx[r];
+            if (!hold)
+                x->small_in = input_bound(net, k, r, acc) < NK_SMALL_IN;
+            else if (x->small_in && !(input_bound(net, k, r, acc) < NK_SMALL_IN))
+                *hold = 0;
+        }
+    free(acc);
+    net->in_changed = 0;
+    return 0;
 }
 
 /* The most state variables (the neuron's and its receptors') one
@@ -1955,10 +2036,19 @@ static int check_kernel_size(nk_net *net)
 
 int nk_net_build(nk_net *net)
 {
+    if (net->built && net->in_changed) {
+        int hold = 0, rc = input_bounds(net, &hold);
+        if (rc)
+            return rc;
+        if (!hold)
+            net->built = 0;
+    }
     if (net->built)
         return 0;
     char err[NK_ERRLEN];
     int rc = check_input_range(net);
+    if (!rc)
+        rc = input_bounds(net, NULL);
     if (!rc)
         rc = check_kernel_size(net);
     if (rc)

@@ -781,6 +781,9 @@ int nk_source_set(nk_net *net, int k, const char *name, double value)
     }
     if (!strcmp(name, "weight"))
         s->wfix = nk_fix_from(value); /* the receptor stays the one chosen at creation */
+    /* a larger weight or rate may bring a receptor more input than its
+     * kernel was built for (nk_net_build looks again) */
+    net->in_changed = 1;
     describe(net, k);
     return 0;
 }
@@ -932,6 +935,34 @@ void nk_source_tab(const nk_net *net, const nk_source *src, nk_draw_tab *t)
         }
     t->K = -1;
     nk_poisson_prep(&t->pk, lambda);
+}
+
+double nk_source_in_max(const nk_net *net, const nk_source *src)
+{
+    double w = fabs((double)src->wfix) * NK_FIX_INV;
+    switch (src->kind) {
+    case NK_SRC_BERNOULLI:
+        return w;
+    case NK_SRC_POISSON: {
+        nk_draw_tab t;
+        nk_source_tab(net, src, &t); /* a count is at most the table's length */
+        return t.K < 0 ? INFINITY : t.K * w;
+    }
+    case NK_SRC_SPIKE_TIMES: {
+        /* events sorted by (step, entry): an entry's events in one step
+         * are adjacent */
+        int64_t most = 0;
+        for (int64_t e = 0, run = 0; e < src->nev; e++) {
+            run = e && src->ev_step[e] == src->ev_step[e - 1] && src->ev_at[e] == src->ev_at[e - 1]
+                      ? run + 1
+                      : 1;
+            most = run > most ? run : most;
+        }
+        return (double)most * w;
+    }
+    default:
+        return 0;
+    }
 }
 
 void nk_source_draw(const nk_net *net, int k, int q, int64_t s, int64_t lo, int64_t hi,

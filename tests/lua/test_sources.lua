@@ -59,4 +59,51 @@ do
   T.ok(ok_t, "poisson: input only between start and stop (plus the synapse's 0.1 ms)")
 end
 
+-- Spike input is summed in Q32.32 fixed point and turned into a double as
+-- a neuron reads it. Where the engine has bounded a receptor's input below
+-- 2^18 (weight units, one step) the kernel does that with two instructions,
+-- exact only below 2^19; elsewhere in full. The sums must be exact either
+-- way, also when a source's weight grows past the bound between runs (the
+-- kernel is then built again): with the short conversion 600000.5 would
+-- come out wrong.
+do
+  local sumq = nk.model{name = "sumq_src", kind = "synapse", states = {q = 0},
+                        equations = "dq/dt = 0", on_pre = "q += w", current = "0",
+                        method = "euler"}
+  local small = "NK_FIX_REAL_SMALL(nk_in"
+  for _, threads in ipairs{1, 2} do
+    local net = nk.network{dt = 0.1, precision = "double"}
+    net:set_threads(threads)
+    local p = net:population("lif", 4)
+    local s = net:source("spike_times", p:slice(1, 2), {times = {{1, 2, 2}, {3}},
+                                                         weight = 1000.25, synapse = sumq,
+                                                         receptor = "q"})
+    net:run(1.5)
+    T.ok(net:code(p):find(small, 1, true), "input bounded below 2^18: the short conversion")
+    T.eq(p:get("q.q", 1), 1000.25, "short conversion: one event, " .. threads .. " thread(s)")
+    s:set{weight = 600000.5}
+    net:run(2)
+    T.ok(not net:code(p):find(small, 1, true),
+         "a weight raised past the bound: the kernel is built again with the full conversion")
+    T.eq(p:get("q.q", 1), 1000.25 + 2 * 600000.5, "full conversion: two events in one step")
+    T.eq(p:get("q.q", 2), 600000.5, "full conversion: the other neuron's event")
+    T.eq(p:get("q.q", 3), 0, "no input, no sum")
+    -- lowered again, it stays built as it is (a bound that holds needs no new code)
+    s:set{weight = 1}
+    net:run(1)
+    T.ok(not net:code(p):find(small, 1, true), "a lowered weight keeps the kernel")
+    net:close()
+  end
+  -- what a receptor may receive decides: Poisson counts drawn without a table
+  -- (a mean of 10 or more a step) have no bound, graded input neither
+  local net = nk.network{dt = 0.1}
+  local a = net:population("lif", 3)
+  local b = net:population("lif", 3)
+  net:source("poisson", a, {rate = 1000, weight = 5, synapse = sumq, receptor = "q"})
+  net:source("poisson", b, {rate = 200000, weight = 0.001, synapse = sumq, receptor = "q"})
+  T.ok(net:code(a):find(small, 1, true), "poisson counts from a table are bounded")
+  T.ok(not net:code(b):find(small, 1, true), "poisson counts drawn by PTRS are not")
+  net:close()
+end
+
 T.done("sources")

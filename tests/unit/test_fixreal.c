@@ -1,6 +1,8 @@
 /* test_fixreal.c - NK_FIX_REAL (rt/nk_kernel.h), the conversion of Q32.32
  * synaptic input to double that generated kernels use, against the plain
- * (double)x * 2^-32, bit for bit.
+ * (double)x * 2^-32, bit for bit; and NK_FIX_REAL_SMALL, its short form for
+ * |x| < 2^51, the same way over that range (and, to show that the range is
+ * needed, that it goes wrong just past it).
  *
  * meson.build compiles this test with -mavx2 on x86-64, so that it checks the
  * split form that kernels built for AVX2 without AVX-512 use; it is skipped
@@ -25,7 +27,7 @@ static uint64_t rnd64(void)
 
 enum { N = 1 << 20 };
 static int64_t x[N];
-static double got[N];
+static double got[N], got_small[N];
 
 int main(void)
 {
@@ -63,6 +65,36 @@ int main(void)
                     want);
     }
     CHECK_EQ_INT(bad, 0);
+
+    /* the short form: every magnitude from 1 bit to 51, both signs, and the
+     * range's ends */
+    static const int64_t sedge[] = {0, 1, -1, ((int64_t)1 << 51) - 1, -((int64_t)1 << 51),
+                                    -((int64_t)1 << 51) + 1, (int64_t)1 << 32,
+                                    -((int64_t)1 << 32), (int64_t)0xffffffff};
+    const size_t nsedge = sizeof sedge / sizeof sedge[0];
+    for (size_t k = 0; k < N; k++) {
+        const uint64_t r = rnd64();
+        x[k] = k < nsedge ? sedge[k] : (int64_t)(rnd64() >> (13 + r % 51));
+        if (k >= nsedge && (r >> 6) & 1)
+            x[k] = -x[k]; /* |x| < 2^51 here */
+    }
+    for (size_t k = 0; k < N; k++)
+        got_small[k] = NK_FIX_REAL_SMALL(x[k]);
+    bad = 0;
+    for (size_t k = 0; k < N; k++) {
+        const double want = (double)x[k] * NK_FIX_INV;
+        uint64_t a, b;
+        memcpy(&a, &got_small[k], 8);
+        memcpy(&b, &want, 8);
+        if (a != b && bad++ < 5)
+            fprintf(stderr, "NK_FIX_REAL_SMALL(%lld) = %a, want %a\n", (long long)x[k],
+                    got_small[k], want);
+    }
+    CHECK_EQ_INT(bad, 0);
+    const int64_t above = ((int64_t)1 << 51) + ((int64_t)1 << 32) + 1;
+    const int64_t below = -((int64_t)1 << 51) - 1;
+    CHECK(NK_FIX_REAL_SMALL(above) != (double)above * NK_FIX_INV);
+    CHECK(NK_FIX_REAL_SMALL(below) != (double)below * NK_FIX_INV);
 #if defined(__AVX2__) && !defined(__AVX512DQ__)
     printf("fixreal: the split form, %d values compared\n", (int)N);
 #else
