@@ -783,7 +783,8 @@ int nk_source_set(nk_net *net, int k, const char *name, double value)
         s->wfix = nk_fix_from(value); /* the receptor stays the one chosen at creation */
     /* a larger weight or rate may bring a receptor more input than its
      * kernel was built for (nk_net_build looks again) */
-    net->in_changed = 1;
+    if (NK_SRC_IS_SPIKES(s->kind) && (!strcmp(name, "weight") || !strcmp(name, "rate")))
+        net->in_changed = 1;
     describe(net, k);
     return 0;
 }
