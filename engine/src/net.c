@@ -2036,13 +2036,15 @@ static int check_kernel_size(nk_net *net)
 
 int nk_net_build(nk_net *net)
 {
-    if (net->built && net->in_changed) {
+    /* (only CPU kernels take the short conversion: a GPU build stays) */
+    if (net->built && net->in_changed && net->be == &nk_backend_cpu) {
         int hold = 0, rc = input_bounds(net, &hold);
         if (rc)
             return rc;
         if (!hold)
             net->built = 0;
     }
+    net->in_changed = 0;
     if (net->built)
         return 0;
     char err[NK_ERRLEN];
