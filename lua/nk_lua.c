@@ -3525,6 +3525,8 @@ static void push_profile(lua_State *L, nk_net *net)
     lua_setfield(L, -2, "spikes");
     lua_pushinteger(L, (lua_Integer)p.steps);
     lua_setfield(L, -2, "steps");
+    lua_pushinteger(L, (lua_Integer)p.early);
+    lua_setfield(L, -2, "early");
     lua_pushinteger(L, p.threads);
     lua_setfield(L, -2, "threads");
     lua_setfield(L, -2, "run");

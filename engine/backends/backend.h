@@ -22,7 +22,10 @@
  * of step n + d/dt, before that step's integration. Delays are at least one
  * step, which is why step 4 may run after step 2 without a race, and why the
  * sum in a slot is complete before it is read. Fixed-point addition is
- * associative, so the order of deliveries never changes a result.
+ * associative, so the order of deliveries never changes a result. A backend
+ * may overlap neighbouring steps where nothing can tell: the CPU backend's
+ * threads update a chunk in step n + 1 while other chunks' step n is still
+ * being delivered and recorded (docs/engine.md, Threads).
  */
 #ifndef NK_BACKEND_H
 #define NK_BACKEND_H

@@ -333,7 +333,7 @@ struct nk_backend;
 
 /* Phases of a step and of building, as net:profile() reports them. */
 enum { NK_PROF_SOURCES, NK_PROF_UPDATE, NK_PROF_DELIVER, NK_PROF_RECORD, NK_PROF_WRITE,
-       NK_PROF_FINISH, NK_PROF_STEPS, NK_PROF_N };
+       NK_PROF_FINISH, NK_PROF_STEPS, NK_PROF_EARLY, NK_PROF_N };
 enum { NK_PROFB_CONNECT, NK_PROFB_CODEGEN, NK_PROFB_COMPILE, NK_PROFB_OUTPUT,
        NK_PROFB_N };
 
@@ -381,11 +381,15 @@ struct nk_net {
     int64_t run_until;       /* during a run: the step it ends at, */
     int64_t run_ck_every;    /* its checkpoint cadence in steps (0: none), */
     int64_t run_step0;       /* and the step it started at */
+    volatile sig_atomic_t *run_interrupt; /* and what interrupts it (or NULL) */
+    int ahead;               /* the backend has started step net->step early: */
+                             /* the run takes it before it stops */
     int threads;             /* CPU threads asked for (0: one per CPU this process may use) */
     void *bk;                /* the backend's own state (set at build) */
     int64_t bk_bytes;        /* host memory of the backend's own tables (nk_net_memory) */
     int profiling;           /* time the phases of each step into prof */
-    double prof[NK_PROF_N];  /* seconds per phase of the last profiled run (NK_PROF_STEPS: steps) */
+    double prof[NK_PROF_N];  /* seconds per phase of the last profiled run (NK_PROF_STEPS: steps, */
+                             /* NK_PROF_EARLY: of them, those started early) */
     double prof_build[NK_PROFB_N]; /* seconds per phase of building */
     double prof_run_s;       /* the last profiled run's loop */
     int prof_threads;        /* ... and its threads */

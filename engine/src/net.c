@@ -387,6 +387,7 @@ void nk_net_profile(const nk_net *net, nk_profile *o)
     o->record_s = net->prof[NK_PROF_RECORD];
     o->write_s = net->prof[NK_PROF_WRITE];
     o->steps = (int64_t)net->prof[NK_PROF_STEPS];
+    o->early = (int64_t)net->prof[NK_PROF_EARLY];
     o->finish_s = net->prof[NK_PROF_FINISH];
     o->run_s = net->prof_run_s;
     o->threads = net->prof_threads;
@@ -2207,8 +2208,11 @@ int nk_run(nk_net *net, double ms, const nk_run_opts *o)
     net->run_until = step0 + nsteps;
     net->run_ck_every = ck_steps;
     net->run_step0 = step0;
+    net->run_interrupt = o->interrupt;
+    net->ahead = 0;
     for (int64_t s = 0; s < nsteps; s++) {
-        if (o->interrupt && *o->interrupt) {
+        /* a step the backend started early (net->ahead) is taken first */
+        if (o->interrupt && *o->interrupt && !net->ahead) {
             rc = nk_fail(net->ctx, NK_EINTR,
                          "interrupted at t = %g ms; what was recorded until then is kept",
                          nk_net_time(net));
@@ -2247,6 +2251,17 @@ int nk_run(nk_net *net, double ms, const nk_run_opts *o)
             }
         }
     }
+    if (net->ahead) {
+        /* stopped by an error after the backend started the next step
+         * early: that step is taken, as an interrupted run takes it, and
+         * the first error is the one reported */
+        net->run_until = net->step + 1;
+        int r2 = net->be->step(net, err, sizeof err);
+        if (r2 && !rc)
+            rc = nk_fail(net->ctx, r2, "%s", err);
+        net->ahead = 0;
+    }
+    net->run_interrupt = NULL;
     net->running = 0;
     double tc = nk_now();
     if (synced) {

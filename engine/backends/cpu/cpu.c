@@ -13,10 +13,13 @@
  * that claims the chunk: each thread claims its own chunk first (its data
  * stays in its cache), then any chunk not yet claimed; the calling thread
  * works too, so a worker the system has not yet scheduled holds nobody up.
- * Each chunk's state in a step is on a cache line that only its thread
- * writes, so waiting for the others costs one transfer per chunk. The
- * calling thread then joins the chunks' spike lists, in neuron order, and
- * records. What a task computes does not depend on which thread runs it,
+ * A thread delivers the spikes of a chunk it updated to that chunk before it
+ * waits for the others' updates. Each chunk's state in a step is on cache
+ * lines that only its thread writes, so waiting for the others costs one
+ * transfer per chunk. The calling thread then joins the chunks' spike lists,
+ * in neuron order, and records; where it can, it starts the next step
+ * before its own delivery, so that a step has one meeting of the threads
+ * (see publish). What a task computes does not depend on which thread runs it,
  * random numbers are keyed by neuron and step, and fixed-point sums do not
  * depend on the order of their terms: results are the same bits for any
  * thread count.
@@ -49,6 +52,12 @@
  * thread yields the CPU or, between steps, sleeps. */
 #define SPIN_WAIT 4000
 
+/* Spins before a thread that has done its own chunk takes another thread's
+ * (a few microseconds): long enough that a thread merely finishing the last
+ * step's work keeps its chunk and its chunk's data in its cache, short
+ * against a thread the system has not scheduled. */
+#define STEAL_WAIT 256
+
 /* What one update task found in one step. */
 typedef struct tres {
     int rc;                  /* 0, or NK_EDIVERGED */
@@ -58,23 +67,27 @@ typedef struct tres {
     int64_t events;          /* synaptic events its delivery made (profiled runs) */
 } tres;
 
-/* One chunk number's work in a step, on a cache line of its own. The thread
+/* One chunk number's work in a step, on cache lines of its own. The thread
  * that claims chunk c in step generation g (claim: g) updates it and, once
  * every chunk's update is done, delivers to it; udone and ddone then hold g.
  * Claims only move forward, so a thread still on an older step (a worker
  * that woke late) finds nothing to claim. Only the chunk's thread writes
- * the line in a step; the others only read it, once, when they wait. */
+ * the lines in a step; the others only read them, once, when they wait.
+ * What the update found is kept per step parity (res[g & 1]): a step may
+ * start before the calling thread has read the last one's (see publish). */
 typedef struct task {
     _Alignas(64) _Atomic unsigned claim;
     _Atomic unsigned udone, ddone;
-    tres res;
+    unsigned own;            /* the generation whose delivery of the chunk's */
+                             /* own spikes to itself is done (see OWN) */
+    tres res[2];
     uint64_t busy;           /* ticks its update and delivery took since the */
                              /* last look at the balance (see rebalance) */
 } task;
 /* (A pad computed as 64 minus the members' sizes had left out tres's
  * alignment: tasks were 72 bytes, and from 6 threads on two chunks' words
  * shared a line.) */
-_Static_assert(sizeof(task) == 64, "a task is one cache line");
+_Static_assert(sizeof(task) == 128, "a task is two cache lines");
 
 /* What a task needs of a population, copied at build into memory that
  * nothing writes during a run: the population's own struct shares cache
@@ -92,7 +105,10 @@ typedef struct kdesc {
     const double *kparam;
     const void *iext;        /* NULL: the kernel was built not to read one */
     int32_t *refr;
-    int64_t *spk;            /* the chunks' spike lists, laid out likewise */
+    int64_t *spk[2];         /* the chunks' spike lists, laid out likewise, */
+                             /* one per step parity (with one thread and no */
+                             /* gaps, both are the population's own list) */
+    int own_spk;             /* spk[] are the pool's */
     int64_t **ring;          /* per receptor */
     int32_t refr_steps;
     int nrx;
@@ -109,7 +125,8 @@ typedef struct cpu_pool {
     int nt;                  /* threads, the calling one included; also chunks */
     pthread_t *th;
     int started;             /* workers running */
-    /* per population: chunk bounds (npops x (nt + 1)) and spikes per chunk */
+    /* per population: chunk bounds (npops x (nt + 1)), and spikes per chunk
+     * and step parity */
     int64_t *cut;
     int64_t *nspk;
     int npops;
@@ -127,7 +144,10 @@ typedef struct cpu_pool {
     int nprojs;
     task *tasks;             /* per chunk (64-byte aligned) */
     void *tasks_mem;
-    int nstride;             /* nspk is [chunk][population], rows of nstride */
+    int nstride;             /* nspk is [parity][chunk][population], rows */
+                             /* of nstride */
+    int ahead_never;         /* this run's steps all start on the calling */
+                             /* thread alone (see may_publish) */
     int64_t bal_from;        /* the step the chunks' busy times count from */
     uint64_t bal_after;      /* no re-cut before this tick (see rebalance) */
     int recut_test;          /* NKSHELL_RECUT: re-cut every this many steps */
@@ -136,11 +156,18 @@ typedef struct cpu_pool {
     /* Everything above is written at build only; what changes every step
      * starts on a cache line of its own, so that writing it does not take
      * the lines above away from the other threads' caches. */
-    /* the step being taken, and its generation */
-    _Alignas(64) int64_t step;
-    unsigned gen_now;
+    /* The step of each of the last four generations (gstep[gen & 3]). */
+    _Alignas(64) int64_t gstep[4];
     /* A step is generation gen (tasks carry it too, see task). */
     _Atomic unsigned gen;
+    int ahead;               /* generation ahead_gen was published early */
+    unsigned ahead_gen;
+    int ev_pending;          /* a profiled run: the last generation's */
+                             /* delivery events are still to be counted */
+    uint64_t serial_from;    /* when the calling thread's own work between */
+                             /* an early-published step and its share began */
+    uint64_t serial;         /* ticks of that work since the last look at the */
+                             /* balance, counted as chunk 0's (see rebalance) */
     _Atomic int sleepers;
     _Atomic int counted;     /* workers started */
     _Atomic unsigned bad_gen;/* the generation whose update diverged */
@@ -194,8 +221,9 @@ static void pool_stop(cpu_pool *P)
         for (int k = 0; k < P->npops; k++) {
             free(P->kd[k].ring);
             free(P->kd[k].ck);
-            if (P->kd[k].gap)
-                free(P->kd[k].spk);
+            if (P->kd[k].own_spk)
+                for (int q = 0; q < 2; q++)
+                    free(P->kd[k].spk[q]);
         }
     free(P->kd_mem);
     free(P->tasks_mem);
@@ -273,13 +301,23 @@ static inline int gen_before(unsigned a, unsigned b)
     return (int)(a - b) < 0;
 }
 
-static void update_part(cpu_pool *P, int t);
+static void update_part(cpu_pool *P, int t, unsigned gen);
+static void deliver_part(cpu_pool *P, int t, int tid, unsigned gen, int what);
+
+/* What a delivery task delivers to its chunk t: all of the step's spikes
+ * and graded values, only the spikes of chunk t itself (OWN), or the rest
+ * (REST). The thread that updates a chunk delivers the chunk's own spikes
+ * to it at once, before it waits for the other chunks' updates: nobody
+ * else adds to that chunk in a step, and what was a wait at the meeting
+ * becomes part of the delivery (graded values need every chunk's states,
+ * so they wait). */
+enum { ALL, OWN, REST };
 
 /* The update phase of generation gen for thread tid: it claims and updates
  * its own chunk, then waits until every chunk's update is done, updating
  * any chunk nobody has claimed yet (a worker the system has not scheduled
  * holds nobody up). The chunks it updated go into mine. Returns how many,
- * or -1 when generation gen is over (a worker that woke late). */
+ * or -1 when the pool stops. */
 static int share_update(cpu_pool *P, unsigned gen, int tid, int *mine)
 {
     int nm = 0;
@@ -287,20 +325,32 @@ static int share_update(cpu_pool *P, unsigned gen, int tid, int *mine)
         int u = (tid + k) % P->nt;
         task *T = &P->tasks[u];
         for (long w = 0;; w++) {
-            if (!gen_before(atomic_load_explicit(&T->udone, memory_order_acquire), gen))
+            unsigned ud = atomic_load_explicit(&T->udone, memory_order_acquire);
+            if (!gen_before(ud, gen))
                 break;
+            /* A step published early (see publish) may find the last
+             * step's delivery to this chunk still going on, by the thread
+             * that updated it then (ddone follows udone once it is done,
+             * or never when that step diverged): the update reads and
+             * clears what that delivery adds, so it waits for it. */
+            int delivering = atomic_load_explicit(&T->ddone, memory_order_acquire) != ud &&
+                             atomic_load_explicit(&P->bad_gen, memory_order_relaxed) != ud;
             unsigned c = atomic_load_explicit(&T->claim, memory_order_relaxed);
-            if (gen_before(c, gen) &&
+            if (!delivering && (k == 0 || w >= STEAL_WAIT) && gen_before(c, gen) &&
                 atomic_compare_exchange_strong_explicit(&T->claim, &c, gen, memory_order_acq_rel,
                                                         memory_order_relaxed)) {
                 uint64_t k0 = ticks();
-                update_part(P, u);
+                update_part(P, u, gen);
+                if (!T->res[gen & 1].rc) {
+                    deliver_part(P, u, tid, gen, OWN);
+                    T->own = gen;
+                }
                 T->busy += ticks() - k0;
                 atomic_store_explicit(&T->udone, gen, memory_order_release);
                 mine[nm++] = u;
                 break;
             }
-            if (atomic_load_explicit(&P->gen, memory_order_relaxed) != gen)
+            if (atomic_load_explicit(&P->quit, memory_order_relaxed))
                 return -1;
             if (w < SPIN_WAIT)
                 cpu_relax();
@@ -313,14 +363,16 @@ static int share_update(cpu_pool *P, unsigned gen, int tid, int *mine)
 
 /* ---- one thread's share of a step --------------------------------------- */
 
-/* Update task t: chunk t of every population. */
-static void update_part(cpu_pool *P, int t)
+/* Update task t of generation gen: chunk t of every population. */
+static void update_part(cpu_pool *P, int t, unsigned gen)
 {
     const nk_net *net = P->net;
-    int64_t s = P->step;
+    const int par = gen & 1;
+    int64_t s = P->gstep[gen & 3];
     double time = (double)s * P->dt;
-    tres *r = &P->tasks[t].res;
+    tres *r = &P->tasks[t].res[par];
     r->rc = 0;
+    r->events = 0;
     for (int k = 0; k < P->npops; k++) {
         const kdesc *d = &P->kd[k];
         int64_t lo = P->cut[k * (P->nt + 1) + t], hi = P->cut[k * (P->nt + 1) + t + 1];
@@ -348,15 +400,15 @@ static void update_part(cpu_pool *P, int t)
                 .i_ext = d->iext, .refr = d->refr + off,
                 .bad_index = -1, .bad_var = -1,
             };
-            if (d->update(&a, lo, hi, d->spk + off + lo, &ns) && !r->rc) {
+            if (d->update(&a, lo, hi, d->spk[par] + off + lo, &ns) && !r->rc) {
                 r->rc = NK_EDIVERGED;
                 r->pop = k;
                 r->index = a.bad_index;
                 r->var = a.bad_var;
-                atomic_store(&P->bad_gen, P->gen_now);
+                atomic_store(&P->bad_gen, gen);
             }
         }
-        P->nspk[t * P->nstride + k] = ns;
+        P->nspk[(par * P->nt + t) * P->nstride + k] = ns;
     }
 }
 
@@ -466,12 +518,14 @@ static inline void part_of(const nk_proj *pj, const int64_t *sp, const int32_t *
     }
 }
 
-/* Deliver task t: every spike of the step to the targets in chunk t of
- * every population; graded values go through thread tid's buffer. */
-static void deliver_part(cpu_pool *P, int t, int tid)
+/* Deliver task t of generation gen: every spike of the step (what: ALL,
+ * OWN or REST) to the targets in chunk t of every population; graded
+ * values go through thread tid's buffer. */
+static void deliver_part(cpu_pool *P, int t, int tid, unsigned gen, int what)
 {
     nk_net *net = P->net;
-    int64_t s = P->step;
+    const int par = gen & 1;
+    int64_t s = P->gstep[gen & 3];
     int L = P->ring_len, nt = P->nt;
     /* a profiled run's events, counted here where the rows are read anyway
      * (nk_count_events reading every spike's row again cost fly-scale's
@@ -497,6 +551,8 @@ static void deliver_part(cpu_pool *P, int t, int tid)
         const int S = P->pstride;
         int whole = nt == 1 || sp || so;
         if (pj->graded) {
+            if (what == OWN)
+                continue;
             /* Every connection sends weight x the graded value of its
              * presynaptic neuron's state after this step's update. Each
              * thread computes the values into its own buffer. */
@@ -523,8 +579,11 @@ static void deliver_part(cpu_pool *P, int t, int tid)
         const int uni = pj->uweight;
         const int64_t wu = pj->uwfix;
         for (int u = 0; u < nt; u++) {
-            const int64_t *spk = pre->spk + (u + 1) * pre->gap + P->cut[pre_i * (nt + 1) + u];
-            int64_t m = P->nspk[u * P->nstride + pre_i];
+            if ((what == OWN && u != t) || (what == REST && u == t))
+                continue;
+            const int64_t *spk =
+                pre->spk[par] + (u + 1) * pre->gap + P->cut[pre_i * (nt + 1) + u];
+            int64_t m = P->nspk[(par * nt + u) * P->nstride + pre_i];
             for (int64_t q = 0; q < m; q++) {
                 int64_t i = spk[q];
                 /* Rows are scattered: ask for the bounds of the row (or
@@ -569,27 +628,30 @@ static void deliver_part(cpu_pool *P, int t, int tid)
             }
         }
     }
-    P->tasks[t].res.events = ev;
+    P->tasks[t].res[par].events += ev;
 }
 
-/* Thread tid's share of step generation gen: the update phase, then, when
- * no update diverged, delivery to the chunks it updated. Returns whether
- * it delivered (the calling thread then waits for the others). */
-static int run_share(cpu_pool *P, unsigned gen, int tid, double *t_update)
+/* Delivery of generation gen to the chunks in mine (nm of them). */
+static void deliver_mine(cpu_pool *P, unsigned gen, int tid, const int *mine, int nm)
 {
-    int mine[P->nt];
-    int nm = share_update(P, gen, tid, mine);
-    if (t_update)
-        *t_update = now_s();
-    if (nm < 0 || atomic_load(&P->bad_gen) == gen)
-        return 0;
     for (int j = 0; j < nm; j++) {
         uint64_t k0 = ticks();
-        deliver_part(P, mine[j], tid);
+        deliver_part(P, mine[j], tid, gen, P->tasks[mine[j]].own == gen ? REST : ALL);
         P->tasks[mine[j]].busy += ticks() - k0;
         atomic_store_explicit(&P->tasks[mine[j]].ddone, gen, memory_order_release);
     }
-    return 1;
+}
+
+/* Worker tid's share of step generation gen: the update phase, then, when
+ * no update diverged, delivery to the chunks it updated (cpu_step has the
+ * calling thread's). */
+static void run_share(cpu_pool *P, unsigned gen, int tid)
+{
+    int mine[P->nt];
+    int nm = share_update(P, gen, tid, mine);
+    if (nm < 0 || atomic_load(&P->bad_gen) == gen)
+        return;
+    deliver_mine(P, gen, tid, mine, nm);
 }
 
 static void *worker_main(void *arg)
@@ -615,7 +677,7 @@ static void *worker_main(void *arg)
         seen = atomic_load(&P->gen);
         if (atomic_load(&P->quit))
             return NULL;
-        run_share(P, seen, w.id, NULL);
+        run_share(P, seen, w.id);
     }
 }
 
@@ -958,17 +1020,22 @@ static int build_pool(nk_net *net, int nt, int64_t *cut, char *err, size_t errle
             d->ns += p->rx[r].syn->nstates;
         d->ring = nk_xcalloc((size_t)p->nrx + 1, sizeof *d->ring);
         d->ck = nk_xcalloc((size_t)nt * (size_t)d->ns + 1, sizeof *d->ck);
-        d->spk = d->gap ? nk_xcalloc64((size_t)d->len, sizeof *d->spk) : p->spk;
-        if (d->gap)
-            net->bk_bytes += d->len * (int64_t)sizeof *d->spk;
-        if (!d->ring || !d->ck || !d->spk) {
+        /* With one thread and no gaps the kernel lists its spikes in the
+         * population's own list; else in the chunks' lists, one per step
+         * parity, joined into it after each step. */
+        d->own_spk = nt > 1 || d->gap;
+        for (int q = 0; q < 2; q++) {
+            d->spk[q] = d->own_spk ? nk_xcalloc64((size_t)d->len, sizeof *d->spk[q]) : p->spk;
+            net->bk_bytes += d->own_spk ? d->len * (int64_t)sizeof *d->spk[q] : 0;
+        }
+        if (!d->ring || !d->ck || !d->spk[0] || !d->spk[1]) {
             snprintf(err, errlen, "out of memory");
             return NK_ENOMEM;
         }
         view_pop(net, P, k);
     }
     P->nstride = (net->npops + 7) / 8 * 8 + 8; /* rows on separate cache lines */
-    P->nspk = nk_xcalloc((size_t)P->nstride * (size_t)nt + 1, sizeof *P->nspk);
+    P->nspk = nk_xcalloc((size_t)P->nstride * (size_t)nt * 2 + 1, sizeof *P->nspk);
     P->split = nk_xcalloc((size_t)net->nprojs + 1, sizeof *P->split);
     P->part = nk_xcalloc((size_t)net->nprojs + 1, sizeof *P->part);
     P->sorted = nk_xcalloc((size_t)net->nprojs + 1, sizeof *P->sorted);
@@ -1162,6 +1229,8 @@ static void rebalance(nk_net *net, cpu_pool *P, int64_t s)
         busy[t] = (double)P->tasks[t].busy;
         P->tasks[t].busy = 0;
     }
+    busy[0] += (double)P->serial; /* the calling thread's own work */
+    P->serial = 0;
     if (P->recut_test) { /* shares that change from cut to cut */
         uint64_t x = (uint64_t)s * 0x9e3779b97f4a7c15u;
         for (int t = 0; t < nt; t++) {
@@ -1206,49 +1275,157 @@ static void rebalance(nk_net *net, cpu_pool *P, int64_t s)
 
 /* ---- a step -------------------------------------------------------------- */
 
-static int cpu_step(nk_net *net, char *err, size_t errlen)
+/* Publishing a step early. Once step s's updates are all done, the calling
+ * thread starts step s + 1 (publishes its generation) before it delivers
+ * its own share of step s, when nothing of its own has to happen at the
+ * start of step s + 1: a worker then goes from its delivery of step s
+ * straight on to its update of step s + 1, while the calling thread
+ * delivers, joins the spike lists, records and comes back, and a step has
+ * one meeting of the threads instead of two. What rules it out for a step:
+ * a sampled monitor's sample (it reads the states), sources the calling
+ * thread applies (external currents, spike times, functions and equations
+ * write what the update reads), graded projections (their delivery reads
+ * the presynaptic states, which the next update changes), a look at the
+ * threads' balance (it may move the chunks), a checkpoint after step s, the
+ * engine's progress report and flush after it, the run's end, and an
+ * interrupt. The spike lists, counts and results a step's tasks write
+ * alternate with the step's parity, so step s + 1's updates leave step
+ * s's for its deliveries and the join. The balance then counts the calling
+ * thread's own work between the two steps as its chunk's, so that its
+ * chunk shrinks by as much. */
+static int ahead_never(const nk_net *net)
 {
-    cpu_pool *P = net->bk;
-    int64_t s = net->step;
-    double *prof = net->profiling ? net->prof : NULL;
-    double t0 = prof ? now_s() : 0, t1;
+    for (int k = 0; k < net->nsrcs; k++)
+        if (!net->srcs[k].removed && !nk_source_drawn(&net->srcs[k]))
+            return 1;
+    for (int k = 0; k < net->npops; k++)
+        if (net->pops[k].i_ext)
+            return 1;
+    for (int k = 0; k < net->nprojs; k++)
+        if (net->pops[net->projs[k].post.pop].rx[net->projs[k].rx].syn->graded)
+            return 1;
+    return 0;
+}
 
-    if (P->nt > 1)
-        rebalance(net, P, s);
-    /* 0. sampled monitors see the state at the start of the step */
-    int rc = nk_monitors_sample(net, s, err, errlen);
-    if (rc)
-        return rc;
-    if (prof) {
-        t1 = now_s();
-        prof[NK_PROF_RECORD] += t1 - t0;
-        t0 = t1;
+static int may_publish(const nk_net *net, const cpu_pool *P, int64_t s)
+{
+    const int64_t n = s + 1, r = n - net->run_step0;
+    if (P->nt < 2 || P->ahead_never || n >= net->run_until ||
+        (net->run_interrupt && *net->run_interrupt) ||
+        (net->run_ck_every > 0 && r % net->run_ck_every == 0) || (r & 63) == 0 ||
+        n - P->bal_from >= (P->recut_test ? P->recut_test : BAL_STEPS))
+        return 0;
+    for (int k = 0; k < net->nmons; k++) {
+        const nk_monitor *m = &net->mons[k];
+        if ((m->kind == NK_MON_STATE || m->kind == NK_MON_FIELD || m->kind == NK_MON_OUTPUT) &&
+            n >= m->start_step && (n - m->start_step) % m->every == 0)
+            return 0;
     }
+    return 1;
+}
 
-    /* 1. sources, but for the drawn ones: each update task draws those
-     * for its own chunk */
-    if ((rc = nk_sources_apply(net, s, 0, err, errlen)))
-        return rc;
-    if (prof) {
-        t1 = now_s();
-        prof[NK_PROF_SOURCES] += t1 - t0;
-        t0 = t1;
-    }
-
-    /* 2.-4. update (and clear), deliver: every thread its share */
-    P->step = s;
-    unsigned gen = atomic_load(&P->gen) + 1;
-    P->gen_now = gen;
+/* Starts generation gen as step s for every thread. */
+static void publish(cpu_pool *P, unsigned gen, int64_t s)
+{
+    P->gstep[gen & 3] = s;
     atomic_store(&P->gen, gen);
     if (P->nt > 1 && atomic_load(&P->sleepers)) {
         pthread_mutex_lock(&P->mu);
         pthread_cond_broadcast(&P->cv);
         pthread_mutex_unlock(&P->mu);
     }
+}
+
+/* A profiled run: the synaptic events of generation gen's deliveries
+ * (every one of them done). */
+static void count_delivered(nk_net *net, cpu_pool *P, unsigned gen)
+{
+    for (int t = 0; t < P->nt; t++)
+        net->run_events += P->tasks[t].res[gen & 1].events;
+}
+
+static int cpu_step(nk_net *net, char *err, size_t errlen)
+{
+    cpu_pool *P = net->bk;
+    int64_t s = net->step;
+    double *prof = net->profiling ? net->prof : NULL;
+    double t0 = prof ? now_s() : 0, t1;
+    int rc;
+    /* published early by the last step, with nothing to do first */
+    unsigned gen = P->ahead_gen;
+    const int early = P->ahead;
+    P->ahead = 0;
+    net->ahead = 0;
+    if (early) {
+        P->serial += ticks() - P->serial_from;
+        if (prof)
+            prof[NK_PROF_EARLY] += 1;
+    } else {
+        if (s == net->run_step0)
+            P->ahead_never = ahead_never(net);
+        if (P->nt > 1)
+            rebalance(net, P, s);
+        /* 0. sampled monitors see the state at the start of the step */
+        if ((rc = nk_monitors_sample(net, s, err, errlen)))
+            return rc;
+        if (prof) {
+            t1 = now_s();
+            prof[NK_PROF_RECORD] += t1 - t0;
+            t0 = t1;
+        }
+        /* 1. sources, but for the drawn ones: each update task draws those
+         * for its own chunk */
+        if ((rc = nk_sources_apply(net, s, 0, err, errlen)))
+            return rc;
+        if (prof) {
+            t1 = now_s();
+            prof[NK_PROF_SOURCES] += t1 - t0;
+            t0 = t1;
+        }
+        /* 2.-4. update (and clear), deliver: every thread its share */
+        gen = atomic_load(&P->gen) + 1;
+        publish(P, gen, s);
+    }
+    const int par = gen & 1;
+
     /* The calling thread takes its share too (timed as update and
-     * delivery), then waits until every chunk has had its delivery. */
-    double t_upd = 0;
-    if (run_share(P, gen, 0, prof ? &t_upd : NULL))
+     * delivery). */
+    int mine[P->nt];
+    int nm = share_update(P, gen, 0, mine);
+    double t_upd = prof ? now_s() : 0;
+    const tres *bad = NULL;
+    for (int t = 0; t < P->nt; t++) {
+        const tres *r = &P->tasks[t].res[par];
+        if (r->rc && (!bad || r->pop < bad->pop || (r->pop == bad->pop && r->index < bad->index)))
+            bad = r;
+    }
+    if (prof && P->ev_pending) /* the last step's deliveries are all done */
+        count_delivered(net, P, gen - 1);
+    P->ev_pending = 0;
+    /* Room to record every spike of the step, so that nothing can fail
+     * once the next step has started. */
+    rc = 0;
+    for (int k = 0; !bad && !rc && k < net->npops; k++) {
+        if (!net->pops[k].rec_mask)
+            continue;
+        int64_t m = 0;
+        for (int t = 0; t < P->nt; t++)
+            m += P->nspk[(par * P->nt + t) * P->nstride + k];
+        rc = m ? nk_rec_reserve(&net->pops[k], m, err, errlen) : 0;
+    }
+    const int ahead = !bad && !rc && may_publish(net, P, s);
+    if (ahead) {
+        P->ahead = 1;
+        P->ahead_gen = gen + 1;
+        net->ahead = 1;
+        publish(P, gen + 1, s + 1);
+    }
+    if (!bad && atomic_load(&P->bad_gen) != gen)
+        deliver_mine(P, gen, 0, mine, nm);
+    P->serial_from = ticks();
+    /* Unless the next step has started, every chunk's delivery is waited
+     * for: what comes between steps sees this one whole. */
+    if (!ahead && !bad)
         for (int u = 0; u < P->nt; u++)
             for (long w = 0; gen_before(atomic_load_explicit(&P->tasks[u].ddone,
                                                              memory_order_acquire), gen); w++) {
@@ -1263,21 +1440,17 @@ static int cpu_step(nk_net *net, char *err, size_t errlen)
         prof[NK_PROF_DELIVER] += t1 - t_upd;
         t0 = t1;
     }
+    if (rc)
+        return rc;
 
     /* The chunks' spikes, joined in neuron order. */
-    const tres *bad = NULL;
-    for (int t = 0; t < P->nt; t++) {
-        const tres *r = &P->tasks[t].res;
-        if (r->rc && (!bad || r->pop < bad->pop || (r->pop == bad->pop && r->index < bad->index)))
-            bad = r;
-    }
     for (int k = 0; k < net->npops; k++) {
         nk_pop *p = &net->pops[k];
         const kdesc *d = &P->kd[k];
         int64_t m = 0;
         for (int t = 0; t < P->nt; t++) {
-            const int64_t *from = d->spk + (t + 1) * d->gap + P->cut[k * (P->nt + 1) + t];
-            int64_t q = P->nspk[t * P->nstride + k];
+            const int64_t *from = d->spk[par] + (t + 1) * d->gap + P->cut[k * (P->nt + 1) + t];
+            int64_t q = P->nspk[(par * P->nt + t) * P->nstride + k];
             if (q && from != p->spk + m)
                 memmove(p->spk + m, from, (size_t)q * sizeof *p->spk);
             m += q;
@@ -1290,11 +1463,13 @@ static int cpu_step(nk_net *net, char *err, size_t errlen)
     }
     if (net->profiling) {
         nk_count_events(net);
-        for (int t = 0; t < P->nt; t++)
-            net->run_events += P->tasks[t].res.events;
+        if (ahead)
+            P->ev_pending = 1;
+        else
+            count_delivered(net, P, gen);
     }
 
-    /* 5. record */
+    /* 5. record (room was made above) */
     rc = nk_record_spikes(net, s, err, errlen);
     if (prof) {
         t1 = now_s();

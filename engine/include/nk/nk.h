@@ -200,6 +200,8 @@ typedef struct nk_profile {
     int64_t events;          /* synaptic events: spikes times their connections,
                                 graded connections once per step */
     int64_t steps;           /* steps profiled */
+    int64_t early;           /* of those, steps that started before the last */
+                             /* one ended (CPU threads, docs/engine.md) */
     int threads;             /* threads that ran them */
 } nk_profile;
 /* Turns timing of each step's phases on or off for the next runs (off by
