@@ -161,8 +161,6 @@ typedef struct cpu_pool {
     _Alignas(64) int64_t gstep[4];
     /* A step is generation gen (tasks carry it too, see task). */
     _Atomic unsigned gen;
-    int ahead;               /* generation ahead_gen was published early */
-    unsigned ahead_gen;
     int ev_pending;          /* a profiled run: the last generation's */
                              /* delivery events are still to be counted */
     uint64_t serial_from;    /* when the calling thread's own work between */
@@ -1352,10 +1350,10 @@ static int cpu_step(nk_net *net, char *err, size_t errlen)
     double *prof = net->profiling ? net->prof : NULL;
     double t0 = prof ? now_s() : 0, t1;
     int rc;
-    /* published early by the last step, with nothing to do first */
-    unsigned gen = P->ahead_gen;
-    const int early = P->ahead;
-    P->ahead = 0;
+    /* published early by the last step (the generation now in P->gen),
+     * with nothing to do first */
+    const int early = net->ahead;
+    unsigned gen = atomic_load(&P->gen);
     net->ahead = 0;
     if (early) {
         P->serial += ticks() - P->serial_from;
@@ -1384,8 +1382,7 @@ static int cpu_step(nk_net *net, char *err, size_t errlen)
             t0 = t1;
         }
         /* 2.-4. update (and clear), deliver: every thread its share */
-        gen = atomic_load(&P->gen) + 1;
-        publish(P, gen, s);
+        publish(P, ++gen, s);
     }
     const int par = gen & 1;
 
@@ -1416,8 +1413,6 @@ static int cpu_step(nk_net *net, char *err, size_t errlen)
     }
     const int ahead = !bad && !rc && may_publish(net, P, s);
     if (ahead) {
-        P->ahead = 1;
-        P->ahead_gen = gen + 1;
         net->ahead = 1;
         publish(P, gen + 1, s + 1);
     }
