@@ -7,7 +7,8 @@
 # --install-brian2 installs Debian's python3-brian (Brian2 2.5) first when it
 # is missing (apt-get; as root, or through sudo). Without Brian2 the suite
 # runs nkshell alone. Everything else goes to suite.lua: --models LIST,
-# --threads N, --backend cpu|cuda, --reps N, --brian2 auto|yes|no, --brian2-threads N, --quick,
+# --threads N, --backend cpu|cuda, --reps N, --brian2 auto|yes|no, --brian2-threads N,
+# --sequential (all of nkshell's runs, then all of Brian2's; they alternate by default), --quick,
 # --json FILE, --fly-neurons N, --fly-ms MS, --ms MS, --mc-scale S (the microcircuit: 0.1 by default, 1 the full model).
 set -eu
 cd "$(dirname "$0")/../.."

@@ -2,7 +2,7 @@
 -- side. Run it through scripts/bench/run.sh, which builds nkshell first:
 --
 --   scripts/bench/run.sh [--models cuba,coba,...] [--threads N] [--backend cpu|cuda] [--reps N]
---                        [--brian2 auto|yes|no] [--brian2-threads N]
+--                        [--brian2 auto|yes|no] [--brian2-threads N] [--sequential]
 --                        [--quick] [--json FILE] [--fly-neurons N] [--fly-ms MS]
 --                        [--mc-scale S]
 --
@@ -11,7 +11,11 @@
 -- Brian2's through scripts/bench/brian2/MODEL.py (C++ standalone; runtime
 -- mode for the sandbox). Each side runs --reps times (default 5; Brian2's
 -- binary is compiled once and run that many times) and the median run-loop
--- time is kept: on a shared machine single runs are sometimes twice as slow. The table gives, per model and
+-- time is kept: on a shared machine single runs are sometimes twice as slow.
+-- The two sides' runs alternate (nkshell, Brian2, nkshell, ...: Brian2's
+-- script runs nkshell's command before each run of its binary), so that a
+-- slow spell of the machine falls on both; --sequential runs all of
+-- nkshell's runs first, then all of Brian2's. The table gives, per model and
 -- simulator: neurons, synapses, simulated ms, build s (code generation and
 -- compilation), run s (the run loop alone), real-time factor (run s per
 -- simulated s), synaptic events per second, spikes, mean rate, peak memory,
@@ -52,6 +56,7 @@ do
     elseif a == "--ms" then opts.ms = tonumber(val())
     elseif a == "--mc-scale" then opts.mc_scale = tonumber(val())
     elseif a == "--quick" then opts.quick = true
+    elseif a == "--sequential" then opts.sequential = true
     elseif a == "--help" or a == "-h" then
       print((io.open(arg[0]):read("a"):match("^(.-)\n\n"):gsub("%-%- ?", "")))
       os.exit(0)
@@ -262,6 +267,64 @@ local function measure(name, m, side)
   return median_row(rows, "run_s")
 end
 
+-- Both sides of one model, their runs alternating: Brian2's script builds
+-- its binary, then runs nkshell's command before each of its --reps runs.
+-- Returns nkshell's median row, Brian2's, and an error for each side that
+-- failed (nkshell's rows come from files its command wrote).
+local function measure_pair(name, m)
+  local out = tmp .. "/" .. name .. ".h5"
+  local nk_json = tmp .. "/nk_" .. name .. "_"
+  local nk_cmd = string.format("rm -f %s; %s %s%s %s %s > %s\"$NK_BENCH_REP\".json",
+                               sh_quote(out), sh_quote(nkshell), threads_opt,
+                               sh_quote(here .. "/nk_run.lua"), sh_quote(name),
+                               args_str(m.nk(out)), sh_quote(nk_json))
+  local a = m.b2()
+  local script = here .. "/brian2/" .. a[1]
+  table.remove(a, 1)
+  if not exists(script) then return nil, nil, nil, "no Brian2 twin (" .. script .. ")" end
+  local work = tmp .. "/b2_" .. name
+  local cmd = string.format("%s %s %s --threads %d --reps %d --workdir %s --between %s", python,
+                            sh_quote(script), args_str(a), opts.brian2_threads, opts.reps,
+                            sh_quote(work), sh_quote(nk_cmd))
+  local last, b2_err = run(cmd)
+  os.execute("rm -rf " .. sh_quote(work))
+  os.remove(out)
+  local b2 = parse_json(last)
+  if b2 then b2.simulator = "brian2" end
+  local rows, nk_err = {}, nil
+  for rep = 1, opts.reps do
+    local f = io.open(nk_json .. rep .. ".json")
+    local line
+    if f then
+      for l in f:lines() do
+        if l:match("%S") then line = l end
+      end
+      f:close()
+      os.remove(nk_json .. rep .. ".json")
+    end
+    local r = parse_json(line)
+    if r then
+      r.simulator = "nkshell"
+      rows[#rows + 1] = r
+    elseif b2 or f then
+      -- Brian2 ran its binary (or got to this run), so nkshell's run failed
+      nk_err = nk_err or ("run " .. rep .. " gave no result; see the log")
+    end
+  end
+  if #rows == 0 and not nk_err then
+    -- Brian2 stopped before its first run: nkshell's side alone
+    local r, err = measure(name, m, "nkshell")
+    return r, b2, err, b2_err or "no result"
+  end
+  if nk_err then
+    local f = io.open(log)
+    local text = f and f:read("a") or ""
+    if f then f:close() end
+    return nil, b2, nk_err .. ": " .. text:sub(-400), not b2 and (b2_err or "no result") or nil
+  end
+  return median_row(rows, "run_s"), b2, nil, not b2 and (b2_err or "no result") or nil
+end
+
 local function fmt(v, f)
   if v == nil then return "-" end
   return string.format(f, v)
@@ -295,12 +358,20 @@ for name in opts.models:gmatch("[^,]+") do
     local sides = {"nkshell"}
     if brian2_version then sides[2] = "brian2" end
     local got = {}
-    for _, side in ipairs(sides) do
-      local r, err = measure(name, m, side)
+    local function take(side, r, err)
       if not r then
         print(string.format("%-12s %-8s failed: %s", name, side, (err or ""):gsub("\n", " | ")))
       else
         got[side] = r
+      end
+    end
+    if sides[2] and not m.process and not opts.sequential then
+      local a, b, a_err, b_err = measure_pair(name, m)
+      take("nkshell", a, a_err)
+      take("brian2", b, b_err)
+    else
+      for _, side in ipairs(sides) do
+        take(side, measure(name, m, side))
       end
     end
     local a, b = got.nkshell, got.brian2
@@ -361,7 +432,9 @@ for _, r in ipairs(results) do rows[#rows + 1] = "    " .. json_object(r) end
 f:write("{\n  \"machine\": ", json_object({cpu = cpu, cores = tonumber(cores),
                                             date = os.date("!%Y-%m-%dT%H:%M:%SZ"),
                                             brian2 = brian2_version or "not run",
-                                            reps = opts.reps}),
+                                            reps = opts.reps,
+                                            order = (brian2_version and not opts.sequential)
+                                                    and "interleaved" or "sequential"}),
         ",\n  \"rows\": [\n", table.concat(rows, ",\n"), "\n  ]\n}\n")
 f:close()
 print("written: " .. opts.json)

@@ -25,7 +25,10 @@ What the numbers are:
   writes to <workdir>/results/last_run_info.txt (its first number): the time
   steps only, without loading the arrays or writing the results; with
   --reps N the binary runs N times and run_s is the median (run_s_all lists
-  them all). peak_mb is
+  them all); with --between CMD, the shell command CMD runs before each of
+  those runs (NK_BENCH_REP=1, 2, ... in its environment; between_rc lists
+  its exit statuses), which is how the suite interleaves nkshell's runs
+  with Brian2's. peak_mb is
   the maximum resident set size of the standalone binary alone (a small
   wrapper starts it and takes os.wait4's ru_maxrss, KiB, of that one child;
   RUSAGE_CHILDREN of this process would also count the compiler). --threads
@@ -84,6 +87,10 @@ def parser(model, doc=None):
     p.add_argument("--reps", type=int, default=1,
                    help="standalone: run the compiled binary this many times and report the "
                         "median run-loop time (the results are those of the last run)")
+    p.add_argument("--between", default=None, metavar="CMD",
+                   help="standalone: a shell command run before each run of the binary, with "
+                        "NK_BENCH_REP set to the run's number (1, 2, ...); the benchmark suite "
+                        "runs nkshell's side so, interleaved with Brian2's runs")
     return p
 
 
@@ -135,7 +142,15 @@ class Bench:
                             with_output=False)
             self.build_s = time.perf_counter() - t0
             runs = []
-            for _ in range(max(1, self.args.reps)):
+            between = []
+            for rep in range(1, max(1, self.args.reps) + 1):
+                if self.args.between:
+                    # the other side's run, between two of ours: a slow
+                    # spell of the machine falls on both sides alike
+                    import subprocess
+                    env = dict(os.environ, NK_BENCH_REP=str(rep))
+                    rc = subprocess.call(self.args.between, shell=True, env=env)
+                    between.append(rc)
                 t0 = time.perf_counter()
                 b2.device.run(directory=self.workdir, with_output=False, run_args=[])
                 self.extra["binary_wall_s"] = round(time.perf_counter() - t0, 4)
@@ -143,6 +158,8 @@ class Bench:
                     runs.append(float(f.read().split()[0]))
             self.run_s = sorted(runs)[(len(runs) - 1) // 2]
             self.extra["run_s_all"] = runs
+            if self.args.between:
+                self.extra["between_rc"] = between
             with open(self.rusage_file) as f:
                 self.peak_mb = int(f.read().split()[0]) / 1024.0
         else:
