@@ -113,6 +113,11 @@ local function parse_json(s)
     if v == "true" or v == "false" then t[k] = v == "true"
     elseif v ~= "null" then t[k] = tonumber(v) end
   end
+  for k, v in s:gmatch('"([%w_]+)"%s*:%s*%[([^%]]*)%]') do
+    local list = {}
+    for x in v:gmatch("[^,%s]+") do list[#list + 1] = tonumber(x) end
+    t[k] = list
+  end
   return t
 end
 
@@ -198,9 +203,15 @@ local function args_str(list)
   return table.concat(s, " ")
 end
 
+-- The median row by key; it also gets key_all, every row's value in the
+-- order they ran.
 local function median_row(rows, key)
+  local all = {}
+  for k, r in ipairs(rows) do all[k] = r[key] end
   table.sort(rows, function(a, b) return a[key] < b[key] end)
-  return rows[(#rows + 1) // 2]
+  local m = rows[(#rows + 1) // 2]
+  if #all > 1 or not m[key .. "_all"] then m[key .. "_all"] = all end
+  return m
 end
 
 -- One side of one model, opts.reps times; the median run.
@@ -405,6 +416,13 @@ for name in opts.models:gmatch("[^,]+") do
     if a and b then
       results[#results].ratio = ratio
       results[#results].check = check
+      -- alternated runs pair up: Brian2's k-th run over nkshell's k-th
+      local na, nb = a.run_s_all, b.run_s_all
+      if ratio and not m.process and not opts.sequential and na and nb and #na == #nb then
+        local pr = {}
+        for k = 1, #na do pr[k] = na[k] > 0 and nb[k] / na[k] or nil end
+        if #pr == #na then results[#results].ratio_pairs = pr end
+      end
     end
   end
   ::next::
@@ -413,6 +431,11 @@ end
 -- The same as JSON.
 local function json_value(v)
   if type(v) == "string" then return string.format("%q", v) end
+  if type(v) == "table" then
+    local parts = {}
+    for k, x in ipairs(v) do parts[k] = json_value(x) end
+    return "[" .. table.concat(parts, ", ") .. "]"
+  end
   if type(v) == "boolean" then return tostring(v) end
   if math.type(v) == "integer" then return string.format("%d", v) end
   if v ~= v or v == math.huge or v == -math.huge then return "null" end
