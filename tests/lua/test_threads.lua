@@ -446,6 +446,58 @@ do
   end
 end
 
+-- ---- going on after a divergence -----------------------------------------------------------
+-- Only the last neuron of 'bad' blows up, so with two or more threads the
+-- other update tasks succeed in the step that diverges, and their threads
+-- have already delivered their own chunks' spikes to their own chunks
+-- (docs/engine.md, Threads). A diverged step delivers nothing (as with one
+-- thread, and on the GPU), so those deliveries are taken back. Setting the
+-- neuron to 0 (where it stays) and running on must then give the bits of
+-- one thread: spikes, and every state of 'ok' and 'bad'.
+nk.model{name = "thr_blowup_last", equations = "dv/dt = v*v*(i == 1151 ? 1 : 0)",
+         states = {v = 0.1}, method = "euler"}
+local function diverge_on(n)
+  local net = nk.network{dt = 0.1, seed = 9, threads = n, precision = "double"}
+  local ok = net:population("lif", 2000, {name = "ok", params = {I_e = 600, t_ref = 2},
+                                          init = {v = nk.uniform(-70, -50)}})
+  local bad = net:population("thr_blowup_last", 1152, {name = "bad"})
+  net:connect(ok, ok, {rule = "fixed_indegree", indegree = 30, weight = 30, delay = 0.1})
+  net:connect(ok, ok, {rule = "fixed_indegree", indegree = 10, weight = nk.uniform(20, 40),
+                       delay = 0.1})
+  net:connect(ok:slice(1, 600), ok, {rule = "fixed_indegree", indegree = 20, weight = -45,
+                                     delay = nk.uniform(0.1, 1)})
+  local sp = net:monitor("spikes", ok)
+  local st, msg = pcall(net.run, net, 40)
+  local before = sp:count()
+  bad:slice(1152, 1152):set{v = 0}
+  local st2, msg2 = pcall(net.run, net, 20)
+  local rec = {times = pack_list(sp:times()), ids = pack_list(sp:ids()),
+               t = string.pack("<d", net.t)}
+  for name, pop in pairs{ok = ok, bad = bad} do
+    local xs = {}
+    for j = 1, #pop do xs[j] = pop:get("v", j) end
+    rec["v/" .. name] = pack_list(xs)
+  end
+  local xs = {}
+  for j = 1, #ok do xs[j] = ok:get("exc.isyn", j) end
+  rec["isyn/ok"] = pack_list(xs)
+  return st, tostring(msg), st2, tostring(msg2), before, sp:count(), rec
+end
+do
+  local st, msg, st2, msg2, before, after, want = diverge_on(1)
+  T.ok(not st and msg:find("population 'bad': neuron 1152 of 1152", 1, true),
+       "the last neuron diverges: " .. msg)
+  T.ok(st2, "after setting it to 0 the run goes on: " .. msg2)
+  T.ok(before > 0 and after > before, "spikes before and after: " .. before .. ", " .. after)
+  for _, n in ipairs{2, 3} do
+    local _, gmsg, gst2, _, gbefore, _, got = diverge_on(n)
+    T.eq(gmsg, msg, n .. " threads: the same divergence")
+    T.ok(gst2, n .. " threads: the run goes on")
+    T.eq(gbefore, before, n .. " threads: the same spikes before the divergence")
+    same_records(got, want, n .. " threads: going on after a divergence")
+  end
+end
+
 -- ---- steps started early --------------------------------------------------------------------
 -- With only drawn sources and no graded projection, the threads start a step
 -- before the last one has ended: a worker goes from its delivery straight on

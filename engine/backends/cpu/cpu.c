@@ -309,8 +309,9 @@ static void deliver_part(cpu_pool *P, int t, int tid, unsigned gen, int what);
  * to it at once, before it waits for the other chunks' updates: nobody
  * else adds to that chunk in a step, and what was a wait at the meeting
  * becomes part of the delivery (graded values need every chunk's states,
- * so they wait). */
-enum { ALL, OWN, REST };
+ * so they wait). UNDO takes an OWN delivery back when the step diverged:
+ * each add subtracted, which the fixed-point sums undo exactly. */
+enum { ALL, OWN, REST, UNDO };
 
 /* The update phase of generation gen for thread tid: it claims and updates
  * its own chunk, then waits until every chunk's update is done, updating
@@ -529,7 +530,8 @@ static void deliver_part(cpu_pool *P, int t, int tid, unsigned gen, int what)
     /* a profiled run's events, counted here where the rows are read anyway
      * (nk_count_events reading every spike's row again cost fly-scale's
      * profiled run 0.17 s per 300 ms) */
-    const int counting = net->profiling;
+    const int counting = net->profiling && what != UNDO;
+    const double g = what == UNDO ? -1.0 : 1.0; /* a spike's sign */
     int64_t ev = 0;
     for (int k = 0; k < P->nprojs; k++) {
         nk_proj *pj = &P->projs[k];
@@ -550,7 +552,7 @@ static void deliver_part(cpu_pool *P, int t, int tid, unsigned gen, int what)
         const int S = P->pstride;
         int whole = nt == 1 || sp || so;
         if (pj->graded) {
-            if (what == OWN)
+            if (what == OWN || what == UNDO)
                 continue;
             /* Every connection sends weight x the graded value of its
              * presynaptic neuron's state after this step's update. Each
@@ -576,9 +578,9 @@ static void deliver_part(cpu_pool *P, int t, int tid, unsigned gen, int what)
             continue; /* graded events: counted by nk_count_events */
         }
         const int uni = pj->uweight;
-        const int64_t wu = pj->uwfix;
+        const int64_t wu = what == UNDO ? (int64_t)(0 - (uint64_t)pj->uwfix) : pj->uwfix;
         for (int u = 0; u < nt; u++) {
-            if ((what == OWN && u != t) || (what == REST && u == t))
+            if (((what == OWN || what == UNDO) && u != t) || (what == REST && u == t))
                 continue;
             const int64_t *spk =
                 pre->spk[par] + (u + 1) * pre->gap + P->cut[pre_i * (nt + 1) + u];
@@ -621,7 +623,7 @@ static void deliver_part(cpu_pool *P, int t, int tid, unsigned gen, int what)
                 if (uni) /* two copies of add_row, each with its own loops */
                     add_row(pj, e0, e1, c0, c1, ring, n, s, L, 1.0, whole, 0, 1, wu);
                 else
-                    add_row(pj, e0, e1, c0, c1, ring, n, s, L, 1.0, whole, 0, 0, 0);
+                    add_row(pj, e0, e1, c0, c1, ring, n, s, L, g, whole, 0, 0, 0);
                 if (counting)
                     ev += whole ? e1 - e0 : count_in(pj->col, e0, e1, c0, c1);
             }
@@ -1397,6 +1399,15 @@ static int cpu_step(nk_net *net, char *err, size_t errlen)
         if (r->rc && (!bad || r->pop < bad->pop || (r->pop == bad->pop && r->index < bad->index)))
             bad = r;
     }
+    /* A step that diverged delivers nothing (as with one thread, and on
+     * the GPU), but the tasks that did not diverge have delivered their
+     * own chunks' spikes already (the workers deliver no more: they see
+     * bad_gen): those adds are taken back, before the join below moves the
+     * chunks' spike lists. */
+    if (bad)
+        for (int t = 0; t < P->nt; t++)
+            if (P->tasks[t].own == gen && !P->tasks[t].res[par].rc)
+                deliver_part(P, t, 0, gen, UNDO);
     if (prof && P->ev_pending) /* the last step's deliveries are all done */
         count_delivered(net, P, gen - 1);
     P->ev_pending = 0;
