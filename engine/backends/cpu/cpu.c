@@ -287,13 +287,6 @@ static inline uint64_t ticks(void)
 #endif
 }
 
-static double now_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
-
 /* Whether generation a comes before b (generations wrap around). */
 static inline int gen_before(unsigned a, unsigned b)
 {
@@ -1350,7 +1343,7 @@ static int cpu_step(nk_net *net, char *err, size_t errlen)
     cpu_pool *P = net->bk;
     int64_t s = net->step;
     double *prof = net->profiling ? net->prof : NULL;
-    double t0 = prof ? now_s() : 0, t1;
+    double t0 = prof ? nk_now() : 0, t1;
     int rc;
     /* published early by the last step (the generation now in P->gen),
      * with nothing to do first */
@@ -1370,7 +1363,7 @@ static int cpu_step(nk_net *net, char *err, size_t errlen)
         if ((rc = nk_monitors_sample(net, s, err, errlen)))
             return rc;
         if (prof) {
-            t1 = now_s();
+            t1 = nk_now();
             prof[NK_PROF_RECORD] += t1 - t0;
             t0 = t1;
         }
@@ -1379,7 +1372,7 @@ static int cpu_step(nk_net *net, char *err, size_t errlen)
         if ((rc = nk_sources_apply(net, s, 0, err, errlen)))
             return rc;
         if (prof) {
-            t1 = now_s();
+            t1 = nk_now();
             prof[NK_PROF_SOURCES] += t1 - t0;
             t0 = t1;
         }
@@ -1392,7 +1385,7 @@ static int cpu_step(nk_net *net, char *err, size_t errlen)
      * delivery). */
     int mine[P->nt];
     int nm = share_update(P, gen, 0, mine);
-    double t_upd = prof ? now_s() : 0;
+    double t_upd = prof ? nk_now() : 0;
     const tres *bad = NULL;
     for (int t = 0; t < P->nt; t++) {
         const tres *r = &P->tasks[t].res[par];
@@ -1427,7 +1420,7 @@ static int cpu_step(nk_net *net, char *err, size_t errlen)
         net->ahead = 1;
         publish(P, gen + 1, s + 1);
     }
-    if (!bad && atomic_load(&P->bad_gen) != gen)
+    if (!bad)
         deliver_mine(P, gen, 0, mine, nm);
     P->serial_from = ticks();
     /* Unless the next step has started, every chunk's delivery is waited
@@ -1442,7 +1435,7 @@ static int cpu_step(nk_net *net, char *err, size_t errlen)
                     sched_yield();
             }
     if (prof) {
-        t1 = now_s();
+        t1 = nk_now();
         prof[NK_PROF_UPDATE] += t_upd - t0;
         prof[NK_PROF_DELIVER] += t1 - t_upd;
         t0 = t1;
@@ -1479,7 +1472,7 @@ static int cpu_step(nk_net *net, char *err, size_t errlen)
     /* 5. record (room was made above) */
     rc = nk_record_spikes(net, s, err, errlen);
     if (prof) {
-        t1 = now_s();
+        t1 = nk_now();
         prof[NK_PROF_RECORD] += t1 - t0;
         prof[NK_PROF_STEPS] += 1;
     }
