@@ -328,7 +328,7 @@ const nk_api_fn nk_api[] = {
      "A new network holding the model net:save_model(dir) wrote (SONATA).", "edges", NULL},
     {"nk.read", NULL, "nk.read(path[, subpath][, options]) -> table",
      "An HDF5 file's groups, datasets and attributes as Lua tables (a results file, or any "
-     "HDF5 file).",
+     "HDF5 file). Ctrl-C stops a long read with an error.",
      "results", read_opts},
     {"nk.restore", NULL, "net = nk.restore(checkpoint[, options])",
      "A network continued from a checkpoint file, bit-identically.", "results", restore_opts},

@@ -149,6 +149,53 @@ waited=$(( $(date +%s) - t0 ))
 [ -f "$tmp/pt.h5" ] && [ ! -e "$tmp/pt.h5.part" ] && ok "SIGTERM inside pcall: the results file is complete" \
   || notok "SIGTERM inside pcall: the results file is complete"
 
+# Ctrl-C and SIGTERM while nk.read goes through 100,000 attributes (about
+# 2 s): the read stops between attributes, releases the file and raises its
+# own error (the read went on until a Lua hook happened to fire inside it).
+# Ctrl-C inside pcall is caught, and the script goes on and reads the file
+# again; SIGTERM leaves.
+if [ -n "${NKSHELL_H5ATTRS:-}" ] && "$NKSHELL_H5ATTRS" 100000 "$tmp/attrs.h5"; then
+  cat >"$tmp/rd.lua" <<'LUA'
+print("reading")
+io.stdout:flush()
+local t0 = nk.clock()
+if arg[2] == "pcall" then
+  local ok, err = pcall(nk.read, arg[1])
+  print("caught", ok, err)
+else
+  nk.read(arg[1])
+end
+print(string.format("after %.2f s", nk.clock() - t0))
+local n = 0
+for _ in pairs(nk.read(arg[1]).g.attrs) do n = n + 1 end
+print("read again", n)
+LUA
+  for sig in INT TERM; do
+    mode=pcall; [ "$sig" = TERM ] && mode=plain
+    "$nkshell" "$tmp/rd.lua" "$tmp/attrs.h5" "$mode" >"$tmp/rd.out" 2>"$tmp/rd.err" &
+    pid=$!
+    for _ in $(seq 100); do grep -q reading "$tmp/rd.out" 2>/dev/null && break; sleep 0.1; done
+    sleep 0.3
+    kill -s "$sig" "$pid"
+    wait "$pid"
+    rc=$?
+    if [ "$sig" = INT ]; then
+      grep -q "^caught	false	nk.read: interrupted while reading '.*attrs.h5'$" "$tmp/rd.out" &&
+        grep -q "^read again	100000$" "$tmp/rd.out" && [ "$rc" = 0 ] &&
+        ok "SIGINT during nk.read: it stops, pcall catches it, the file reads again ($(grep -o 'after .*' "$tmp/rd.out"))" ||
+        { notok "SIGINT during nk.read: it stops, pcall catches it (exit $rc)"; cat "$tmp/rd.out" "$tmp/rd.err"; }
+    else
+      # (the message is the hook's: it fires as the read's state is closed)
+      [ "$rc" = 143 ] && ! grep -q "^after" "$tmp/rd.out" &&
+        grep -q "terminated (SIGTERM)" "$tmp/rd.err" &&
+        ok "SIGTERM during nk.read: it stops and the shell leaves (exit 143)" ||
+        { notok "SIGTERM during nk.read: it stops and the shell leaves (exit $rc)"; cat "$tmp/rd.out" "$tmp/rd.err"; }
+    fi
+  done
+else
+  notok "h5attrs writes a file of 100,000 attributes"
+fi
+
 # A file-size limit (ulimit -f) hit while writing results: the run stops
 # with a message (not SIGXFSZ), the session goes on, and the process leaves
 # normally (HDF5 1.10 crashed at exit on the file it could not close)
