@@ -12,6 +12,20 @@ trap 'rm -rf "$tmp"' EXIT
 fails=0
 ok() { echo "ok - $1"; }
 notok() { echo "not ok - $1"; fails=$((fails + 1)); }
+# signal_at NAME WORD SECONDS SIG ARGS...: runs nkshell ARGS in the
+# background (output in $tmp/NAME.out and .err), and once it has printed
+# WORD and SECONDS more have passed, sends it SIG; waits and sets rc
+signal_at() {
+  local name=$1 word=$2 secs=$3 sig=$4 pid
+  shift 4
+  "$nkshell" "$@" >"$tmp/$name.out" 2>"$tmp/$name.err" &
+  pid=$!
+  for _ in $(seq 100); do grep -q "$word" "$tmp/$name.out" 2>/dev/null && break; sleep 0.1; done
+  sleep "$secs"
+  kill -s "$sig" "$pid"
+  wait "$pid"
+  rc=$?
+}
 
 # CUBA, shortened to 200 ms to keep the suite quick
 if "$nkshell" "$src/samples/cuba.lua" "$tmp/a.h5" 200 >"$tmp/out" 2>"$tmp/err"; then
@@ -80,13 +94,7 @@ net:run(1e7)
 LUA
 for sig in TERM INT; do
   out="$tmp/sig$sig.h5"
-  "$nkshell" "$tmp/long.lua" "$out" >"$tmp/sig.out" 2>"$tmp/sig.err" &
-  pid=$!
-  for _ in $(seq 100); do grep -q running "$tmp/sig.out" 2>/dev/null && break; sleep 0.1; done
-  sleep 0.5
-  kill -s "$sig" "$pid"
-  wait "$pid"
-  rc=$?
+  signal_at sig running 0.5 "$sig" "$tmp/long.lua" "$out"
   want=1; [ "$sig" = TERM ] && want=143
   [ "$rc" = "$want" ] && ok "SIG$sig: exit status $want" || notok "SIG$sig: exit status $want (got $rc)"
   grep -q "interrupted at t = " "$tmp/sig.err" && ok "SIG$sig: says where it stopped" \
@@ -114,13 +122,7 @@ print("caught", ok, err)
 net:run(10)
 print("after")
 LUA
-"$nkshell" "$tmp/pc.lua" "$tmp/pc.h5" >"$tmp/pc.out" 2>"$tmp/pc.err" &
-pid=$!
-for _ in $(seq 100); do grep -q running "$tmp/pc.out" 2>/dev/null && break; sleep 0.1; done
-sleep 0.5
-kill -s INT "$pid"
-wait "$pid"
-rc=$?
+signal_at pc running 0.5 INT "$tmp/pc.lua" "$tmp/pc.h5"
 grep -q "^caught	false	net:run: interrupted at t = " "$tmp/pc.out" && grep -q "^after$" "$tmp/pc.out" &&
   [ "$rc" = 0 ] && ok "SIGINT inside pcall: caught, and the script goes on" ||
   { notok "SIGINT inside pcall: caught, and the script goes on (exit $rc)"; cat "$tmp/pc.out" "$tmp/pc.err"; }
@@ -172,13 +174,7 @@ print("read again", n)
 LUA
   for sig in INT TERM; do
     mode=pcall; [ "$sig" = TERM ] && mode=plain
-    "$nkshell" "$tmp/rd.lua" "$tmp/attrs.h5" "$mode" >"$tmp/rd.out" 2>"$tmp/rd.err" &
-    pid=$!
-    for _ in $(seq 100); do grep -q reading "$tmp/rd.out" 2>/dev/null && break; sleep 0.1; done
-    sleep 0.3
-    kill -s "$sig" "$pid"
-    wait "$pid"
-    rc=$?
+    signal_at rd reading 0.3 "$sig" "$tmp/rd.lua" "$tmp/attrs.h5" "$mode"
     if [ "$sig" = INT ]; then
       grep -q "^caught	false	nk.read: interrupted while reading '.*attrs.h5'$" "$tmp/rd.out" &&
         grep -q "^read again	100000$" "$tmp/rd.out" && [ "$rc" = 0 ] &&
