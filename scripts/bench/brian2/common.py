@@ -49,6 +49,7 @@ import json
 import os
 import resource
 import shutil
+import subprocess
 import sys
 import tempfile
 import time
@@ -61,7 +62,6 @@ os.dup2(2, 1)
 # A hook called by os.wait4 on the standalone binary: "python3 common.py
 # --rusage-wrapper OUT CMD..." runs CMD and writes its ru_maxrss (KiB) to OUT.
 if __name__ == "__main__" and len(sys.argv) > 3 and sys.argv[1] == "--rusage-wrapper":
-    import subprocess
     os.dup2(_JSON_FD, 1)   # the binary's own stdout (Brian2 sends it to a file)
     p = subprocess.Popen(sys.argv[3:])
     _, status, ru = os.wait4(p.pid, 0)
@@ -147,7 +147,6 @@ class Bench:
                 if self.args.between:
                     # the other side's run, between two of ours: a slow
                     # spell of the machine falls on both sides alike
-                    import subprocess
                     env = dict(os.environ, NK_BENCH_REP=str(rep))
                     rc = subprocess.call(self.args.between, shell=True, env=env)
                     between.append(rc)
