@@ -258,6 +258,52 @@ static int get_parr(hid_t loc, const char *name, hid_t type, const nk_pop *p, vo
     return rc;
 }
 
+/* The refractory state as a checkpoint keeps it: per neuron, in neuron
+ * order, the steps of refractoriness left after the last step taken (a
+ * count that the next step decrements first: 2 or more, refractory then),
+ * or, for a period that is a condition, the condition's flag. In memory it
+ * is the step at which the period ends (nk_kargs.refr); step is the next
+ * step to take. The file's form is the one it had when memory held the
+ * count too, so checkpoints of either build read in the other. */
+static int put_refr(hid_t g, const nk_pop *p, int64_t step)
+{
+    int64_t *e = malloc((size_t)p->n * sizeof *e + 1);
+    int32_t *left = malloc((size_t)p->n * sizeof *left + 1);
+    int rc = 1;
+    if (e && left) {
+        if (p->lay.gap)
+            nk_lay_gather(&p->lay, p->refr, sizeof *p->refr, p->n, e);
+        else if (p->n)
+            memcpy(e, p->refr, (size_t)p->n * sizeof *e);
+        for (int64_t i = 0; i < p->n; i++) {
+            int64_t l = p->model->refr_cond ? e[i] : e[i] - step + 1;
+            left[i] = l <= 0 ? 0 : l > INT32_MAX ? INT32_MAX : (int32_t)l;
+        }
+        rc = put_arr(g, "refr", H5T_NATIVE_INT32, left, p->n);
+    }
+    free(e);
+    free(left);
+    return rc;
+}
+
+static int get_refr(hid_t g, nk_pop *p, int64_t step)
+{
+    int32_t *left = malloc((size_t)p->n * sizeof *left + 1);
+    int64_t *e = malloc((size_t)p->n * sizeof *e + 1);
+    int rc = !left || !e || get_arr(g, "refr", H5T_NATIVE_INT32, left, p->n);
+    if (!rc) {
+        for (int64_t i = 0; i < p->n; i++)
+            e[i] = p->model->refr_cond ? left[i] : left[i] > 0 ? left[i] + step - 1 : 0;
+        if (p->lay.gap)
+            nk_lay_scatter(&p->lay, p->refr, sizeof *p->refr, p->n, e);
+        else if (p->n)
+            memcpy(p->refr, e, (size_t)p->n * sizeof *e);
+    }
+    free(left);
+    free(e);
+    return rc;
+}
+
 /* ---- writing --------------------------------------------------------------------- */
 
 static int write_pop(nk_net *net, hid_t f, int k)
@@ -273,7 +319,7 @@ static int write_pop(nk_net *net, hid_t f, int k)
              put_i(g, "n", p->n) || put_d(g, "rtol", p->rtol) || put_d(g, "atol", p->atol) ||
              put_i(g, "nrx", p->nrx) || put_i(g, "nwritten", p->nwritten) ||
              put_arr(g, "param", H5T_NATIVE_DOUBLE, p->param, p->model->nparams) ||
-             put_parr(g, "refr", H5T_NATIVE_INT32, p, p->refr, sizeof *p->refr) ||
+             put_refr(g, p, net->step) ||
              put_arr(g, "rec_step", H5T_NATIVE_INT64, p->rec_step, p->nrec) ||
              put_arr(g, "rec_id", H5T_NATIVE_UINT32, p->rec_id, p->nrec);
     for (int s = 0; !rc && s < p->model->nstates; s++) {
@@ -817,7 +863,7 @@ static int ck_load_state(nk_net *net, ck *c, const char *path)
         hid_t g = grp(c->f, "pop%d", k);
         if (g < 0)
             DAMAGED("a population group is missing");
-        int bad = get_parr(g, "refr", H5T_NATIVE_INT32, p, p->refr, sizeof *p->refr);
+        int bad = get_refr(g, p, c->step);
         for (int s = 0; !bad && s < p->model->nstates; s++) {
             char sn[160];
             snprintf(sn, sizeof sn, "s_%s", p->model->sname[s]);

@@ -192,7 +192,8 @@ typedef struct nk_pop {
     double *param;           /* shared parameter values */
     nk_lay lay;              /* how the arrays below and the receptors' lie */
     void **state;            /* model->nstates arrays of lay.len reals */
-    int32_t *refr;           /* steps of refractoriness left (lay.len) */
+    int64_t *refr;           /* the step at which each refractory period ends, or
+                                the condition's flag (nk_kargs.refr; lay.len) */
     int32_t refr_steps;      /* the refractory period in steps (set at build) */
     int64_t born;            /* net->step when it was added: until a step has run, its
                                 states follow the parameters they start at */

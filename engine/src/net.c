@@ -587,7 +587,7 @@ int nk_pop_add(nk_net *net, const char *model, int64_t n, const char *name,
     p->born = net->step;
     p->param = nk_xcalloc((size_t)m->nparams, sizeof(double));
     p->state = nk_xcalloc((size_t)m->nstates, sizeof(void *));
-    p->refr = nk_xcalloc64((size_t)n, sizeof(int32_t));
+    p->refr = nk_xcalloc64((size_t)n, sizeof *p->refr);
     p->spk = nk_xcalloc64((size_t)n, sizeof(int64_t));
     int ok = p->name && p->method && p->param && p->state && p->refr && p->spk;
     for (int k = 0; ok && k < m->nstates; k++) {

@@ -105,7 +105,7 @@ typedef struct kdesc {
     int ns;                  /* ... ns of them */
     const double *kparam;
     const void *iext;        /* NULL: the kernel was built not to read one */
-    int32_t *refr;
+    int64_t *refr;
     int64_t *spk[2];         /* the chunks' spike lists, laid out likewise, */
                              /* one per step parity (with one thread and no */
                              /* gaps, both are the population's own list) */

@@ -382,7 +382,7 @@ static size_t device_bytes(nk_net *net)
         int nv = p->model->nstates;
         for (int r = 0; r < p->nrx; r++)
             nv += p->rx[r].syn->nstates;
-        b += n * ((size_t)nv * net->real_size + sizeof(int32_t) + sizeof(int64_t));
+        b += n * ((size_t)nv * net->real_size + sizeof *p->refr + sizeof(int64_t));
         b += n * (size_t)p->nrx * (size_t)net->ring_len * sizeof(int64_t);
         b += n * (size_t)p->nrx * sizeof(int64_t); /* staging */
         if (p->i_ext)
@@ -567,7 +567,7 @@ static int build_pop(nk_net *net, cuda_bk *B, int k, char *err, size_t errlen)
     if (!rc)
         rc = put_new(B, &d->ringp, d->ring, (size_t)p->nrx * sizeof *d->ring, err, errlen);
     if (!rc)
-        rc = nk_dev_alloc(B->dev, &d->refr, n * sizeof(int32_t), err, errlen);
+        rc = nk_dev_alloc(B->dev, &d->refr, n * sizeof *p->refr, err, errlen);
     if (!rc)
         rc = nk_dev_alloc(B->dev, &d->spk, n * sizeof(int64_t), err, errlen);
     if (!rc && p->i_ext)
@@ -1745,7 +1745,7 @@ static int put_upd(nk_net *net, cuda_bk *B, char *err, size_t errlen)
             .param = (const double *)(uintptr_t)d->param,
             .ring = (int64_t *const *)(uintptr_t)d->ringp,
             .i_ext = (const void *)(uintptr_t)d->iext,
-            .refr = (int32_t *)(uintptr_t)d->refr,
+            .refr = (int64_t *)(uintptr_t)d->refr,
             .spk = (int64_t *)(uintptr_t)d->spk,
             .nspk = (unsigned long long *)(uintptr_t)(B->counters + (size_t)k * 8),
             .bad = (int64_t *)(uintptr_t)(B->counters + (size_t)(net->npops + k) * 8),

@@ -118,7 +118,7 @@ typedef struct nk_dkargs {
     const double *param;   /* shared parameters, then codegen's extras */
     int64_t *const *ring;  /* per receptor: ring_len slots of n, Q32.32 */
     const void *i_ext;     /* external current (NULL: none) */
-    int32_t *refr;
+    int64_t *refr;         /* as nk_kargs.refr (nk_kernel.h) */
     int64_t *spk;          /* out: this step's spikes, in no particular order */
     unsigned long long *nspk;
     int64_t *bad;          /* out: lowest i * (nvars + 1) + variable that became non-finite

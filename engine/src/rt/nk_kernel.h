@@ -99,7 +99,10 @@ typedef struct nk_kargs {
     int64_t **rx_in;       /* per receptor: Q32.32 input arriving this step (cleared as read) */
     const void *i_ext;     /* external current (real, pA); NULL when the population has
                               none, and then its kernel does not read it */
-    int32_t *refr;         /* per neuron: steps of refractoriness left */
+    int64_t *refr;         /* per neuron: the step at which its refractory period
+                              ends (refractory while step < refr[i]; 0: never
+                              fired); with a period that is a condition, 1 while
+                              the condition is checked, else 0 */
     int64_t bad_index;     /* out: neuron whose state became non-finite */
     int32_t bad_var;       /* out: index of that variable in state[] */
 } nk_kargs;
