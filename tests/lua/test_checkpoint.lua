@@ -727,5 +727,67 @@ do
   end
 end
 
+-- ---- refractory periods of each kind, checkpointed while neurons are refractory ----------
+-- In memory a neuron keeps the step at which its period ends; a checkpoint
+-- keeps the steps left (docs/checkpoints.md). A fixed period (a number), a
+-- period per neuron (an expression of states) and a condition, each in a
+-- population of one neuron that drifts from 0 at 1 mV/ms (a spike every
+-- 2 ms of refractoriness plus 10 steps: 2.9 ms) and in one of 1000 neurons
+-- that start apart (laid out in chunks with gaps with two threads).
+do
+  local function model(name, refractory)
+    return nk.model{name = name, params = {r = 2}, states = {v = 0, w = 0}, replace = true,
+                    equations = {"dv/dt = 1 : mV (unless refractory)", "dw/dt = 1 : ms"},
+                    threshold = "v > 0.95", reset = {"v = 0", "w = 0"},
+                    refractory = refractory}
+  end
+  local kinds = {{"refr_fixed", 2}, {"refr_expr", "r + 0*v"}, {"refr_cond", "w < r"}}
+  local function build(threads, out)
+    local net = nk.network{dt = 0.1, precision = "double", threads = threads, output = out}
+    local mons = {}
+    for _, k in ipairs(kinds) do
+      local m = model(k[1], k[2])
+      mons[#mons + 1] = net:monitor("spikes", net:population(m, 1, {name = k[1] .. "1"}))
+      mons[#mons + 1] = net:monitor("spikes", net:population(m, 1000, {
+        name = k[1] .. "N", init = {v = nk.uniform(0, 0.9), w = nk.uniform(0, 3)}}))
+    end
+    return net, mons
+  end
+  local function trains(mons)
+    local r = {}
+    for k, m in ipairs(mons) do r[k] = {m:times(), m:ids()} end
+    return r
+  end
+  for _, threads in ipairs{1, 2} do
+    local tag = "[refractory, " .. threads .. " thread(s)] "
+    local S, sm = build(threads, path("refr-S" .. threads .. ".h5"))
+    S:run(20, {progress = false})
+    local straight = trains(sm)
+    local t = straight[1][1]
+    T.ok(#t >= 6, tag .. "the fixed period's neuron fires (" .. #t .. " spikes)")
+    for q = 2, #t do
+      T.near(t[q] - t[q - 1], 2.9, 1e-9, tag .. "a spike every 2 ms + 10 steps (" .. q .. ")")
+    end
+    T.same_list(straight[3][1], t, tag .. "a period per neuron of the same length: the same spikes")
+    T.ok(#straight[5][1] >= 6, tag .. "the condition's neuron fires")
+    S:close()
+    -- a checkpoint at 2 ms (the one-neuron populations' first spike was at
+    -- about 1 ms: refractory until 3 ms), restored, run to 20 ms
+    local A, am = build(threads, path("refr-A" .. threads .. ".h5"))
+    A:run(2, {progress = false})
+    local ck = path("refr-ck" .. threads .. ".h5")
+    A:checkpoint(ck)
+    A:close()
+    local B = nk.restore(ck, {output = path("refr-B" .. threads .. ".h5")})
+    B:run(18, {progress = false})
+    local restored = trains(B:monitors())
+    for k = 1, #kinds * 2 do
+      T.same_list(restored[k][1], straight[k][1], tag .. "restored: the same spike times (" .. k .. ")")
+      T.same_list(restored[k][2], straight[k][2], tag .. "restored: the same neurons (" .. k .. ")")
+    end
+    B:close()
+  end
+end
+
 remove_dir()
 T.done("test_checkpoint")
