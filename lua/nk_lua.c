@@ -45,6 +45,13 @@ extern const char nk_src_prelude_lua[];
 volatile sig_atomic_t nk_lua_interrupted = 0;
 void (*nk_lua_interrupt_consumed)(void) = NULL;
 
+void nk_lua_consume_interrupt(void)
+{
+    nk_lua_interrupted = 0;
+    if (nk_lua_interrupt_consumed)
+        nk_lua_interrupt_consumed();
+}
+
 const char *nk_lua_version(void) { return nk_version(); }
 
 /* luaL_error with C's printf formats (nk_api.c). */
@@ -3655,11 +3662,8 @@ static int net_run(lua_State *L)
         n->script_step = nk_net_step(n->net);
     if (rc && prog.shown)
         fputc('\n', stderr); /* end the progress line before the message */
-    if (rc == NK_EINTR) {
-        nk_lua_interrupted = 0;
-        if (nk_lua_interrupt_consumed)
-            nk_lua_interrupt_consumed();
-    }
+    if (rc == NK_EINTR)
+        nk_lua_consume_interrupt();
     if (nk_net_profiling(n->net) && profile_to_stderr(L)) {
         push_profile(L, n->net);
         fprintf(stderr, "%s", luaL_tolstring(L, -1, NULL));

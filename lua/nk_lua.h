@@ -38,6 +38,10 @@ extern volatile sig_atomic_t nk_lua_interrupted;
  * past a pcall that caught the run's error). */
 extern void (*nk_lua_interrupt_consumed)(void);
 
+/* What a call that stopped for the interrupt does before it raises: the flag
+ * back to 0, and nk_lua_interrupt_consumed called when set. */
+void nk_lua_consume_interrupt(void);
+
 /* Sets a default taken from the command line: "backend" (cpu, cuda or auto),
  * "seed" (a non-negative integer) or "threads" (a positive integer). Raises a
  * Lua error naming the value and what was expected when it is invalid, so

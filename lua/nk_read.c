@@ -199,9 +199,7 @@ static void check_interrupt(lua_State *L, rstate *st)
 {
     if (!nk_lua_interrupted)
         return;
-    nk_lua_interrupted = 0;
-    if (nk_lua_interrupt_consumed)
-        nk_lua_interrupt_consumed();
+    nk_lua_consume_interrupt();
     rs_release(st);
     luaL_where(L, 1);
     lua_pushfstring(L, "nk.read: interrupted while reading '%s'", st->path);

@@ -267,40 +267,27 @@ static int get_parr(hid_t loc, const char *name, hid_t type, const nk_pop *p, vo
  * count too, so checkpoints of either build read in the other. */
 static int put_refr(hid_t g, const nk_pop *p, int64_t step)
 {
-    int64_t *e = malloc((size_t)p->n * sizeof *e + 1);
-    int32_t *left = malloc((size_t)p->n * sizeof *left + 1);
-    int rc = 1;
-    if (e && left) {
-        if (p->lay.gap)
-            nk_lay_gather(&p->lay, p->refr, sizeof *p->refr, p->n, e);
-        else if (p->n)
-            memcpy(e, p->refr, (size_t)p->n * sizeof *e);
-        for (int64_t i = 0; i < p->n; i++) {
-            int64_t l = p->model->refr_cond ? e[i] : e[i] - step + 1;
-            left[i] = l <= 0 ? 0 : l > INT32_MAX ? INT32_MAX : (int32_t)l;
-        }
-        rc = put_arr(g, "refr", H5T_NATIVE_INT32, left, p->n);
+    const int64_t len = p->lay.len; /* laid out as p->refr: put_parr gathers */
+    int32_t *left = malloc((size_t)len * sizeof *left + 1);
+    if (!left)
+        return 1;
+    for (int64_t i = 0; i < len; i++) {
+        int64_t l = p->model->refr_cond ? p->refr[i] : p->refr[i] - step + 1;
+        left[i] = l <= 0 ? 0 : l > INT32_MAX ? INT32_MAX : (int32_t)l;
     }
-    free(e);
+    int rc = put_parr(g, "refr", H5T_NATIVE_INT32, p, left, sizeof *left);
     free(left);
     return rc;
 }
 
 static int get_refr(hid_t g, nk_pop *p, int64_t step)
 {
-    int32_t *left = malloc((size_t)p->n * sizeof *left + 1);
-    int64_t *e = malloc((size_t)p->n * sizeof *e + 1);
-    int rc = !left || !e || get_arr(g, "refr", H5T_NATIVE_INT32, left, p->n);
-    if (!rc) {
-        for (int64_t i = 0; i < p->n; i++)
-            e[i] = p->model->refr_cond ? left[i] : left[i] > 0 ? left[i] + step - 1 : 0;
-        if (p->lay.gap)
-            nk_lay_scatter(&p->lay, p->refr, sizeof *p->refr, p->n, e);
-        else if (p->n)
-            memcpy(p->refr, e, (size_t)p->n * sizeof *e);
-    }
+    const int64_t len = p->lay.len; /* get_parr scatters; the gaps stay 0 */
+    int32_t *left = calloc((size_t)len + 1, sizeof *left);
+    int rc = !left || get_parr(g, "refr", H5T_NATIVE_INT32, p, left, sizeof *left);
+    for (int64_t i = 0; !rc && i < len; i++)
+        p->refr[i] = p->model->refr_cond ? left[i] : left[i] > 0 ? left[i] + step - 1 : 0;
     free(left);
-    free(e);
     return rc;
 }
 
