@@ -917,15 +917,35 @@ static void cut_tables(nk_net *net, cpu_pool *P, int k)
     nk_proj *pj = &net->projs[k];
     const int nt = P->nt;
     const int64_t npre = pj->pre.hi - pj->pre.lo;
-    if (P->split[k]) {
-        net->bk_bytes -= npre * (nt - 1) * (int64_t)sizeof *P->split[k];
-        free(P->split[k]);
-        P->split[k] = NULL;
-    }
-    if (P->part[k]) {
-        net->bk_bytes -= npre * P->pstride * (int64_t)sizeof *P->part[k];
-        free(P->part[k]);
-        P->part[k] = NULL;
+    if (P->split[k] || P->part[k]) {
+        /* Cut anew (rebalance): each bound moves from where it was, a few
+         * edges at most, reading one line of each row where a binary
+         * search from scratch read several, one after the other (CUBA's
+         * re-cut: 100-160 us, most of it here). */
+        const int64_t *cut = P->cut + pj->post.pop * (nt + 1);
+        const uint32_t *col = pj->col;
+        int32_t *so = P->split[k];
+        int64_t *sp = P->part[k];
+        const int S = P->pstride;
+        for (int64_t a = 0; a < npre; a++) {
+            const int64_t e0 = pj->row[a], e1 = pj->row[a + 1];
+            if (a + 8 < npre) /* the rows are scattered in the cache, if there */
+                __builtin_prefetch(col + (so ? pj->row[a + 8] + so[(a + 8) * (nt - 1)]
+                                             : sp[(a + 8) * S + 1]));
+            for (int t = 1; t < nt; t++) {
+                int64_t x = so ? e0 + so[a * (nt - 1) + t - 1] : sp[a * S + t];
+                const int64_t c = cut[t];
+                while (x < e1 && (int64_t)col[x] < c)
+                    x++;
+                while (x > e0 && (int64_t)col[x - 1] >= c)
+                    x--;
+                if (so)
+                    so[a * (nt - 1) + t - 1] = (int32_t)(x - e0);
+                else
+                    sp[a * S + t] = x;
+            }
+        }
+        return;
     }
     if (nt < 2 || !P->sorted[k])
         return;
@@ -1160,12 +1180,17 @@ static int cpu_build(nk_net *net, char *err, size_t errlen)
  * copies of one kernel run at once on its two CPUs differ by 4-20 %, and
  * which CPU is the slower one changes from run to run (docs/performance.md).
  * Every BAL_STEPS steps the step looks at how long each chunk's update and
- * delivery took. When the slowest chunk took more than BAL_SLACK longer
+ * delivery took (the calling thread's own work between steps counted as
+ * its chunk's). When the slowest chunk took more than BAL_SLACK longer
  * than the mean, every population is cut anew, each chunk's share moved
- * half the way towards its thread's speed (neurons per tick), and the
- * arrays laid out for the new cuts (nk_pop_relayout, ring slots and all).
- * A re-cut copies the arrays (tens of MB for a large network), so the next
- * waits at least 50 times as long as it took: at most 2 % of a run.
+ * half the way towards its thread's speed (neurons per tick): the entries
+ * of the neurons that change chunks move within the arrays (nk_pop_relayout,
+ * ring slots and all), and the rows' bounds for each chunk move from where
+ * they were (cut_tables). The next re-cut waits at least 50 times as long
+ * as this one took: at most 2 % of a run. On CUBA a re-cut took 120-360 us
+ * when it copied every array into fresh memory and searched every row's
+ * bounds from scratch, which held the balance back for thousands of steps
+ * while the CPUs' speeds changed; it takes 60-100 us now.
  * Results do not depend on where the cuts lie. NKSHELL_RECUT=N (tests)
  * cuts anew every N steps instead, at shares that change each time. */
 #define BAL_STEPS 256
