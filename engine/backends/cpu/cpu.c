@@ -63,9 +63,8 @@
 typedef struct tres {
     int rc;                  /* 0, or NK_EDIVERGED */
     int pop;                 /* the lowest population that diverged ... */
-    int64_t index;           /* ... its lowest neuron, ... */
-    int var;                 /* ... and variable */
-    int64_t events;          /* synaptic events its delivery made (profiled runs) */
+    int var;                 /* ... its variable ... */
+    int64_t index;           /* ... and its lowest neuron */
 } tres;
 
 /* One chunk number's work in a step, on cache lines of its own. The thread
@@ -73,22 +72,32 @@ typedef struct tres {
  * every chunk's update is done, delivers to it; udone and ddone then hold g.
  * Claims only move forward, so a thread still on an older step (a worker
  * that woke late) finds nothing to claim. Only the chunk's thread writes
- * the lines in a step; the others only read them, once, when they wait.
- * What the update found is kept per step parity (res[g & 1]): a step may
- * start before the calling thread has read the last one's (see publish). */
+ * the lines in a step. What the update found is kept per step parity
+ * (res[g & 1]): a step may start before the calling thread has read the
+ * last one's (see publish).
+ *
+ * What only the claiming thread reads in a step (the claim, its counters)
+ * has a pair of lines of its own, apart from the pair the other threads
+ * spin on and read (udone, ddone, res): a pair, because this CPU's
+ * prefetcher fetches a line's neighbour in its 128-byte pair along with
+ * it. Were the claim on the spinning threads' lines, every step's claim (a
+ * locked compare-and-swap) would wait for the line to come back from their
+ * caches: a round trip between the cores, which this project's VM takes
+ * 110 ns for in calm spells and 350-400 ns in others (docs/performance.md,
+ * item 29). */
 typedef struct task {
-    _Alignas(64) _Atomic unsigned claim;
-    _Atomic unsigned udone, ddone;
+    _Alignas(128) _Atomic unsigned claim;
     unsigned own;            /* the generation whose delivery of the chunk's */
                              /* own spikes to itself is done (see OWN) */
-    tres res[2];
     uint64_t busy;           /* ticks its update and delivery took since the */
                              /* last look at the balance (see rebalance) */
+    int64_t events;          /* synaptic events its deliveries made (profiled */
+                             /* runs), read at steps that wait for them all */
+    _Alignas(128) _Atomic unsigned udone; /* (_Alignas of a declaration */
+    _Atomic unsigned ddone;               /* applies to each of its names) */
+    tres res[2];
 } task;
-/* (A pad computed as 64 minus the members' sizes had left out tres's
- * alignment: tasks were 72 bytes, and from 6 threads on two chunks' words
- * shared a line.) */
-_Static_assert(sizeof(task) == 128, "a task is two cache lines");
+_Static_assert(sizeof(task) == 256, "a task is two pairs of cache lines");
 
 /* What a task needs of a population, copied at build into memory that
  * nothing writes during a run: the population's own struct shares cache
@@ -156,17 +165,18 @@ typedef struct cpu_pool {
     pthread_cond_t cv;
     /* Everything above is written at build only; what changes every step
      * starts on a cache line of its own, so that writing it does not take
-     * the lines above away from the other threads' caches. */
-    /* The step of each of the last four generations (gstep[gen & 3]). */
-    _Alignas(64) int64_t gstep[4];
-    /* A step is generation gen (tasks carry it too, see task). */
-    _Atomic unsigned gen;
-    int ev_pending;          /* a profiled run: the last generation's */
-                             /* delivery events are still to be counted */
+     * the lines above away from the other threads' caches. What only the
+     * calling thread reads and writes comes first, apart from the line the
+     * workers spin on. */
+    _Alignas(64) int64_t *ev_seen; /* per chunk: its events counted so far */
     uint64_t serial_from;    /* when the calling thread's own work between */
                              /* an early-published step and its share began */
     uint64_t serial;         /* ticks of that work since the last look at the */
                              /* balance, counted as chunk 0's (see rebalance) */
+    /* The step of each of the last four generations (gstep[gen & 3]). */
+    _Alignas(64) int64_t gstep[4];
+    /* A step is generation gen (tasks carry it too, see task). */
+    _Atomic unsigned gen;
     _Atomic int sleepers;
     _Atomic int counted;     /* workers started */
     _Atomic unsigned bad_gen;/* the generation whose update diverged */
@@ -226,6 +236,7 @@ static void pool_stop(cpu_pool *P)
         }
     free(P->kd_mem);
     free(P->tasks_mem);
+    free(P->ev_seen);
     free(P);
 }
 
@@ -242,10 +253,11 @@ static cpu_pool *pool_new(nk_net *net, int nt, char *err, size_t errlen)
     pthread_cond_init(&P->cv, NULL);
     P->th = nk_xcalloc((size_t)nt, sizeof *P->th);
     P->tasks_mem = nk_xcalloc((size_t)nt + 1, sizeof *P->tasks);
+    P->ev_seen = nk_xcalloc((size_t)nt, sizeof *P->ev_seen);
     if (P->tasks_mem)
-        P->tasks = (task *)(((uintptr_t)P->tasks_mem + 63) & ~(uintptr_t)63);
+        P->tasks = (task *)(((uintptr_t)P->tasks_mem + 127) & ~(uintptr_t)127);
     warg *wa = nk_xcalloc((size_t)nt, sizeof *wa);
-    if (!P->th || !P->tasks_mem || !wa) {
+    if (!P->th || !P->tasks_mem || !P->ev_seen || !wa) {
         free(wa);
         pool_stop(P);
         snprintf(err, errlen, "out of memory");
@@ -306,6 +318,30 @@ static void deliver_part(cpu_pool *P, int t, int tid, unsigned gen, int what);
  * each add subtracted, which the fixed-point sums undo exactly. */
 enum { ALL, OWN, REST, UNDO };
 
+/* Asks, without waiting, for what the thread that updated chunk u will
+ * read of the other chunks once their updates are done: their udone lines,
+ * their spike counts and the start of their spike lists. Another thread
+ * has often finished its chunk by now, and these lines then come over
+ * while this one delivers its own chunk's spikes, instead of one after the
+ * other at the meeting (a transfer between the cores each). Where a chunk
+ * is not done yet, its thread's next write takes the line back. */
+static void ask_others(const cpu_pool *P, int u, unsigned gen)
+{
+    const int par = gen & 1, nt = P->nt;
+    for (int v = 0; v < nt; v++) {
+        if (v == u)
+            continue;
+        __builtin_prefetch(&P->tasks[v].udone, 0, 3);
+        __builtin_prefetch(&P->nspk[(par * nt + v) * P->nstride], 0, 3);
+        for (int k = 0; k < P->npops && k < 8; k++) {
+            const kdesc *d = &P->kd[k];
+            if (d->spk[par])
+                __builtin_prefetch(d->spk[par] + (v + 1) * d->gap + P->cut[k * (nt + 1) + v], 0,
+                                   3);
+        }
+    }
+}
+
 /* The update phase of generation gen for thread tid: it claims and updates
  * its own chunk, then waits until every chunk's update is done, updating
  * any chunk nobody has claimed yet (a worker the system has not scheduled
@@ -328,12 +364,15 @@ static int share_update(cpu_pool *P, unsigned gen, int tid, int *mine)
              * clears what that delivery adds, so it waits for it. */
             int delivering = atomic_load_explicit(&T->ddone, memory_order_acquire) != ud &&
                              atomic_load_explicit(&P->bad_gen, memory_order_relaxed) != ud;
-            unsigned c = atomic_load_explicit(&T->claim, memory_order_relaxed);
-            if (!delivering && (k == 0 || w >= STEAL_WAIT) && gen_before(c, gen) &&
+            unsigned c;
+            if (!delivering && (k == 0 || w >= STEAL_WAIT) &&
+                gen_before(c = atomic_load_explicit(&T->claim, memory_order_relaxed), gen) &&
                 atomic_compare_exchange_strong_explicit(&T->claim, &c, gen, memory_order_acq_rel,
                                                         memory_order_relaxed)) {
                 uint64_t k0 = ticks();
                 update_part(P, u, gen);
+                if (k == 0)
+                    ask_others(P, u, gen);
                 if (!T->res[gen & 1].rc) {
                     deliver_part(P, u, tid, gen, OWN);
                     T->own = gen;
@@ -365,7 +404,6 @@ static void update_part(cpu_pool *P, int t, unsigned gen)
     double time = (double)s * P->dt;
     tres *r = &P->tasks[t].res[par];
     r->rc = 0;
-    r->events = 0;
     for (int k = 0; k < P->npops; k++) {
         const kdesc *d = &P->kd[k];
         int64_t lo = P->cut[k * (P->nt + 1) + t], hi = P->cut[k * (P->nt + 1) + t + 1];
@@ -523,7 +561,7 @@ static void deliver_part(cpu_pool *P, int t, int tid, unsigned gen, int what)
     /* a profiled run's events, counted here where the rows are read anyway
      * (nk_count_events reading every spike's row again cost fly-scale's
      * profiled run 0.17 s per 300 ms) */
-    const int counting = net->profiling && what != UNDO;
+    const int counting = net->profiling;
     const double g = what == UNDO ? -1.0 : 1.0; /* a spike's sign */
     int64_t ev = 0;
     for (int k = 0; k < P->nprojs; k++) {
@@ -622,7 +660,7 @@ static void deliver_part(cpu_pool *P, int t, int tid, unsigned gen, int what)
             }
         }
     }
-    P->tasks[t].res[par].events += ev;
+    P->tasks[t].events += what == UNDO ? -ev : ev;
 }
 
 /* Delivery of generation gen to the chunks in mine (nm of them). */
@@ -1194,7 +1232,12 @@ static int cpu_build(nk_net *net, char *err, size_t errlen)
  * Results do not depend on where the cuts lie. NKSHELL_RECUT=N (tests)
  * cuts anew every N steps instead, at shares that change each time. */
 #define BAL_STEPS 256
-#define BAL_SLACK 0.06
+#define BAL_SLACK 0.02
+/* Re-cuts move chunk bounds in steps of CUT_UNIT neurons (chunks still
+ * start on 64-byte lines: 16 entries of 4 bytes). At 64, the unit of the
+ * cuts at build, one step moved about 240 ticks of CUBA's update from one
+ * thread to the other, more than the slack. */
+#define CUT_UNIT 16
 
 /* Lays every population out for the chunk shares share[0..nt-1] (summing
  * to 1). A population that cannot be laid out anew (memory) keeps its cuts. */
@@ -1208,13 +1251,13 @@ static void recut(nk_net *net, cpu_pool *P, const double *share)
     for (int k = 0; k < net->npops; k++) {
         nk_pop *p = &net->pops[k];
         int64_t *cut = P->cut + k * (nt + 1);
-        int64_t blocks = (p->n + 63) / 64;
+        int64_t blocks = (p->n + CUT_UNIT - 1) / CUT_UNIT;
         double f = 0;
         c[0] = 0;
         for (int t = 1; t < nt; t++) {
             f += share[t - 1];
             int64_t b = (int64_t)(f * (double)blocks + 0.5);
-            int64_t x = b * 64 < p->n ? b * 64 : p->n;
+            int64_t x = b * CUT_UNIT < p->n ? b * CUT_UNIT : p->n;
             c[t] = x > c[t - 1] ? x : c[t - 1];
         }
         c[nt] = p->n;
@@ -1343,24 +1386,40 @@ static int may_publish(const nk_net *net, const cpu_pool *P, int64_t s)
     return 1;
 }
 
-/* Starts generation gen as step s for every thread. */
+/* Starts generation gen as step s for every thread. The store is a
+ * release, not sequentially consistent: on x86 that is a plain store,
+ * which the calling thread does not wait for, where a locked exchange would
+ * hold it until the workers spinning on the line had given it up (a round
+ * trip between the cores, every step). So the load of sleepers below may
+ * come before the workers see the new generation, and a worker that goes
+ * to sleep in that window (after SPIN_WAIT spins without a step, and only
+ * then) is not woken by this step: its chunk is then taken by a thread
+ * that finished its own (share_update, after STEAL_WAIT spins), and the
+ * next step wakes it, sleepers being counted with a locked add before the
+ * worker looks at gen a last time. */
 static void publish(cpu_pool *P, unsigned gen, int64_t s)
 {
     P->gstep[gen & 3] = s;
-    atomic_store(&P->gen, gen);
-    if (P->nt > 1 && atomic_load(&P->sleepers)) {
+    atomic_store_explicit(&P->gen, gen, memory_order_release);
+    if (P->nt > 1 && atomic_load_explicit(&P->sleepers, memory_order_relaxed)) {
         pthread_mutex_lock(&P->mu);
         pthread_cond_broadcast(&P->cv);
         pthread_mutex_unlock(&P->mu);
     }
 }
 
-/* A profiled run: the synaptic events of generation gen's deliveries
- * (every one of them done). */
-static void count_delivered(nk_net *net, cpu_pool *P, unsigned gen)
+/* A profiled run: the synaptic events of the deliveries since the last
+ * call, every one of them done. Each chunk's count is written by the thread
+ * delivering to it, on that thread's lines, and read here only at steps
+ * that wait for every delivery (not those the next step started early
+ * from, at least one in 64), so that reading it costs no step a transfer
+ * between the cores. */
+static void count_delivered(nk_net *net, cpu_pool *P)
 {
-    for (int t = 0; t < P->nt; t++)
-        net->run_events += P->tasks[t].res[gen & 1].events;
+    for (int t = 0; t < P->nt; t++) {
+        net->run_events += P->tasks[t].events - P->ev_seen[t];
+        P->ev_seen[t] = P->tasks[t].events;
+    }
 }
 
 static int cpu_step(nk_net *net, char *err, size_t errlen)
@@ -1410,9 +1469,13 @@ static int cpu_step(nk_net *net, char *err, size_t errlen)
      * delivery). */
     int mine[P->nt];
     int nm = share_update(P, gen, 0, mine);
+    const uint64_t met = ticks();
     double t_upd = prof ? nk_now() : 0;
     const tres *bad = NULL;
-    for (int t = 0; t < P->nt; t++) {
+    /* (a diverged update says so in bad_gen before its udone: the tasks'
+     * results are read only then, and otherwise stay in their caches) */
+    for (int t = 0; atomic_load_explicit(&P->bad_gen, memory_order_relaxed) == gen && t < P->nt;
+         t++) {
         const tres *r = &P->tasks[t].res[par];
         if (r->rc && (!bad || r->pop < bad->pop || (r->pop == bad->pop && r->index < bad->index)))
             bad = r;
@@ -1426,9 +1489,6 @@ static int cpu_step(nk_net *net, char *err, size_t errlen)
         for (int t = 0; t < P->nt; t++)
             if (P->tasks[t].own == gen && !P->tasks[t].res[par].rc)
                 deliver_part(P, t, 0, gen, UNDO);
-    if (prof && P->ev_pending) /* the last step's deliveries are all done */
-        count_delivered(net, P, gen - 1);
-    P->ev_pending = 0;
     /* Room to record every spike of the step, so that nothing can fail
      * once the next step has started. */
     rc = 0;
@@ -1444,6 +1504,7 @@ static int cpu_step(nk_net *net, char *err, size_t errlen)
     if (ahead) {
         net->ahead = 1;
         publish(P, gen + 1, s + 1);
+        P->serial += ticks() - met; /* the checks above, the workers busy */
     }
     if (!bad)
         deliver_mine(P, gen, 0, mine, nm);
@@ -1459,6 +1520,8 @@ static int cpu_step(nk_net *net, char *err, size_t errlen)
                 else
                     sched_yield();
             }
+    if (!ahead && net->profiling) /* (a step that diverged: the undone too) */
+        count_delivered(net, P);
     if (prof) {
         t1 = nk_now();
         prof[NK_PROF_UPDATE] += t_upd - t0;
@@ -1486,13 +1549,8 @@ static int cpu_step(nk_net *net, char *err, size_t errlen)
         nk_diverged(net, bad->pop, bad->index, bad->var, s, err, errlen);
         return NK_EDIVERGED;
     }
-    if (net->profiling) {
+    if (net->profiling)
         nk_count_events(net);
-        if (ahead)
-            P->ev_pending = 1;
-        else
-            count_delivered(net, P, gen);
-    }
 
     /* 5. record (room was made above) */
     rc = nk_record_spikes(net, s, err, errlen);
