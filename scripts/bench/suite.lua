@@ -27,6 +27,14 @@
 -- sandbox_hh is timed differently: the whole process, from its start until
 -- its results are on disk (one HH neuron, 100 ms), after one untimed run
 -- that fills each side's code cache.
+--
+-- Before each of nkshell's alternated runs, scripts/bench/core_rt.c (built
+-- with cc when the suite starts) measures how long a cache line takes from
+-- CPU 0 to CPU 1 and back. On a virtual machine that time changes with
+-- where the host puts the vCPUs, and it moves nkshell's two-thread runs
+-- (their threads meet once a step) more than Brian2's one-thread ones: the
+-- line under each model gives it per run, and the JSON as core_rt_ns_all
+-- (docs/performance.md, item 29).
 
 local here = (arg[0]:match("^(.*)/[^/]*$") or ".")
 local root = here .. "/../.."
@@ -83,6 +91,13 @@ local tmp = os.tmpname()
 os.remove(tmp)
 assert(os.execute("mkdir -p " .. sh_quote(tmp)))
 local log = tmp .. "/log.txt"
+
+-- the probe of the CPUs (see the top); none without a C compiler
+local core_rt = tmp .. "/core_rt"
+if not os.execute(string.format("cc -O2 -pthread -o %s %s >/dev/null 2>&1", sh_quote(core_rt),
+                                sh_quote(here .. "/core_rt.c"))) then
+  core_rt = nil
+end
 
 -- Runs a command; returns its last line of stdout, or nil and the tail of
 -- its stderr.
@@ -285,7 +300,9 @@ end
 local function measure_pair(name, m)
   local out = tmp .. "/" .. name .. ".h5"
   local nk_json = tmp .. "/nk_" .. name .. "_"
-  local nk_cmd = string.format("rm -f %s; %s %s%s %s %s > %s\"$NK_BENCH_REP\".json",
+  local probe = core_rt and string.format("%s > %s\"$NK_BENCH_REP\".rt 2>/dev/null; ",
+                                          sh_quote(core_rt), sh_quote(nk_json)) or ""
+  local nk_cmd = string.format("%srm -f %s; %s %s%s %s %s > %s\"$NK_BENCH_REP\".json", probe,
                                sh_quote(out), sh_quote(nkshell), threads_opt,
                                sh_quote(here .. "/nk_run.lua"), sh_quote(name),
                                args_str(m.nk(out)), sh_quote(nk_json))
@@ -302,8 +319,14 @@ local function measure_pair(name, m)
   os.remove(out)
   local b2 = parse_json(last)
   if b2 then b2.simulator = "brian2" end
-  local rows, nk_err = {}, nil
+  local rows, nk_err, rts = {}, nil, {}
   for rep = 1, opts.reps do
+    local g = io.open(nk_json .. rep .. ".rt")
+    if g then
+      rts[#rts + 1] = tonumber(g:read("l") or "")
+      g:close()
+      os.remove(nk_json .. rep .. ".rt")
+    end
     local f = io.open(nk_json .. rep .. ".json")
     local line
     if f then
@@ -333,7 +356,9 @@ local function measure_pair(name, m)
     if f then f:close() end
     return nil, b2, nk_err .. ": " .. text:sub(-400), not b2 and (b2_err or "no result") or nil
   end
-  return median_row(rows, "run_s"), b2, nil, not b2 and (b2_err or "no result") or nil
+  local r = median_row(rows, "run_s")
+  if #rts == opts.reps then r.core_rt_ns_all = rts end
+  return r, b2, nil, not b2 and (b2_err or "no result") or nil
 end
 
 local function fmt(v, f)
@@ -412,6 +437,12 @@ for name in opts.models:gmatch("[^,]+") do
                             side == "brian2" and check or ""))
         results[#results + 1] = r
       end
+    end
+    if a and a.core_rt_ns_all then
+      local t = {}
+      for k, v in ipairs(a.core_rt_ns_all) do t[k] = string.format("%.0f", v) end
+      print(string.format("%-12s (CPU 0 to 1 and back before nkshell's runs: %s ns)", "",
+                          table.concat(t, ", ")))
     end
     if a and b then
       results[#results].ratio = ratio
