@@ -78,9 +78,9 @@ typedef struct tres {
  *
  * What only the claiming thread reads in a step (the claim, its counters)
  * has a pair of lines of its own, apart from the pair the other threads
- * spin on and read (udone, ddone, res): a pair, because this CPU's
- * prefetcher fetches a line's neighbour in its 128-byte pair along with
- * it. Were the claim on the spinning threads' lines, every step's claim (a
+ * spin on and read (udone, ddone, res): a pair, because x86 prefetchers
+ * may fetch a line's neighbour in its 128-byte pair along with it. Were
+ * the claim on the spinning threads' lines, every step's claim (a
  * locked compare-and-swap) would wait for the line to come back from their
  * caches: a round trip between the cores, which this project's VM takes
  * 110 ns for in calm spells and 350-400 ns in others (docs/performance.md,
