@@ -78,10 +78,10 @@ typedef struct relay {
 /* The same chunks and gaps, other cuts: only the neurons whose chunk
  * changed move, within the arrays. Their entries are copied out first, then
  * to their places: a run's new place may be where another run was. The
- * balance of the threads re-cuts this way every few hundred steps; the
- * copy into fresh arrays it did before took 120-360 us for CUBA's
- * population (page faults, and freeing memory the other CPU has mapped),
- * which held the next re-cut back for 50 times as long. */
+ * balance of the threads re-cuts this way every few hundred steps, and the
+ * next re-cut waits 50 times as long as this one took: with fresh arrays
+ * and every row's bounds searched anew (cpu.c, cut_tables) a re-cut of
+ * CUBA's population took 120-360 us; the move in place takes 4-10 us. */
 static int move_in_place(const nk_lay *from, const nk_lay *to, const relay *a, int m, int64_t n)
 {
     int64_t moved = 0;
