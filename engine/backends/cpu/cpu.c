@@ -318,30 +318,6 @@ static void deliver_part(cpu_pool *P, int t, int tid, unsigned gen, int what);
  * each add subtracted, which the fixed-point sums undo exactly. */
 enum { ALL, OWN, REST, UNDO };
 
-/* Asks, without waiting, for what the thread that updated chunk u will
- * read of the other chunks once their updates are done: their udone lines,
- * their spike counts and the start of their spike lists. Another thread
- * has often finished its chunk by now, and these lines then come over
- * while this one delivers its own chunk's spikes, instead of one after the
- * other at the meeting (a transfer between the cores each). Where a chunk
- * is not done yet, its thread's next write takes the line back. */
-static void ask_others(const cpu_pool *P, int u, unsigned gen)
-{
-    const int par = gen & 1, nt = P->nt;
-    for (int v = 0; v < nt; v++) {
-        if (v == u)
-            continue;
-        __builtin_prefetch(&P->tasks[v].udone, 0, 3);
-        __builtin_prefetch(&P->nspk[(par * nt + v) * P->nstride], 0, 3);
-        for (int k = 0; k < P->npops && k < 8; k++) {
-            const kdesc *d = &P->kd[k];
-            if (d->spk[par])
-                __builtin_prefetch(d->spk[par] + (v + 1) * d->gap + P->cut[k * (nt + 1) + v], 0,
-                                   3);
-        }
-    }
-}
-
 /* The update phase of generation gen for thread tid: it claims and updates
  * its own chunk, then waits until every chunk's update is done, updating
  * any chunk nobody has claimed yet (a worker the system has not scheduled
@@ -371,8 +347,6 @@ static int share_update(cpu_pool *P, unsigned gen, int tid, int *mine)
                                                         memory_order_relaxed)) {
                 uint64_t k0 = ticks();
                 update_part(P, u, gen);
-                if (k == 0)
-                    ask_others(P, u, gen);
                 if (!T->res[gen & 1].rc) {
                     deliver_part(P, u, tid, gen, OWN);
                     T->own = gen;
@@ -1474,12 +1448,13 @@ static int cpu_step(nk_net *net, char *err, size_t errlen)
     const tres *bad = NULL;
     /* (a diverged update says so in bad_gen before its udone: the tasks'
      * results are read only then, and otherwise stay in their caches) */
-    for (int t = 0; atomic_load_explicit(&P->bad_gen, memory_order_relaxed) == gen && t < P->nt;
-         t++) {
-        const tres *r = &P->tasks[t].res[par];
-        if (r->rc && (!bad || r->pop < bad->pop || (r->pop == bad->pop && r->index < bad->index)))
-            bad = r;
-    }
+    if (atomic_load_explicit(&P->bad_gen, memory_order_relaxed) == gen)
+        for (int t = 0; t < P->nt; t++) {
+            const tres *r = &P->tasks[t].res[par];
+            if (r->rc &&
+                (!bad || r->pop < bad->pop || (r->pop == bad->pop && r->index < bad->index)))
+                bad = r;
+        }
     /* A step that diverged delivers nothing (as with one thread, and on
      * the GPU), but the tasks that did not diverge have delivered their
      * own chunks' spikes already (the workers deliver no more: they see
