@@ -654,7 +654,7 @@ int nk_dev_nvrtc_ptx(const char *src, int cc, char **ptx, char *err, size_t errl
 
 /* ---- devices ---------------------------------------------------------------- */
 
-typedef void (*emu_kernel)(const void *args, int64_t nthreads);
+typedef void (*emu_kernel)(const void *args, int64_t nthreads, int order);
 
 struct nk_dfn {
     nk_dfn *next;            /* the module's list */
@@ -680,6 +680,7 @@ typedef struct nk_dlist {
 
 struct nk_dev {
     int emu;
+    int emu_order;           /* emulation: the threads' order (nk_cuda.h's NK_KERNEL) */
     cu_device dev;
     cu_context ctx;          /* the primary context, retained when not NULL */
     cu_stream stream;
@@ -813,6 +814,23 @@ nk_dev *nk_dev_open(char *err, size_t errlen)
     pthread_mutex_init(&d->mu, NULL);
     if (emulating()) {
         d->emu = 1;
+        static const char *const orders[] = {"forward", "reverse", "scatter"};
+        const char *o = getenv("NKSHELL_CUDA_EMU_ORDER");
+        if (o && *o) {
+            d->emu_order = -1;
+            for (int k = 0; k < 3; k++)
+                if (!strcmp(o, orders[k]))
+                    d->emu_order = k;
+            if (d->emu_order < 0) {
+                snprintf(err, errlen,
+                         "CUDA (emulation): NKSHELL_CUDA_EMU_ORDER is '%.40s'; expected forward, "
+                         "reverse or scatter (the order a launch's threads run in)",
+                         o);
+                pthread_mutex_destroy(&d->mu);
+                free(d);
+                return NULL;
+            }
+        }
         snprintf(d->name, sizeof d->name, "host emulation");
         long cpus = sysconf(_SC_NPROCESSORS_ONLN);
         long pages = sysconf(_SC_PHYS_PAGES), page = sysconf(_SC_PAGESIZE);
@@ -1342,7 +1360,7 @@ int nk_dev_launch(nk_dev *d, nk_dfn *f, uint32_t blocks, uint32_t threads, const
         if (d->capturing)
             emu_record(d, f, args, argsize, (int64_t)blocks * threads, 0, 0);
         else
-            f->emu(args, (int64_t)blocks * threads);
+            f->emu(args, (int64_t)blocks * threads, d->emu_order);
         return 0;
     }
     int rc = bind(d, err, errlen);
@@ -1455,7 +1473,7 @@ int nk_dev_graph_launch(nk_dev *d, nk_dgraph *g, char *err, size_t errlen)
         for (size_t k = 0; k < g->nops; k++) {
             const emu_op *o = &g->ops[k];
             if (o->f)
-                o->f->emu(o->args, o->nthreads);
+                o->f->emu(o->args, o->nthreads, d->emu_order);
             else
                 memset((void *)(uintptr_t)o->p, 0, o->bytes);
         }

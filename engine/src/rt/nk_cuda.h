@@ -8,8 +8,9 @@
  * thread nk_tid is blockIdx.x * blockDim.x + threadIdx.x. In the host
  * emulation (NKSHELL_CUDA=emulate, for testing the backend where there is no
  * GPU) the text is C11 compiled by the CPU backend's compiler, and each
- * kernel is `void name(const void *args, int64_t nthreads)`, which runs
- * threads 0 .. nthreads-1 one after the other. Kernels therefore never wait
+ * kernel is `void name(const void *args, int64_t nthreads, int order)`,
+ * which runs threads 0 .. nthreads-1 one after the other, in the order
+ * nk_emu_stride's comment describes. Kernels therefore never wait
  * for each other's threads (no barriers, no shared memory): each thread's
  * work must be complete on its own, and whatever threads share is combined
  * with the atomics below, whose results do not depend on order (integer
@@ -46,12 +47,37 @@ NK_DEV void nk_atomic_min_i64(int64_t *p, int64_t v)
 }
 #else
 #define NK_DEV static inline
+/* The emulation's order of a launch's threads: 0 runs them 0, 1, 2, ...;
+ * 1 runs them last to first; 2 runs them in steps of a stride coprime to
+ * the count, so neighbours are far apart (NKSHELL_CUDA_EMU_ORDER, dev.c).
+ * On a GPU the threads run at once and their appends land in any order;
+ * running the suite in the three orders shows a result that depends on
+ * which thread went first. */
+NK_DEV int64_t nk_emu_stride(int64_t n)
+{
+    int64_t s = n / 2 + n / 8 + 1; /* about 0.62 n */
+    for (;; s++) {
+        int64_t x = s, y = n;
+        while (y) {
+            const int64_t r = x % y;
+            x = y;
+            y = r;
+        }
+        if (x == 1)
+            return s;
+    }
+}
 #define NK_KERNEL(name, T)                                                                   \
     static void name##_body(const T *a, int64_t nk_tid);                                     \
-    void name(const void *nk_A, int64_t nk_nthreads)                                         \
+    void name(const void *nk_A, int64_t nk_nthreads, int nk_order)                           \
     {                                                                                        \
-        for (int64_t nk_t = 0; nk_t < nk_nthreads; nk_t++)                                   \
-            name##_body((const T *)nk_A, nk_t);                                              \
+        const int64_t nk_s = nk_order == 2 && nk_nthreads > 2 ? nk_emu_stride(nk_nthreads) : 1; \
+        for (int64_t nk_t = 0, nk_j = 0; nk_t < nk_nthreads; nk_t++) {                       \
+            name##_body((const T *)nk_A, nk_order == 1 ? nk_nthreads - 1 - nk_t : nk_j);     \
+            nk_j += nk_s;                                                                    \
+            if (nk_j >= nk_nthreads)                                                         \
+                nk_j -= nk_nthreads;                                                         \
+        }                                                                                    \
     }                                                                                        \
     static void name##_body(const T *a, int64_t nk_tid)
 NK_DEV unsigned long long nk_atomic_inc(unsigned long long *p)
