@@ -3903,7 +3903,7 @@ static int net_tostring(lua_State *L)
                     nmon == 1 ? "" : "s");
     luaL_addvalue(&b);
     push_bytes(L, nk_net_memory(net));
-    char line[512], detail[256];
+    char line[1536], detail[400];
     nk_net_backend_detail(net, detail, sizeof detail);
     snprintf(line, sizeof line,
              "  t = %.10g ms, dt %.10g ms, seed %llu, backend %s (%s), output %s, "

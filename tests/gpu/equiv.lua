@@ -1444,6 +1444,7 @@ local function count_case(backend, case)
   local ok = pcall(net.run, net, 25.1, {profile = true})
   out.ok = ok
   out.second = net:profile().run
+  out.text = tostring(net)
   net:close()
   return out
 end
@@ -1463,6 +1464,16 @@ for _, case in ipairs{"device", "host", "graded", "diverges"} do
       T.eq(p.steps, q.steps, case .. ", " .. run .. " run: steps as on the CPU")
     end
     T.ok(gpu.second.spikes > gpu.first.spikes, case .. ": the second, longer run's own counts")
+    -- A step that queued anything but launches and zeroings while its graph
+    -- was recorded would have sent the steps one at a time, with the same
+    -- results: print(net) says so, and why.
+    local slow = gpu.text:match("steps launched one at a time: [^,)]*")
+    if case == "graded" then
+      T.eq(slow, "steps launched one at a time: graded synapses are not put in CUDA graphs",
+           case .. ": print(net) says why the steps go one at a time")
+    else
+      T.eq(slow, nil, case .. ": the steps went in CUDA graphs")
+    end
   end)
 end
 

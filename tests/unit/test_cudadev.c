@@ -2,8 +2,10 @@
  *
  * Part 1 runs everywhere: the host emulation (NKSHELL_CUDA=emulate) through
  * the whole interface: memory round trips, a kernel compiled by the CPU JIT,
- * launched and checked, then everything freed by nk_dev_close (LeakSanitizer
- * watches in the sanitizer build).
+ * launched and checked, a graph recorded (copies and waits refused while
+ * recording) and replayed, the threads' order of NKSHELL_CUDA_EMU_ORDER,
+ * then everything freed by nk_dev_close (LeakSanitizer watches in the
+ * sanitizer build).
  *
  * Part 2 needs NVRTC only (no GPU): a real kernel compiles for sm_90, a
  * syntax error fails with NVRTC's log. Skipped, with the reason printed,
@@ -21,22 +23,31 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* Emulation form: the kernel loops over its thread ids itself. */
+/* Emulation form: the kernel loops over its thread ids itself, in the
+ * order it is given (NKSHELL_CUDA_EMU_ORDER: 0 forward, 1 reverse, 2
+ * scatter); "order" stores the order it was given. */
 static const char *emu_src =
     "#include <stdint.h>\n"
     "typedef struct { uint64_t x, y; double a; int64_t n; } axpy_args;\n"
-    "void axpy(const void *args, int64_t nthreads)\n"
+    "void axpy(const void *args, int64_t nthreads, int order)\n"
     "{\n"
     "    const axpy_args *p = args;\n"
     "    double *x = (double *)(uintptr_t)p->x, *y = (double *)(uintptr_t)p->y;\n"
     "    for (int64_t i = 0; i < nthreads; i++)\n"
     "        if (i < p->n)\n"
     "            y[i] += p->a * x[i];\n"
+    "    (void)order;\n"
     "}\n"
-    "void count(const void *args, int64_t nthreads)\n"
+    "void count(const void *args, int64_t nthreads, int order)\n"
     "{\n"
     "    uint64_t *c = (uint64_t *)(uintptr_t)*(const uint64_t *)args;\n"
     "    *c += (uint64_t)nthreads;\n"
+    "    (void)order;\n"
+    "}\n"
+    "void order(const void *args, int64_t nthreads, int order)\n"
+    "{\n"
+    "    *(int64_t *)(uintptr_t)*(const uint64_t *)args = order;\n"
+    "    (void)nthreads;\n"
     "}\n";
 
 typedef struct {
@@ -148,6 +159,42 @@ static void test_emulation(void)
     uint64_t hc = 0;
     CHECK_EQ_INT(nk_dev_get(d, &hc, c, sizeof hc, err, sizeof err), 0);
     CHECK_EQ_INT(hc, 21);
+
+    /* A graph: launches and zeroings are recorded, not run; a copy or a
+     * wait while recording is refused, and the recording goes on. */
+    CHECK_EQ_INT(nk_dev_capture_begin(d, err, sizeof err), 0);
+    CHECK_EQ_INT(nk_dev_capture_begin(d, err, sizeof err), NK_EINVAL);
+    CHECK_EQ_INT(nk_dev_launch(d, cnt, 2, 5, &c, sizeof c, err, sizeof err), 0);
+    err[0] = 0;
+    CHECK_EQ_INT(nk_dev_put(d, c, &hc, sizeof hc, err, sizeof err), NK_ENOTSUP);
+    CHECK(strstr(err, "copying to the device while a graph is being recorded") != NULL);
+    err[0] = 0;
+    CHECK_EQ_INT(nk_dev_get_async(d, &hc, c, sizeof hc, err, sizeof err), NK_ENOTSUP);
+    CHECK(strstr(err, "copying from the device while a graph") != NULL);
+    err[0] = 0;
+    CHECK_EQ_INT(nk_dev_sync(d, err, sizeof err), NK_ENOTSUP);
+    CHECK(strstr(err, "waiting for the device while a graph") != NULL);
+    CHECK_EQ_INT(nk_dev_launch(d, cnt, 1, 4, &c, sizeof c, err, sizeof err), 0);
+    nk_dgraph *g = NULL;
+    CHECK_EQ_INT(nk_dev_capture_end(d, &g, err, sizeof err), 0);
+    CHECK(g != NULL);
+    hc = 0;
+    CHECK_EQ_INT(nk_dev_get(d, &hc, c, sizeof hc, err, sizeof err), 0);
+    CHECK_EQ_INT(hc, 21); /* recorded, not run */
+    CHECK_EQ_INT(nk_dev_graph_launch(d, g, err, sizeof err), 0);
+    CHECK_EQ_INT(nk_dev_graph_launch(d, g, err, sizeof err), 0);
+    CHECK_EQ_INT(nk_dev_get(d, &hc, c, sizeof hc, err, sizeof err), 0);
+    CHECK_EQ_INT(hc, 21 + 2 * (10 + 4));
+    nk_dev_graph_free(d, g);
+    CHECK_EQ_INT(nk_dev_capture_end(d, &g, err, sizeof err), NK_EINVAL);
+
+    /* The threads' order reaches the kernel: forward unless asked. */
+    nk_dfn *ord = NULL;
+    int64_t ho = -1;
+    CHECK_EQ_INT(nk_dev_fn(d, m, "order", &ord, err, sizeof err), 0);
+    CHECK_EQ_INT(nk_dev_launch(d, ord, 1, 1, &c, sizeof c, err, sizeof err), 0);
+    CHECK_EQ_INT(nk_dev_get(d, &ho, c, sizeof ho, err, sizeof err), 0);
+    CHECK_EQ_INT(ho, 0);
     nk_dev_free(d, c);
 
     /* A second module from the same text (the JIT's cache), unloaded; the
@@ -159,6 +206,34 @@ static void test_emulation(void)
     nk_dev_free(d, x);
     nk_dev_close(d);
     nk_dev_close(NULL);
+
+    /* NKSHELL_CUDA_EMU_ORDER: each name gives its order; anything else is
+     * refused at opening, with the value and what was expected. */
+    static const char *const orders[] = {"forward", "reverse", "scatter"};
+    for (int k = 0; k < 3; k++) {
+        setenv("NKSHELL_CUDA_EMU_ORDER", orders[k], 1);
+        nk_dev *e = nk_dev_open(err, sizeof err);
+        CHECK(e != NULL);
+        if (!e)
+            continue;
+        nk_dmod *me = NULL;
+        nk_dfn *fo = NULL;
+        nk_dptr o = 0;
+        int64_t got = -1;
+        CHECK_EQ_INT(nk_dev_load(e, emu_src, &me, err, sizeof err), 0);
+        if (me && !nk_dev_fn(e, me, "order", &fo, err, sizeof err) &&
+            !nk_dev_alloc(e, &o, sizeof got, err, sizeof err) &&
+            !nk_dev_launch(e, fo, 1, 1, &o, sizeof o, err, sizeof err))
+            CHECK_EQ_INT(nk_dev_get(e, &got, o, sizeof got, err, sizeof err), 0);
+        CHECK_EQ_INT(got, k);
+        nk_dev_close(e);
+    }
+    setenv("NKSHELL_CUDA_EMU_ORDER", "sideways", 1);
+    err[0] = 0;
+    CHECK(nk_dev_open(err, sizeof err) == NULL);
+    CHECK(strstr(err, "NKSHELL_CUDA_EMU_ORDER is 'sideways'; expected forward, reverse or "
+                      "scatter") != NULL);
+    unsetenv("NKSHELL_CUDA_EMU_ORDER");
     unsetenv("NKSHELL_CUDA");
 }
 

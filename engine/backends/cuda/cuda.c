@@ -118,6 +118,7 @@ typedef struct cuda_bk {
     nk_dfn *begin;           /* nk_step_begin */
     nk_dgraph *graph;        /* GRAPH_STEPS steps (NULL: not recorded this run) */
     int graph_off;           /* graphs not used */
+    char graph_why[200];     /* why, for print(net) */
     int64_t window_end;      /* the steps before it are on the device already (the graph) */
     nk_dptr stepc;           /* the step counter on the device */
     nk_dptr upd;             /* its nk_dkargs per population */
@@ -722,8 +723,14 @@ static int cuda_build(nk_net *net, char *err, size_t errlen)
         rc = put_upd(net, B, err, errlen);
     const char *g = getenv("NKSHELL_CUDA_GRAPHS");
     B->graph_off = g && !strcmp(g, "0");
-    for (int k = 0; k < net->nprojs; k++)
-        B->graph_off |= B->projs[k].graded != NULL && net->projs[k].nsyn > 0;
+    if (B->graph_off)
+        snprintf(B->graph_why, sizeof B->graph_why, "NKSHELL_CUDA_GRAPHS=0");
+    for (int k = 0; !B->graph_off && k < net->nprojs; k++)
+        if (B->projs[k].graded != NULL && net->projs[k].nsyn > 0) {
+            B->graph_off = 1;
+            snprintf(B->graph_why, sizeof B->graph_why,
+                     "graded synapses are not put in CUDA graphs");
+        }
     return rc;
 }
 
@@ -1943,8 +1950,10 @@ static int run_window(nk_net *net, cuda_bk *B, int64_t s, char *err, size_t errl
         return rc;
     if (!B->graph) {
         if ((rc = nk_dev_capture_begin(B->dev, err, errlen))) {
-            if (rc == NK_ENOTSUP)
+            if (rc == NK_ENOTSUP) {
                 B->graph_off = 1;
+                snprintf(B->graph_why, sizeof B->graph_why, "%.190s", err);
+            }
             return rc;
         }
         for (int k = 0; !rc && k < GRAPH_STEPS; k++)
@@ -1953,8 +1962,11 @@ static int run_window(nk_net *net, cuda_bk *B, int64_t s, char *err, size_t errl
         char e2[256];
         int rc2 = nk_dev_capture_end(B->dev, &g, e2, sizeof e2);
         if (rc || rc2) {
-            /* steps go one by one from here (the device did none of these) */
+            /* steps go one by one from here (the device did none of these),
+             * and print(net) says why */
             B->graph_off = 1;
+            snprintf(B->graph_why, sizeof B->graph_why, "recording a CUDA graph failed: %.160s",
+                     rc ? err : e2);
             nk_dev_graph_free(B->dev, g);
             return NK_ENOTSUP;
         }
@@ -2109,10 +2121,13 @@ static int cuda_describe(const nk_net *net, char *buf, size_t len)
     char name[200];
     int ma = 0, mi = 0;
     nk_dev_info(B->dev, name, sizeof name, &ma, &mi, NULL, NULL, NULL);
-    if (nk_dev_emulated(B->dev))
-        snprintf(buf, len, "%s", name);
+    char arch[16] = "";
+    if (!nk_dev_emulated(B->dev))
+        snprintf(arch, sizeof arch, ", sm_%d%d", ma, mi);
+    if (B->graph_off)
+        snprintf(buf, len, "%s%s; steps launched one at a time: %s", name, arch, B->graph_why);
     else
-        snprintf(buf, len, "%s, sm_%d%d", name, ma, mi);
+        snprintf(buf, len, "%s%s", name, arch);
     return 0;
 }
 

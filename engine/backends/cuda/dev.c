@@ -1064,11 +1064,30 @@ void nk_dev_free(nk_dev *d, nk_dptr p)
     cu.MemFree(p);
 }
 
+/* While a graph is recorded only launches and zeroings may be queued
+ * (dev.h): a copy would be recorded to run at every replay, from whatever
+ * the host buffer then holds (the emulation would have copied once, at
+ * once), and a synchronisation ends the driver's capture with an error. So
+ * both refuse, on a GPU and in the emulation alike, and the step that asked
+ * goes without a graph. */
+static int refuse_capturing(const nk_dev *d, const char *what, char *err, size_t errlen)
+{
+    if (!d->capturing)
+        return 0;
+    snprintf(err, errlen,
+             "CUDA: %s while a graph is being recorded (a graph holds only launches and "
+             "zeroings)",
+             what);
+    return NK_ENOTSUP;
+}
+
 int nk_dev_put_async(nk_dev *d, nk_dptr dst, const void *src, size_t bytes, char *err,
                      size_t errlen)
 {
     if (!bytes)
         return 0;
+    if (refuse_capturing(d, "copying to the device", err, errlen))
+        return NK_ENOTSUP;
     if (d->emu) {
         memcpy((void *)(uintptr_t)dst, src, bytes);
         return 0;
@@ -1089,6 +1108,8 @@ int nk_dev_get_async(nk_dev *d, void *dst, nk_dptr src, size_t bytes, char *err,
 {
     if (!bytes)
         return 0;
+    if (refuse_capturing(d, "copying from the device", err, errlen))
+        return NK_ENOTSUP;
     if (d->emu) {
         memcpy(dst, (const void *)(uintptr_t)src, bytes);
         return 0;
@@ -1491,6 +1512,8 @@ int nk_dev_graph_launch(nk_dev *d, nk_dgraph *g, char *err, size_t errlen)
 
 int nk_dev_sync(nk_dev *d, char *err, size_t errlen)
 {
+    if (refuse_capturing(d, "waiting for the device", err, errlen))
+        return NK_ENOTSUP;
     if (d->emu)
         return 0;
     int rc = bind(d, err, errlen);

@@ -125,7 +125,9 @@ int nk_dev_sync(nk_dev *d, char *err, size_t errlen);
  * nk_dev_graph_launch queues as a whole, with the arguments they had when
  * recorded (stream capture; emulation: a list of the calls, replayed).
  * capture_begin gives NK_ENOTSUP where the driver has no graphs (before CUDA
- * 11.4); nothing else may use the device while capturing. */
+ * 11.4). Nothing else may use the device while capturing: copies to or
+ * from it and nk_dev_sync give NK_ENOTSUP then (the capture goes on; the
+ * caller ends it and does without the graph). */
 typedef struct nk_dgraph nk_dgraph;
 int nk_dev_capture_begin(nk_dev *d, char *err, size_t errlen);
 int nk_dev_capture_end(nk_dev *d, nk_dgraph **g, char *err, size_t errlen);
