@@ -540,6 +540,14 @@ double nk_substeps(double dt, double max_dt);
 int nk_record_spikes(nk_net *net, int64_t s, char *err, size_t errlen);
 /* Room for more recorded spikes of p (p->rec_step, p->rec_id). */
 int nk_rec_reserve(nk_pop *p, int64_t more, char *err, size_t errlen);
+/* Room for all that `steps` more steps can record (every recorded neuron
+ * firing at each, every monitor's rows), beyond pending[k] spikes of
+ * population k not recorded yet (pending may be NULL). A backend makes it
+ * before a step starts, so that no step fails half-way for want of memory:
+ * an error here leaves the network as it was. */
+int nk_rec_room(nk_net *net, int64_t steps, const int64_t *pending, char *err, size_t errlen);
+/* The monitors' part of nk_rec_room. */
+int nk_monitors_room(nk_net *net, int64_t steps, char *err, size_t errlen);
 /* Points population pi's equation-source parts at their functions in the
  * loaded code dl (nk_eqsrc_SOURCE_PART). */
 int nk_bind_eqsrc(nk_net *net, int pi, void *dl, char *err, size_t errlen);

@@ -426,10 +426,13 @@ int nk_monitor_set_fn(nk_net *net, int mon, nk_monitor_fn fn, void *ud, void (*u
 
 /* ---- recording -------------------------------------------------------------------- */
 
-static int add_row(nk_monitor *m, char *err, size_t errlen)
+/* Room for more rows of m beyond those it has. */
+static int room_rows(nk_monitor *m, int64_t more, char *err, size_t errlen)
 {
-    if (m->rows == m->cap) {
+    if (m->rows + more > m->cap) {
         int64_t nc = m->cap ? m->cap * 2 : 64;
+        while (nc < m->rows + more)
+            nc *= 2;
         double *d = realloc(m->data, (size_t)nc * (size_t)m->ncols * sizeof *d);
         if (!d) {
             snprintf(err, errlen, "out of memory recording monitor '%s' (%lld rows of %lld values)",
@@ -438,6 +441,25 @@ static int add_row(nk_monitor *m, char *err, size_t errlen)
         }
         m->data = d;
         m->cap = nc;
+    }
+    return 0;
+}
+
+static int add_row(nk_monitor *m, char *err, size_t errlen)
+{
+    return room_rows(m, 1, err, errlen);
+}
+
+int nk_monitors_room(nk_net *net, int64_t steps, char *err, size_t errlen)
+{
+    for (int k = 0; k < net->nmons; k++) {
+        nk_monitor *m = &net->mons[k];
+        if (m->kind == NK_MON_SPIKES)
+            continue;
+        const int64_t per = m->kind == NK_MON_RATE ? m->bin_steps : m->every;
+        int rc = room_rows(m, steps / (per > 0 ? per : 1) + 2, err, errlen);
+        if (rc)
+            return rc;
     }
     return 0;
 }
@@ -496,7 +518,8 @@ void nk_monitor_rate_step(nk_net *net, nk_monitor *m, int64_t s, int64_t count)
     if ((s + 1 - m->start_step) % m->bin_steps == 0) {
         char e[64];
         if (add_row(m, e, sizeof e))
-            return; /* out of memory: this bin is lost, the count goes on */
+            return; /* not reached: the backends make room before a step
+                       (nk_rec_room) */
         m->data[m->rows++] =
             (double)m->bin_count / ((double)m->n * m->bin_steps * net->dt / 1000.0);
         m->bin_count = 0;

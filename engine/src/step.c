@@ -147,6 +147,19 @@ int nk_rec_reserve(nk_pop *p, int64_t more, char *err, size_t errlen)
     return 0;
 }
 
+int nk_rec_room(nk_net *net, int64_t steps, const int64_t *pending, char *err, size_t errlen)
+{
+    for (int k = 0; k < net->npops; k++) {
+        nk_pop *p = &net->pops[k];
+        if (!p->rec_mask)
+            continue;
+        int rc = nk_rec_reserve(p, (pending ? pending[k] : 0) + steps * p->n, err, errlen);
+        if (rc)
+            return rc;
+    }
+    return nk_monitors_room(net, steps, err, errlen);
+}
+
 int nk_record_spikes(nk_net *net, int64_t s, char *err, size_t errlen)
 {
     for (int k = 0; k < net->npops; k++) {

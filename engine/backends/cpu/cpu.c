@@ -1415,6 +1415,10 @@ static int cpu_step(nk_net *net, char *err, size_t errlen)
     } else {
         if (s == net->run_step0)
             P->ahead_never = ahead_never(net);
+        /* room for all the step can record, before anything changes: a
+         * step never fails half-way for want of memory */
+        if ((rc = nk_rec_room(net, 1, NULL, err, errlen)))
+            return rc;
         if (P->nt > 1)
             rebalance(net, P, s);
         /* 0. sampled monitors see the state at the start of the step */
@@ -1464,18 +1468,20 @@ static int cpu_step(nk_net *net, char *err, size_t errlen)
         for (int t = 0; t < P->nt; t++)
             if (P->tasks[t].own == gen && !P->tasks[t].res[par].rc)
                 deliver_part(P, t, 0, gen, UNDO);
-    /* Room to record every spike of the step, so that nothing can fail
-     * once the next step has started. */
-    rc = 0;
-    for (int k = 0; !bad && !rc && k < net->npops; k++) {
-        if (!net->pops[k].rec_mask)
-            continue;
-        int64_t m = 0;
-        for (int t = 0; t < P->nt; t++)
-            m += P->nspk[(par * P->nt + t) * P->nstride + k];
-        rc = m ? nk_rec_reserve(&net->pops[k], m, err, errlen) : 0;
+    /* This step's records have room (made before it started). The next
+     * step starts before they are made only with room for both: else it
+     * starts after, and makes its own room or says why it cannot. */
+    int ahead = !bad && may_publish(net, P, s);
+    if (ahead) {
+        int64_t pend[net->npops];
+        for (int k = 0; k < net->npops; k++) {
+            pend[k] = 0;
+            for (int t = 0; net->pops[k].rec_mask && t < P->nt; t++)
+                pend[k] += P->nspk[(par * P->nt + t) * P->nstride + k];
+        }
+        char e2[8];
+        ahead = !nk_rec_room(net, 1, pend, e2, sizeof e2);
     }
-    const int ahead = !bad && !rc && may_publish(net, P, s);
     if (ahead) {
         net->ahead = 1;
         publish(P, gen + 1, s + 1);
@@ -1503,8 +1509,6 @@ static int cpu_step(nk_net *net, char *err, size_t errlen)
         prof[NK_PROF_DELIVER] += t1 - t_upd;
         t0 = t1;
     }
-    if (rc)
-        return rc;
 
     /* The chunks' spikes, joined in neuron order. */
     for (int k = 0; k < net->npops; k++) {
@@ -1527,7 +1531,7 @@ static int cpu_step(nk_net *net, char *err, size_t errlen)
     if (net->profiling)
         nk_count_events(net);
 
-    /* 5. record (room was made above) */
+    /* 5. record (room was made before the step) */
     rc = nk_record_spikes(net, s, err, errlen);
     if (prof) {
         t1 = nk_now();

@@ -136,6 +136,10 @@ typedef struct cuda_bk {
     int64_t dtotal;
     nk_dptr counters;        /* per population: spikes (u64), then the lowest bad (i64) */
     int64_t *hcount;         /* host copy */
+    void *stage;             /* host room for what a look at the device brings back (records'
+                                counts, a monitor's rows, the rate counts), made at a run's
+                                start so that the looks allocate nothing */
+    size_t stage_bytes;
     int64_t *hinit;          /* what a run starts the counters at */
     int host_every_step;     /* sources that need the host: it takes part in every step
                                 (else only when an output monitor samples) */
@@ -209,6 +213,7 @@ static void cuda_release(nk_net *net)
         free(B->htabs);
         free(B->tab_src);
         free(B->hcount);
+        free(B->stage);
         free(B->hinit);
         free(B->mon_buf);
         free(B->mon_idx);
@@ -1007,6 +1012,29 @@ static int build_mons(nk_net *net, cuda_bk *B, char *err, size_t errlen)
     free(cols);
     free(rm);
     B->sampled_to = B->counted_to = B->rate_next = net->step;
+    /* the host's room for fetching: the larger of the records' counts, a
+     * monitor's device buffer and the rate counts */
+    size_t stage = ((size_t)net->npops + 1) * sizeof(int64_t);
+    size_t rates = (size_t)B->nrmons * NK_RATE_SLOTS * sizeof(unsigned long long);
+    stage = rates > stage ? rates : stage;
+    for (int k = 0; k < net->nmons; k++) {
+        const nk_monitor *m = &net->mons[k];
+        size_t b = m->on_device && m->kind != NK_MON_RATE
+                       ? (size_t)B->mon_rows[k] * (size_t)m->n * (size_t)m->nvars * net->real_size
+                       : 0;
+        stage = b > stage ? b : stage;
+    }
+    if (!rc && stage > B->stage_bytes) {
+        void *st = realloc(B->stage, stage);
+        if (!st) {
+            char sz[32];
+            snprintf(err, errlen, "out of memory: %s of host memory to fetch the monitors' records",
+                     nk_fmt_bytes(stage, sz, sizeof sz));
+            return NK_ENOMEM;
+        }
+        B->stage = st;
+        B->stage_bytes = stage;
+    }
     return rc;
 }
 
@@ -1065,11 +1093,7 @@ static int fetch_mons(nk_net *net, cuda_bk *B, int64_t halt, char *err, size_t e
                      (long long)(want - m->rows), (long long)rows);
             return NK_EINVAL;
         }
-        char *h = malloc((size_t)rows * rowb + 1);
-        if (!h) {
-            snprintf(err, errlen, "out of memory fetching monitor '%s'", m->name);
-            return NK_ENOMEM;
-        }
+        char *h = B->stage; /* room for the monitor's whole buffer (build_mons) */
         /* rows m->rows .. want - 1, at slots r % rows: one copy, or two
          * where they wrap */
         int64_t r0 = m->rows, a = r0 % rows, cnt = want - r0;
@@ -1081,18 +1105,12 @@ static int fetch_mons(nk_net *net, cuda_bk *B, int64_t halt, char *err, size_t e
         for (int64_t r = r0; !rc && r < want; r++)
             rc = nk_monitor_put_row(net, m, h + (size_t)(r % rows) * rowb, net->dbl, err,
                                     errlen);
-        free(h);
     }
     if (rc || !B->nrmons || sr <= B->rate_next)
         return rc;
     size_t bytes = (size_t)B->nrmons * NK_RATE_SLOTS * sizeof(unsigned long long);
-    unsigned long long *c = malloc(bytes);
-    if (!c) {
-        snprintf(err, errlen, "out of memory fetching rate monitors");
-        return NK_ENOMEM;
-    }
+    unsigned long long *c = B->stage;
     if (sr - B->rate_next > NK_RATE_SLOTS) {
-        free(c);
         snprintf(err, errlen, "rate monitors: %lld steps of counts waited on the device, which "
                  "holds %d (a bug: please report it)", (long long)(sr - B->rate_next),
                  NK_RATE_SLOTS);
@@ -1103,7 +1121,6 @@ static int fetch_mons(nk_net *net, cuda_bk *B, int64_t halt, char *err, size_t e
         for (int q = 0; q < B->nrmons; q++)
             nk_monitor_rate_step(net, &net->mons[B->rmon[q]], st,
                                  (int64_t)c[(size_t)q * NK_RATE_SLOTS + (size_t)(st % NK_RATE_SLOTS)]);
-    free(c);
     if (!rc)
         rc = nk_dev_zero(B->dev, B->rcount, bytes, err, errlen);
     B->rate_next = sr;
@@ -1629,29 +1646,21 @@ static int needs_host(nk_net *net, cuda_bk *B, int64_t s)
 }
 
 
-typedef struct rec_ent {
-    int64_t step;
-    uint32_t id;
-} rec_ent;
-
-static int cmp_rec(const void *a, const void *b)
+static int cmp_i64(const void *a, const void *b)
 {
-    const rec_ent *x = a, *y = b;
-    if (x->step != y->step)
-        return (x->step > y->step) - (x->step < y->step);
-    return (x->id > y->id) - (x->id < y->id);
+    int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
+    return (x > y) - (x < y);
 }
 
 /* Appends the spikes recorded on the device to the populations' records,
  * by step and neuron as the CPU backend records them, leaving out those of
- * steps at or after halt (a diverged step records nothing). */
+ * steps at or after halt (a diverged step records nothing). Nothing is
+ * allocated: the records have room for CHECK_EVERY steps beyond their end
+ * (made before those steps were queued: nk_rec_room), and the spikes are
+ * sorted there, as one key each. */
 static int fetch_records(nk_net *net, cuda_bk *B, int64_t halt, char *err, size_t errlen)
 {
-    int64_t *cnt = nk_xcalloc((size_t)net->npops + 1, sizeof *cnt);
-    if (!cnt) {
-        snprintf(err, errlen, "out of memory");
-        return NK_ENOMEM;
-    }
+    int64_t *cnt = B->stage; /* room for npops + 1 (build_mons) */
     int rc = nk_dev_get(B->dev, cnt, B->nrec, (size_t)net->npops * sizeof *cnt, err, errlen);
     for (int k = 0; !rc && k < net->npops; k++) {
         nk_pop *p = &net->pops[k];
@@ -1659,35 +1668,34 @@ static int fetch_records(nk_net *net, cuda_bk *B, int64_t halt, char *err, size_
         int64_t m = cnt[k];
         if (!d->rec_mask || m == 0)
             continue;
-        int64_t *st = malloc((size_t)m * sizeof *st);
-        uint32_t *id = malloc((size_t)m * sizeof *id);
-        rec_ent *e = malloc((size_t)m * sizeof *e);
-        if (!st || !id || !e) {
-            snprintf(err, errlen, "out of memory fetching the spikes of '%s'", p->name);
-            rc = NK_ENOMEM;
+        if (p->nrec + m > p->caprec) {
+            snprintf(err, errlen, "%lld spikes of '%s' waited on the device, and the host had "
+                     "room for %lld (a bug: please report it)", (long long)m, p->name,
+                     (long long)(p->caprec - p->nrec));
+            return NK_EINVAL;
         }
-        if (!rc)
-            rc = nk_dev_get(B->dev, st, d->rec_step, (size_t)m * sizeof *st, err, errlen);
+        int64_t *st = p->rec_step + p->nrec;
+        uint32_t *id = p->rec_id + p->nrec;
+        rc = nk_dev_get(B->dev, st, d->rec_step, (size_t)m * sizeof *st, err, errlen);
         if (!rc)
             rc = nk_dev_get(B->dev, id, d->rec_id, (size_t)m * sizeof *id, err, errlen);
-        int64_t keep = 0;
-        for (int64_t j = 0; !rc && j < m; j++)
+        if (rc)
+            break;
+        /* one key per spike, (step - first) * 2^32 + neuron, sorted in place:
+         * the spikes of a look lie within CHECK_EVERY steps of each other */
+        int64_t first = INT64_MAX, keep = 0;
+        for (int64_t j = 0; j < m; j++)
+            first = st[j] < first ? st[j] : first;
+        for (int64_t j = 0; j < m; j++)
             if (st[j] < halt)
-                e[keep++] = (rec_ent){st[j], id[j]};
-        if (!rc) {
-            qsort(e, (size_t)keep, sizeof *e, cmp_rec);
-            rc = nk_rec_reserve(p, keep, err, errlen);
+                st[keep++] = (int64_t)(((uint64_t)(st[j] - first) << 32) | id[j]);
+        qsort(st, (size_t)keep, sizeof *st, cmp_i64);
+        for (int64_t j = 0; j < keep; j++) {
+            id[j] = (uint32_t)((uint64_t)st[j] & 0xffffffffu);
+            st[j] = first + (int64_t)((uint64_t)st[j] >> 32);
         }
-        for (int64_t j = 0; !rc && j < keep; j++) {
-            p->rec_step[p->nrec] = e[j].step;
-            p->rec_id[p->nrec] = e[j].id;
-            p->nrec++;
-        }
-        free(st);
-        free(id);
-        free(e);
+        p->nrec += keep;
     }
-    free(cnt);
     if (!rc)
         rc = nk_dev_zero(B->dev, B->nrec, (size_t)net->npops * sizeof(int64_t), err, errlen);
     return rc;
@@ -1918,12 +1926,6 @@ static int queue_step(nk_net *net, cuda_bk *B, char *err, size_t errlen)
     return rc;
 }
 
-static int cmp_i64(const void *a, const void *b)
-{
-    int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
-    return (x > y) - (x < y);
-}
-
 /* Whether steps s .. s + GRAPH_STEPS - 1 can go as one graph: none needs
  * the host, the run does not end and no checkpoint is taken before the
  * last of them. */
@@ -1947,6 +1949,8 @@ static int run_window(nk_net *net, cuda_bk *B, int64_t s, char *err, size_t errl
 {
     int rc = 0;
     if (B->unchecked && (rc = fetch_counters(net, B, err, errlen)))
+        return rc;
+    if ((rc = nk_rec_room(net, CHECK_EVERY, NULL, err, errlen))) /* as in cuda_step */
         return rc;
     if (!B->graph) {
         if ((rc = nk_dev_capture_begin(B->dev, err, errlen))) {
@@ -2020,6 +2024,10 @@ static int cuda_step(nk_net *net, char *err, size_t errlen)
     /* a step queued earlier may have diverged: nothing on the host happens
      * after that step */
     if (host && B->unchecked && (rc = fetch_counters(net, B, err, errlen)))
+        return rc;
+    /* room on the host for all that the device can record before the host
+     * next looks, made before the step is queued (fetch_records) */
+    if ((rc = nk_rec_room(net, CHECK_EVERY, NULL, err, errlen)))
         return rc;
     /* the step on the device: its number, no spikes yet; 0. the monitors
      * on the device sample the state at the start of the step */
