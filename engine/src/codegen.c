@@ -1514,7 +1514,7 @@ prelude:
     const int fixed_refr = !nm->refr_cond && !nm->refr_per_neuron;
     if (cuda) {
         sb_printf(&bb, "    const int64_t i = a->i0 + nk_tid;\n"
-                       "    if (i >= a->n || *a->halt < a->step) return;\n");
+                       "    if (i >= a->n || nk_load_shared_i64(a->halt) < a->step) return;\n");
         sb_printf(&bb, "    nk_flag nk_o_fire[1];\n    nk_bflag nk_o_bad[1];\n"
                        "    const int nk_j = 0;\n    int nk_nfire = 0, nk_anybad = 0;\n"
                        "    (void)nk_nfire; (void)nk_o_fire;\n    {\n");

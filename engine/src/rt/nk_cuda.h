@@ -95,6 +95,20 @@ NK_DEV void nk_atomic_min_i64(int64_t *p, int64_t v)
 }
 #endif
 
+/* A word that other threads of the same launch may change with an atomic
+ * (the halt step, lowered by nk_atomic_min_i64 when a state diverges), read
+ * once as it is: a volatile load on the GPU, so that it is not a plain read
+ * racing an atomic; either value it sees gives the same answer where it is
+ * used. */
+NK_DEV int64_t nk_load_shared_i64(const int64_t *p)
+{
+#if defined(__CUDACC__) || defined(__CUDACC_RTC__)
+    return *(const volatile int64_t *)p;
+#else
+    return *p;
+#endif
+}
+
 /* Weight w in Q32.32, rounded to nearest, as the CPU backend converts it. */
 NK_DEV int64_t nk_dfix(double w)
 {
