@@ -1473,7 +1473,7 @@ static int cpu_step(nk_net *net, char *err, size_t errlen)
      * starts after, and makes its own room or says why it cannot. */
     int ahead = !bad && may_publish(net, P, s);
     if (ahead) {
-        int64_t pend[net->npops];
+        int64_t pend[net->npops + 1]; /* (+ 1: never a zero-length array) */
         for (int k = 0; k < net->npops; k++) {
             pend[k] = 0;
             for (int t = 0; net->pops[k].rec_mask && t < P->nt; t++)
