@@ -1220,8 +1220,8 @@ static int emit_graded(sb *b, nk_net *net, int pi, int cuda, char *err, size_t e
         graded_scope g = {pre, syn, 0, ""};
         if (cuda)
             sb_printf(b, "\nNK_KERNEL(nk_graded_%d, nk_dgargs)\n{\n"
-                         "    const int64_t j = a->pre_lo + nk_tid;\n"
-                         "    if (j >= a->pre_hi || *a->halt <= a->step) return;\n"
+                         "    const int64_t j = a->pre_lo + nk_tid, nk_gstep = *a->stepp;\n"
+                         "    if (j >= a->pre_hi || *a->halt <= nk_gstep) return;\n"
                          "    const double *param = a->param;\n"
                          "    void *const *pre_state = a->pre_state;\n", k);
         else
@@ -1234,7 +1234,7 @@ static int emit_graded(sb *b, nk_net *net, int pi, int cuda, char *err, size_t e
                       pre->sname[q], q, pre->sname[q]);
         sb_printf(b, "    const double nk_dt = %.17g; (void)nk_dt;\n", net->dt);
         if (cuda)
-            sb_printf(b, "    nk_graded_row(a, j, ");
+            sb_printf(b, "    nk_graded_row(a, j, nk_gstep, ");
         else
             sb_printf(b, "    for (int64_t j = j0; j < j1; j++)\n        out[j - j0] = ");
         if (emit_with(b, syn->graded, resolve_graded, &g, err, errlen)) {

@@ -68,8 +68,7 @@ static int cuda_available(char *err, size_t errlen)
 
 /* Steps one CUDA graph holds: a run's steps that need nothing of the host
  * go to the device GRAPH_STEPS at a time, as one graph launch, recorded at
- * the first such window of the run (not with graded projections, which take
- * the step by value, nor with NKSHELL_CUDA_GRAPHS=0). */
+ * the first such window of the run (not with NKSHELL_CUDA_GRAPHS=0). */
 #define GRAPH_STEPS CHECK_EVERY
 
 /* Counters: spikes per population, then each population's lowest bad
@@ -730,12 +729,6 @@ static int cuda_build(nk_net *net, char *err, size_t errlen)
     B->graph_off = g && !strcmp(g, "0");
     if (B->graph_off)
         snprintf(B->graph_why, sizeof B->graph_why, "NKSHELL_CUDA_GRAPHS=0");
-    for (int k = 0; !B->graph_off && k < net->nprojs; k++)
-        if (B->projs[k].graded != NULL && net->projs[k].nsyn > 0) {
-            B->graph_off = 1;
-            snprintf(B->graph_why, sizeof B->graph_why,
-                     "graded synapses are not put in CUDA graphs");
-        }
     return rc;
 }
 
@@ -1841,9 +1834,9 @@ static int build_dels(nk_net *net, cuda_bk *B, char *err, size_t errlen)
     return rc;
 }
 
-/* Step s's spikes along their projections: graded projections a launch
+/* The step's spikes along their projections: graded projections a launch
  * each, all the others one launch. */
-static int deliver_all(nk_net *net, cuda_bk *B, int64_t s, char *err, size_t errlen)
+static int deliver_all(nk_net *net, cuda_bk *B, char *err, size_t errlen)
 {
     int rc = 0;
     const int64_t *halt = (const int64_t *)(uintptr_t)(B->counters + HALT(B) * 8);
@@ -1867,7 +1860,8 @@ static int deliver_all(nk_net *net, cuda_bk *B, int64_t s, char *err, size_t err
             .row = (const int64_t *)(uintptr_t)d->row,
             .col = (const uint32_t *)(uintptr_t)d->col, .w = (const float *)(uintptr_t)d->w,
             .delay = (const uint16_t *)(uintptr_t)d->delay,
-            .ring = (int64_t *)(uintptr_t)post->ring[pj->rx], .n = n, .step = s,
+            .ring = (int64_t *)(uintptr_t)post->ring[pj->rx], .n = n,
+            .stepp = (const int64_t *)(uintptr_t)B->stepc,
             .halt = halt, .ring_len = net->ring_len, .udelay = d->udelay,
         };
         rc = nk_dev_launch(B->dev, d->graded, (uint32_t)((npre + BLOCK - 1) / BLOCK), BLOCK, &a,
@@ -1920,7 +1914,7 @@ static int queue_step(nk_net *net, cuda_bk *B, char *err, size_t errlen)
     if (!rc)
         rc = count_rates(net, B, err, errlen);
     if (!rc)
-        rc = deliver_all(net, B, net->step, err, errlen);
+        rc = deliver_all(net, B, err, errlen);
     if (!rc)
         rc = count_events(net, B, err, errlen);
     return rc;
@@ -2074,7 +2068,7 @@ static int cuda_step(nk_net *net, char *err, size_t errlen)
         t0 = t1;
     }
     /* 4. deliver (and count, in a profiled run) */
-    if ((rc = deliver_all(net, B, s, err, errlen)) || (rc = count_events(net, B, err, errlen)))
+    if ((rc = deliver_all(net, B, err, errlen)) || (rc = count_events(net, B, err, errlen)))
         return rc;
     if (!host) {
         /* the host looks every CHECK_EVERY steps, and after the run's last

@@ -659,7 +659,9 @@ NK_KERNEL(nk_rate_k, nk_drargs)
 
 /* Graded transmission of one projection: one thread per presynaptic neuron
  * computes its value g from the presynaptic states after this step's update
- * and adds w * g along its row (the generated nk_graded_P kernels). */
+ * and adds w * g along its row (the generated nk_graded_P kernels). The
+ * step is read from the device, as every kernel reads it, so that the
+ * launches are those of any step (a CUDA graph's). */
 typedef struct nk_dgargs {
     void *const *pre_state;
     const double *param;   /* the receptor's parameters */
@@ -669,17 +671,18 @@ typedef struct nk_dgargs {
     const float *w;
     const uint16_t *delay;
     int64_t *ring;
-    int64_t n, step;
+    int64_t n;
+    const int64_t *stepp;  /* the step, on the device (nk_step_begin) */
     const int64_t *halt;
     int32_t ring_len, udelay;
 } nk_dgargs;
 
 #ifndef NK_CUDA_STRUCTS_ONLY
-NK_DEV void nk_graded_row(const nk_dgargs *a, int64_t j, double g)
+NK_DEV void nk_graded_row(const nk_dgargs *a, int64_t j, int64_t step, double g)
 {
     if (g == 0)
         return;
-    const int64_t base = a->step % a->ring_len;
+    const int64_t base = step % a->ring_len;
     const int64_t e0 = a->row[j - a->pre_lo], e1 = a->row[j - a->pre_lo + 1];
     for (int64_t e = e0; e < e1; e++) {
         int64_t slot = base + (a->udelay ? a->udelay : a->delay[e]);
