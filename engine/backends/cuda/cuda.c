@@ -253,7 +253,7 @@ static int put_new(cuda_bk *B, nk_dptr *p, const void *src, size_t bytes, char *
 }
 
 static int mon_on_device(const nk_monitor *m);
-static int mon_rows(const nk_monitor *m);
+static size_t mon_buf_bytes(const nk_net *net, const nk_monitor *m);
 
 /* ---- device memory -------------------------------------------------------- */
 
@@ -332,7 +332,7 @@ static size_t mon_bytes(const nk_net *net, cuda_bk *B, int mark)
         if (m->kind == NK_MON_RATE)
             nrate++;
         else
-            b += (size_t)mon_rows(m) * (size_t)m->n * (size_t)m->nvars * net->real_size;
+            b += mon_buf_bytes(net, m);
     }
     b += (size_t)nrate * NK_RATE_SLOTS * sizeof(unsigned long long);
     if (B && mark)
@@ -888,6 +888,14 @@ static int mon_rows(const nk_monitor *m)
     return CHECK_EVERY / m->every + 2;
 }
 
+/* The bytes of a state or field monitor's buffer on the device (mon_rows
+ * rows of its values, in the states' own type); the host fetches into as
+ * many (cuda_bk.stage). */
+static size_t mon_buf_bytes(const nk_net *net, const nk_monitor *m)
+{
+    return (size_t)mon_rows(m) * (size_t)m->n * (size_t)m->nvars * net->real_size;
+}
+
 /* The plans of the monitors on the device, at a run's start (monitors may
  * have been added since the last run): buffers for new monitors, the
  * sampling columns, the rate entries and their counts, cleared. */
@@ -931,10 +939,7 @@ static int build_mons(nk_net *net, cuda_bk *B, char *err, size_t errlen)
             rc = put_new(B, &B->mon_idx[k], m->idx, (size_t)m->n * sizeof *m->idx, err, errlen);
         if (!rc && m->kind != NK_MON_RATE && !B->mon_buf[k]) {
             B->mon_rows[k] = mon_rows(m);
-            rc = nk_dev_alloc(B->dev, &B->mon_buf[k],
-                              (size_t)B->mon_rows[k] * (size_t)m->n * (size_t)m->nvars *
-                                  net->real_size,
-                              err, errlen);
+            rc = nk_dev_alloc(B->dev, &B->mon_buf[k], mon_buf_bytes(net, m), err, errlen);
         }
         if (rc)
             return rc;
@@ -1012,9 +1017,7 @@ static int build_mons(nk_net *net, cuda_bk *B, char *err, size_t errlen)
     stage = rates > stage ? rates : stage;
     for (int k = 0; k < net->nmons; k++) {
         const nk_monitor *m = &net->mons[k];
-        size_t b = m->on_device && m->kind != NK_MON_RATE
-                       ? (size_t)B->mon_rows[k] * (size_t)m->n * (size_t)m->nvars * net->real_size
-                       : 0;
+        size_t b = m->on_device && m->kind != NK_MON_RATE ? mon_buf_bytes(net, m) : 0;
         stage = b > stage ? b : stage;
     }
     if (!rc && stage > B->stage_bytes) {
