@@ -150,14 +150,16 @@ nk_net *nk_net_new(nk_ctx *ctx, const nk_net_opts *o)
     }
     const nk_backend *be = &nk_backend_cpu;
     char err[1024];
-    if (o->backend == NK_BACKEND_CUDA) {
-        if (nk_backend_cuda.available(err, sizeof err)) {
-            nk_fail(ctx, NK_ENOTSUP, "%s", err);
+    if (o->backend != NK_BACKEND_CPU) {
+        int rc = nk_backend_cuda.available(err, sizeof err);
+        /* "auto" goes to the CPU where no GPU can be used, but not past a
+         * setting it does not understand (NKSHELL_CUDA=emualte) */
+        if (rc && (o->backend == NK_BACKEND_CUDA || rc == NK_EINVAL)) {
+            nk_fail(ctx, rc, "%s", err);
             return NULL;
         }
-        be = &nk_backend_cuda;
-    } else if (o->backend == NK_BACKEND_AUTO && nk_backend_cuda.available(err, sizeof err) == 0) {
-        be = &nk_backend_cuda;
+        if (!rc)
+            be = &nk_backend_cuda;
     }
     if (o->output && *o->output &&
         nk_h5out_check_writable(o->output, err, sizeof err) != 0) {

@@ -192,6 +192,26 @@ expect_err "nkshell: invalid value 'gpu' for --backend (expected cpu, cuda or au
 $USAGE_HINT"
 end_case
 
+# NKSHELL_CUDA: off keeps networks on the CPU (backend "auto", the default)
+# and refuses backend "cuda"; a value it does not know is refused either way,
+# naming the values expected (a typo such as "emualte" ran on the CPU, or on
+# the GPU, without a word)
+begin "NKSHELL_CUDA=off: auto runs on the CPU, cuda is refused"
+run -- env NKSHELL_CUDA=off "$NK" -e 'print(nk.network{}.backend); print(pcall(nk.network, {backend = "cuda"}))'
+expect_rc 0
+expect_out "cpu
+false	nk.network: the CUDA backend cannot run here: turned off (NKSHELL_CUDA=off)"
+end_case
+
+begin "NKSHELL_CUDA with an unknown value is refused, backend auto too"
+for be in auto cuda; do
+  run -- env NKSHELL_CUDA=emualte "$NK" --backend $be -e 'nk.network{}'
+  expect_rc 1
+  grep -qF "nk.network: the CUDA backend cannot run here: NKSHELL_CUDA is 'emualte'; expected nothing (the GPU), 'emulate' (the host stands in for a GPU, for tests) or 'off' (no GPU is used)" \
+    "$WORK/err" || fail "--backend $be: $(cat "$WORK/err")"
+done
+end_case
+
 begin "--threads with a non-number is a usage error"
 run -- "$NK" --threads many
 expect_rc 2

@@ -374,10 +374,24 @@ static void *nv_open(int max_major, char *tried, size_t len)
     return NULL;
 }
 
-static int emulating(void)
+/* NKSHELL_CUDA: unset or empty, the GPU; "emulate", the host stands in for
+ * it (tests); "off", no GPU is used (backend "auto" runs on the CPU, "cuda"
+ * is refused); anything else is refused, naming what is expected. */
+enum { MODE_GPU, MODE_EMULATE, MODE_OFF, MODE_BAD };
+
+static int cuda_mode(void)
 {
     const char *e = getenv("NKSHELL_CUDA");
-    return e && !strcmp(e, "emulate");
+    if (!e || !*e)
+        return MODE_GPU;
+    if (!strcmp(e, "emulate"))
+        return MODE_EMULATE;
+    return strcmp(e, "off") ? MODE_BAD : MODE_OFF;
+}
+
+static int emulating(void)
+{
+    return cuda_mode() == MODE_EMULATE;
 }
 
 static void nv_load(void)
@@ -418,8 +432,21 @@ static int nv_ready(char *err, size_t errlen)
 
 int nk_dev_probe(char *err, size_t errlen)
 {
-    if (emulating())
+    switch (cuda_mode()) {
+    case MODE_EMULATE:
         return 0;
+    case MODE_OFF:
+        snprintf(err, errlen, "CUDA: turned off (NKSHELL_CUDA=off)");
+        return NK_ENOTSUP;
+    case MODE_BAD:
+        snprintf(err, errlen,
+                 "CUDA: NKSHELL_CUDA is '%.40s'; expected nothing (the GPU), 'emulate' (the host "
+                 "stands in for a GPU, for tests) or 'off' (no GPU is used)",
+                 getenv("NKSHELL_CUDA"));
+        return NK_EINVAL;
+    default:
+        break;
+    }
     pthread_once(&cu_once, cu_load);
     if (cu_rc) {
         snprintf(err, errlen, "%s", cu_msg);

@@ -38,8 +38,9 @@ typedef struct nk_dfn nk_dfn;      /* a kernel in a module */
 /* 0 when a device can be used here (or NKSHELL_CUDA=emulate), else NK_ENOTSUP
  * (-7) and a message that says what is missing: no libcuda.so.1 (no NVIDIA
  * driver), cuInit failed, no device, no NVRTC (and where it was looked for),
- * or a driver older than NVRTC's CUDA major version. The libraries are loaded
- * once per process; the second call is cheap. */
+ * a driver older than NVRTC's CUDA major version, or NKSHELL_CUDA=off; or
+ * NK_EINVAL (-1) when NKSHELL_CUDA has a value it does not know. The
+ * libraries are loaded once per process; the second call is cheap. */
 int nk_dev_probe(char *err, size_t errlen);
 
 /* Opens device $NKSHELL_CUDA_DEVICE (default 0): retains its primary context
