@@ -2212,12 +2212,11 @@ int nk_run(nk_net *net, double ms, const nk_run_opts *o)
     net->run_step0 = step0;
     net->run_interrupt = o->interrupt;
     net->ahead = 0;
+    int interrupted = 0;
     for (int64_t s = 0; s < nsteps; s++) {
         /* a step the backend started early (net->ahead) is taken first */
         if (o->interrupt && *o->interrupt && !net->ahead) {
-            rc = nk_fail(net->ctx, NK_EINTR,
-                         "interrupted at t = %g ms; what was recorded until then is kept",
-                         nk_net_time(net));
+            interrupted = 1;
             break;
         }
         rc = net->be->step(net, err, sizeof err);
@@ -2271,6 +2270,12 @@ int nk_run(nk_net *net, double ms, const nk_run_opts *o)
         if (r2 && !rc)
             rc = nk_fail(net->ctx, r2, "%s", err);
     }
+    /* the time once the backend has stopped: the CUDA backend's device may
+     * have gone on to the end of a window of queued steps */
+    if (interrupted && !rc)
+        rc = nk_fail(net->ctx, NK_EINTR,
+                     "interrupted at t = %g ms; what was recorded until then is kept",
+                     nk_net_time(net));
     rc = output_close(net, rc);
     double t2 = nk_now();
     net->run_s = t2 - t1;

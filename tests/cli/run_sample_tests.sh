@@ -151,6 +151,55 @@ waited=$(( $(date +%s) - t0 ))
 [ -f "$tmp/pt.h5" ] && [ ! -e "$tmp/pt.h5.part" ] && ok "SIGTERM inside pcall: the results file is complete" \
   || notok "SIGTERM inside pcall: the results file is complete"
 
+# Ctrl-C during a run on the CUDA backend (emulated on the host): the host
+# queues steps on the device 64 at a time, and those already queued run to
+# their end, so the run stops a little after the signal. The message gives
+# the time the network stopped at (it gave the step the host was at when the
+# signal came, some steps before net.t), and what was recorded is the CPU's
+# record of a straight run to that time, bit for bit.
+cat >"$tmp/cuint.lua" <<'LUA'
+-- OUTPUT BACKEND [MS]: 50 ms, then until Ctrl-C, or to MS when given
+local out, backend, ms = arg[1], arg[2], tonumber(arg[3])
+local net = nk.network{output = out, backend = backend}
+local p = net:population("lif", 2000, {name = "p", params = {I_e = 400},
+                                       init = {v = nk.uniform(-70, -50)}})
+local m = net:monitor("spikes", p)
+net:run(50)
+if ms then
+  net:run(ms - 50)
+else
+  print("running")
+  io.stdout:flush()
+  print("caught", pcall(net.run, net, 1e7))
+end
+print(string.format("t = %g ms", net.t))
+local f = assert(io.open(out .. ".txt", "w"))
+local ts, ids = m:times(), m:ids()
+for k = 1, #ts do f:write(string.format("%.17g %d\n", ts[k], ids[k])) end
+f:close()
+print("spikes", #ts)
+LUA
+NKSHELL_CUDA=emulate signal_at cuint running 0.5 INT "$tmp/cuint.lua" "$tmp/cuint.h5" cuda
+stopped=$(grep -o "^t = .* ms" "$tmp/cuint.out" | cut -d' ' -f3)
+if [ "$rc" = 0 ] && [ -n "$stopped" ] &&
+  grep -q "^caught	false	net:run: interrupted at t = $stopped ms; " "$tmp/cuint.out"; then
+  ok "SIGINT on the CUDA backend: caught, and the message gives the time it stopped at ($stopped ms)"
+else
+  notok "SIGINT on the CUDA backend: caught, and the message gives the time it stopped at (exit $rc)"
+  cat "$tmp/cuint.out" "$tmp/cuint.err"
+fi
+"$nkshell" --backend cpu "$tmp/cuint.lua" "$tmp/cpuref.h5" cpu "${stopped:-0}" >"$tmp/cpuref.out" 2>&1
+if [ -n "$stopped" ] && grep -q "^t = $stopped ms" "$tmp/cpuref.out" &&
+  cmp -s "$tmp/cuint.h5.txt" "$tmp/cpuref.h5.txt"; then
+  ok "SIGINT on the CUDA backend: what it recorded is the CPU's run to $stopped ms ($(grep -o 'spikes.*' "$tmp/cuint.out"))"
+else
+  notok "SIGINT on the CUDA backend: what it recorded is the CPU's run to ${stopped:-?} ms"
+  cat "$tmp/cpuref.out"; cmp "$tmp/cuint.h5.txt" "$tmp/cpuref.h5.txt"
+fi
+[ -f "$tmp/cuint.h5" ] && [ ! -e "$tmp/cuint.h5.part" ] &&
+  ok "SIGINT on the CUDA backend: the results file is complete" ||
+  notok "SIGINT on the CUDA backend: the results file is complete"
+
 # Ctrl-C and SIGTERM while nk.read goes through 100,000 attributes (about
 # 2 s): the read stops between attributes, releases the file and raises its
 # own error (the read went on until a Lua hook happened to fire inside it).
