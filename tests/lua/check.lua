@@ -3,6 +3,25 @@
 -- when anything failed.
 local M = {count = 0, failed = 0}
 
+-- The backend this run's networks are on: "cpu" (meson suite lua), or "cuda"
+-- (suite lua-cuda: nkshell --backend cuda on the host emulation, or on a GPU
+-- with tests/gpu/run_gpu_tests.sh): that of a network made without naming
+-- one. Where NKSHELL_TEST_BACKEND names the backend (the suites do), a new
+-- network must get that one. The checks of the CPU backend's own ways (its
+-- threads, the C text it generates) run only where M.cpu is true.
+do
+  local want = os.getenv("NKSHELL_TEST_BACKEND")
+  local ok, net = pcall(nk.network)
+  local got = ok and net.backend or tostring(net)
+  if ok then net:close() end
+  if want and got ~= want then
+    error(string.format("these tests are to run on the %s backend (NKSHELL_TEST_BACKEND), but a "
+                        .. "new network gets: %s", want, got), 0)
+  end
+  M.backend = want or got
+  M.cpu = M.backend == "cpu"
+end
+
 local function where()
   local info = debug.getinfo(4, "Sl") -- where, fail, the check, its caller
   return string.format("%s:%d", info.short_src, info.currentline)

@@ -79,7 +79,9 @@ do
                                                          weight = 1000.25, synapse = sumq,
                                                          receptor = "q"})
     net:run(1.5)
-    T.ok(net:code(p):find(small, 1, true), "input bounded below 2^18: the short conversion")
+    -- (the conversion is the CPU's: the CUDA backend's kernels convert in full)
+    T.ok(not T.cpu or net:code(p):find(small, 1, true),
+         "input bounded below 2^18: the short conversion")
     T.eq(p:get("q.q", 1), 1000.25, "short conversion: one event, " .. threads .. " thread(s)")
     s:set{weight = 600000.5}
     net:run(2)
@@ -101,7 +103,7 @@ do
   local b = net:population("lif", 3)
   net:source("poisson", a, {rate = 1000, weight = 5, synapse = sumq, receptor = "q"})
   net:source("poisson", b, {rate = 200000, weight = 0.001, synapse = sumq, receptor = "q"})
-  T.ok(net:code(a):find(small, 1, true), "poisson counts from a table are bounded")
+  T.ok(not T.cpu or net:code(a):find(small, 1, true), "poisson counts from a table are bounded")
   T.ok(not net:code(b):find(small, 1, true), "poisson counts drawn by PTRS are not")
   net:close()
 end
