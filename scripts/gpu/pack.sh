@@ -1,9 +1,9 @@
 #!/bin/sh
 # scripts/gpu/pack.sh - gets .gpu/ ready to be carried to a GPU machine that
 # cannot install packages (the `device` machines): nkshell and
-# nk-flyscale-gen as built here, and the shared libraries they load that are
-# not the C and C++ runtimes (Lua, HDF5, readline, cairo, libxml2 and what
-# they pull in). The C runtime of the GPU machine is the same age or newer,
+# nk-flyscale-gen as built here, the tests' helpers plotcheck and h5attrs,
+# and the shared libraries they load that are not the C and C++ runtimes
+# (Lua, HDF5, readline, cairo, libxml2 and what they pull in). The C runtime of the GPU machine is the same age or newer,
 # so binaries built here run there. The two are linked in their own build
 # directory, build-gpu, with an RPATH of $ORIGIN/lib: they find the packed
 # libraries without LD_LIBRARY_PATH, which would hand this machine's libz,
@@ -14,11 +14,11 @@
 #
 #   scripts/gpu/run.sh          (with .gpu.tar.xz carried along)
 #
-# With --cubins it also runs the GPU suite here on the host emulation, with
-# every module compiled by NVRTC for sm_90 (H100, H200) into
-# .gpu-cache/nkshell/cuda, and packs those cubins: run.sh points the code
-# cache there, so the device loads them instead of compiling each module
-# again (minutes of the session's device time).
+# With --cubins it also runs the GPU suite and the Lua suite (--backend cuda)
+# here on the host emulation, with every module compiled by NVRTC for sm_90
+# (H100, H200) into .gpu-cache/nkshell/cuda, and packs those cubins: run.sh
+# points the code cache there, so the device loads them instead of compiling
+# each module again (minutes of the session's device time).
 set -eu
 cd "$(dirname "$0")/../.."
 cubins=0
@@ -33,11 +33,12 @@ if [ ! -f build-gpu/build.ninja ]; then
     meson setup build-gpu --buildtype=debugoptimized \
         -Dc_link_args='-Wl,--disable-new-dtags,-rpath,$ORIGIN/lib' >/dev/null
 fi
-ninja -C build-gpu shell/nkshell scripts/flyscale/nk-flyscale-gen >/dev/null
+bins="shell/nkshell scripts/flyscale/nk-flyscale-gen tests/plotcheck tests/h5attrs"
+ninja -C build-gpu $bins >/dev/null
 rm -rf .gpu
 mkdir -p .gpu/lib
-cp build-gpu/shell/nkshell build-gpu/scripts/flyscale/nk-flyscale-gen .gpu/
-ldd build-gpu/shell/nkshell build-gpu/scripts/flyscale/nk-flyscale-gen |
+for b in $bins; do cp "build-gpu/$b" .gpu/; done
+(cd build-gpu && ldd $bins) |
     awk '/=> \// { print $3 }' | sort -u | while read -r lib; do
     case $(basename "$lib") in
     libc.so* | libm.so* | libdl.so* | libpthread.so* | librt.so* | ld-linux* | \
@@ -46,7 +47,7 @@ ldd build-gpu/shell/nkshell build-gpu/scripts/flyscale/nk-flyscale-gen |
     esac
 done
 # every library but the C runtime's must now come from .gpu/lib
-if ldd .gpu/nkshell .gpu/nk-flyscale-gen | awk '/=> \// { print $3 }' |
+if ldd .gpu/nkshell .gpu/nk-flyscale-gen .gpu/plotcheck .gpu/h5attrs | awk '/=> \// { print $3 }' |
     grep -v -e "^$PWD/.gpu/lib/" -e '/lib\(c\|m\|dl\|pthread\|rt\|stdc++\|gcc_s\)\.so'; then
     echo "the libraries above do not come from .gpu/lib (the RPATH of build-gpu is wrong)" >&2
     exit 1
@@ -60,6 +61,20 @@ if [ $cubins = 1 ]; then
         .gpu/nkshell tests/gpu/equiv.lua >.gpu-cache/emulated-suite.txt 2>&1; then
         tail -n 5 .gpu-cache/emulated-suite.txt >&2
         echo "the emulated suite failed (.gpu-cache/emulated-suite.txt): fix that first" >&2
+        exit 1
+    fi
+    echo "and the Lua suite's (minutes more)"
+    scratch=$(mktemp -d)
+    # shellcheck disable=SC2016
+    failed=$(ls "$PWD"/tests/lua/test_*.lua | XDG_CACHE_HOME=$PWD/.gpu-cache NKSHELL_CUDA=emulate \
+        NKSHELL_CUDA_NVRTC_CHECK=90 NKSHELL_TEST_BACKEND=cuda NKSHELL_SRCDIR=$PWD \
+        NKSHELL_PLOTCHECK=$PWD/.gpu/plotcheck nk=$PWD/.gpu/nkshell \
+        xargs -P 2 -I{} sh -c 'cd "$0" && "$nk" --backend cuda {} >/dev/null 2>&1 || echo "{} failed"' \
+        "$scratch")
+    rm -rf "$scratch"
+    if [ -n "$failed" ]; then
+        echo "$failed" >&2
+        echo "the Lua suite on the emulated CUDA backend failed (above): fix that first" >&2
         exit 1
     fi
     packed=".gpu .gpu-cache/nkshell/cuda"

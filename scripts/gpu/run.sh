@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # scripts/gpu/run.sh - on a GPU machine, in one call: what the device is, the
 # GPU test suite (every scenario on the CPU and the GPU, compared bit for
-# bit), and the GPU benchmarks (scripts/bench/suite.lua on the CUDA
+# bit; then every script of tests/lua on the GPU), and the GPU benchmarks (scripts/bench/suite.lua on the CUDA
 # backend). It runs the nkshell that scripts/gpu/pack.sh packed in .gpu.tar.xz (build
 # here instead when the machine has the -dev packages: it uses
 # build/shell/nkshell when .gpu/ is missing). Everything it prints also goes
@@ -50,8 +50,10 @@ if [ -x .gpu/nkshell ]; then
     done
     export LD_LIBRARY_PATH
     export NKSHELL_FLYSCALE_GEN=$root/.gpu/nk-flyscale-gen
+    export NKSHELL_PLOTCHECK=$root/.gpu/plotcheck
 else
     nk=$root/build/shell/nkshell
+    export NKSHELL_PLOTCHECK=$root/build/tests/plotcheck
 fi
 # The CPU backend (the suite's reference) compiles with this machine's
 # compiler. The code cache is .gpu-cache: pack.sh --cubins put the suite's
@@ -82,6 +84,13 @@ if [ $tests = 1 ]; then
     status=$?
     tail -n 5 "$out/gpu-suite.txt" | tee -a "$out/run.txt"
     log "exit $status, $(awk -v a="$t0" -v b="$(date +%s.%N)" 'BEGIN { printf "%.1f", b - a }') s"
+    log "== the Lua suite on the GPU (tests/lua, --backend cuda)"
+    t0=$(date +%s.%N)
+    $lb bash tests/gpu/run_gpu_tests.sh "$nk" "$root" lua >"$out/gpu-lua.txt" 2>&1
+    st=$?
+    [ $status = 0 ] && status=$st
+    grep -v "^ok " "$out/gpu-lua.txt" | tee -a "$out/run.txt"
+    log "exit $st, $(awk -v a="$t0" -v b="$(date +%s.%N)" 'BEGIN { printf "%.1f", b - a }') s"
 fi
 
 if [ $bench = 1 ]; then
