@@ -110,10 +110,7 @@ do -- populations of one model compile to one text (one module, compiled once);
   local t1, t2 = cnet:code(c1), cnet:code(c2)
   T.ok(t1:find("^/%* population 'first' %*/\n") and t2:find("^/%* population 'second' %*/\n"),
        "net:code names the population")
-  if T.cpu then -- (the CUDA backend numbers its kernels by population)
-    T.eq((t1:gsub("^[^\n]*\n", "")), (t2:gsub("^[^\n]*\n", "")),
-         "two lif populations share their code")
-  end
+  T.eq((t1:gsub("^[^\n]*\n", "")), (t2:gsub("^[^\n]*\n", "")), "two lif populations share their code")
   cnet:close()
 end
 local build_s, run_s = net:timing()
@@ -165,7 +162,7 @@ do
   T.ok(alone[2] > alone[1] and alone[3] == 0 and alone[4] > alone[2],
        "their currents set their rates")
   local c1, c4 = out[1].net:code(out[1].pop), out[1].net:code(out[4].pop)
-  T.ok(#c4 > 1000 and c4:find("pop4", 1, true) and (not T.cpu or c1:gsub("pop1", "pop4") == c4),
+  T.ok(#c4 > 1000 and c4:find("pop4", 1, true) and c1:gsub("pop1", "pop4") == c4,
        "net:code of a population sharing its module has the text, with its own name")
   for _, o in ipairs(out) do o.net:close() end
 end

@@ -429,12 +429,33 @@ static int load_eqsrc(nk_net *net, cuda_bk *B, int pi, char *err, size_t errlen)
     return rc ? rc : nk_bind_eqsrc(net, pi, B->pops[pi].eq_dl, err, errlen);
 }
 
-/* One CUDA module for the whole network: the shared header, then every
- * population's kernels. */
+/* True when population texts a (of population ia) and b (of ib) are the
+ * same but for their kernels' names, nk_update_IA and nk_update_IB: then
+ * the two run the same code on their own arguments. */
+static int same_update(const char *a, int ia, const char *b, int ib)
+{
+    char na[48], nb[48];
+    snprintf(na, sizeof na, "NK_KERNEL(nk_update_%d, ", ia);
+    snprintf(nb, sizeof nb, "NK_KERNEL(nk_update_%d, ", ib);
+    const char *pa = strstr(a, na), *pb = strstr(b, nb);
+    return pa && pb && pa - a == pb - b && !memcmp(a, b, (size_t)(pa - a)) &&
+           !strcmp(pa + strlen(na), pb + strlen(nb));
+}
+
+/* One CUDA module for the whole network: the shared header, then the
+ * populations' kernels. Populations whose texts are the same but for the
+ * kernel's name (one model, options and sizes: parameters and states are
+ * arguments) share the first one's kernel, as they share one module on
+ * the CPU: NVRTC took about 0.2 s per kernel, so a network of hundreds of
+ * populations of a few models (a connectome by cell type) compiled for
+ * minutes. Their text (net:code) is then the first one's. */
 static char *gen_module(nk_net *net, char *err, size_t errlen)
 {
     char *all = nk_codegen_cuda_header(net);
-    if (!all) {
+    int *runs = calloc((size_t)net->npops + 1, sizeof *runs); /* whose kernel each runs */
+    if (!all || !runs) {
+        free(all);
+        free(runs);
         snprintf(err, errlen, "out of memory");
         return NULL;
     }
@@ -445,18 +466,37 @@ static char *gen_module(nk_net *net, char *err, size_t errlen)
         p->refr_steps = nk_refractory_steps(net, p, err, errlen, &rc);
         if (rc) {
             free(all);
+            free(runs);
             return NULL;
         }
         free(p->code);
         p->code = nk_codegen_pop_cuda(net, k, err, errlen);
         if (!p->code) {
             free(all);
+            free(runs);
             return NULL;
+        }
+        runs[k] = k;
+        for (int j = 0; j < k && runs[k] == k; j++)
+            if (runs[j] == j && same_update(net->pops[j].code, j, p->code, k))
+                runs[k] = j;
+        if (runs[k] != k) {
+            char *copy = strdup(net->pops[runs[k]].code);
+            if (!copy) {
+                free(all);
+                free(runs);
+                snprintf(err, errlen, "out of memory");
+                return NULL;
+            }
+            free(p->code);
+            p->code = copy;
+            continue;
         }
         size_t l = strlen(p->code);
         char *more = realloc(all, len + l + 1);
         if (!more) {
             free(all);
+            free(runs);
             snprintf(err, errlen, "out of memory");
             return NULL;
         }
@@ -470,24 +510,37 @@ static char *gen_module(nk_net *net, char *err, size_t errlen)
     FILE *f = open_memstream(&fused, &fl);
     if (!f) {
         free(all);
+        free(runs);
         snprintf(err, errlen, "out of memory");
         return NULL;
     }
+    /* (first which population the thread is in, then one call of each
+     * kernel: called from a branch per population, NVRTC inlined a shared
+     * kernel into each) */
     fprintf(f, "\n/* every population's update in one launch */\n"
-               "NK_KERNEL(nk_update_all, nk_duargs)\n{\n    nk_dkargs b;\n");
+               "NK_KERNEL(nk_update_all, nk_duargs)\n{\n    nk_dkargs b;\n"
+               "    int64_t first = 0;\n    int u = -1;\n");
     int64_t first = 0;
+    const char *els = "    ";
     for (int k = 0; k < net->npops; k++) {
         int64_t n = net->pops[k].n;
         if (n == 0)
             continue;
         int64_t end = first + (n + BLOCK - 1) / BLOCK * BLOCK;
-        fprintf(f, "    if (nk_tid < %lld) {\n        b = a->pops[%d];\n"
-                   "        b.step = *a->stepp;\n        b.t = (double)b.step * a->dt;\n"
-                   "        nk_update_%d_body(&b, nk_tid - %lld);\n        return;\n    }\n",
-                (long long)end, k, k, (long long)first);
+        fprintf(f, "%sif (nk_tid < %lld) {\n        b = a->pops[%d];\n        first = %lld;\n"
+                   "        u = %d;\n    }",
+                els, (long long)end, k, (long long)first, runs[k]);
+        els = " else ";
         first = end;
     }
-    fprintf(f, "    (void)b;\n}\n");
+    fprintf(f, "%sreturn;\n    b.step = *a->stepp;\n    b.t = (double)b.step * a->dt;\n"
+               "    switch (u) {\n", first ? " else\n        " : "    ");
+    for (int k = 0; k < net->npops; k++)
+        if (net->pops[k].n > 0 && runs[k] == k)
+            fprintf(f, "    case %d:\n        nk_update_%d_body(&b, nk_tid - first);\n"
+                       "        break;\n", k, k);
+    free(runs);
+    fprintf(f, "    }\n}\n");
     if (fclose(f) || !fused) {
         free(fused);
         free(all);
