@@ -1330,7 +1330,8 @@ static void emit_bad_var(sb *b, const sys *y, const char *ind)
 
 /* The population's code: for the CPU backend, a C file with nk_update (and
  * its graded functions); for the CUDA backend (cuda), the kernels
- * nk_update_PI and nk_graded_P alone, to follow nk_codegen_cuda_header().
+ * body of nk_update_PI (which nk_update_all calls) and the kernels
+ * nk_graded_P alone, to follow nk_codegen_cuda_header().
  * Both share every line of the per-neuron code, so that they compute the
  * same bits; only the frame around it differs (a vectorised loop over
  * blocks of neurons here, one thread per neuron there). */
@@ -1416,7 +1417,7 @@ static char *codegen_pop(nk_net *net, int pi, int cuda, char *err, size_t errlen
               cuda ? "\n" : "", nk_version(), nm->name, method, y.nsub,
               y.nsub > 1 ? "s" : "");
     if (cuda) {
-        sb_printf(&b, "NK_KERNEL(nk_update_%d, nk_dkargs)\n{\n", pi);
+        sb_printf(&b, "NK_BODY(nk_update_%d, nk_dkargs)\n{\n", pi);
         goto prelude;
     }
     /* GCC's jump threading copies a neuron's path through the refractory

@@ -416,8 +416,9 @@ int nk_pop_relayout(nk_net *net, nk_pop *p, int nc, const int64_t *cut, int64_t 
 
 /* Build pieces (net.c / codegen.c / jit.c) */
 char *nk_codegen_pop(nk_net *net, int pop, char *err, size_t errlen);
-/* The same population's kernels for the CUDA backend (nk_update_POP and
- * nk_graded_P, rt/nk_cuda.h), and the text that goes before every
+/* The same population's code for the CUDA backend (the body of
+ * nk_update_POP, which nk_update_all calls, and the kernels nk_graded_P,
+ * rt/nk_cuda.h), and the text that goes before every
  * population's kernels in one CUDA module. */
 char *nk_codegen_pop_cuda(nk_net *net, int pop, char *err, size_t errlen);
 char *nk_codegen_cuda_header(nk_net *net);

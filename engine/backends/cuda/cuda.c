@@ -430,25 +430,27 @@ static int load_eqsrc(nk_net *net, cuda_bk *B, int pi, char *err, size_t errlen)
 }
 
 /* True when population texts a (of population ia) and b (of ib) are the
- * same but for their kernels' names, nk_update_IA and nk_update_IB: then
+ * same but for their update's name, nk_update_IA and nk_update_IB: then
  * the two run the same code on their own arguments. */
 static int same_update(const char *a, int ia, const char *b, int ib)
 {
     char na[48], nb[48];
-    snprintf(na, sizeof na, "NK_KERNEL(nk_update_%d, ", ia);
-    snprintf(nb, sizeof nb, "NK_KERNEL(nk_update_%d, ", ib);
+    snprintf(na, sizeof na, "NK_BODY(nk_update_%d, ", ia);
+    snprintf(nb, sizeof nb, "NK_BODY(nk_update_%d, ", ib);
     const char *pa = strstr(a, na), *pb = strstr(b, nb);
     return pa && pb && pa - a == pb - b && !memcmp(a, b, (size_t)(pa - a)) &&
            !strcmp(pa + strlen(na), pb + strlen(nb));
 }
 
 /* One CUDA module for the whole network: the shared header, then the
- * populations' kernels. Populations whose texts are the same but for the
- * kernel's name (one model, options and sizes: parameters and states are
- * arguments) share the first one's kernel, as they share one module on
- * the CPU: NVRTC took about 0.2 s per kernel, so a network of hundreds of
- * populations of a few models (a connectome by cell type) compiled for
- * minutes. Their text (net:code) is then the first one's. */
+ * populations' updates (bodies that nk_update_all calls; they are no
+ * kernels of their own) and graded kernels. Populations whose texts are the
+ * same but for the update's name (one model, options and sizes: parameters
+ * and states are arguments) share the first one's update, as they share
+ * one module on the CPU: NVRTC took about 0.2 s per population, so a
+ * network of hundreds of populations of a few models (a connectome by cell
+ * type) compiled for minutes. Their text (net:code) is then the first
+ * one's. */
 static char *gen_module(nk_net *net, char *err, size_t errlen)
 {
     char *all = nk_codegen_cuda_header(net);

@@ -33,6 +33,9 @@
         name##_body(&nk_A, (int64_t)blockIdx.x * (int64_t)blockDim.x + (int64_t)threadIdx.x); \
     }                                                                                        \
     static __device__ void name##_body(const T *a, int64_t nk_tid)
+/* A kernel's body alone, called by another kernel (the populations' updates,
+ * called by nk_update_all: no entry point of their own for NVRTC to compile) */
+#define NK_BODY(name, T) static __device__ void name##_body(const T *a, int64_t nk_tid)
 NK_DEV unsigned long long nk_atomic_inc(unsigned long long *p)
 {
     return atomicAdd(p, 1ull);
@@ -80,6 +83,7 @@ NK_DEV int64_t nk_emu_stride(int64_t n)
         }                                                                                    \
     }                                                                                        \
     static void name##_body(const T *a, int64_t nk_tid)
+#define NK_BODY(name, T) static void name##_body(const T *a, int64_t nk_tid)
 NK_DEV unsigned long long nk_atomic_inc(unsigned long long *p)
 {
     return (*p)++;
@@ -173,8 +177,8 @@ typedef struct nk_dkargs {
 
 /* Every population's update in one launch (the module's nk_update_all):
  * population k has the threads [first_k, first_k + its blocks), and each
- * thread runs nk_update_k's body with pops[k] (on the device) for this
- * step. */
+ * thread runs the update body of population k, or of the first population
+ * with the same code, with pops[k] (on the device) for this step. */
 typedef struct nk_duargs {
     const nk_dkargs *pops;
     const int64_t *stepp;  /* the step, on the device (nk_step_begin) */
