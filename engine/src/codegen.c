@@ -1329,9 +1329,9 @@ static void emit_bad_var(sb *b, const sys *y, const char *ind)
 }
 
 /* The population's code: for the CPU backend, a C file with nk_update (and
- * its graded functions); for the CUDA backend (cuda), the kernels
- * body of nk_update_PI (which nk_update_all calls) and the kernels
- * nk_graded_P alone, to follow nk_codegen_cuda_header().
+ * its graded functions); for the CUDA backend (cuda), the body of
+ * nk_update_PI (which nk_update_all calls) and the kernels nk_graded_P
+ * alone, to follow nk_codegen_cuda_header().
  * Both share every line of the per-neuron code, so that they compute the
  * same bits; only the frame around it differs (a vectorised loop over
  * blocks of neurons here, one thread per neuron there). */

@@ -454,7 +454,7 @@ static int same_update(const char *a, int ia, const char *b, int ib)
 static char *gen_module(nk_net *net, char *err, size_t errlen)
 {
     char *all = nk_codegen_cuda_header(net);
-    int *runs = calloc((size_t)net->npops + 1, sizeof *runs); /* whose kernel each runs */
+    int *runs = calloc((size_t)net->npops + 1, sizeof *runs); /* whose update each runs */
     if (!all || !runs) {
         free(all);
         free(runs);
@@ -517,8 +517,8 @@ static char *gen_module(nk_net *net, char *err, size_t errlen)
         return NULL;
     }
     /* (first which population the thread is in, then one call of each
-     * kernel: called from a branch per population, NVRTC inlined a shared
-     * kernel into each) */
+     * update: called from a branch per population, NVRTC inlined a shared
+     * update into each) */
     fprintf(f, "\n/* every population's update in one launch */\n"
                "NK_KERNEL(nk_update_all, nk_duargs)\n{\n    nk_dkargs b;\n"
                "    int64_t first = 0;\n    int u = -1;\n");
