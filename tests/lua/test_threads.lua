@@ -563,8 +563,8 @@ do
     -- few steps, and those steps start the old way)
     -- (a CUDA run starts no step early: the device queues them)
     local most = os.getenv("NKSHELL_RECUT") and 0 or 0.9 * pr.steps
-    T.ok(pr.early > most or not T.cpu and pr.early == 0, string.format("%d threads: %d of %d steps started early", n,
-                                        pr.early, pr.steps))
+    T.ok(pr.early > most or not T.cpu and pr.early == 0,
+         string.format("%d threads: %d of %d steps started early", n, pr.early, pr.steps))
     print(string.format("%d threads: %d of %d steps started early", n, pr.early, pr.steps))
     local gm, pm = early(n, true)
     same_records(gm, want, n .. " threads, early starts and a state monitor every 7 steps")
