@@ -9,7 +9,9 @@
 #   run_gpu_tests.sh NKSHELL SOURCE_ROOT lua
 #       every script of tests/lua on the CUDA backend (nkshell --backend
 #       cuda), four at a time (the 'lua-cuda' suite runs them on the host
-#       emulation); a line per script, then "N passed, N failed"
+#       emulation, and so does scripts/gpu/pack.sh --cubins, with an NKSHELL
+#       that sets NKSHELL_CUDA=emulate itself); a line per script, then
+#       "N passed, N failed"
 nkshell=$1
 srcdir=$2
 mode=${3:-equiv}
