@@ -1777,9 +1777,9 @@ body:
         if (!fixed_refr)
             sb_printf(&bb, "        refr[i] = rc;\n");
         sb_printf(&bb, "    }\n");
-        sb_printf(&bb, "    if (nk_o_fire[0]) {\n        a->spk[nk_atomic_inc(a->nspk)] = i;\n"
+        sb_printf(&bb, "    if (nk_o_fire[0]) {\n        a->spk[nk_atomic_inc_warp(a->nspk)] = i;\n"
                        "        if (a->rec_mask && a->rec_mask[i]) {\n"
-                       "            const unsigned long long nk_k = nk_atomic_inc(a->nrec);\n"
+                       "            const unsigned long long nk_k = nk_atomic_inc_warp(a->nrec);\n"
                        "            a->rec_step[nk_k] = a->step;\n"
                        "            a->rec_id[nk_k] = (uint32_t)i;\n        }\n    }\n");
         sb_printf(&bb, "    if (nk_anybad) {\n");

@@ -74,11 +74,13 @@ static int cuda_available(char *err, size_t errlen)
 /* Counters: spikes per population, then each population's lowest bad
  * neuron x variable, then the halt word (the first step that diverged),
  * then the profile's spikes and synaptic events since the run's start
- * (nk_count_k). */
+ * (nk_plan_k), then the step's warp and thread pieces of delivery
+ * (nk_plan_k; nk_step_begin zeroes them). */
 #define HALT(B) ((size_t)(2 * (B)->npops))
 #define PROF_SPIKES(B) (HALT(B) + 1)
 #define PROF_EVENTS(B) (HALT(B) + 2)
-#define NCOUNTERS(B) (HALT(B) + 3)
+#define NPIECES(B) (HALT(B) + 3)
+#define NCOUNTERS(B) (HALT(B) + 5)
 
 /* A population on the device. */
 typedef struct dpop {
@@ -100,7 +102,6 @@ typedef struct dpop {
 typedef struct dproj {
     nk_dptr row, col, w, delay;
     int udelay;
-    int lanes;               /* threads per spike: 1, or 32 for long rows */
     nk_dfn *graded;          /* graded projection: its kernel */
 } dproj;
 
@@ -111,7 +112,7 @@ typedef struct cuda_bk {
     dproj *projs;
     int npops, nprojs;
     nk_dfn *deliver, *add, *drawk;
-    nk_dfn *countk;          /* the profile's counts (nk_count_k) */
+    nk_dfn *plank;           /* delivery's pieces and the profile's counts (nk_plan_k) */
     int64_t graded_syn;      /* connections of graded projections: events per step */
     nk_dfn *update;          /* every population's update (nk_update_all) */
     nk_dfn *begin;           /* nk_step_begin */
@@ -126,6 +127,13 @@ typedef struct cuda_bk {
     nk_dptr dels;            /* nk_ddargs per projection */
     int ndels;
     int64_t del_threads;
+    nk_dptr pieces;          /* the step's pieces of rows (nk_plan_k): warp pieces, then
+                                thread pieces from tbase */
+    int64_t tbase;
+    int64_t plan_per;        /* nk_plan_k's threads per projection */
+    uint64_t *sort_tmp;      /* the radix sort's room for fetched records (fetch_records) */
+    int64_t sort_cap;
+    int64_t sort_at[4096];   /* ... and its counts */
     /* drawn sources: every part of every one, for one launch per step */
     int ndparts, ndtabs;
     nk_dpart *hparts;        /* host copy (and its tables, per drawn source) */
@@ -223,6 +231,7 @@ static void cuda_release(nk_net *net)
         free(B->cmem);
         free(B->hst);
         free(B->st_of);
+        free(B->sort_tmp);
         nk_dev_close(B->dev); /* frees the device memory and the module */
         free(B);
         net->bk = NULL;
@@ -378,6 +387,20 @@ static int room_for(nk_net *net, cuda_bk *B, size_t more, const char *what, cons
 
 /* Bytes of device memory the network needs, to refuse one that cannot fit
  * before allocating any of it. */
+/* The most pieces nk_plan_k can cut from projection pj's rows in a step
+ * (every presynaptic neuron spiking): warp pieces into *w, thread pieces
+ * into *t. */
+static void piece_bound(const nk_proj *pj, int64_t *w, int64_t *t)
+{
+    for (int64_t i = 0; i < pj->pre.hi - pj->pre.lo; i++) {
+        const int64_t len = pj->row[i + 1] - pj->row[i];
+        if (len >= 32)
+            *w += (len + NK_PIECE - 1) / NK_PIECE;
+        else if (len > 0)
+            *t += 1;
+    }
+}
+
 static size_t device_bytes(nk_net *net)
 {
     size_t b = 0;
@@ -397,6 +420,11 @@ static size_t device_bytes(nk_net *net)
         const nk_proj *pj = &net->projs[k];
         b += (size_t)(pj->pre.hi - pj->pre.lo + 1) * sizeof(int64_t);
         b += (size_t)pj->nsyn * (sizeof(uint32_t) + sizeof(float) + sizeof(uint16_t));
+        if (pj->nsyn > 0 && !net->pops[pj->post.pop].rx[pj->rx].syn->graded) {
+            int64_t w = 0, t = 0;
+            piece_bound(pj, &w, &t);
+            b += (size_t)(w + t) * sizeof(nk_dpiece);
+        }
     }
     return b;
 }
@@ -664,8 +692,6 @@ static int build_proj(nk_net *net, cuda_bk *B, int k, char *err, size_t errlen)
         if (pj->delay[e] != pj->udelay)
             pj->udelay = 0;
     d->udelay = pj->udelay;
-    /* A warp per spike when rows are long enough to keep its threads busy. */
-    d->lanes = npre > 0 && pj->nsyn / npre >= 32 ? 32 : 1;
     int rc = put_new(B, &d->row, pj->row, (size_t)(npre + 1) * sizeof *pj->row, err, errlen);
     if (!rc)
         rc = put_new(B, &d->col, pj->col, (size_t)pj->nsyn * sizeof *pj->col, err, errlen);
@@ -754,7 +780,7 @@ static int cuda_build(nk_net *net, char *err, size_t errlen)
         (rc = nk_dev_fn(B->dev, B->mod, "nk_rate_k", &B->ratek, err, errlen)) ||
         (rc = nk_dev_fn(B->dev, B->mod, "nk_cur_k", &B->curk, err, errlen)) ||
         (rc = nk_dev_fn(B->dev, B->mod, "nk_stimes_k", &B->stimek, err, errlen)) ||
-        (rc = nk_dev_fn(B->dev, B->mod, "nk_count_k", &B->countk, err, errlen)))
+        (rc = nk_dev_fn(B->dev, B->mod, "nk_plan_k", &B->plank, err, errlen)))
         return rc;
     for (int k = 0; k < net->nprojs; k++)
         if (net->pops[net->projs[k].post.pop].rx[net->projs[k].rx].syn->graded)
@@ -1703,12 +1729,45 @@ static int cmp_i64(const void *a, const void *b)
     return (x > y) - (x < y);
 }
 
+/* Sorts the m keys, all below 2^bits, by digits of at most 12 bits, lowest
+ * first (a stable counting sort each, at: room for 4096 counts), through
+ * tmp (room for m): two
+ * passes over the keys per digit, where qsort compared each key log2(m)
+ * times through a call. The 177,000 spikes that a fly-scale window of 64
+ * steps records (24 bits a key: two digits) took 26 ms of qsort on this
+ * project's build machine: at 47 windows per 300 ms simulated, the whole
+ * CUDA run's time. */
+static void radix_sort(uint64_t *keys, uint64_t *tmp, int64_t *at, int64_t m, int bits)
+{
+    uint64_t *src = keys, *dst = tmp;
+    const int passes = (bits + 11) / 12, width = passes ? (bits + passes - 1) / passes : 1;
+    const uint64_t mask = ((uint64_t)1 << width) - 1;
+    for (int shift = 0; shift < bits; shift += width) {
+        memset(at, 0, ((size_t)mask + 1) * sizeof *at);
+        for (int64_t j = 0; j < m; j++)
+            at[(src[j] >> shift) & mask]++;
+        for (int64_t d = 0, sum = 0; d <= (int64_t)mask; d++) {
+            const int64_t c = at[d];
+            at[d] = sum;
+            sum += c;
+        }
+        for (int64_t j = 0; j < m; j++)
+            dst[at[(src[j] >> shift) & mask]++] = src[j];
+        uint64_t *t = src;
+        src = dst;
+        dst = t;
+    }
+    if (src != keys)
+        memcpy(keys, src, (size_t)m * sizeof *keys);
+}
+
 /* Appends the spikes recorded on the device to the populations' records,
  * by step and neuron as the CPU backend records them, leaving out those of
  * steps at or after halt (a diverged step records nothing). Nothing is
- * allocated: the records have room for CHECK_EVERY steps beyond their end
- * (made before those steps were queued: nk_rec_room), and the spikes are
- * sorted there, as one key each. */
+ * allocated but the radix sort's room, which grows: the records have room
+ * for CHECK_EVERY steps beyond their end (made before those steps were
+ * queued: nk_rec_room), and the spikes are sorted there, as one key each
+ * (by qsort, in place, should the sort's room not grow). */
 static int fetch_records(nk_net *net, cuda_bk *B, int64_t halt, char *err, size_t errlen)
 {
     int64_t *cnt = B->stage; /* room for npops + 1 (build_mons) */
@@ -1732,18 +1791,37 @@ static int fetch_records(nk_net *net, cuda_bk *B, int64_t halt, char *err, size_
             rc = nk_dev_get(B->dev, id, d->rec_id, (size_t)m * sizeof *id, err, errlen);
         if (rc)
             break;
-        /* one key per spike, (step - first) * 2^32 + neuron, sorted in place:
-         * the spikes of a look lie within CHECK_EVERY steps of each other */
-        int64_t first = INT64_MAX, keep = 0;
-        for (int64_t j = 0; j < m; j++)
+        /* one key per spike, (step - first) * 2^nb + neuron (nb bits hold
+         * the neuron), sorted in place: the spikes of a look lie within
+         * CHECK_EVERY steps of each other */
+        int64_t first = INT64_MAX, last = INT64_MIN, keep = 0;
+        for (int64_t j = 0; j < m; j++) {
             first = st[j] < first ? st[j] : first;
+            last = st[j] > last ? st[j] : last;
+        }
+        int nb = 1, sb = 1;
+        while (nb < 32 && ((int64_t)1 << nb) < p->n)
+            nb++;
+        while (sb < 62 - nb && ((int64_t)1 << sb) <= last - first)
+            sb++;
         for (int64_t j = 0; j < m; j++)
             if (st[j] < halt)
-                st[keep++] = (int64_t)(((uint64_t)(st[j] - first) << 32) | id[j]);
-        qsort(st, (size_t)keep, sizeof *st, cmp_i64);
+                st[keep++] = (int64_t)(((uint64_t)(st[j] - first) << nb) | id[j]);
+        if (keep > B->sort_cap) {
+            uint64_t *t = realloc(B->sort_tmp, (size_t)keep * sizeof *t);
+            if (t) {
+                B->sort_tmp = t;
+                B->sort_cap = keep;
+            }
+        }
+        if (keep <= B->sort_cap)
+            radix_sort((uint64_t *)st, B->sort_tmp, B->sort_at, keep, nb + sb);
+        else
+            qsort(st, (size_t)keep, sizeof *st, cmp_i64);
+        const uint64_t mask = ((uint64_t)1 << nb) - 1;
         for (int64_t j = 0; j < keep; j++) {
-            id[j] = (uint32_t)((uint64_t)st[j] & 0xffffffffu);
-            st[j] = first + (int64_t)((uint64_t)st[j] >> 32);
+            id[j] = (uint32_t)((uint64_t)st[j] & mask);
+            st[j] = first + (int64_t)((uint64_t)st[j] >> nb);
         }
         p->nrec += keep;
     }
@@ -1836,7 +1914,9 @@ static int put_upd(nk_net *net, cuda_bk *B, char *err, size_t errlen)
 static int step_begin(nk_net *net, cuda_bk *B, char *err, size_t errlen)
 {
     nk_dbargs a = {.stepp = (int64_t *)(uintptr_t)B->stepc,
-                   .nspk = (unsigned long long *)(uintptr_t)B->counters, .npops = net->npops};
+                   .nspk = (unsigned long long *)(uintptr_t)B->counters,
+                   .npieces = (unsigned long long *)(uintptr_t)(B->counters + NPIECES(B) * 8),
+                   .npops = net->npops};
     return nk_dev_launch(B->dev, B->begin, (uint32_t)((net->npops + BLOCK) / BLOCK), BLOCK, &a,
                          sizeof a, err, errlen);
 }
@@ -1852,10 +1932,13 @@ static int update_all(nk_net *net, cuda_bk *B, char *err, size_t errlen)
                          sizeof a, err, errlen);
 }
 
-/* What delivery needs of each spiking projection, on the device, and how
- * many threads deliver: enough for every presynaptic neuron's lanes, at
- * most 1024 blocks (each thread takes several items when more spike);
- * emulated, one block, as the emulation runs threads one by one. */
+/* What delivery needs of each spiking projection, on the device: its
+ * nk_ddargs, room for the most pieces a step can cut from its rows, and
+ * how many threads plan (per projection: one per presynaptic neuron, at
+ * most 4096, fewer when there are many projections) and deliver (a warp
+ * per warp piece and a thread per thread piece, at most 4 blocks per
+ * multiprocessor: they take more by a grid stride). Emulated, fewer, as the
+ * emulation runs threads one by one. */
 static int build_dels(nk_net *net, cuda_bk *B, char *err, size_t errlen)
 {
     nk_ddargs *h = nk_xcalloc((size_t)net->nprojs + 1, sizeof *h);
@@ -1863,7 +1946,7 @@ static int build_dels(nk_net *net, cuda_bk *B, char *err, size_t errlen)
         snprintf(err, errlen, "out of memory");
         return NK_ENOMEM;
     }
-    int64_t want = 0;
+    int64_t maxpre = 0, bw = 0, bt = 0;
     for (int k = 0; k < net->nprojs; k++) {
         const nk_proj *pj = &net->projs[k];
         const dproj *d = &B->projs[k];
@@ -1878,22 +1961,42 @@ static int build_dels(nk_net *net, cuda_bk *B, char *err, size_t errlen)
             .col = (const uint32_t *)(uintptr_t)d->col, .w = (const float *)(uintptr_t)d->w,
             .delay = (const uint16_t *)(uintptr_t)d->delay,
             .ring = (int64_t *)(uintptr_t)post->ring[pj->rx], .n = net->pops[pj->post.pop].n,
-            .ring_len = net->ring_len, .udelay = d->udelay, .lanes = d->lanes,
+            .ring_len = net->ring_len, .udelay = d->udelay,
         };
-        int64_t t = (pj->pre.hi - pj->pre.lo) * d->lanes;
-        if (t > want)
-            want = t;
+        if (pj->pre.hi - pj->pre.lo > maxpre)
+            maxpre = pj->pre.hi - pj->pre.lo;
+        piece_bound(pj, &bw, &bt);
     }
-    int64_t cap = nk_dev_emulated(B->dev) ? BLOCK : 1024 * (int64_t)BLOCK;
+    int emu = nk_dev_emulated(B->dev);
+    int64_t per = (maxpre + 31) / 32 * 32, most = (262144 / (B->ndels + 1)) / 32 * 32;
+    if (per > 4096)
+        per = 4096;
+    if (per > most)
+        per = most;
+    if (emu && per > 64)
+        per = 64;
+    B->plan_per = per < 32 ? 32 : per;
+    char name[128];
+    int cc[2] = {0, 0}, sms = 0;
+    nk_dev_info(B->dev, name, sizeof name, &cc[0], &cc[1], &sms, NULL, NULL);
+    int64_t want = bw * 32 > bt ? bw * 32 : bt;
+    int64_t cap = emu ? BLOCK : 4 * (int64_t)(sms > 0 ? sms : 32) * BLOCK;
     want = (want + BLOCK - 1) / BLOCK * BLOCK;
     B->del_threads = want < BLOCK ? BLOCK : want > cap ? cap : want;
-    int rc = B->ndels ? put_new(B, &B->dels, h, (size_t)B->ndels * sizeof *h, err, errlen) : 0;
+    B->tbase = bw;
+    int rc = 0;
+    if (B->ndels) {
+        rc = put_new(B, &B->dels, h, (size_t)B->ndels * sizeof *h, err, errlen);
+        if (!rc)
+            rc = nk_dev_alloc(B->dev, &B->pieces, (size_t)(bw + bt + 1) * sizeof(nk_dpiece),
+                              err, errlen);
+    }
     free(h);
     return rc;
 }
 
 /* The step's spikes along their projections: graded projections a launch
- * each, all the others one launch. */
+ * each, all the others two (nk_plan_k, nk_deliver_all). */
 static int deliver_all(nk_net *net, cuda_bk *B, char *err, size_t errlen)
 {
     int rc = 0;
@@ -1925,33 +2028,32 @@ static int deliver_all(nk_net *net, cuda_bk *B, char *err, size_t errlen)
         rc = nk_dev_launch(B->dev, d->graded, (uint32_t)((npre + BLOCK - 1) / BLOCK), BLOCK, &a,
                            sizeof a, err, errlen);
     }
+    if (rc || (!B->ndels && !net->profiling))
+        return rc;
+    /* the pieces of the spikes' rows (and, in a profiled run, the step's
+     * spikes and synaptic events into the counters, which the host reads
+     * with the others), then the pieces */
+    unsigned long long *np = (unsigned long long *)(uintptr_t)(B->counters + NPIECES(B) * 8);
+    nk_dpargs p = {
+        .projs = (const nk_ddargs *)(uintptr_t)B->dels, .halt = halt,
+        .stepp = (const int64_t *)(uintptr_t)B->stepc,
+        .pieces = (nk_dpiece *)(uintptr_t)B->pieces, .npieces = np, .tbase = B->tbase,
+        .per = B->plan_per,
+        .tot = net->profiling ? (int64_t *)(uintptr_t)(B->counters + PROF_SPIKES(B) * 8) : NULL,
+        .nspk = (const unsigned long long *)(uintptr_t)B->counters, .npops = net->npops,
+        .graded_syn = B->graded_syn, .nprojs = B->ndels,
+    };
+    int64_t nt = B->plan_per * (B->ndels ? B->ndels : 1);
+    rc = nk_dev_launch(B->dev, B->plank, (uint32_t)((nt + BLOCK - 1) / BLOCK), BLOCK, &p,
+                       sizeof p, err, errlen);
     if (rc || !B->ndels)
         return rc;
     nk_dfargs a = {.projs = (const nk_ddargs *)(uintptr_t)B->dels, .halt = halt,
                    .stepp = (const int64_t *)(uintptr_t)B->stepc,
-                   .nthreads = B->del_threads, .nprojs = B->ndels};
+                   .pieces = (const nk_dpiece *)(uintptr_t)B->pieces, .npieces = np,
+                   .tbase = B->tbase, .nthreads = B->del_threads};
     return nk_dev_launch(B->dev, B->deliver, (uint32_t)(B->del_threads / BLOCK), BLOCK, &a,
                          sizeof a, err, errlen);
-}
-
-/* In a profiled run, the step's spikes and synaptic events into the
- * counters (the host reads them with the others). */
-static int count_events(nk_net *net, cuda_bk *B, char *err, size_t errlen)
-{
-    if (!net->profiling)
-        return 0;
-    int64_t nt = B->ndels ? B->del_threads : BLOCK;
-    nk_dnargs a = {
-        .projs = (const nk_ddargs *)(uintptr_t)B->dels,
-        .nspk = (const unsigned long long *)(uintptr_t)B->counters,
-        .halt = (const int64_t *)(uintptr_t)(B->counters + HALT(B) * 8),
-        .stepp = (const int64_t *)(uintptr_t)B->stepc,
-        .tot = (int64_t *)(uintptr_t)(B->counters + PROF_SPIKES(B) * 8),
-        .npops = net->npops, .graded_syn = B->graded_syn, .nthreads = nt,
-        .nprojs = B->ndels,
-    };
-    return nk_dev_launch(B->dev, B->countk, (uint32_t)(nt / BLOCK), BLOCK, &a, sizeof a, err,
-                         errlen);
 }
 
 /* One step's launches, when nothing of it needs the host (the graph's
@@ -1973,8 +2075,6 @@ static int queue_step(nk_net *net, cuda_bk *B, char *err, size_t errlen)
         rc = count_rates(net, B, err, errlen);
     if (!rc)
         rc = deliver_all(net, B, err, errlen);
-    if (!rc)
-        rc = count_events(net, B, err, errlen);
     return rc;
 }
 
@@ -2126,7 +2226,7 @@ static int cuda_step(nk_net *net, char *err, size_t errlen)
         t0 = t1;
     }
     /* 4. deliver (and count, in a profiled run) */
-    if ((rc = deliver_all(net, B, err, errlen)) || (rc = count_events(net, B, err, errlen)))
+    if ((rc = deliver_all(net, B, err, errlen)))
         return rc;
     if (!host) {
         /* the host looks every CHECK_EVERY steps, and after the run's last

@@ -25,6 +25,7 @@
 #ifndef NK_CUDA_STRUCTS_ONLY /* the engine includes the structs alone */
 #if defined(__CUDACC__) || defined(__CUDACC_RTC__)
 #define NK_ON_GPU 1
+#define NK_UNROLL _Pragma("unroll")
 #define NK_DEV static __device__ __forceinline__
 #define NK_KERNEL(name, T)                                                                   \
     static __device__ void name##_body(const T *a, int64_t nk_tid);                          \
@@ -40,6 +41,32 @@ NK_DEV unsigned long long nk_atomic_inc(unsigned long long *p)
 {
     return atomicAdd(p, 1ull);
 }
+NK_DEV unsigned long long nk_atomic_add_u64(unsigned long long *p, unsigned long long v)
+{
+    return atomicAdd(p, v);
+}
+/* nk_atomic_inc for many threads of a warp at once (a step's spikes): the
+ * threads of the warp that increment the same counter together add their
+ * number with one atomic, and each takes its own place after it. Every
+ * thread of a step's update that spikes incremented one counter before,
+ * each on its own: fly-scale's 2,800 spikes a step (and as many records)
+ * queued on one word. */
+NK_DEV unsigned long long nk_atomic_inc_warp(unsigned long long *p)
+{
+#if __CUDA_ARCH__ >= 700
+    const unsigned act = __activemask();
+    const unsigned same = __match_any_sync(act, (unsigned long long)(size_t)p);
+    const unsigned lane = threadIdx.x & 31u;
+    const int lead = __ffs(same) - 1;
+    unsigned long long base = 0;
+    if ((int)lane == lead)
+        base = atomicAdd(p, (unsigned long long)__popc(same));
+    base = __shfl_sync(same, base, lead);
+    return base + (unsigned long long)__popc(same & ((1u << lane) - 1u));
+#else
+    return atomicAdd(p, 1ull);
+#endif
+}
 NK_DEV void nk_atomic_add_i64(int64_t *p, int64_t v)
 {
     atomicAdd((unsigned long long *)p, (unsigned long long)v);
@@ -50,6 +77,7 @@ NK_DEV void nk_atomic_min_i64(int64_t *p, int64_t v)
 }
 #else
 #define NK_DEV static inline
+#define NK_UNROLL
 /* The emulation's order of a launch's threads: 0 runs them 0, 1, 2, ...;
  * 1 runs them last to first; 2 runs them in steps of a stride coprime to
  * the count, so neighbours are far apart (NKSHELL_CUDA_EMU_ORDER, dev.c).
@@ -85,6 +113,16 @@ NK_DEV int64_t nk_emu_stride(int64_t n)
     static void name##_body(const T *a, int64_t nk_tid)
 #define NK_BODY(name, T) static void name##_body(const T *a, int64_t nk_tid)
 NK_DEV unsigned long long nk_atomic_inc(unsigned long long *p)
+{
+    return (*p)++;
+}
+NK_DEV unsigned long long nk_atomic_add_u64(unsigned long long *p, unsigned long long v)
+{
+    const unsigned long long old = *p;
+    *p = old + v;
+    return old;
+}
+NK_DEV unsigned long long nk_atomic_inc_warp(unsigned long long *p)
 {
     return (*p)++;
 }
@@ -192,25 +230,46 @@ typedef struct nk_duargs {
 typedef struct nk_dbargs {
     int64_t *stepp;
     unsigned long long *nspk;
+    unsigned long long *npieces; /* delivery's two piece counts (nk_plan_k), to 0 */
     int64_t npops;
 } nk_dbargs;
 
 #ifndef NK_CUDA_STRUCTS_ONLY
 NK_KERNEL(nk_step_begin, nk_dbargs)
 {
-    if (nk_tid == 0)
+    if (nk_tid == 0) {
         ++*a->stepp;
+        a->npieces[0] = a->npieces[1] = 0;
+    }
     if (nk_tid < a->npops)
         a->nspk[nk_tid] = 0;
 }
 #endif
 
-/* Delivery of the spikes of every projection in one launch: projection k
- * (projs[k], on the device) gives its spikes `lanes` threads each (1, or
- * 32: a warp, for long rows); the nthreads threads take work item w = spike
- * x lanes + lane of each projection in turn, w = tid, tid + nthreads, ...
- * Input is added with 64-bit atomics (fixed point), so the order does not
- * change a sum. Nothing is delivered in or after a step that diverged. */
+/* Delivery of the spikes of every projection but the graded ones: two
+ * launches a step, whatever the number of projections.
+ *
+ * nk_plan_k cuts the row of each spike into pieces: a row of 32 connections
+ * or more into pieces of NK_PIECE connections, each a warp's (NK_PIECE / 32
+ * per thread, their loads issued together), a shorter row whole, a
+ * thread's. Each projection has `per` threads of the launch, which take its
+ * spikes j, j + per, ...; a piece goes to the next free place of its list
+ * (an atomic count).
+ *
+ * nk_deliver_all delivers the pieces: every warp takes warp pieces q =
+ * warp, warp + warps, ..., then every thread thread pieces likewise. The
+ * work of a step is so spread over the device by connections, not by
+ * spikes: a spike of ten thousand connections is 79 warps' work for one
+ * round, not one warp's for 313 rounds, and the projections are delivered
+ * at once (one thread took spike j of every projection in turn before: a
+ * network of 64 projections, the microcircuit, queued 64 rows behind each
+ * other on the same warps).
+ *
+ * Input is added with 64-bit atomics (fixed point), so the order in which
+ * pieces are cut and delivered does not change a sum. Nothing is planned or
+ * delivered in or after a step that diverged. */
+#define NK_PIECE 128
+
 typedef struct nk_ddargs {
     const int64_t *spk;
     const unsigned long long *nspk;
@@ -221,91 +280,143 @@ typedef struct nk_ddargs {
     const uint16_t *delay; /* NULL when every edge has udelay */
     int64_t *ring;
     int64_t n;             /* neurons of the target population */
-    int32_t ring_len, udelay, lanes, pad_;
+    int32_t ring_len, udelay;
 } nk_ddargs;
+
+/* A piece of a row: connections e0 .. e0 + len - 1 of projection k. */
+typedef struct nk_dpiece {
+    int32_t k, len;
+    int64_t e0;
+} nk_dpiece;
+
+typedef struct nk_dpargs {
+    const nk_ddargs *projs;
+    const int64_t *halt;
+    const int64_t *stepp;
+    nk_dpiece *pieces;      /* warp pieces from 0, thread pieces from tbase */
+    unsigned long long *npieces; /* [0] warp pieces, [1] thread pieces (nk_step_begin zeroes) */
+    int64_t tbase;
+    int64_t per;            /* threads per projection */
+    /* a profiled run's counts (tot NULL: none): tot[0] += the step's spikes
+     * (nspk of every population), tot[1] += its synaptic events (each
+     * planned spike's row, and graded_syn for the graded projections), as
+     * the CPU backend counts them */
+    int64_t *tot;
+    const unsigned long long *nspk;
+    int64_t npops, graded_syn;
+    int32_t nprojs, pad_;
+} nk_dpargs;
 
 typedef struct nk_dfargs {
     const nk_ddargs *projs;
     const int64_t *halt;
     const int64_t *stepp;
+    const nk_dpiece *pieces;
+    const unsigned long long *npieces;
+    int64_t tbase;
     int64_t nthreads;      /* a multiple of 32 */
-    int32_t nprojs, pad_;
 } nk_dfargs;
 
 #ifndef NK_CUDA_STRUCTS_ONLY
+NK_KERNEL(nk_plan_k, nk_dpargs)
+{
+    const int64_t step = *a->stepp;
+    if (*a->halt <= step)
+        return;
+    const int64_t k = nk_tid / a->per;
+    const nk_ddargs *d = k < a->nprojs ? a->projs + k : a->projs;
+    const int64_t m = k < a->nprojs ? (int64_t)*d->nspk : 0;
+    int64_t ev = 0;
+    for (int64_t j = nk_tid % a->per; j < m; j += a->per) {
+        const int64_t i = d->spk[j];
+        if (i < d->pre_lo || i >= d->pre_hi)
+            continue;
+        const int64_t e0 = d->row[i - d->pre_lo], len = d->row[i - d->pre_lo + 1] - e0;
+        ev += len;
+        if (len >= 32) {
+            const int64_t np = (len + NK_PIECE - 1) / NK_PIECE;
+            nk_dpiece *p = a->pieces + nk_atomic_add_u64(a->npieces, (unsigned long long)np);
+            for (int64_t q = 0; q < np; q++) {
+                p[q].k = (int32_t)k;
+                p[q].len = (int32_t)(q + 1 < np ? NK_PIECE : len - q * NK_PIECE);
+                p[q].e0 = e0 + q * NK_PIECE;
+            }
+        } else if (len > 0) {
+            nk_dpiece *p = a->pieces + a->tbase + nk_atomic_inc(a->npieces + 1);
+            p->k = (int32_t)k;
+            p->len = (int32_t)len;
+            p->e0 = e0;
+        }
+    }
+    if (!a->tot)
+        return;
+    if (nk_tid == 0) {
+        int64_t sp = 0;
+        for (int64_t q = 0; q < a->npops; q++)
+            sp += (int64_t)a->nspk[q];
+        if (sp)
+            nk_atomic_add_i64(a->tot, sp);
+        ev += a->graded_syn;
+    }
+    if (ev)
+        nk_atomic_add_i64(a->tot + 1, ev);
+}
+
+/* Connections e, e + stride, ... < end of projection d, from this step's
+ * spike: four at a time, their loads before their atomics, so that a
+ * thread has four loads in flight rather than one. */
+NK_DEV void nk_deliver_run(const nk_ddargs *d, int64_t step, int64_t e, int64_t end,
+                           int64_t stride)
+{
+    const int64_t base = step % d->ring_len, n = d->n, len = d->ring_len;
+    const uint32_t *col = d->col;
+    const float *w = d->w;
+    const uint16_t *delay = d->delay;
+    int64_t *ring = d->ring;
+    const int32_t ud = d->udelay;
+    for (; e < end; e += 4 * stride) {
+        uint32_t c[4];
+        int64_t v[4];
+        int32_t dl[4];
+        NK_UNROLL
+        for (int j = 0; j < 4; j++) {
+            const int64_t x = e + j * stride;
+            c[j] = 0;
+            v[j] = 0;
+            dl[j] = ud;
+            if (x < end) {
+                c[j] = col[x];
+                v[j] = nk_dfix((double)w[x] * 1.0);
+                if (!ud)
+                    dl[j] = delay[x];
+            }
+        }
+        NK_UNROLL
+        for (int j = 0; j < 4; j++)
+            if (e + j * stride < end) {
+                int64_t slot = base + dl[j];
+                if (slot >= len)
+                    slot -= len;
+                nk_atomic_add_i64(ring + slot * n + c[j], v[j]);
+            }
+    }
+}
+
 NK_KERNEL(nk_deliver_all, nk_dfargs)
 {
     const int64_t step = *a->stepp;
     if (*a->halt <= step)
         return;
-    for (int k = 0; k < a->nprojs; k++) {
-        const nk_ddargs *d = a->projs + k;
-        const int64_t lanes = d->lanes, m = (int64_t)*d->nspk;
-        const int64_t base = step % d->ring_len;
-        for (int64_t w = nk_tid; w < m * lanes; w += a->nthreads) {
-            const int64_t i = d->spk[w / lanes], lane = w % lanes;
-            if (i < d->pre_lo || i >= d->pre_hi)
-                continue;
-            const int64_t e0 = d->row[i - d->pre_lo], e1 = d->row[i - d->pre_lo + 1];
-            if (d->udelay) {
-                int64_t *dst = d->ring + ((base + d->udelay) % d->ring_len) * d->n;
-                for (int64_t e = e0 + lane; e < e1; e += lanes)
-                    nk_atomic_add_i64(dst + d->col[e], nk_dfix((double)d->w[e] * 1.0));
-            } else {
-                for (int64_t e = e0 + lane; e < e1; e += lanes) {
-                    int64_t slot = base + d->delay[e];
-                    if (slot >= d->ring_len)
-                        slot -= d->ring_len;
-                    nk_atomic_add_i64(d->ring + slot * d->n + d->col[e],
-                                      nk_dfix((double)d->w[e] * 1.0));
-                }
-            }
-        }
+    const int64_t nw = (int64_t)a->npieces[0], nt = (int64_t)a->npieces[1];
+    const int64_t lane = nk_tid % 32, warps = a->nthreads / 32;
+    for (int64_t q = nk_tid / 32; q < nw; q += warps) {
+        const nk_dpiece p = a->pieces[q];
+        nk_deliver_run(a->projs + p.k, step, p.e0 + lane, p.e0 + p.len, 32);
     }
-}
-#endif
-
-/* The profile's counts (only in a profiled run): after the step's delivery,
- * tot[0] += the step's spikes, tot[1] += its synaptic events (each spike
- * times its row, for the projections delivered above; graded_syn for the
- * graded ones), as the CPU backend counts them. Nothing is
- * counted in or after a step that diverged. */
-typedef struct nk_dnargs {
-    const nk_ddargs *projs; /* the delivered projections (nk_dfargs.projs) */
-    const unsigned long long *nspk; /* every population's spikes this step */
-    const int64_t *halt;
-    const int64_t *stepp;
-    int64_t *tot;
-    int64_t npops, graded_syn, nthreads;
-    int32_t nprojs, pad_;
-} nk_dnargs;
-
-#ifndef NK_CUDA_STRUCTS_ONLY
-NK_KERNEL(nk_count_k, nk_dnargs)
-{
-    const int64_t step = *a->stepp;
-    if (*a->halt <= step)
-        return;
-    int64_t ev = 0;
-    if (nk_tid == 0) {
-        int64_t sp = 0;
-        for (int64_t k = 0; k < a->npops; k++)
-            sp += (int64_t)a->nspk[k];
-        if (sp)
-            nk_atomic_add_i64(a->tot, sp);
-        ev = a->graded_syn;
+    for (int64_t q = nk_tid; q < nt; q += a->nthreads) {
+        const nk_dpiece p = a->pieces[a->tbase + q];
+        nk_deliver_run(a->projs + p.k, step, p.e0, p.e0 + p.len, 1);
     }
-    for (int k = 0; k < a->nprojs; k++) {
-        const nk_ddargs *d = a->projs + k;
-        const int64_t m = (int64_t)*d->nspk;
-        for (int64_t w = nk_tid; w < m; w += a->nthreads) {
-            const int64_t i = d->spk[w];
-            if (i >= d->pre_lo && i < d->pre_hi)
-                ev += d->row[i - d->pre_lo + 1] - d->row[i - d->pre_lo];
-        }
-    }
-    if (ev)
-        nk_atomic_add_i64(a->tot + 1, ev);
 }
 #endif
 
