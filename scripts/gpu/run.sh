@@ -8,7 +8,12 @@
 # to $OUT (default ./gpu-out).
 #
 #   scripts/gpu/run.sh [--models cuba,microcircuit,flyscale] [--reps N] [--mc-scale S]
-#                      [--skip-tests] [--skip-bench]
+#                      [--skip-tests] [--skip-bench] [--kernels]
+#
+# --kernels: then each model's kernels under Nsight Compute (ncu): the time
+# of each kernel of a step (gpu__time_duration, median of the launches
+# profiled after the first steps), so that a step's time can be told apart
+# by kernel (the microcircuit at a quarter of its size, to build quickly).
 #
 # The microcircuit runs at full scale (--mc-scale 1: 77,169 neurons, 0.3
 # billion synapses, built on the host in tens of seconds, per repetition).
@@ -23,6 +28,7 @@ models=cuba,microcircuit,flyscale
 reps=3
 tests=1
 bench=1
+kernels=0
 mc_scale=1
 while [ $# -gt 0 ]; do
     case $1 in
@@ -31,6 +37,7 @@ while [ $# -gt 0 ]; do
     --mc-scale) mc_scale=$2; shift ;;
     --skip-tests) tests=0 ;;
     --skip-bench) bench=0 ;;
+    --kernels) kernels=1 ;;
     *) echo "unknown option '$1'" >&2; exit 2 ;;
     esac
     shift
@@ -97,5 +104,44 @@ if [ $bench = 1 ]; then
     log "== benchmarks on the CUDA backend ($models, $reps repetitions, microcircuit at scale $mc_scale)"
     $lb "$nk" scripts/bench/suite.lua --backend cuda --brian2 no --models "$models" --reps "$reps" \
         --mc-scale "$mc_scale" --json "$out/bench-cuda.json" 2>&1 | tee -a "$out/run.txt"
+fi
+
+if [ $kernels = 1 ]; then
+    log "== each kernel's time, under ncu (median per launch, us)"
+    if ! command -v ncu >/dev/null; then
+        log "ncu not found: no kernel times"
+    else
+        scratch=$(mktemp -d)
+        gen=${NKSHELL_FLYSCALE_GEN:-$root/build/scripts/flyscale/nk-flyscale-gen}
+        for m in ${models//,/ }; do
+            case $m in
+            cuba) args="samples/cuba.lua $scratch/c.h5 300" ;;
+            microcircuit) args="samples/microcircuit.lua $scratch/m.h5 100 0.25" ;;
+            flyscale)
+                [ -f "$scratch/e.csv" ] || "$gen" -q -o "$scratch/e.csv" -m "$scratch/n.csv"
+                args="samples/flyscale.lua $scratch/e.csv $scratch/n.csv 100" ;;
+            *) log "--kernels: no command for model '$m'"; continue ;;
+            esac
+            # shellcheck disable=SC2086
+            ncu --csv --print-units base --metrics gpu__time_duration.sum --launch-skip 400 \
+                --launch-count 400 "$nk" --backend cuda $args >"$out/ncu-$m.csv" 2>"$scratch/ncu.err"
+            log "-- $m (ncu exit $?)"
+            python3 - "$out/ncu-$m.csv" <<'PY' | tee -a "$out/run.txt"
+import csv, statistics, sys
+rows = {}
+lines = [l for l in open(sys.argv[1]) if l.startswith('"')]
+for r in csv.DictReader(lines):
+    if r.get("Metric Name") == "gpu__time_duration.sum":
+        v = float(r["Metric Value"].replace(",", ""))
+        rows.setdefault(r["Kernel Name"], []).append(v / 1e3 if r["Metric Unit"] == "ns" else v)
+tot = sum(sum(v) for v in rows.values()) or 1
+for k, v in sorted(rows.items(), key=lambda kv: -sum(kv[1])):
+    print("  %-28s %5d launches  median %9.2f us  max %9.2f us  %5.1f %%" %
+          (k[:28], len(v), statistics.median(v), max(v), 100 * sum(v) / tot))
+PY
+            tail -n 3 "$scratch/ncu.err" | tee -a "$out/run.txt"
+        done
+        rm -rf "$scratch"
+    fi
 fi
 exit $status
