@@ -117,8 +117,17 @@ do
   T.eq(p.run.threads, T.cpu and 2 or 1, "run.threads: the threads that ran them")
   T.ok(p.run.update > 0, "run.update > 0")
   T.ok(p.run.total > 0, "run.total > 0")
-  T.ok(sum > 0.5 * p.run.total,
-       string.format("the phases are most of the run (%g of %g s)", sum, p.run.total))
+  -- On the CUDA backend a run also spends time outside its steps' phases
+  -- (copies to and from the device at its start and end, among others):
+  -- on an H100 the phases were once 0.037 of 0.086 s, four scripts
+  -- running at once.
+  if T.cpu then
+    T.ok(sum > 0.5 * p.run.total,
+         string.format("the phases are most of the run (%g of %g s)", sum, p.run.total))
+  else
+    T.ok(sum > 0 and sum <= p.run.total,
+         string.format("the phases are part of the run (%g of %g s)", sum, p.run.total))
+  end
   -- printing
   local s = tostring(p)
   for _, k in ipairs(PHASES) do
