@@ -131,6 +131,8 @@ typedef struct cuda_bk {
                                 thread pieces from tbase */
     int64_t tbase;
     int64_t plan_per;        /* nk_plan_k's threads per projection */
+    int64_t *pend;           /* per population: records fetched, not yet sorted (settle_records) */
+    int64_t pend_halt;       /* ... and the halt step when they were fetched */
     uint64_t *sort_tmp;      /* the radix sort's room for fetched records (fetch_records) */
     int64_t sort_cap;
     int64_t sort_at[4096];   /* ... and its counts */
@@ -232,6 +234,7 @@ static void cuda_release(nk_net *net)
         free(B->hst);
         free(B->st_of);
         free(B->sort_tmp);
+        free(B->pend);
         nk_dev_close(B->dev); /* frees the device memory and the module */
         free(B);
         net->bk = NULL;
@@ -385,11 +388,9 @@ static int room_for(nk_net *net, cuda_bk *B, size_t more, const char *what, cons
     return NK_ENOMEM;
 }
 
-/* Bytes of device memory the network needs, to refuse one that cannot fit
- * before allocating any of it. */
 /* The most pieces nk_plan_k can cut from projection pj's rows in a step
- * (every presynaptic neuron spiking): warp pieces into *w, thread pieces
- * into *t. */
+ * (every presynaptic neuron spiking): warp pieces added to *w, thread
+ * pieces to *t. */
 static void piece_bound(const nk_proj *pj, int64_t *w, int64_t *t)
 {
     for (int64_t i = 0; i < pj->pre.hi - pj->pre.lo; i++) {
@@ -401,6 +402,8 @@ static void piece_bound(const nk_proj *pj, int64_t *w, int64_t *t)
     }
 }
 
+/* Bytes of device memory the network needs, to refuse one that cannot fit
+ * before allocating any of it. */
 static size_t device_bytes(nk_net *net)
 {
     size_t b = 0;
@@ -736,7 +739,8 @@ static int cuda_build(nk_net *net, char *err, size_t errlen)
     B->projs = nk_xcalloc((size_t)net->nprojs + 1, sizeof *B->projs);
     B->hcount = nk_xcalloc(NCOUNTERS(B), sizeof *B->hcount);
     B->hinit = nk_xcalloc(NCOUNTERS(B), sizeof *B->hinit);
-    if (!B->pops || !B->projs || !B->hcount || !B->hinit) {
+    B->pend = nk_xcalloc((size_t)net->npops + 1, sizeof *B->pend);
+    if (!B->pops || !B->projs || !B->hcount || !B->hinit || !B->pend) {
         snprintf(err, errlen, "out of memory");
         return NK_ENOMEM;
     }
@@ -815,7 +819,8 @@ static int cuda_build(nk_net *net, char *err, size_t errlen)
 
 /* ---- host and device copies ------------------------------------------------ */
 
-static int fetch_counters(nk_net *net, cuda_bk *B, char *err, size_t errlen);
+static int fetch_counters(nk_net *net, cuda_bk *B, int defer, char *err, size_t errlen);
+static void settle_records(nk_net *net, cuda_bk *B);
 static int build_mons(nk_net *net, cuda_bk *B, char *err, size_t errlen);
 static int build_curs(nk_net *net, cuda_bk *B, char *err, size_t errlen);
 
@@ -828,6 +833,7 @@ static int cuda_sync(nk_net *net, int to_device, char *err, size_t errlen)
     cuda_bk *B = net->bk;
     if (!B)
         return 0;
+    settle_records(net, B); /* the last look's, when the run stopped after it */
     int rc = 0;
     if (to_device) {
         /* Monitors added since the build: their buffers must fit too
@@ -914,7 +920,7 @@ static int cuda_sync(nk_net *net, int to_device, char *err, size_t errlen)
     if (B->window_end > net->step)
         net->step = B->window_end;
     B->window_end = 0;
-    return fetch_counters(net, B, err, errlen);
+    return fetch_counters(net, B, 0, err, errlen);
 }
 
 /* ---- a step -------------------------------------------------------------- */
@@ -1730,13 +1736,12 @@ static int cmp_i64(const void *a, const void *b)
 }
 
 /* Sorts the m keys, all below 2^bits, by digits of at most 12 bits, lowest
- * first (a stable counting sort each, at: room for 4096 counts), through
- * tmp (room for m): two
- * passes over the keys per digit, where qsort compared each key log2(m)
- * times through a call. The 177,000 spikes that a fly-scale window of 64
- * steps records (24 bits a key: two digits) took 26 ms of qsort on this
- * project's build machine: at 47 windows per 300 ms simulated, the whole
- * CUDA run's time. */
+ * first: a stable counting sort per digit (at: room for 4096 counts)
+ * through tmp (room for m), two passes over the keys each, where qsort
+ * compared each key log2(m) times through a call. A fly-scale look records
+ * 177,000 spikes of 24-bit keys (two digits); qsort took 26 ms for that
+ * many on the build machine, most of the CUDA run's time on an H100
+ * (docs/performance.md, "CUDA on an H100"). */
 static void radix_sort(uint64_t *keys, uint64_t *tmp, int64_t *at, int64_t m, int bits)
 {
     uint64_t *src = keys, *dst = tmp;
@@ -1761,36 +1766,22 @@ static void radix_sort(uint64_t *keys, uint64_t *tmp, int64_t *at, int64_t m, in
         memcpy(keys, src, (size_t)m * sizeof *keys);
 }
 
-/* Appends the spikes recorded on the device to the populations' records,
- * by step and neuron as the CPU backend records them, leaving out those of
- * steps at or after halt (a diverged step records nothing). Nothing is
- * allocated but the radix sort's room, which grows: the records have room
- * for CHECK_EVERY steps beyond their end (made before those steps were
- * queued: nk_rec_room), and the spikes are sorted there, as one key each
- * (by qsort, in place, should the sort's room not grow). */
-static int fetch_records(nk_net *net, cuda_bk *B, int64_t halt, char *err, size_t errlen)
+/* Sorts the records that fetch_records left in place (B->pend) into the
+ * CPU backend's order, by step and neuron, leaving out those of steps at or
+ * after the halt step of their fetch (a diverged step records nothing),
+ * and appends them to the populations' records. Nothing is allocated but
+ * the radix sort's room, which grows (should it not, qsort sorts in
+ * place). */
+static void settle_records(nk_net *net, cuda_bk *B)
 {
-    int64_t *cnt = B->stage; /* room for npops + 1 (build_mons) */
-    int rc = nk_dev_get(B->dev, cnt, B->nrec, (size_t)net->npops * sizeof *cnt, err, errlen);
-    for (int k = 0; !rc && k < net->npops; k++) {
+    for (int k = 0; k < net->npops; k++) {
         nk_pop *p = &net->pops[k];
-        dpop *d = &B->pops[k];
-        int64_t m = cnt[k];
-        if (!d->rec_mask || m == 0)
+        const int64_t m = B->pend[k], halt = B->pend_halt;
+        if (m == 0)
             continue;
-        if (p->nrec + m > p->caprec) {
-            snprintf(err, errlen, "%lld spikes of '%s' waited on the device, and the host had "
-                     "room for %lld (a bug: please report it)", (long long)m, p->name,
-                     (long long)(p->caprec - p->nrec));
-            return NK_EINVAL;
-        }
+        B->pend[k] = 0;
         int64_t *st = p->rec_step + p->nrec;
         uint32_t *id = p->rec_id + p->nrec;
-        rc = nk_dev_get(B->dev, st, d->rec_step, (size_t)m * sizeof *st, err, errlen);
-        if (!rc)
-            rc = nk_dev_get(B->dev, id, d->rec_id, (size_t)m * sizeof *id, err, errlen);
-        if (rc)
-            break;
         /* one key per spike, (step - first) * 2^nb + neuron (nb bits hold
          * the neuron), sorted in place: the spikes of a look lie within
          * CHECK_EVERY steps of each other */
@@ -1825,6 +1816,46 @@ static int fetch_records(nk_net *net, cuda_bk *B, int64_t halt, char *err, size_
         }
         p->nrec += keep;
     }
+}
+
+/* Brings the spikes recorded on the device into the populations' records,
+ * in their room after the records' end (the records have room for
+ * CHECK_EVERY steps beyond their end and what waits to be sorted, made
+ * before those steps were queued: nk_rec_room), and sorts them there
+ * (settle_records), at once or, with defer, later: at the graph window of
+ * steps the host launches next, while the device runs it (cuda_step), or at
+ * whatever the host does first if not (another step, or the end of the run:
+ * cuda_sync). Fly-scale's records took the host more than half the run's
+ * time while the device waited (docs/performance.md, "CUDA on an H100"). */
+static int fetch_records(nk_net *net, cuda_bk *B, int64_t halt, int defer, char *err,
+                         size_t errlen)
+{
+    settle_records(net, B);
+    int64_t *cnt = B->stage; /* room for npops + 1 (build_mons) */
+    int rc = nk_dev_get(B->dev, cnt, B->nrec, (size_t)net->npops * sizeof *cnt, err, errlen);
+    for (int k = 0; !rc && k < net->npops; k++) {
+        nk_pop *p = &net->pops[k];
+        dpop *d = &B->pops[k];
+        int64_t m = cnt[k];
+        if (!d->rec_mask || m == 0)
+            continue;
+        if (p->nrec + m > p->caprec) {
+            snprintf(err, errlen, "%lld spikes of '%s' waited on the device, and the host had "
+                     "room for %lld (a bug: please report it)", (long long)m, p->name,
+                     (long long)(p->caprec - p->nrec));
+            return NK_EINVAL;
+        }
+        rc = nk_dev_get(B->dev, p->rec_step + p->nrec, d->rec_step, (size_t)m * sizeof(int64_t),
+                        err, errlen);
+        if (!rc)
+            rc = nk_dev_get(B->dev, p->rec_id + p->nrec, d->rec_id,
+                            (size_t)m * sizeof(uint32_t), err, errlen);
+        if (!rc)
+            B->pend[k] = m;
+    }
+    B->pend_halt = halt;
+    if (!defer)
+        settle_records(net, B);
     if (!rc)
         rc = nk_dev_zero(B->dev, B->nrec, (size_t)net->npops * sizeof(int64_t), err, errlen);
     return rc;
@@ -1833,7 +1864,7 @@ static int fetch_records(nk_net *net, cuda_bk *B, int64_t halt, char *err, size_
 /* Brings the counters to the host; when a step diverged, reports it the way
  * the CPU backend does, with net->step back at that step (later steps did
  * nothing on the device, and nothing on the host). */
-static int fetch_counters(nk_net *net, cuda_bk *B, char *err, size_t errlen)
+static int fetch_counters(nk_net *net, cuda_bk *B, int defer, char *err, size_t errlen)
 {
     int rc = nk_dev_get(B->dev, B->hcount, B->counters,
                         NCOUNTERS(B) * sizeof(int64_t), err, errlen);
@@ -1845,7 +1876,8 @@ static int fetch_counters(nk_net *net, cuda_bk *B, char *err, size_t errlen)
         net->run_events = B->hcount[PROF_EVENTS(B)];
     }
     int64_t h = B->hcount[HALT(B)];
-    if ((rc = fetch_records(net, B, h, err, errlen)) || (rc = fetch_mons(net, B, h, err, errlen)))
+    if ((rc = fetch_records(net, B, h, defer, err, errlen)) ||
+        (rc = fetch_mons(net, B, h, err, errlen)))
         return rc;
     if (h == INT64_MAX)
         return 0;
@@ -2100,9 +2132,10 @@ static int window_ok(nk_net *net, cuda_bk *B, int64_t s)
 static int run_window(nk_net *net, cuda_bk *B, int64_t s, char *err, size_t errlen)
 {
     int rc = 0;
-    if (B->unchecked && (rc = fetch_counters(net, B, err, errlen)))
+    if (B->unchecked && (rc = fetch_counters(net, B, 0, err, errlen)))
         return rc;
-    if ((rc = nk_rec_room(net, CHECK_EVERY, NULL, err, errlen))) /* as in cuda_step */
+    /* as in cuda_step, after what the last look fetched and has not sorted */
+    if ((rc = nk_rec_room(net, CHECK_EVERY, B->pend, err, errlen)))
         return rc;
     if (!B->graph) {
         if ((rc = nk_dev_capture_begin(B->dev, err, errlen))) {
@@ -2156,7 +2189,7 @@ static int cuda_step(nk_net *net, char *err, size_t errlen)
     /* Steps of a graph: on the device already, the host looks at its end. */
     if (s < B->window_end) {
         net->step = s + 1;
-        rc = net->step == B->window_end ? fetch_counters(net, B, err, errlen) : 0;
+        rc = net->step == B->window_end ? fetch_counters(net, B, 1, err, errlen) : 0;
         if (!rc)
             device_step_timed(prof, t0);
         return rc;
@@ -2166,16 +2199,19 @@ static int cuda_step(nk_net *net, char *err, size_t errlen)
         if (rc != NK_ENOTSUP) {
             if (rc)
                 return rc;
+            /* the last look's records, while the device runs the window */
+            settle_records(net, B);
             net->step = s + 1;
             device_step_timed(prof, t0);
             return 0;
         }
     }
+    settle_records(net, B);
     int host = needs_host(net, B, s);
 
     /* a step queued earlier may have diverged: nothing on the host happens
      * after that step */
-    if (host && B->unchecked && (rc = fetch_counters(net, B, err, errlen)))
+    if (host && B->unchecked && (rc = fetch_counters(net, B, 0, err, errlen)))
         return rc;
     /* room on the host for all that the device can record before the host
      * next looks, made before the step is queued (fetch_records) */
@@ -2218,7 +2254,7 @@ static int cuda_step(nk_net *net, char *err, size_t errlen)
     if ((rc = update_all(net, B, err, errlen)) || (rc = count_rates(net, B, err, errlen)))
         return rc;
     B->counted_to = s + 1;
-    if (host && (rc = fetch_counters(net, B, err, errlen)))
+    if (host && (rc = fetch_counters(net, B, 0, err, errlen)))
         return rc;
     if (prof) {
         t1 = nk_now();
@@ -2232,7 +2268,7 @@ static int cuda_step(nk_net *net, char *err, size_t errlen)
         /* the host looks every CHECK_EVERY steps, and after the run's last
          * step, so that the run's time holds all of its work */
         if ((++B->unchecked >= CHECK_EVERY || s + 1 == net->run_until) &&
-            (rc = fetch_counters(net, B, err, errlen)))
+            (rc = fetch_counters(net, B, 0, err, errlen)))
             return rc;
         net->step = s + 1;
         device_step_timed(prof, t0);
