@@ -1744,6 +1744,8 @@ static int cmp_i64(const void *a, const void *b)
  * (docs/performance.md, "CUDA on an H100"). */
 static void radix_sort(uint64_t *keys, uint64_t *tmp, int64_t *at, int64_t m, int bits)
 {
+    if (m < 2)
+        return;
     uint64_t *src = keys, *dst = tmp;
     const int passes = (bits + 11) / 12, width = passes ? (bits + passes - 1) / passes : 1;
     const uint64_t mask = ((uint64_t)1 << width) - 1;
