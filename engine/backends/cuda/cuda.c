@@ -833,7 +833,9 @@ static int cuda_sync(nk_net *net, int to_device, char *err, size_t errlen)
     cuda_bk *B = net->bk;
     if (!B)
         return 0;
-    settle_records(net, B); /* the last look's, when the run stopped after it */
+    /* the last look's records, when the run stopped after it (fetch_counters
+     * below would sort them too, but not if a copy fails first) */
+    settle_records(net, B);
     int rc = 0;
     if (to_device) {
         /* Monitors added since the build: their buffers must fit too
@@ -2010,9 +2012,8 @@ static int build_dels(nk_net *net, cuda_bk *B, char *err, size_t errlen)
     if (emu && per > 64)
         per = 64;
     B->plan_per = per < 32 ? 32 : per;
-    char name[128];
-    int cc[2] = {0, 0}, sms = 0;
-    nk_dev_info(B->dev, name, sizeof name, &cc[0], &cc[1], &sms, NULL, NULL);
+    int sms = 0;
+    nk_dev_info(B->dev, NULL, 0, NULL, NULL, &sms, NULL, NULL);
     int64_t want = bw * 32 > bt ? bw * 32 : bt;
     int64_t cap = emu ? BLOCK : 4 * (int64_t)(sms > 0 ? sms : 32) * BLOCK;
     want = (want + BLOCK - 1) / BLOCK * BLOCK;
