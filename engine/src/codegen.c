@@ -1328,6 +1328,69 @@ static void emit_bad_var(sb *b, const sys *y, const char *ind)
     }
 }
 
+/* CUDA: constant nameK is the update's a->cst[*n], read by the update (cl)
+ * and stored by nk_consts_P (cs). */
+static void const_var(sb *cl, sb *cs, int *n, const char *name, int k)
+{
+    sb_printf(cl, "    const double %s%d = a->cst[%d];\n", name, k, *n);
+    sb_printf(cs, "    nk_c[%d] = %s%d;\n", *n, name, k);
+    ++*n;
+}
+
+/* The start of a population's update: the step, dt and the parameters as
+ * locals (what per-step constants are made of); with full, also the rest
+ * of the update's frame (state and input arrays, refractory counters,
+ * exact propagators). */
+static void emit_prelude(sb *b, const nk_pop *pop, const sys *y, int np, int exact, int cuda,
+                         int full)
+{
+    const nk_model *nm = pop->model;
+    sb_printf(b, "    const double nk_t = a->t, nk_dt = a->dt; (void)nk_t;\n");
+    sb_printf(b, "    const double nk_h = nk_dt / %d; (void)nk_h;\n", y->nsub);
+    sb_printf(b, "    const double *nk_x = a->param + %d; (void)nk_x;\n", np);
+    sb_printf(b, "    const double nk_rtol = nk_x[0], nk_atol = nk_x[1]; (void)nk_rtol; (void)nk_atol;\n");
+    if (full) {
+        /* The exact propagators, out of range and refractory, as constants: a
+         * per-neuron choice between two pointers kept GCC from vectorising.
+         * Larger systems take them from memory (EXACT_UNROLL). */
+        if (exact && y->n <= EXACT_UNROLL)
+            for (int k = 0; k < 2 * y->n * y->n; k++)
+                sb_printf(b, "    const double nk_G%d = nk_x[%d];\n", k, 2 + k);
+        else if (exact)
+            sb_printf(b, "    const double *const nk_Gx = nk_x + 2;\n");
+    }
+    int pk = 0;
+    for (int k = 0; k < nm->nparams; k++)
+        sb_printf(b, "    const double p_%s = a->param[%d]; (void)p_%s;\n", nm->pname[k], pk++,
+                  nm->pname[k]);
+    for (int r = 0; r < pop->nrx; r++) {
+        const nk_model *m = pop->rx[r].syn;
+        for (int k = 0; k < m->nparams; k++)
+            sb_printf(b, "    const double rp%d_%s = a->param[%d]; (void)rp%d_%s;\n", r,
+                      m->pname[k], pk++, r, m->pname[k]);
+    }
+    if (!full)
+        return;
+    int sk = 0;
+    for (int k = 0; k < nm->nstates; k++)
+        sb_printf(b, "    real *a_%s = (real *)a->state[%d];\n", nm->sname[k], sk++);
+    for (int r = 0; r < pop->nrx; r++) {
+        const nk_model *m = pop->rx[r].syn;
+        for (int k = 0; k < m->nstates; k++)
+            sb_printf(b, "    real *ar%d_%s = (real *)a->state[%d];\n", r, m->sname[k], sk++);
+        if (cuda)
+            sb_printf(b, "    int64_t *in%d = a->ring[%d] + (a->step %% a->ring_len) * a->n;\n", r, r);
+        else
+            sb_printf(b, "    int64_t *in%d = a->rx_in[%d];\n", r, r);
+    }
+    sb_printf(b, "    const real *iext = (const real *)a->i_ext; (void)iext;\n");
+    sb_printf(b, "    int64_t *refr = a->refr;\n");
+    sb_printf(b, "    const int64_t nk_step = a->step; (void)nk_step;\n");
+    if (!cuda)
+        sb_printf(b, "    int64_t ns = *nspk;\n");
+    sb_printf(b, "    const int32_t nk_refr_steps = a->refr_steps; (void)nk_refr_steps;\n");
+}
+
 /* The population's code: for the CPU backend, a C file with nk_update (and
  * its graded functions); for the CUDA backend (cuda), the body of
  * nk_update_PI (which nk_update_all calls) and the kernels nk_graded_P
@@ -1342,6 +1405,11 @@ static char *codegen_pop(nk_net *net, int pi, int cuda, char *err, size_t errlen
     sb b = {.pop = pop->name};
     hoist hz = {0};
     sb bb = {.h = &hz, .pop = pop->name}; /* the loop over neurons */
+    /* the per-step constants: their code (CUDA: in nk_consts_P), and how
+     * the update reads (cl) and nk_consts_P stores (cs) each of them */
+    sb cb = {.pop = pop->name}, cl = {.pop = pop->name}, cs = {.pop = pop->name};
+    sb *kb = cuda ? &cb : &b;
+    int ncst = 0;
     sys y = {0};
     int ok = 0;
     double *extra = NULL;
@@ -1446,57 +1514,23 @@ static char *codegen_pop(nk_net *net, int pi, int cuda, char *err, size_t errlen
     sb_printf(&b, "enum { NK_BLK = 256, NK_NVAR = %d };\n\n", y.n > 0 ? kernel_nvars(pop) : 1);
     sb_printf(&b, "int nk_update(nk_kargs *a, int64_t i0, int64_t i1, int64_t *spk, int64_t *nspk)\n{\n");
 prelude:
-    sb_printf(&b, "    const double nk_t = a->t, nk_dt = a->dt; (void)nk_t;\n");
-    sb_printf(&b, "    const double nk_h = nk_dt / %d; (void)nk_h;\n", y.nsub);
-    sb_printf(&b, "    const double *nk_x = a->param + %d; (void)nk_x;\n", np);
-    sb_printf(&b, "    const double nk_rtol = nk_x[0], nk_atol = nk_x[1]; (void)nk_rtol; (void)nk_atol;\n");
-    /* The exact propagators, out of range and refractory, as constants: a
-     * per-neuron choice between two pointers kept GCC from vectorising.
-     * Larger systems take them from memory (EXACT_UNROLL). */
-    if (exact && y.n <= EXACT_UNROLL)
-        for (int k = 0; k < 2 * y.n * y.n; k++)
-            sb_printf(&b, "    const double nk_G%d = nk_x[%d];\n", k, 2 + k);
-    else if (exact)
-        sb_printf(&b, "    const double *const nk_Gx = nk_x + 2;\n");
-    int pk = 0;
-    for (int k = 0; k < nm->nparams; k++)
-        sb_printf(&b, "    const double p_%s = a->param[%d]; (void)p_%s;\n", nm->pname[k], pk++,
-                  nm->pname[k]);
-    for (int r = 0; r < pop->nrx; r++) {
-        const nk_model *m = pop->rx[r].syn;
-        for (int k = 0; k < m->nparams; k++)
-            sb_printf(&b, "    const double rp%d_%s = a->param[%d]; (void)rp%d_%s;\n", r,
-                      m->pname[k], pk++, r, m->pname[k]);
-    }
-    int sk = 0;
-    for (int k = 0; k < nm->nstates; k++)
-        sb_printf(&b, "    real *a_%s = (real *)a->state[%d];\n", nm->sname[k], sk++);
-    for (int r = 0; r < pop->nrx; r++) {
-        const nk_model *m = pop->rx[r].syn;
-        for (int k = 0; k < m->nstates; k++)
-            sb_printf(&b, "    real *ar%d_%s = (real *)a->state[%d];\n", r, m->sname[k], sk++);
-        if (cuda)
-            sb_printf(&b, "    int64_t *in%d = a->ring[%d] + (a->step %% a->ring_len) * a->n;\n", r, r);
-        else
-            sb_printf(&b, "    int64_t *in%d = a->rx_in[%d];\n", r, r);
-    }
-    sb_printf(&b, "    const real *iext = (const real *)a->i_ext; (void)iext;\n");
-    sb_printf(&b, "    int64_t *refr = a->refr;\n");
-    sb_printf(&b, "    const int64_t nk_step = a->step; (void)nk_step;\n");
-    if (!cuda)
-        sb_printf(&b, "    int64_t ns = *nspk;\n");
-    sb_printf(&b, "    const int32_t nk_refr_steps = a->refr_steps; (void)nk_refr_steps;\n");
+    emit_prelude(&b, pop, &y, np, exact, cuda, 1);
     /* Hoisted exponential-Euler factors: (exp(B h) - 1) / B. */
     for (int k = 0; k < y.n; k++) {
         if (!y.o[k].coef || !y.o[k].hoisted)
             continue;
-        sb_printf(&b, "    const double nk_B%d = ", k);
-        if (emit(&b, y.o[k].coef, err, errlen))
+        sb_printf(kb, "    const double nk_B%d = ", k);
+        if (emit(kb, y.o[k].coef, err, errlen))
             goto done;
-        sb_printf(&b, ";\n    const double nk_F%d = nk_B%d != 0.0 ? nk_expm1(nk_B%d * nk_h) / nk_B%d : nk_h;\n",
+        sb_printf(kb, ";\n    const double nk_F%d = nk_B%d != 0.0 ? nk_expm1(nk_B%d * nk_h) / nk_B%d : nk_h;\n",
                   k, k, k, k);
-        if (y.o[k].decay)
-            sb_printf(&b, "    const double nk_E%d = nk_exp(nk_B%d * nk_h);\n", k, k);
+        if (cuda)
+            const_var(&cl, &cs, &ncst, "nk_F", k);
+        if (y.o[k].decay) {
+            sb_printf(kb, "    const double nk_E%d = nk_exp(nk_B%d * nk_h);\n", k, k);
+            if (cuda)
+                const_var(&cl, &cs, &ncst, "nk_E", k);
+        }
     }
     /* The loop over neurons runs in blocks of NK_BLK. The inner loop has no
      * early exit and no appends, so the compiler vectorises it (ivdep: a
@@ -1825,14 +1859,29 @@ framed:
 
     /* The hoisted values, then the loop. */
     for (int k = 0; k < hz.n; k++) {
-        sb_printf(&b, "    const double nk_h%d = %s(", k, hz.recip[k] ? "1.0 / " : "");
-        if (emit(&b, hz.e[k], err, errlen))
+        sb_printf(kb, "    const double nk_h%d = %s(", k, hz.recip[k] ? "1.0 / " : "");
+        if (emit(kb, hz.e[k], err, errlen))
             goto done;
-        sb_printf(&b, ");\n");
+        sb_printf(kb, ");\n");
+        if (cuda)
+            const_var(&cl, &cs, &ncst, "nk_h", k);
     }
-    sb_printf(&b, "%s", bb.s ? bb.s : "");
-    if (bb.oom)
+    sb_printf(&b, "%s%s", cl.s ? cl.s : "", bb.s ? bb.s : "");
+    if (bb.oom || cl.oom || cs.oom || cb.oom)
         b.oom = 1;
+    /* CUDA: the constants, computed once per population by one thread
+     * (nk_consts_all, at build) into a->cst, from which every thread of
+     * the update reads them: computed by each thread (three exponentials
+     * and three divisions for a LIF with its synapse) they were most of
+     * the instructions of fly-scale's update and held registers. The same
+     * code on the same device, so the same bits. */
+    if (cuda) {
+        sb_printf(&b, "\nNK_BODY(nk_consts_%d, nk_dkargs)\n{\n    (void)nk_tid;\n", pi);
+        emit_prelude(&b, pop, &y, np, exact, cuda, 0);
+        sb_printf(&b, "%s    double *nk_c = a->cst; (void)nk_c;\n%s}\n", cb.s ? cb.s : "",
+                  cs.s ? cs.s : "");
+    }
+    pop->ncst = ncst;
     if (emit_graded(&b, net, pi, cuda, err, errlen))
         goto done;
     /* Drawn source input (poisson, bernoulli), compiled here for the
@@ -1852,6 +1901,9 @@ done:
     sys_free(&y);
     hoist_free(&hz);
     free(bb.s);
+    free(cb.s);
+    free(cl.s);
+    free(cs.s);
     if (!ok) {
         free(extra);
         free(b.s);

@@ -213,6 +213,7 @@ typedef struct nk_pop {
     double *kparam;
     double *kextra;          /* constants computed by codegen (solver tables), */
     int nkextra;             /* appended to kparam after the parameters */
+    int ncst;                /* CUDA: the per-step constants its update reads (codegen.c) */
     /* spikes of the current step */
     int64_t *spk;
     int64_t nspk;

@@ -787,6 +787,37 @@ scenario("sizes and synchronous input", function(backend)
   return R
 end)
 
+-- Populations of one model and receptors share one update on the device
+-- (cuda.c, gen_module) and its per-step constants' code (nk_consts_P), but
+-- each has its own parameters, hence its own constants: membrane and
+-- synaptic time constants, capacitances and currents all differ here.
+scenario("one update, each population its own parameters", function(backend)
+  local net = network(backend)
+  local R = recorder(net)
+  local pops = {}
+  for k, p in ipairs{{tau_m = 10, C_m = 250, I_e = 400},
+                     {tau_m = 30, C_m = 200, I_e = 420},
+                     {tau_m = 17, C_m = 300, I_e = 700}} do
+    pops[k] = net:population("lif", 40, {name = "p" .. k, params = p,
+                                         init = {v = nk.uniform(-70, -60)}})
+  end
+  for k = 1, 3 do
+    net:connect(pops[k], pops[k % 3 + 1], {rule = "fixed_indegree", indegree = 6,
+                                           weight = nk.normal(40, 10), delay = 1,
+                                           synapse = "exp_curr", receptor = "in",
+                                           params = {tau_syn = 2 * k}})
+  end
+  for k = 1, 3 do
+    R:mon("spikes p" .. k, "spikes", pops[k])
+    R:mon("state p" .. k, "state", pops[k]:slice(1, 5), {vars = {"v", "in.isyn"}})
+  end
+  net:run(80)
+  if backend == "cpu" then
+    for k = 1, 3 do fires(R, "spikes p" .. k, "own parameters") end
+  end
+  return R
+end)
+
 -- A connectome edge list with both signs (two projections) and ids.
 do
   local csv = path("edges.csv")

@@ -88,7 +88,9 @@ typedef struct dpop {
     void **hvar;             /* their host arrays (p->kstate order) */
     nk_dptr *var;            /* ... and device arrays */
     nk_dptr varp;            /* device array of the device pointers */
-    nk_dptr param;           /* parameters, receptors' parameters, codegen's extras */
+    nk_dptr param;           /* parameters, receptors' parameters, codegen's extras, then
+                                room for the update's per-step constants ... */
+    nk_dptr cst;             /* ... which start here (nk_consts_all) */
     nk_dptr *ring;           /* per receptor */
     nk_dptr ringp;
     nk_dptr iext, refr, spk;
@@ -116,6 +118,7 @@ typedef struct cuda_bk {
     int64_t graded_syn;      /* connections of graded projections: events per step */
     nk_dfn *update;          /* every population's update (nk_update_all) */
     nk_dfn *begin;           /* nk_step_begin */
+    nk_dfn *consts;          /* the updates' per-step constants (nk_consts_all, at build) */
     nk_dgraph *graph;        /* GRAPH_STEPS steps (NULL: not recorded this run) */
     int graph_off;           /* graphs not used */
     char graph_why[200];     /* why, for print(net) */
@@ -461,16 +464,23 @@ static int load_eqsrc(nk_net *net, cuda_bk *B, int pi, char *err, size_t errlen)
 }
 
 /* True when population texts a (of population ia) and b (of ib) are the
- * same but for their update's name, nk_update_IA and nk_update_IB: then
- * the two run the same code on their own arguments. */
+ * same but for the names of their update and constants, nk_update_IA and
+ * nk_consts_IA against nk_update_IB and nk_consts_IB: then the two run the
+ * same code on their own arguments. */
 static int same_update(const char *a, int ia, const char *b, int ib)
 {
-    char na[48], nb[48];
-    snprintf(na, sizeof na, "NK_BODY(nk_update_%d, ", ia);
-    snprintf(nb, sizeof nb, "NK_BODY(nk_update_%d, ", ib);
-    const char *pa = strstr(a, na), *pb = strstr(b, nb);
-    return pa && pb && pa - a == pb - b && !memcmp(a, b, (size_t)(pa - a)) &&
-           !strcmp(pa + strlen(na), pb + strlen(nb));
+    static const char *const fn[] = {"NK_BODY(nk_update_%d, ", "NK_BODY(nk_consts_%d, "};
+    for (int f = 0; f < 2; f++) {
+        char na[48], nb[48];
+        snprintf(na, sizeof na, fn[f], ia);
+        snprintf(nb, sizeof nb, fn[f], ib);
+        const char *pa = strstr(a, na), *pb = strstr(b, nb);
+        if (!pa || !pb || pa - a != pb - b || memcmp(a, b, (size_t)(pa - a)))
+            return 0;
+        a = pa + strlen(na);
+        b = pb + strlen(nb);
+    }
+    return !strcmp(a, b);
 }
 
 /* One CUDA module for the whole network: the shared header, then the
@@ -572,8 +582,16 @@ static char *gen_module(nk_net *net, char *err, size_t errlen)
         if (net->pops[k].n > 0 && runs[k] == k)
             fprintf(f, "    case %d:\n        nk_update_%d_body(&b, nk_tid - first);\n"
                        "        break;\n", k, k);
-    free(runs);
     fprintf(f, "    }\n}\n");
+    /* each population's constants, thread k population k's (at build) */
+    fprintf(f, "\n/* every population's per-step constants, one thread each */\n"
+               "NK_KERNEL(nk_consts_all, nk_duargs)\n{\n    switch (nk_tid) {\n");
+    for (int k = 0; k < net->npops; k++)
+        if (net->pops[k].n > 0)
+            fprintf(f, "    case %d:\n        nk_consts_%d_body(a->pops + %d, 0);\n"
+                       "        break;\n", k, runs[k], k);
+    fprintf(f, "    }\n}\n");
+    free(runs);
     if (fclose(f) || !fused) {
         free(fused);
         free(all);
@@ -626,7 +644,8 @@ static int build_pop(nk_net *net, cuda_bk *B, int k, char *err, size_t errlen)
     d->var = nk_xcalloc((size_t)nv + 1, sizeof *d->var);
     d->ring = nk_xcalloc((size_t)p->nrx + 1, sizeof *d->ring);
     d->src_rx = nk_xcalloc((size_t)p->nrx + 1, 1);
-    double *param = nk_xcalloc((size_t)np + (size_t)p->nkextra + 1, sizeof *param);
+    const size_t nparam = (size_t)np + (size_t)p->nkextra + (size_t)p->ncst;
+    double *param = nk_xcalloc(nparam + 1, sizeof *param);
     if (!d->hvar || !d->var || !d->ring || !d->src_rx || !param) {
         free(param);
         snprintf(err, errlen, "out of memory");
@@ -646,8 +665,9 @@ static int build_pop(nk_net *net, cuda_bk *B, int k, char *err, size_t errlen)
     for (int j = 0; j < p->nkextra; j++)
         param[q++] = p->kextra[j];
     size_t n = (size_t)p->n;
-    rc = put_new(B, &d->param, param, (size_t)q * sizeof *param, err, errlen);
+    rc = put_new(B, &d->param, param, nparam * sizeof *param, err, errlen);
     free(param);
+    d->cst = d->param + (size_t)q * sizeof *param;
     for (int j = 0; !rc && j < nv; j++)
         rc = nk_dev_alloc(B->dev, &d->var[j], n * net->real_size, err, errlen);
     if (!rc)
@@ -780,6 +800,7 @@ static int cuda_build(nk_net *net, char *err, size_t errlen)
         (rc = nk_dev_fn(B->dev, B->mod, "nk_draw_k", &B->drawk, err, errlen)) ||
         (rc = nk_dev_fn(B->dev, B->mod, "nk_update_all", &B->update, err, errlen)) ||
         (rc = nk_dev_fn(B->dev, B->mod, "nk_step_begin", &B->begin, err, errlen)) ||
+        (rc = nk_dev_fn(B->dev, B->mod, "nk_consts_all", &B->consts, err, errlen)) ||
         (rc = nk_dev_fn(B->dev, B->mod, "nk_sample_k", &B->samplek, err, errlen)) ||
         (rc = nk_dev_fn(B->dev, B->mod, "nk_rate_k", &B->ratek, err, errlen)) ||
         (rc = nk_dev_fn(B->dev, B->mod, "nk_cur_k", &B->curk, err, errlen)) ||
@@ -810,6 +831,11 @@ static int cuda_build(nk_net *net, char *err, size_t errlen)
         rc = build_dels(net, B, err, errlen);
     if (!rc)
         rc = put_upd(net, B, err, errlen);
+    if (!rc) { /* once: the parameters do not change without a new build */
+        nk_duargs a = {.pops = (const nk_dkargs *)(uintptr_t)B->upd, .dt = net->dt};
+        rc = nk_dev_launch(B->dev, B->consts, (uint32_t)((net->npops + BLOCK - 1) / BLOCK),
+                           BLOCK, &a, sizeof a, err, errlen);
+    }
     const char *g = getenv("NKSHELL_CUDA_GRAPHS");
     B->graph_off = g && !strcmp(g, "0");
     if (B->graph_off)
@@ -1934,6 +1960,7 @@ static int put_upd(nk_net *net, cuda_bk *B, char *err, size_t errlen)
             .rec_step = (int64_t *)(uintptr_t)d->rec_step,
             .rec_id = (uint32_t *)(uintptr_t)d->rec_id,
             .nrec = (unsigned long long *)(uintptr_t)(B->nrec + (size_t)k * 8),
+            .cst = (double *)(uintptr_t)d->cst,
         };
         B->upd_threads += (p->n + BLOCK - 1) / BLOCK * BLOCK;
     }

@@ -211,6 +211,9 @@ typedef struct nk_dkargs {
     int64_t *rec_step;     /* out: (step, neuron) of each recorded spike, in no order */
     uint32_t *rec_id;
     unsigned long long *nrec;
+    double *cst;           /* the update's per-step constants (exponential factors,
+                              reciprocals of parameters): written once at build by the
+                              population's nk_consts_P (nk_consts_all), read by every thread */
 } nk_dkargs;
 
 /* Every population's update in one launch (the module's nk_update_all):
