@@ -49,4 +49,40 @@ local tb, ib = pieces(4)
 T.same_list(ta, tb, "one run vs four: times")
 T.same_list(ia, ib, "one run vs four: ids")
 
+-- Connections are built by several threads when a projection is large
+-- enough (connect.c, par_rows: 65,536 synapses a thread at least), each
+-- taking a run of rows: the synapses are the same for any thread count,
+-- and an error is the one a single thread going row by row meets first.
+local function synapses(threads, weight)
+  local net = nk.network{seed = 11, threads = threads}
+  local a = net:population("lif", 3000)
+  local b = net:population("lif", 2000)
+  local out = {}
+  out[1] = net:connect(a, b, {rule = "fixed_total", total = 400000,
+                              weight = weight or nk.normal(20, 8, 0), delay = nk.normal(2, 1, 0.1)})
+  out[2] = net:connect(b, a, {rule = "fixed_outdegree", outdegree = 150, allow_multapses = false,
+                              weight = nk.uniform(-30, -10), delay = nk.uniform(0.1, 4)})
+  local s = {}
+  for k, p in ipairs(out) do s[k] = p:synapses() end
+  net:close()
+  return s
+end
+local one, four = synapses(1), synapses(4)
+for k = 1, 2 do
+  T.ok(#one[k].pre > 4 * 65536, "projection " .. k .. " is large enough for 4 threads (" ..
+       #one[k].pre .. " synapses)")
+  for _, f in ipairs{"pre", "post", "weight", "delay"} do
+    T.same_list(one[k][f], four[k][f], "projection " .. k .. ": " .. f .. ", 1 thread vs 4")
+  end
+end
+-- weights out of range in every run of rows: the first one is reported
+local function refusal(threads)
+  local ok, err = pcall(synapses, threads, nk.normal(0, 1e6))
+  T.ok(not ok, threads .. " threads: weights over 1e6 are refused")
+  return tostring(err)
+end
+local e1, e4 = refusal(1), refusal(4)
+T.ok(e1:find("out of range", 1, true) ~= nil, "the refusal says why: " .. e1)
+T.ok(e1 == e4, "the same refusal with 4 threads as with 1: " .. e4)
+
 T.done("determinism")
