@@ -59,6 +59,14 @@ static int cuda_available(char *err, size_t errlen)
 
 /* ---- the backend's state --------------------------------------------------- */
 
+/* A launch recorded as an op of nk_block_run. */
+struct bop {
+    nk_dfn *f;
+    uint32_t blocks, threads;
+    size_t argsize;
+    _Alignas(16) unsigned char args[256];
+};
+
 #define BLOCK 256u
 
 /* How many steps may pass on the device before the host looks whether one
@@ -123,6 +131,18 @@ typedef struct cuda_bk {
     int graph_off;           /* graphs not used */
     char graph_why[200];     /* why, for print(net) */
     int64_t window_end;      /* the steps before it are on the device already (the graph) */
+    /* Steps in one block (NKSHELL_CUDA_BLOCK=1): a window is one launch of
+     * nk_block_run, which runs one step's launches (recorded at the run's
+     * first window, as a graph is) GRAPH_STEPS times; see nk_cuda.h. */
+    int block;               /* on for this network */
+    int block_threads;       /* nk_block_run's one block */
+    nk_dfn *blockk;          /* nk_block_run (not in the emulation, which replays the ops) */
+    int recording;           /* launches are ops (record_block), not launched */
+    struct bop *ops;         /* one step's launches */
+    int nops, capops;
+    int block_ready;         /* recorded for this run, and on the device: */
+    nk_dptr dops;            /* nk_dop per op, then their argument structs */
+    char block_why[200];     /* why not, after all (print(net)) */
     nk_dptr stepc;           /* the step counter on the device */
     nk_dptr upd;             /* its nk_dkargs per population */
     int64_t upd_threads;
@@ -200,6 +220,39 @@ typedef struct cuda_bk {
                                 loop skips past events of earlier steps by itself) */
 } cuda_bk;
 
+/* Queues a kernel (nk_dev_launch), or, while record_block records a step,
+ * notes it as an op of nk_block_run. */
+static int launch(cuda_bk *B, nk_dfn *f, uint32_t blocks, uint32_t threads, const void *args,
+                  size_t argsize, char *err, size_t errlen)
+{
+    if (!B->recording)
+        return nk_dev_launch(B->dev, f, blocks, threads, args, argsize, err, errlen);
+    if (!blocks || !threads)
+        return 0;
+    if (argsize > sizeof B->ops->args) {
+        snprintf(err, errlen, "an argument struct of %zu bytes (at most %zu)", argsize,
+                 sizeof B->ops->args);
+        return NK_ENOTSUP;
+    }
+    if (B->nops == B->capops) {
+        int nc = B->capops ? 2 * B->capops : 16;
+        struct bop *x = realloc(B->ops, (size_t)nc * sizeof *x);
+        if (!x) {
+            snprintf(err, errlen, "out of memory");
+            return NK_ENOMEM;
+        }
+        B->ops = x;
+        B->capops = nc;
+    }
+    struct bop *o = &B->ops[B->nops++];
+    o->f = f;
+    o->blocks = blocks;
+    o->threads = threads;
+    o->argsize = argsize;
+    memcpy(o->args, args, argsize);
+    return 0;
+}
+
 static void release_dpop(cuda_bk *B, dpop *d)
 {
     (void)B; /* the device memory goes with the device (nk_dev_close) */
@@ -221,6 +274,7 @@ static void cuda_release(nk_net *net)
         free(B->pops);
         free(B->projs);
         nk_dev_graph_free(B->dev, B->graph);
+        free(B->ops);
         free(B->hparts);
         free(B->htabs);
         free(B->tab_src);
@@ -492,7 +546,46 @@ static int same_update(const char *a, int ia, const char *b, int ib)
  * network of hundreds of populations of a few models (a connectome by cell
  * type) compiled for minutes. Their text (net:code) is then the first
  * one's. */
-static char *gen_module(nk_net *net, char *err, size_t errlen)
+/* The kernels nk_block_run runs, by op number (fn): each one's name and
+ * argument struct; block_fn gives the number of a kernel handle. */
+static const char *const BLOCK_FNS[][2] = {
+    {"nk_step_begin", "nk_dbargs"}, {"nk_sample_k", "nk_dsmargs"}, {"nk_cur_k", "nk_dcargs"},
+    {"nk_stimes_k", "nk_dstargs"},  {"nk_draw_k", "nk_dsargs"},    {"nk_update_all", "nk_duargs"},
+    {"nk_rate_k", "nk_drargs"},     {"nk_plan_k", "nk_dpargs"},    {"nk_deliver_all", "nk_dfargs"},
+};
+#define NBLOCK_FNS ((int)(sizeof BLOCK_FNS / sizeof *BLOCK_FNS))
+
+static int block_fn(const cuda_bk *B, const nk_dfn *f)
+{
+    const nk_dfn *const h[NBLOCK_FNS] = {B->begin, B->samplek, B->curk,  B->stimek, B->drawk,
+                                         B->update, B->ratek,  B->plank, B->deliver};
+    for (int k = 0; k < NBLOCK_FNS; k++)
+        if (f == h[k])
+            return k;
+    return -1;
+}
+
+/* nk_block_run (nk_cuda.h), for the GPU alone: the emulation replays the
+ * ops itself. Every thread of the block runs every op, so all reach each
+ * barrier. */
+static void gen_runner(FILE *f)
+{
+    fprintf(f, "\n#ifdef NK_ON_GPU\n/* steps in one block (cuda.c, NKSHELL_CUDA_BLOCK) */\n"
+               "extern \"C\" __global__ void nk_block_run(const nk_dbrun a)\n{\n"
+               "    for (int64_t s = 0; s < a.nsteps; s++)\n"
+               "        for (int32_t o = 0; o < a.nops; o++) {\n"
+               "            const int64_t n = a.ops[o].nthreads;\n"
+               "            const void *x = a.ops[o].args;\n"
+               "            switch (a.ops[o].fn) {\n");
+    for (int k = 0; k < NBLOCK_FNS; k++)
+        fprintf(f, "            case %d:\n"
+                   "                for (int64_t t = threadIdx.x; t < n; t += blockDim.x)\n"
+                   "                    %s_body((const %s *)x, t);\n"
+                   "                break;\n", k, BLOCK_FNS[k][0], BLOCK_FNS[k][1]);
+    fprintf(f, "            }\n            __syncthreads();\n        }\n}\n#endif\n");
+}
+
+static char *gen_module(nk_net *net, int runner, char *err, size_t errlen)
 {
     char *all = nk_codegen_cuda_header(net);
     int *runs = calloc((size_t)net->npops + 1, sizeof *runs); /* whose update each runs */
@@ -592,6 +685,8 @@ static char *gen_module(nk_net *net, char *err, size_t errlen)
                        "        break;\n", k, runs[k], k);
     fprintf(f, "    }\n}\n");
     free(runs);
+    if (runner)
+        gen_runner(f);
     if (fclose(f) || !fused) {
         free(fused);
         free(all);
@@ -774,14 +869,19 @@ static int cuda_build(nk_net *net, char *err, size_t errlen)
                        err, errlen)))
         return rc;
     double t0 = nk_now();
-    char *code = gen_module(net, err, errlen);
+    const char *bk = getenv("NKSHELL_CUDA_BLOCK");
+    B->block = bk && !strcmp(bk, "1");
+    /* nk_block_run: the emulation runs none, but NVRTC's check compiles it
+     * (otherwise the text, and the cached module, are those without) */
+    const int runner = B->block && !nk_dev_emulated(B->dev);
+    const char *chk = getenv("NKSHELL_CUDA_NVRTC_CHECK");
+    char *code = gen_module(net, runner || (B->block && chk && *chk), err, errlen);
     if (!code)
         return NK_EINVAL;
     double t1 = nk_now();
     net->prof_build[NK_PROFB_CODEGEN] += t1 - t0;
     /* Tests without a GPU: the emulated module must also be CUDA that NVRTC
      * compiles (for sm_90 unless told otherwise), when NVRTC is here. */
-    const char *chk = getenv("NKSHELL_CUDA_NVRTC_CHECK");
     if (nk_dev_emulated(B->dev) && chk && *chk) {
         int cc = atoi(chk) >= 50 ? atoi(chk) : 90;
         rc = nk_dev_nvrtc_check(code, cc, err, errlen);
@@ -805,8 +905,15 @@ static int cuda_build(nk_net *net, char *err, size_t errlen)
         (rc = nk_dev_fn(B->dev, B->mod, "nk_rate_k", &B->ratek, err, errlen)) ||
         (rc = nk_dev_fn(B->dev, B->mod, "nk_cur_k", &B->curk, err, errlen)) ||
         (rc = nk_dev_fn(B->dev, B->mod, "nk_stimes_k", &B->stimek, err, errlen)) ||
-        (rc = nk_dev_fn(B->dev, B->mod, "nk_plan_k", &B->plank, err, errlen)))
+        (rc = nk_dev_fn(B->dev, B->mod, "nk_plan_k", &B->plank, err, errlen)) ||
+        (runner && (rc = nk_dev_fn(B->dev, B->mod, "nk_block_run", &B->blockk, err, errlen))))
         return rc;
+    B->block_threads = runner ? nk_dev_fn_max_threads(B->blockk) : 1024;
+    if (B->block_threads > 1024)
+        B->block_threads = 1024;
+    B->block_threads = B->block_threads / 32 * 32;
+    if (B->block_threads < 32)
+        B->block = 0;
     for (int k = 0; k < net->nprojs; k++)
         if (net->pops[net->projs[k].post.pop].rx[net->projs[k].rx].syn->graded)
             B->graded_syn += net->projs[k].nsyn;
@@ -833,7 +940,7 @@ static int cuda_build(nk_net *net, char *err, size_t errlen)
         rc = put_upd(net, B, err, errlen);
     if (!rc) { /* once: the parameters do not change without a new build */
         nk_duargs a = {.pops = (const nk_dkargs *)(uintptr_t)B->upd, .dt = net->dt};
-        rc = nk_dev_launch(B->dev, B->consts, (uint32_t)((net->npops + BLOCK - 1) / BLOCK),
+        rc = launch(B, B->consts, (uint32_t)((net->npops + BLOCK - 1) / BLOCK),
                            BLOCK, &a, sizeof a, err, errlen);
     }
     const char *g = getenv("NKSHELL_CUDA_GRAPHS");
@@ -935,6 +1042,7 @@ static int cuda_sync(nk_net *net, int to_device, char *err, size_t errlen)
             return rc;
         nk_dev_graph_free(B->dev, B->graph); /* recorded again for this run */
         B->graph = NULL;
+        B->block_ready = 0; /* likewise */
         B->window_end = 0;
         B->host_every_step = 0;
         for (int k = 0; !B->dev_srcs && k < net->nsrcs; k++)
@@ -1160,7 +1268,7 @@ static int sample_mons(nk_net *net, cuda_bk *B, char *err, size_t errlen)
         .stepp = (const int64_t *)(uintptr_t)B->stepc,
         .total = B->stotal, .ncols = B->nscols, .dbl = net->dbl,
     };
-    return nk_dev_launch(B->dev, B->samplek, (uint32_t)((B->stotal + BLOCK - 1) / BLOCK), BLOCK,
+    return launch(B, B->samplek, (uint32_t)((B->stotal + BLOCK - 1) / BLOCK), BLOCK,
                          &a, sizeof a, err, errlen);
 }
 
@@ -1174,7 +1282,7 @@ static int count_rates(nk_net *net, cuda_bk *B, char *err, size_t errlen)
         .halt = (const int64_t *)(uintptr_t)(B->counters + HALT(B) * sizeof(int64_t)),
         .stepp = (const int64_t *)(uintptr_t)B->stepc, .nmons = B->nrmons,
     };
-    return nk_dev_launch(B->dev, B->ratek, (uint32_t)B->nrmons, NK_RATE_LANES, &a, sizeof a,
+    return launch(B, B->ratek, (uint32_t)B->nrmons, NK_RATE_LANES, &a, sizeof a,
                          err, errlen);
 }
 
@@ -1272,7 +1380,7 @@ static int apply_sources(nk_net *net, cuda_bk *B, int64_t s, char *err, size_t e
             nk_daargs a = {(int64_t *)(uintptr_t)(d->ring[r] + off),
                            (const int64_t *)(uintptr_t)d->stage, (int64_t)n};
             if (!rc)
-                rc = nk_dev_launch(B->dev, B->add, (uint32_t)((n + BLOCK - 1) / BLOCK), BLOCK, &a,
+                rc = launch(B, B->add, (uint32_t)((n + BLOCK - 1) / BLOCK), BLOCK, &a,
                                    sizeof a, err, errlen);
             memset(slot, 0, n * sizeof(int64_t));
         }
@@ -1439,7 +1547,7 @@ static int stime_sources(nk_net *net, cuda_bk *B, char *err, size_t errlen)
         .dt = net->dt, .lanes = B->st_lanes, .nsrcs = B->nst, .ring_len = net->ring_len,
     };
     int64_t threads = B->st_lanes * B->nst;
-    return nk_dev_launch(B->dev, B->stimek, (uint32_t)((threads + BLOCK - 1) / BLOCK), BLOCK, &a,
+    return launch(B, B->stimek, (uint32_t)((threads + BLOCK - 1) / BLOCK), BLOCK, &a,
                          sizeof a, err, errlen);
 }
 
@@ -1624,7 +1732,7 @@ static int cur_sources(nk_net *net, cuda_bk *B, char *err, size_t errlen)
         .seed = net->seed, .dt = net->dt, .total = B->ctotal,
         .npops = B->ndcpops, .dbl = net->dbl,
     };
-    return nk_dev_launch(B->dev, B->curk, (uint32_t)((B->ctotal + BLOCK - 1) / BLOCK), BLOCK,
+    return launch(B, B->curk, (uint32_t)((B->ctotal + BLOCK - 1) / BLOCK), BLOCK,
                          &a, sizeof a, err, errlen);
 }
 
@@ -1736,7 +1844,7 @@ static int draw_sources(nk_net *net, cuda_bk *B, char *err, size_t errlen)
         .seed = net->seed, .total = B->dtotal, .dt = net->dt,
         .nparts = B->ndparts, .ring_len = net->ring_len,
     };
-    return nk_dev_launch(B->dev, B->drawk, (uint32_t)((B->dtotal + BLOCK - 1) / BLOCK), BLOCK, &a,
+    return launch(B, B->drawk, (uint32_t)((B->dtotal + BLOCK - 1) / BLOCK), BLOCK, &a,
                          sizeof a, err, errlen);
 }
 
@@ -1980,7 +2088,7 @@ static int step_begin(nk_net *net, cuda_bk *B, char *err, size_t errlen)
                    .nspk = (unsigned long long *)(uintptr_t)B->counters,
                    .npieces = (unsigned long long *)(uintptr_t)(B->counters + NPIECES(B) * 8),
                    .npops = net->npops};
-    return nk_dev_launch(B->dev, B->begin, (uint32_t)((net->npops + BLOCK) / BLOCK), BLOCK, &a,
+    return launch(B, B->begin, (uint32_t)((net->npops + BLOCK) / BLOCK), BLOCK, &a,
                          sizeof a, err, errlen);
 }
 
@@ -1991,7 +2099,7 @@ static int update_all(nk_net *net, cuda_bk *B, char *err, size_t errlen)
         return 0;
     nk_duargs a = {.pops = (const nk_dkargs *)(uintptr_t)B->upd,
                    .stepp = (const int64_t *)(uintptr_t)B->stepc, .dt = net->dt};
-    return nk_dev_launch(B->dev, B->update, (uint32_t)(B->upd_threads / BLOCK), BLOCK, &a,
+    return launch(B, B->update, (uint32_t)(B->upd_threads / BLOCK), BLOCK, &a,
                          sizeof a, err, errlen);
 }
 
@@ -2038,12 +2146,19 @@ static int build_dels(nk_net *net, cuda_bk *B, char *err, size_t errlen)
         per = most;
     if (emu && per > 64)
         per = 64;
+    if (B->block) { /* about one round of the block for every projection */
+        int64_t fit = (B->block_threads / (B->ndels + 1)) / 32 * 32;
+        if (per > fit)
+            per = fit;
+    }
     B->plan_per = per < 32 ? 32 : per;
     int sms = 0;
     nk_dev_info(B->dev, NULL, 0, NULL, NULL, &sms, NULL, NULL);
     int64_t want = bw * 32 > bt ? bw * 32 : bt;
     int64_t cap = emu ? BLOCK : 4 * (int64_t)(sms > 0 ? sms : 32) * BLOCK;
     want = (want + BLOCK - 1) / BLOCK * BLOCK;
+    if (B->block && !emu) /* one round of the block */
+        cap = B->block_threads / BLOCK * BLOCK > BLOCK ? B->block_threads / BLOCK * BLOCK : BLOCK;
     B->del_threads = want < BLOCK ? BLOCK : want > cap ? cap : want;
     B->tbase = bw;
     int rc = 0;
@@ -2087,7 +2202,7 @@ static int deliver_all(nk_net *net, cuda_bk *B, char *err, size_t errlen)
             .stepp = (const int64_t *)(uintptr_t)B->stepc,
             .halt = halt, .ring_len = net->ring_len, .udelay = d->udelay,
         };
-        rc = nk_dev_launch(B->dev, d->graded, (uint32_t)((npre + BLOCK - 1) / BLOCK), BLOCK, &a,
+        rc = launch(B, d->graded, (uint32_t)((npre + BLOCK - 1) / BLOCK), BLOCK, &a,
                            sizeof a, err, errlen);
     }
     if (rc || (!B->ndels && !net->profiling))
@@ -2106,7 +2221,7 @@ static int deliver_all(nk_net *net, cuda_bk *B, char *err, size_t errlen)
         .graded_syn = B->graded_syn, .nprojs = B->ndels,
     };
     int64_t nt = B->plan_per * (B->ndels ? B->ndels : 1);
-    rc = nk_dev_launch(B->dev, B->plank, (uint32_t)((nt + BLOCK - 1) / BLOCK), BLOCK, &p,
+    rc = launch(B, B->plank, (uint32_t)((nt + BLOCK - 1) / BLOCK), BLOCK, &p,
                        sizeof p, err, errlen);
     if (rc || !B->ndels)
         return rc;
@@ -2114,7 +2229,7 @@ static int deliver_all(nk_net *net, cuda_bk *B, char *err, size_t errlen)
                    .stepp = (const int64_t *)(uintptr_t)B->stepc,
                    .pieces = (const nk_dpiece *)(uintptr_t)B->pieces, .npieces = np,
                    .tbase = B->tbase, .nthreads = B->del_threads};
-    return nk_dev_launch(B->dev, B->deliver, (uint32_t)(B->del_threads / BLOCK), BLOCK, &a,
+    return launch(B, B->deliver, (uint32_t)(B->del_threads / BLOCK), BLOCK, &a,
                          sizeof a, err, errlen);
 }
 
@@ -2156,9 +2271,85 @@ static int window_ok(nk_net *net, cuda_bk *B, int64_t s)
     return 1;
 }
 
+/* One step's launches as the ops of nk_block_run, on the device: its
+ * nk_dop array, then each op's argument struct (16-byte aligned).
+ * NK_ENOTSUP: a launch nk_block_run does not run (a graded projection's),
+ * with why in err. */
+static int record_block(nk_net *net, cuda_bk *B, char *err, size_t errlen)
+{
+    B->nops = 0;
+    B->recording = 1;
+    int rc = queue_step(net, B, err, errlen);
+    B->recording = 0;
+    if (rc)
+        return rc;
+    size_t head = ((size_t)B->nops * sizeof(nk_dop) + 15) / 16 * 16, bytes = head;
+    for (int k = 0; k < B->nops; k++) {
+        if (block_fn(B, B->ops[k].f) < 0) {
+            snprintf(err, errlen, "a kernel of its own each step (a graded projection's)");
+            return NK_ENOTSUP;
+        }
+        bytes += (B->ops[k].argsize + 15) / 16 * 16;
+    }
+    unsigned char *h = nk_xcalloc(bytes, 1);
+    if (!h) {
+        snprintf(err, errlen, "out of memory");
+        return NK_ENOMEM;
+    }
+    nk_dev_free(B->dev, B->dops);
+    B->dops = 0;
+    if ((rc = nk_dev_alloc(B->dev, &B->dops, bytes, err, errlen))) {
+        free(h);
+        return rc;
+    }
+    size_t at = head;
+    for (int k = 0; k < B->nops; k++) {
+        const struct bop *o = &B->ops[k];
+        nk_dop d = {.fn = block_fn(B, o->f), .nthreads = (int64_t)o->blocks * o->threads,
+                    .args = (const void *)(uintptr_t)(B->dops + at)};
+        memcpy(h + (size_t)k * sizeof d, &d, sizeof d);
+        memcpy(h + at, o->args, o->argsize);
+        at += (o->argsize + 15) / 16 * 16;
+    }
+    rc = nk_dev_put(B->dev, B->dops, h, bytes, err, errlen);
+    free(h);
+    if (!rc)
+        B->block_ready = 1;
+    return rc;
+}
+
+/* Queues steps s .. s + GRAPH_STEPS - 1 as one launch of one block
+ * (nk_block_run), recording the ops first if this run has none; emulated,
+ * the ops are launched in order, step after step. NK_ENOTSUP: not for this
+ * network (graphs are used instead). */
+static int block_window(nk_net *net, cuda_bk *B, char *err, size_t errlen)
+{
+    int rc;
+    if (!B->block_ready && (rc = record_block(net, B, err, errlen))) {
+        if (rc == NK_ENOTSUP) {
+            B->block = 0;
+            snprintf(B->block_why, sizeof B->block_why, "%.190s", err);
+        }
+        return rc;
+    }
+    if (!nk_dev_emulated(B->dev)) {
+        nk_dbrun a = {.ops = (const nk_dop *)(uintptr_t)B->dops, .nsteps = GRAPH_STEPS,
+                      .nops = B->nops};
+        return nk_dev_launch(B->dev, B->blockk, 1, (uint32_t)B->block_threads, &a, sizeof a, err,
+                             errlen);
+    }
+    rc = 0;
+    for (int s = 0; !rc && s < GRAPH_STEPS; s++)
+        for (int k = 0; !rc && k < B->nops; k++)
+            rc = nk_dev_launch(B->dev, B->ops[k].f, B->ops[k].blocks, B->ops[k].threads,
+                               B->ops[k].args, B->ops[k].argsize, err, errlen);
+    return rc;
+}
+
 /* Queues steps s .. s + GRAPH_STEPS - 1 as one graph launch, recording the
- * graph first if this run has none. NK_ENOTSUP: graphs cannot be used here
- * (the steps go one by one, as before). */
+ * graph first if this run has none (or in one block: block_window).
+ * NK_ENOTSUP: graphs cannot be used here (the steps go one by one, as
+ * before). */
 static int run_window(nk_net *net, cuda_bk *B, int64_t s, char *err, size_t errlen)
 {
     int rc = 0;
@@ -2167,6 +2358,15 @@ static int run_window(nk_net *net, cuda_bk *B, int64_t s, char *err, size_t errl
     /* as in cuda_step, after what the last look fetched and has not sorted */
     if ((rc = nk_rec_room(net, CHECK_EVERY, B->pend, err, errlen)))
         return rc;
+    if (B->block) {
+        rc = block_window(net, B, err, errlen);
+        if (rc != NK_ENOTSUP) {
+            if (!rc)
+                B->window_end = B->sampled_to = B->counted_to = s + GRAPH_STEPS;
+            return rc;
+        }
+        rc = 0;
+    }
     if (!B->graph) {
         if ((rc = nk_dev_capture_begin(B->dev, err, errlen))) {
             if (rc == NK_ENOTSUP) {
@@ -2350,10 +2550,16 @@ static int cuda_describe(const nk_net *net, char *buf, size_t len)
     char arch[16] = "";
     if (!nk_dev_emulated(B->dev))
         snprintf(arch, sizeof arch, ", sm_%d%d", ma, mi);
+    char blk[240] = "";
+    if (B->block)
+        snprintf(blk, sizeof blk, "; steps in one block of %d threads", B->block_threads);
+    else if (B->block_why[0])
+        snprintf(blk, sizeof blk, "; steps not in one block: %s", B->block_why);
     if (B->graph_off)
-        snprintf(buf, len, "%s%s; steps launched one at a time: %s", name, arch, B->graph_why);
+        snprintf(buf, len, "%s%s%s; steps launched one at a time: %s", name, arch, blk,
+                 B->graph_why);
     else
-        snprintf(buf, len, "%s%s", name, arch);
+        snprintf(buf, len, "%s%s%s", name, arch, blk);
     return 0;
 }
 

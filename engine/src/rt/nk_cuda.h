@@ -423,6 +423,27 @@ NK_KERNEL(nk_deliver_all, nk_dfargs)
 }
 #endif
 
+/* Steps in one block (NKSHELL_CUDA_BLOCK=1, cuda.c): a window's steps as
+ * one launch of one block, nk_block_run (written into the module after
+ * nk_update_all, for the GPU alone), which runs each step's launches as
+ * ops, every thread of the block taking thread ids threadIdx.x,
+ * threadIdx.x + blockDim.x, ... of the op's launch, with a barrier between
+ * ops: no launch and no graph node between phases, for networks too small
+ * to fill the device. An op's arguments are on the device. Kernels never
+ * wait for each other's threads (above), so running a launch's threads in
+ * rounds is running the launch. */
+typedef struct nk_dop {
+    int32_t fn, pad_;      /* which kernel (cuda.c, BLOCK_FNS) */
+    int64_t nthreads;      /* its launch's threads */
+    const void *args;      /* its argument struct */
+} nk_dop;
+
+typedef struct nk_dbrun {
+    const nk_dop *ops;
+    int64_t nsteps;        /* times the ops run, in order */
+    int32_t nops, pad_;
+} nk_dbrun;
+
 /* dst[i] += src[i] for i < n (source input staged by the host). */
 typedef struct nk_daargs {
     int64_t *dst;
