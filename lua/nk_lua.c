@@ -3453,6 +3453,7 @@ static int profile_tostring(lua_State *L)
     static const char *const run[] = {"sources", "update", "deliver", "record", "write"};
     double bv[5], rv[5], tb = 0, tr = 0;
     lua_Integer steps = 0, threads = 0;
+    int gpu = 0;
     lua_getfield(L, 1, "build");
     for (int k = 0; k < 5; k++) {
         lua_getfield(L, -1, build[k]);
@@ -3473,7 +3474,9 @@ static int profile_tostring(lua_State *L)
     steps = lua_tointeger(L, -1);
     lua_getfield(L, -3, "threads");
     threads = lua_tointeger(L, -1);
-    lua_pop(L, 4);
+    lua_getfield(L, -4, "gpu");
+    gpu = lua_toboolean(L, -1);
+    lua_pop(L, 5);
 
     luaL_Buffer b;
     luaL_buffinit(L, &b);
@@ -3488,6 +3491,9 @@ static int profile_tostring(lua_State *L)
     if (threads == 0)
         snprintf(line, sizeof line, "run   (no profiled run yet: net:profile(true) or "
                                     "net:run(ms, {profile = true}))\n");
+    else if (gpu)
+        snprintf(line, sizeof line, "run   %10.4f s  (%lld steps, on the GPU)\n", tr,
+                 (long long)steps);
     else
         snprintf(line, sizeof line, "run   %10.4f s  (%lld steps, %lld thread%s)\n", tr,
                  (long long)steps, (long long)threads, threads == 1 ? "" : "s");
@@ -3536,6 +3542,8 @@ static void push_profile(lua_State *L, nk_net *net)
     lua_setfield(L, -2, "early");
     lua_pushinteger(L, p.threads);
     lua_setfield(L, -2, "threads");
+    lua_pushboolean(L, p.gpu);
+    lua_setfield(L, -2, "gpu");
     lua_setfield(L, -2, "run");
     lua_createtable(L, 0, 1);
     lua_pushcfunction(L, profile_tostring);

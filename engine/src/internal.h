@@ -395,6 +395,7 @@ struct nk_net {
     double prof_build[NK_PROFB_N]; /* seconds per phase of building */
     double prof_run_s;       /* the last profiled run's loop */
     int prof_threads;        /* ... and its threads */
+    int prof_gpu;            /* ... on a GPU */
     int64_t run_spikes;      /* the current profiled run: spikes fired ... */
     int64_t run_events;      /* ... and synaptic events delivered */
     int64_t prof_spikes, prof_events; /* the same, of the last profiled run */

@@ -393,6 +393,7 @@ void nk_net_profile(const nk_net *net, nk_profile *o)
     o->finish_s = net->prof[NK_PROF_FINISH];
     o->run_s = net->prof_run_s;
     o->threads = net->prof_threads;
+    o->gpu = net->prof_gpu;
     o->spikes = net->prof_spikes;
     o->events = net->prof_events;
 }
@@ -2184,6 +2185,7 @@ int nk_run(nk_net *net, double ms, const nk_run_opts *o)
     if (net->profiling) {
         memset(net->prof, 0, sizeof net->prof);
         net->prof_threads = net->be->threads ? net->be->threads(net) : 1;
+        net->prof_gpu = !strcmp(net->be->name, "cuda");
     }
     net->build_s = t1 - t0;
     double last_flush = t1, last_progress = t1;

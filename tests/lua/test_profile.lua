@@ -136,8 +136,9 @@ do
   for _, k in ipairs(BUILD) do
     T.ok(s:find("\n  " .. k .. " ", 1, true), "tostring: a line for build's '" .. k .. "'")
   end
-  T.ok(s:find(T.cpu and "(300 steps, 2 threads)" or "(300 steps, 1 thread)", 1, true),
-       "tostring: steps and threads:\n" .. s)
+  T.ok(s:find(T.cpu and "(300 steps, 2 threads)" or "(300 steps, on the GPU)", 1, true),
+       "tostring: steps and threads (on CUDA: the GPU):\n" .. s)
+  T.eq(p.run.gpu, not T.cpu, "run.gpu: the steps ran on a GPU")
   T.ok(s:find("^build "), "tostring: starts with the build total")
   -- a second call gives the same values
   T.eq(run_bits(net:profile()), run_bits(p), "net:profile() twice: the same values")

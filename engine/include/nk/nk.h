@@ -203,6 +203,7 @@ typedef struct nk_profile {
     int64_t early;           /* of those, steps that started before the last */
                              /* one ended (CPU threads, docs/engine.md) */
     int threads;             /* threads that ran them */
+    int gpu;                 /* 1: they ran on a GPU (the CUDA backend; threads: the host's 1) */
 } nk_profile;
 /* Turns timing of each step's phases on or off for the next runs (off by
  * default: two clock reads per phase per step). */
