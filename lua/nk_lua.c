@@ -3454,6 +3454,7 @@ static int profile_tostring(lua_State *L)
     double bv[5], rv[5], tb = 0, tr = 0;
     lua_Integer steps = 0, threads = 0;
     int gpu = 0;
+    double dev = 0;
     lua_getfield(L, 1, "build");
     for (int k = 0; k < 5; k++) {
         lua_getfield(L, -1, build[k]);
@@ -3476,7 +3477,9 @@ static int profile_tostring(lua_State *L)
     threads = lua_tointeger(L, -1);
     lua_getfield(L, -4, "gpu");
     gpu = lua_toboolean(L, -1);
-    lua_pop(L, 5);
+    lua_getfield(L, -5, "device");
+    dev = lua_tonumber(L, -1);
+    lua_pop(L, 6);
 
     luaL_Buffer b;
     luaL_buffinit(L, &b);
@@ -3508,6 +3511,13 @@ static int profile_tostring(lua_State *L)
     snprintf(line, sizeof line, "  %-9s %10.4f s %5.1f %%\n", "other", tr - sum,
              tr > 0 ? 100 * (tr - sum) / tr : 0.0);
     luaL_addstring(&b, line);
+    if (gpu) { /* beside the phases, not one of them */
+        snprintf(line, sizeof line,
+                 "  (the device's own time on the steps it ran alone: %.4f s, %.1f %% of the "
+                 "run)\n",
+                 dev, tr > 0 ? 100 * dev / tr : 0.0);
+        luaL_addstring(&b, line);
+    }
     luaL_pushresult(&b);
     return 1;
 }
@@ -3532,6 +3542,7 @@ static void push_profile(lua_State *L, nk_net *net)
     set_num(L, "write", p.write_s);
     set_num(L, "total", p.run_s);
     set_num(L, "finish", p.finish_s);
+    set_num(L, "device", p.device_s);
     lua_pushinteger(L, (lua_Integer)p.events);
     lua_setfield(L, -2, "events");
     lua_pushinteger(L, (lua_Integer)p.spikes);

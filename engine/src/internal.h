@@ -335,7 +335,9 @@ struct nk_backend;
 
 /* Phases of a step and of building, as net:profile() reports them. */
 enum { NK_PROF_SOURCES, NK_PROF_UPDATE, NK_PROF_DELIVER, NK_PROF_RECORD, NK_PROF_WRITE,
-       NK_PROF_FINISH, NK_PROF_STEPS, NK_PROF_EARLY, NK_PROF_N };
+       NK_PROF_FINISH, NK_PROF_STEPS, NK_PROF_EARLY,
+       NK_PROF_DEVICE, /* CUDA: the device's own time on the windows of steps (cuda.c) */
+       NK_PROF_N };
 enum { NK_PROFB_CONNECT, NK_PROFB_CODEGEN, NK_PROFB_COMPILE, NK_PROFB_OUTPUT,
        NK_PROFB_N };
 

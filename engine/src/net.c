@@ -394,6 +394,7 @@ void nk_net_profile(const nk_net *net, nk_profile *o)
     o->run_s = net->prof_run_s;
     o->threads = net->prof_threads;
     o->gpu = net->prof_gpu;
+    o->device_s = net->prof[NK_PROF_DEVICE];
     o->spikes = net->prof_spikes;
     o->events = net->prof_events;
 }

@@ -14,7 +14,8 @@
 --   results file after the last step), spikes, events (synaptic events), rate_hz,
 --   peak_mb (the process's peak resident memory), and the per-phase
 --   seconds of the run loops: sources_s, update_s, deliver_s, record_s,
---   write_s.
+--   write_s; on a GPU also device_s, the device's own time on the steps it
+--   ran alone (net:profile().run.device).
 
 local name, sample = arg[1], arg[2]
 if not name or not sample then
@@ -23,7 +24,7 @@ end
 
 local t_start = nk.clock()
 local acc = {sim_ms = 0, build_s = 0, run_s = 0, finish_s = 0, spikes = 0, events = 0, sources_s = 0,
-             update_s = 0, deliver_s = 0, record_s = 0, write_s = 0, threads = 0}
+             update_s = 0, deliver_s = 0, record_s = 0, write_s = 0, threads = 0, device_s = 0}
 local first_run
 local nets = {}
 
@@ -53,6 +54,7 @@ nk.network = function(o)
       acc.spikes = acc.spikes + p.run.spikes
       acc.events = acc.events + p.run.events
       acc.threads = math.max(acc.threads, p.run.threads)
+      acc.device_s = acc.device_s + (p.run.device or 0)
       for _, k in ipairs{"sources", "update", "deliver", "record", "write"} do
         acc[k .. "_s"] = acc[k .. "_s"] + p.run[k]
       end
@@ -97,6 +99,7 @@ local out = {
   peak_mb = peak_kb / 1024,
   sources_s = acc.sources_s, update_s = acc.update_s, deliver_s = acc.deliver_s,
   record_s = acc.record_s, write_s = acc.write_s, finish_s = acc.finish_s,
+  device_s = acc.device_s,
 }
 local keys = {}
 for k in pairs(out) do keys[#keys + 1] = k end

@@ -436,6 +436,10 @@ for name in opts.models:gmatch("[^,]+") do
                             side == "brian2" and ratio and string.format("%.2fx", ratio) or "",
                             side == "brian2" and check or ""))
         results[#results + 1] = r
+        if (r.device_s or 0) > 0 then
+          print(string.format("%-12s (the device's own time on the steps it ran alone: %.3f s " ..
+                              "of the run's %.3f)", "", r.device_s, r.run_s))
+        end
       end
     end
     if a and a.core_rt_ns_all then

@@ -139,6 +139,16 @@ do
   T.ok(s:find(T.cpu and "(300 steps, 2 threads)" or "(300 steps, on the GPU)", 1, true),
        "tostring: steps and threads (on CUDA: the GPU):\n" .. s)
   T.eq(p.run.gpu, not T.cpu, "run.gpu: the steps ran on a GPU")
+  -- the device's own time on the windows of steps it ran alone: on CUDA
+  -- some (this run's steps need no host), never more than the run
+  if T.cpu then
+    T.eq(p.run.device, 0, "run.device: none on the CPU")
+  else
+    T.ok(p.run.device > 0 and p.run.device <= p.run.total,
+         string.format("run.device: part of the run (%g of %g s)", p.run.device, p.run.total))
+    T.ok(s:find("the device's own time on the steps it ran alone", 1, true),
+         "tostring: the device's time:\n" .. s)
+  end
   T.ok(s:find("^build "), "tostring: starts with the build total")
   -- a second call gives the same values
   T.eq(run_bits(net:profile()), run_bits(p), "net:profile() twice: the same values")

@@ -143,6 +143,10 @@ typedef struct cuda_bk {
     int block_ready;         /* recorded for this run, and on the device: */
     nk_dptr dops;            /* nk_dop per op, then their argument structs */
     char block_why[200];     /* why not, after all (print(net)) */
+    /* a profiled run: marks around the window in flight, read at its end
+     * (fetch_counters) into the device's time */
+    nk_dmark *mark[2];
+    int marked;
     nk_dptr stepc;           /* the step counter on the device */
     nk_dptr upd;             /* its nk_dkargs per population */
     int64_t upd_threads;
@@ -274,6 +278,8 @@ static void cuda_release(nk_net *net)
         free(B->pops);
         free(B->projs);
         nk_dev_graph_free(B->dev, B->graph);
+        nk_dev_mark_free(B->dev, B->mark[0]);
+        nk_dev_mark_free(B->dev, B->mark[1]);
         free(B->ops);
         free(B->hparts);
         free(B->htabs);
@@ -2012,7 +2018,12 @@ static int fetch_counters(nk_net *net, cuda_bk *B, int defer, char *err, size_t 
     if (net->profiling) {
         net->run_spikes = B->hcount[PROF_SPIKES(B)];
         net->run_events = B->hcount[PROF_EVENTS(B)];
+        /* the window in flight, if any, has ended (the copy waited for it) */
+        double ms = B->marked ? nk_dev_mark_ms(B->dev, B->mark[0], B->mark[1]) : -1;
+        if (ms > 0)
+            net->prof[NK_PROF_DEVICE] += ms / 1e3;
     }
+    B->marked = 0;
     int64_t h = B->hcount[HALT(B)];
     if ((rc = fetch_records(net, B, h, defer, err, errlen)) ||
         (rc = fetch_mons(net, B, h, err, errlen)))
@@ -2346,6 +2357,19 @@ static int block_window(nk_net *net, cuda_bk *B, char *err, size_t errlen)
     return rc;
 }
 
+/* A profiled run's mark k (0: before a window, 1: after it) on the stream,
+ * made at first use. */
+static int window_mark(cuda_bk *B, int k, char *err, size_t errlen)
+{
+    int rc = 0;
+    if (!B->mark[k] && (rc = nk_dev_mark_new(B->dev, &B->mark[k], err, errlen)))
+        return rc;
+    if ((rc = nk_dev_mark(B->dev, B->mark[k], err, errlen)))
+        return rc;
+    B->marked = k == 1;
+    return 0;
+}
+
 /* Queues steps s .. s + GRAPH_STEPS - 1 as one graph launch, recording the
  * graph first if this run has none (or in one block: block_window).
  * NK_ENOTSUP: graphs cannot be used here (the steps go one by one, as
@@ -2358,12 +2382,14 @@ static int run_window(nk_net *net, cuda_bk *B, int64_t s, char *err, size_t errl
     /* as in cuda_step, after what the last look fetched and has not sorted */
     if ((rc = nk_rec_room(net, CHECK_EVERY, B->pend, err, errlen)))
         return rc;
+    if (net->profiling && (rc = window_mark(B, 0, err, errlen)))
+        return rc;
     if (B->block) {
         rc = block_window(net, B, err, errlen);
         if (rc != NK_ENOTSUP) {
             if (!rc)
                 B->window_end = B->sampled_to = B->counted_to = s + GRAPH_STEPS;
-            return rc;
+            return rc ? rc : net->profiling ? window_mark(B, 1, err, errlen) : 0;
         }
         rc = 0;
     }
@@ -2394,7 +2420,7 @@ static int run_window(nk_net *net, cuda_bk *B, int64_t s, char *err, size_t errl
     if ((rc = nk_dev_graph_launch(B->dev, B->graph, err, errlen)))
         return rc;
     B->window_end = B->sampled_to = B->counted_to = s + GRAPH_STEPS;
-    return 0;
+    return net->profiling ? window_mark(B, 1, err, errlen) : 0;
 }
 
 /* A profiled step that ran on the device alone: its phases cannot be told

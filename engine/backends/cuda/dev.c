@@ -47,6 +47,7 @@ typedef struct cu_function_s *cu_function;/* CUfunction */
 typedef unsigned long long cu_dptr;       /* CUdeviceptr (64-bit host) */
 typedef struct cu_graph_s *cu_graph;      /* CUgraph */
 typedef struct cu_graph_exec_s *cu_graph_exec; /* CUgraphExec */
+typedef struct cu_event_s *cu_event;      /* CUevent */
 
 enum {
     CU_OK = 0,
@@ -104,6 +105,10 @@ static struct {
     cu_result (*GraphLaunch)(cu_graph_exec exec, cu_stream stream);
     cu_result (*GraphExecDestroy)(cu_graph_exec exec);
     cu_result (*GraphDestroy)(cu_graph graph);
+    cu_result (*EventCreate)(cu_event *ev, unsigned flags);
+    cu_result (*EventRecord)(cu_event ev, cu_stream stream);
+    cu_result (*EventElapsedTime)(float *ms, cu_event start, cu_event end);
+    cu_result (*EventDestroy)(cu_event ev);
 } cu;
 
 /* ---- NVRTC, declared by hand -------------------------------------------- */
@@ -175,6 +180,10 @@ static const dl_sym cu_syms[] = {
     {"cuGraphLaunch", &cu.GraphLaunch, 1},
     {"cuGraphExecDestroy", &cu.GraphExecDestroy, 1},
     {"cuGraphDestroy", &cu.GraphDestroy, 1},
+    {"cuEventCreate", &cu.EventCreate, 0},
+    {"cuEventRecord", &cu.EventRecord, 0},
+    {"cuEventElapsedTime", &cu.EventElapsedTime, 0},
+    {"cuEventDestroy_v2", &cu.EventDestroy, 0},
 };
 
 static const dl_sym nv_syms[] = {
@@ -1535,6 +1544,68 @@ int nk_dev_graph_launch(nk_dev *d, nk_dgraph *g, char *err, size_t errlen)
         return cu_fail(NK_EIO, r, err, errlen, "launching a graph");
     snprintf(d->last, sizeof d->last, "a graph of steps");
     return 0;
+}
+
+struct nk_dmark {
+    cu_event ev;
+    double t;                /* emulation: the host's clock when queued */
+};
+
+int nk_dev_mark_new(nk_dev *d, nk_dmark **m, char *err, size_t errlen)
+{
+    *m = calloc(1, sizeof **m);
+    if (!*m) {
+        snprintf(err, errlen, "out of memory");
+        return NK_ENOMEM;
+    }
+    if (d->emu)
+        return 0;
+    int rc = bind(d, err, errlen);
+    cu_result r = rc ? 0 : cu.EventCreate(&(*m)->ev, 0);
+    if (rc || r) {
+        free(*m);
+        *m = NULL;
+        return rc ? rc : cu_fail(NK_EIO, r, err, errlen, "creating an event");
+    }
+    return 0;
+}
+
+int nk_dev_mark(nk_dev *d, nk_dmark *m, char *err, size_t errlen)
+{
+    if (refuse_capturing(d, "marking the stream", err, errlen))
+        return NK_ENOTSUP;
+    if (d->emu) {
+        m->t = nk_now();
+        return 0;
+    }
+    int rc = bind(d, err, errlen);
+    if (rc)
+        return rc;
+    cu_result r = cu.EventRecord(m->ev, d->stream);
+    return r ? cu_fail(NK_EIO, r, err, errlen, "recording an event") : 0;
+}
+
+double nk_dev_mark_ms(nk_dev *d, const nk_dmark *a, const nk_dmark *b)
+{
+    if (d->emu)
+        return 1e3 * (b->t - a->t);
+    float ms = 0;
+    char err[64];
+    if (bind(d, err, sizeof err) || cu.EventElapsedTime(&ms, a->ev, b->ev))
+        return -1;
+    return ms;
+}
+
+void nk_dev_mark_free(nk_dev *d, nk_dmark *m)
+{
+    if (!m)
+        return;
+    if (!d->emu && m->ev) {
+        char err[64];
+        if (!bind(d, err, sizeof err))
+            cu.EventDestroy(m->ev);
+    }
+    free(m);
 }
 
 int nk_dev_sync(nk_dev *d, char *err, size_t errlen)

@@ -135,6 +135,18 @@ int nk_dev_capture_end(nk_dev *d, nk_dgraph **g, char *err, size_t errlen);
 int nk_dev_graph_launch(nk_dev *d, nk_dgraph *g, char *err, size_t errlen);
 void nk_dev_graph_free(nk_dev *d, nk_dgraph *g);
 
+/* Marks on the stream, to time the device's work: nk_dev_mark queues
+ * mark m (a CUDA event) behind what is queued; nk_dev_mark_ms gives the
+ * milliseconds from mark a to mark b once the device has passed both (after
+ * nk_dev_sync or a synchronous copy), -1 if it cannot tell. Emulation: the
+ * host's clock when a mark is queued (the kernels have run by then).
+ * Marking while a graph is recorded gives NK_ENOTSUP. */
+typedef struct nk_dmark nk_dmark;
+int nk_dev_mark_new(nk_dev *d, nk_dmark **m, char *err, size_t errlen);
+int nk_dev_mark(nk_dev *d, nk_dmark *m, char *err, size_t errlen);
+double nk_dev_mark_ms(nk_dev *d, const nk_dmark *a, const nk_dmark *b);
+void nk_dev_mark_free(nk_dev *d, nk_dmark *m);
+
 /* NVRTC alone, no device needed: compiles src for compute capability cc (90
  * for sm_90) to a cubin with the options of nk_dev_load and stores it in the
  * code cache, where a device of that capability finds it; a cubin already

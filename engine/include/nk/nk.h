@@ -204,6 +204,8 @@ typedef struct nk_profile {
                              /* one ended (CPU threads, docs/engine.md) */
     int threads;             /* threads that ran them */
     int gpu;                 /* 1: they ran on a GPU (the CUDA backend; threads: the host's 1) */
+    double device_s;         /* GPU: the device's time on the steps it ran alone (the windows
+                                of steps that CUDA graphs or one block run), by its own clock */
 } nk_profile;
 /* Turns timing of each step's phases on or off for the next runs (off by
  * default: two clock reads per phase per step). */
