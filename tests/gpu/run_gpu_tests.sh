@@ -5,7 +5,8 @@
 #   run_gpu_tests.sh NKSHELL SOURCE_ROOT
 #       tests/gpu/equiv.lua: the CPU suite's scenarios on the CPU and on the
 #       CUDA backend, compared bit for bit (the 'cuda-emu' test runs the same
-#       script on the host emulation)
+#       script on the host emulation); then tests/gpu/block.lua, steps in one
+#       block (NKSHELL_CUDA_BLOCK=1) against the CPU
 #   run_gpu_tests.sh NKSHELL SOURCE_ROOT lua
 #       every script of tests/lua on the CUDA backend (nkshell --backend
 #       cuda), four at a time (the 'lua-cuda' suite runs them on the host
@@ -23,7 +24,11 @@ if ! "$nkshell" -e 'local ok = pcall(nk.network, {backend = "cuda"}); os.exit(ok
   exit 77
 fi
 case $mode in
-equiv) exec "$nkshell" "$srcdir/tests/gpu/equiv.lua" ;;
+equiv)
+  "$nkshell" "$srcdir/tests/gpu/equiv.lua"
+  st=$?
+  NKSHELL_CUDA_BLOCK=1 "$nkshell" "$srcdir/tests/gpu/block.lua" || st=1
+  exit $st ;;
 lua) ;;
 *) echo "unknown mode '$mode' (expected equiv or lua)" >&2; exit 2 ;;
 esac
