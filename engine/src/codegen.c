@@ -1872,9 +1872,9 @@ framed:
     /* CUDA: the constants, computed once per population by one thread
      * (nk_consts_all, at build) into a->cst, from which every thread of
      * the update reads them: computed by each thread (three exponentials
-     * and three divisions for a LIF with its synapse) they were most of
-     * the instructions of fly-scale's update and held registers. The same
-     * code on the same device, so the same bits. */
+     * and three divisions for a LIF with its synapse) they were about two
+     * fifths of the PTX of fly-scale's update and held registers
+     * (docs/cuda.md). The same code on the same device, so the same bits. */
     if (cuda) {
         sb_printf(&b, "\nNK_BODY(nk_consts_%d, nk_dkargs)\n{\n    (void)nk_tid;\n", pi);
         emit_prelude(&b, pop, &y, np, exact, cuda, 0);

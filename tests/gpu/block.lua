@@ -33,4 +33,18 @@ T.same_list(cuda.t, cpu.t, "spike times, one block vs the CPU")
 T.same_list(cuda.id, cpu.id, "spike ids, one block vs the CPU")
 T.same_list(cuda.r, cpu.r, "rates, one block vs the CPU")
 T.same_list(cuda.v, cpu.v, "sampled states, one block vs the CPU")
+-- a graded projection, a kernel of its own each step: not in one block, and
+-- print(net) says why
+do
+  local net = nk.network{backend = "cuda"}
+  local a = net:population("morris_lecar", 20)
+  local b = net:population("morris_lecar", 20)
+  net:connect(a, b, {rule = "all_to_all", synapse = "power_gpot", weight = 1})
+  net:run(10)
+  local desc = tostring(net)
+  T.ok(desc:find("steps not in one block: a graded projection", 1, true) ~= nil,
+       "a graded projection: not in one block, and why: " ..
+       (desc:match("backend cuda %b()") or desc))
+  net:close()
+end
 T.done("block")

@@ -877,6 +877,16 @@ static int cuda_build(nk_net *net, char *err, size_t errlen)
     double t0 = nk_now();
     const char *bk = getenv("NKSHELL_CUDA_BLOCK");
     B->block = bk && !strcmp(bk, "1");
+    /* a graded projection is a kernel of its own each step, which
+     * nk_block_run does not run (record_block would find it too, after
+     * delivery had been sized for one block) */
+    for (int k = 0; B->block && k < net->nprojs; k++)
+        if (net->projs[k].nsyn > 0 &&
+            net->pops[net->projs[k].post.pop].rx[net->projs[k].rx].syn->graded) {
+            B->block = 0;
+            snprintf(B->block_why, sizeof B->block_why,
+                     "a graded projection is a kernel of its own each step");
+        }
     /* nk_block_run: the emulation runs none, but NVRTC's check compiles it
      * (otherwise the text, and the cached module, are those without) */
     const int runner = B->block && !nk_dev_emulated(B->dev);
