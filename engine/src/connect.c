@@ -236,6 +236,7 @@ typedef struct rows_job {
     int rc, most;            /* most: the largest value fn saw (a delay in steps) */
     char msg[512];
     pthread_t th;
+    int started;             /* th runs it (else the calling thread does) */
 } rows_job;
 
 static void *rows_run(void *p)
@@ -294,16 +295,14 @@ static int par_rows(build *b, const int64_t *off, rows_fn fn, void *arg, int *mo
     }
     /* jobs 1.. on threads of their own (where one cannot start, here),
      * job 0 here */
-    int *started = nk_xcalloc((size_t)nt, sizeof *started);
     for (int64_t t = 1; t < nt; t++)
-        if (started)
-            started[t] = pthread_create(&jobs[t].th, NULL, rows_run, &jobs[t]) == 0;
+        jobs[t].started = pthread_create(&jobs[t].th, NULL, rows_run, &jobs[t]) == 0;
     for (int64_t t = 0; t < nt; t++)
-        if (!started || !started[t])
+        if (!jobs[t].started)
             rows_run(&jobs[t]);
     int rc = 0;
     for (int64_t t = 0; t < nt; t++) {
-        if (started && started[t])
+        if (jobs[t].started)
             pthread_join(jobs[t].th, NULL);
         if (most && jobs[t].most > *most)
             *most = jobs[t].most;
@@ -311,7 +310,6 @@ static int par_rows(build *b, const int64_t *off, rows_fn fn, void *arg, int *mo
     for (int64_t t = 0; t < nt && !rc; t++)
         if ((rc = jobs[t].rc))
             snprintf(b->err, b->errlen, "%s", jobs[t].msg);
-    free(started);
     free(jobs);
     return rc;
 }
