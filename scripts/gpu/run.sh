@@ -8,7 +8,10 @@
 # to $OUT (default ./gpu-out).
 #
 #   scripts/gpu/run.sh [--models cuba,microcircuit,flyscale] [--reps N] [--mc-scale S]
-#                      [--skip-tests] [--skip-bench] [--kernels]
+#                      [--skip-tests] [--skip-bench] [--kernels] [--block]
+#
+# --block: the benchmarks again with each window of steps in one block
+# (NKSHELL_CUDA_BLOCK=1, docs/cuda.md), beside the runs without.
 #
 # --kernels: then each model's kernels under Nsight Compute (ncu): the time
 # of each kernel of a step (gpu__time_duration, median of the launches
@@ -29,6 +32,7 @@ reps=3
 tests=1
 bench=1
 kernels=0
+block=0
 mc_scale=1
 while [ $# -gt 0 ]; do
     case $1 in
@@ -38,6 +42,7 @@ while [ $# -gt 0 ]; do
     --skip-tests) tests=0 ;;
     --skip-bench) bench=0 ;;
     --kernels) kernels=1 ;;
+    --block) block=1 ;;
     *) echo "unknown option '$1'" >&2; exit 2 ;;
     esac
     shift
@@ -104,6 +109,12 @@ if [ $bench = 1 ]; then
     log "== benchmarks on the CUDA backend ($models, $reps repetitions, microcircuit at scale $mc_scale)"
     $lb "$nk" scripts/bench/suite.lua --backend cuda --brian2 no --models "$models" --reps "$reps" \
         --mc-scale "$mc_scale" --json "$out/bench-cuda.json" 2>&1 | tee -a "$out/run.txt"
+    if [ $block = 1 ]; then
+        log "== the same in one block (NKSHELL_CUDA_BLOCK=1)"
+        NKSHELL_CUDA_BLOCK=1 $lb "$nk" scripts/bench/suite.lua --backend cuda --brian2 no \
+            --models "$models" --reps "$reps" --mc-scale "$mc_scale" \
+            --json "$out/bench-cuda-block.json" 2>&1 | tee -a "$out/run.txt"
+    fi
 fi
 
 if [ $kernels = 1 ]; then
