@@ -1345,15 +1345,22 @@ static void emit_prelude(sb *b, const nk_pop *pop, const sys *y, int np, int exa
                          int full)
 {
     const nk_model *nm = pop->model;
-    sb_printf(b, "    const double nk_t = a->t, nk_dt = a->dt; (void)nk_t;\n");
+    /* (CUDA: the update's step and its time are arguments, nk_s and nk_ts:
+     * its nk_dkargs is the device's, not a copy; the constants need neither) */
+    if (!full)
+        sb_printf(b, "    const double nk_dt = a->dt;\n");
+    else
+        sb_printf(b, "    const double nk_t = %s, nk_dt = a->dt; (void)nk_t;\n",
+                  cuda ? "nk_ts" : "a->t");
     sb_printf(b, "    const double nk_h = nk_dt / %d; (void)nk_h;\n", y->nsub);
     sb_printf(b, "    const double *nk_x = a->param + %d; (void)nk_x;\n", np);
     sb_printf(b, "    const double nk_rtol = nk_x[0], nk_atol = nk_x[1]; (void)nk_rtol; (void)nk_atol;\n");
     if (full) {
         /* The exact propagators, out of range and refractory, as constants: a
          * per-neuron choice between two pointers kept GCC from vectorising.
-         * Larger systems take them from memory (EXACT_UNROLL). */
-        if (exact && y->n <= EXACT_UNROLL)
+         * Larger systems take them from memory (EXACT_UNROLL), and so does
+         * CUDA (nk_Gr, where the update integrates). */
+        if (exact && y->n <= EXACT_UNROLL && !cuda)
             for (int k = 0; k < 2 * y->n * y->n; k++)
                 sb_printf(b, "    const double nk_G%d = nk_x[%d];\n", k, 2 + k);
         else if (exact)
@@ -1379,13 +1386,13 @@ static void emit_prelude(sb *b, const nk_pop *pop, const sys *y, int np, int exa
         for (int k = 0; k < m->nstates; k++)
             sb_printf(b, "    real *ar%d_%s = (real *)a->state[%d];\n", r, m->sname[k], sk++);
         if (cuda)
-            sb_printf(b, "    int64_t *in%d = a->ring[%d] + (a->step %% a->ring_len) * a->n;\n", r, r);
+            sb_printf(b, "    int64_t *in%d = a->ring[%d] + (nk_s %% a->ring_len) * a->n;\n", r, r);
         else
             sb_printf(b, "    int64_t *in%d = a->rx_in[%d];\n", r, r);
     }
     sb_printf(b, "    const real *iext = (const real *)a->i_ext; (void)iext;\n");
     sb_printf(b, "    int64_t *refr = a->refr;\n");
-    sb_printf(b, "    const int64_t nk_step = a->step; (void)nk_step;\n");
+    sb_printf(b, "    const int64_t nk_step = %s; (void)nk_step;\n", cuda ? "nk_s" : "a->step");
     if (!cuda)
         sb_printf(b, "    int64_t ns = *nspk;\n");
     sb_printf(b, "    const int32_t nk_refr_steps = a->refr_steps; (void)nk_refr_steps;\n");
@@ -1485,7 +1492,7 @@ static char *codegen_pop(nk_net *net, int pi, int cuda, char *err, size_t errlen
               cuda ? "\n" : "", nk_version(), nm->name, method, y.nsub,
               y.nsub > 1 ? "s" : "");
     if (cuda) {
-        sb_printf(&b, "NK_BODY(nk_update_%d, nk_dkargs)\n{\n", pi);
+        sb_printf(&b, "NK_UBODY(nk_update_%d)\n{\n", pi);
         goto prelude;
     }
     /* GCC's jump threading copies a neuron's path through the refractory
@@ -1549,7 +1556,7 @@ prelude:
     const int fixed_refr = !nm->refr_cond && !nm->refr_per_neuron;
     if (cuda) {
         sb_printf(&bb, "    const int64_t i = a->i0 + nk_tid;\n"
-                       "    if (i >= a->n || nk_load_shared_i64(a->halt) < a->step) return;\n");
+                       "    if (i >= a->n || nk_load_shared_i64(a->halt) < nk_step) return;\n");
         sb_printf(&bb, "    nk_flag nk_o_fire[1];\n    nk_bflag nk_o_bad[1];\n"
                        "    const int nk_j = 0;\n    int nk_nfire = 0, nk_anybad = 0;\n"
                        "    (void)nk_nfire; (void)nk_o_fire;\n    {\n");
@@ -1592,7 +1599,7 @@ body:
             sb_printf(&bb, "        double r%d_%s = (double)ar%d_%s[i];\n", r, m->sname[k], r,
                       m->sname[k]);
     }
-    sb_printf(&bb, "        nk_rng nk_rng_; nk_rng_init(&nk_rng_, a->seed, a->stream, (uint64_t)a->step, (uint32_t)i); (void)nk_rng_;\n");
+    sb_printf(&bb, "        nk_rng nk_rng_; nk_rng_init(&nk_rng_, a->seed, a->stream, (uint64_t)nk_step, (uint32_t)i); (void)nk_rng_;\n");
     /* The external current, when a source gives the population one. */
     if (pop->i_ext)
         sb_printf(&bb, "        const double nk_iext = (double)iext[i]; (void)nk_iext;\n");
@@ -1696,7 +1703,19 @@ body:
                 if (emit_stage(&bb, &y, "k1", 0, 0, NULL, KN, err, errlen))
                     goto done;
                 int n = y.n;
-                if (n <= EXACT_UNROLL) {
+                if (n <= EXACT_UNROLL && cuda) {
+                    /* the same sums from the propagator in memory: as 2 n^2
+                     * locals, loaded at the update's start, they held 36
+                     * of the microcircuit's update's 94 registers */
+                    sb_printf(&bb, "            const double *nk_Gr = nk_x + 2 + (nk_refractory ? %d : 0);\n",
+                              n * n);
+                    for (int j = 0; j < n; j++) {
+                        sb_printf(&bb, "            %s = nk_y0_%d", y.o[j].cname, j);
+                        for (int q = 0; q < n; q++)
+                            sb_printf(&bb, " + nk_Gr[%d] * nk_k1_%d", j * n + q, q);
+                        sb_printf(&bb, ";\n");
+                    }
+                } else if (n <= EXACT_UNROLL) {
                     for (int j = 0; j < n; j++) {
                         sb_printf(&bb, "            %s = nk_y0_%d", y.o[j].cname, j);
                         for (int q = 0; q < n; q++)
@@ -1814,7 +1833,7 @@ body:
         sb_printf(&bb, "    if (nk_o_fire[0]) {\n        a->spk[nk_atomic_inc_warp(a->nspk)] = i;\n"
                        "        if (a->rec_mask && a->rec_mask[i]) {\n"
                        "            const unsigned long long nk_k = nk_atomic_inc_warp(a->nrec);\n"
-                       "            a->rec_step[nk_k] = a->step;\n"
+                       "            a->rec_step[nk_k] = nk_step;\n"
                        "            a->rec_id[nk_k] = (uint32_t)i;\n        }\n    }\n");
         sb_printf(&bb, "    if (nk_anybad) {\n");
         emit_bad_var(&bb, &y, "        ");
@@ -1823,7 +1842,7 @@ body:
         const int cnv = kernel_nvars(pop) > 0 ? kernel_nvars(pop) : 1;
         sb_printf(&bb, "        if (!(nk_o_bad[0] & 1)) nk_bv = %d;\n"
                        "        nk_atomic_min_i64(a->bad, i * %d + nk_bv);\n"
-                       "        nk_atomic_min_i64(a->halt, a->step);\n    }\n}\n",
+                       "        nk_atomic_min_i64(a->halt, nk_step);\n    }\n}\n",
                   cnv, cnv + 1);
         goto framed;
     }

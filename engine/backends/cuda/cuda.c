@@ -529,7 +529,7 @@ static int load_eqsrc(nk_net *net, cuda_bk *B, int pi, char *err, size_t errlen)
  * same code on their own arguments. */
 static int same_update(const char *a, int ia, const char *b, int ib)
 {
-    static const char *const fn[] = {"NK_BODY(nk_update_%d, ", "NK_BODY(nk_consts_%d, "};
+    static const char *const fn[] = {"NK_UBODY(nk_update_%d)", "NK_BODY(nk_consts_%d, "};
     for (int f = 0; f < 2; f++) {
         char na[48], nb[48];
         snprintf(na, sizeof na, fn[f], ia);
@@ -659,8 +659,11 @@ static char *gen_module(nk_net *net, int runner, char *err, size_t errlen)
     /* (first which population the thread is in, then one call of each
      * update: called from a branch per population, NVRTC inlined a shared
      * update into each) */
+    /* (the population's nk_dkargs is read where the update needs each
+     * field, not copied: a copy loaded every field at once, and held them,
+     * 64 registers for fly-scale's update against 40) */
     fprintf(f, "\n/* every population's update in one launch */\n"
-               "NK_KERNEL(nk_update_all, nk_duargs)\n{\n    nk_dkargs b;\n"
+               "NK_KERNEL(nk_update_all, nk_duargs)\n{\n    const nk_dkargs *b = 0;\n"
                "    int64_t first = 0;\n    int u = -1;\n");
     int64_t first = 0;
     const char *els = "    ";
@@ -669,17 +672,18 @@ static char *gen_module(nk_net *net, int runner, char *err, size_t errlen)
         if (n == 0)
             continue;
         int64_t end = first + (n + BLOCK - 1) / BLOCK * BLOCK;
-        fprintf(f, "%sif (nk_tid < %lld) {\n        b = a->pops[%d];\n        first = %lld;\n"
+        fprintf(f, "%sif (nk_tid < %lld) {\n        b = a->pops + %d;\n        first = %lld;\n"
                    "        u = %d;\n    }",
                 els, (long long)end, k, (long long)first, runs[k]);
         els = " else ";
         first = end;
     }
-    fprintf(f, "%sreturn;\n    b.step = *a->stepp;\n    b.t = (double)b.step * a->dt;\n"
+    fprintf(f, "%sreturn;\n    const int64_t s = *a->stepp;\n"
+               "    const double t = (double)s * a->dt;\n"
                "    switch (u) {\n", first ? " else\n        " : "    ");
     for (int k = 0; k < net->npops; k++)
         if (net->pops[k].n > 0 && runs[k] == k)
-            fprintf(f, "    case %d:\n        nk_update_%d_body(&b, nk_tid - first);\n"
+            fprintf(f, "    case %d:\n        nk_update_%d_body(b, nk_tid - first, s, t);\n"
                        "        break;\n", k, k);
     fprintf(f, "    }\n}\n");
     /* each population's constants, thread k population k's (at build) */

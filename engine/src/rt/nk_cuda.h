@@ -37,6 +37,11 @@
 /* A kernel's body alone, called by another kernel (the populations' updates,
  * called by nk_update_all: no entry point of their own for NVRTC to compile) */
 #define NK_BODY(name, T) static __device__ void name##_body(const T *a, int64_t nk_tid)
+/* A population's update, called by nk_update_all with the population's
+ * nk_dkargs on the device, the step and its time (ms) */
+#define NK_UBODY(name)                                                                        \
+    static __device__ void name##_body(const nk_dkargs *a, int64_t nk_tid, int64_t nk_s,       \
+                                       double nk_ts)
 NK_DEV unsigned long long nk_atomic_inc(unsigned long long *p)
 {
     return atomicAdd(p, 1ull);
@@ -112,6 +117,8 @@ NK_DEV int64_t nk_emu_stride(int64_t n)
     }                                                                                        \
     static void name##_body(const T *a, int64_t nk_tid)
 #define NK_BODY(name, T) static void name##_body(const T *a, int64_t nk_tid)
+#define NK_UBODY(name)                                                                        \
+    static void name##_body(const nk_dkargs *a, int64_t nk_tid, int64_t nk_s, double nk_ts)
 NK_DEV unsigned long long nk_atomic_inc(unsigned long long *p)
 {
     return (*p)++;
@@ -186,11 +193,11 @@ NK_DEV int nk_last_first(const int64_t *first0, int64_t stride, int n, int64_t j
 }
 #endif
 
-/* A population's update: one thread per neuron i0 + nk_tid < n. */
+/* A population's update: one thread per neuron i0 + nk_tid < n (the step and
+ * its time are the update's arguments: NK_UBODY). */
 typedef struct nk_dkargs {
     int64_t n, i0;
-    int64_t step;
-    double t, dt;          /* ms: the start of the step, the step */
+    double dt;             /* ms */
     uint64_t seed;
     uint32_t stream;
     int32_t refr_steps;
