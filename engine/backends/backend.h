@@ -54,6 +54,8 @@ typedef struct nk_backend {
     int (*describe)(const struct nk_net *net, char *buf, size_t len);
     /* Threads the built network runs on (NULL: one). */
     int (*threads)(const struct nk_net *net);
+    /* 1: the steps run on a GPU (a profile says so instead of a thread count). */
+    int gpu;
 } nk_backend;
 
 extern const nk_backend nk_backend_cpu;

@@ -2186,7 +2186,7 @@ int nk_run(nk_net *net, double ms, const nk_run_opts *o)
     if (net->profiling) {
         memset(net->prof, 0, sizeof net->prof);
         net->prof_threads = net->be->threads ? net->be->threads(net) : 1;
-        net->prof_gpu = !strcmp(net->be->name, "cuda");
+        net->prof_gpu = net->be->gpu;
     }
     net->build_s = t1 - t0;
     double last_flush = t1, last_progress = t1;

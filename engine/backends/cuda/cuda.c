@@ -2618,4 +2618,5 @@ const nk_backend nk_backend_cuda = {
     .threads = cuda_threads,
     .sync = cuda_sync,
     .describe = cuda_describe,
+    .gpu = 1,
 };
