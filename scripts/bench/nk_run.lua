@@ -15,7 +15,8 @@
 --   peak_mb (the process's peak resident memory), and the per-phase
 --   seconds of the run loops: sources_s, update_s, deliver_s, record_s,
 --   write_s; on a GPU also device_s, the device's own time on the steps it
---   ran alone (net:profile().run.device).
+--   ran alone (net:profile().run.device); backend, print(net)'s line for the
+--   backend of the first run (on CUDA: the device, and how the steps go).
 
 local name, sample = arg[1], arg[2]
 if not name or not sample then
@@ -55,6 +56,7 @@ nk.network = function(o)
       acc.events = acc.events + p.run.events
       acc.threads = math.max(acc.threads, p.run.threads)
       acc.device_s = acc.device_s + (p.run.device or 0)
+      acc.backend = acc.backend or tostring(self):match("backend %S+ %b()")
       for _, k in ipairs{"sources", "update", "deliver", "record", "write"} do
         acc[k .. "_s"] = acc[k .. "_s"] + p.run[k]
       end
@@ -99,7 +101,7 @@ local out = {
   peak_mb = peak_kb / 1024,
   sources_s = acc.sources_s, update_s = acc.update_s, deliver_s = acc.deliver_s,
   record_s = acc.record_s, write_s = acc.write_s, finish_s = acc.finish_s,
-  device_s = acc.device_s,
+  device_s = acc.device_s, backend = acc.backend,
 }
 local keys = {}
 for k in pairs(out) do keys[#keys + 1] = k end

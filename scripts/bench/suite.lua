@@ -440,6 +440,9 @@ for name in opts.models:gmatch("[^,]+") do
           print(string.format("%-12s (the device's own time on the steps it ran alone: %.3f s " ..
                               "of the run's %.3f)", "", r.device_s, r.run_s))
         end
+        if r.backend and r.backend:find("^backend cuda") then
+          print(string.format("%-12s (%s)", "", r.backend))
+        end
       end
     end
     if a and a.core_rt_ns_all then

@@ -63,18 +63,26 @@ if [ $cubins = 1 ]; then
         echo "the emulated suite failed (.gpu-cache/emulated-suite.txt): fix that first" >&2
         exit 1
     fi
-    # the same modules with nk_block_run in them, for the GPU suite and
-    # CUBA in one block (NKSHELL_CUDA_BLOCK=1, docs/cuda.md)
-    echo "and the same in one block (NKSHELL_CUDA_BLOCK=1)"
-    if ! XDG_CACHE_HOME=$PWD/.gpu-cache NKSHELL_CUDA=emulate NKSHELL_CUDA_NVRTC_CHECK=90 \
-        NKSHELL_CUDA_BLOCK=1 .gpu/nkshell tests/gpu/equiv.lua >.gpu-cache/emulated-block.txt 2>&1 ||
-        ! XDG_CACHE_HOME=$PWD/.gpu-cache NKSHELL_CUDA=emulate NKSHELL_CUDA_NVRTC_CHECK=90 \
-        NKSHELL_CUDA_BLOCK=1 .gpu/nkshell samples/cuba.lua .gpu-cache/block-cuba.h5 20 \
-        >>.gpu-cache/emulated-block.txt 2>&1; then
+    # the same modules with nk_block_run in them (one text for any number of
+    # blocks), for the GPU suite, tests/gpu/block.lua, and CUBA and
+    # fly-scale in one launch (NKSHELL_CUDA_BLOCK, docs/cuda.md)
+    echo "and the same in one launch (NKSHELL_CUDA_BLOCK=1)"
+    fs=$(mktemp -d)
+    emu() {
+        XDG_CACHE_HOME=$PWD/.gpu-cache NKSHELL_CUDA=emulate NKSHELL_CUDA_NVRTC_CHECK=90 \
+            NKSHELL_CUDA_BLOCK=1 .gpu/nkshell "$@" >>.gpu-cache/emulated-block.txt 2>&1
+    }
+    : >.gpu-cache/emulated-block.txt
+    if ! emu tests/gpu/equiv.lua || ! emu tests/gpu/block.lua ||
+        ! emu samples/cuba.lua .gpu-cache/block-cuba.h5 20 ||
+        ! .gpu/nk-flyscale-gen -q -o "$fs/e.csv" -m "$fs/n.csv" ||
+        ! emu samples/flyscale.lua "$fs/e.csv" "$fs/n.csv" 1; then
+        rm -rf "$fs"
         tail -n 5 .gpu-cache/emulated-block.txt >&2
-        echo "the emulated suite in one block failed (.gpu-cache/emulated-block.txt): fix that first" >&2
+        echo "the emulated suite in one launch failed (.gpu-cache/emulated-block.txt): fix that first" >&2
         exit 1
     fi
+    rm -rf "$fs" .gpu-cache/block-cuba.h5
     echo "and the Lua suite's (minutes more)"
     # run_gpu_tests.sh runs the scripts as on a GPU; an nkshell that sets
     # the emulation itself takes them to the host

@@ -8,10 +8,12 @@
 # to $OUT (default ./gpu-out).
 #
 #   scripts/gpu/run.sh [--models cuba,microcircuit,flyscale] [--reps N] [--mc-scale S]
-#                      [--skip-tests] [--skip-bench] [--kernels] [--block]
+#                      [--skip-tests] [--skip-bench] [--kernels] [--block LIST]
 #
-# --block: the benchmarks again with each window of steps in one block
-# (NKSHELL_CUDA_BLOCK=1, docs/cuda.md), beside the runs without.
+# --block LIST: the benchmarks again with each window of steps in one launch,
+# once for each NKSHELL_CUDA_BLOCK in LIST (comma-separated: 1 for one block,
+# N for up to N blocks, all for as many as the device holds; docs/cuda.md),
+# beside the runs without.
 #
 # --kernels: then each model's kernels under Nsight Compute (ncu): the time
 # of each kernel of a step (gpu__time_duration, median of the launches
@@ -32,7 +34,7 @@ reps=3
 tests=1
 bench=1
 kernels=0
-block=0
+block=
 mc_scale=1
 while [ $# -gt 0 ]; do
     case $1 in
@@ -42,7 +44,7 @@ while [ $# -gt 0 ]; do
     --skip-tests) tests=0 ;;
     --skip-bench) bench=0 ;;
     --kernels) kernels=1 ;;
-    --block) block=1 ;;
+    --block) block=$2; shift ;;
     *) echo "unknown option '$1'" >&2; exit 2 ;;
     esac
     shift
@@ -109,12 +111,12 @@ if [ $bench = 1 ]; then
     log "== benchmarks on the CUDA backend ($models, $reps repetitions, microcircuit at scale $mc_scale)"
     $lb "$nk" scripts/bench/suite.lua --backend cuda --brian2 no --models "$models" --reps "$reps" \
         --mc-scale "$mc_scale" --json "$out/bench-cuda.json" 2>&1 | tee -a "$out/run.txt"
-    if [ $block = 1 ]; then
-        log "== the same in one block (NKSHELL_CUDA_BLOCK=1)"
-        NKSHELL_CUDA_BLOCK=1 $lb "$nk" scripts/bench/suite.lua --backend cuda --brian2 no \
+    for b in ${block//,/ }; do
+        log "== the same in one launch (NKSHELL_CUDA_BLOCK=$b)"
+        NKSHELL_CUDA_BLOCK=$b $lb "$nk" scripts/bench/suite.lua --backend cuda --brian2 no \
             --models "$models" --reps "$reps" --mc-scale "$mc_scale" \
-            --json "$out/bench-cuda-block.json" 2>&1 | tee -a "$out/run.txt"
-    fi
+            --json "$out/bench-cuda-block-$b.json" 2>&1 | tee -a "$out/run.txt"
+    done
 fi
 
 if [ $kernels = 1 ]; then

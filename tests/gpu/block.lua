@@ -1,10 +1,19 @@
--- tests/gpu/block.lua: steps in one block (NKSHELL_CUDA_BLOCK=1, cuda.c's
--- block_window; nk_block_run in nk_cuda.h). The gpu-emu suite runs it on the
--- host emulation with NKSHELL_CUDA_NVRTC_CHECK=90, so that NVRTC compiles
--- nk_block_run (written into the module for the GPU alone), and checks that
--- the windows went in one block, with the spikes of the CPU. The
--- equivalence scenarios run in one block in the suite's scatter order.
+-- tests/gpu/block.lua: steps in one launch (NKSHELL_CUDA_BLOCK, cuda.c's
+-- block_window; nk_block_run in nk_cuda.h): 1, one block; N > 1 or "all",
+-- one launch of several blocks with nk_grid_sync between the ops. The
+-- gpu-emu suite runs it on the host emulation with NKSHELL_CUDA_NVRTC_CHECK=90,
+-- so that NVRTC compiles nk_block_run (written into the module for the GPU
+-- alone), with NKSHELL_CUDA_BLOCK=1 and 4, and checks that the windows went
+-- in one launch as asked, with the spikes of the CPU. The equivalence
+-- scenarios run in one block in the suite's scatter order.
 local T = dofile((arg[0]:match("(.*/)") or "./") .. "../lua/check.lua")
+local WANT = os.getenv("NKSHELL_CUDA_BLOCK") or "1"
+local NKSHELL -- this interpreter: arg's lowest index
+do
+  local k = -1
+  while arg[k - 1] do k = k - 1 end
+  NKSHELL = arg[k]
+end
 
 local function run(backend)
   local net = nk.network{backend = backend, seed = 3}
@@ -27,8 +36,20 @@ end
 
 local cpu, cuda = run("cpu"), run("cuda")
 T.ok(#cpu.t > 100, "the network fires (" .. #cpu.t .. " spikes)")
-T.ok(cuda.desc:find("steps in one block of", 1, true) ~= nil,
-     "the windows go in one block: " .. (cuda.desc:match("backend cuda %b()") or cuda.desc))
+local shown = cuda.desc:match("backend cuda %b()") or cuda.desc
+if WANT == "1" then
+  T.ok(cuda.desc:find("steps in one block of", 1, true) ~= nil,
+       "the windows go in one block: " .. shown)
+elseif WANT == "all" then
+  -- on a GPU, as many blocks as it holds (one where it has no cooperative launch)
+  T.ok(cuda.desc:find("steps in one launch of %d+ blocks") ~= nil or
+       cuda.desc:find("steps in one block of %d+ threads: one block, as the device") ~= nil,
+       "the windows go in one launch of as many blocks as the device holds: " .. shown)
+else
+  local n = tonumber(cuda.desc:match("steps in one launch of (%d+) blocks"))
+  T.ok(n ~= nil and n >= 2 and n <= tonumber(WANT),
+       "the windows go in one launch of 2 to " .. WANT .. " blocks: " .. shown)
+end
 T.same_list(cuda.t, cpu.t, "spike times, one block vs the CPU")
 T.same_list(cuda.id, cpu.id, "spike ids, one block vs the CPU")
 T.same_list(cuda.r, cpu.r, "rates, one block vs the CPU")
@@ -46,5 +67,23 @@ do
        "a graded projection: not in one block, and why: " ..
        (desc:match("backend cuda %b()") or desc))
   net:close()
+end
+-- a value NKSHELL_CUDA_BLOCK does not take: the build says what it expected
+do
+  local script = os.tmpname()
+  local f = assert(io.open(script, "w"))
+  f:write([[
+local net = nk.network{backend = "cuda"}
+net:population("lif", 10)
+local ok, err = pcall(net.run, net, 1)
+print(ok, err)
+]])
+  f:close()
+  local p = io.popen(string.format("NKSHELL_CUDA_BLOCK=two '%s' '%s' 2>&1", NKSHELL, script))
+  local out = p:read("a")
+  p:close()
+  os.remove(script)
+  T.ok(out:find("NKSHELL_CUDA_BLOCK=two: expected 0 (graphs), a number of blocks", 1, true) ~= nil,
+       "NKSHELL_CUDA_BLOCK=two is refused, saying what it takes: " .. out)
 end
 T.done("block")

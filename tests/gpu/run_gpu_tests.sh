@@ -6,7 +6,8 @@
 #       tests/gpu/equiv.lua: the CPU suite's scenarios on the CPU and on the
 #       CUDA backend, compared bit for bit (the 'cuda-emu' test runs the same
 #       script on the host emulation); then tests/gpu/block.lua, steps in one
-#       block (NKSHELL_CUDA_BLOCK=1) against the CPU
+#       launch against the CPU: of one block (NKSHELL_CUDA_BLOCK=1), and of as
+#       many as the device holds at once (NKSHELL_CUDA_BLOCK=all)
 #   run_gpu_tests.sh NKSHELL SOURCE_ROOT lua
 #       every script of tests/lua on the CUDA backend (nkshell --backend
 #       cuda), four at a time (the 'lua-cuda' suite runs them on the host
@@ -28,6 +29,7 @@ equiv)
   "$nkshell" "$srcdir/tests/gpu/equiv.lua"
   st=$?
   NKSHELL_CUDA_BLOCK=1 "$nkshell" "$srcdir/tests/gpu/block.lua" || st=1
+  NKSHELL_CUDA_BLOCK=all "$nkshell" "$srcdir/tests/gpu/block.lua" || st=1
   exit $st ;;
 lua) ;;
 *) echo "unknown mode '$mode' (expected equiv or lua)" >&2; exit 2 ;;

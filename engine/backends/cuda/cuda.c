@@ -34,6 +34,7 @@
 
 #include <dlfcn.h>
 #include <errno.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -131,17 +132,19 @@ typedef struct cuda_bk {
     int graph_off;           /* graphs not used */
     char graph_why[200];     /* why, for print(net) */
     int64_t window_end;      /* the steps before it are on the device already (the graph) */
-    /* Steps in one block (NKSHELL_CUDA_BLOCK=1): a window is one launch of
+    /* Steps in one launch (NKSHELL_CUDA_BLOCK): a window is one launch of
      * nk_block_run, which runs one step's launches (recorded at the run's
      * first window, as a graph is) GRAPH_STEPS times; see nk_cuda.h. */
     int block;               /* on for this network */
-    int block_threads;       /* nk_block_run's one block */
+    int block_threads;       /* threads of each of nk_block_run's blocks */
+    int block_blocks;        /* its blocks: 1, or more, all resident (a cooperative launch) */
     nk_dfn *blockk;          /* nk_block_run (not in the emulation, which replays the ops) */
     int recording;           /* launches are ops (record_block), not launched */
     struct bop *ops;         /* one step's launches */
     int nops, capops;
     int block_ready;         /* recorded for this run, and on the device: */
-    nk_dptr dops;            /* nk_dop per op, then their argument structs */
+    nk_dptr dops;            /* nk_grid_sync's words (16 bytes), nk_dop per op, then their
+                                argument structs */
     char block_why[200];     /* why not, after all (print(net)) */
     /* a profiled run: marks around the window in flight, read at its end
      * (fetch_counters) into the device's time */
@@ -553,7 +556,8 @@ static int same_update(const char *a, int ia, const char *b, int ib)
  * type) compiled for minutes. Their text (net:code) is then the first
  * one's. */
 /* The kernels nk_block_run runs, by op number (fn): each one's name and
- * argument struct; block_fn gives the number of a kernel handle. */
+ * argument struct; block_fn gives the number of a kernel handle. Op 0 is
+ * nk_step_begin, which nk_block_run's barriers run (gen_runner). */
 static const char *const BLOCK_FNS[][2] = {
     {"nk_step_begin", "nk_dbargs"}, {"nk_sample_k", "nk_dsmargs"}, {"nk_cur_k", "nk_dcargs"},
     {"nk_stimes_k", "nk_dstargs"},  {"nk_draw_k", "nk_dsargs"},    {"nk_update_all", "nk_duargs"},
@@ -571,24 +575,65 @@ static int block_fn(const cuda_bk *B, const nk_dfn *f)
     return -1;
 }
 
+/* NKSHELL_CUDA_BLOCK: unset, empty or 0, a window of steps is a graph; 1,
+ * one launch of one block; N > 1, one launch of up to N blocks, as many as
+ * the device holds at once; "all", as many as it holds. *want: 0 (off), the
+ * blocks, or INT_MAX for "all". */
+static int block_request(int *want, char *err, size_t errlen)
+{
+    const char *e = getenv("NKSHELL_CUDA_BLOCK");
+    *want = 0;
+    if (!e || !*e)
+        return 0;
+    if (!strcmp(e, "all")) {
+        *want = INT_MAX;
+        return 0;
+    }
+    char *end;
+    errno = 0;
+    const long v = strtol(e, &end, 10);
+    if (end == e || *end || errno || v < 0 || v > 1000000) {
+        snprintf(err, errlen,
+                 "NKSHELL_CUDA_BLOCK=%.40s: expected 0 (graphs), a number of blocks to run each "
+                 "window of steps in (1, 2, ...) or \"all\" (as many as the device holds at once)",
+                 e);
+        return NK_EINVAL;
+    }
+    *want = (int)v;
+    return 0;
+}
+
 /* nk_block_run (nk_cuda.h), for the GPU alone: the emulation replays the
- * ops itself. Every thread of the block runs every op, so all reach each
+ * ops itself. Every thread of the launch runs every op, so all reach each
  * barrier. */
 static void gen_runner(FILE *f)
 {
-    fprintf(f, "\n#ifdef NK_ON_GPU\n/* steps in one block (cuda.c, NKSHELL_CUDA_BLOCK) */\n"
+    /* op 0 of BLOCK_FNS is nk_step_begin, which the barrier before it runs
+     * (nk_grid_sync), but for the launch's first op */
+    fprintf(f, "\n#ifdef NK_ON_GPU\n/* steps in one launch (cuda.c, NKSHELL_CUDA_BLOCK) */\n"
                "extern \"C\" __global__ void nk_block_run(const nk_dbrun a)\n{\n"
+               "    const int64_t t0 = (int64_t)blockIdx.x * blockDim.x + threadIdx.x;\n"
+               "    const int64_t nt = (int64_t)gridDim.x * blockDim.x;\n"
                "    for (int64_t s = 0; s < a.nsteps; s++)\n"
                "        for (int32_t o = 0; o < a.nops; o++) {\n"
                "            const int64_t n = a.ops[o].nthreads;\n"
                "            const void *x = a.ops[o].args;\n"
+               "            if (a.ops[o].fn == 0 && (s > 0 || o > 0))\n"
+               "                continue; /* run by the barrier before it */\n"
                "            switch (a.ops[o].fn) {\n");
     for (int k = 0; k < NBLOCK_FNS; k++)
         fprintf(f, "            case %d:\n"
-                   "                for (int64_t t = threadIdx.x; t < n; t += blockDim.x)\n"
+                   "                for (int64_t t = t0; t < n; t += nt)\n"
                    "                    %s_body((const %s *)x, t);\n"
                    "                break;\n", k, BLOCK_FNS[k][0], BLOCK_FNS[k][1]);
-    fprintf(f, "            }\n            __syncthreads();\n        }\n}\n#endif\n");
+    fprintf(f, "            }\n"
+               "            const nk_dop *nx = o + 1 < a.nops ? a.ops + o + 1\n"
+               "                             : s + 1 < a.nsteps ? a.ops : 0;\n"
+               "            if (nx && nx->fn == 0)\n"
+               "                nk_grid_sync(a.bar, (const nk_dbargs *)nx->args, nx->nthreads);\n"
+               "            else\n"
+               "                nk_grid_sync(a.bar, 0, 0);\n"
+               "        }\n}\n#endif\n");
 }
 
 static char *gen_module(nk_net *net, int runner, char *err, size_t errlen)
@@ -879,8 +924,10 @@ static int cuda_build(nk_net *net, char *err, size_t errlen)
                        err, errlen)))
         return rc;
     double t0 = nk_now();
-    const char *bk = getenv("NKSHELL_CUDA_BLOCK");
-    B->block = bk && !strcmp(bk, "1");
+    int want = 0;
+    if ((rc = block_request(&want, err, errlen)))
+        return rc;
+    B->block = want > 0;
     /* a graded projection is a kernel of its own each step, which
      * nk_block_run does not run (record_block would find it too, after
      * delivery had been sized for one block) */
@@ -934,6 +981,18 @@ static int cuda_build(nk_net *net, char *err, size_t errlen)
     B->block_threads = B->block_threads / 32 * 32;
     if (B->block_threads < 32)
         B->block = 0;
+    B->block_blocks = 1;
+    if (B->block && want > 1) {
+        /* more blocks: all resident at once, or nk_grid_sync would wait
+         * for blocks that cannot start */
+        const int most = nk_dev_fn_resident(B->dev, runner ? B->blockk : B->update,
+                                            (uint32_t)B->block_threads, want);
+        if (most >= 1)
+            B->block_blocks = most;
+        else
+            snprintf(B->block_why, sizeof B->block_why,
+                     "one block, as the device or driver has no cooperative launch");
+    }
     for (int k = 0; k < net->nprojs; k++)
         if (net->pops[net->projs[k].post.pop].rx[net->projs[k].rx].syn->graded)
             B->graded_syn += net->projs[k].nsyn;
@@ -2171,8 +2230,9 @@ static int build_dels(nk_net *net, cuda_bk *B, char *err, size_t errlen)
         per = most;
     if (emu && per > 64)
         per = 64;
-    if (B->block) { /* about one round of the block for every projection */
-        int64_t fit = (B->block_threads / (B->ndels + 1)) / 32 * 32;
+    const int64_t round = (int64_t)B->block_threads * B->block_blocks; /* nk_block_run's */
+    if (B->block) { /* about one round of nk_block_run for every projection */
+        int64_t fit = (round / (B->ndels + 1)) / 32 * 32;
         if (per > fit)
             per = fit;
     }
@@ -2182,8 +2242,8 @@ static int build_dels(nk_net *net, cuda_bk *B, char *err, size_t errlen)
     int64_t want = bw * 32 > bt ? bw * 32 : bt;
     int64_t cap = emu ? BLOCK : 4 * (int64_t)(sms > 0 ? sms : 32) * BLOCK;
     want = (want + BLOCK - 1) / BLOCK * BLOCK;
-    if (B->block && !emu) /* one round of the block */
-        cap = B->block_threads / BLOCK * BLOCK > BLOCK ? B->block_threads / BLOCK * BLOCK : BLOCK;
+    if (B->block && !emu) /* one round of nk_block_run */
+        cap = round / BLOCK * BLOCK > BLOCK ? round / BLOCK * BLOCK : BLOCK;
     B->del_threads = want < BLOCK ? BLOCK : want > cap ? cap : want;
     B->tbase = bw;
     int rc = 0;
@@ -2308,7 +2368,8 @@ static int record_block(nk_net *net, cuda_bk *B, char *err, size_t errlen)
     B->recording = 0;
     if (rc)
         return rc;
-    size_t head = ((size_t)B->nops * sizeof(nk_dop) + 15) / 16 * 16, bytes = head;
+    const size_t ops_at = 16; /* after nk_grid_sync's words, 0 */
+    size_t head = ops_at + ((size_t)B->nops * sizeof(nk_dop) + 15) / 16 * 16, bytes = head;
     for (int k = 0; k < B->nops; k++) {
         if (block_fn(B, B->ops[k].f) < 0) {
             snprintf(err, errlen, "a kernel of its own each step (a graded projection's)");
@@ -2332,7 +2393,7 @@ static int record_block(nk_net *net, cuda_bk *B, char *err, size_t errlen)
         const struct bop *o = &B->ops[k];
         nk_dop d = {.fn = block_fn(B, o->f), .nthreads = (int64_t)o->blocks * o->threads,
                     .args = (const void *)(uintptr_t)(B->dops + at)};
-        memcpy(h + (size_t)k * sizeof d, &d, sizeof d);
+        memcpy(h + ops_at + (size_t)k * sizeof d, &d, sizeof d);
         memcpy(h + at, o->args, o->argsize);
         at += (o->argsize + 15) / 16 * 16;
     }
@@ -2358,8 +2419,11 @@ static int block_window(nk_net *net, cuda_bk *B, char *err, size_t errlen)
         return rc;
     }
     if (!nk_dev_emulated(B->dev)) {
-        nk_dbrun a = {.ops = (const nk_dop *)(uintptr_t)B->dops, .nsteps = GRAPH_STEPS,
-                      .nops = B->nops};
+        nk_dbrun a = {.ops = (const nk_dop *)(uintptr_t)(B->dops + 16), .nsteps = GRAPH_STEPS,
+                      .bar = (unsigned int *)(uintptr_t)B->dops, .nops = B->nops};
+        if (B->block_blocks > 1)
+            return nk_dev_launch_resident(B->dev, B->blockk, (uint32_t)B->block_blocks,
+                                          (uint32_t)B->block_threads, &a, sizeof a, err, errlen);
         return nk_dev_launch(B->dev, B->blockk, 1, (uint32_t)B->block_threads, &a, sizeof a, err,
                              errlen);
     }
@@ -2591,8 +2655,12 @@ static int cuda_describe(const nk_net *net, char *buf, size_t len)
     if (!nk_dev_emulated(B->dev))
         snprintf(arch, sizeof arch, ", sm_%d%d", ma, mi);
     char blk[240] = "";
-    if (B->block)
-        snprintf(blk, sizeof blk, "; steps in one block of %d threads", B->block_threads);
+    if (B->block && B->block_blocks > 1)
+        snprintf(blk, sizeof blk, "; steps in one launch of %d blocks of %d threads",
+                 B->block_blocks, B->block_threads);
+    else if (B->block)
+        snprintf(blk, sizeof blk, "; steps in one block of %d threads%s%s", B->block_threads,
+                 B->block_why[0] ? ": " : "", B->block_why);
     else if (B->block_why[0])
         snprintf(blk, sizeof blk, "; steps not in one block: %s", B->block_why);
     if (B->graph_off)

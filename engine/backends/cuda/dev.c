@@ -58,6 +58,7 @@ enum {
     CU_DEV_MULTIPROCESSOR_COUNT = 16,
     CU_DEV_CC_MAJOR = 75,
     CU_DEV_CC_MINOR = 76,
+    CU_DEV_COOPERATIVE_LAUNCH = 95,
     /* CUfunction_attribute */
     CU_FUNC_MAX_THREADS_PER_BLOCK = 0,
     /* CUstream_flags */
@@ -97,6 +98,11 @@ static struct {
     cu_result (*LaunchKernel)(cu_function fn, unsigned gx, unsigned gy, unsigned gz, unsigned bx,
                               unsigned by, unsigned bz, unsigned shared_bytes, cu_stream stream,
                               void **params, void **extra);
+    cu_result (*LaunchCooperativeKernel)(cu_function fn, unsigned gx, unsigned gy, unsigned gz,
+                                         unsigned bx, unsigned by, unsigned bz,
+                                         unsigned shared_bytes, cu_stream stream, void **params);
+    cu_result (*OccupancyMaxActiveBlocks)(int *blocks, cu_function fn, int threads,
+                                          size_t shared_bytes);
     cu_result (*GetErrorName)(cu_result r, const char **s);
     cu_result (*GetErrorString)(cu_result r, const char **s);
     cu_result (*StreamBeginCapture)(cu_stream stream, int mode);
@@ -171,6 +177,8 @@ static const dl_sym cu_syms[] = {
     {"cuFuncGetAttribute", &cu.FuncGetAttribute, 0},
     {"cuFuncGetParamInfo", &cu.FuncGetParamInfo, 1}, /* CUDA 12.4 and later */
     {"cuLaunchKernel", &cu.LaunchKernel, 0},
+    {"cuLaunchCooperativeKernel", &cu.LaunchCooperativeKernel, 1},
+    {"cuOccupancyMaxActiveBlocksPerMultiprocessor", &cu.OccupancyMaxActiveBlocks, 1},
     {"cuGetErrorName", &cu.GetErrorName, 0},
     {"cuGetErrorString", &cu.GetErrorString, 0},
     /* graphs: CUDA 11.4 and later */
@@ -1390,8 +1398,23 @@ int nk_dev_fn(nk_dev *d, nk_dmod *m, const char *name, nk_dfn **f, char *err, si
 
 int nk_dev_fn_max_threads(const nk_dfn *f) { return f->max_threads; }
 
-int nk_dev_launch(nk_dev *d, nk_dfn *f, uint32_t blocks, uint32_t threads, const void *args,
-                  size_t argsize, char *err, size_t errlen)
+int nk_dev_fn_resident(nk_dev *d, const nk_dfn *f, uint32_t threads, int want)
+{
+    if (d->emu) /* no limit but a number to print */
+        return want < 1024 ? want : 1024;
+    int coop = 0, per = 0;
+    if (!cu.LaunchCooperativeKernel || !cu.OccupancyMaxActiveBlocks)
+        return 0;
+    bind_quiet(d);
+    if (cu.DeviceGetAttribute(&coop, CU_DEV_COOPERATIVE_LAUNCH, d->dev) != CU_OK || !coop ||
+        cu.OccupancyMaxActiveBlocks(&per, f->fn, (int)threads, 0) != CU_OK || per <= 0)
+        return 0;
+    const int64_t most = (int64_t)per * (d->sms > 0 ? d->sms : 1);
+    return want < most ? want : (int)most;
+}
+
+static int launch(nk_dev *d, nk_dfn *f, uint32_t blocks, uint32_t threads, const void *args,
+                  size_t argsize, int coop, char *err, size_t errlen)
 {
     if (!blocks || !threads)
         return 0;
@@ -1424,13 +1447,34 @@ int nk_dev_launch(nk_dev *d, nk_dfn *f, uint32_t blocks, uint32_t threads, const
     if (rc)
         return rc;
     void *params[1] = {(void *)(uintptr_t)args}; /* the driver only reads it */
-    cu_result r = cu.LaunchKernel(f->fn, blocks, 1, 1, threads, 1, 1, 0, d->stream,
-                                  argsize ? params : NULL, NULL);
+    cu_result r;
+    if (coop && !cu.LaunchCooperativeKernel) {
+        snprintf(err, errlen, "CUDA: this driver has no cooperative launch (cuLaunchCooperativeKernel)");
+        return NK_ENOTSUP;
+    }
+    if (coop)
+        r = cu.LaunchCooperativeKernel(f->fn, blocks, 1, 1, threads, 1, 1, 0, d->stream,
+                                       argsize ? params : NULL);
+    else
+        r = cu.LaunchKernel(f->fn, blocks, 1, 1, threads, 1, 1, 0, d->stream,
+                            argsize ? params : NULL, NULL);
     if (r)
-        return cu_fail(NK_EIO, r, err, errlen, "launching kernel '%s' (%u blocks of %u threads)",
-                       f->name, blocks, threads);
+        return cu_fail(NK_EIO, r, err, errlen, "launching kernel '%s' (%u blocks of %u threads%s)",
+                       f->name, blocks, threads, coop ? ", all resident" : "");
     snprintf(d->last, sizeof d->last, "%s", f->name);
     return 0;
+}
+
+int nk_dev_launch(nk_dev *d, nk_dfn *f, uint32_t blocks, uint32_t threads, const void *args,
+                  size_t argsize, char *err, size_t errlen)
+{
+    return launch(d, f, blocks, threads, args, argsize, 0, err, errlen);
+}
+
+int nk_dev_launch_resident(nk_dev *d, nk_dfn *f, uint32_t blocks, uint32_t threads,
+                           const void *args, size_t argsize, char *err, size_t errlen)
+{
+    return launch(d, f, blocks, threads, args, argsize, 1, err, errlen);
 }
 
 int nk_dev_capture_begin(nk_dev *d, char *err, size_t errlen)

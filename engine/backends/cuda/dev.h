@@ -117,6 +117,16 @@ int nk_dev_fn_max_threads(const nk_dfn *f);
  * the kernel show at the next nk_dev_sync (or synchronous copy). */
 int nk_dev_launch(nk_dev *d, nk_dfn *f, uint32_t blocks, uint32_t threads, const void *args,
                   size_t argsize, char *err, size_t errlen);
+/* As nk_dev_launch, with every block resident at once (a cooperative
+ * launch), so that the blocks may wait for each other: at most
+ * nk_dev_fn_resident blocks. Emulation: as nk_dev_launch. */
+int nk_dev_launch_resident(nk_dev *d, nk_dfn *f, uint32_t blocks, uint32_t threads,
+                           const void *args, size_t argsize, char *err, size_t errlen);
+/* The most blocks of f, of threads threads each, that the device holds at
+ * once, and so a cooperative launch may have, but no more than want; 0 where
+ * the device or driver has no cooperative launch. Emulation: want, at most
+ * 1024. */
+int nk_dev_fn_resident(nk_dev *d, const nk_dfn *f, uint32_t threads, int want);
 /* Waits for everything queued on the stream; reports a kernel fault with the
  * driver's message. */
 int nk_dev_sync(nk_dev *d, char *err, size_t errlen);

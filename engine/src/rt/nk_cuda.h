@@ -430,15 +430,16 @@ NK_KERNEL(nk_deliver_all, nk_dfargs)
 }
 #endif
 
-/* Steps in one block (NKSHELL_CUDA_BLOCK=1, cuda.c): a window's steps as
- * one launch of one block, nk_block_run (written into the module after
- * nk_update_all, for the GPU alone), which runs each step's launches as
- * ops, every thread of the block taking thread ids threadIdx.x,
- * threadIdx.x + blockDim.x, ... of the op's launch, with a barrier between
- * ops: no launch and no graph node between phases, for networks too small
- * to fill the device. An op's arguments are on the device. Kernels never
- * wait for each other's threads (above), so running a launch's threads in
- * rounds is running the launch. */
+/* Steps in one launch (NKSHELL_CUDA_BLOCK, cuda.c): a window's steps as
+ * one launch, nk_block_run (written into the module after nk_update_all,
+ * for the GPU alone), which runs each step's launches as ops, every thread
+ * of the launch taking thread ids t0, t0 + T, ... of the op's launch (t0
+ * its id in the grid, T the grid's threads), with a barrier between ops: no
+ * launch and no graph node between phases. One block, the barrier is
+ * __syncthreads; more blocks, all resident at once (a cooperative launch),
+ * nk_grid_sync. An op's arguments are on the device. Kernels never wait for
+ * each other's threads (above), so running a launch's threads in rounds is
+ * running the launch. */
 typedef struct nk_dop {
     int32_t fn, pad_;      /* which kernel (cuda.c, BLOCK_FNS) */
     int64_t nthreads;      /* its launch's threads */
@@ -448,8 +449,57 @@ typedef struct nk_dop {
 typedef struct nk_dbrun {
     const nk_dop *ops;
     int64_t nsteps;        /* times the ops run, in order */
+    unsigned int *bar;     /* nk_grid_sync's two words, 0 at the first launch */
     int32_t nops, pad_;
 } nk_dbrun;
+
+#if !defined(NK_CUDA_STRUCTS_ONLY) && defined(NK_ON_GPU)
+/* The barrier between two ops of nk_block_run: the block's, then, with more
+ * than one block, the grid's. bar[0] counts the blocks that arrived; the
+ * last to arrive sets it back to 0 and then advances bar[1], the
+ * generation, which the others wait on. A block reads the generation before
+ * it arrives, so it cannot miss the advance; no block arrives at the next
+ * barrier before the count is back to 0. The fences order each block's
+ * writes before its arrival, and the reads after the barrier after the
+ * advance (the same pattern as a cooperative group's grid sync).
+ *
+ * b not NULL: the next op is nk_step_begin (n threads), which the barrier
+ * runs, so that it needs no barrier of its own: the last block to arrive
+ * runs it, on one thread, before the advance (one block: its threads, then
+ * __syncthreads). Nothing else runs then, and it only writes the step
+ * counter and zeroes counts (a few words). */
+NK_DEV void nk_grid_sync(unsigned int *bar, const nk_dbargs *b, int64_t n)
+{
+    __syncthreads();
+    if (gridDim.x == 1) {
+        if (b) {
+            for (int64_t t = threadIdx.x; t < n; t += blockDim.x)
+                nk_step_begin_body(b, t);
+            __syncthreads();
+        }
+        return;
+    }
+    if (threadIdx.x == 0) {
+        volatile unsigned int *gen = bar + 1;
+        const unsigned int g = *gen;
+        __threadfence();
+        if (atomicAdd(bar, 1u) == gridDim.x - 1) {
+            /* its threads past the populations do nothing */
+            const int64_t m = b && b->npops > 1 ? b->npops : 1;
+            for (int64_t t = 0; b && t < n && t < m; t++)
+                nk_step_begin_body(b, t);
+            atomicExch(bar, 0u);
+            __threadfence();
+            atomicAdd(bar + 1, 1u);
+        } else {
+            while (*gen == g)
+                ;
+        }
+        __threadfence();
+    }
+    __syncthreads();
+}
+#endif
 
 /* dst[i] += src[i] for i < n (source input staged by the host). */
 typedef struct nk_daargs {
