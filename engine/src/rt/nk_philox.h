@@ -112,7 +112,10 @@ NK_RT_FN void nk_rng_init(nk_rng *r, uint64_t seed, uint32_t stream,
     r->left = 0;
 }
 
-/* nk_rng_u32: next 32-bit word: out[0..3] of block 0, then of block 1... */
+/* nk_rng_u32: next 32-bit word: out[0..3] of block 0, then of block 1...
+ * The word is picked by comparisons, not by indexing buf with a variable:
+ * on a GPU an array indexed so lives in the thread's local memory (a stack
+ * frame in every kernel that draws), while selects keep it in registers. */
 NK_RT_FN uint32_t nk_rng_u32(nk_rng *r)
 {
     if (r->left <= 0) {
@@ -120,7 +123,8 @@ NK_RT_FN uint32_t nk_rng_u32(nk_rng *r)
         r->draw++;
         r->left = 4;
     }
-    return r->buf[4 - r->left--];
+    const int k = 4 - r->left--;
+    return k == 0 ? r->buf[0] : k == 1 ? r->buf[1] : k == 2 ? r->buf[2] : r->buf[3];
 }
 
 /* nk_rng_uniform: uniform double in (0, 1), one word per call. */
