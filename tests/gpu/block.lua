@@ -63,11 +63,42 @@ do
   net:connect(a, b, {rule = "all_to_all", synapse = "power_gpot", weight = 1})
   net:run(10)
   local desc = tostring(net)
-  T.ok(desc:find("steps not in one block: a graded projection", 1, true) ~= nil,
-       "a graded projection: not in one block, and why: " ..
+  T.ok(desc:find("steps not in one launch: a graded projection", 1, true) ~= nil,
+       "a graded projection: not in one launch, and why: " ..
        (desc:match("backend cuda %b()") or desc))
   net:close()
 end
+-- a drawn source added after a run: the network is built again, and
+-- nk_block_run with it has the drawn sources' kernel (runner_fns leaves it
+-- out of a network without one); a monitor added after a run is not a new
+-- build, and the monitors' kernels are always there
+do
+  local function grow(backend)
+    local net = nk.network{backend = backend, seed = 5}
+    local e = net:population("lif", 200, {init = {v = nk.uniform(-70, -52)}})
+    net:connect(e, e, {rule = "bernoulli", p = 0.05, weight = 30, delay = 1})
+    local sp = net:monitor("spikes", e)
+    net:run(20)
+    net:source("poisson", e, {rate = 5000, weight = 2000})
+    net:run(20)
+    local d1 = tostring(net)
+    local vm = net:monitor("state", e:slice(1, 4), {vars = "v"})
+    net:run(20)
+    local out = {t = sp:times(), id = sp:ids(), v = vm:trace("v", 2), d1 = d1, d2 = tostring(net)}
+    net:close()
+    return out
+  end
+  local c, g = grow("cpu"), grow("cuda")
+  T.ok(#c.t > 100, "the source makes the network fire (" .. #c.t .. " spikes)")
+  T.same_list(g.t, c.t, "spike times with a source and a monitor added after runs")
+  T.same_list(g.id, c.id, "spike ids with a source and a monitor added after runs")
+  T.same_list(g.v, c.v, "a state monitor added after runs")
+  for k, d in ipairs{g.d1, g.d2} do
+    T.ok(d:find("steps in one ") ~= nil and d:find("steps not in one", 1, true) == nil,
+         "run " .. (k + 1) .. " still in one launch: " .. (d:match("backend cuda %b()") or d))
+  end
+end
+
 -- a value NKSHELL_CUDA_BLOCK does not take: the build says what it expected
 do
   local script = os.tmpname()

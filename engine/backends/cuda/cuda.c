@@ -138,6 +138,7 @@ typedef struct cuda_bk {
     int block;               /* on for this network */
     int block_threads;       /* threads of each of nk_block_run's blocks */
     int block_blocks;        /* its blocks: 1, or more, all resident (a cooperative launch) */
+    unsigned block_fns;      /* the kernels it has (runner_fns) */
     nk_dfn *blockk;          /* nk_block_run (not in the emulation, which replays the ops) */
     int recording;           /* launches are ops (record_block), not launched */
     struct bop *ops;         /* one step's launches */
@@ -564,6 +565,7 @@ static const char *const BLOCK_FNS[][2] = {
     {"nk_rate_k", "nk_drargs"},     {"nk_plan_k", "nk_dpargs"},    {"nk_deliver_all", "nk_dfargs"},
 };
 #define NBLOCK_FNS ((int)(sizeof BLOCK_FNS / sizeof *BLOCK_FNS))
+enum { FN_BEGIN, FN_SAMPLE, FN_CUR, FN_STIMES, FN_DRAW, FN_UPDATE, FN_RATE, FN_PLAN, FN_DELIVER };
 
 static int block_fn(const cuda_bk *B, const nk_dfn *f)
 {
@@ -606,9 +608,34 @@ static int block_request(int *want, char *err, size_t errlen)
 /* nk_block_run (nk_cuda.h), for the GPU alone: the emulation replays the
  * ops itself. Every thread of the launch runs every op, so all reach each
  * barrier. */
-static void gen_runner(FILE *f)
+/* The kernels nk_block_run has (bit k: BLOCK_FNS[k]): all but the drawn
+ * sources' and the currents', the two with the most registers (a launch
+ * has the registers of its largest op), unless the network has such a
+ * source. Adding or removing a source rebuilds the network; a monitor does
+ * not, so the monitors' kernels are always there. */
+static unsigned runner_fns(const nk_net *net)
 {
-    /* op 0 of BLOCK_FNS is nk_step_begin, which the barrier before it runs
+    unsigned m = (1u << NBLOCK_FNS) - 1;
+    int draw = 0, cur = 0;
+    for (int k = 0; k < net->nsrcs; k++) {
+        const nk_source *c = &net->srcs[k];
+        if (c->removed)
+            continue;
+        if (c->kind == NK_SRC_POISSON || c->kind == NK_SRC_BERNOULLI)
+            draw = 1;
+        else if (!NK_SRC_IS_SPIKES(c->kind))
+            cur = 1;
+    }
+    if (!draw)
+        m &= ~(1u << FN_DRAW);
+    if (!cur)
+        m &= ~(1u << FN_CUR);
+    return m;
+}
+
+static void gen_runner(FILE *f, unsigned fns)
+{
+    /* op FN_BEGIN (0) is nk_step_begin, which the barrier before it runs
      * (nk_grid_sync), but for the launch's first op */
     fprintf(f, "\n#ifdef NK_ON_GPU\n/* steps in one launch (cuda.c, NKSHELL_CUDA_BLOCK) */\n"
                "extern \"C\" __global__ void nk_block_run(const nk_dbrun a)\n{\n"
@@ -622,7 +649,8 @@ static void gen_runner(FILE *f)
                "                continue; /* run by the barrier before it */\n"
                "            switch (a.ops[o].fn) {\n");
     for (int k = 0; k < NBLOCK_FNS; k++)
-        fprintf(f, "            case %d:\n"
+        if (fns >> k & 1)
+            fprintf(f, "            case %d:\n"
                    "                for (int64_t t = t0; t < n; t += nt)\n"
                    "                    %s_body((const %s *)x, t);\n"
                    "                break;\n", k, BLOCK_FNS[k][0], BLOCK_FNS[k][1]);
@@ -741,7 +769,7 @@ static char *gen_module(nk_net *net, int runner, char *err, size_t errlen)
     fprintf(f, "    }\n}\n");
     free(runs);
     if (runner)
-        gen_runner(f);
+        gen_runner(f, runner_fns(net));
     if (fclose(f) || !fused) {
         free(fused);
         free(all);
@@ -928,6 +956,7 @@ static int cuda_build(nk_net *net, char *err, size_t errlen)
     if ((rc = block_request(&want, err, errlen)))
         return rc;
     B->block = want > 0;
+    B->block_fns = runner_fns(net);
     /* a graded projection is a kernel of its own each step, which
      * nk_block_run does not run (record_block would find it too, after
      * delivery had been sized for one block) */
@@ -2371,8 +2400,13 @@ static int record_block(nk_net *net, cuda_bk *B, char *err, size_t errlen)
     const size_t ops_at = 16; /* after nk_grid_sync's words, 0 */
     size_t head = ops_at + ((size_t)B->nops * sizeof(nk_dop) + 15) / 16 * 16, bytes = head;
     for (int k = 0; k < B->nops; k++) {
-        if (block_fn(B, B->ops[k].f) < 0) {
+        const int fn = block_fn(B, B->ops[k].f);
+        if (fn < 0) {
             snprintf(err, errlen, "a kernel of its own each step (a graded projection's)");
+            return NK_ENOTSUP;
+        }
+        if (!(B->block_fns >> fn & 1)) {
+            snprintf(err, errlen, "nk_block_run was generated without %s", BLOCK_FNS[fn][0]);
             return NK_ENOTSUP;
         }
         bytes += (B->ops[k].argsize + 15) / 16 * 16;
@@ -2662,7 +2696,7 @@ static int cuda_describe(const nk_net *net, char *buf, size_t len)
         snprintf(blk, sizeof blk, "; steps in one block of %d threads%s%s", B->block_threads,
                  B->block_why[0] ? ": " : "", B->block_why);
     else if (B->block_why[0])
-        snprintf(blk, sizeof blk, "; steps not in one block: %s", B->block_why);
+        snprintf(blk, sizeof blk, "; steps not in one launch: %s", B->block_why);
     if (B->graph_off)
         snprintf(buf, len, "%s%s%s; steps launched one at a time: %s", name, arch, blk,
                  B->graph_why);
