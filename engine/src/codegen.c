@@ -1825,12 +1825,15 @@ body:
             sb_printf(&bb, "        ar%d_%s[i] = (real)r%d_%s;\n", r, m->sname[k], r, m->sname[k]);
     }
     if (cuda) {
-        /* Spikes are appended in no particular order; the lowest non-finite
-         * neuron and variable are found with an atomic minimum. */
+        /* Spikes are appended in no particular order, and cut into pieces
+         * for delivery where they fire (nk_plan_spike, nk_cuda.h); the
+         * lowest non-finite neuron and variable are found with an atomic
+         * minimum. */
         if (!fixed_refr)
             sb_printf(&bb, "        refr[i] = rc;\n");
         sb_printf(&bb, "    }\n");
         sb_printf(&bb, "    if (nk_o_fire[0]) {\n        a->spk[nk_atomic_inc_warp(a->nspk)] = i;\n"
+                       "        nk_plan_spike(a, i);\n"
                        "        if (a->rec_mask && a->rec_mask[i]) {\n"
                        "            const unsigned long long nk_k = nk_atomic_inc_warp(a->nrec);\n"
                        "            a->rec_step[nk_k] = nk_step;\n"

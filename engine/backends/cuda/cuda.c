@@ -83,13 +83,13 @@ struct bop {
 /* Counters: spikes per population, then each population's lowest bad
  * neuron x variable, then the halt word (the first step that diverged),
  * then the profile's spikes and synaptic events since the run's start
- * (nk_plan_k), then the step's warp and thread pieces of delivery
- * (nk_plan_k; nk_step_begin zeroes them). */
+ * (nk_deliver_all), then the step's warp and thread pieces of delivery and
+ * its synaptic events (nk_plan_spike; nk_step_begin zeroes them). */
 #define HALT(B) ((size_t)(2 * (B)->npops))
 #define PROF_SPIKES(B) (HALT(B) + 1)
 #define PROF_EVENTS(B) (HALT(B) + 2)
 #define NPIECES(B) (HALT(B) + 3)
-#define NCOUNTERS(B) (HALT(B) + 5)
+#define NCOUNTERS(B) (HALT(B) + 6)
 
 /* A population on the device. */
 typedef struct dpop {
@@ -123,7 +123,6 @@ typedef struct cuda_bk {
     dproj *projs;
     int npops, nprojs;
     nk_dfn *deliver, *add, *drawk;
-    nk_dfn *plank;           /* delivery's pieces and the profile's counts (nk_plan_k) */
     int64_t graded_syn;      /* connections of graded projections: events per step */
     nk_dfn *update;          /* every population's update (nk_update_all) */
     nk_dfn *begin;           /* nk_step_begin */
@@ -158,10 +157,12 @@ typedef struct cuda_bk {
     nk_dptr dels;            /* nk_ddargs per projection */
     int ndels;
     int64_t del_threads;
-    nk_dptr pieces;          /* the step's pieces of rows (nk_plan_k): warp pieces, then
+    nk_dptr pieces;          /* the step's pieces of rows (nk_plan_spike): warp pieces, then
                                 thread pieces from tbase */
     int64_t tbase;
-    int64_t plan_per;        /* nk_plan_k's threads per projection */
+    nk_dptr outs;            /* nk_dout of every delivered projection, by presynaptic
+                                population: population k's from out_first[k] */
+    int *out_first;          /* npops + 1 */
     int64_t *pend;           /* per population: records fetched, not yet sorted (settle_records) */
     int64_t pend_halt;       /* ... and the halt step when they were fetched */
     uint64_t *sort_tmp;      /* the radix sort's room for fetched records (fetch_records) */
@@ -291,6 +292,7 @@ static void cuda_release(nk_net *net)
         free(B->hcount);
         free(B->stage);
         free(B->hinit);
+        free(B->out_first);
         free(B->mon_buf);
         free(B->mon_idx);
         free(B->mon_rows);
@@ -455,14 +457,14 @@ static int room_for(nk_net *net, cuda_bk *B, size_t more, const char *what, cons
     return NK_ENOMEM;
 }
 
-/* The most pieces nk_plan_k can cut from projection pj's rows in a step
+/* The most pieces nk_plan_spike can cut from projection pj's rows in a step
  * (every presynaptic neuron spiking): warp pieces added to *w, thread
  * pieces to *t. */
 static void piece_bound(const nk_proj *pj, int64_t *w, int64_t *t)
 {
     for (int64_t i = 0; i < pj->pre.hi - pj->pre.lo; i++) {
         const int64_t len = pj->row[i + 1] - pj->row[i];
-        if (len >= 32)
+        if (len >= NK_WARP_ROW)
             *w += (len + NK_PIECE - 1) / NK_PIECE;
         else if (len > 0)
             *t += 1;
@@ -562,15 +564,15 @@ static int same_update(const char *a, int ia, const char *b, int ib)
 static const char *const BLOCK_FNS[][2] = {
     {"nk_step_begin", "nk_dbargs"}, {"nk_sample_k", "nk_dsmargs"}, {"nk_cur_k", "nk_dcargs"},
     {"nk_stimes_k", "nk_dstargs"},  {"nk_draw_k", "nk_dsargs"},    {"nk_update_all", "nk_duargs"},
-    {"nk_rate_k", "nk_drargs"},     {"nk_plan_k", "nk_dpargs"},    {"nk_deliver_all", "nk_dfargs"},
+    {"nk_rate_k", "nk_drargs"},     {"nk_deliver_all", "nk_dfargs"},
 };
 #define NBLOCK_FNS ((int)(sizeof BLOCK_FNS / sizeof *BLOCK_FNS))
-enum { FN_BEGIN, FN_SAMPLE, FN_CUR, FN_STIMES, FN_DRAW, FN_UPDATE, FN_RATE, FN_PLAN, FN_DELIVER };
+enum { FN_BEGIN, FN_SAMPLE, FN_CUR, FN_STIMES, FN_DRAW, FN_UPDATE, FN_RATE, FN_DELIVER };
 
 static int block_fn(const cuda_bk *B, const nk_dfn *f)
 {
     const nk_dfn *const h[NBLOCK_FNS] = {B->begin, B->samplek, B->curk,  B->stimek, B->drawk,
-                                         B->update, B->ratek,  B->plank, B->deliver};
+                                         B->update, B->ratek,  B->deliver};
     for (int k = 0; k < NBLOCK_FNS; k++)
         if (f == h[k])
             return k;
@@ -1001,7 +1003,6 @@ static int cuda_build(nk_net *net, char *err, size_t errlen)
         (rc = nk_dev_fn(B->dev, B->mod, "nk_rate_k", &B->ratek, err, errlen)) ||
         (rc = nk_dev_fn(B->dev, B->mod, "nk_cur_k", &B->curk, err, errlen)) ||
         (rc = nk_dev_fn(B->dev, B->mod, "nk_stimes_k", &B->stimek, err, errlen)) ||
-        (rc = nk_dev_fn(B->dev, B->mod, "nk_plan_k", &B->plank, err, errlen)) ||
         (runner && (rc = nk_dev_fn(B->dev, B->mod, "nk_block_run", &B->blockk, err, errlen))))
         return rc;
     B->block_threads = runner ? nk_dev_fn_max_threads(B->blockk) : 1024;
@@ -2182,6 +2183,10 @@ static int put_upd(nk_net *net, cuda_bk *B, char *err, size_t errlen)
             .rec_id = (uint32_t *)(uintptr_t)d->rec_id,
             .nrec = (unsigned long long *)(uintptr_t)(B->nrec + (size_t)k * 8),
             .cst = (double *)(uintptr_t)d->cst,
+            .out = (const nk_dout *)(uintptr_t)(B->outs + (size_t)B->out_first[k] * sizeof(nk_dout)),
+            .pieces = (nk_dpiece *)(uintptr_t)B->pieces,
+            .npieces = (unsigned long long *)(uintptr_t)(B->counters + NPIECES(B) * 8),
+            .tbase = B->tbase, .nout = B->out_first[k + 1] - B->out_first[k],
         };
         B->upd_threads += (p->n + BLOCK - 1) / BLOCK * BLOCK;
     }
@@ -2217,55 +2222,61 @@ static int update_all(nk_net *net, cuda_bk *B, char *err, size_t errlen)
 }
 
 /* What delivery needs of each spiking projection, on the device: its
- * nk_ddargs, room for the most pieces a step can cut from its rows, and
- * how many threads plan (per projection: one per presynaptic neuron, at
- * most 4096, fewer when there are many projections) and deliver (a warp
- * per warp piece and a thread per thread piece, at most 4 blocks per
+ * nk_ddargs, its nk_dout in its presynaptic population's list (where the
+ * update cuts a spike's rows into pieces), room for the most pieces a step
+ * can cut from its rows, and how many threads deliver (a warp per warp
+ * piece and a thread per thread piece, at most 4 blocks per
  * multiprocessor: they take more by a grid stride). Emulated, fewer, as the
  * emulation runs threads one by one. */
 static int build_dels(nk_net *net, cuda_bk *B, char *err, size_t errlen)
 {
     nk_ddargs *h = nk_xcalloc((size_t)net->nprojs + 1, sizeof *h);
-    if (!h) {
+    nk_dout *o = nk_xcalloc((size_t)net->nprojs + 1, sizeof *o);
+    B->out_first = nk_xcalloc((size_t)net->npops + 1, sizeof *B->out_first);
+    if (!h || !o || !B->out_first) {
+        free(h);
+        free(o);
         snprintf(err, errlen, "out of memory");
         return NK_ENOMEM;
     }
-    int64_t maxpre = 0, bw = 0, bt = 0;
+    int64_t bw = 0, bt = 0;
     for (int k = 0; k < net->nprojs; k++) {
         const nk_proj *pj = &net->projs[k];
         const dproj *d = &B->projs[k];
         if (pj->nsyn == 0 || d->graded)
             continue;
-        const dpop *pre = &B->pops[pj->pre.pop], *post = &B->pops[pj->post.pop];
+        const dpop *post = &B->pops[pj->post.pop];
+        B->out_first[pj->pre.pop + 1]++;
         h[B->ndels++] = (nk_ddargs){
-            .spk = (const int64_t *)(uintptr_t)pre->spk,
-            .nspk = (const unsigned long long *)(uintptr_t)(B->counters + (size_t)pj->pre.pop * 8),
-            .pre_lo = pj->pre.lo, .pre_hi = pj->pre.hi,
-            .row = (const int64_t *)(uintptr_t)d->row,
             .col = (const uint32_t *)(uintptr_t)d->col, .w = (const float *)(uintptr_t)d->w,
             .delay = (const uint16_t *)(uintptr_t)d->delay,
             .ring = (int64_t *)(uintptr_t)post->ring[pj->rx], .n = net->pops[pj->post.pop].n,
             .ring_len = net->ring_len, .udelay = d->udelay,
         };
-        if (pj->pre.hi - pj->pre.lo > maxpre)
-            maxpre = pj->pre.hi - pj->pre.lo;
         piece_bound(pj, &bw, &bt);
     }
-    int emu = nk_dev_emulated(B->dev);
-    int64_t per = (maxpre + 31) / 32 * 32, most = (262144 / (B->ndels + 1)) / 32 * 32;
-    if (per > 4096)
-        per = 4096;
-    if (per > most)
-        per = most;
-    if (emu && per > 64)
-        per = 64;
-    const int64_t round = (int64_t)B->block_threads * B->block_blocks; /* nk_block_run's */
-    if (B->block) { /* about one round of nk_block_run for every projection */
-        int64_t fit = (round / (B->ndels + 1)) / 32 * 32;
-        if (per > fit)
-            per = fit;
+    /* the lists by presynaptic population, each in the projections' order */
+    for (int k = 0; k < net->npops; k++)
+        B->out_first[k + 1] += B->out_first[k];
+    int *at = nk_xcalloc((size_t)net->npops + 1, sizeof *at);
+    if (!at) {
+        free(h);
+        free(o);
+        snprintf(err, errlen, "out of memory");
+        return NK_ENOMEM;
     }
-    B->plan_per = per < 32 ? 32 : per;
+    memcpy(at, B->out_first, (size_t)net->npops * sizeof *at);
+    for (int k = 0, di = 0; k < net->nprojs; k++) {
+        const nk_proj *pj = &net->projs[k];
+        const dproj *d = &B->projs[k];
+        if (pj->nsyn == 0 || d->graded)
+            continue;
+        o[at[pj->pre.pop]++] = (nk_dout){.row = (const int64_t *)(uintptr_t)d->row,
+                                         .pre_lo = pj->pre.lo, .pre_hi = pj->pre.hi, .k = di++};
+    }
+    free(at);
+    int emu = nk_dev_emulated(B->dev);
+    const int64_t round = (int64_t)B->block_threads * B->block_blocks; /* nk_block_run's */
     int sms = 0;
     nk_dev_info(B->dev, NULL, 0, NULL, NULL, &sms, NULL, NULL);
     int64_t want = bw * 32 > bt ? bw * 32 : bt;
@@ -2279,15 +2290,19 @@ static int build_dels(nk_net *net, cuda_bk *B, char *err, size_t errlen)
     if (B->ndels) {
         rc = put_new(B, &B->dels, h, (size_t)B->ndels * sizeof *h, err, errlen);
         if (!rc)
+            rc = put_new(B, &B->outs, o, (size_t)B->ndels * sizeof *o, err, errlen);
+        if (!rc)
             rc = nk_dev_alloc(B->dev, &B->pieces, (size_t)(bw + bt + 1) * sizeof(nk_dpiece),
                               err, errlen);
     }
     free(h);
+    free(o);
     return rc;
 }
 
 /* The step's spikes along their projections: graded projections a launch
- * each, all the others two (nk_plan_k, nk_deliver_all). */
+ * each, all the others one (nk_deliver_all: the update cut their rows into
+ * pieces, nk_plan_spike). */
 static int deliver_all(nk_net *net, cuda_bk *B, char *err, size_t errlen)
 {
     int rc = 0;
@@ -2321,30 +2336,22 @@ static int deliver_all(nk_net *net, cuda_bk *B, char *err, size_t errlen)
     }
     if (rc || (!B->ndels && !net->profiling))
         return rc;
-    /* the pieces of the spikes' rows (and, in a profiled run, the step's
-     * spikes and synaptic events into the counters, which the host reads
-     * with the others), then the pieces */
-    unsigned long long *np = (unsigned long long *)(uintptr_t)(B->counters + NPIECES(B) * 8);
-    nk_dpargs p = {
-        .projs = (const nk_ddargs *)(uintptr_t)B->dels, .halt = halt,
-        .stepp = (const int64_t *)(uintptr_t)B->stepc,
-        .pieces = (nk_dpiece *)(uintptr_t)B->pieces, .npieces = np, .tbase = B->tbase,
-        .per = B->plan_per,
-        .tot = net->profiling ? (int64_t *)(uintptr_t)(B->counters + PROF_SPIKES(B) * 8) : NULL,
-        .nspk = (const unsigned long long *)(uintptr_t)B->counters, .npops = net->npops,
-        .graded_syn = B->graded_syn, .nprojs = B->ndels,
-    };
-    int64_t nt = B->plan_per * (B->ndels ? B->ndels : 1);
-    rc = launch(B, B->plank, (uint32_t)((nt + BLOCK - 1) / BLOCK), BLOCK, &p,
-                       sizeof p, err, errlen);
-    if (rc || !B->ndels)
-        return rc;
+    /* the pieces the update cut from the spikes' rows (and, in a profiled
+     * run, the step's spikes and synaptic events into the counters, which
+     * the host reads with the others) */
     nk_dfargs a = {.projs = (const nk_ddargs *)(uintptr_t)B->dels, .halt = halt,
                    .stepp = (const int64_t *)(uintptr_t)B->stepc,
-                   .pieces = (const nk_dpiece *)(uintptr_t)B->pieces, .npieces = np,
-                   .tbase = B->tbase, .nthreads = B->del_threads};
-    return launch(B, B->deliver, (uint32_t)(B->del_threads / BLOCK), BLOCK, &a,
-                         sizeof a, err, errlen);
+                   .pieces = (const nk_dpiece *)(uintptr_t)B->pieces,
+                   .npieces = (const unsigned long long *)(uintptr_t)(B->counters +
+                                                                     NPIECES(B) * 8),
+                   .tbase = B->tbase, .nthreads = B->del_threads,
+                   .tot = net->profiling ? (int64_t *)(uintptr_t)(B->counters +
+                                                                  PROF_SPIKES(B) * 8)
+                                         : NULL,
+                   .nspk = (const unsigned long long *)(uintptr_t)B->counters,
+                   .npops = net->npops, .graded_syn = B->graded_syn};
+    return launch(B, B->deliver, (uint32_t)(B->del_threads / BLOCK), BLOCK, &a, sizeof a, err,
+                  errlen);
 }
 
 /* One step's launches, when nothing of it needs the host (the graph's

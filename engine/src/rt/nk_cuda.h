@@ -193,6 +193,47 @@ NK_DEV int nk_last_first(const int64_t *first0, int64_t stride, int n, int64_t j
 }
 #endif
 
+/* Delivery of the spikes of every projection but the graded ones: a spike
+ * is cut into pieces of its rows where it fires (nk_plan_spike, called by
+ * the update), and nk_deliver_all delivers the pieces, one launch a step
+ * whatever the number of projections.
+ *
+ * A row of NK_WARP_ROW (32) connections or more goes in pieces of NK_PIECE
+ * connections, each a warp's (NK_PIECE / 32 per thread, their loads issued
+ * together), a shorter row whole, a thread's; a piece goes to the next free
+ * place of its list (an atomic count).
+ *
+ * nk_deliver_all delivers the pieces: every warp takes warp pieces q =
+ * warp, warp + warps, ..., then every thread thread pieces likewise. The
+ * work of a step is so spread over the device by connections, not by
+ * spikes: a spike of ten thousand connections is 79 warps' work for one
+ * round, not one warp's for 313 rounds, and the projections are delivered
+ * at once (one thread took spike j of every projection in turn before: a
+ * network of 64 projections, the microcircuit, queued 64 rows behind each
+ * other on the same warps).
+ *
+ * Input is added with 64-bit atomics (fixed point), so the order in which
+ * pieces are cut and delivered does not change a sum. Nothing is delivered
+ * in or after a step that diverged (the pieces a step cut before one of its
+ * neurons diverged are left). */
+#define NK_PIECE 128
+#define NK_WARP_ROW 32
+
+/* A piece of a row: connections e0 .. e0 + len - 1 of projection k. */
+typedef struct nk_dpiece {
+    int32_t k, len;
+    int64_t e0;
+} nk_dpiece;
+
+/* A projection from a population, as the population's update cuts its
+ * spikes: projection k (in nk_deliver_all's projs), whose rows are those
+ * of the neurons pre_lo .. pre_hi - 1. */
+typedef struct nk_dout {
+    const int64_t *row;
+    int64_t pre_lo, pre_hi;
+    int32_t k, pad_;
+} nk_dout;
+
 /* A population's update: one thread per neuron i0 + nk_tid < n (the step and
  * its time are the update's arguments: NK_UBODY). */
 typedef struct nk_dkargs {
@@ -221,7 +262,82 @@ typedef struct nk_dkargs {
     double *cst;           /* the update's per-step constants (exponential factors,
                               reciprocals of parameters): written once at build by the
                               population's nk_consts_P (nk_consts_all), read by every thread */
+    /* the projections from the population (nout of them), and where a spike's
+     * pieces go (nk_plan_spike) */
+    const nk_dout *out;
+    nk_dpiece *pieces;     /* warp pieces from 0, thread pieces from tbase */
+    unsigned long long *npieces; /* [0] warp pieces, [1] thread pieces, [2] the step's
+                              synaptic events (nk_step_begin zeroes them) */
+    int64_t tbase;
+    int32_t nout, pad2_;
 } nk_dkargs;
+
+#ifndef NK_CUDA_STRUCTS_ONLY
+/* Neuron i of the population fired: its rows of every projection from it,
+ * cut into pieces (above), and its synaptic events counted. NK_PLAN_W
+ * projections at a time: their rows' bounds are loaded together, then one
+ * atomic for each list reserves their pieces. Two, not more: the group
+ * costs the update registers, and the update runs for every neuron, this
+ * only for the few that fire (sm_90, ptxas -v: fly-scale's update has 40
+ * registers at one, 48 at two, 56 at four, where its 542 blocks of 256 no
+ * longer fit in one wave of an H100's 132 multiprocessors; docs/cuda.md). */
+#ifndef NK_PLAN_W
+#define NK_PLAN_W 2
+#endif
+NK_DEV void nk_plan_spike(const nk_dkargs *a, int64_t i)
+{
+    unsigned long long ev = 0;
+    for (int32_t q0 = 0; q0 < a->nout; q0 += NK_PLAN_W) {
+        int64_t e0[NK_PLAN_W], len[NK_PLAN_W];
+        int32_t k[NK_PLAN_W];
+        NK_UNROLL
+        for (int j = 0; j < NK_PLAN_W; j++) {
+            e0[j] = 0;
+            len[j] = 0;
+            k[j] = 0;
+            if (q0 + j < a->nout) {
+                const nk_dout *o = a->out + q0 + j;
+                k[j] = o->k;
+                if (i >= o->pre_lo && i < o->pre_hi) {
+                    e0[j] = o->row[i - o->pre_lo];
+                    len[j] = o->row[i - o->pre_lo + 1] - e0[j];
+                }
+            }
+        }
+        unsigned long long nw = 0, nt = 0;
+        NK_UNROLL
+        for (int j = 0; j < NK_PLAN_W; j++) {
+            ev += (unsigned long long)len[j];
+            if (len[j] >= NK_WARP_ROW)
+                nw += (unsigned long long)((len[j] + NK_PIECE - 1) / NK_PIECE);
+            else if (len[j] > 0)
+                nt++;
+        }
+        nk_dpiece *pw = nw ? a->pieces + nk_atomic_add_u64(a->npieces, nw) : a->pieces;
+        nk_dpiece *pt = nt ? a->pieces + a->tbase + nk_atomic_add_u64(a->npieces + 1, nt)
+                           : a->pieces;
+        NK_UNROLL
+        for (int j = 0; j < NK_PLAN_W; j++) {
+            if (len[j] >= NK_WARP_ROW) {
+                const int64_t np = (len[j] + NK_PIECE - 1) / NK_PIECE;
+                for (int64_t q = 0; q < np; q++) {
+                    pw[q].k = k[j];
+                    pw[q].len = (int32_t)(q + 1 < np ? NK_PIECE : len[j] - q * NK_PIECE);
+                    pw[q].e0 = e0[j] + q * NK_PIECE;
+                }
+                pw += np;
+            } else if (len[j] > 0) {
+                pt->k = k[j];
+                pt->len = (int32_t)len[j];
+                pt->e0 = e0[j];
+                pt++;
+            }
+        }
+    }
+    if (ev)
+        nk_atomic_add_u64(a->npieces + 2, ev);
+}
+#endif
 
 /* Every population's update in one launch (the module's nk_update_all):
  * population k has the threads [first_k, first_k + its blocks), and each
@@ -240,7 +356,8 @@ typedef struct nk_duargs {
 typedef struct nk_dbargs {
     int64_t *stepp;
     unsigned long long *nspk;
-    unsigned long long *npieces; /* delivery's two piece counts (nk_plan_k), to 0 */
+    unsigned long long *npieces; /* delivery's piece counts and the step's events
+                                    (nk_plan_spike), to 0 */
     int64_t npops;
 } nk_dbargs;
 
@@ -249,42 +366,15 @@ NK_KERNEL(nk_step_begin, nk_dbargs)
 {
     if (nk_tid == 0) {
         ++*a->stepp;
-        a->npieces[0] = a->npieces[1] = 0;
+        a->npieces[0] = a->npieces[1] = a->npieces[2] = 0;
     }
     if (nk_tid < a->npops)
         a->nspk[nk_tid] = 0;
 }
 #endif
 
-/* Delivery of the spikes of every projection but the graded ones: two
- * launches a step, whatever the number of projections.
- *
- * nk_plan_k cuts the row of each spike into pieces: a row of 32 connections
- * or more into pieces of NK_PIECE connections, each a warp's (NK_PIECE / 32
- * per thread, their loads issued together), a shorter row whole, a
- * thread's. Each projection has `per` threads of the launch, which take its
- * spikes j, j + per, ...; a piece goes to the next free place of its list
- * (an atomic count).
- *
- * nk_deliver_all delivers the pieces: every warp takes warp pieces q =
- * warp, warp + warps, ..., then every thread thread pieces likewise. The
- * work of a step is so spread over the device by connections, not by
- * spikes: a spike of ten thousand connections is 79 warps' work for one
- * round, not one warp's for 313 rounds, and the projections are delivered
- * at once (one thread took spike j of every projection in turn before: a
- * network of 64 projections, the microcircuit, queued 64 rows behind each
- * other on the same warps).
- *
- * Input is added with 64-bit atomics (fixed point), so the order in which
- * pieces are cut and delivered does not change a sum. Nothing is planned or
- * delivered in or after a step that diverged. */
-#define NK_PIECE 128
-
+/* A projection's delivery (nk_deliver_all, above nk_dkargs). */
 typedef struct nk_ddargs {
-    const int64_t *spk;
-    const unsigned long long *nspk;
-    int64_t pre_lo, pre_hi;
-    const int64_t *row;
     const uint32_t *col;
     const float *w;
     const uint16_t *delay; /* NULL when every edge has udelay */
@@ -293,85 +383,24 @@ typedef struct nk_ddargs {
     int32_t ring_len, udelay;
 } nk_ddargs;
 
-/* A piece of a row: connections e0 .. e0 + len - 1 of projection k. */
-typedef struct nk_dpiece {
-    int32_t k, len;
-    int64_t e0;
-} nk_dpiece;
-
-typedef struct nk_dpargs {
-    const nk_ddargs *projs;
-    const int64_t *halt;
-    const int64_t *stepp;
-    nk_dpiece *pieces;      /* warp pieces from 0, thread pieces from tbase */
-    unsigned long long *npieces; /* [0] warp pieces, [1] thread pieces (nk_step_begin zeroes) */
-    int64_t tbase;
-    int64_t per;            /* threads per projection */
-    /* a profiled run's counts (tot NULL: none): tot[0] += the step's spikes
-     * (nspk of every population), tot[1] += its synaptic events (each
-     * planned spike's row, and graded_syn for the graded projections), as
-     * the CPU backend counts them */
-    int64_t *tot;
-    const unsigned long long *nspk;
-    int64_t npops, graded_syn;
-    int32_t nprojs, pad_;
-} nk_dpargs;
-
 typedef struct nk_dfargs {
     const nk_ddargs *projs;
     const int64_t *halt;
     const int64_t *stepp;
     const nk_dpiece *pieces;
-    const unsigned long long *npieces;
+    const unsigned long long *npieces; /* as nk_dkargs.npieces */
     int64_t tbase;
     int64_t nthreads;      /* a multiple of 32 */
+    /* a profiled run's counts (tot NULL: none): tot[0] += the step's spikes
+     * (nspk of every population), tot[1] += its synaptic events (each
+     * spike's rows, npieces[2], and graded_syn for the graded projections),
+     * as the CPU backend counts them */
+    int64_t *tot;
+    const unsigned long long *nspk;
+    int64_t npops, graded_syn;
 } nk_dfargs;
 
 #ifndef NK_CUDA_STRUCTS_ONLY
-NK_KERNEL(nk_plan_k, nk_dpargs)
-{
-    const int64_t step = *a->stepp;
-    if (*a->halt <= step)
-        return;
-    const int64_t k = nk_tid / a->per;
-    const nk_ddargs *d = k < a->nprojs ? a->projs + k : a->projs;
-    const int64_t m = k < a->nprojs ? (int64_t)*d->nspk : 0;
-    int64_t ev = 0;
-    for (int64_t j = nk_tid % a->per; j < m; j += a->per) {
-        const int64_t i = d->spk[j];
-        if (i < d->pre_lo || i >= d->pre_hi)
-            continue;
-        const int64_t e0 = d->row[i - d->pre_lo], len = d->row[i - d->pre_lo + 1] - e0;
-        ev += len;
-        if (len >= 32) {
-            const int64_t np = (len + NK_PIECE - 1) / NK_PIECE;
-            nk_dpiece *p = a->pieces + nk_atomic_add_u64(a->npieces, (unsigned long long)np);
-            for (int64_t q = 0; q < np; q++) {
-                p[q].k = (int32_t)k;
-                p[q].len = (int32_t)(q + 1 < np ? NK_PIECE : len - q * NK_PIECE);
-                p[q].e0 = e0 + q * NK_PIECE;
-            }
-        } else if (len > 0) {
-            nk_dpiece *p = a->pieces + a->tbase + nk_atomic_inc(a->npieces + 1);
-            p->k = (int32_t)k;
-            p->len = (int32_t)len;
-            p->e0 = e0;
-        }
-    }
-    if (!a->tot)
-        return;
-    if (nk_tid == 0) {
-        int64_t sp = 0;
-        for (int64_t q = 0; q < a->npops; q++)
-            sp += (int64_t)a->nspk[q];
-        if (sp)
-            nk_atomic_add_i64(a->tot, sp);
-        ev += a->graded_syn;
-    }
-    if (ev)
-        nk_atomic_add_i64(a->tot + 1, ev);
-}
-
 /* Connections e, e + stride, ... < end of projection d, from this step's
  * spike: four at a time, their loads before their atomics, so that a
  * thread has four loads in flight rather than one. */
@@ -417,6 +446,16 @@ NK_KERNEL(nk_deliver_all, nk_dfargs)
     const int64_t step = *a->stepp;
     if (*a->halt <= step)
         return;
+    if (a->tot && nk_tid == 0) {
+        int64_t sp = 0;
+        for (int64_t q = 0; q < a->npops; q++)
+            sp += (int64_t)a->nspk[q];
+        if (sp)
+            nk_atomic_add_i64(a->tot, sp);
+        const int64_t ev = (int64_t)a->npieces[2] + a->graded_syn;
+        if (ev)
+            nk_atomic_add_i64(a->tot + 1, ev);
+    }
     const int64_t nw = (int64_t)a->npieces[0], nt = (int64_t)a->npieces[1];
     const int64_t lane = nk_tid % 32, warps = a->nthreads / 32;
     for (int64_t q = nk_tid / 32; q < nw; q += warps) {
