@@ -188,6 +188,25 @@ static void test_emulation(void)
     nk_dev_graph_free(d, g);
     CHECK_EQ_INT(nk_dev_capture_end(d, &g, err, sizeof err), NK_EINVAL);
 
+    /* Memory freed while recording stays until the recording ends, which
+     * then fails: the graph could use it. A later recording goes on. */
+    nk_dptr late = 0;
+    CHECK_EQ_INT(nk_dev_alloc(d, &late, 64, err, sizeof err), 0);
+    CHECK_EQ_INT(nk_dev_capture_begin(d, err, sizeof err), 0);
+    CHECK_EQ_INT(nk_dev_launch(d, cnt, 1, 4, &c, sizeof c, err, sizeof err), 0);
+    nk_dev_free(d, late);
+    CHECK_EQ_INT(*(const uint8_t *)(uintptr_t)late, 0); /* not yet freed (ASan) */
+    err[0] = 0;
+    g = (nk_dgraph *)&g;
+    CHECK_EQ_INT(nk_dev_capture_end(d, &g, err, sizeof err), NK_ENOTSUP);
+    CHECK(g == NULL);
+    CHECK(strstr(err, "device memory was freed while a graph was being recorded") != NULL);
+    CHECK_EQ_INT(nk_dev_capture_begin(d, err, sizeof err), 0);
+    CHECK_EQ_INT(nk_dev_launch(d, cnt, 1, 4, &c, sizeof c, err, sizeof err), 0);
+    CHECK_EQ_INT(nk_dev_capture_end(d, &g, err, sizeof err), 0);
+    CHECK(g != NULL);
+    nk_dev_graph_free(d, g);
+
     /* The threads' order reaches the kernel: forward unless asked. */
     nk_dfn *ord = NULL;
     int64_t ho = -1;

@@ -738,6 +738,9 @@ struct nk_dev {
     char last[64];           /* the last kernel launched, for fault messages */
     nk_dgraph *rec;          /* emulation: the graph being recorded */
     int capturing;
+    int freed_capturing;     /* nk_dev_free was called while recording */
+    nk_dptr *late;           /* ... and these wait for the recording's end */
+    size_t nlate, caplate;
 };
 
 /* Emulation's graph: the calls, in order. */
@@ -1013,6 +1016,7 @@ void nk_dev_close(nk_dev *d)
     if (d->ctx)
         cu.PrimaryCtxRelease(d->dev);
     free(d->mem.v);
+    free(d->late);
     free(d->host.v);
     pthread_mutex_destroy(&d->mu);
     free(d);
@@ -1097,7 +1101,25 @@ int nk_dev_alloc(nk_dev *d, nk_dptr *p, size_t bytes, char *err, size_t errlen)
 
 void nk_dev_free(nk_dev *d, nk_dptr p)
 {
-    if (!p || list_remove(d, &d->mem, (uintptr_t)p))
+    if (!p)
+        return;
+    if (d->capturing) {
+        /* the graph being recorded may use it: it is freed when the
+         * recording ends, which then fails (or, should the list not grow,
+         * at nk_dev_close) */
+        d->freed_capturing = 1;
+        if (d->nlate == d->caplate) {
+            size_t nc = d->caplate ? 2 * d->caplate : 8;
+            nk_dptr *x = realloc(d->late, nc * sizeof *x);
+            if (!x)
+                return;
+            d->late = x;
+            d->caplate = nc;
+        }
+        d->late[d->nlate++] = p;
+        return;
+    }
+    if (list_remove(d, &d->mem, (uintptr_t)p))
         return;
     if (d->emu) {
         free((void *)(uintptr_t)p);
@@ -1523,13 +1545,8 @@ void nk_dev_graph_free(nk_dev *d, nk_dgraph *g)
     free(g);
 }
 
-int nk_dev_capture_end(nk_dev *d, nk_dgraph **out, char *err, size_t errlen)
+static int capture_end(nk_dev *d, nk_dgraph **out, char *err, size_t errlen)
 {
-    *out = NULL;
-    if (!d->capturing) {
-        snprintf(err, errlen, "CUDA: no graph is being recorded");
-        return NK_EINVAL;
-    }
     d->capturing = 0;
     if (d->emu) {
         nk_dgraph *g = d->rec;
@@ -1566,6 +1583,31 @@ int nk_dev_capture_end(nk_dev *d, nk_dgraph **out, char *err, size_t errlen)
     }
     *out = g;
     return 0;
+}
+
+int nk_dev_capture_end(nk_dev *d, nk_dgraph **out, char *err, size_t errlen)
+{
+    *out = NULL;
+    if (!d->capturing) {
+        snprintf(err, errlen, "CUDA: no graph is being recorded");
+        return NK_EINVAL;
+    }
+    int rc = capture_end(d, out, err, errlen);
+    if (d->freed_capturing) {
+        if (!rc) {
+            nk_dev_graph_free(d, *out);
+            *out = NULL;
+            snprintf(err, errlen,
+                     "CUDA: device memory was freed while a graph was being recorded (the "
+                     "graph could use it)");
+            rc = NK_ENOTSUP;
+        }
+        d->freed_capturing = 0;
+        for (size_t k = 0; k < d->nlate; k++)
+            nk_dev_free(d, d->late[k]);
+        d->nlate = 0;
+    }
+    return rc;
 }
 
 int nk_dev_graph_launch(nk_dev *d, nk_dgraph *g, char *err, size_t errlen)

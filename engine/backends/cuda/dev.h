@@ -138,7 +138,9 @@ int nk_dev_sync(nk_dev *d, char *err, size_t errlen);
  * capture_begin gives NK_ENOTSUP where the driver has no graphs (before CUDA
  * 11.4). Nothing else may use the device while capturing: copies to or
  * from it and nk_dev_sync give NK_ENOTSUP then (the capture goes on; the
- * caller ends it and does without the graph). */
+ * caller ends it and does without the graph). nk_dev_free then frees
+ * nothing until the capture ends, and the capture fails, as the graph
+ * could use what was freed. */
 typedef struct nk_dgraph nk_dgraph;
 int nk_dev_capture_begin(nk_dev *d, char *err, size_t errlen);
 int nk_dev_capture_end(nk_dev *d, nk_dgraph **g, char *err, size_t errlen);
