@@ -220,6 +220,45 @@ DEFINE_SORT(sort_u32, uint32_t)
  * the order is the stable one. */
 DEFINE_SORT(sort_keys, uint64_t)
 
+/* n indices below lim sorted, by their bytes from the lowest (a radix sort
+ * of as many passes as lim has bytes, the counts of every pass taken in one
+ * read; tmp: room for n). A sorted row is the same whatever sorts it; this
+ * is about four times faster than sort_u32 on rows of hundreds of random
+ * targets, where sort_u32's branches are guesses (the microcircuit's rows of
+ * about 480, among up to 21,915 targets: two passes). Short rows go to
+ * sort_u32. */
+static void sort_ids(uint32_t *a, int64_t n, uint32_t lim, uint32_t *tmp)
+{
+    int passes = lim > 1u << 24 ? 4 : lim > 1u << 16 ? 3 : lim > 1u << 8 ? 2 : 1;
+    if (n < 64 || !tmp) {
+        sort_u32(a, n);
+        return;
+    }
+    int64_t cnt[4][256];
+    memset(cnt, 0, (size_t)passes * sizeof cnt[0]);
+    for (int64_t i = 0; i < n; i++)
+        for (int q = 0; q < passes; q++)
+            cnt[q][(a[i] >> (8 * q)) & 255]++;
+    uint32_t *src = a, *dst = tmp;
+    for (int q = 0; q < passes; q++) {
+        int64_t at = 0;
+        for (int v = 0; v < 256; v++) {
+            int64_t c = cnt[q][v];
+            cnt[q][v] = at;
+            at += c;
+        }
+        for (int64_t i = 0; i < n; i++) {
+            const uint32_t x = src[i];
+            dst[cnt[q][(x >> (8 * q)) & 255]++] = x;
+        }
+        uint32_t *t = src;
+        src = dst;
+        dst = t;
+    }
+    if (src != a)
+        memcpy(a, src, (size_t)n * sizeof *a);
+}
+
 /* ---- rows in parallel ------------------------------------------------------------------ */
 
 /* Rows are independent: each draws from its own counter (the file's
@@ -409,9 +448,9 @@ static int64_t draw_partners(nk_rng *r, int64_t ncand, int64_t K, int64_t skip, 
 
 /* K targets of source a drawn with r: uniformly with repeats, or K distinct
  * ones by Floyd's algorithm (stamp: npost marks); written in target order
- * to its row, b->col + b->row[a] (room for K). */
+ * to its row, b->col + b->row[a] (room for K; tmp: room for K, or NULL). */
 static int draw_targets(build *b, int64_t a, int64_t K, nk_rng *r, uint32_t *stamp,
-                        const char *rule)
+                        uint32_t *tmp, const char *rule)
 {
     int64_t self = excluded_self(b, a);
     int64_t skip = self >= 0 ? self - b->pj->post.lo : -1; /* index in the range */
@@ -430,7 +469,7 @@ static int draw_targets(build *b, int64_t a, int64_t K, nk_rng *r, uint32_t *sta
     }
     uint32_t *out = b->col + b->row[a];
     int64_t m = draw_partners(r, ncand, K, skip, b->multapses, stamp, (uint32_t)a + 1, out);
-    sort_u32(out, m);
+    sort_ids(out, m, (uint32_t)b->npost, tmp);
     const uint32_t lo = (uint32_t)b->pj->post.lo;
     for (int64_t k = 0; k < m; k++)
         out[k] += lo;
@@ -453,12 +492,18 @@ static int out_rows(build *b, int64_t lo, int64_t hi, void *arg, int *most)
         snprintf(b->err, b->errlen, "out of memory");
         return -1;
     }
+    int64_t longest = 1; /* the sort's room (none: sort_u32 sorts) */
+    for (int64_t a = lo; a < hi; a++)
+        if (b->row[a + 1] - b->row[a] > longest)
+            longest = b->row[a + 1] - b->row[a];
+    uint32_t *tmp = malloc((size_t)longest * sizeof *tmp);
     int rc = 0;
     for (int64_t a = lo; a < hi && !rc; a++) {
         nk_rng r;
         nk_rng_init(&r, b->net->seed, b->stream, 0, (uint32_t)(b->pj->pre.lo + a));
-        rc = draw_targets(b, a, o->counts ? o->counts[a] : o->K, &r, stamp, o->rule);
+        rc = draw_targets(b, a, o->counts ? o->counts[a] : o->K, &r, stamp, tmp, o->rule);
     }
+    free(tmp);
     free(stamp);
     return rc;
 }
@@ -822,8 +867,10 @@ static int rule_shape(build *b, const nk_shape *in)
     const double *qpos = b->net->pops[b->pj->post.pop].pos + 3 * b->pj->post.lo;
     cells g = {0};
     uint32_t *cand = nk_xcalloc((size_t)b->npost + 1, sizeof *cand);
+    uint32_t *tmp = malloc(((size_t)b->npost + 1) * sizeof *tmp); /* NULL: sort_u32 sorts */
     if (!cand || cells_build(&g, qpos, b->npost, s.reach)) {
         free(cand);
+        free(tmp);
         free(g.start);
         free(g.item);
         snprintf(b->err, b->errlen, "out of memory");
@@ -859,7 +906,7 @@ static int rule_shape(build *b, const nk_shape *in)
                     for (int64_t e = g.start[cell]; e < g.start[cell + 1]; e++)
                         cand[m++] = g.item[e];
                 }
-        sort_u32(cand, m);
+        sort_ids(cand, m, (uint32_t)b->npost, tmp);
         nk_rng r;
         nk_rng_init(&r, b->net->seed, b->stream, 0, (uint32_t)(b->pj->pre.lo + a));
         for (int64_t k = 0; k < m && !rc; k++) {
@@ -875,6 +922,7 @@ static int rule_shape(build *b, const nk_shape *in)
         }
     }
     free(cand);
+    free(tmp);
     free(g.start);
     free(g.item);
     return rc;
