@@ -211,6 +211,34 @@ do
        string.format("fixed_outdegree: in-degrees uniform (chi2 %.1f on 49 df)", chi2))
 end
 
+-- Long rows are sorted by a radix sort of the targets' bytes (connect.c,
+-- sort_ids): two bytes for 300 targets, three for 70,000; rows of 200 of
+-- them, with and without repeats, come out whole, sorted and in range.
+do
+  local net = nk.network{seed = 23}
+  local a = net:population("lif", 12, {name = "a"})
+  for _, n in ipairs({300, 70000}) do
+    local b = net:population("lif", n, {name = "b" .. n})
+    for _, multi in ipairs({false, true}) do
+      local S = net:connect(a, b, {rule = "fixed_outdegree", outdegree = 200,
+                                   allow_multapses = multi}):synapses()
+      local rows = rows_of(S)
+      local ok = #S.pre == 12 * 200
+      for i = 1, 12 do ok = ok and rows[i] and #rows[i] == 200 end
+      local inrange, lo, hi = true, math.huge, -math.huge
+      for k = 1, #S.post do
+        inrange = inrange and S.post[k] >= 1 and S.post[k] <= n
+        lo, hi = math.min(lo, S.post[k]), math.max(hi, S.post[k])
+      end
+      local what = string.format("fixed_outdegree 200 of %d%s", n, multi and ", multapses" or "")
+      T.ok(ok and csr_sorted(S) and inrange, what .. ": rows whole, sorted, in range")
+      T.ok(multi or no_repeats(S), what .. ": distinct targets")
+      -- 2,400 draws span the range: not collapsed onto a few values
+      T.ok(lo <= n / 20 and hi >= n - n / 20, what .. ": targets span the population")
+    end
+  end
+end
+
 -- ---- fixed_total ------------------------------------------------------------------------
 
 do
