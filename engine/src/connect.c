@@ -21,6 +21,10 @@
  * source for the row index; a request whose estimate exceeds the memory
  * available is refused before anything is allocated. */
 #include "internal.h"
+/* the normal draws of weights and delays take nk_log_fast (the same
+ * doubles as nk_log): two logarithms a synapse were two fifths of the
+ * microcircuit's construction */
+#define NK_RNG_LOG nk_log_fast
 #include "rt/nk_philox.h"
 
 #include <math.h>

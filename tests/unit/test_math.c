@@ -17,6 +17,8 @@
 #include "check.h"
 #include "rt/nk_math.h"
 
+double nk_log_fast(double x); /* engine/src/logfast.c (internal.h) */
+
 /* ---- helpers ----------------------------------------------------------- */
 
 static uint64_t rng_state = 0x9E3779B97F4A7C15ull;
@@ -316,6 +318,49 @@ static void test_log(void)
     CHECK(isinf(nk_log10(INFINITY)));
 }
 
+/* nk_log_fast (logfast.c) gives nk_log's double, bit for bit, everywhere:
+ * random bit patterns of every binade, the random streams' uniforms
+ * ((w + 1/2) 2^-32: construction's normal draws take their logarithms),
+ * next to 1 and next to the ends of its table's intervals; all 2^32
+ * uniforms with --log-u01 (some minutes). Returns the differences. */
+static long log_fast_differs(double x)
+{
+    const double a = nk_log_fast(x), b = nk_log(x);
+    if (isnan(a) && isnan(b))
+        return 0;
+    if (bits_of(a) != bits_of(b)) {
+        printf("  nk_log_fast(%a) = %a, nk_log %a\n", x, a, b);
+        return 1;
+    }
+    return 0;
+}
+
+static void test_log_fast(int all_u01)
+{
+    long bad = 0, n = 0;
+    for (int i = 0; i < NRAND; i++, n++)
+        bad += log_fast_differs(nkm_from_bits(rnd64() % 0x7ff0000000000000ull));
+    for (int i = 0; i < 1000000; i++, n++)
+        bad += log_fast_differs(((double)(uint32_t)rnd64() + 0.5) * 0x1p-32);
+    const uint64_t stride = all_u01 ? 1 : 997;
+    for (uint64_t w = 0; w < 1ull << 32; w += stride, n++)
+        bad += log_fast_differs(((double)w + 0.5) * 0x1p-32);
+    for (int k = -100000; k <= 100000; k++, n++)
+        bad += log_fast_differs(1.0 + k * 0x1p-52);
+    for (int j = 88; j <= 184; j++) /* the ends of the table's intervals */
+        for (int k = -2000; k <= 2000; k++, n++)
+            bad += log_fast_differs((j + 0.5) / 128.0 + k * 0x1p-52);
+    for (int k = -2000; k <= 2000; k++, n++) /* the fold at sqrt(2) */
+        bad += log_fast_differs(nkm_from_bits(0x3ff6a09e667f3bcdull + (uint64_t)(int64_t)k));
+    const double special[] = {0.0, -0.0, -1.0, 1.0, 2.0, 0.5, 5e-324, 2.2250738585072014e-308,
+                              DBL_MAX, INFINITY, -INFINITY, NAN, 2.718281828459045};
+    for (size_t i = 0; i < sizeof special / sizeof *special; i++, n++)
+        bad += log_fast_differs(special[i]);
+    printf("  nk_log_fast: %ld arguments, %ld differ from nk_log%s\n", n, bad,
+           all_u01 ? " (all 2^32 uniforms)" : "");
+    CHECK_EQ_INT(bad, 0);
+}
+
 static void test_log1p(void)
 {
     struct stat s = {"log1p", 0, 0, 0, 0, 0, 0};
@@ -557,13 +602,18 @@ static void test_misc(void)
     CHECK(nk_sign(INFINITY) == 1.0 && nk_sign(-INFINITY) == -1.0);
 }
 
-int main(void)
+int main(int argc, char **argv)
 {
+    if (argc > 1 && !strcmp(argv[1], "--log-u01")) {
+        test_log_fast(1);
+        return check_finish("math");
+    }
     printf("nk_math accuracy (max error in ulps of the double result):\n");
     test_exp();
     test_expm1();
     test_fast_exp();
     test_log();
+    test_log_fast(0);
     test_log1p();
     test_pow();
     test_trig();
