@@ -99,6 +99,45 @@ do
   end
 end
 
+-- a drawn source of a mean of 10 or more a step (PTRS, nk_draw_big_k: 88
+-- registers a thread against the table's kernel's 30, so runner_fns leaves
+-- it out unless a source needs it at the build): in one launch when the
+-- source was so at the build; raised past it after, the steps go as graphs
+-- and print(net) says why; the spikes are the CPU's either way
+do
+  local function ptrs(backend, rate0)
+    local net = nk.network{backend = backend, seed = 7}
+    local e = net:population("lif", 100, {init = {v = nk.uniform(-70, -52)}})
+    net:connect(e, e, {rule = "bernoulli", p = 0.05, weight = 30, delay = 1})
+    local s = net:source("poisson", e, {rate = rate0, weight = 4})
+    local sp = net:monitor("spikes", e)
+    net:run(20)
+    local d1 = tostring(net)
+    s:set{rate = 2e5}
+    net:run(20)
+    local out = {t = sp:times(), id = sp:ids(), d1 = d1, d2 = tostring(net)}
+    net:close()
+    return out
+  end
+  for _, r0 in ipairs{3e5, 20000} do
+    local c, g = ptrs("cpu", r0), ptrs("cuda", r0)
+    local what = string.format("a source at %g Hz, then 2e5", r0)
+    T.ok(#c.t > 50, what .. ": the network fires (" .. #c.t .. " spikes)")
+    T.same_list(g.t, c.t, what .. ": spike times")
+    T.same_list(g.id, c.id, what .. ": spike ids")
+    T.ok(g.d1:find("steps in one ") ~= nil and g.d1:find("steps not in one", 1, true) == nil,
+         what .. ": the first run in one launch: " .. (g.d1:match("backend cuda %b()") or g.d1))
+    if r0 > 1e5 then
+      T.ok(g.d2:find("steps not in one", 1, true) == nil,
+           what .. ": the second too: " .. (g.d2:match("backend cuda %b()") or g.d2))
+    else
+      T.ok(g.d2:find("steps not in one launch: nk_block_run was generated without " ..
+                     "nk_draw_big_k", 1, true) ~= nil,
+           what .. ": the second as graphs, and why: " .. (g.d2:match("backend cuda %b()") or g.d2))
+    end
+  end
+end
+
 -- a value NKSHELL_CUDA_BLOCK does not take: the build says what it expected
 do
   local script = os.tmpname()

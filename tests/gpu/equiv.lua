@@ -1105,6 +1105,26 @@ scenario("drawn sources", function(backend)
   return R
 end)
 
+-- A rate raised past the table's reach in a run, and lowered again, by a
+-- callback: a step then launches nk_draw_big_k (PTRS) too, or no longer
+-- does, so the steps recorded as a graph are recorded again.
+scenario("drawn source past a mean of 10 a step in a run", function(backend)
+  local net = network(backend, {seed = 11})
+  local R = recorder(net)
+  local p = net:population("lif", 60, {name = "p", params = {v_rest = -65, v_reset = -65,
+                                                             v_thresh = -50, t_ref = 2}})
+  local s = net:source("poisson", p, {rate = 3000, weight = 3})
+  net:connect(p, p, {rule = "bernoulli", p = 0.1, weight = 10, delay = 1})
+  R:mon("spikes p", "spikes", p)
+  -- 15 ms at a mean of 0.3 a step, then 15 at 20 (PTRS), and so on
+  net:monitor("output", p:select{1}, {vars = "v", every = 150, fn = function(t)
+    s:set{rate = math.floor(t / 15 + 0.5) % 2 == 1 and 2e5 or 3000}
+  end})
+  net:run(90)
+  if backend == "cpu" then fires(R, "spikes p", "drawn source past a mean of 10") end
+  return R
+end)
+
 -- ============================================================================================
 -- Runs in pieces, checkpoints, restoring across backends.
 -- ============================================================================================

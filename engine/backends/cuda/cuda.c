@@ -123,6 +123,7 @@ typedef struct cuda_bk {
     dproj *projs;
     int npops, nprojs;
     nk_dfn *deliver, *add, *drawk;
+    nk_dfn *drawbigk;        /* the drawn entries whose table is too long (nk_draw_big_k) */
     int64_t graded_syn;      /* connections of graded projections: events per step */
     nk_dfn *update;          /* every population's update (nk_update_all) */
     nk_dfn *begin;           /* nk_step_begin */
@@ -172,6 +173,7 @@ typedef struct cuda_bk {
     int ndparts, ndtabs;
     nk_dpart *hparts;        /* host copy (and its tables, per drawn source) */
     nk_draw_tab *htabs;
+    int draw_ptrs;           /* some table is too long (K < 0): nk_draw_big_k is launched */
     int *tab_src;            /* the source of each table */
     nk_dptr dparts, dtabs;
     int64_t dtotal;
@@ -564,15 +566,18 @@ static int same_update(const char *a, int ia, const char *b, int ib)
 static const char *const BLOCK_FNS[][2] = {
     {"nk_step_begin", "nk_dbargs"}, {"nk_sample_k", "nk_dsmargs"}, {"nk_cur_k", "nk_dcargs"},
     {"nk_stimes_k", "nk_dstargs"},  {"nk_draw_k", "nk_dsargs"},    {"nk_update_all", "nk_duargs"},
-    {"nk_rate_k", "nk_drargs"},     {"nk_deliver_all", "nk_dfargs"},
+    {"nk_rate_k", "nk_drargs"},     {"nk_deliver_all", "nk_dfargs"}, {"nk_draw_big_k", "nk_dsargs"},
 };
 #define NBLOCK_FNS ((int)(sizeof BLOCK_FNS / sizeof *BLOCK_FNS))
-enum { FN_BEGIN, FN_SAMPLE, FN_CUR, FN_STIMES, FN_DRAW, FN_UPDATE, FN_RATE, FN_DELIVER };
+enum {
+    FN_BEGIN, FN_SAMPLE, FN_CUR, FN_STIMES, FN_DRAW, FN_UPDATE, FN_RATE, FN_DELIVER, FN_DRAWBIG
+};
 
 static int block_fn(const cuda_bk *B, const nk_dfn *f)
 {
-    const nk_dfn *const h[NBLOCK_FNS] = {B->begin, B->samplek, B->curk,  B->stimek, B->drawk,
-                                         B->update, B->ratek,  B->deliver};
+    const nk_dfn *const h[NBLOCK_FNS] = {B->begin,  B->samplek, B->curk,    B->stimek,
+                                         B->drawk,  B->update,  B->ratek,   B->deliver,
+                                         B->drawbigk};
     for (int k = 0; k < NBLOCK_FNS; k++)
         if (f == h[k])
             return k;
@@ -618,18 +623,24 @@ static int block_request(int *want, char *err, size_t errlen)
 static unsigned runner_fns(const nk_net *net)
 {
     unsigned m = (1u << NBLOCK_FNS) - 1;
-    int draw = 0, cur = 0;
+    int draw = 0, ptrs = 0, cur = 0;
     for (int k = 0; k < net->nsrcs; k++) {
         const nk_source *c = &net->srcs[k];
         if (c->removed)
             continue;
-        if (c->kind == NK_SRC_POISSON || c->kind == NK_SRC_BERNOULLI)
+        if (c->kind == NK_SRC_POISSON || c->kind == NK_SRC_BERNOULLI) {
             draw = 1;
-        else if (!NK_SRC_IS_SPIKES(c->kind))
+            nk_draw_tab t;
+            nk_source_tab(net, c, &t);
+            ptrs |= t.K < 0; /* as the source's rate is now: a run with a rate
+                                raised past it goes as graphs (record_block) */
+        } else if (!NK_SRC_IS_SPIKES(c->kind))
             cur = 1;
     }
     if (!draw)
         m &= ~(1u << FN_DRAW);
+    if (!ptrs)
+        m &= ~(1u << FN_DRAWBIG);
     if (!cur)
         m &= ~(1u << FN_CUR);
     return m;
@@ -996,6 +1007,7 @@ static int cuda_build(nk_net *net, char *err, size_t errlen)
     if ((rc = nk_dev_fn(B->dev, B->mod, "nk_deliver_all", &B->deliver, err, errlen)) ||
         (rc = nk_dev_fn(B->dev, B->mod, "nk_add_i64", &B->add, err, errlen)) ||
         (rc = nk_dev_fn(B->dev, B->mod, "nk_draw_k", &B->drawk, err, errlen)) ||
+        (rc = nk_dev_fn(B->dev, B->mod, "nk_draw_big_k", &B->drawbigk, err, errlen)) ||
         (rc = nk_dev_fn(B->dev, B->mod, "nk_update_all", &B->update, err, errlen)) ||
         (rc = nk_dev_fn(B->dev, B->mod, "nk_step_begin", &B->begin, err, errlen)) ||
         (rc = nk_dev_fn(B->dev, B->mod, "nk_consts_all", &B->consts, err, errlen)) ||
@@ -1932,6 +1944,18 @@ static int put_draws(nk_net *net, cuda_bk *B, int force, char *err, size_t errle
 {
     if (!B->ndparts || (!fill_draws(net, B) && !force))
         return 0;
+    /* a table now too long, or none now: a step launches nk_draw_big_k, or
+     * no longer does, so the steps recorded for this run are recorded
+     * again (between windows: the device has done the last one) */
+    int ptrs = 0;
+    for (int t = 0; t < B->ndtabs; t++)
+        ptrs |= B->htabs[t].K < 0;
+    if (ptrs != B->draw_ptrs) {
+        B->draw_ptrs = ptrs;
+        nk_dev_graph_free(B->dev, B->graph);
+        B->graph = NULL;
+        B->block_ready = 0;
+    }
     int rc = nk_dev_put(B->dev, B->dparts, B->hparts, (size_t)B->ndparts * sizeof *B->hparts, err,
                         errlen);
     if (!rc)
@@ -1953,8 +1977,9 @@ static int draw_sources(nk_net *net, cuda_bk *B, char *err, size_t errlen)
         .seed = net->seed, .total = B->dtotal, .dt = net->dt,
         .nparts = B->ndparts, .ring_len = net->ring_len,
     };
-    return launch(B, B->drawk, (uint32_t)((B->dtotal + BLOCK - 1) / BLOCK), BLOCK, &a,
-                         sizeof a, err, errlen);
+    const uint32_t blocks = (uint32_t)((B->dtotal + BLOCK - 1) / BLOCK);
+    int rc = launch(B, B->drawk, blocks, BLOCK, &a, sizeof a, err, errlen);
+    return rc || !B->draw_ptrs ? rc : launch(B, B->drawbigk, blocks, BLOCK, &a, sizeof a, err, errlen);
 }
 
 /* Whether step s needs the host: sources to apply, or an output monitor to

@@ -583,9 +583,15 @@ typedef struct nk_dsargs {
 } nk_dsargs;
 
 #ifndef NK_CUDA_STRUCTS_ONLY
-NK_KERNEL(nk_draw_k, nk_dsargs)
+/* Entry j's draw: by its source's table (ptrs 0: nk_draw_k), or, where the
+ * table would be too long (a mean of 10 or more a step), by PTRS (ptrs 1:
+ * nk_draw_big_k, which cuda.c launches only while a source needs it). Each
+ * kernel skips the other's entries. Two kernels, as the PTRS path takes
+ * 88 registers a thread and the table's 30 (sm_90, ptxas -v), and a step
+ * in one launch (nk_block_run) has the registers of its largest op. */
+NK_DEV void nk_draw_entry(const nk_dsargs *a, int64_t j, int ptrs)
 {
-    const int64_t j = nk_tid, step = *a->stepp;
+    const int64_t step = *a->stepp;
     if (j >= a->total || *a->halt < step)
         return;
     const nk_dpart *p =
@@ -593,13 +599,27 @@ NK_KERNEL(nk_draw_k, nk_dsargs)
     const double t = (double)step * a->dt;
     if (!(t >= p->start - 1e-9 * a->dt && t < p->stop - 1e-9 * a->dt))
         return;
+    const nk_draw_tab *tab = a->tabs + p->tab;
+    if ((tab->K < 0) != ptrs)
+        return;
     const int64_t e = j - p->first;
-    const uint32_t c = nk_draw_one(a->tabs + p->tab, a->seed, p->stream, (uint64_t)step,
-                                   p->off + (uint32_t)e);
+    const uint32_t c =
+        ptrs ? nk_draw_by_ptrs(tab, a->seed, p->stream, (uint64_t)step, p->off + (uint32_t)e)
+             : nk_draw_by_tab(tab, a->seed, p->stream, (uint64_t)step, p->off + (uint32_t)e);
     if (c)
         nk_atomic_add_i64(p->ring + (step % a->ring_len) * p->npop +
                               (p->idx ? p->idx[e] : p->plo + e),
                           (int64_t)c * p->wfix);
+}
+
+NK_KERNEL(nk_draw_k, nk_dsargs)
+{
+    nk_draw_entry(a, nk_tid, 0);
+}
+
+NK_KERNEL(nk_draw_big_k, nk_dsargs)
+{
+    nk_draw_entry(a, nk_tid, 1);
 }
 #endif
 

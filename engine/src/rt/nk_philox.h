@@ -357,21 +357,34 @@ NK_RT_FN double nk_draw_u(uint64_t seed, uint32_t stream, uint64_t step, uint32_
            1.1102230246251565e-16; /* 2^-53 */
 }
 
-/* nk_draw_one: the count of entry `index` (what a vectorised loop over the
- * entries computes for each of them). */
-NK_RT_FN uint32_t nk_draw_one(const nk_draw_tab *t, uint64_t seed, uint32_t stream,
-                              uint64_t step, uint32_t index)
+/* nk_draw_one's count where the table is long enough (t->K >= 0) ... */
+NK_RT_FN uint32_t nk_draw_by_tab(const nk_draw_tab *t, uint64_t seed, uint32_t stream,
+                                 uint64_t step, uint32_t index)
 {
-    if (t->K < 0) {
-        nk_rng r;
-        nk_rng_init(&r, seed, stream, step, index);
-        return nk_rng_poisson_k(&r, &t->pk);
-    }
     const double u = nk_draw_u(seed, stream, step, index);
     uint32_t c = 0;
     for (int k = 0; k < t->K; k++)
         c += t->cdf[k] < u;
     return c;
+}
+
+/* ... and where it is not (t->K == -1): a GPU kernel with this path needs
+ * three times the registers (nk_cuda.h, nk_draw_big_k) */
+NK_RT_FN uint32_t nk_draw_by_ptrs(const nk_draw_tab *t, uint64_t seed, uint32_t stream,
+                                  uint64_t step, uint32_t index)
+{
+    nk_rng r;
+    nk_rng_init(&r, seed, stream, step, index);
+    return nk_rng_poisson_k(&r, &t->pk);
+}
+
+/* nk_draw_one: the count of entry `index` (what a vectorised loop over the
+ * entries computes for each of them). */
+NK_RT_FN uint32_t nk_draw_one(const nk_draw_tab *t, uint64_t seed, uint32_t stream,
+                              uint64_t step, uint32_t index)
+{
+    return t->K < 0 ? nk_draw_by_ptrs(t, seed, stream, step, index)
+                    : nk_draw_by_tab(t, seed, stream, step, index);
 }
 
 #if !defined(__CUDACC__) && !defined(__CUDACC_RTC__)
