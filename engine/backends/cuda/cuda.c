@@ -1979,7 +1979,9 @@ static int draw_sources(nk_net *net, cuda_bk *B, char *err, size_t errlen)
     };
     const uint32_t blocks = (uint32_t)((B->dtotal + BLOCK - 1) / BLOCK);
     int rc = launch(B, B->drawk, blocks, BLOCK, &a, sizeof a, err, errlen);
-    return rc || !B->draw_ptrs ? rc : launch(B, B->drawbigk, blocks, BLOCK, &a, sizeof a, err, errlen);
+    if (!rc && B->draw_ptrs)
+        rc = launch(B, B->drawbigk, blocks, BLOCK, &a, sizeof a, err, errlen);
+    return rc;
 }
 
 /* Whether step s needs the host: sources to apply, or an output monitor to
@@ -2208,7 +2210,8 @@ static int put_upd(nk_net *net, cuda_bk *B, char *err, size_t errlen)
             .rec_id = (uint32_t *)(uintptr_t)d->rec_id,
             .nrec = (unsigned long long *)(uintptr_t)(B->nrec + (size_t)k * 8),
             .cst = (double *)(uintptr_t)d->cst,
-            .out = (const nk_dout *)(uintptr_t)(B->outs + (size_t)B->out_first[k] * sizeof(nk_dout)),
+            .out = (const nk_dout *)(uintptr_t)(B->outs +
+                                                (size_t)B->out_first[k] * sizeof(nk_dout)),
             .pieces = (nk_dpiece *)(uintptr_t)B->pieces,
             .npieces = (unsigned long long *)(uintptr_t)(B->counters + NPIECES(B) * 8),
             .tbase = B->tbase, .nout = B->out_first[k + 1] - B->out_first[k],
