@@ -1105,6 +1105,31 @@ scenario("drawn sources", function(backend)
   return R
 end)
 
+-- Currents of two kernels in one step: a population with a noise source
+-- (nk_cur_heavy_k, the noise's normal draws) and one with a dc, a step and
+-- a sine only (nk_cur_k).
+scenario("currents with noise and without in one step", function(backend)
+  local net = network(backend, {seed = 13})
+  local R = recorder(net)
+  local a = net:population("lif", 40, {name = "a", init = {v = nk.uniform(-70, -60)}})
+  local b = net:population("lif", 40, {name = "b", init = {v = nk.uniform(-70, -60)}})
+  net:source("dc", a, {amplitude = 500})
+  net:source("step", a:slice(1, 20), {times = {10, 30}, amplitudes = {400, 0}})
+  net:source("ac", a, {amplitude = 200, frequency = 30})
+  net:source("dc", b, {amplitude = 300})
+  net:source("noise", b, {mean = 400, std = 400})
+  net:connect(a, b, {rule = "bernoulli", p = 0.2, weight = 30, delay = 1})
+  R:mon("spikes a", "spikes", a)
+  R:mon("spikes b", "spikes", b)
+  R:mon("v b", "state", b:slice(1, 5), {vars = "v", every = 7})
+  net:run(60)
+  if backend == "cpu" then
+    fires(R, "spikes a", "currents with noise and without")
+    fires(R, "spikes b", "currents with noise and without")
+  end
+  return R
+end)
+
 -- A rate raised past the table's reach in a run, and lowered again, by a
 -- callback: a step then launches nk_draw_big_k (PTRS) too, or no longer
 -- does, so the steps recorded as a graph are recorded again.

@@ -124,6 +124,9 @@ typedef struct cuda_bk {
     int npops, nprojs;
     nk_dfn *deliver, *add, *drawk;
     nk_dfn *drawbigk;        /* the drawn entries whose table is too long (nk_draw_big_k) */
+    nk_dfn *curheavyk;       /* currents with noise or equations (nk_cur_heavy_k) */
+    int cur_heavy, cur_light; /* this run: some population's currents need nk_cur_heavy_k,
+                                 some nk_cur_k */
     int64_t graded_syn;      /* connections of graded projections: events per step */
     nk_dfn *update;          /* every population's update (nk_update_all) */
     nk_dfn *begin;           /* nk_step_begin */
@@ -567,17 +570,19 @@ static const char *const BLOCK_FNS[][2] = {
     {"nk_step_begin", "nk_dbargs"}, {"nk_sample_k", "nk_dsmargs"}, {"nk_cur_k", "nk_dcargs"},
     {"nk_stimes_k", "nk_dstargs"},  {"nk_draw_k", "nk_dsargs"},    {"nk_update_all", "nk_duargs"},
     {"nk_rate_k", "nk_drargs"},     {"nk_deliver_all", "nk_dfargs"}, {"nk_draw_big_k", "nk_dsargs"},
+    {"nk_cur_heavy_k", "nk_dcargs"},
 };
 #define NBLOCK_FNS ((int)(sizeof BLOCK_FNS / sizeof *BLOCK_FNS))
 enum {
-    FN_BEGIN, FN_SAMPLE, FN_CUR, FN_STIMES, FN_DRAW, FN_UPDATE, FN_RATE, FN_DELIVER, FN_DRAWBIG
+    FN_BEGIN, FN_SAMPLE, FN_CUR, FN_STIMES, FN_DRAW, FN_UPDATE, FN_RATE, FN_DELIVER, FN_DRAWBIG,
+    FN_CURHEAVY
 };
 
 static int block_fn(const cuda_bk *B, const nk_dfn *f)
 {
     const nk_dfn *const h[NBLOCK_FNS] = {B->begin,  B->samplek, B->curk,    B->stimek,
                                          B->drawk,  B->update,  B->ratek,   B->deliver,
-                                         B->drawbigk};
+                                         B->drawbigk, B->curheavyk};
     for (int k = 0; k < NBLOCK_FNS; k++)
         if (f == h[k])
             return k;
@@ -623,7 +628,7 @@ static int block_request(int *want, char *err, size_t errlen)
 static unsigned runner_fns(const nk_net *net)
 {
     unsigned m = (1u << NBLOCK_FNS) - 1;
-    int draw = 0, ptrs = 0, cur = 0;
+    int draw = 0, ptrs = 0, cur = 0, heavy = 0;
     for (int k = 0; k < net->nsrcs; k++) {
         const nk_source *c = &net->srcs[k];
         if (c->removed)
@@ -634,8 +639,10 @@ static unsigned runner_fns(const nk_net *net)
             nk_source_tab(net, c, &t);
             ptrs |= t.K < 0; /* as the source's rate is now: a run with a rate
                                 raised past it goes as graphs (record_block) */
-        } else if (!NK_SRC_IS_SPIKES(c->kind))
+        } else if (!NK_SRC_IS_SPIKES(c->kind)) {
             cur = 1;
+            heavy |= c->kind == NK_SRC_NOISE || c->kind == NK_SRC_EQUATION;
+        }
     }
     if (!draw)
         m &= ~(1u << FN_DRAW);
@@ -643,6 +650,8 @@ static unsigned runner_fns(const nk_net *net)
         m &= ~(1u << FN_DRAWBIG);
     if (!cur)
         m &= ~(1u << FN_CUR);
+    if (!heavy)
+        m &= ~(1u << FN_CURHEAVY);
     return m;
 }
 
@@ -1014,6 +1023,7 @@ static int cuda_build(nk_net *net, char *err, size_t errlen)
         (rc = nk_dev_fn(B->dev, B->mod, "nk_sample_k", &B->samplek, err, errlen)) ||
         (rc = nk_dev_fn(B->dev, B->mod, "nk_rate_k", &B->ratek, err, errlen)) ||
         (rc = nk_dev_fn(B->dev, B->mod, "nk_cur_k", &B->curk, err, errlen)) ||
+        (rc = nk_dev_fn(B->dev, B->mod, "nk_cur_heavy_k", &B->curheavyk, err, errlen)) ||
         (rc = nk_dev_fn(B->dev, B->mod, "nk_stimes_k", &B->stimek, err, errlen)) ||
         (runner && (rc = nk_dev_fn(B->dev, B->mod, "nk_block_run", &B->blockk, err, errlen))))
         return rc;
@@ -1682,7 +1692,7 @@ static int build_curs(nk_net *net, cuda_bk *B, char *err, size_t errlen)
     B->ncmem = B->ncsrc = B->ndcpops = B->nst = 0;
     B->ctotal = 0;
     B->dcsrc = B->dcpops = B->dst = 0;
-    B->dev_curs = B->dev_srcs = 0;
+    B->dev_curs = B->dev_srcs = B->cur_heavy = B->cur_light = 0;
     free(B->hcsrc);
     free(B->csrc_of);
     free(B->hst);
@@ -1802,14 +1812,19 @@ static int build_curs(nk_net *net, cuda_bk *B, char *err, size_t errlen)
         }
         memcpy(at, row, (size_t)n * sizeof *at);
         /* by source, then part, then entry: the order the host adds in */
+        int heavy = 0;
         for (int q = 0; q < B->ncsrc; q++) {
             const nk_source *src = &net->srcs[B->csrc_of[q]];
             for (int t = 0; t < src->nparts; t++)
-                if (src->parts[t].pop == pi)
+                if (src->parts[t].pop == pi) {
+                    heavy |= B->hcsrc[q].kind == NK_DC_NOISE || B->hcsrc[q].kind == NK_DC_EQ;
                     for (int64_t j = 0; j < src->parts[t].n; j++)
                         ent[at[nk_part_at(&src->parts[t], j)]++] =
                             (nk_dcent){q, (uint32_t)(src->parts[t].off + j)};
+                }
         }
+        B->cur_heavy |= heavy;
+        B->cur_light |= !heavy;
         nk_dptr drow = 0, dent = 0, dpos = 0;
         rc = cur_put(B, &drow, row, ((size_t)n + 1) * sizeof *row, err, errlen);
         if (!rc)
@@ -1820,7 +1835,8 @@ static int build_curs(nk_net *net, cuda_bk *B, char *err, size_t errlen)
                                       .row = (const int64_t *)(uintptr_t)drow,
                                       .ent = (const nk_dcent *)(uintptr_t)dent,
                                       .pos = (const double *)(uintptr_t)dpos,
-                                      .n = n, .first = B->ctotal, .pop = pi};
+                                      .n = n, .first = B->ctotal, .pop = pi,
+                                      .heavy = heavy};
         B->ctotal += n;
         free(row);
         free(at);
@@ -1853,8 +1869,11 @@ static int cur_sources(nk_net *net, cuda_bk *B, char *err, size_t errlen)
         .seed = net->seed, .dt = net->dt, .total = B->ctotal,
         .npops = B->ndcpops, .dbl = net->dbl,
     };
-    return launch(B, B->curk, (uint32_t)((B->ctotal + BLOCK - 1) / BLOCK), BLOCK,
-                         &a, sizeof a, err, errlen);
+    const uint32_t blocks = (uint32_t)((B->ctotal + BLOCK - 1) / BLOCK);
+    int rc = B->cur_light ? launch(B, B->curk, blocks, BLOCK, &a, sizeof a, err, errlen) : 0;
+    if (!rc && B->cur_heavy)
+        rc = launch(B, B->curheavyk, blocks, BLOCK, &a, sizeof a, err, errlen);
+    return rc;
 }
 
 /* Drawn sources (poisson, bernoulli): what a part's entries need, filled

@@ -656,7 +656,8 @@ typedef struct nk_dcpop {
     const nk_dcent *ent;
     const double *pos;     /* positions (x, y, z per neuron), for equations; or NULL */
     int64_t n, first;
-    int32_t pop, pad_;
+    int32_t pop;
+    int32_t heavy;         /* a noise or equation source: nk_cur_heavy_k's (below) */
 } nk_dcpop;
 
 typedef struct nk_dcargs {
@@ -677,14 +678,18 @@ NK_DEV double nk_eq_value(int32_t k, int32_t pop, int64_t i, uint32_t j, double 
                           uint64_t seed, const double *pos);
 
 /* Source c's value for neuron i of population p, its neuron j, at step s
- * (t = s dt); 0 with *skip set when it adds nothing. */
+ * (t = s dt); 0 with *skip set when it adds nothing. heavy 0: p has no
+ * noise or equation source, whose paths are then left out (a constant where
+ * it is inlined). */
 NK_DEV double nk_dc_value(const nk_dcargs *a, const nk_dcsrc *c, const nk_dcpop *p, int64_t i,
-                          uint32_t j, int64_t s, int *skip)
+                          uint32_t j, int64_t s, int *skip, int heavy)
 {
     const double t = (double)s * a->dt;
     *skip = 0;
     switch (c->kind) {
     case NK_DC_EQ:
+        if (!heavy)
+            return 0;
         return nk_eq_value(c->src, p->pop, i, j, t, s, a->seed, p->pos);
     case NK_DC_DC:
         return c->amplitude;
@@ -708,6 +713,8 @@ NK_DEV double nk_dc_value(const nk_dcargs *a, const nk_dcsrc *c, const nk_dcpop 
                                                      1000.0 +
                                                  c->phase * 3.14159265358979323846 / 180.0);
     case NK_DC_NOISE: {
+        if (!heavy)
+            return 0;
         nk_rng r;
         nk_rng_init(&r, a->seed, c->stream, (uint64_t)((s - c->s0) / c->per), j);
         return c->mean + c->std * nk_rng_normal(&r);
@@ -725,13 +732,22 @@ NK_DEV double nk_dc_value(const nk_dcargs *a, const nk_dcsrc *c, const nk_dcpop 
     }
 }
 
-NK_KERNEL(nk_cur_k, nk_dcargs)
+/* Neuron j's current (of every population with one, in turn): nk_cur_k
+ * for the populations without a noise or equation source, nk_cur_heavy_k
+ * for those with one (cuda.c launches it only then), each skipping the
+ * other's. Two kernels, as the noise's normal draw takes the kernel from 48
+ * registers a thread to 74 (sm_90, ptxas -v), and a step in one launch
+ * (nk_block_run) has the registers of its largest op. A neuron's sources
+ * are all summed by one kernel, in the host's order. */
+NK_DEV void nk_cur_entry(const nk_dcargs *a, int64_t j, int heavy)
 {
-    const int64_t j = nk_tid, step = *a->stepp;
+    const int64_t step = *a->stepp;
     if (j >= a->total || *a->halt < step)
         return;
     const nk_dcpop *p =
         a->pops + nk_last_first(&a->pops[0].first, (int64_t)sizeof *a->pops, a->npops, j);
+    if (p->heavy != heavy)
+        return;
     const int64_t i = j - p->first;
     const double t = (double)step * a->dt;
     double xd = 0;
@@ -741,7 +757,7 @@ NK_KERNEL(nk_cur_k, nk_dcargs)
         if (!c->on || !(t >= c->start - 1e-9 * a->dt && t < c->stop - 1e-9 * a->dt))
             continue;
         int skip;
-        const double v = nk_dc_value(a, c, p, i, p->ent[e].j, step, &skip);
+        const double v = nk_dc_value(a, c, p, i, p->ent[e].j, step, &skip, heavy);
         if (skip)
             continue;
         if (a->dbl)
@@ -753,6 +769,16 @@ NK_KERNEL(nk_cur_k, nk_dcargs)
         ((double *)p->iext)[i] = xd;
     else
         ((float *)p->iext)[i] = xf;
+}
+
+NK_KERNEL(nk_cur_k, nk_dcargs)
+{
+    nk_cur_entry(a, nk_tid, 0);
+}
+
+NK_KERNEL(nk_cur_heavy_k, nk_dcargs)
+{
+    nk_cur_entry(a, nk_tid, 1);
 }
 #endif
 
