@@ -226,11 +226,11 @@ DEFINE_SORT(sort_keys, uint64_t)
 
 /* n indices below lim sorted, by their bytes from the lowest (a radix sort
  * of as many passes as lim has bytes, the counts of every pass taken in one
- * read; tmp: room for n). A sorted row is the same whatever sorts it; this
- * is about four times faster than sort_u32 on rows of hundreds of random
- * targets, where sort_u32's branches are guesses (the microcircuit's rows of
- * about 480, among up to 21,915 targets: two passes). Short rows go to
- * sort_u32. */
+ * read; tmp: room for n). A sorted row is the same whatever sorts it. On
+ * rows of hundreds of random targets sort_u32's branches are guesses: the
+ * microcircuit's rows of about 480, among up to 21,915 targets (two
+ * passes), took 12.6 % of its construction's samples at scale 0.3 (perf
+ * record) with sort_u32, 2.1 % with this. Short rows go to sort_u32. */
 static void sort_ids(uint32_t *a, int64_t n, uint32_t lim, uint32_t *tmp)
 {
     int passes = lim > 1u << 24 ? 4 : lim > 1u << 16 ? 3 : lim > 1u << 8 ? 2 : 1;
