@@ -224,44 +224,70 @@ DEFINE_SORT(sort_u32, uint32_t)
  * the order is the stable one. */
 DEFINE_SORT(sort_keys, uint64_t)
 
-/* n indices below lim sorted, by their bytes from the lowest (a radix sort
- * of as many passes as lim has bytes, the counts of every pass taken in one
- * read; tmp: room for n). A sorted row is the same whatever sorts it. On
- * rows of hundreds of random targets sort_u32's branches are guesses: the
- * microcircuit's rows of about 480, among up to 21,915 targets (two
- * passes), took 12.6 % of its construction's samples at scale 0.3 (perf
- * record) with sort_u32, 2.1 % with this. Short rows go to sort_u32. */
-static void sort_ids(uint32_t *a, int64_t n, uint32_t lim, uint32_t *tmp)
+/* Radix sorts of rows by target: LSD, as many passes as the targets' bits
+ * need at 8 bits a pass at most, the bits shared evenly between them (a
+ * target below 138,639 is 18 bits: three passes of 6 bits, 64 counts each,
+ * which short rows need), the counts of every pass taken in one read. tmp:
+ * room for n. Short rows go to the quicksorts above.
+ *
+ * sort_ids: n indices below lim. A sorted row is the same whatever sorts
+ * it. On rows of hundreds of random targets sort_u32's branches are
+ * guesses: the microcircuit's rows of about 480, among up to 21,915
+ * targets (two passes), took 12.6 % of its construction's samples at scale
+ * 0.3 (perf record) with sort_u32, 2.1 % with this.
+ *
+ * sort_keys_by_id: keys target << 32 | position, the targets below lim, by
+ * target; an LSD radix sort is stable, so the keys come out in sort_keys's
+ * order (the positions are distinct and in order). */
+static int radix_plan(uint32_t lim, int *width)
 {
-    int passes = lim > 1u << 24 ? 4 : lim > 1u << 16 ? 3 : lim > 1u << 8 ? 2 : 1;
-    if (n < 64 || !tmp) {
-        sort_u32(a, n);
-        return;
-    }
-    int64_t cnt[4][256];
-    memset(cnt, 0, (size_t)passes * sizeof cnt[0]);
-    for (int64_t i = 0; i < n; i++)
-        for (int q = 0; q < passes; q++)
-            cnt[q][(a[i] >> (8 * q)) & 255]++;
-    uint32_t *src = a, *dst = tmp;
-    for (int q = 0; q < passes; q++) {
-        int64_t at = 0;
-        for (int v = 0; v < 256; v++) {
-            int64_t c = cnt[q][v];
-            cnt[q][v] = at;
-            at += c;
-        }
-        for (int64_t i = 0; i < n; i++) {
-            const uint32_t x = src[i];
-            dst[cnt[q][(x >> (8 * q)) & 255]++] = x;
-        }
-        uint32_t *t = src;
-        src = dst;
-        dst = t;
-    }
-    if (src != a)
-        memcpy(a, src, (size_t)n * sizeof *a);
+    int bits = 1;
+    while (bits < 32 && (lim - 1) >> bits)
+        bits++;
+    const int passes = (bits + 7) / 8;
+    *width = (bits + passes - 1) / passes;
+    return passes;
 }
+
+#define DEFINE_RADIX(name, T, shift, quick)                                                      \
+    static void name(T *a, int64_t n, uint32_t lim, T *tmp)                                      \
+    {                                                                                            \
+        if (n < 64 || !tmp || lim < 2) {                                                         \
+            quick(a, n);                                                                         \
+            return;                                                                              \
+        }                                                                                        \
+        int w;                                                                                   \
+        const int passes = radix_plan(lim, &w);                                                  \
+        const uint32_t mask = (1u << w) - 1;                                                     \
+        int64_t cnt[4][256];                                                                     \
+        memset(cnt, 0, (size_t)passes * sizeof cnt[0]);                                          \
+        for (int64_t i = 0; i < n; i++) {                                                        \
+            const uint32_t id = (uint32_t)(a[i] >> (shift));                                     \
+            for (int q = 0; q < passes; q++)                                                     \
+                cnt[q][(id >> (w * q)) & mask]++;                                                \
+        }                                                                                        \
+        T *src = a, *dst = tmp;                                                                  \
+        for (int q = 0; q < passes; q++) {                                                       \
+            int64_t at = 0;                                                                      \
+            for (uint32_t v = 0; v <= mask; v++) {                                               \
+                const int64_t c = cnt[q][v];                                                     \
+                cnt[q][v] = at;                                                                  \
+                at += c;                                                                         \
+            }                                                                                    \
+            for (int64_t i = 0; i < n; i++) {                                                    \
+                const T x = src[i];                                                              \
+                dst[cnt[q][((uint32_t)(x >> (shift)) >> (w * q)) & mask]++] = x;                 \
+            }                                                                                    \
+            T *t = src;                                                                          \
+            src = dst;                                                                           \
+            dst = t;                                                                             \
+        }                                                                                        \
+        if (src != a)                                                                            \
+            memcpy(a, src, (size_t)n * sizeof *a);                                               \
+    }
+
+DEFINE_RADIX(sort_ids, uint32_t, 0, sort_u32)
+DEFINE_RADIX(sort_keys_by_id, uint64_t, 32, sort_keys)
 
 /* ---- rows in parallel ------------------------------------------------------------------ */
 
@@ -1274,6 +1300,7 @@ static int rule_list(build *b)
         if (b->row[a + 1] - b->row[a] > longest)
             longest = b->row[a + 1] - b->row[a];
     uint64_t *key = malloc((size_t)(longest ? longest : 1) * sizeof *key);
+    uint64_t *ktmp = malloc((size_t)(longest ? longest : 1) * sizeof *ktmp); /* NULL: sort_keys */
     float *tw = malloc((size_t)(longest ? longest : 1) * sizeof *tw);
     uint16_t *td = malloc((size_t)(longest ? longest : 1) * sizeof *td);
     if (!key || !tw || !td) {
@@ -1294,7 +1321,7 @@ static int rule_list(build *b)
             tw[k] = b->w[s0 + k];
             td[k] = b->delay[s0 + k];
         }
-        sort_keys(key, m);
+        sort_keys_by_id(key, m, (uint32_t)b->pj->post.hi, ktmp); /* col: post.lo + j */
         for (int64_t k = 0; k < m; k++) {
             uint32_t from = (uint32_t)key[k];
             b->col[s0 + k] = (uint32_t)(key[k] >> 32);
@@ -1303,6 +1330,7 @@ static int rule_list(build *b)
         }
     }
     free(key);
+    free(ktmp);
     free(tw);
     free(td);
     /* values the list does not give come from the distributions, per row */

@@ -697,6 +697,35 @@ do
   for i, k in ipairs(order) do okd = okd and abs(S.delay[i] - want_delay[d[k]]) < 1e-9 end
   T.ok(okd, "list delays: 0.04 -> 0.1, 0.25 -> 0.3, 0.149 -> 0.1, 0.15 -> 0.2, 0.35 -> 0.4")
 
+  -- long rows (a radix sort of the targets, connect.c's sort_keys_by_id) into
+  -- a slice far into a population (its indices past 2^16, and their low ten
+  -- bits wrapping within it): sorted by target, repeats in list order,
+  -- weights with their pairs
+  do
+    local big = net:population("lif", 70000, {name = "big"})
+    local lp, lq, lw = {}, {}, {}
+    for k = 1, 600 do
+      lp[k] = 1 + k % 3
+      lq[k] = 1 + (k * 7919) % 290         -- scrambled, with repeats
+      lw[k] = k
+    end
+    local L = net:connect(a, big:slice(66317, 66616), {rule = "list", pre = lp, post = lq,
+                                                       weight = lw}):synapses()
+    local ord = {}
+    for k = 1, #lp do ord[k] = k end
+    table.sort(ord, function(x, y)
+      if lp[x] ~= lp[y] then return lp[x] < lp[y] end
+      if lq[x] ~= lq[y] then return lq[x] < lq[y] end
+      return x < y
+    end)
+    local okl = #L.pre == #lp
+    for i, k in ipairs(ord) do
+      okl = okl and L.pre[i] == lp[k] and L.post[i] == 66316 + lq[k] and L.weight[i] == lw[k]
+    end
+    T.ok(okl, "list rows of 200 into a slice at 66,317: sorted by target, repeats in list " ..
+              "order, weights with their pairs")
+  end
+
   -- rule implied by pre/post; slices: indices within them
   S = net:connect(a:slice(3, 6), b:slice(2, 5), {pre = {1, 4}, post = {4, 1}, weight = 2})
     :synapses()
