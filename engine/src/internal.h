@@ -475,10 +475,9 @@ double nk_source_in_max(const nk_net *net, const nk_source *src);
  * stop). */
 int nk_source_on(const nk_net *net, const nk_source *src, int64_t s);
 /* The natural logarithm, the same double as nk_log (rt/nk_math.h) for every
- * argument, in two thirds of its time on the host (logfast.c). nk_log_fast_init
- * makes its table (nk_log_fast does it on first use; thread-safe). */
+ * argument, in two thirds of its time on the host (logfast.c; its table is
+ * made on first use, thread-safe). */
 double nk_log_fast(double x);
-void nk_log_fast_init(void);
 
 /* A generated module's nk_draw (nk_philox.h's nk_draw_part). */
 struct nk_draw_tab;

@@ -49,11 +49,6 @@ static void log_tab_make(void)
     __atomic_store_n(&log_ready, 1, __ATOMIC_RELEASE);
 }
 
-void nk_log_fast_init(void)
-{
-    pthread_once(&log_once, log_tab_make);
-}
-
 double nk_log_fast(double x)
 {
     uint64_t b = nkm_bits(x);
@@ -61,7 +56,7 @@ double nk_log_fast(double x)
     if (b < 0x0010000000000000ull || b >= 0x7ff0000000000000ull)
         return nk_log(x);
     if (!__atomic_load_n(&log_ready, __ATOMIC_ACQUIRE))
-        nk_log_fast_init();
+        pthread_once(&log_once, log_tab_make);
     int k = (int)(b >> 52) - 1023;
     b = (b & 0x000fffffffffffffull) | 0x3ff0000000000000ull; /* [1, 2) */
     if (b > 0x3ff6a09e667f3bcdull) { /* m > sqrt(2): m / 2, k + 1 */

@@ -666,6 +666,19 @@ end
 
 -- ---- list ----------------------------------------------------------------------------------
 
+-- The order a list's pairs k = 1..#pre come out in: by source, then
+-- target, then place in the list.
+local function list_order(pre, post)
+  local order = {}
+  for k = 1, #pre do order[k] = k end
+  table.sort(order, function(x, y)
+    if pre[x] ~= pre[y] then return pre[x] < pre[y] end
+    if post[x] ~= post[y] then return post[x] < post[y] end
+    return x < y
+  end)
+  return order
+end
+
 do
   local net = nk.network{seed = 2, dt = 0.1}
   local a = net:population("lif", 6, {name = "a"})
@@ -676,14 +689,7 @@ do
   local d = {0.04, 0.25, 0.149, 1, 0.35, 0.15, 2.0, 0.45}
   local pj = net:connect(a, b, {rule = "list", pre = pre, post = post, weight = w, delay = d})
   local S = pj:synapses()
-  -- expected: pairs sorted by source, then target, then order in the list
-  local order = {}
-  for k = 1, #pre do order[k] = k end
-  table.sort(order, function(x, y)
-    if pre[x] ~= pre[y] then return pre[x] < pre[y] end
-    if post[x] ~= post[y] then return post[x] < post[y] end
-    return x < y
-  end)
+  local order = list_order(pre, post)
   local ok = #S.pre == #pre
   for i, k in ipairs(order) do
     ok = ok and S.pre[i] == pre[k] and S.post[i] == post[k] and S.weight[i] == w[k] and
@@ -711,15 +717,8 @@ do
     end
     local L = net:connect(a, big:slice(66317, 66616), {rule = "list", pre = lp, post = lq,
                                                        weight = lw}):synapses()
-    local ord = {}
-    for k = 1, #lp do ord[k] = k end
-    table.sort(ord, function(x, y)
-      if lp[x] ~= lp[y] then return lp[x] < lp[y] end
-      if lq[x] ~= lq[y] then return lq[x] < lq[y] end
-      return x < y
-    end)
     local okl = #L.pre == #lp
-    for i, k in ipairs(ord) do
+    for i, k in ipairs(list_order(lp, lq)) do
       okl = okl and L.pre[i] == lp[k] and L.post[i] == 66316 + lq[k] and L.weight[i] == lw[k]
     end
     T.ok(okl, "list rows of 200 into a slice at 66,317: sorted by target, repeats in list " ..
