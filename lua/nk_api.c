@@ -101,6 +101,7 @@ static const nk_api_opt read_edges_opts[] = {
                    "inh)"},
     {"delimiter", "field separator (default: found from the header)"},
     {"nodes", "a file of ids (root_id column) so neurons without edges exist"},
+    {"threads", "threads that parse the file (default: --threads, else one per CPU)"},
     END};
 
 static const nk_api_opt sonata_opts[] = {

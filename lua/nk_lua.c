@@ -1856,6 +1856,26 @@ static int l_read_edges(lua_State *L)
         o.delimiter = delim[0];
     }
     o.nodes = opt_string(L, t, "nodes", "nk.read_edges", NULL);
+    /* threads: as for networks, the command line's --threads unless given */
+    lua_getfield(L, LUA_REGISTRYINDEX, DEFAULTS_KEY);
+    if (lua_istable(L, -1)) {
+        lua_getfield(L, -1, "threads");
+        if (lua_isinteger(L, -1))
+            o.threads = (int)lua_tointeger(L, -1);
+        lua_pop(L, 1);
+    }
+    lua_pop(L, 1);
+    if (t) {
+        lua_getfield(L, t, "threads");
+        if (!lua_isnil(L, -1)) {
+            int64_t v = check_int(L, -1, "option 'threads' for nk.read_edges");
+            if (v < 0 || v > 256)
+                return lerror(L, "option 'threads' for nk.read_edges: expected 0 (one per CPU) "
+                                 "to 256, got %lld", (long long)v);
+            o.threads = (int)v;
+        }
+        lua_pop(L, 1);
+    }
     ledges *le = lua_newuserdatauv(L, sizeof *le, 0);
     le->e = NULL;
     le->freed = 0;

@@ -5,12 +5,16 @@
  * The reader streams the file in large blocks and keeps 12 bytes per edge:
  * both ends as positions in the table of distinct ids (found with an
  * open-addressing hash while reading, sorted at the end) and the signed
- * weight as a float. */
+ * weight as a float. Each block is cut at line ends into runs that threads
+ * read at once, while the next block is read; ids new to the table are
+ * added between blocks, in the file's order, so the result and the line a
+ * message names do not depend on the number of threads. */
 #include "internal.h"
 
 #include <ctype.h>
 #include <errno.h>
 #include <math.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -195,76 +199,116 @@ static char *next_line(reader *r, int *rc)
     }
 }
 
-/* Splits line into fields (in place; quotes around a field are removed).
- * Returns the number of fields. */
-static int split(reader *r, char *line, char **field)
+/* s without the spaces around it (in place). */
+static char *trim(char *s)
+{
+    while (*s == ' ')
+        s++;
+    size_t l = strlen(s);
+    while (l > 0 && s[l - 1] == ' ')
+        s[--l] = 0;
+    return s;
+}
+
+/* The first delim in [q, stop), else stop: eight bytes at a time while
+ * eight remain (a byte equal to delim becomes 0, and the lowest byte whose
+ * subtraction borrows is the first 0). */
+static inline char *find_delim(char *q, const char *stop, char delim)
+{
+    const uint64_t ones = 0x0101010101010101ULL, pat = ones * (unsigned char)delim;
+    for (; stop - q >= 8; q += 8) {
+        uint64_t x;
+        memcpy(&x, q, 8);
+        x ^= pat;
+        const uint64_t z = (x - ones) & ~x & (ones << 7);
+        if (z)
+            return q + (__builtin_ctzll(z) >> 3);
+    }
+    while (q < stop && *q != delim)
+        q++;
+    return q;
+}
+
+/* Splits line (up to stop, its NUL; no NUL before it) into fields, in
+ * place: spaces around a field and quotes around it are removed. Their
+ * lengths go to len when given. delim 0: fields are separated by runs of
+ * blanks. Returns the number of fields. */
+static int split(char delim, char *line, char *stop, char **field, size_t *len)
 {
     int n = 0;
     char *p = line;
-    if (!r->delim) {
+    if (!delim) {
         for (;;) {
             while (*p == ' ' || *p == '\t')
                 p++;
             if (!*p || n == MAXCOL)
                 break;
-            field[n++] = p;
+            char *s = p;
             while (*p && *p != ' ' && *p != '\t')
                 p++;
+            size_t l = (size_t)(p - s);
             if (*p)
                 *p++ = 0;
-        }
-    } else {
-        for (;;) {
-            if (n == MAXCOL)
-                break;
-            while (*p == ' ')
-                p++;
-            if (*p == '"') {
-                /* RFC 4180: a quoted field may hold the delimiter, and "" is a
-                 * quote; the field is unquoted in place */
-                char *out = p, *q = p + 1;
-                field[n++] = out;
-                for (;;) {
-                    if (!*q)
-                        break;
-                    if (*q == '"') {
-                        if (q[1] == '"') {
-                            *out++ = '"';
-                            q += 2;
-                            continue;
-                        }
-                        q++;
-                        break;
-                    }
-                    *out++ = *q++;
-                }
-                char *end = strchr(q, r->delim);
-                *out = 0;
-                if (!end)
-                    break;
-                p = end + 1;
-                continue;
+            if (l >= 2 && s[0] == '"' && s[l - 1] == '"') {
+                s[l - 1] = 0;
+                s++;
+                l -= 2;
             }
-            field[n++] = p;
-            char *q = strchr(p, r->delim);
-            if (!q)
-                break;
-            *q = 0;
-            p = q + 1;
+            if (len)
+                len[n] = l;
+            field[n++] = s;
         }
+        return n;
     }
-    for (int k = 0; k < n; k++) {
-        char *s = field[k];
-        while (*s == ' ')
-            s++;
-        size_t l = strlen(s);
-        while (l > 0 && s[l - 1] == ' ')
-            s[--l] = 0;
-        if (!r->delim && l >= 2 && s[0] == '"' && s[l - 1] == '"') {
-            s[l - 1] = 0;
-            s++;
+    for (;;) {
+        if (n == MAXCOL)
+            break;
+        while (*p == ' ')
+            p++;
+        if (*p == '"') {
+            /* RFC 4180: a quoted field may hold the delimiter, and "" is a
+             * quote; the field is unquoted in place */
+            char *out = p, *q = p + 1;
+            char *s = out;
+            for (;;) {
+                if (!*q)
+                    break;
+                if (*q == '"') {
+                    if (q[1] == '"') {
+                        *out++ = '"';
+                        q += 2;
+                        continue;
+                    }
+                    q++;
+                    break;
+                }
+                *out++ = *q++;
+            }
+            char *end = strchr(q, delim);
+            *out = 0;
+            field[n] = trim(s);
+            if (len)
+                len[n] = strlen(field[n]);
+            n++;
+            if (!end)
+                break;
+            p = end + 1;
+            continue;
         }
-        field[k] = s;
+        /* the common case, in one pass: up to the delimiter, less the
+         * spaces before it */
+        char *q = find_delim(p, stop, delim);
+        char *end = q;
+        while (end > p && end[-1] == ' ')
+            end--;
+        const int last = q == stop;
+        *end = 0;
+        if (len)
+            len[n] = (size_t)(end - p);
+        field[n++] = p;
+        if (last)
+            break;
+        p = q + 1;
     }
     return n;
 }
@@ -310,6 +354,49 @@ static int parse_id(const char *s, int64_t *out)
         return -1;
     *out = neg ? (int64_t)(0 - v) : (int64_t)v;
     return 0;
+}
+
+/* Eight ASCII digits at p as a number (the first the most significant), or
+ * -1 when one of them is not a digit. A word at a time: the bytes become
+ * pairs, the pairs fours, the fours the number. */
+static inline int64_t digits8(const char *p)
+{
+    uint64_t x;
+    memcpy(&x, p, 8);
+    const uint64_t hi = 0xF0F0F0F0F0F0F0F0ULL, zeros = 0x3030303030303030ULL;
+    /* a digit is 0x30..0x39: its high half is 3, also after adding 6 (a
+     * byte that carries out fails its own test first) */
+    if ((x & hi) != zeros || ((x + 0x0606060606060606ULL) & hi) != zeros)
+        return -1;
+    x -= zeros;
+    x = (x * 10 + (x >> 8)) & 0x00FF00FF00FF00FFULL;
+    x = (x * 100 + (x >> 16)) & 0x0000FFFF0000FFFFULL;
+    return (int64_t)((x & 0xFFFF) * 10000 + (x >> 32));
+}
+
+/* parse_id of a field of n characters: up to 18 digits (no sign, no
+ * overflow) eight at a time, anything else by parse_id. */
+static int parse_id_n(const char *s, size_t n, int64_t *out)
+{
+    if (n >= 1 && n <= 18) {
+        uint64_t v = 0;
+        size_t i = 0;
+        for (; i + 8 <= n; i += 8) {
+            const int64_t d = digits8(s + i);
+            if (d < 0)
+                return parse_id(s, out);
+            v = v * 100000000u + (uint64_t)d;
+        }
+        for (; i < n; i++) {
+            const unsigned dg = (unsigned)(s[i] - '0');
+            if (dg > 9)
+                return parse_id(s, out);
+            v = v * 10 + dg;
+        }
+        *out = (int64_t)v;
+        return 0;
+    }
+    return parse_id(s, out);
 }
 
 /* Reads a number (a whole field). Returns 0, -1 when s is not one. A value
@@ -388,24 +475,6 @@ typedef struct growing {
     int64_t n, cap;
 } growing;
 
-static int grow_edges(growing *g)
-{
-    int64_t nc = g->cap ? g->cap + g->cap / 2 : 1 << 16;
-    uint32_t *a = realloc(g->pre, (size_t)nc * sizeof *a);
-    if (a)
-        g->pre = a;
-    uint32_t *b = realloc(g->post, (size_t)nc * sizeof *b);
-    if (b)
-        g->post = b;
-    float *c = realloc(g->w, (size_t)nc * sizeof *c);
-    if (c)
-        g->w = c;
-    if (!a || !b || !c)
-        return -1;
-    g->cap = nc;
-    return 0;
-}
-
 static const char *const pre_names[] = {"pre_root_id", "pre", "source", "pre_id", "source_id",
                                         "from", NULL};
 static const char *const post_names[] = {"post_root_id", "post", "target", "post_id",
@@ -433,7 +502,7 @@ static int read_nodes(nk_ctx *ctx, const char *path, idmap *m)
         if (first) {
             r.delim = detect_delim(line);
         }
-        int nf = split(&r, line, field);
+        int nf = split(r.delim, line, line + strlen(line), field, NULL);
         if (nf == 0)
             continue;
         if (first) {
@@ -467,31 +536,461 @@ static int cmp_pair(const void *a, const void *b)
     return x[0] < y[0] ? -1 : x[0] > y[0];
 }
 
+/* ---- edge lines, read by several threads at once ------------------------------------- */
+
+/* How a data line reads: its delimiter, its columns and the sign values that
+ * mean inhibitory. */
+typedef struct edge_cfg {
+    char delim;
+    int cpre, cpost, cw, csign; /* cw, csign: -1 when absent */
+    int need;                /* the largest of them: a line has more fields */
+    const char *const *inh;
+    int ninh;
+} edge_cfg;
+
+static int cfg_need(const edge_cfg *c)
+{
+    int need = c->cpre > c->cpost ? c->cpre : c->cpost;
+    if (c->cw > need)
+        need = c->cw;
+    return c->csign > need ? c->csign : need;
+}
+
+/* The last sign value a reader saw and what it meant (a file has a few,
+ * repeated). */
+typedef struct sign_memo {
+    char last[32];           /* {1, 0}: matches no field */
+    int neg;
+} sign_memo;
+
+/* One data line's edge from its fields. 0, or NK_EINVAL with what was wrong
+ * in msg (the caller names the file and the line). */
+static int edge_fields(const edge_cfg *c, sign_memo *sm, char **field, const size_t *flen,
+                       int nf, int64_t *a, int64_t *b, float *wout, char *msg, size_t len)
+{
+    if (nf <= c->need) {
+        snprintf(msg, len, "%d field%s, expected at least %d", nf, nf == 1 ? "" : "s",
+                 c->need + 1);
+        return NK_EINVAL;
+    }
+    if (parse_id_n(field[c->cpre], flen[c->cpre], a)) {
+        snprintf(msg, len, "pre id '%s' is not an integer", field[c->cpre]);
+        return NK_EINVAL;
+    }
+    if (parse_id_n(field[c->cpost], flen[c->cpost], b)) {
+        snprintf(msg, len, "post id '%s' is not an integer", field[c->cpost]);
+        return NK_EINVAL;
+    }
+    double w = 1;
+    if (c->cw >= 0 && (parse_num(field[c->cw], &w) || !isfinite(w))) {
+        snprintf(msg, len, "weight '%s' is not a finite number", field[c->cw]);
+        return NK_EINVAL;
+    }
+    if (fabs(w) > WEIGHT_MAX) {
+        snprintf(msg, len,
+                 "weight '%s' is out of range: weights must be finite and at most 1e30 in "
+                 "magnitude",
+                 field[c->cw]);
+        return NK_EINVAL;
+    }
+    if (c->csign >= 0) {
+        const char *sv = field[c->csign];
+        size_t l = strlen(sv);
+        if (l >= sizeof sm->last || strcmp(sv, sm->last)) {
+            double num;
+            sm->neg = 0;
+            if (!parse_num(sv, &num))
+                sm->neg = num < 0;
+            for (int k = 0; k < c->ninh && !sm->neg; k++)
+                sm->neg = !strcasecmp(sv, c->inh[k]);
+            if (l < sizeof sm->last)
+                memcpy(sm->last, sv, l + 1);
+            else
+                sm->last[0] = 1; /* matches no text: decide each time */
+        }
+        w = sm->neg ? -fabs(w) : fabs(w);
+    }
+    *wout = (float)w;
+    return 0;
+}
+
 /* Ids are looked up a batch at a time: the slots of the whole batch are
  * prefetched first, so the cache misses of a table larger than the cache
  * overlap instead of coming one after the other. */
 #define BATCH 4096
 
-static int map_batch(nk_ctx *ctx, const char *path, idmap *m, growing *g, const int64_t *ids,
-                     int nb)
+/* A run of whole lines one thread reads: its edges, with both ends as
+ * positions in the id map where the id is there already. The map is only
+ * read meanwhile; ids not in it yet are kept aside, and added in the file's
+ * order once the threads are done. */
+typedef struct edge_part {
+    const edge_cfg *c;
+    const idmap *m;
+    char *lo, *hi;           /* the lines; *hi may be written (a '\n' or the end's NUL) */
+    int64_t lines;           /* lines walked, up to and including a failing one */
+    uint32_t *pre, *post;
+    float *w;
+    int64_t n, cap;
+    int64_t *miss;           /* (2 * edge + end, id) for ids not in the map */
+    int64_t nmiss, capmiss;
+    int rc;                  /* 0, or an error code with msg (without the file and line) */
+    char msg[512];
+    growing *g;              /* where the edges go once their ids are known: */
+    int64_t dst;             /* from g's edge dst; -1: nowhere yet (the part copies them there
+                                before it reads its next lines) */
+    pthread_t th;
+    int started;
+} edge_part;
+
+static int64_t idmap_find(const idmap *m, int64_t id)
 {
-    if ((uint64_t)(m->n + 2 * nb) * 2 > m->mask + 1) {
-        /* room for the whole batch first, so slots do not move under it */
-        while ((uint64_t)(m->n + 2 * nb) * 2 > m->mask + 1)
-            if (idmap_grow(m))
-                return nk_fail(ctx, NK_ENOMEM, "%s: out of memory for ids", path);
+    if (!m->mask)
+        return -1;
+    uint64_t h = mix((uint64_t)id) & m->mask;
+    while (m->slot[h].val) {
+        if (m->slot[h].key == id)
+            return (int64_t)m->slot[h].val - 1;
+        h = (h + 1) & m->mask;
     }
-    for (int k = 0; k < 2 * nb; k++)
-        __builtin_prefetch(&m->slot[mix((uint64_t)ids[k]) & m->mask]);
-    int64_t base = g->n - nb;
-    for (int k = 0; k < nb; k++) {
-        int64_t ia = idmap_get(m, ids[2 * k]), ib = idmap_get(m, ids[2 * k + 1]);
-        if (ia < 0 || ib < 0)
-            return nk_fail(ctx, NK_ENOMEM, "%s: out of memory for ids (or more than 2^32)", path);
-        g->pre[base + k] = (uint32_t)ia;
-        g->post[base + k] = (uint32_t)ib;
+    return -1;
+}
+
+static int part_fail(edge_part *p, int code, const char *what)
+{
+    snprintf(p->msg, sizeof p->msg, "%s", what);
+    return p->rc = code;
+}
+
+/* Both ends of the part's last nb edges (ids: pre, post, pre, ...). An id
+ * the same as the edge before's at that end (a file sorted by source has
+ * runs of them) takes its position without a look-up. */
+static int part_ids(edge_part *p, const int64_t *ids, int nb)
+{
+    const idmap *m = p->m;
+    for (int k = 0; m->mask && k < 2 * nb; k++)
+        if (k < 2 || ids[k] != ids[k - 2])
+            __builtin_prefetch(&m->slot[mix((uint64_t)ids[k]) & m->mask]);
+    const int64_t base = p->n - nb;
+    int64_t last_at[2] = {-1, -1}; /* the last look-up at each end (-1: not in the map) */
+    for (int k = 0; k < 2 * nb; k++) {
+        const int64_t e = base + k / 2;
+        int64_t at;
+        if (k >= 2 && ids[k] == ids[k - 2])
+            at = last_at[k & 1];
+        else
+            at = last_at[k & 1] = idmap_find(m, ids[k]);
+        if (at >= 0) {
+            (k & 1 ? p->post : p->pre)[e] = (uint32_t)at;
+            continue;
+        }
+        if (p->nmiss == p->capmiss) {
+            int64_t nc = p->capmiss ? p->capmiss * 2 : 1024;
+            int64_t *nm = realloc(p->miss, (size_t)nc * 2 * sizeof *nm);
+            if (!nm)
+                return part_fail(p, NK_ENOMEM, "out of memory for ids");
+            p->miss = nm;
+            p->capmiss = nc;
+        }
+        p->miss[2 * p->nmiss] = 2 * e + (k & 1);
+        p->miss[2 * p->nmiss + 1] = ids[k];
+        p->nmiss++;
     }
     return 0;
+}
+
+static int part_grow(edge_part *p)
+{
+    int64_t nc = p->cap ? p->cap * 2 : 1 << 14;
+    uint32_t *a = realloc(p->pre, (size_t)nc * sizeof *a);
+    if (a)
+        p->pre = a;
+    uint32_t *b = realloc(p->post, (size_t)nc * sizeof *b);
+    if (b)
+        p->post = b;
+    float *w = realloc(p->w, (size_t)nc * sizeof *w);
+    if (w)
+        p->w = w;
+    if (!a || !b || !w)
+        return part_fail(p, NK_ENOMEM, "out of memory for edges");
+    p->cap = nc;
+    return 0;
+}
+
+/* The part's edges into g, where the file's order puts them. */
+static void part_flush(edge_part *p)
+{
+    if (p->dst < 0)
+        return;
+    memcpy(p->g->pre + p->dst, p->pre, (size_t)p->n * sizeof *p->pre);
+    memcpy(p->g->post + p->dst, p->post, (size_t)p->n * sizeof *p->post);
+    memcpy(p->g->w + p->dst, p->w, (size_t)p->n * sizeof *p->w);
+    p->dst = -1;
+}
+
+static void *part_run(void *arg)
+{
+    edge_part *p = arg;
+    part_flush(p);
+    const edge_cfg *c = p->c;
+    char *field[MAXCOL];
+    size_t flen[MAXCOL];
+    int64_t ids[2 * BATCH];
+    sign_memo sm = {{1, 0}, 0};
+    int nb = 0;
+    p->n = p->nmiss = p->lines = 0;
+    p->rc = 0;
+    /* a NUL byte (a binary file): the line that has it fails */
+    const char *nul = memchr(p->lo, 0, (size_t)(p->hi - p->lo));
+    for (char *s = p->lo; s < p->hi;) {
+        char *nl = memchr(s, '\n', (size_t)(p->hi - s));
+        char *end = nl ? nl : p->hi, *line = s;
+        s = nl ? nl + 1 : p->hi;
+        p->lines++;
+        if (nul && nul < end) {
+            part_fail(p, NK_EINVAL, "a NUL byte: this is not a text (CSV/TSV) file");
+            break;
+        }
+        if (end > line && end[-1] == '\r')
+            end--;
+        *end = 0;
+        if (!*line || *line == '#')
+            continue;
+        int nf = split(c->delim, line, end, field, flen);
+        if (nf == 0)
+            continue;
+        if (p->n == p->cap && part_grow(p))
+            break;
+        if ((p->rc = edge_fields(c, &sm, field, flen, nf, &ids[2 * nb], &ids[2 * nb + 1], &p->w[p->n],
+                                 p->msg, sizeof p->msg)))
+            break;
+        p->n++;
+        if (++nb == BATCH) {
+            if (part_ids(p, ids, nb))
+                break;
+            nb = 0;
+        }
+    }
+    if (!p->rc && nb)
+        part_ids(p, ids, nb);
+    return NULL;
+}
+
+static void part_free(edge_part *p)
+{
+    free(p->pre);
+    free(p->post);
+    free(p->w);
+    free(p->miss);
+}
+
+static int grow_edges(growing *g, int64_t need)
+{
+    if (need <= g->cap)
+        return 0;
+    int64_t nc = g->cap ? g->cap + g->cap / 2 : 1 << 16;
+    if (nc < need)
+        nc = need;
+    uint32_t *a = realloc(g->pre, (size_t)nc * sizeof *a);
+    if (a)
+        g->pre = a;
+    uint32_t *b = realloc(g->post, (size_t)nc * sizeof *b);
+    if (b)
+        g->post = b;
+    float *c = realloc(g->w, (size_t)nc * sizeof *c);
+    if (c)
+        g->w = c;
+    if (!a || !b || !c)
+        return -1;
+    g->cap = nc;
+    return 0;
+}
+
+/* The bytes each thread reads at a time, and the least a part may have (a
+ * small file is read by fewer threads). */
+#define PART_BYTES ((size_t)4 << 20)
+#define PART_MIN ((size_t)64 << 10)
+#define BLOCK_MAX ((size_t)64 << 20)
+
+/* Reads into buf[len..cap) until it is full or the file ends; the bytes read. */
+static int read_more(reader *r, char *buf, size_t len, size_t cap, size_t *got)
+{
+    *got = 0;
+    while (!r->eof && len + *got < cap) {
+        size_t n = fread(buf + len + *got, 1, cap - len - *got, r->f);
+        if (n == 0) {
+            if (ferror(r->f))
+                return nk_fail(r->ctx, NK_EIO, "%s: read error: %s", r->path, strerror(errno));
+            r->eof = 1;
+        }
+        *got += n;
+    }
+    return 0;
+}
+
+/* Cuts buf[0, bytes) into k runs of whole lines of about the same size. */
+static void cut_parts(edge_part *parts, size_t k, char *lo, size_t bytes)
+{
+    char *top = lo + bytes, *at = lo;
+    for (size_t t = 0; t < k; t++) {
+        edge_part *p = &parts[t];
+        p->lo = at;
+        if (t + 1 == k) {
+            p->hi = top;
+        } else {
+            char *x = lo + bytes / k * (t + 1);
+            if (x < at)
+                x = at;
+            char *nl = memchr(x, '\n', (size_t)(top - x));
+            p->hi = nl ? nl + 1 : top;
+        }
+        at = p->hi;
+    }
+}
+
+/* A block's parts into the edges, in the file's order: the first error,
+ * the ids new to the map, and the edges' places in g (each part copies its
+ * edges there itself, on its thread, before its next lines). */
+static int merge_parts(reader *r, edge_part *parts, size_t k, idmap *m, growing *g)
+{
+    int64_t total = g->n;
+    for (size_t t = 0; t < k; t++)
+        total += parts[t].n;
+    if (grow_edges(g, total))
+        return nk_fail(r->ctx, NK_ENOMEM, "%s:%lld: out of memory at %lld edges", r->path,
+                       (long long)r->line, (long long)g->n);
+    for (size_t t = 0; t < k; t++) {
+        edge_part *p = &parts[t];
+        if (p->rc)
+            return nk_fail(r->ctx, p->rc, "%s:%lld: %s", r->path, (long long)(r->line + p->lines),
+                           p->msg);
+        for (int64_t i = 0; i < p->nmiss; i++) {
+            const int64_t e = p->miss[2 * i], at = idmap_get(m, p->miss[2 * i + 1]);
+            if (at < 0)
+                return nk_fail(r->ctx, NK_ENOMEM, "%s: out of memory for ids (or more than 2^32)",
+                               r->path);
+            (e & 1 ? p->post : p->pre)[e / 2] = (uint32_t)at;
+        }
+        p->dst = g->n;
+        g->n += p->n;
+        r->line += p->lines;
+    }
+    return 0;
+}
+
+/* The lines after the header (the reader positioned there), a block at a
+ * time, each cut into up to nt parts read by threads of their own while
+ * this thread reads the next block into a second buffer. */
+static int read_body(reader *r, const edge_cfg *c, idmap *m, growing *g, int nt)
+{
+    size_t want = (size_t)nt * PART_BYTES;
+    if (want > BLOCK_MAX)
+        want = BLOCK_MAX;
+    if (r->cap < want) {
+        char *nb = realloc(r->buf, want + 1);
+        if (!nb)
+            return nk_fail(r->ctx, NK_ENOMEM, "out of memory");
+        r->buf = nb;
+        r->cap = want;
+    }
+    size_t ocap = r->cap;
+    char *other = malloc(ocap + 1);
+    edge_part *parts = nk_xcalloc((size_t)nt, sizeof *parts);
+    if (!other || !parts) {
+        free(other);
+        free(parts);
+        return nk_fail(r->ctx, NK_ENOMEM, "out of memory");
+    }
+    for (int t = 0; t < nt; t++)
+        parts[t].dst = -1;
+    /* the block: buf[0, len) */
+    size_t keep = r->len - r->pos, got;
+    memmove(r->buf, r->buf + r->pos, keep);
+    r->pos = 0;
+    int rc = read_more(r, r->buf, keep, r->cap, &got);
+    r->len = keep + got;
+    while (!rc && r->len) {
+        char *lo = r->buf, *top = r->buf + r->len;
+        if (!r->eof) {
+            while (top > lo && top[-1] != '\n')
+                top--;
+            if (top == lo) {
+                /* a line longer than the buffer: a larger buffer */
+                if (r->cap >= (size_t)1 << 30) {
+                    rc = nk_fail(r->ctx, NK_EINVAL, "%s:%lld: a line longer than 1 GB", r->path,
+                                 (long long)r->line + 1);
+                    break;
+                }
+                char *nb = realloc(r->buf, r->cap * 2 + 1);
+                if (!nb) {
+                    rc = nk_fail(r->ctx, NK_ENOMEM, "out of memory");
+                    break;
+                }
+                r->buf = nb;
+                r->cap *= 2;
+                rc = read_more(r, r->buf, r->len, r->cap, &got);
+                r->len += got;
+                continue;
+            }
+        }
+        r->buf[r->len] = 0;
+        const size_t bytes = (size_t)(top - lo);
+        size_t k = bytes / PART_MIN + 1;
+        if (k > (size_t)nt)
+            k = (size_t)nt;
+        for (size_t t = 0; t < (size_t)nt; t++) {
+            parts[t].c = c;
+            parts[t].m = m;
+            parts[t].g = g;
+            if (t >= k) /* no lines this time: its last ones go now */
+                part_flush(&parts[t]);
+        }
+        cut_parts(parts, k, lo, bytes);
+        for (size_t t = 0; t < k; t++) {
+            parts[t].started =
+                nt > 1 && pthread_create(&parts[t].th, NULL, part_run, &parts[t]) == 0;
+            if (!parts[t].started)
+                part_run(&parts[t]);
+        }
+        /* meanwhile, the next block: this one's unfinished line, then more
+         * (the parts do not touch the bytes past top) */
+        const size_t tail = r->len - bytes;
+        int rrc = 0;
+        got = 0;
+        if (ocap < r->cap) {
+            char *nb = realloc(other, r->cap + 1);
+            if (nb) {
+                other = nb;
+                ocap = r->cap;
+            } else {
+                rrc = nk_fail(r->ctx, NK_ENOMEM, "out of memory");
+            }
+        }
+        if (!rrc) {
+            memcpy(other, top, tail);
+            rrc = read_more(r, other, tail, ocap, &got);
+        }
+        for (size_t t = 0; t < k; t++)
+            if (parts[t].started)
+                pthread_join(parts[t].th, NULL);
+        rc = merge_parts(r, parts, k, m, g);
+        if (!rc)
+            rc = rrc;
+        char *sb = r->buf;
+        size_t sc = r->cap;
+        r->buf = other;
+        r->cap = ocap;
+        r->len = tail + got;
+        other = sb;
+        ocap = sc;
+    }
+    for (int t = 0; t < nt; t++) {
+        if (!rc)
+            part_flush(&parts[t]);
+        part_free(&parts[t]);
+    }
+    free(parts);
+    free(other);
+    return rc;
 }
 
 nk_edges *nk_edges_read_csv(nk_ctx *ctx, const char *path, const nk_csv_opts *o)
@@ -511,157 +1010,111 @@ nk_edges *nk_edges_read_csv(nk_ctx *ctx, const char *path, const nk_csv_opts *o)
     if ((rc = reader_open(&r, ctx, path)))
         goto fail;
     char *field[MAXCOL], *line;
-    int cpre = 0, cpost = 1, cw = 2, csign = -1, first = 1;
-    const char *const *inh = o->inhibitory ? o->inhibitory : inh_default;
-    char last_sign[32] = {1, 0}; /* the last sign value seen, and what it meant */
-    int64_t batch[2 * BATCH];
-    int nb = 0;
-    int last_neg = 0;
-    int ninh = o->inhibitory ? o->ninhibitory : (int)(sizeof inh_default / sizeof *inh_default);
+    size_t flen[MAXCOL];
+    int first = 1;
+    edge_cfg c = {.cpre = 0, .cpost = 1, .cw = 2, .csign = -1};
+    c.inh = o->inhibitory ? o->inhibitory : inh_default;
+    c.ninh = o->inhibitory ? o->ninhibitory : (int)(sizeof inh_default / sizeof *inh_default);
+    /* The first line: a header, or the first edge. */
     while ((line = next_line(&r, &rc))) {
         if (!*line || *line == '#')
             continue;
-        if (first)
-            r.delim = o->delimiter ? (o->delimiter == ' ' ? 0 : o->delimiter)
-                                   : detect_delim(line);
-        int nf = split(&r, line, field);
+        r.delim = o->delimiter ? (o->delimiter == ' ' ? 0 : o->delimiter) : detect_delim(line);
+        int nf = split(r.delim, line, line + strlen(line), field, flen);
         if (nf == 0)
             continue;
-        if (first) {
-            first = 0;
-            int64_t id0, id1;
-            int header = nf < 2 || parse_id(field[0], &id0) || parse_id(field[1], &id1);
-            if (nf == MAXCOL) {
-                rc = nk_fail(ctx, NK_EINVAL, "%s:%lld: more than %d columns; at most %d are read",
-                             path, (long long)r.line, MAXCOL - 1, MAXCOL - 1);
-                break;
-            }
-            if (header) {
-                char names[1024];
-                header_list(names, sizeof names, field, nf);
-                struct {
-                    const char *what, *given;
-                    const char *const *defaults;
-                    int *col;
-                    int required;
-                } want[] = {{"pre", o->pre, pre_names, &cpre, 1},
-                            {"post", o->post, post_names, &cpost, 1},
-                            {"weight", o->weight, weight_names, &cw, 0},
-                            {"sign", o->sign, sign_names, &csign, 0}};
-                for (int k = 0; k < 4; k++) {
-                    int c = find_col(field, nf, want[k].given && *want[k].given ? want[k].given
-                                                                                  : NULL,
-                                     want[k].defaults);
-                    if (c == -2 || (c == -1 && want[k].required) || c >= nf) {
-                        rc = nk_fail(ctx, NK_EINVAL,
-                                     "%s:%lld: no %s column %s%s%s in the header (it has %s)",
-                                     path, (long long)r.line, want[k].what,
-                                     want[k].given ? "'" : "(expected one of 'pre_root_id', "
-                                                           "'pre', 'source', ... or name it)",
-                                     want[k].given ? want[k].given : "",
-                                     want[k].given ? "'" : "", names);
-                        break;
-                    }
-                    *want[k].col = c;
-                }
-                if (rc)
+        first = 0;
+        int64_t id0, id1;
+        int header = nf < 2 || parse_id(field[0], &id0) || parse_id(field[1], &id1);
+        if (nf == MAXCOL) {
+            rc = nk_fail(ctx, NK_EINVAL, "%s:%lld: more than %d columns; at most %d are read",
+                         path, (long long)r.line, MAXCOL - 1, MAXCOL - 1);
+            break;
+        }
+        if (header) {
+            char names[1024];
+            header_list(names, sizeof names, field, nf);
+            struct {
+                const char *what, *given;
+                const char *const *defaults;
+                int *col;
+                int required;
+            } want[] = {{"pre", o->pre, pre_names, &c.cpre, 1},
+                        {"post", o->post, post_names, &c.cpost, 1},
+                        {"weight", o->weight, weight_names, &c.cw, 0},
+                        {"sign", o->sign, sign_names, &c.csign, 0}};
+            for (int k = 0; k < 4; k++) {
+                int col = find_col(field, nf, want[k].given && *want[k].given ? want[k].given
+                                                                              : NULL,
+                                   want[k].defaults);
+                if (col == -2 || (col == -1 && want[k].required) || col >= nf) {
+                    rc = nk_fail(ctx, NK_EINVAL,
+                                 "%s:%lld: no %s column %s%s%s in the header (it has %s)", path,
+                                 (long long)r.line, want[k].what,
+                                 want[k].given ? "'" : "(expected one of 'pre_root_id', "
+                                                       "'pre', 'source', ... or name it)",
+                                 want[k].given ? want[k].given : "", want[k].given ? "'" : "",
+                                 names);
                     break;
-                continue;
-            }
-            /* no header: columns by number */
-            if (o->pre || o->post || o->weight || o->sign) {
-                struct {
-                    const char *given;
-                    int *col;
-                } want[] = {{o->pre, &cpre}, {o->post, &cpost}, {o->weight, &cw},
-                            {o->sign, &csign}};
-                for (int k = 0; k < 4 && !rc; k++) {
-                    int64_t num;
-                    if (!want[k].given || !*want[k].given)
-                        continue;
-                    if (parse_id(want[k].given, &num) || num < 1 || num > MAXCOL)
-                        rc = nk_fail(ctx, NK_EINVAL,
-                                     "%s:%lld: the file has no header, so columns are numbers; "
-                                     "got '%s'",
-                                     path, (long long)r.line, want[k].given);
-                    else
-                        *want[k].col = (int)num - 1;
                 }
-                if (rc)
-                    break;
+                *want[k].col = col;
             }
-            if (cw >= nf && !(o->weight && *o->weight))
-                cw = -1;
-        }
-        int need = cpre > cpost ? cpre : cpost;
-        if (cw > need)
-            need = cw;
-        if (csign > need)
-            need = csign;
-        if (nf <= need) {
-            rc = nk_fail(ctx, NK_EINVAL, "%s:%lld: %d field%s, expected at least %d", path,
-                         (long long)r.line, nf, nf == 1 ? "" : "s", need + 1);
             break;
         }
-        int64_t a, b;
-        if (parse_id(field[cpre], &a)) {
-            rc = nk_fail(ctx, NK_EINVAL, "%s:%lld: pre id '%s' is not an integer", path,
-                         (long long)r.line, field[cpre]);
-            break;
-        }
-        if (parse_id(field[cpost], &b)) {
-            rc = nk_fail(ctx, NK_EINVAL, "%s:%lld: post id '%s' is not an integer", path,
-                         (long long)r.line, field[cpost]);
-            break;
-        }
-        double w = 1;
-        if (cw >= 0 && (parse_num(field[cw], &w) || !isfinite(w))) {
-            rc = nk_fail(ctx, NK_EINVAL, "%s:%lld: weight '%s' is not a finite number", path,
-                         (long long)r.line, field[cw]);
-            break;
-        }
-        if (fabs(w) > WEIGHT_MAX) {
-            rc = nk_fail(ctx, NK_EINVAL,
-                         "%s:%lld: weight '%s' is out of range: weights must be finite and at "
-                         "most 1e30 in magnitude",
-                         path, (long long)r.line, field[cw]);
-            break;
-        }
-        if (csign >= 0) {
-            const char *sv = field[csign];
-            size_t len = strlen(sv);
-            if (len >= sizeof last_sign || strcmp(sv, last_sign)) {
-                double num;
-                last_neg = 0;
-                if (!parse_num(sv, &num))
-                    last_neg = num < 0;
-                for (int k = 0; k < ninh && !last_neg; k++)
-                    last_neg = !strcasecmp(sv, inh[k]);
-                if (len < sizeof last_sign)
-                    memcpy(last_sign, sv, len + 1);
+        /* no header: columns by number */
+        if (o->pre || o->post || o->weight || o->sign) {
+            struct {
+                const char *given;
+                int *col;
+            } want[] = {{o->pre, &c.cpre}, {o->post, &c.cpost}, {o->weight, &c.cw},
+                        {o->sign, &c.csign}};
+            for (int k = 0; k < 4 && !rc; k++) {
+                int64_t num;
+                if (!want[k].given || !*want[k].given)
+                    continue;
+                if (parse_id(want[k].given, &num) || num < 1 || num > MAXCOL)
+                    rc = nk_fail(ctx, NK_EINVAL,
+                                 "%s:%lld: the file has no header, so columns are numbers; "
+                                 "got '%s'",
+                                 path, (long long)r.line, want[k].given);
                 else
-                    last_sign[0] = 1; /* matches no text: decide each time */
+                    *want[k].col = (int)num - 1;
             }
-            w = last_neg ? -fabs(w) : fabs(w);
+            if (rc)
+                break;
         }
-        if (g.n == g.cap && grow_edges(&g)) {
-            rc = nk_fail(ctx, NK_ENOMEM, "%s:%lld: out of memory at %lld edges", path,
-                         (long long)r.line, (long long)g.n);
+        if (c.cw >= nf && !(o->weight && *o->weight))
+            c.cw = -1;
+        /* this line is the first edge */
+        c.need = cfg_need(&c);
+        sign_memo sm = {{1, 0}, 0};
+        char msg[512];
+        int64_t a, b, ia, ib;
+        float w;
+        if ((rc = edge_fields(&c, &sm, field, flen, nf, &a, &b, &w, msg, sizeof msg))) {
+            rc = nk_fail(ctx, rc, "%s:%lld: %s", path, (long long)r.line, msg);
             break;
         }
-        g.w[g.n++] = (float)w;
-        batch[2 * nb] = a;
-        batch[2 * nb + 1] = b;
-        if (++nb == BATCH) {
-            if ((rc = map_batch(ctx, path, &m, &g, batch, nb)))
-                break;
-            nb = 0;
+        if ((ia = idmap_get(&m, a)) < 0 || (ib = idmap_get(&m, b)) < 0 || grow_edges(&g, 1)) {
+            rc = nk_fail(ctx, NK_ENOMEM, "%s: out of memory", path);
+            break;
         }
+        g.pre[0] = (uint32_t)ia;
+        g.post[0] = (uint32_t)ib;
+        g.w[0] = w;
+        g.n = 1;
+        break;
     }
-    if (!rc && nb)
-        rc = map_batch(ctx, path, &m, &g, batch, nb);
     if (!rc && first)
         rc = nk_fail(ctx, NK_EINVAL, "%s: the file is empty (expected a header and edges)", path);
+    if (!rc) {
+        c.delim = r.delim;
+        c.need = cfg_need(&c);
+        int nt = o->threads > 0 ? o->threads : nk_usable_cpus();
+        if (nt > NK_MAX_THREADS)
+            nt = NK_MAX_THREADS;
+        rc = read_body(&r, &c, &m, &g, nt);
+    }
     reader_close(&r);
     if (rc)
         goto fail;

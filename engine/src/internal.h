@@ -333,6 +333,9 @@ struct nk_backend;
 
 #define NK_MAX_THREADS 256
 
+/* CPUs this process may run on (its affinity mask), at least 1. */
+int nk_usable_cpus(void);
+
 /* Phases of a step and of building, as net:profile() reports them. */
 enum { NK_PROF_SOURCES, NK_PROF_UPDATE, NK_PROF_DELIVER, NK_PROF_RECORD, NK_PROF_WRITE,
        NK_PROF_FINISH, NK_PROF_STEPS, NK_PROF_EARLY,

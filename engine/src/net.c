@@ -343,7 +343,7 @@ void nk_net_backend_detail(const nk_net *net, char *buf, size_t len)
 }
 
 /* CPUs this process may run on. */
-static int usable_cpus(void)
+int nk_usable_cpus(void)
 {
     cpu_set_t set;
     if (sched_getaffinity(0, sizeof set, &set) == 0 && CPU_COUNT(&set) > 0)
@@ -354,7 +354,7 @@ static int usable_cpus(void)
 
 int nk_net_threads(const nk_net *net)
 {
-    int n = net->threads > 0 ? net->threads : usable_cpus();
+    int n = net->threads > 0 ? net->threads : nk_usable_cpus();
     return n > NK_MAX_THREADS ? NK_MAX_THREADS : n;
 }
 

@@ -420,6 +420,143 @@ do
   os.remove(big)
 end
 
+-- ---- a large file, read by several threads ---------------------------------------------
+-- The reader cuts the file into blocks (4 MB a thread) and each block into
+-- runs of lines (at least 64 kB) that threads read at once. A file of about
+-- 10 MB crosses blocks with one and two threads and makes many runs with
+-- more; every thread count must give the same edges, in the file's order,
+-- and the same line in a message.
+do
+  math.randomseed(20261123)
+  local pool = {}
+  for k = 1, 3000 do pool[k] = 720575940300000000 + k * 7919 end
+  -- a few ids read by the slow path: 19 digits, a sign, leading zeros
+  pool[#pool + 1] = 1234567890123456789
+  pool[#pool + 1] = -42
+  pool[#pool + 1] = 7
+  local spell = {[1234567890123456789] = "1234567890123456789", [-42] = "-42", [7] = "+0007"}
+  local nts = {"ACH", "GABA", "GLUT", "gaba", "SER"}
+  local lines, want = {"pre_root_id,post_root_id,neuropil,syn_count,nt_type"}, {}
+  local pre = pool[1]
+  for i = 1, 220000 do
+    local r = i % 1000
+    if r == 97 then
+      lines[#lines + 1] = "# a comment, 2,3,4"
+    elseif r == 101 then
+      lines[#lines + 1] = ""
+    end
+    if math.random() < 0.02 then pre = pool[math.random(#pool)] end -- runs of one source
+    local post = pool[math.random(#pool)]
+    local w = math.random(1, 200)
+    local nt = nts[math.random(#nts)]
+    local ws = tostring(w)
+    if i % 7 == 0 then ws = w .. ".5"; w = w + 0.5 end
+    local neg = nt == "GABA" or nt == "GLUT" or nt == "gaba"
+    want[#want + 1] = {pre, post, neg and -w or w}
+    local a, b = spell[pre] or tostring(pre), spell[post] or tostring(post)
+    local line
+    if i % 53 == 0 then
+      line = string.format(' %s , "%s","AVLP,R", %s ,"%s"', a, b, ws, nt)
+    else
+      line = string.format("%s,%s,SMP_R,%s,%s", a, b, ws, nt)
+    end
+    if i % 89 == 0 then line = line .. "\r" end
+    lines[#lines + 1] = line
+  end
+  local text = table.concat(lines, "\n") -- the last line without its newline
+  T.ok(#text > 9 * 1024 * 1024, "the large file has more than 9 MB (" .. #text .. ")")
+  local path = string.format("edges-large-%d-%d.csv", os.time(), math.random(1, 1e9))
+  local nodes = path .. ".nodes"
+  T.write_file(path, text)
+  -- a node file with some of the ids and one without edges: the rest are new
+  T.write_file(nodes, "root_id\n" .. pool[5] .. "\n" .. pool[2000] .. "\n99\n")
+  local ids = {[99] = true}
+  for _, e in ipairs(want) do ids[e[1]] = true ids[e[2]] = true end
+  local sorted = {}
+  for id in pairs(ids) do sorted[#sorted + 1] = id end
+  table.sort(sorted)
+  for _, nt in ipairs{1, 2, 3, 8} do
+    local ok, E = pcall(nk.read_edges, path, {nodes = nodes, threads = nt})
+    T.ok(ok, nt .. " threads: the large file reads: " .. tostring(not ok and E))
+    if ok then
+      T.eq(#E, #want, nt .. " threads: edges")
+      local bad
+      for i = 1, #want do
+        local a, b, w = E:get(i)
+        local x = want[i]
+        if a ~= x[1] or b ~= x[2] or w ~= x[3] then
+          bad = string.format("edge %d: %s %s %s, expected %s %s %s", i, a, b, w, x[1], x[2], x[3])
+          break
+        end
+      end
+      T.ok(not bad, nt .. " threads: every edge as written, in order: " .. tostring(bad))
+      T.same_list(E:ids(), sorted, nt .. " threads: the distinct ids, sorted")
+    end
+  end
+  -- errors deep in the file: the first in the file's order, at its line
+  -- (the header is line 1; comments and blank lines count)
+  local function data_line(n) -- the file line of the n-th edge
+    local seen = 0
+    for k = 2, #lines do
+      if lines[k] ~= "" and lines[k]:sub(1, 1) ~= "#" then
+        seen = seen + 1
+        if seen == n then return k end
+      end
+    end
+  end
+  local l1, l2 = data_line(150001), data_line(190001)
+  local saved1, saved2 = lines[l1], lines[l2]
+  lines[l1] = "720575940300007919,x12,SMP_R,3,ACH"
+  lines[l2] = "1,2,SMP\0R,3,ACH"
+  T.write_file(path, table.concat(lines, "\n"))
+  for _, nt in ipairs{1, 4} do
+    T.raises(path .. ":" .. l1 .. ": post id 'x12' is not an integer", nk.read_edges, path,
+             {threads = nt})
+  end
+  lines[l1] = saved1
+  T.write_file(path, table.concat(lines, "\n"))
+  for _, nt in ipairs{1, 4} do
+    T.raises(path .. ":" .. l2 .. ": a NUL byte: this is not a text (CSV/TSV) file",
+             nk.read_edges, path, {threads = nt})
+  end
+  lines[l2] = "5,6"
+  T.write_file(path, table.concat(lines, "\n"))
+  T.raises(path .. ":" .. l2 .. ": 2 fields, expected at least 5", nk.read_edges, path,
+           {threads = 3})
+  lines[l2] = saved2
+  os.remove(path)
+  os.remove(nodes)
+  T.raises("option 'threads' for nk.read_edges: expected 0 (one per CPU) to 256, got -1",
+           nk.read_edges, DIR .. "flywire.csv", {threads = -1})
+end
+
+-- ids are read eight digits at a time: a character just outside '0'..'9'
+-- ('/' and ':') anywhere in them is refused, and every length up to 18
+-- digits (and past it) reads as the number
+do
+  local path = os.tmpname()
+  for _, id in ipairs{"1234567/", "12345678:", "72057594:340717878", "7205759/4340717878",
+                      "720575940340717:78", "/2345678", "12345678123456789:"} do
+    T.write_file(path, "pre,post\n1,2\n" .. id .. ",5\n")
+    T.raises(path .. ":3: pre id '" .. id .. "' is not an integer", nk.read_edges, path)
+  end
+  local want, text = {}, {"pre,post"}
+  for n = 1, 19 do
+    local s = ("9123456780123456789"):sub(1, n)
+    want[#want + 1] = math.tointeger(tonumber(s))
+    text[#text + 1] = s .. "," .. n
+  end
+  T.write_file(path, table.concat(text, "\n") .. "\n")
+  local ok, E = pcall(nk.read_edges, path)
+  T.ok(ok, "ids of 1 to 19 digits read: " .. tostring(not ok and E))
+  if ok then
+    local got = {}
+    for i = 1, #E do got[i] = (E:get(i)) end
+    T.same_list(got, want, "ids of 1 to 19 digits")
+  end
+  os.remove(path)
+end
+
 -- ---- a loaded circuit runs ------------------------------------------------------------------
 
 do

@@ -409,6 +409,8 @@ typedef struct nk_csv_opts {
     char delimiter;          /* 0: detect (tab, comma, space or ';') */
     const char *nodes;       /* optional file of ids (first column, or "root_id"), so
                                 neurons without edges are included */
+    int threads;             /* threads that parse the edges (0: one per CPU); the
+                                result does not depend on it */
 } nk_csv_opts;
 
 void nk_csv_opts_init(nk_csv_opts *o);
