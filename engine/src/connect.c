@@ -1223,19 +1223,28 @@ static int list_pair(const build *b, int64_t k, int64_t *a, int64_t *j, double *
     return 1;
 }
 
-static int rule_list(build *b)
+/* A run of pairs [lo, hi) for one thread: counting its synapses by source,
+ * then putting them where at says (each source's synapses from this run come
+ * after those of the runs before it, so a row holds its pairs in the list's
+ * order whatever the number of threads). */
+typedef struct list_job {
+    build b;                 /* a copy whose messages go to msg */
+    int64_t lo, hi;
+    int64_t *at;             /* by source: the count, then where its next synapse goes */
+    int pass;                /* 0: count and check the ends, 1: fill */
+    int rc, most;            /* most: the longest delay, in steps */
+    char msg[512];
+    pthread_t th;
+    int started;
+} list_job;
+
+static int list_count(list_job *j)
 {
-    const nk_conn_opts *o = b->o;
-    int64_t n = b->ls ? b->ls->e->n : o->nlist;
-    if (!b->ls && n > 0 && (!o->list_pre || !o->list_post)) {
-        snprintf(b->err, b->errlen, "list: the pre and post lists are missing");
-        return -2;
-    }
-    int has_w = b->ls || o->list_w;
-    for (int64_t k = 0; k < n; k++) {
-        int64_t a, j;
+    build *b = &j->b;
+    for (int64_t k = j->lo; k < j->hi; k++) {
+        int64_t a, t;
         double w;
-        if (!list_pair(b, k, &a, &j, &w))
+        if (!list_pair(b, k, &a, &t, &w))
             continue;
         if (a < 0 || a >= b->npre) {
             snprintf(b->err, b->errlen,
@@ -1244,73 +1253,102 @@ static int rule_list(build *b)
                      (long long)a + 1, (long long)k + 1, (long long)b->npre, (long long)b->npre);
             return -2;
         }
-        if (j < 0 || j >= b->npost) {
+        if (t < 0 || t >= b->npost) {
             snprintf(b->err, b->errlen,
                      "list: target %lld (pair %lld) is out of range: the target has %lld neurons "
                      "(1..%lld)",
-                     (long long)j + 1, (long long)k + 1, (long long)b->npost, (long long)b->npost);
+                     (long long)t + 1, (long long)k + 1, (long long)b->npost, (long long)b->npost);
             return -2;
         }
-        b->row[a + 1]++;
+        j->at[a]++;
     }
-    int rc = counted(b);
-    if (rc)
-        return rc;
-    int64_t nsyn = b->n;
-    b->w = malloc((size_t)(nsyn ? nsyn : 1) * sizeof *b->w);
-    b->delay = malloc((size_t)(nsyn ? nsyn : 1) * sizeof *b->delay);
-    int64_t *fill = malloc((size_t)(b->npre ? b->npre : 1) * sizeof *fill);
-    if (!b->w || !b->delay || !fill) {
-        free(fill);
-        snprintf(b->err, b->errlen, "out of memory for %lld synapses", (long long)nsyn);
-        return -1;
-    }
-    memcpy(fill, b->row, (size_t)b->npre * sizeof *fill);
-    int max_delay = 1;
-    for (int64_t k = 0; k < n && !rc; k++) {
-        int64_t a, j;
+    return 0;
+}
+
+static int list_fill(list_job *j)
+{
+    build *b = &j->b;
+    const nk_conn_opts *o = b->o;
+    const int has_w = b->ls || o->list_w;
+    for (int64_t k = j->lo; k < j->hi; k++) {
+        int64_t a, t;
         double w;
-        if (!list_pair(b, k, &a, &j, &w))
+        if (!list_pair(b, k, &a, &t, &w))
             continue;
-        int64_t at = fill[a]++;
-        uint32_t post = (uint32_t)(b->pj->post.lo + j);
+        int64_t at = j->at[a]++;
+        uint32_t post = (uint32_t)(b->pj->post.lo + t);
         b->col[at] = post;
+        int rc;
         if (has_w && (rc = check_weight(b, w, a, post)))
-            break;
+            return rc;
         b->w[at] = (float)w;
         int st = (int)o->delay;
         if (!b->ls && o->list_delay) {
             st = delay_steps(o->list_delay[k], b->net->dt);
-            if (st < 0) {
-                rc = bad_delay(b, o->list_delay[k], a, post);
-                break;
-            }
+            if (st < 0)
+                return bad_delay(b, o->list_delay[k], a, post);
         }
         b->delay[at] = (uint16_t)st;
-        if (st > max_delay)
-            max_delay = st;
+        if (st > j->most)
+            j->most = st;
     }
-    free(fill);
-    if (rc)
-        return rc;
-    b->pj->max_delay = max_delay;
-    /* Sort each row by target (stably). */
+    return 0;
+}
+
+static void *list_run(void *p)
+{
+    list_job *j = p;
+    j->rc = j->pass ? list_fill(j) : list_count(j);
+    return NULL;
+}
+
+/* One pass over every job, jobs 1.. on threads of their own (where one
+ * cannot start, here). The first failing run in the list's order gives the
+ * error, as one thread going pair by pair would. */
+static int list_pass(build *b, list_job *jobs, int nt, int pass)
+{
+    for (int t = 0; t < nt; t++) {
+        jobs[t].pass = pass;
+        jobs[t].b.col = b->col;
+        jobs[t].b.w = b->w;
+        jobs[t].b.delay = b->delay;
+        jobs[t].started =
+            t > 0 && pthread_create(&jobs[t].th, NULL, list_run, &jobs[t]) == 0;
+    }
+    for (int t = 0; t < nt; t++)
+        if (!jobs[t].started)
+            list_run(&jobs[t]);
+    for (int t = 0; t < nt; t++)
+        if (jobs[t].started)
+            pthread_join(jobs[t].th, NULL);
+    for (int t = 0; t < nt; t++)
+        if (jobs[t].rc) {
+            snprintf(b->err, b->errlen, "%s", jobs[t].msg);
+            return jobs[t].rc;
+        }
+    return 0;
+}
+
+/* Sorts rows [lo, hi) by target, stably (fills keep the list's order). */
+static int list_sort_rows(build *b, int64_t lo, int64_t hi, void *arg, int *most)
+{
+    (void)arg;
+    (void)most;
     int64_t longest = 0;
-    for (int64_t a = 0; a < b->npre; a++)
+    for (int64_t a = lo; a < hi; a++)
         if (b->row[a + 1] - b->row[a] > longest)
             longest = b->row[a + 1] - b->row[a];
-    uint64_t *key = malloc((size_t)(longest ? longest : 1) * sizeof *key);
-    uint64_t *ktmp = malloc((size_t)(longest ? longest : 1) * sizeof *ktmp); /* NULL: sort_keys */
-    float *tw = malloc((size_t)(longest ? longest : 1) * sizeof *tw);
-    uint16_t *td = malloc((size_t)(longest ? longest : 1) * sizeof *td);
+    size_t m1 = (size_t)(longest ? longest : 1);
+    uint64_t *key = malloc(m1 * sizeof *key);
+    uint64_t *ktmp = malloc(m1 * sizeof *ktmp); /* NULL: sort_keys */
+    float *tw = malloc(m1 * sizeof *tw);
+    uint16_t *td = malloc(m1 * sizeof *td);
+    int rc = 0;
     if (!key || !tw || !td) {
-        free(key);
-        free(tw);
-        free(td);
         snprintf(b->err, b->errlen, "out of memory");
-        return -1;
+        rc = -1;
     }
-    for (int64_t a = 0; a < b->npre; a++) {
+    for (int64_t a = lo; a < hi && !rc; a++) {
         int64_t s0 = b->row[a], m = b->row[a + 1] - s0, sorted = 1;
         for (int64_t k = 1; k < m && sorted; k++)
             sorted = b->col[s0 + k - 1] <= b->col[s0 + k];
@@ -1333,7 +1371,86 @@ static int rule_list(build *b)
     free(ktmp);
     free(tw);
     free(td);
+    return rc;
+}
+
+/* pairs per thread, at least; and the most memory the threads' counts by
+ * source may take (8 bytes per source a thread) */
+#define LIST_MIN_PAIRS ((int64_t)1 << 18)
+#define LIST_COUNTS_MAX ((int64_t)256 << 20)
+
+static int rule_list(build *b)
+{
+    const nk_conn_opts *o = b->o;
+    int64_t n = b->ls ? b->ls->e->n : o->nlist;
+    if (!b->ls && n > 0 && (!o->list_pre || !o->list_post)) {
+        snprintf(b->err, b->errlen, "list: the pre and post lists are missing");
+        return -2;
+    }
+    int64_t nt = nk_net_threads(b->net);
+    if (nt > n / LIST_MIN_PAIRS + 1)
+        nt = n / LIST_MIN_PAIRS + 1;
+    if (nt > LIST_COUNTS_MAX / ((b->npre + 1) * 8))
+        nt = LIST_COUNTS_MAX / ((b->npre + 1) * 8);
+    if (nt < 1)
+        nt = 1;
+    list_job *jobs = nk_xcalloc((size_t)nt, sizeof *jobs);
+    int rc = jobs ? 0 : -1;
+    for (int64_t t = 0; t < nt && !rc; t++) {
+        list_job *j = &jobs[t];
+        j->b = *b;
+        j->b.err = j->msg;
+        j->b.errlen = sizeof j->msg;
+        j->lo = n / nt * t;
+        j->hi = t + 1 == nt ? n : n / nt * (t + 1);
+        j->at = nk_xcalloc((size_t)b->npre + 1, sizeof *j->at);
+        if (!j->at)
+            rc = -1;
+    }
+    if (rc == -1)
+        snprintf(b->err, b->errlen, "out of memory");
+    if (!rc)
+        rc = list_pass(b, jobs, (int)nt, 0);
+    if (!rc) {
+        for (int64_t a = 0; a < b->npre; a++)
+            for (int64_t t = 0; t < nt; t++)
+                b->row[a + 1] += jobs[t].at[a];
+        rc = counted(b);
+    }
+    if (!rc) {
+        /* where each run's synapses of each source start */
+        for (int64_t a = 0; a < b->npre; a++) {
+            int64_t at = b->row[a];
+            for (int64_t t = 0; t < nt; t++) {
+                const int64_t c = jobs[t].at[a];
+                jobs[t].at[a] = at;
+                at += c;
+            }
+        }
+        int64_t nsyn = b->n;
+        b->w = malloc((size_t)(nsyn ? nsyn : 1) * sizeof *b->w);
+        b->delay = malloc((size_t)(nsyn ? nsyn : 1) * sizeof *b->delay);
+        if (!b->w || !b->delay) {
+            snprintf(b->err, b->errlen, "out of memory for %lld synapses", (long long)nsyn);
+            rc = -1;
+        }
+    }
+    if (!rc)
+        rc = list_pass(b, jobs, (int)nt, 1);
+    int max_delay = 1;
+    for (int64_t t = 0; jobs && t < nt; t++) {
+        if (jobs[t].most > max_delay)
+            max_delay = jobs[t].most;
+        free(jobs[t].at);
+    }
+    free(jobs);
+    if (rc)
+        return rc;
+    b->pj->max_delay = max_delay;
+    if ((rc = par_rows(b, b->row, list_sort_rows, NULL, NULL)))
+        return rc;
     /* values the list does not give come from the distributions, per row */
+    const int has_w = b->ls || o->list_w;
     if (!has_w && o->wdist.kind != NK_DIST_CONST && (rc = fill_values(b, 0)))
         return rc;
     if ((b->ls || !o->list_delay) && o->ddist.kind != NK_DIST_CONST && (rc = fill_values(b, 1)))

@@ -725,6 +725,66 @@ do
               "order, weights with their pairs")
   end
 
+  -- a long list is counted and filled by several threads, each a run of
+  -- pairs: the synapses (repeats in list order, told apart by their
+  -- weights) and the first error in the list's order are the same for one
+  -- thread and three
+  do
+    local lp, lq, lw = {}, {}, {}
+    for k = 1, 700000 do
+      lp[k] = 1 + (k * 37) % 50
+      lq[k] = 1 + (k * 7919) % 40
+      lw[k] = k / 1000
+    end
+    local function run(threads, p2, q2, w2)
+      local n2 = nk.network{seed = 2, dt = 0.1, threads = threads}
+      local x = n2:population("lif", 300, {name = "x"})
+      local y = n2:population("lif", 400, {name = "y"})
+      local ok, pj = pcall(n2.connect, n2, x, y, {rule = "list", pre = p2 or lp, post = q2 or lq,
+                                                  weight = w2 or lw})
+      if not ok then return nil, pj end
+      return pj:synapses()
+    end
+    local S1, S3 = run(1), run(3)
+    local same = S1 and S3 and #S1.pre == 700000 and #S3.pre == 700000
+    for i = 1, same and 700000 or 0 do
+      if S1.pre[i] ~= S3.pre[i] or S1.post[i] ~= S3.post[i] or S1.weight[i] ~= S3.weight[i] then
+        same = false
+        break
+      end
+    end
+    T.ok(same, "a list of 700,000 pairs: the same synapses, in the same order, on 1 and 3 threads")
+    local sorted = S3 ~= nil
+    for i = 2, S3 and #S3.pre or 0 do
+      local a, b = S3, i - 1
+      if a.pre[b] > a.pre[i] or (a.pre[b] == a.pre[i] and (a.post[b] > a.post[i] or
+         (a.post[b] == a.post[i] and a.weight[b] >= a.weight[i]))) then
+        sorted = false
+        break
+      end
+    end
+    T.ok(sorted, "a long list: by source, then target, repeats in list order")
+    -- errors: a target out of range late in the list comes before a weight
+    -- out of range early (the ends are checked first), and of two weights
+    -- the earlier is named
+    lq[650001] = 401
+    lw[20001] = 2e6
+    for _, t in ipairs{1, 3} do
+      local _, err = run(t)
+      T.ok(err and err:find("target 401 (pair 650001) is out of range", 1, true),
+           t .. " threads: the target out of range is named: " .. tostring(err))
+    end
+    lq[650001] = 1
+    lp[690001], lq[690001], lw[690001] = 7, 9, 3e6
+    lp[300001], lq[300001], lw[300001] = 5, 8, 4e6
+    lw[20001] = 1
+    for _, t in ipairs{1, 3} do
+      local _, err = run(t)
+      T.ok(err and err:find("weight 4e+06 of synapse 5 -> 8 is out of range", 1, true),
+           t .. " threads: the first weight out of range is named: " .. tostring(err))
+    end
+  end
+
   -- rule implied by pre/post; slices: indices within them
   S = net:connect(a:slice(3, 6), b:slice(2, 5), {pre = {1, 4}, post = {4, 1}, weight = 2})
     :synapses()
