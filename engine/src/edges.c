@@ -993,6 +993,74 @@ static int read_body(reader *r, const edge_cfg *c, idmap *m, growing *g, int nt)
     return rc;
 }
 
+/* ---- loops over the edges, in runs on threads ------------------------------------------- */
+
+/* A run of edges [lo, hi) for fn, with what fn found there. */
+typedef struct span {
+    int64_t lo, hi;
+    const void *arg;
+    void (*fn)(struct span *);
+    int64_t count[2];
+    int64_t bad;             /* the first edge fn refused, or -1 */
+    pthread_t th;
+    int started;
+} span;
+
+static void *span_run(void *p)
+{
+    span *s = p;
+    s->fn(s);
+    return NULL;
+}
+
+#define SPAN_MIN ((int64_t)1 << 16)
+
+/* fn over edges [0, n), cut into up to nt runs of SPAN_MIN edges or more,
+ * runs 1.. on threads of their own (where one cannot start, here). The runs,
+ * in order (the caller frees them), *k of them; NULL when out of memory. */
+static span *spans_run(int nt, int64_t n, void (*fn)(span *), const void *arg, int *k)
+{
+    int64_t m = n / SPAN_MIN + 1;
+    if (m > nt)
+        m = nt;
+    if (m < 1)
+        m = 1;
+    span *sp = nk_xcalloc((size_t)m, sizeof *sp);
+    if (!sp)
+        return NULL;
+    for (int64_t t = 0; t < m; t++) {
+        sp[t].lo = n / m * t;
+        sp[t].hi = t + 1 == m ? n : n / m * (t + 1);
+        sp[t].arg = arg;
+        sp[t].fn = fn;
+        sp[t].bad = -1;
+        sp[t].started = t > 0 && pthread_create(&sp[t].th, NULL, span_run, &sp[t]) == 0;
+    }
+    for (int64_t t = 0; t < m; t++)
+        if (!sp[t].started)
+            fn(&sp[t]);
+    for (int64_t t = 0; t < m; t++)
+        if (sp[t].started)
+            pthread_join(sp[t].th, NULL);
+    *k = (int)m;
+    return sp;
+}
+
+typedef struct renumber_arg {
+    growing *g;
+    const uint32_t *rank;
+} renumber_arg;
+
+/* Both ends from positions of first appearance to places among the sorted ids. */
+static void renumber(span *s)
+{
+    const renumber_arg *a = s->arg;
+    for (int64_t i = s->lo; i < s->hi; i++) {
+        a->g->pre[i] = a->rank[a->g->pre[i]];
+        a->g->post[i] = a->rank[a->g->post[i]];
+    }
+}
+
 nk_edges *nk_edges_read_csv(nk_ctx *ctx, const char *path, const nk_csv_opts *o)
 {
     nk_csv_opts defaults;
@@ -1004,6 +1072,9 @@ nk_edges *nk_edges_read_csv(nk_ctx *ctx, const char *path, const nk_csv_opts *o)
     growing g = {0};
     nk_edges *e = NULL;
     int rc = 0;
+    int nt = o->threads > 0 ? o->threads : nk_usable_cpus();
+    if (nt > NK_MAX_THREADS)
+        nt = NK_MAX_THREADS;
     if (o->nodes && (rc = read_nodes(ctx, o->nodes, &m)))
         goto fail;
     reader r;
@@ -1110,9 +1181,6 @@ nk_edges *nk_edges_read_csv(nk_ctx *ctx, const char *path, const nk_csv_opts *o)
     if (!rc) {
         c.delim = r.delim;
         c.need = cfg_need(&c);
-        int nt = o->threads > 0 ? o->threads : nk_usable_cpus();
-        if (nt > NK_MAX_THREADS)
-            nt = NK_MAX_THREADS;
         rc = read_body(&r, &c, &m, &g, nt);
     }
     reader_close(&r);
@@ -1147,12 +1215,16 @@ nk_edges *nk_edges_read_csv(nk_ctx *ctx, const char *path, const nk_csv_opts *o)
         e->ids[i] = pairs[2 * i];
         rank[pairs[2 * i + 1]] = (uint32_t)i;
     }
-    for (int64_t i = 0; i < g.n; i++) {
-        g.pre[i] = rank[g.pre[i]];
-        g.post[i] = rank[g.post[i]];
-    }
+    renumber_arg ra = {&g, rank};
+    int nsp;
+    span *sp = spans_run(nt, g.n, renumber, &ra, &nsp);
     free(pairs);
     free(rank);
+    if (!sp) {
+        rc = nk_fail(ctx, NK_ENOMEM, "out of memory");
+        goto fail;
+    }
+    free(sp);
     e->nids = m.n;
     e->n = g.n;
     e->pre = g.pre;
@@ -1174,6 +1246,28 @@ fail:
 }
 
 /* ---- onto populations -------------------------------------------------------------- */
+
+typedef struct sign_arg {
+    const nk_edges *e;
+    int64_t *const *map;     /* by id: the neuron in pre's and in post's population, or -1 */
+    int skip_unknown;
+} sign_arg;
+
+/* The edges of each sign whose ends are both in the populations; the first
+ * that is not, unless such edges are skipped. */
+static void count_signs(span *s)
+{
+    const sign_arg *a = s->arg;
+    for (int64_t i = s->lo; i < s->hi; i++) {
+        int64_t p = a->map[0][a->e->pre[i]], q = a->map[1][a->e->post[i]];
+        if (p >= 0 && q >= 0) {
+            s->count[a->e->w[i] < 0]++;
+        } else if (!a->skip_unknown) {
+            s->bad = i;
+            return;
+        }
+    }
+}
 
 int nk_connect_edges(nk_net *net, int pre, int post, const nk_edges *e, const nk_conn_opts *o,
                      int skip_unknown, int proj[2])
@@ -1211,21 +1305,26 @@ int nk_connect_edges(nk_net *net, int pre, int post, const nk_edges *e, const nk
             map[k][i] = nk_pop_index_of(net, pops[k], e->ids[i]);
     int64_t count[2] = {0, 0};
     int rc = 0;
-    for (int64_t i = 0; i < e->n; i++) {
-        int64_t a = map[0][e->pre[i]], b = map[1][e->post[i]];
-        if ((a < 0 || b < 0) && !skip_unknown) {
-            int which = a < 0 ? 0 : 1;
+    sign_arg sa = {e, map, skip_unknown};
+    int nsp;
+    span *sp = spans_run(nk_net_threads(net), e->n, count_signs, &sa, &nsp);
+    if (!sp)
+        rc = nk_fail(ctx, NK_ENOMEM, "out of memory");
+    for (int t = 0; sp && t < nsp && !rc; t++) {
+        const int64_t i = sp[t].bad;
+        if (i >= 0) {
+            int which = map[0][e->pre[i]] < 0 ? 0 : 1;
             rc = nk_fail(ctx, NK_EINVAL,
                          "connect: edge %lld: %s id %lld is not in population '%s' (skip_unknown "
                          "= true leaves such edges out)",
                          (long long)i + 1, which ? "post" : "pre",
                          (long long)e->ids[which ? e->post[i] : e->pre[i]],
                          net->pops[pops[which]].name);
-            break;
         }
-        if (a >= 0 && b >= 0)
-            count[e->w[i] < 0]++;
+        count[0] += sp[t].count[0];
+        count[1] += sp[t].count[1];
     }
+    free(sp);
     nk_range rpre = {pre, 0, net->pops[pre].n}, rpost = {post, 0, net->pops[post].n};
     for (int s = 0; s < 2 && !rc; s++) {
         if (!count[s])

@@ -447,6 +447,8 @@ do
     end
     if math.random() < 0.02 then pre = pool[math.random(#pool)] end -- runs of one source
     local post = pool[math.random(#pool)]
+    -- two ids on one edge each, late: left out of a population below
+    if i == 120000 then post = 5555 elseif i == 200000 then pre = 6666 end
     local w = math.random(1, 200)
     local nt = nts[math.random(#nts)]
     local ws = tostring(w)
@@ -475,6 +477,30 @@ do
   local sorted = {}
   for id in pairs(ids) do sorted[#sorted + 1] = id end
   table.sort(sorted)
+  -- connected onto a population without the two late ids: the first edge
+  -- with one is named, or both are left out, on one thread or four
+  do
+    local E = nk.read_edges(path, {nodes = nodes})
+    local known = {}
+    for _, id in ipairs(sorted) do
+      if id ~= 5555 and id ~= 6666 then known[#known + 1] = id end
+    end
+    for _, nt in ipairs{1, 4} do
+      local net = nk.network{threads = nt}
+      local p = net:population("lif", #known, {name = "known", ids = known})
+      T.raises("connect: edge 120000: post id 5555 is not in population 'known'", net.connect,
+               net, p, p, {edges = E, weight = 1})
+      local exc, inh = net:connect(p, p, {edges = E, weight = 1, skip_unknown = true})
+      local skipped = 0
+      for i = 1, #want do
+        if i == 120000 or (want[i][1] == 6666 or want[i][2] == 6666) then
+          skipped = skipped + 1
+        end
+      end
+      T.eq(#exc + #inh, #want - skipped, nt .. " threads: the edges without the two ids")
+    end
+    E:free()
+  end
   for _, nt in ipairs{1, 2, 3, 8} do
     local ok, E = pcall(nk.read_edges, path, {nodes = nodes, threads = nt})
     T.ok(ok, nt .. " threads: the large file reads: " .. tostring(not ok and E))
