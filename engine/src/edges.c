@@ -623,14 +623,34 @@ static int edge_fields(const edge_cfg *c, sign_memo *sm, char **field, const siz
  * positions in the id map where the id is there already. The map is only
  * read meanwhile; ids not in it yet are kept aside, and added in the file's
  * order once the threads are done. */
+static int grow_edges(growing *g, int64_t need)
+{
+    if (need <= g->cap)
+        return 0;
+    int64_t nc = g->cap ? g->cap + g->cap / 2 : 1 << 16;
+    if (nc < need)
+        nc = need;
+    uint32_t *a = realloc(g->pre, (size_t)nc * sizeof *a);
+    if (a)
+        g->pre = a;
+    uint32_t *b = realloc(g->post, (size_t)nc * sizeof *b);
+    if (b)
+        g->post = b;
+    float *c = realloc(g->w, (size_t)nc * sizeof *c);
+    if (c)
+        g->w = c;
+    if (!a || !b || !c)
+        return -1;
+    g->cap = nc;
+    return 0;
+}
+
 typedef struct edge_part {
     const edge_cfg *c;
     const idmap *m;
     char *lo, *hi;           /* the lines; *hi may be written (a '\n' or the end's NUL) */
     int64_t lines;           /* lines walked, up to and including a failing one */
-    uint32_t *pre, *post;
-    float *w;
-    int64_t n, cap;
+    growing out;             /* the edges, the ends where known */
     int64_t *miss;           /* (2 * edge + end, id) for ids not in the map */
     int64_t nmiss, capmiss;
     int rc;                  /* 0, or an error code with msg (without the file and line) */
@@ -670,7 +690,7 @@ static int part_ids(edge_part *p, const int64_t *ids, int nb)
     for (int k = 0; m->mask && k < 2 * nb; k++)
         if (k < 2 || ids[k] != ids[k - 2])
             __builtin_prefetch(&m->slot[mix((uint64_t)ids[k]) & m->mask]);
-    const int64_t base = p->n - nb;
+    const int64_t base = p->out.n - nb;
     int64_t last_at[2] = {-1, -1}; /* the last look-up at each end (-1: not in the map) */
     for (int k = 0; k < 2 * nb; k++) {
         const int64_t e = base + k / 2;
@@ -680,7 +700,7 @@ static int part_ids(edge_part *p, const int64_t *ids, int nb)
         else
             at = last_at[k & 1] = idmap_find(m, ids[k]);
         if (at >= 0) {
-            (k & 1 ? p->post : p->pre)[e] = (uint32_t)at;
+            (k & 1 ? p->out.post : p->out.pre)[e] = (uint32_t)at;
             continue;
         }
         if (p->nmiss == p->capmiss) {
@@ -698,32 +718,14 @@ static int part_ids(edge_part *p, const int64_t *ids, int nb)
     return 0;
 }
 
-static int part_grow(edge_part *p)
-{
-    int64_t nc = p->cap ? p->cap * 2 : 1 << 14;
-    uint32_t *a = realloc(p->pre, (size_t)nc * sizeof *a);
-    if (a)
-        p->pre = a;
-    uint32_t *b = realloc(p->post, (size_t)nc * sizeof *b);
-    if (b)
-        p->post = b;
-    float *w = realloc(p->w, (size_t)nc * sizeof *w);
-    if (w)
-        p->w = w;
-    if (!a || !b || !w)
-        return part_fail(p, NK_ENOMEM, "out of memory for edges");
-    p->cap = nc;
-    return 0;
-}
-
 /* The part's edges into g, where the file's order puts them. */
 static void part_flush(edge_part *p)
 {
     if (p->dst < 0)
         return;
-    memcpy(p->g->pre + p->dst, p->pre, (size_t)p->n * sizeof *p->pre);
-    memcpy(p->g->post + p->dst, p->post, (size_t)p->n * sizeof *p->post);
-    memcpy(p->g->w + p->dst, p->w, (size_t)p->n * sizeof *p->w);
+    memcpy(p->g->pre + p->dst, p->out.pre, (size_t)p->out.n * sizeof *p->out.pre);
+    memcpy(p->g->post + p->dst, p->out.post, (size_t)p->out.n * sizeof *p->out.post);
+    memcpy(p->g->w + p->dst, p->out.w, (size_t)p->out.n * sizeof *p->out.w);
     p->dst = -1;
 }
 
@@ -737,7 +739,7 @@ static void *part_run(void *arg)
     int64_t ids[2 * BATCH];
     sign_memo sm = {{1, 0}, 0};
     int nb = 0;
-    p->n = p->nmiss = p->lines = 0;
+    p->out.n = p->nmiss = p->lines = 0;
     p->rc = 0;
     /* a NUL byte (a binary file): the line that has it fails */
     const char *nul = memchr(p->lo, 0, (size_t)(p->hi - p->lo));
@@ -758,12 +760,14 @@ static void *part_run(void *arg)
         int nf = split(c->delim, line, end, field, flen);
         if (nf == 0)
             continue;
-        if (p->n == p->cap && part_grow(p))
+        if (p->out.n == p->out.cap && grow_edges(&p->out, p->out.n + 1)) {
+            part_fail(p, NK_ENOMEM, "out of memory for edges");
             break;
-        if ((p->rc = edge_fields(c, &sm, field, flen, nf, &ids[2 * nb], &ids[2 * nb + 1], &p->w[p->n],
-                                 p->msg, sizeof p->msg)))
+        }
+        if ((p->rc = edge_fields(c, &sm, field, flen, nf, &ids[2 * nb], &ids[2 * nb + 1],
+                                 &p->out.w[p->out.n], p->msg, sizeof p->msg)))
             break;
-        p->n++;
+        p->out.n++;
         if (++nb == BATCH) {
             if (part_ids(p, ids, nb))
                 break;
@@ -777,32 +781,10 @@ static void *part_run(void *arg)
 
 static void part_free(edge_part *p)
 {
-    free(p->pre);
-    free(p->post);
-    free(p->w);
+    free(p->out.pre);
+    free(p->out.post);
+    free(p->out.w);
     free(p->miss);
-}
-
-static int grow_edges(growing *g, int64_t need)
-{
-    if (need <= g->cap)
-        return 0;
-    int64_t nc = g->cap ? g->cap + g->cap / 2 : 1 << 16;
-    if (nc < need)
-        nc = need;
-    uint32_t *a = realloc(g->pre, (size_t)nc * sizeof *a);
-    if (a)
-        g->pre = a;
-    uint32_t *b = realloc(g->post, (size_t)nc * sizeof *b);
-    if (b)
-        g->post = b;
-    float *c = realloc(g->w, (size_t)nc * sizeof *c);
-    if (c)
-        g->w = c;
-    if (!a || !b || !c)
-        return -1;
-    g->cap = nc;
-    return 0;
 }
 
 /* The bytes each thread reads at a time, and the least a part may have (a
@@ -854,7 +836,7 @@ static int merge_parts(reader *r, edge_part *parts, size_t k, idmap *m, growing 
 {
     int64_t total = g->n;
     for (size_t t = 0; t < k; t++)
-        total += parts[t].n;
+        total += parts[t].out.n;
     if (grow_edges(g, total))
         return nk_fail(r->ctx, NK_ENOMEM, "%s:%lld: out of memory at %lld edges", r->path,
                        (long long)r->line, (long long)g->n);
@@ -868,10 +850,10 @@ static int merge_parts(reader *r, edge_part *parts, size_t k, idmap *m, growing 
             if (at < 0)
                 return nk_fail(r->ctx, NK_ENOMEM, "%s: out of memory for ids (or more than 2^32)",
                                r->path);
-            (e & 1 ? p->post : p->pre)[e / 2] = (uint32_t)at;
+            (e & 1 ? p->out.post : p->out.pre)[e / 2] = (uint32_t)at;
         }
         p->dst = g->n;
-        g->n += p->n;
+        g->n += p->out.n;
         r->line += p->lines;
     }
     return 0;
