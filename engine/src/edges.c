@@ -619,10 +619,7 @@ static int edge_fields(const edge_cfg *c, sign_memo *sm, char **field, const siz
  * overlap instead of coming one after the other. */
 #define BATCH 4096
 
-/* A run of whole lines one thread reads: its edges, with both ends as
- * positions in the id map where the id is there already. The map is only
- * read meanwhile; ids not in it yet are kept aside, and added in the file's
- * order once the threads are done. */
+/* Room for need edges in g (half as many again as it had, at least). */
 static int grow_edges(growing *g, int64_t need)
 {
     if (need <= g->cap)
@@ -645,6 +642,10 @@ static int grow_edges(growing *g, int64_t need)
     return 0;
 }
 
+/* A run of whole lines one thread reads: its edges, with both ends as
+ * positions in the id map where the id is there already. The map is only
+ * read meanwhile; ids not in it yet are kept aside, and added in the file's
+ * order once the threads are done. */
 typedef struct edge_part {
     const edge_cfg *c;
     const idmap *m;
@@ -655,9 +656,9 @@ typedef struct edge_part {
     int64_t nmiss, capmiss;
     int rc;                  /* 0, or an error code with msg (without the file and line) */
     char msg[512];
-    growing *g;              /* where the edges go once their ids are known: */
-    int64_t dst;             /* from g's edge dst; -1: nowhere yet (the part copies them there
-                                before it reads its next lines) */
+    growing *g;              /* where the edges go once their ends are known: */
+    int64_t dst;             /* from edge dst of g on (-1: not placed yet); the part copies
+                                them there before it reads its next lines */
     pthread_t th;
     int started;
 } edge_part;
@@ -721,6 +722,8 @@ static int part_ids(edge_part *p, const int64_t *ids, int nb)
 /* The part's edges into g, where the file's order puts them. */
 static void part_flush(edge_part *p)
 {
+    if (p->dst >= 0 && p->out.n == 0)
+        p->dst = -1;
     if (p->dst < 0)
         return;
     memcpy(p->g->pre + p->dst, p->out.pre, (size_t)p->out.n * sizeof *p->out.pre);
