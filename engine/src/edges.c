@@ -75,17 +75,30 @@ static int idmap_grow(idmap *m)
     return 0;
 }
 
+/* The slot of id in a table that has slots: its own, or the empty one where
+ * it would go. */
+static uint64_t idmap_slot(const idmap *m, int64_t id)
+{
+    uint64_t h = mix((uint64_t)id) & m->mask;
+    while (m->slot[h].val && m->slot[h].key != id)
+        h = (h + 1) & m->mask;
+    return h;
+}
+
+/* Position of id, or -1 when it is not in the map (only reads the map). */
+static int64_t idmap_find(const idmap *m, int64_t id)
+{
+    return m->mask ? (int64_t)m->slot[idmap_slot(m, id)].val - 1 : -1;
+}
+
 /* Position of id, added when new; -1 when out of memory or too many ids. */
 static int64_t idmap_get(idmap *m, int64_t id)
 {
     if ((uint64_t)(m->n + 1) * 2 > m->mask + 1 && idmap_grow(m))
         return -1;
-    uint64_t h = mix((uint64_t)id) & m->mask;
-    while (m->slot[h].val) {
-        if (m->slot[h].key == id)
-            return (int64_t)m->slot[h].val - 1;
-        h = (h + 1) & m->mask;
-    }
+    uint64_t h = idmap_slot(m, id);
+    if (m->slot[h].val)
+        return (int64_t)m->slot[h].val - 1;
     if (m->n >= (int64_t)UINT32_MAX - 1)
         return -1;
     m->slot[h].key = id;
@@ -662,19 +675,6 @@ typedef struct edge_part {
     pthread_t th;
     int started;
 } edge_part;
-
-static int64_t idmap_find(const idmap *m, int64_t id)
-{
-    if (!m->mask)
-        return -1;
-    uint64_t h = mix((uint64_t)id) & m->mask;
-    while (m->slot[h].val) {
-        if (m->slot[h].key == id)
-            return (int64_t)m->slot[h].val - 1;
-        h = (h + 1) & m->mask;
-    }
-    return -1;
-}
 
 static int part_fail(edge_part *p, int code, const char *what)
 {
