@@ -20,12 +20,8 @@
  * A synapse costs 4 (target) + 4 (weight) + 2 (delay) bytes, plus 8 per
  * source for the row index; a request whose estimate exceeds the memory
  * available is refused before anything is allocated. */
+#include "fastdraw.h"
 #include "internal.h"
-/* the normal draws of weights and delays take nk_log_fast (the same
- * doubles as nk_log): two logarithms a synapse were two fifths of the
- * microcircuit's construction */
-#define NK_RNG_LOG nk_log_fast
-#include "rt/nk_philox.h"
 
 #include <math.h>
 #include <pthread.h>
@@ -1086,17 +1082,47 @@ static int bad_delay(build *b, double ms, int64_t a, uint32_t post)
     return -2;
 }
 
-/* One draw of d (not NK_DIST_CONST / EXPR). */
-static int draw_value(build *b, const nk_dist *d, nk_rng *r, double *out, const char *what)
+/* A row's normal draws, made up to NORMQ at a time (fastdraw.h): the same
+ * numbers in the same order as nk_rng_normal would take from the row's
+ * stream. A normal weight and delay per synapse were three quarters
+ * of the microcircuit's construction, and drawn one at a time each took a
+ * logarithm, a square root and a cosine in turn. */
+#define NORMQ 64
+typedef struct normq {
+    nk_rng *r;
+    int at, n;
+    uint32_t w[2 * NORMQ];
+    double v[NORMQ];
+} normq;
+
+/* The next normal draw; want: how many more values the row needs at
+ * least, so that a short row does not make a block of draws it throws
+ * away (what a row leaves unread of its stream changes nothing). */
+static double normq_next(normq *q, int64_t want)
+{
+    if (q->at == q->n) {
+        const int k = want < 1 ? 1 : want > NORMQ ? NORMQ : (int)want;
+        nk_rng_words(q->r, q->w, 2 * k);
+        nk_normals_u32(q->w, q->v, k);
+        q->n = k;
+        q->at = 0;
+    }
+    return q->v[q->at++];
+}
+
+/* One draw of d (not NK_DIST_CONST / EXPR); normals from q, the row's
+ * stream, of which the row needs at least `want` more values. */
+static int draw_value(build *b, const nk_dist *d, normq *q, int64_t want, double *out,
+                      const char *what)
 {
     switch (d->kind) {
     case NK_DIST_UNIFORM:
-        *out = d->a + (d->b - d->a) * nk_rng_uniform(r);
+        *out = d->a + (d->b - d->a) * nk_rng_uniform(q->r);
         return 0;
     case NK_DIST_NORMAL:
     case NK_DIST_LOGNORMAL:
         for (int tries = 0; tries < 1000; tries++) {
-            double x = d->a + d->b * nk_rng_normal(r);
+            double x = d->a + d->b * normq_next(q, want);
             if (d->kind == NK_DIST_LOGNORMAL)
                 x = exp(x);
             if (x >= d->lo && x <= d->hi) {
@@ -1133,6 +1159,7 @@ static int fill_rows(build *b, int64_t lo, int64_t hi, void *arg, int *most)
     for (int64_t a = lo; a < hi && !rc; a++) {
         nk_rng r;
         nk_rng_init(&r, b->net->seed, b->stream, delays ? 2 : 1, (uint32_t)(b->pj->pre.lo + a));
+        normq q = {.r = &r};
         for (int64_t s = b->row[a]; s < b->row[a + 1] && !rc; s++) {
             double x;
             if (d->kind == NK_DIST_CONST) {
@@ -1144,7 +1171,7 @@ static int fill_rows(build *b, int64_t lo, int64_t hi, void *arg, int *most)
                     rc = -2;
                     break;
                 }
-            } else if ((rc = draw_value(b, d, &r, &x, f->what))) {
+            } else if ((rc = draw_value(b, d, &q, b->row[a + 1] - s, &x, f->what))) {
                 break;
             }
             if (delays) {

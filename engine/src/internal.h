@@ -477,10 +477,6 @@ double nk_source_in_max(const nk_net *net, const nk_source *src);
 /* Whether source src acts in step s (present, and s within its start and
  * stop). */
 int nk_source_on(const nk_net *net, const nk_source *src, int64_t s);
-/* The natural logarithm, the same double as nk_log (rt/nk_math.h) for every
- * argument, in two thirds of its time on the host (logfast.c; its table is
- * made on first use, thread-safe). */
-double nk_log_fast(double x);
 
 /* A generated module's nk_draw (nk_philox.h's nk_draw_part). */
 struct nk_draw_tab;

@@ -17,7 +17,9 @@
 #include "check.h"
 #include "rt/nk_math.h"
 
-double nk_log_fast(double x); /* engine/src/logfast.c (internal.h) */
+#include "rt/nk_philox.h"
+
+#include "fastdraw.h" /* engine/src/fastdraw.c, built into this test */
 
 /* ---- helpers ----------------------------------------------------------- */
 
@@ -318,46 +320,159 @@ static void test_log(void)
     CHECK(isinf(nk_log10(INFINITY)));
 }
 
-/* nk_log_fast (logfast.c) gives nk_log's double, bit for bit, everywhere:
+/* nk_log_fast_n (fastdraw.c) gives nk_log's double, bit for bit, everywhere:
  * random bit patterns of every binade, the random streams' uniforms
  * ((w + 1/2) 2^-32: construction's normal draws take their logarithms),
  * next to 1 and next to the ends of its table's intervals; all 2^32
- * uniforms with --log-u01 (some minutes). Returns the differences. */
-static long log_fast_differs(double x)
+ * uniforms with --log-u01 (some minutes). The arguments go in batches of
+ * lengths that leave every remainder of its vectors of eight. */
+#define LOGQ 4099
+static double logq[LOGQ];
+static int logq_n;
+static long logq_bad, logq_count;
+
+static void log_flush(void)
 {
-    const double a = nk_log_fast(x), b = nk_log(x);
-    if (isnan(a) && isnan(b))
-        return 0;
-    if (bits_of(a) != bits_of(b)) {
-        printf("  nk_log_fast(%a) = %a, nk_log %a\n", x, a, b);
-        return 1;
+    double out[LOGQ];
+    nk_log_fast_n(logq, out, logq_n);
+    for (int i = 0; i < logq_n; i++) {
+        const double b = nk_log(logq[i]);
+        if (!(isnan(out[i]) && isnan(b)) && bits_of(out[i]) != bits_of(b)) {
+            if (logq_bad < 10)
+                printf("  nk_log_fast_n(%a) = %a, nk_log %a\n", logq[i], out[i], b);
+            logq_bad++;
+        }
     }
-    return 0;
+    logq_count += logq_n;
+    logq_n = 0;
+}
+
+static void log_fast_at(double x)
+{
+    logq[logq_n++] = x;
+    if (logq_n == LOGQ - (int)(logq_count % 8)) /* lengths of every remainder mod 8 */
+        log_flush();
 }
 
 static void test_log_fast(int all_u01)
 {
-    long bad = 0, n = 0;
-    for (int i = 0; i < NRAND; i++, n++)
-        bad += log_fast_differs(nkm_from_bits(rnd64() % 0x7ff0000000000000ull));
-    for (int i = 0; i < 1000000; i++, n++)
-        bad += log_fast_differs(((double)(uint32_t)rnd64() + 0.5) * 0x1p-32);
+    logq_bad = logq_count = logq_n = 0;
+    for (int i = 0; i < NRAND; i++)
+        log_fast_at(nkm_from_bits(rnd64() % 0x7ff0000000000000ull));
+    for (int i = 0; i < 1000000; i++)
+        log_fast_at(((double)(uint32_t)rnd64() + 0.5) * 0x1p-32);
     const uint64_t stride = all_u01 ? 1 : 997;
-    for (uint64_t w = 0; w < 1ull << 32; w += stride, n++)
-        bad += log_fast_differs(((double)w + 0.5) * 0x1p-32);
-    for (int k = -100000; k <= 100000; k++, n++)
-        bad += log_fast_differs(1.0 + k * 0x1p-52);
+    for (uint64_t w = 0; w < 1ull << 32; w += stride)
+        log_fast_at(((double)w + 0.5) * 0x1p-32);
+    for (int k = -100000; k <= 100000; k++)
+        log_fast_at(1.0 + k * 0x1p-52);
     for (int j = 88; j <= 184; j++) /* the ends of the table's intervals */
-        for (int k = -2000; k <= 2000; k++, n++)
-            bad += log_fast_differs((j + 0.5) / 128.0 + k * 0x1p-52);
-    for (int k = -2000; k <= 2000; k++, n++) /* the fold at sqrt(2) */
-        bad += log_fast_differs(nkm_from_bits(0x3ff6a09e667f3bcdull + (uint64_t)(int64_t)k));
+        for (int k = -2000; k <= 2000; k++)
+            log_fast_at((j + 0.5) / 128.0 + k * 0x1p-52);
+    for (int k = -2000; k <= 2000; k++) /* the fold at sqrt(2) */
+        log_fast_at(nkm_from_bits(0x3ff6a09e667f3bcdull + (uint64_t)(int64_t)k));
     const double special[] = {0.0, -0.0, -1.0, 1.0, 2.0, 0.5, 5e-324, 2.2250738585072014e-308,
                               DBL_MAX, INFINITY, -INFINITY, NAN, 2.718281828459045};
-    for (size_t i = 0; i < sizeof special / sizeof *special; i++, n++)
-        bad += log_fast_differs(special[i]);
-    printf("  nk_log_fast: %ld arguments, %ld differ from nk_log%s\n", n, bad,
+    for (size_t i = 0; i < sizeof special / sizeof *special; i++)
+        log_fast_at(special[i]);
+    log_flush();
+    printf("  nk_log_fast_n: %ld arguments, %ld differ from nk_log%s\n", logq_count, logq_bad,
            all_u01 ? " (all 2^32 uniforms)" : "");
+    CHECK_EQ_INT(logq_bad, 0);
+    /* one at a time, and none at all */
+    double one = 0.25, r = 0;
+    nk_log_fast_n(&one, &r, 1);
+    CHECK(bits_of(r) == bits_of(nk_log(0.25)));
+    nk_log_fast_n(NULL, NULL, 0);
+}
+
+/* nk_normals_u32 (fastdraw.c) gives nk_rng_normal's doubles from the same
+ * words: streams' words, and words at the edges of the draw: u1 at its
+ * smallest and largest, u2 below 2^-27 / 2 pi (where the cosine is 1), next
+ * to the multiples of pi/4 (nk_cos changes reduction and quadrant there),
+ * and, for u2, every 2^32 / 2^20-th word (all of them with --log-u01);
+ * lengths 0 to 200 against the same draws made one at a time. */
+static double normal_of(uint32_t w1, uint32_t w2)
+{
+    return nk_sqrt(-2.0 * nk_log(nk_u01(w1))) * nk_cos(6.283185307179586 * nk_u01(w2));
+}
+
+static void test_normals(int all_u01)
+{
+    enum { NW = 1 << 16 };
+    static uint32_t w[2 * NW];
+    static double out[NW];
+    long bad = 0, n = 0;
+    nk_rng r;
+    nk_rng_init(&r, 12345, 3, 1, 77);
+    const uint32_t edge1[] = {0, 1, 2, 0x7fffffff, 0x80000000, 0xfffffffe, 0xffffffff};
+    const uint64_t stride = all_u01 ? 1 : 1 << 12;
+    uint64_t w2 = 0;
+    for (int round = 0; w2 < 1ull << 32 || round < 64; round++) {
+        for (int i = 0; i < NW; i++) {
+            w[2 * i] = nk_rng_u32(&r);
+            w[2 * i + 1] = nk_rng_u32(&r);
+        }
+        if (round < 64) { /* the edges, among stream words */
+            for (int i = 0; i < NW; i += 97) {
+                w[2 * i] = edge1[(i / 97) % 7];
+                const uint32_t octant = 1u << 29; /* u2 = k/8: x = k pi/4 */
+                w[2 * i + 1] = (i / 97) % 3 == 0 ? (uint32_t)(i % 40)
+                                                 : octant * (uint32_t)((i / 97) % 8) +
+                                                       (uint32_t)(i % 64) - 32u;
+            }
+        } else { /* the sweep of u2 */
+            for (int i = 0; i < NW && w2 < 1ull << 32; i++, w2 += stride)
+                w[2 * i + 1] = (uint32_t)w2;
+        }
+        nk_normals_u32(w, out, NW);
+        for (int i = 0; i < NW; i++, n++) {
+            const double e = normal_of(w[2 * i], w[2 * i + 1]);
+            if (bits_of(out[i]) != bits_of(e)) {
+                if (bad < 10)
+                    printf("  nk_normals_u32(%08x, %08x) = %a, nk_rng_normal %a\n", w[2 * i],
+                           w[2 * i + 1], out[i], e);
+                bad++;
+            }
+        }
+    }
+    /* short and odd lengths, from a stream as nk_rng_normal draws it */
+    for (int len = 0; len <= 200; len++) {
+        nk_rng a, b;
+        nk_rng_init(&a, 99, 1, 2, (uint32_t)len);
+        nk_rng_init(&b, 99, 1, 2, (uint32_t)len);
+        for (int i = 0; i < 2 * len; i++)
+            w[i] = nk_rng_u32(&a);
+        nk_normals_u32(w, out, len);
+        for (int i = 0; i < len; i++, n++)
+            bad += bits_of(out[i]) != bits_of(nk_rng_normal(&b));
+    }
+    printf("  nk_normals_u32: %ld draws, %ld differ from nk_rng_normal's\n", n, bad);
+    CHECK_EQ_INT(bad, 0);
+}
+
+/* nk_rng_words gives the words nk_rng_u32 gives, from a stream begun anew
+ * or part way into a block (0 to 7 words read before), for 0 to 300 words
+ * (whole runs of eight blocks and the rest), and leaves the stream where
+ * nk_rng_u32 would: the next words agree too. */
+static void test_rng_words(void)
+{
+    long bad = 0, n = 0;
+    uint32_t w[300];
+    for (int skip = 0; skip < 8; skip++)
+        for (int len = 0; len <= 300; len++) {
+            nk_rng a, b;
+            nk_rng_init(&a, 0x123456789abcdefull, 7, (uint64_t)len << 33 | 5, (uint32_t)skip);
+            b = a;
+            for (int i = 0; i < skip; i++)
+                bad += nk_rng_u32(&a) != nk_rng_u32(&b);
+            nk_rng_words(&a, w, len);
+            for (int i = 0; i < len; i++, n++)
+                bad += w[i] != nk_rng_u32(&b);
+            for (int i = 0; i < 9; i++, n++)
+                bad += nk_rng_u32(&a) != nk_rng_u32(&b);
+        }
+    printf("  nk_rng_words: %ld words, %ld differ from nk_rng_u32's\n", n, bad);
     CHECK_EQ_INT(bad, 0);
 }
 
@@ -606,6 +721,7 @@ int main(int argc, char **argv)
 {
     if (argc > 1 && !strcmp(argv[1], "--log-u01")) {
         test_log_fast(1);
+        test_normals(1);
         return check_finish("math");
     }
     printf("nk_math accuracy (max error in ulps of the double result):\n");
@@ -614,6 +730,8 @@ int main(int argc, char **argv)
     test_fast_exp();
     test_log();
     test_log_fast(0);
+    test_normals(0);
+    test_rng_words();
     test_log1p();
     test_pow();
     test_trig();

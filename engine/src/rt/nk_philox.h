@@ -135,17 +135,13 @@ NK_RT_FN double nk_rng_uniform(nk_rng *r)
 
 /* nk_rng_normal: standard normal variate (Box-Muller, cosine branch):
  * sqrt(-2 log u1) cos(2 pi u2); two words per call.  |result| <= 6.77
- * (u1 >= 2^-33). The logarithm is NK_RNG_LOG, nk_log unless the file
- * names another that gives the same doubles before it includes this one
- * (the host's construction: nk_log_fast, logfast.c). */
-#ifndef NK_RNG_LOG
-#define NK_RNG_LOG nk_log
-#endif
+ * (u1 >= 2^-33). The host draws many at once with nk_rng_normals
+ * (fastdraw.h), the same doubles. */
 NK_RT_FN double nk_rng_normal(nk_rng *r)
 {
     double u1 = nk_rng_uniform(r);
     double u2 = nk_rng_uniform(r);
-    return nk_sqrt(-2.0 * NK_RNG_LOG(u1)) * nk_cos(6.283185307179586 * u2);
+    return nk_sqrt(-2.0 * nk_log(u1)) * nk_cos(6.283185307179586 * u2);
 }
 
 /* nk_rng_below: uniform integer in [0, n) without bias (Lemire's
