@@ -1942,8 +1942,10 @@ static int edges_tostring(lua_State *L)
     int64_t neg = 0;
     for (int64_t k = 0; k < le->e->n; k++)
         neg += le->e->w[k] < 0;
-    lua_pushfstring(L, "edge list: %I edges (%I inhibitory) between %I distinct ids",
-                    (lua_Integer)le->e->n, (lua_Integer)neg, (lua_Integer)le->e->nids);
+    const int64_t n = le->e->n, nids = le->e->nids;
+    lua_pushfstring(L, "edge list: %I edge%s (%I inhibitory) between %I distinct id%s",
+                    (lua_Integer)n, n == 1 ? "" : "s", (lua_Integer)neg, (lua_Integer)nids,
+                    nids == 1 ? "" : "s");
     return 1;
 }
 

@@ -141,6 +141,16 @@ for _, e in ipairs(FW) do if e.w < 0 then ninh = ninh + 1 end end
 local summary = string.format("%d edges (%d inhibitory) between %d distinct ids", #FW, ninh,
                               #sorted_ids(FW))
 T.ok(tostring(E):find(summary, 1, true), "tostring(E) says " .. summary .. ": " .. tostring(E))
+do -- one edge between two ids, one id: no plural of one
+  local one = os.tmpname()
+  T.write_file(one, "pre_root_id,post_root_id,syn_count,nt_type\n11,22,3,GABA\n")
+  T.eq(tostring(nk.read_edges(one)), "edge list: 1 edge (1 inhibitory) between 2 distinct ids",
+       "tostring of one edge")
+  T.write_file(one, "pre_root_id,post_root_id,syn_count,nt_type\n11,11,3,ACH\n")
+  T.eq(tostring(nk.read_edges(one)), "edge list: 1 edge (0 inhibitory) between 1 distinct id",
+       "tostring of an autapse's edge list")
+  os.remove(one)
+end
 local EN = nk.read_edges(DIR .. "flywire.csv", {nodes = DIR .. "flywire_neurons.csv"})
 local all_ids = sorted_ids(FW, nodes)
 check_edges(EN, FW, all_ids, "flywire.csv with its neurons file")
