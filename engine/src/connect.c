@@ -1052,11 +1052,12 @@ static int delay_steps(double ms, double dt)
 {
     if (!(ms >= 0) || !isfinite(ms))
         return -1;
-    double q = ms / dt;
-    double s = floor(q + 0.5 + 1e-9 * (q > 1 ? q : 1));
-    if (s < 1)
-        s = 1;
-    return s > 65535 ? -1 : (int)s;
+    const double q = ms / dt, t = q + 0.5 + 1e-9 * (q > 1 ? q : 1);
+    if (!(t < 65536)) /* floor(t) > 65535 */
+        return -1;
+    const int s = (int)t; /* floor(t), t >= 0: without a call to floor (no
+                             rounding instruction in plain x86-64) */
+    return s < 1 ? 1 : s;
 }
 
 static int check_weight(build *b, double w, int64_t a, uint32_t post)
@@ -1159,7 +1160,9 @@ static int fill_rows(build *b, int64_t lo, int64_t hi, void *arg, int *most)
     for (int64_t a = lo; a < hi && !rc; a++) {
         nk_rng r;
         nk_rng_init(&r, b->net->seed, b->stream, delays ? 2 : 1, (uint32_t)(b->pj->pre.lo + a));
-        normq q = {.r = &r};
+        normq q; /* its buffers are filled before they are read */
+        q.r = &r;
+        q.at = q.n = 0;
         for (int64_t s = b->row[a]; s < b->row[a + 1] && !rc; s++) {
             double x;
             if (d->kind == NK_DIST_CONST) {
