@@ -16,8 +16,9 @@
 -- script runs nkshell's command before each run of its binary), so that a
 -- slow spell of the machine falls on both; --sequential runs all of
 -- nkshell's runs first, then all of Brian2's. The table gives, per model and
--- simulator: neurons, synapses, simulated ms, build s (code generation and
--- compilation), run s (the run loop alone), real-time factor (run s per
+-- simulator: neurons, synapses, simulated ms, constr s (nkshell's
+-- construction: the script's start to its first run, populations and
+-- connections), build s (code generation and compilation), run s (the run loop alone), real-time factor (run s per
 -- simulated s), synaptic events per second, spikes, mean rate, peak memory,
 -- and the ratio Brian2 run s / nkshell run s. The two did the same work
 -- when their mean rates agree within the model's tolerance; otherwise the
@@ -378,9 +379,9 @@ local cpu = capture("sed -n 's/^model name[^:]*: //p' /proc/cpuinfo | head -1")
 local cores = capture("nproc")
 print(string.format("machine: %s, %s cores; nkshell %s; Brian2 %s", cpu, cores,
                     capture(sh_quote(nkshell) .. " --version"), brian2_version or "not run"))
-print(string.format("%-12s %-8s %7s %9s %6s %8s %8s %7s %9s %8s %7s %7s %7s  %s", "model",
-                    "sim", "neurons", "synapses", "ms", "build s", "run s", "RTF", "events/s",
-                    "spikes", "rate Hz", "peak MB", "ratio", "check"))
+print(string.format("%-12s %-8s %7s %9s %6s %8s %8s %8s %7s %9s %8s %7s %7s %7s  %s", "model",
+                    "sim", "neurons", "synapses", "ms", "constr s", "build s", "run s", "RTF",
+                    "events/s", "spikes", "rate Hz", "peak MB", "ratio", "check"))
 
 local results = {}
 for name in opts.models:gmatch("[^,]+") do
@@ -428,9 +429,9 @@ for name in opts.models:gmatch("[^,]+") do
       if r then
         r.rtf = r.sim_ms > 0 and r.run_s / (r.sim_ms / 1000) or nil
         r.events_per_s = r.events and r.run_s > 0 and r.events / r.run_s or nil
-        print(string.format("%-12s %-8s %7s %9s %6s %8s %8s %7s %9s %8s %7s %7s %7s  %s",
+        print(string.format("%-12s %-8s %7s %9s %6s %8s %8s %8s %7s %9s %8s %7s %7s %7s  %s",
                             name, side, si(r.neurons), si(r.synapses), fmt(r.sim_ms, "%.0f"),
-                            fmt(r.build_s, "%.3f"), fmt(r.run_s, "%.3f"), fmt(r.rtf, "%.3f"),
+                            fmt(r.construct_s, "%.2f"), fmt(r.build_s, "%.3f"), fmt(r.run_s, "%.3f"), fmt(r.rtf, "%.3f"),
                             si(r.events_per_s), si(r.spikes), fmt(r.rate_hz, "%.2f"),
                             fmt(r.peak_mb, "%.0f"),
                             side == "brian2" and ratio and string.format("%.2fx", ratio) or "",
