@@ -15,8 +15,11 @@
  * increasing target order (a list keeps its own order among equal targets).
  *
  * Memory. Rules that go source by source (all but fixed_indegree and lists)
- * append to the target array as they go; the other two count first and then
- * fill, drawing the same numbers twice rather than holding (pre, post) pairs.
+ * append to the target array as they go (bernoulli: each thread to a buffer
+ * of its own, the buffers then put together, so that the targets are held
+ * twice for a moment: 8 bytes a synapse, less than the 10 they take once
+ * built); the other two count first and then fill, drawing the same
+ * numbers twice rather than holding (pre, post) pairs.
  * A synapse costs 4 (target) + 4 (weight) + 2 (delay) bytes, plus 8 per
  * source for the row index; a request whose estimate exceeds the memory
  * available is refused before anything is allocated. */
@@ -410,38 +413,159 @@ static int rule_all(build *b, int one)
 }
 
 /* Bernoulli: for each source the gaps between chosen targets are geometric,
- * so the cost is proportional to the synapses made. */
-static int rule_bernoulli(build *b, double p)
+ * floor(log u / log(1 - p)), so the cost is proportional to the synapses
+ * made. Runs of rows are drawn by the network's threads (par_rows), each
+ * into a buffer of its own, and the buffers are put together in row order;
+ * the uniforms' logarithms are taken BERN_BLOCK at a time (nk_log_fast_n:
+ * the same doubles as nk_log, so that the network does not depend on the
+ * machine's libm). */
+#define BERN_BLOCK 64
+
+/* A list of targets that grows. */
+typedef struct u32list {
+    uint32_t *v;
+    int64_t n, cap;
+} u32list;
+
+/* Room for need targets in g; -1 when out of memory. */
+static int grow_u32(u32list *g, int64_t need)
 {
-    double lq = p < 1 ? log1p(-p) : 0;
-    for (int64_t a = 0; a < b->npre; a++) {
-        b->row[a] = b->n;
-        if (p <= 0)
-            continue;
-        int64_t self = excluded_self(b, a);
-        nk_rng r;
-        nk_rng_init(&r, b->net->seed, b->stream, 0, (uint32_t)(b->pj->pre.lo + a));
-        int64_t j = -1;
-        for (;;) {
-            if (p >= 1) {
-                j++;
-            } else {
-                double gap = floor(log(nk_rng_uniform(&r)) / lq);
-                if (gap >= (double)b->npost)
-                    break;
-                j += (int64_t)gap + 1;
+    if (need <= g->cap)
+        return 0;
+    int64_t cap = g->cap ? g->cap + g->cap / 2 : 4096;
+    if (cap < need)
+        cap = need;
+    uint32_t *v = realloc(g->v, (size_t)cap * sizeof *v);
+    if (!v)
+        return -1;
+    g->v = v;
+    g->cap = cap;
+    return 0;
+}
+
+typedef struct bern_arg {
+    double p, lq;            /* lq = log(1 - p), p < 1 */
+    u32list *runs;           /* by row: the targets of the run of rows that starts there */
+} bern_arg;
+
+/* Appends source a's targets, in increasing order, to g; returns how many,
+ * or -1 when out of memory. */
+static int64_t bern_row(const build *b, const bern_arg *ga, int64_t a, u32list *g)
+{
+    const int64_t self = excluded_self(b, a), lo = b->pj->post.lo;
+    int64_t m = 0;
+    if (ga->p <= 0)
+        return 0;
+    if (ga->p >= 1) {
+        if (grow_u32(g, g->n + b->npost))
+            return -1;
+        for (int64_t j = 0; j < b->npost; j++)
+            if (lo + j != self) {
+                g->v[g->n++] = (uint32_t)(lo + j);
+                m++;
             }
-            if (j >= b->npost)
-                break;
-            int64_t post = b->pj->post.lo + j;
-            if (post == self)
-                continue;
-            int rc = emit(b, (uint32_t)post);
-            if (rc)
-                return rc;
+        return m;
+    }
+    nk_rng r;
+    nk_rng_init(&r, b->net->seed, b->stream, 0, (uint32_t)(b->pj->pre.lo + a));
+    uint32_t w[BERN_BLOCK];
+    double u[BERN_BLOCK], lg[BERN_BLOCK];
+    /* the first block about as long as the row is likely to be (its
+     * synapses and the gap that ends it), the next ones whole: what a
+     * row draws and does not use changes nothing */
+    const double expect = ga->p * (double)b->npost + 4;
+    int n = expect < BERN_BLOCK ? (int)expect : BERN_BLOCK, at = n;
+    for (int64_t j = -1;;) {
+        if (at == n) {
+            if (m || j >= 0)
+                n = BERN_BLOCK;
+            nk_rng_words(&r, w, n);
+            for (int i = 0; i < n; i++)
+                u[i] = nk_u01(w[i]);
+            nk_log_fast_n(u, lg, n);
+            at = 0;
         }
+        const double q = lg[at++] / ga->lq; /* >= 0 */
+        if (!(q < (double)b->npost))     /* floor(q) >= npost */
+            break;
+        j += (int64_t)q + 1;
+        if (j >= b->npost)
+            break;
+        if (lo + j == self)
+            continue;
+        if (g->n == g->cap && grow_u32(g, g->n + 1))
+            return -1;
+        g->v[g->n++] = (uint32_t)(lo + j);
+        m++;
+    }
+    return m;
+}
+
+/* Rows [lo, hi) of bernoulli (par_rows): their lengths to row[a + 1], their
+ * targets to runs[lo]. */
+static int bern_rows(build *b, int64_t lo, int64_t hi, void *arg, int *most)
+{
+    const bern_arg *ga = arg;
+    u32list *g = &ga->runs[lo];
+    (void)most;
+    for (int64_t a = lo; a < hi; a++) {
+        const int64_t m = bern_row(b, ga, a, g);
+        if (m < 0 || g->n > b->limit) {
+            if (m >= 0)
+                return too_many(b);
+            snprintf(b->err, b->errlen, "out of memory at %lld synapses", (long long)g->n);
+            return -1;
+        }
+        b->row[a + 1] = m;
     }
     return 0;
+}
+
+static int rule_bernoulli(build *b, double p)
+{
+    bern_arg g = {p, p < 1 ? log1p(-p) : 0, NULL};
+    /* the runs balanced by rows (each expects the same synapses) */
+    const double per = p > 0 ? p * (double)b->npost : 0;
+    const int64_t unit = per < 1 ? 1 : per > 1e12 ? (int64_t)1e12 : (int64_t)per;
+    int64_t *even = malloc(((size_t)b->npre + 1) * sizeof *even);
+    g.runs = nk_xcalloc((size_t)b->npre + 1, sizeof *g.runs);
+    int rc = 0;
+    if (!even || !g.runs) {
+        snprintf(b->err, b->errlen, "out of memory");
+        rc = -1;
+        goto out;
+    }
+    for (int64_t a = 0; a <= b->npre; a++)
+        even[a] = a * unit;
+    if ((rc = par_rows(b, even, bern_rows, &g, NULL)))
+        goto out;
+    b->row[0] = 0;
+    for (int64_t a = 0; a < b->npre; a++)
+        b->row[a + 1] += b->row[a];
+    const int64_t n = b->row[b->npre];
+    if (n > b->limit) {
+        rc = too_many(b);
+        goto out;
+    }
+    /* the first run's buffer grown to hold them all, the others copied in */
+    u32list *first = &g.runs[0];
+    if (grow_u32(first, n > 0 ? n : 1)) {
+        snprintf(b->err, b->errlen, "out of memory for %lld synapses", (long long)n);
+        rc = -1;
+        goto out;
+    }
+    for (int64_t a = 1; a < b->npre; a++)
+        if (g.runs[a].n)
+            memcpy(first->v + b->row[a], g.runs[a].v, (size_t)g.runs[a].n * sizeof *first->v);
+    b->col = first->v;
+    b->n = b->cap = n;
+    first->v = NULL;
+out:
+    for (int64_t a = 0; g.runs && a <= b->npre; a++)
+        free(g.runs[a].v);
+    free(g.runs);
+    free(even);
+    return rc;
 }
 
 /* K partners drawn with r among ncand candidates, written to out as indices

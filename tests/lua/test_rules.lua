@@ -132,6 +132,33 @@ do
   T.near(sd, sqrt(299 * 0.2 * 0.8), 0.25 * sqrt(299 * 0.2 * 0.8),
          "bernoulli: out-degree spread is binomial")
 
+  -- bernoulli's rows are drawn by runs of rows on threads (about 65,536
+  -- synapses a run at least), each into a buffer of its own put together
+  -- in row order: 1, 2 and 5 threads give the same synapses, and the draws
+  -- are those of the rule as it was on one thread with glibc's logarithm
+  -- (the hash below is what that build gave, 2026-11-23)
+  local function bern(threads, p)
+    local n2 = nk.network{seed = 9, threads = threads}
+    local x = n2:population("lif", 1200)
+    local y = n2:population("lif", 900)
+    local S1 = n2:connect(x, x, {rule = "bernoulli", p = p, allow_autapses = false}):synapses()
+    local S2 = n2:connect(x, y, {rule = "bernoulli", p = p / 3}):synapses()
+    local h = 0
+    for _, S in ipairs{S1, S2} do
+      for i = 1, #S.pre do h = (h * 31 + S.pre[i] * 7 + S.post[i] * 13) % 2^40 end
+    end
+    return h, #S1.pre + #S2.pre, no_self(S1) and no_repeats(S1) and csr_sorted(S1) and
+                                 no_repeats(S2) and csr_sorted(S2)
+  end
+  local h1, n1, ok1 = bern(1, 0.3)
+  local h2, n2 = bern(2, 0.3)
+  local h5, n5, ok5 = bern(5, 0.3)
+  T.ok(n1 > 5 * 65536 and ok1 and ok5, "bernoulli on threads: " .. n1 .. " synapses, no autapse, "
+       .. "no pair twice, sorted")
+  T.ok(h1 == h2 and h1 == h5 and n1 == n2 and n1 == n5,
+       "bernoulli: the same synapses on 1, 2 and 5 threads")
+  T.eq(string.format("%.0f", h1), "145698535691", "bernoulli: the draws of the rule before threads")
+
   S = net:connect(big, b, {rule = "fixed_indegree", indegree = 25, allow_multapses = false})
     :synapses()
   local indeg, ok2 = {}, true
