@@ -1080,13 +1080,15 @@ static int rule_shape(build *b, const nk_shape *in)
 
 /* ---- rules that count first, then fill ---------------------------------------------- */
 
-/* fixed_indegree: each target draws K sources; without multapses by Floyd's
- * sampling. fill == NULL: count into row[a + 1]; else write col at fill[a]++
- * (targets come in increasing order, so rows come out sorted). */
-static int indegree_pass(build *b, int64_t K, uint32_t *stamp, uint32_t *chosen, int64_t *fill)
+/* fixed_indegree over targets [lo, hi): each target draws K sources;
+ * without multapses by Floyd's sampling. fill == 0: count into at[a];
+ * else write col at at[a]++ (targets come in increasing order, so rows
+ * come out sorted). */
+static int indegree_pass(build *b, int64_t K, int64_t lo, int64_t hi, uint32_t *stamp,
+                         uint32_t *chosen, int64_t *at, int fill)
 {
     const nk_proj *pj = b->pj;
-    for (int64_t j = 0; j < b->npost; j++) {
+    for (int64_t j = lo; j < hi; j++) {
         int64_t post = pj->post.lo + j;
         /* candidates: the pre range less the neuron itself when autapses are
          * excluded: index c maps past it */
@@ -1110,9 +1112,9 @@ static int indegree_pass(build *b, int64_t K, uint32_t *stamp, uint32_t *chosen,
         int64_t m = draw_partners(&r, ncand, K, self, b->multapses, stamp, (uint32_t)j + 1, chosen);
         for (int64_t k = 0; k < m; k++) {
             if (fill)
-                b->col[fill[chosen[k]]++] = (uint32_t)post;
+                b->col[at[chosen[k]]++] = (uint32_t)post;
             else
-                b->row[chosen[k] + 1]++;
+                at[chosen[k]]++;
         }
     }
     return 0;
@@ -1135,35 +1137,139 @@ static int counted(build *b)
     return 0;
 }
 
+/* ---- rules counted, then filled, in runs on threads ------------------------------ */
+
+/* A run of the work (a list's pairs [lo, hi), or fixed_indegree's targets)
+ * for one thread: counting its synapses by source, then putting them where
+ * at says. Each source's synapses from a run come after those of the runs
+ * before it, so a row holds its synapses in the order one thread would
+ * have put them, whatever the number of threads. */
+typedef struct pass_job {
+    build b;                 /* a copy whose messages go to msg */
+    int (*run)(struct pass_job *j); /* the rule's count (pass 0) or fill (pass 1) */
+    int64_t lo, hi;
+    int64_t *at;             /* by source: the count, then where its next synapse goes */
+    int pass;
+    int rc, most;            /* most: the longest delay, in steps */
+    int64_t K;               /* fixed_indegree: the indegree, */
+    uint32_t *stamp, *chosen; /* Floyd's marks by source (or NULL), a target's draws */
+    char msg[512];
+    pthread_t th;
+    int started;
+} pass_job;
+
+static void *pass_run(void *p)
+{
+    pass_job *j = p;
+    j->rc = j->run(j);
+    return NULL;
+}
+
+/* One pass over every job, jobs 1.. on threads of their own (where one
+ * cannot start, here). The first failing run in order gives the error, as
+ * one thread going through the work in order would. */
+static int run_pass(build *b, pass_job *jobs, int nt, int pass)
+{
+    for (int t = 0; t < nt; t++) {
+        jobs[t].pass = pass;
+        jobs[t].b.col = b->col;
+        jobs[t].b.w = b->w;
+        jobs[t].b.delay = b->delay;
+        jobs[t].started = t > 0 && pthread_create(&jobs[t].th, NULL, pass_run, &jobs[t]) == 0;
+    }
+    for (int t = 0; t < nt; t++)
+        if (!jobs[t].started)
+            pass_run(&jobs[t]);
+    for (int t = 0; t < nt; t++)
+        if (jobs[t].started)
+            pthread_join(jobs[t].th, NULL);
+    for (int t = 0; t < nt; t++)
+        if (jobs[t].rc) {
+            snprintf(b->err, b->errlen, "%s", jobs[t].msg);
+            return jobs[t].rc;
+        }
+    return 0;
+}
+
+/* After the count: the rows from the runs' counts, the target array, and
+ * each run's counts turned into where its synapses of each source start. */
+static int place_runs(build *b, pass_job *jobs, int64_t nt)
+{
+    for (int64_t a = 0; a < b->npre; a++)
+        for (int64_t t = 0; t < nt; t++)
+            b->row[a + 1] += jobs[t].at[a];
+    int rc = counted(b);
+    if (rc)
+        return rc;
+    for (int64_t a = 0; a < b->npre; a++) {
+        int64_t at = b->row[a];
+        for (int64_t t = 0; t < nt; t++) {
+            const int64_t c = jobs[t].at[a];
+            jobs[t].at[a] = at;
+            at += c;
+        }
+    }
+    return 0;
+}
+
+
+/* fixed_indegree's count or fill of a run of targets. */
+static int indegree_runs(pass_job *j)
+{
+    if (j->stamp)
+        memset(j->stamp, 0, (size_t)j->b.npre * sizeof *j->stamp);
+    return indegree_pass(&j->b, j->K, j->lo, j->hi, j->stamp, j->chosen, j->at, j->pass);
+}
+
+#define INDEG_MIN_WORK ((int64_t)1 << 18)    /* synapses per thread, at least */
+#define INDEG_MEM_MAX ((int64_t)256 << 20)   /* bytes of the runs' counts and marks */
+
+/* fixed_indegree: the targets in runs on up to the network's thread count,
+ * each run with counts (and Floyd's marks) of its own. */
 static int rule_indegree(build *b, int64_t K)
 {
-    uint32_t *stamp = b->multapses ? NULL : nk_xcalloc((size_t)b->npre, sizeof *stamp);
-    uint32_t *chosen = nk_xcalloc((size_t)K + 1, sizeof *chosen);
-    int64_t *fill = NULL;
-    int rc = 0;
-    if ((!b->multapses && !stamp) || !chosen) {
-        rc = -1;
-        goto out;
+    const int64_t per = (b->npre + 1) * ((int64_t)sizeof(int64_t) +
+                                         (b->multapses ? 0 : (int64_t)sizeof(uint32_t)));
+    int64_t nt = nk_net_threads(b->net);
+    if (nt > K * b->npost / INDEG_MIN_WORK + 1)
+        nt = K * b->npost / INDEG_MIN_WORK + 1;
+    if (nt > b->npost)
+        nt = b->npost;
+    if (nt > INDEG_MEM_MAX / per)
+        nt = INDEG_MEM_MAX / per;
+    if (nt < 1)
+        nt = 1;
+    pass_job *jobs = nk_xcalloc((size_t)nt, sizeof *jobs);
+    int rc = jobs ? 0 : -1;
+    for (int64_t t = 0; t < nt && !rc; t++) {
+        pass_job *j = &jobs[t];
+        j->b = *b;
+        j->b.err = j->msg;
+        j->b.errlen = sizeof j->msg;
+        j->run = indegree_runs;
+        j->K = K;
+        j->lo = b->npost / nt * t;
+        j->hi = t + 1 == nt ? b->npost : b->npost / nt * (t + 1);
+        j->at = nk_xcalloc((size_t)b->npre + 1, sizeof *j->at);
+        j->chosen = nk_xcalloc((size_t)K + 1, sizeof *j->chosen);
+        j->stamp = b->multapses ? NULL : nk_xcalloc((size_t)b->npre + 1, sizeof *j->stamp);
+        if (!j->at || !j->chosen || (!b->multapses && !j->stamp))
+            rc = -1;
     }
-    if ((rc = indegree_pass(b, K, stamp, chosen, NULL)))
-        goto out;
-    if ((rc = counted(b)))
-        goto out;
-    fill = malloc((size_t)b->npre * sizeof *fill);
-    if (!fill) {
-        rc = -1;
-        goto out;
-    }
-    memcpy(fill, b->row, (size_t)b->npre * sizeof *fill);
-    if (stamp)
-        memset(stamp, 0, (size_t)b->npre * sizeof *stamp);
-    rc = indegree_pass(b, K, stamp, chosen, fill);
-out:
     if (rc == -1)
         snprintf(b->err, b->errlen, "out of memory");
-    free(stamp);
-    free(chosen);
-    free(fill);
+    if (!rc)
+        rc = run_pass(b, jobs, (int)nt, 0);
+    if (!rc)
+        rc = place_runs(b, jobs, nt);
+    if (!rc)
+        rc = run_pass(b, jobs, (int)nt, 1);
+    for (int64_t t = 0; jobs && t < nt; t++) {
+        free(jobs[t].at);
+        free(jobs[t].chosen);
+        free(jobs[t].stamp);
+    }
+    free(jobs);
     return rc;
 }
 
@@ -1377,22 +1483,7 @@ static int list_pair(const build *b, int64_t k, int64_t *a, int64_t *j, double *
     return 1;
 }
 
-/* A run of pairs [lo, hi) for one thread: counting its synapses by source,
- * then putting them where at says (each source's synapses from this run come
- * after those of the runs before it, so a row holds its pairs in the list's
- * order whatever the number of threads). */
-typedef struct list_job {
-    build b;                 /* a copy whose messages go to msg */
-    int64_t lo, hi;
-    int64_t *at;             /* by source: the count, then where its next synapse goes */
-    int pass;                /* 0: count and check the ends, 1: fill */
-    int rc, most;            /* most: the longest delay, in steps */
-    char msg[512];
-    pthread_t th;
-    int started;
-} list_job;
-
-static int list_count(list_job *j)
+static int list_count(pass_job *j)
 {
     build *b = &j->b;
     for (int64_t k = j->lo; k < j->hi; k++) {
@@ -1419,7 +1510,7 @@ static int list_count(list_job *j)
     return 0;
 }
 
-static int list_fill(list_job *j)
+static int list_fill(pass_job *j)
 {
     build *b = &j->b;
     const nk_conn_opts *o = b->o;
@@ -1449,38 +1540,10 @@ static int list_fill(list_job *j)
     return 0;
 }
 
-static void *list_run(void *p)
+/* The list's count (pass 0) or fill (pass 1) of a run of pairs. */
+static int list_runs(pass_job *j)
 {
-    list_job *j = p;
-    j->rc = j->pass ? list_fill(j) : list_count(j);
-    return NULL;
-}
-
-/* One pass over every job, jobs 1.. on threads of their own (where one
- * cannot start, here). The first failing run in the list's order gives the
- * error, as one thread going pair by pair would. */
-static int list_pass(build *b, list_job *jobs, int nt, int pass)
-{
-    for (int t = 0; t < nt; t++) {
-        jobs[t].pass = pass;
-        jobs[t].b.col = b->col;
-        jobs[t].b.w = b->w;
-        jobs[t].b.delay = b->delay;
-        jobs[t].started =
-            t > 0 && pthread_create(&jobs[t].th, NULL, list_run, &jobs[t]) == 0;
-    }
-    for (int t = 0; t < nt; t++)
-        if (!jobs[t].started)
-            list_run(&jobs[t]);
-    for (int t = 0; t < nt; t++)
-        if (jobs[t].started)
-            pthread_join(jobs[t].th, NULL);
-    for (int t = 0; t < nt; t++)
-        if (jobs[t].rc) {
-            snprintf(b->err, b->errlen, "%s", jobs[t].msg);
-            return jobs[t].rc;
-        }
-    return 0;
+    return j->pass ? list_fill(j) : list_count(j);
 }
 
 /* Sorts rows [lo, hi) by target, stably (fills keep the list's order). */
@@ -1548,13 +1611,14 @@ static int rule_list(build *b)
         nt = LIST_COUNTS_MAX / ((b->npre + 1) * 8);
     if (nt < 1)
         nt = 1;
-    list_job *jobs = nk_xcalloc((size_t)nt, sizeof *jobs);
+    pass_job *jobs = nk_xcalloc((size_t)nt, sizeof *jobs);
     int rc = jobs ? 0 : -1;
     for (int64_t t = 0; t < nt && !rc; t++) {
-        list_job *j = &jobs[t];
+        pass_job *j = &jobs[t];
         j->b = *b;
         j->b.err = j->msg;
         j->b.errlen = sizeof j->msg;
+        j->run = list_runs;
         j->lo = n / nt * t;
         j->hi = t + 1 == nt ? n : n / nt * (t + 1);
         j->at = nk_xcalloc((size_t)b->npre + 1, sizeof *j->at);
@@ -1564,23 +1628,10 @@ static int rule_list(build *b)
     if (rc == -1)
         snprintf(b->err, b->errlen, "out of memory");
     if (!rc)
-        rc = list_pass(b, jobs, (int)nt, 0);
+        rc = run_pass(b, jobs, (int)nt, 0);
+    if (!rc)
+        rc = place_runs(b, jobs, nt);
     if (!rc) {
-        for (int64_t a = 0; a < b->npre; a++)
-            for (int64_t t = 0; t < nt; t++)
-                b->row[a + 1] += jobs[t].at[a];
-        rc = counted(b);
-    }
-    if (!rc) {
-        /* where each run's synapses of each source start */
-        for (int64_t a = 0; a < b->npre; a++) {
-            int64_t at = b->row[a];
-            for (int64_t t = 0; t < nt; t++) {
-                const int64_t c = jobs[t].at[a];
-                jobs[t].at[a] = at;
-                at += c;
-            }
-        }
         int64_t nsyn = b->n;
         b->w = malloc((size_t)(nsyn ? nsyn : 1) * sizeof *b->w);
         b->delay = malloc((size_t)(nsyn ? nsyn : 1) * sizeof *b->delay);
@@ -1590,7 +1641,7 @@ static int rule_list(build *b)
         }
     }
     if (!rc)
-        rc = list_pass(b, jobs, (int)nt, 1);
+        rc = run_pass(b, jobs, (int)nt, 1);
     int max_delay = 1;
     for (int64_t t = 0; jobs && t < nt; t++) {
         if (jobs[t].most > max_delay)

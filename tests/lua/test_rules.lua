@@ -159,6 +159,33 @@ do
        "bernoulli: the same synapses on 1, 2 and 5 threads")
   T.eq(string.format("%.0f", h1), "145698535691", "bernoulli: the draws of the rule before threads")
 
+  -- fixed_indegree's targets are counted and filled in runs on threads,
+  -- each with counts (and marks, without multapses) of its own: 1, 2 and 5
+  -- threads give the same synapses, those of the rule as it was on one
+  -- thread (the hash that build gave, 2026-11-23)
+  local function indeg(threads)
+    local n2 = nk.network{seed = 4, threads = threads}
+    local x = n2:population("lif", 1600)
+    local y = n2:population("lif", 700)
+    local S1 = n2:connect(x, x, {rule = "fixed_indegree", indegree = 800, allow_autapses = false,
+                                 allow_multapses = false}):synapses()
+    local S2 = n2:connect(x, y, {rule = "fixed_indegree", indegree = 600}):synapses()
+    local h = 0
+    for _, S in ipairs{S1, S2} do
+      for i = 1, #S.pre do h = (h * 31 + S.pre[i] * 7 + S.post[i] * 13) % 2^40 end
+    end
+    return h, #S1.pre + #S2.pre, no_self(S1) and no_repeats(S1) and csr_sorted(S1) and
+                                 csr_sorted(S2)
+  end
+  local g1, m1, okg1 = indeg(1)
+  local g2, m2 = indeg(2)
+  local g5, m5, okg5 = indeg(5)
+  T.ok(m1 == 1700000 and okg1 and okg5, "fixed_indegree on threads: " .. m1 .. " synapses, " ..
+       "no autapse and no pair twice without multapses, sorted")
+  T.ok(g1 == g2 and g1 == g5 and m1 == m2 and m1 == m5,
+       "fixed_indegree: the same synapses on 1, 2 and 5 threads")
+  T.eq(string.format("%.0f", g1), "302683179323", "fixed_indegree: the draws of the rule before threads")
+
   S = net:connect(big, b, {rule = "fixed_indegree", indegree = 25, allow_multapses = false})
     :synapses()
   local indeg, ok2 = {}, true
