@@ -412,14 +412,7 @@ static int rule_all(build *b, int one)
     return 0;
 }
 
-/* Bernoulli: for each source the gaps between chosen targets are geometric,
- * floor(log u / log(1 - p)), so the cost is proportional to the synapses
- * made. Runs of rows are drawn by the network's threads (par_rows), each
- * into a buffer of its own, and the buffers are put together in row order;
- * the uniforms' logarithms are taken BERN_BLOCK at a time (nk_log_fast_n:
- * the same doubles as nk_log, so that the network does not depend on the
- * machine's libm). */
-#define BERN_BLOCK 64
+/* ---- rules that append each source's targets, in runs on threads ---------------- */
 
 /* A list of targets that grows. */
 typedef struct u32list {
@@ -443,28 +436,118 @@ static int grow_u32(u32list *g, int64_t need)
     return 0;
 }
 
+/* Appends target post (an index in its population's network) to g. */
+static int put_u32(build *b, u32list *g, int64_t post)
+{
+    if (g->n == g->cap && grow_u32(g, g->n + 1)) {
+        snprintf(b->err, b->errlen, "out of memory at %lld synapses", (long long)g->n);
+        return -1;
+    }
+    g->v[g->n++] = (uint32_t)post;
+    return 0;
+}
+
+/* Source a's targets, in increasing order, appended to out; 0, or an error
+ * with b->err set. */
+typedef int (*row_fn)(build *b, int64_t a, void *arg, u32list *out);
+
+typedef struct append_arg {
+    row_fn fn;
+    void *arg;
+    u32list *runs;           /* by row: the targets of the run of rows that starts there */
+} append_arg;
+
+/* Rows [lo, hi) (par_rows): their lengths to row[a + 1], their targets to
+ * runs[lo]. */
+static int append_rows(build *b, int64_t lo, int64_t hi, void *arg, int *most)
+{
+    const append_arg *x = arg;
+    u32list *g = &x->runs[lo];
+    (void)most;
+    for (int64_t a = lo; a < hi; a++) {
+        const int64_t n0 = g->n;
+        const int rc = x->fn(b, a, x->arg, g);
+        if (rc)
+            return rc;
+        if (g->n > b->limit)
+            return too_many(b);
+        b->row[a + 1] = g->n - n0;
+    }
+    return 0;
+}
+
+/* fn over every source, runs of sources on up to the network's thread count
+ * (par_rows; work: what a row costs, the same for every row), each run into
+ * a buffer of its own, the buffers then put together in source order: the
+ * first run's buffer grown to hold them all, the others copied in, so that
+ * the targets are held twice only while they are put together. The first
+ * failing run in source order gives the error. */
+static int par_append(build *b, int64_t work, row_fn fn, void *arg)
+{
+    append_arg x = {fn, arg, NULL};
+    const int64_t unit = work < 1 ? 1 : work > (int64_t)1e12 ? (int64_t)1e12 : work;
+    int64_t *even = malloc(((size_t)b->npre + 1) * sizeof *even);
+    x.runs = nk_xcalloc((size_t)b->npre + 1, sizeof *x.runs);
+    int rc = 0;
+    if (!even || !x.runs) {
+        snprintf(b->err, b->errlen, "out of memory");
+        rc = -1;
+        goto out;
+    }
+    for (int64_t a = 0; a <= b->npre; a++)
+        even[a] = a * unit;
+    if ((rc = par_rows(b, even, append_rows, &x, NULL)))
+        goto out;
+    b->row[0] = 0;
+    for (int64_t a = 0; a < b->npre; a++)
+        b->row[a + 1] += b->row[a];
+    const int64_t n = b->row[b->npre];
+    if (n > b->limit) {
+        rc = too_many(b);
+        goto out;
+    }
+    u32list *first = &x.runs[0];
+    if (grow_u32(first, n > 0 ? n : 1)) {
+        snprintf(b->err, b->errlen, "out of memory for %lld synapses", (long long)n);
+        rc = -1;
+        goto out;
+    }
+    for (int64_t a = 1; a < b->npre; a++)
+        if (x.runs[a].n)
+            memcpy(first->v + b->row[a], x.runs[a].v, (size_t)x.runs[a].n * sizeof *first->v);
+    b->col = first->v;
+    b->n = b->cap = n;
+    first->v = NULL;
+out:
+    for (int64_t a = 0; x.runs && a <= b->npre; a++)
+        free(x.runs[a].v);
+    free(x.runs);
+    free(even);
+    return rc;
+}
+
+/* Bernoulli: for each source the gaps between chosen targets are geometric,
+ * floor(log u / log(1 - p)), so the cost is proportional to the synapses
+ * made. The uniforms' logarithms are taken BERN_BLOCK at a time
+ * (nk_log_fast_n: the same doubles as nk_log, so that the network does not
+ * depend on the machine's libm). */
+#define BERN_BLOCK 64
+
 typedef struct bern_arg {
     double p, lq;            /* lq = log(1 - p), p < 1 */
-    u32list *runs;           /* by row: the targets of the run of rows that starts there */
 } bern_arg;
 
-/* Appends source a's targets, in increasing order, to g; returns how many,
- * or -1 when out of memory. */
-static int64_t bern_row(const build *b, const bern_arg *ga, int64_t a, u32list *g)
+static int bern_row(build *b, int64_t a, void *arg, u32list *g)
 {
+    const bern_arg *ga = arg;
     const int64_t self = excluded_self(b, a), lo = b->pj->post.lo;
-    int64_t m = 0;
     if (ga->p <= 0)
         return 0;
     if (ga->p >= 1) {
-        if (grow_u32(g, g->n + b->npost))
-            return -1;
         for (int64_t j = 0; j < b->npost; j++)
-            if (lo + j != self) {
-                g->v[g->n++] = (uint32_t)(lo + j);
-                m++;
-            }
-        return m;
+            if (lo + j != self && put_u32(b, g, lo + j))
+                return -1;
+        return 0;
     }
     nk_rng r;
     nk_rng_init(&r, b->net->seed, b->stream, 0, (uint32_t)(b->pj->pre.lo + a));
@@ -477,7 +560,7 @@ static int64_t bern_row(const build *b, const bern_arg *ga, int64_t a, u32list *
     int n = expect < BERN_BLOCK ? (int)expect : BERN_BLOCK, at = n;
     for (int64_t j = -1;;) {
         if (at == n) {
-            if (m || j >= 0)
+            if (j >= 0)
                 n = BERN_BLOCK;
             nk_rng_words(&r, w, n);
             for (int i = 0; i < n; i++)
@@ -491,81 +574,16 @@ static int64_t bern_row(const build *b, const bern_arg *ga, int64_t a, u32list *
         j += (int64_t)q + 1;
         if (j >= b->npost)
             break;
-        if (lo + j == self)
-            continue;
-        if (g->n == g->cap && grow_u32(g, g->n + 1))
+        if (lo + j != self && put_u32(b, g, lo + j))
             return -1;
-        g->v[g->n++] = (uint32_t)(lo + j);
-        m++;
-    }
-    return m;
-}
-
-/* Rows [lo, hi) of bernoulli (par_rows): their lengths to row[a + 1], their
- * targets to runs[lo]. */
-static int bern_rows(build *b, int64_t lo, int64_t hi, void *arg, int *most)
-{
-    const bern_arg *ga = arg;
-    u32list *g = &ga->runs[lo];
-    (void)most;
-    for (int64_t a = lo; a < hi; a++) {
-        const int64_t m = bern_row(b, ga, a, g);
-        if (m < 0 || g->n > b->limit) {
-            if (m >= 0)
-                return too_many(b);
-            snprintf(b->err, b->errlen, "out of memory at %lld synapses", (long long)g->n);
-            return -1;
-        }
-        b->row[a + 1] = m;
     }
     return 0;
 }
 
 static int rule_bernoulli(build *b, double p)
 {
-    bern_arg g = {p, p < 1 ? log1p(-p) : 0, NULL};
-    /* the runs balanced by rows (each expects the same synapses) */
-    const double per = p > 0 ? p * (double)b->npost : 0;
-    const int64_t unit = per < 1 ? 1 : per > 1e12 ? (int64_t)1e12 : (int64_t)per;
-    int64_t *even = malloc(((size_t)b->npre + 1) * sizeof *even);
-    g.runs = nk_xcalloc((size_t)b->npre + 1, sizeof *g.runs);
-    int rc = 0;
-    if (!even || !g.runs) {
-        snprintf(b->err, b->errlen, "out of memory");
-        rc = -1;
-        goto out;
-    }
-    for (int64_t a = 0; a <= b->npre; a++)
-        even[a] = a * unit;
-    if ((rc = par_rows(b, even, bern_rows, &g, NULL)))
-        goto out;
-    b->row[0] = 0;
-    for (int64_t a = 0; a < b->npre; a++)
-        b->row[a + 1] += b->row[a];
-    const int64_t n = b->row[b->npre];
-    if (n > b->limit) {
-        rc = too_many(b);
-        goto out;
-    }
-    /* the first run's buffer grown to hold them all, the others copied in */
-    u32list *first = &g.runs[0];
-    if (grow_u32(first, n > 0 ? n : 1)) {
-        snprintf(b->err, b->errlen, "out of memory for %lld synapses", (long long)n);
-        rc = -1;
-        goto out;
-    }
-    for (int64_t a = 1; a < b->npre; a++)
-        if (g.runs[a].n)
-            memcpy(first->v + b->row[a], g.runs[a].v, (size_t)g.runs[a].n * sizeof *first->v);
-    b->col = first->v;
-    b->n = b->cap = n;
-    first->v = NULL;
-out:
-    for (int64_t a = 0; g.runs && a <= b->npre; a++)
-        free(g.runs[a].v);
-    free(g.runs);
-    free(even);
-    return rc;
+    bern_arg g = {p, p < 1 ? log1p(-p) : 0};
+    return par_append(b, p > 0 ? (int64_t)(p * (double)b->npost) : 0, bern_row, &g);
 }
 
 /* K partners drawn with r among ncand candidates, written to out as indices
@@ -786,6 +804,40 @@ static int need_positions(build *b, const char *rule)
 }
 
 /* distance: each pair with probability p(d). */
+typedef struct dist_arg {
+    const nk_expr *e;
+    const char *src;
+} dist_arg;
+
+/* distance: every target's p from its distance, one uniform each where
+ * 0 < p < 1. */
+static int dist_row(build *b, int64_t a, void *arg, u32list *g)
+{
+    const dist_arg *x = arg;
+    const int64_t self = excluded_self(b, a);
+    nk_rng r;
+    nk_rng_init(&r, b->net->seed, b->stream, 0, (uint32_t)(b->pj->pre.lo + a));
+    for (int64_t j = 0; j < b->npost; j++) {
+        const int64_t post = b->pj->post.lo + j;
+        if (post == self)
+            continue;
+        dvars v;
+        dist_of(b->net, b->pj, a, (uint32_t)post, &v);
+        double p;
+        if (dexpr_eval(x->e, &v, &p, "distance: p", b->err, b->errlen))
+            return -2;
+        if (isnan(p)) {
+            snprintf(b->err, b->errlen, "distance: p = %s is NaN at d = %g um", x->src, v.d);
+            return -2;
+        }
+        if ((p >= 1 || (p > 0 && nk_rng_uniform(&r) < p)) && put_u32(b, g, post))
+            return -1;
+    }
+    return 0;
+}
+
+/* Every pair's p is evaluated: the rows take the same work, and run on
+ * threads. */
 static int rule_distance(build *b, const char *src)
 {
     int rc = need_positions(b, "rule 'distance'");
@@ -794,31 +846,8 @@ static int rule_distance(build *b, const char *src)
     nk_expr *e = dexpr_parse(src, "distance: p", b->err, b->errlen);
     if (!e)
         return -2;
-    for (int64_t a = 0; a < b->npre && !rc; a++) {
-        b->row[a] = b->n;
-        int64_t self = excluded_self(b, a);
-        nk_rng r;
-        nk_rng_init(&r, b->net->seed, b->stream, 0, (uint32_t)(b->pj->pre.lo + a));
-        for (int64_t j = 0; j < b->npost && !rc; j++) {
-            int64_t post = b->pj->post.lo + j;
-            if (post == self)
-                continue;
-            dvars v;
-            dist_of(b->net, b->pj, a, (uint32_t)post, &v);
-            double p;
-            if (dexpr_eval(e, &v, &p, "distance: p", b->err, b->errlen)) {
-                rc = -2;
-                break;
-            }
-            if (isnan(p)) {
-                snprintf(b->err, b->errlen, "distance: p = %s is NaN at d = %g um", src, v.d);
-                rc = -2;
-                break;
-            }
-            if (p >= 1 || (p > 0 && nk_rng_uniform(&r) < p))
-                rc = emit(b, (uint32_t)post);
-        }
-    }
+    dist_arg x = {e, src};
+    rc = par_append(b, b->npost, dist_row, &x);
     nk_expr_free(e);
     return rc;
 }

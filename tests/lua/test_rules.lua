@@ -186,6 +186,33 @@ do
        "fixed_indegree: the same synapses on 1, 2 and 5 threads")
   T.eq(string.format("%.0f", g1), "302683179323", "fixed_indegree: the draws of the rule before threads")
 
+  -- distance evaluates p for every pair, sources in runs on threads: 1, 2
+  -- and 5 threads give the same synapses (those of the one-thread rule
+  -- before: its build's hash) and name the same first pair whose p is NaN
+  local function dist(threads)
+    local n2 = nk.network{seed = 7, threads = threads}
+    local x = n2:population("lif", 1500, {positions = {kind = "box", size = {400, 400, 100}}})
+    local y = n2:population("lif", 1200, {positions = {kind = "box", size = {400, 400, 100}}})
+    local S1 = n2:connect(x, y, {rule = "distance", p = "0.4*exp(-d/80)", delay = "0.1 + d/300"})
+      :synapses()
+    local S2 = n2:connect(x, x, {rule = "distance", p = "d < 60 ? 1 : 0.05",
+                                 allow_autapses = false}):synapses()
+    local h = 0
+    for _, S in ipairs{S1, S2} do
+      for i = 1, #S.pre do h = (h * 31 + S.pre[i] * 7 + S.post[i] * 13 + S.delay[i] * 3) % 2^40 end
+    end
+    local _, err = pcall(n2.connect, n2, x, y, {rule = "distance", p = "d > 300 ? 0/0 : 0.01"})
+    return h, #S1.pre + #S2.pre, err, no_self(S2) and csr_sorted(S1) and csr_sorted(S2)
+  end
+  local d1, k1, e1, okd = dist(1)
+  local d2, k2, e2 = dist(2)
+  local d5, k5, e5 = dist(5)
+  T.ok(okd and k1 == 289903 and k2 == k1 and k5 == k1 and d1 == d2 and d1 == d5,
+       "distance: the same " .. k1 .. " synapses on 1, 2 and 5 threads, sorted, no autapse")
+  T.eq(string.format("%.0f", d1), "355311060744", "distance: the draws of the rule before threads")
+  T.ok(e1 and e1:find("is NaN at d = 334.476 um", 1, true) and e1 == e2 and e1 == e5,
+       "distance: the first pair whose p is NaN is named on 1, 2 and 5 threads: " .. tostring(e5))
+
   S = net:connect(big, b, {rule = "fixed_indegree", indegree = 25, allow_multapses = false})
     :synapses()
   local indeg, ok2 = {}, true
