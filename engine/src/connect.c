@@ -1220,6 +1220,32 @@ static int run_pass(build *b, pass_job *jobs, int nt, int pass)
     return 0;
 }
 
+/* nt jobs over the work [0, n), in runs of about the same size, each with a
+ * copy of b and counts by source; NULL when out of memory (b->err says so). */
+static pass_job *new_jobs(build *b, int64_t nt, int64_t n, int (*run)(pass_job *))
+{
+    pass_job *jobs = nk_xcalloc((size_t)nt, sizeof *jobs);
+    int ok = jobs != NULL;
+    for (int64_t t = 0; ok && t < nt; t++) {
+        pass_job *j = &jobs[t];
+        j->b = *b;
+        j->b.err = j->msg;
+        j->b.errlen = sizeof j->msg;
+        j->run = run;
+        j->lo = n / nt * t;
+        j->hi = t + 1 == nt ? n : n / nt * (t + 1);
+        ok = (j->at = nk_xcalloc((size_t)b->npre + 1, sizeof *j->at)) != NULL;
+    }
+    if (!ok) {
+        for (int64_t t = 0; jobs && t < nt; t++)
+            free(jobs[t].at);
+        free(jobs);
+        snprintf(b->err, b->errlen, "out of memory");
+        return NULL;
+    }
+    return jobs;
+}
+
 /* After the count: the rows from the runs' counts, the target array, and
  * each run's counts turned into where its synapses of each source start. */
 static int place_runs(build *b, pass_job *jobs, int64_t nt)
@@ -1268,25 +1294,18 @@ static int rule_indegree(build *b, int64_t K)
         nt = INDEG_MEM_MAX / per;
     if (nt < 1)
         nt = 1;
-    pass_job *jobs = nk_xcalloc((size_t)nt, sizeof *jobs);
+    pass_job *jobs = new_jobs(b, nt, b->npost, indegree_runs);
     int rc = jobs ? 0 : -1;
     for (int64_t t = 0; t < nt && !rc; t++) {
         pass_job *j = &jobs[t];
-        j->b = *b;
-        j->b.err = j->msg;
-        j->b.errlen = sizeof j->msg;
-        j->run = indegree_runs;
         j->K = K;
-        j->lo = b->npost / nt * t;
-        j->hi = t + 1 == nt ? b->npost : b->npost / nt * (t + 1);
-        j->at = nk_xcalloc((size_t)b->npre + 1, sizeof *j->at);
         j->chosen = nk_xcalloc((size_t)K + 1, sizeof *j->chosen);
         j->stamp = b->multapses ? NULL : nk_xcalloc((size_t)b->npre + 1, sizeof *j->stamp);
-        if (!j->at || !j->chosen || (!b->multapses && !j->stamp))
+        if (!j->chosen || (!b->multapses && !j->stamp)) {
+            snprintf(b->err, b->errlen, "out of memory");
             rc = -1;
+        }
     }
-    if (rc == -1)
-        snprintf(b->err, b->errlen, "out of memory");
     if (!rc)
         rc = run_pass(b, jobs, (int)nt, 0);
     if (!rc)
@@ -1640,22 +1659,8 @@ static int rule_list(build *b)
         nt = LIST_COUNTS_MAX / ((b->npre + 1) * 8);
     if (nt < 1)
         nt = 1;
-    pass_job *jobs = nk_xcalloc((size_t)nt, sizeof *jobs);
+    pass_job *jobs = new_jobs(b, nt, n, list_runs);
     int rc = jobs ? 0 : -1;
-    for (int64_t t = 0; t < nt && !rc; t++) {
-        pass_job *j = &jobs[t];
-        j->b = *b;
-        j->b.err = j->msg;
-        j->b.errlen = sizeof j->msg;
-        j->run = list_runs;
-        j->lo = n / nt * t;
-        j->hi = t + 1 == nt ? n : n / nt * (t + 1);
-        j->at = nk_xcalloc((size_t)b->npre + 1, sizeof *j->at);
-        if (!j->at)
-            rc = -1;
-    }
-    if (rc == -1)
-        snprintf(b->err, b->errlen, "out of memory");
     if (!rc)
         rc = run_pass(b, jobs, (int)nt, 0);
     if (!rc)
