@@ -15,11 +15,12 @@
  * increasing target order (a list keeps its own order among equal targets).
  *
  * Memory. Rules that go source by source (all but fixed_indegree and lists)
- * append to the target array as they go (bernoulli: each thread to a buffer
- * of its own, the buffers then put together, so that the targets are held
- * twice for a moment: 8 bytes a synapse, less than the 10 they take once
- * built); the other two count first and then fill, drawing the same
- * numbers twice rather than holding (pre, post) pairs.
+ * append to the target array as they go (bernoulli and distance: each
+ * thread to a buffer of its own, the buffers then put together, so that the
+ * targets are held twice for a moment: 8 bytes a synapse, less than the 10
+ * they take once built, and 32 bytes a source for the runs' bookkeeping);
+ * the other two count first and then fill, drawing the same numbers twice
+ * rather than holding (pre, post) pairs.
  * A synapse costs 4 (target) + 4 (weight) + 2 (delay) bytes, plus 8 per
  * source for the row index; a request whose estimate exceeds the memory
  * available is refused before anything is allocated. */
@@ -436,7 +437,7 @@ static int grow_u32(u32list *g, int64_t need)
     return 0;
 }
 
-/* Appends target post (an index in its population's network) to g. */
+/* Appends target post (the neuron's index in the network) to g. */
 static int put_u32(build *b, u32list *g, int64_t post)
 {
     if (g->n == g->cap && grow_u32(g, g->n + 1)) {
