@@ -19,7 +19,7 @@
 
 #include "rt/nk_philox.h"
 
-#include "fastdraw.h" /* engine/src/fastdraw.c, built into this test */
+#include "fastdraw.h" /* engine/src/fastdraw.c and its kernels, linked in */
 
 /* ---- helpers ----------------------------------------------------------- */
 
@@ -717,9 +717,70 @@ static void test_misc(void)
     CHECK(nk_sign(INFINITY) == 1.0 && nk_sign(-INFINITY) == -1.0);
 }
 
+/* nk_rng_below_n gives the values and leaves the stream as calls of
+ * nk_rng_below do: n small and large, near 2^32 (where words are often
+ * turned back), 0 (no word), n counting up, across runs of its words. */
+static void test_below_n(void)
+{
+    static const uint32_t ns[] = {1, 2, 3, 7, 1000, 77169, 1u << 31, (1u << 31) + 1,
+                                  0xfffffff0u, 0xffffffffu, 0};
+    static uint32_t out[3000];
+    long bad = 0, n = 0;
+    for (size_t i = 0; i < sizeof ns / sizeof *ns; i++)
+        for (uint32_t step = 0; step <= 1; step++)
+            for (int len = 0; len <= 3000; len += len < 20 ? 1 : 331) {
+                nk_rng a, b;
+                nk_rng_init(&a, 0xfeedull + i, 3, (uint64_t)len, step);
+                b = a;
+                nk_rng_u32(&a); /* part way into a block */
+                nk_rng_u32(&b);
+                nk_rng_below_n(&a, ns[i], step, out, len);
+                for (int k = 0; k < len; k++, n++)
+                    bad += out[k] != nk_rng_below(&b, ns[i] + (uint32_t)k * step);
+                for (int k = 0; k < 5; k++, n++)
+                    bad += nk_rng_u32(&a) != nk_rng_u32(&b);
+            }
+    printf("  nk_rng_below_n: %ld values, %ld differ from nk_rng_below's\n", n, bad);
+    CHECK_EQ_INT(bad, 0);
+}
+
+/* fastdraw.c's kernels are built for more than one instruction set and one
+ * is picked for the CPU: each that this CPU runs is checked (on x86-64 with
+ * AVX-512 all three; "base" runs everywhere). The first use picks the best. */
+static void test_fastdraw(void)
+{
+    static const char *const isas[] = {"avx512", "avx2", "base"};
+    const char *best = nk_fastdraw_isa();
+    int ran = 0, best_ok = 0;
+    CHECK(nk_fastdraw_pick("sse9") == -1);
+    CHECK(!strcmp(nk_fastdraw_isa(), best));
+    for (size_t i = 0; i < sizeof isas / sizeof *isas; i++) {
+        if (nk_fastdraw_pick(isas[i]) != 0)
+            continue;
+        /* the first that runs here is the one picked on first use */
+        if (!ran++)
+            best_ok = !strcmp(best, isas[i]);
+        printf("  fastdraw %s:\n", nk_fastdraw_isa());
+        CHECK(!strcmp(nk_fastdraw_isa(), isas[i]));
+        test_log_fast(0);
+        test_normals(0);
+        test_rng_words();
+        test_below_n();
+    }
+    CHECK(ran >= 1 && best_ok);
+    CHECK(nk_fastdraw_pick("base") == 0);
+    CHECK(nk_fastdraw_pick(best) == 0);
+}
+
 int main(int argc, char **argv)
 {
+    /* --log-u01 [ISA]: every uniform, with the build picked (or ISA) */
     if (argc > 1 && !strcmp(argv[1], "--log-u01")) {
+        if (argc > 2 && nk_fastdraw_pick(argv[2]) != 0) {
+            printf("no such instruction set here: %s (avx512, avx2, base)\n", argv[2]);
+            return 2;
+        }
+        printf("  fastdraw %s:\n", nk_fastdraw_isa());
         test_log_fast(1);
         test_normals(1);
         return check_finish("math");
@@ -729,9 +790,7 @@ int main(int argc, char **argv)
     test_expm1();
     test_fast_exp();
     test_log();
-    test_log_fast(0);
-    test_normals(0);
-    test_rng_words();
+    test_fastdraw();
     test_log1p();
     test_pow();
     test_trig();
