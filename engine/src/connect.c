@@ -596,14 +596,16 @@ static int64_t draw_partners(nk_rng *r, int64_t ncand, int64_t K, int64_t skip, 
 {
     int64_t m = 0;
     if (multapses) {
-        for (int64_t k = 0; k < K; k++) {
-            int64_t c = nk_rng_below(r, (uint32_t)ncand);
-            out[m++] = (uint32_t)(skip >= 0 && c >= skip ? c + 1 : c);
-        }
-        return m;
+        nk_rng_below_n(r, (uint32_t)ncand, 0, out, K);
+        if (skip >= 0)
+            for (int64_t k = 0; k < K; k++)
+                out[k] += out[k] >= (uint64_t)skip;
+        return K;
     }
+    /* the draws do not depend on the marks: made first, into out */
+    nk_rng_below_n(r, (uint32_t)(ncand - K + 1), 1, out, K);
     for (int64_t t = ncand - K; t < ncand; t++) {
-        int64_t c = nk_rng_below(r, (uint32_t)(t + 1));
+        int64_t c = out[m];
         int64_t cc = (skip >= 0 && c >= skip) ? c + 1 : c;
         if (stamp[cc] == mark) {
             c = t;
