@@ -1380,15 +1380,19 @@ typedef struct normq {
 /* The next normal draw; want: how many more values the row needs at
  * least, so that a short row does not make a block of draws it throws
  * away (what a row leaves unread of its stream changes nothing). */
+static void normq_fill(normq *q, int64_t want)
+{
+    const int k = want < 1 ? 1 : want > NORMQ ? NORMQ : (int)want;
+    nk_rng_words(q->r, q->w, 2 * k);
+    nk_normals_u32(q->w, q->v, k);
+    q->n = k;
+    q->at = 0;
+}
+
 static double normq_next(normq *q, int64_t want)
 {
-    if (q->at == q->n) {
-        const int k = want < 1 ? 1 : want > NORMQ ? NORMQ : (int)want;
-        nk_rng_words(q->r, q->w, 2 * k);
-        nk_normals_u32(q->w, q->v, k);
-        q->n = k;
-        q->at = 0;
-    }
+    if (q->at == q->n)
+        normq_fill(q, want);
     return q->v[q->at++];
 }
 
@@ -1431,49 +1435,120 @@ typedef struct fill_arg {
     const char *what;
 } fill_arg;
 
-/* Rows [lo, hi) of fill_values (par_rows); *most: the longest delay. */
+/* A row of n values of a normal distribution (not lognormal) into x: the
+ * draws in the stream's order, as n calls of draw_value take them (a value
+ * outside [lo, hi] is drawn again, 1000 times at most); *made: how many
+ * were made (n, or fewer on an error). */
+static int row_normals(build *b, const nk_dist *d, normq *q, int64_t n, double *x,
+                       int64_t *made, const char *what)
+{
+    const double mu = d->a, sd = d->b, lo = d->lo, hi = d->hi;
+    int64_t k = 0;
+    int tries = 0;
+    while (k < n) {
+        if (q->at == q->n)
+            normq_fill(q, n - k);
+        const int m = q->n;
+        int at = q->at;
+        for (; at < m && k < n; at++) {
+            const double v = mu + sd * q->v[at];
+            if (v >= lo && v <= hi) {
+                x[k++] = v;
+                tries = 0;
+            } else if (++tries == 1000) {
+                q->at = at + 1;
+                *made = k;
+                nk_snprintf(b->err, b->errlen,
+                            "%s: 1000 draws of normal(%g, %g) all fell outside [%g, %g]; the "
+                            "range is too unlikely",
+                            what, mu, sd, lo, hi);
+                return -2;
+            }
+        }
+        q->at = at;
+    }
+    *made = n;
+    return 0;
+}
+
+/* Rows [lo, hi) of fill_values (par_rows); *most: the longest delay. A
+ * row's values are made into a buffer first (by row_normals where they are
+ * normal draws), then checked and stored; where both a value and a check
+ * fail, the error named is the first in the row's order, as when each
+ * value was made and checked in turn. */
 static int fill_rows(build *b, int64_t lo, int64_t hi, void *arg, int *most)
 {
     const fill_arg *f = arg;
     const nk_dist *d = f->d;
-    const int delays = f->delays;
+    const int delays = f->delays, steps = d->kind == NK_DIST_CONST; /* delay: already steps */
     int max_delay = 1, rc = 0;
+    int64_t longest = 1;
+    for (int64_t a = lo; a < hi; a++)
+        if (b->row[a + 1] - b->row[a] > longest)
+            longest = b->row[a + 1] - b->row[a];
+    double *vals = malloc((size_t)longest * sizeof *vals);
+    if (!vals) {
+        snprintf(b->err, b->errlen, "out of memory");
+        return -1;
+    }
     for (int64_t a = lo; a < hi && !rc; a++) {
+        const int64_t s0 = b->row[a], n = b->row[a + 1] - s0;
+        int64_t made = 0;
         nk_rng r;
         nk_rng_init(&r, b->net->seed, b->stream, delays ? 2 : 1, (uint32_t)(b->pj->pre.lo + a));
         normq q; /* its buffers are filled before they are read */
         q.r = &r;
         q.at = q.n = 0;
-        for (int64_t s = b->row[a]; s < b->row[a + 1] && !rc; s++) {
-            double x;
-            if (d->kind == NK_DIST_CONST) {
-                x = delays ? b->o->delay : b->o->weight; /* delay: already steps */
-            } else if (f->e) {
-                dvars v;
-                dist_of(b->net, b->pj, a, b->col[s], &v);
-                if (dexpr_eval(f->e, &v, &x, f->what, b->err, b->errlen)) {
+        if (d->kind == NK_DIST_CONST) {
+            const double c = delays ? b->o->delay : b->o->weight;
+            for (; made < n; made++)
+                vals[made] = c;
+        } else if (d->kind == NK_DIST_NORMAL && !f->e) {
+            rc = row_normals(b, d, &q, n, vals, &made, f->what);
+        } else {
+            for (; made < n && !rc; made++) {
+                if (f->e) {
+                    dvars v;
+                    dist_of(b->net, b->pj, a, b->col[s0 + made], &v);
+                    rc = dexpr_eval(f->e, &v, &vals[made], f->what, b->err, b->errlen) ? -2 : 0;
+                } else {
+                    rc = draw_value(b, d, &q, n - made, &vals[made], f->what);
+                }
+            }
+            made -= rc != 0; /* the value that failed */
+        }
+        /* the values made, checked: an error here names an earlier synapse
+         * than that of a failed draw (rc), so its message replaces that one */
+        if (delays) {
+            uint16_t *out = b->delay + s0;
+            const double dt = b->net->dt;
+            int row_max = 0;
+            for (int64_t k = 0; k < made; k++) {
+                const int st = steps ? (int)vals[k] : delay_steps(vals[k], dt);
+                if (st < 0) {
+                    rc = bad_delay(b, vals[k], a, b->col[s0 + k]);
+                    break;
+                }
+                out[k] = (uint16_t)st;
+                row_max = st > row_max ? st : row_max;
+            }
+            if (row_max > max_delay)
+                max_delay = row_max;
+        } else {
+            float *out = b->w + s0;
+            int ok = 1;
+            for (int64_t k = 0; k < made; k++) {
+                ok &= fabs(vals[k]) <= 1e6; /* check_weight's test (false for NaN) */
+                out[k] = (float)vals[k];
+            }
+            for (int64_t k = 0; !ok && k < made; k++)
+                if (check_weight(b, vals[k], a, b->col[s0 + k])) {
                     rc = -2;
                     break;
                 }
-            } else if ((rc = draw_value(b, d, &q, b->row[a + 1] - s, &x, f->what))) {
-                break;
-            }
-            if (delays) {
-                int st = d->kind == NK_DIST_CONST ? (int)x : delay_steps(x, b->net->dt);
-                if (st < 0) {
-                    rc = bad_delay(b, x, a, b->col[s]);
-                    break;
-                }
-                b->delay[s] = (uint16_t)st;
-                if (st > max_delay)
-                    max_delay = st;
-            } else {
-                if ((rc = check_weight(b, x, a, b->col[s])))
-                    break;
-                b->w[s] = (float)x;
-            }
         }
     }
+    free(vals);
     *most = max_delay;
     return rc;
 }
