@@ -18,7 +18,7 @@
  * append to the target array as they go (bernoulli and distance: each
  * thread to a buffer of its own, the buffers then put together, so that the
  * targets are held twice for a moment: 8 bytes a synapse, less than the 10
- * they take once built, and 32 bytes a source for the runs' bookkeeping);
+ * they take once built, and a list per thread, not per source);
  * the other two count first and then fill, drawing the same numbers twice
  * rather than holding (pre, post) pairs.
  * A synapse costs 4 (target) + 4 (weight) + 2 (delay) bytes, plus 8 per
@@ -319,12 +319,18 @@ static void *rows_run(void *p)
 
 /* fn over rows 0 .. npre - 1, on up to the network's thread count of
  * threads, each taking a run of rows of about the same work (off: the
- * rows' first synapses, off[npre] the total). The first failing run in row
- * order gives the error, as one thread going row by row would; *most (when
- * given) becomes the largest of the runs' values. */
-static int par_rows(build *b, const int64_t *off, rows_fn fn, void *arg, int *most)
+ * rows' first synapses, off[npre] the total; or NULL: every row's work is
+ * unit). The first failing run in row order gives the error, as one thread
+ * going row by row would; *most (when given) becomes the largest of the
+ * runs' values. */
+static int par_rows_by(build *b, const int64_t *off, int64_t unit, rows_fn fn, void *arg,
+                       int *most)
 {
-    const int64_t work = off[b->npre] - off[0];
+    int64_t work;
+    if (off)
+        work = off[b->npre] - off[0];
+    else if (__builtin_mul_overflow(b->npre, unit, &work))
+        work = INT64_MAX;
     int64_t nt = nk_net_threads(b->net);
     if (nt > work / ROWS_MIN_WORK + 1)
         nt = work / ROWS_MIN_WORK + 1;
@@ -340,7 +346,9 @@ static int par_rows(build *b, const int64_t *off, rows_fn fn, void *arg, int *mo
         rows_job *j = &jobs[t];
         /* the first row whose synapses start at or after t + 1 parts of the work */
         int64_t hi = b->npre;
-        if (t + 1 < nt) {
+        if (t + 1 < nt && !off) {
+            hi = b->npre / nt * (t + 1) + b->npre % nt * (t + 1) / nt;
+        } else if (t + 1 < nt) {
             const int64_t want = off[0] + work / nt * (t + 1);
             int64_t x = lo, y = b->npre;
             while (x < y) {
@@ -381,6 +389,11 @@ static int par_rows(build *b, const int64_t *off, rows_fn fn, void *arg, int *mo
             snprintf(b->err, b->errlen, "%s", jobs[t].msg);
     free(jobs);
     return rc;
+}
+
+static int par_rows(build *b, const int64_t *off, rows_fn fn, void *arg, int *most)
+{
+    return par_rows_by(b, off, 0, fn, arg, most);
 }
 
 /* The target (index in post's population) that is source a itself, when
@@ -452,18 +465,27 @@ static int put_u32(build *b, u32list *g, int64_t post)
  * with b->err set. */
 typedef int (*row_fn)(build *b, int64_t a, void *arg, u32list *out);
 
+/* A run of rows' targets (par_append): the run's first row, and the list. */
+typedef struct append_run {
+    int64_t lo;
+    u32list g;
+} append_run;
+
 typedef struct append_arg {
     row_fn fn;
     void *arg;
-    u32list *runs;           /* by row: the targets of the run of rows that starts there */
+    append_run *runs;        /* one a thread, taken in the order the threads start */
+    int nruns;               /* taken (atomic) */
 } append_arg;
 
 /* Rows [lo, hi) (par_rows): their lengths to row[a + 1], their targets to
- * runs[lo]. */
+ * a run of their own. */
 static int append_rows(build *b, int64_t lo, int64_t hi, void *arg, int *most)
 {
-    const append_arg *x = arg;
-    u32list *g = &x->runs[lo];
+    append_arg *x = arg;
+    append_run *run = &x->runs[__atomic_fetch_add(&x->nruns, 1, __ATOMIC_RELAXED)];
+    u32list *g = &run->g;
+    run->lo = lo;
     (void)most;
     for (int64_t a = lo; a < hi; a++) {
         const int64_t n0 = g->n;
@@ -477,6 +499,12 @@ static int append_rows(build *b, int64_t lo, int64_t hi, void *arg, int *most)
     return 0;
 }
 
+static int run_before(const void *p, const void *q)
+{
+    const int64_t a = ((const append_run *)p)->lo, c = ((const append_run *)q)->lo;
+    return (a > c) - (a < c);
+}
+
 /* fn over every source, runs of sources on up to the network's thread count
  * (par_rows; work: what a row costs, the same for every row), each run into
  * a buffer of its own, the buffers then put together in source order: the
@@ -485,20 +513,18 @@ static int append_rows(build *b, int64_t lo, int64_t hi, void *arg, int *most)
  * failing run in source order gives the error. */
 static int par_append(build *b, int64_t work, row_fn fn, void *arg)
 {
-    append_arg x = {fn, arg, NULL};
-    const int64_t unit = work < 1 ? 1 : work > (int64_t)1e12 ? (int64_t)1e12 : work;
-    int64_t *even = malloc(((size_t)b->npre + 1) * sizeof *even);
-    x.runs = nk_xcalloc((size_t)b->npre + 1, sizeof *x.runs);
+    const int64_t unit = work < 1 ? 1 : work;
+    const int nt = nk_net_threads(b->net) > 0 ? nk_net_threads(b->net) : 1;
+    append_arg x = {fn, arg, nk_xcalloc((size_t)nt, sizeof(append_run)), 0};
     int rc = 0;
-    if (!even || !x.runs) {
+    if (!x.runs) {
         snprintf(b->err, b->errlen, "out of memory");
         rc = -1;
         goto out;
     }
-    for (int64_t a = 0; a <= b->npre; a++)
-        even[a] = a * unit;
-    if ((rc = par_rows(b, even, append_rows, &x, NULL)))
+    if ((rc = par_rows_by(b, NULL, unit, append_rows, &x, NULL)))
         goto out;
+    qsort(x.runs, (size_t)x.nruns, sizeof *x.runs, run_before);
     b->row[0] = 0;
     for (int64_t a = 0; a < b->npre; a++)
         b->row[a + 1] += b->row[a];
@@ -507,23 +533,23 @@ static int par_append(build *b, int64_t work, row_fn fn, void *arg)
         rc = too_many(b);
         goto out;
     }
-    u32list *first = &x.runs[0];
+    u32list *first = &x.runs[0].g;
     if (grow_u32(first, n > 0 ? n : 1)) {
         snprintf(b->err, b->errlen, "out of memory for %lld synapses", (long long)n);
         rc = -1;
         goto out;
     }
-    for (int64_t a = 1; a < b->npre; a++)
-        if (x.runs[a].n)
-            memcpy(first->v + b->row[a], x.runs[a].v, (size_t)x.runs[a].n * sizeof *first->v);
+    for (int r = 1; r < x.nruns; r++)
+        if (x.runs[r].g.n)
+            memcpy(first->v + b->row[x.runs[r].lo], x.runs[r].g.v,
+                   (size_t)x.runs[r].g.n * sizeof *first->v);
     b->col = first->v;
     b->n = b->cap = n;
     first->v = NULL;
 out:
-    for (int64_t a = 0; x.runs && a <= b->npre; a++)
-        free(x.runs[a].v);
+    for (int r = 0; x.runs && r < nt; r++)
+        free(x.runs[r].g.v);
     free(x.runs);
-    free(even);
     return rc;
 }
 
