@@ -535,6 +535,11 @@ double nk_state_get(const nk_net *net, const void *arr, int64_t i);
 /* Sizes every ring buffer for the longest delay (net->ring_len), keeping
  * input already scheduled for future steps in its place. */
 int nk_build_rings(nk_net *net, char *err, size_t errlen);
+/* The ring slots the projections' delays need (the longest delay + 1, at
+ * least 2), and whether rings of len slots fit in memory (0, else an error
+ * code with err filled, naming the delay and the bytes). */
+int nk_rings_needed(const nk_net *net);
+int nk_rings_fit(const nk_net *net, int len, char *err, size_t errlen);
 /* Population p's refractory period in steps (0 when it is a condition or
  * per neuron); *rc is 0 or an error code with err filled: a period below 0
  * ms, NaN, or longer than NK_MAX_REFR_STEPS steps (the counters are int32). */

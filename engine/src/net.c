@@ -1309,6 +1309,18 @@ int nk_connect_ex(nk_net *net, nk_range pre, nk_range post, const nk_conn_opts *
     double tc = nk_now();
     rc = nk_connect_build(net, pj, &o2, ls, err, sizeof err);
     net->prof_build[NK_PROFB_CONNECT] += nk_now() - tc;
+    if (!rc) { /* its delays' ring buffers (with the projections before it) */
+        const int need = nk_rings_needed(net);
+        rc = nk_rings_fit(net, pj->max_delay + 1 > need ? pj->max_delay + 1 : need, err,
+                          sizeof err);
+        if (rc) {
+            free(pj->row);
+            free(pj->col);
+            free(pj->w);
+            free(pj->delay);
+            free(pj->gbuf);
+        }
+    }
     if (rc) {
         memset(pj, 0, sizeof *pj);
         nk_receptor_drop_new(net, post.pop, nrx_before);

@@ -10,16 +10,57 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* Sizes every ring buffer for the longest delay, keeping input already
- * scheduled for future steps in its place. */
-int nk_build_rings(nk_net *net, char *err, size_t errlen)
+/* 0 when the ring buffers fit in memory with `len` slots (a slot a step of
+ * the longest delay, and one more), else an error with err filled: every
+ * receptor of every population has one, 8 bytes a neuron a slot, so one long
+ * delay anywhere makes them all long, and a network's rings can exceed its
+ * synapses by far (200,000 neurons and a delay of 65,535 steps: 105 GB). */
+int nk_rings_fit(const nk_net *net, int len, char *err, size_t errlen)
+{
+    if (len <= net->ring_len)
+        return 0;
+    double inputs = 0; /* neurons times receptors, the layouts' padding too */
+    for (int k = 0; k < net->npops; k++) {
+        const nk_pop *p = &net->pops[k];
+        inputs += (double)p->nrx * (double)(p->lay.len > p->n ? p->lay.len : p->n);
+    }
+    const double bytes = inputs * (double)len * sizeof(int64_t);
+    if (bytes < 1e8)
+        return 0;
+    const int64_t avail = nk_mem_available();
+    if (avail < 0 || bytes <= (double)avail)
+        return 0;
+    char nb[32], ab[32];
+    snprintf(err, errlen,
+             "the longest delay, %d steps (%g ms at dt = %g ms), needs ring buffers of %s (a slot "
+             "a step for each of the network's %.0f receptor inputs, neurons times receptors, "
+             "8 bytes each), more than the %s of memory available: use shorter delays or a "
+             "larger dt",
+             len - 1, (len - 1) * net->dt, net->dt, nk_fmt_bytes(bytes, nb, sizeof nb), inputs,
+             nk_fmt_bytes((double)avail, ab, sizeof ab));
+    return NK_ENOMEM;
+}
+
+/* The slots the ring buffers need for the projections' delays. */
+int nk_rings_needed(const nk_net *net)
 {
     int need = 2;
     for (int k = 0; k < net->nprojs; k++)
         if (net->projs[k].max_delay + 1 > need)
             need = net->projs[k].max_delay + 1;
+    return need;
+}
+
+/* Sizes every ring buffer for the longest delay, keeping input already
+ * scheduled for future steps in its place. */
+int nk_build_rings(nk_net *net, char *err, size_t errlen)
+{
+    const int need = nk_rings_needed(net);
     int old = net->ring_len;
     int len = need > old ? need : old;
+    int rc = nk_rings_fit(net, len, err, errlen);
+    if (rc)
+        return rc;
     for (int k = 0; k < net->npops; k++) {
         nk_pop *p = &net->pops[k];
         for (int r = 0; r < p->nrx; r++) {

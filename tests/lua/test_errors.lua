@@ -299,6 +299,26 @@ T.raises("cannot set 'x' on an nk.monitor: its fields are read-only", function()
 T.raises("cannot set 'x' on an nk.selection: its fields are read-only", function() sel.x = 1 end)
 T.raises("calling 'src:set' on bad self (nk.source expected, got nk.population)", dc.set, a, {})
 
+-- A long delay makes every receptor's ring buffer long (a slot a step):
+-- refused at connect when those could not fit in memory (1e6 neurons and
+-- 65,535 steps: 524 GB), naming the delay and the size; the network is
+-- left as it was and runs.
+do
+  local rnet = nk.network{dt = 0.1}
+  local big = rnet:population("lif", 1000000)
+  T.raises("connect (one_to_one): the longest delay, 65535 steps (6553.5 ms at dt = 0.1 ms), "
+           .. "needs ring buffers of 524.29 GB", rnet.connect, rnet, big, big,
+           {rule = "one_to_one", weight = 1, delay = 6553.5})
+  T.raises("more than the", rnet.connect, rnet, big, big,
+           {rule = "one_to_one", weight = 1, delay = nk.uniform(6000, 6553.5)})
+  local pj = rnet:connect(big, big, {rule = "one_to_one", weight = 1, delay = 0.5})
+  T.eq(#rnet:projections(), 1, "the refused projections are not kept")
+  rnet:run(0.2)
+  T.near(rnet.t, 0.2, 1e-9, "the network runs after the refused delays")
+  T.ok(tostring(pj):find("delay 0.5 ms", 1, true), "the projection kept: " .. tostring(pj))
+  rnet:close()
+end
+
 -- after all that, the first network still works
 net:run(10)
 T.near(net.t, 10, 1e-9, "the session goes on after errors")
