@@ -1144,6 +1144,42 @@ static int on_pre_target(nk_pop *pop, int r, const nk_stmt *st, char *out, size_
     return -1;
 }
 
+/* Whether receptor r of population pop names only what exists: its
+ * synapse's equations, current and on_pre read names of the synapse or of
+ * the target neuron model (aliases too), and on_pre assigns to states. 0,
+ * or an error code with err filled, the message a run would give: for
+ * net:connect and net:source, so that a receptor every run would refuse
+ * is never made. (A graded synapse's presynaptic names are checked with
+ * its projection's source.) */
+int nk_codegen_check_receptor(nk_net *net, int pop, int r, char *err, size_t errlen)
+{
+    nk_pop *p = &net->pops[pop];
+    const nk_model *m = p->rx[r].syn;
+    for (int k = 0; k < m->eqs.n; k++) {
+        nk_expr *c = canon(m->eqs.items[k].rhs, p, r, 0, err, errlen);
+        if (!c)
+            return NK_EINVAL;
+        nk_expr_free(c);
+    }
+    for (int k = 0; k < m->on_pre.n; k++) {
+        const nk_stmt *st = &m->on_pre.items[k];
+        char target[128];
+        if (on_pre_target(p, r, st, target, sizeof target, err, errlen))
+            return NK_EINVAL;
+        nk_expr *c = canon(st->rhs, p, r, 1, err, errlen);
+        if (!c)
+            return NK_EINVAL;
+        nk_expr_free(c);
+    }
+    if (m->current) {
+        nk_expr *c = canon(m->current, p, r, 0, err, errlen);
+        if (!c)
+            return NK_EINVAL;
+        nk_expr_free(c);
+    }
+    return 0;
+}
+
 /* 1 when every statement of the synapse's on_pre is "X += w" or
  * "X += abs(w)": with no input (w = 0) they add +0, which leaves X as it was
  * (but for the sign of a zero), so the kernel runs them for every neuron

@@ -423,6 +423,9 @@ int nk_pop_relayout(nk_net *net, nk_pop *p, int nc, const int64_t *cut, int64_t 
 
 /* Build pieces (net.c / codegen.c / jit.c) */
 char *nk_codegen_pop(nk_net *net, int pop, char *err, size_t errlen);
+/* 0 when every name receptor r of population pop uses exists (its
+ * synapse's and the neuron model's), else an error code with err filled. */
+int nk_codegen_check_receptor(nk_net *net, int pop, int r, char *err, size_t errlen);
 /* The same population's code for the CUDA backend (the body of
  * nk_update_POP, which nk_update_all calls, and the kernels nk_graded_P,
  * rt/nk_cuda.h), and the text that goes before every

@@ -1009,6 +1009,11 @@ int nk_receptor_get(nk_net *net, int pop, const char *name, const char *synapse,
         receptor_free(x); /* frees vals, now x->param */
         return nk_fail(ctx, NK_ENOMEM, "out of memory");
     }
+    char err[512];
+    if (nk_codegen_check_receptor(net, pop, p->nrx, err, sizeof err)) {
+        receptor_free(x);
+        return nk_fail(ctx, NK_EINVAL, "%s", err);
+    }
     net->built = 0;
     return p->nrx++;
 }

@@ -595,5 +595,29 @@ do
   mnet:close()
 end
 
+-- A synapse that reads or writes a name the target's model lacks ('v' on
+-- a model without v) is refused where it is attached, by net:source and
+-- net:connect, with the message a run would give; the network is left
+-- without it and runs.
+do
+  nk.model{name = "robust_nov", states = {u = 0}, equations = "du/dt = -u + I"}
+  local rn = nk.network{}
+  local p = rn:population("robust_nov", 2)
+  T.raises("synapse 'exp_cond' (receptor 'exc') uses 'v', which is not a name of the synapse "
+           .. "or of neuron model 'robust_nov'", rn.source, rn, "poisson", p,
+           {synapse = "exp_cond", rate = 10, weight = 1})
+  T.raises("synapse 'delta' (receptor 'exc') assigns to 'v' in on_pre, which is neither its "
+           .. "state nor a state of neuron model 'robust_nov'", rn.connect, rn, p, p,
+           {synapse = "delta", weight = 1})
+  T.raises("synapse 'nmda' (receptor 'nm') uses 'v'", rn.connect, rn, p, p,
+           {synapse = "nmda", receptor = "nm", weight = 1})
+  local pj = rn:connect(p, p, {weight = 1})
+  T.ok(tostring(pj):find("exp_curr on receptor 'exc'", 1, true),
+       "receptor 'exc' is free for another synapse: " .. tostring(pj))
+  rn:run(1)
+  T.near(rn.t, 1, 1e-9, "the network runs")
+  rn:close()
+end
+
 collectgarbage()
 T.done("robust")
