@@ -511,6 +511,14 @@ int nk_checkpoint(nk_net *net, const char *path)
         return nk_fail(ctx, NK_EINVAL, "checkpoint: '%s' (or its .part) exists and is %s; give "
                                        "the path of a regular file or of a new one", path, what);
     }
+    char why[1024];
+    nk_replace_check(path, 1, why, sizeof why);
+    if (why[0]) {
+        free(part);
+        return nk_fail(ctx, NK_EINVAL, "checkpoint: %s, and it would be replaced, so it is left "
+                                       "as it is: give the checkpoint another name, or move the "
+                                       "file away", why);
+    }
     esave e;
     quiet(&e);
     hid_t fapl = H5Pcreate(H5P_FILE_ACCESS);

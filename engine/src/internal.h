@@ -542,6 +542,12 @@ int nk_build_rings(nk_net *net, char *err, size_t errlen);
  * least 2), and whether rings of len slots fit in memory (0, else an error
  * code with err filled, naming the delay and the bytes). */
 int nk_rings_needed(const nk_net *net);
+/* Why the existing file f must not be replaced by a new results file
+ * (checkpoint 0) or checkpoint (1): into why, "" when it may (no file, an
+ * empty one, or a file of that kind that nkshell wrote: a results file has
+ * a run_id or nkshell_version root attribute, a checkpoint its format). So
+ * that a typo in a path does not cost a checkpoint, a results file or data. */
+void nk_replace_check(const char *f, int checkpoint, char *why, size_t len);
 int nk_rings_fit(const nk_net *net, int len, char *err, size_t errlen);
 /* Population p's refractory period in steps (0 when it is a condition or
  * per neuron); *rc is 0 or an error code with err filled: a period below 0

@@ -1588,6 +1588,33 @@ static void results_whose(const nk_net *net, const char *f, const char *ours, ch
                  "checkpoint is older than run ids)", f, id);
 }
 
+void nk_replace_check(const char *f, int checkpoint, char *why, size_t len)
+{
+    struct stat st;
+    why[0] = '\0';
+    if (stat(f, &st) != 0 || !S_ISREG(st.st_mode) || st.st_size == 0)
+        return; /* nothing to lose here (what is not a regular file is refused elsewhere) */
+    char v[64], err[768];
+    int rc = nk_h5out_root_str(f, "format", v, sizeof v, err, sizeof err);
+    const int is_ck = rc == 1 && !strcmp(v, "nkshell checkpoint");
+    if (rc == NK_H5OUT_EINVAL) {
+        snprintf(why, len, "'%s' is not an HDF5 file", f);
+    } else if (rc < 0) {
+        snprintf(why, len, "'%s' cannot be read to see what it holds (%s)", f, err);
+    } else if (checkpoint) {
+        if (!is_ck)
+            snprintf(why, len, "'%s' is not a checkpoint (%s)", f,
+                     nk_h5out_root_str(f, "run_id", v, sizeof v, err, sizeof err) == 1
+                         ? "it is a results file"
+                         : "an HDF5 file nkshell did not write");
+    } else if (is_ck) {
+        snprintf(why, len, "'%s' is a checkpoint", f);
+    } else if (nk_h5out_root_str(f, "run_id", v, sizeof v, err, sizeof err) != 1 &&
+               nk_h5out_root_str(f, "nkshell_version", v, sizeof v, err, sizeof err) != 1) {
+        snprintf(why, len, "'%s' is an HDF5 file that nkshell did not write (no run_id)", f);
+    }
+}
+
 /* Into why, why neither NAME nor NAME.part can be the file net continues
  * ("" when one can); *missing is set when neither exists. */
 static int results_which(nk_net *net, const char *ours, char *why, size_t len, int *missing)
@@ -1658,6 +1685,16 @@ static int output_open(nk_net *net)
             return rc;
         if (missing) /* nothing to cut back: written anew from what the monitors hold */
             nk_output_restart(net);
+    } else if (!net->output_started) {
+        /* A first run writes the file anew: not over what is not a results file */
+        char why[1024];
+        nk_replace_check(net->output, 0, why, sizeof why);
+        if (why[0])
+            return nk_fail(net->ctx, NK_EINVAL,
+                           "output: %s, and a run would replace it with its results, so it is "
+                           "left as it is: give the network another output, or move the file "
+                           "away",
+                           why);
     } else if (net->output_started && !output_unchanged(net)) {
         /* A later run: the file the last one left may since have been moved
          * away, or replaced by another run's, which must not be appended to. */
@@ -2184,6 +2221,13 @@ int nk_run(nk_net *net, double ms, const nk_run_opts *o)
             return nk_fail(net->ctx, NK_EINVAL, "checkpoint_every needs a checkpoint file");
         if (nk_h5out_check_writable(o->checkpoint_path, e2, sizeof e2))
             return nk_fail(net->ctx, NK_EIO, "checkpoint file: %s", e2);
+        nk_replace_check(o->checkpoint_path, 1, e2, sizeof e2);
+        if (e2[0])
+            return nk_fail(net->ctx, NK_EINVAL,
+                           "checkpoint file: %s, and a checkpoint would replace it, so it is "
+                           "left as it is: give the run another (option 'checkpoint'), or move "
+                           "the file away",
+                           e2);
     }
     double t0 = nk_now();
     net->build_s = net->run_s = 0;

@@ -978,9 +978,13 @@ end_case
 begin "net:close inside a call: done after the chunk"
 run -- "$NK" -e 'A = nk.network{output = "closed.h5"}; p = A:population("lif", 2); A:run(1)
 P = nk.network{}
+function held(f) -- a checkpoint refused as it would overwrite an open network'"'"'s file
+  local ok, err = pcall(P.checkpoint, P, f)
+  return not ok and tostring(err):find("open network", 1, true) ~= nil
+end
 pcall(A.source, A, "dc", p, setmetatable({}, {__index = function() A:close() return 1 end}))
-print(tostring(A), "held", not pcall(P.checkpoint, P, "closed.h5"))' \
-    -e 'print("held", not pcall(P.checkpoint, P, "closed.h5"))'
+print(tostring(A), "held", held("closed.h5"))' \
+    -e 'print("held", held("closed.h5"))'
 expect_rc 0
 expect_out "network (closed)	held	true
 held	false"

@@ -16,12 +16,14 @@ local function closer(net, value)
 end
 
 -- A results file is still held by an open network while a checkpoint of
--- another network refuses to replace it. (When it is not held, the
--- checkpoint replaces it.) The probe is made once: nk.network and
--- net:close are safe points, where what was closed inside a call is freed.
+-- another network refuses to replace it for that reason. (When it is not
+-- held, the checkpoint is refused as the file is not a checkpoint, and
+-- nothing is written.) The probe is made once: nk.network and net:close
+-- are safe points, where what was closed inside a call is freed.
 local probe = nk.network{}
 local function held(path)
-  return not pcall(probe.checkpoint, probe, path)
+  local ok, err = pcall(probe.checkpoint, probe, path)
+  return not ok and tostring(err):find("another open network's results file", 1, true) ~= nil
 end
 
 -- ---- closed by a metamethod of an argument ---------------------------------------------

@@ -171,4 +171,64 @@ do
   os.remove(f)
   os.remove(g)
 end
+-- A first run writes its results file anew, and a checkpoint is written
+-- anew: neither over a file of another kind (a checkpoint, a results file,
+-- a CSV file: a typo in a path), which is left as it was; over an earlier
+-- results file (a script run again), an earlier checkpoint, or an empty
+-- file, they go on.
+do
+  local old, ck, csv, empty = T.tmpname("test_output_old"), T.tmpname("test_output_ck"),
+                              T.tmpname("test_output_csv"), T.tmpname("test_output_empty")
+  local a = nk.network{output = old}
+  a:population("lif", 2)
+  a:run(1)
+  a:checkpoint(ck)
+  a:close()
+  local f = io.open(csv, "w")
+  f:write("pre,post,w\n1,2,3\n")
+  f:close()
+  io.open(empty, "w"):close()
+  local function bytes(path)
+    local h = io.open(path, "rb")
+    local b = h:read("a")
+    h:close()
+    return b
+  end
+  local ck_bytes, old_bytes = bytes(ck), bytes(old)
+  local m = nk.network{output = ck}
+  m:population("lif", 2)
+  T.raises("output: '" .. ck .. "' is a checkpoint, and a run would replace it with its results, "
+           .. "so it is left as it is", m.run, m, 1)
+  m:close()
+  m = nk.network{output = csv}
+  m:population("lif", 2)
+  T.raises("output: '" .. csv .. "' is not an HDF5 file", m.run, m, 1)
+  m:close()
+  m = nk.network{}
+  m:population("lif", 2)
+  T.raises("checkpoint: '" .. old .. "' is not a checkpoint (it is a results file), and it would "
+           .. "be replaced, so it is left as it is", m.checkpoint, m, old)
+  T.raises("checkpoint: '" .. csv .. "' is not an HDF5 file", m.checkpoint, m, csv)
+  T.raises("checkpoint file: '" .. old .. "' is not a checkpoint (it is a results file), and a "
+           .. "checkpoint would replace it", m.run, m, 1, {checkpoint_every = 0.5, checkpoint = old})
+  T.near(m.t, 0, 0, "refused before the run")
+  T.eq(bytes(csv), "pre,post,w\n1,2,3\n", "the CSV file is as it was")
+  T.ok(bytes(ck) == ck_bytes and bytes(old) == old_bytes, "the checkpoint and results are as they were")
+  m:close()
+  m = nk.network{output = old}
+  m:population("lif", 2)
+  m:run(2)
+  m:checkpoint(ck)
+  m:close()
+  local r = nk.restore(ck, {output = empty})
+  T.near(r.t, 2, 1e-9, "an earlier checkpoint is replaced")
+  r:close()
+  T.ok(bytes(old) ~= old_bytes and nk.read(old).attrs.run_id, "an earlier results file is replaced")
+  m = nk.network{output = empty}
+  m:population("lif", 2)
+  m:run(1)
+  T.ok(nk.read(empty).attrs.run_id, "an empty file is replaced")
+  m:close()
+  for _, x in ipairs{old, ck, csv, empty} do os.remove(x) end
+end
 T.done("output")
