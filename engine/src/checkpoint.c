@@ -461,25 +461,19 @@ static int write_mon(nk_net *net, hid_t f, int k)
     return rc;
 }
 
-int nk_checkpoint(nk_net *net, const char *path)
+/* Whether a checkpoint may be written to path: never over a results file
+ * (or its .part, which a run writes), the network's own or that of another
+ * open network of the session (ctx->live holds them all, this one too);
+ * not over what is not a regular file; and only over an earlier
+ * checkpoint (nk_replace_check). 0, or an error code with the message set. */
+int nk_checkpoint_path_ok(nk_net *net, const char *path)
 {
     nk_ctx *ctx = net->ctx;
-    if (!path || !*path)
-        return nk_fail(ctx, NK_EINVAL, "checkpoint: needs a file name");
-    /* The results file must hold what the checkpoint says it holds. */
-    int rc = nk_output_sync(net);
-    if (rc)
-        return rc;
-    if ((rc = nk_net_build(net)))
-        return rc;
     size_t pl = strlen(path);
     char *part = malloc(pl + 6);
     if (!part)
         return nk_fail(ctx, NK_ENOMEM, "out of memory");
     snprintf(part, pl + 6, "%s.part", path);
-    /* never over a results file (or its .part, which a run writes): the
-     * network's own, or that of another open network of the session
-     * (ctx->live holds them all, this one too) */
     for (int k = 0; k < ctx->nlive; k++) {
         const nk_net *o = ctx->live[k];
         if (!o->output)
@@ -519,6 +513,28 @@ int nk_checkpoint(nk_net *net, const char *path)
                                        "as it is: give the checkpoint another name, or move the "
                                        "file away", why);
     }
+    free(part);
+    return 0;
+}
+
+int nk_checkpoint(nk_net *net, const char *path)
+{
+    nk_ctx *ctx = net->ctx;
+    if (!path || !*path)
+        return nk_fail(ctx, NK_EINVAL, "checkpoint: needs a file name");
+    /* The results file must hold what the checkpoint says it holds. */
+    int rc = nk_output_sync(net);
+    if (rc)
+        return rc;
+    if ((rc = nk_net_build(net)))
+        return rc;
+    if ((rc = nk_checkpoint_path_ok(net, path)))
+        return rc;
+    size_t pl = strlen(path);
+    char *part = malloc(pl + 6);
+    if (!part)
+        return nk_fail(ctx, NK_ENOMEM, "out of memory");
+    snprintf(part, pl + 6, "%s.part", path);
     esave e;
     quiet(&e);
     hid_t fapl = H5Pcreate(H5P_FILE_ACCESS);

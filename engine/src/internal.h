@@ -548,6 +548,10 @@ int nk_rings_needed(const nk_net *net);
  * a run_id or nkshell_version root attribute, a checkpoint its format). So
  * that a typo in a path does not cost a checkpoint, a results file or data. */
 void nk_replace_check(const char *f, int checkpoint, char *why, size_t len);
+/* Whether a checkpoint may be written to path (checkpoint.c): not over a
+ * results file of an open network, what is not a regular file, or a file
+ * that is not a checkpoint. 0, or an error code with the message set. */
+int nk_checkpoint_path_ok(nk_net *net, const char *path);
 int nk_rings_fit(const nk_net *net, int len, char *err, size_t errlen);
 /* Population p's refractory period in steps (0 when it is a condition or
  * per neuron); *rc is 0 or an error code with err filled: a period below 0

@@ -2221,13 +2221,8 @@ int nk_run(nk_net *net, double ms, const nk_run_opts *o)
             return nk_fail(net->ctx, NK_EINVAL, "checkpoint_every needs a checkpoint file");
         if (nk_h5out_check_writable(o->checkpoint_path, e2, sizeof e2))
             return nk_fail(net->ctx, NK_EIO, "checkpoint file: %s", e2);
-        nk_replace_check(o->checkpoint_path, 1, e2, sizeof e2);
-        if (e2[0])
-            return nk_fail(net->ctx, NK_EINVAL,
-                           "checkpoint file: %s, and a checkpoint would replace it, so it is "
-                           "left as it is: give the run another (option 'checkpoint'), or move "
-                           "the file away",
-                           e2);
+        if ((rc = nk_checkpoint_path_ok(net, o->checkpoint_path)))
+            return rc;
     }
     double t0 = nk_now();
     net->build_s = net->run_s = 0;

@@ -209,8 +209,8 @@ do
   T.raises("checkpoint: '" .. old .. "' is not a checkpoint (it is a results file), and it would "
            .. "be replaced, so it is left as it is", m.checkpoint, m, old)
   T.raises("checkpoint: '" .. csv .. "' is not an HDF5 file", m.checkpoint, m, csv)
-  T.raises("checkpoint file: '" .. old .. "' is not a checkpoint (it is a results file), and a "
-           .. "checkpoint would replace it", m.run, m, 1, {checkpoint_every = 0.5, checkpoint = old})
+  T.raises("net:run: checkpoint: '" .. old .. "' is not a checkpoint (it is a results file), and "
+           .. "it would be replaced", m.run, m, 1, {checkpoint_every = 0.5, checkpoint = old})
   T.near(m.t, 0, 0, "refused before the run")
   T.eq(bytes(csv), "pre,post,w\n1,2,3\n", "the CSV file is as it was")
   T.ok(bytes(ck) == ck_bytes and bytes(old) == old_bytes, "the checkpoint and results are as they were")
