@@ -862,6 +862,56 @@ static const int64_t *read_ids(lua_State *L, int idx, int64_t *n)
 /* Sets state var of neurons r from the value at stack top: a number, an
  * nk.uniform(lo, hi) or a list with one number per neuron. Returns the
  * engine's code; raises for a value of the wrong shape. */
+/* Checks the distribution table at idx (its kind a string): only the
+ * fields of its kind (uniform: lo, hi; normal and lognormal: mean, sd and
+ * optionally min, max, as nk.uniform, nk.normal and nk.lognormal make
+ * them), the required ones present, all numbers. what names the value in
+ * messages. An unknown kind is left to the caller. */
+static void check_dist_fields(lua_State *L, int idx, const char *what)
+{
+    idx = lua_absindex(L, idx);
+    lua_getfield(L, idx, "kind");
+    const char *kind = lua_tostring(L, -1);
+    const int uniform = kind && !strcmp(kind, "uniform");
+    if (!uniform && !(kind && (!strcmp(kind, "normal") || !strcmp(kind, "lognormal")))) {
+        lua_pop(L, 1);
+        return;
+    }
+    static const char *const uf[] = {"lo", "hi", NULL}, *const nf[] = {"mean", "sd", "min", "max", NULL};
+    const char *const *f = uniform ? uf : nf;
+    const char *names = uniform ? "kind, lo, hi" : "kind, mean, sd, min, max";
+    const char *maker = uniform ? "nk.uniform(lo, hi)" : kind[0] == 'n' ? "nk.normal(mean, sd[, min, max])"
+                                                                         : "nk.lognormal(mu, sigma[, min, max])";
+    const char *odd = NULL; /* the first unknown name in byte order, so that the
+                               message does not depend on the table's order */
+    lua_pushnil(L);
+    while (lua_next(L, idx)) {
+        lua_pop(L, 1);
+        const char *k = lua_type(L, -1) == LUA_TSTRING ? lua_tostring(L, -1) : NULL;
+        int known = k && !strcmp(k, "kind");
+        for (int j = 0; k && f[j] && !known; j++)
+            known = !strcmp(k, f[j]);
+        if (!known && !k)
+            lerror(L, "%s: a %s distribution has the fields %s, got a %s key (%s makes one)",
+                   what, kind, names, luaL_typename(L, -1), maker);
+        if (!known && (!odd || strcmp(k, odd) < 0))
+            odd = k; /* alive: the table holds it */
+    }
+    if (odd)
+        lerror(L, "%s: a %s distribution has the fields %s, got '%s' (%s makes one)", what, kind,
+               names, odd, maker);
+    for (int j = 0; f[j]; j++) {
+        lua_getfield(L, idx, f[j]);
+        const int t = lua_type(L, -1);
+        if (t != LUA_TNUMBER && (j < 2 || t != LUA_TNIL))
+            lerror(L, "%s: field '%s' of the %s distribution must be a number, got %s (%s makes "
+                      "one)",
+                   what, f[j], kind, t == LUA_TNIL ? "nothing" : luaL_typename(L, -1), maker);
+        lua_pop(L, 1);
+    }
+    lua_pop(L, 1);
+}
+
 static int set_state_value(lua_State *L, nk_net *net, nk_range r, const char *var,
                            const char *fname)
 {
@@ -881,6 +931,9 @@ static int set_state_value(lua_State *L, nk_net *net, nk_range r, const char *va
                       fname, var, (long long)(r.hi - r.lo), lua_tostring(L, -1));
     lua_pop(L, 1);
     if (uniform) {
+        char what[160];
+        snprintf(what, sizeof what, "%s: the value of '%.64s'", fname, var);
+        check_dist_fields(L, v, what);
         lua_getfield(L, v, "lo");
         lua_getfield(L, v, "hi");
         int rc = nk_pop_set_state_uniform(net, r, var, lua_tonumber(L, -2), lua_tonumber(L, -1));
@@ -965,6 +1018,11 @@ static int net_population(lua_State *L)
                 ok = list ||
                      (lua_type(L, -1) == LUA_TSTRING && !strcmp(lua_tostring(L, -1), "uniform"));
                 lua_pop(L, 1);
+                if (ok && !list) {
+                    char what[128];
+                    snprintf(what, sizeof what, "net:population: init '%.64s'", k);
+                    check_dist_fields(L, -1, what);
+                }
                 /* checked now, so that nothing is made when it is wrong */
                 if (list && (int64_t)luaL_len(L, -1) != size)
                     return lerror(L, "net:population: init '%s' has %lld values, expected one "
@@ -1321,6 +1379,9 @@ static int opt_value(lua_State *L, int t, const char *key, double def, double *n
         d->expr = lua_tostring(L, -1); /* kept alive by the option table */
     } else if (type == LUA_TTABLE) {
         int tbl = lua_gettop(L);
+        char what[96];
+        snprintf(what, sizeof what, "option '%s' for net:connect", key);
+        check_dist_fields(L, tbl, what);
         lua_getfield(L, tbl, "kind");
         const char *kind = lua_tostring(L, -1);
         if (!kind) {

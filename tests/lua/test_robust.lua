@@ -619,5 +619,20 @@ do
   rn:close()
 end
 
+-- Initial values from a distribution table made by hand: its kind's
+-- fields only, numbers (a misspelt field read as 0 before).
+do
+  local dn = nk.network{}
+  T.raises("net:population: init 'v': a uniform distribution has the fields kind, lo, hi, got "
+           .. "'high' (nk.uniform(lo, hi) makes one)", dn.population, dn, "lif", 3,
+           {init = {v = {kind = "uniform", low = -60, high = -50}}})
+  T.eq(#dn:populations(), 0, "no population was made")
+  local p = dn:population("lif", 3, {init = {v = {kind = "uniform", lo = -60, hi = -50}}})
+  T.ok(p:get("v", 1) >= -60 and p:get("v", 1) <= -50, "a table with lo and hi draws")
+  T.raises("pop:set: the value of 'v': field 'lo' of the uniform distribution must be a number, "
+           .. "got nothing", p.set, p, {v = {kind = "uniform"}})
+  dn:close()
+end
+
 collectgarbage()
 T.done("robust")

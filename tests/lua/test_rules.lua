@@ -1254,7 +1254,19 @@ do
   bad("weight: range [2, 1] is empty",
       {weight = {kind = "normal", mean = 0, sd = 1, min = 2, max = 1}})
   bad("weight: normal needs a finite mean and a standard deviation >= 0",
+      {weight = {kind = "normal", mean = 0, sd = 0 / 0}})
+  -- a table made by hand: only its kind's fields, the required ones numbers
+  bad("option 'weight' for net:connect: field 'sd' of the normal distribution must be a number, "
+      .. "got nothing (nk.normal(mean, sd[, min, max]) makes one)",
       {weight = {kind = "normal", mean = 0}})
+  bad("option 'weight' for net:connect: a uniform distribution has the fields kind, lo, hi, got "
+      .. "'high' (nk.uniform(lo, hi) makes one)", {weight = {kind = "uniform", low = 1, high = 2}})
+  bad("option 'delay' for net:connect: field 'hi' of the uniform distribution must be a number, "
+      .. "got string", {delay = {kind = "uniform", lo = 1, hi = "2"}})
+  bad("a lognormal distribution has the fields kind, mean, sd, min, max, got a number key",
+      {weight = {kind = "lognormal", mean = 0, sd = 1, 5}})
+  bad("field 'max' of the normal distribution must be a number, got string",
+      {weight = {kind = "normal", mean = 0, sd = 1, max = "x"}})
   bad("1000 draws of normal(0, 1) all fell outside [50, 60]; the range is too unlikely",
       {weight = nk.normal(0, 1, 50, 60)})
   bad("1000 draws of lognormal(0, 0.1) all fell outside [5, 6]",
