@@ -2974,12 +2974,14 @@ static int net_source(lua_State *L)
         lua_getfield(L, t ? t : 1, "fn");
         if (!t || !lua_isfunction(L, -1))
             return lerror(L, "%s needs option 'fn': a function(t) returning the current (pA), "
-                             "one number or a list with one per target neuron", fname);
+                             "one number or a list with one per target neuron%s%s", fname,
+                          lua_isnil(L, -1) ? "" : "; got ",
+                          lua_isnil(L, -1) ? "" : luaL_typename(L, -1));
         double every = opt_number(L, t, "every", fname, 1);
         char eb[32];
         if (every != floor(every) || every < 1 || every > 1e9)
-            return lerror(L, "%s: 'every' must be a whole number of steps >= 1, got %s", fname,
-                          nk_fmt_num(every, eb, sizeof eb));
+            return lerror(L, "%s: 'every' must be a whole number of steps from 1 to 1e9, got %s",
+                          fname, nk_fmt_num(every, eb, sizeof eb));
         o.every = (int)every;
         o.fn = source_cb;
         o.ud = lfunc_new(L, lua_gettop(L));
@@ -3144,8 +3146,8 @@ static int net_monitor(lua_State *L)
         double every = opt_number(L, t, "every", fname, 1);
         char eb[32];
         if (every != floor(every) || every < 1 || every > 1e9)
-            return lerror(L, "%s: 'every' must be a whole number of steps >= 1, got %s", fname,
-                          nk_fmt_num(every, eb, sizeof eb));
+            return lerror(L, "%s: 'every' must be a whole number of steps from 1 to 1e9, got %s",
+                          fname, nk_fmt_num(every, eb, sizeof eb));
         o.every = (int)every;
         o.bin = opt_number(L, t, "bin", fname, 1.0);
         o.op = opt_string(L, t, "op", fname, NULL);
@@ -3180,7 +3182,9 @@ static int net_monitor(lua_State *L)
                 lua_getfield(L, t, "fn");
                 if (!lua_isfunction(L, -1))
                     return lerror(L, "%s needs option 'fn': a function(t, values) called with "
-                                     "the monitored values", fname);
+                                     "the monitored values%s%s", fname,
+                                  lua_isnil(L, -1) ? "" : "; got ",
+                                  lua_isnil(L, -1) ? "" : luaL_typename(L, -1));
                 lout *ou = calloc(1, sizeof *ou);
                 if (!ou)
                     return lerror(L, "out of memory");

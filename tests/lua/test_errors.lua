@@ -132,7 +132,7 @@ do
   T.raises("poisson: nan is not a valid value for 'weight'", s.set, s, {weight = 0 / 0})
   s:remove()
 end
-T.raises("'every' must be a whole number of steps >= 1, got 1.0000001", net.monitor, net,
+T.raises("'every' must be a whole number of steps from 1 to 1e9, got 1.0000001", net.monitor, net,
          "state", a, {vars = {"v"}, every = 1.0000001})
 T.raises("rate: bin (1.000002 ms) must be a whole number of steps", net.monitor, net, "rate", a,
          {bin = 1.000002})

@@ -360,9 +360,9 @@ do
            {vars = "v", bin = 2})
   T.raises("net:monitor('spikes') takes no options (got 'every')", net.monitor, net, "spikes", p,
            {every = 2})
-  T.raises("'every' must be a whole number of steps >= 1, got 0", net.monitor, net, "state", p,
+  T.raises("'every' must be a whole number of steps from 1 to 1e9, got 0", net.monitor, net, "state", p,
            {vars = "v", every = 0})
-  T.raises("'every' must be a whole number of steps >= 1, got 1.5", net.monitor, net, "state", p,
+  T.raises("'every' must be a whole number of steps from 1 to 1e9, got 1.5", net.monitor, net, "state", p,
            {vars = "v", every = 1.5})
   T.raises("rate: bin (0.25 ms) must be a whole number of steps (dt = 0.1 ms)", net.monitor, net,
            "rate", p, {bin = 0.25})

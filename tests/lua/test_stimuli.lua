@@ -846,8 +846,9 @@ do
            "spike_times", p, {times = {{1}}, weight = 1})
   T.raises("spike_times: times must be finite and >= 0 ms, got -1", net.source, net,
            "spike_times", p, {times = {-1}, weight = 1})
-  T.raises("needs option 'fn': a function(t)", net.source, net, "callback", p, {fn = 3})
-  T.raises("'every' must be a whole number of steps >= 1, got 0", net.source, net, "callback", p,
+  T.raises("needs option 'fn': a function(t) returning the current (pA), one number or a "
+           .. "list with one per target neuron; got number", net.source, net, "callback", p, {fn = 3})
+  T.raises("'every' must be a whole number of steps from 1 to 1e9, got 0", net.source, net, "callback", p,
            {fn = print, every = 0})
   T.raises("population, slice, selection or the network expected, got number", net.source, net,
            "dc", 5, {amplitude = 1})
