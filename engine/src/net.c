@@ -231,6 +231,17 @@ nk_net *nk_net_new(nk_ctx *ctx, const nk_net_opts *o)
 }
 
 /* Frees what a receptor owns (a partly built one too) and clears it. */
+/* A projection's arrays freed, and it zeroed. */
+static void proj_free(nk_proj *pj)
+{
+    free(pj->row);
+    free(pj->col);
+    free(pj->w);
+    free(pj->delay);
+    free(pj->gbuf);
+    memset(pj, 0, sizeof *pj);
+}
+
 static void receptor_free(nk_receptor *x)
 {
     if (x->state)
@@ -277,13 +288,8 @@ void nk_net_free(nk_net *net)
         pop_free(&net->pops[k]);
     free(net->pops);
     free(net->pop_ix);
-    for (int k = 0; k < net->nprojs; k++) {
-        nk_proj *pj = &net->projs[k];
-        free(pj->row);
-        free(pj->col);
-        free(pj->w);
-        free(pj->delay);
-    }
+    for (int k = 0; k < net->nprojs; k++)
+        proj_free(&net->projs[k]);
     free(net->projs);
     for (int k = 0; k < net->nsrcs; k++)
         nk_source_free(&net->srcs[k]);
@@ -1318,13 +1324,8 @@ int nk_connect_ex(nk_net *net, nk_range pre, nk_range post, const nk_conn_opts *
         const int need = nk_rings_needed(net);
         rc = nk_rings_fit(net, pj->max_delay + 1 > need ? pj->max_delay + 1 : need, err,
                           sizeof err);
-        if (rc) {
-            free(pj->row);
-            free(pj->col);
-            free(pj->w);
-            free(pj->delay);
-            free(pj->gbuf);
-        }
+        if (rc)
+            proj_free(pj);
     }
     if (rc) {
         memset(pj, 0, sizeof *pj);
@@ -1380,13 +1381,7 @@ void nk_proj_discard_last(nk_net *net)
 {
     if (net->nprojs <= 0)
         return;
-    nk_proj *pj = &net->projs[--net->nprojs];
-    free(pj->row);
-    free(pj->col);
-    free(pj->w);
-    free(pj->delay);
-    free(pj->gbuf);
-    memset(pj, 0, sizeof *pj);
+    proj_free(&net->projs[--net->nprojs]);
     net->built = 0;
 }
 

@@ -848,22 +848,20 @@ do
     -- errors: a target out of range late in the list comes before a weight
     -- out of range early (the ends are checked first), and of two weights
     -- the earlier is named
+    local function named(text, what)
+      for _, t in ipairs{1, 3} do
+        local _, err = run(t)
+        T.ok(err and err:find(text, 1, true), t .. " threads: " .. what .. ": " .. tostring(err))
+      end
+    end
     lq[650001] = 401
     lw[20001] = 2e6
-    for _, t in ipairs{1, 3} do
-      local _, err = run(t)
-      T.ok(err and err:find("target 401 (pair 650001) is out of range", 1, true),
-           t .. " threads: the target out of range is named: " .. tostring(err))
-    end
+    named("target 401 (pair 650001) is out of range", "the target out of range is named")
     lq[650001] = 1
     lp[690001], lq[690001], lw[690001] = 7, 9, 3e6
     lp[300001], lq[300001], lw[300001] = 5, 8, 4e6
     lw[20001] = 1
-    for _, t in ipairs{1, 3} do
-      local _, err = run(t)
-      T.ok(err and err:find("weight 4e+06 of synapse 5 -> 8 is out of range", 1, true),
-           t .. " threads: the first weight out of range is named: " .. tostring(err))
-    end
+    named("weight 4e+06 of synapse 5 -> 8 is out of range", "the first weight out of range is named")
   end
 
   -- rule implied by pre/post; slices: indices within them
