@@ -632,6 +632,14 @@ int nk_pop_set_tolerance(nk_net *net, int pop, double rtol, double atol)
         return nk_fail(net->ctx, NK_EINVAL,
                        "rk45 tolerances must be positive and finite, got rtol = %g, atol = %g",
                        rtol, atol);
+    /* Below 100 ulps of 1 no step size meets a relative tolerance: the
+     * error estimate itself is rounded at that level (SciPy's solve_ivp
+     * raises such an rtol to the same floor; here it is refused). */
+    if (rtol < 100 * DBL_EPSILON)
+        return nk_fail(net->ctx, NK_EINVAL,
+                       "rk45: rtol = %g is below what double precision can meet (the error "
+                       "estimate is rounded at about 1e-16 of a value); give rtol >= %.3g",
+                       rtol, 100 * DBL_EPSILON);
     net->pops[pop].rtol = rtol;
     net->pops[pop].atol = atol;
     net->built = 0;

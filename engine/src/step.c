@@ -160,11 +160,19 @@ void nk_diverged(nk_net *net, int pop, int64_t index, int var, int64_t s, char *
             v -= p->rx[q].syn->nstates;
         }
     }
-    snprintf(err, errlen,
-             "population '%s': neuron %lld of %lld: variable '%s' became NaN or infinite "
-             "at step %lld (t = %g ms); the run stopped and what was recorded is kept",
-             p->name, (long long)index + 1, (long long)p->n, vname, (long long)s,
-             (double)s * net->dt);
+    int n = snprintf(err, errlen,
+                     "population '%s': neuron %lld of %lld: variable '%s' became NaN or infinite "
+                     "at step %lld (t = %g ms); the run stopped and what was recorded is kept",
+                     p->name, (long long)index + 1, (long long)p->n, vname, (long long)s,
+                     (double)s * net->dt);
+    /* rk45 gives up (NaN) when a million tries in one step do not meet its
+     * tolerances, so the divergence may be theirs, not the model's. */
+    const char *method = p->method ? p->method : m->method;
+    if (n >= 0 && (size_t)n < errlen && method && !strcmp(method, "rk45"))
+        snprintf(err + n, errlen - (size_t)n,
+                 ". With rk45 this is also what tolerances no step size can meet give "
+                 "(rtol = %g, atol = %g): loosen them if the model itself is finite there",
+                 p->rtol, p->atol);
 }
 
 int nk_rec_reserve(nk_pop *p, int64_t more, char *err, size_t errlen)

@@ -439,7 +439,25 @@ do
            net.population, net, "decay_api", 1, {atol = "1e-9"})
   T.raises("unknown option 'rtoll' for net:population (did you mean 'rtol'?)",
            net.population, net, "decay_api", 1, {rtoll = 1e-3})
+  -- below 100 ulps no step meets a relative tolerance: refused, not a NaN "divergence" later
+  T.raises("rk45: rtol = 1e-30 is below what double precision can meet",
+           net.population, net, "decay_api", 1, {method = "rk45", rtol = 1e-30, atol = 1e-30})
+  T.eq(#net:population("decay_api", 1, {method = "rk45", rtol = 2.3e-14}), 1, "rtol at the floor")
   T.eq(nk.network{}:population("decay_api", 1).name, "pop1", "refused calls left nothing behind")
+  -- a blow-up under rk45 names the tolerances as a possible cause (dv/dt = v^2 ends at t = 1)
+  do
+    nk.model{name = "blowup_api", equations = "dv/dt = v*v", states = {v = 1}, method = "rk45"}
+    local n = nk.network{dt = 0.5, precision = "double"}
+    local p = n:population("blowup_api", 1)
+    local ok, e = pcall(n.run, n, 2)
+    T.ok(not ok and e:find("became NaN or infinite", 1, true)
+         and e:find("With rk45 this is also what tolerances no step size can meet give (rtol = 1e-06, atol = 1e-06)", 1, true),
+         "rk45's divergence names its tolerances: " .. tostring(e))
+    local m = nk.network{dt = 0.5, precision = "double"}
+    m:population("blowup_api", 1, {method = "euler"})
+    local ok2, e2 = pcall(m.run, m, 20)
+    T.ok(not ok2 and not e2:find("rk45", 1, true), "other methods do not: " .. tostring(e2))
+  end
   -- tighter tolerances are closer to the exact exp(-t)
   local function err(rtol)
     local n = nk.network{dt = 1, precision = "double"}
