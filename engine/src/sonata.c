@@ -1092,7 +1092,10 @@ static int h5_children(hid_t g, char ***names)
             i--;
             continue;
         }
-        if (len < 0 || len > 4096 || !(v[i] = malloc((size_t)len + 1)) ||
+        /* any name nkshell writes (a population's is as long as its
+         * user made it); the bound only keeps a damaged file from asking for
+         * gigabytes */
+        if (len < 0 || len > (1 << 24) || !(v[i] = malloc((size_t)len + 1)) ||
             H5Lget_name_by_idx(g, ".", idx, H5_ITER_INC, (hsize_t)i, v[i], (size_t)len + 1,
                                H5P_DEFAULT) < 0) {
             for (int k = 0; k <= i; k++)

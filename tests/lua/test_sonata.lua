@@ -177,6 +177,9 @@ do
            b.load_sonata, b, long)
   T.eq(#b:populations(), 1, "the refused load added no population")
   T.ok(pcall(b.run, b, 20) and m:count() > 0, "the network runs afterwards")
+  -- nk.load_model names itself, not the method it calls
+  local ok, e = pcall(nk.load_model, long, {dt = 0.01})
+  T.ok(not ok and e:find("^nk.load_model: .*/nodes/once: population") ~= nil, "nk.load_model's name: " .. e)
   T.eq(#nk.load_model(long):populations(), 1, "at its own dt = 1 ms the model loads")
   os.execute("rm -rf '" .. long .. "'")
 end
@@ -193,6 +196,14 @@ do
   local names = {}
   for _, p in ipairs(n1:populations()) do names[#names + 1] = p.name .. "/" .. #p end
   T.same_list(names, {"a\nb/3", 'c "d" e/2'}, "population names with a line break and quotes")
+  os.execute("rm -rf '" .. odd .. "'")
+  -- a name past 4096 bytes (the listing stopped at 4096: "cannot list /nodes")
+  local long = string.rep("n", 5000)
+  local n2 = nk.network{}
+  n2:population("lif", 2, {name = long})
+  n2:save_model(odd)
+  local n3 = nk.load_model(odd)
+  T.eq(n3:populations()[1].name, long, "a 5000-byte population name round-trips")
   os.execute("rm -rf '" .. odd .. "'")
 end
 
