@@ -99,6 +99,36 @@ static nk_expr *dexpr_parse(const char *src, const char *what, char *err, size_t
     return e;
 }
 
+static int dcount_var(const char *name, int line, int col, void *ud)
+{
+    (void)line;
+    (void)col;
+    *(int *)ud += strcmp(name, "pi") != 0;
+    return 0;
+}
+
+static int dexpr_eval(const nk_expr *e, const dvars *v, double *out, const char *what, char *err,
+                      size_t errlen);
+
+int nk_dexpr_const(const char *src, const char *what, int *is_const, double *value, char *err,
+                   size_t errlen)
+{
+    *is_const = 0;
+    nk_expr *e = dexpr_parse(src, what, err, errlen);
+    if (!e)
+        return -1;
+    int nvars = 0;
+    nk_expr_walk_vars(e, dcount_var, &nvars);
+    int rc = 0;
+    if (!nvars) {
+        const dvars none = {0};
+        rc = dexpr_eval(e, &none, value, what, err, errlen);
+        *is_const = !rc;
+    }
+    nk_expr_free(e);
+    return rc;
+}
+
 static int dexpr_eval(const nk_expr *e, const dvars *v, double *out, const char *what, char *err,
                       size_t errlen)
 {

@@ -456,6 +456,11 @@ typedef struct nk_list_src {
 
 int nk_connect_build(nk_net *net, nk_proj *pj, const nk_conn_opts *o, const nk_list_src *ls,
                      char *err, size_t errlen);
+/* Whether src, an expression of the distance, names none of d, dx, dy, dz
+ * (*is_const, its value in *value); -1 with err filled ("what: ...") when it
+ * does not parse or names something else. */
+int nk_dexpr_const(const char *src, const char *what, int *is_const, double *value, char *err,
+                   size_t errlen);
 /* Removes the last projection (undoes part of a construction that failed). */
 void nk_proj_discard_last(nk_net *net);
 /* nk_connect with an edge source (o->rule NK_RULE_LIST, ls not NULL). */

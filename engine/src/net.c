@@ -1192,6 +1192,19 @@ static int sign_weight(nk_net *net, const nk_conn_opts *o, double *w)
     return 0;
 }
 
+/* "weight normal(1, 0.5)", with the clip range where one was given:
+ * "weight normal(1, 0.5, 0, 2)", as nk.normal takes it. */
+static void dist_text(char *out, size_t len, const char *what, const char *unit, const nk_dist *d,
+                      const char *const *dnames)
+{
+    if ((d->kind == NK_DIST_NORMAL || d->kind == NK_DIST_LOGNORMAL) &&
+        (isfinite(d->lo) || isfinite(d->hi)))
+        snprintf(out, len, "%s %s(%g, %g, %g, %g)%s", what, dnames[d->kind], d->a, d->b, d->lo,
+                 d->hi, unit);
+    else
+        snprintf(out, len, "%s %s(%g, %g)%s", what, dnames[d->kind], d->a, d->b, unit);
+}
+
 int nk_connect(nk_net *net, nk_range pre, nk_range post, const nk_conn_opts *o)
 {
     return nk_connect_ex(net, pre, post, o, NULL);
@@ -1210,6 +1223,24 @@ int nk_connect_ex(nk_net *net, nk_range pre, nk_range post, const nk_conn_opts *
     if ((unsigned)o->rule > NK_RULE_LIST)
         return nk_fail(ctx, NK_EINVAL, "connect: unknown rule %d", (int)o->rule);
     const char *rule = ls ? "edges" : rule_names[o->rule];
+    /* An expression of d that names no distance ("1", "-2 * 3") is a
+     * constant: its sign picks the receptor, and it needs no positions. */
+    nk_conn_opts oc = *o;
+    for (int q = 0; q < 2; q++) {
+        nk_dist *d = q ? &oc.ddist : &oc.wdist;
+        if (d->kind != NK_DIST_EXPR || !d->expr || !*d->expr)
+            continue;
+        int is_const;
+        double v;
+        char err[512];
+        if (nk_dexpr_const(d->expr, q ? "delay" : "weight", &is_const, &v, err, sizeof err))
+            return nk_fail(ctx, NK_EINVAL, "connect (%s): %s", rule, err);
+        if (is_const) {
+            d->kind = NK_DIST_CONST;
+            *(q ? &oc.delay : &oc.weight) = v;
+        }
+    }
+    o = &oc;
     if (o->wdist.kind == NK_DIST_CONST) {
         if (!isfinite(o->weight))
             return nk_fail(ctx, NK_EINVAL, "weight must be a finite number, got %g", o->weight);
@@ -1351,8 +1382,7 @@ int nk_connect_ex(nk_net *net, nk_range pre, nk_range post, const nk_conn_opts *
     else if (o->wdist.kind == NK_DIST_EXPR)
         snprintf(wtxt, sizeof wtxt, "weight %.60s", o->wdist.expr);
     else
-        snprintf(wtxt, sizeof wtxt, "weight %s(%g, %g)", dnames[o->wdist.kind], o->wdist.a,
-                 o->wdist.b);
+        dist_text(wtxt, sizeof wtxt, "weight", "", &o->wdist, dnames);
     if (o->rule == NK_RULE_LIST && o->list_delay)
         snprintf(dtxt, sizeof dtxt, "delays from the list");
     else if (o->ddist.kind == NK_DIST_CONST)
@@ -1360,8 +1390,7 @@ int nk_connect_ex(nk_net *net, nk_range pre, nk_range post, const nk_conn_opts *
     else if (o->ddist.kind == NK_DIST_EXPR)
         snprintf(dtxt, sizeof dtxt, "delay %.60s ms", o->ddist.expr);
     else
-        snprintf(dtxt, sizeof dtxt, "delay %s(%g, %g) ms", dnames[o->ddist.kind], o->ddist.a,
-                 o->ddist.b);
+        dist_text(dtxt, sizeof dtxt, "delay", " ms", &o->ddist, dnames);
     /* a slice by its neurons, 1-based as pop:slice takes them */
     char side[2][96];
     for (int q = 0; q < 2; q++) {

@@ -61,6 +61,20 @@ T.near(sum / 1000, -55, 0.5, "uniform init mean")
 local p = net:connect(a, b, {rule = "all_to_all", weight = 10, delay = 1.5})
 T.eq(#p, 5000, "all_to_all synapse count")
 T.ok(tostring(p):find("5000 synapses", 1, true), "tostring(projection): " .. tostring(p))
+do -- a distribution's clip range is part of its description
+  local n = nk.network{}
+  local x = n:population("lif", 3)
+  local function desc(o) return tostring(n:connect(x, x, o)):match("synapses, (.*)$") end
+  T.eq(desc{weight = nk.normal(1, 0.5)}, "weight normal(1, 0.5), delay 0.1 ms", "no clip range")
+  T.eq(desc{weight = nk.normal(1, 0.5, 0, 2), delay = nk.lognormal(0, 1, nil, 3)},
+       "weight normal(1, 0.5, 0, 2), delay lognormal(0, 1, -inf, 3) ms", "clip ranges")
+  -- an expression without d is a constant: no positions needed, its sign picks the receptor
+  local c = n:connect(x, x, {rule = "one_to_one", weight = "-2 * 3", delay = "0.1 + 0.2"})
+  T.eq(desc{rule = "one_to_one", weight = "-2 * 3", delay = "0.1 + 0.2"},
+       "weight -6, delay 0.3 ms", "a constant expression")
+  T.eq(c.receptor, "inh", "a negative constant expression feeds 'inh'")
+  T.eq(c:synapses().weight[3], -6, "its value")
+end
 
 local m = net:monitor("spikes", a)
 local ms = net:monitor("spikes", a:slice(1, 10))

@@ -1237,6 +1237,8 @@ do
   bad("a weight that depends on d needs positions: population 'a' has none", {weight = "2*d"})
   bad("a delay that depends on d needs positions: population 'nopos' has none",
       {delay = "1 + d"}, g, nopos)
+  bad("weight 1e+07 is out of range (|weight| <= 1e6", {weight = "1e7"})
+  bad("weight must be a finite number, got inf", {weight = "1/0"})
   -- weights
   bad("weight must be a finite number, got", {weight = 0 / 0})
   bad("weight must be a finite number, got inf", {weight = math.huge})
