@@ -245,7 +245,10 @@ static inline char *find_delim(char *q, const char *stop, char delim)
 /* Splits line (up to stop, its NUL; no NUL before it) into fields, in
  * place: spaces around a field and quotes around it are removed. Their
  * lengths go to len when given. delim 0: fields are separated by runs of
- * blanks. Returns the number of fields. */
+ * blanks. Returns the number of fields, or SPLIT_OPEN_QUOTE when a quoted
+ * field is not closed on its line (fields do not span lines). */
+#define SPLIT_OPEN_QUOTE (-1)
+#define OPEN_QUOTE_MSG "a quoted field is not closed on its line (a field may not span lines)"
 static int split(char delim, char *line, char *stop, char **field, size_t *len)
 {
     int n = 0;
@@ -285,7 +288,7 @@ static int split(char delim, char *line, char *stop, char **field, size_t *len)
             char *s = out;
             for (;;) {
                 if (!*q)
-                    break;
+                    return SPLIT_OPEN_QUOTE;
                 if (*q == '"') {
                     if (q[1] == '"') {
                         *out++ = '"';
@@ -516,6 +519,10 @@ static int read_nodes(nk_ctx *ctx, const char *path, idmap *m)
             r.delim = detect_delim(line);
         }
         int nf = split(r.delim, line, line + strlen(line), field, NULL);
+        if (nf == SPLIT_OPEN_QUOTE) {
+            rc = nk_fail(ctx, NK_EINVAL, "%s:%lld: " OPEN_QUOTE_MSG, path, (long long)r.line);
+            break;
+        }
         if (nf == 0)
             continue;
         if (first) {
@@ -761,6 +768,10 @@ static void *part_run(void *arg)
         if (!*line || *line == '#')
             continue;
         int nf = split(c->delim, line, end, field, flen);
+        if (nf == SPLIT_OPEN_QUOTE) {
+            part_fail(p, NK_EINVAL, OPEN_QUOTE_MSG);
+            break;
+        }
         if (nf == 0)
             continue;
         if (p->out.n == p->out.cap && grow_edges(&p->out, p->out.n + 1)) {
@@ -1077,6 +1088,10 @@ nk_edges *nk_edges_read_csv(nk_ctx *ctx, const char *path, const nk_csv_opts *o)
             continue;
         r.delim = o->delimiter ? (o->delimiter == ' ' ? 0 : o->delimiter) : detect_delim(line);
         int nf = split(r.delim, line, line + strlen(line), field, flen);
+        if (nf == SPLIT_OPEN_QUOTE) {
+            rc = nk_fail(ctx, NK_EINVAL, "%s:%lld: " OPEN_QUOTE_MSG, path, (long long)r.line);
+            break;
+        }
         if (nf == 0)
             continue;
         first = 0;

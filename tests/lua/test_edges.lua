@@ -399,6 +399,26 @@ T.raises("option 'inhibitory' for nk.read_edges: entry 2 must be a string", nk.r
 T.raises("option 'pre' for nk.read_edges must be a column name or number, got table",
          nk.read_edges, DIR .. "flywire.csv", {pre = {}})
 
+-- a quote left open: named with its line (the rest of the line was taken as the field)
+do
+  local q = string.format("edges-quote-%d-%d.csv", os.time(), math.random(1, 1e9))
+  local function open_quote(text, want)
+    local f = assert(io.open(q, "wb"))
+    f:write(text)
+    f:close()
+    T.raises(q .. want .. ": a quoted field is not closed on its line (a field may not span lines)",
+             nk.read_edges, q)
+  end
+  open_quote('pre,post,weight\n1,2,3\n4,5,"6\n', ":3")
+  open_quote('pre,post\n"1,2\n3,4\n', ":2")
+  open_quote('"pre,post\n1,2\n', ":1")
+  local f = assert(io.open(q, "wb"))
+  f:write('pre,post\n1,2,"a,""b"""\n')
+  f:close()
+  T.eq(#nk.read_edges(q), 1, "a closed quoted field with a doubled quote reads")
+  os.remove(q)
+end
+
 -- huge lines (made here, larger than the reader's first 4 MB block)
 do
   local big = string.format("edges-huge-%d-%d.csv", os.time(), math.random(1, 1e9))
