@@ -930,9 +930,11 @@ static lua_Integer opt_max_values(lua_State *L, int t)
         rs_fail(L, NULL, "option 'max_values' must be an integer >= 0 (or math.huge), got %s",
                 luaL_typename(L, -1));
     }
-    if (v < 0)
+    if (v < 0) {
+        char nb[32]; /* "nan", not printf's "-nan" */
         rs_fail(L, NULL, "option 'max_values' must be an integer >= 0 (or math.huge), got %s",
-                lua_tostring(L, -1));
+                nk_fmt_num(lua_tonumber(L, -1), nb, sizeof nb));
+    }
     lua_pop(L, 1);
     return v;
 }

@@ -119,6 +119,8 @@ T.raises("option names must be strings", nk.read, path, {5})
 for _, bad in ipairs{-1, 1.5, 0/0, "many", true} do
   T.raises("option 'max_values' must be an integer >= 0", nk.read, path, {max_values = bad})
 end
+T.raises("(or math.huge), got nan", nk.read, path, {max_values = -(0/0)}) -- printf said "-nan"
+T.raises("(or math.huge), got 1.5", nk.read, path, {max_values = 1.5})
 T.raises("bad argument #1 to 'nk.read' (string expected, got no value)", nk.read)
 T.raises("bad argument #1 to 'nk.read' (string expected, got table)", nk.read, {})
 T.raises("bad argument #1 to 'nk.read' (the path contains a NUL byte)", nk.read, path .. "\0x")
