@@ -1138,8 +1138,24 @@ static int pop_len(lua_State *L)
     return 1;
 }
 
+/* tostring of an object whose network was closed: "what (its network has
+ * been closed)", so that printing one never raises (1: pushed). */
+static int closed_tostring(lua_State *L, int idx, const char *what)
+{
+    lua_getiuservalue(L, idx, 1);
+    lnet *n = luaL_testudata(L, -1, NET_MT);
+    lua_pop(L, 1);
+    if (n && live_net(n))
+        return 0;
+    lua_pushfstring(L, "%s (its network has been closed)", what);
+    return 1;
+}
+
 static int pop_tostring(lua_State *L)
 {
+    check_udata(L, 1, POP_MT);
+    if (closed_tostring(L, 1, "population"))
+        return 1;
     nk_net *net;
     lpop *p = check_pop(L, 1, &net);
     int64_t n = nk_pop_size(net, p->pop);
@@ -1758,6 +1774,9 @@ static nk_net *child_net(lua_State *L, int idx, const char *mt, int *child)
 
 static int proj_tostring(lua_State *L)
 {
+    check_udata(L, 1, PROJ_MT);
+    if (closed_tostring(L, 1, "projection"))
+        return 1;
     int k;
     nk_net *net = child_net(L, 1, PROJ_MT, &k);
     lua_pushstring(L, nk_proj_describe(net, k));
@@ -2273,9 +2292,17 @@ static int pop_select(lua_State *L)
         lua_geti(L, 2, k);
         int64_t i = check_int(L, -1, "a neuron index");
         lua_pop(L, 1);
-        if (i < 1 || i > p->hi - p->lo)
-            return lerror(L, "select: neuron %lld is not in '%s' (1..%lld)", (long long)i,
-                          nk_pop_name(net, p->pop), (long long)(p->hi - p->lo));
+        if (i < 1 || i > p->hi - p->lo) {
+            int64_t whole = nk_pop_size(net, p->pop);
+            if (p->lo == 0 && p->hi == whole)
+                return lerror(L, "select: neuron %lld is not in '%s' (1..%lld)", (long long)i,
+                              nk_pop_name(net, p->pop), (long long)(p->hi - p->lo));
+            return lerror(L,
+                          "select: neuron %lld is not in the slice '%s'[%lld..%lld] (1..%lld: "
+                          "indices count from the slice's first neuron)",
+                          (long long)i, nk_pop_name(net, p->pop), (long long)p->lo + 1,
+                          (long long)p->hi, (long long)(p->hi - p->lo));
+        }
         idx[k - 1] = p->lo + i - 1;
     }
     qsort(idx, (size_t)n, sizeof *idx, cmp_i64);
@@ -2396,6 +2423,9 @@ static nk_net *sel_net(lua_State *L, int idx)
 
 static int sel_tostring(lua_State *L)
 {
+    check_udata(L, 1, SEL_MT);
+    if (closed_tostring(L, 1, "selection"))
+        return 1;
     lsel *s = check_udata(L, 1, SEL_MT);
     nk_net *net = sel_net(L, 1);
     luaL_Buffer b;
@@ -2834,9 +2864,12 @@ static int net_source(lua_State *L)
 {
     lnet *n = check_net(L, 1);
     const char *kind = check_cstring(L, 2);
-    /* global: the target may be left out */
-    if (!strcmp(kind, "global") && (lua_isnoneornil(L, 3) || lua_istable(L, 3)) &&
-        lua_gettop(L) <= 3) {
+    /* global: the target may be left out (trailing nils, as an unpacked
+     * argument list leaves them, do not count) */
+    int top = lua_gettop(L);
+    while (top > 3 && lua_isnil(L, top))
+        top--;
+    if (!strcmp(kind, "global") && (lua_isnoneornil(L, 3) || lua_istable(L, 3)) && top <= 3) {
         lua_settop(L, 3);
         lua_pushvalue(L, 1);
         lua_insert(L, 3);
@@ -3078,6 +3111,9 @@ static int src_remove(lua_State *L)
 
 static int src_tostring(lua_State *L)
 {
+    check_udata(L, 1, SRC_MT);
+    if (closed_tostring(L, 1, "source"))
+        return 1;
     int k;
     nk_net *net = check_src(L, 1, &k);
     lua_pushfstring(L, "source %d: %s", k + 1, nk_source_describe(net, k));
@@ -3212,10 +3248,24 @@ static int net_monitor(lua_State *L)
     return 1;
 }
 
+static int mon_is(nk_net *net, int k, const char *kind);
+
+/* count() is a spike monitor's, rate() a spike or rate monitor's: on
+ * another kind they said 0. */
+static void mon_want_spikes(lua_State *L, nk_net *net, int k, const char *fn)
+{
+    if (!mon_is(net, k, "spikes"))
+        lerror(L,
+               "monitor:%s(): a %s monitor records no spikes (#m is its number of samples, "
+               "m:times() their times; a spike monitor counts spikes)",
+               fn, nk_monitor_kind(net, k));
+}
+
 static int mon_count(lua_State *L)
 {
     int k;
     nk_net *net = child_net(L, 1, MON_MT, &k);
+    mon_want_spikes(L, net, k, "count");
     lua_pushinteger(L, nk_monitor_count(net, k));
     return 1;
 }
@@ -3224,6 +3274,8 @@ static int mon_rate(lua_State *L)
 {
     int k;
     nk_net *net = child_net(L, 1, MON_MT, &k);
+    if (!mon_is(net, k, "rate"))
+        mon_want_spikes(L, net, k, "rate");
     lua_pushnumber(L, nk_monitor_rate(net, k));
     return 1;
 }
@@ -3402,6 +3454,9 @@ static int mon_len(lua_State *L)
 
 static int mon_tostring(lua_State *L)
 {
+    check_udata(L, 1, MON_MT);
+    if (closed_tostring(L, 1, "monitor"))
+        return 1;
     int k;
     nk_net *net = child_net(L, 1, MON_MT, &k);
     nk_range r = nk_monitor_target(net, k);

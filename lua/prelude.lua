@@ -360,6 +360,10 @@ function help(what)
     error(string.format("help: expected a topic, a model name, a model or a function, got %s",
                         tw), 2)
   end
+  if what:find("\0", 1, true) then
+    error(string.format("help: no topic, function or model called %q: a name holds no zero "
+                        .. "byte (\\0, at position %d)", what, what:find("\0", 1, true)), 2)
+  end
   if what == "models" then
     print(models_text())
   elseif intros[what] then

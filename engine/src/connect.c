@@ -963,7 +963,7 @@ static int shape_setup(const nk_shape *in, shape *s, char *err, size_t errlen)
     memcpy(s->off, in->offset, sizeof s->off);
     if (s->kind == 0 || s->kind == 2) {
         if (!(in->radius > 0 && isfinite(in->radius))) {
-            nk_snprintf(err, errlen, "%s: radius must be > 0 um, got %g", k, in->radius);
+            nk_snprintf(err, errlen, "%s: radius must be a finite number > 0 um, got %g", k, in->radius);
             return -2;
         }
         s->r = in->radius;
@@ -1676,15 +1676,17 @@ static int list_count(pass_job *j)
         if (a < 0 || a >= b->npre) {
             snprintf(b->err, b->errlen,
                      "list: source %lld (pair %lld) is out of range: the source has %lld neurons "
-                     "(1..%lld)",
-                     (long long)a + 1, (long long)k + 1, (long long)b->npre, (long long)b->npre);
+                     "(1..%lld%s)",
+                     (long long)a + 1, (long long)k + 1, (long long)b->npre, (long long)b->npre,
+                     a == -1 ? ": indices count from 1" : "");
             return -2;
         }
         if (t < 0 || t >= b->npost) {
             snprintf(b->err, b->errlen,
                      "list: target %lld (pair %lld) is out of range: the target has %lld neurons "
-                     "(1..%lld)",
-                     (long long)t + 1, (long long)k + 1, (long long)b->npost, (long long)b->npost);
+                     "(1..%lld%s)",
+                     (long long)t + 1, (long long)k + 1, (long long)b->npost, (long long)b->npost,
+                     t == -1 ? ": indices count from 1" : "");
             return -2;
         }
         j->at[a]++;

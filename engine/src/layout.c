@@ -114,7 +114,8 @@ int nk_pop_layout(nk_net *net, int pop, const nk_layout *l)
     const char *kind = l->kind ? l->kind : "grid";
     for (int k = 0; k < 3; k++)
         if (!isfinite(l->center[k]) || !isfinite(l->size[k]))
-            return nk_fail(ctx, NK_EINVAL, "%s: center and size must be finite (um)", kind);
+            return nk_fail(ctx, NK_EINVAL, "%s: center and %s must be finite (um)", kind,
+                           l->kind && !strcmp(l->kind, "grid") ? "spacing" : "size");
     int box = !strcmp(kind, "box"), grid = !strcmp(kind, "grid"),
         sphere = !strcmp(kind, "sphere"), cyl = !strcmp(kind, "cylinder");
     if (!box && !grid && !sphere && !cyl)
@@ -130,9 +131,9 @@ int nk_pop_layout(nk_net *net, int pop, const nk_layout *l)
                 return nk_fail(ctx, NK_EINVAL, "grid: spacing must be > 0 um, got %g",
                                l->size[k]);
     if ((sphere || cyl) && !(l->radius > 0 && isfinite(l->radius)))
-        return nk_fail(ctx, NK_EINVAL, "%s: radius must be > 0 um, got %g", kind, l->radius);
+        return nk_fail(ctx, NK_EINVAL, "%s: radius must be a finite number > 0 um, got %g", kind, l->radius);
     if (cyl && !(l->height >= 0 && isfinite(l->height)))
-        return nk_fail(ctx, NK_EINVAL, "cylinder: height must be >= 0 um, got %g", l->height);
+        return nk_fail(ctx, NK_EINVAL, "cylinder: height must be a finite number >= 0 um, got %g", l->height);
     int64_t s[3] = {1, 1, 1};
     if (grid && (rc = grid_shape(net, p, l, s)))
         return rc;

@@ -803,33 +803,47 @@ int nk_pop_get_param(const nk_net *net, int pop, const char *name, double *value
     return 0;
 }
 
-/* Checks range r and state name var; sets *k to the variable's index. */
-static int state_target(nk_net *net, nk_range r, const char *var, int *k)
+/* Checks range r and state name var (a neuron state, or "receptor.state");
+ * sets *arr to its array and *k to its index in the population's numbering
+ * (the model's states, then each receptor's in turn: nk_diverged's). */
+static int state_target(nk_net *net, nk_range r, const char *var, void **arr, int *k)
 {
     int rc = check_range(net, r, "init");
     if (rc)
         return rc;
-    const nk_model *m = net->pops[r.pop].model;
-    *k = nk_model_state_index(m, var);
-    return *k < 0 ? unknown_name(net->ctx, var, m, 1) : 0;
+    const nk_pop *p = &net->pops[r.pop];
+    if ((rc = nk_pop_var(net, r.pop, var, arr, NULL)))
+        return rc;
+    *k = 0;
+    for (int s = 0; s < p->model->nstates; s++, ++*k)
+        if (p->state[s] == *arr)
+            return 0;
+    for (int q = 0; q < p->nrx; q++)
+        for (int s = 0; s < p->rx[q].syn->nstates; s++, ++*k)
+            if (p->rx[q].state[s] == *arr)
+                return 0;
+    return nk_fail(net->ctx, NK_EINVAL, "state '%s' of population '%s' has no array", var,
+                   p->name);
 }
 
 int nk_pop_set_state(nk_net *net, nk_range r, const char *var, double value)
 {
-    int k, rc = state_target(net, r, var, &k);
+    void *arr;
+    int k, rc = state_target(net, r, var, &arr, &k);
     if (rc)
         return rc;
     nk_pop *p = &net->pops[r.pop];
     if (!state_fits(net, value))
         return nk_fail(net->ctx, NK_EINVAL, "initial value of '%s' must be finite%s, got %g", var,
                        STATE_RANGE(net), value);
-    state_fill(net, p, p->state[k], r.lo, r.hi, value);
+    state_fill(net, p, arr, r.lo, r.hi, value);
     return 0;
 }
 
 int nk_pop_set_state_uniform(nk_net *net, nk_range r, const char *var, double lo, double hi)
 {
-    int k, rc = state_target(net, r, var, &k);
+    void *arr;
+    int k, rc = state_target(net, r, var, &arr, &k);
     if (rc)
         return rc;
     nk_pop *p = &net->pops[r.pop];
@@ -842,14 +856,15 @@ int nk_pop_set_state_uniform(nk_net *net, nk_range r, const char *var, double lo
         uint32_t out[4];
         nk_rng_block(net->seed, NK_STREAM_INIT + (uint32_t)r.pop, 0, (uint32_t)i, (uint32_t)k, out);
         double u = nk_u01(out[0]);
-        state_fill(net, p, p->state[k], i, i + 1, lo + (hi - lo) * u);
+        state_fill(net, p, arr, i, i + 1, lo + (hi - lo) * u);
     }
     return 0;
 }
 
 int nk_pop_set_state_array(nk_net *net, nk_range r, const char *var, const double *values)
 {
-    int k, rc = state_target(net, r, var, &k);
+    void *arr;
+    int k, rc = state_target(net, r, var, &arr, &k);
     if (rc)
         return rc;
     nk_pop *p = &net->pops[r.pop];
@@ -859,7 +874,7 @@ int nk_pop_set_state_array(nk_net *net, nk_range r, const char *var, const doubl
                            "initial value of '%s' for neuron %lld must be finite%s, got %g", var,
                            (long long)i + 1, STATE_RANGE(net), values[i - r.lo]);
     for (int64_t i = r.lo; i < r.hi; i++)
-        state_fill(net, p, p->state[k], i, i + 1, values[i - r.lo]);
+        state_fill(net, p, arr, i, i + 1, values[i - r.lo]);
     return 0;
 }
 

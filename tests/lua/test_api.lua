@@ -74,6 +74,17 @@ do -- a distribution's clip range is part of its description
        "weight -6, delay 0.3 ms", "a constant expression")
   T.eq(c.receptor, "inh", "a negative constant expression feeds 'inh'")
   T.eq(c:synapses().weight[3], -6, "its value")
+  -- pop:set reaches a receptor's states as pop:get and the monitors name them
+  T.raises("pop:set: population 'pop1' has no receptor 'ampa'", x.set, x, {["ampa.isyn"] = 1})
+  x:set{["inh.isyn"] = {1, 2, 3}}
+  T.eq(x:get("inh.isyn", 2), 2, "a receptor state from a list")
+  x:slice(2, 3):set{["inh.isyn"] = nk.uniform(4, 5)}
+  local u2, u3 = x:get("inh.isyn", 2), x:get("inh.isyn", 3)
+  T.ok(x:get("inh.isyn", 1) == 1 and u2 >= 4 and u2 < 5 and u3 >= 4 and u3 < 5 and u2 ~= u3,
+       "a receptor state drawn on a slice: " .. u2 .. ", " .. u3)
+  T.raises("unknown state variable 'g' for model 'exp_curr'", x.set, x, {["inh.g"] = 1})
+  n:run(0.1)
+  T.ok(x:get("inh.isyn", 1) < 1 and x:get("inh.isyn", 1) > 0.9, "the set value decays in a run")
 end
 
 local m = net:monitor("spikes", a)

@@ -81,6 +81,44 @@ T.ok(fm:count() > 0, "a new network runs normally afterwards")
 other:close()
 T.raises("closed", function() return #opop end)
 T.raises("closed", function() return other:run(1) end)
+-- ... but printing one still works (tostring(pop) raised, tostring(net) did not)
+do
+  local cn = nk.network{}
+  local cp = cn:population("lif", 4)
+  local objs = {population = cp, projection = cn:connect(cp, cp, {weight = 1}),
+                monitor = cn:monitor("spikes", cp), source = cn:source("dc", cp, {amplitude = 1}),
+                selection = cp:select{1, 3}}
+  cn:close()
+  for what, o in pairs(objs) do
+    T.eq(tostring(o), what .. " (its network has been closed)", "tostring of a closed " .. what)
+  end
+end
+
+-- messages from a fuzzing pass (round 4)
+do
+  local mn = nk.network{}
+  local mp = mn:population("lif", 10, {name = "exc"})
+  T.raises("select: neuron 4 is not in the slice 'exc'[2..4] (1..3: indices count from the "
+           .. "slice's first neuron)", function() mp:slice(2, 4):select{4} end)
+  T.raises("select: neuron 11 is not in 'exc' (1..10)", function() mp:select{11} end)
+  T.raises('help: no topic, function or model called "a\\0b": a name holds no zero byte',
+           help, "a\0b")
+  local vm = mn:monitor("state", mp, {vars = {"v"}})
+  T.raises("monitor:count(): a state monitor records no spikes (#m is its number of samples",
+           vm.count, vm)
+  T.raises("monitor:rate(): a state monitor records no spikes", vm.rate, vm)
+  local rm = mn:monitor("rate", mp, {bin = 1})
+  mn:run(2)
+  T.eq(rm:rate(), 0, "a rate monitor's rate() is its mean rate")
+  T.eq(#vm, 20, "#vm counts the samples")
+  -- a trailing nil (an unpacked argument list) does not make the options a target
+  local g = mn:source("global", {amplitude = 1}, nil)
+  T.ok(tostring(g):find("global", 1, true), "global source with a trailing nil: " .. tostring(g))
+  T.raises("region: a sphere needs a finite radius > 0 (um), got inf",
+           mn.region, mn, {"sphere", center = {0, 0, 0}, radius = math.huge})
+  T.raises("grid: center and spacing must be finite (um)", mn.population, mn, "lif", 4,
+           {positions = {kind = "grid", spacing = {1, math.huge, 1}}})
+end
 
 -- a callback may not change the structure of the network that calls it, nor
 -- run or close it; the run stops with the reason and the network goes on

@@ -890,8 +890,10 @@ do
   end
   T.ok(okw, "list with distributions for weights and delays")
 
-  T.raises("list: source 0 (pair 2) is out of range: the source has 6 neurons (1..6)",
-           net.connect, net, a, b, {pre = {1, 0}, post = {1, 1}})
+  T.raises("list: source 0 (pair 2) is out of range: the source has 6 neurons (1..6: indices "
+           .. "count from 1)", net.connect, net, a, b, {pre = {1, 0}, post = {1, 1}})
+  T.raises("list: target 0 (pair 1) is out of range: the target has 5 neurons (1..5: indices "
+           .. "count from 1)", net.connect, net, a, b, {pre = {1}, post = {0}})
   T.raises("list: source 7 (pair 1) is out of range: the source has 6 neurons (1..6)",
            net.connect, net, a, b, {pre = {7}, post = {1}})
   T.raises("list: target 6 (pair 3) is out of range: the target has 5 neurons (1..5)",
@@ -1302,8 +1304,8 @@ do
   badshape("the shape needs a kind: sphere, cone, box or cylinder", {radius = 5})
   badshape("unknown option 'radious' for net:connect shape (did you mean 'radius'?)",
            {kind = "sphere", radious = 5})
-  badshape("sphere: radius must be > 0 um, got 0", {kind = "sphere"})
-  badshape("cylinder: radius must be > 0 um, got -1", {kind = "cylinder", radius = -1,
+  badshape("sphere: radius must be a finite number > 0 um, got 0", {kind = "sphere"})
+  badshape("cylinder: radius must be a finite number > 0 um, got -1", {kind = "cylinder", radius = -1,
            length = 5})
   badshape("cylinder: length (the range along the axis) must be > 0 um, got 0",
            {kind = "cylinder", radius = 3})
@@ -1336,8 +1338,8 @@ do
          {positions = {kind = "hexagon"}})
   badpop("unknown option 'radiuss' for positions (did you mean 'radius'?)", 8,
          {positions = {kind = "sphere", radiuss = 4}})
-  badpop("sphere: radius must be > 0 um, got 0", 8, {positions = {kind = "sphere"}})
-  badpop("cylinder: height must be >= 0 um, got -2", 8, {positions = {kind = "cylinder",
+  badpop("sphere: radius must be a finite number > 0 um, got 0", 8, {positions = {kind = "sphere"}})
+  badpop("cylinder: height must be a finite number >= 0 um, got -2", 8, {positions = {kind = "cylinder",
          radius = 1, height = -2}})
   badpop("box: size must be >= 0 um, got -3", 8, {positions = {kind = "box",
          size = {1, -3, 1}}})
