@@ -4387,7 +4387,11 @@ static void decl_item(lua_State *L, const char *name, int idx, int states, char 
             if (lua_type(L, -1) != LUA_TSTRING)
                 lerror(L, "nk.model: %s '%s': the unit must be a string, got %s", what, name,
                        luaL_typename(L, -1));
-            const char *u = lua_tostring(L, -1);
+            size_t ulen;
+            const char *u = lua_tolstring(L, -1, &ulen);
+            if (strlen(u) != ulen)
+                lerror(L, "nk.model: %s '%s': the unit holds a zero byte (\\0) at position %d",
+                       what, name, (int)strlen(u) + 1);
             if (strpbrk(u, ";=[]()\n") || strlen(u) >= 32)
                 lerror(L, "nk.model: %s '%s': malformed unit '%s' (a short name like \"mV\" "
                           "or \"pA/pF\")",
@@ -4459,6 +4463,8 @@ static int sorted_names(lua_State *L, int tbl, const char *field)
     return n;
 }
 
+static const char *model_text(lua_State *L, const char *field);
+
 /* Builds "name = value unit [lo, hi]; ..." (docs/models.md) from field
  * 'params' or 'states' of table t: a string is taken as it is; a table maps
  * names to a number, a parameter name (states) or {value, "unit", range =
@@ -4469,7 +4475,7 @@ static const char *decl_text(lua_State *L, int t, const char *field, int states)
     if (lua_isnil(L, -1))
         return NULL;
     if (lua_type(L, -1) == LUA_TSTRING)
-        return lua_tostring(L, -1);
+        return model_text(L, field);
     if (!lua_istable(L, -1))
         lerror(L, "nk.model: '%s' must be a table of name = value (or a string in the model "
                   "syntax), got %s",

@@ -85,7 +85,11 @@ static const char *opt_str(lua_State *L, int t, const char *key, const char *fna
         if (lua_type(L, -1) != LUA_TSTRING)
             perr(L, "option '%s' for %s must be a string, got %s", key, fname,
                  luaL_typename(L, -1));
-        v = lua_tostring(L, -1);
+        size_t len;
+        v = lua_tolstring(L, -1, &len);
+        if (strlen(v) != len) /* cairo would draw it only up to there */
+            perr(L, "option '%s' for %s holds a zero byte (\\0) at position %d", key, fname,
+                 (int)strlen(v) + 1);
     }
     lua_pop(L, 1);
     return v;

@@ -99,6 +99,13 @@ T.eq(leak.params.tau.unit, "ms", "a {value, unit} parameter keeps its unit")
 T.eq(leak.params.gain.default, 2, "a parameter with a range keeps its default")
 T.eq(leak.params.v_r.default, -1, "a plain number parameter")
 T.eq(leak.params.v_r.unit, "", "a plain number has no unit")
+-- a unit with a zero byte was cut there ("m\0s" read as "m")
+T.raises("nk.model: parameter 'tau': the unit holds a zero byte (\\0) at position 2", nk.model,
+         {name = "nul_unit", equations = "dv/dt = -v/tau", params = {tau = {10, "m\0s"}}})
+T.raises("nk.model: state 'v': the unit holds a zero byte", nk.model,
+         {name = "nul_unit", equations = "dv/dt = -v", states = {v = {1, "m\0V"}}})
+T.raises("nk.model: 'params' holds a zero byte (\\0) at position 6", nk.model,
+         {name = "nul_unit", equations = "dv/dt = -v/tau", params = "tau =\0 10 ms"})
 T.eq(leak.states.v.unit, "mV", "a state's unit")
 T.ok(leak.states.m and leak.states.u, "every state is there")
 T.ok(tostring(leak):find("dm/dt = 1", 1, true), "equations from a list of strings")

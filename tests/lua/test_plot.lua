@@ -373,6 +373,9 @@ do
   T.ok(e and e:find(".png, .svg or .pdf", 1, true), "bad extension: names the three formats")
   T.ok(not exists(f), "bad extension: no file written")
   T.raises("has no file extension", nk.plot.raster, sp, path("noext"))
+  T.raises("option 'title' for nk.plot.raster holds a zero byte (\\0) at position 2",
+           nk.plot.raster, sp, path("nul.svg"), {title = "a\0b"})
+  T.ok(not exists(path("nul.svg")), "a title with a zero byte: no file written")
   T.raises("has no file extension", nk.plot.raster, sp, path(".png"))
   T.raises("bad argument #2 to 'nk.plot.raster' (file name", nk.plot.raster, sp, 42)
   T.raises("bad argument #3 to 'nk.plot.trace' (table of options", nk.plot.trace, vm, "x.png", 1)
