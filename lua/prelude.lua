@@ -88,7 +88,8 @@ function nk.load_model(dir, opts)
     return n
   end)
   if not ok then
-    local msg = tostring(net):gsub("^nk%.prelude:%d+: ", ""):gsub("^net:load_sonata: ", "nk.load_model: ")
+    local msg = tostring(net):gsub("^nk%.prelude:%d+: ", "")
+                             :gsub("^net:load_sonata: ", "nk.load_model: ")
     error(msg, 2)
   end
   return net

@@ -963,7 +963,8 @@ static int shape_setup(const nk_shape *in, shape *s, char *err, size_t errlen)
     memcpy(s->off, in->offset, sizeof s->off);
     if (s->kind == 0 || s->kind == 2) {
         if (!(in->radius > 0 && isfinite(in->radius))) {
-            nk_snprintf(err, errlen, "%s: radius must be a finite number > 0 um, got %g", k, in->radius);
+            nk_snprintf(err, errlen, "%s: radius must be a finite number > 0 um, got %g", k,
+                        in->radius);
             return -2;
         }
         s->r = in->radius;

@@ -131,9 +131,11 @@ int nk_pop_layout(nk_net *net, int pop, const nk_layout *l)
                 return nk_fail(ctx, NK_EINVAL, "grid: spacing must be > 0 um, got %g",
                                l->size[k]);
     if ((sphere || cyl) && !(l->radius > 0 && isfinite(l->radius)))
-        return nk_fail(ctx, NK_EINVAL, "%s: radius must be a finite number > 0 um, got %g", kind, l->radius);
+        return nk_fail(ctx, NK_EINVAL, "%s: radius must be a finite number > 0 um, got %g", kind,
+                       l->radius);
     if (cyl && !(l->height >= 0 && isfinite(l->height)))
-        return nk_fail(ctx, NK_EINVAL, "cylinder: height must be a finite number >= 0 um, got %g", l->height);
+        return nk_fail(ctx, NK_EINVAL, "cylinder: height must be a finite number >= 0 um, got %g",
+                       l->height);
     int64_t s[3] = {1, 1, 1};
     if (grid && (rc = grid_shape(net, p, l, s)))
         return rc;

@@ -170,8 +170,8 @@ void nk_diverged(nk_net *net, int pop, int64_t index, int var, int64_t s, char *
     const char *method = p->method ? p->method : m->method;
     if (n >= 0 && (size_t)n < errlen && method && !strcmp(method, "rk45"))
         snprintf(err + n, errlen - (size_t)n,
-                 ". With rk45 this is also what tolerances no step size can meet give "
-                 "(rtol = %g, atol = %g): loosen them if the model itself is finite there",
+                 ". Under rk45 this also happens when no step size meets the tolerances "
+                 "(rtol = %g, atol = %g): loosen them if the model itself stays finite there",
                  p->rtol, p->atol);
 }
 

@@ -1183,16 +1183,16 @@ int nk_region(nk_net *net, const nk_region_spec *r, nk_sel **out)
         if (!isfinite(r->center[k]))
             return nk_fail(ctx, NK_EINVAL, "region: center must be three finite numbers (um)");
     if (strcmp(r->kind, "box") && !(r->radius > 0 && isfinite(r->radius)))
-        return nk_fail(ctx, NK_EINVAL, "region: a %s needs a finite radius > 0 (um), got %g", r->kind,
-                       r->radius);
+        return nk_fail(ctx, NK_EINVAL, "region: a %s needs a finite radius > 0 (um), got %g",
+                       r->kind, r->radius);
     if (!strcmp(r->kind, "box"))
         for (int k = 0; k < 3; k++)
             if (!(r->size[k] >= 0 && isfinite(r->size[k])))
                 return nk_fail(ctx, NK_EINVAL, "region: a box needs a size of three finite "
                                                "lengths >= 0 (um)");
     if (!strcmp(r->kind, "cylinder") && !(r->height >= 0 && isfinite(r->height)))
-        return nk_fail(ctx, NK_EINVAL, "region: a cylinder needs a finite height >= 0 (um), got %g",
-                       r->height);
+        return nk_fail(ctx, NK_EINVAL,
+                       "region: a cylinder needs a finite height >= 0 (um), got %g", r->height);
     int npos = 0;
     for (int p = 0; p < net->npops; p++)
         npos += net->pops[p].pos != NULL;

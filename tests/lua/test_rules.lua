@@ -1305,8 +1305,8 @@ do
   badshape("unknown option 'radious' for net:connect shape (did you mean 'radius'?)",
            {kind = "sphere", radious = 5})
   badshape("sphere: radius must be a finite number > 0 um, got 0", {kind = "sphere"})
-  badshape("cylinder: radius must be a finite number > 0 um, got -1", {kind = "cylinder", radius = -1,
-           length = 5})
+  badshape("cylinder: radius must be a finite number > 0 um, got -1",
+           {kind = "cylinder", radius = -1, length = 5})
   badshape("cylinder: length (the range along the axis) must be > 0 um, got 0",
            {kind = "cylinder", radius = 3})
   badshape("cone: angle (half-angle, degrees) must be in (0, 90), got 90",
@@ -1339,8 +1339,8 @@ do
   badpop("unknown option 'radiuss' for positions (did you mean 'radius'?)", 8,
          {positions = {kind = "sphere", radiuss = 4}})
   badpop("sphere: radius must be a finite number > 0 um, got 0", 8, {positions = {kind = "sphere"}})
-  badpop("cylinder: height must be a finite number >= 0 um, got -2", 8, {positions = {kind = "cylinder",
-         radius = 1, height = -2}})
+  badpop("cylinder: height must be a finite number >= 0 um, got -2", 8,
+         {positions = {kind = "cylinder", radius = 1, height = -2}})
   badpop("box: size must be >= 0 um, got -3", 8, {positions = {kind = "box",
          size = {1, -3, 1}}})
   badpop("positions: 'center' must be a list of three numbers {x, y, z}", 8,

@@ -179,7 +179,8 @@ do
   T.ok(pcall(b.run, b, 20) and m:count() > 0, "the network runs afterwards")
   -- nk.load_model names itself, not the method it calls
   local ok, e = pcall(nk.load_model, long, {dt = 0.01})
-  T.ok(not ok and e:find("^nk.load_model: .*/nodes/once: population") ~= nil, "nk.load_model's name: " .. e)
+  T.ok(not ok and e:find("^nk.load_model: .*/nodes/once: population") ~= nil,
+       "nk.load_model's name: " .. e)
   T.eq(#nk.load_model(long):populations(), 1, "at its own dt = 1 ms the model loads")
   os.execute("rm -rf '" .. long .. "'")
 end

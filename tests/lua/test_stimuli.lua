@@ -568,7 +568,8 @@ do
            {"sphere", center = {0, 0, 0}, radius = 1, populations = {c}})
   T.raises("unknown shape 'cone' (expected sphere, box or cylinder)", net.region, net,
            {"cone", center = {0, 0, 0}, radius = 1})
-  T.raises("a sphere needs a finite radius > 0 (um), got 0", net.region, net, {"sphere", center = {0, 0, 0}})
+  T.raises("a sphere needs a finite radius > 0 (um), got 0", net.region, net,
+           {"sphere", center = {0, 0, 0}})
   T.raises("unknown option 'radious' for net:region (did you mean 'radius'?)", net.region, net,
            {"sphere", center = {0, 0, 0}, radious = 1})
   local empty = net:region{"sphere", center = {1000, 0, 0}, radius = 1}
