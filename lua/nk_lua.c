@@ -3248,7 +3248,10 @@ static int net_monitor(lua_State *L)
     return 1;
 }
 
-static int mon_is(nk_net *net, int k, const char *kind);
+static int mon_is(nk_net *net, int k, const char *kind)
+{
+    return !strcmp(nk_monitor_kind(net, k), kind);
+}
 
 /* count() is a spike monitor's, rate() a spike or rate monitor's: on
  * another kind they said 0. */
@@ -3278,11 +3281,6 @@ static int mon_rate(lua_State *L)
         mon_want_spikes(L, net, k, "rate");
     lua_pushnumber(L, nk_monitor_rate(net, k));
     return 1;
-}
-
-static int mon_is(nk_net *net, int k, const char *kind)
-{
-    return !strcmp(nk_monitor_kind(net, k), kind);
 }
 
 /* Pushes the recorded times (which = 0) or 1-based ids (which = 1). */
@@ -4463,7 +4461,17 @@ static int sorted_names(lua_State *L, int tbl, const char *field)
     return n;
 }
 
-static const char *model_text(lua_State *L, const char *field);
+/* The text at the top of the stack, refused if it holds a zero byte (the
+ * parser would read it only up to there). */
+static const char *model_text(lua_State *L, const char *field)
+{
+    size_t len;
+    const char *v = lua_tolstring(L, -1, &len);
+    if (strlen(v) != len)
+        lerror(L, "nk.model: '%s' holds a zero byte (\\0) at position %d", field,
+               (int)strlen(v) + 1);
+    return v;
+}
 
 /* Builds "name = value unit [lo, hi]; ..." (docs/models.md) from field
  * 'params' or 'states' of table t: a string is taken as it is; a table maps
@@ -4498,18 +4506,6 @@ static const char *decl_text(lua_State *L, int t, const char *field, int states)
     luaL_pushresult(&b);
     lua_replace(L, names);
     return lua_tostring(L, names);
-}
-
-/* The text at the top of the stack, refused if it holds a zero byte (the
- * parser would read it only up to there). */
-static const char *model_text(lua_State *L, const char *field)
-{
-    size_t len;
-    const char *v = lua_tolstring(L, -1, &len);
-    if (strlen(v) != len)
-        lerror(L, "nk.model: '%s' holds a zero byte (\\0) at position %d", field,
-               (int)strlen(v) + 1);
-    return v;
 }
 
 /* A string field, or a list of strings joined by sep (equations, reset,

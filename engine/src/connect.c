@@ -99,6 +99,17 @@ static nk_expr *dexpr_parse(const char *src, const char *what, char *err, size_t
     return e;
 }
 
+static int dexpr_eval(const nk_expr *e, const dvars *v, double *out, const char *what, char *err,
+                      size_t errlen)
+{
+    char msg[256];
+    if (nk_expr_eval(e, dlookup, (void *)v, out, msg, sizeof msg)) {
+        snprintf(err, errlen, "%s: %s", what, msg);
+        return -1;
+    }
+    return 0;
+}
+
 static int dcount_var(const char *name, int line, int col, void *ud)
 {
     (void)line;
@@ -106,9 +117,6 @@ static int dcount_var(const char *name, int line, int col, void *ud)
     *(int *)ud += strcmp(name, "pi") != 0;
     return 0;
 }
-
-static int dexpr_eval(const nk_expr *e, const dvars *v, double *out, const char *what, char *err,
-                      size_t errlen);
 
 int nk_dexpr_const(const char *src, const char *what, int *is_const, double *value, char *err,
                    size_t errlen)
@@ -127,17 +135,6 @@ int nk_dexpr_const(const char *src, const char *what, int *is_const, double *val
     }
     nk_expr_free(e);
     return rc;
-}
-
-static int dexpr_eval(const nk_expr *e, const dvars *v, double *out, const char *what, char *err,
-                      size_t errlen)
-{
-    char msg[256];
-    if (nk_expr_eval(e, dlookup, (void *)v, out, msg, sizeof msg)) {
-        snprintf(err, errlen, "%s: %s", what, msg);
-        return -1;
-    }
-    return 0;
 }
 
 static void dist_of(const nk_net *net, const nk_proj *pj, int64_t a, uint32_t post, dvars *v)

@@ -230,7 +230,6 @@ nk_net *nk_net_new(nk_ctx *ctx, const nk_net_opts *o)
     return net;
 }
 
-/* Frees what a receptor owns (a partly built one too) and clears it. */
 /* A projection's arrays freed, and it zeroed. */
 static void proj_free(nk_proj *pj)
 {
@@ -242,6 +241,7 @@ static void proj_free(nk_proj *pj)
     memset(pj, 0, sizeof *pj);
 }
 
+/* Frees what a receptor owns (a partly built one too) and clears it. */
 static void receptor_free(nk_receptor *x)
 {
     if (x->state)
