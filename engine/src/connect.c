@@ -177,27 +177,6 @@ static int too_many(build *b)
     return -3;
 }
 
-/* Appends target post (index in its population) to the current row. */
-static int emit(build *b, uint32_t post)
-{
-    if (b->n == b->cap) {
-        if (b->n >= b->limit)
-            return too_many(b);
-        int64_t nc = b->cap ? b->cap + b->cap / 2 : 4096;
-        if (nc > b->limit)
-            nc = b->limit;
-        uint32_t *x = realloc(b->col, (size_t)nc * sizeof *x);
-        if (!x) {
-            snprintf(b->err, b->errlen, "out of memory at %lld synapses", (long long)b->n);
-            return -1;
-        }
-        b->col = x;
-        b->cap = nc;
-    }
-    b->col[b->n++] = post;
-    return 0;
-}
-
 /* ---- sorting ------------------------------------------------------------------------- */
 
 /* An inlined quicksort (median of three) with insertion sort for short
@@ -435,22 +414,60 @@ static int64_t excluded_self(const build *b, int64_t a)
 
 /* ---- rules that go source by source --------------------------------------------- */
 
+/* b->row[a] holding row a's length for every source: the rows laid out
+ * (row[a] becomes the row's first synapse, row[npre] the total) and col
+ * allocated for them, for rules that know every row's length before they
+ * fill it. */
+static int lay_out_rows(build *b)
+{
+    int64_t n = 0;
+    for (int64_t a = 0; a < b->npre; a++) {
+        const int64_t len = b->row[a];
+        b->row[a] = n;
+        n += len;
+    }
+    b->row[b->npre] = n;
+    if (n > b->limit)
+        return too_many(b);
+    b->col = malloc((size_t)(n ? n : 1) * sizeof *b->col);
+    if (!b->col) {
+        snprintf(b->err, b->errlen, "out of memory for %lld synapses", (long long)n);
+        return -1;
+    }
+    b->n = b->cap = n;
+    return 0;
+}
+
+/* all_to_all (every target but an excluded self) and one_to_one (source a
+ * to target a): rows [lo, hi) (par_rows). */
+static int all_rows(build *b, int64_t lo, int64_t hi, void *arg, int *most)
+{
+    const int one = *(const int *)arg;
+    (void)most;
+    for (int64_t a = lo; a < hi; a++) {
+        uint32_t *c = b->col + b->row[a];
+        const int64_t self = excluded_self(b, a);
+        const int64_t first = b->pj->post.lo + (one ? a : 0);
+        const int64_t last = one ? first + 1 : b->pj->post.hi;
+        for (int64_t post = first; post < last; post++)
+            if (post != self)
+                *c++ = (uint32_t)post;
+    }
+    return 0;
+}
+
+/* Every row's length is known: the rows are laid out, then filled on
+ * threads. */
 static int rule_all(build *b, int one)
 {
     for (int64_t a = 0; a < b->npre; a++) {
-        b->row[a] = b->n;
-        int64_t self = excluded_self(b, a);
-        int64_t lo = one ? a : 0, hi = one ? a + 1 : b->npost;
-        for (int64_t j = lo; j < hi; j++) {
-            int64_t post = b->pj->post.lo + j;
-            if (post == self)
-                continue;
-            int rc = emit(b, (uint32_t)post);
-            if (rc)
-                return rc;
-        }
+        const int64_t self = excluded_self(b, a);
+        const int64_t first = b->pj->post.lo + (one ? a : 0);
+        const int64_t last = one ? first + 1 : b->pj->post.hi;
+        b->row[a] = last - first - (self >= first && self < last);
     }
-    return 0;
+    int rc = lay_out_rows(b);
+    return rc ? rc : par_rows(b, b->row, all_rows, &one, NULL);
 }
 
 /* ---- rules that append each source's targets, in runs on threads ---------------- */
@@ -489,8 +506,9 @@ static int put_u32(build *b, u32list *g, int64_t post)
 }
 
 /* Source a's targets, in increasing order, appended to out; 0, or an error
- * with b->err set. */
-typedef int (*row_fn)(build *b, int64_t a, void *arg, u32list *out);
+ * with b->err set. scratch: the run's own zeroed memory, of the size
+ * par_append was given (NULL for none). */
+typedef int (*row_fn)(build *b, int64_t a, void *arg, void *scratch, u32list *out);
 
 /* A run of rows' targets (par_append): the run's first row, and the list. */
 typedef struct append_run {
@@ -501,6 +519,7 @@ typedef struct append_run {
 typedef struct append_arg {
     row_fn fn;
     void *arg;
+    size_t scratch;          /* bytes of scratch memory a run needs */
     append_run *runs;        /* one a thread, taken in the order the threads start */
     int nruns;               /* taken (atomic) */
 } append_arg;
@@ -514,16 +533,21 @@ static int append_rows(build *b, int64_t lo, int64_t hi, void *arg, int *most)
     u32list *g = &run->g;
     run->lo = lo;
     (void)most;
-    for (int64_t a = lo; a < hi; a++) {
+    void *scratch = x->scratch ? nk_xcalloc(1, x->scratch) : NULL;
+    if (x->scratch && !scratch) {
+        snprintf(b->err, b->errlen, "out of memory");
+        return -1;
+    }
+    int rc = 0;
+    for (int64_t a = lo; a < hi && !rc; a++) {
         const int64_t n0 = g->n;
-        const int rc = x->fn(b, a, x->arg, g);
-        if (rc)
-            return rc;
-        if (g->n > b->limit)
-            return too_many(b);
+        rc = x->fn(b, a, x->arg, scratch, g);
+        if (!rc && g->n > b->limit)
+            rc = too_many(b);
         b->row[a + 1] = g->n - n0;
     }
-    return 0;
+    free(scratch);
+    return rc;
 }
 
 static int run_before(const void *p, const void *q)
@@ -538,11 +562,11 @@ static int run_before(const void *p, const void *q)
  * first run's buffer grown to hold them all, the others copied in, so that
  * the targets are held twice only while they are put together. The first
  * failing run in source order gives the error. */
-static int par_append(build *b, int64_t work, row_fn fn, void *arg)
+static int par_append(build *b, int64_t work, row_fn fn, void *arg, size_t scratch)
 {
     const int64_t unit = work < 1 ? 1 : work;
     const int nt = nk_net_threads(b->net) > 0 ? nk_net_threads(b->net) : 1;
-    append_arg x = {fn, arg, nk_xcalloc((size_t)nt, sizeof(append_run)), 0};
+    append_arg x = {fn, arg, scratch, nk_xcalloc((size_t)nt, sizeof(append_run)), 0};
     int rc = 0;
     if (!x.runs) {
         snprintf(b->err, b->errlen, "out of memory");
@@ -591,9 +615,10 @@ typedef struct bern_arg {
     double p, lq;            /* lq = log(1 - p), p < 1 */
 } bern_arg;
 
-static int bern_row(build *b, int64_t a, void *arg, u32list *g)
+static int bern_row(build *b, int64_t a, void *arg, void *scratch, u32list *g)
 {
     const bern_arg *ga = arg;
+    (void)scratch;
     const int64_t self = excluded_self(b, a), lo = b->pj->post.lo;
     if (ga->p <= 0)
         return 0;
@@ -637,7 +662,7 @@ static int bern_row(build *b, int64_t a, void *arg, u32list *g)
 static int rule_bernoulli(build *b, double p)
 {
     bern_arg g = {p, p < 1 ? log1p(-p) : 0};
-    return par_append(b, p > 0 ? (int64_t)(p * (double)b->npost) : 0, bern_row, &g);
+    return par_append(b, p > 0 ? (int64_t)(p * (double)b->npost) : 0, bern_row, &g, 0);
 }
 
 /* K partners drawn with r among ncand candidates, written to out as indices
@@ -736,20 +761,11 @@ static int out_rows(build *b, int64_t lo, int64_t hi, void *arg, int *most)
  * The counts place every row, so the rows are drawn in parallel. */
 static int rule_outdegree(build *b, int64_t K, const int64_t *counts, const char *rule)
 {
-    int64_t n = 0;
-    for (int64_t a = 0; a < b->npre; a++) {
-        b->row[a] = n;
-        n += counts ? counts[a] : K;
-    }
-    b->row[b->npre] = n;
-    if (n > b->limit)
-        return too_many(b);
-    b->col = malloc((size_t)(n ? n : 1) * sizeof *b->col);
-    if (!b->col) {
-        snprintf(b->err, b->errlen, "out of memory for %lld synapses", (long long)n);
-        return -1;
-    }
-    b->n = b->cap = n;
+    for (int64_t a = 0; a < b->npre; a++)
+        b->row[a] = counts ? counts[a] : K;
+    int rc = lay_out_rows(b);
+    if (rc)
+        return rc;
     out_arg o = {K, counts, rule};
     return par_rows(b, b->row, out_rows, &o, NULL);
 }
@@ -867,9 +883,10 @@ typedef struct dist_arg {
 
 /* distance: every target's p from its distance, one uniform each where
  * 0 < p < 1. */
-static int dist_row(build *b, int64_t a, void *arg, u32list *g)
+static int dist_row(build *b, int64_t a, void *arg, void *scratch, u32list *g)
 {
     const dist_arg *x = arg;
+    (void)scratch;
     const int64_t self = excluded_self(b, a);
     nk_rng r;
     nk_rng_init(&r, b->net->seed, b->stream, 0, (uint32_t)(b->pj->pre.lo + a));
@@ -903,7 +920,7 @@ static int rule_distance(build *b, const char *src)
     if (!e)
         return -2;
     dist_arg x = {e, src};
-    rc = par_append(b, b->npost, dist_row, &x);
+    rc = par_append(b, b->npost, dist_row, &x, 0);
     nk_expr_free(e);
     return rc;
 }
@@ -1091,76 +1108,92 @@ static int cells_build(cells *g, const double *pos, int64_t n, double reach)
     return 0;
 }
 
+typedef struct shape_arg {
+    shape s;
+    cells g;
+    const double *ppos, *qpos; /* qpos: the targets' range's first position */
+} shape_arg;
+
+/* Source a's targets: the cells around its shape's reach, their targets
+ * sorted, each inside the shape taken with probability p. scratch: room
+ * for npost + 1 candidates, then as many for the sort. */
+static int shape_row(build *b, int64_t a, void *arg, void *scratch, u32list *out)
+{
+    const shape_arg *x = arg;
+    const shape *s = &x->s;
+    const cells *g = &x->g;
+    uint32_t *cand = scratch, *tmp = cand + b->npost + 1;
+    const int64_t self = excluded_self(b, a);
+    const double *p = x->ppos + 3 * (b->pj->pre.lo + a);
+    const double c[3] = {p[0] + s->off[0], p[1] + s->off[1], p[2] + s->off[2]};
+    int64_t lo[3], hi[3];
+    for (int k = 0; k < 3; k++) {
+        double l = floor((c[k] - s->reach - g->lo[k]) / g->size);
+        double h = floor((c[k] + s->reach - g->lo[k]) / g->size);
+        if (l != l || h != h) { /* inf - inf or inf / inf: look in every cell */
+            lo[k] = 0;
+            hi[k] = g->dim[k] - 1;
+            continue;
+        }
+        if (h < 0 || l > (double)(g->dim[k] - 1))
+            return 0;
+        lo[k] = l < 0 ? 0 : l > (double)(g->dim[k] - 1) ? g->dim[k] - 1 : (int64_t)l;
+        hi[k] = h > (double)(g->dim[k] - 1) ? g->dim[k] - 1 : h < 0 ? 0 : (int64_t)h;
+    }
+    int64_t m = 0;
+    for (int64_t z = lo[2]; z <= hi[2]; z++)
+        for (int64_t y = lo[1]; y <= hi[1]; y++)
+            for (int64_t xx = lo[0]; xx <= hi[0]; xx++) {
+                int64_t cell = (z * g->dim[1] + y) * g->dim[0] + xx;
+                for (int64_t e = g->start[cell]; e < g->start[cell + 1]; e++)
+                    cand[m++] = g->item[e];
+            }
+    sort_ids(cand, m, (uint32_t)b->npost, tmp);
+    nk_rng r;
+    nk_rng_init(&r, b->net->seed, b->stream, 0, (uint32_t)(b->pj->pre.lo + a));
+    for (int64_t k = 0; k < m; k++) {
+        int64_t post = b->pj->post.lo + cand[k];
+        if (post == self)
+            continue;
+        const double *q = x->qpos + 3 * (int64_t)cand[k];
+        double v[3] = {q[0] - c[0], q[1] - c[1], q[2] - c[2]};
+        if (!shape_inside(s, v))
+            continue;
+        if ((s->p >= 1 || nk_rng_uniform(&r) < s->p) && put_u32(b, out, post))
+            return -1;
+    }
+    return 0;
+}
+
+/* Rows on threads (par_append), each with its own candidates; a row's
+ * work is taken as the targets in the cells it looks at, on average. */
 static int rule_shape(build *b, const nk_shape *in)
 {
     int rc = need_positions(b, "rule 'shape'");
     if (rc)
         return rc;
-    shape s;
-    if (shape_setup(in, &s, b->err, b->errlen))
+    shape_arg x = {0};
+    if (shape_setup(in, &x.s, b->err, b->errlen))
         return -2;
-    const double *ppos = b->net->pops[b->pj->pre.pop].pos;
-    const double *qpos = b->net->pops[b->pj->post.pop].pos + 3 * b->pj->post.lo;
-    cells g = {0};
-    uint32_t *cand = nk_xcalloc((size_t)b->npost + 1, sizeof *cand);
-    uint32_t *tmp = malloc(((size_t)b->npost + 1) * sizeof *tmp); /* NULL: sort_u32 sorts */
-    if (!cand || cells_build(&g, qpos, b->npost, s.reach)) {
-        free(cand);
-        free(tmp);
-        free(g.start);
-        free(g.item);
+    x.ppos = b->net->pops[b->pj->pre.pop].pos;
+    x.qpos = b->net->pops[b->pj->post.pop].pos + 3 * b->pj->post.lo;
+    if (cells_build(&x.g, x.qpos, b->npost, x.s.reach)) {
+        free(x.g.start);
+        free(x.g.item);
         snprintf(b->err, b->errlen, "out of memory");
         return -1;
     }
-    for (int64_t a = 0; a < b->npre && !rc; a++) {
-        b->row[a] = b->n;
-        int64_t self = excluded_self(b, a);
-        const double *x = ppos + 3 * (b->pj->pre.lo + a);
-        double c[3] = {x[0] + s.off[0], x[1] + s.off[1], x[2] + s.off[2]};
-        int64_t lo[3], hi[3];
-        int empty = 0;
-        for (int k = 0; k < 3; k++) {
-            double l = floor((c[k] - s.reach - g.lo[k]) / g.size);
-            double h = floor((c[k] + s.reach - g.lo[k]) / g.size);
-            if (l != l || h != h) { /* inf - inf or inf / inf: look in every cell */
-                lo[k] = 0;
-                hi[k] = g.dim[k] - 1;
-                continue;
-            }
-            if (h < 0 || l > (double)(g.dim[k] - 1))
-                empty = 1;
-            lo[k] = l < 0 ? 0 : l > (double)(g.dim[k] - 1) ? g.dim[k] - 1 : (int64_t)l;
-            hi[k] = h > (double)(g.dim[k] - 1) ? g.dim[k] - 1 : h < 0 ? 0 : (int64_t)h;
-        }
-        if (empty)
-            continue;
-        int64_t m = 0;
-        for (int64_t z = lo[2]; z <= hi[2]; z++)
-            for (int64_t y = lo[1]; y <= hi[1]; y++)
-                for (int64_t xx = lo[0]; xx <= hi[0]; xx++) {
-                    int64_t cell = (z * g.dim[1] + y) * g.dim[0] + xx;
-                    for (int64_t e = g.start[cell]; e < g.start[cell + 1]; e++)
-                        cand[m++] = g.item[e];
-                }
-        sort_ids(cand, m, (uint32_t)b->npost, tmp);
-        nk_rng r;
-        nk_rng_init(&r, b->net->seed, b->stream, 0, (uint32_t)(b->pj->pre.lo + a));
-        for (int64_t k = 0; k < m && !rc; k++) {
-            int64_t post = b->pj->post.lo + cand[k];
-            if (post == self)
-                continue;
-            const double *q = qpos + 3 * (int64_t)cand[k];
-            double v[3] = {q[0] - c[0], q[1] - c[1], q[2] - c[2]};
-            if (!shape_inside(&s, v))
-                continue;
-            if (s.p >= 1 || nk_rng_uniform(&r) < s.p)
-                rc = emit(b, (uint32_t)post);
-        }
+    double looked = 1, all = 1; /* cells a row looks at, and all of them */
+    for (int k = 0; k < 3; k++) {
+        double span = floor(2 * x.s.reach / x.g.size) + 2;
+        all *= (double)x.g.dim[k];
+        looked *= span < (double)x.g.dim[k] ? span : (double)x.g.dim[k];
     }
-    free(cand);
-    free(tmp);
-    free(g.start);
-    free(g.item);
+    const double work = (double)b->npost * (looked < all ? looked / all : 1);
+    rc = par_append(b, work < 1 ? 1 : (int64_t)work, shape_row, &x,
+                    2 * ((size_t)b->npost + 1) * sizeof(uint32_t));
+    free(x.g.start);
+    free(x.g.item);
     return rc;
 }
 

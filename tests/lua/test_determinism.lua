@@ -53,28 +53,53 @@ T.same_list(ia, ib, "one run vs four: ids")
 -- enough (connect.c, par_rows: 65,536 synapses a thread at least), each
 -- taking a run of rows: the synapses are the same for any thread count,
 -- and an error is the one a single thread going row by row meets first.
+-- Every rule but fixed_indegree and list builds its rows so (those two
+-- build by target, on threads too: test_rules and test_edges).
+local RULES = {"fixed_total", "fixed_outdegree", "all_to_all", "one_to_one", "bernoulli", "shape",
+               "distance"}
 local function synapses(threads, weight)
   local net = nk.network{seed = 11, threads = threads}
-  local a = net:population("lif", 3000)
+  local grid = {}
+  for i = 1, 3000 do grid[i] = {(i - 1) % 60 * 10, (i - 1) // 60 * 10, (i - 1) % 7 * 4} end
+  local a = net:population("lif", 3000, {positions = grid})
   local b = net:population("lif", 2000)
+  local c = net:population("lif", 300000)
   local out = {}
   out[1] = net:connect(a, b, {rule = "fixed_total", total = 400000,
                               weight = weight or nk.normal(20, 8, 0), delay = nk.normal(2, 1, 0.1)})
   out[2] = net:connect(b, a, {rule = "fixed_outdegree", outdegree = 150, allow_multapses = false,
                               weight = nk.uniform(-30, -10), delay = nk.uniform(0.1, 4)})
+  out[3] = net:connect(a:slice(1, 150), b, {rule = "all_to_all", weight = nk.normal(5, 2),
+                                             delay = nk.uniform(0.1, 4)})
+  out[4] = net:connect(c, c, {rule = "one_to_one", weight = 3, delay = nk.uniform(0.1, 2)})
+  out[5] = net:connect(a, a, {rule = "bernoulli", p = 0.1, weight = 1, delay = 1})
+  out[6] = net:connect(a, a, {rule = "shape", shape = {kind = "sphere", radius = 65}, p = 0.8,
+                              weight = nk.uniform(1, 2), delay = 1})
+  out[7] = net:connect(a, a, {rule = "distance", p = "exp(-d / 50)", weight = 1, delay = 1})
   local s = {}
   for k, p in ipairs(out) do s[k] = p:synapses() end
   net:close()
   return s
 end
 local one, four = synapses(1), synapses(4)
-for k = 1, 2 do
-  T.ok(#one[k].pre > 4 * 65536, "projection " .. k .. " is large enough for 4 threads (" ..
-       #one[k].pre .. " synapses)")
+for k, rule in ipairs(RULES) do
+  local what = "projection " .. k .. " (" .. rule .. ")"
+  T.ok(#one[k].pre > 4 * 65536, what .. " is large enough for 4 threads (" .. #one[k].pre ..
+       " synapses)")
   for _, f in ipairs{"pre", "post", "weight", "delay"} do
-    T.same_list(one[k][f], four[k][f], "projection " .. k .. ": " .. f .. ", 1 thread vs 4")
+    T.same_list(one[k][f], four[k][f], what .. ": " .. f .. ", 1 thread vs 4")
   end
 end
+-- all_to_all and one_to_one: every pair, each once, in order
+local pairs_ok = #one[3].pre == 150 * 2000 and #one[4].pre == 300000
+for i = 1, #one[3].pre do
+  local want_pre, want_post = (i - 1) // 2000 + 1, (i - 1) % 2000 + 1
+  if one[3].pre[i] ~= want_pre or one[3].post[i] ~= want_post then pairs_ok = false break end
+end
+for i = 1, #one[4].pre do
+  if one[4].pre[i] ~= i or one[4].post[i] ~= i then pairs_ok = false break end
+end
+T.ok(pairs_ok, "all_to_all: each source to every target, one_to_one: i to i, in order")
 -- weights out of range in every run of rows: the first one is reported
 local function refusal(threads)
   local ok, err = pcall(synapses, threads, nk.normal(0, 1e6))
