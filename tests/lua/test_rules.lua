@@ -213,6 +213,32 @@ do
   T.ok(e1 and e1:find("is NaN at d = 334.476 um", 1, true) and e1 == e2 and e1 == e5,
        "distance: the first pair whose p is NaN is named on 1, 2 and 5 threads: " .. tostring(e5))
 
+  -- shape finds each source's targets in runs of sources on threads, each
+  -- run with candidate lists of its own: 1, 2 and 5 threads give the same
+  -- synapses, those of the rule as it was on one thread (the hash that
+  -- build gave, 2026-11-24)
+  local function shp(threads)
+    local n2 = nk.network{seed = 13, threads = threads}
+    local x = n2:population("lif", 2000, {positions = {kind = "box", size = {400, 400, 100}}})
+    local y = n2:population("lif", 1500, {positions = {kind = "box", size = {400, 400, 100}}})
+    local S1 = n2:connect(x, y, {rule = "shape", shape = {kind = "sphere", radius = 70}, p = 0.6,
+                                 delay = nk.uniform(0.1, 3)}):synapses()
+    local S2 = n2:connect(x, x, {rule = "shape", shape = {kind = "cone", length = 120, angle = 30,
+                                 axis = {0, 0, 1}}, allow_autapses = false}):synapses()
+    local h = 0
+    for _, S in ipairs{S1, S2} do
+      for i = 1, #S.pre do h = (h * 31 + S.pre[i] * 7 + S.post[i] * 13 + S.delay[i] * 3) % 2^40 end
+    end
+    return h, #S1.pre, #S2.pre, csr_sorted(S1) and no_self(S2) and csr_sorted(S2)
+  end
+  local s1, a1, b1, oks = shp(1)
+  local s2, a2, b2 = shp(2)
+  local s5, a5, b5 = shp(5)
+  T.ok(oks and a1 == 103587 and b1 == 20209 and a2 == a1 and a5 == a1 and b2 == b1 and b5 == b1
+       and s1 == s2 and s1 == s5, "shape: the same " .. a1 .. " and " .. b1 ..
+       " synapses on 1, 2 and 5 threads, sorted, no autapse")
+  T.eq(string.format("%.0f", s1), "861071479700", "shape: the draws of the rule before threads")
+
   S = net:connect(big, b, {rule = "fixed_indegree", indegree = 25, allow_multapses = false})
     :synapses()
   local indeg, ok2 = {}, true
