@@ -148,6 +148,46 @@ do
   T.near(b:get("v", 1), 0.9 ^ 10, 1e-9, "max_dt = 0.1 makes ten euler sub-steps")
 end
 
+-- On the CPU the neurons of a block take each sub-step in a loop of their
+-- own, which GCC vectorises (codegen.c, emit_substeps_outside), their
+-- values carried in arrays of the block between the loops: 300 neurons (a
+-- block of 256 and a shorter one), each its own start and input, checked
+-- against the sub-steps computed here. A model that draws random numbers
+-- keeps its sub-steps inside the loop over neurons.
+nk.model{name = "drive_sub_api", params = {tau = {2, "ms"}, C_m = {1, "pF"}},
+         states = {v = {0, "mV"}}, equations = "dv/dt = -v/tau + I/C_m : mV", method = "heun",
+         max_dt = 0.25}
+nk.model{name = "noisy_sub_api", params = {tau = {2, "ms"}}, states = {v = {0, "mV"}},
+         equations = "dv/dt = -v/tau + randn()/sqrt(dt) : mV", method = "euler", max_dt = 0.25}
+do
+  local net = nk.network{dt = 1, precision = "double"}
+  local p = net:population("drive_sub_api", 300)
+  local v0 = {}
+  for i = 1, 300 do v0[i] = (i - 150) / 7 end
+  p:set{v = v0}
+  net:source("dc", p:slice(101, 280), {amplitude = 3})
+  net:run(3)
+  local worst = 0
+  for i = 1, 300 do
+    local v, I, h = v0[i], (i >= 101 and i <= 280) and 3 or 0, 0.25
+    for _ = 1, 3 * 4 do
+      local k1 = -v / 2 + I
+      local k2 = -(v + h * k1) / 2 + I
+      v = v + h * (0.5 * k1 + 0.5 * k2)
+    end
+    worst = math.max(worst, math.abs(p:get("v", i) - v) / math.max(1, math.abs(v)))
+  end
+  T.ok(worst < 1e-12, "sub-steps over 300 neurons: each its own start and input (worst " ..
+       worst .. ")")
+  if T.cpu then
+    T.ok(net:code(p):find("nk_cv_s_v", 1, true) ~= nil,
+         "heun's sub-steps run in a loop over the block of their own")
+    local q = net:population("noisy_sub_api", 3)
+    T.ok(net:code(q):find("nk_cv_", 1, true) == nil,
+         "a model with randn() keeps its sub-steps inside the loop over neurons")
+  end
+end
+
 -- params and states in the text syntax of docs/models.md
 local txt = nk.model{name = "text_api", params = "tau = 10 ms (0, inf]; k = 2",
                      states = "x = 1 mV [0, 10]", equations = "dx/dt = k : mV"}

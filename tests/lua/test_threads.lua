@@ -392,6 +392,17 @@ do
   n0:run(1, {profile = true})
   T.eq(n0:profile().run.threads, ran(math.min(2, n0.threads)),
        "threads = 0 and 2500 neurons: at most 2 threads (one per 1024)")
+  -- counted in evaluations of the equations a step, not in neurons: hh
+  -- evaluates its equations 40 times a step (rk4, ten sub-steps)
+  local h1 = nk.network{threads = 0}
+  h1:population("hh", 20)
+  h1:run(0.2, {profile = true})
+  T.eq(h1:profile().run.threads, 1, "threads = 0 and 20 hh neurons (800 evaluations): 1 thread")
+  local h2 = nk.network{threads = 0}
+  h2:population("hh", 200)
+  h2:run(0.2, {profile = true})
+  T.eq(h2:profile().run.threads, ran(math.min(4, h2.threads)),
+       "threads = 0 and 200 hh neurons (8,000 evaluations): up to 4 threads (one per 64 neurons)")
   local nd = nk.network{}
   T.eq(nd.threads, n0.threads, "the default is threads = 0")
   -- a thread count changed during a run is refused, and the run goes on
