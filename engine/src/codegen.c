@@ -1445,6 +1445,16 @@ static void emit_prelude(sb *b, const nk_pop *pop, const sys *y, int np, int exa
     sb_printf(b, "    const int32_t nk_refr_steps = a->refr_steps; (void)nk_refr_steps;\n");
 }
 
+/* The C name of state q of the neuron (r < 0) or of its receptor r, as the
+ * loop over neurons holds it: s_NAME, rR_NAME. */
+static void state_cname(const nk_pop *pop, int r, int q, char *out, size_t len)
+{
+    if (r < 0)
+        snprintf(out, len, "s_%s", pop->model->sname[q]);
+    else
+        snprintf(out, len, "r%d_%s", r, pop->rx[r].syn->sname[q]);
+}
+
 /* Whether a sub-step's text calls only functions that GCC vectorises
  * (the branch-free exponentials, and those made of a few compares) and
  * draws no random numbers: then its neurons go through it in a loop of
@@ -1485,65 +1495,47 @@ static int vectorisable(const char *text)
 static void carry_values(sb *b, const nk_pop *pop, const sys *y, int what)
 {
     const nk_model *nm = pop->model;
-    const int has_rc = nm->refr_cond || nm->refr_per_neuron;
-    struct {
-        char name[160];
-        const char *type;
-        int mut; /* declared mutable at 4 */
-    } v;
-    for (int k = -4; k < y->cod.n; k++) {
-        v.mut = 0;
-        if (k == -4 || k == -3) {
-            /* -4: model states, -3: receptor states (all of them, below) */
-            for (int r = k == -4 ? -1 : 0; r < (k == -4 ? 0 : pop->nrx); r++) {
-                const nk_model *m = r < 0 ? nm : pop->rx[r].syn;
-                for (int q = 0; q < m->nstates; q++) {
-                    char n[160];
-                    if (r < 0)
-                        snprintf(n, sizeof n, "s_%s", m->sname[q]);
-                    else
-                        snprintf(n, sizeof n, "r%d_%s", r, m->sname[q]);
-                    if (what == 0)
-                        sb_printf(b, "    double nk_cv_%s[NK_BLK];\n", n);
-                    else if (what == 1 || what == 3)
-                        sb_printf(b, "        nk_cv_%s[nk_j] = %s;\n", n, n);
-                    else
-                        sb_printf(b, "        double %s = nk_cv_%s[nk_j];\n", n, n);
-                }
-            }
-            continue;
+    for (int r = -1; r < pop->nrx; r++) {
+        const nk_model *m = r < 0 ? nm : pop->rx[r].syn;
+        for (int q = 0; q < m->nstates; q++) {
+            char n[160];
+            state_cname(pop, r, q, n, sizeof n);
+            if (what == 0)
+                sb_printf(b, "    double nk_cv_%s[NK_BLK];\n", n);
+            else if (what == 1 || what == 3)
+                sb_printf(b, "        nk_cv_%s[nk_j] = %s;\n", n, n);
+            else
+                sb_printf(b, "        double %s = nk_cv_%s[nk_j];\n", n, n);
         }
-        if (what == 3)
-            break; /* only the states change in a sub-step */
-        if (k == -2) {
-            snprintf(v.name, sizeof v.name, "nk_iext");
-            v.type = "double";
-        } else if (k == -1) {
-            snprintf(v.name, sizeof v.name, "nk_refractory");
-            v.type = "int";
-            v.mut = nm->refr_cond;
-            if (has_rc && what != 2) {
-                /* rc, which only the rest of the step uses */
-                if (what == 0)
-                    sb_printf(b, "    int64_t nk_cv_rc[NK_BLK];\n");
-                else if (what == 1)
-                    sb_printf(b, "        nk_cv_rc[nk_j] = rc;\n");
-                else
-                    sb_printf(b, "        int64_t rc = nk_cv_rc[nk_j];\n");
-            }
-        } else {
-            if (y->cod.e[k].state != 2)
-                continue;
-            snprintf(v.name, sizeof v.name, "nk_c%d", k);
-            v.type = "double";
-        }
+    }
+    if (what == 3)
+        return; /* only the states change in a sub-step */
+    /* rc, which only the threshold and after use */
+    if ((nm->refr_cond || nm->refr_per_neuron) && what != 2) {
         if (what == 0)
-            sb_printf(b, "    %s nk_cv_%s[NK_BLK];\n", v.type, v.name);
+            sb_printf(b, "    int64_t nk_cv_rc[NK_BLK];\n");
         else if (what == 1)
-            sb_printf(b, "        nk_cv_%s[nk_j] = %s;\n", v.name, v.name);
+            sb_printf(b, "        nk_cv_rc[nk_j] = rc;\n");
+        else
+            sb_printf(b, "        int64_t rc = nk_cv_rc[nk_j];\n");
+    }
+    for (int k = -2; k < y->cod.n; k++) {
+        char name[32];
+        const char *type = k == -1 ? "int" : "double";
+        const int mut = k == -1 && nm->refr_cond; /* declared mutable at 4 */
+        if (k >= 0 && y->cod.e[k].state != 2)
+            continue;
+        if (k < 0)
+            snprintf(name, sizeof name, "%s", k == -2 ? "nk_iext" : "nk_refractory");
+        else
+            snprintf(name, sizeof name, "nk_c%d", k);
+        if (what == 0)
+            sb_printf(b, "    %s nk_cv_%s[NK_BLK];\n", type, name);
+        else if (what == 1)
+            sb_printf(b, "        nk_cv_%s[nk_j] = %s;\n", name, name);
         else
             sb_printf(b, "        %s%s %s = nk_cv_%s[nk_j]; (void)%s;\n",
-                      what == 4 && v.mut ? "" : "const ", v.type, v.name, v.name, v.name);
+                      what == 4 && mut ? "" : "const ", type, name, name, name);
     }
 }
 
@@ -1967,10 +1959,7 @@ body:
         const nk_model *m = r < 0 ? nm : pop->rx[r].syn;
         for (int k = 0; k < m->nstates; k++) {
             char cn[160];
-            if (r < 0)
-                snprintf(cn, sizeof cn, "s_%s", m->sname[k]);
-            else
-                snprintf(cn, sizeof cn, "r%d_%s", r, m->sname[k]);
+            state_cname(pop, r, k, cn, sizeof cn);
             if (isfinite(m->slo[k]))
                 sb_printf(&bb, "        if (%s < %.17g) %s = %.17g;\n", cn, m->slo[k], cn, m->slo[k]);
             if (isfinite(m->shi[k]))
