@@ -1539,6 +1539,11 @@ static void carry_values(sb *b, const nk_pop *pop, const sys *y, int what)
     }
 }
 
+/* The most states and intermediates carried around the sub-step loop: its
+ * arrays take 2 KB each on the stack of the thread (a model may have 512
+ * states; 64 take 128 KB). A larger model keeps its sub-steps inside. */
+#define CARRY_MAX 64
+
 /* The CPU's sub-steps outside the loop over neurons: the loop over a
  * block's neurons ends where the integration would start, having stored
  * each neuron's values (carry_values) in arrays of the block; each sub-step
@@ -1928,7 +1933,8 @@ body:
             }
             if (isub.oom)
                 bb.oom = 1;
-            else if (!cuda && y.nsub > 1 && vectorisable(isub.s)) {
+            else if (!cuda && y.nsub > 1 && kernel_nvars(pop) + y.cod.n <= CARRY_MAX &&
+                     vectorisable(isub.s)) {
                 emit_substeps_outside(&bb, &carry, pop, &y, &isub);
                 outside = 1;
             } else {
