@@ -1455,34 +1455,51 @@ static void state_cname(const nk_pop *pop, int r, int q, char *out, size_t len)
         snprintf(out, len, "r%d_%s", r, pop->rx[r].syn->sname[q]);
 }
 
-/* Whether a sub-step's text calls only functions that GCC vectorises
- * (the branch-free exponentials, and those made of a few compares) and
- * draws no random numbers: then its neurons go through it in a loop of
- * their own (emit_substeps_outside). A loop over a block with pow, tanh or
- * a random draw in it stays scalar, and the nested loops cost more than
- * they save (connor_stevens, with pow: 2.7 s before, 3.1 s with them). */
-static int vectorisable(const char *text)
+/* The functions of model code that GCC vectorises: those of nk_math.h
+ * without branches, and those made of a few compares. */
+static const char *const vec_fns[] = {"exp",   "expm1", "exprel", "log",  "log10", "log1p",
+                                      "pow",   "sinh",  "cosh",   "tanh", "sqrt",  "fabs",
+                                      "floor", "ceil",  "trunc",  "fmin", "fmax",  "sign",
+                                      "clip",  "isfinite"};
+/* those with double-double arithmetic inside, which GCC may leave calls */
+static const char *const heavy_fns[] = {"log", "log10", "log1p", "pow", "sinh", "cosh", "tanh"};
+#define N_VEC_FNS (sizeof vec_fns / sizeof *vec_fns)
+#define N_HEAVY_FNS (sizeof heavy_fns / sizeof *heavy_fns)
+
+/* 2 when text calls an nk_ function not among names[0..n), else 1 when it
+ * calls one among them, else 0. */
+static int calls_of(const char *text, const char *const *names, size_t n)
 {
-    static const char *const ok[] = {"exp",   "expm1", "exprel", "sqrt", "fabs",
-                                     "floor", "ceil",  "trunc",  "fmin", "fmax",
-                                     "sign",  "clip",  "isfinite"};
-    if (strstr(text, "NK_RAND"))
-        return 0;
+    int some = 0, other = 0;
     for (const char *c = strstr(text, "nk_"); c; c = strstr(c + 3, "nk_")) {
         if (c > text && (isalnum((unsigned char)c[-1]) || c[-1] == '_'))
             continue;
-        size_t n = 0;
-        while (isalnum((unsigned char)c[3 + n]) || c[3 + n] == '_')
-            n++;
-        if (c[3 + n] != '(')
+        size_t len = 0;
+        while (isalnum((unsigned char)c[3 + len]) || c[3 + len] == '_')
+            len++;
+        if (c[3 + len] != '(')
             continue; /* a variable, not a call */
         int found = 0;
-        for (size_t k = 0; k < sizeof ok / sizeof *ok && !found; k++)
-            found = strlen(ok[k]) == n && !strncmp(c + 3, ok[k], n);
-        if (!found)
-            return 0;
+        for (size_t k = 0; k < n && !found; k++)
+            found = strlen(names[k]) == len && !strncmp(c + 3, names[k], len);
+        if (found)
+            some = 1;
+        else
+            other = 1;
     }
-    return 1;
+    return other ? 2 : some;
+}
+
+/* Whether a sub-step's text calls only functions that GCC vectorises
+ * (those of nk_math.h without branches, and those made of a few compares)
+ * and draws no random numbers: then its neurons go through it in a loop of
+ * their own (emit_substeps_outside). A loop over a block with sin or a
+ * random draw in it stays scalar, and the nested loops cost more than they
+ * save (connor_stevens, with pow before pow lost its branches: 2.7 s
+ * before, 3.1 s with them). */
+static int vectorisable(const char *text)
+{
+    return !strstr(text, "NK_RAND") && calls_of(text, vec_fns, N_VEC_FNS) < 2;
 }
 
 /* A neuron's values that live across the sub-step loop, for
@@ -1593,8 +1610,8 @@ static char *codegen_pop(nk_net *net, int pi, int cuda, char *err, size_t errlen
     /* a sub-step's integration, and the block arrays that carry a neuron's
      * values around the sub-step loop (emit_substeps_outside) */
     sb isub = {.h = &hz, .pop = pop->name}, carry = {.pop = pop->name};
-    size_t inline_at = 0;
-    int outside = 0; /* emit_substeps_outside made the loops */
+    size_t inline_at = 0, math_end = 0;
+    int inline_math = 0; /* every function of nk_math.h always inlined */
     /* the per-step constants: their code (CUDA: in nk_consts_P), and how
      * the update reads (cl) and nk_consts_P stores (cs) each of them */
     sb cb = {.pop = pop->name}, cl = {.pop = pop->name}, cs = {.pop = pop->name};
@@ -1688,8 +1705,9 @@ static char *codegen_pop(nk_net *net, int pi, int cuda, char *err, size_t errlen
                   "#pragma GCC optimize(\"no-thread-jumps\")\n#endif\n");
     sb_printf(&b, "#include <stdint.h>\n");
     sb_header(&b, nk_src_kernel_h);
-    inline_at = b.len; /* (emit_substeps_outside's declarations go here) */
+    inline_at = b.len; /* (where inline_math makes nk_math.h's inline) */
     sb_header(&b, nk_src_math_h);
+    math_end = b.len;
     sb_header(&b, nk_src_philox_h);
     /* Model code uses the branch-free exponentials, which vectorise. */
     sb_printf(&b, "#define nk_exp nk_fexp\n#define nk_expm1 nk_fexpm1\n"
@@ -1936,8 +1954,12 @@ body:
             else if (!cuda && y.nsub > 1 && kernel_nvars(pop) + y.cod.n <= CARRY_MAX &&
                      vectorisable(isub.s)) {
                 emit_substeps_outside(&bb, &carry, pop, &y, &isub);
-                outside = 1;
+                inline_math = 1;
             } else {
+                /* one step: vectorised unless a heavy function is left a
+                 * call (morris_lecar's cosh, four calls in rk4's stages) */
+                inline_math = !cuda && y.nsub == 1 && vectorisable(isub.s) &&
+                              calls_of(isub.s, heavy_fns, N_HEAVY_FNS) == 1;
                 sb_printf(&bb, "        for (int nk_sub = 0; nk_sub < %d; nk_sub++) {\n", y.nsub);
                 sb_put(&bb, isub.s, isub.len);
                 sb_printf(&bb, "        }\n");
@@ -2084,18 +2106,22 @@ framed:
             const_var(&cl, &cs, &ncst, "nk_h", k);
     }
     sb_printf(&b, "%s%s%s", cl.s ? cl.s : "", carry.s ? carry.s : "", bb.s ? bb.s : "");
-    /* The sub-step loop holds every stage's exponentials: for a model with
-     * several (rinzel's seven, in four stages) GCC stopped inlining them,
-     * and a call kept the loop scalar. Where the sub-steps stay inside the
-     * loop over neurons, scalar, inlining them all made connor_stevens
-     * slower. So only here, before nk_math.h defines them. */
-    if (outside)
+    /* The sub-step loop holds every stage's calls of nk_math.h: for a
+     * model with several (rinzel's seven exponentials in four stages,
+     * morris_lecar's tanh and cosh) GCC stopped inlining them or the
+     * functions they call, and a call kept the loop scalar. Where the
+     * sub-steps stay inside the loop over neurons, scalar, inlining them
+     * all made connor_stevens slower. So only in a loop that vectorises:
+     * every function of nk_math.h is always inlined, and those of
+     * nk_philox.h as before. */
+    if (inline_math) {
+        sb_insert(&b, math_end,
+                  "#undef NK_RT_FN\n#define NK_RT_FN static inline\n");
         sb_insert(&b, inline_at,
                   "#if defined(__GNUC__)\n"
-                  "static inline double nk_fexp(double) __attribute__((always_inline));\n"
-                  "static inline double nk_fexpm1(double) __attribute__((always_inline));\n"
-                  "static inline double nk_fexprel(double) __attribute__((always_inline));\n"
+                  "#define NK_RT_FN static inline __attribute__((always_inline))\n"
                   "#endif\n");
+    }
     if (bb.oom || cl.oom || cs.oom || cb.oom || carry.oom)
         b.oom = 1;
     /* CUDA: the constants, computed once per population by one thread

@@ -619,6 +619,41 @@ for _, precision in ipairs{"float", "double"} do
 end
 
 -- ============================================================================================
+-- The functions of nk_math.h that model code calls, over arguments that take
+-- each of their paths (tanh beyond 22 and near 0, log1p near 0, pow of a
+-- negative base to an odd power, sinh below 2^-28, ...). On the CPU they run
+-- in the vectorised loop over neurons, each path computed and one selected;
+-- in the emulation and on the GPU, one neuron at a time: the same bits. Once
+-- in one step and once in sub-steps (2 a step, the CPU's loop of sub-steps
+-- over a block), 300 neurons: a block of 256 and a tail.
+-- ============================================================================================
+local fn_eqs = {
+  "dx/dt = 0 : 1",
+  "da/dt = (tanh(x) + tanh(x/1000) + tanh(x*1e-12) - a)/tau : 1",
+  "db/dt = (log(abs(x) + 1e-310) + log10(abs(x) + 1) + log1p(abs(x)/800 - 0.999) - b)/tau : 1",
+  "dc/dt = (sinh(x/100) + cosh(x/100) + sinh(x*1e-12) + cosh(x*1e-12) - c)/tau : 1",
+  "dd/dt = (pow(x/100, k) + pow(abs(x)/100 + 0.5, 1/3) + pow(abs(x) + 1, -e) - d)/tau : 1",
+  "df/dt = (exp(x/100) + expm1(x/1000) + exprel(x/100) - f)/tau : 1",
+}
+local fn_states = {x = 0, a = 0, b = 0, c = 0, d = 0, f = 0}
+nk.model{name = "gpu_fns", params = {tau = 0.3, k = 3, e = 2.5}, states = fn_states,
+         equations = fn_eqs, method = "euler"}
+nk.model{name = "gpu_fns_sub", params = {tau = 0.3, k = 3, e = 2.5}, states = fn_states,
+         equations = fn_eqs, method = "rk4", max_dt = 0.05}
+
+scenario("functions of nk_math.h in model code", function(backend)
+  local net = network(backend, {precision = "double"})
+  local R = recorder(net)
+  for _, m in ipairs{"gpu_fns", "gpu_fns_sub"} do
+    local p = net:population(m, 300, {name = m})
+    p:set{x = spread(300, -800, 800)}
+    R:mon("state " .. m, "state", p, {vars = {"a", "b", "c", "d", "f"}})
+  end
+  net:run(2)
+  return R
+end)
+
+-- ============================================================================================
 -- Refractoriness: a fixed period, a per-neuron period (an expression of i,
 -- and of a state set per neuron), and a condition (Brian2's semantics), in
 -- models of the script's own; rand() and randn() in equations, threshold and

@@ -224,27 +224,43 @@ NK_RT_FN void nkm_two_prod(double a, double b, double *p, double *e)
 }
 #endif
 
-/* 2^k as a double for -1022 <= k <= 1023. */
-NK_RT_FN double nkm_pow2i(int k)
+/* ---- without branches ---------------------------------------------------
+ *
+ * The functions below that model code calls (exp, expm1, log, log10, log1p,
+ * pow, sinh, cosh, tanh) take no branch that depends on their argument:
+ * every path is computed and the result selected at the end, so that GCC
+ * vectorises a loop over neurons that calls them, and a warp on the GPU
+ * does not diverge. The selected path's operations are those a branch
+ * would have taken, in the same order, so the bits are those of the
+ * branching form (tests/unit/test_math.c pins a checksum of every result).
+ * Integers live in doubles (a conversion between double and a 64-bit
+ * integer vectorises on x86 only with AVX-512DQ). A path that is not
+ * selected may compute garbage from an argument outside its range; it is
+ * only doubles and unsigned bits, so nothing traps or is undefined. */
+
+/* 2^k for an integer-valued double k in [-1022, 1023]. k + 1.5 * 2^52 + 1023
+ * holds k + 1023 in the low bits of its mantissa, and shifting those into
+ * the exponent's place gives 2^k. */
+NK_RT_FN double nkm_fpow2(double k)
 {
-    return nkm_from_bits((uint64_t)(k + 1023) << 52);
+    return nkm_from_bits(nkm_bits(k + 6755399441056767.0) << 52);
 }
 
-/* y * 2^k with a single rounding, for y near 1 and -1100 < k < 2000. */
-NK_RT_FN double nkm_scale(double y, int k)
+/* The integer nearest v, ties away from zero, for |v| < 2^31: what
+ * nkm_iround gives, as a double. */
+NK_RT_FN double nkm_round_away(double v)
 {
-    if (k > 1000) {
-        y *= nkm_pow2i(1000);
-        k -= 1000;
-        if (k > 1000) {
-            y *= nkm_pow2i(1000);
-            k -= 1000;
-        }
-    } else if (k < -1000) {
-        y *= nkm_pow2i(-1000);
-        k += 1000;
-    }
-    return y * nkm_pow2i(k);
+    return NKM_TRUNC(v + (v < 0.0 ? -0.5 : 0.5));
+}
+
+/* y * 2^k with a single rounding, for y near 1 and an integer k,
+ * -1100 < k < 2000 (factors of 2^0 = 1 change nothing). */
+NK_RT_FN double nkm_scale(double y, double k)
+{
+    double a = k > 1000.0 ? 1000.0 : (k < -1000.0 ? -1000.0 : 0.0);
+    double b = k > 2000.0 ? 1000.0 : 0.0;
+    y = (y * nkm_fpow2(a)) * nkm_fpow2(b);
+    return y * nkm_fpow2((k - a) - b);
 }
 
 /* round-to-nearest integer of v, |v| < 2^31 (ties away from zero). */
@@ -310,43 +326,42 @@ NK_RT_FN void nkm_exp_core(double rh, double rl, double *eh, double *el)
 
 /* Reduce xh + xl = k ln2 + (rh + rl), |rh| <= ~0.35; returns k.
  * Needs |xh| < 1400. */
-NK_RT_FN int nkm_exp_reduce(double xh, double xl, double *rh, double *rl)
+NK_RT_FN double nkm_exp_reduce(double xh, double xl, double *rh, double *rl)
 {
-    int k = nkm_iround(xh * NKM_INV_LN2);
-    double kd = (double)k;
+    double kd = nkm_round_away(xh * NKM_INV_LN2);
     double h = xh - kd * NKM_LN2_HI; /* exact */
     double l = xl - kd * NKM_LN2_LO;
     nkm_two_sum(h, l, rh, rl);
-    return k;
+    return kd;
 }
 
 /* exp(xh + xl) * 2^adj rounded to double, for finite -746 < xh < 711.
  * Overflows to inf and underflows to subnormals/0 naturally. */
-NK_RT_FN double nkm_exp_dd(double xh, double xl, int adj)
+NK_RT_FN double nkm_exp_dd(double xh, double xl, double adj)
 {
-    double rh, rl, eh, el;
-    int k = nkm_exp_reduce(xh, xl, &rh, &rl) + adj;
+    double rh, rl, eh, el, s, yh, yl, hi, lo, sub;
+    double k = nkm_exp_reduce(xh, xl, &rh, &rl) + adj;
     nkm_exp_core(rh, rl, &eh, &el);
-    if (k < -1021) {
-        /* Possibly subnormal: with Y = e^r 2^(k+1022) the result is
-         * Y * 2^-1022, and rounding 1 + Y to double rounds Y exactly at
-         * the subnormal spacing, so the result is rounded only once. */
-        double s = nkm_pow2i(k + 1022), yh = eh * s, yl = el * s, hi, lo;
-        if (yh < 1.0) {
-            nkm_fast_two_sum(1.0, yh, &hi, &lo);
-            return ((hi + (lo + yl)) - 1.0) * 2.2250738585072014e-308;
-        }
-    }
-    return nkm_scale(eh + el, k);
+    /* Possibly subnormal (k < -1021): with Y = e^r 2^(k+1022) the result
+     * is Y * 2^-1022, and rounding 1 + Y to double rounds Y exactly at the
+     * subnormal spacing, so the result is rounded only once. */
+    s = nkm_fpow2(k < -1021.0 ? k + 1022.0 : 0.0);
+    yh = eh * s;
+    yl = el * s;
+    nkm_fast_two_sum(1.0, yh, &hi, &lo);
+    sub = ((hi + (lo + yl)) - 1.0) * 2.2250738585072014e-308;
+    hi = nkm_scale(eh + el, k);
+    sub = yh < 1.0 ? sub : hi;
+    return k < -1021.0 ? sub : hi;
 }
 
 /* exp(x) as a double-double *h + *l, for |x| <= 700 (no scaling issues). */
 NK_RT_FN void nkm_exp_pair(double x, double *h, double *l)
 {
     double rh, rl, eh, el, s;
-    int k = nkm_exp_reduce(x, 0.0, &rh, &rl);
+    double k = nkm_exp_reduce(x, 0.0, &rh, &rl);
     nkm_exp_core(rh, rl, &eh, &el);
-    s = nkm_pow2i(k);
+    s = nkm_fpow2(k);
     *h = eh * s;
     *l = el * s;
 }
@@ -354,27 +369,24 @@ NK_RT_FN void nkm_exp_pair(double x, double *h, double *l)
 /* expm1(x) as a double-double, for -40 <= x <= 709.8. */
 NK_RT_FN void nkm_expm1_dd(double x, double *h, double *l)
 {
-    double rh, rl, eh, el;
-    int k = nkm_iround(x * NKM_INV_LN2);
-    if (k == 0) {
-        double qh, ql, p, b, be, lo;
-        nkm_two_prod(x, x, &qh, &ql);
-        p = x * qh * nkm_exp_poly(x);
-        nkm_fast_two_sum(x, 0.5 * qh, &b, &be);
-        lo = p + (be + 0.5 * ql);
-        nkm_fast_two_sum(b, lo, h, l);
-        return;
-    }
-    k = nkm_exp_reduce(x, 0.0, &rh, &rl);
+    double rh, rl, eh, el, qh, ql, p, b, be, lo, zh, zl, s2, a, bl, s, e, th, tl, w;
+    double k = nkm_exp_reduce(x, 0.0, &rh, &rl);
+    /* k = 0: e^x - 1 = x + x^2/2 + x^3 P(x) */
+    nkm_two_prod(x, x, &qh, &ql);
+    p = x * qh * nkm_exp_poly(x);
+    nkm_fast_two_sum(x, 0.5 * qh, &b, &be);
+    lo = p + (be + 0.5 * ql);
+    nkm_fast_two_sum(b, lo, &zh, &zl);
+    /* otherwise 2^k e^r - 1 */
     nkm_exp_core(rh, rl, &eh, &el);
-    if (k < 1023) {
-        double s2 = nkm_pow2i(k), a = eh * s2, bl = el * s2, s, e;
-        nkm_two_sum(a, -1.0, &s, &e);
-        nkm_fast_two_sum(s, e + bl, h, l);
-    } else {
-        *h = nkm_scale(eh + el, k);
-        *l = 0.0;
-    }
+    s2 = nkm_fpow2(k < 1023.0 ? k : 0.0);
+    a = eh * s2;
+    bl = el * s2;
+    nkm_two_sum(a, -1.0, &s, &e);
+    nkm_fast_two_sum(s, e + bl, &th, &tl);
+    w = nkm_scale(eh + el, k);
+    *h = k == 0.0 ? zh : (k < 1023.0 ? th : w);
+    *l = k == 0.0 ? zl : (k < 1023.0 ? tl : 0.0);
 }
 
 /* nk_exp: e^x.  Domain: all doubles; exp(x > 709.78) = +inf,
@@ -382,13 +394,10 @@ NK_RT_FN void nkm_expm1_dd(double x, double *h, double *l)
  * NaN -> NaN, exp(-inf) = 0.  Measured max error 0.52 ulp. */
 NK_RT_FN double nk_exp(double x)
 {
-    if (!(x == x))
-        return x + x;
-    if (x > 709.8)
-        return nkm_inf();
-    if (x < -745.2)
-        return 0.0;
-    return nkm_exp_dd(x, 0.0, 0);
+    double xc = x > 709.8 ? 709.8 : (x < -745.2 ? -745.2 : x);
+    double r = nkm_exp_dd(xc == xc ? xc : 0.0, 0.0, 0.0);
+    r = x > 709.8 ? nkm_inf() : (x < -745.2 ? 0.0 : r);
+    return x == x ? r : x + x;
 }
 
 /* nk_expm1: e^x - 1 with full relative precision near 0
@@ -397,18 +406,12 @@ NK_RT_FN double nk_exp(double x)
  * NaN -> NaN.  Measured max error 0.57 ulp. */
 NK_RT_FN double nk_expm1(double x)
 {
-    double h, l;
-    uint64_t ax = nkm_bits(x) & NKM_ABS_MASK;
-    if (!(x == x))
-        return x + x;
-    if (ax < 0x3c90000000000000ull) /* |x| < 2^-54 (incl. +-0) */
-        return x;
-    if (x > 709.8)
-        return nkm_inf();
-    if (x < -38.0)
-        return -1.0;
-    nkm_expm1_dd(x, &h, &l);
-    return h + l;
+    double h, l, r;
+    double xc = x > 709.8 ? 709.8 : (x < -38.0 ? -38.0 : x);
+    nkm_expm1_dd(xc == xc ? xc : 0.0, &h, &l);
+    r = x > 709.8 ? nkm_inf() : (x < -38.0 ? -1.0 : h + l);
+    r = nk_fabs(x) < 5.551115123125783e-17 ? x : r; /* |x| < 2^-54, +-0 */
+    return x == x ? r : x + x;
 }
 
 /* ---- log kernel --------------------------------------------------------- */
@@ -420,20 +423,18 @@ NK_RT_FN double nk_expm1(double x)
  * (truncation 2^-71). */
 NK_RT_FN void nkm_log_dd(double x, double *h, double *l)
 {
-    uint64_t b = nkm_bits(x);
-    int k = 0;
+    int sub = x < 2.2250738585072014e-308; /* subnormal: scale by 2^54 */
+    uint64_t b = nkm_bits(sub ? x * 18014398509481984.0 : x);
     double m, f, dh, dl, sh, sl, p, pe, rem, zh, zl, u, ah, al, wh, wl, t;
     double ph, pl, qh, ql, lh, ll, kd, hh, he;
-    if (b < 0x0010000000000000ull) { /* subnormal: scale by 2^54 */
-        b = nkm_bits(x * 18014398509481984.0);
-        k = -54;
-    }
-    k += (int)(b >> 52) - 1023;
+    int big;
+    /* the biased exponent, as a double: 2^52 + e exactly, less 2^52 */
+    kd = nkm_from_bits(0x4330000000000000ull | (b >> 52)) - 4503599627370496.0;
+    kd = (kd - 1023.0) - (sub ? 54.0 : 0.0);
     b = (b & 0x000fffffffffffffull) | 0x3ff0000000000000ull; /* [1,2) */
-    if (b > 0x3ff6a09e667f3bcdull) { /* m > sqrt(2): use m/2, k+1 */
-        b -= 0x0010000000000000ull;
-        k += 1;
-    }
+    big = (int64_t)b > (int64_t)0x3ff6a09e667f3bcdll; /* m > sqrt(2): m/2, k+1 */
+    b = big ? b - 0x0010000000000000ull : b;
+    kd = big ? kd + 1.0 : kd;
     m = nkm_from_bits(b);
     f = m - 1.0; /* exact */
     /* s = f / (2 + f) as sh + sl */
@@ -474,7 +475,6 @@ NK_RT_FN void nkm_log_dd(double x, double *h, double *l)
     lh *= 2.0;
     ll *= 2.0;
     /* + k ln 2 */
-    kd = (double)k;
     nkm_two_sum(kd * NKM_LN2_HI, lh, &hh, &he);
     t = he + (ll + kd * NKM_LN2_LO);
     nkm_fast_two_sum(hh, t, h, l);
@@ -485,16 +485,11 @@ NK_RT_FN void nkm_log_dd(double x, double *h, double *l)
  * Measured max error 0.50 ulp. */
 NK_RT_FN double nk_log(double x)
 {
-    double h, l;
-    if (!(x > 0.0)) {
-        if (x == 0.0)
-            return -nkm_inf();
-        return nkm_nan(); /* x < 0 or NaN */
-    }
-    if (x == nkm_inf())
-        return x;
+    double h, l, r;
     nkm_log_dd(x, &h, &l);
-    return h + l;
+    r = x == nkm_inf() ? x : h + l;
+    r = x == 0.0 ? -nkm_inf() : r;
+    return x >= 0.0 ? r : nkm_nan(); /* x < 0 or NaN */
 }
 
 /* nk_exprel: (e^x - 1)/x, continuous at 0 where it is 1 (Brian2's
@@ -502,11 +497,10 @@ NK_RT_FN double nk_log(double x)
  * the form x/(e^x - 1) = 1/exprel(x). */
 NK_RT_FN double nk_exprel(double x)
 {
-    if (x == 0.0)
-        return 1.0;
-    if (x > 709.0)
-        return nk_exp(x - nk_log(x));
-    return nk_expm1(x) / x;
+    double xb = x > 709.0 ? x : 709.0;
+    double big = nk_exp(xb - nk_log(xb)), r = nk_expm1(x) / x;
+    r = x > 709.0 ? big : r;
+    return x == 0.0 ? 1.0 : r;
 }
 
 
@@ -515,43 +509,30 @@ NK_RT_FN double nk_exprel(double x)
  * zero kept.  Measured max error 0.50 ulp. */
 NK_RT_FN double nk_log1p(double x)
 {
-    double uh, ul, h, l;
-    uint64_t ax = nkm_bits(x) & NKM_ABS_MASK;
-    if (ax < 0x3c90000000000000ull) /* |x| < 2^-54 (incl. +-0) */
-        return x;
-    if (!(x > -1.0)) {
-        if (x == -1.0)
-            return -nkm_inf();
-        return nkm_nan();
-    }
-    if (x == nkm_inf())
-        return x;
-    if (ax < 0x3ef0000000000000ull) /* |x| < 2^-16: Taylor to x^5 */
-        return x + x * x * (-0.5 + x * (0.3333333333333333 +
-                            x * (-0.25 + x * 0.2)));
+    double uh, ul, h, l, r, t, ax = nk_fabs(x);
     nkm_two_sum(1.0, x, &uh, &ul); /* 1 + x = uh + ul exactly */
     nkm_log_dd(uh, &h, &l);
     /* log(uh + ul) = log(uh) + ul/uh + O((ul/uh)^2) */
     nkm_fast_two_sum(h, l + ul / uh, &h, &l);
-    return h + l;
+    /* |x| < 2^-16: Taylor to x^5 */
+    t = x + x * x * (-0.5 + x * (0.3333333333333333 + x * (-0.25 + x * 0.2)));
+    r = ax < 1.52587890625e-05 ? t : h + l;
+    r = x == nkm_inf() ? x : r;
+    r = x > -1.0 ? r : (x == -1.0 ? -nkm_inf() : nkm_nan());
+    return ax < 5.551115123125783e-17 ? x : r; /* |x| < 2^-54, +-0 */
 }
 
 /* nk_log10: base-10 logarithm (exact for powers of 10 up to 1e22).
  * Special values as nk_log.  Measured max error 0.50 ulp. */
 NK_RT_FN double nk_log10(double x)
 {
-    double h, l, ph, pl;
-    if (!(x > 0.0)) {
-        if (x == 0.0)
-            return -nkm_inf();
-        return nkm_nan();
-    }
-    if (x == nkm_inf())
-        return x;
+    double h, l, ph, pl, r;
     nkm_log_dd(x, &h, &l);
     nkm_two_prod(h, NKM_INV_LN10_HI, &ph, &pl);
     pl += h * NKM_INV_LN10_LO + l * NKM_INV_LN10_HI;
-    return ph + pl;
+    r = x == nkm_inf() ? x : ph + pl;
+    r = x == 0.0 ? -nkm_inf() : r;
+    return x >= 0.0 ? r : nkm_nan(); /* x < 0 or NaN */
 }
 
 /* nk_pow: x^y.  Computed as exp(y log|x|) with log in double-double.
@@ -564,58 +545,40 @@ NK_RT_FN double nk_log10(double x)
  * Measured max error 0.52 ulp (incl. results near overflow/underflow). */
 NK_RT_FN double nk_pow(double x, double y)
 {
-    double ax, lh, ll, ph, pe, r, sign = 1.0;
-    int yint, yodd = 0;
-    if (y == 0.0 || x == 1.0)
-        return 1.0;
-    if (!(x == x) || !(y == y))
-        return x + y;
-    ax = nkm_from_bits(nkm_bits(x) & NKM_ABS_MASK);
-    if (!nk_isfinite(y)) { /* y = +-inf */
-        if (ax == 1.0)
-            return 1.0;
-        return ((ax < 1.0) == (y < 0.0)) ? nkm_inf() : 0.0;
-    }
-    yint = (nk_trunc(y) == y);
-    if (yint && nk_fabs(y) < 9007199254740992.0) {
-        double hy = 0.5 * y;
-        yodd = (nk_trunc(hy) != hy);
-    }
-    if (x == 0.0) {
-        if (y < 0.0)
-            return yodd ? 1.0 / x : nkm_inf(); /* 1/(+-0) = +-inf */
-        return yodd ? x : 0.0;
-    }
-    if (!nk_isfinite(x)) { /* x = +-inf */
-        if (x > 0.0)
-            return y < 0.0 ? 0.0 : x;
-        if (y < 0.0)
-            return yodd ? -0.0 : 0.0;
-        return yodd ? x : -x;
-    }
-    if (x < 0.0) {
-        if (!yint)
-            return nkm_nan();
-        if (yodd)
-            sign = -1.0;
-    }
-    if (y == 1.0)
-        return x;
-    if (y == 2.0)
-        return x * x;
-    if (y == -1.0)
-        return 1.0 / x;
+    /* Flags are doubles, and conditions nest rather than join with && and
+     * ||: GCC vectorises a select on one comparison, not on a combination. */
+    double ax = nk_fabs(x), hy = 0.5 * y, lh, ll, p0, ph, pe, r, s, sign;
+    /* y odd: an integer whose half is not one (|y| >= 2^53 is even) */
+    double yint = nk_trunc(y) == y ? 1.0 : 0.0;
+    double yodd = yint * (nk_trunc(hy) != hy ? 1.0 : 0.0);
+    sign = x < 0.0 ? 1.0 - 2.0 * yodd : 1.0;
     nkm_log_dd(ax, &lh, &ll);
-    ph = y * lh;
-    if (ph > 710.0)
-        return sign * nkm_inf();
-    if (ph < -746.0)
-        return sign * 0.0;
+    p0 = y * lh;
     nkm_two_prod(y, lh, &ph, &pe);
     pe += y * ll;
     nkm_fast_two_sum(ph, pe, &ph, &pe);
-    r = nkm_exp_dd(ph, pe, 0);
-    return sign * r;
+    r = sign * nkm_exp_dd(ph, pe, 0.0);
+    /* |x| = 1: Dekker's product (no FMA) overflows for |y| > 2^996 */
+    r = ax == 1.0 ? sign : r;
+    /* the special cases, the first that applies last */
+    r = p0 < -746.0 ? sign * 0.0 : r;
+    r = p0 > 710.0 ? sign * nkm_inf() : r;
+    r = y == -1.0 ? 1.0 / x : r;
+    r = y == 2.0 ? x * x : r;
+    r = y == 1.0 ? x : r;
+    r = (x < 0.0 ? 1.0 - yint : 0.0) != 0.0 ? nkm_nan() : r; /* x < 0, y not whole */
+    s = y < 0.0 ? (yodd != 0.0 ? -0.0 : 0.0) : (yodd != 0.0 ? x : -x);
+    s = x > 0.0 ? (y < 0.0 ? 0.0 : x) : s;
+    r = ax == nkm_inf() ? s : r; /* x = +-inf */
+    s = y < 0.0 ? (yodd != 0.0 ? 1.0 / x : nkm_inf()) : (yodd != 0.0 ? x : 0.0);
+    r = x == 0.0 ? s : r; /* 1/(+-0) = +-inf */
+    s = ax < 1.0 ? (y < 0.0 ? nkm_inf() : 0.0) : (y < 0.0 ? 0.0 : nkm_inf());
+    s = ax == 1.0 ? 1.0 : s;
+    r = nk_fabs(y) == nkm_inf() ? s : r; /* y = +-inf */
+    r = y == y ? r : x + y;
+    r = x == x ? r : x + y;
+    r = x == 1.0 ? 1.0 : r;
+    return y == 0.0 ? 1.0 : r;
 }
 
 /* ---- trigonometric kernels --------------------------------------------- */
@@ -807,56 +770,43 @@ NK_RT_FN void nkm_recip_dd(double h, double l, double *rh, double *rl)
  * sign of zero kept, NaN -> NaN.  Measured max error 0.54 ulp. */
 NK_RT_FN double nk_sinh(double x)
 {
-    double a = nk_fabs(x), r;
-    if (!(a == a))
-        return x + x;
-    if (a < 3.725290298461914e-09) /* 2^-28: sinh x = x */
-        return x;
-    if (a < 0.25) {
-        double z = x * x;
-        double t = x * z *
-                   (0.16666666666666666 +
-                   z * (0.008333333333333333 +
-                   z * (0.0001984126984126984 +
-                   z * (2.7557319223985893e-06 +
-                   z * (2.505210838544172e-08 +
-                   z * (1.6059043836821613e-10 +
-                   z * 7.647163731819816e-13))))));
-        return x + t;
-    }
-    if (a <= 22.0) {
-        double eh, el, ih, il, dh, de;
-        nkm_exp_pair(a, &eh, &el);
-        nkm_recip_dd(eh, el, &ih, &il);
-        nkm_two_sum(eh, -ih, &dh, &de);
-        r = 0.5 * (dh + (de + (el - il)));
-    } else if (a < 711.0) {
-        r = nkm_exp_dd(a, 0.0, -1); /* e^a / 2 */
-    } else {
-        r = nkm_inf();
-    }
-    return x < 0.0 ? -r : r;
+    double a = nk_fabs(x), ac = a <= 22.0 ? a : 22.0, ab = a < 711.0 ? a : 0.0;
+    double eh, el, ih, il, dh, de, r, z, t, big;
+    nkm_exp_pair(ac, &eh, &el);
+    nkm_recip_dd(eh, el, &ih, &il);
+    nkm_two_sum(eh, -ih, &dh, &de);
+    r = 0.5 * (dh + (de + (el - il)));
+    big = nkm_exp_dd(ab, 0.0, -1.0); /* e^a / 2 */
+    r = a <= 22.0 ? r : (a < 711.0 ? big : nkm_inf());
+    r = x < 0.0 ? -r : r;
+    z = x * x;
+    t = x * z *
+        (0.16666666666666666 +
+        z * (0.008333333333333333 +
+        z * (0.0001984126984126984 +
+        z * (2.7557319223985893e-06 +
+        z * (2.505210838544172e-08 +
+        z * (1.6059043836821613e-10 +
+        z * 7.647163731819816e-13))))));
+    r = a < 0.25 ? x + t : r;
+    r = a < 3.725290298461914e-09 ? x : r; /* 2^-28: sinh x = x */
+    return a == a ? r : x + x;
 }
 
 /* nk_cosh: hyperbolic cosine.  cosh(+-inf) = +inf, overflow above
  * |x| > 710.4758, NaN -> NaN.  Measured max error 0.52 ulp. */
 NK_RT_FN double nk_cosh(double x)
 {
-    double a = nk_fabs(x);
-    if (!(a == a))
-        return x + x;
-    if (a < 7.450580596923828e-09) /* 2^-27: cosh x = 1 */
-        return 1.0;
-    if (a <= 22.0) {
-        double eh, el, ih, il, sh, se;
-        nkm_exp_pair(a, &eh, &el);
-        nkm_recip_dd(eh, el, &ih, &il);
-        nkm_fast_two_sum(eh, ih, &sh, &se);
-        return 0.5 * (sh + (se + (el + il)));
-    }
-    if (a < 711.0)
-        return nkm_exp_dd(a, 0.0, -1);
-    return nkm_inf();
+    double a = nk_fabs(x), ac = a <= 22.0 ? a : 22.0, ab = a < 711.0 ? a : 0.0;
+    double eh, el, ih, il, sh, se, r, big;
+    nkm_exp_pair(ac, &eh, &el);
+    nkm_recip_dd(eh, el, &ih, &il);
+    nkm_fast_two_sum(eh, ih, &sh, &se);
+    r = 0.5 * (sh + (se + (el + il)));
+    big = nkm_exp_dd(ab, 0.0, -1.0);
+    r = a <= 22.0 ? r : (a < 711.0 ? big : nkm_inf());
+    r = a < 7.450580596923828e-09 ? 1.0 : r; /* 2^-27: cosh x = 1 */
+    return a == a ? r : x + x;
 }
 
 /* nk_tanh: hyperbolic tangent = E/(E+2), E = expm1(2|x|) in
@@ -864,23 +814,18 @@ NK_RT_FN double nk_cosh(double x)
  * zero kept, NaN -> NaN.  Measured max error 0.55 ulp. */
 NK_RT_FN double nk_tanh(double x)
 {
-    double a = nk_fabs(x), mh, ml, dh, dl, qv, p, pe, rem, r;
-    if (!(a == a))
-        return x + x;
-    if (a < 3.725290298461914e-09) /* 2^-28: tanh x = x */
-        return x;
-    if (a > 22.0) {
-        r = 1.0;
-    } else {
-        nkm_expm1_dd(2.0 * a, &mh, &ml);
-        nkm_two_sum(mh, 2.0, &dh, &dl);
-        dl += ml;
-        qv = mh / dh;
-        nkm_two_prod(qv, dh, &p, &pe);
-        rem = ((mh - p) - pe) + (ml - qv * dl);
-        r = qv + rem / dh;
-    }
-    return x < 0.0 ? -r : r;
+    double a = nk_fabs(x), ac = a <= 22.0 ? a : 22.0;
+    double mh, ml, dh, dl, qv, p, pe, rem, r;
+    nkm_expm1_dd(2.0 * ac, &mh, &ml);
+    nkm_two_sum(mh, 2.0, &dh, &dl);
+    dl += ml;
+    qv = mh / dh;
+    nkm_two_prod(qv, dh, &p, &pe);
+    rem = ((mh - p) - pe) + (ml - qv * dl);
+    r = a > 22.0 ? 1.0 : qv + rem / dh;
+    r = x < 0.0 ? -r : r;
+    r = a < 3.725290298461914e-09 ? x : r; /* 2^-28: tanh x = x */
+    return a == a ? r : x + x;
 }
 
 
@@ -925,15 +870,6 @@ NK_RT_FN double nkm_freduce(double x, double *r)
     return k;
 }
 
-/* 2^k for integer k in [-1022, 1023], as a double. k + 1.5 * 2^52 + 1023
- * holds k + 1023 in the low bits of its mantissa, and shifting those into the
- * exponent's place gives 2^k: the bits of (int64_t)k + 1023 << 52, without a
- * conversion from double to integer, which x86 vectorises only with AVX-512DQ
- * (with AVX2 alone it kept every loop that calls nk_exp or nk_expm1 scalar). */
-NK_RT_FN double nkm_fpow2(double k)
-{
-    return nkm_from_bits(nkm_bits(k + 6755399441056767.0) << 52);
-}
 
 NK_RT_FN double nk_fexp(double x)
 {
