@@ -764,9 +764,12 @@ static void layout_vec(lua_State *L, int idx, const char *key, double *v, int in
             lua_geti(L, -1, k + 1);
             if (lua_type(L, -1) != LUA_TNUMBER)
                 lerror(L, "positions: '%s' must be a list of three numbers {x, y, z}", key);
-            if (ints)
+            if (ints) {
                 iv[k] = check_int(L, -1, "a grid's shape");
-            else
+                if (iv[k] < 1) /* (the engine takes 0 for "not given") */
+                    lerror(L, "positions: grid: shape[%d] must be >= 1, got %lld", k + 1,
+                           (long long)iv[k]);
+            } else
                 v[k] = lua_tonumber(L, -1);
             lua_pop(L, 1);
         }
@@ -957,6 +960,39 @@ static int set_state_value(lua_State *L, nk_net *net, nk_range r, const char *va
     return rc;
 }
 
+/* Keys of the table at index tbl that name one parameter of m (states: one
+ * state) twice, once directly and once through an alias, or through two
+ * aliases: which value would be used depends on the table's order, so it
+ * is an error that names both. Keys that are no name of m are left to the
+ * engine's message. */
+static void check_named_once(lua_State *L, int tbl, const nk_model *m, int states,
+                             const char *fname)
+{
+    int n = states ? nk_model_nstates(m) : nk_model_nparams(m);
+    const char **seen = lua_newuserdatauv(L, (size_t)(n ? n : 1) * sizeof *seen, 0);
+    for (int k = 0; k < n; k++)
+        seen[k] = NULL;
+    lua_pushnil(L);
+    while (lua_next(L, tbl)) {
+        lua_pop(L, 1);
+        if (lua_type(L, -1) != LUA_TSTRING)
+            continue;
+        const char *key = lua_tostring(L, -1);
+        int k = states ? nk_model_state_index(m, key) : nk_model_param_index(m, key);
+        if (k < 0)
+            continue;
+        if (seen[k]) {
+            const char *real = states ? nk_model_state_name(m, k) : nk_model_param_name(m, k);
+            lerror(L, "%s: '%s' and '%s' both give %s '%s' (%s); give it once", fname, seen[k],
+                   key, states ? "state" : "parameter", real,
+                   strcmp(seen[k], real) && strcmp(key, real) ? "both are aliases of it"
+                                                              : "one is an alias of the other");
+        }
+        seen[k] = key;
+    }
+    lua_pop(L, 1);
+}
+
 static int net_population(lua_State *L)
 {
     lnet *n = check_net(L, 1);
@@ -1001,10 +1037,14 @@ static int net_population(lua_State *L)
                           luaL_typename(L, -1));
         init = lua_istable(L, -1) ? lua_gettop(L) : 0;
     }
+    const nk_model *nm = nk_model_find(push_ctx(L), model);
+    lua_pop(L, 1);
     for (int pass = 0; pass < 2; pass++) {
         int tbl = pass ? init : params;
         if (!tbl)
             continue;
+        if (nm)
+            check_named_once(L, tbl, nm, pass, "net:population");
         lua_pushnil(L);
         while (lua_next(L, tbl)) {
             if (lua_type(L, -2) != LUA_TSTRING)
@@ -1179,6 +1219,7 @@ static int pop_set(lua_State *L)
     check_type(L, 2, LUA_TTABLE);
     nk_range r = {p->pop, p->lo, p->hi};
     lua_settop(L, 2);
+    check_named_once(L, 2, nk_pop_model(net, p->pop), 1, "pop:set");
     lua_pushnil(L);
     while (lua_next(L, 2)) {
         if (lua_type(L, -2) != LUA_TSTRING)

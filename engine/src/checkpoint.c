@@ -1157,6 +1157,20 @@ static int build_proj(nk_net *net, hid_t g, char *err, size_t errlen)
     bad = bad || pj.row[npre] != pj.nsyn;
     for (int64_t e = 0; !bad && e < pj.nsyn; e++)
         bad = pj.col[e] >= npost || pj.delay[e] < 1 || pj.delay[e] > pj.max_delay;
+    /* a weight that is not finite would become a fixed-point sum of nothing
+     * in particular (net:connect refuses it) */
+    for (int64_t e = 0; !bad && e < pj.nsyn; e++) {
+        if (isfinite(pj.w[e]))
+            continue;
+        char an[192];
+        snprintf(why, sizeof why, "%s[%lld] is %g, expected a finite weight (projection %.200s)",
+                 attr_name(g, "w", an, sizeof an), (long long)e + 1, (double)pj.w[e], pj.desc);
+        free(pj.row);
+        free(pj.col);
+        free(pj.w);
+        free(pj.delay);
+        return damaged_err(err, errlen, why);
+    }
     if (bad || nk_grow((void **)&net->projs, net->nprojs, sizeof *net->projs)) {
         free(pj.row);
         free(pj.col);
@@ -1272,6 +1286,20 @@ static int build_src(nk_net *net, hid_t g, char *err, size_t errlen)
             s.amps = alloc_n(nt, sizeof *s.amps);
             bad = !s.times || !s.amps || get_arr(g, "times", H5T_NATIVE_DOUBLE, s.times, nt) ||
                   get_arr(g, "amps", H5T_NATIVE_DOUBLE, s.amps, nt);
+            /* what net:source checks of a step source's times and amplitudes */
+            for (int64_t k = 0; !bad && k < nt; k++) {
+                if (isfinite(s.times[k]) && s.times[k] >= 0 && isfinite(s.amps[k]) &&
+                    (!k || s.times[k] > s.times[k - 1]))
+                    continue;
+                int t_ok = isfinite(s.times[k]) && s.times[k] >= 0 &&
+                           (!k || s.times[k] > s.times[k - 1]);
+                snprintf(why, sizeof why, "%s[%lld] is %g, expected %s",
+                         attr_name(g, t_ok ? "amps" : "times", an, sizeof an), (long long)k + 1,
+                         t_ok ? s.amps[k] : s.times[k],
+                         t_ok ? "a finite amplitude" : "finite times >= 0, strictly increasing");
+                nk_source_free(&s);
+                return damaged_err(err, errlen, why);
+            }
         }
         if (!bad && nev >= 0 && s.kind == NK_SRC_SPIKE_TIMES) {
             s.nev = nev;

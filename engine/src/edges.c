@@ -171,6 +171,19 @@ static char *next_line(reader *r, int *rc)
              * the first column's name */
             if (r->line == 1 && end - start >= 3 && !memcmp(start, "\xEF\xBB\xBF", 3))
                 start += 3;
+            /* files that are not text, known by their first bytes */
+            static const struct {
+                const char *sig, *what;
+            } bin[] = {{"\x89HDF", "an HDF5 file (SONATA edges: net:load_sonata)"},
+                       {"\x1f\x8b", "compressed with gzip (gunzip it first)"},
+                       {"PK\x03\x04", "a zip archive (unzip it first)"}};
+            for (size_t k = 0; r->line == 1 && k < sizeof bin / sizeof *bin; k++)
+                if (!strncmp(start, bin[k].sig, strlen(bin[k].sig))) {
+                    *rc = nk_fail(r->ctx, NK_EINVAL,
+                                  "%s: this is %s, not a text (CSV/TSV) file", r->path,
+                                  bin[k].what);
+                    return NULL;
+                }
             if (memchr(start, 0, (size_t)(end - start))) {
                 *rc = nk_fail(r->ctx, NK_EINVAL,
                               "%s:%lld: a NUL byte: this is not a text (CSV/TSV) file", r->path,

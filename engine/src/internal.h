@@ -76,7 +76,6 @@ typedef nk_model_spec nk_model_text;
 
 nk_model *nk_model_parse(const nk_model_text *t, char *err, size_t errlen);
 void nk_model_free(nk_model *m);
-int nk_model_state_index(const nk_model *m, const char *name);
 /* Canonical names only (no aliases): for code generation. */
 int nk_model_param_index0(const nk_model *m, const char *name);
 int nk_model_state_index0(const nk_model *m, const char *name);

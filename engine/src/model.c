@@ -569,6 +569,95 @@ static int check_stmts(const nk_stmt_list *l, names_ctx *c, int assign_to_state)
     return 0;
 }
 
+/* Intermediates that use each other in a cycle ("a = b + 1", "b = 2*a")
+ * could never be substituted: the model is refused, the cycle named.
+ * ref[k * n + q]: intermediate k (statement k of eqs) uses statement q. */
+typedef struct inter_uses {
+    const nk_stmt_list *l;
+    unsigned char *row; /* ref + k * n */
+} inter_uses;
+
+static int note_use(const char *name, int line, int col, void *ud)
+{
+    (void)line;
+    (void)col;
+    inter_uses *u = ud;
+    for (int q = 0; q < u->l->n; q++)
+        if (u->l->items[q].kind == NK_ST_ASSIGN && !strcmp(u->l->items[q].target, name))
+            u->row[q] = 1;
+    return 0;
+}
+
+static int inter_cycle(const nk_model *m, char *err, size_t errlen)
+{
+    const nk_stmt_list *l = &m->eqs;
+    int n = l->n, rc = 0;
+    if (n == 0)
+        return 0;
+    unsigned char *ref = calloc((size_t)n * n, 1);
+    /* depth-first, without recursion: state 0 unseen, 1 on the path, 2 done;
+     * from[k]: the statement the path came to k from; next[k]: the next
+     * statement q to look at from k */
+    int *from = malloc((size_t)n * sizeof *from), *next = malloc((size_t)n * sizeof *next);
+    unsigned char *state = calloc((size_t)n, 1);
+    if (!ref || !from || !next || !state) {
+        snprintf(err, errlen, "out of memory");
+        rc = -1;
+        goto done;
+    }
+    for (int k = 0; k < n; k++) {
+        inter_uses u = {l, ref + (size_t)k * n};
+        if (l->items[k].kind == NK_ST_ASSIGN)
+            nk_expr_walk_vars(l->items[k].rhs, note_use, &u);
+    }
+    for (int k0 = 0; k0 < n && !rc; k0++) {
+        if (state[k0] || l->items[k0].kind != NK_ST_ASSIGN)
+            continue;
+        int k = k0;
+        state[k] = 1;
+        from[k] = -1;
+        next[k] = 0;
+        while (k >= 0 && !rc) {
+            int q = next[k]++;
+            if (q == n) {
+                state[k] = 2;
+                k = from[k];
+            } else if (ref[(size_t)k * n + q] && state[q] == 1) {
+                /* the path from q to k, then q again */
+                int len = 0;
+                for (int j = k; j != q; j = from[j])
+                    len++;
+                size_t at = (size_t)snprintf(err, errlen, "model '%s': intermediates refer to "
+                                                          "each other in a cycle: %s",
+                                             m->name, l->items[q].target);
+                for (int d = len - 1; d >= -1; d--) { /* d = -1: q again */
+                    int j = k;
+                    for (int s = 0; s < d; s++)
+                        j = from[j];
+                    if (at < errlen)
+                        at += (size_t)snprintf(err + at, errlen - at, " -> %s",
+                                               l->items[d < 0 ? q : j].target);
+                }
+                if (at < errlen)
+                    snprintf(err + at, errlen - at, " (each is substituted into the next; "
+                                                    "one of them must be a state)");
+                rc = -1;
+            } else if (ref[(size_t)k * n + q] && !state[q]) {
+                state[q] = 1;
+                from[q] = k;
+                next[q] = 0;
+                k = q;
+            }
+        }
+    }
+done:
+    free(ref);
+    free(from);
+    free(next);
+    free(state);
+    return rc;
+}
+
 /* ---- aliases ---------------------------------------------------------------- */
 
 static const char *unalias(const nk_model *m, const char *name);
@@ -918,6 +1007,8 @@ nk_model *nk_model_parse(const nk_model_text *t, char *err, size_t errlen)
             }
         }
     }
+    if (inter_cycle(m, err, errlen))
+        goto fail;
     c.eqs = NULL;
     c.where = "threshold";
     if (m->threshold && nk_expr_walk_vars(m->threshold, check_name, &c))

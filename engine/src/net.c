@@ -638,7 +638,7 @@ int nk_pop_set_tolerance(nk_net *net, int pop, double rtol, double atol)
     if (rtol < 100 * DBL_EPSILON)
         return nk_fail(net->ctx, NK_EINVAL,
                        "rk45: rtol = %g is below what double precision can meet (the error "
-                       "estimate is rounded at about 1e-16 of a value); give rtol >= %.3g",
+                       "estimate is rounded at about 1e-16 of a value); give rtol >= %.17g",
                        rtol, 100 * DBL_EPSILON);
     net->pops[pop].rtol = rtol;
     net->pops[pop].atol = atol;

@@ -237,7 +237,9 @@ static int setup_expr(nk_net *net, nk_source *s, const char *kind, const char *e
 static int64_t step_of(double ms, double dt)
 {
     double s = floor(ms / dt + 0.5 + 1e-9);
-    return s >= 0x1p62 ? (int64_t)1 << 62 : (int64_t)s;
+    if (!(s < 0x1p62)) /* and NaN, which nothing should hand here */
+        return (int64_t)1 << 62;
+    return s < -0x1p62 ? -((int64_t)1 << 62) : (int64_t)s;
 }
 
 /* First step at or after start (t = s*dt >= start, with a tolerance). */

@@ -319,6 +319,56 @@ do
   rnet:close()
 end
 
+-- a name given twice, once through an alias: which value would be used
+-- depended on the order of Lua's table
+do
+  nk.model{name = "err_alias", params = {tau = 10}, states = {v = 0},
+           equations = "dv/dt = -v/tau", aliases = "TAU = tau; V_m = v; VV = v"}
+  local an = nk.network{}
+  T.raises("net:population: 'tau' and 'TAU' both give parameter 'tau' (one is an alias of the "
+           .. "other); give it once", an.population, an, "err_alias", 1, {params = {TAU = 5, tau = 6}})
+  T.raises("both give state 'v' (both are aliases of it); give it once", an.population, an,
+           "err_alias", 1, {init = {V_m = 5, VV = 6}})
+  local p = an:population("err_alias", 2, {params = {TAU = 5}, init = {V_m = 3}})
+  T.eq(p:param("tau"), 5, "a parameter given once through its alias")
+  T.raises("pop:set: ", p.set, p, {V_m = 1, v = 2})
+  T.eq(p:get("v", 1), 3, "the refused pop:set changed nothing")
+  p:set{V_m = 4}
+  T.eq(p:get("v", 2), 4, "a state set once through its alias")
+  an:close()
+end
+
+-- intermediates that use each other in a cycle are refused where the model
+-- is defined (they failed every run of any network that used the model)
+T.raises("model 'err_cyc': intermediates refer to each other in a cycle: a1 -> a2 -> a1",
+         nk.model, {name = "err_cyc", states = {v = 0},
+                    equations = "a1 = a2 + b; b = 1; a2 = 2*a1; dv/dt = a1"})
+T.raises("cycle: a -> a (", nk.model, {name = "err_cyc1", states = {v = 0},
+                                       equations = "a = a + 1; dv/dt = a"})
+nk.model{name = "err_nocyc", states = {v = 0}, equations = "b = c*2; c = 3; a = b + c; dv/dt = a"}
+
+-- a grid with no neurons along an axis; the least rtol, to its last digit
+T.raises("positions: grid: shape[1] must be >= 1, got 0", net.population, net, "lif", 3,
+         {positions = {kind = "grid", shape = {0, 3, 1}}})
+T.raises("give rtol >= 2.2204460492503131e-14", net.population, net, "hh", 1,
+         {method = "rk45", rtol = 2.2204e-14})
+net:population("hh", 1, {name = "least_rtol", method = "rk45", rtol = 2.2204460492503131e-14})
+
+-- an edge list that is not text
+do
+  local f = T.tmpname("test_errors_edges")
+  local h = assert(io.open(f, "wb"))
+  h:write("\x89HDF\r\n\x1a\n\0\0\0")
+  h:close()
+  T.raises("this is an HDF5 file (SONATA edges: net:load_sonata), not a text (CSV/TSV) file",
+           nk.read_edges, f)
+  h = assert(io.open(f, "wb"))
+  h:write("\x1f\x8b\x08\0")
+  h:close()
+  T.raises("this is compressed with gzip (gunzip it first)", nk.read_edges, f)
+  os.remove(f)
+end
+
 -- after all that, the first network still works
 net:run(10)
 T.near(net.t, 10, 1e-9, "the session goes on after errors")

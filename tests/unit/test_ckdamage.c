@@ -116,6 +116,12 @@ static nk_net *make_net(const char *output)
     so.fn = cb_one;
     so.every = 2;
     ok = ok && nk_source_add(net, "callback", (nk_range){b, 0, 5}, &so) == 2;
+    static const double st[2] = {1, 2}, sa[2] = {10, 20};
+    nk_source_opts_init(&so);
+    so.times = st;
+    so.amplitudes = sa;
+    so.ntimes = 2;
+    ok = ok && nk_source_add(net, "step", (nk_range){a, 0, 20}, &so) == 3;
     ok = ok && nk_monitor_add(net, "spikes", (nk_range){a, 0, 20}) == 0;
     nk_monitor_opts mo;
     nk_monitor_opts_init(&mo);
@@ -174,9 +180,10 @@ static int copy_file(const char *from, const char *to)
 }
 
 /* A copy of the checkpoint, at path, with attribute name of object obj
- * ("/", "/mon1") overwritten by value (type: H5T_NATIVE_INT64 or _DOUBLE). */
-static int damage(const char *path, const char *obj, const char *name, hid_t type,
-                  const void *value)
+ * ("/", "/mon1") overwritten by value (type: H5T_NATIVE_INT64 or _DOUBLE),
+ * or with elem >= 0, entry elem of dataset obj/name. */
+static int damage(const char *path, const char *obj, const char *name, int64_t elem,
+                  hid_t type, const void *value)
 {
     if (copy_file(base_ck, path))
         return 1;
@@ -184,10 +191,27 @@ static int damage(const char *path, const char *obj, const char *name, hid_t typ
     if (f < 0)
         return 1;
     hid_t o = H5Oopen(f, obj, H5P_DEFAULT);
-    hid_t a = o >= 0 ? H5Aopen(o, name, H5P_DEFAULT) : -1;
-    int rc = a < 0 || H5Awrite(a, type, value) < 0;
-    if (a >= 0)
-        H5Aclose(a);
+    int rc;
+    if (elem < 0) {
+        hid_t a = o >= 0 ? H5Aopen(o, name, H5P_DEFAULT) : -1;
+        rc = a < 0 || H5Awrite(a, type, value) < 0;
+        if (a >= 0)
+            H5Aclose(a);
+    } else {
+        hid_t d = o >= 0 ? H5Dopen2(o, name, H5P_DEFAULT) : -1;
+        hid_t fs = d >= 0 ? H5Dget_space(d) : -1;
+        hsize_t at = (hsize_t)elem, one = 1;
+        hid_t ms = H5Screate_simple(1, &one, NULL);
+        rc = fs < 0 || ms < 0 ||
+             H5Sselect_hyperslab(fs, H5S_SELECT_SET, &at, NULL, &one, NULL) < 0 ||
+             H5Dwrite(d, type, ms, fs, H5P_DEFAULT, value) < 0;
+        if (ms >= 0)
+            H5Sclose(ms);
+        if (fs >= 0)
+            H5Sclose(fs);
+        if (d >= 0)
+            H5Dclose(d);
+    }
     if (o >= 0)
         H5Oclose(o);
     if (H5Fclose(f) < 0)
@@ -311,6 +335,7 @@ typedef struct dcase {
     int state;              /* 1: part of the state, so --resume reads it too */
     int dbl;                /* 1: a floating-point attribute, given dvalue */
     double dvalue;
+    int64_t elem;           /* >= 0: entry elem of the dataset name, given dvalue */
 } dcase;
 
 /* The damaged value, for messages. */
@@ -330,9 +355,12 @@ static void expect_damaged(const dcase *d)
     char ck[600], out[600], want[128], vs[32];
     pathf(ck, sizeof ck, "damaged.ck.h5");
     pathf(out, sizeof out, "damaged.out.h5");
-    snprintf(want, sizeof want, "(%s%s%s is ", d->obj[1] ? d->obj + 1 : "", d->obj[1] ? "/" : "",
-             d->name);
-    int ok = damage(ck, d->obj, d->name, d->dbl ? H5T_NATIVE_DOUBLE : H5T_NATIVE_INT64,
+    char at[32] = "";
+    if (d->elem >= 0)
+        snprintf(at, sizeof at, "[%lld]", (long long)d->elem + 1);
+    snprintf(want, sizeof want, "(%s%s%s%s is ", d->obj[1] ? d->obj + 1 : "",
+             d->obj[1] ? "/" : "", d->name, at);
+    int ok = damage(ck, d->obj, d->name, d->elem, d->dbl ? H5T_NATIVE_DOUBLE : H5T_NATIVE_INT64,
                     d->dbl ? (const void *)&d->dvalue : (const void *)&d->value) == 0;
     CHECK(ok);
     if (!ok) {
@@ -402,8 +430,10 @@ static void run_case(const dcase *d)
 
 /* An integer attribute's damaged value (state: 1 when --resume reads it
  * too), or a floating-point one's. */
-#define I(obj, name, v, state) {obj, name, v, state, 0, 0}
-#define D(obj, name, v) {obj, name, 0, 0, 1, v}
+#define I(obj, name, v, state) {obj, name, v, state, 0, 0, -1}
+#define D(obj, name, v) {obj, name, 0, 0, 1, v, -1}
+/* entry k (0-based) of a dataset of doubles or floats */
+#define E(obj, name, k, v) {obj, name, 0, 0, 1, v, k}
 
 static void test_damaged(void)
 {
@@ -472,6 +502,13 @@ static void test_damaged(void)
         D("/src2", "start", NAN),
         D("/src0", "stop", -1),
         D("/src1", "interval", INFINITY),
+        /* weights and a step source's times become fixed point and steps */
+        E("/proj0", "w", 0, NAN),
+        E("/proj1", "w", 3, -INFINITY),
+        E("/src3", "times", 1, NAN),
+        E("/src3", "times", 1, -1e300),
+        E("/src3", "times", 1, 0.5), /* before times[1] */
+        E("/src3", "amps", 0, INFINITY),
     };
     for (size_t k = 0; k < sizeof cases / sizeof *cases; k++)
         run_case(&cases[k]);

@@ -94,6 +94,8 @@ const char *nk_model_param_unit(const nk_model *m, int i);
 int nk_model_param_index(const nk_model *m, const char *name);
 int nk_model_nstates(const nk_model *m);
 const char *nk_model_state_name(const nk_model *m, int i);
+/* Index of state name (or one of its aliases), or -1. */
+int nk_model_state_index(const nk_model *m, const char *name);
 const char *nk_model_state_unit(const nk_model *m, int i);
 /* The model written out as equations (for print and help). */
 const char *nk_model_describe(const nk_model *m);

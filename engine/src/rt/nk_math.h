@@ -226,11 +226,11 @@ NK_RT_FN void nkm_two_prod(double a, double b, double *p, double *e)
 
 /* ---- without branches ---------------------------------------------------
  *
- * The functions below that model code calls (exp, expm1, log, log10, log1p,
- * pow, sinh, cosh, tanh) take no branch that depends on their argument:
- * every path is computed and the result selected at the end, so that GCC
- * vectorises a loop over neurons that calls them, and a warp on the GPU
- * does not diverge. The selected path's operations are those a branch
+ * exp, expm1, log, log10, log1p, pow, sinh, cosh and tanh below, and the
+ * kernels they use, take no branch that depends on their argument: every
+ * path is computed and the result selected at the end, so that GCC
+ * vectorises a loop over neurons whose model code calls them, and a warp
+ * on the GPU does not diverge. The selected path's operations are those a branch
  * would have taken, in the same order, so the bits are those of the
  * branching form (tests/unit/test_math.c pins a checksum of every result).
  * Integers live in doubles (a conversion between double and a 64-bit
