@@ -982,11 +982,16 @@ static void check_named_once(lua_State *L, int tbl, const nk_model *m, int state
         if (k < 0)
             continue;
         if (seen[k]) {
+            /* in an order that does not depend on the table's */
             const char *real = states ? nk_model_state_name(m, k) : nk_model_param_name(m, k);
-            lerror(L, "%s: '%s' and '%s' both give %s '%s' (%s); give it once", fname, seen[k],
-                   key, states ? "state" : "parameter", real,
-                   strcmp(seen[k], real) && strcmp(key, real) ? "both are aliases of it"
-                                                              : "one is an alias of the other");
+            const char *a = seen[k], *b = key;
+            if (!strcmp(a, real) || (strcmp(b, real) && strcmp(a, b) > 0)) {
+                a = key;
+                b = seen[k];
+            }
+            lerror(L, "%s: '%s' and '%s' both give %s '%s' (%s); give it once", fname, a, b,
+                   states ? "state" : "parameter", real,
+                   strcmp(b, real) ? "both are aliases of it" : "the first is an alias of it");
         }
         seen[k] = key;
     }

@@ -325,10 +325,13 @@ do
   nk.model{name = "err_alias", params = {tau = 10}, states = {v = 0},
            equations = "dv/dt = -v/tau", aliases = "TAU = tau; V_m = v; VV = v"}
   local an = nk.network{}
-  T.raises("net:population: 'tau' and 'TAU' both give parameter 'tau' (one is an alias of the "
-           .. "other); give it once", an.population, an, "err_alias", 1, {params = {TAU = 5, tau = 6}})
-  T.raises("both give state 'v' (both are aliases of it); give it once", an.population, an,
-           "err_alias", 1, {init = {V_m = 5, VV = 6}})
+  -- the same message whichever key the table gives first
+  for _, params in ipairs{{TAU = 5, tau = 6}, {tau = 6, TAU = 5}, {tau = 6, TAU = 5, x = 1}} do
+    T.raises("net:population: 'TAU' and 'tau' both give parameter 'tau' (the first is an alias "
+             .. "of it); give it once", an.population, an, "err_alias", 1, {params = params})
+  end
+  T.raises("'VV' and 'V_m' both give state 'v' (both are aliases of it); give it once",
+           an.population, an, "err_alias", 1, {init = {V_m = 5, VV = 6}})
   local p = an:population("err_alias", 2, {params = {TAU = 5}, init = {V_m = 3}})
   T.eq(p:param("tau"), 5, "a parameter given once through its alias")
   T.raises("pop:set: ", p.set, p, {V_m = 1, v = 2})

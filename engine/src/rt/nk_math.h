@@ -428,13 +428,11 @@ NK_RT_FN void nkm_log_dd(double x, double *h, double *l)
     double m, f, dh, dl, sh, sl, p, pe, rem, zh, zl, u, ah, al, wh, wl, t;
     double ph, pl, qh, ql, lh, ll, kd, hh, he;
     int big;
-    /* the biased exponent, as a double: 2^52 + e exactly, less 2^52 */
-    kd = nkm_from_bits(0x4330000000000000ull | (b >> 52)) - 4503599627370496.0;
-    kd = (kd - 1023.0) - (sub ? 54.0 : 0.0);
+    int k = (int)(b >> 52) - 1023 - (sub ? 54 : 0);
     b = (b & 0x000fffffffffffffull) | 0x3ff0000000000000ull; /* [1,2) */
     big = (int64_t)b > (int64_t)0x3ff6a09e667f3bcdll; /* m > sqrt(2): m/2, k+1 */
     b = big ? b - 0x0010000000000000ull : b;
-    kd = big ? kd + 1.0 : kd;
+    kd = (double)(k + big);
     m = nkm_from_bits(b);
     f = m - 1.0; /* exact */
     /* s = f / (2 + f) as sh + sl */
