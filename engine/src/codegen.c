@@ -1466,8 +1466,8 @@ static const char *const heavy_fns[] = {"log", "log10", "log1p", "pow", "sinh", 
 #define N_VEC_FNS (sizeof vec_fns / sizeof *vec_fns)
 #define N_HEAVY_FNS (sizeof heavy_fns / sizeof *heavy_fns)
 
-/* 2 when text calls an nk_ function not among names[0..n), else 1 when it
- * calls one among them, else 0. */
+/* The nk_ functions text calls: 1 when one among names[0..n), + 2 when one
+ * not among them. */
 static int calls_of(const char *text, const char *const *names, size_t n)
 {
     int some = 0, other = 0;
@@ -1487,7 +1487,7 @@ static int calls_of(const char *text, const char *const *names, size_t n)
         else
             other = 1;
     }
-    return other ? 2 : some;
+    return some | 2 * other;
 }
 
 /* Whether a sub-step's text calls only functions that GCC vectorises
@@ -1499,7 +1499,7 @@ static int calls_of(const char *text, const char *const *names, size_t n)
  * before, 3.1 s with them). */
 static int vectorisable(const char *text)
 {
-    return !strstr(text, "NK_RAND") && calls_of(text, vec_fns, N_VEC_FNS) < 2;
+    return !strstr(text, "NK_RAND") && !(calls_of(text, vec_fns, N_VEC_FNS) & 2);
 }
 
 /* A neuron's values that live across the sub-step loop, for
@@ -1959,7 +1959,7 @@ body:
                 /* one step: vectorised unless a heavy function is left a
                  * call (morris_lecar's cosh, four calls in rk4's stages) */
                 inline_math = !cuda && y.nsub == 1 && vectorisable(isub.s) &&
-                              calls_of(isub.s, heavy_fns, N_HEAVY_FNS) == 1;
+                              (calls_of(isub.s, heavy_fns, N_HEAVY_FNS) & 1);
                 sb_printf(&bb, "        for (int nk_sub = 0; nk_sub < %d; nk_sub++) {\n", y.nsub);
                 sb_put(&bb, isub.s, isub.len);
                 sb_printf(&bb, "        }\n");
