@@ -1288,11 +1288,10 @@ static int build_src(nk_net *net, hid_t g, char *err, size_t errlen)
                   get_arr(g, "amps", H5T_NATIVE_DOUBLE, s.amps, nt);
             /* what net:source checks of a step source's times and amplitudes */
             for (int64_t k = 0; !bad && k < nt; k++) {
-                if (isfinite(s.times[k]) && s.times[k] >= 0 && isfinite(s.amps[k]) &&
-                    (!k || s.times[k] > s.times[k - 1]))
-                    continue;
                 int t_ok = isfinite(s.times[k]) && s.times[k] >= 0 &&
                            (!k || s.times[k] > s.times[k - 1]);
+                if (t_ok && isfinite(s.amps[k]))
+                    continue;
                 snprintf(why, sizeof why, "%s[%lld] is %g, expected %s",
                          attr_name(g, t_ok ? "amps" : "times", an, sizeof an), (long long)k + 1,
                          t_ok ? s.amps[k] : s.times[k],

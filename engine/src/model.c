@@ -571,10 +571,11 @@ static int check_stmts(const nk_stmt_list *l, names_ctx *c, int assign_to_state)
 
 /* Intermediates that use each other in a cycle ("a = b + 1", "b = 2*a")
  * could never be substituted: the model is refused, the cycle named.
- * ref[k * n + q]: intermediate k (statement k of eqs) uses statement q. */
+ * The uses of statement k of eqs are use[off[k] .. off[k + 1]): the
+ * statements (intermediates) its expression names. */
 typedef struct inter_uses {
     const nk_stmt_list *l;
-    unsigned char *row; /* ref + k * n */
+    int *use, n, cap;
 } inter_uses;
 
 static int note_use(const char *name, int line, int col, void *ud)
@@ -582,9 +583,19 @@ static int note_use(const char *name, int line, int col, void *ud)
     (void)line;
     (void)col;
     inter_uses *u = ud;
-    for (int q = 0; q < u->l->n; q++)
-        if (u->l->items[q].kind == NK_ST_ASSIGN && !strcmp(u->l->items[q].target, name))
-            u->row[q] = 1;
+    for (int q = 0; q < u->l->n; q++) {
+        if (u->l->items[q].kind != NK_ST_ASSIGN || strcmp(u->l->items[q].target, name))
+            continue;
+        if (u->n == u->cap) {
+            int cap = u->cap ? 2 * u->cap : 16;
+            int *g = realloc(u->use, (size_t)cap * sizeof *g);
+            if (!g)
+                return -1;
+            u->use = g;
+            u->cap = cap;
+        }
+        u->use[u->n++] = q;
+    }
     return 0;
 }
 
@@ -592,37 +603,39 @@ static int inter_cycle(const nk_model *m, char *err, size_t errlen)
 {
     const nk_stmt_list *l = &m->eqs;
     int n = l->n, rc = 0;
-    if (n == 0)
-        return 0;
-    unsigned char *ref = calloc((size_t)n * n, 1);
+    inter_uses u = {l, NULL, 0, 0};
     /* depth-first, without recursion: state 0 unseen, 1 on the path, 2 done;
-     * from[k]: the statement the path came to k from; next[k]: the next
-     * statement q to look at from k */
-    int *from = malloc((size_t)n * sizeof *from), *next = malloc((size_t)n * sizeof *next);
-    unsigned char *state = calloc((size_t)n, 1);
-    if (!ref || !from || !next || !state) {
+     * from[k]: the statement the path came to k from; next[k]: the next of
+     * k's uses to follow */
+    int *off = malloc((size_t)(n + 1) * sizeof *off), *from = malloc((size_t)(n + 1) * sizeof *from),
+        *next = malloc((size_t)(n + 1) * sizeof *next);
+    unsigned char *state = calloc((size_t)n + 1, 1);
+    for (int k = 0; off && k < n && !rc; k++) {
+        off[k] = u.n;
+        if (l->items[k].kind == NK_ST_ASSIGN)
+            rc = nk_expr_walk_vars(l->items[k].rhs, note_use, &u);
+    }
+    if (rc || !off || !from || !next || !state) {
         snprintf(err, errlen, "out of memory");
         rc = -1;
         goto done;
     }
-    for (int k = 0; k < n; k++) {
-        inter_uses u = {l, ref + (size_t)k * n};
-        if (l->items[k].kind == NK_ST_ASSIGN)
-            nk_expr_walk_vars(l->items[k].rhs, note_use, &u);
-    }
+    off[n] = u.n;
     for (int k0 = 0; k0 < n && !rc; k0++) {
         if (state[k0] || l->items[k0].kind != NK_ST_ASSIGN)
             continue;
         int k = k0;
         state[k] = 1;
         from[k] = -1;
-        next[k] = 0;
+        next[k] = off[k];
         while (k >= 0 && !rc) {
-            int q = next[k]++;
-            if (q == n) {
+            if (next[k] == off[k + 1]) {
                 state[k] = 2;
                 k = from[k];
-            } else if (ref[(size_t)k * n + q] && state[q] == 1) {
+                continue;
+            }
+            int q = u.use[next[k]++];
+            if (state[q] == 1) {
                 /* the path from q to k, then q again */
                 int len = 0;
                 for (int j = k; j != q; j = from[j])
@@ -642,16 +655,17 @@ static int inter_cycle(const nk_model *m, char *err, size_t errlen)
                     snprintf(err + at, errlen - at, " (each is substituted into the next; "
                                                     "one of them must be a state)");
                 rc = -1;
-            } else if (ref[(size_t)k * n + q] && !state[q]) {
+            } else if (!state[q]) {
                 state[q] = 1;
                 from[q] = k;
-                next[q] = 0;
+                next[q] = off[q];
                 k = q;
             }
         }
     }
 done:
-    free(ref);
+    free(u.use);
+    free(off);
     free(from);
     free(next);
     free(state);
