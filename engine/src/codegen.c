@@ -765,8 +765,15 @@ static void plain_names(char *msg, size_t len, const sys *y)
         if (!strncmp(id, "s_", 2) || !strncmp(id, "p_", 2))
             shown = id + 2;
         else if ((sscanf(id, "rp%d_%n", &q, &off) == 1 || sscanf(id, "r%d_%n", &q, &off) == 1) &&
-                 off > 0)
+                 off > 0) {
             shown = id + off;
+            if (q >= 0 && q < y->pop->nrx) { /* as monitors name it: receptor.X */
+                char rid[512];
+                snprintf(rid, sizeof rid, "%s.%s", y->pop->rx[q].name, id + off);
+                memcpy(id, rid, sizeof id);
+                shown = id;
+            }
+        }
         else if (sscanf(id, "nk_c%d%n", &q, &off) == 1 && !id[off] && q >= 0 && q < y->cod.n)
             shown = y->cod.e[q].st->target;
         else if (!strcmp(id, "nk_refractory"))
@@ -785,6 +792,15 @@ static void plain_names(char *msg, size_t len, const sys *y)
     msg[o] = 0;
 }
 
+/* How the user names ODE o: "v", or "exc.g" for a receptor's state. */
+static void ode_name(const sys *y, const ode *o, char *out, size_t len)
+{
+    if (o->rx < 0)
+        snprintf(out, len, "%s", o->st->target);
+    else
+        snprintf(out, len, "%s.%s", y->pop->rx[o->rx].name, o->st->target);
+}
+
 #define DIFF_HINT "; use a method that does not differentiate (euler, midpoint, heun, rk4 or rk45)"
 
 /* exponential_euler: the coefficient of each equation in its own variable. */
@@ -793,12 +809,13 @@ static int sys_expeuler(sys *y, char *err, size_t errlen)
     long long budget = NK_EXPR_DIFF_MAX_TERMS; /* for the whole population */
     for (int k = 0; k < y->n; k++) {
         ode *o = &y->o[k];
-        char derr[512];
+        char derr[512], x[200];
         nk_expr *d = nk_expr_diff_budget(o->rhs, o->cname, &budget, derr, sizeof derr);
         if (!d) {
             plain_names(derr, sizeof derr, y);
+            ode_name(y, o, x, sizeof x);
             snprintf(err, errlen, "population '%s', method exponential_euler: 'd%s/dt': %s%s",
-                     y->pop->name, o->st->target, derr, budget < 0 ? DIFF_HINT : "");
+                     y->pop->name, x, derr, budget < 0 ? DIFF_HINT : "");
             return -1;
         }
         nk_expr *ds = nk_expr_simplify(d);
@@ -903,7 +920,39 @@ static int mat_expint(int n, const double *A, double h, double *G)
     return 0;
 }
 
-static int sys_exact(sys *y, double h, double **extra, int *nextra, char *err, size_t errlen)
+/* The name, as the user writes it ("v", "exc.g"), of the first state of
+ * system y that e uses, in out ("" when none). */
+typedef struct state_use {
+    const sys *y;
+    char *out;
+    size_t len;
+} state_use;
+
+static int first_state(const char *name, int line, int col, void *ud)
+{
+    (void)line;
+    (void)col;
+    state_use *u = ud;
+    for (int k = 0; k < u->y->n; k++)
+        if (!strcmp(name, u->y->o[k].cname)) {
+            ode_name(u->y, &u->y->o[k], u->out, u->len);
+            return 1;
+        }
+    return 0;
+}
+
+static void state_used(const sys *y, const nk_expr *e, char *out, size_t len)
+{
+    state_use u = {y, out, len};
+    *out = 0;
+    nk_expr_walk_vars(e, first_state, &u);
+}
+
+/* The propagators of system y into *extra (2 n^2 values), or with check
+ * set only whether the system is one exact takes (linear, constant
+ * coefficients, no t, no random numbers), whatever the parameter values. */
+static int sys_exact(sys *y, double h, int check, double **extra, int *nextra, char *err,
+                     size_t errlen)
 {
     int n = y->n;
     double *A = nk_xcalloc((size_t)n * n + 1, sizeof *A);
@@ -917,10 +966,12 @@ static int sys_exact(sys *y, double h, double **extra, int *nextra, char *err, s
     long long budget = NK_EXPR_DIFF_MAX_TERMS; /* for all n * n derivatives */
     for (int i = 0; i < n; i++) {
         ode *o = &y->o[i];
+        char xi[200];
+        ode_name(y, o, xi, sizeof xi);
         if (nk_expr_uses(o->rhs, "t") || has_random(o->rhs)) {
             snprintf(err, errlen,
                      "population '%s': method exact needs equations without t or random numbers "
-                     "('d%s/dt' has %s)", y->pop->name, o->st->target,
+                     "('d%s/dt' has %s)", y->pop->name, xi,
                      has_random(o->rhs) ? "rand()/randn()" : "t");
             goto fail;
         }
@@ -932,32 +983,40 @@ static int sys_exact(sys *y, double h, double **extra, int *nextra, char *err, s
             if (!ds) {
                 plain_names(derr, sizeof derr, y);
                 snprintf(err, errlen, "population '%s', method exact: 'd%s/dt': %s%s",
-                         y->pop->name, o->st->target, d ? "out of memory" : derr,
+                         y->pop->name, xi, d ? "out of memory" : derr,
                          !d && budget < 0 ? DIFF_HINT : "");
                 goto fail;
             }
             double v;
             int bad = !is_constant(ds) || ceval(ds, y->pop, h, &v);
+            char with[300] = "", xj[200];
+            if (bad)
+                state_used(y, ds, with, sizeof with);
+            ode_name(y, &y->o[j], xj, sizeof xj);
             nk_expr_free(ds);
-            if (!bad && !isfinite(v)) {
+            if (!bad && !isfinite(v) && !check) {
                 snprintf(err, errlen,
                          "population '%s', method exact: in 'd%s/dt' the coefficient of '%s' is "
                          "%g with the population's parameter values (is a time constant 0, or "
                          "does an exponent overflow?)",
-                         y->pop->name, o->st->target, y->o[j].st->target, v);
+                         y->pop->name, xi, xj, v);
                 goto fail;
             }
             if (bad) {
                 snprintf(err, errlen,
                          "population '%s': method exact needs a linear system with constant "
                          "coefficients, but 'd%s/dt' depends on '%s' through a coefficient that "
-                         "varies (use exponential_euler or rk4)",
-                         y->pop->name, o->st->target, y->o[j].st->target);
+                         "varies%s%s%s (use exponential_euler or rk4)",
+                         y->pop->name, xi, xj, *with ? " with '" : "", with, *with ? "'" : "");
                 goto fail;
             }
             A[i * n + j] = v;
             Ar[i * n + j] = o->frozen ? 0 : v;
         }
+    }
+    if (check) {
+        free(A), free(Ar), free(G);
+        return 0;
     }
     if (mat_expint(n, A, h, G) || mat_expint(n, Ar, h, G + (size_t)n * n)) {
         snprintf(err, errlen, "out of memory");
@@ -988,6 +1047,25 @@ static int sys_exact(sys *y, double h, double **extra, int *nextra, char *err, s
 fail:
     free(A), free(Ar), free(G);
     return -1;
+}
+
+/* 0 when population pi's method is not exact or its system (neuron and
+ * receptors) is one exact takes, whatever the parameter values, else an
+ * error code with err filled: for net:population, net:connect and
+ * net:source, so that a population or receptor that would make every run
+ * fail is never made. */
+int nk_codegen_check_exact(nk_net *net, int pi, char *err, size_t errlen)
+{
+    nk_pop *pop = &net->pops[pi];
+    if (!pop->method || strcmp(pop->method, "exact"))
+        return 0;
+    sys y = {0};
+    double *G = NULL;
+    int nG = 0, rc = sys_collect(&y, net, pop, err, errlen);
+    if (!rc && y.n > 0)
+        rc = sys_exact(&y, net->dt / y.nsub, 1, &G, &nG, err, errlen);
+    sys_free(&y);
+    return rc ? NK_EINVAL : 0;
 }
 
 /* ---- emission ---------------------------------------------------------------- */
@@ -1161,7 +1239,7 @@ static int on_pre_target(nk_pop *pop, int r, const nk_stmt *st, char *out, size_
  * or an error code with err filled, the message a run would give: for
  * net:connect and net:source, so that a receptor every run would refuse
  * is never made. (A graded synapse's presynaptic names are checked with
- * its projection's source.) */
+ * its projection's source: nk_codegen_check_graded.) */
 int nk_codegen_check_receptor(nk_net *net, int pop, int r, char *err, size_t errlen)
 {
     nk_pop *p = &net->pops[pop];
@@ -1254,6 +1332,43 @@ static int resolve_graded(const char *name, char *out, size_t outlen, void *ud)
     return 1;
 }
 
+/* The message for a name of graded that resolve_graded did not know. */
+static void graded_bad(const graded_scope *g, char *err, size_t errlen)
+{
+    char list[256] = "";
+    for (int k = 0; k < g->pre->nstates; k++) {
+        size_t l = strlen(list);
+        snprintf(list + l, sizeof list - l, "%s%s_pre", k ? ", " : "", g->pre->sname[k]);
+    }
+    snprintf(err, errlen,
+             "graded synapse '%s' uses '%s', but the presynaptic model '%s' has no such state "
+             "(NAME_pre names a presynaptic state: %s) and the synapse no such parameter",
+             g->syn->name, g->badname, g->pre->name, *list ? list : "it has none");
+}
+
+static int graded_name_ok(const char *name, int line, int col, void *ud)
+{
+    (void)line;
+    (void)col;
+    char out[256];
+    return resolve_graded(name, out, sizeof out, ud);
+}
+
+/* 0 when every name of graded synapse syn resolves with presynaptic model
+ * pre, else an error code with err filled: for net:connect, so that a
+ * projection every run would refuse is never made. */
+int nk_codegen_check_graded(const nk_model *pre, const nk_model *syn, char *err, size_t errlen)
+{
+    graded_scope g = {pre, syn, 0, ""};
+    if (!syn->graded || !nk_expr_walk_vars(syn->graded, graded_name_ok, &g))
+        return 0;
+    if (g.bad)
+        graded_bad(&g, err, errlen);
+    else
+        snprintf(err, errlen, "graded synapse '%s': a name too long", syn->name);
+    return NK_EINVAL;
+}
+
 static int emit_graded(sb *b, nk_net *net, int pi, int cuda, char *err, size_t errlen)
 {
     for (int k = 0; k < net->nprojs; k++) {
@@ -1285,12 +1400,11 @@ static int emit_graded(sb *b, nk_net *net, int pi, int cuda, char *err, size_t e
         else
             sb_printf(b, "    for (int64_t j = j0; j < j1; j++)\n        out[j - j0] = ");
         if (emit_with(b, syn->graded, resolve_graded, &g, err, errlen)) {
-            if (g.bad)
-                snprintf(err, errlen,
-                         "%s: graded synapse '%s' uses '%s', but the presynaptic "
-                         "model '%s' has no such state (NAME_pre names a presynaptic state) and "
-                         "the synapse no such parameter",
-                         pj->desc, syn->name, g.badname, pre->name);
+            if (g.bad) {
+                char why[512];
+                graded_bad(&g, why, sizeof why);
+                snprintf(err, errlen, "%s: %s", pj->desc, why);
+            }
             return -1;
         }
         sb_printf(b, cuda ? ");\n}\n" : ";\n}\n");
@@ -1667,7 +1781,7 @@ static char *codegen_pop(nk_net *net, int pi, int cuda, char *err, size_t errlen
     {
         double *G = NULL;
         int nG = 0;
-        if (exact && y.n > 0 && sys_exact(&y, h, &G, &nG, err, errlen))
+        if (exact && y.n > 0 && sys_exact(&y, h, 0, &G, &nG, err, errlen))
             goto done;
         extra = nk_xcalloc((size_t)nG + 2, sizeof *extra);
         if (!extra) {

@@ -615,6 +615,12 @@ int nk_pop_add(nk_net *net, const char *model, int64_t n, const char *name,
         double v = m->sinit_param[k] >= 0 ? p->param[m->sinit_param[k]] : m->sinit[k];
         state_fill(net, p, p->state[k], 0, n, v);
     }
+    char err[1024];
+    if (nk_codegen_check_exact(net, net->npops, err, sizeof err)) {
+        pop_free(p);
+        memset(p, 0, sizeof *p);
+        return nk_fail(ctx, NK_EINVAL, "%s", err);
+    }
     net->built = 0;
     if (pop_ix_add(net, net->npops)) {
         free(net->pop_ix);
@@ -1038,13 +1044,18 @@ int nk_receptor_get(nk_net *net, int pop, const char *name, const char *synapse,
         receptor_free(x); /* frees vals, now x->param */
         return nk_fail(ctx, NK_ENOMEM, "out of memory");
     }
-    char err[512];
+    char err[1024];
     if (nk_codegen_check_receptor(net, pop, p->nrx, err, sizeof err)) {
         receptor_free(x);
         return nk_fail(ctx, NK_EINVAL, "%s", err);
     }
+    p->nrx++;
+    if (nk_codegen_check_exact(net, pop, err, sizeof err)) {
+        receptor_free(&p->rx[--p->nrx]);
+        return nk_fail(ctx, NK_EINVAL, "receptor '%s' (synapse '%s'): %s", name, m->name, err);
+    }
     net->built = 0;
-    return p->nrx++;
+    return p->nrx - 1;
 }
 
 /* The receptor a connection or source feeds: receptor (default by the
@@ -1355,6 +1366,12 @@ int nk_connect_ex(nk_net *net, nk_range pre, nk_range post, const nk_conn_opts *
                           o->syn_param_values, o->n_syn_params);
     if (rx < 0)
         return rx;
+    char err[1024];
+    if (nk_codegen_check_graded(net->pops[pre.pop].model, net->pops[post.pop].rx[rx].syn, err,
+                                sizeof err)) {
+        nk_receptor_drop_new(net, post.pop, nrx_before);
+        return nk_fail(ctx, NK_EINVAL, "%s", err);
+    }
     if (grow((void **)&net->projs, net->nprojs, sizeof *net->projs)) {
         nk_receptor_drop_new(net, post.pop, nrx_before);
         return nk_fail(ctx, NK_ENOMEM, "out of memory");
@@ -1370,7 +1387,6 @@ int nk_connect_ex(nk_net *net, nk_range pre, nk_range post, const nk_conn_opts *
     pj->rx = rx;
     nk_conn_opts o2 = *o;
     o2.delay = dsteps; /* in steps from here on */
-    char err[1024];
     double tc = nk_now();
     rc = nk_connect_build(net, pj, &o2, ls, err, sizeof err);
     net->prof_build[NK_PROFB_CONNECT] += nk_now() - tc;

@@ -372,6 +372,23 @@ do
   os.remove(f)
 end
 
+-- a graded synapse that reads a state the presynaptic model lacks: refused
+-- by net:connect, not by every run after it; the network is left as it was
+do
+  nk.model{name = "err_gq", kind = "synapse", params = {E_rev = 0}, states = {g = 0},
+           graded = "q_pre", on_pre = "g = w", current = "g*(E_rev - v)"}
+  local gn = nk.network{}
+  local a, b = gn:population("lif", 2), gn:population("lif", 2)
+  T.raises("graded synapse 'err_gq' uses 'q_pre', but the presynaptic model 'lif' has no such "
+           .. "state (NAME_pre names a presynaptic state: v_pre)",
+           gn.connect, gn, a, b, {rule = "all_to_all", weight = 1, synapse = "err_gq"})
+  T.eq(#gn:projections(), 0, "the refused graded projection is not made")
+  -- nor its receptor: 'exc' is free for another synapse model
+  gn:connect(a, b, {rule = "all_to_all", weight = 1, synapse = "exp_curr"})
+  gn:run(1)
+  T.near(gn.t, 1, 1e-9, "the network runs after the refused graded projection")
+end
+
 -- after all that, the first network still works
 net:run(10)
 T.near(net.t, 10, 1e-9, "the session goes on after errors")

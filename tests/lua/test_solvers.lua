@@ -175,9 +175,25 @@ end
 nk.model{name = "bilinear", states = {x = 1, y = 1},
          equations = "dx/dt = -x*y; dy/dt = -y"}
 do
+  -- when the population is made, not at every run; the message names the
+  -- state the coefficient varies with
   local net = nk.network{}
-  net:population("bilinear", 1, {method = "exact"})
-  T.raises("method exact needs a linear system with constant coefficients", net.run, net, 1)
+  T.raises("method exact needs a linear system with constant coefficients, but 'dx/dt' depends "
+           .. "on 'x' through a coefficient that varies with 'y'",
+           net.population, net, "bilinear", 1, {method = "exact"})
+  T.eq(#net:populations(), 0, "the refused population is not made")
+  -- a receptor that would make the system nonlinear is refused when it is
+  -- made (after a run too), and names the receptor's state
+  local lin = net:population("iaf_psc_exp", 3, {method = "exact"})
+  net:source("poisson", lin, {rate = 100, weight = 10})
+  net:run(2)
+  local ok, e = pcall(net.source, net, "poisson", lin,
+                      {rate = 100, weight = 10, receptor = "c", synapse = "exp_cond"})
+  T.ok(not ok and tostring(e):find("receptor 'c' (synapse 'exp_cond'): population 'pop1': "
+       .. "method exact needs a linear system", 1, true)
+       and tostring(e):find("varies with 'c.g'", 1, true), "a nonlinear receptor: " .. tostring(e))
+  net:run(2) -- the network runs on as it was
+  T.near(net.t, 4, 1e-9, "runs after the refused receptor")
   -- exponential_euler linearises an equation nonlinear in its own variable:
   -- dx/dt = -x^2, x(0) = 1 -> x(t) = 1/(1 + t); for one autonomous equation
   -- this is exponential Rosenbrock-Euler, second order
@@ -195,8 +211,7 @@ end
 nk.model{name = "noisy", states = {x = 0}, equations = "dx/dt = -x + randn()"}
 do
   local net = nk.network{}
-  net:population("noisy", 1, {method = "exact"})
-  T.raises("rand()/randn()", net.run, net, 1)
+  T.raises("rand()/randn()", net.population, net, "noisy", 1, {method = "exact"})
 end
 
 -- exact on a system of more than 16 states is written as loops over G (as
