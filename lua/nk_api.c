@@ -126,16 +126,19 @@ static const nk_api_opt region_opts[] = {
     {"start", "ms, the source acts for start <= t < stop (default 0)"},                          \
         {"stop", "ms (default math.huge)"}
 
-static const nk_api_opt spike_source_opts[] = {
-    {"weight", "per spike, in the synapse's unit (pA, nS or mV for delta); required"},
-    {"synapse", "synapse model (default: the receptor's, else exp_curr)"},
-    {"receptor", "receptor name: letters, digits and _, not starting with a digit (default "
-                 "\"exc\" for weight >= 0, else \"inh\")"},
-    {"params", "synapse parameters"},
-    WINDOW,
-    {"rate", "poisson: Hz per neuron"},
-    {"p", "bernoulli: probability of a spike per step"},
-    {"times", "spike_times: {t, ...} for every target, or one list per target neuron"},
+#define SPIKE_INPUT                                                                               \
+    {"weight", "per spike, in the synapse's unit (pA, nS or mV for delta); required"},           \
+        {"synapse", "synapse model (default: the receptor's, else exp_curr)"},                    \
+        {"receptor", "receptor name: letters, digits and _, not starting with a digit (default "  \
+                     "\"exc\" for weight >= 0, else \"inh\")"},                                   \
+        {"params", "synapse parameters"}, WINDOW
+
+static const nk_api_opt poisson_opts[] = {
+    {"rate", "Hz per neuron; required"}, SPIKE_INPUT, END};
+static const nk_api_opt bernoulli_opts[] = {
+    {"p", "probability of a spike per step; required"}, SPIKE_INPUT, END};
+static const nk_api_opt spike_times_opts[] = {
+    {"times", "{t, ...} for every target, or one list per target neuron; required"}, SPIKE_INPUT,
     END};
 
 static const nk_api_opt dc_opts[] = {{"amplitude", "pA"}, WINDOW, END};
@@ -383,11 +386,11 @@ const nk_api_fn nk_api[] = {
     SRC("global", "net:source(\"global\", {I = \"expression\" | amplitude =, frequency =})",
         "The same current for every neuron of the network.", global_opts),
     SRC("poisson", "net:source(\"poisson\", target, {rate = Hz, weight = w})",
-        "Independent Poisson spike trains into a receptor.", spike_source_opts),
+        "Independent Poisson spike trains into a receptor.", poisson_opts),
     SRC("bernoulli", "net:source(\"bernoulli\", target, {p = p, weight = w})",
-        "At most one spike per step with probability p, into a receptor.", spike_source_opts),
+        "At most one spike per step with probability p, into a receptor.", bernoulli_opts),
     SRC("spike_times", "net:source(\"spike_times\", target, {times = {...}, weight = w})",
-        "Spikes at given times into a receptor.", spike_source_opts),
+        "Spikes at given times into a receptor.", spike_times_opts),
     {"net:monitor", NULL, "m = net:monitor(kind, target[, options])",
      "Records from one population (or a slice or selection of it); the kinds follow.",
      "monitor", NULL},

@@ -663,6 +663,9 @@ static int l_network(lua_State *L)
         lerror(L, "option 'precision' for nk.network: expected 'float' or 'double', got '%s'",
                    prec);
     o.output = opt_string(L, t, "output", "nk.network", NULL);
+    if (o.output && !*o.output)
+        return lerror(L, "option 'output' for nk.network: expected a file name, got an empty "
+                         "string (leave the option out for no results file)");
 
     lnet *n = lua_newuserdatauv(L, sizeof *n, 1);
     n->net = NULL;
@@ -2941,21 +2944,12 @@ static int net_source(lua_State *L)
     snprintf(fname, sizeof fname, "net:source('%s')", kind);
     int spikes = !strcmp(kind, "poisson") || !strcmp(kind, "bernoulli") ||
                  !strcmp(kind, "spike_times");
-    int t = opt_table(L, 4, fname, nk_api_opts("net:source", kind)) ? 4 : 0;
-    nk_source_opts o;
-    nk_source_opts_init(&o);
-    const char *names[64];
-    double vals[64];
-    o.start = opt_number(L, t, "start", fname, 0);
-    o.stop = opt_number(L, t, "stop", fname, INFINITY);
-    if (spikes) {
-        if (!t)
-            return lerror(L, "%s needs options (weight, ...)", fname);
-        lua_getfield(L, t, "rate");
+    if (spikes && lua_istable(L, 4)) { /* the other kinds' option, named before the list */
+        lua_getfield(L, 4, "rate");
         int has_rate = !lua_isnil(L, -1);
-        lua_getfield(L, t, "p");
+        lua_getfield(L, 4, "p");
         int has_p = !lua_isnil(L, -1);
-        lua_getfield(L, t, "times");
+        lua_getfield(L, 4, "times");
         int has_times = !lua_isnil(L, -1);
         lua_pop(L, 3);
         if (!strcmp(kind, "poisson") && (has_p || has_times))
@@ -2966,6 +2960,17 @@ static int net_source(lua_State *L)
                           has_rate ? "rate" : "times");
         if (!strcmp(kind, "spike_times") && (has_rate || has_p))
             return lerror(L, "%s: takes 'times', not '%s'", fname, has_rate ? "rate" : "p");
+    }
+    int t = opt_table(L, 4, fname, nk_api_opts("net:source", kind)) ? 4 : 0;
+    nk_source_opts o;
+    nk_source_opts_init(&o);
+    const char *names[64];
+    double vals[64];
+    o.start = opt_number(L, t, "start", fname, 0);
+    o.stop = opt_number(L, t, "stop", fname, INFINITY);
+    if (spikes) {
+        if (!t)
+            return lerror(L, "%s needs options (weight, ...)", fname);
         o.weight = opt_number(L, t, "weight", fname, NAN);
         if (!strcmp(kind, "poisson")) {
             o.rate = opt_number(L, t, "rate", fname, NAN);
@@ -3934,6 +3939,9 @@ static int l_restore(lua_State *L)
     const char *path = check_cstring(L, 1);
     int t = opt_table(L, 2, "nk.restore", nk_api_opts("nk.restore", NULL)) ? 2 : 0;
     const char *output = opt_string(L, t, "output", "nk.restore", NULL);
+    if (output && !*output)
+        return lerror(L, "option 'output' for nk.restore: expected a file name, got an empty "
+                         "string (leave the option out to continue the checkpointed run's file)");
     nk_ctx *ctx = push_ctx(L);
     int ctx_idx = lua_gettop(L);
     lnet *n = lua_newuserdatauv(L, sizeof *n, 1);

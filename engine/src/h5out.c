@@ -585,6 +585,33 @@ int nk_h5out_root_str(const char *path, const char *name, char *buf, size_t bufl
 
 /* ---- check_writable ---------------------------------------------------- */
 
+/* 1, with err filled, when the last component of part (the name a run
+ * writes: NAME.part) is longer than directory dir allows, or the whole
+ * path longer than the system's limit; creating it would fail at the first
+ * run. */
+static int name_too_long(const char *part, const char *dir, char *err, size_t errlen)
+{
+    const char *base = strrchr(part, '/');
+    base = base ? base + 1 : part;
+    long most = pathconf(dir, _PC_NAME_MAX);
+    if (most > 0 && (long)strlen(base) > most) {
+        set_err(err, errlen,
+                "the output file name '%.60s...' is %zu characters, and with '.part' (the name a "
+                "run writes until it is complete) %zu, more than the %ld its directory allows",
+                base, strlen(base) - 5, strlen(base), most);
+        return 1;
+    }
+    long pmost = pathconf(dir, _PC_PATH_MAX);
+    if (pmost > 0 && (long)strlen(part) >= pmost) {
+        set_err(err, errlen,
+                "the output path '%.60s...' is %zu characters with '.part' (the name a run "
+                "writes until it is complete), more than the %ld the system allows",
+                part, strlen(part), pmost - 1);
+        return 1;
+    }
+    return 0;
+}
+
 int nk_h5out_check_writable(const char *path, char *err, size_t errlen)
 {
     if (!path || !path[0]) {
@@ -612,6 +639,8 @@ int nk_h5out_check_writable(const char *path, char *err, size_t errlen)
     } else if (access(dir, W_OK | X_OK) != 0) {
         set_err(err, errlen, "cannot create '%s': %s", part, strerror(errno));
         rc = NK_H5OUT_EIO;
+    } else if (name_too_long(part, dir, err, errlen)) {
+        rc = NK_H5OUT_EINVAL;
     } else if (stat(path, &st) == 0 && S_ISDIR(st.st_mode)) {
         set_err(err, errlen, "cannot write '%s': %s", path, strerror(EISDIR));
         rc = NK_H5OUT_EIO;

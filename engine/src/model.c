@@ -368,6 +368,13 @@ static int add_recept(const char *piece, void *ud)
     const char *close = strrchr(s, ')');
     if (!close || *skip_ws(close + 1))
         goto bad;
+    for (int q = 0; q < m->nrecept; q++)
+        if (!strcmp(m->recept[q].name, name)) {
+            snprintf(d->err, d->errlen,
+                     "receptor '%s' is declared twice ('%s = %s(...)' and '%s = %s(...)'); "
+                     "give each receptor once", name, name, m->recept[q].synapse, name, syn);
+            return -1;
+        }
     r->name = nk_strdup(name);
     r->synapse = nk_strdup(syn);
     m->nrecept++;
@@ -404,6 +411,12 @@ static int add_recept(const char *piece, void *ud)
         q = skip_ws(q);
         if (!k || *q++ != '=' || q > e)
             goto bad;
+        for (int j = 0; j < r->nparams; j++)
+            if (!strcmp(r->pname[j], pn)) {
+                snprintf(d->err, d->errlen, "receptor '%s': parameter '%s' is given twice", name,
+                         pn);
+                return -1;
+            }
         char ex[512];
         if ((size_t)(e - q) >= sizeof ex)
             goto bad;

@@ -1805,6 +1805,49 @@ static int save_config(nk_net *net, const char *path, const char *shown)
 static const char *const saved_files[] = {"nodes.h5", "edges.h5", "node_types.csv",
                                           "edge_types.csv", "circuit_config.json"};
 
+/* 0 when directory dir holds none of the files save_model writes, or holds
+ * a model save_model wrote (its nodes.h5 has the nkshell_version attribute),
+ * which a new save replaces; else an error: the directory holds someone
+ * else's files of those names (a SONATA model loaded from there, say), which
+ * a save would destroy. */
+static int save_dir_ours(nk_ctx *ctx, const char *dir)
+{
+    char found[256] = "";
+    int rc = 0;
+    for (int k = 0; k < 5 && !rc; k++) {
+        char *f = join(dir, saved_files[k]);
+        struct stat st;
+        if (!f)
+            rc = nk_fail(ctx, NK_ENOMEM, "out of memory");
+        else if (stat(f, &st) == 0) {
+            size_t l = strlen(found);
+            snprintf(found + l, sizeof found - l, "%s%s", l ? ", " : "", saved_files[k]);
+        }
+        free(f);
+    }
+    if (rc || !*found)
+        return rc;
+    char *nodes = join(dir, saved_files[0]);
+    if (!nodes)
+        return nk_fail(ctx, NK_ENOMEM, "out of memory");
+    int ours = 0;
+    hid_t fid = H5Fopen(nodes, H5F_ACC_RDONLY, H5P_DEFAULT); /* (quiet: not HDF5 is < 0) */
+    if (fid >= 0) {
+        ours = H5Aexists(fid, "nkshell_version") > 0;
+        H5Fclose(fid);
+    }
+    free(nodes);
+    if (ours)
+        return 0;
+    return nk_fail(ctx, NK_EINVAL,
+                   "directory '%s' already holds %s, which net:save_model did not write (%s); "
+                   "saving would replace them: give a new or empty directory, or remove them "
+                   "first",
+                   dir, found,
+                   strstr(found, "nodes.h5") ? "its nodes.h5 has no nkshell_version attribute"
+                                             : "it holds no nodes.h5");
+}
+
 int nk_save_model(nk_net *net, const char *dir)
 {
     nk_ctx *ctx = net->ctx;
@@ -1825,6 +1868,7 @@ int nk_save_model(nk_net *net, const char *dir)
     }
     h5quiet q;
     quiet_on(&q);
+    rc = rc ? rc : save_dir_ours(ctx, dir);
     /* Everything is written as NAME.part and renamed once all is written, so
      * a failure never leaves a half-written model under the final names. */
     rc = rc ? rc : save_nodes(net, part[0], fin[0]);

@@ -389,6 +389,45 @@ do
   T.near(gn.t, 1, 1e-9, "the network runs after the refused graded projection")
 end
 
+-- a default receptor declared twice, or a parameter of it given twice: the
+-- last one won; and a default receptor's bad synapse says where it came from
+do
+  local base = {states = {v = 0}, params = {tau = 10}, equations = "dv/dt = (-v + I)/tau",
+                threshold = "v > 10", reset = "v = 0"}
+  local function with(name, rx)
+    local t = {name = name, receptors = rx}
+    for k, v in pairs(base) do t[k] = v end
+    return t
+  end
+  T.raises("receptor 'exc' is declared twice ('exc = exp_curr(...)' and 'exc = exp_cond(...)'); "
+           .. "give each receptor once", nk.model,
+           with("err_rx2", "exc = exp_curr(tau_syn = 5); exc = exp_cond(tau_syn = 2, E_rev = 0)"))
+  T.raises("receptor 'exc': parameter 'tau_syn' is given twice", nk.model,
+           with("err_rx3", "exc = exp_curr(tau_syn = 5, tau_syn = 3)"))
+  nk.model(with("err_rx4", "exc = exp_cur(tau_syn = 5)"))
+  local rn = nk.network{}
+  local p = rn:population("err_rx4", 2)
+  T.raises("default receptor 'exc' of model 'err_rx4' (exc = exp_cur(...)): unknown model "
+           .. "'exp_cur' (did you mean 'exp_curr'?)", rn.source, rn, "poisson", p,
+           {rate = 10, weight = 1})
+  -- each spike source lists its own options
+  T.raises("unknown option 'bogus' for net:source('spike_times') (expected one of: times, "
+           .. "weight, synapse, receptor, params, start, stop)", rn.source, rn, "spike_times", p,
+           {times = {1}, weight = 1, bogus = 1})
+  T.raises("net:source('poisson'): a Poisson source takes 'rate' (Hz), not 'times'", rn.source, rn,
+           "poisson", p, {times = {1}, weight = 1})
+end
+
+-- an empty output name, and one too long for its directory: refused by
+-- nk.network, not at the first run
+T.raises("option 'output' for nk.network: expected a file name, got an empty string",
+         nk.network, {output = ""})
+T.raises("option 'output' for nk.restore: expected a file name, got an empty string",
+         nk.restore, "any.ckpt.h5", {output = ""})
+T.raises("is 303 characters, and with '.part' (the name a run writes until it is complete) 308, "
+         .. "more than the 255 its directory allows", nk.network,
+         {output = T.tmpname("x"):gsub("[^/]*$", "") .. string.rep("n", 300) .. ".h5"})
+
 -- after all that, the first network still works
 net:run(10)
 T.near(net.t, 10, 1e-9, "the session goes on after errors")

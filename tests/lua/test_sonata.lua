@@ -140,6 +140,7 @@ T.same_list(n2:ids(), m2:ids(), "inh spike ids")
 -- saving after a run stores the states reached; dt and seed come back
 local dir2 = dir .. "-after"
 net:save_model(dir2)
+net:save_model(dir2) -- a model save_model wrote is replaced
 local net3 = nk.load_model(dir2)
 local e1, e3 = net:populations()[1], net3:populations()[1]
 T.eq(e3:get("v", 7), e1:get("v", 7), "states after a run are saved")
@@ -522,6 +523,27 @@ T.eq(#twice:populations(), 1, "refused: nothing added")
 local clash = with("edges", data .. "bad/edges_two_types.hdf5")
 clash.edge_types = data .. "bad/edge_types_clash.csv"
 refused("receptor 'r' of population 'v1' has tau_syn = 2", clash, "receptor clash")
+
+-- save_model does not replace files of those names that it did not write
+-- (a SONATA model loaded from there, say), and leaves them as they were
+do
+  local theirs = T.tmpname("test_sonata_theirs"):gsub("%.h5$", "")
+  os.execute("rm -rf '" .. theirs .. "'; mkdir '" .. theirs .. "'")
+  local f = assert(io.open(theirs .. "/node_types.csv", "w"))
+  f:write("node_type_id model_type\n100 biophysical\n")
+  f:close()
+  local n = nk.network{}
+  n:population("lif", 2)
+  T.raises("directory '" .. theirs .. "' already holds node_types.csv, which net:save_model did "
+           .. "not write (it holds no nodes.h5)", n.save_model, n, theirs)
+  f = assert(io.open(theirs .. "/node_types.csv"))
+  T.eq(f:read("a"), "node_type_id model_type\n100 biophysical\n", "their file is left as it was")
+  f:close()
+  T.eq(io.open(theirs .. "/nodes.h5"), nil, "nothing written beside it")
+  os.execute("cp '" .. data .. "simple/nodes.hdf5' '" .. theirs .. "/nodes.h5'")
+  T.raises("(its nodes.h5 has no nkshell_version attribute)", n.save_model, n, theirs)
+  os.execute("rm -rf '" .. theirs .. "'")
+end
 
 -- nk.load_model wants what save_model wrote
 T.raises("was not written by save_model (it has no dt and seed attributes)", function()
