@@ -942,14 +942,26 @@ int nk_pop_get_state(const nk_net *net, int pop, const char *var, int64_t i, dou
  * the given parameters. A receptor is one synapse model instance shared by
  * every projection and source that names it: an existing one is reused when
  * the model is the same and every parameter given explicitly matches. */
+static int receptor_get(nk_net *net, int pop, const char *name, const nk_model *m,
+                        const char *const *pnames, const double *pvals, int np);
+
 int nk_receptor_get(nk_net *net, int pop, const char *name, const char *synapse,
+                        const char *const *pnames, const double *pvals, int np)
+{
+    const nk_model *m = nk_model_find(net->ctx, synapse);
+    if (!m)
+        return NK_EINVAL;
+    return receptor_get(net, pop, name, m, pnames, pvals, np);
+}
+
+/* nk_receptor_get with the synapse model itself: for an existing receptor,
+ * its own, which a later nk.model{replace = true} of the name leaves it. */
+static int receptor_get(nk_net *net, int pop, const char *name, const nk_model *m,
                         const char *const *pnames, const double *pvals, int np)
 {
     nk_ctx *ctx = net->ctx;
     nk_pop *p = &net->pops[pop];
-    const nk_model *m = nk_model_find(ctx, synapse);
-    if (!m)
-        return NK_EINVAL;
+    const char *synapse = m->name;
     if (!m->synapse)
         return nk_fail(ctx, NK_EINVAL, "'%s' is a neuron model; 'synapse' needs a synapse model",
                        synapse);
@@ -979,6 +991,15 @@ int nk_receptor_get(nk_net *net, int pop, const char *name, const char *synapse,
         nk_receptor *x = &p->rx[r];
         if (strcmp(x->name, name))
             continue;
+        if (x->syn != m && !strcmp(x->syn->name, m->name)) {
+            free(vals);
+            return nk_fail(ctx, NK_EINVAL,
+                           "receptor '%s' of population '%s' is a '%s' synapse as it was defined "
+                           "before nk.model{name = '%s', replace = true}; this asks for the "
+                           "current definition (give it another receptor name, or leave "
+                           "'synapse' out to feed the receptor as it is)",
+                           name, p->name, m->name, m->name);
+        }
         if (x->syn != m) {
             free(vals);
             return nk_fail(ctx, NK_EINVAL,
@@ -1079,7 +1100,7 @@ int nk_receptor_for(nk_net *net, int pop, const char *receptor, const char *syna
         return nk_receptor_get(net, pop, rxname, synapse, pnames, pvals, np);
     for (int r = 0; r < p->nrx; r++)
         if (!strcmp(p->rx[r].name, rxname))
-            return nk_receptor_get(net, pop, rxname, p->rx[r].syn->name, pnames, pvals, np);
+            return receptor_get(net, pop, rxname, p->rx[r].syn, pnames, pvals, np);
     const struct nk_model_recept *d = NULL;
     for (int k = 0; k < nm->nrecept; k++)
         if (!strcmp(nm->recept[k].name, rxname))

@@ -442,6 +442,25 @@ do
   before:run(10)
   T.ok(before.t > 9.9, "the older network still runs")
 end
+-- a receptor made before its synapse model is replaced keeps the old
+-- definition: a connection without 'synapse' feeds it, one that asks for
+-- the new definition is told why it cannot
+do
+  local def = {name = "api_rsyn", kind = "synapse", params = {tau_syn = 5}, states = {g = 0},
+               equations = "dg/dt = -g/tau_syn", on_pre = "g += w", current = "g"}
+  nk.model(def)
+  local net = nk.network{}
+  local a = net:population("iaf_psc_exp", 2)
+  net:connect(a, a, {weight = 1, synapse = "api_rsyn", receptor = "r"})
+  def.replace, def.on_pre = true, "g += 2*w"
+  nk.model(def)
+  T.raises("receptor 'r' of population 'pop1' is a 'api_rsyn' synapse as it was defined before "
+           .. "nk.model{name = 'api_rsyn', replace = true}; this asks for the current definition",
+           net.connect, net, a, a, {weight = 1, synapse = "api_rsyn", receptor = "r"})
+  local pj = net:connect(a, a, {weight = 1, receptor = "r"})
+  T.eq(pj.receptor, "r", "without 'synapse', a connection feeds the receptor as it is")
+  net:run(1)
+end
 
 -- ---- help ---------------------------------------------------------------------------
 local h = printed(help)
