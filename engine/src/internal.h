@@ -425,12 +425,12 @@ char *nk_codegen_pop(nk_net *net, int pop, char *err, size_t errlen);
 /* 0 when every name receptor r of population pop uses exists (its
  * synapse's and the neuron model's), else an error code with err filled. */
 int nk_codegen_check_receptor(nk_net *net, int pop, int r, char *err, size_t errlen);
-/* 0 when every name of graded synapse syn (else 0 at once) resolves with the
- * presynaptic model pre, else an error code with err filled. */
 /* 0 when population pi's method is not exact, or is and its system
  * (neuron and receptors) is linear with constant coefficients, else an error
  * code with err filled. */
 int nk_codegen_check_exact(nk_net *net, int pi, char *err, size_t errlen);
+/* 0 when every name of graded synapse syn (else 0 at once) resolves with the
+ * presynaptic model pre, else an error code with err filled. */
 int nk_codegen_check_graded(const nk_model *pre, const nk_model *syn, char *err, size_t errlen);
 /* The same population's code for the CUDA backend (the body of
  * nk_update_POP, which nk_update_all calls, and the kernels nk_graded_P,

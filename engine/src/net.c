@@ -938,13 +938,13 @@ int nk_pop_get_state(const nk_net *net, int pop, const char *var, int64_t i, dou
 
 /* ---- receptors -------------------------------------------------------------- */
 
+static int receptor_get(nk_net *net, int pop, const char *name, const nk_model *m,
+                        const char *const *pnames, const double *pvals, int np);
+
 /* Finds or creates receptor name on population pop with synapse model syn and
  * the given parameters. A receptor is one synapse model instance shared by
  * every projection and source that names it: an existing one is reused when
  * the model is the same and every parameter given explicitly matches. */
-static int receptor_get(nk_net *net, int pop, const char *name, const nk_model *m,
-                        const char *const *pnames, const double *pvals, int np);
-
 int nk_receptor_get(nk_net *net, int pop, const char *name, const char *synapse,
                         const char *const *pnames, const double *pvals, int np)
 {
