@@ -758,7 +758,7 @@ static void plain_names(char *msg, size_t len, const sys *y)
         const char *e = p;
         while (isalnum((unsigned char)*e) || *e == '_')
             e++;
-        char id[512];
+        char id[512], rid[512];
         snprintf(id, sizeof id, "%.*s", (int)(e - p), p);
         const char *shown = id;
         int q, off = 0;
@@ -768,10 +768,8 @@ static void plain_names(char *msg, size_t len, const sys *y)
                  off > 0) {
             shown = id + off;
             if (q >= 0 && q < y->pop->nrx) { /* as monitors name it: receptor.X */
-                char rid[512];
                 snprintf(rid, sizeof rid, "%s.%s", y->pop->rx[q].name, id + off);
-                memcpy(id, rid, sizeof id);
-                shown = id;
+                shown = rid;
             }
         }
         else if (sscanf(id, "nk_c%d%n", &q, &off) == 1 && !id[off] && q >= 0 && q < y->cod.n)

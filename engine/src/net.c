@@ -1149,7 +1149,9 @@ int nk_receptor_for(nk_net *net, int pop, const char *receptor, const char *syna
     int rc = nk_receptor_get(net, pop, rxname, d->synapse, names, vals, q);
     free(names);
     free(vals);
-    if (rc < 0 && rc != NK_ENOMEM) { /* say where the synapse and its values came from */
+    /* say where the synapse and its values came from (unless the message
+     * names the receptor already) */
+    if (rc < 0 && rc != NK_ENOMEM && strncmp(nk_errmsg(net->ctx), "receptor '", 10)) {
         char why[sizeof net->ctx->err];
         snprintf(why, sizeof why, "%s", nk_errmsg(net->ctx));
         nk_fail(net->ctx, rc, "default receptor '%s' of model '%s' (%s = %s(...)): %s", rxname,
