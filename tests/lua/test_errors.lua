@@ -410,6 +410,15 @@ do
   T.raises("default receptor 'exc' of model 'err_rx4' (exc = exp_cur(...)): unknown model "
            .. "'exp_cur' (did you mean 'exp_curr'?)", rn.source, rn, "poisson", p,
            {rate = 10, weight = 1})
+  -- a default receptor that makes an exact system nonlinear: named once
+  nk.model{name = "err_rx5", states = {v = 0}, params = {tau = 10}, method = "exact",
+           equations = "dv/dt = (-v + I)/tau", threshold = "v > 10", reset = "v = 0",
+           receptors = "exc = exp_cond(tau_syn = 5, E_rev = 0)"}
+  local xp = rn:population("err_rx5", 2)
+  local ok, e = pcall(rn.source, rn, "poisson", xp, {rate = 10, weight = 1})
+  T.ok(not ok and tostring(e):find("net:source: receptor 'exc' (synapse 'exp_cond'): population "
+       .. "'pop2': method exact", 1, true) and not tostring(e):find("default receptor", 1, true),
+       "exact's refusal of a default receptor names it once: " .. tostring(e))
   -- each spike source lists its own options
   T.raises("unknown option 'bogus' for net:source('spike_times') (expected one of: times, "
            .. "weight, synapse, receptor, params, start, stop)", rn.source, rn, "spike_times", p,
