@@ -1570,11 +1570,12 @@ static void state_cname(const nk_pop *pop, int r, int q, char *out, size_t len)
 /* The functions of model code that GCC vectorises: those of nk_math.h
  * without branches, and those made of a few compares. */
 static const char *const vec_fns[] = {"exp",   "expm1", "exprel", "log",  "log10", "log1p",
-                                      "pow",   "sinh",  "cosh",   "tanh", "sqrt",  "fabs",
-                                      "floor", "ceil",  "trunc",  "fmin", "fmax",  "sign",
-                                      "clip",  "isfinite"};
+                                      "pow",   "sinh",  "cosh",   "tanh", "sin",   "cos",
+                                      "tan",   "sqrt",  "fabs",   "floor", "ceil", "trunc",
+                                      "fmin",  "fmax",  "sign",   "clip", "isfinite"};
 /* those with double-double arithmetic inside, which GCC may leave calls */
-static const char *const heavy_fns[] = {"log", "log10", "log1p", "pow", "sinh", "cosh", "tanh"};
+static const char *const heavy_fns[] = {"log",  "log10", "log1p", "pow", "sinh",
+                                        "cosh", "tanh",  "sin",   "cos", "tan"};
 #define N_VEC_FNS (sizeof vec_fns / sizeof *vec_fns)
 #define N_HEAVY_FNS (sizeof heavy_fns / sizeof *heavy_fns)
 
@@ -1605,10 +1606,10 @@ static int calls_of(const char *text, const char *const *names, size_t n)
 /* Whether a sub-step's text calls only functions that GCC vectorises
  * (those of nk_math.h without branches, and those made of a few compares)
  * and draws no random numbers: then its neurons go through it in a loop of
- * their own (emit_substeps_outside). A loop over a block with sin or a
- * random draw in it stays scalar, and the nested loops cost more than they
- * save (connor_stevens, with pow before pow lost its branches: 2.7 s
- * before, 3.1 s with them). */
+ * their own (emit_substeps_outside). A random draw there would need each
+ * neuron's draw counter carried between the loops; a loop over a block
+ * that GCC leaves scalar costs more nested than it saves (connor_stevens,
+ * with pow before pow lost its branches: 2.7 s before, 3.1 s with them). */
 static int vectorisable(const char *text)
 {
     return !strstr(text, "NK_RAND") && !(calls_of(text, vec_fns, N_VEC_FNS) & 2);
@@ -2069,9 +2070,13 @@ body:
                 inline_math = 1;
             } else {
                 /* one step: vectorised unless a heavy function is left a
-                 * call (morris_lecar's cosh, four calls in rk4's stages) */
-                inline_math = !cuda && y.nsub == 1 && vectorisable(isub.s) &&
-                              (calls_of(isub.s, heavy_fns, N_HEAVY_FNS) & 1);
+                 * call (morris_lecar's cosh, four calls in rk4's stages; a
+                 * theta neuron's sin, cos and tan; a normal draw's
+                 * logarithm and cosine) */
+                const int fns = calls_of(isub.s, vec_fns, N_VEC_FNS);
+                inline_math = !cuda && y.nsub == 1 && !(fns & 2) &&
+                              ((calls_of(isub.s, heavy_fns, N_HEAVY_FNS) & 1) ||
+                               strstr(isub.s, "NK_RANDN"));
                 sb_printf(&bb, "        for (int nk_sub = 0; nk_sub < %d; nk_sub++) {\n", y.nsub);
                 sb_put(&bb, isub.s, isub.len);
                 sb_printf(&bb, "        }\n");

@@ -203,7 +203,7 @@ __attribute__((flatten)) static void normals_block(const uint32_t *w, double *ou
         const vd u1 = vu01(w1);
         ok[v] = vlog_approx(&u1, &lg);
         memcpy(&lgs[VN * v], &lg, sizeof lg);
-        /* nkm_rem_pio2 for 0 < x < 2 pi: its nearest n (nkm_iround) is
+        /* nkm_rem_pio2 for 0 < x < 2 pi: its nearest n (nkm_round_away) is
          * the truncation of x 2/pi + 1/2 */
         const vd x = 6.283185307179586 * vu01(w2);
         const vi ni = __builtin_convertvector(x * NKM_2_OVER_PI + 0.5, vi);

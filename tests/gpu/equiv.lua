@@ -621,7 +621,7 @@ end
 -- ============================================================================================
 -- The functions of nk_math.h that model code calls, over arguments that take
 -- each of their paths (tanh beyond 22 and near 0, log1p near 0, pow of a
--- negative base to an odd power, sinh below 2^-28, ...). On the CPU they run
+-- negative base to an odd power, sinh below 2^-28, sin above 6.7e9, ...). On the CPU they run
 -- in the vectorised loop over neurons, each path computed and one selected;
 -- in the emulation and on the GPU, one neuron at a time: the same bits. Once
 -- in one step and once in sub-steps (2 a step, the CPU's loop of sub-steps
@@ -634,8 +634,13 @@ local fn_eqs = {
   "dc/dt = (sinh(x/100) + cosh(x/100) + sinh(x*1e-12) + cosh(x*1e-12) - c)/tau : 1",
   "dd/dt = (pow(x/100, k) + pow(abs(x)/100 + 0.5, 1/3) + pow(abs(x) + 1, -e) - d)/tau : 1",
   "df/dt = (exp(x/100) + expm1(x/1000) + exprel(x/100) - f)/tau : 1",
+  -- the trigonometric functions' reductions: none (below pi/4 and 2^-27),
+  -- three pieces of pi/2, seven (above 1.6e6), and modulo 2^32 (6.7e9)
+  "dg/dt = (sin(x/1000) + cos(x/3) + tan(x/700) + sin(x*1e-12) + cos(x*1e-12) + " ..
+    "tan(x*1e-12) + sin(x*1e5) + cos(x*1e5) + tan(x*1e5) + sin(x*1e9) + cos(x*1e9) + " ..
+    "tan(x*1e9) - g)/tau : 1",
 }
-local fn_states = {x = 0, a = 0, b = 0, c = 0, d = 0, f = 0}
+local fn_states = {x = 0, a = 0, b = 0, c = 0, d = 0, f = 0, g = 0}
 nk.model{name = "gpu_fns", params = {tau = 0.3, k = 3, e = 2.5}, states = fn_states,
          equations = fn_eqs, method = "euler"}
 nk.model{name = "gpu_fns_sub", params = {tau = 0.3, k = 3, e = 2.5}, states = fn_states,
@@ -647,7 +652,7 @@ scenario("functions of nk_math.h in model code", function(backend)
   for _, m in ipairs{"gpu_fns", "gpu_fns_sub"} do
     local p = net:population(m, 300, {name = m})
     p:set{x = spread(300, -800, 800)}
-    R:mon("state " .. m, "state", p, {vars = {"a", "b", "c", "d", "f"}})
+    R:mon("state " .. m, "state", p, {vars = {"a", "b", "c", "d", "f", "g"}})
   end
   net:run(2)
   return R

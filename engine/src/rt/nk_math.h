@@ -628,42 +628,37 @@ NK_RT_FN void nkm_cos_dd(double rh, double rl, double *h, double *l)
     nkm_fast_two_sum(a, t + (e - 0.5 * zl), h, l);
 }
 
-/* x = n pi/2 + (rh + rl), |rh| <= pi/4 (+ rounding); returns n mod 4.
- * x must be finite.  Cody-Waite with pi/2 split in pieces whose products
- * with n are exact, accumulated in double-double (absolute error of the
- * reduced argument < 2^-100):
+/* x = n pi/2 + (rh + rl), |rh| <= pi/4 (+ rounding); returns n mod 4 (as
+ * a double, 0 to 3), without a branch. x must be finite (else the result
+ * is garbage, for the caller to replace). Cody-Waite with pi/2 split in
+ * pieces whose products with n are exact, accumulated in double-double
+ * (absolute error of the reduced argument < 2^-100):
+ *   |x| <= pi/4:  x itself;
  *   |x| < 1.6e6:  3 pieces of 33 bits + 1 of 53 bits (n < 2^20);
  *   |x| < 6.7e9:  7 pieces of 21 bits + 1 of 53 bits (n < 2^32).
- * Larger |x| are first brought below 6.7e9 by plain double reduction,
- * which keeps the result finite, bounded and deterministic but makes it
- * meaningless (the rounding error of x itself exceeds pi there anyway). */
-NK_RT_FN unsigned nkm_rem_pio2(double x, double *rh, double *rl)
+ * Larger |x| are first replaced by their remainder modulo 2^32 (exact, the
+ * sign kept), which keeps the result finite, bounded and deterministic but
+ * makes it meaningless (the rounding error of x itself exceeds pi there
+ * anyway; an argument so large is an error in the model). Each path is
+ * computed, and the one that applies selected. */
+NK_RT_FN double nkm_rem_pio2(double x, double *rh, double *rl)
 {
-    unsigned q = 0;
-    double ax = nk_fabs(x), n, a, h, e, h2, e2, lo;
-    if (ax <= NKM_PI_4) {
-        *rh = x;
-        *rl = 0.0;
-        return 0;
-    }
-    if (ax < NKM_TRIG_BIG) {
-        int ni = nkm_iround(x * NKM_2_OVER_PI);
-        n = (double)ni;
-        a = x - n * NKM_PIO2_1; /* exact */
-        nkm_two_sum(a, -(n * NKM_PIO2_2), &h, &e);
-        nkm_two_sum(h, -(n * NKM_PIO2_3), &h2, &e2);
-        lo = (e + e2) - n * NKM_PIO2_4;
-        nkm_two_sum(h2, lo, rh, rl);
-        return (unsigned)ni & 3u;
-    }
-    while (ax >= NKM_TRIG_HUGE) {
-        n = nk_floor(x * NKM_2_OVER_PI + 0.5);
-        q += (unsigned)(n - 4.0 * nk_floor(n * 0.25));
-        x = ((x - n * NKM_PIO2_1) - n * NKM_PIO2_2) - n * NKM_PIO2_3;
-        ax = nk_fabs(x);
-    }
+    double ax = nk_fabs(x), n, a, h, e, h2, e2, lo, mh, ml, bh, bl, bq;
+    /* |x| >= 6.7e9: |x| mod 2^32 (2^-32 |x| and its whole part times 2^32
+     * are exact, and so is the difference, below 2^32 <= |x|) */
+    const double m32 = ax - NKM_TRUNC(ax * 2.3283064365386963e-10) * 4294967296.0;
+    x = ax >= NKM_TRIG_HUGE ? (x < 0.0 ? -m32 : m32) : x;
+    /* |x| < 1.6e6 */
+    n = nkm_round_away(x * NKM_2_OVER_PI);
+    const double mq = n - 4.0 * nk_floor(n * 0.25);
+    a = x - n * NKM_PIO2_1; /* exact */
+    nkm_two_sum(a, -(n * NKM_PIO2_2), &h, &e);
+    nkm_two_sum(h, -(n * NKM_PIO2_3), &h2, &e2);
+    lo = (e + e2) - n * NKM_PIO2_4;
+    nkm_two_sum(h2, lo, &mh, &ml);
+    /* |x| < 6.7e9 */
     n = nk_floor(x * NKM_2_OVER_PI + 0.5);
-    q += (unsigned)(n - 4.0 * nk_floor(n * 0.25));
+    bq = n - 4.0 * nk_floor(n * 0.25);
     h = x - n * 1.570796012878418; /* exact */
     lo = 0.0;
     nkm_two_sum(h, -(n * 3.139164164167596e-07), &h, &e);
@@ -678,79 +673,101 @@ NK_RT_FN unsigned nkm_rem_pio2(double x, double *rh, double *rl)
     lo += e;
     lo -= n * 2.0683655787896814e-40;
     lo -= n * 1.1687494729364403e-47;
-    nkm_two_sum(h, lo, rh, rl);
-    return q & 3u;
+    nkm_two_sum(h, lo, &bh, &bl);
+    /* (comparisons in each select, not flags of type int: GCC vectorised
+     * no loop over floats calling nk_tan with those) */
+    const double bx = nk_fabs(x);
+    *rh = ax <= NKM_PI_4 ? x : bx >= NKM_TRIG_BIG ? bh : mh;
+    *rl = ax <= NKM_PI_4 ? 0.0 : bx >= NKM_TRIG_BIG ? bl : ml;
+    return ax <= NKM_PI_4 ? 0.0 : bx >= NKM_TRIG_BIG ? bq : mq;
+}
+
+/* The reduced sine or cosine of quadrant q (nkm_rem_pio2): sin x for
+ * cosine = 0, cos x for 1. Odd quadrants swap the two; the sine is
+ * negative in quadrants 2 and 3, the cosine in 1 and 2. Both kernels are
+ * computed, and the one that applies selected (one select of four each:
+ * GCC vectorises no select on `a || b`). */
+NK_RT_FN double nkm_sincos_q(double rh, double rl, double q, int cosine)
+{
+    double sh, sl, ch, cl;
+    nkm_sin_dd(rh, rl, &sh, &sl);
+    nkm_cos_dd(rh, rl, &ch, &cl);
+    const double s = sh + sl, c = ch + cl;
+    if (cosine)
+        return q == 1.0 ? -s : q == 2.0 ? -c : q == 3.0 ? s : c;
+    return q == 1.0 ? c : q == 2.0 ? -s : q == 3.0 ? -c : s;
 }
 
 /* nk_sin: sine.  Accurate for |x| < 6.7e9 (tested on random points and
  * on the doubles nearest n pi/2); larger |x| give a bounded,
  * deterministic but meaningless value.  sin(+-inf) = NaN, sin(+-0) = +-0.
- * Measured max error 0.58 ulp. */
+ * Measured max error 0.58 ulp. No branch (nkm_rem_pio2). */
 NK_RT_FN double nk_sin(double x)
 {
-    double rh, rl, h, l;
-    unsigned q;
-    if ((nkm_bits(x) & NKM_ABS_MASK) < 0x3e40000000000000ull) /* < 2^-27 */
-        return x;
-    if (!nk_isfinite(x))
-        return x - x;
-    q = nkm_rem_pio2(x, &rh, &rl);
-    if (q & 1u)
-        nkm_cos_dd(rh, rl, &h, &l);
-    else
-        nkm_sin_dd(rh, rl, &h, &l);
-    h += l;
-    return (q & 2u) ? -h : h;
+    double rh, rl;
+    const double q = nkm_rem_pio2(x, &rh, &rl), r = nkm_sincos_q(rh, rl, q, 0);
+    const double ax = nk_fabs(x);
+    /* below 2^-27: x; +-inf and NaN: NaN */
+    return ax < 7.450580596923828e-09 ? x : ax == ax && ax != nkm_inf() ? r : x - x;
 }
 
 /* nk_cos: cosine.  Domain and accuracy range as nk_sin;
- * cos(+-inf) = NaN.  Measured max error 0.59 ulp. */
+ * cos(+-inf) = NaN.  Measured max error 0.59 ulp. No branch. */
 NK_RT_FN double nk_cos(double x)
 {
-    double rh, rl, h, l;
-    unsigned q;
-    if ((nkm_bits(x) & NKM_ABS_MASK) < 0x3e40000000000000ull) /* < 2^-27 */
-        return 1.0;
-    if (!nk_isfinite(x))
-        return x - x;
-    q = nkm_rem_pio2(x, &rh, &rl);
-    if (q & 1u)
-        nkm_sin_dd(rh, rl, &h, &l);
-    else
-        nkm_cos_dd(rh, rl, &h, &l);
-    h += l;
-    return ((q + 1u) & 2u) ? -h : h;
+    double rh, rl;
+    const double q = nkm_rem_pio2(x, &rh, &rl), r = nkm_sincos_q(rh, rl, q, 1);
+    const double ax = nk_fabs(x);
+    return ax < 7.450580596923828e-09 ? 1.0 : ax == ax && ax != nkm_inf() ? r : x - x;
 }
 
 /* nk_tan: tangent = sin/cos in double-double.  Domain and accuracy range
  * as nk_sin; tan(+-inf) = NaN, tan(+-0) = +-0.
- * Measured max error 0.60 ulp. */
+ * Measured max error 0.60 ulp. No branch. */
 NK_RT_FN double nk_tan(double x)
 {
-    double rh, rl, sh, sl, ch, cl, nh, nl, dh, dl, qv, p, pe, rem;
-    unsigned q;
-    if ((nkm_bits(x) & NKM_ABS_MASK) < 0x3e40000000000000ull) /* < 2^-27 */
-        return x;
-    if (!nk_isfinite(x))
-        return x - x;
-    q = nkm_rem_pio2(x, &rh, &rl);
+    double rh, rl, sh, sl, ch, cl, p, pe;
+    const double q = nkm_rem_pio2(x, &rh, &rl);
     nkm_sin_dd(rh, rl, &sh, &sl);
     nkm_cos_dd(rh, rl, &ch, &cl);
-    if (q & 1u) { /* -cos/sin */
-        nh = -ch;
-        nl = -cl;
-        dh = sh;
-        dl = sl;
-    } else {
-        nh = sh;
-        nl = sl;
-        dh = ch;
-        dl = cl;
-    }
-    qv = nh / dh;
+    /* odd quadrants: -cos/sin (odd = 1 there: GCC merges the selects of
+     * `q == 1.0 ? a : q == 3.0 ? a : b` into a flag with which it
+     * vectorised no loop over floats) */
+    const double odd = q - 2.0 * nk_floor(q * 0.5);
+    const double nh = odd == 1.0 ? -ch : sh, nl = odd == 1.0 ? -cl : sl;
+    const double dh = odd == 1.0 ? sh : ch, dl = odd == 1.0 ? sl : cl;
+    const double qv = nh / dh;
     nkm_two_prod(qv, dh, &p, &pe);
-    rem = ((nh - p) - pe) + (nl - qv * dl);
-    return qv + rem / dh;
+    const double rem = ((nh - p) - pe) + (nl - qv * dl);
+    const double r = qv + rem / dh, ax = nk_fabs(x);
+    return ax < 7.450580596923828e-09 ? x : ax == ax && ax != nkm_inf() ? r : x - x;
+}
+
+/* nkm_cos_2pi: nk_cos(6.283185307179586 * u) for 0 < u < 1, bit for bit,
+ * without a branch: the cosine of the normal draws (nk_rng_normal), so that
+ * a loop over neurons that draws them vectorises. For 0 < x < 2 pi,
+ * nkm_rem_pio2 takes x as it is up to pi/4, else its first reduction, with
+ * n = 0..4 (4 is quadrant 0); both are computed, and both of nk_cos's
+ * kernels, and the quadrant selects. Below 2^-27 nk_cos returns 1 without
+ * the kernels, and so does nkm_cos_dd (x >= 2 pi 2^-33 here, and x^2 / 2 <
+ * 2^-55 rounds away against 1). tests/unit/test_math.c compares the two. */
+NK_RT_FN double nkm_cos_2pi(double u)
+{
+    double x = 6.283185307179586 * u, h, e, h2, e2, th, tl, sh, sl, ch, cl;
+    /* nkm_iround(x 2/pi) for x > 0, as a double */
+    double n = NKM_TRUNC(x * NKM_2_OVER_PI + 0.5);
+    double a = x - n * NKM_PIO2_1; /* exact */
+    nkm_two_sum(a, -(n * NKM_PIO2_2), &h, &e);
+    nkm_two_sum(h, -(n * NKM_PIO2_3), &h2, &e2);
+    nkm_two_sum(h2, (e + e2) - n * NKM_PIO2_4, &th, &tl);
+    const double rh = x <= NKM_PI_4 ? x : th, rl = x <= NKM_PI_4 ? 0.0 : tl;
+    const double q = x <= NKM_PI_4 ? 0.0 : n; /* (n = 4 selects as 0) */
+    nkm_sin_dd(rh, rl, &sh, &sl);
+    nkm_cos_dd(rh, rl, &ch, &cl);
+    /* odd quadrants take the sine; quadrants 1 and 2 are negative (one
+     * select of four: GCC vectorises no select on `a || b`) */
+    const double sv = sh + sl, cv = ch + cl;
+    return q == 1.0 ? -sv : q == 2.0 ? -cv : q == 3.0 ? sv : cv;
 }
 
 /* ---- hyperbolic functions ---------------------------------------------- */

@@ -31,6 +31,16 @@
 #include "nk_math.h"
 #endif
 
+/* NK_RT_DRAW: the draws model code makes per neuron, always inlined under
+ * GCC, so that a loop over neurons drawing more than one vectorises (GCC
+ * inlined nk_rng_normal where a loop called it once, not twice, and the
+ * call kept the loop scalar). */
+#if defined(__GNUC__) && !defined(__CUDACC__) && !defined(__CUDACC_RTC__)
+#define NK_RT_DRAW NK_RT_FN __attribute__((always_inline))
+#else
+#define NK_RT_DRAW NK_RT_FN
+#endif
+
 #define NK_PHILOX_M0 0xD2511F53u
 #define NK_PHILOX_M1 0xCD9E8D57u
 #define NK_PHILOX_W0 0x9E3779B9u
@@ -39,7 +49,7 @@
 /* nk_philox4x32_10: the Philox4x32 block function with 10 rounds, as
  * Random123's philox4x32_R(10, ctr, key); reproduces Random123's
  * known-answer vectors. out may not alias ctr. */
-NK_RT_FN void nk_philox4x32_10(const uint32_t ctr[4], const uint32_t key[2],
+NK_RT_DRAW void nk_philox4x32_10(const uint32_t ctr[4], const uint32_t key[2],
                                uint32_t out[4])
 {
     uint32_t c0 = ctr[0], c1 = ctr[1], c2 = ctr[2], c3 = ctr[3];
@@ -67,7 +77,7 @@ NK_RT_FN void nk_philox4x32_10(const uint32_t ctr[4], const uint32_t key[2],
 
 /* nk_rng_block: the 4 words of block `draw` at (seed, stream, step, index),
  * with the counter layout described at the top of this file. */
-NK_RT_FN void nk_rng_block(uint64_t seed, uint32_t stream, uint64_t step,
+NK_RT_DRAW void nk_rng_block(uint64_t seed, uint32_t stream, uint64_t step,
                            uint32_t index, uint32_t draw, uint32_t out[4])
 {
     uint32_t ctr[4], key[2];
@@ -82,7 +92,7 @@ NK_RT_FN void nk_rng_block(uint64_t seed, uint32_t stream, uint64_t step,
 
 /* nk_u01: uniform double in the open interval (0, 1): (x + 0.5) 2^-32.
  * Exact; smallest 2^-33, largest 1 - 2^-33. */
-NK_RT_FN double nk_u01(uint32_t x)
+NK_RT_DRAW double nk_u01(uint32_t x)
 {
     return ((double)x + 0.5) * 2.3283064365386963e-10;
 }
@@ -100,7 +110,7 @@ typedef struct {
 } nk_rng;
 
 /* nk_rng_init: start the stream at draw 0. */
-NK_RT_FN void nk_rng_init(nk_rng *r, uint64_t seed, uint32_t stream,
+NK_RT_DRAW void nk_rng_init(nk_rng *r, uint64_t seed, uint32_t stream,
                           uint64_t step, uint32_t index)
 {
     r->seed = seed;
@@ -116,7 +126,7 @@ NK_RT_FN void nk_rng_init(nk_rng *r, uint64_t seed, uint32_t stream,
  * The word is picked by comparisons, not by indexing buf with a variable:
  * on a GPU an array indexed so lives in the thread's local memory (a stack
  * frame in every kernel that draws), while selects keep it in registers. */
-NK_RT_FN uint32_t nk_rng_u32(nk_rng *r)
+NK_RT_DRAW uint32_t nk_rng_u32(nk_rng *r)
 {
     if (r->left <= 0) {
         nk_rng_block(r->seed, r->stream, r->step, r->index, r->draw, r->buf);
@@ -128,7 +138,7 @@ NK_RT_FN uint32_t nk_rng_u32(nk_rng *r)
 }
 
 /* nk_rng_uniform: uniform double in (0, 1), one word per call. */
-NK_RT_FN double nk_rng_uniform(nk_rng *r)
+NK_RT_DRAW double nk_rng_uniform(nk_rng *r)
 {
     return nk_u01(nk_rng_u32(r));
 }
@@ -136,12 +146,14 @@ NK_RT_FN double nk_rng_uniform(nk_rng *r)
 /* nk_rng_normal: standard normal variate (Box-Muller, cosine branch):
  * sqrt(-2 log u1) cos(2 pi u2); two words per call.  |result| <= 6.77
  * (u1 >= 2^-33). The host draws many at once with nk_rng_normals
- * (fastdraw.h), the same doubles. */
-NK_RT_FN double nk_rng_normal(nk_rng *r)
+ * (fastdraw.h), the same doubles. No branch depends on the words (the
+ * cosine is nkm_cos_2pi, nk_cos's bits), so that model code drawing one
+ * per neuron vectorises. */
+NK_RT_DRAW double nk_rng_normal(nk_rng *r)
 {
     double u1 = nk_rng_uniform(r);
     double u2 = nk_rng_uniform(r);
-    return nk_sqrt(-2.0 * nk_log(u1)) * nk_cos(6.283185307179586 * u2);
+    return nk_sqrt(-2.0 * nk_log(u1)) * nkm_cos_2pi(u2);
 }
 
 /* nk_rng_below: uniform integer in [0, n) without bias (Lemire's
