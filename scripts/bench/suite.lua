@@ -41,7 +41,7 @@ local here = (arg[0]:match("^(.*)/[^/]*$") or ".")
 local root = here .. "/../.."
 local nkshell = arg[-1] or "nkshell"
 
-local opts = {models = "cuba,coba,cobahh,flyscale,microcircuit,sandbox_hh", threads = nil,
+local opts = {models = "cuba,coba,cobahh,flyscale,microcircuit,noisy_lif,sandbox_hh", threads = nil,
               reps = 5, brian2 = "auto", brian2_threads = 1, json = "bench.json",
               fly_neurons = 138639, fly_ms = 300, quick = false, ms = 1000, mc_scale = 0.1}
 do
@@ -209,6 +209,9 @@ local models = {
                   b2 = function()
                     return {"microcircuit.py", "--ms", opts.ms, "--scale", opts.mc_scale}
                   end},
+  noisy_lif = {tol = 0.05, what = "4000 LIF driven by white noise, one normal draw per neuron-step",
+               nk = function(out) return {here .. "/noisy_lif.lua", out, opts.ms} end,
+               b2 = function() return {"noisy_lif.py", "--ms", opts.ms} end},
   sandbox_hh = {tol = 0.02, what = "one HH neuron, 100 ms, process start to results on disk",
                 process = true},
 }
