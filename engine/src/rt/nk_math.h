@@ -246,8 +246,8 @@ NK_RT_FN double nkm_fpow2(double k)
     return nkm_from_bits(nkm_bits(k + 6755399441056767.0) << 52);
 }
 
-/* The integer nearest v, ties away from zero, for |v| < 2^31: what
- * nkm_iround gives, as a double. */
+/* The integer nearest v, ties away from zero, for |v| < 2^31, as a
+ * double. */
 NK_RT_FN double nkm_round_away(double v)
 {
     return NKM_TRUNC(v + (v < 0.0 ? -0.5 : 0.5));
@@ -261,12 +261,6 @@ NK_RT_FN double nkm_scale(double y, double k)
     double b = k > 2000.0 ? 1000.0 : 0.0;
     y = (y * nkm_fpow2(a)) * nkm_fpow2(b);
     return y * nkm_fpow2((k - a) - b);
-}
-
-/* round-to-nearest integer of v, |v| < 2^31 (ties away from zero). */
-NK_RT_FN int nkm_iround(double v)
-{
-    return (int)(v + (v < 0.0 ? -0.5 : 0.5));
 }
 
 /* ---- constants ---------------------------------------------------------- */
@@ -754,7 +748,7 @@ NK_RT_FN double nk_tan(double x)
 NK_RT_FN double nkm_cos_2pi(double u)
 {
     double x = 6.283185307179586 * u, h, e, h2, e2, th, tl, sh, sl, ch, cl;
-    /* nkm_iround(x 2/pi) for x > 0, as a double */
+    /* nkm_round_away(x 2/pi) for x > 0 */
     double n = NKM_TRUNC(x * NKM_2_OVER_PI + 0.5);
     double a = x - n * NKM_PIO2_1; /* exact */
     nkm_two_sum(a, -(n * NKM_PIO2_2), &h, &e);

@@ -50,7 +50,7 @@
  * Random123's philox4x32_R(10, ctr, key); reproduces Random123's
  * known-answer vectors. out may not alias ctr. */
 NK_RT_DRAW void nk_philox4x32_10(const uint32_t ctr[4], const uint32_t key[2],
-                               uint32_t out[4])
+                                 uint32_t out[4])
 {
     uint32_t c0 = ctr[0], c1 = ctr[1], c2 = ctr[2], c3 = ctr[3];
     uint32_t k0 = key[0], k1 = key[1];
@@ -78,7 +78,7 @@ NK_RT_DRAW void nk_philox4x32_10(const uint32_t ctr[4], const uint32_t key[2],
 /* nk_rng_block: the 4 words of block `draw` at (seed, stream, step, index),
  * with the counter layout described at the top of this file. */
 NK_RT_DRAW void nk_rng_block(uint64_t seed, uint32_t stream, uint64_t step,
-                           uint32_t index, uint32_t draw, uint32_t out[4])
+                             uint32_t index, uint32_t draw, uint32_t out[4])
 {
     uint32_t ctr[4], key[2];
     key[0] = (uint32_t)seed;
@@ -111,7 +111,7 @@ typedef struct {
 
 /* nk_rng_init: start the stream at draw 0. */
 NK_RT_DRAW void nk_rng_init(nk_rng *r, uint64_t seed, uint32_t stream,
-                          uint64_t step, uint32_t index)
+                            uint64_t step, uint32_t index)
 {
     r->seed = seed;
     r->stream = stream;
