@@ -1604,15 +1604,14 @@ static int calls_of(const char *text, const char *const *names, size_t n)
 }
 
 /* Whether a sub-step's text calls only functions that GCC vectorises
- * (those of nk_math.h without branches, and those made of a few compares)
- * and draws no random numbers: then its neurons go through it in a loop of
- * their own (emit_substeps_outside). A random draw there would need each
- * neuron's draw counter carried between the loops; a loop over a block
- * that GCC leaves scalar costs more nested than it saves (connor_stevens,
- * with pow before pow lost its branches: 2.7 s before, 3.1 s with them). */
+ * (those of nk_math.h without branches, those made of a few compares, and
+ * the random draws): then its neurons go through it in a loop of their own
+ * (emit_substeps_outside). A loop over a block that GCC leaves scalar
+ * costs more nested than it saves (connor_stevens, with pow before pow
+ * lost its branches: 2.7 s before, 3.1 s with them). */
 static int vectorisable(const char *text)
 {
-    return !strstr(text, "NK_RAND") && !(calls_of(text, vec_fns, N_VEC_FNS) & 2);
+    return !(calls_of(text, vec_fns, N_VEC_FNS) & 2);
 }
 
 /* A neuron's values that live across the sub-step loop, for
@@ -1622,7 +1621,7 @@ static int vectorisable(const char *text)
  * stores the values into them, 2 loads what a sub-step reads, 3 stores what
  * a sub-step changes (the states), 4 loads everything for the rest of the
  * neuron's step. */
-static void carry_values(sb *b, const nk_pop *pop, const sys *y, int what)
+static void carry_values(sb *b, const nk_pop *pop, const sys *y, int what, int draws)
 {
     const nk_model *nm = pop->model;
     for (int r = -1; r < pop->nrx; r++) {
@@ -1638,8 +1637,20 @@ static void carry_values(sb *b, const nk_pop *pop, const sys *y, int what)
                 sb_printf(b, "        double %s = nk_cv_%s[nk_j];\n", n, n);
         }
     }
+    /* a neuron's place in its random stream, when a sub-step draws: the
+     * same words in the same order as in one loop (nk_rng_seek) */
+    if (draws) {
+        if (what == 0)
+            sb_printf(b, "    uint32_t nk_cv_rngw[NK_BLK];\n");
+        else if (what == 1 || what == 3)
+            sb_printf(b, "        nk_cv_rngw[nk_j] = nk_rng_tell(&nk_rng_);\n");
+        else
+            sb_printf(b, "        nk_rng nk_rng_; nk_rng_init(&nk_rng_, a->seed, a->stream, "
+                         "(uint64_t)nk_step, (uint32_t)i); nk_rng_seek(&nk_rng_, "
+                         "nk_cv_rngw[nk_j]); (void)nk_rng_;\n");
+    }
     if (what == 3)
-        return; /* only the states change in a sub-step */
+        return; /* only the states (and the stream) change in a sub-step */
     /* rc, which only the threshold and after use */
     if ((nm->refr_cond || nm->refr_per_neuron) && what != 2) {
         if (what == 0)
@@ -1688,22 +1699,23 @@ static void carry_values(sb *b, const nk_pop *pop, const sys *y, int what)
 static void emit_substeps_outside(sb *bb, sb *carry, const nk_pop *pop, const sys *y,
                                   const sb *isub)
 {
-    carry_values(carry, pop, y, 0);
-    carry_values(bb, pop, y, 1);
+    const int draws = strstr(isub->s, "NK_RAND") != NULL;
+    carry_values(carry, pop, y, 0, draws);
+    carry_values(bb, pop, y, 1, draws);
     sb_printf(bb, "      }\n");
     sb_printf(bb, "      for (int nk_sub = 0; nk_sub < %d; nk_sub++) {\n"
                   "#pragma GCC ivdep\n"
                   "      for (int nk_j = 0; nk_j < nk_nb; nk_j++) {\n"
                   "        const int64_t i = nk_b0 + nk_j; (void)i;\n",
               y->nsub);
-    carry_values(bb, pop, y, 2);
+    carry_values(bb, pop, y, 2, draws);
     sb_put(bb, isub->s, isub->len);
-    carry_values(bb, pop, y, 3);
+    carry_values(bb, pop, y, 3, draws);
     sb_printf(bb, "      }\n      }\n");
     sb_printf(bb, "#pragma GCC ivdep\n"
                   "      for (int nk_j = 0; nk_j < nk_nb; nk_j++) {\n"
                   "        const int64_t i = nk_b0 + nk_j;\n");
-    carry_values(bb, pop, y, 4);
+    carry_values(bb, pop, y, 4, draws);
 }
 
 /* The population's code: for the CPU backend, a C file with nk_update (and
@@ -1833,6 +1845,16 @@ static char *codegen_pop(nk_net *net, int pi, int cuda, char *err, size_t errlen
     sb_printf(&b, "typedef int32_t nk_flag;\ntypedef int64_t nk_bflag;\n");
     sb_printf(&b, "#define NK_RAND() nk_rng_uniform(&nk_rng_)\n");
     sb_printf(&b, "#define NK_RANDN() nk_rng_normal(&nk_rng_)\n");
+    /* A neuron's place in its stream, carried by the loops of sub-steps
+     * (emit_substeps_outside) from one loop over the block to the next:
+     * the words it has had since nk_rng_init, and the stream as it is after
+     * w words, the block holding word w made at once, without a branch
+     * (when w is a multiple of 4, its four words are all unread). */
+    sb_printf(&b, "static inline uint32_t nk_rng_tell(const nk_rng *r)\n"
+                  "{\n    return 4u * r->draw - (uint32_t)r->left;\n}\n"
+                  "static inline void nk_rng_seek(nk_rng *r, uint32_t w)\n{\n"
+                  "    nk_rng_block(r->seed, r->stream, r->step, r->index, w >> 2, r->buf);\n"
+                  "    r->draw = (w >> 2) + 1u;\n    r->left = 4 - (int)(w & 3u);\n}\n");
     sb_printf(&b, "enum { NK_BLK = 256, NK_NVAR = %d };\n\n", y.n > 0 ? kernel_nvars(pop) : 1);
     sb_printf(&b, "int nk_update(nk_kargs *a, int64_t i0, int64_t i1, int64_t *spk, int64_t *nspk)\n{\n");
 prelude:
@@ -2073,8 +2095,7 @@ body:
                  * call (morris_lecar's cosh, four calls in rk4's stages; a
                  * theta neuron's sin, cos and tan; a normal draw's
                  * logarithm and cosine) */
-                const int fns = calls_of(isub.s, vec_fns, N_VEC_FNS);
-                inline_math = !cuda && y.nsub == 1 && !(fns & 2) &&
+                inline_math = !cuda && y.nsub == 1 && vectorisable(isub.s) &&
                               ((calls_of(isub.s, heavy_fns, N_HEAVY_FNS) & 1) ||
                                strstr(isub.s, "NK_RANDN"));
                 sb_printf(&bb, "        for (int nk_sub = 0; nk_sub < %d; nk_sub++) {\n", y.nsub);

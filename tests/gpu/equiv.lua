@@ -683,6 +683,15 @@ nk.model{name = "gpu_noisy", params = {tau = 10, sigma = 4},
                       "du/dt = (rand() - 0.5) - u/20 : mV/ms"},
          threshold = "v > -50 and rand() < 0.8", reset = "v = -70 + 5*rand()", refractory = 1,
          method = "euler"}
+-- the same in four sub-steps a step: on the CPU each sub-step a loop over
+-- the block of its own, each neuron's place in its stream carried between
+-- the loops (codegen.c, emit_substeps_outside)
+nk.model{name = "gpu_noisy_sub", params = {tau = 10, sigma = 4},
+         states = {v = -70, u = 0},
+         equations = {"dv/dt = (-70 - v + u)/tau + I/100 + sigma*randn()/sqrt(dt) : mV",
+                      "du/dt = (rand() - 0.5) - u/20 : mV/ms"},
+         threshold = "v > -50 and rand() < 0.8", reset = "v = -70 + 5*rand()", refractory = 1,
+         method = "heun", max_dt = 0.025}
 
 for _, precision in ipairs{"float", "double"} do
   scenario("refractoriness and rand() (" .. precision .. ")", function(backend)
@@ -695,7 +704,8 @@ for _, precision in ipairs{"float", "double"} do
     local cond = net:population("gpu_refr_cond", 10, {name = "cond"})
     local noisy = net:population("gpu_noisy", 20, {name = "noisy"})
     local noisy4 = net:population("gpu_noisy", 20, {name = "noisy_rk4", method = "rk4"})
-    for _, p in ipairs{fixed, per_i, per_s, cond, noisy, noisy4} do
+    local noisy_sub = net:population("gpu_noisy_sub", 300, {name = "noisy_sub"})
+    for _, p in ipairs{fixed, per_i, per_s, cond, noisy, noisy4, noisy_sub} do
       local lo, hi = 2500, 4000
       if p == fixed then lo, hi = 800, 3000 end
       net:source("array", p, {values = {spread(#p, lo, hi)}, after = "hold"})
@@ -705,6 +715,7 @@ for _, precision in ipairs{"float", "double"} do
     R:mon("state cond", "state", cond, {vars = {"v", "a"}})
     R:mon("state noisy", "state", noisy, {vars = {"v", "u"}})
     R:mon("state noisy_rk4", "state", noisy4, {vars = {"v", "u"}})
+    R:mon("state noisy_sub", "state", noisy_sub, {vars = {"v", "u"}})
     net:run(100)
     if backend == "cpu" then
       for _, e in ipairs(R.mons) do
