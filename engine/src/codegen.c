@@ -1637,18 +1637,20 @@ static void carry_values(sb *b, const nk_pop *pop, const sys *y, int what, int d
                 sb_printf(b, "        double %s = nk_cv_%s[nk_j];\n", n, n);
         }
     }
-    /* a neuron's place in its random stream, when a sub-step draws: the
-     * same words in the same order as in one loop (nk_rng_seek) */
-    if (draws) {
-        if (what == 0)
-            sb_printf(b, "    uint32_t nk_cv_rngw[NK_BLK];\n");
-        else if (what == 1 || what == 3)
-            sb_printf(b, "        nk_cv_rngw[nk_j] = nk_rng_tell(&nk_rng_);\n");
-        else
-            sb_printf(b, "        nk_rng nk_rng_; nk_rng_init(&nk_rng_, a->seed, a->stream, "
-                         "(uint64_t)nk_step, (uint32_t)i); nk_rng_seek(&nk_rng_, "
-                         "nk_cv_rngw[nk_j]); (void)nk_rng_;\n");
-    }
+    /* a neuron's place in its random stream: the same words in the same
+     * order as in one loop (nk_rng_seek). The rest of the step (4) may draw
+     * in the threshold, reset or refractory period, after words drawn
+     * before the sub-steps or in them; where it does not, GCC drops the
+     * seek's unused block. Sub-steps (2, 3) take the stream only when they
+     * draw (draws). */
+    if (what == 0)
+        sb_printf(b, "    uint32_t nk_cv_rngw[NK_BLK];\n");
+    else if (what == 1 || (what == 3 && draws))
+        sb_printf(b, "        nk_cv_rngw[nk_j] = nk_rng_tell(&nk_rng_);\n");
+    else if (what == 4 || (what == 2 && draws))
+        sb_printf(b, "        nk_rng nk_rng_; nk_rng_init(&nk_rng_, a->seed, a->stream, "
+                     "(uint64_t)nk_step, (uint32_t)i); nk_rng_seek(&nk_rng_, "
+                     "nk_cv_rngw[nk_j]); (void)nk_rng_;\n");
     if (what == 3)
         return; /* only the states (and the stream) change in a sub-step */
     /* rc, which only the threshold and after use */
@@ -1699,7 +1701,7 @@ static void carry_values(sb *b, const nk_pop *pop, const sys *y, int what, int d
 static void emit_substeps_outside(sb *bb, sb *carry, const nk_pop *pop, const sys *y,
                                   const sb *isub)
 {
-    const int draws = strstr(isub->s, "NK_RAND") != NULL;
+    const int draws = strstr(isub->s, "NK_RAND") != NULL; /* a sub-step draws */
     carry_values(carry, pop, y, 0, draws);
     carry_values(bb, pop, y, 1, draws);
     sb_printf(bb, "      }\n");

@@ -692,6 +692,15 @@ nk.model{name = "gpu_noisy_sub", params = {tau = 10, sigma = 4},
                       "du/dt = (rand() - 0.5) - u/20 : mV/ms"},
          threshold = "v > -50 and rand() < 0.8", reset = "v = -70 + 5*rand()", refractory = 1,
          method = "heun", max_dt = 0.025}
+-- sub-steps that draw nothing, after a draw held over the step and before
+-- draws in the threshold and reset (which go on in the neuron's stream
+-- after the held one's words)
+nk.model{name = "gpu_noisy_sub2", params = {tau = 10, sigma = 4},
+         states = {v = -70},
+         equations = {"xi = randn() : 1 (constant over dt)",
+                      "dv/dt = (-70 - v)/tau + I/100 + sigma*xi/sqrt(dt) : mV"},
+         threshold = "v > -50 and rand() < 0.8", reset = "v = -70 + 5*rand()", refractory = 1,
+         method = "rk4", max_dt = 0.05}
 
 for _, precision in ipairs{"float", "double"} do
   scenario("refractoriness and rand() (" .. precision .. ")", function(backend)
@@ -705,7 +714,8 @@ for _, precision in ipairs{"float", "double"} do
     local noisy = net:population("gpu_noisy", 20, {name = "noisy"})
     local noisy4 = net:population("gpu_noisy", 20, {name = "noisy_rk4", method = "rk4"})
     local noisy_sub = net:population("gpu_noisy_sub", 300, {name = "noisy_sub"})
-    for _, p in ipairs{fixed, per_i, per_s, cond, noisy, noisy4, noisy_sub} do
+    local noisy_sub2 = net:population("gpu_noisy_sub2", 300, {name = "noisy_sub2"})
+    for _, p in ipairs{fixed, per_i, per_s, cond, noisy, noisy4, noisy_sub, noisy_sub2} do
       local lo, hi = 2500, 4000
       if p == fixed then lo, hi = 800, 3000 end
       net:source("array", p, {values = {spread(#p, lo, hi)}, after = "hold"})
@@ -716,6 +726,7 @@ for _, precision in ipairs{"float", "double"} do
     R:mon("state noisy", "state", noisy, {vars = {"v", "u"}})
     R:mon("state noisy_rk4", "state", noisy4, {vars = {"v", "u"}})
     R:mon("state noisy_sub", "state", noisy_sub, {vars = {"v", "u"}})
+    R:mon("state noisy_sub2", "state", noisy_sub2, {vars = {"v"}})
     net:run(100)
     if backend == "cpu" then
       for _, e in ipairs(R.mons) do
