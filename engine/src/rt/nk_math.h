@@ -622,6 +622,19 @@ NK_RT_FN void nkm_cos_dd(double rh, double rl, double *h, double *l)
     nkm_fast_two_sum(a, t + (e - 0.5 * zl), h, l);
 }
 
+/* nkm_rem_pio2's reduction for |x| < 1.6e6: x = n pi/2 + (rh + rl), n the
+ * integer nearest x 2/pi (ties away from zero), returned as a double. */
+NK_RT_FN double nkm_rem_pio2_mid(double x, double *rh, double *rl)
+{
+    double h, e, h2, e2;
+    const double n = nkm_round_away(x * NKM_2_OVER_PI);
+    const double a = x - n * NKM_PIO2_1; /* exact */
+    nkm_two_sum(a, -(n * NKM_PIO2_2), &h, &e);
+    nkm_two_sum(h, -(n * NKM_PIO2_3), &h2, &e2);
+    nkm_two_sum(h2, (e + e2) - n * NKM_PIO2_4, rh, rl);
+    return n;
+}
+
 /* x = n pi/2 + (rh + rl), |rh| <= pi/4 (+ rounding); returns n mod 4 (as
  * a double, 0 to 3), without a branch. x must be finite (else the result
  * is garbage, for the caller to replace). Cody-Waite with pi/2 split in
@@ -637,19 +650,14 @@ NK_RT_FN void nkm_cos_dd(double rh, double rl, double *h, double *l)
  * computed, and the one that applies selected. */
 NK_RT_FN double nkm_rem_pio2(double x, double *rh, double *rl)
 {
-    double ax = nk_fabs(x), n, a, h, e, h2, e2, lo, mh, ml, bh, bl, bq;
+    double ax = nk_fabs(x), n, h, e, lo, mh, ml, bh, bl, bq;
     /* |x| >= 6.7e9: |x| mod 2^32 (2^-32 |x| and its whole part times 2^32
      * are exact, and so is the difference, below 2^32 <= |x|) */
     const double m32 = ax - NKM_TRUNC(ax * 2.3283064365386963e-10) * 4294967296.0;
     x = ax >= NKM_TRIG_HUGE ? (x < 0.0 ? -m32 : m32) : x;
     /* |x| < 1.6e6 */
-    n = nkm_round_away(x * NKM_2_OVER_PI);
+    n = nkm_rem_pio2_mid(x, &mh, &ml);
     const double mq = n - 4.0 * nk_floor(n * 0.25);
-    a = x - n * NKM_PIO2_1; /* exact */
-    nkm_two_sum(a, -(n * NKM_PIO2_2), &h, &e);
-    nkm_two_sum(h, -(n * NKM_PIO2_3), &h2, &e2);
-    lo = (e + e2) - n * NKM_PIO2_4;
-    nkm_two_sum(h2, lo, &mh, &ml);
     /* |x| < 6.7e9 */
     n = nk_floor(x * NKM_2_OVER_PI + 0.5);
     bq = n - 4.0 * nk_floor(n * 0.25);
@@ -747,21 +755,11 @@ NK_RT_FN double nk_tan(double x)
  * 2^-55 rounds away against 1). tests/unit/test_math.c compares the two. */
 NK_RT_FN double nkm_cos_2pi(double u)
 {
-    double x = 6.283185307179586 * u, h, e, h2, e2, th, tl, sh, sl, ch, cl;
-    /* nkm_round_away(x 2/pi) for x > 0 */
-    double n = NKM_TRUNC(x * NKM_2_OVER_PI + 0.5);
-    double a = x - n * NKM_PIO2_1; /* exact */
-    nkm_two_sum(a, -(n * NKM_PIO2_2), &h, &e);
-    nkm_two_sum(h, -(n * NKM_PIO2_3), &h2, &e2);
-    nkm_two_sum(h2, (e + e2) - n * NKM_PIO2_4, &th, &tl);
+    double th, tl;
+    const double x = 6.283185307179586 * u, n = nkm_rem_pio2_mid(x, &th, &tl);
     const double rh = x <= NKM_PI_4 ? x : th, rl = x <= NKM_PI_4 ? 0.0 : tl;
-    const double q = x <= NKM_PI_4 ? 0.0 : n; /* (n = 4 selects as 0) */
-    nkm_sin_dd(rh, rl, &sh, &sl);
-    nkm_cos_dd(rh, rl, &ch, &cl);
-    /* odd quadrants take the sine; quadrants 1 and 2 are negative (one
-     * select of four: GCC vectorises no select on `a || b`) */
-    const double sv = sh + sl, cv = ch + cl;
-    return q == 1.0 ? -sv : q == 2.0 ? -cv : q == 3.0 ? sv : cv;
+    /* (n = 4 selects as quadrant 0 in nkm_sincos_q) */
+    return nkm_sincos_q(rh, rl, x <= NKM_PI_4 ? 0.0 : n, 1);
 }
 
 /* ---- hyperbolic functions ---------------------------------------------- */
