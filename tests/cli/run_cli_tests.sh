@@ -758,13 +758,14 @@ begin "the neuron loop of the library's spiking models is vectorised"
 # The update's speed rests on GCC vectorising the loop over neurons: a
 # reduction inside it once kept the loop of every one-receptor LIF
 # population scalar, 1.9x slower, and nothing else noticed. The JIT's
-# compiler is wrapped to report what GCC vectorised, for each model below.
-# (GCC on x86-64 with AVX2 or better; the models integrated with RK4 in
-# sub-steps, hh, morris_lecar and the like, are not vectorised yet and not
-# listed.) The noisy LIF draws randn() and rand() per neuron, and the theta
-# neuron calls sin, cos and tan: their branches (in the normal draw's
-# cosine, and the trigonometric functions' argument reduction) kept such
-# loops scalar, 5x slower.
+# compiler is wrapped to report what GCC vectorised, for each model below:
+# every loop marked ivdep, the loop over neurons and, where the integration
+# runs outside it, the loops over a block's neurons. (GCC on x86-64 with
+# AVX2 or better.) The noisy LIF draws randn() and rand() per neuron, and
+# the theta neuron calls sin, cos and tan: their branches (in the normal
+# draw's cosine, and the trigonometric functions' argument reduction) kept
+# such loops scalar, 5x slower. Under rk45, a while loop of tries inside
+# the loop over neurons kept it scalar (adex 6x, hh 5x slower).
 cc_macros=$(cc -dM -E - </dev/null 2>/dev/null)
 if [ "$(uname -m)" = x86_64 ] && grep -qw avx2 /proc/cpuinfo &&
     printf '%s' "$cc_macros" | grep -q __GNUC__ && ! printf '%s' "$cc_macros" | grep -q __clang__; then
@@ -788,8 +789,9 @@ nk.model{name = "theta", kind = "neuron", states = {th = 0}, params = {tau = 5, 
          equations = "dth/dt = (1 - cos(th) + (1 + cos(th))*(I0 + sin(th)*tan(th/4)/100))/tau : 1",
          threshold = "th > 3.14159", reset = "th = th - 6.28318"}
 local net = nk.network{dt = 0.1}
-local function pop(model, syns)
-  local p = net:population(model, 64, {name = model .. "_" .. table.concat(syns, "_")})
+local function pop(model, syns, method)
+  local p = net:population(model, 64, {name = model .. "_" .. table.concat(syns, "_") ..
+                                              (method or ""), method = method})
   for k, syn in ipairs(syns) do
     net:connect(p, p, {rule = "one_to_one", weight = 1, synapse = syn, receptor = "r" .. k})
   end
@@ -807,6 +809,8 @@ pop("iaf_psc_exp", {"exp_curr"})
 pop("iaf_psc_alpha", {"exp_curr"})
 pop("noisy_lif", {"exp_curr"})
 pop("theta", {"exp_curr"})
+pop("adex", {"exp_cond"}, "rk45")
+pop("hh_traub", {"exp_cond"}, "rk45")
 net:run(0.1)
 EOF
     run -- env XDG_CACHE_HOME="$WORK/cache-vec" NKSHELL_CC="$WORK/vcc.sh" "$NK" vec.lua
@@ -816,13 +820,23 @@ EOF
         [ -e "$src" ] || break
         nsrc=$((nsrc + 1))
         model=$(sed -n "s/.*(model '\([^']*\)'.*/\1/p" "$src" | head -n 1)
-        line=$(grep -n '#pragma GCC ivdep' "$src" | head -n 1 | cut -d: -f1)
-        line=$((line + 1))
-        grep -q "\.c:$line:[0-9]*: optimized: loop vectorized" "${src%.c}.vec" ||
-            fail "model '$model': the loop over neurons (line $line) was not vectorised"
+        nloops=0
+        for line in $(grep -n '#pragma GCC ivdep' "$src" | cut -d: -f1); do
+            nloops=$((nloops + 1))
+            line=$((line + 1))
+            grep -q "\.c:$line:[0-9]*: optimized: loop vectorized" "${src%.c}.vec" ||
+                fail "model '$model': the loop at line $line was not vectorised"
+        done
+        method=$(sed -n "s/.*, method \([a-z0-9_]*\),.*/\1/p" "$src" | head -n 1)
+        # rk45: the loop over neurons, the loop of a try, the rest of the step
+        want=1
+        [ "$method" = rk45 ] && want=3
+        [ "$nloops" -eq "$want" ] ||
+            fail "model '$model' ($method): $nloops loops marked ivdep, expected $want"
     done
-    # one module per model and receptor set: lif three times, the rest once
-    [ "$nsrc" -eq 13 ] || fail "expected 13 compiled modules, got $nsrc"
+    # one module per model, receptor set and method: lif three times, adex
+    # and hh_traub twice, the rest once
+    [ "$nsrc" -eq 15 ] || fail "expected 15 compiled modules, got $nsrc"
 fi
 end_case
 

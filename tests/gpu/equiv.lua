@@ -601,6 +601,15 @@ for _, precision in ipairs{"float", "double"} do
                                              rtol = 1e-9, atol = 1e-9})
     net:source("array", tight, {values = {spread(8, 800, 1600)}, after = "hold"})
     R:mon("spikes adex rk45 tight", "spikes", tight)
+    -- 300 HH neurons (a block of 256 and a tail) under rk45, each driven
+    -- differently, so that they take different numbers of tries: the CPU
+    -- tries a block's neurons in a vectorised loop, those done leaving it,
+    -- the emulation and the GPU one neuron at a time
+    local many = net:population("hh", 300, {name = "hh_rk45_many", method = "rk45"})
+    net:source("array", many, {values = {spread(300, 2, 30)}, after = "hold"})
+    net:source("poisson", many, {rate = 2000, weight = 1})
+    R:mon("spikes hh rk45 many", "spikes", many)
+    R:mon("state hh rk45 many", "state", many, {vars = {"v", "m", "h", "n"}, every = 3})
     for _, m in ipairs{"lif", "iaf_psc_exp", "iaf_psc_alpha"} do
       local p = net:population(m, 10, {name = m .. "_exact", method = "exact"})
       net:source("array", p, {values = {spread(10, 600, 1500)}, after = "hold"})
