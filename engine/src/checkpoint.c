@@ -392,6 +392,15 @@ static double *src_field(nk_source *s, int k)
     return f[k];
 }
 
+/* The index in src_fields of field name. */
+static int src_index(const char *name)
+{
+    int k = 0;
+    while (src_fields[k] && strcmp(src_fields[k], name))
+        k++;
+    return k;
+}
+
 static int write_src(nk_net *net, hid_t f, int k)
 {
     nk_source *s = &net->srcs[k];
@@ -1235,7 +1244,15 @@ static int build_src(nk_net *net, hid_t g, char *err, size_t errlen)
         s.every = (int)every;
         s.rows = rows;
         s.cols = cols;
-        s.wfix = nk_fix_from(s.weight);
+        /* the options net:source would refuse (a weight past 2^31 was
+         * converted to fixed point unchecked; a rate of inf ran) */
+        const char *want, *opt = nk_source_check(&s, net->dt, &want);
+        if (opt) {
+            nk_snprintf(why, sizeof why, "%s is %g, expected %s", attr_name(g, opt, an, sizeof an),
+                        *src_field(&s, src_index(opt)), want);
+            return damaged_err(err, errlen, why);
+        }
+        s.wfix = NK_SRC_IS_SPIKES(s.kind) ? nk_fix_from(s.weight) : 0;
         int64_t *pt = alloc_n(nparts * 5, sizeof *pt);
         s.parts = nk_xcalloc((size_t)nparts, sizeof *s.parts);
         s.nparts = (int)nparts;

@@ -475,6 +475,10 @@ int nk_connect_ex(nk_net *net, nk_range pre, nk_range post, const nk_conn_opts *
 
 /* Sources and monitors (stim.c, monitor.c), called by every backend. */
 void nk_source_free(nk_source *s);
+/* The first option of source s (rate, weight, stop, ...) whose value
+ * net:source or src:set would refuse, with what it takes in *want; NULL
+ * when none (nk_restore's check of a checkpoint's sources). */
+const char *nk_source_check(const nk_source *s, double dt, const char **want);
 void nk_monitor_free(nk_monitor *m);
 /* Adds the step's current input and spike input (step 1 of backend.h);
  * drawn 0 leaves out the drawn sources (nk_source_drawn), which the backend

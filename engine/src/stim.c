@@ -270,17 +270,26 @@ int64_t nk_source_switch_step(const nk_net *net, const nk_source *src, int64_t c
     return step_of(src->times[c], net->dt);
 }
 
-/* Whether a Poisson source's count times its weight stays inside the
- * fixed-point input of one step (below 2^31) but in a 10-sigma tail:
- * counts are drawn per step, so no rate bounds them for sure. */
-static int poisson_fits(double rate, double weight, double dt)
+/* Why a Poisson source of this rate and weight does not fit, or NULL: a
+ * step's count, and that count times the weight, must stay below 2^31 (the
+ * count is drawn as a 32-bit integer; the input of one step is held in
+ * 64-bit fixed point below 2^31) but in a 10-sigma tail: counts are drawn
+ * per step, so no rate bounds them for sure. Rates past 2^31 spikes a
+ * step once gave counts that wrapped around, silently. */
+static const char *poisson_unfit(double rate, double weight, double dt)
 {
     double lambda = rate * dt * 1e-3;
-    return fabs(weight) * (lambda + 10 * sqrt(lambda) + 10) < 2147483648.0;
+    double top = lambda + 10 * sqrt(lambda) + 10;
+    if (!(top < 2147483648.0))
+        return "rate x dt (with its spread) would pass 2^31 input spikes in one step, more than "
+               "a step's count holds; lower the rate (rate r with weight k w gives the input "
+               "of rate k r with weight w)";
+    if (!(fabs(weight) * top < 2147483648.0))
+        return "rate x dt x |weight| (with its spread) would leave the range of one step's "
+               "input, which is held in 64-bit fixed point below 2^31; lower the rate or the "
+               "weight";
+    return NULL;
 }
-#define POISSON_RANGE                                                                         \
-    "rate x dt x |weight| (with its spread) would leave the range of one step's input, "      \
-    "which is held in 64-bit fixed point below 2^31; lower the rate or the weight"
 
 static int fill_kind(nk_net *net, nk_source *s, const char *kind, const nk_source_opts *o)
 {
@@ -477,9 +486,11 @@ static int fill_kind(nk_net *net, nk_source *s, const char *kind, const nk_sourc
             return nk_fail(ctx, NK_EINVAL,
                            "%s: weight must be finite with |weight| <= 1e6, got %s", kind,
                            nk_fmt_num(o->weight, wb, sizeof wb));
-        if (s->kind == NK_SRC_POISSON && !poisson_fits(s->rate, o->weight, net->dt))
+        const char *unfit =
+            s->kind == NK_SRC_POISSON ? poisson_unfit(s->rate, o->weight, net->dt) : NULL;
+        if (unfit)
             return nk_fail(ctx, NK_EINVAL, "poisson: %g Hz x weight %g: %s", s->rate, o->weight,
-                           POISSON_RANGE);
+                           unfit);
         s->weight = o->weight;
         s->wfix = nk_fix_from(o->weight);
         for (int k = 0; k < s->nparts; k++) {
@@ -695,11 +706,46 @@ static int kind_has(int kind, const char *name)
     return 0;
 }
 
+static const char *const settable[] = {"rate", "weight", "amplitude", "start", "stop",
+                                       "from", "to", "frequency", "phase", "offset",
+                                       "mean", "std", "p", NULL};
+
+/* What option name of a source takes when value is not that (net:source's
+ * and src:set's checks, option by option), or NULL. */
+static const char *field_want(const char *name, double value)
+{
+    if (!strcmp(name, "stop"))
+        return isnan(value) ? "a number of ms, infinite for never" : NULL;
+    if (!strcmp(name, "rate"))
+        return !(value >= 0) || !isfinite(value) ? "a finite number >= 0 Hz" : NULL;
+    if (!strcmp(name, "std") || !strcmp(name, "frequency"))
+        return !(value >= 0) || !isfinite(value) ? "a finite number >= 0" : NULL;
+    if (!strcmp(name, "p"))
+        return !(value >= 0 && value <= 1) ? "a probability in [0, 1]" : NULL;
+    if (!strcmp(name, "weight"))
+        return !(fabs(value) <= 1e6) ? "a finite number with |weight| <= 1e6" : NULL;
+    return !isfinite(value) ? "a finite number" : NULL;
+}
+
+const char *nk_source_check(const nk_source *s, double dt, const char **want)
+{
+    int kind = s->kind == NK_SRC_GLOBAL && s->ex ? NK_SRC_EQUATION : s->kind;
+    for (int k = 0; settable[k]; k++)
+        if (kind_has(kind, settable[k]) &&
+            (*want = field_want(settable[k], *field_of((nk_source *)s, settable[k]))))
+            return settable[k];
+    if (s->kind == NK_SRC_POISSON && (*want = poisson_unfit(s->rate, s->weight, dt)))
+        return "rate";
+    if (s->kind == NK_SRC_RAMP && !(isfinite(s->stop) && s->stop > s->start)) {
+        *want = "a finite number of ms after start (a ramp's)";
+        return "stop";
+    }
+    return NULL;
+}
+
 static int settable_list(int kind, char *buf, size_t len)
 {
-    static const char *const all[] = {"rate", "weight", "amplitude", "start", "stop",
-                                      "from", "to", "frequency", "phase", "offset",
-                                      "mean", "std", "p", NULL};
+    const char *const *all = settable;
     buf[0] = 0;
     for (int k = 0; all[k]; k++)
         if (kind_has(kind, all[k])) {
@@ -749,19 +795,12 @@ int nk_source_set(nk_net *net, int k, const char *name, double value)
     double *f = field_of(s, name);
     *f = value;
     int bad = 0;
-    if (!strcmp(name, "stop") ? isnan(value) : !isfinite(value))
+    const char *unfit = NULL;
+    if (field_want(name, value))
         bad = 1;
     else if (!(s->start >= 0) || s->stop < s->start)
         bad = 2;
-    else if (!strcmp(name, "rate") && value < 0)
-        bad = 1;
-    else if (!strcmp(name, "p") && !(value >= 0 && value <= 1))
-        bad = 1;
-    else if ((!strcmp(name, "std") || !strcmp(name, "frequency")) && value < 0)
-        bad = 1;
-    else if (!strcmp(name, "weight") && fabs(value) > 1e6)
-        bad = 1;
-    else if (s->kind == NK_SRC_POISSON && !poisson_fits(s->rate, s->weight, net->dt))
+    else if (s->kind == NK_SRC_POISSON && (unfit = poisson_unfit(s->rate, s->weight, net->dt)))
         bad = 3;
     else if (s->kind == NK_SRC_RAMP && !(isfinite(s->stop) && s->stop > s->start))
         bad = 2;
@@ -770,8 +809,7 @@ int nk_source_set(nk_net *net, int k, const char *name, double value)
         char vb[32];
         nk_fmt_num(value, vb, sizeof vb);
         if (bad == 3)
-            return nk_fail(net->ctx, NK_EINVAL, "%s: %s = %s: %s", kind, name, vb,
-                           POISSON_RANGE);
+            return nk_fail(net->ctx, NK_EINVAL, "%s: %s = %s: %s", kind, name, vb, unfit);
         if (bad == 2)
             return nk_fail(net->ctx, NK_EINVAL,
                            "%s: %s = %s would give start = %g, stop = %g (expected 0 <= start "

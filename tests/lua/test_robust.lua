@@ -281,7 +281,24 @@ do
   local ps = pnet:source("poisson", pp, {rate = 1000, weight = 1e6})
   T.raises("would leave the range of one step's input", ps.set, ps, {rate = 3e7})
   T.ok(tostring(ps):find("1000 Hz", 1, true), "the refused rate is not kept: " .. tostring(ps))
+  -- a step's count is drawn as a 32-bit integer: past 2^31 spikes a step
+  -- (rate 2.2e13 Hz at dt 0.1 ms) it wrapped around, whatever the weight
+  T.raises("would pass 2^31 input spikes in one step", pnet.source, pnet, "poisson", pp,
+           {rate = 2.2e13, weight = 1e-9})
+  ps:set{weight = 1e-9}
+  T.raises("would pass 2^31 input spikes in one step", ps.set, ps, {rate = 1e15})
   pnet:close()
+  local qnet = nk.network{}
+  local qp = qnet:population("lif", 1, {params = {v_thresh = 1e30}})
+  qnet:source("poisson", qp, {rate = 1e13, weight = 1e-6})
+  qnet:run(20)
+  -- 1e9 spikes of 1e-6 pA a step (dt 0.1 ms), decaying by e^-0.05 a step
+  -- (tau_syn 2 ms): at the steady state, after a step's decay,
+  -- 1000 e^-0.05 / (1 - e^-0.05) pA; the count's spread is 3e-5 of it
+  local isyn, want = qp:get("exc.isyn", 1), 1000 * math.exp(-0.05) / (1 - math.exp(-0.05))
+  T.ok(math.abs(isyn / want - 1) < 1e-3, "1e13 Hz of weight 1e-6 pA: isyn = " .. isyn ..
+       ", expected " .. want)
+  qnet:close()
 end
 
 -- models that would silently do something else are refused: a second ODE

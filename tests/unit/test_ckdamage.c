@@ -502,6 +502,15 @@ static void test_damaged(void)
         D("/src2", "start", NAN),
         D("/src0", "stop", -1),
         D("/src1", "interval", INFINITY),
+        /* what net:source refuses: a weight past 1e6 (once converted to
+         * fixed point unchecked), a rate that is not a finite number >= 0
+         * or whose count a step cannot hold (once restored and run) */
+        D("/src0", "weight", 1e18),
+        D("/src0", "weight", NAN),
+        D("/src0", "rate", INFINITY),
+        D("/src0", "rate", NAN),
+        D("/src0", "rate", -1),
+        D("/src0", "rate", 1e20),
         /* weights and a step source's times become fixed point and steps */
         E("/proj0", "w", 0, NAN),
         E("/proj1", "w", 3, -INFINITY),
@@ -517,6 +526,25 @@ static void test_damaged(void)
     run_case(&(dcase)I("/pop0", "nwritten", base_nrec + 1, 1));
     run_case(&(dcase)I("/mon1", "rows_out", base_rows + 1, 1));
     run_case(&(dcase)I("/mon1", "start_step", base_step + 1, 1));
+}
+
+/* A value a source does not use is not looked at: a step source's weight of
+ * 1e18 (restored, it was converted to fixed point, past the range of an
+ * int64: undefined behaviour, which the sanitized build stops at) */
+static void test_unused_field(void)
+{
+    char ck[600], out[600];
+    pathf(ck, sizeof ck, "damaged.ck.h5");
+    pathf(out, sizeof out, "unused.out.h5");
+    const double w = 1e18;
+    CHECK(damage(ck, "/src3", "weight", -1, H5T_NATIVE_DOUBLE, &w) == 0);
+    nk_net *r = nk_restore(ctx, ck, out);
+    CHECK(r != NULL);
+    if (!r) {
+        fprintf(stderr, "  restore with /src3 weight = 1e18: %s\n", nk_errmsg(ctx));
+        return;
+    }
+    nk_net_free(r);
 }
 
 /* Restores ck without an output into the file it names (run.h5, set up
@@ -633,6 +661,8 @@ int main(void)
         test_base();
         if (base_nrec > 0)
             test_damaged();
+        if (base_nrec > 0)
+            test_unused_field();
         test_run_id();
         nk_ctx_free(ctx);
     }
