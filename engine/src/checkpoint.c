@@ -115,6 +115,16 @@ static int damaged_err(char *err, size_t errlen, const char *why)
     return NK_EINVAL;
 }
 
+/* "restore: PATH is damaged (src0/rate is missing or does not read back)": for
+ * an attribute name of loc that did not read back. */
+static int missing_err(hid_t loc, const char *name, char *err, size_t errlen)
+{
+    char an[192], why[256];
+    snprintf(why, sizeof why, "%s is missing or does not read back",
+             attr_name(loc, name, an, sizeof an));
+    return damaged_err(err, errlen, why);
+}
+
 /* malloc of n entries of es bytes (at least one entry), NULL when n is
  * negative or n * es is more than an object may hold. */
 static void *alloc_n(int64_t n, size_t es)
@@ -1019,8 +1029,11 @@ static int build_pop(nk_net *net, hid_t g, char *err, size_t errlen)
     int64_t n = 0, nrx = 0;
     double rtol = 1e-6, atol = 1e-6;
     int rc = NK_EINVAL;
-    if (!name || !model || !desc || !method || get_i(g, "n", &n) || get_i(g, "nrx", &nrx)) {
-        snprintf(err, errlen, "a population's description is missing");
+    const char *miss = !name ? "name" : !model ? "model" : !desc ? "describe"
+                       : !method ? "method" : get_i(g, "n", &n) ? "n"
+                       : get_i(g, "nrx", &nrx) ? "nrx" : NULL;
+    if (miss) {
+        rc = missing_err(g, miss, err, errlen);
         goto out;
     }
     char why[512];
@@ -1048,7 +1061,14 @@ static int build_pop(nk_net *net, hid_t g, char *err, size_t errlen)
         goto out;
     }
     nk_pop *p = &net->pops[k];
-    nk_pop_set_tolerance(net, k, rtol, atol);
+    if (nk_pop_set_tolerance(net, k, rtol, atol)) {
+        char an[192];
+        const int a_bad = rtol > 0 && isfinite(rtol) && !(atol > 0 && isfinite(atol));
+        nk_snprintf(why, sizeof why, "%s is %g: %s", attr_name(g, a_bad ? "atol" : "rtol", an,
+                    sizeof an), a_bad ? atol : rtol, nk_errmsg(net->ctx));
+        rc = damaged_err(err, errlen, why);
+        goto out;
+    }
     if (get_arr(g, "param", H5T_NATIVE_DOUBLE, p->param, m->nparams)) {
         snprintf(err, errlen, "the parameters of '%s' do not read back", name);
         goto out;
@@ -1079,13 +1099,22 @@ static int build_pop(nk_net *net, hid_t g, char *err, size_t errlen)
         int ok = rn && rs && sm;
         double *pv = ok ? malloc(((size_t)sm->nparams + 1) * sizeof *pv) : NULL;
         ok = ok && pv && !get_arr(rg, "param", H5T_NATIVE_DOUBLE, pv, sm->nparams);
-        int got = ok ? nk_receptor_get(net, k, rn, rs, (const char *const *)sm->pname, pv,
-                                       sm->nparams)
-                     : -1;
+        int got = ok && *rn ? nk_receptor_get(net, k, rn, rs, (const char *const *)sm->pname,
+                                              pv, sm->nparams)
+                            : -1;
+        /* why not: no name, a synapse model this session lacks, what
+         * nk_receptor_get said, or a name given twice */
+        const char *because = !rn || !rs ? ": its name or synapse is missing"
+                              : !sm ? ": its synapse model is not defined in this session (define "
+                                      "it with nk.model before restoring)"
+                              : !ok ? ": its parameters do not read back"
+                              : !*rn ? ": its name is empty"
+                              : got < 0 ? ": "
+                                        : ": an earlier receptor has its name";
         if (got != r)
             snprintf(err, errlen, "receptor %d of '%s' (%s, %s) cannot be made again%s%s", r + 1,
-                     name, rn ? rn : "?", rs ? rs : "?", got < 0 && ok ? ": " : "",
-                     got < 0 && ok ? nk_errmsg(net->ctx) : "");
+                     name, rn ? rn : "?", rs ? rs : "?", because,
+                     got < 0 && ok && *rn ? nk_errmsg(net->ctx) : "");
         free(rn);
         free(rs);
         free(pv);
@@ -1110,10 +1139,8 @@ static int build_proj(nk_net *net, hid_t g, char *err, size_t errlen)
     const char *keys[] = {"pre_pop", "pre_lo", "pre_hi", "post_pop", "post_lo", "post_hi",
                           "rx", "nsyn", "max_delay"};
     for (int k = 0; k < 9; k++)
-        if (get_i(g, keys[k], &v[k])) {
-            snprintf(err, errlen, "a projection's description is missing");
-            return NK_EINVAL;
-        }
+        if (get_i(g, keys[k], &v[k]))
+            return missing_err(g, keys[k], err, errlen);
     /* in range before any of them is narrowed to an int or sizes an
      * array: populations and receptors that exist, non-empty neuron ranges
      * inside them, as many synapses as 'col' holds, 16-bit delays */
@@ -1203,15 +1230,15 @@ static int build_src(nk_net *net, hid_t g, char *err, size_t errlen)
         s.removed = 1;
     } else {
         int64_t hold = 0, every = 1, nparts = 0, ntotal = 0, rows = 0, cols = 0;
-        int bad = get_i(g, "hold", &hold) || get_i(g, "every", &every) ||
-                  get_i(g, "nparts", &nparts) || get_i(g, "ntotal", &ntotal) ||
-                  get_i(g, "rows", &rows) || get_i(g, "cols", &cols);
-        for (int q = 0; !bad && src_fields[q]; q++)
-            bad = get_d(g, src_fields[q], src_field(&s, q));
-        if (bad) {
-            snprintf(err, errlen, "a source's description is missing");
-            return NK_EINVAL;
-        }
+        const char *const ik[] = {"hold", "every", "nparts", "ntotal", "rows", "cols"};
+        int64_t *const iv[] = {&hold, &every, &nparts, &ntotal, &rows, &cols};
+        for (int q = 0; q < 6; q++)
+            if (get_i(g, ik[q], iv[q]))
+                return missing_err(g, ik[q], err, errlen);
+        for (int q = 0; src_fields[q]; q++)
+            if (get_d(g, src_fields[q], src_field(&s, q)))
+                return missing_err(g, src_fields[q], err, errlen);
+        int bad = 0;
         /* rows and cols size an array source's values: checked against
          * 'arr' once the parts give the number of neurons */
         char why[512];
@@ -1381,14 +1408,13 @@ static int build_mon(nk_net *net, hid_t g, char *err, size_t errlen)
 {
     int64_t kind = -1, pop = -1, lo = 0, hi = 0, n = 0, has_idx = 0, every = 1, op_sum = 0,
             bin_steps = 1;
-    int bad = get_i(g, "kind", &kind) || get_i(g, "pop", &pop) || get_i(g, "lo", &lo) ||
-              get_i(g, "hi", &hi) || get_i(g, "n", &n) || get_i(g, "has_idx", &has_idx) ||
-              get_i(g, "every", &every) || get_i(g, "op_sum", &op_sum) ||
-              get_i(g, "bin_steps", &bin_steps);
-    if (bad) {
-        snprintf(err, errlen, "a monitor's description is missing or inconsistent");
-        return NK_EINVAL;
-    }
+    const char *const ik[] = {"kind",  "pop",    "lo",        "hi", "n", "has_idx",
+                              "every", "op_sum", "bin_steps"};
+    int64_t *const iv[] = {&kind, &pop, &lo, &hi, &n, &has_idx, &every, &op_sum, &bin_steps};
+    for (int q = 0; q < 9; q++)
+        if (get_i(g, ik[q], iv[q]))
+            return missing_err(g, ik[q], err, errlen);
+    int bad = 0;
     /* n neurons of the population from lo to hi (every one between them
      * without idx), steps that fit an int (every matters to state, field
      * and output monitors, bin_steps to rate monitors) */
@@ -1438,7 +1464,10 @@ static int build_mon(nk_net *net, hid_t g, char *err, size_t errlen)
         else
             snprintf(err, errlen, "a monitor cannot be made again: %s", nk_errmsg(net->ctx));
     } else {
-        snprintf(err, errlen, "a monitor's description is missing or inconsistent");
+        char an[192], why[256];
+        snprintf(why, sizeof why, "%s does not read back (%lld neurons)",
+                 attr_name(g, "idx", an, sizeof an), (long long)n);
+        rc = damaged_err(err, errlen, why);
     }
     free(idx);
     free(name);

@@ -511,6 +511,10 @@ static void test_damaged(void)
         D("/src0", "rate", NAN),
         D("/src0", "rate", -1),
         D("/src0", "rate", 1e20),
+        /* rk45's tolerances, as net:population checks them */
+        D("/pop0", "rtol", NAN),
+        D("/pop1", "atol", -1e300),
+        D("/pop0", "rtol", 1e-20),
         /* weights and a step source's times become fixed point and steps */
         E("/proj0", "w", 0, NAN),
         E("/proj1", "w", 3, -INFINITY),
@@ -545,6 +549,37 @@ static void test_unused_field(void)
         return;
     }
     nk_net_free(r);
+}
+
+/* An attribute taken out of the checkpoint: refused, naming it (the
+ * message once said "a source's description is missing", naming none). */
+static void test_missing(void)
+{
+    static const char *const gone[][2] = {
+        {"/src0", "rate"}, {"/src1", "cols"}, {"/mon1", "every"}, {"/proj0", "nsyn"},
+        {"/pop1", "model"}, {"/pop0", "nrx"},
+    };
+    char ck[600], out[600], want[128];
+    pathf(ck, sizeof ck, "missing.ck.h5");
+    pathf(out, sizeof out, "missing.out.h5");
+    for (size_t k = 0; k < sizeof gone / sizeof *gone; k++) {
+        CHECK(copy_file(base_ck, ck) == 0);
+        hid_t f = H5Fopen(ck, H5F_ACC_RDWR, H5P_DEFAULT);
+        int gone_ok = f >= 0 && H5Adelete_by_name(f, gone[k][0], gone[k][1], H5P_DEFAULT) >= 0;
+        if (f >= 0)
+            gone_ok = H5Fclose(f) >= 0 && gone_ok;
+        CHECK(gone_ok);
+        nk_net *r = nk_restore(ctx, ck, out);
+        snprintf(want, sizeof want, "is damaged (%s/%s is missing or does not read back)",
+                 gone[k][0] + 1, gone[k][1]);
+        int refused = r == NULL && strstr(nk_errmsg(ctx), want);
+        CHECK(refused);
+        if (!refused)
+            fprintf(stderr, "  restore without %s %s: %s (%s)\n", gone[k][0], gone[k][1],
+                    r ? "accepted" : "refused", r ? "" : nk_errmsg(ctx));
+        if (r)
+            nk_net_free(r);
+    }
 }
 
 /* Restores ck without an output into the file it names (run.h5, set up
@@ -663,6 +698,8 @@ int main(void)
             test_damaged();
         if (base_nrec > 0)
             test_unused_field();
+        if (base_nrec > 0)
+            test_missing();
         test_run_id();
         nk_ctx_free(ctx);
     }
