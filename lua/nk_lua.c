@@ -4056,6 +4056,7 @@ static int net_close(lua_State *L)
         return lerror(L, "net:close: not while the network is running (from a callback)");
     if (in_api_call(L)) {
         n->closed = 1;
+        nk_net_mark_closed(n->net);
         close_later(L, 1);
         return 0;
     }

@@ -108,8 +108,26 @@ int nk_read_matrix(const char *path, const char *dataset, double **vals, int64_t
         }
         snprintf(name, sizeof name, "%s", fo.path);
     }
-    if (H5Lexists(f, name, H5P_DEFAULT) <= 0 || (d = H5Dopen2(f, name, H5P_DEFAULT)) < 0) {
+    if (H5Lexists(f, name, H5P_DEFAULT) <= 0) {
         snprintf(err, errlen, "'%s' has no dataset '%s'", path, name);
+        rc = NK_EINVAL;
+        goto done;
+    }
+    /* it is there: say what it is, if not a dataset (a group once was
+     * "no dataset" too) */
+    hid_t o = H5Oexists_by_name(f, name, H5P_DEFAULT) > 0 ? H5Oopen(f, name, H5P_DEFAULT) : -1;
+    H5I_type_t ot = o >= 0 ? H5Iget_type(o) : H5I_BADID;
+    if (o >= 0)
+        H5Oclose(o);
+    if (ot != H5I_DATASET || (d = H5Dopen2(f, name, H5P_DEFAULT)) < 0) {
+        if (ot == H5I_GROUP)
+            snprintf(err, errlen, "'%s' in '%s' is a group, not a dataset; name one of the "
+                                  "datasets in it (nk.read('%s') lists them)", name, path, path);
+        else if (o < 0)
+            snprintf(err, errlen, "'%s' in '%s' is a link to nothing this file holds (a "
+                                  "dangling or external link), not a dataset", name, path);
+        else
+            snprintf(err, errlen, "'%s' in '%s' is not a dataset", name, path);
         rc = NK_EINVAL;
         goto done;
     }

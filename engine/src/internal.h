@@ -384,6 +384,7 @@ struct nk_net {
     struct nk_h5out *out;    /* open only during a run (setup) ... */
     struct nk_writer *writer;/* ... then owned by the writer thread */
     int running;             /* inside nk_run: the structure must not change */
+    int closed;              /* closed, to be freed when a running call ends */
     int64_t run_until;       /* during a run: the step it ends at, */
     int64_t run_ck_every;    /* its checkpoint cadence in steps (0: none), */
     int64_t run_step0;       /* and the step it started at */

@@ -178,7 +178,14 @@ nk_net *nk_net_new(nk_ctx *ctx, const nk_net_opts *o)
         if (!same && !part)
             continue;
         ctx->output_taken = 1;
-        if (part)
+        if (ctx->live[k]->closed)
+            nk_fail(ctx, NK_EINVAL,
+                    "output '%s' is the results file of a network of this session that was "
+                    "closed while a call was running (a callback's, say): the file is let go "
+                    "when that call ends; give this network another output (option 'output'), "
+                    "or make it after that call",
+                    o->output);
+        else if (part)
             nk_fail(ctx, NK_EINVAL,
                     "output '%s' clashes with '%s', the results file of another network of "
                     "this session, which is still open (a run writes its results file as "
@@ -319,6 +326,7 @@ double nk_net_dt(const nk_net *net) { return net->dt; }
 uint64_t nk_net_seed(const nk_net *net) { return net->seed; }
 int64_t nk_net_step(const nk_net *net) { return net->step; }
 int nk_net_running(const nk_net *net) { return net->running; }
+void nk_net_mark_closed(nk_net *net) { net->closed = 1; }
 double nk_net_time(const nk_net *net) { return (double)net->step * net->dt; }
 const char *nk_net_backend_name(const nk_net *net) { return net->be->name; }
 

@@ -193,6 +193,33 @@ do
   T.eq(tostring(E), "edge list (freed)", "the finalizer freed the list")
 end
 
+-- A network closed inside another network's run holds its results file
+-- until that run ends: a new network asking for the file is told so (it
+-- was told the other was "still open: close that one first"), and gets it
+-- once the run is over.
+do
+  local out = T.tmpname("test_closing_held") .. ".h5"
+  local net = nk.network{}
+  local p = net:population("lif", 1)
+  local msg
+  net:source("callback", p, {fn = function()
+    if not msg then
+      nk.network{output = out}:close()
+      local ok, err = pcall(nk.network, {output = out})
+      msg = ok and "accepted" or tostring(err)
+    end
+    return 0
+  end})
+  net:run(0.2)
+  T.ok(msg:find("closed while a call was running (a callback's, say): the file is let go when " ..
+                "that call ends", 1, true), "the message says why the file is held: " .. msg)
+  local again = nk.network{output = out}
+  T.ok(again ~= nil, "after the run, the file is free")
+  again:close()
+  net:close()
+  os.remove(out)
+end
+
 -- The coroutine library still works as before.
 do
   local co = coroutine.create(function(x) return coroutine.yield(x + 1) * 2 end)

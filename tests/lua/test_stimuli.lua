@@ -308,6 +308,8 @@ do
   all_near(currents(rm), wantf, 1e-12, "array from a file: the dataset's rows, one per step")
   T.raises("'" .. path .. "' holds", r.source, r, "array", rp, {file = path})
   T.raises("has no dataset '/nope'", r.source, r, "array", rp, {file = path, dataset = "/nope"})
+  T.raises("'/report/drive' in '" .. path .. "' is a group, not a dataset; name one of the " ..
+           "datasets in it", r.source, r, "array", rp, {file = path, dataset = "/report/drive"})
   T.raises("array: each row must hold 2 values (one per target neuron) or 1, got 3",
            r.source, r, "array", rp:slice(1, 2), {file = path, dataset = "/report/drive/data"})
   os.remove(path)

@@ -723,6 +723,10 @@ typedef struct nk_run_opts {
 int nk_run(nk_net *net, double ms, const nk_run_opts *o);
 /* 1 while nk_run is stepping (callbacks then may not change the structure). */
 int nk_net_running(const nk_net *net);
+/* Notes that the network is closed, its freeing put off until a call that
+ * is running ends (the Lua binding's net:close from inside a callback):
+ * nk_net_new's refusal of its results file then says so. */
+void nk_net_mark_closed(nk_net *net);
 
 /* Makes the results file of a run whose process died (PATH.part) whole
  * again: cut to its last flush and renamed to PATH (path may name either). */
