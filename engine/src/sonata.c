@@ -3267,11 +3267,22 @@ static int ld_node_pop(ld *L, int fi, hid_t nodes, const char *name)
         rc = ld_group_cols(L, file, g, gpath, &G[k], models, (int)ntys, NULL);
         const gcol *x = named_col(&G[k], "x"), *y = named_col(&G[k], "y"),
                    *z = named_col(&G[k], "z");
-        if (!rc && (x || y || z) && !(x && y && z))
+        if (!rc && (x || y || z) && !(x && y && z)) {
+            /* "has x and y but not z", "has z but not x or y" */
+            const char *xyz[3] = {"x", "y", "z"}, *has[3], *lacks[3];
+            const int on[3] = {x != NULL, y != NULL, z != NULL};
+            int nh = 0, nl = 0;
+            for (int c = 0; c < 3; c++) {
+                if (on[c])
+                    has[nh++] = xyz[c];
+                else
+                    lacks[nl++] = xyz[c];
+            }
             rc = nk_fail(ctx, NK_EINVAL, "'%s': %s has %s%s%s but not %s%s%s: positions need all "
                                          "three of x, y, z (um)",
-                         file, gpath, x ? "x " : "", y ? "y " : "", z ? "z " : "",
-                         x ? "" : "x ", y ? "" : "y ", z ? "" : "z ");
+                         file, gpath, has[0], nh > 1 ? " and " : "", nh > 1 ? has[1] : "",
+                         lacks[0], nl > 1 ? " or " : "", nl > 1 ? lacks[1] : "");
+        }
     }
     if (rc || (rc = ld_check_rows(L, file, g, where, "node", n, G, gsel, gidx)))
         goto done;

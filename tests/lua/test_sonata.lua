@@ -356,6 +356,8 @@ refused("/nodes/v2/node_group_id has 3 values; expected 4",
         with("nodes", data .. "bad/nodes_group_length.hdf5"))
 refused("/nodes/v2/0/y has 3 values but /nodes/v2/0/x has 4",
         with("nodes", data .. "bad/nodes_xyz_length.hdf5"))
+refused("/nodes/v2/0 has x and y but not z: positions need all three of x, y, z (um)",
+        with("nodes", data .. "bad/nodes_no_z.hdf5"))
 refused("nodes 0 and 2 of node type 1 have different values (10 and 20)",
         with("nodes", data .. "bad/nodes_param_varies.hdf5"))
 -- NaN in every node was "different values (nan and nan)": NaN equals nothing
