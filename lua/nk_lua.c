@@ -2514,6 +2514,7 @@ static int sel_neurons(lua_State *L)
 static int sel_parts(lua_State *L)
 {
     lsel *s = check_udata(L, 1, SEL_MT);
+    sel_net(L, 1); /* (a closed network's selections refuse, as sel:neurons does) */
     lua_getiuservalue(L, 1, 1);
     int netidx = lua_gettop(L);
     lua_createtable(L, s->nparts, 0);
@@ -2543,9 +2544,11 @@ static const nk_sel *check_sel(lua_State *L, int netidx, int arg, const char *fn
     lsel *s = luaL_testudata(L, arg, SEL_MT);
     if (s) {
         lua_getiuservalue(L, arg, 1);
-        if (!lua_rawequal(L, -1, netidx))
-            lerror(L, "bad argument #%d to '%s' (the selection belongs to another network)",
-                   arg - 1, fname);
+        if (!lua_rawequal(L, -1, netidx)) {
+            const lnet *other = luaL_testudata(L, -1, NET_MT);
+            lerror(L, "bad argument #%d to '%s' (the selection belongs to another network%s)",
+                   arg - 1, fname, other && !live_net(other) ? ", which has been closed" : "");
+        }
         lua_pop(L, 1);
         *nparts = s->nparts;
         return s->parts;

@@ -277,8 +277,16 @@ static int parse_value_option(ShellState *s, int *i)
             continue;
         }
         if (!opt->valid(value)) {
-            usage_error("invalid value '%s' for %s (expected %s)", value,
-                        opt->name, opt->expected);
+            /* "--threads -e CODE": the value was left out, and the next
+             * option taken for it */
+            int looks_opt = arg[len] == '\0' && value[0] == '-' && value[1] &&
+                            !(value[1] >= '0' && value[1] <= '9');
+            if (looks_opt)
+                usage_error("option '%s' needs an argument (%s), and '%s' is an option",
+                            opt->name, opt->expected, value);
+            else
+                usage_error("invalid value '%s' for %s (expected %s)", value, opt->name,
+                            opt->expected);
             return EXIT_USAGE + 1;
         }
         s->defaults[k] = value;

@@ -177,6 +177,19 @@ expect_err "nkshell: option '--backend' needs an argument
 $USAGE_HINT"
 end_case
 
+begin "--threads followed by another option: its value is missing, said so"
+# (it said "invalid value '-e' for --threads", as if -e were the value given)
+run -- "$NK" --threads -e 'print("not run")'
+expect_rc 2
+expect_out ""
+expect_err "nkshell: option '--threads' needs an argument (a non-negative integer), and '-e' is an option
+$USAGE_HINT"
+run -- "$NK" --threads -1 -e 'print("not run")'
+expect_rc 2
+expect_err "nkshell: invalid value '-1' for --threads (expected a non-negative integer)
+$USAGE_HINT"
+end_case
+
 begin "--backend=bogus is a usage error"
 run -- "$NK" --backend=bogus -e 'print("not run")'
 expect_rc 2

@@ -92,6 +92,16 @@ do
   for what, o in pairs(objs) do
     T.eq(tostring(o), what .. " (its network has been closed)", "tostring of a closed " .. what)
   end
+  -- a closed network's selection: sel:parts refuses as sel:neurons does (it
+  -- returned a table of selections), and another network names the closing
+  local sel = objs.selection
+  T.raises("this network has been closed", sel.parts, sel)
+  T.raises("this network has been closed", sel.neurons, sel)
+  local on = nk.network{}
+  on:population("lif", 4)
+  T.raises("(the selection belongs to another network, which has been closed)", on.monitor, on,
+           "spikes", sel)
+  on:close()
 end
 
 -- messages from a fuzzing pass (round 4)
