@@ -68,6 +68,19 @@ do
        (desc:match("backend cuda %b()") or desc))
   net:close()
 end
+-- a network with nothing to do in a step but nk_step_begin: not in one
+-- launch (nk_block_run skips that op, its barrier running it, so the steps
+-- after the second had no nk_step_begin at all), and print(net) says why
+do
+  local net = nk.network{backend = "cuda"}
+  net:run(20)
+  T.near(net.t, 20, 1e-9, "an empty network runs")
+  local desc = tostring(net)
+  T.ok(desc:find("steps not in one launch: a step of one launch (nk_step_begin) gains nothing",
+                 1, true) ~= nil,
+       "an empty network: not in one launch, and why: " .. (desc:match("backend cuda %b()") or desc))
+  net:close()
+end
 -- a drawn source added after a run: the network is built again, and
 -- nk_block_run with it has the drawn sources' kernel (runner_fns leaves it
 -- out of a network without one); a monitor added after a run is not a new

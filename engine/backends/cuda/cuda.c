@@ -2451,6 +2451,13 @@ static int record_block(nk_net *net, cuda_bk *B, char *err, size_t errlen)
     B->recording = 0;
     if (rc)
         return rc;
+    /* nk_block_run's barrier after an op runs the next step's
+     * nk_step_begin, and the op itself is skipped: with no other op, the
+     * steps after the second would have none (and nothing to gain) */
+    if (B->nops < 2) {
+        snprintf(err, errlen, "a step of one launch (nk_step_begin) gains nothing");
+        return NK_ENOTSUP;
+    }
     const size_t ops_at = 16; /* after nk_grid_sync's words, 0 */
     size_t head = ops_at + ((size_t)B->nops * sizeof(nk_dop) + 15) / 16 * 16, bytes = head;
     for (int k = 0; k < B->nops; k++) {
@@ -2509,9 +2516,18 @@ static int block_window(nk_net *net, cuda_bk *B, char *err, size_t errlen)
     if (!nk_dev_emulated(B->dev)) {
         nk_dbrun a = {.ops = (const nk_dop *)(uintptr_t)(B->dops + 16), .nsteps = GRAPH_STEPS,
                       .bar = (unsigned int *)(uintptr_t)B->dops, .nops = B->nops};
-        if (B->block_blocks > 1)
-            return nk_dev_launch_resident(B->dev, B->blockk, (uint32_t)B->block_blocks,
-                                          (uint32_t)B->block_threads, &a, sizeof a, err, errlen);
+        if (B->block_blocks > 1) {
+            rc = nk_dev_launch_resident(B->dev, B->blockk, (uint32_t)B->block_blocks,
+                                        (uint32_t)B->block_threads, &a, sizeof a, err, errlen);
+            /* refused, though the blocks were counted resident at build
+             * (the device shared since, under MPS, say): nothing ran, and
+             * the steps go as graphs from here (print(net) says why) */
+            if (rc == NK_ENOTSUP) {
+                B->block = 0;
+                snprintf(B->block_why, sizeof B->block_why, "%.190s", err);
+            }
+            return rc;
+        }
         return nk_dev_launch(B->dev, B->blockk, 1, (uint32_t)B->block_threads, &a, sizeof a, err,
                              errlen);
     }

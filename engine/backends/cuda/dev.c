@@ -53,6 +53,8 @@ enum {
     CU_OK = 0,
     CU_ERR_OUT_OF_MEMORY = 2,
     CU_ERR_NO_DEVICE = 100,
+    CU_ERR_COOP_TOO_LARGE = 720,
+    CU_ERR_NOT_SUPPORTED = 801,
     /* CUdevice_attribute */
     CU_DEV_MAX_THREADS_PER_BLOCK = 1,
     CU_DEV_MULTIPROCESSOR_COUNT = 16,
@@ -1480,8 +1482,13 @@ static int launch(nk_dev *d, nk_dfn *f, uint32_t blocks, uint32_t threads, const
     else
         r = cu.LaunchKernel(f->fn, blocks, 1, 1, threads, 1, 1, 0, d->stream,
                             argsize ? params : NULL, NULL);
+    /* a cooperative launch refused (too many blocks for the device as it
+     * is shared now, under MPS, say): nothing ran, and the caller can go
+     * another way */
     if (r)
-        return cu_fail(NK_EIO, r, err, errlen, "launching kernel '%s' (%u blocks of %u threads%s)",
+        return cu_fail(coop && (r == CU_ERR_COOP_TOO_LARGE || r == CU_ERR_NOT_SUPPORTED)
+                           ? NK_ENOTSUP : NK_EIO,
+                       r, err, errlen, "launching kernel '%s' (%u blocks of %u threads%s)",
                        f->name, blocks, threads, coop ? ", all resident" : "");
     snprintf(d->last, sizeof d->last, "%s", f->name);
     return 0;
