@@ -1198,7 +1198,12 @@ static int emit_rk45(sb *b, sys *y, char *err, size_t errlen)
         sb_printf(b, "                if (!(q <= nk_en)) nk_en = q;\n");
         sb_printf(b, "                nk_y5_%d = y5;\n            }\n", j);
     }
-    sb_printf(b, "            if (!(nk_en == nk_en) || ++nk_tries > 1000000) {\n");
+    /* An error that is not a number (a trial step too long for the model:
+     * an exponential overflowing at the stage's states) rejects the try
+     * and cuts the step size by 5, as a large error does; only at the
+     * smallest step size does it give up (it gave up at once, so that a
+     * model rk4 ran in fixed steps stopped under rk45). */
+    sb_printf(b, "            if ((!(nk_en == nk_en) && nk_h <= nk_hmin) || ++nk_tries > 1000000) {\n");
     for (int j = 0; j < n; j++)
         sb_printf(b, "                %s = nkm_nan();\n", y->o[j].cname);
     sb_printf(b, "                break;\n            }\n");
@@ -1207,7 +1212,8 @@ static int emit_rk45(sb *b, sys *y, char *err, size_t errlen)
         sb_printf(b, "                %s = nk_y5_%d;\n", y->o[j].cname, j);
     sb_printf(b, "                nk_tt += nk_h;\n                nk_rem -= nk_h;\n");
     sb_printf(b, "                if (nk_rem < nk_dt * 1e-12) nk_rem = 0.0;\n            }\n");
-    sb_printf(b, "            double nk_fac = nk_en > 0.0 ? 0.9 * nk_pow(nk_en, -0.2) : 5.0;\n");
+    sb_printf(b, "            double nk_fac = nk_en > 0.0 ? 0.9 * nk_pow(nk_en, -0.2) : "
+                 "nk_en == nk_en ? 5.0 : 0.2;\n");
     sb_printf(b, "            nk_h *= nk_fac < 0.2 ? 0.2 : nk_fac > 5.0 ? 5.0 : nk_fac;\n");
     sb_printf(b, "            if (nk_h < nk_hmin) nk_h = nk_hmin;\n");
     sb_printf(b, "            }\n        }\n");
@@ -1260,10 +1266,11 @@ static int emit_rk45_try(sb *b, sys *y, char *err, size_t errlen)
         sb_printf(b, "                nk_en = !(q <= nk_en) ? q : nk_en;\n");
         sb_printf(b, "                nk_y5_%d = y5;\n            }\n", j);
     }
-    /* failed (NaN, or a million tries): NaN, and done; accepted: y5, and
-     * on; else as before */
-#define RK_FAIL "!(nk_en == nk_en & nk_tries <= 1000000.0)"
-#define RK_ACC "(nk_en == nk_en & nk_tries <= 1000000.0 & (nk_en <= 1.0 | nk_h <= nk_hmin))"
+    /* failed (an error that is not a number at the smallest step size, or
+     * a million tries): NaN, and done; accepted: y5, and on; else as
+     * before */
+#define RK_FAIL "((nk_en != nk_en & nk_h <= nk_hmin) | nk_tries > 1000000.0)"
+#define RK_ACC "(!" RK_FAIL " & (nk_en <= 1.0 | nk_h <= nk_hmin))"
     for (int j = 0; j < n; j++)
         sb_printf(b, "            nk_rk_%s[nk_p] = " RK_FAIL " ? nkm_nan() : " RK_ACC
                      " ? nk_y5_%d : nk_y0_%d;\n",
@@ -1273,7 +1280,8 @@ static int emit_rk45_try(sb *b, sys *y, char *err, size_t errlen)
                  "nk_left < nk_dt * 1e-12 ? 0.0 : nk_left;\n"
                  "            nk_rk_tt[nk_p] = " RK_ACC " ? nk_tt + nk_h : nk_tt;\n"
                  "            nk_rk_tries[nk_p] = nk_tries;\n"
-                 "            const double nk_fac = nk_en > 0.0 ? 0.9 * nk_pow(nk_en, -0.2) : 5.0;\n"
+                 "            const double nk_fac = nk_en > 0.0 ? 0.9 * nk_pow(nk_en, -0.2) : "
+                 "nk_en == nk_en ? 5.0 : 0.2;\n"
                  "            const double nk_hn = nk_h * (nk_fac < 0.2 ? 0.2 : nk_fac > 5.0 ? 5.0 : nk_fac);\n"
                  "            nk_rk_h[nk_p] = nk_hn < nk_hmin ? nk_hmin : nk_hn;\n");
 #undef RK_FAIL

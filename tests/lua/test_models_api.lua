@@ -547,6 +547,19 @@ do
     local ok2, e2 = pcall(m.run, m, 20)
     T.ok(not ok2 and not e2:find("rk45", 1, true), "other methods do not: " .. tostring(e2))
   end
+  -- a trial step too long for the model (its stages overflow to NaN) is
+  -- rejected and the step size cut, as a large error is; it used to stop
+  -- the run at once: dx/dt = -1000 x^3 from x = 1 at dt = 0.1 overflowed
+  -- in the first try's stages (exact: x(t) = 1/sqrt(1 + 2000 t))
+  do
+    nk.model{name = "cubic_api", equations = "dx/dt = -1000*x*x*x : 1", states = {x = 1}}
+    local n = nk.network{dt = 0.1, precision = "double"}
+    local p = n:population("cubic_api", 3, {method = "rk45"})
+    local ok, e = pcall(n.run, n, 1)
+    T.ok(ok, "rk45 shortens a step whose stages overflow: " .. tostring(e))
+    local x, want = p:get("x", 2), 1 / math.sqrt(1 + 2000 * 1)
+    T.ok(math.abs(x / want - 1) < 1e-3, "and follows x = 1/sqrt(1 + 2000 t): " .. x .. " vs " .. want)
+  end
   -- tighter tolerances are closer to the exact exp(-t)
   local function err(rtol)
     local n = nk.network{dt = 1, precision = "double"}
