@@ -1162,15 +1162,14 @@ static const double DP_A[7][6] = {
 static const double DP_E[7] = {71.0 / 57600,  0, -71.0 / 16695, 71.0 / 1920,
                                -17253.0 / 339200, 22.0 / 525, -1.0 / 40};
 
-static int emit_rk45(sb *b, sys *y, char *err, size_t errlen)
+/* One Dormand-Prince try from the states (nk_y0_J) with step nk_h from
+ * time nk_tt: the seven stages, the fifth-order states nk_y5_J and the
+ * error nk_en, the largest over the states of |error| / (atol + rtol
+ * max(|y0|, |y5|)) (NaN when one is). emit_rk45 and emit_rk45_try decide
+ * from it. */
+static int emit_dp_try(sb *b, sys *y, char *err, size_t errlen)
 {
     int n = y->n;
-    sb_printf(b, "        {\n");
-    sb_printf(b, "            double nk_rem = nk_dt, nk_h = nk_dt, nk_tt = nk_t;\n");
-    sb_printf(b, "            const double nk_hmin = nk_dt * 1e-9;\n");
-    sb_printf(b, "            int nk_tries = 0;\n");
-    sb_printf(b, "            while (nk_rem > 0.0) {\n");
-    sb_printf(b, "            if (nk_h >= nk_rem * 0.999999) nk_h = nk_rem;\n");
     for (int j = 0; j < n; j++)
         sb_printf(b, "            const double nk_y0_%d = %s;\n", j, y->o[j].cname);
     sb_printf(b, "            double");
@@ -1195,9 +1194,23 @@ static int emit_rk45(sb *b, sys *y, char *err, size_t errlen)
         sb_printf(b, ";\n");
         sb_printf(b, "                const double sc = nk_atol + nk_rtol * nk_fmax(nk_fabs(nk_y0_%d), nk_fabs(y5));\n", j);
         sb_printf(b, "                const double q = nk_fabs(er) / sc;\n");
-        sb_printf(b, "                if (!(q <= nk_en)) nk_en = q;\n");
+        sb_printf(b, "                nk_en = !(q <= nk_en) ? q : nk_en;\n");
         sb_printf(b, "                nk_y5_%d = y5;\n            }\n", j);
     }
+    return 0;
+}
+
+static int emit_rk45(sb *b, sys *y, char *err, size_t errlen)
+{
+    int n = y->n;
+    sb_printf(b, "        {\n");
+    sb_printf(b, "            double nk_rem = nk_dt, nk_h = nk_dt, nk_tt = nk_t;\n");
+    sb_printf(b, "            const double nk_hmin = nk_dt * 1e-9;\n");
+    sb_printf(b, "            int nk_tries = 0;\n");
+    sb_printf(b, "            while (nk_rem > 0.0) {\n");
+    sb_printf(b, "            if (nk_h >= nk_rem * 0.999999) nk_h = nk_rem;\n");
+    if (emit_dp_try(b, y, err, errlen))
+        return -1;
     /* An error that is not a number (a trial step too long for the model:
      * an exponential overflowing at the stage's states) rejects the try
      * and cuts the step size by 5, as a large error does; only at the
@@ -1239,33 +1252,8 @@ static int emit_rk45_try(sb *b, sys *y, char *err, size_t errlen)
                  "            const double nk_tries = nk_rk_tries[nk_p] + 1.0;\n"
                  "            const double nk_hmin = nk_dt * 1e-9;\n"
                  "            const double nk_h = nk_hc >= nk_rem * 0.999999 ? nk_rem : nk_hc;\n");
-    for (int j = 0; j < n; j++)
-        sb_printf(b, "            const double nk_y0_%d = %s;\n", j, y->o[j].cname);
-    sb_printf(b, "            double");
-    for (int j = 0; j < n; j++)
-        sb_printf(b, "%s nk_y5_%d", j ? "," : "", j);
-    sb_printf(b, ";\n");
-    for (int s = 0; s < 7; s++) {
-        sb_printf(b, "            double");
-        for (int j = 0; j < n; j++)
-            sb_printf(b, "%s nk_%s_%d", j ? "," : "", KN[s], j);
-        sb_printf(b, ";\n");
-    }
-    for (int s = 0; s < 7; s++)
-        if (emit_stage(b, y, KN[s], DP_C[s], s, DP_A[s], KN, err, errlen))
-            return -1;
-    sb_printf(b, "            double nk_en = 0.0;\n");
-    for (int j = 0; j < n; j++) {
-        sb_printf(b, "            {\n                const double y5 = nk_y0_%d + nk_h * ", j);
-        emit_lincomb(b, DP_A[6], 6, KN, j);
-        sb_printf(b, ";\n                const double er = nk_h * ");
-        emit_lincomb(b, DP_E, 7, KN, j);
-        sb_printf(b, ";\n");
-        sb_printf(b, "                const double sc = nk_atol + nk_rtol * nk_fmax(nk_fabs(nk_y0_%d), nk_fabs(y5));\n", j);
-        sb_printf(b, "                const double q = nk_fabs(er) / sc;\n");
-        sb_printf(b, "                nk_en = !(q <= nk_en) ? q : nk_en;\n");
-        sb_printf(b, "                nk_y5_%d = y5;\n            }\n", j);
-    }
+    if (emit_dp_try(b, y, err, errlen))
+        return -1;
     /* failed (an error that is not a number at the smallest step size, or
      * a million tries): NaN, and done; accepted: y5, and on; else as
      * before */
