@@ -1753,7 +1753,10 @@ static void carry_values(sb *b, const nk_pop *pop, const sys *y, int what, int d
 
 /* The most states and intermediates carried around the sub-step loop: its
  * arrays take 2 KB each on the stack of the thread (a model may have 512
- * states; 64 take 128 KB). A larger model keeps its sub-steps inside. */
+ * states; 64 take 128 KB). A larger model keeps its sub-steps inside.
+ * rk45's tries also keep the integrated states (at most as many), and the
+ * step's time left, step size, time, tries and places in arrays of their
+ * own: 266 KB at most. */
 #define CARRY_MAX 64
 
 /* The CPU's sub-steps outside the loop over neurons: the loop over a
