@@ -734,8 +734,11 @@ const char *nk_source_check(const nk_source *s, double dt, const char **want)
         if (kind_has(kind, settable[k]) &&
             (*want = field_want(settable[k], *field_of((nk_source *)s, settable[k]))))
             return settable[k];
-    if (s->kind == NK_SRC_POISSON && (*want = poisson_unfit(s->rate, s->weight, dt)))
+    if (s->kind == NK_SRC_POISSON && poisson_unfit(s->rate, s->weight, dt)) {
+        *want = "a rate whose count of a step, and that count x |weight|, stay below 2^31 "
+                "(with ten standard deviations of the count)";
         return "rate";
+    }
     if (s->kind == NK_SRC_RAMP && !(isfinite(s->stop) && s->stop > s->start)) {
         *want = "a finite number of ms after start (a ramp's)";
         return "stop";
