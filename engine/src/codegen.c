@@ -1165,8 +1165,8 @@ static const double DP_E[7] = {71.0 / 57600,  0, -71.0 / 16695, 71.0 / 1920,
 /* One Dormand-Prince try from the states (nk_y0_J) with step nk_h from
  * time nk_tt: the seven stages, the fifth-order states nk_y5_J and the
  * error nk_en, the largest over the states of |error| / (atol + rtol
- * max(|y0|, |y5|)) (NaN when one is). emit_rk45 and emit_rk45_try decide
- * from it. */
+ * max(|y0|, |y5|)) (NaN when any is not finite). emit_rk45 and
+ * emit_rk45_try decide from it. */
 static int emit_dp_try(sb *b, sys *y, char *err, size_t errlen)
 {
     int n = y->n;
@@ -1194,7 +1194,14 @@ static int emit_dp_try(sb *b, sys *y, char *err, size_t errlen)
         sb_printf(b, ";\n");
         sb_printf(b, "                const double sc = nk_atol + nk_rtol * nk_fmax(nk_fabs(nk_y0_%d), nk_fabs(y5));\n", j);
         sb_printf(b, "                const double q = nk_fabs(er) / sc;\n");
-        sb_printf(b, "                nk_en = !(q <= nk_en) ? q : nk_en;\n");
+        /* The largest q, and NaN once any state's q is not finite: q - q
+         * is 0 for a finite q (en + 0 is en) and NaN for NaN or inf, and
+         * q > NaN is false, so a NaN en stays. (!(q <= en) ? q : en let a
+         * later state's finite q replace an earlier NaN: a try whose stages
+         * overflowed in one state was accepted on another's error, and
+         * rinzel's v went from -2.9 to -35062 mV in one step. A select on
+         * en != en instead kept a flag GCC does not vectorise.) */
+        sb_printf(b, "                nk_en = (q > nk_en ? q : nk_en) + (q - q);\n");
         sb_printf(b, "                nk_y5_%d = y5;\n            }\n", j);
     }
     return 0;

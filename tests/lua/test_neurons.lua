@@ -202,6 +202,11 @@ local PYREF = {
   {"hh_traub", 1000, 0.01, "rk4", 27, {1.631, 9.172, 16.700}, 197.357},
   {"adex", 1000, 0.1, nil, 17, {11.791, 25.377, 41.199}, 488.413},
   {"aeif_cond_exp", 1000, 0.1, nil, 18, {11.791, 21.415, 32.940}, 496.211},
+  -- rk45 at the network's step, its own step sizes within the default tolerances
+  {"connor_stevens", 20, 0.1, "rk45", 25, {8.348, 16.168, 23.936}, 194.822},
+  {"wilson", 20, 0.1, "rk45", 42, {0.510, 5.413, 10.274}, 199.873},
+  {"rinzel", 10, 0.1, "rk45", 37, {1.020, 6.484, 11.893}, 195.756},
+  {"hh_traub", 1000, 0.1, "rk45", 27, {1.631, 9.172, 16.700}, 197.357},
 }
 for _, c in ipairs(PYREF) do
   local name, amp, dt, method, count, first, last = table.unpack(c)
@@ -224,6 +229,48 @@ for _, c in ipairs(PYREF) do
     T.ok(err <= slack + 1e-6, string.format("%s: first three spikes within %g ms (%.3f)", name, slack, err))
     local lslack = (name == "adex" or name == "aeif_cond_exp") and 2 or dt
     T.ok(elast <= lslack + 1e-6, string.format("%s: last spike within %g ms (%.3f)", name, lslack, elast))
+  end
+end
+-- rinzel under a strong Poisson drive, rk45 against rk4 at its max_dt: the same spikes
+-- within a step, and v in the model's range. rk45 accepted a try whose stages had
+-- overflowed (one state's NaN error lost to the next state's finite one): v went from
+-- -2.9 to -35062 mV in one step and the run stopped at 2.3 ms.
+do
+  local function poisson_run(method)
+    local net = nk.network{dt = 0.1, precision = "double"}
+    local p = net:population("rinzel", 100, {method = method})
+    net:source("poisson", p, {rate = 3000, weight = 1.5})
+    local m = net:monitor("spikes", p)
+    local st = net:monitor("state", p, {vars = "v"})
+    local ok, e = pcall(net.run, net, 20)
+    local lo, hi = math.huge, -math.huge
+    for _, row in ipairs(st:values()) do
+      for _, x in ipairs(row) do lo, hi = math.min(lo, x), math.max(hi, x) end
+    end
+    return ok, e, m, lo, hi
+  end
+  local ok, e, m45, lo, hi = poisson_run("rk45")
+  T.ok(ok, "rinzel, rk45, Poisson 3 kHz x 1.5 pA: runs 20 ms (" .. tostring(e) .. ")")
+  T.ok(lo > -80 and hi < 50, string.format("and v stays within (-80, 50) mV: [%.1f, %.1f]", lo, hi))
+  local ok4, _, m4 = poisson_run("rk4")
+  if ok and ok4 then
+    local t45, i45 = m45:times(), m45:ids()
+    local t4, i4 = m4:times(), m4:ids()
+    T.ok(#t4 > 100, "rinzel under the drive fires (" .. #t4 .. " spikes in 20 ms)")
+    T.eq(#t45, #t4, "rinzel, rk45: as many spikes as rk4")
+    local by = {}
+    for k = 1, #t4 do
+      by[i4[k]] = by[i4[k]] or {}
+      table.insert(by[i4[k]], t4[k])
+    end
+    local worst, seen = 0, {}
+    for k = 1, #t45 do
+      local n = i45[k]
+      seen[n] = (seen[n] or 0) + 1
+      local ref = by[n] and by[n][seen[n]]
+      worst = math.max(worst, ref and math.abs(t45[k] - ref) or math.huge)
+    end
+    T.ok(worst <= 0.1 + 1e-9, "and each neuron's spikes within a step of rk4's (" .. worst .. " ms)")
   end
 end
 -- hh_traub with its default solver (exponential Euler, as Brian2's COBAHH) at
