@@ -169,4 +169,48 @@ print(ok, err)
   T.ok(out:find("NKSHELL_CUDA_BLOCK=two: expected 0 (graphs), a number of blocks", 1, true) ~= nil,
        "NKSHELL_CUDA_BLOCK=two is refused, saying what it takes: " .. out)
 end
+-- blocks that gave up waiting at a barrier (nk_grid_sync, after a minute;
+-- on the GPU alone, so the emulation plays it at the window of step 130 with
+-- NKSHELL_CUDA_EMU_STUCK): the run stops with why and what to do, what was
+-- recorded before is kept, and the next run goes as graphs and says why
+if tonumber(WANT) and tonumber(WANT) > 1 then
+  local script = os.tmpname()
+  local f = assert(io.open(script, "w"))
+  f:write([[
+local net = nk.network{backend = "cuda", seed = 3}
+local e = net:population("lif", 300, {init = {v = nk.uniform(-70, -52)}})
+net:connect(e, e, {rule = "bernoulli", p = 0.05, weight = 30, delay = 1})
+net:source("poisson", e, {rate = 4000, weight = 40})
+local sp = net:monitor("spikes", e)
+net:run(10)
+local n0 = #sp:times()
+local ok, err = pcall(net.run, net, 10)
+print("RUN", ok, err)
+print("KEPT", n0, #sp:times())
+print("DESC", tostring(net))
+local ok2, err2 = pcall(net.run, net, 10)
+print("AGAIN", ok2, err2, net.t)
+print("DESC2", tostring(net))
+]])
+  f:close()
+  local p = io.popen(string.format("NKSHELL_CUDA_EMU_STUCK=130 '%s' '%s' 2>&1", NKSHELL, script))
+  local out = p:read("a")
+  p:close()
+  os.remove(script)
+  local run = out:match("RUN%s+([^\n]*)") or out
+  T.ok(run:find("^false") ~= nil and
+       run:find("steps 100 to 163 went as one launch of %d+ blocks %(NKSHELL_CUDA_BLOCK%), " ..
+                "and its blocks waited over 60 s for each other") ~= nil and
+       run:find("set NKSHELL_CUDA_BLOCK=0 or 1", 1, true) ~= nil,
+       "blocks that gave up waiting: the run stops, saying why and what to do: " .. run)
+  local n0, n1 = out:match("KEPT%s+(%d+)%s+(%d+)")
+  T.ok(n0 and tonumber(n0) > 0 and tonumber(n1) >= tonumber(n0),
+       "and the spikes recorded before are kept: " .. tostring(n0) .. ", " .. tostring(n1))
+  local again = out:match("AGAIN%s+([^\n]*)") or out
+  T.ok(again:find("^true") ~= nil, "the next run runs: " .. again)
+  local d2 = out:match("DESC2%s+(.*)") or out
+  T.ok(d2:find("steps not in one launch: its %d+ blocks in one launch waited over 60 s for " ..
+               "each other in steps 100 to 163%)") ~= nil,
+       "as graphs, and print(net) says why: " .. (d2:match("backend cuda %b()") or d2))
+end
 T.done("block")

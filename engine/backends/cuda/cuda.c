@@ -84,12 +84,15 @@ struct bop {
  * neuron x variable, then the halt word (the first step that diverged),
  * then the profile's spikes and synaptic events since the run's start
  * (nk_deliver_all), then the step's warp and thread pieces of delivery and
- * its synaptic events (nk_plan_spike; nk_step_begin zeroes them). */
+ * its synaptic events (nk_plan_spike; nk_step_begin zeroes them), then
+ * the word nk_block_run's blocks set when one gave up waiting for the
+ * others. */
 #define HALT(B) ((size_t)(2 * (B)->npops))
 #define PROF_SPIKES(B) (HALT(B) + 1)
 #define PROF_EVENTS(B) (HALT(B) + 2)
 #define NPIECES(B) (HALT(B) + 3)
-#define NCOUNTERS(B) (HALT(B) + 6)
+#define STUCK(B) (HALT(B) + 6) /* 1: nk_block_run's barrier gave up (nk_grid_sync) */
+#define NCOUNTERS(B) (HALT(B) + 7)
 
 /* A population on the device. */
 typedef struct dpop {
@@ -679,10 +682,10 @@ static void gen_runner(FILE *f, unsigned fns)
     fprintf(f, "            }\n"
                "            const nk_dop *nx = o + 1 < a.nops ? a.ops + o + 1\n"
                "                             : s + 1 < a.nsteps ? a.ops : 0;\n"
-               "            if (nx && nx->fn == 0)\n"
-               "                nk_grid_sync(a.bar, (const nk_dbargs *)nx->args, nx->nthreads);\n"
-               "            else\n"
-               "                nk_grid_sync(a.bar, 0, 0);\n"
+               "            if (nk_grid_sync(a.bar, a.stuck,\n"
+               "                             nx && nx->fn == 0 ? (const nk_dbargs *)nx->args : 0,\n"
+               "                             nx && nx->fn == 0 ? nx->nthreads : 0))\n"
+               "                return; /* a block gave up waiting (fetch_counters says) */\n"
                "        }\n}\n#endif\n");
 }
 
@@ -2157,6 +2160,35 @@ static int fetch_records(nk_net *net, cuda_bk *B, int64_t halt, int defer, char 
 /* Brings the counters to the host; when a step diverged, reports it the way
  * the CPU backend does, with net->step back at that step (later steps did
  * nothing on the device, and nothing on the host). */
+/* nk_block_run's blocks gave up waiting at a barrier (nk_grid_sync): some
+ * of them were not running, though all were counted resident. The steps
+ * of that window stopped part of the way through; the run stops there,
+ * and later runs go as graphs (print(net) says why). */
+static int block_stuck(cuda_bk *B, char *err, size_t errlen)
+{
+    B->block = 0;
+    B->block_ready = 0;
+    /* said once: a later look (the run's end) reads the word again */
+    char e2[256];
+    B->hcount[STUCK(B)] = 0;
+    (void)nk_dev_zero(B->dev, B->counters + STUCK(B) * 8, 8, e2, sizeof e2);
+    const long long s0 = (long long)(B->window_end - GRAPH_STEPS), s1 = s0 + GRAPH_STEPS - 1;
+    snprintf(B->block_why, sizeof B->block_why,
+             "its %d blocks in one launch waited over %.0f s for each other in steps %lld to "
+             "%lld",
+             B->block_blocks, NK_GRID_WAIT_NS / 1e9, s0, s1);
+    snprintf(err, errlen,
+             "CUDA: steps %lld to %lld went as one launch of %d blocks "
+             "(NKSHELL_CUDA_BLOCK), and its blocks waited over %.0f s for each other: not all "
+             "were running, though the device counted them resident (is it shared, under "
+             "MPS?). The run stopped partway through those steps, the network's states "
+             "partway through a step; what was recorded before is kept. Later runs go as CUDA "
+             "graphs; start again (nk.network or a checkpoint), or set NKSHELL_CUDA_BLOCK=0 "
+             "or 1",
+             s0, s1, B->block_blocks, NK_GRID_WAIT_NS / 1e9);
+    return NK_EIO;
+}
+
 static int fetch_counters(nk_net *net, cuda_bk *B, int defer, char *err, size_t errlen)
 {
     int rc = nk_dev_get(B->dev, B->hcount, B->counters,
@@ -2177,6 +2209,8 @@ static int fetch_counters(nk_net *net, cuda_bk *B, int defer, char *err, size_t 
     if ((rc = fetch_records(net, B, h, defer, err, errlen)) ||
         (rc = fetch_mons(net, B, h, err, errlen)))
         return rc;
+    if (B->hcount[STUCK(B)])
+        return block_stuck(B, err, errlen);
     if (h == INT64_MAX)
         return 0;
     for (int k = 0; k < net->npops; k++) {
@@ -2503,7 +2537,7 @@ static int record_block(nk_net *net, cuda_bk *B, char *err, size_t errlen)
  * (nk_block_run), recording the ops first if this run has none; emulated,
  * the ops are launched in order, step after step. NK_ENOTSUP: not for this
  * network (graphs are used instead). */
-static int block_window(nk_net *net, cuda_bk *B, char *err, size_t errlen)
+static int block_window(nk_net *net, cuda_bk *B, int64_t s0, char *err, size_t errlen)
 {
     int rc;
     if (!B->block_ready && (rc = record_block(net, B, err, errlen))) {
@@ -2515,7 +2549,9 @@ static int block_window(nk_net *net, cuda_bk *B, char *err, size_t errlen)
     }
     if (!nk_dev_emulated(B->dev)) {
         nk_dbrun a = {.ops = (const nk_dop *)(uintptr_t)(B->dops + 16), .nsteps = GRAPH_STEPS,
-                      .bar = (unsigned int *)(uintptr_t)B->dops, .nops = B->nops};
+                      .bar = (unsigned int *)(uintptr_t)B->dops,
+                      .stuck = (unsigned long long *)(uintptr_t)(B->counters + STUCK(B) * 8),
+                      .nops = B->nops};
         if (B->block_blocks > 1) {
             rc = nk_dev_launch_resident(B->dev, B->blockk, (uint32_t)B->block_blocks,
                                         (uint32_t)B->block_threads, &a, sizeof a, err, errlen);
@@ -2536,6 +2572,17 @@ static int block_window(nk_net *net, cuda_bk *B, char *err, size_t errlen)
         for (int k = 0; !rc && k < B->nops; k++)
             rc = nk_dev_launch(B->dev, B->ops[k].f, B->ops[k].blocks, B->ops[k].threads,
                                B->ops[k].args, B->ops[k].argsize, err, errlen);
+    /* NKSHELL_CUDA_EMU_STUCK=S (tests): the window of step S plays blocks
+     * of several that gave up waiting at a barrier (nk_grid_sync's word),
+     * which the GPU alone can do, so that what the host does then is
+     * tested (block_stuck) */
+    const char *stuck = getenv("NKSHELL_CUDA_EMU_STUCK");
+    if (!rc && stuck && *stuck && B->block_blocks > 1) {
+        const long long at = atoll(stuck);
+        const uint64_t one = 1;
+        if (at >= s0 && at < s0 + GRAPH_STEPS)
+            rc = nk_dev_put(B->dev, B->counters + STUCK(B) * 8, &one, sizeof one, err, errlen);
+    }
     return rc;
 }
 
@@ -2567,7 +2614,7 @@ static int run_window(nk_net *net, cuda_bk *B, int64_t s, char *err, size_t errl
     if (net->profiling && (rc = window_mark(B, 0, err, errlen)))
         return rc;
     if (B->block) {
-        rc = block_window(net, B, err, errlen);
+        rc = block_window(net, B, s, err, errlen);
         if (rc != NK_ENOTSUP) {
             if (!rc)
                 B->window_end = B->sampled_to = B->counted_to = s + GRAPH_STEPS;

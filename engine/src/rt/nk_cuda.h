@@ -489,10 +489,27 @@ typedef struct nk_dbrun {
     const nk_dop *ops;
     int64_t nsteps;        /* times the ops run, in order */
     unsigned int *bar;     /* nk_grid_sync's two words, 0 at the first launch */
+    unsigned long long *stuck; /* a counter: 1 when a block gave up waiting (nk_grid_sync) */
     int32_t nops, pad_;
 } nk_dbrun;
 
+/* How long a block waits at nk_grid_sync for the others before it gives
+ * up: all the launch's blocks are resident (cuda.c counts them, and the
+ * launch is cooperative), so the others are only running their share of
+ * an op, which takes micro- to milliseconds. A block that waits longer
+ * waits for blocks that are not running (the device shared under MPS, a
+ * driver that does not keep its word): without a limit the run would hang
+ * with nothing to say why. */
+#define NK_GRID_WAIT_NS 60000000000ull
+
 #if !defined(NK_CUDA_STRUCTS_ONLY) && defined(NK_ON_GPU)
+NK_DEV unsigned long long nk_globaltimer(void)
+{
+    unsigned long long t;
+    asm volatile("mov.u64 %0, %%globaltimer;" : "=l"(t));
+    return t;
+}
+
 /* The barrier between two ops of nk_block_run: the block's, then, with more
  * than one block, the grid's. bar[0] counts the blocks that arrived; the
  * last to arrive sets it back to 0 and then advances bar[1], the
@@ -506,8 +523,14 @@ typedef struct nk_dbrun {
  * runs, so that it needs no barrier of its own: the last block to arrive
  * runs it, on one thread, before the advance (one block: its threads, then
  * __syncthreads). Nothing else runs then, and it only writes the step
- * counter and zeroes counts (a few words). */
-NK_DEV void nk_grid_sync(unsigned int *bar, const nk_dbargs *b, int64_t n)
+ * counter and zeroes counts (a few words).
+ *
+ * Returns 1 (to every thread of the block) when the launch is to end: this
+ * block waited NK_GRID_WAIT_NS, or another did (*stuck, which the host
+ * reads with the counters and reports); the blocks still waiting see it
+ * and end too, and a block that arrives later ends without arriving. */
+NK_DEV int nk_grid_sync(unsigned int *bar, unsigned long long *stuck, const nk_dbargs *b,
+                        int64_t n)
 {
     __syncthreads();
     if (gridDim.x == 1) {
@@ -516,13 +539,18 @@ NK_DEV void nk_grid_sync(unsigned int *bar, const nk_dbargs *b, int64_t n)
                 nk_step_begin_body(b, t);
             __syncthreads();
         }
-        return;
+        return 0;
     }
+    __shared__ int nk_gave_up;
     if (threadIdx.x == 0) {
         volatile unsigned int *gen = bar + 1;
+        volatile unsigned long long *st = stuck;
+        int up = *st != 0;
         const unsigned int g = *gen;
         __threadfence();
-        if (atomicAdd(bar, 1u) == gridDim.x - 1) {
+        if (up) {
+            /* another block gave up: do not arrive */
+        } else if (atomicAdd(bar, 1u) == gridDim.x - 1) {
             /* its threads past the populations do nothing */
             const int64_t m = b && b->npops > 1 ? b->npops : 1;
             for (int64_t t = 0; b && t < n && t < m; t++)
@@ -531,12 +559,29 @@ NK_DEV void nk_grid_sync(unsigned int *bar, const nk_dbargs *b, int64_t n)
             __threadfence();
             atomicAdd(bar + 1, 1u);
         } else {
-            while (*gen == g)
-                ;
+            unsigned long long t0 = 0;
+            for (unsigned int k = 1; *gen == g; k++) {
+                if (k % 4096)
+                    continue;
+                if (*st) {
+                    up = 1;
+                    break;
+                }
+                const unsigned long long now = nk_globaltimer();
+                if (!t0) {
+                    t0 = now;
+                } else if (now - t0 > NK_GRID_WAIT_NS) {
+                    atomicExch(stuck, 1ull);
+                    up = 1;
+                    break;
+                }
+            }
         }
         __threadfence();
+        nk_gave_up = up;
     }
     __syncthreads();
+    return nk_gave_up;
 }
 #endif
 
