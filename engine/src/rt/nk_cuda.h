@@ -527,8 +527,10 @@ NK_DEV unsigned long long nk_globaltimer(void)
  *
  * Returns 1 (to every thread of the block) when the launch is to end: this
  * block waited NK_GRID_WAIT_NS, or another did (*stuck, which the host
- * reads with the counters and reports); the blocks still waiting see it
- * and end too, and a block that arrives later ends without arriving. */
+ * reads with the counters and reports; looked at only while waiting, every
+ * 4096 turns, so that a barrier that does not wait costs no more). The
+ * blocks still waiting see it and end too; a block that starts later runs
+ * its ops until it waits at a barrier, then sees it and ends. */
 NK_DEV int nk_grid_sync(unsigned int *bar, unsigned long long *stuck, const nk_dbargs *b,
                         int64_t n)
 {
@@ -545,12 +547,10 @@ NK_DEV int nk_grid_sync(unsigned int *bar, unsigned long long *stuck, const nk_d
     if (threadIdx.x == 0) {
         volatile unsigned int *gen = bar + 1;
         volatile unsigned long long *st = stuck;
-        int up = *st != 0;
+        int up = 0;
         const unsigned int g = *gen;
         __threadfence();
-        if (up) {
-            /* another block gave up: do not arrive */
-        } else if (atomicAdd(bar, 1u) == gridDim.x - 1) {
+        if (atomicAdd(bar, 1u) == gridDim.x - 1) {
             /* its threads past the populations do nothing */
             const int64_t m = b && b->npops > 1 ? b->npops : 1;
             for (int64_t t = 0; b && t < n && t < m; t++)
