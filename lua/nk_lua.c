@@ -3961,8 +3961,11 @@ static int l_restore(lua_State *L)
         lua_gc(L, LUA_GCCOLLECT);
         n->net = nk_restore(ctx, path, output);
     }
-    if (!n->net)
-        return lerror(L, "nk.restore: %s", nk_errmsg(ctx));
+    if (!n->net) {
+        /* the engine's "restore: " (for C callers) once, not twice */
+        const char *m = nk_errmsg(ctx);
+        return lerror(L, "nk.restore: %s", strncmp(m, "restore: ", 9) ? m : m + 9);
+    }
     n->script_step = nk_net_step(n->net);
     return 1;
 }

@@ -502,7 +502,7 @@ do
   G:checkpoint(good)
   local Gt, Gspikes = G.t, G:monitors()[1]:count()
 
-  T.raises("nk.restore: restore: cannot read '" .. path("missing.h5") .. "'", nk.restore,
+  T.raises("nk.restore: cannot read '" .. path("missing.h5") .. "'", nk.restore,
            path("missing.h5"))
   spit(path("text.h5"), "this is a text file\n")
   T.raises("restore: '" .. path("text.h5") .. "' is not an HDF5 file", nk.restore,
@@ -654,7 +654,7 @@ do
   end
 
   refused("another run's file",
-          {"nk.restore: restore: '" .. out .. "' was written by another run (its run_id is ",
+          {"nk.restore: '" .. out .. "' was written by another run (its run_id is ",
            tail .. "to continue into a new file, give the restored network its own: " .. fix})
   T.ok(peek(out) == bytesB, "another run's file: left as it was, byte for byte")
   T.ok(not exists(out .. ".part"), "another run's file: no .part made")
