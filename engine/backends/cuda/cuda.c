@@ -2157,9 +2157,6 @@ static int fetch_records(nk_net *net, cuda_bk *B, int64_t halt, int defer, char 
     return rc;
 }
 
-/* Brings the counters to the host; when a step diverged, reports it the way
- * the CPU backend does, with net->step back at that step (later steps did
- * nothing on the device, and nothing on the host). */
 /* nk_block_run's blocks gave up waiting at a barrier (nk_grid_sync): some
  * of them were not running, though all were counted resident. The steps
  * of that window stopped part of the way through; the run stops there,
@@ -2189,6 +2186,10 @@ static int block_stuck(cuda_bk *B, char *err, size_t errlen)
     return NK_EIO;
 }
 
+/* Brings the counters to the host; when a step diverged, reports it the way
+ * the CPU backend does, with net->step back at that step (later steps did
+ * nothing on the device, and nothing on the host); when nk_block_run's
+ * blocks gave up waiting, block_stuck. */
 static int fetch_counters(nk_net *net, cuda_bk *B, int defer, char *err, size_t errlen)
 {
     int rc = nk_dev_get(B->dev, B->hcount, B->counters,
